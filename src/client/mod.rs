@@ -1,0 +1,1 @@
+//! WeChat HTTP API client (placeholder).

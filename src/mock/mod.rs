@@ -1,0 +1,1 @@
+//! Mock WeChat server (placeholder).
