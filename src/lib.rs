@@ -11,5 +11,9 @@ pub mod client;
 pub mod mock;
 mod secret;
 
-
 pub use secret::Secret;
+mod session;
+pub mod store;
+mod user;
+
+pub use user::{Channel, Unauthenticated, UnknownChannel, WechatUser};

@@ -1,0 +1,405 @@
+//! Sessions as signed JWTs, and the signed state cookie that binds a login to its browser.
+//!
+//! A session is an HS256 JWT (jsonwebtoken) carried in the `wechat_session` cookie or in
+//! `Authorization: Bearer`. Verifying one needs only the key ring, so any number of
+//! instances can serve the same users. The first key signs; every key verifies, so a key
+//! can be rotated in front of the old one without logging anybody out.
+//!
+//! Verified tokens are remembered in a small bounded cache keyed by the token text, so the
+//! guard pays for HMAC and JSON parsing once per token and minute, not once per request.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::{Rng, distr::Alphanumeric};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Secret,
+    user::{Channel, Session, WechatUser},
+};
+
+/// The issuer every token of this crate carries.
+const ISSUER: &str = "wechat-auth";
+/// The audience of session tokens.
+const AUD_SESSION: &str = "wechat-auth/session";
+/// The audience of state tickets (so one can never pass for the other).
+const AUD_STATE: &str = "wechat-auth/state";
+/// Clock skew tolerated between instances, in seconds.
+const LEEWAY: u64 = 5;
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A random string of `[A-Za-z0-9]`: WeChat's `state` alphabet, also fine for ids.
+pub(crate) fn random_token(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// The claims of a session token. Short names keep cookies small.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionClaims {
+    iss: String,
+    aud: String,
+    /// [`WechatUser::key`].
+    sub: String,
+    oid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    aid: String,
+    ch: Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    av: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sj: Option<String>,
+    jti: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// The claims of a state ticket: what the callback needs to finish a login safely.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct StateTicket {
+    /// The `state` sent to WeChat; the ticket is only valid for this exact value.
+    pub(crate) st: String,
+    /// Where to go after the login (already checked to be safe).
+    pub(crate) rt: String,
+    /// The channel the login was started for.
+    pub(crate) ch: Channel,
+    pub(crate) exp: u64,
+    #[serde(default)]
+    iss: String,
+    #[serde(default)]
+    aud: String,
+}
+
+impl StateTicket {
+    pub(crate) fn new(state: String, return_to: String, channel: Channel, ttl: Duration) -> Self {
+        Self {
+            st: state,
+            rt: return_to,
+            ch: channel,
+            exp: now_unix() + ttl.as_secs(),
+            iss: ISSUER.to_owned(),
+            aud: AUD_STATE.to_owned(),
+        }
+    }
+}
+
+/// An issued session token.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedToken {
+    pub(crate) token: Secret,
+    pub(crate) jti: String,
+    pub(crate) exp: u64,
+}
+
+/// The key ring plus the verified-token cache.
+pub(crate) struct SessionKeys {
+    signing: EncodingKey,
+    verifying: Vec<DecodingKey>,
+    session_validation: Validation,
+    state_validation: Validation,
+    verified: moka::sync::Cache<Box<str>, Arc<Session>>,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeys")
+            .field("keys", &self.verifying.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionKeys {
+    /// Builds the ring from the configured secrets; the first one signs.
+    pub(crate) fn new(secrets: &[Secret]) -> Self {
+        let signing = EncodingKey::from_secret(secrets[0].expose().as_bytes());
+        let verifying = secrets
+            .iter()
+            .map(|s| DecodingKey::from_secret(s.expose().as_bytes()))
+            .collect();
+        let validation = |aud: &str| {
+            let mut v = Validation::new(Algorithm::HS256);
+            v.leeway = LEEWAY;
+            v.set_issuer(&[ISSUER]);
+            v.set_audience(&[aud]);
+            v.set_required_spec_claims(&["exp", "iss", "aud"]);
+            v
+        };
+        Self {
+            signing,
+            verifying,
+            session_validation: validation(AUD_SESSION),
+            state_validation: validation(AUD_STATE),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    /// Signs a session for `user`, valid for `ttl`.
+    pub(crate) fn issue(&self, user: &WechatUser, ttl: Duration) -> IssuedToken {
+        let iat = now_unix();
+        let claims = SessionClaims {
+            iss: ISSUER.to_owned(),
+            aud: AUD_SESSION.to_owned(),
+            sub: user.key(),
+            oid: user.openid.clone(),
+            uid: user.unionid.clone(),
+            aid: user.appid.clone(),
+            ch: user.channel,
+            nn: user.nickname.clone(),
+            av: user.avatar_url.clone(),
+            sj: user.subject.clone(),
+            jti: random_token(22),
+            iat,
+            exp: iat + ttl.as_secs(),
+        };
+        // Encoding our own serializable struct with an HMAC key cannot fail.
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.signing)
+            .unwrap_or_default();
+        IssuedToken {
+            token: Secret::new(token),
+            jti: claims.jti,
+            exp: claims.exp,
+        }
+    }
+
+    /// Verifies a session token. Tampered, expired, `alg: none`, wrong-audience and
+    /// unknown-key tokens are all simply `None`.
+    pub(crate) fn verify(&self, token: &str) -> Option<Arc<Session>> {
+        if let Some(hit) = self.verified.get(token) {
+            return (hit.exp + LEEWAY > now_unix()).then_some(hit);
+        }
+        if token.len() > 4096 {
+            return None;
+        }
+        let claims: SessionClaims = self
+            .verifying
+            .iter()
+            .find_map(|key| jsonwebtoken::decode(token, key, &self.session_validation).ok())?
+            .claims;
+        let user = WechatUser {
+            openid: claims.oid,
+            unionid: claims.uid,
+            appid: claims.aid,
+            channel: claims.ch,
+            nickname: claims.nn,
+            avatar_url: claims.av,
+            subject: claims.sj,
+        };
+        let session = Arc::new(Session {
+            user,
+            jti: claims.jti,
+            exp: claims.exp,
+        });
+        self.verified.insert(token.into(), session.clone());
+        Some(session)
+    }
+
+    /// Signs a state ticket for the state cookie.
+    pub(crate) fn sign_state(&self, ticket: &StateTicket) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), ticket, &self.signing)
+            .unwrap_or_default()
+    }
+
+    /// Verifies a state cookie's value and that it belongs to `state`.
+    pub(crate) fn verify_state(&self, cookie_value: &str, state: &str) -> Option<StateTicket> {
+        if cookie_value.len() > 4096 {
+            return None;
+        }
+        let ticket: StateTicket = self
+            .verifying
+            .iter()
+            .find_map(|key| jsonwebtoken::decode(cookie_value, key, &self.state_validation).ok())?
+            .claims;
+        (ticket.st == state).then_some(ticket)
+    }
+}
+
+/// The `jti` deny-list as the guard consults it: in process, no I/O.
+///
+/// Revoked ids are few and live only until their token's `exp`; the store keeps the
+/// authoritative copy and other instances learn of new entries by notification.
+#[derive(Debug, Default)]
+pub(crate) struct Revocations {
+    any: AtomicBool,
+    ids: RwLock<HashMap<String, u64>>,
+}
+
+impl Revocations {
+    /// Records `jti` as revoked until `exp` (Unix seconds).
+    pub(crate) fn insert(&self, jti: &str, exp: u64) {
+        let now = now_unix();
+        let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
+        ids.retain(|_, until| *until + LEEWAY > now);
+        if exp + LEEWAY > now {
+            ids.insert(jti.to_owned(), exp);
+        }
+        self.any.store(!ids.is_empty(), Ordering::Release);
+    }
+
+    /// Whether `jti` is revoked.
+    pub(crate) fn contains(&self, jti: &str) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        self.ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(jti)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn keys(secrets: &[&str]) -> SessionKeys {
+        SessionKeys::new(&secrets.iter().map(|s| Secret::new(*s)).collect::<Vec<_>>())
+    }
+
+    const K1: &str = "0123456789abcdef0123456789abcdef-key-one";
+    const K2: &str = "0123456789abcdef0123456789abcdef-key-two";
+
+    fn alice() -> WechatUser {
+        WechatUser::new("wx1", "oAlice", Channel::Website)
+            .with_unionid("uAlice")
+            .with_nickname("爱丽丝")
+    }
+
+    #[test]
+    fn round_trip_keeps_identity_and_profile() {
+        let k = keys(&[K1]);
+        let t = k.issue(&alice(), Duration::from_secs(60));
+        let s = k.verify(t.token.expose()).expect("valid");
+        assert_eq!(s.user, alice());
+        assert_eq!(s.jti, t.jti);
+    }
+
+    #[test]
+    fn tampered_token_is_no_session() {
+        let k = keys(&[K1]);
+        let t = k.issue(&alice(), Duration::from_secs(60));
+        let tok = t.token.expose();
+        let (head, rest) = tok.split_once('.').unwrap();
+        let (payload, sig) = rest.split_once('.').unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+        json["oid"] = "oMallory".into();
+        let forged = format!("{head}.{}.{sig}", b64.encode(json.to_string()));
+        assert!(k.verify(&forged).is_none());
+    }
+
+    #[test]
+    fn alg_none_is_no_session() {
+        let k = keys(&[K1]);
+        let t = k.issue(&alice(), Duration::from_secs(60));
+        let payload = t.token.expose().split('.').nth(1).unwrap().to_owned();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let head = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(k.verify(&format!("{head}.{payload}.")).is_none());
+        assert!(k.verify(&format!("{head}.{payload}")).is_none());
+    }
+
+    #[test]
+    fn expired_token_is_no_session() {
+        let k = keys(&[K1]);
+        let t = k.issue(&alice(), Duration::from_secs(0));
+        // exp == iat: past the leeway only after LEEWAY seconds, so forge an older one.
+        let mut u = alice();
+        u.subject = Some("s".into());
+        let claims = SessionClaims {
+            iss: ISSUER.into(),
+            aud: AUD_SESSION.into(),
+            sub: u.key(),
+            oid: u.openid,
+            uid: None,
+            aid: u.appid,
+            ch: Channel::Website,
+            nn: None,
+            av: None,
+            sj: None,
+            jti: "j".into(),
+            iat: now_unix() - 100,
+            exp: now_unix() - 50,
+        };
+        let old = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(K1.as_bytes()),
+        )
+        .unwrap();
+        assert!(k.verify(&old).is_none());
+        assert!(t.exp >= now_unix());
+    }
+
+    #[test]
+    fn rotation_old_key_verifies_unknown_key_does_not() {
+        let old = keys(&[K1]);
+        let t = old.issue(&alice(), Duration::from_secs(60));
+        let rotated = keys(&[K2, K1]);
+        assert!(rotated.verify(t.token.expose()).is_some());
+        let fresh = rotated.issue(&alice(), Duration::from_secs(60));
+        assert!(old.verify(fresh.token.expose()).is_none(), "signed with K2");
+        let retired = keys(&[K2]);
+        assert!(retired.verify(t.token.expose()).is_none());
+    }
+
+    #[test]
+    fn state_ticket_is_bound_to_its_state_and_not_a_session() {
+        let k = keys(&[K1]);
+        let ticket = StateTicket::new(
+            "abcDEF123".into(),
+            "/profile".into(),
+            Channel::Website,
+            Duration::from_secs(60),
+        );
+        let v = k.sign_state(&ticket);
+        assert_eq!(k.verify_state(&v, "abcDEF123"), Some(ticket));
+        assert!(k.verify_state(&v, "other").is_none());
+        assert!(k.verify(&v).is_none(), "a state ticket is not a session");
+        let s = k.issue(&alice(), Duration::from_secs(60));
+        assert!(k.verify_state(s.token.expose(), "abcDEF123").is_none());
+    }
+
+    #[test]
+    fn revocations_expire_with_their_tokens() {
+        let r = Revocations::default();
+        assert!(!r.contains("a"));
+        r.insert("a", now_unix() + 60);
+        r.insert("old", now_unix() - 60);
+        assert!(r.contains("a"));
+        assert!(!r.contains("old"));
+    }
+
+    #[test]
+    fn random_tokens_use_the_state_alphabet() {
+        let t = random_token(128);
+        assert_eq!(t.len(), 128);
+        assert!(t.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(random_token(32), random_token(32));
+    }
+}

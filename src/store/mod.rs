@@ -1,0 +1,209 @@
+//! Server-side state: the [`Store`] trait and its in-process default, [`MemoryStore`].
+//!
+//! Everything the layer must remember between requests lives behind one small trait: WeChat
+//! user tokens and userinfo, codes already exchanged, pending scan scenes, the Official
+//! Account's global access token, and the session deny-list. Values are opaque bytes with a
+//! TTL, plus the few atomic operations the flows need (claim a key once, take a key once,
+//! delete a key only if it still holds a value) and a notification channel (a waiting browser
+//! wakes up when its scan is confirmed). That is all a shared store such as Redis must offer
+//! for several instances to serve one site.
+//!
+//! ```
+//! use std::time::Duration;
+//! use wechat_auth::store::{MemoryStore, Store};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+//! let store = MemoryStore::new();
+//! assert!(store.set_if_absent("lock", b"me".to_vec(), Duration::from_secs(5)).await?);
+//! assert!(!store.set_if_absent("lock", b"you".to_vec(), Duration::from_secs(5)).await?);
+//! assert_eq!(store.take("lock").await?, Some(b"me".to_vec()));
+//! # Ok(()) }
+//! ```
+
+use std::{fmt, future::Future, pin::Pin, time::Duration};
+
+use futures_util::{Stream, StreamExt};
+use serde::{Serialize, de::DeserializeOwned};
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+/// A boxed, sendable future: what [`Store`] methods return, so the trait stays object safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The result of a [`Store`] operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why a [`Store`] operation failed.
+///
+/// ```
+/// let e = wechat_auth::store::StoreError::unavailable("connection refused");
+/// assert!(e.to_string().contains("unavailable"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached (Redis down, pool exhausted, …). The layer answers 503.
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A value in the store could not be read back (written by another version?).
+    #[error("session store holds an unreadable value under {key:?}: {detail}")]
+    Corrupt {
+        /// The key that held the value.
+        key: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// A [`StoreError::Unavailable`] from any error or message.
+    ///
+    /// ```
+    /// let e = wechat_auth::store::StoreError::unavailable("timed out");
+    /// assert!(matches!(e, wechat_auth::store::StoreError::Unavailable(_)));
+    /// ```
+    pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Unavailable(source.into())
+    }
+}
+
+/// A stream of messages published on one topic, from [`Store::subscribe`].
+///
+/// ```
+/// use wechat_auth::store::{MemoryStore, Store};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+/// let store = MemoryStore::new();
+/// let mut sub = store.subscribe("scan:abc").await?;
+/// store.publish("scan:abc", b"confirmed".to_vec()).await?;
+/// assert_eq!(sub.next().await, Some(b"confirmed".to_vec()));
+/// # Ok(()) }
+/// ```
+pub struct Subscription {
+    inner: Pin<Box<dyn Stream<Item = Vec<u8>> + Send>>,
+}
+
+impl Subscription {
+    /// Wraps any stream of messages (for [`Store`] implementations).
+    ///
+    /// ```
+    /// let sub = wechat_auth::store::Subscription::new(futures_util::stream::empty());
+    /// # drop(sub);
+    /// ```
+    pub fn new(stream: impl Stream<Item = Vec<u8>> + Send + 'static) -> Self {
+        Self {
+            inner: Box::pin(stream),
+        }
+    }
+
+    /// The next message; `None` once the subscription has ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut sub = wechat_auth::store::Subscription::new(futures_util::stream::iter([b"x".to_vec()]));
+    /// assert_eq!(sub.next().await, Some(b"x".to_vec()));
+    /// assert_eq!(sub.next().await, None);
+    /// # }
+    /// ```
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        self.inner.next().await
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Subscription")
+    }
+}
+
+/// Where the layer keeps server-side state.
+///
+/// Keys are plain strings, already namespaced by the layer (`wechat-auth:APPID:…`); values
+/// are opaque bytes. Every key written has a TTL: nothing the layer writes lives forever.
+/// Implement it to put the state somewhere else; [`MemoryStore`] is the default.
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use wechat_auth::store::{MemoryStore, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// store.set("k", b"v".to_vec(), Duration::from_secs(60)).await?;
+/// assert_eq!(store.get("k").await?, Some(b"v".to_vec()));
+/// # Ok(()) }
+/// ```
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// The value under `key`, if present and not expired.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>>;
+
+    /// Stores `value` under `key` for `ttl`, replacing any previous value.
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Stores `value` under `key` for `ttl` only if the key is absent; `true` when stored.
+    /// Exactly one of several concurrent callers wins.
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+
+    /// Removes `key` and returns what it held. Exactly one of several concurrent callers
+    /// gets the value.
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>>;
+
+    /// Removes `key` only if it still holds `expected`; `true` when removed.
+    fn delete_if_eq<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a [u8],
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+
+    /// Sends `message` to every current subscriber of `topic` (on every instance).
+    fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Subscribes to `topic`. Messages published after this returns are delivered.
+    fn subscribe<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, StoreResult<Subscription>>;
+
+    /// Adds a session id to the deny-list until `until` (Unix seconds, the token's `exp`).
+    fn revoke<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// The deny-list: every revoked session id with the time it stops mattering.
+    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>>;
+}
+
+/// Typed helpers over [`Store`]: JSON values.
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    key: &str,
+) -> StoreResult<Option<T>> {
+    match store.get(key).await? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: key.to_owned(),
+                detail: e.to_string(),
+            }),
+    }
+}
+
+/// Stores `value` as JSON.
+pub(crate) async fn set_json<T: Serialize>(
+    store: &dyn Store,
+    key: &str,
+    value: &T,
+    ttl: Duration,
+) -> StoreResult<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        detail: e.to_string(),
+    })?;
+    store.set(key, bytes, ttl).await
+}
