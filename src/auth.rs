@@ -1,0 +1,526 @@
+//! The layer's engine, shared by the guard and every flow: configuration, WeChat client,
+//! store, key ring, deny-list, and the steps every login ends with.
+
+use std::{sync::Arc, time::Duration};
+
+use axum_core::body::Body;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use crate::{
+    Secret, WechatConfig, WechatUser,
+    client::{OAuthToken, WechatClient, WechatError},
+    config::LoginRefused,
+    flows::FlowError,
+    respond::{self, CookieSpec},
+    session::{IssuedToken, Revocations, SessionKeys, now_unix},
+    store::{self, MemoryStore, Store},
+    user::{Carrier, CurrentSession},
+};
+
+/// How long a used code's outcome is remembered (a website code lives 10 minutes).
+const CODE_MEMORY: Duration = Duration::from_secs(10 * 60);
+/// How long one instance may hold the exchange of one code before another may try.
+const CODE_LOCK: Duration = Duration::from_secs(30);
+/// How long a repeated callback waits for the first one's exchange on another instance.
+const CODE_WAIT: Duration = Duration::from_secs(15);
+/// Longest lifetime of a WeChat refresh_token (30 days).
+const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The outcome of exchanging one code, remembered so that a repeated callback (reload,
+/// Android double redirect, Back) gets the same answer without a second exchange.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub(crate) enum LoginOutcome {
+    /// Logged in.
+    Success {
+        /// The `state` of the login attempt that used the code.
+        state: String,
+        /// Where that login was going.
+        return_to: String,
+        user: WechatUser,
+    },
+    /// An Official Account snapshot-page (virtual) user: no session.
+    Snapshot { state: String },
+    /// The `on_login` hook refused.
+    Refused { state: String, message: String },
+}
+
+impl LoginOutcome {
+    pub(crate) fn state(&self) -> &str {
+        match self {
+            Self::Success { state, .. }
+            | Self::Snapshot { state }
+            | Self::Refused { state, .. } => state,
+        }
+    }
+}
+
+/// WeChat user tokens as kept server-side.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StoredTokens {
+    pub(crate) access_token: Secret,
+    pub(crate) refresh_token: Secret,
+    pub(crate) access_expires_at: u64,
+    pub(crate) refresh_expires_at: u64,
+    pub(crate) scope: String,
+}
+
+/// A WeChat profile as kept server-side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Profile {
+    /// Nickname.
+    pub nickname: String,
+    /// Avatar URL (`headimgurl`); empty when the user has none.
+    pub avatar_url: String,
+    /// The unionid, when the app is bound to an Open Platform account.
+    pub unionid: Option<String>,
+}
+
+/// Public paths: exact ones and folder prefixes.
+#[derive(Debug, Default)]
+struct PublicPaths {
+    exact: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl PublicPaths {
+    fn new(paths: &[String]) -> Self {
+        let mut p = Self::default();
+        for path in paths {
+            match path.strip_suffix('*') {
+                Some(prefix) => p.prefixes.push(prefix.to_owned()),
+                None => p.exact.push(path.clone()),
+            }
+        }
+        p
+    }
+
+    fn contains(&self, path: &str) -> bool {
+        self.exact.iter().any(|e| e == path) || self.prefixes.iter().any(|p| path.starts_with(p))
+    }
+}
+
+/// Everything the layer shares between requests.
+pub(crate) struct Auth {
+    pub(crate) cfg: WechatConfig,
+    pub(crate) client: WechatClient,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: SessionKeys,
+    pub(crate) revocations: Revocations,
+    /// In-process single flight and memory of used codes.
+    logins: moka::future::Cache<String, Arc<LoginOutcome>>,
+    public: PublicPaths,
+    login_path: String,
+    callback_path: String,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a session lookup found on a request.
+pub(crate) enum Found {
+    Session(CurrentSession),
+    /// A bearer token was sent but is not valid (expired, revoked, forged).
+    InvalidBearer,
+    Nothing,
+}
+
+impl Auth {
+    pub(crate) fn new(cfg: WechatConfig) -> Self {
+        let client = cfg.client();
+        let store: Arc<dyn Store> = cfg
+            .store
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let keys = SessionKeys::new(&cfg.session_keys);
+        let public = PublicPaths::new(&cfg.public_paths);
+        let login_path = format!("{}/login", cfg.prefix);
+        let callback_path = format!("{}/callback", cfg.prefix);
+        Self {
+            client,
+            store,
+            keys,
+            revocations: Revocations::default(),
+            logins: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CODE_MEMORY)
+                .build(),
+            public,
+            login_path,
+            callback_path,
+            cfg,
+        }
+    }
+
+    /// Whether `path` bypasses the guard.
+    pub(crate) fn is_public(&self, path: &str) -> bool {
+        self.public.contains(path)
+    }
+
+    pub(crate) fn login_path(&self) -> &str {
+        &self.login_path
+    }
+
+    pub(crate) fn callback_path(&self) -> &str {
+        &self.callback_path
+    }
+
+    pub(crate) fn cookie_spec(&self) -> CookieSpec<'_> {
+        CookieSpec {
+            secure: self.cfg.secure_cookies,
+            domain: self.cfg.cookie_domain.as_deref(),
+        }
+    }
+
+    /// Finds and verifies the session a request carries: `Authorization: Bearer` first, then
+    /// the session cookie. Local work only: no store, no network.
+    pub(crate) fn find_session(&self, headers: &HeaderMap) -> Found {
+        if let Some(token) = bearer(headers) {
+            return match self.verify(token) {
+                Some(session) => Found::Session(CurrentSession {
+                    session,
+                    carrier: Carrier::Bearer,
+                }),
+                None => Found::InvalidBearer,
+            };
+        }
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for c in cookie::Cookie::split_parse(value).flatten() {
+                if c.name() == self.cfg.cookie_name {
+                    if let Some(session) = self.verify(c.value()) {
+                        return Found::Session(CurrentSession {
+                            session,
+                            carrier: Carrier::Cookie,
+                        });
+                    }
+                }
+            }
+        }
+        Found::Nothing
+    }
+
+    fn verify(&self, token: &str) -> Option<Arc<crate::user::Session>> {
+        let session = self.keys.verify(token)?;
+        (!self.revocations.contains(&session.jti)).then_some(session)
+    }
+
+    /// The answer to a request that needs a session and has none: a redirect into the login
+    /// for a browser navigation, else `401` JSON.
+    pub(crate) fn unauthenticated<B>(&self, req: &Request<B>, invalid_bearer: bool) -> Response<Body> {
+        let headers = req.headers();
+        let navigation = matches!(*req.method(), Method::GET | Method::HEAD)
+            && !headers.contains_key("x-requested-with")
+            && headers
+                .get(header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        if navigation {
+            let location = format!(
+                "{}?return_to={}",
+                self.login_path,
+                percent_encoding::utf8_percent_encode(path_and_query, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        self.unauthenticated_json(invalid_bearer)
+    }
+
+    /// `401` JSON with `WWW-Authenticate: Bearer` and where to log in.
+    pub(crate) fn unauthenticated_json(&self, invalid_bearer: bool) -> Response<Body> {
+        let mut res = respond::json(
+            StatusCode::UNAUTHORIZED,
+            &serde_json::json!({ "error": "unauthenticated", "login_url": self.login_path }),
+        );
+        let challenge = if invalid_bearer {
+            HeaderValue::from_static(r#"Bearer error="invalid_token""#)
+        } else {
+            HeaderValue::from_static("Bearer")
+        };
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        res
+    }
+
+    /// A namespaced store key.
+    pub(crate) fn key(appid: &str, kind: &str, id: &str) -> String {
+        format!("wechat-auth:{appid}:{kind}:{id}")
+    }
+
+    /// The store key of a code's outcome (the code itself is not kept, only its digest).
+    fn code_key(appid: &str, code: &str) -> String {
+        Self::key(appid, "code", &hex::encode(Sha1::digest(code.as_bytes())))
+    }
+
+    /// Exchanges one code exactly once, however often its callback arrives and on however
+    /// many instances: concurrent callers in this process share one exchange, other
+    /// instances find the outcome in the store (or wait for it), and the outcome is
+    /// remembered for the code's lifetime.
+    pub(crate) async fn exchange_once<F, Fut>(
+        &self,
+        appid: &str,
+        code: &str,
+        work: F,
+    ) -> Result<Arc<LoginOutcome>, FlowError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<LoginOutcome, FlowError>>,
+    {
+        let key = Self::code_key(appid, code);
+        let store = self.store.as_ref();
+        let fut = async {
+            if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
+                return Ok(Arc::new(done));
+            }
+            let lock = format!("{key}:lock");
+            let mut sub = store.subscribe(&key).await?;
+            if !store
+                .set_if_absent(&lock, b"1".to_vec(), CODE_LOCK)
+                .await?
+            {
+                // Another instance is exchanging this code: wait for its outcome.
+                let deadline = tokio::time::Instant::now() + CODE_WAIT;
+                loop {
+                    if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
+                        return Ok(Arc::new(done));
+                    }
+                    if tokio::time::timeout_at(deadline, sub.next()).await.is_err() {
+                        return Err(FlowError::Busy);
+                    }
+                }
+            }
+            match work().await {
+                Ok(outcome) => {
+                    store::set_json(store, &key, &outcome, CODE_MEMORY).await?;
+                    store.publish(&key, Vec::new()).await?;
+                    Ok(Arc::new(outcome))
+                }
+                Err(e) => {
+                    // Let a later attempt try again (it will likely meet 40163 upstream,
+                    // which the flows explain).
+                    let _ = store.take(&lock).await;
+                    Err(e)
+                }
+            }
+        };
+        self.logins
+            .try_get_with(key.clone(), fut)
+            .await
+            .map_err(|e: Arc<FlowError>| (*e).clone())
+    }
+
+    /// The remembered outcome of a code already exchanged, if any.
+    pub(crate) async fn remembered(&self, appid: &str, code: &str) -> Option<Arc<LoginOutcome>> {
+        let key = Self::code_key(appid, code);
+        if let Some(hit) = self.logins.get(&key).await {
+            return Some(hit);
+        }
+        store::get_json::<LoginOutcome>(self.store.as_ref(), &key)
+            .await
+            .ok()
+            .flatten()
+            .map(Arc::new)
+    }
+
+    /// Keeps a user's WeChat tokens server-side.
+    pub(crate) async fn save_tokens(&self, appid: &str, token: &OAuthToken) {
+        let now = now_unix();
+        let stored = StoredTokens {
+            access_token: token.access_token.clone(),
+            refresh_token: token.refresh_token.clone(),
+            access_expires_at: now + token.expires_in,
+            refresh_expires_at: now + REFRESH_TOKEN_LIFETIME.as_secs(),
+            scope: token.scope.clone(),
+        };
+        let key = Self::key(appid, "tokens", &token.openid);
+        if let Err(e) = store::set_json(
+            self.store.as_ref(),
+            &key,
+            &stored,
+            REFRESH_TOKEN_LIFETIME,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
+        }
+    }
+
+    /// The cached profile of (`appid`, `openid`), if still fresh.
+    pub(crate) async fn cached_profile(&self, appid: &str, openid: &str) -> Option<Profile> {
+        let key = Self::key(appid, "profile", openid);
+        store::get_json::<Profile>(self.store.as_ref(), &key)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Reads the profile with `access_token` and caches it.
+    pub(crate) async fn fetch_profile(
+        &self,
+        appid: &str,
+        openid: &str,
+        access_token: &Secret,
+    ) -> Result<Profile, WechatError> {
+        let info = self
+            .client
+            .userinfo(access_token, openid, self.cfg.lang)
+            .await?;
+        let profile = Profile {
+            nickname: info.nickname,
+            avatar_url: info.headimgurl,
+            unionid: info.unionid,
+        };
+        let key = Self::key(appid, "profile", openid);
+        if let Err(e) =
+            store::set_json(self.store.as_ref(), &key, &profile, self.cfg.userinfo_ttl).await
+        {
+            tracing::warn!(error = %e, "could not cache the WeChat profile");
+        }
+        Ok(profile)
+    }
+
+    /// The profile of a signed-in user: from the cache, else from WeChat with the stored
+    /// user token, refreshed through the refresh_token when it has expired.
+    pub(crate) async fn profile(
+        &self,
+        appid: &str,
+        openid: &str,
+    ) -> Result<Option<Profile>, crate::handle::HandleError> {
+        if let Some(p) = self.cached_profile(appid, openid).await {
+            return Ok(Some(p));
+        }
+        let key = Self::key(appid, "tokens", openid);
+        let Some(mut tokens) = store::get_json::<StoredTokens>(self.store.as_ref(), &key).await?
+        else {
+            return Ok(None);
+        };
+        if !(tokens.scope.contains("snsapi_userinfo") || tokens.scope.contains("snsapi_login")) {
+            return Ok(None);
+        }
+        let now = now_unix();
+        if tokens.access_expires_at <= now + 60 {
+            if tokens.refresh_expires_at <= now {
+                return Ok(None);
+            }
+            let fresh = self
+                .client
+                .oauth2_refresh_token(appid, &tokens.refresh_token)
+                .await?;
+            tokens.access_token = fresh.access_token;
+            tokens.refresh_token = fresh.refresh_token;
+            tokens.access_expires_at = now + fresh.expires_in;
+            let ttl = Duration::from_secs(tokens.refresh_expires_at.saturating_sub(now).max(1));
+            store::set_json(self.store.as_ref(), &key, &tokens, ttl).await?;
+        }
+        Ok(Some(
+            self.fetch_profile(appid, openid, &tokens.access_token)
+                .await?,
+        ))
+    }
+
+    /// Runs the `on_login` hook; its answer becomes the user's `subject`.
+    pub(crate) async fn run_on_login(
+        &self,
+        mut user: WechatUser,
+    ) -> Result<WechatUser, LoginRefused> {
+        if let Some(hook) = &self.cfg.on_login {
+            user.subject = hook(user.clone()).await?;
+        }
+        Ok(user)
+    }
+
+    /// Signs a session for `user`.
+    pub(crate) fn issue(&self, user: &WechatUser) -> IssuedToken {
+        self.keys.issue(user, self.cfg.session_ttl)
+    }
+
+    /// Puts a session cookie for `token` on `res`.
+    pub(crate) fn set_session_cookie(&self, res: &mut Response<Body>, token: &IssuedToken) {
+        let max_age = token.exp.saturating_sub(now_unix());
+        let cookie = self.cookie_spec().build(
+            self.cfg.cookie_name.as_str(),
+            token.token.expose(),
+            "/",
+            max_age,
+        );
+        respond::set_cookie(res, &cookie);
+    }
+
+    /// Clears the session cookie on `res`.
+    pub(crate) fn clear_session_cookie(&self, res: &mut Response<Body>) {
+        let cookie = self
+            .cookie_spec()
+            .build(self.cfg.cookie_name.as_str(), "", "/", 0);
+        respond::set_cookie(res, &cookie);
+    }
+
+    /// Revokes a session everywhere: the store's deny-list (other instances) and this
+    /// process's copy (the guard).
+    pub(crate) async fn revoke(&self, jti: &str, exp: u64) -> Result<(), FlowError> {
+        self.revocations.insert(jti, exp);
+        self.store.revoke(jti, exp).await?;
+        self.store
+            .publish(REVOKED_TOPIC, format!("{jti} {exp}").into_bytes())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Where revocations are announced to other instances.
+pub(crate) const REVOKED_TOPIC: &str = "wechat-auth:revoked";
+
+/// Characters escaped in a query value.
+pub(crate) const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_paths_match_exact_and_folders() {
+        let p = PublicPaths::new(&["/".into(), "/assets/*".into()]);
+        assert!(p.contains("/"));
+        assert!(p.contains("/assets/app.css"));
+        assert!(!p.contains("/profile"));
+        assert!(!p.contains("/assets"));
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), None);
+    }
+}

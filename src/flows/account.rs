@@ -1,0 +1,85 @@
+//! The current session: `GET me` shows it, `POST logout` ends it.
+
+use axum_core::body::Body;
+use http::{Request, Response, StatusCode, header};
+use serde::Serialize;
+
+use super::Query;
+use crate::{
+    WechatUser,
+    auth::{Auth, Found},
+    redirect::safe_return_to,
+    respond,
+    user::Carrier,
+};
+
+/// The JSON shape of the current user.
+#[derive(Serialize)]
+pub(crate) struct MeBody<'a> {
+    #[serde(flatten)]
+    user: &'a WechatUser,
+    /// Session expiry, Unix seconds.
+    expires_at: u64,
+}
+
+/// `GET PREFIX/me`: the current user as JSON, `401` when there is none.
+pub(crate) fn me<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
+    match auth.find_session(req.headers()) {
+        Found::Session(current) => respond::json(
+            StatusCode::OK,
+            &MeBody {
+                user: &current.session.user,
+                expires_at: current.session.exp,
+            },
+        ),
+        found => auth.unauthenticated_json(matches!(found, Found::InvalidBearer)),
+    }
+}
+
+/// Whether a state-changing request comes from our own origin (or says nothing about it,
+/// as non-browser clients do). Browsers send `Origin` on every cross-site POST.
+fn same_origin<B>(auth: &Auth, req: &Request<B>) -> bool {
+    match req.headers().get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        Some(Ok(origin)) => {
+            origin.eq_ignore_ascii_case(auth.cfg.origin())
+                || auth.cfg.allowed_origins.iter().any(|a| a == origin)
+        }
+        Some(Err(_)) => false,
+    }
+}
+
+/// `POST PREFIX/logout?return_to=/path`: revokes the session everywhere, clears the cookie,
+/// `303` to `return_to` (or `204` for a bearer-token client).
+pub(crate) async fn logout<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
+    if !same_origin(auth, req) {
+        return respond::json_error(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "logout must come from this site",
+        );
+    }
+    let found = auth.find_session(req.headers());
+    let mut carrier = Carrier::Cookie;
+    if let Found::Session(current) = &found {
+        carrier = current.carrier;
+        if let Err(e) = auth.revoke(&current.session.jti, current.session.exp).await {
+            return e.json();
+        }
+        tracing::info!("logout");
+    }
+    let q = Query::parse(req.uri().query());
+    let mut res = match carrier {
+        Carrier::Bearer => {
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            res
+        }
+        Carrier::Cookie => respond::redirect(
+            StatusCode::SEE_OTHER,
+            &safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins),
+        ),
+    };
+    auth.clear_session_cookie(&mut res);
+    res
+}

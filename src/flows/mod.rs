@@ -1,0 +1,246 @@
+//! The login flows, one file per channel, and what they share: dispatch of the layer's
+//! endpoints and the mapping of every failure to a response a person or an app can act on.
+//!
+//! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`).
+//! - [`account`]: the current session (`me`, `logout`).
+
+use std::sync::Arc;
+
+use axum_core::body::Body;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+
+use crate::{
+    auth::Auth,
+    client::{ErrorKind, WechatError},
+    respond,
+    store::StoreError,
+};
+
+pub(crate) mod account;
+pub(crate) mod oauth;
+
+/// Why a flow could not finish. Cheap to clone (shared by every caller of one exchange).
+#[derive(Clone, Debug)]
+pub(crate) enum FlowError {
+    /// The request is malformed or incomplete.
+    BadRequest(String),
+    /// The login was not started in this browser, or its state expired.
+    StateMismatch,
+    /// The channel is not configured.
+    ChannelOff(&'static str),
+    /// WeChat refused or failed.
+    Wechat(Arc<WechatError>),
+    /// The store failed.
+    Store(Arc<StoreError>),
+    /// Another instance is still exchanging this code.
+    Busy,
+}
+
+impl From<WechatError> for FlowError {
+    fn from(e: WechatError) -> Self {
+        Self::Wechat(Arc::new(e))
+    }
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+impl FlowError {
+    /// The HTTP status: 4xx when the person, the request or the configuration is at fault,
+    /// 502/503 when WeChat (or the store) is down or slow.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::StateMismatch => StatusCode::BAD_REQUEST,
+            Self::ChannelOff(_) => StatusCode::NOT_FOUND,
+            Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Wechat(e) => match e.as_ref() {
+                WechatError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                e => match e.kind() {
+                    ErrorKind::LoginAgain | ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+                    ErrorKind::Configuration | ErrorKind::Permission => StatusCode::FORBIDDEN,
+                    ErrorKind::Quota => StatusCode::TOO_MANY_REQUESTS,
+                    _ => StatusCode::BAD_GATEWAY,
+                },
+            },
+        }
+    }
+
+    /// A short machine-readable code for JSON answers.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::StateMismatch => "state_mismatch",
+            Self::ChannelOff(_) => "channel_not_configured",
+            Self::Store(_) => "store_unavailable",
+            Self::Busy => "busy",
+            Self::Wechat(e) => match e.as_ref() {
+                WechatError::Timeout { .. } => "wechat_timeout",
+                e => match e.kind() {
+                    ErrorKind::LoginAgain => "login_again",
+                    ErrorKind::Configuration | ErrorKind::Permission => "wechat_configuration",
+                    ErrorKind::Quota => "wechat_quota",
+                    ErrorKind::InvalidRequest => "bad_request",
+                    _ => "wechat_unavailable",
+                },
+            },
+        }
+    }
+
+    /// What to tell a person (Chinese, then English).
+    fn message(&self) -> (String, String) {
+        match self {
+            Self::BadRequest(m) => ("请求不完整或有误。".into(), m.clone()),
+            Self::StateMismatch => (
+                "这次登录不是在本浏览器中发起的，或已过期。请重新登录。".into(),
+                "This login was not started in this browser, or it has expired. Please log in again."
+                    .into(),
+            ),
+            Self::ChannelOff(c) => (
+                "此登录方式未启用。".into(),
+                format!("The {c} login is not configured on this site."),
+            ),
+            Self::Store(_) | Self::Busy => (
+                "服务暂时繁忙，请稍后再试。".into(),
+                "The service is busy. Please try again in a moment.".into(),
+            ),
+            Self::Wechat(e) => match e.as_ref() {
+                WechatError::Timeout { .. } => (
+                    "微信服务器响应超时，请稍后再试。".into(),
+                    "WeChat did not answer in time. Please try again.".into(),
+                ),
+                e => match e.kind() {
+                    ErrorKind::LoginAgain => (
+                        "登录凭证已失效（可能已使用或已过期），请重新登录。".into(),
+                        "This login link was already used or has expired. Please log in again."
+                            .into(),
+                    ),
+                    ErrorKind::Configuration | ErrorKind::Permission => (
+                        "本站的微信登录配置有误，请联系网站管理员。".into(),
+                        format!(
+                            "WeChat refused this site's configuration (errcode {}): {}",
+                            e.errcode().unwrap_or_default(),
+                            e.hint()
+                        ),
+                    ),
+                    ErrorKind::Quota => (
+                        "登录人数过多，请稍后再试。".into(),
+                        "Too many logins right now. Please try again in a minute.".into(),
+                    ),
+                    _ => (
+                        "微信服务暂时不可用，请稍后再试。".into(),
+                        "WeChat is temporarily unavailable. Please try again.".into(),
+                    ),
+                },
+            },
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Self::Wechat(e) if matches!(e.kind(), ErrorKind::Configuration | ErrorKind::Permission) => {
+                tracing::error!(error = %e, "WeChat refused the configuration")
+            }
+            Self::Wechat(e) => tracing::warn!(error = %e, "WeChat call failed"),
+            Self::Store(e) => tracing::error!(error = %e, "store unavailable"),
+            other => tracing::info!(error = other.code(), "login refused"),
+        }
+    }
+
+    /// An HTML page for a person, with a link to try again.
+    pub(crate) fn html(&self, retry: Option<&str>) -> Response<Body> {
+        self.log();
+        let (zh, en) = self.message();
+        let link = retry
+            .map(|r| {
+                format!(
+                    r#"<a class="button" href="{}">重新登录 · Log in again</a>"#,
+                    respond::escape(r)
+                )
+            })
+            .unwrap_or_default();
+        let body = format!(
+            "<h1>登录失败</h1><p>{}</p><p class=\"en\">{}</p>{link}",
+            respond::escape(&zh),
+            respond::escape(&en)
+        );
+        let mut res = respond::html(self.status(), respond::page("登录失败 · Login failed", &body));
+        self.retry_after(&mut res);
+        res
+    }
+
+    /// A JSON answer for an app.
+    pub(crate) fn json(&self) -> Response<Body> {
+        self.log();
+        let (_, en) = self.message();
+        let mut res = respond::json_error(self.status(), self.code(), &en);
+        self.retry_after(&mut res);
+        res
+    }
+
+    fn retry_after(&self, res: &mut Response<Body>) {
+        let secs = match self.status() {
+            StatusCode::TOO_MANY_REQUESTS => "60",
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY => "5",
+            _ => return,
+        };
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+    }
+}
+
+/// A tiny view over a query string.
+pub(crate) struct Query<'a>(Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>);
+
+impl<'a> Query<'a> {
+    pub(crate) fn parse(query: Option<&'a str>) -> Self {
+        Self(
+            query
+                .map(|q| form_urlencoded::parse(q.as_bytes()).take(32).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// Serves one of the layer's own endpoints; `sub` is the path after the prefix.
+pub(crate) async fn dispatch<B>(auth: Arc<Auth>, req: Request<B>, sub: &str) -> Response<Body> {
+    let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %req.method());
+    tracing::Instrument::instrument(route(&auth, req, sub), span).await
+}
+
+async fn route<B>(auth: &Auth, req: Request<B>, sub: &str) -> Response<Body> {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    match sub {
+        "/login" if read => oauth::login(auth, &req),
+        "/callback" if read => oauth::callback(auth, &req).await,
+        "/me" if read => account::me(auth, &req),
+        "/logout" if req.method() == Method::POST => account::logout(auth, &req).await,
+        "/login" | "/callback" | "/me" => method_not_allowed("GET, HEAD"),
+        "/logout" => method_not_allowed("POST"),
+        _ => respond::json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such WeChat login endpoint",
+        ),
+    }
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut res = respond::json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed",
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}

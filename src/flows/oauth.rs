@@ -1,0 +1,368 @@
+//! Website QR login and Official Account web authorization: `GET login` sends the browser to
+//! WeChat, `GET callback` brings it back with a session.
+//!
+//! 1. `login` picks the channel (`MicroMessenger` in the User-Agent → Official Account;
+//!    otherwise the website QR, or the scan page when only an Official Account is set up),
+//!    makes a random `state`, and binds it to this browser with a signed, short-lived cookie
+//!    named after the state (so several tabs can log in at once) that also carries the
+//!    checked `return_to`.
+//! 2. `callback` refuses any `state` that this browser's cookie does not vouch for, before
+//!    any call to WeChat; exchanges the code once (single flight, outcome remembered, so a
+//!    reload or a double redirect gets the same session again); reads the profile when the
+//!    scope allows; runs `on_login`; sets the session cookie; and redirects to `return_to`.
+
+use axum_core::body::Body;
+use http::{Request, Response, StatusCode, header};
+
+use super::{FlowError, Query};
+use crate::{
+    Channel, WechatUser,
+    auth::{Auth, LoginOutcome, QUERY_VALUE},
+    redirect::safe_return_to,
+    respond,
+    session::{StateTicket, random_token},
+};
+
+/// Name of the cookie that vouches for one `state`.
+fn state_cookie_name(state: &str) -> String {
+    format!("wechat_state_{state}")
+}
+
+/// Whether `state` has the shape we issue (WeChat's rule: `[A-Za-z0-9]`, ≤ 128 bytes).
+fn valid_state(state: &str) -> bool {
+    !state.is_empty() && state.len() <= 128 && state.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The link that starts a login again.
+fn login_link(auth: &Auth, return_to: &str, channel: Option<Channel>) -> String {
+    let mut link = format!(
+        "{}?return_to={}",
+        auth.login_path(),
+        percent_encoding::utf8_percent_encode(return_to, QUERY_VALUE)
+    );
+    if let Some(c) = channel {
+        link.push_str("&channel=");
+        link.push_str(match c {
+            Channel::Website => "website",
+            Channel::OfficialAccount => "oa",
+            _ => "scan",
+        });
+    }
+    link
+}
+
+/// The channel for a browser that did not ask for one.
+fn pick_channel(auth: &Auth, user_agent: &str) -> Option<Channel> {
+    let cfg = &auth.cfg;
+    let in_wechat = user_agent.contains("MicroMessenger");
+    if in_wechat && cfg.official_account.is_some() {
+        Some(Channel::OfficialAccount)
+    } else if cfg.website.is_some() {
+        Some(Channel::Website)
+    } else if cfg.official_account.is_some() {
+        Some(if in_wechat {
+            Channel::OfficialAccount
+        } else {
+            Channel::ScanFollow
+        })
+    } else {
+        None
+    }
+}
+
+/// `GET PREFIX/login?return_to=/path&channel=website|oa|scan`
+pub(crate) fn login<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
+    let q = Query::parse(req.uri().query());
+    let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
+    let channel = match q.get("channel") {
+        Some(name) => match name.parse::<Channel>() {
+            Ok(c) => c,
+            Err(e) => return FlowError::BadRequest(e.to_string()).html(None),
+        },
+        None => {
+            let ua = req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match pick_channel(auth, ua) {
+                Some(c) => c,
+                None => return FlowError::ChannelOff("browser").html(None),
+            }
+        }
+    };
+    let cfg = &auth.cfg;
+    let redirect_uri = cfg.redirect_uri();
+    let state = random_token(32);
+    let url = match channel {
+        Channel::Website => match &cfg.website {
+            Some(app) => auth
+                .client
+                .qrconnect_url(app.appid(), &redirect_uri, &state, None),
+            None => return FlowError::ChannelOff("website").html(None),
+        },
+        Channel::OfficialAccount => match &cfg.official_account {
+            Some(oa) => auth.client.authorize_url(
+                oa.app().appid(),
+                &redirect_uri,
+                oa.scope(),
+                &state,
+                false,
+            ),
+            None => return FlowError::ChannelOff("Official Account").html(None),
+        },
+        Channel::ScanFollow => {
+            if cfg.official_account.is_none() {
+                return FlowError::ChannelOff("scan").html(None);
+            }
+            let location = format!(
+                "{}/scan?return_to={}",
+                cfg.prefix,
+                percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        _ => {
+            return FlowError::BadRequest(format!(
+                "the {channel} channel logs in from the app: POST {}/app or {}/miniprogram",
+                cfg.prefix, cfg.prefix
+            ))
+            .html(None);
+        }
+    };
+    let ticket = StateTicket::new(state.clone(), return_to, channel, cfg.state_ttl);
+    let value = auth.keys.sign_state(&ticket);
+    let mut res = respond::redirect(StatusCode::FOUND, &url);
+    let cookie = auth.cookie_spec().build(
+        state_cookie_name(&state),
+        value,
+        cfg.prefix.as_str(),
+        cfg.state_ttl.as_secs(),
+    );
+    respond::set_cookie(&mut res, &cookie);
+    tracing::debug!(channel = %channel, "login started");
+    res
+}
+
+/// The value of the cookie called `name`, if the request carries it.
+fn cookie_value<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
+}
+
+/// `GET PREFIX/callback?code=…&state=…`
+pub(crate) async fn callback<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
+    let q = Query::parse(req.uri().query());
+    let state = q.get("state").unwrap_or("");
+    let code = q.get("code").filter(|c| !c.is_empty());
+    if !valid_state(state) {
+        return FlowError::BadRequest(
+            "The sign-in link is incomplete: its state is missing or malformed.".into(),
+        )
+        .html(Some(&login_link(auth, "/", None)));
+    }
+    let cookie_name = state_cookie_name(state);
+    let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.keys.verify_state(v, state));
+    let Some(ticket) = ticket else {
+        if let Some(res) = repeat_after_success(auth, req, state, code).await {
+            return res;
+        }
+        tracing::info!("callback refused: state not bound to this browser");
+        return FlowError::StateMismatch.html(Some(&login_link(auth, "/", None)));
+    };
+    let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
+    let clear_state = auth
+        .cookie_spec()
+        .build(cookie_name.as_str(), "", auth.cfg.prefix.as_str(), 0);
+
+    let Some(code) = code else {
+        // No code: the person declined on WeChat's page.
+        let body = format!(
+            "<h1>已取消登录</h1><p>你拒绝了微信授权，因此没有登录。</p>\
+             <p class=\"en\">You declined the WeChat authorization, so you are not logged in.</p>\
+             <a class=\"button\" href=\"{}\">重新登录 · Try again</a>",
+            respond::escape(&retry)
+        );
+        let mut res = respond::html(StatusCode::OK, respond::page("已取消登录 · Login cancelled", &body));
+        respond::set_cookie(&mut res, &clear_state);
+        return res;
+    };
+
+    let app = match ticket.ch {
+        Channel::Website => auth.cfg.website.as_ref(),
+        Channel::OfficialAccount => auth.cfg.official_account.as_ref().map(|oa| oa.app()),
+        _ => None,
+    };
+    let Some(app) = app else {
+        return FlowError::ChannelOff("this").html(Some(&retry));
+    };
+    let appid = app.appid();
+    let outcome = auth
+        .exchange_once(appid, code, || async {
+            exchange(auth, app, code, &ticket).await
+        })
+        .await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let mut res = e.html(Some(&retry));
+            respond::set_cookie(&mut res, &clear_state);
+            return res;
+        }
+    };
+    if outcome.state() != state {
+        tracing::warn!("a code came back with another login's state");
+        return FlowError::StateMismatch.html(Some(&retry));
+    }
+    let mut res = match outcome.as_ref() {
+        LoginOutcome::Success { user, return_to, .. } => {
+            let token = auth.issue(user);
+            let mut res = respond::redirect(StatusCode::FOUND, return_to);
+            auth.set_session_cookie(&mut res, &token);
+            tracing::info!(channel = %user.channel, "login");
+            res
+        }
+        LoginOutcome::Snapshot { .. } => snapshot_page(&retry),
+        LoginOutcome::Refused { message, .. } => refused_page(message),
+    };
+    respond::set_cookie(&mut res, &clear_state);
+    res
+}
+
+/// A callback that lost its state cookie (the first one succeeded and cleared it: a reload,
+/// the Back button) from a browser that already holds that login's session: send it on.
+async fn repeat_after_success<B>(
+    auth: &Auth,
+    req: &Request<B>,
+    state: &str,
+    code: Option<&str>,
+) -> Option<Response<Body>> {
+    let code = code?;
+    let crate::auth::Found::Session(current) = auth.find_session(req.headers()) else {
+        return None;
+    };
+    for app in [
+        auth.cfg.website.as_ref(),
+        auth.cfg.official_account.as_ref().map(|oa| oa.app()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(outcome) = auth.remembered(app.appid(), code).await {
+            if let LoginOutcome::Success {
+                state: s,
+                user,
+                return_to,
+            } = outcome.as_ref()
+            {
+                if s == state && user.key() == current.session.user.key() {
+                    return Some(respond::redirect(StatusCode::FOUND, return_to));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Exchanges the code and builds the user: the part done once per code.
+async fn exchange(
+    auth: &Auth,
+    app: &crate::AppCredentials,
+    code: &str,
+    ticket: &StateTicket,
+) -> Result<LoginOutcome, FlowError> {
+    let appid = app.appid();
+    let token = auth
+        .client
+        .oauth2_access_token(appid, app.secret(), code)
+        .await?;
+    if token.is_snapshotuser {
+        // A virtual identity: never stored, never a session.
+        return Ok(LoginOutcome::Snapshot {
+            state: ticket.st.clone(),
+        });
+    }
+    auth.save_tokens(appid, &token).await;
+    let mut user = WechatUser::new(appid, token.openid.clone(), ticket.ch);
+    user.unionid = token.unionid.clone();
+    let readable = token
+        .scope
+        .split(',')
+        .any(|s| matches!(s.trim(), "snsapi_userinfo" | "snsapi_login"));
+    if readable {
+        let profile = match auth.cached_profile(appid, &token.openid).await {
+            Some(p) => Some(p),
+            None => match auth
+                .fetch_profile(appid, &token.openid, &token.access_token)
+                .await
+            {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    // The login stands without a profile; the nickname can come later.
+                    tracing::warn!(error = %e, "could not read the WeChat profile");
+                    None
+                }
+            },
+        };
+        if let Some(p) = profile {
+            user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
+            user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
+            if user.unionid.is_none() {
+                user.unionid = p.unionid;
+            }
+        }
+    }
+    Ok(match auth.run_on_login(user).await {
+        Ok(user) => LoginOutcome::Success {
+            state: ticket.st.clone(),
+            return_to: ticket.rt.clone(),
+            user,
+        },
+        Err(refused) => LoginOutcome::Refused {
+            state: ticket.st.clone(),
+            message: refused.message().to_owned(),
+        },
+    })
+}
+
+/// The page for an Official Account snapshot-page (virtual) user.
+fn snapshot_page(retry: &str) -> Response<Body> {
+    let body = format!(
+        "<h1>请使用完整服务</h1>\
+         <p>当前为微信快照页模式，无法登录。请点击页面右下角的「使用完整服务」，同意授权后再登录。</p>\
+         <p class=\"en\">WeChat opened this page in snapshot mode, so you cannot log in yet. Tap \
+         「使用完整服务」 (use full service) at the bottom right, accept, and log in again.</p>\
+         <a class=\"button\" href=\"{}\">重新登录 · Log in again</a>",
+        respond::escape(retry)
+    );
+    respond::html(StatusCode::OK, respond::page("请使用完整服务", &body))
+}
+
+/// The page shown when the `on_login` hook refused.
+fn refused_page(message: &str) -> Response<Body> {
+    let body = format!(
+        "<h1>无法登录</h1><p>{}</p><p class=\"en\">This site refused the login.</p>",
+        respond::escape(message)
+    );
+    respond::html(StatusCode::FORBIDDEN, respond::page("无法登录 · Login refused", &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_shape() {
+        assert!(valid_state("abcXYZ019"));
+        assert!(valid_state(&"a".repeat(128)));
+        assert!(!valid_state(&"a".repeat(129)));
+        assert!(!valid_state(""));
+        assert!(!valid_state("abc-def"));
+        assert!(!valid_state("abc def"));
+    }
+}

@@ -1,0 +1,108 @@
+//! [`WechatHandle`]: what handlers can ask of the layer beyond "who is this".
+//!
+//! ```
+//! use axum::{routing::get, Json, Router};
+//! use wechat_auth::{WechatHandle, WechatUser};
+//!
+//! async fn profile(user: WechatUser, wechat: WechatHandle) -> String {
+//!     match wechat.profile(&user).await {
+//!         Ok(Some(p)) => format!("{} ({})", p.nickname, p.avatar_url),
+//!         Ok(None) => "no profile (snsapi_base, or the user must log in again)".into(),
+//!         Err(e) => format!("WeChat is unavailable: {e}"),
+//!     }
+//! }
+//! let app: Router = Router::new().route("/profile", get(profile));
+//! ```
+
+use std::sync::Arc;
+
+use axum_core::{
+    extract::FromRequestParts,
+    response::{IntoResponse, Response},
+};
+use http::{StatusCode, request::Parts};
+
+use crate::{
+    WechatUser,
+    auth::{Auth, Profile},
+    client::WechatError,
+    store::StoreError,
+    user::RequestAuth,
+};
+
+/// Why a [`WechatHandle`] call failed.
+///
+/// ```
+/// let e = wechat_auth::HandleError::from(wechat_auth::store::StoreError::unavailable("down"));
+/// assert!(e.to_string().contains("store"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandleError {
+    /// WeChat refused or failed.
+    #[error(transparent)]
+    Wechat(#[from] WechatError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Access to the layer from a handler: the signed-in user's WeChat profile (kept
+/// server-side, refreshed through the stored refresh_token when needed) and session
+/// revocation.
+///
+/// Extract it in any handler behind [`WechatAuthLayer`](crate::WechatAuthLayer); without the
+/// layer the extraction fails with `500`.
+#[derive(Clone, Debug)]
+pub struct WechatHandle {
+    auth: Arc<Auth>,
+}
+
+impl WechatHandle {
+    /// The user's WeChat profile: from the cache while fresh, else from WeChat with the user
+    /// token kept at login (refreshed through its refresh_token once expired). `None` when
+    /// the login's scope cannot read a profile (`snsapi_base`, mini program) or the
+    /// refresh_token has lapsed (the user must log in again).
+    ///
+    /// ```no_run
+    /// # async fn f(wechat: wechat_auth::WechatHandle, user: wechat_auth::WechatUser) -> Result<(), wechat_auth::HandleError> {
+    /// if let Some(p) = wechat.profile(&user).await? {
+    ///     println!("{}", p.nickname);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn profile(&self, user: &WechatUser) -> Result<Option<Profile>, HandleError> {
+        self.auth.profile(&user.appid, &user.openid).await
+    }
+}
+
+/// The rejection when [`WechatHandle`] is extracted outside the layer.
+///
+/// ```
+/// use axum_core::response::IntoResponse;
+/// assert_eq!(wechat_auth::MissingLayer::default().into_response().status(), 500);
+/// ```
+#[derive(Debug, Default, thiserror::Error)]
+#[error("WechatHandle used on a route that WechatAuthLayer does not wrap")]
+#[non_exhaustive]
+pub struct MissingLayer {}
+
+impl IntoResponse for MissingLayer {
+    fn into_response(self) -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WechatHandle {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestAuth>()
+            .map(|r| WechatHandle {
+                auth: r.auth.clone(),
+            })
+            .ok_or_else(MissingLayer::default)
+    }
+}

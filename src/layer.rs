@@ -1,0 +1,270 @@
+//! [`WechatAuthLayer`] and its service [`WechatAuth`]: serve the login endpoints, guard
+//! everything else.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+//!
+//! async fn home(user: WechatUser) -> String {
+//!     format!("hi {}", user.openid)
+//! }
+//!
+//! let cfg = WechatConfig::builder()
+//!     .with_public_url("https://example.com")
+//!     .with_session_secret("0123456789abcdef0123456789abcdef")
+//!     .with_website_app("wx1000000000000001", "website-app-secret")
+//!     .build()?;
+//! // `.layer`, not `.route_layer`: the layer serves /auth/wechat/* itself.
+//! let app: Router = Router::new().route("/", get(home)).layer(WechatAuthLayer::new(cfg));
+//! # Ok::<(), wechat_auth::ConfigError>(())
+//! ```
+//!
+//! For every request the guard reads the session (a `Bearer` token, else the session cookie),
+//! verifies it locally (HMAC, no store and no network for a valid JWT), checks the in-process
+//! deny-list, and attaches the user for the [`WechatUser`](crate::WechatUser) extractor.
+//! Without a valid session, a protected path answers a browser navigation with a `302` into
+//! the login and anything else with `401` JSON.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use axum_core::body::Body;
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{
+    WechatConfig,
+    auth::{Auth, Found},
+    flows,
+    user::RequestAuth,
+};
+
+/// Whether paths without a session are blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Required,
+    Optional,
+}
+
+/// A tower [`Layer`] that adds WeChat login to a service: see the [module docs](self).
+///
+/// Cheap to clone; every clone shares one engine (client, store, caches).
+#[derive(Clone, Debug)]
+pub struct WechatAuthLayer {
+    auth: Arc<Auth>,
+    mode: Mode,
+}
+
+impl WechatAuthLayer {
+    /// A layer that requires a session on every path it wraps, except its own endpoints and
+    /// the configured public paths.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// let layer = wechat_auth::WechatAuthLayer::new(cfg);
+    /// # drop(layer);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn new(cfg: WechatConfig) -> Self {
+        Self {
+            auth: Arc::new(Auth::new(cfg)),
+            mode: Mode::Required,
+        }
+    }
+
+    /// The same layer, but it never blocks: a valid session is attached when present, and
+    /// handlers decide with `Option<WechatUser>`.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// let layer = wechat_auth::WechatAuthLayer::new(cfg).optional();
+    /// # drop(layer);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn optional(mut self) -> Self {
+        self.mode = Mode::Optional;
+        self
+    }
+}
+
+impl<S> Layer<S> for WechatAuthLayer {
+    type Service = WechatAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WechatAuth {
+            inner,
+            auth: self.auth.clone(),
+            mode: self.mode,
+        }
+    }
+}
+
+/// The service made by [`WechatAuthLayer`].
+///
+/// ```
+/// use tower::{Layer, service_fn};
+/// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+/// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+/// let svc = wechat_auth::WechatAuthLayer::new(cfg).layer(service_fn(|_req: http::Request<axum::body::Body>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+/// }));
+/// # drop(svc);
+/// # Ok::<(), wechat_auth::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct WechatAuth<S> {
+    inner: S,
+    auth: Arc<Auth>,
+    mode: Mode,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for WechatAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<axum_core::BoxError>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let prefix = self.auth.cfg.prefix.as_str();
+        if let Some(sub) = endpoint(req.uri().path(), prefix) {
+            let sub = sub.to_owned();
+            let auth = self.auth.clone();
+            return ResponseFuture::endpoint(Box::pin(async move {
+                Ok::<_, Infallible>(flows::dispatch(auth, req, &sub).await)
+            }));
+        }
+        let found = self.auth.find_session(req.headers());
+        let (session, invalid_bearer) = match found {
+            Found::Session(s) => (Some(s), false),
+            Found::InvalidBearer => (None, true),
+            Found::Nothing => (None, false),
+        };
+        if session.is_none()
+            && self.mode == Mode::Required
+            && !self.auth.is_public(req.uri().path())
+        {
+            return ResponseFuture::ready(self.auth.unauthenticated(&req, invalid_bearer));
+        }
+        req.extensions_mut().insert(RequestAuth {
+            auth: self.auth.clone(),
+            session,
+        });
+        // tower's rule: call the service that was driven to readiness, keep a fresh clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::inner(inner.call(req))
+    }
+}
+
+/// The part of `path` after `prefix`, when `path` is one of the layer's endpoints.
+fn endpoint<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let rest = path.strip_prefix(prefix)?;
+    (rest.starts_with('/') || rest.is_empty()).then_some(rest)
+}
+
+type EndpointFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+pin_project! {
+    /// The future of [`WechatAuth`]'s responses.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F },
+        Endpoint { future: EndpointFuture },
+        Ready { response: Option<Response<Body>> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn endpoint(future: EndpointFuture) -> Self {
+        Self {
+            kind: Kind::Endpoint { future },
+        }
+    }
+
+    fn ready(response: Response<Body>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum_core::BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => match future.poll(cx) {
+                Poll::Ready(Ok(res)) => Poll::Ready(Ok(res.map(Body::new))),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+            KindProj::Endpoint { future } => match future.as_mut().poll(cx) {
+                Poll::Ready(Ok(res)) => Poll::Ready(Ok(res)),
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => Poll::Pending,
+            },
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| Response::new(Body::empty())))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_under_the_prefix_only() {
+        assert_eq!(endpoint("/auth/wechat/login", "/auth/wechat"), Some("/login"));
+        assert_eq!(endpoint("/auth/wechat", "/auth/wechat"), Some(""));
+        assert_eq!(endpoint("/auth/wechatx/login", "/auth/wechat"), None);
+        assert_eq!(endpoint("/profile", "/auth/wechat"), None);
+    }
+}
