@@ -11,5 +11,5 @@ pub mod client;
 pub mod mock;
 mod secret;
 
-
+pub use client::{WechatClient, WechatError};
 pub use secret::Secret;
