@@ -73,7 +73,8 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
     (
         -1,
         ErrorKind::Retryable,
-        "WeChat is busy (system error): try again in a moment; the client already retried",
+        "WeChat is busy (system error): temporary, retried automatically; if it persists, try \
+         again later",
     ),
     (
         40001,

@@ -31,8 +31,9 @@
 //! # Secrets and logs
 //!
 //! AppSecrets, tokens and `session_key`s are [`Secret`]s and print as `Secret(***)`. Each call
-//! runs in a `tracing` span named after the endpoint (fields `endpoint`, `attempt`); success
-//! logs a `debug!` with `elapsed_ms`, failures a `warn!` with `errcode` and `kind`. No URL or
+//! runs in a `tracing` span named after the endpoint (fields `endpoint`, and `attempt` = attempts
+//! made, filled in when the call ends); success logs a `debug!` with `elapsed_ms`, each failed
+//! attempt a `warn!` with `attempt`, `errcode`, `kind` and whether it will be retried. No URL or
 //! query string is ever logged or kept in an error.
 //!
 //! ```no_run
@@ -72,11 +73,30 @@ use crate::Secret;
 use transport::{Endpoint, Replay, RetryPolicy};
 use types::{Ack, StableTokenBody};
 
-/// WeChat's server API host.
+/// WeChat's server API host (override: `WECHAT_API_BASE`).
+///
+/// ```
+/// use wechat_auth::client::{DEFAULT_API_BASE, WechatClient};
+///
+/// assert_eq!(WechatClient::new().api_base().as_str(), format!("{DEFAULT_API_BASE}/"));
+/// ```
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
-/// WeChat's browser-facing host (`connect/qrconnect`, `connect/oauth2/authorize`).
+/// WeChat's browser-facing host for `connect/qrconnect` and `connect/oauth2/authorize`
+/// (override: `WECHAT_OPEN_BASE`).
+///
+/// ```
+/// use wechat_auth::client::{DEFAULT_OPEN_BASE, WechatClient};
+///
+/// assert_eq!(WechatClient::new().open_base().as_str(), format!("{DEFAULT_OPEN_BASE}/"));
+/// ```
 pub const DEFAULT_OPEN_BASE: &str = "https://open.weixin.qq.com";
-/// The host serving QR images (`cgi-bin/showqrcode`).
+/// The host serving QR images, `cgi-bin/showqrcode` (override: `WECHAT_MP_BASE`).
+///
+/// ```
+/// use wechat_auth::client::{DEFAULT_MP_BASE, WechatClient};
+///
+/// assert_eq!(WechatClient::new().mp_base().as_str(), format!("{DEFAULT_MP_BASE}/"));
+/// ```
 pub const DEFAULT_MP_BASE: &str = "https://mp.weixin.qq.com";
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -51,7 +51,8 @@ impl Endpoint {
         }
     }
 
-    /// One span per call, named after the endpoint (span names must be literals).
+    /// One span per call, named after the endpoint (span names must be literals). `attempt`
+    /// is filled in when the call ends: the number of attempts it took.
     fn span(self) -> tracing::Span {
         use tracing::field::Empty;
         let endpoint = self.path();
@@ -163,9 +164,10 @@ where
         let mut retries_done = 0_u32;
         loop {
             let attempt = retries_done + 1;
-            tracing::Span::current().record("attempt", attempt);
             match attempt_once(build(http, url.clone()), endpoint).await {
                 Ok(value) => {
+                    // Recorded once, at the end: some subscribers append rather than replace.
+                    tracing::Span::current().record("attempt", attempt);
                     tracing::debug!(
                         attempt,
                         elapsed_ms = elapsed_ms(started),
@@ -175,6 +177,9 @@ where
                 }
                 Err(failure) => {
                     let retry = policy.should_retry(&failure, replay, retries_done);
+                    if !retry {
+                        tracing::Span::current().record("attempt", attempt);
+                    }
                     tracing::warn!(
                         attempt,
                         elapsed_ms = elapsed_ms(started),
