@@ -1,1 +1,1109 @@
-//! WeChat HTTP API client (placeholder).
+//! Typed client for the WeChat HTTP APIs behind login: `sns/*`, `cgi-bin/*` and browser URLs.
+//!
+//! [`WechatClient`] wraps one shared [`reqwest::Client`] (connect timeout 3 s, total timeout
+//! 10 s per attempt, no redirects) and three base URLs, so tests and the mock can point it at
+//! loopback. Each call returns a typed answer or a [`WechatError`] whose [`ErrorKind`] says what
+//! to do next and whose [`hint`](WechatError::hint) says what to fix.
+//!
+//! # Answers
+//!
+//! The body is read as bytes (at most 1 MiB) and parsed as JSON whatever the `Content-Type`
+//! (WeChat sometimes labels JSON `text/plain`). A non-zero `errcode` is an error; a success may
+//! or may not carry `errcode: 0`. A non-2xx status is [`WechatError::Http`].
+//!
+//! # Retries
+//!
+//! Only temporary failures are retried — errcode `-1`, timeouts, transport errors and HTTP 5xx
+//! — at most [`with_max_retries`](WechatClientBuilder::with_max_retries) times (default 2, so 3
+//! attempts) with exponential backoff and a little jitter. Business errors (40029, 40163, …)
+//! are never retried.
+//!
+//! Calls that consume or create something — the code exchanges
+//! ([`oauth2_access_token`](WechatClient::oauth2_access_token),
+//! [`jscode2session`](WechatClient::jscode2session)),
+//! [`qrcode_create`](WechatClient::qrcode_create) and a forced
+//! [`stable_token`](WechatClient::stable_token) — are retried only when WeChat surely did not
+//! act: a connect failure (nothing was sent), `-1` or a 5xx (WeChat said it failed). A timeout
+//! or a connection lost after the request was sent is **not** retried for them: WeChat may
+//! have used the code, and a second exchange would only earn 40163. Reads and normal token
+//! fetches are safe to repeat and retry timeouts too.
+//!
+//! # Secrets and logs
+//!
+//! AppSecrets, tokens and `session_key`s are [`Secret`]s and print as `Secret(***)`. Each call
+//! runs in a `tracing` span named after the endpoint (fields `endpoint`, and `attempt` = attempts
+//! made, filled in when the call ends); success logs a `debug!` with `elapsed_ms`, each failed
+//! attempt a `warn!` with `attempt`, `errcode`, `kind` and whether it will be retried. No URL or
+//! query string is ever logged or kept in an error.
+//!
+//! ```no_run
+//! use wechat_auth::client::{Lang, WechatClient, WechatError};
+//! use wechat_auth::Secret;
+//!
+//! # async fn run(code: &str) -> Result<(), WechatError> {
+//! let client = WechatClient::from_env()?; // WECHAT_API_BASE etc., else the real hosts
+//! let secret = Secret::new("app-secret");
+//! let token = client.oauth2_access_token("wx1234567890abcdef", &secret, code).await?;
+//! if !token.is_snapshotuser && token.scope.contains("snsapi_userinfo") {
+//!     let profile = client.userinfo(&token.access_token, &token.openid, Lang::ZhCn).await?;
+//!     println!("hello {}", profile.nickname);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod transport;
+mod types;
+mod urls;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use url::Url;
+
+pub use error::{ErrorKind, WechatError, describe, describe_authorize_page, known_errcodes};
+pub use types::{
+    GlobalToken, Lang, MiniSession, OAuthToken, OaScope, OaUserInfo, QrCodeRequest, QrTicket,
+    UserInfo,
+};
+
+use crate::Secret;
+use transport::{Endpoint, Replay, RetryPolicy};
+use types::{Ack, StableTokenBody};
+
+/// WeChat's server API host (override: `WECHAT_API_BASE`).
+///
+/// ```
+/// use wechat_auth::client::{DEFAULT_API_BASE, WechatClient};
+///
+/// assert_eq!(WechatClient::new().api_base().as_str(), format!("{DEFAULT_API_BASE}/"));
+/// ```
+pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
+/// WeChat's browser-facing host for `connect/qrconnect` and `connect/oauth2/authorize`
+/// (override: `WECHAT_OPEN_BASE`).
+///
+/// ```
+/// use wechat_auth::client::{DEFAULT_OPEN_BASE, WechatClient};
+///
+/// assert_eq!(WechatClient::new().open_base().as_str(), format!("{DEFAULT_OPEN_BASE}/"));
+/// ```
+pub const DEFAULT_OPEN_BASE: &str = "https://open.weixin.qq.com";
+/// The host serving QR images, `cgi-bin/showqrcode` (override: `WECHAT_MP_BASE`).
+///
+/// ```
+/// use wechat_auth::client::{DEFAULT_MP_BASE, WechatClient};
+///
+/// assert_eq!(WechatClient::new().mp_base().as_str(), format!("{DEFAULT_MP_BASE}/"));
+/// ```
+pub const DEFAULT_MP_BASE: &str = "https://mp.weixin.qq.com";
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_RETRIES: u32 = 2;
+const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+const DEFAULT_USER_AGENT: &str = concat!("wechat-auth/", env!("CARGO_PKG_VERSION"));
+
+/// A client for WeChat's login-related HTTP APIs.
+///
+/// Cheap to clone: clones share one connection pool and one configuration.
+///
+/// ```
+/// use wechat_auth::client::WechatClient;
+///
+/// let client = WechatClient::new();
+/// assert_eq!(client.api_base().as_str(), "https://api.weixin.qq.com/");
+/// let again = client.clone(); // shares the same pool
+/// assert_eq!(again.mp_base().as_str(), "https://mp.weixin.qq.com/");
+/// ```
+#[derive(Clone)]
+pub struct WechatClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    api_base: Url,
+    open_base: Url,
+    mp_base: Url,
+    retry: RetryPolicy,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl fmt::Debug for WechatClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("WechatClient")
+            .field("api_base", &inner.api_base.as_str())
+            .field("open_base", &inner.open_base.as_str())
+            .field("mp_base", &inner.mp_base.as_str())
+            .field("connect_timeout", &inner.connect_timeout)
+            .field("timeout", &inner.timeout)
+            .field("max_retries", &inner.retry.max_retries)
+            .field("retry_backoff", &inner.retry.backoff)
+            .finish()
+    }
+}
+
+impl Default for WechatClient {
+    /// Same as [`WechatClient::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WechatClient {
+    /// A client for the real WeChat hosts with the default timeouts and retries.
+    ///
+    /// # Panics
+    ///
+    /// Only if the TLS backend cannot be initialised (as [`reqwest::Client::new`]); use
+    /// [`WechatClient::builder`] to get that as an error instead.
+    ///
+    /// ```
+    /// let client = wechat_auth::client::WechatClient::new();
+    /// assert_eq!(client.open_base().as_str(), "https://open.weixin.qq.com/");
+    /// ```
+    pub fn new() -> Self {
+        match Self::builder().build() {
+            Ok(client) => client,
+            Err(err) => panic!("cannot build the default WeChat client: {err}"),
+        }
+    }
+
+    /// A builder for base URLs, timeouts and retries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::client::WechatClient;
+    ///
+    /// let client = WechatClient::builder()
+    ///     .with_api_base("http://127.0.0.1:9000")
+    ///     .with_timeout(Duration::from_secs(5))
+    ///     .with_max_retries(1)
+    ///     .build()?;
+    /// assert_eq!(client.api_base().as_str(), "http://127.0.0.1:9000/");
+    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// ```
+    pub fn builder() -> WechatClientBuilder {
+        WechatClientBuilder::default()
+    }
+
+    /// A client whose base URLs come from `WECHAT_API_BASE`, `WECHAT_OPEN_BASE` and
+    /// `WECHAT_MP_BASE`; an unset or empty variable means the real host.
+    ///
+    /// # Errors
+    ///
+    /// [`WechatError::InvalidConfig`] when a variable is not an absolute http(s) URL.
+    ///
+    /// ```no_run
+    /// // With WECHAT_API_BASE=http://127.0.0.1:9000 set by a mock:
+    /// let client = wechat_auth::client::WechatClient::from_env()?;
+    /// println!("{}", client.api_base());
+    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, WechatError> {
+        Self::builder().with_bases_from_env().build()
+    }
+
+    /// The API base URL (always ends with `/`).
+    ///
+    /// ```
+    /// let client = wechat_auth::client::WechatClient::new();
+    /// assert_eq!(client.api_base().host_str(), Some("api.weixin.qq.com"));
+    /// ```
+    pub fn api_base(&self) -> &Url {
+        &self.inner.api_base
+    }
+
+    /// The browser-facing base URL for `qrconnect` / `authorize` (always ends with `/`).
+    ///
+    /// ```
+    /// let client = wechat_auth::client::WechatClient::new();
+    /// assert_eq!(client.open_base().host_str(), Some("open.weixin.qq.com"));
+    /// ```
+    pub fn open_base(&self) -> &Url {
+        &self.inner.open_base
+    }
+
+    /// The base URL serving QR images (always ends with `/`).
+    ///
+    /// ```
+    /// let client = wechat_auth::client::WechatClient::new();
+    /// assert_eq!(client.mp_base().host_str(), Some("mp.weixin.qq.com"));
+    /// ```
+    pub fn mp_base(&self) -> &Url {
+        &self.inner.mp_base
+    }
+
+    async fn execute<T, F>(
+        &self,
+        endpoint: Endpoint,
+        replay: Replay,
+        build: F,
+    ) -> Result<T, WechatError>
+    where
+        T: DeserializeOwned,
+        F: Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
+    {
+        let inner = &self.inner;
+        transport::execute(
+            &inner.http,
+            inner.retry,
+            &inner.api_base,
+            endpoint,
+            replay,
+            build,
+        )
+        .await
+    }
+
+    /// Exchanges an authorization `code` for a user token (`sns/oauth2/access_token`).
+    ///
+    /// Works for website QR login, Official Account web authorization and mobile app login,
+    /// with the AppID/AppSecret of the app that issued the code. A snapshot-page user comes
+    /// back with `is_snapshotuser == true`: treat that visitor as anonymous.
+    ///
+    /// A code is single-use. This call is retried after `-1`, an HTTP 5xx or a connect
+    /// failure, but not after a timeout: the first request may have used the code.
+    ///
+    /// # Errors
+    ///
+    /// [`WechatError::Api`] with 40029 / 40163 / 42003 (log in again), 40125 / 40013
+    /// (configuration), and the transport errors of every call. Empty arguments are refused
+    /// with [`WechatError::InvalidRequest`] before sending.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, code: &str) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::{client::ErrorKind, Secret};
+    ///
+    /// match client.oauth2_access_token("wxAPPID", &Secret::new("SECRET"), code).await {
+    ///     Ok(token) => println!("openid {}", token.openid),
+    ///     Err(e) if e.kind() == ErrorKind::LoginAgain => println!("please log in again"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn oauth2_access_token(
+        &self,
+        appid: &str,
+        secret: &Secret,
+        code: &str,
+    ) -> Result<OAuthToken, WechatError> {
+        require("appid", appid)?;
+        require("secret", secret.expose())?;
+        require("code", code)?;
+        self.execute(
+            Endpoint::OAuth2AccessToken,
+            Replay::OnlyIfUnsent,
+            |http, url| {
+                http.get(url).query(&[
+                    ("appid", appid),
+                    ("secret", secret.expose()),
+                    ("code", code),
+                    ("grant_type", "authorization_code"),
+                ])
+            },
+        )
+        .await
+    }
+
+    /// Renews a user token with its `refresh_token` (`sns/oauth2/refresh_token`, no secret).
+    ///
+    /// While the old access token is valid WeChat returns the same token with a new expiry.
+    /// The answer carries no `unionid` and no snapshot flag. Safe to repeat: retried on every
+    /// temporary failure.
+    ///
+    /// # Errors
+    ///
+    /// 40030 / 42002 mean the user must authorize again ([`ErrorKind::LoginAgain`]).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, old: wechat_auth::client::OAuthToken) -> Result<(), wechat_auth::client::WechatError> {
+    /// let fresh = client.oauth2_refresh_token("wxAPPID", &old.refresh_token).await?;
+    /// assert_eq!(fresh.openid, old.openid);
+    /// # Ok(()) }
+    /// ```
+    pub async fn oauth2_refresh_token(
+        &self,
+        appid: &str,
+        refresh_token: &Secret,
+    ) -> Result<OAuthToken, WechatError> {
+        require("appid", appid)?;
+        require("refresh_token", refresh_token.expose())?;
+        self.execute(Endpoint::OAuth2RefreshToken, Replay::Safe, |http, url| {
+            http.get(url).query(&[
+                ("appid", appid),
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ])
+        })
+        .await
+    }
+
+    /// Reads a user's profile with a user token (`sns/userinfo`).
+    ///
+    /// Needs a `snsapi_userinfo` (OA, app) or `snsapi_login` (website) token; a `snsapi_base`
+    /// token gets 48001. Retried on every temporary failure.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, token: wechat_auth::client::OAuthToken) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::client::Lang;
+    ///
+    /// let me = client.userinfo(&token.access_token, &token.openid, Lang::En).await?;
+    /// println!("{} {}", me.nickname, me.headimgurl);
+    /// # Ok(()) }
+    /// ```
+    pub async fn userinfo(
+        &self,
+        access_token: &Secret,
+        openid: &str,
+        lang: Lang,
+    ) -> Result<UserInfo, WechatError> {
+        require("access_token", access_token.expose())?;
+        require("openid", openid)?;
+        self.execute(Endpoint::SnsUserinfo, Replay::Safe, |http, url| {
+            http.get(url).query(&[
+                ("access_token", access_token.expose()),
+                ("openid", openid),
+                ("lang", lang.as_str()),
+            ])
+        })
+        .await
+    }
+
+    /// Checks that a user token is valid for `openid` (`sns/auth`); `Ok(())` means valid.
+    ///
+    /// Retried on every temporary failure.
+    ///
+    /// # Errors
+    ///
+    /// 40003 (openid does not match), 40014 / 42001 ([`ErrorKind::TokenInvalid`]).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, token: wechat_auth::client::OAuthToken) {
+    /// let valid = client.sns_auth(&token.access_token, &token.openid).await.is_ok();
+    /// # }
+    /// ```
+    pub async fn sns_auth(&self, access_token: &Secret, openid: &str) -> Result<(), WechatError> {
+        require("access_token", access_token.expose())?;
+        require("openid", openid)?;
+        let Ack {} = self
+            .execute(Endpoint::SnsAuth, Replay::Safe, |http, url| {
+                http.get(url)
+                    .query(&[("access_token", access_token.expose()), ("openid", openid)])
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Exchanges a mini program `js_code` from `wx.login()` for a session
+    /// (`sns/jscode2session`).
+    ///
+    /// The `session_key` must stay on the server. Like every code exchange this is retried
+    /// after `-1`, an HTTP 5xx or a connect failure, but not after a timeout.
+    ///
+    /// # Errors
+    ///
+    /// 40029 / 40163 / 40226 ([`ErrorKind::LoginAgain`]), 45011 ([`ErrorKind::Quota`]).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, js_code: &str) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::Secret;
+    ///
+    /// let session = client.jscode2session("wxMINI", &Secret::new("SECRET"), js_code).await?;
+    /// println!("openid {}", session.openid); // never send session.session_key anywhere
+    /// # Ok(()) }
+    /// ```
+    pub async fn jscode2session(
+        &self,
+        appid: &str,
+        secret: &Secret,
+        js_code: &str,
+    ) -> Result<MiniSession, WechatError> {
+        require("appid", appid)?;
+        require("secret", secret.expose())?;
+        require("js_code", js_code)?;
+        self.execute(
+            Endpoint::JsCode2Session,
+            Replay::OnlyIfUnsent,
+            |http, url| {
+                http.get(url).query(&[
+                    ("appid", appid),
+                    ("secret", secret.expose()),
+                    ("js_code", js_code),
+                    ("grant_type", "authorization_code"),
+                ])
+            },
+        )
+        .await
+    }
+
+    /// Fetches an app-wide access token (`cgi-bin/token`, GET).
+    ///
+    /// Every fetch invalidates the previous token (after a 5-minute overlap) and counts
+    /// towards a 2000-a-day quota: cache it, and prefer [`WechatClient::stable_token`].
+    /// Retried on every temporary failure.
+    ///
+    /// # Errors
+    ///
+    /// 40001 / 40125 (wrong secret), 40164 / 61004 (IP whitelist), 45009 (quota).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient) -> Result<(), wechat_auth::client::WechatError> {
+    /// let token = client.token("wxOA", &wechat_auth::Secret::new("SECRET")).await?;
+    /// println!("valid for {} s", token.expires_in);
+    /// # Ok(()) }
+    /// ```
+    pub async fn token(&self, appid: &str, secret: &Secret) -> Result<GlobalToken, WechatError> {
+        require("appid", appid)?;
+        require("secret", secret.expose())?;
+        self.execute(Endpoint::Token, Replay::Safe, |http, url| {
+            http.get(url).query(&[
+                ("grant_type", "client_credential"),
+                ("appid", appid),
+                ("secret", secret.expose()),
+            ])
+        })
+        .await
+    }
+
+    /// Fetches an app-wide access token (`cgi-bin/stable_token`, POST JSON).
+    ///
+    /// With `force_refresh == false` WeChat returns the same token while it is valid, so this
+    /// is retried on every temporary failure. `force_refresh == true` invalidates the current
+    /// token (20 times a day, 30 s apart): it is not retried after a timeout.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient) -> Result<(), wechat_auth::client::WechatError> {
+    /// let token = client.stable_token("wxOA", &wechat_auth::Secret::new("SECRET"), false).await?;
+    /// assert!(token.expires_in > 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn stable_token(
+        &self,
+        appid: &str,
+        secret: &Secret,
+        force_refresh: bool,
+    ) -> Result<GlobalToken, WechatError> {
+        require("appid", appid)?;
+        require("secret", secret.expose())?;
+        let replay = if force_refresh {
+            Replay::OnlyIfUnsent
+        } else {
+            Replay::Safe
+        };
+        self.execute(Endpoint::StableToken, replay, |http, url| {
+            http.post(url).json(&StableTokenBody {
+                grant_type: "client_credential",
+                appid,
+                secret: secret.expose(),
+                force_refresh,
+            })
+        })
+        .await
+    }
+
+    /// Creates a parametric QR code ticket (`cgi-bin/qrcode/create`, POST JSON) with a global
+    /// access token.
+    ///
+    /// The request is checked with [`QrCodeRequest::validate`] first; nothing is sent when it
+    /// fails. A timeout is not retried (a retry would create a second code).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::client::QrCodeRequest;
+    ///
+    /// let req = QrCodeRequest::temporary_str("login_3f9a2c", 300);
+    /// let ticket = client.qrcode_create(&global.access_token, &req).await?;
+    /// println!("render {} or show {}", ticket.url, client.showqrcode_url(&ticket.ticket));
+    /// # Ok(()) }
+    /// ```
+    pub async fn qrcode_create(
+        &self,
+        access_token: &Secret,
+        req: &QrCodeRequest,
+    ) -> Result<QrTicket, WechatError> {
+        require("access_token", access_token.expose())?;
+        req.validate()?;
+        self.execute(Endpoint::QrCodeCreate, Replay::OnlyIfUnsent, |http, url| {
+            http.post(url)
+                .query(&[("access_token", access_token.expose())])
+                .json(req)
+        })
+        .await
+    }
+
+    /// Reads a follower's profile with a global access token (`cgi-bin/user/info`).
+    ///
+    /// Tells whether the user follows the Official Account and through which QR scene.
+    /// Retried on every temporary failure.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::client::Lang;
+    ///
+    /// let u = client.user_info(&global.access_token, "oUSERopenid", Lang::ZhCn).await?;
+    /// println!("follows: {}, scene: {}", u.subscribe, u.qr_scene_str);
+    /// # Ok(()) }
+    /// ```
+    pub async fn user_info(
+        &self,
+        access_token: &Secret,
+        openid: &str,
+        lang: Lang,
+    ) -> Result<OaUserInfo, WechatError> {
+        require("access_token", access_token.expose())?;
+        require("openid", openid)?;
+        self.execute(Endpoint::UserInfo, Replay::Safe, |http, url| {
+            http.get(url).query(&[
+                ("access_token", access_token.expose()),
+                ("openid", openid),
+                ("lang", lang.as_str()),
+            ])
+        })
+        .await
+    }
+
+    /// The website QR login page (`connect/qrconnect`, scope `snsapi_login`) to redirect a
+    /// desktop browser to. `lang` is `Some("en")` or `Some("cn")` (WeChat's default).
+    ///
+    /// `redirect_uri` is percent-encoded (everything but unreserved characters); the URL ends
+    /// with `#wechat_redirect`.
+    ///
+    /// ```
+    /// let client = wechat_auth::client::WechatClient::new();
+    /// let url = client.qrconnect_url("wxWEB", "https://example.com/cb?a=1", "N0nce", None);
+    /// assert_eq!(
+    ///     url,
+    ///     "https://open.weixin.qq.com/connect/qrconnect?appid=wxWEB\
+    ///      &redirect_uri=https%3A%2F%2Fexample.com%2Fcb%3Fa%3D1\
+    ///      &response_type=code&scope=snsapi_login&state=N0nce#wechat_redirect",
+    /// );
+    /// ```
+    pub fn qrconnect_url(
+        &self,
+        appid: &str,
+        redirect_uri: &str,
+        state: &str,
+        lang: Option<&str>,
+    ) -> String {
+        urls::qrconnect_url(&self.inner.open_base, appid, redirect_uri, state, lang)
+    }
+
+    /// The Official Account authorization page (`connect/oauth2/authorize`) to redirect a
+    /// browser inside WeChat to.
+    ///
+    /// Parameters come in the order WeChat checks (`appid`, `redirect_uri`, `response_type`,
+    /// `scope`, `state`), then `forcePopup=true` when asked, then `#wechat_redirect`. `state`
+    /// should be `[A-Za-z0-9]`, at most 128 bytes.
+    ///
+    /// ```
+    /// use wechat_auth::client::{OaScope, WechatClient};
+    ///
+    /// let client = WechatClient::new();
+    /// let url = client.authorize_url("wxOA", "https://m.example.com/cb", OaScope::UserInfo, "s1", false);
+    /// assert_eq!(
+    ///     url,
+    ///     "https://open.weixin.qq.com/connect/oauth2/authorize?appid=wxOA\
+    ///      &redirect_uri=https%3A%2F%2Fm.example.com%2Fcb\
+    ///      &response_type=code&scope=snsapi_userinfo&state=s1#wechat_redirect",
+    /// );
+    /// ```
+    pub fn authorize_url(
+        &self,
+        appid: &str,
+        redirect_uri: &str,
+        scope: OaScope,
+        state: &str,
+        force_popup: bool,
+    ) -> String {
+        urls::authorize_url(
+            &self.inner.open_base,
+            appid,
+            redirect_uri,
+            scope,
+            state,
+            force_popup,
+        )
+    }
+
+    /// The QR image URL for a ticket (`cgi-bin/showqrcode` on the mp base), ticket encoded.
+    ///
+    /// ```
+    /// let client = wechat_auth::client::WechatClient::new();
+    /// assert_eq!(
+    ///     client.showqrcode_url("gQH4+/a=="),
+    ///     "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=gQH4%2B%2Fa%3D%3D",
+    /// );
+    /// ```
+    pub fn showqrcode_url(&self, ticket: &str) -> String {
+        urls::showqrcode_url(&self.inner.mp_base, ticket)
+    }
+}
+
+/// Refuses an empty parameter before anything is sent (the message names the parameter only).
+fn require(name: &str, value: &str) -> Result<(), WechatError> {
+    if value.is_empty() {
+        Err(WechatError::InvalidRequest(format!("`{name}` is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Settings for a [`WechatClient`]; start with [`WechatClient::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use wechat_auth::client::WechatClient;
+///
+/// let client = WechatClient::builder()
+///     .with_connect_timeout(Duration::from_secs(1))
+///     .with_timeout(Duration::from_secs(4))
+///     .with_max_retries(3)
+///     .with_retry_backoff(Duration::from_millis(50))
+///     .build()?;
+/// # Ok::<(), wechat_auth::client::WechatError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct WechatClientBuilder {
+    api_base: String,
+    open_base: String,
+    mp_base: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_retries: u32,
+    retry_backoff: Duration,
+    user_agent: String,
+}
+
+impl Default for WechatClientBuilder {
+    fn default() -> Self {
+        Self {
+            api_base: DEFAULT_API_BASE.to_owned(),
+            open_base: DEFAULT_OPEN_BASE.to_owned(),
+            mp_base: DEFAULT_MP_BASE.to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+        }
+    }
+}
+
+impl WechatClientBuilder {
+    /// The server API base (default `https://api.weixin.qq.com`). A path prefix is kept.
+    ///
+    /// ```
+    /// let c = wechat_auth::client::WechatClient::builder()
+    ///     .with_api_base("http://127.0.0.1:9000/wechat")
+    ///     .build()?;
+    /// assert_eq!(c.api_base().as_str(), "http://127.0.0.1:9000/wechat/");
+    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// ```
+    pub fn with_api_base(mut self, url: impl Into<String>) -> Self {
+        self.api_base = url.into();
+        self
+    }
+
+    /// The browser-facing base (default `https://open.weixin.qq.com`).
+    ///
+    /// ```
+    /// let c = wechat_auth::client::WechatClient::builder()
+    ///     .with_open_base("http://127.0.0.1:9000")
+    ///     .build()?;
+    /// assert!(c.qrconnect_url("a", "r", "s", None).starts_with("http://127.0.0.1:9000/connect/"));
+    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// ```
+    pub fn with_open_base(mut self, url: impl Into<String>) -> Self {
+        self.open_base = url.into();
+        self
+    }
+
+    /// The QR image base (default `https://mp.weixin.qq.com`).
+    ///
+    /// ```
+    /// let c = wechat_auth::client::WechatClient::builder()
+    ///     .with_mp_base("http://127.0.0.1:9000")
+    ///     .build()?;
+    /// assert_eq!(c.showqrcode_url("T"), "http://127.0.0.1:9000/cgi-bin/showqrcode?ticket=T");
+    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// ```
+    pub fn with_mp_base(mut self, url: impl Into<String>) -> Self {
+        self.mp_base = url.into();
+        self
+    }
+
+    /// Takes the base URLs from `WECHAT_API_BASE`, `WECHAT_OPEN_BASE`, `WECHAT_MP_BASE` when
+    /// they are set and non-empty; others keep their current value.
+    ///
+    /// ```
+    /// let builder = wechat_auth::client::WechatClient::builder().with_bases_from_env();
+    /// # let _ = builder;
+    /// ```
+    pub fn with_bases_from_env(self) -> Self {
+        self.with_bases_from(|name| std::env::var(name).ok())
+    }
+
+    fn with_bases_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("WECHAT_API_BASE") {
+            self.api_base = v;
+        }
+        if let Some(v) = get("WECHAT_OPEN_BASE") {
+            self.open_base = v;
+        }
+        if let Some(v) = get("WECHAT_MP_BASE") {
+            self.mp_base = v;
+        }
+        self
+    }
+
+    /// How long establishing a connection may take (default 3 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = wechat_auth::client::WechatClient::builder().with_connect_timeout(Duration::from_secs(1));
+    /// # let _ = b;
+    /// ```
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take, from sending to the last body byte (default 10 s). With
+    /// retries a call can take up to `(max_retries + 1) × timeout` plus backoff.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = wechat_auth::client::WechatClient::builder().with_timeout(Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many times a temporary failure is retried (default 2, i.e. 3 attempts; 0 disables).
+    ///
+    /// ```
+    /// let b = wechat_auth::client::WechatClient::builder().with_max_retries(0);
+    /// # let _ = b;
+    /// ```
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The first wait before a retry (default 100 ms); it doubles each time, up to 10 s, with
+    /// up to 25 % random jitter.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = wechat_auth::client::WechatClient::builder().with_retry_backoff(Duration::from_millis(20));
+    /// # let _ = b;
+    /// ```
+    pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// The `User-Agent` header (default `wechat-auth/<version>`).
+    ///
+    /// ```
+    /// let b = wechat_auth::client::WechatClient::builder().with_user_agent("my-app/1.0");
+    /// # let _ = b;
+    /// ```
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`WechatError::InvalidConfig`] when a base URL is not an absolute `http`/`https` URL
+    /// without query, fragment or credentials, when a timeout is zero, or when the HTTP client
+    /// cannot be created.
+    ///
+    /// ```
+    /// use wechat_auth::client::{WechatClient, WechatError};
+    ///
+    /// let err = WechatClient::builder().with_api_base("not a url").build().unwrap_err();
+    /// assert!(matches!(err, WechatError::InvalidConfig(_)));
+    /// ```
+    pub fn build(self) -> Result<WechatClient, WechatError> {
+        let api_base = parse_base("API", &self.api_base)?;
+        let open_base = parse_base("open", &self.open_base)?;
+        let mp_base = parse_base("mp", &self.mp_base)?;
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(WechatError::InvalidConfig(
+                "timeouts must be greater than zero".to_owned(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(self.user_agent.as_str())
+            .build()
+            .map_err(|e| {
+                WechatError::InvalidConfig(format!("the HTTP client cannot be built: {e}"))
+            })?;
+        Ok(WechatClient {
+            inner: Arc::new(Inner {
+                http,
+                api_base,
+                open_base,
+                mp_base,
+                retry: RetryPolicy {
+                    max_retries: self.max_retries,
+                    backoff: self.retry_backoff,
+                },
+                connect_timeout: self.connect_timeout,
+                timeout: self.timeout,
+            }),
+        })
+    }
+}
+
+/// Parses and normalises a base URL: absolute http(s), no query/fragment/credentials, path
+/// ending in `/` so endpoint paths join under it.
+fn parse_base(which: &str, raw: &str) -> Result<Url, WechatError> {
+    let invalid = |why: &str| {
+        Err(WechatError::InvalidConfig(format!(
+            "the {which} base URL {why}"
+        )))
+    };
+    let mut url = match Url::parse(raw.trim()) {
+        Ok(url) => url,
+        Err(e) => return invalid(&format!("is not an absolute URL ({e})")),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return invalid("must use http or https");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return invalid("has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return invalid("must not contain credentials");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return invalid("must not have a query or fragment");
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_are_the_real_hosts() {
+        let client = WechatClient::new();
+        assert_eq!(client.api_base().as_str(), "https://api.weixin.qq.com/");
+        assert_eq!(client.open_base().as_str(), "https://open.weixin.qq.com/");
+        assert_eq!(client.mp_base().as_str(), "https://mp.weixin.qq.com/");
+        assert_eq!(client.inner.retry.max_retries, 2);
+        assert_eq!(client.inner.retry.backoff, Duration::from_millis(100));
+        assert_eq!(client.inner.timeout, Duration::from_secs(10));
+        assert_eq!(client.inner.connect_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn clones_share_one_inner() {
+        let a = WechatClient::new();
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.inner, &b.inner));
+    }
+
+    #[test]
+    fn base_urls_are_normalised() {
+        let ok = |raw: &str| parse_base("API", raw).unwrap().to_string();
+        assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(ok("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/");
+        assert_eq!(
+            ok(" https://h.example/prefix "),
+            "https://h.example/prefix/"
+        );
+        assert_eq!(ok("https://h.example/prefix/"), "https://h.example/prefix/");
+    }
+
+    #[test]
+    fn bad_base_urls_are_refused() {
+        for raw in [
+            "",
+            "api.weixin.qq.com",
+            "ftp://h.example",
+            "https://user:pw@h.example",
+            "https://h.example/?x=1",
+            "https://h.example/#f",
+            "file:///tmp",
+        ] {
+            let err = WechatClient::builder().with_api_base(raw).build();
+            assert!(
+                matches!(err, Err(WechatError::InvalidConfig(_))),
+                "{raw:?} accepted"
+            );
+        }
+        assert!(
+            WechatClient::builder()
+                .with_open_base("nope")
+                .build()
+                .is_err()
+        );
+        assert!(
+            WechatClient::builder()
+                .with_mp_base("nope")
+                .build()
+                .is_err()
+        );
+        assert!(
+            WechatClient::builder()
+                .with_timeout(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn env_lookup_overrides_only_set_values() {
+        let env: HashMap<&str, &str> = [
+            ("WECHAT_API_BASE", "http://127.0.0.1:7001"),
+            ("WECHAT_OPEN_BASE", "  "),
+        ]
+        .into_iter()
+        .collect();
+        let client = WechatClient::builder()
+            .with_bases_from(|name| env.get(name).map(|v| (*v).to_owned()))
+            .build()
+            .unwrap();
+        assert_eq!(client.api_base().as_str(), "http://127.0.0.1:7001/");
+        assert_eq!(client.open_base().as_str(), "https://open.weixin.qq.com/");
+        assert_eq!(client.mp_base().as_str(), "https://mp.weixin.qq.com/");
+    }
+
+    #[test]
+    fn url_builders_use_configured_bases() {
+        let client = WechatClient::builder()
+            .with_open_base("http://127.0.0.1:7002/open")
+            .with_mp_base("http://127.0.0.1:7003")
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.authorize_url("wxA", "http://x/cb", OaScope::Base, "s", false),
+            "http://127.0.0.1:7002/open/connect/oauth2/authorize?appid=wxA\
+             &redirect_uri=http%3A%2F%2Fx%2Fcb&response_type=code&scope=snsapi_base&state=s#wechat_redirect"
+        );
+        assert_eq!(
+            client.showqrcode_url("a+b"),
+            "http://127.0.0.1:7003/cgi-bin/showqrcode?ticket=a%2Bb"
+        );
+    }
+
+    #[test]
+    fn debug_shows_settings_only() {
+        let text = format!("{:?}", WechatClient::new());
+        assert!(text.contains("api.weixin.qq.com"));
+        assert!(text.contains("max_retries: 2"));
+    }
+
+    /// A port with nothing listening: bind, read the port, close.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn offline_client() -> WechatClient {
+        WechatClient::builder()
+            .with_api_base(format!("http://127.0.0.1:{}", closed_port()))
+            .with_max_retries(0)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn transport_errors_do_not_leak_the_query() {
+        let client = offline_client();
+        let secret = Secret::new("SUPERSECRET-AppSecret-123");
+        let err = client
+            .oauth2_access_token("wxAPPID", &secret, "CODE-abc")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WechatError::Transport { .. }), "{err:?}");
+        assert!(err.is_retryable());
+        let mut chain = format!("{err} | {err:?}");
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            chain.push_str(&format!(" | {s} | {s:?}"));
+            source = s.source();
+        }
+        assert!(!chain.contains("SUPERSECRET"), "{chain}");
+        assert!(!chain.contains("CODE-abc"), "{chain}");
+        assert!(!chain.contains("secret="), "{chain}");
+
+        let token = Secret::new("TOKENVALUE-xyz");
+        let err = client
+            .userinfo(&token, "OPENID", Lang::ZhCn)
+            .await
+            .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("TOKENVALUE"));
+    }
+
+    #[tokio::test]
+    async fn empty_arguments_are_refused_before_sending() {
+        let client = offline_client();
+        let s = Secret::new("s");
+        let empty = Secret::default();
+        let cases = [
+            client.oauth2_access_token("", &s, "c").await.unwrap_err(),
+            client
+                .oauth2_access_token("a", &empty, "c")
+                .await
+                .unwrap_err(),
+            client.oauth2_access_token("a", &s, "").await.unwrap_err(),
+            client.oauth2_refresh_token("a", &empty).await.unwrap_err(),
+            client.userinfo(&s, "", Lang::En).await.unwrap_err(),
+            client.sns_auth(&empty, "o").await.unwrap_err(),
+            client.jscode2session("a", &s, "").await.unwrap_err(),
+            client.token("", &s).await.unwrap_err(),
+            client.stable_token("a", &empty, false).await.unwrap_err(),
+            client
+                .qrcode_create(&s, &QrCodeRequest::temporary_str("", 60))
+                .await
+                .unwrap_err(),
+            client.user_info(&empty, "o", Lang::En).await.unwrap_err(),
+        ];
+        for err in cases {
+            // InvalidRequest, not Transport: nothing reached the (closed) port.
+            assert!(matches!(err, WechatError::InvalidRequest(_)), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_in_responses_are_redacted() {
+        let token: OAuthToken = serde_json::from_str(
+            r#"{"access_token":"AT-9d8c7b","expires_in":7200,"refresh_token":"RT-6a5f4e","openid":"O","scope":"snsapi_login"}"#,
+        )
+        .unwrap();
+        let session: MiniSession =
+            serde_json::from_str(r#"{"openid":"O","session_key":"SK-tiihtNczf5v6AKR"}"#).unwrap();
+        let global: GlobalToken =
+            serde_json::from_str(r#"{"access_token":"GT-3c2b1a","expires_in":7200}"#).unwrap();
+        let printed = format!("{token:?} {token:#?} {session:?} {session:#?} {global:?}");
+        for secret in ["AT-9d8c7b", "RT-6a5f4e", "SK-tiihtNczf5v6AKR", "GT-3c2b1a"] {
+            assert!(!printed.contains(secret), "{secret} leaked: {printed}");
+        }
+        assert!(printed.contains("Secret(***)"));
+        assert!(printed.contains("openid: \"O\""));
+    }
+}

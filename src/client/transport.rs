@@ -1,0 +1,783 @@
+//! One WeChat call end to end: attempts, retry policy with backoff, bounded body, parsing.
+//!
+//! Parsing is the pure function [`parse_response`] over `(status, body bytes)`, so every answer
+//! shape is unit-tested without a socket.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use url::Url;
+
+use super::error::WechatError;
+
+/// The largest response body accepted (WeChat's JSON answers are a few hundred bytes).
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Longest wait between two attempts, whatever the base backoff.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The longest `errmsg` kept (WeChat's are short; this only bounds a hostile answer).
+const MAX_ERRMSG_BYTES: usize = 1024;
+
+/// The WeChat API endpoints this client calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    OAuth2AccessToken,
+    OAuth2RefreshToken,
+    SnsUserinfo,
+    SnsAuth,
+    JsCode2Session,
+    Token,
+    StableToken,
+    QrCodeCreate,
+    UserInfo,
+}
+
+impl Endpoint {
+    /// The path under the API base; also the `endpoint` of errors and spans.
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            Self::OAuth2AccessToken => "sns/oauth2/access_token",
+            Self::OAuth2RefreshToken => "sns/oauth2/refresh_token",
+            Self::SnsUserinfo => "sns/userinfo",
+            Self::SnsAuth => "sns/auth",
+            Self::JsCode2Session => "sns/jscode2session",
+            Self::Token => "cgi-bin/token",
+            Self::StableToken => "cgi-bin/stable_token",
+            Self::QrCodeCreate => "cgi-bin/qrcode/create",
+            Self::UserInfo => "cgi-bin/user/info",
+        }
+    }
+
+    /// One span per call, named after the endpoint (span names must be literals). `attempt`
+    /// is filled in when the call ends: the number of attempts it took.
+    fn span(self) -> tracing::Span {
+        use tracing::field::Empty;
+        let endpoint = self.path();
+        match self {
+            Self::OAuth2AccessToken => {
+                tracing::info_span!("sns/oauth2/access_token", endpoint, attempt = Empty)
+            }
+            Self::OAuth2RefreshToken => {
+                tracing::info_span!("sns/oauth2/refresh_token", endpoint, attempt = Empty)
+            }
+            Self::SnsUserinfo => tracing::info_span!("sns/userinfo", endpoint, attempt = Empty),
+            Self::SnsAuth => tracing::info_span!("sns/auth", endpoint, attempt = Empty),
+            Self::JsCode2Session => {
+                tracing::info_span!("sns/jscode2session", endpoint, attempt = Empty)
+            }
+            Self::Token => tracing::info_span!("cgi-bin/token", endpoint, attempt = Empty),
+            Self::StableToken => {
+                tracing::info_span!("cgi-bin/stable_token", endpoint, attempt = Empty)
+            }
+            Self::QrCodeCreate => {
+                tracing::info_span!("cgi-bin/qrcode/create", endpoint, attempt = Empty)
+            }
+            Self::UserInfo => tracing::info_span!("cgi-bin/user/info", endpoint, attempt = Empty),
+        }
+    }
+}
+
+/// Whether sending the same request twice is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// Reads and token fetches: retry every retryable failure, timeouts included.
+    Safe,
+    /// Calls that consume or create something (a code exchange, a QR ticket, a forced token
+    /// refresh): retry only when WeChat surely did not act (connect failure) or said it did
+    /// not (`-1`, HTTP 5xx). A timeout or a connection lost after sending is not retried: a
+    /// second code exchange would only earn 40163.
+    OnlyIfUnsent,
+}
+
+/// How far a failed attempt got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The request never left (connect or build failure).
+    NotSent,
+    /// Sent, but no complete answer (timeout, connection lost).
+    Unknown,
+    /// WeChat answered (an errcode, an HTTP status, a body we could not read).
+    Answered,
+}
+
+#[derive(Debug)]
+struct Failure {
+    error: WechatError,
+    phase: Phase,
+}
+
+/// Retry settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    pub(crate) backoff: Duration,
+}
+
+impl RetryPolicy {
+    fn should_retry(&self, failure: &Failure, replay: Replay, retries_done: u32) -> bool {
+        retries_done < self.max_retries
+            && failure.error.is_retryable()
+            && (replay == Replay::Safe || failure.phase != Phase::Unknown)
+    }
+
+    /// Exponential backoff (`base`, `2×base`, `4×base`, …, at most 10 s) plus up to 25 % jitter.
+    fn delay(&self, retries_done: u32) -> Duration {
+        let exp = self
+            .backoff
+            .saturating_mul(1_u32 << retries_done.min(16))
+            .min(MAX_BACKOFF);
+        let jitter_cap = u64::try_from((exp / 4).as_nanos()).unwrap_or(u64::MAX);
+        let jitter = if jitter_cap == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=jitter_cap)
+        };
+        exp + Duration::from_nanos(jitter)
+    }
+}
+
+/// Sends the request made by `build` until it succeeds or the policy says stop.
+///
+/// `build` gets the shared client and the full URL (API base + endpoint path) and adds the
+/// method, query and body; it runs once per attempt.
+pub(crate) async fn execute<T, F>(
+    http: &reqwest::Client,
+    policy: RetryPolicy,
+    api_base: &Url,
+    endpoint: Endpoint,
+    replay: Replay,
+    build: F,
+) -> Result<T, WechatError>
+where
+    T: DeserializeOwned,
+    F: Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
+{
+    let url = api_base.join(endpoint.path()).map_err(|e| {
+        WechatError::InvalidConfig(format!("cannot join the API base URL and a path: {e}"))
+    })?;
+    let span = endpoint.span();
+    let call = async {
+        let started = Instant::now();
+        let mut retries_done = 0_u32;
+        loop {
+            let attempt = retries_done + 1;
+            match attempt_once(build(http, url.clone()), endpoint).await {
+                Ok(value) => {
+                    // Recorded once, at the end: some subscribers append rather than replace.
+                    tracing::Span::current().record("attempt", attempt);
+                    tracing::debug!(
+                        attempt,
+                        elapsed_ms = elapsed_ms(started),
+                        "WeChat call succeeded"
+                    );
+                    return Ok(value);
+                }
+                Err(failure) => {
+                    let retry = policy.should_retry(&failure, replay, retries_done);
+                    if !retry {
+                        tracing::Span::current().record("attempt", attempt);
+                    }
+                    tracing::warn!(
+                        attempt,
+                        elapsed_ms = elapsed_ms(started),
+                        errcode = failure.error.errcode(),
+                        kind = %failure.error.kind(),
+                        retry,
+                        error = %failure.error,
+                        "WeChat call failed"
+                    );
+                    if !retry {
+                        return Err(failure.error);
+                    }
+                    tokio::time::sleep(policy.delay(retries_done)).await;
+                    retries_done += 1;
+                }
+            }
+        }
+    };
+    call.instrument(span).await
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn attempt_once<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    endpoint: Endpoint,
+) -> Result<T, Failure> {
+    let path = endpoint.path();
+    let mut response = request.send().await.map_err(|err| {
+        let err = err.without_url();
+        let phase = if err.is_connect() || err.is_builder() {
+            Phase::NotSent
+        } else {
+            Phase::Unknown
+        };
+        Failure {
+            error: transport_error(path, err),
+            phase,
+        }
+    })?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        // The body of an error status is not needed: WeChat's errors come with HTTP 200.
+        return Err(answered(WechatError::Http {
+            endpoint: path,
+            status,
+        }));
+    }
+    let body = read_body(&mut response, path).await?;
+    parse_response(path, status, &body).map_err(answered)
+}
+
+fn answered(error: WechatError) -> Failure {
+    Failure {
+        error,
+        phase: Phase::Answered,
+    }
+}
+
+/// A reqwest error as ours: timeouts become [`WechatError::Timeout`], the rest `Transport`
+/// with the URL (and its secret-bearing query) already removed.
+fn transport_error(endpoint: &'static str, err: reqwest::Error) -> WechatError {
+    let source = err.without_url();
+    if source.is_timeout() {
+        WechatError::Timeout { endpoint }
+    } else {
+        WechatError::Transport { endpoint, source }
+    }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`], chunk by chunk.
+async fn read_body(
+    response: &mut reqwest::Response,
+    endpoint: &'static str,
+) -> Result<Vec<u8>, Failure> {
+    let too_large = |len: u64| {
+        answered(WechatError::Decode {
+            endpoint,
+            detail: format!(
+                "response body of {len}+ bytes exceeds the {MAX_BODY_BYTES}-byte limit"
+            ),
+        })
+    };
+    if let Some(len) = response.content_length()
+        && len > MAX_BODY_BYTES as u64
+    {
+        return Err(too_large(len));
+    }
+    let mut body = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|err| Failure {
+            error: transport_error(endpoint, err),
+            phase: Phase::Unknown,
+        })?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Turns an HTTP answer into a value or an error, whatever its `Content-Type`.
+///
+/// - non-2xx status → [`WechatError::Http`];
+/// - a JSON object with a non-zero `errcode` → [`WechatError::Api`] (errmsg kept);
+/// - otherwise the object is decoded as `T` (an `errcode: 0` next to the data is fine);
+/// - anything unreadable → [`WechatError::Decode`], whose detail never quotes the body.
+pub(crate) fn parse_response<T: DeserializeOwned>(
+    endpoint: &'static str,
+    status: u16,
+    body: &[u8],
+) -> Result<T, WechatError> {
+    if !(200..300).contains(&status) {
+        return Err(WechatError::Http { endpoint, status });
+    }
+    let decode = |detail: String| WechatError::Decode { endpoint, detail };
+    if body.len() > MAX_BODY_BYTES {
+        return Err(decode(format!(
+            "response body of {} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
+            body.len()
+        )));
+    }
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        decode(format!(
+            "not JSON ({} bytes; {:?} error at line {} column {})",
+            body.len(),
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(decode(format!(
+            "expected a JSON object, got {} ({} bytes)",
+            json_type(&value),
+            body.len()
+        )));
+    };
+    if let Some(raw) = object.get("errcode") {
+        let errcode = errcode_of(raw)
+            .ok_or_else(|| decode(format!("errcode is {}, not an integer", json_type(raw))))?;
+        if errcode != 0 {
+            let errmsg = object
+                .get("errmsg")
+                .and_then(serde_json::Value::as_str)
+                .map(|m| truncate(m, MAX_ERRMSG_BYTES))
+                .unwrap_or_default();
+            return Err(WechatError::Api {
+                endpoint,
+                errcode,
+                errmsg,
+            });
+        }
+    }
+    T::deserialize(value).map_err(|e| decode(safe_data_error(&e, body.len())))
+}
+
+/// errcode as WeChat sends it (a number), or a numeric string from a sloppy proxy.
+fn errcode_of(raw: &serde_json::Value) -> Option<i64> {
+    match raw {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// serde's data errors may quote a value (`invalid type: string "…"`), and a value here may be
+/// a token. Only messages that name a field, never a value, are passed on.
+fn safe_data_error(err: &serde_json::Error, len: usize) -> String {
+    let message = err.to_string();
+    if message.starts_with("missing field") || message.starts_with("duplicate field") {
+        format!("{message} ({len} bytes)")
+    } else {
+        format!("a field has an unexpected type or value ({len} bytes)")
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ErrorKind;
+    use crate::client::types::{
+        Ack, GlobalToken, MiniSession, OAuthToken, OaUserInfo, QrTicket, UserInfo,
+    };
+
+    const EP: &str = "sns/oauth2/access_token";
+
+    fn ok<T: DeserializeOwned>(body: &str) -> T {
+        match parse_response::<T>(EP, 200, body.as_bytes()) {
+            Ok(v) => v,
+            Err(e) => panic!("{body}: {e}"),
+        }
+    }
+
+    fn api_err<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> (i64, String) {
+        match parse_response::<T>(EP, 200, body.as_bytes()) {
+            Err(WechatError::Api {
+                endpoint,
+                errcode,
+                errmsg,
+            }) => {
+                assert_eq!(endpoint, EP);
+                (errcode, errmsg)
+            }
+            other => panic!("{body}: expected Api error, got {other:?}"),
+        }
+    }
+
+    fn decode_err<T: DeserializeOwned + std::fmt::Debug>(body: &[u8]) -> String {
+        match parse_response::<T>(EP, 200, body) {
+            Err(WechatError::Decode { detail, .. }) => detail,
+            other => panic!("expected Decode error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn oauth_token_sample_bodies() {
+        let t: OAuthToken = ok(
+            r#"{"access_token":"ACCESS_TOKEN","expires_in":7200,"refresh_token":"REFRESH_TOKEN","openid":"OPENID","scope":"snsapi_userinfo","unionid":"UNIONID"}"#,
+        );
+        assert_eq!(t.access_token.expose(), "ACCESS_TOKEN");
+        assert_eq!(t.refresh_token.expose(), "REFRESH_TOKEN");
+        assert_eq!(t.expires_in, 7200);
+        assert_eq!(t.openid, "OPENID");
+        assert_eq!(t.scope, "snsapi_userinfo");
+        assert_eq!(t.unionid.as_deref(), Some("UNIONID"));
+        assert!(!t.is_snapshotuser);
+
+        let snap: OAuthToken = ok(
+            r#"{"access_token":"ACCESS_TOKEN","expires_in":7200,"refresh_token":"REFRESH_TOKEN","openid":"OPENID","scope":"snsapi_userinfo","is_snapshotuser":1,"unionid":"UNIONID"}"#,
+        );
+        assert!(snap.is_snapshotuser);
+
+        // snsapi_base: no unionid; an explicit errcode 0 is still success.
+        let base: OAuthToken = ok(
+            r#"{"errcode":0,"errmsg":"ok","access_token":"A","expires_in":7200,"refresh_token":"R","openid":"O","scope":"snsapi_base"}"#,
+        );
+        assert_eq!(base.unionid, None);
+        assert!(!base.is_snapshotuser);
+        let zero: OAuthToken = ok(
+            r#"{"access_token":"A","expires_in":7200,"refresh_token":"R","openid":"O","scope":"snsapi_base","is_snapshotuser":0}"#,
+        );
+        assert!(!zero.is_snapshotuser);
+    }
+
+    #[test]
+    fn refresh_sample_body() {
+        let t: OAuthToken = ok(
+            r#"{"access_token":"ACCESS_TOKEN","expires_in":7200,"refresh_token":"REFRESH_TOKEN","openid":"OPENID","scope":"SCOPE"}"#,
+        );
+        assert_eq!(t.scope, "SCOPE");
+        assert_eq!(t.unionid, None);
+        assert!(!t.is_snapshotuser);
+        assert_eq!(
+            api_err::<OAuthToken>(r#"{"errcode":40030,"errmsg":"invalid refresh_token"}"#).0,
+            40030
+        );
+    }
+
+    #[test]
+    fn error_bodies_with_rid_suffixes() {
+        let (code, msg) = api_err::<OAuthToken>(r#"{"errcode":40029,"errmsg":"invalid code"}"#);
+        assert_eq!((code, msg.as_str()), (40029, "invalid code"));
+        let (code, msg) = api_err::<OAuthToken>(
+            r#"{"errcode":40163,"errmsg":"code been used, rid: 6512a0f1-1b2c3d4e-5f607182"}"#,
+        );
+        assert_eq!(code, 40163);
+        assert_eq!(msg, "code been used, rid: 6512a0f1-1b2c3d4e-5f607182");
+        let (code, _) = api_err::<MiniSession>(
+            r#"{"errcode":45011,"errmsg":"api minute-quota reach limit, must slower, retry next minute, rid: 658c03c7-029c8f19-07211e07"}"#,
+        );
+        assert_eq!(code, 45011);
+        let (code, msg) = api_err::<GlobalToken>(
+            r#"{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest, could get access_token by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r hints: [ req_id: qJlaJTNre-RfDw4 ]"}"#,
+        );
+        assert_eq!(code, 40001);
+        assert!(msg.contains("req_id"));
+    }
+
+    #[test]
+    fn negative_errcode_is_an_error_and_retryable() {
+        let err =
+            parse_response::<GlobalToken>(EP, 200, br#"{"errcode":-1,"errmsg":"system error"}"#)
+                .unwrap_err();
+        assert_eq!(err.errcode(), Some(-1));
+        assert_eq!(err.kind(), ErrorKind::Retryable);
+    }
+
+    #[test]
+    fn errcode_without_errmsg_and_as_string() {
+        let (code, msg) = api_err::<Ack>(r#"{"errcode":40003}"#);
+        assert_eq!((code, msg.as_str()), (40003, ""));
+        assert_eq!(
+            api_err::<Ack>(r#"{"errcode":"42001","errmsg":"x"}"#).0,
+            42001
+        );
+        let detail = decode_err::<Ack>(br#"{"errcode":true}"#);
+        assert!(detail.contains("not an integer"), "{detail}");
+    }
+
+    #[test]
+    fn sns_auth_bodies() {
+        let _: Ack = ok(r#"{"errcode":0,"errmsg":"ok"}"#);
+        let (code, _) = api_err::<Ack>(r#"{"errcode":40003,"errmsg":"invalid openid"}"#);
+        assert_eq!(code, 40003);
+        assert_eq!(
+            api_err::<Ack>(r#"{"errcode":40014,"errmsg":"invalid access_token"}"#).0,
+            40014
+        );
+    }
+
+    #[test]
+    fn userinfo_bodies() {
+        let u: UserInfo = ok(
+            r#"{"openid":"OPENID","nickname":"NICKNAME","sex":0,"province":"","city":"","country":"","headimgurl":"https://thirdwx.qlogo.cn/mmopen/g3MonUZtNHkdmzicIlibx6iaFqAc56vxLSUfpb6n5WKSYVY0ChQKkiaJSgQ1dZuTOgvLLrhJbERQQ4eMsv84eavHiaiceqxibJxCfHe/132","privilege":[],"unionid":"UNIONID"}"#,
+        );
+        assert_eq!(u.openid, "OPENID");
+        assert_eq!(u.nickname, "NICKNAME");
+        assert!(u.headimgurl.ends_with("/132"));
+        assert_eq!(u.unionid.as_deref(), Some("UNIONID"));
+
+        let old: UserInfo = ok(
+            r#"{"openid":"O","nickname":"Band","sex":1,"province":"广东","city":"广州","country":"中国","headimgurl":"","privilege":["chinaunicom"]}"#,
+        );
+        assert_eq!(old.sex, 1);
+        assert_eq!(old.city, "广州");
+        assert_eq!(old.privilege, ["chinaunicom"]);
+        assert_eq!(old.unionid, None);
+
+        let sparse: UserInfo = ok(r#"{"openid":"O"}"#);
+        assert_eq!(sparse.nickname, "");
+        assert!(sparse.privilege.is_empty());
+
+        assert_eq!(
+            api_err::<UserInfo>(r#"{"errcode":48001,"errmsg":"api unauthorized"}"#).0,
+            48001
+        );
+        assert_eq!(
+            api_err::<UserInfo>(r#"{"errcode":42001,"errmsg":"access_token expired"}"#).0,
+            42001
+        );
+    }
+
+    #[test]
+    fn jscode2session_bodies() {
+        let s: MiniSession = ok(
+            r#"{"openid":"oUSERopenid000000000000000001","session_key":"tiihtNczf5v6AKRyjwEUhQ==","unionid":"oUNIONid0000000000000000001"}"#,
+        );
+        assert_eq!(s.openid, "oUSERopenid000000000000000001");
+        assert_eq!(s.session_key.expose(), "tiihtNczf5v6AKRyjwEUhQ==");
+        assert_eq!(s.unionid.as_deref(), Some("oUNIONid0000000000000000001"));
+        // The doc example carries errcode 0 in a success; older answers had expires_in.
+        let s: MiniSession =
+            ok(r#"{"openid":"O","session_key":"K","errcode":0,"errmsg":"ok","expires_in":7200}"#);
+        assert_eq!(s.unionid, None);
+        assert_eq!(
+            api_err::<MiniSession>(r#"{"errcode":40226,"errmsg":"code blocked"}"#).0,
+            40226
+        );
+        assert_eq!(
+            api_err::<MiniSession>(r#"{"errcode":40029,"errmsg":"invalid code"}"#).0,
+            40029
+        );
+    }
+
+    #[test]
+    fn global_token_bodies() {
+        let t: GlobalToken = ok(r#"{"access_token":"ACCESS_TOKEN","expires_in":7200}"#);
+        assert_eq!(t.access_token.expose(), "ACCESS_TOKEN");
+        assert_eq!(t.expires_in, 7200);
+        assert_eq!(
+            api_err::<GlobalToken>(r#"{"errcode":40013,"errmsg":"invalid appid"}"#).0,
+            40013
+        );
+        assert_eq!(
+            api_err::<GlobalToken>(r#"{"errcode":40164,"errmsg":"invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist"}"#).0,
+            40164
+        );
+    }
+
+    #[test]
+    fn qr_ticket_bodies() {
+        let t: QrTicket = ok(
+            r#"{"ticket":"gQH47joAAAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xL2taZ2Z3TVRtNzJXV1Brb3ZhYmJJAAIEZ23sUwMEmm3sUw==","expire_seconds":60,"url":"http://weixin.qq.com/q/kZgfwMTm72WWPkovabbI"}"#,
+        );
+        assert!(t.ticket.ends_with("=="));
+        assert_eq!(t.expire_seconds, Some(60));
+        assert_eq!(t.url, "http://weixin.qq.com/q/kZgfwMTm72WWPkovabbI");
+        let permanent: QrTicket = ok(r#"{"ticket":"T","url":"http://weixin.qq.com/q/x"}"#);
+        assert_eq!(permanent.expire_seconds, None);
+        assert_eq!(
+            api_err::<QrTicket>(r#"{"errcode":40053,"errmsg":"invalid action info"}"#).0,
+            40053
+        );
+    }
+
+    #[test]
+    fn oa_user_info_body() {
+        let u: OaUserInfo = ok(
+            r#"{"subscribe":1,"openid":"O","tagid_list":[],"nickname":"","language":"zh_CN","headimgurl":"","subscribe_time":1609143357,"remark":"","groupid":0,"subscribe_scene":"ADD_SCENE_QR_CODE","qr_scene":0,"qr_scene_str":"login_x"}"#,
+        );
+        assert!(u.subscribe);
+        assert_eq!(u.qr_scene_str, "login_x");
+    }
+
+    #[test]
+    fn text_plain_labelled_json_is_parsed() {
+        // The parser never sees Content-Type: bytes are parsed as JSON whatever the label.
+        let body = b"{\"access_token\":\"A\",\"expires_in\":7200}\n";
+        let t: GlobalToken = parse_response("cgi-bin/token", 200, body).unwrap();
+        assert_eq!(t.expires_in, 7200);
+        let with_bom = b"\xEF\xBB\xBF{\"access_token\":\"A\",\"expires_in\":7200}";
+        assert!(parse_response::<GlobalToken>("cgi-bin/token", 200, with_bom).is_ok());
+    }
+
+    #[test]
+    fn non_2xx_is_http_error_whatever_the_body() {
+        for status in [301, 404, 500, 503] {
+            let err = parse_response::<GlobalToken>(
+                "cgi-bin/token",
+                status,
+                br#"{"access_token":"A","expires_in":7200}"#,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, WechatError::Http { status: s, endpoint: "cgi-bin/token" } if s == status)
+            );
+            assert_eq!(err.is_retryable(), status >= 500);
+        }
+    }
+
+    #[test]
+    fn decode_errors_never_quote_the_body() {
+        let secret = "SECRETVALUE_9f8e7d";
+        let bodies: Vec<Vec<u8>> = vec![
+            format!("<html>{secret}</html>").into_bytes(),
+            format!("{{\"access_token\":{{\"x\":\"{secret}\"}},\"expires_in\":1}}").into_bytes(),
+            format!("{{\"access_token\":\"{secret}\",\"expires_in\":\"{secret}\"}}").into_bytes(),
+            format!("[\"{secret}\"]").into_bytes(),
+            format!("{{\"access_token\":\"{secret}\"").into_bytes(),
+        ];
+        for body in bodies {
+            let detail = decode_err::<GlobalToken>(&body);
+            assert!(!detail.contains(secret), "{detail}");
+            assert!(detail.contains("bytes"), "{detail}");
+            let err = parse_response::<GlobalToken>(EP, 200, &body).unwrap_err();
+            assert!(!format!("{err} {err:?}").contains(secret));
+        }
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let detail = decode_err::<GlobalToken>(br#"{"expires_in":7200}"#);
+        assert!(detail.contains("missing field `access_token`"), "{detail}");
+        let detail =
+            decode_err::<OAuthToken>(br#"{"access_token":"A","expires_in":1,"refresh_token":"R"}"#);
+        assert!(detail.contains("`openid`"), "{detail}");
+    }
+
+    #[test]
+    fn empty_and_odd_bodies_are_decode_errors() {
+        assert!(decode_err::<Ack>(b"").contains("not JSON"));
+        assert!(decode_err::<Ack>(b"null").contains("null"));
+        assert!(decode_err::<Ack>(b"\"ok\"").contains("a string"));
+        assert!(decode_err::<Ack>(b"[]").contains("an array"));
+        let _: Ack = ok("{}");
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused() {
+        let mut body = b"{\"a\":\"".to_vec();
+        body.resize(MAX_BODY_BYTES + 10, b'x');
+        let detail = decode_err::<Ack>(&body);
+        assert!(detail.contains("exceeds"), "{detail}");
+    }
+
+    #[test]
+    fn long_errmsg_is_truncated_on_a_char_boundary() {
+        let long = "错".repeat(1000);
+        let body = format!(r#"{{"errcode":40029,"errmsg":"{long}"}}"#);
+        let (_, msg) = api_err::<Ack>(&body);
+        assert!(msg.len() <= MAX_ERRMSG_BYTES + '…'.len_utf8());
+        assert!(msg.ends_with('…'));
+    }
+
+    fn failure(error: WechatError, phase: Phase) -> Failure {
+        Failure { error, phase }
+    }
+
+    #[test]
+    fn retry_policy() {
+        let policy = RetryPolicy {
+            max_retries: 2,
+            backoff: Duration::from_millis(1),
+        };
+        let busy = || WechatError::Api {
+            endpoint: EP,
+            errcode: -1,
+            errmsg: "system error".into(),
+        };
+        let used = WechatError::Api {
+            endpoint: EP,
+            errcode: 40163,
+            errmsg: String::new(),
+        };
+        let timeout = || WechatError::Timeout { endpoint: EP };
+        let http = |status| WechatError::Http {
+            endpoint: EP,
+            status,
+        };
+
+        // -1 and 5xx are retried for every call, up to the limit.
+        for replay in [Replay::Safe, Replay::OnlyIfUnsent] {
+            assert!(policy.should_retry(&failure(busy(), Phase::Answered), replay, 0));
+            assert!(policy.should_retry(&failure(busy(), Phase::Answered), replay, 1));
+            assert!(!policy.should_retry(&failure(busy(), Phase::Answered), replay, 2));
+            assert!(policy.should_retry(&failure(http(502), Phase::Answered), replay, 0));
+            assert!(!policy.should_retry(&failure(http(404), Phase::Answered), replay, 0));
+            // A timeout before anything was sent (connect) is retried for both.
+            assert!(policy.should_retry(&failure(timeout(), Phase::NotSent), replay, 0));
+        }
+        // Business errors never are.
+        assert!(!policy.should_retry(&failure(used, Phase::Answered), Replay::Safe, 0));
+        // A timeout after sending: only for calls that are safe to replay.
+        assert!(policy.should_retry(&failure(timeout(), Phase::Unknown), Replay::Safe, 0));
+        assert!(!policy.should_retry(&failure(timeout(), Phase::Unknown), Replay::OnlyIfUnsent, 0));
+        let none = RetryPolicy {
+            max_retries: 0,
+            backoff: Duration::from_millis(1),
+        };
+        assert!(!none.should_retry(&failure(busy(), Phase::Answered), Replay::Safe, 0));
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_bounded_jitter() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            backoff: Duration::from_millis(100),
+        };
+        for _ in 0..50 {
+            let d0 = policy.delay(0);
+            let d1 = policy.delay(1);
+            let d2 = policy.delay(2);
+            assert!(d0 >= Duration::from_millis(100) && d0 <= Duration::from_millis(125));
+            assert!(d1 >= Duration::from_millis(200) && d1 <= Duration::from_millis(250));
+            assert!(d2 >= Duration::from_millis(400) && d2 <= Duration::from_millis(500));
+        }
+        assert!(policy.delay(40) <= MAX_BACKOFF + MAX_BACKOFF / 4);
+        let zero = RetryPolicy {
+            max_retries: 1,
+            backoff: Duration::ZERO,
+        };
+        assert_eq!(zero.delay(3), Duration::ZERO);
+    }
+
+    #[test]
+    fn endpoint_paths_are_distinct() {
+        let all = [
+            Endpoint::OAuth2AccessToken,
+            Endpoint::OAuth2RefreshToken,
+            Endpoint::SnsUserinfo,
+            Endpoint::SnsAuth,
+            Endpoint::JsCode2Session,
+            Endpoint::Token,
+            Endpoint::StableToken,
+            Endpoint::QrCodeCreate,
+            Endpoint::UserInfo,
+        ];
+        let mut paths: Vec<_> = all.iter().map(|e| e.path()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), all.len());
+    }
+}

@@ -1,0 +1,605 @@
+//! Typed WeChat responses and request bodies.
+//!
+//! Response types ignore fields they do not name and, where WeChat leaves fields out, fall back
+//! to serde defaults, so an extra `errcode: 0` or a retired field never breaks decoding. Every
+//! token, refresh token and `session_key` is a [`Secret`]: `{:?}` prints `Secret(***)`.
+//!
+//! The types also implement `Serialize` so a server-side store can keep them; that output holds
+//! the secrets in clear, so it must never reach a browser or a log.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::WechatError;
+use crate::Secret;
+
+/// Language of the region names in profile answers (`lang` query parameter).
+///
+/// ```
+/// use wechat_auth::client::Lang;
+///
+/// assert_eq!(Lang::ZhCn.as_str(), "zh_CN");
+/// assert_eq!(Lang::default(), Lang::ZhCn);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lang {
+    /// Simplified Chinese, `zh_CN` (WeChat's default).
+    #[default]
+    ZhCn,
+    /// Traditional Chinese, `zh_TW`.
+    ZhTw,
+    /// English, `en`.
+    En,
+}
+
+impl Lang {
+    /// The value WeChat expects in the `lang` parameter.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::client::Lang::En.as_str(), "en");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ZhCn => "zh_CN",
+            Self::ZhTw => "zh_TW",
+            Self::En => "en",
+        }
+    }
+}
+
+/// Scope requested from Official Account web authorization (`connect/oauth2/authorize`).
+///
+/// ```
+/// use wechat_auth::client::OaScope;
+///
+/// assert_eq!(OaScope::Base.as_str(), "snsapi_base");
+/// assert_eq!(OaScope::UserInfo.as_str(), "snsapi_userinfo");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OaScope {
+    /// `snsapi_base`: silent, yields the openid only.
+    Base,
+    /// `snsapi_userinfo`: consent prompt, the token can read `sns/userinfo`.
+    UserInfo,
+}
+
+impl OaScope {
+    /// The value WeChat expects in the `scope` parameter.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::client::OaScope::Base.as_str(), "snsapi_base");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Base => "snsapi_base",
+            Self::UserInfo => "snsapi_userinfo",
+        }
+    }
+}
+
+/// A user-level OAuth token from `sns/oauth2/access_token` or `sns/oauth2/refresh_token`.
+///
+/// Not the global token of [`GlobalToken`]: this one is for `sns/*` calls about one user.
+///
+/// ```
+/// use wechat_auth::client::OAuthToken;
+///
+/// let body = r#"{"access_token":"AT","expires_in":7200,"refresh_token":"RT",
+///     "openid":"OPENID","scope":"snsapi_userinfo","is_snapshotuser":1,"unionid":"UNIONID"}"#;
+/// let token: OAuthToken = serde_json::from_str(body).unwrap();
+/// assert!(token.is_snapshotuser);
+/// assert_eq!(token.access_token.expose(), "AT");
+/// assert!(!format!("{token:?}").contains("RT"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct OAuthToken {
+    /// The user access token (about 2 hours).
+    pub access_token: Secret,
+    /// Lifetime of `access_token` in seconds (7200).
+    pub expires_in: u64,
+    /// Renews `access_token` (about 30 days, cannot be extended).
+    pub refresh_token: Secret,
+    /// The user's id for this AppID.
+    pub openid: String,
+    /// Granted scopes, comma-separated (`snsapi_base`, `snsapi_userinfo`, `snsapi_login`).
+    #[serde(default)]
+    pub scope: String,
+    /// Same person across every app of one Open Platform account; absent when the app is not
+    /// bound, for `snsapi_base`, and in refresh answers.
+    #[serde(default)]
+    pub unionid: Option<String>,
+    /// `true` for an Official Account "snapshot page" virtual user (`"is_snapshotuser": 1`):
+    /// its openid/unionid are virtual — treat the visitor as anonymous and persist nothing.
+    #[serde(default, deserialize_with = "flag")]
+    pub is_snapshotuser: bool,
+}
+
+/// A user's profile from `sns/userinfo`.
+///
+/// Since late 2021 `sex` is always 0 and the region fields are empty.
+///
+/// ```
+/// use wechat_auth::client::UserInfo;
+///
+/// let info: UserInfo = serde_json::from_str(r#"{"openid":"O","nickname":"N"}"#).unwrap();
+/// assert_eq!(info.nickname, "N");
+/// assert!(info.privilege.is_empty());
+/// assert_eq!(info.unionid, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct UserInfo {
+    /// The user's id for this AppID.
+    pub openid: String,
+    /// Nickname.
+    pub nickname: String,
+    /// 1 male, 2 female, 0 unknown (always 0 since 2021-10).
+    pub sex: u8,
+    /// Province (empty since 2021-10).
+    pub province: String,
+    /// City (empty since 2021-10).
+    pub city: String,
+    /// Country (empty since 2021-10).
+    pub country: String,
+    /// Avatar URL; the last path segment is the size (`0` = 640×640, `46`, `64`, `96`, `132`).
+    /// Empty when the user has none; dies when the user changes avatar.
+    pub headimgurl: String,
+    /// Privileges, e.g. `["chinaunicom"]`; usually empty.
+    pub privilege: Vec<String>,
+    /// Present when the app is bound to an Open Platform account.
+    pub unionid: Option<String>,
+}
+
+/// A mini program login session from `sns/jscode2session`.
+///
+/// ```
+/// use wechat_auth::client::MiniSession;
+///
+/// let body = r#"{"openid":"O","session_key":"tiihtNczf5v6AKRyjwEUhQ==","errcode":0,"errmsg":"ok"}"#;
+/// let s: MiniSession = serde_json::from_str(body).unwrap();
+/// assert_eq!(s.openid, "O");
+/// assert!(!format!("{s:?}").contains("tiih"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MiniSession {
+    /// The user's id for this mini program.
+    pub openid: String,
+    /// Key for decrypting `encryptedData`; never send it to the mini program.
+    pub session_key: Secret,
+    /// Present when the mini program is bound to an Open Platform account.
+    #[serde(default)]
+    pub unionid: Option<String>,
+}
+
+/// An app-wide ("global") access token from `cgi-bin/token` or `cgi-bin/stable_token`.
+///
+/// ```
+/// use wechat_auth::client::GlobalToken;
+///
+/// let t: GlobalToken = serde_json::from_str(r#"{"access_token":"70_x","expires_in":7200}"#).unwrap();
+/// assert_eq!(t.expires_in, 7200);
+/// assert_eq!(format!("{t:?}"), "GlobalToken { access_token: Secret(***), expires_in: 7200 }");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct GlobalToken {
+    /// The token for `cgi-bin/*` calls (store at least 512 characters).
+    pub access_token: Secret,
+    /// Lifetime in seconds (at most 7200).
+    pub expires_in: u64,
+}
+
+/// A parametric QR code ticket from `cgi-bin/qrcode/create`.
+///
+/// ```
+/// use wechat_auth::client::QrTicket;
+///
+/// let t: QrTicket = serde_json::from_str(
+///     r#"{"ticket":"gQH4=","expire_seconds":60,"url":"http://weixin.qq.com/q/kZgf"}"#,
+/// ).unwrap();
+/// assert_eq!(t.expire_seconds, Some(60));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct QrTicket {
+    /// Exchange for the image at `showqrcode` (see [`WechatClient::showqrcode_url`]); contains
+    /// `+`, `/` and `=`.
+    ///
+    /// [`WechatClient::showqrcode_url`]: crate::client::WechatClient::showqrcode_url
+    pub ticket: String,
+    /// Validity in seconds; absent for permanent codes (and once seen as `0` while the code
+    /// kept the requested lifetime — do not trust `Some(0)`).
+    #[serde(default)]
+    pub expire_seconds: Option<u64>,
+    /// The content encoded in the QR image: render your own QR code from it.
+    pub url: String,
+}
+
+/// A follower's profile from `cgi-bin/user/info` (Official Account user management).
+///
+/// When `subscribe` is false the user does not follow the account and only `openid` (and
+/// perhaps `unionid`) is filled. Since 2021-12-27 `nickname` and `headimgurl` are empty.
+///
+/// ```
+/// use wechat_auth::client::OaUserInfo;
+///
+/// let u: OaUserInfo = serde_json::from_str(
+///     r#"{"subscribe":1,"openid":"O","subscribe_scene":"ADD_SCENE_QR_CODE","qr_scene_str":"login_1"}"#,
+/// ).unwrap();
+/// assert!(u.subscribe);
+/// assert_eq!(u.qr_scene_str, "login_1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct OaUserInfo {
+    /// Whether the user follows the Official Account (`subscribe`: 1).
+    #[serde(deserialize_with = "flag")]
+    pub subscribe: bool,
+    /// The user's id for this Official Account.
+    pub openid: String,
+    /// Present when the account is bound to an Open Platform account.
+    pub unionid: Option<String>,
+    /// Empty since 2021-12-27.
+    pub nickname: String,
+    /// Empty since 2021-12-27.
+    pub headimgurl: String,
+    /// The user's language, e.g. `zh_CN`.
+    pub language: String,
+    /// Unix seconds of the latest follow.
+    pub subscribe_time: u64,
+    /// How the user followed, e.g. `ADD_SCENE_QR_CODE`, `ADD_SCENE_SEARCH`.
+    pub subscribe_scene: String,
+    /// Integer scene of the parametric QR code the user followed through (0 if none).
+    pub qr_scene: u64,
+    /// String scene of the parametric QR code the user followed through (empty if none).
+    pub qr_scene_str: String,
+    /// The operator's remark about this follower.
+    pub remark: String,
+    /// Legacy group id.
+    pub groupid: i64,
+    /// Tag ids.
+    pub tagid_list: Vec<i64>,
+}
+
+/// Reads WeChat's 0/1 flags; also accepts `true`/`false` and `null`, so values this crate
+/// serialized itself read back.
+fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Int(i64),
+        Bool(bool),
+    }
+    Ok(match Option::<Flag>::deserialize(deserializer)? {
+        None => false,
+        Some(Flag::Int(n)) => n != 0,
+        Some(Flag::Bool(b)) => b,
+    })
+}
+
+/// Longest valid `scene_str` in bytes.
+pub(crate) const MAX_SCENE_STR_BYTES: usize = 64;
+/// Longest lifetime of a temporary QR code (30 days), in seconds.
+pub(crate) const MAX_QR_EXPIRE_SECONDS: u32 = 2_592_000;
+/// Largest permanent integer scene.
+pub(crate) const MAX_PERMANENT_SCENE_ID: u32 = 100_000;
+
+/// The body of `cgi-bin/qrcode/create`: which kind of parametric QR code and its scene.
+///
+/// Serializes exactly as WeChat expects, with the `action_info.scene` wrapper (without it
+/// WeChat silently uses scene 0). Values are checked by [`QrCodeRequest::validate`], which
+/// [`WechatClient::qrcode_create`] runs before sending anything.
+///
+/// [`WechatClient::qrcode_create`]: crate::client::WechatClient::qrcode_create
+///
+/// ```
+/// use wechat_auth::client::QrCodeRequest;
+///
+/// let req = QrCodeRequest::temporary_str("login_3f9a2c", 300);
+/// assert_eq!(
+///     serde_json::to_string(&req).unwrap(),
+///     r#"{"expire_seconds":300,"action_name":"QR_STR_SCENE","action_info":{"scene":{"scene_str":"login_3f9a2c"}}}"#,
+/// );
+/// assert!(req.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QrCodeRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire_seconds: Option<u32>,
+    action_name: &'static str,
+    action_info: ActionInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct ActionInfo {
+    scene: Scene,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+enum Scene {
+    #[serde(rename = "scene_id")]
+    Id(u32),
+    #[serde(rename = "scene_str")]
+    Str(String),
+}
+
+impl QrCodeRequest {
+    /// A temporary code with a string scene (`QR_STR_SCENE`): what scan login uses.
+    ///
+    /// `scene_str` must be 1..=64 bytes; `expire_seconds` 1..=2592000 (30 days).
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::temporary_str("login_abc", 600);
+    /// assert_eq!(req.action_name(), "QR_STR_SCENE");
+    /// assert_eq!(req.expire_seconds(), Some(600));
+    /// ```
+    pub fn temporary_str(scene_str: impl Into<String>, expire_seconds: u32) -> Self {
+        Self::new(
+            Some(expire_seconds),
+            "QR_STR_SCENE",
+            Scene::Str(scene_str.into()),
+        )
+    }
+
+    /// A temporary code with an integer scene (`QR_SCENE`); `scene_id` must be non-zero.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::temporary_int(123, 604_800);
+    /// assert_eq!(
+    ///     serde_json::to_string(&req).unwrap(),
+    ///     r#"{"expire_seconds":604800,"action_name":"QR_SCENE","action_info":{"scene":{"scene_id":123}}}"#,
+    /// );
+    /// ```
+    pub fn temporary_int(scene_id: u32, expire_seconds: u32) -> Self {
+        Self::new(Some(expire_seconds), "QR_SCENE", Scene::Id(scene_id))
+    }
+
+    /// A permanent code with a string scene (`QR_LIMIT_STR_SCENE`); at most 100,000 permanent
+    /// codes per account.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::permanent_str("promo");
+    /// assert_eq!(
+    ///     serde_json::to_string(&req).unwrap(),
+    ///     r#"{"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"promo"}}}"#,
+    /// );
+    /// ```
+    pub fn permanent_str(scene_str: impl Into<String>) -> Self {
+        Self::new(None, "QR_LIMIT_STR_SCENE", Scene::Str(scene_str.into()))
+    }
+
+    /// A permanent code with an integer scene (`QR_LIMIT_SCENE`); `scene_id` must be
+    /// 1..=100000.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::permanent_int(123);
+    /// assert_eq!(
+    ///     serde_json::to_string(&req).unwrap(),
+    ///     r#"{"action_name":"QR_LIMIT_SCENE","action_info":{"scene":{"scene_id":123}}}"#,
+    /// );
+    /// ```
+    pub fn permanent_int(scene_id: u32) -> Self {
+        Self::new(None, "QR_LIMIT_SCENE", Scene::Id(scene_id))
+    }
+
+    fn new(expire_seconds: Option<u32>, action_name: &'static str, scene: Scene) -> Self {
+        Self {
+            expire_seconds,
+            action_name,
+            action_info: ActionInfo { scene },
+        }
+    }
+
+    /// The `action_name`: `QR_SCENE`, `QR_STR_SCENE`, `QR_LIMIT_SCENE` or `QR_LIMIT_STR_SCENE`.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::permanent_int(7);
+    /// assert_eq!(req.action_name(), "QR_LIMIT_SCENE");
+    /// ```
+    pub fn action_name(&self) -> &'static str {
+        self.action_name
+    }
+
+    /// The requested lifetime; `None` for permanent codes.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::permanent_str("p");
+    /// assert_eq!(req.expire_seconds(), None);
+    /// ```
+    pub fn expire_seconds(&self) -> Option<u32> {
+        self.expire_seconds
+    }
+
+    /// Whether the code is permanent (`QR_LIMIT_*`).
+    ///
+    /// ```
+    /// assert!(wechat_auth::client::QrCodeRequest::permanent_int(1).is_permanent());
+    /// ```
+    pub fn is_permanent(&self) -> bool {
+        self.expire_seconds.is_none()
+    }
+
+    /// The string scene, for `*_STR_SCENE` codes.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::temporary_str("s", 60);
+    /// assert_eq!(req.scene_str(), Some("s"));
+    /// assert_eq!(req.scene_id(), None);
+    /// ```
+    pub fn scene_str(&self) -> Option<&str> {
+        match &self.action_info.scene {
+            Scene::Str(s) => Some(s),
+            Scene::Id(_) => None,
+        }
+    }
+
+    /// The integer scene, for `QR_SCENE` / `QR_LIMIT_SCENE` codes.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::QrCodeRequest::temporary_int(9, 60);
+    /// assert_eq!(req.scene_id(), Some(9));
+    /// ```
+    pub fn scene_id(&self) -> Option<u32> {
+        match self.action_info.scene {
+            Scene::Id(id) => Some(id),
+            Scene::Str(_) => None,
+        }
+    }
+
+    /// Checks the limits WeChat documents: `scene_str` 1..=64 bytes (bytes, the stricter
+    /// reading), temporary `scene_id` non-zero, permanent `scene_id` 1..=100000,
+    /// `expire_seconds` 1..=2592000.
+    ///
+    /// ```
+    /// use wechat_auth::client::QrCodeRequest;
+    ///
+    /// assert!(QrCodeRequest::temporary_str("", 60).validate().is_err());
+    /// assert!(QrCodeRequest::temporary_str("x".repeat(65), 60).validate().is_err());
+    /// assert!(QrCodeRequest::temporary_str("ok", 2_592_001).validate().is_err());
+    /// assert!(QrCodeRequest::permanent_int(100_001).validate().is_err());
+    /// assert!(QrCodeRequest::temporary_str("x".repeat(64), 2_592_000).validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), WechatError> {
+        let invalid = |msg: String| Err(WechatError::InvalidRequest(msg));
+        if let Some(expire) = self.expire_seconds
+            && !(1..=MAX_QR_EXPIRE_SECONDS).contains(&expire)
+        {
+            return invalid(format!(
+                "QR expire_seconds must be 1..={MAX_QR_EXPIRE_SECONDS} (30 days), got {expire}"
+            ));
+        }
+        match &self.action_info.scene {
+            Scene::Str(s) if s.is_empty() || s.len() > MAX_SCENE_STR_BYTES => invalid(format!(
+                "QR scene_str must be 1..={MAX_SCENE_STR_BYTES} bytes, got {} bytes",
+                s.len()
+            )),
+            Scene::Id(0) => invalid("QR scene_id must not be 0".to_owned()),
+            Scene::Id(id) if self.is_permanent() && *id > MAX_PERMANENT_SCENE_ID => invalid(
+                format!("permanent QR scene_id must be 1..={MAX_PERMANENT_SCENE_ID}, got {id}"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The body of `cgi-bin/stable_token`.
+#[derive(Serialize)]
+pub(crate) struct StableTokenBody<'a> {
+    pub(crate) grant_type: &'static str,
+    pub(crate) appid: &'a str,
+    pub(crate) secret: &'a str,
+    pub(crate) force_refresh: bool,
+}
+
+/// A success answer with nothing in it (`sns/auth`'s `{"errcode":0,"errmsg":"ok"}`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Ack {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn qr_bodies_match_the_protocol_examples() {
+        let cases = [
+            (
+                QrCodeRequest::temporary_int(123, 604_800),
+                json!({"expire_seconds":604800,"action_name":"QR_SCENE","action_info":{"scene":{"scene_id":123}}}),
+            ),
+            (
+                QrCodeRequest::temporary_str("login_3f9a2c", 300),
+                json!({"expire_seconds":300,"action_name":"QR_STR_SCENE","action_info":{"scene":{"scene_str":"login_3f9a2c"}}}),
+            ),
+            (
+                QrCodeRequest::permanent_int(123),
+                json!({"action_name":"QR_LIMIT_SCENE","action_info":{"scene":{"scene_id":123}}}),
+            ),
+            (
+                QrCodeRequest::permanent_str("promo"),
+                json!({"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"promo"}}}),
+            ),
+        ];
+        for (req, expected) in cases {
+            assert_eq!(serde_json::to_value(&req).unwrap(), expected);
+            assert!(req.validate().is_ok());
+        }
+    }
+
+    #[test]
+    fn qr_validation_limits() {
+        let bad = [
+            QrCodeRequest::temporary_str("", 60),
+            QrCodeRequest::temporary_str("a".repeat(65), 60),
+            QrCodeRequest::temporary_str("扫".repeat(22), 60), // 66 bytes
+            QrCodeRequest::temporary_str("ok", 0),
+            QrCodeRequest::temporary_str("ok", 2_592_001),
+            QrCodeRequest::temporary_int(0, 60),
+            QrCodeRequest::permanent_int(0),
+            QrCodeRequest::permanent_int(100_001),
+            QrCodeRequest::permanent_str(""),
+        ];
+        for req in bad {
+            assert!(
+                matches!(req.validate(), Err(WechatError::InvalidRequest(_))),
+                "{req:?}"
+            );
+        }
+        let good = [
+            QrCodeRequest::temporary_str("a", 1),
+            QrCodeRequest::temporary_str("a".repeat(64), 2_592_000),
+            QrCodeRequest::temporary_int(u32::MAX, 60),
+            QrCodeRequest::permanent_int(1),
+            QrCodeRequest::permanent_int(100_000),
+            QrCodeRequest::permanent_str("z".repeat(64)),
+        ];
+        for req in good {
+            assert!(req.validate().is_ok(), "{req:?}");
+        }
+    }
+
+    #[test]
+    fn flags_accept_numbers_bools_and_null() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<OaUserInfo>(v).unwrap();
+        assert!(parse(json!({"subscribe":1})).subscribe);
+        assert!(!parse(json!({"subscribe":0})).subscribe);
+        assert!(parse(json!({"subscribe":true})).subscribe);
+        assert!(!parse(json!({"subscribe":null})).subscribe);
+        assert!(!parse(json!({})).subscribe);
+    }
+
+    #[test]
+    fn oauth_token_round_trips_through_serde() {
+        let body = json!({"access_token":"AT","expires_in":7200,"refresh_token":"RT",
+            "openid":"O","scope":"snsapi_userinfo","is_snapshotuser":1});
+        let token: OAuthToken = serde_json::from_value(body).unwrap();
+        let again: OAuthToken =
+            serde_json::from_str(&serde_json::to_string(&token).unwrap()).unwrap();
+        assert_eq!(token, again);
+        assert!(again.is_snapshotuser);
+    }
+
+    #[test]
+    fn oa_user_info_full_and_unsubscribed() {
+        let full: OaUserInfo = serde_json::from_value(json!({
+            "subscribe": 1, "openid": "o7SgMtyK8z_9E5kH4ivYI6UKdcro", "nickname": "",
+            "sex": 0, "language": "zh_CN", "city": "", "province": "", "country": "",
+            "headimgurl": "", "subscribe_time": 1_647_932_588_u64,
+            "unionid": "o6CHC0zOqArENk209OBP7lLLgX8Y", "remark": "", "groupid": 0,
+            "tagid_list": [128, 2], "subscribe_scene": "ADD_SCENE_QR_CODE",
+            "qr_scene": 3229, "qr_scene_str": ""
+        }))
+        .unwrap();
+        assert!(full.subscribe);
+        assert_eq!(full.subscribe_time, 1_647_932_588);
+        assert_eq!(full.qr_scene, 3229);
+        assert_eq!(full.tagid_list, vec![128, 2]);
+        assert_eq!(
+            full.unionid.as_deref(),
+            Some("o6CHC0zOqArENk209OBP7lLLgX8Y")
+        );
+
+        let gone: OaUserInfo =
+            serde_json::from_value(json!({"subscribe":0,"openid":"O","tagid_list":[]})).unwrap();
+        assert!(!gone.subscribe);
+        assert_eq!(gone.unionid, None);
+        assert_eq!(gone.subscribe_scene, "");
+    }
+}
