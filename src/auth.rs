@@ -10,7 +10,7 @@ use sha1::{Digest, Sha1};
 
 use crate::{
     Secret, WechatConfig, WechatUser,
-    client::{OAuthToken, WechatClient, WechatError},
+    client::{ErrorKind, OAuthToken, WechatClient, WechatError},
     config::LoginRefused,
     flows::FlowError,
     respond::{self, CookieSpec},
@@ -114,7 +114,6 @@ pub(crate) struct Auth {
     logins: moka::future::Cache<String, Arc<LoginOutcome>>,
     public: PublicPaths,
     login_path: String,
-    callback_path: String,
 }
 
 impl std::fmt::Debug for Auth {
@@ -143,7 +142,6 @@ impl Auth {
         let keys = SessionKeys::new(&cfg.session_keys);
         let public = PublicPaths::new(&cfg.public_paths);
         let login_path = format!("{}/login", cfg.prefix);
-        let callback_path = format!("{}/callback", cfg.prefix);
         Self {
             client,
             store,
@@ -155,7 +153,6 @@ impl Auth {
                 .build(),
             public,
             login_path,
-            callback_path,
             cfg,
         }
     }
@@ -167,10 +164,6 @@ impl Auth {
 
     pub(crate) fn login_path(&self) -> &str {
         &self.login_path
-    }
-
-    pub(crate) fn callback_path(&self) -> &str {
-        &self.callback_path
     }
 
     pub(crate) fn cookie_spec(&self) -> CookieSpec<'_> {
@@ -410,20 +403,35 @@ impl Auth {
             return Ok(None);
         }
         let now = now_unix();
-        if tokens.access_expires_at <= now + 60 {
-            if tokens.refresh_expires_at <= now {
-                return Ok(None);
+        if tokens.access_expires_at > now + 60 {
+            match self
+                .fetch_profile(appid, openid, &tokens.access_token)
+                .await
+            {
+                Ok(p) => return Ok(Some(p)),
+                // WeChat dropped the token early (or our clock disagrees): refresh below.
+                Err(e) if e.kind() == ErrorKind::TokenInvalid => {}
+                Err(e) => return Err(e.into()),
             }
-            let fresh = self
-                .client
-                .oauth2_refresh_token(appid, &tokens.refresh_token)
-                .await?;
-            tokens.access_token = fresh.access_token;
-            tokens.refresh_token = fresh.refresh_token;
-            tokens.access_expires_at = now + fresh.expires_in;
-            let ttl = Duration::from_secs(tokens.refresh_expires_at.saturating_sub(now).max(1));
-            store::set_json(self.store.as_ref(), &key, &tokens, ttl).await?;
         }
+        if tokens.refresh_expires_at <= now {
+            return Ok(None);
+        }
+        let fresh = match self
+            .client
+            .oauth2_refresh_token(appid, &tokens.refresh_token)
+            .await
+        {
+            Ok(fresh) => fresh,
+            // The refresh_token lapsed or was revoked: the user must log in again.
+            Err(e) if e.kind() == ErrorKind::LoginAgain => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        tokens.access_token = fresh.access_token;
+        tokens.refresh_token = fresh.refresh_token;
+        tokens.access_expires_at = now + fresh.expires_in;
+        let ttl = Duration::from_secs(tokens.refresh_expires_at.saturating_sub(now).max(1));
+        store::set_json(self.store.as_ref(), &key, &tokens, ttl).await?;
         Ok(Some(
             self.fetch_profile(appid, openid, &tokens.access_token)
                 .await?,

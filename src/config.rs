@@ -356,12 +356,15 @@ pub struct WechatConfig {
     pub(crate) session_ttl: Duration,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
+    #[allow(dead_code, reason = "read by the scan and Redis flows, which come next")]
     pub(crate) scan_ttl: Duration,
     pub(crate) lang: Lang,
+    #[allow(dead_code, reason = "read by the scan and Redis flows, which come next")]
     pub(crate) global_token_source: GlobalTokenSource,
     pub(crate) http_timeout: Duration,
     pub(crate) on_login: Option<LoginHook>,
     pub(crate) store: Option<Arc<dyn Store>>,
+    #[allow(dead_code, reason = "read by the scan and Redis flows, which come next")]
     pub(crate) redis_url: Option<Secret>,
 }
 

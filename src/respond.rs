@@ -59,17 +59,6 @@ pub(crate) fn redirect(status: StatusCode, location: &str) -> Response<Body> {
     no_store(res)
 }
 
-/// A plain-text response.
-pub(crate) fn text(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
-    let mut res = Response::new(body.into());
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    res
-}
-
 /// Marks a response as not cacheable: everything the layer writes is per person.
 fn no_store(mut res: Response<Body>) -> Response<Body> {
     res.headers_mut()
@@ -79,7 +68,7 @@ fn no_store(mut res: Response<Body>) -> Response<Body> {
 
 /// Appends a `Set-Cookie`.
 pub(crate) fn set_cookie(res: &mut Response<Body>, cookie: &Cookie<'_>) {
-    if let Ok(v) = HeaderValue::from_str(&cookie.encoded().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -169,7 +158,7 @@ mod tests {
             secure: true,
             domain: None,
         };
-        let c = spec.build("n", "v", "/", 60).encoded().to_string();
+        let c = spec.build("n", "v", "/", 60).to_string();
         assert!(c.contains("HttpOnly"), "{c}");
         assert!(c.contains("SameSite=Lax"), "{c}");
         assert!(c.contains("Secure"), "{c}");

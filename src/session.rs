@@ -108,6 +108,7 @@ impl StateTicket {
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedToken {
     pub(crate) token: Secret,
+    #[allow(dead_code, reason = "read by the app flows, which come next")]
     pub(crate) jti: String,
     pub(crate) exp: u64,
 }

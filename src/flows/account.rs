@@ -1,7 +1,7 @@
 //! The current session: `GET me` shows it, `POST logout` ends it.
 
 use axum_core::body::Body;
-use http::{Request, Response, StatusCode, header};
+use http::{Response, request::Parts, StatusCode, header};
 use serde::Serialize;
 
 use super::Query;
@@ -23,8 +23,8 @@ pub(crate) struct MeBody<'a> {
 }
 
 /// `GET PREFIX/me`: the current user as JSON, `401` when there is none.
-pub(crate) fn me<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
-    match auth.find_session(req.headers()) {
+pub(crate) fn me(auth: &Auth, req: &Parts) -> Response<Body> {
+    match auth.find_session(&req.headers) {
         Found::Session(current) => respond::json(
             StatusCode::OK,
             &MeBody {
@@ -38,8 +38,8 @@ pub(crate) fn me<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
 
 /// Whether a state-changing request comes from our own origin (or says nothing about it,
 /// as non-browser clients do). Browsers send `Origin` on every cross-site POST.
-fn same_origin<B>(auth: &Auth, req: &Request<B>) -> bool {
-    match req.headers().get(header::ORIGIN).map(|o| o.to_str()) {
+fn same_origin(auth: &Auth, req: &Parts) -> bool {
+    match &req.headers.get(header::ORIGIN).map(|o| o.to_str()) {
         None => true,
         Some(Ok(origin)) => {
             origin.eq_ignore_ascii_case(auth.cfg.origin())
@@ -51,7 +51,7 @@ fn same_origin<B>(auth: &Auth, req: &Request<B>) -> bool {
 
 /// `POST PREFIX/logout?return_to=/path`: revokes the session everywhere, clears the cookie,
 /// `303` to `return_to` (or `204` for a bearer-token client).
-pub(crate) async fn logout<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
+pub(crate) async fn logout(auth: &Auth, req: &Parts) -> Response<Body> {
     if !same_origin(auth, req) {
         return respond::json_error(
             StatusCode::FORBIDDEN,
@@ -59,7 +59,7 @@ pub(crate) async fn logout<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
             "logout must come from this site",
         );
     }
-    let found = auth.find_session(req.headers());
+    let found = auth.find_session(&req.headers);
     let mut carrier = Carrier::Cookie;
     if let Found::Session(current) = &found {
         carrier = current.carrier;
@@ -68,7 +68,7 @@ pub(crate) async fn logout<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
         }
         tracing::info!("logout");
     }
-    let q = Query::parse(req.uri().query());
+    let q = Query::parse(req.uri.query());
     let mut res = match carrier {
         Carrier::Bearer => {
             let mut res = Response::new(Body::empty());

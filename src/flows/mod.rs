@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum_core::body::Body;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 
 use crate::{
     auth::Auth,
@@ -213,17 +213,18 @@ impl<'a> Query<'a> {
 
 /// Serves one of the layer's own endpoints; `sub` is the path after the prefix.
 pub(crate) async fn dispatch<B>(auth: Arc<Auth>, req: Request<B>, sub: &str) -> Response<Body> {
-    let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %req.method());
-    tracing::Instrument::instrument(route(&auth, req, sub), span).await
+    let (parts, _body) = req.into_parts();
+    let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %parts.method);
+    tracing::Instrument::instrument(route(&auth, &parts, sub), span).await
 }
 
-async fn route<B>(auth: &Auth, req: Request<B>, sub: &str) -> Response<Body> {
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+async fn route(auth: &Auth, req: &Parts, sub: &str) -> Response<Body> {
+    let read = matches!(req.method, Method::GET | Method::HEAD);
     match sub {
-        "/login" if read => oauth::login(auth, &req),
-        "/callback" if read => oauth::callback(auth, &req).await,
-        "/me" if read => account::me(auth, &req),
-        "/logout" if req.method() == Method::POST => account::logout(auth, &req).await,
+        "/login" if read => oauth::login(auth, req),
+        "/callback" if read => oauth::callback(auth, req).await,
+        "/me" if read => account::me(auth, req),
+        "/logout" if req.method == Method::POST => account::logout(auth, req).await,
         "/login" | "/callback" | "/me" => method_not_allowed("GET, HEAD"),
         "/logout" => method_not_allowed("POST"),
         _ => respond::json_error(

@@ -12,7 +12,7 @@
 //!    scope allows; runs `on_login`; sets the session cookie; and redirects to `return_to`.
 
 use axum_core::body::Body;
-use http::{Request, Response, StatusCode, header};
+use http::{Response, request::Parts, StatusCode, header};
 
 use super::{FlowError, Query};
 use crate::{
@@ -71,8 +71,8 @@ fn pick_channel(auth: &Auth, user_agent: &str) -> Option<Channel> {
 }
 
 /// `GET PREFIX/login?return_to=/path&channel=website|oa|scan`
-pub(crate) fn login<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
-    let q = Query::parse(req.uri().query());
+pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
+    let q = Query::parse(req.uri.query());
     let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
     let channel = match q.get("channel") {
         Some(name) => match name.parse::<Channel>() {
@@ -81,7 +81,7 @@ pub(crate) fn login<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
         },
         None => {
             let ua = req
-                .headers()
+                .headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
@@ -145,8 +145,8 @@ pub(crate) fn login<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
 }
 
 /// The value of the cookie called `name`, if the request carries it.
-fn cookie_value<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
-    req.headers()
+fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
+    req.headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -156,8 +156,8 @@ fn cookie_value<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
 }
 
 /// `GET PREFIX/callback?code=…&state=…`
-pub(crate) async fn callback<B>(auth: &Auth, req: &Request<B>) -> Response<Body> {
-    let q = Query::parse(req.uri().query());
+pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
+    let q = Query::parse(req.uri.query());
     let state = q.get("state").unwrap_or("");
     let code = q.get("code").filter(|c| !c.is_empty());
     if !valid_state(state) {
@@ -236,14 +236,14 @@ pub(crate) async fn callback<B>(auth: &Auth, req: &Request<B>) -> Response<Body>
 
 /// A callback that lost its state cookie (the first one succeeded and cleared it: a reload,
 /// the Back button) from a browser that already holds that login's session: send it on.
-async fn repeat_after_success<B>(
+async fn repeat_after_success(
     auth: &Auth,
-    req: &Request<B>,
+    req: &Parts,
     state: &str,
     code: Option<&str>,
 ) -> Option<Response<Body>> {
     let code = code?;
-    let crate::auth::Found::Session(current) = auth.find_session(req.headers()) else {
+    let crate::auth::Found::Session(current) = auth.find_session(&req.headers) else {
         return None;
     };
     for app in [
