@@ -5,16 +5,21 @@
 //! method, query and body).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use wechat_auth::Secret;
 use wechat_auth::client::{ErrorKind, Lang, QrCodeRequest, WechatClient, WechatError};
 
@@ -40,6 +45,8 @@ struct Reply {
     content_type: &'static str,
     body: String,
     delay: Duration,
+    /// Stream the body in 64 KiB chunks without a Content-Length.
+    chunked: bool,
 }
 
 impl Reply {
@@ -49,6 +56,7 @@ impl Reply {
             content_type: "application/json; charset=utf-8",
             body: body.into(),
             delay: Duration::ZERO,
+            chunked: false,
         }
     }
 
@@ -58,6 +66,7 @@ impl Reply {
             content_type: "text/html",
             body: "<html>upstream error</html>".into(),
             delay: Duration::ZERO,
+            chunked: false,
         }
     }
 
@@ -68,6 +77,11 @@ impl Reply {
 
     fn delayed(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    fn chunked(mut self) -> Self {
+        self.chunked = true;
         self
     }
 }
@@ -135,12 +149,20 @@ async fn handle(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    (
-        StatusCode::from_u16(reply.status).unwrap(),
-        [(header::CONTENT_TYPE, reply.content_type)],
-        reply.body,
-    )
-        .into_response()
+    let status = StatusCode::from_u16(reply.status).unwrap();
+    let headers = [(header::CONTENT_TYPE, reply.content_type)];
+    if reply.chunked {
+        let chunks: Vec<Result<Bytes, Infallible>> = reply
+            .body
+            .into_bytes()
+            .chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let body = Body::from_stream(futures_util::stream::iter(chunks));
+        (status, headers, body).into_response()
+    } else {
+        (status, headers, reply.body).into_response()
+    }
 }
 
 async fn start(respond: impl Fn(usize, &Call) -> Reply + Send + Sync + 'static) -> Server {
@@ -150,7 +172,7 @@ async fn start(respond: impl Fn(usize, &Call) -> Reply + Send + Sync + 'static) 
         respond: Arc::new(respond),
     };
     let app = Router::new().fallback(handle).with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
@@ -613,13 +635,44 @@ async fn oversized_and_non_json_bodies_are_decode_errors() {
     assert_eq!(server.count(), 2);
 }
 
-/// A `MakeWriter` collecting everything the fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+/// Log capture. One global TRACE subscriber (scoped subscribers with different levels race
+/// on tracing's shared callsite cache) whose writer files output under the current thread:
+/// a `#[tokio::test]` runs the client, the server and their tasks on its own thread.
+fn capture_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadLog)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+    logs_by_thread().remove(&std::thread::current().id());
+}
 
-impl io::Write for Captured {
+fn logs_by_thread() -> std::sync::MutexGuard<'static, HashMap<ThreadId, Vec<u8>>> {
+    static LOGS: OnceLock<Mutex<HashMap<ThreadId, Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(Mutex::default).lock().unwrap()
+}
+
+/// What this thread logged since [`capture_logs`].
+fn captured_logs() -> String {
+    let bytes = logs_by_thread()
+        .get(&std::thread::current().id())
+        .cloned()
+        .unwrap_or_default();
+    String::from_utf8(bytes).unwrap()
+}
+
+struct ThreadLog;
+
+impl io::Write for ThreadLog {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        logs_by_thread()
+            .entry(std::thread::current().id())
+            .or_default()
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -629,15 +682,7 @@ impl io::Write for Captured {
 
 #[tokio::test]
 async fn logs_name_the_endpoint_and_errcode_but_never_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    capture_logs();
     let server = start(|i, _| match i {
         0 => Reply::json(BUSY),
         1 => Reply::json(r#"{"access_token":"TOKEN-d41d8cd9","expires_in":7200,"refresh_token":"REFRESH-8f00b204","openid":"O","scope":"snsapi_login"}"#),
@@ -655,7 +700,7 @@ async fn logs_name_the_endpoint_and_errcode_but_never_secrets() {
         .await
         .unwrap_err();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured_logs();
     assert!(logs.contains("sns/oauth2/access_token"), "{logs}");
     assert!(logs.contains("errcode=-1"), "{logs}");
     assert!(logs.contains("errcode=40125"), "{logs}");
@@ -670,4 +715,121 @@ async fn logs_name_the_endpoint_and_errcode_but_never_secrets() {
     ] {
         assert!(!logs.contains(secret), "{secret} in logs:\n{logs}");
     }
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_read_and_bounded() {
+    let server = start(|i, _| {
+        if i == 0 {
+            Reply::json(r#"{"access_token":"CHUNKED","expires_in":7200}"#).chunked()
+        } else {
+            // 2 MiB streamed without Content-Length: refused while reading.
+            Reply::json(format!(
+                "{{\"access_token\":\"{}\",\"expires_in\":1}}",
+                "x".repeat(2 << 20)
+            ))
+            .chunked()
+        }
+    })
+    .await;
+    let client = server.client();
+    let token = client.token("wxA", &Secret::new("S")).await.unwrap();
+    assert_eq!(token.access_token.expose(), "CHUNKED");
+    let err = client.token("wxA", &Secret::new("S")).await.unwrap_err();
+    assert!(
+        matches!(&err, WechatError::Decode { detail, .. } if detail.contains("exceeds")),
+        "{err:?}"
+    );
+    assert_eq!(server.count(), 2);
+}
+
+/// A raw HTTP/1.1 server that answers every request with headers promising 200 body bytes,
+/// sends a few, and hangs up. Returns its base URL and the number of requests received.
+async fn truncating_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0_u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                          Content-Length: 200\r\n\r\n{\"access_token\":\"",
+                    )
+                    .await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (base, requests)
+}
+
+#[tokio::test]
+async fn connection_lost_mid_body_is_retried_only_when_safe() {
+    let (base, requests) = truncating_server().await;
+    let client = WechatClient::builder()
+        .with_api_base(&base)
+        .with_retry_backoff(Duration::from_millis(10))
+        .build()
+        .unwrap();
+
+    // The code exchange reached WeChat: a second try could only earn 40163.
+    let err = client
+        .oauth2_access_token("wxA", &Secret::new("S"), "CODE")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WechatError::Transport { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    // A read is safe to repeat.
+    let err = client
+        .sns_auth(&Secret::new("UAT"), "OPENID")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WechatError::Transport { .. }), "{err:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn connect_failures_are_retried_even_for_code_exchanges() {
+    // Nothing listens on this port, so no request ever reaches a server: retrying a code
+    // exchange is safe. The attempts are counted from the client's own warn! events.
+    capture_logs();
+
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let client = WechatClient::builder()
+        .with_api_base(format!("http://127.0.0.1:{port}"))
+        .with_retry_backoff(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let err = client
+        .jscode2session("wxM", &Secret::new("S"), "JS")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WechatError::Transport { .. }), "{err:?}");
+
+    let logs = captured_logs();
+    let failures = logs.matches("WeChat call failed").count();
+    assert_eq!(failures, 3, "{logs}");
+    assert_eq!(logs.matches("retry=true").count(), 2, "{logs}");
+    assert_eq!(logs.matches("retry=false").count(), 1, "{logs}");
 }

@@ -1089,6 +1089,27 @@ mod tests {
         }
     }
 
+    /// axum handlers and `tokio::spawn` need `Send` futures; this fails to compile otherwise.
+    #[test]
+    fn client_is_sync_and_calls_are_send() {
+        fn send<T: Send>(_: T) {}
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<WechatClient>();
+        send_sync::<WechatError>();
+        let client = WechatClient::new();
+        let s = Secret::new("s");
+        let qr = QrCodeRequest::permanent_int(1);
+        send(client.oauth2_access_token("a", &s, "c"));
+        send(client.oauth2_refresh_token("a", &s));
+        send(client.userinfo(&s, "o", Lang::ZhCn));
+        send(client.sns_auth(&s, "o"));
+        send(client.jscode2session("a", &s, "c"));
+        send(client.token("a", &s));
+        send(client.stable_token("a", &s, false));
+        send(client.qrcode_create(&s, &qr));
+        send(client.user_info(&s, "o", Lang::En));
+    }
+
     #[test]
     fn secrets_in_responses_are_redacted() {
         let token: OAuthToken = serde_json::from_str(
