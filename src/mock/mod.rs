@@ -1,1 +1,1020 @@
-//! Mock WeChat server (placeholder).
+//! A faithful WeChat server on loopback, for tests, demos and downstream apps' own tests.
+//!
+//! [`MockWechat::start`] binds `127.0.0.1:0` and serves, from one origin, the browser pages of
+//! `open.weixin.qq.com`, the APIs of `api.weixin.qq.com` and the QR image of
+//! `mp.weixin.qq.com`. It enforces what WeChat enforces — codes single-use, short-lived and
+//! bound to their appid and scope; redirect domains; `state` and parameter-order rules; token
+//! lifetimes and overlaps — and answers errors the way WeChat does (HTTP 200 with
+//! `{"errcode":N,"errmsg":"…, rid: …"}`). Tests get simulated users, call counters, fault
+//! injection and a clock they can move forward.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use wechat_auth::mock::MockWechat;
+//!
+//! let mock = MockWechat::start().await?;
+//! let site = mock.website();
+//! let http = reqwest::Client::builder()
+//!     .redirect(reqwest::redirect::Policy::none())
+//!     .build()?;
+//!
+//! // The browser opens WeChat's QR login page; `MockWechat::approve_url` adds
+//! // `mock_user=alice&mock_action=approve`, so the mock answers the 302 a scan would.
+//! let login = format!(
+//!     "{}/connect/qrconnect?appid={}&redirect_uri={}&response_type=code&scope=snsapi_login&state=s1#wechat_redirect",
+//!     mock.open_base(),
+//!     site.appid,
+//!     "http%3A%2F%2F127.0.0.1%3A3000%2Fauth%2Fwechat%2Fcallback",
+//! );
+//! let resp = http.get(MockWechat::approve_url(&login, "alice")).send().await?;
+//! assert_eq!(resp.status(), 302);
+//! let back = url::Url::parse(resp.headers()["location"].to_str()?)?;
+//! assert_eq!(back.path(), "/auth/wechat/callback");
+//! let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+//!
+//! // The app's server exchanges the code, as it would with api.weixin.qq.com.
+//! let exchange = format!("{}/sns/oauth2/access_token", mock.api_base());
+//! let query = [
+//!     ("appid", site.appid.as_str()),
+//!     ("secret", site.secret.as_str()),
+//!     ("code", code.as_str()),
+//!     ("grant_type", "authorization_code"),
+//! ];
+//! let token: serde_json::Value = http.get(&exchange).query(&query).send().await?.json().await?;
+//! let alice = mock.user("alice").unwrap();
+//! assert_eq!(token["openid"], alice.openid_for(&site.appid));
+//! assert_eq!(token["unionid"], alice.unionid);
+//!
+//! // A code works once: the second exchange is WeChat's 40163.
+//! let again: serde_json::Value = http.get(&exchange).query(&query).send().await?.json().await?;
+//! assert_eq!(again["errcode"], 40163);
+//! assert_eq!(mock.calls("sns/oauth2/access_token"), 2);
+//! # Ok(()) }
+//! ```
+//!
+//! # What it serves
+//!
+//! | Path | Behaves as |
+//! |---|---|
+//! | `GET /connect/qrconnect` | website QR login page (website appids, `snsapi_login`) |
+//! | `GET /connect/oauth2/authorize` | Official Account web authorization (`snsapi_base` / `snsapi_userinfo`; parameter order enforced; Open Platform appid → 10016) |
+//! | `GET /sns/oauth2/access_token`, `/sns/oauth2/refresh_token`, `/sns/userinfo`, `/sns/auth` | user-level OAuth |
+//! | `GET /sns/jscode2session` | mini program login (45011 after 100 calls per user per minute, 40226 for blocked users) |
+//! | `GET /cgi-bin/token`, `POST /cgi-bin/stable_token` | global access tokens (old `cgi-bin/token` tokens live 5 more minutes; `stable_token` is stable unless forced; the two are isolated) |
+//! | `POST /cgi-bin/qrcode/create`, `GET /cgi-bin/showqrcode` | parametric QR codes and their image |
+//! | `GET /cgi-bin/user/info` | follower info (nickname and avatar empty since 2021-12) |
+//! | `GET /mmopen/vi_32/{key}/{size}` | avatars, so that `headimgurl` works offline |
+//!
+//! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
+//!
+//! ## The pages
+//!
+//! Without `mock_user`, the two pages show an HTML page with one "approve as NAME" link per
+//! user, a "deny" link, and (OA `snsapi_userinfo`) a "snapshot" link per user. The links are
+//! the same URL plus `mock_user=NAME&mock_action=approve|deny|snapshot`; with those
+//! parameters the page answers the `302` at once:
+//!
+//! - `approve` → `redirect_uri?code=CODE&state=STATE` (`&code=…` when `redirect_uri` already
+//!   has a query). Codes are 32 alphanumeric characters, single use, bound to the appid,
+//!   scope and user; OA codes live 5 minutes, website and app codes 10, js_codes 5.
+//! - `deny` → `redirect_uri?state=STATE` without `code`. For the website page this is
+//!   configurable ([`MockConfig::website_deny_redirects`]): WeChat's current text says a
+//!   refusal redirects nowhere.
+//! - `snapshot` (OA `snsapi_userinfo` only) → a code whose exchange carries
+//!   `"is_snapshotuser": 1` and virtual (random) openid and unionid.
+//!
+//! Errors are WeChat's HTML error pages (HTTP 200): unknown appid; 10016 for an Open
+//! Platform appid on the OA page; 10003 / `redirect_uri 参数错误` when the `redirect_uri`
+//! host (compared without port) is not an allowed domain; `Scope 参数错误或没有 Scope 权限`;
+//! a `state` outside `[A-Za-z0-9]{0,128}`; on the OA page, parameters out of the order
+//! `appid, redirect_uri, response_type, scope, state`. The mock adds an `x-mock-error`
+//! header naming the reason (`10003`, `param_order`, `state`, …) so tests need not parse
+//! HTML. Browsers never send the `#wechat_redirect` fragment, so the mock cannot require it.
+//!
+//! # Control API
+//!
+//! Scripts in any language drive the mock over HTTP (JSON in, JSON out, 400
+//! `{"error":"…"}` on misuse):
+//!
+//! | Method, path | Does |
+//! |---|---|
+//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `openids` by appid, `subscribed`, `blocked`) |
+//! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code |
+//! | `GET /mock/calls`, `DELETE /mock/calls` | call counts per endpoint; reset |
+//! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
+//! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
+//! | `POST /mock/follow` | `{"user","subscribed","appid"?}` |
+//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
+//! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
+//!
+//! # Where it differs from WeChat
+//!
+//! - Everything is plain `http://` on one origin; WeChat uses three https hosts.
+//! - `showqrcode` answers a PNG (`image/png`); WeChat sends a JPEG.
+//! - Avatars are served by the mock (`/mmopen/vi_32/…/132`) instead of `thirdwx.qlogo.cn`.
+//! - `snsapi_base` also shows the page (WeChat is silent there): the mock has to be told who
+//!   the user is.
+//! - Limits that take days to reach (daily quotas other than forced `stable_token`
+//!   refreshes) are not simulated; inject the errcode instead.
+
+mod bounded;
+mod cgi;
+mod clock;
+mod config;
+mod control;
+mod errors;
+mod faults;
+mod ids;
+mod pages;
+mod params;
+mod sns;
+mod state;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{AppKind, MockApp, MockConfig, MockUser};
+pub use errors::MockError;
+pub use faults::Fault;
+pub use state::{QrScene, QrTicket};
+
+use errors::WxError;
+use state::{Settings, Shared};
+
+/// A running mock WeChat server. Dropping the handle stops the server (gracefully, in the
+/// background); [`MockWechat::shutdown`] stops it and waits.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let mock = wechat_auth::mock::MockWechat::start().await?;
+/// assert!(mock.url().starts_with("http://127.0.0.1:"));
+/// mock.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct MockWechat {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for MockWechat {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl MockWechat {
+    /// Starts a mock with the default apps and users on an ephemeral loopback port.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.users().len(), 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn start() -> io::Result<Self> {
+        Self::start_with(MockConfig::default()).await
+    }
+
+    /// Starts a mock with `cfg` on an ephemeral loopback port. Fails with `InvalidInput` when
+    /// the configuration is inconsistent (duplicate appids or user names, a malformed
+    /// EncodingAESKey, …).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use wechat_auth::mock::{MockConfig, MockWechat};
+    ///
+    /// let mock = MockWechat::start_with(MockConfig::default().with_user("dave", "戴夫")).await?;
+    /// assert!(mock.user("dave").is_some());
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_with(cfg: MockConfig) -> io::Result<Self> {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), cfg).await
+    }
+
+    /// Starts a mock with `cfg` on `addr` (port 0 picks a free one). Must be called inside a
+    /// tokio runtime.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use wechat_auth::mock::{MockConfig, MockWechat};
+    ///
+    /// let mock = MockWechat::start_on("127.0.0.1:4000".parse().unwrap(), MockConfig::default()).await?;
+    /// assert_eq!(mock.url(), "http://127.0.0.1:4000");
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_on(addr: SocketAddr, cfg: MockConfig) -> io::Result<Self> {
+        cfg.validate()?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let base_url = origin(addr);
+        let users = cfg
+            .users
+            .iter()
+            .map(|u| {
+                let avatar = u
+                    .headimgurl
+                    .clone()
+                    .unwrap_or_else(|| pages::avatar_url(&base_url, &u.name));
+                MockUser::derive(&u.name, &u.nickname, avatar)
+            })
+            .collect();
+        let settings = Settings {
+            refresh_ttl: cfg.refresh_token_ttl,
+            website_deny_redirects: cfg.website_deny_redirects,
+            text_plain: cfg.text_plain,
+            blocked: cfg.blocked.clone(),
+            subscribed: cfg.subscribed.clone(),
+        };
+        let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
+        let app = router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "mock wechat: server stopped with an error");
+            }
+        });
+        tracing::debug!(%addr, "mock wechat: listening");
+        Ok(MockWechat {
+            shared,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// Stops the server and waits until it has closed its connections.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let addr = mock.addr();
+    /// mock.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// The origin the mock serves on: `http://127.0.0.1:PORT`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.url(), format!("http://127.0.0.1:{}", mock.addr().port()));
+    /// # Ok(()) }
+    /// ```
+    pub fn url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The socket address the server is bound to.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert!(mock.addr().ip().is_loopback());
+    /// # Ok(()) }
+    /// ```
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stands for `https://api.weixin.qq.com` (the same as [`MockWechat::url`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.api_base(), mock.url());
+    /// # Ok(()) }
+    /// ```
+    pub fn api_base(&self) -> String {
+        self.url()
+    }
+
+    /// Stands for `https://open.weixin.qq.com` (the same as [`MockWechat::url`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.open_base(), mock.url());
+    /// # Ok(()) }
+    /// ```
+    pub fn open_base(&self) -> String {
+        self.url()
+    }
+
+    /// Stands for `https://mp.weixin.qq.com` (the same as [`MockWechat::url`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.mp_base(), mock.url());
+    /// # Ok(()) }
+    /// ```
+    pub fn mp_base(&self) -> String {
+        self.url()
+    }
+
+    /// The environment that points an app at this mock: `WECHAT_API_BASE`,
+    /// `WECHAT_OPEN_BASE`, `WECHAT_MP_BASE`, and the primary apps' `WECHAT_WEBSITE_APP_ID`,
+    /// `WECHAT_WEBSITE_APP_SECRET`, `WECHAT_OA_APP_ID`, `WECHAT_OA_APP_SECRET`,
+    /// `WECHAT_OA_TOKEN`, `WECHAT_OA_ENCODING_AES_KEY` (when set), `WECHAT_MOBILE_APP_ID`,
+    /// `WECHAT_MOBILE_APP_SECRET`, `WECHAT_MINI_APP_ID`, `WECHAT_MINI_APP_SECRET`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let env = mock.env_vars();
+    /// assert!(env.contains(&("WECHAT_OA_APP_ID", "wx2000000000000002".to_owned())));
+    /// assert!(env.contains(&("WECHAT_API_BASE", mock.url())));
+    /// # Ok(()) }
+    /// ```
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("WECHAT_API_BASE", self.api_base()),
+            ("WECHAT_OPEN_BASE", self.open_base()),
+            ("WECHAT_MP_BASE", self.mp_base()),
+        ];
+        let site = self.website();
+        env.push(("WECHAT_WEBSITE_APP_ID", site.appid.clone()));
+        env.push(("WECHAT_WEBSITE_APP_SECRET", site.secret.clone()));
+        let oa = self.official_account();
+        env.push(("WECHAT_OA_APP_ID", oa.appid.clone()));
+        env.push(("WECHAT_OA_APP_SECRET", oa.secret.clone()));
+        if let Some(token) = &oa.token {
+            env.push(("WECHAT_OA_TOKEN", token.clone()));
+        }
+        if let Some(key) = &oa.encoding_aes_key {
+            env.push(("WECHAT_OA_ENCODING_AES_KEY", key.clone()));
+        }
+        let mobile = self.mobile();
+        env.push(("WECHAT_MOBILE_APP_ID", mobile.appid.clone()));
+        env.push(("WECHAT_MOBILE_APP_SECRET", mobile.secret.clone()));
+        let mini = self.mini_program();
+        env.push(("WECHAT_MINI_APP_ID", mini.appid.clone()));
+        env.push(("WECHAT_MINI_APP_SECRET", mini.secret.clone()));
+        env
+    }
+
+    /// A human-readable description: first line `mock wechat: URL`, then the apps, the users
+    /// and the environment variables. The `mock_server` example prints it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let text = mock.summary();
+    /// assert_eq!(text.lines().next(), Some(format!("mock wechat: {}", mock.url()).as_str()));
+    /// assert!(text.contains("alice"));
+    /// # Ok(()) }
+    /// ```
+    pub fn summary(&self) -> String {
+        let mut out = format!("mock wechat: {}\n", self.url());
+        out.push_str("apps:\n");
+        for app in self.apps() {
+            let _ = write!(
+                out,
+                "  {:<16} appid {}  secret {}",
+                app.kind.as_str(),
+                app.appid,
+                app.secret
+            );
+            if let Some(t) = &app.token {
+                let _ = write!(out, "  token {t}");
+            }
+            if let Some(k) = &app.encoding_aes_key {
+                let _ = write!(out, "  encoding_aes_key {k}");
+            }
+            if let Some(id) = &app.original_id {
+                let _ = write!(out, "  original_id {id}");
+            }
+            if !app.bound {
+                out.push_str("  (not bound: no unionid)");
+            }
+            out.push('\n');
+        }
+        out.push_str("users:\n");
+        for user in self.users() {
+            let _ = writeln!(
+                out,
+                "  {:<8} {}  unionid {}",
+                user.name, user.nickname, user.unionid
+            );
+            for app in self.apps() {
+                let _ = writeln!(
+                    out,
+                    "      openid in {} ({}): {}",
+                    app.appid,
+                    app.kind.as_str(),
+                    user.openid_for(&app.appid)
+                );
+            }
+        }
+        out.push_str("env:\n");
+        for (k, v) in self.env_vars() {
+            let _ = writeln!(out, "  {k}={v}");
+        }
+        out
+    }
+
+    /// The primary website app (default `wx1000000000000001`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.website().appid, "wx1000000000000001");
+    /// # Ok(()) }
+    /// ```
+    pub fn website(&self) -> &MockApp {
+        self.shared.primary(AppKind::Website)
+    }
+
+    /// The primary Official Account (default `wx2000000000000002`, token `mocktoken`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.official_account().original_id.as_deref(), Some("gh_000000000001"));
+    /// # Ok(()) }
+    /// ```
+    pub fn official_account(&self) -> &MockApp {
+        self.shared.primary(AppKind::OfficialAccount)
+    }
+
+    /// The primary mobile app (default `wx3000000000000003`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.mobile().appid, "wx3000000000000003");
+    /// # Ok(()) }
+    /// ```
+    pub fn mobile(&self) -> &MockApp {
+        self.shared.primary(AppKind::Mobile)
+    }
+
+    /// The primary mini program (default `wx4000000000000004`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.mini_program().appid, "wx4000000000000004");
+    /// # Ok(()) }
+    /// ```
+    pub fn mini_program(&self) -> &MockApp {
+        self.shared.primary(AppKind::MiniProgram)
+    }
+
+    /// The app with this appid, if registered.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert!(mock.app("wx1000000000000001").is_some());
+    /// assert!(mock.app("wx_unknown").is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn app(&self, appid: &str) -> Option<&MockApp> {
+        self.shared.app(appid)
+    }
+
+    /// Every registered app.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.apps().len(), 4);
+    /// # Ok(()) }
+    /// ```
+    pub fn apps(&self) -> &[MockApp] {
+        &self.shared.apps
+    }
+
+    /// Every simulated user (default: `alice`, `bob`, `carol`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let names: Vec<_> = mock.users().iter().map(|u| u.name.as_str()).collect();
+    /// assert_eq!(names, ["alice", "bob", "carol"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn users(&self) -> &[MockUser] {
+        &self.shared.users
+    }
+
+    /// The simulated user called `name`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let alice = mock.user("alice").unwrap();
+    /// assert_eq!(alice.nickname, "爱丽丝");
+    /// assert!(alice.headimgurl.ends_with("/132"));
+    /// # Ok(()) }
+    /// ```
+    pub fn user(&self, name: &str) -> Option<MockUser> {
+        self.shared.user(name).cloned()
+    }
+
+    /// Replaces the allowed redirect domains of `appid` (hosts; any `:port` is ignored).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let appid = mock.website().appid.clone();
+    /// mock.set_redirect_domains(&appid, vec!["app.example.com".into()]).unwrap();
+    /// assert_eq!(mock.redirect_domains(&appid), ["app.example.com"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_redirect_domains(&self, appid: &str, domains: Vec<String>) -> Result<(), MockError> {
+        self.shared.set_redirect_domains(appid, &domains)
+    }
+
+    /// The allowed redirect domains of `appid` (empty for an unknown appid).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.redirect_domains("wx2000000000000002"), ["127.0.0.1", "localhost"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn redirect_domains(&self, appid: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .redirect_domains
+            .get(appid)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How often `endpoint` (path without leading slash, e.g. `"sns/oauth2/access_token"`,
+    /// `"cgi-bin/stable_token"`, `"connect/qrconnect"`) has been called.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
+    /// assert_eq!(mock.calls("sns/auth"), 1);
+    /// assert_eq!(mock.calls("/sns/auth"), 1); // a leading slash is fine
+    /// # Ok(()) }
+    /// ```
+    pub fn calls(&self, endpoint: &str) -> u64 {
+        let endpoint = endpoint.trim_start_matches('/');
+        self.shared.lock().calls.get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// Every endpoint called so far, with its count.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// reqwest::get(format!("{}/cgi-bin/token", mock.api_base())).await?;
+    /// assert_eq!(mock.all_calls().get("cgi-bin/token"), Some(&1));
+    /// # Ok(()) }
+    /// ```
+    pub fn all_calls(&self) -> BTreeMap<String, u64> {
+        self.shared.all_calls()
+    }
+
+    /// Sets every call counter back to zero.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
+    /// mock.reset_calls();
+    /// assert!(mock.all_calls().is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn reset_calls(&self) {
+        self.shared.lock().calls.clear();
+    }
+
+    /// Makes the next `times` calls of `endpoint` misbehave (see [`Fault`]). Faults queue up
+    /// in order; a [`Fault::Delay`] then continues to the normal answer. Names are as in
+    /// [`MockWechat::calls`]; a name that is no endpoint never fires.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::mock::{Fault, MockWechat};
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// mock.inject("sns/auth", Fault::Errcode(-1), 1);
+    /// let url = format!("{}/sns/auth", mock.api_base());
+    /// let first: serde_json::Value = reqwest::get(&url).await?.json().await?;
+    /// assert_eq!(first["errcode"], -1);
+    /// let second: serde_json::Value = reqwest::get(&url).await?.json().await?;
+    /// assert_eq!(second["errcode"], 41001); // back to normal: access_token missing
+    /// # Ok(()) }
+    /// ```
+    pub fn inject(&self, endpoint: &str, fault: Fault, times: u32) {
+        faults::queue(&mut self.shared.lock(), endpoint, fault, times);
+    }
+
+    /// Forgets every queued fault.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use wechat_auth::mock::{Fault, MockWechat};
+    /// let mock = MockWechat::start().await?;
+    /// mock.inject("sns/auth", Fault::HttpStatus(503), 5);
+    /// mock.clear_faults();
+    /// # Ok(()) }
+    /// ```
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Sticky switch: while on, every JSON answer says `Content-Type: text/plain` (as `sns/*`
+    /// has been seen doing), to catch clients that trust the header.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// mock.set_text_plain(true);
+    /// let resp = reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
+    /// assert!(resp.headers()["content-type"].to_str()?.starts_with("text/plain"));
+    /// # Ok(()) }
+    /// ```
+    pub fn set_text_plain(&self, on: bool) {
+        self.shared.lock().text_plain = on;
+    }
+
+    /// Moves the mock's clock forward. Every expiry (codes, tokens, tickets, rate windows)
+    /// follows this clock, so tests can time-travel instead of sleeping.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let before = mock.now();
+    /// mock.advance(Duration::from_secs(7201));
+    /// assert!(mock.now().duration_since(before).unwrap() >= Duration::from_secs(7201));
+    /// # Ok(()) }
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// The mock's current time (wall clock plus everything [`MockWechat::advance`]d).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert!(mock.now() >= std::time::SystemTime::UNIX_EPOCH);
+    /// # Ok(()) }
+    /// ```
+    pub fn now(&self) -> SystemTime {
+        self.shared.now()
+    }
+
+    /// Mints a code as the user's phone would: for a mobile app, the OpenSDK's `code`
+    /// (scope `snsapi_userinfo`, 10 minutes, for `sns/oauth2/access_token`); for a mini
+    /// program, `wx.login()`'s `js_code` (5 minutes, for `sns/jscode2session`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mini = mock.mini_program();
+    /// let js_code = mock.sdk_code(&mini.appid, "bob")?;
+    /// let session: serde_json::Value = reqwest::Client::new()
+    ///     .get(format!("{}/sns/jscode2session", mock.api_base()))
+    ///     .query(&[("appid", mini.appid.as_str()), ("secret", &mini.secret),
+    ///              ("js_code", &js_code), ("grant_type", "authorization_code")])
+    ///     .send().await?.json().await?;
+    /// assert_eq!(session["openid"], mock.user("bob").unwrap().openid_for(&mini.appid));
+    /// # Ok(()) }
+    /// ```
+    pub fn sdk_code(&self, appid: &str, user: &str) -> Result<String, MockError> {
+        self.shared.sdk_code(appid, user)
+    }
+
+    /// The `session_key` `sns/jscode2session` gave (appid, openid), to build `encryptedData`
+    /// fixtures. It stays the same across logins of that user.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let openid = mock.user("alice").unwrap().openid_for(&mock.mini_program().appid);
+    /// assert_eq!(mock.session_key(&mock.mini_program().appid, &openid), None); // no login yet
+    /// # Ok(()) }
+    /// ```
+    pub fn session_key(&self, appid: &str, openid: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .session_keys
+            .get(&(appid.to_owned(), openid.to_owned()))
+            .cloned()
+    }
+
+    /// Whether `user` follows the primary Official Account (what `cgi-bin/user/info` says).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// mock.set_subscribed("alice", true).unwrap();
+    /// assert!(mock.is_subscribed("alice"));
+    /// assert!(mock.set_subscribed("nobody", true).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_subscribed(&self, user: &str, subscribed: bool) -> Result<(), MockError> {
+        let oa = self.official_account().appid.clone();
+        self.shared.set_subscribed(&oa, user, subscribed)
+    }
+
+    /// Whether `user` follows the primary Official Account.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert!(!mock.is_subscribed("bob"));
+    /// # Ok(()) }
+    /// ```
+    pub fn is_subscribed(&self, user: &str) -> bool {
+        let oa = self.official_account().appid.clone();
+        self.shared
+            .lock()
+            .follows
+            .contains_key(&(oa, user.to_owned()))
+    }
+
+    /// Marks `user` as high-risk (or not): `sns/jscode2session` then answers 40226.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// mock.set_blocked("carol", true).unwrap();
+    /// # Ok(()) }
+    /// ```
+    pub fn set_blocked(&self, user: &str, blocked: bool) -> Result<(), MockError> {
+        if self.shared.user(user).is_none() {
+            return Err(MockError::UnknownUser(user.to_owned()));
+        }
+        let mut inner = self.shared.lock();
+        if blocked {
+            inner.blocked.insert(user.to_owned());
+        } else {
+            inner.blocked.remove(user);
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears) the message push URL of an Official Account, as shown by
+    /// `GET /mock/config`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let oa = mock.official_account().appid.clone();
+    /// mock.set_push_url(&oa, Some("http://127.0.0.1:3000/auth/wechat/push")).unwrap();
+    /// assert_eq!(mock.push_url(&oa).as_deref(), Some("http://127.0.0.1:3000/auth/wechat/push"));
+    /// assert!(mock.set_push_url(&mock.website().appid, None).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_push_url(&self, appid: &str, url: Option<&str>) -> Result<(), MockError> {
+        self.shared.set_push_url(appid, url)
+    }
+
+    /// The push URL of an Official Account, if set.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.push_url(&mock.official_account().appid), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn push_url(&self, appid: &str) -> Option<String> {
+        self.shared.lock().push_urls.get(appid).cloned()
+    }
+
+    /// The live ticket whose QR code encodes `url` (what a phone reads from the image).
+    /// `None` when no live ticket has that url (unknown, or expired on the mock clock).
+    ///
+    /// See [`QrTicket`] for an example.
+    pub fn ticket_for_url(&self, url: &str) -> Option<String> {
+        let now = self.now();
+        let inner = self.shared.lock();
+        inner
+            .temp_tickets
+            .iter()
+            .map(|(_, t)| t)
+            .chain(inner.permanent_tickets.values())
+            .find(|t| t.url == url && t.alive(now))
+            .map(|t| t.ticket.clone())
+    }
+
+    /// What the mock knows about a live ticket: app, scene, url, expiry.
+    ///
+    /// See [`QrTicket`] for an example.
+    pub fn qr_ticket(&self, ticket: &str) -> Option<QrTicket> {
+        cgi::live_ticket(&self.shared, ticket)
+    }
+
+    /// `url` (a `qrconnect` or `oauth2/authorize` URL, fragment and all) with
+    /// `mock_user=USER&mock_action=approve` added: opening it answers the approving 302.
+    ///
+    /// ```
+    /// use wechat_auth::mock::MockWechat;
+    ///
+    /// let url = "http://127.0.0.1:1/connect/qrconnect?appid=wx1&state=a#wechat_redirect";
+    /// assert_eq!(
+    ///     MockWechat::approve_url(url, "alice"),
+    ///     "http://127.0.0.1:1/connect/qrconnect?appid=wx1&state=a&mock_user=alice&mock_action=approve"
+    /// );
+    /// ```
+    pub fn approve_url(url: &str, user: &str) -> String {
+        with_mock_params(url, Some(user), "approve")
+    }
+
+    /// `url` with `mock_action=deny` added: opening it answers what a refusal does.
+    ///
+    /// ```
+    /// use wechat_auth::mock::MockWechat;
+    ///
+    /// assert!(MockWechat::deny_url("http://h/connect/qrconnect?appid=wx1").ends_with("&mock_action=deny"));
+    /// ```
+    pub fn deny_url(url: &str) -> String {
+        with_mock_params(url, None, "deny")
+    }
+
+    /// `url` with `mock_user=USER&mock_action=snapshot` added (OA `snsapi_userinfo` only):
+    /// the code's exchange says `is_snapshotuser: 1`.
+    ///
+    /// ```
+    /// use wechat_auth::mock::MockWechat;
+    ///
+    /// assert!(MockWechat::snapshot_url("http://h/connect/oauth2/authorize?appid=wx2", "bob")
+    ///     .ends_with("&mock_user=bob&mock_action=snapshot"));
+    /// ```
+    pub fn snapshot_url(url: &str, user: &str) -> String {
+        with_mock_params(url, Some(user), "snapshot")
+    }
+}
+
+fn with_mock_params(url: &str, user: Option<&str>, action: &str) -> String {
+    let base = url.split('#').next().unwrap_or_default();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let user = user
+        .map(|u| {
+            let u: String = url::form_urlencoded::byte_serialize(u.as_bytes()).collect();
+            format!("mock_user={u}&")
+        })
+        .unwrap_or_default();
+    format!("{base}{sep}{user}mock_action={action}")
+}
+
+/// `http://HOST:PORT` for a bound address; an unspecified address is reached via loopback.
+fn origin(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+async fn require_get() -> Response {
+    WxError::new(43001).into_response()
+}
+
+async fn require_post() -> Response {
+    WxError::new(43002).into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "mock wechat: no such endpoint").into_response()
+}
+
+/// All routes: WeChat's endpoints behind the counting/fault middleware, then the control API
+/// and the avatars.
+fn router(shared: Arc<Shared>) -> Router {
+    let wechat = Router::new()
+        .route(
+            "/connect/qrconnect",
+            get(pages::qrconnect).fallback(require_get),
+        )
+        .route(
+            "/connect/oauth2/authorize",
+            get(pages::authorize).fallback(require_get),
+        )
+        .route(
+            "/sns/oauth2/access_token",
+            get(sns::access_token).fallback(require_get),
+        )
+        .route(
+            "/sns/oauth2/refresh_token",
+            get(sns::refresh_token).fallback(require_get),
+        )
+        .route("/sns/userinfo", get(sns::userinfo).fallback(require_get))
+        .route("/sns/auth", get(sns::auth).fallback(require_get))
+        .route(
+            "/sns/jscode2session",
+            get(sns::jscode2session).fallback(require_get),
+        )
+        .route("/cgi-bin/token", get(cgi::token).fallback(require_get))
+        .route(
+            "/cgi-bin/stable_token",
+            post(cgi::stable_token).fallback(require_post),
+        )
+        .route(
+            "/cgi-bin/qrcode/create",
+            post(cgi::qrcode_create).fallback(require_post),
+        )
+        .route(
+            "/cgi-bin/showqrcode",
+            get(cgi::showqrcode).fallback(require_get),
+        )
+        .route(
+            "/cgi-bin/user/info",
+            get(cgi::user_info).fallback(require_get),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            faults::middleware,
+        ));
+    let control = Router::new()
+        .route("/mock/config", get(control::config))
+        .route("/mock/sdk/code", post(control::sdk_code))
+        .route(
+            "/mock/calls",
+            get(control::calls).delete(control::reset_calls),
+        )
+        .route(
+            "/mock/faults",
+            post(control::add_fault).delete(control::clear_faults),
+        )
+        .route(
+            "/mock/clock",
+            get(control::clock).post(control::advance_clock),
+        )
+        .route("/mock/follow", post(control::follow))
+        .route("/mock/redirect_domains", post(control::redirect_domains))
+        .route("/mock/text_plain", post(control::text_plain))
+        .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));
+    wechat.merge(control).fallback(not_found).with_state(shared)
+}

@@ -1,0 +1,342 @@
+//! The control side of the mock: operations shared by the [`MockWechat`](super::MockWechat)
+//! handle and the HTTP control API under `/mock/*` (design §6).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::clock::unix_secs;
+use super::config::AppKind;
+use super::errors::{MockError, control_error, json};
+use super::faults::{self, Fault};
+use super::state::{ENDPOINTS, Follow, Shared, normalize_domains};
+
+impl Shared {
+    /// A code as the mobile SDK (`snsapi_userinfo`) or `wx.login()` (a js_code) would hand
+    /// the app.
+    pub(crate) fn sdk_code(&self, appid: &str, user: &str) -> Result<String, MockError> {
+        let app = self
+            .app(appid)
+            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        let user = self
+            .user(user)
+            .ok_or_else(|| MockError::UnknownUser(user.to_owned()))?;
+        match app.kind {
+            AppKind::Mobile => Ok(self.issue_code(app, user, "snsapi_userinfo", false)),
+            AppKind::MiniProgram => Ok(self.issue_code(app, user, "", false)),
+            kind => Err(MockError::WrongAppKind {
+                appid: app.appid.clone(),
+                kind: kind.as_str(),
+                reason: "SDK codes exist for mobile apps and mini programs only",
+            }),
+        }
+    }
+
+    pub(crate) fn set_redirect_domains(
+        &self,
+        appid: &str,
+        domains: &[String],
+    ) -> Result<(), MockError> {
+        if self.app(appid).is_none() {
+            return Err(MockError::UnknownApp(appid.to_owned()));
+        }
+        self.lock()
+            .redirect_domains
+            .insert(appid.to_owned(), normalize_domains(domains));
+        Ok(())
+    }
+
+    pub(crate) fn set_subscribed(
+        &self,
+        appid: &str,
+        user: &str,
+        subscribed: bool,
+    ) -> Result<(), MockError> {
+        if self.user(user).is_none() {
+            return Err(MockError::UnknownUser(user.to_owned()));
+        }
+        let now = self.now();
+        let mut inner = self.lock();
+        let key = (appid.to_owned(), user.to_owned());
+        if subscribed {
+            inner
+                .follows
+                .entry(key)
+                .or_insert_with(|| Follow::other(now));
+        } else {
+            inner.follows.remove(&key);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_push_url(&self, appid: &str, url: Option<&str>) -> Result<(), MockError> {
+        let app = self
+            .app(appid)
+            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        if app.kind != AppKind::OfficialAccount {
+            return Err(MockError::WrongAppKind {
+                appid: app.appid.clone(),
+                kind: app.kind.as_str(),
+                reason: "only Official Accounts have a push URL",
+            });
+        }
+        let mut inner = self.lock();
+        match url {
+            Some(u) => {
+                let ok = url::Url::parse(u)
+                    .ok()
+                    .is_some_and(|p| matches!(p.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(MockError::Invalid(format!(
+                        "push URL must be http(s): {u:?}"
+                    )));
+                }
+                inner.push_urls.insert(appid.to_owned(), u.to_owned());
+            }
+            None => {
+                inner.push_urls.remove(appid);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn all_calls(&self) -> BTreeMap<String, u64> {
+        self.lock().calls.clone()
+    }
+
+    /// The JSON of `GET /mock/config`.
+    pub(crate) fn config_json(&self) -> Value {
+        let inner = self.lock();
+        let apps: Vec<Value> = self
+            .apps
+            .iter()
+            .map(|a| {
+                let mut v = json!({
+                    "kind": a.kind.as_str(),
+                    "appid": a.appid,
+                    "secret": a.secret,
+                    "bound": a.bound,
+                    "redirect_domains": inner.redirect_domains.get(&a.appid).cloned().unwrap_or_default(),
+                });
+                if a.kind == AppKind::OfficialAccount {
+                    v["token"] = json!(a.token);
+                    v["encoding_aes_key"] = json!(a.encoding_aes_key);
+                    v["original_id"] = json!(a.original_id);
+                    v["push_url"] = json!(inner.push_urls.get(&a.appid));
+                }
+                v
+            })
+            .collect();
+        let oa = &self.primary(AppKind::OfficialAccount).appid;
+        let users: Vec<Value> = self
+            .users
+            .iter()
+            .map(|u| {
+                let openids: BTreeMap<&str, String> = self
+                    .apps
+                    .iter()
+                    .map(|a| (a.appid.as_str(), u.openid_for(&a.appid)))
+                    .collect();
+                json!({
+                    "name": u.name,
+                    "nickname": u.nickname,
+                    "headimgurl": u.headimgurl,
+                    "unionid": u.unionid,
+                    "openids": openids,
+                    "subscribed": inner.follows.contains_key(&(oa.clone(), u.name.clone())),
+                    "blocked": inner.blocked.contains(&u.name),
+                })
+            })
+            .collect();
+        json!({ "apps": apps, "users": users })
+    }
+}
+
+/// Parses a control-API body, answering 400 on anything unexpected.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(control_error(format!("bad JSON body: {e}"))))
+}
+
+/// `GET /mock/config`
+pub(crate) async fn config(State(s): State<Arc<Shared>>) -> Response {
+    json(&s.config_json())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SdkCodeReq {
+    appid: String,
+    user: String,
+}
+
+/// `POST /mock/sdk/code` `{"appid","user"}` → `{"code"}`
+pub(crate) async fn sdk_code(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: SdkCodeReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match s.sdk_code(&req.appid, &req.user) {
+        Ok(code) => json(&json!({ "code": code })),
+        Err(e) => control_error(e),
+    }
+}
+
+/// `GET /mock/calls`
+pub(crate) async fn calls(State(s): State<Arc<Shared>>) -> Response {
+    json(&json!(s.all_calls()))
+}
+
+/// `DELETE /mock/calls`: resets every counter; answers the (empty) counters.
+pub(crate) async fn reset_calls(State(s): State<Arc<Shared>>) -> Response {
+    s.lock().calls.clear();
+    json(&json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultReq {
+    endpoint: String,
+    errcode: Option<i64>,
+    http_status: Option<u16>,
+    delay_ms: Option<u64>,
+    text_plain: Option<bool>,
+    times: Option<u32>,
+}
+
+/// `POST /mock/faults`: exactly one of `errcode`, `http_status`, `delay_ms`, `text_plain`
+/// (true); `times` defaults to 1.
+pub(crate) async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: FaultReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let endpoint = req.endpoint.trim_start_matches('/');
+    if !ENDPOINTS.contains(&endpoint) {
+        return control_error(format!(
+            "unknown endpoint {:?}; known: {}",
+            req.endpoint,
+            ENDPOINTS.join(", ")
+        ));
+    }
+    let mut kinds = Vec::new();
+    if let Some(code) = req.errcode {
+        kinds.push(Fault::Errcode(code));
+    }
+    if let Some(status) = req.http_status {
+        if !(100..=599).contains(&status) {
+            return control_error("http_status must be 100..=599");
+        }
+        kinds.push(Fault::HttpStatus(status));
+    }
+    if let Some(ms) = req.delay_ms {
+        kinds.push(Fault::Delay(Duration::from_millis(ms)));
+    }
+    if req.text_plain == Some(true) {
+        kinds.push(Fault::TextPlain);
+    }
+    let [fault] = kinds[..] else {
+        return control_error(
+            "give exactly one of errcode, http_status, delay_ms, text_plain (true)",
+        );
+    };
+    let times = req.times.unwrap_or(1);
+    faults::queue(&mut s.lock(), endpoint, fault, times);
+    json(&json!({ "endpoint": endpoint, "times": times }))
+}
+
+/// `DELETE /mock/faults`: forgets every queued fault.
+pub(crate) async fn clear_faults(State(s): State<Arc<Shared>>) -> Response {
+    s.lock().faults.clear();
+    json(&json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockReq {
+    advance_secs: u64,
+}
+
+/// `POST /mock/clock` `{"advance_secs": N}` → `{"now": UNIX_SECS}`
+pub(crate) async fn advance_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: ClockReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    s.clock.advance(Duration::from_secs(req.advance_secs));
+    json(&json!({ "now": unix_secs(s.now()) }))
+}
+
+/// `GET /mock/clock` → `{"now": UNIX_SECS}` (the mock's time).
+pub(crate) async fn clock(State(s): State<Arc<Shared>>) -> Response {
+    json(&json!({ "now": unix_secs(s.now()) }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowReq {
+    user: String,
+    subscribed: bool,
+    appid: Option<String>,
+}
+
+/// `POST /mock/follow` `{"user","subscribed","appid"?}`: whether the user follows the
+/// Official Account (default: the primary one).
+pub(crate) async fn follow(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: FollowReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let appid = req
+        .appid
+        .unwrap_or_else(|| s.primary(AppKind::OfficialAccount).appid.clone());
+    match s.app(&appid) {
+        Some(a) if a.kind == AppKind::OfficialAccount => {}
+        _ => return control_error(format!("{appid:?} is not an Official Account of this mock")),
+    }
+    match s.set_subscribed(&appid, &req.user, req.subscribed) {
+        Ok(()) => json(&json!({ "user": req.user, "subscribed": req.subscribed })),
+        Err(e) => control_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainsReq {
+    appid: String,
+    domains: Vec<String>,
+}
+
+/// `POST /mock/redirect_domains` `{"appid","domains":[…]}`
+pub(crate) async fn redirect_domains(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: DomainsReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match s.set_redirect_domains(&req.appid, &req.domains) {
+        Ok(()) => json(&json!({ "appid": req.appid, "domains": normalize_domains(&req.domains) })),
+        Err(e) => control_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextPlainReq {
+    on: bool,
+}
+
+/// `POST /mock/text_plain` `{"on": bool}`: the sticky `text/plain` switch.
+pub(crate) async fn text_plain(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: TextPlainReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    s.lock().text_plain = req.on;
+    json(&json!({ "on": req.on }))
+}

@@ -1,0 +1,454 @@
+//! Everything the mock remembers: codes, user tokens, global tokens, QR tickets, follows,
+//! session keys, rate windows, call counters and queued faults.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use super::bounded::{Bounded, Expiring};
+use super::clock::{Clock, after};
+use super::config::{AppKind, MockApp, MockUser};
+use super::faults::Fault;
+use super::ids;
+
+/// Caps that keep memory bounded however long the mock runs.
+pub(crate) const MAX_CODES: usize = 20_000;
+pub(crate) const MAX_USER_TOKENS: usize = 20_000;
+pub(crate) const MAX_GLOBAL_TOKENS: usize = 4_096;
+pub(crate) const MAX_TEMP_TICKETS: usize = 20_000;
+/// WeChat's own limit on permanent QR codes per account.
+pub(crate) const MAX_PERMANENT_TICKETS: usize = 100_000;
+pub(crate) const MAX_FAULTS_PER_ENDPOINT: usize = 64;
+
+/// Lifetimes from the protocol (§3.5, §5).
+pub(crate) const OA_CODE_TTL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const WEBSITE_CODE_TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const APP_CODE_TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const JS_CODE_TTL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(7200);
+pub(crate) const GLOBAL_OVERLAP: Duration = Duration::from_secs(5 * 60);
+
+/// Every endpoint the mock counts calls for, keyed by path without the leading slash.
+pub(crate) const ENDPOINTS: &[&str] = &[
+    "connect/qrconnect",
+    "connect/oauth2/authorize",
+    "sns/oauth2/access_token",
+    "sns/oauth2/refresh_token",
+    "sns/userinfo",
+    "sns/auth",
+    "sns/jscode2session",
+    "cgi-bin/token",
+    "cgi-bin/stable_token",
+    "cgi-bin/qrcode/create",
+    "cgi-bin/showqrcode",
+    "cgi-bin/user/info",
+];
+
+/// Whether a code came from an authorization page / the mobile SDK, or from `wx.login()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeKind {
+    OAuth,
+    JsCode,
+}
+
+/// Who a code or token stands for.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    /// The simulated user's name (for snapshot users too: the real person behind them).
+    pub(crate) user: String,
+    pub(crate) openid: String,
+    /// The unionid when the app is bound (sent by `sns/userinfo`; by the code exchange only
+    /// when the scope is not `snsapi_base`).
+    pub(crate) unionid: Option<String>,
+    pub(crate) snapshot: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CodeRecord {
+    pub(crate) appid: String,
+    pub(crate) kind: CodeKind,
+    pub(crate) scope: String,
+    pub(crate) ident: Identity,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) used: bool,
+}
+
+impl Expiring for CodeRecord {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct UserToken {
+    pub(crate) scope: String,
+    pub(crate) ident: Identity,
+    pub(crate) expires_at: SystemTime,
+}
+
+impl Expiring for UserToken {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshRecord {
+    pub(crate) appid: String,
+    pub(crate) scope: String,
+    pub(crate) ident: Identity,
+    /// The access token this refresh token currently renews.
+    pub(crate) access_token: String,
+    pub(crate) expires_at: SystemTime,
+}
+
+impl Expiring for RefreshRecord {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+/// Which API issued a global token; the two families are isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Issuer {
+    Basic,
+    Stable,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GlobalToken {
+    pub(crate) appid: String,
+    pub(crate) expires_at: SystemTime,
+    /// A newer token exists; this one lives out its overlap and then answers 40001.
+    pub(crate) superseded: bool,
+}
+
+impl Expiring for GlobalToken {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+/// The scene of a parametric QR code.
+///
+/// ```
+/// use wechat_auth::mock::QrScene;
+///
+/// assert_eq!(QrScene::Id(123).event_key(), "123");
+/// assert_eq!(QrScene::Str("login_abc".into()).event_key(), "login_abc");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum QrScene {
+    /// `scene_id` (`QR_SCENE`, `QR_LIMIT_SCENE`).
+    Id(u32),
+    /// `scene_str` (`QR_STR_SCENE`, `QR_LIMIT_STR_SCENE`).
+    Str(String),
+}
+
+impl QrScene {
+    /// The scene as it appears in a `SCAN` event's `EventKey` (a `subscribe` event prefixes
+    /// it with `qrscene_`).
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::mock::QrScene::Id(0).event_key(), "0");
+    /// ```
+    pub fn event_key(&self) -> String {
+        match self {
+            QrScene::Id(id) => id.to_string(),
+            QrScene::Str(s) => s.clone(),
+        }
+    }
+}
+
+/// A QR ticket the mock issued through `cgi-bin/qrcode/create`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use wechat_auth::mock::{MockWechat, QrScene};
+///
+/// let mock = MockWechat::start().await?;
+/// let http = reqwest::Client::new();
+/// let oa = mock.official_account();
+/// let token: serde_json::Value = http
+///     .get(format!("{}/cgi-bin/token", mock.api_base()))
+///     .query(&[("grant_type", "client_credential"), ("appid", &oa.appid), ("secret", &oa.secret)])
+///     .send().await?.json().await?;
+/// let qr: serde_json::Value = http
+///     .post(format!("{}/cgi-bin/qrcode/create", mock.api_base()))
+///     .query(&[("access_token", token["access_token"].as_str().unwrap())])
+///     .json(&serde_json::json!({"expire_seconds": 300, "action_name": "QR_STR_SCENE",
+///                               "action_info": {"scene": {"scene_str": "login_1"}}}))
+///     .send().await?.json().await?;
+/// let ticket = mock.ticket_for_url(qr["url"].as_str().unwrap()).unwrap();
+/// let info = mock.qr_ticket(&ticket).unwrap();
+/// assert_eq!(info.scene, QrScene::Str("login_1".into()));
+/// assert_eq!(info.appid, oa.appid);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QrTicket {
+    /// The ticket (standard base64, contains `+`, `/` and `=`).
+    pub ticket: String,
+    /// The Official Account that created it.
+    pub appid: String,
+    /// What the QR image encodes: `http://weixin.qq.com/q/…`.
+    pub url: String,
+    /// The scene value events will carry.
+    pub scene: QrScene,
+    /// `QR_SCENE`, `QR_STR_SCENE`, `QR_LIMIT_SCENE` or `QR_LIMIT_STR_SCENE`.
+    pub action_name: String,
+    /// When a temporary code dies (mock clock); `None` for permanent codes.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl QrTicket {
+    pub(crate) fn alive(&self, now: SystemTime) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+impl Expiring for QrTicket {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at.unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+/// A user following an Official Account.
+#[derive(Debug, Clone)]
+pub(crate) struct Follow {
+    pub(crate) since: SystemTime,
+    pub(crate) scene: &'static str,
+    pub(crate) qr_scene: u32,
+    pub(crate) qr_scene_str: String,
+}
+
+/// The mutable part of the mock, behind one mutex (no lock is held across an await).
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) codes: Bounded<CodeRecord>,
+    pub(crate) user_tokens: Bounded<UserToken>,
+    pub(crate) refresh_tokens: Bounded<RefreshRecord>,
+    pub(crate) global_tokens: Bounded<GlobalToken>,
+    /// (issuer, appid) → the latest and the one before it.
+    pub(crate) global_latest: HashMap<(Issuer, String), String>,
+    pub(crate) global_previous: HashMap<(Issuer, String), String>,
+    /// appid → times of forced stable_token refreshes in the last day.
+    pub(crate) stable_forces: HashMap<String, VecDeque<SystemTime>>,
+    pub(crate) temp_tickets: Bounded<QrTicket>,
+    pub(crate) permanent_tickets: HashMap<String, QrTicket>,
+    /// (appid, scene) → permanent ticket, so the same permanent scene gets the same ticket.
+    pub(crate) permanent_by_scene: HashMap<(String, QrScene), String>,
+    /// (appid, openid) → session_key.
+    pub(crate) session_keys: HashMap<(String, String), String>,
+    /// (appid, user) → times of accepted jscode2session calls in the last minute.
+    pub(crate) js_rate: HashMap<(String, String), VecDeque<SystemTime>>,
+    pub(crate) redirect_domains: HashMap<String, Vec<String>>,
+    /// (appid, user) → follow.
+    pub(crate) follows: HashMap<(String, String), Follow>,
+    pub(crate) blocked: HashSet<String>,
+    pub(crate) push_urls: HashMap<String, String>,
+    pub(crate) calls: BTreeMap<String, u64>,
+    pub(crate) faults: HashMap<String, VecDeque<(Fault, u32)>>,
+    pub(crate) text_plain: bool,
+}
+
+/// State shared by the handle and every handler.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) apps: Vec<MockApp>,
+    pub(crate) users: Vec<MockUser>,
+    pub(crate) refresh_ttl: Duration,
+    pub(crate) website_deny_redirects: bool,
+    pub(crate) base_url: String,
+    pub(crate) clock: Clock,
+    inner: Mutex<Inner>,
+}
+
+/// What [`Shared::new`] needs besides the apps and users.
+pub(crate) struct Settings {
+    pub(crate) refresh_ttl: Duration,
+    pub(crate) website_deny_redirects: bool,
+    pub(crate) text_plain: bool,
+    pub(crate) blocked: Vec<String>,
+    pub(crate) subscribed: Vec<String>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        apps: Vec<MockApp>,
+        users: Vec<MockUser>,
+        settings: Settings,
+        base_url: String,
+    ) -> Self {
+        let clock = Clock::default();
+        let now = clock.now();
+        let redirect_domains = apps
+            .iter()
+            .map(|a| (a.appid.clone(), normalize_domains(&a.redirect_domains)))
+            .collect();
+        let mut follows = HashMap::new();
+        if let Some(oa) = apps.iter().find(|a| a.kind == AppKind::OfficialAccount) {
+            for name in &settings.subscribed {
+                follows.insert((oa.appid.clone(), name.clone()), Follow::other(now));
+            }
+        }
+        let inner = Inner {
+            codes: Bounded::new(MAX_CODES),
+            user_tokens: Bounded::new(MAX_USER_TOKENS),
+            refresh_tokens: Bounded::new(MAX_USER_TOKENS),
+            global_tokens: Bounded::new(MAX_GLOBAL_TOKENS),
+            global_latest: HashMap::new(),
+            global_previous: HashMap::new(),
+            stable_forces: HashMap::new(),
+            temp_tickets: Bounded::new(MAX_TEMP_TICKETS),
+            permanent_tickets: HashMap::new(),
+            permanent_by_scene: HashMap::new(),
+            session_keys: HashMap::new(),
+            js_rate: HashMap::new(),
+            redirect_domains,
+            follows,
+            blocked: settings.blocked.into_iter().collect(),
+            push_urls: HashMap::new(),
+            calls: BTreeMap::new(),
+            faults: HashMap::new(),
+            text_plain: settings.text_plain,
+        };
+        Shared {
+            apps,
+            users,
+            refresh_ttl: settings.refresh_ttl,
+            website_deny_redirects: settings.website_deny_redirects,
+            base_url,
+            clock,
+            inner: Mutex::new(inner),
+        }
+    }
+
+    /// The mutable state. A poisoned lock is taken over: handlers never panic while holding
+    /// it, and a test that panicked elsewhere must not take the server down.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn app(&self, appid: &str) -> Option<&MockApp> {
+        self.apps.iter().find(|a| a.appid == appid)
+    }
+
+    /// The first (primary) app of `kind`. Every config has one of each kind: `MockConfig`
+    /// can only replace the defaults, never remove them.
+    pub(crate) fn primary(&self, kind: AppKind) -> &MockApp {
+        self.apps
+            .iter()
+            .find(|a| a.kind == kind)
+            .unwrap_or(&self.apps[0])
+    }
+
+    pub(crate) fn user(&self, name: &str) -> Option<&MockUser> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The real (non-snapshot) user whose openid in `appid` is `openid`.
+    pub(crate) fn user_by_openid(&self, appid: &str, openid: &str) -> Option<&MockUser> {
+        self.users.iter().find(|u| u.openid_for(appid) == openid)
+    }
+
+    /// The identity `user` has in `app` (real ids; unionid when the app is bound).
+    pub(crate) fn identity(&self, app: &MockApp, user: &MockUser) -> Identity {
+        Identity {
+            user: user.name.clone(),
+            openid: user.openid_for(&app.appid),
+            unionid: app.bound.then(|| user.unionid.clone()),
+            snapshot: false,
+        }
+    }
+
+    /// Mints a single-use code for `user` in `app` with the lifetime WeChat gives that kind
+    /// of code.
+    pub(crate) fn issue_code(
+        &self,
+        app: &MockApp,
+        user: &MockUser,
+        scope: &str,
+        snapshot: bool,
+    ) -> String {
+        let (kind, ttl) = match app.kind {
+            AppKind::Website => (CodeKind::OAuth, WEBSITE_CODE_TTL),
+            AppKind::OfficialAccount => (CodeKind::OAuth, OA_CODE_TTL),
+            AppKind::Mobile => (CodeKind::OAuth, APP_CODE_TTL),
+            AppKind::MiniProgram => (CodeKind::JsCode, JS_CODE_TTL),
+        };
+        let mut ident = self.identity(app, user);
+        if snapshot {
+            ident.openid = ids::virtual_id();
+            ident.unionid = app.bound.then(ids::virtual_id);
+            ident.snapshot = true;
+        }
+        let now = self.now();
+        let code = ids::code();
+        let record = CodeRecord {
+            appid: app.appid.clone(),
+            kind,
+            scope: scope.to_owned(),
+            ident,
+            expires_at: after(now, ttl),
+            used: false,
+        };
+        self.lock().codes.insert(code.clone(), record, now);
+        code
+    }
+}
+
+impl Follow {
+    /// A follow that did not come from a QR code.
+    pub(crate) fn other(now: SystemTime) -> Self {
+        Follow {
+            since: now,
+            scene: "ADD_SCENE_OTHERS",
+            qr_scene: 0,
+            qr_scene_str: String::new(),
+        }
+    }
+}
+
+/// Lower-cases domains and strips any `:port`, so `LOCALHOST:3000` allows `localhost`.
+pub(crate) fn normalize_domains(domains: &[String]) -> Vec<String> {
+    domains
+        .iter()
+        .map(|d| {
+            let d = d.trim().to_ascii_lowercase();
+            if let Some(rest) = d.strip_prefix('[') {
+                // IPv6 literal: keep the brackets, as url::Url::host_str does.
+                match rest.split_once(']') {
+                    Some((ip, _)) => format!("[{ip}]"),
+                    None => d,
+                }
+            } else {
+                d.split(':').next().unwrap_or_default().to_owned()
+            }
+        })
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_lose_port_and_case() {
+        let d = normalize_domains(&[
+            "LOCALHOST:3000".into(),
+            "[::1]:8080".into(),
+            "example.com".into(),
+            " ".into(),
+        ]);
+        assert_eq!(d, ["localhost", "[::1]", "example.com"]);
+    }
+}
