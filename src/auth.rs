@@ -208,7 +208,11 @@ impl Auth {
 
     /// The answer to a request that needs a session and has none: a redirect into the login
     /// for a browser navigation, else `401` JSON.
-    pub(crate) fn unauthenticated<B>(&self, req: &Request<B>, invalid_bearer: bool) -> Response<Body> {
+    pub(crate) fn unauthenticated<B>(
+        &self,
+        req: &Request<B>,
+        invalid_bearer: bool,
+    ) -> Response<Body> {
         let headers = req.headers();
         let navigation = matches!(*req.method(), Method::GET | Method::HEAD)
             && !headers.contains_key("x-requested-with")
@@ -243,7 +247,8 @@ impl Auth {
         } else {
             HeaderValue::from_static("Bearer")
         };
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
         res
     }
 
@@ -279,10 +284,7 @@ impl Auth {
             }
             let lock = format!("{key}:lock");
             let mut sub = store.subscribe(&key).await?;
-            if !store
-                .set_if_absent(&lock, b"1".to_vec(), CODE_LOCK)
-                .await?
-            {
+            if !store.set_if_absent(&lock, b"1".to_vec(), CODE_LOCK).await? {
                 // Another instance is exchanging this code: wait for its outcome.
                 let deadline = tokio::time::Instant::now() + CODE_WAIT;
                 loop {
@@ -338,13 +340,8 @@ impl Auth {
             scope: token.scope.clone(),
         };
         let key = Self::key(appid, "tokens", &token.openid);
-        if let Err(e) = store::set_json(
-            self.store.as_ref(),
-            &key,
-            &stored,
-            REFRESH_TOKEN_LIFETIME,
-        )
-        .await
+        if let Err(e) =
+            store::set_json(self.store.as_ref(), &key, &stored, REFRESH_TOKEN_LIFETIME).await
         {
             tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
         }
@@ -524,7 +521,10 @@ mod tests {
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
         assert_eq!(bearer(&h), Some("abc"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&h), None);

@@ -99,7 +99,9 @@ pub enum ConfigError {
     )]
     AesKeyWithoutToken,
     /// The endpoint prefix is not a path.
-    #[error("the endpoint prefix {0:?} must start with '/', not end with '/', and not be '/' itself")]
+    #[error(
+        "the endpoint prefix {0:?} must start with '/', not end with '/', and not be '/' itself"
+    )]
     InvalidPrefix(String),
     /// An allowed redirect origin is not an origin.
     #[error("allowed redirect origin {0:?} is not an http(s) origin like https://shop.example.com")]
@@ -304,8 +306,9 @@ impl LoginRefused {
 }
 
 /// The boxed form of an `on_login` hook.
-pub(crate) type LoginHook =
-    Arc<dyn Fn(WechatUser) -> BoxFuture<'static, Result<Option<String>, LoginRefused>> + Send + Sync>;
+pub(crate) type LoginHook = Arc<
+    dyn Fn(WechatUser) -> BoxFuture<'static, Result<Option<String>, LoginRefused>> + Send + Sync,
+>;
 
 /// Where the Official Account's global access token comes from.
 ///
@@ -356,15 +359,24 @@ pub struct WechatConfig {
     pub(crate) session_ttl: Duration,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
-    #[allow(dead_code, reason = "read by the scan and Redis flows, which come next")]
+    #[allow(
+        dead_code,
+        reason = "read by the scan and Redis flows, which come next"
+    )]
     pub(crate) scan_ttl: Duration,
     pub(crate) lang: Lang,
-    #[allow(dead_code, reason = "read by the scan and Redis flows, which come next")]
+    #[allow(
+        dead_code,
+        reason = "read by the scan and Redis flows, which come next"
+    )]
     pub(crate) global_token_source: GlobalTokenSource,
     pub(crate) http_timeout: Duration,
     pub(crate) on_login: Option<LoginHook>,
     pub(crate) store: Option<Arc<dyn Store>>,
-    #[allow(dead_code, reason = "read by the scan and Redis flows, which come next")]
+    #[allow(
+        dead_code,
+        reason = "read by the scan and Redis flows, which come next"
+    )]
     pub(crate) redis_url: Option<Secret>,
 }
 
@@ -632,7 +644,10 @@ fn env(var: &str) -> Option<String> {
 fn pair(id: Option<String>, secret: Option<String>) -> Option<(String, Secret)> {
     match (id, secret) {
         (None, None) => None,
-        (id, secret) => Some((id.unwrap_or_default(), Secret::new(secret.unwrap_or_default()))),
+        (id, secret) => Some((
+            id.unwrap_or_default(),
+            Secret::new(secret.unwrap_or_default()),
+        )),
     }
 }
 
@@ -657,7 +672,10 @@ impl WechatConfigBuilder {
                 .map(Secret::new)
                 .collect();
         }
-        b.website = pair(env("WECHAT_WEBSITE_APP_ID"), env("WECHAT_WEBSITE_APP_SECRET"));
+        b.website = pair(
+            env("WECHAT_WEBSITE_APP_ID"),
+            env("WECHAT_WEBSITE_APP_SECRET"),
+        );
         b.oa = pair(env("WECHAT_OA_APP_ID"), env("WECHAT_OA_APP_SECRET"));
         b.oa_scope = env("WECHAT_OA_SCOPE");
         b.oa_token = env("WECHAT_OA_TOKEN").map(Secret::new);
@@ -767,7 +785,11 @@ impl WechatConfigBuilder {
     ///     .with_oa_push("mocktoken", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"));
     /// # drop(b);
     /// ```
-    pub fn with_oa_push(mut self, token: impl Into<Secret>, encoding_aes_key: Option<&str>) -> Self {
+    pub fn with_oa_push(
+        mut self,
+        token: impl Into<Secret>,
+        encoding_aes_key: Option<&str>,
+    ) -> Self {
         self.oa_token = Some(token.into());
         self.oa_aes_key = encoding_aes_key.map(Secret::new);
         self
@@ -790,7 +812,11 @@ impl WechatConfigBuilder {
     /// let b = wechat_auth::WechatConfig::builder().with_mini_program("wx4000000000000004", "secret");
     /// # drop(b);
     /// ```
-    pub fn with_mini_program(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+    pub fn with_mini_program(
+        mut self,
+        appid: impl Into<String>,
+        secret: impl Into<Secret>,
+    ) -> Self {
         self.mini = Some((appid.into(), secret.into()));
         self
     }
@@ -1202,14 +1228,23 @@ mod tests {
         assert!(cfg.secure_cookies);
         assert_eq!(cfg.cookie_name, "wechat_session");
         assert_eq!(cfg.prefix, "/auth/wechat");
-        assert_eq!(cfg.redirect_uri(), "https://example.com/auth/wechat/callback");
+        assert_eq!(
+            cfg.redirect_uri(),
+            "https://example.com/auth/wechat/callback"
+        );
     }
 
     #[test]
     fn http_origin_means_no_secure_cookie() {
-        let cfg = base().with_public_url("http://127.0.0.1:3000").build().unwrap();
+        let cfg = base()
+            .with_public_url("http://127.0.0.1:3000")
+            .build()
+            .unwrap();
         assert!(!cfg.secure_cookies);
-        assert_eq!(cfg.redirect_uri(), "http://127.0.0.1:3000/auth/wechat/callback");
+        assert_eq!(
+            cfg.redirect_uri(),
+            "http://127.0.0.1:3000/auth/wechat/callback"
+        );
     }
 
     #[test]
@@ -1246,7 +1281,10 @@ mod tests {
             ConfigError::NoChannel
         );
         let err = e(base().with_mobile_app("wx3", ""));
-        assert!(err.to_string().contains("WECHAT_MOBILE_APP_SECRET"), "{err}");
+        assert!(
+            err.to_string().contains("WECHAT_MOBILE_APP_SECRET"),
+            "{err}"
+        );
         assert!(matches!(
             e(base().with_oa_push("t", Some("short"))),
             ConfigError::InvalidAesKey { len: 5 }
@@ -1273,11 +1311,19 @@ mod tests {
     fn debug_never_shows_secrets() {
         let cfg = base()
             .with_official_account("wx2", "oa-secret-value")
-            .with_oa_push("push-token-value", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"))
+            .with_oa_push(
+                "push-token-value",
+                Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+            )
             .build()
             .unwrap();
         let dbg = format!("{cfg:?}");
-        for secret in [KEY, "oa-secret-value", "push-token-value", "abcdefghijklmnop"] {
+        for secret in [
+            KEY,
+            "oa-secret-value",
+            "push-token-value",
+            "abcdefghijklmnop",
+        ] {
             assert!(!dbg.contains(secret), "{dbg}");
         }
     }

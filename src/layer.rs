@@ -262,7 +262,10 @@ mod tests {
 
     #[test]
     fn endpoints_are_under_the_prefix_only() {
-        assert_eq!(endpoint("/auth/wechat/login", "/auth/wechat"), Some("/login"));
+        assert_eq!(
+            endpoint("/auth/wechat/login", "/auth/wechat"),
+            Some("/login")
+        );
         assert_eq!(endpoint("/auth/wechat", "/auth/wechat"), Some(""));
         assert_eq!(endpoint("/auth/wechatx/login", "/auth/wechat"), None);
         assert_eq!(endpoint("/profile", "/auth/wechat"), None);

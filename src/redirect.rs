@@ -23,7 +23,10 @@ fn check(candidate: &str, allowed: &[String]) -> Option<String> {
     }
     // Browsers strip ASCII tab/newline inside URLs and treat `\` like `/`: refuse them all,
     // and every other control character, rather than guess what a browser would make of it.
-    if candidate.bytes().any(|b| b.is_ascii_control() || b == b'\\') {
+    if candidate
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b'\\')
+    {
         return None;
     }
     if let Some(rest) = candidate.strip_prefix('/') {
@@ -106,8 +109,15 @@ mod tests {
             safe("https://shop.example.com/cart?id=1"),
             "https://shop.example.com/cart?id=1"
         );
-        assert_eq!(safe("https://SHOP.example.com/"), "https://shop.example.com/");
-        assert_eq!(safe("http://shop.example.com/"), "/", "scheme is part of the origin");
+        assert_eq!(
+            safe("https://SHOP.example.com/"),
+            "https://shop.example.com/"
+        );
+        assert_eq!(
+            safe("http://shop.example.com/"),
+            "/",
+            "scheme is part of the origin"
+        );
         assert_eq!(safe("https://shop.example.com.evil.com/"), "/");
     }
 }

@@ -33,7 +33,10 @@ async fn website_login_end_to_end() {
     let res = b.get(absolute(&app, &to_login)).send().await.unwrap();
     assert_eq!(res.status(), 302);
     let wechat = location(&res);
-    assert!(wechat.starts_with(&format!("{}/connect/qrconnect?appid=", mock.url())), "{wechat}");
+    assert!(
+        wechat.starts_with(&format!("{}/connect/qrconnect?appid=", mock.url())),
+        "{wechat}"
+    );
     assert!(wechat.ends_with("#wechat_redirect"), "{wechat}");
     assert!(wechat.contains("scope=snsapi_login"));
     let state_cookie = res
@@ -53,8 +56,14 @@ async fn website_login_end_to_end() {
     let res = b.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), 302);
     assert_eq!(location(&res), "/profile?tab=1");
-    let session = set_cookie(&res, "wechat_session").expect("session cookie").to_owned();
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"));
+    let session = set_cookie(&res, "wechat_session")
+        .expect("session cookie")
+        .to_owned();
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Path=/")
+    );
     assert!(!session.contains("Secure"), "http origin: no Secure flag");
     assert!(!session.to_lowercase().contains("access_token"));
 
@@ -78,7 +87,14 @@ async fn website_login_end_to_end() {
     assert_eq!(mock.calls("sns/userinfo"), 1);
 
     // Logout revokes the session and clears the cookie.
-    let token = session.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let token = session
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
     let res = b
         .post(format!("{}/auth/wechat/logout?return_to=/bye", app.url))
         .send()
@@ -98,7 +114,10 @@ async fn website_login_end_to_end() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(res.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
 }
 
 #[tokio::test]
@@ -121,7 +140,10 @@ async fn official_account_userinfo_scope_inside_wechat() {
     let bob = mock.user("bob").unwrap();
     let oa = mock.official_account().appid.clone();
     assert_eq!(user["openid"], bob.openid_for(&oa));
-    assert_eq!(user["unionid"], bob.unionid, "same unionid as on every other app");
+    assert_eq!(
+        user["unionid"], bob.unionid,
+        "same unionid as on every other app"
+    );
     assert_eq!(user["channel"], "official_account");
     assert_eq!(user["nickname"], bob.nickname);
 }
@@ -139,10 +161,17 @@ async fn official_account_base_scope_reads_no_profile() {
     let (status, user) = get_json(&b, &format!("{}/profile", app.url)).await;
     assert_eq!(status, 200);
     let carol = mock.user("carol").unwrap();
-    assert_eq!(user["openid"], carol.openid_for(&mock.official_account().appid));
+    assert_eq!(
+        user["openid"],
+        carol.openid_for(&mock.official_account().appid)
+    );
     assert!(user["nickname"].is_null());
     assert!(user["unionid"].is_null(), "snsapi_base gives no unionid");
-    assert_eq!(mock.calls("sns/userinfo"), 0, "a base token cannot read the profile");
+    assert_eq!(
+        mock.calls("sns/userinfo"),
+        0,
+        "a base token cannot read the profile"
+    );
 }
 
 #[tokio::test]
@@ -189,11 +218,25 @@ async fn forged_missing_and_foreign_state_are_refused_before_any_wechat_call() {
     let res = other.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert!(set_cookie(&res, "wechat_session").is_none());
-    assert!(res.text().await.unwrap().contains("not started in this browser"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("not started in this browser")
+    );
 
     // The right browser with a forged state.
-    let code = callback.split("code=").nth(1).unwrap().split('&').next().unwrap();
-    let forged = format!("{}/auth/wechat/callback?code={code}&state=Forged123", app.url);
+    let code = callback
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let forged = format!(
+        "{}/auth/wechat/callback?code={code}&state=Forged123",
+        app.url
+    );
     let res = a.get(&forged).send().await.unwrap();
     assert_eq!(res.status(), 400);
     // No state at all, and a malformed one.
@@ -205,7 +248,11 @@ async fn forged_missing_and_foreign_state_are_refused_before_any_wechat_call() {
             .unwrap();
         assert_eq!(res.status(), 400, "{bad}");
     }
-    assert_eq!(mock.calls("sns/oauth2/access_token"), 0, "refused before WeChat");
+    assert_eq!(
+        mock.calls("sns/oauth2/access_token"),
+        0,
+        "refused before WeChat"
+    );
 
     // The real callback still works afterwards.
     let res = a.get(&callback).send().await.unwrap();
@@ -226,7 +273,10 @@ async fn refusal_shows_a_retry_page_and_no_session() {
     assert!(set_cookie(&res, "wechat_session").is_none());
     let page = res.text().await.unwrap();
     assert!(page.contains("declined"), "{page}");
-    assert!(page.contains("/auth/wechat/login?return_to=/profile&amp;channel=website"), "{page}");
+    assert!(
+        page.contains("/auth/wechat/login?return_to=/profile&amp;channel=website"),
+        "{page}"
+    );
     let (status, _) = get_json(&b, &format!("{}/profile", app.url)).await;
     assert_eq!(status, 401);
     assert_eq!(mock.calls("sns/oauth2/access_token"), 0);
@@ -243,7 +293,11 @@ async fn snapshot_users_get_no_session() {
     assert!(set_cookie(&res, "wechat_session").is_none());
     let page = res.text().await.unwrap();
     assert!(page.contains("使用完整服务"), "{page}");
-    assert_eq!(mock.calls("sns/userinfo"), 0, "virtual users are not looked up");
+    assert_eq!(
+        mock.calls("sns/userinfo"),
+        0,
+        "virtual users are not looked up"
+    );
     let (status, _) = get_json(&b, &format!("{}/profile", app.url)).await;
     assert_eq!(status, 401);
 }
@@ -264,7 +318,9 @@ async fn a_repeated_callback_gets_the_same_session_with_one_exchange() {
     let openid = |t: &str| {
         let payload = t.split('.').nth(1).unwrap().to_owned();
         use base64::Engine;
-        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
         serde_json::from_slice::<serde_json::Value>(&json).unwrap()["oid"].clone()
     };
     let (t1, t2) = (session_token(&r1).unwrap(), session_token(&r2).unwrap());
@@ -272,7 +328,11 @@ async fn a_repeated_callback_gets_the_same_session_with_one_exchange() {
     // A reload after the state cookie is gone still lands, and never shows 40163.
     let r3 = b.get(&callback).send().await.unwrap();
     assert_eq!(r3.status(), 302, "{}", r3.text().await.unwrap());
-    assert_eq!(mock.calls("sns/oauth2/access_token"), 1, "one exchange upstream");
+    assert_eq!(
+        mock.calls("sns/oauth2/access_token"),
+        1,
+        "one exchange upstream"
+    );
 }
 
 #[tokio::test]
@@ -303,15 +363,18 @@ async fn an_expired_code_asks_to_log_in_again() {
     assert!(set_cookie(&res, "wechat_session").is_none());
     let page = res.text().await.unwrap();
     assert!(page.contains("already used or has expired"), "{page}");
-    assert!(page.contains("/auth/wechat/login?return_to=/profile"), "{page}");
+    assert!(
+        page.contains("/auth/wechat/login?return_to=/profile"),
+        "{page}"
+    );
     assert!(!page.contains("40163") && !page.contains("42003"));
 }
 
 #[tokio::test]
 async fn a_wrong_app_secret_explains_the_configuration_error() {
     let mock = MockWechat::start().await.unwrap();
-    let app = start(config(&mock).with_website_app(mock.website().appid.clone(), "wrong-secret"))
-        .await;
+    let app =
+        start(config(&mock).with_website_app(mock.website().appid.clone(), "wrong-secret")).await;
     let b = browser();
     let res = login(&app, &b, "?return_to=/profile", "alice").await;
     assert_eq!(res.status(), 403);
@@ -334,11 +397,19 @@ async fn wechat_down_or_slow_is_a_5xx_page_not_a_hang() {
 
     let mock = MockWechat::start().await.unwrap();
     let app = start(config(&mock).with_http_timeout(Duration::from_secs(1))).await;
-    mock.inject("sns/oauth2/access_token", Fault::Delay(Duration::from_secs(5)), 5);
+    mock.inject(
+        "sns/oauth2/access_token",
+        Fault::Delay(Duration::from_secs(5)),
+        5,
+    );
     let started = std::time::Instant::now();
     let res = login(&app, &b, "?return_to=/profile", "alice").await;
     assert_eq!(res.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(res.text().await.unwrap().contains("did not answer in time"));
 }
 
@@ -347,8 +418,14 @@ async fn api_and_xhr_requests_get_401_json_browsers_get_a_redirect() {
     let mock = MockWechat::start().await.unwrap();
     let app = start(config(&mock)).await;
     let c = browser();
-    for (accept, xhr) in [("application/json", false), ("text/html", true), ("*/*", false)] {
-        let mut req = c.get(format!("{}/api/data", app.url)).header("accept", accept);
+    for (accept, xhr) in [
+        ("application/json", false),
+        ("text/html", true),
+        ("*/*", false),
+    ] {
+        let mut req = c
+            .get(format!("{}/api/data", app.url))
+            .header("accept", accept);
         if xhr {
             req = req.header("x-requested-with", "XMLHttpRequest");
         }
@@ -387,7 +464,9 @@ async fn optional_mode_never_blocks() {
     let res = b.get(format!("{}/maybe", app.url)).send().await.unwrap();
     assert_eq!(
         res.text().await.unwrap(),
-        mock.user("alice").unwrap().openid_for(&mock.website().appid)
+        mock.user("alice")
+            .unwrap()
+            .openid_for(&mock.website().appid)
     );
 }
 
@@ -411,7 +490,13 @@ async fn every_open_redirect_trick_lands_on_root() {
     // An allow-listed origin is followed.
     let app = start(config(&mock).with_allowed_origin("https://shop.example.com")).await;
     let b = browser();
-    let res = login(&app, &b, "?return_to=https://shop.example.com/cart", "alice").await;
+    let res = login(
+        &app,
+        &b,
+        "?return_to=https://shop.example.com/cart",
+        "alice",
+    )
+    .await;
     assert_eq!(location(&res), "https://shop.example.com/cart");
 }
 
@@ -450,7 +535,11 @@ async fn a_second_login_of_a_cached_user_reads_no_profile() {
     login(&app, &browser(), "", "alice").await;
     login(&app, &browser(), "", "alice").await;
     assert_eq!(mock.calls("sns/oauth2/access_token"), 2);
-    assert_eq!(mock.calls("sns/userinfo"), 1, "the profile came from the cache");
+    assert_eq!(
+        mock.calls("sns/userinfo"),
+        1,
+        "the profile came from the cache"
+    );
 }
 
 #[tokio::test]
@@ -464,7 +553,15 @@ async fn the_handle_refreshes_an_expired_user_token() {
     mock.advance(Duration::from_secs(3 * 3600)); // WeChat's user token expires
     let (status, body) = get_json(&b, &format!("{}/wechat-profile", app.url)).await;
     assert_eq!(status, 200);
-    assert_eq!(body["profile"], mock.user("alice").unwrap().nickname, "{body}");
+    assert_eq!(
+        body["profile"],
+        mock.user("alice").unwrap().nickname,
+        "{body}"
+    );
     assert_eq!(mock.calls("sns/oauth2/refresh_token"), 1);
-    assert_eq!(mock.calls("sns/userinfo"), 3, "one refused with 42001, one after the refresh");
+    assert_eq!(
+        mock.calls("sns/userinfo"),
+        3,
+        "one refused with 42001, one after the refresh"
+    );
 }

@@ -1,7 +1,7 @@
 //! The current session: `GET me` shows it, `POST logout` ends it.
 
 use axum_core::body::Body;
-use http::{Response, request::Parts, StatusCode, header};
+use http::{Response, StatusCode, header, request::Parts};
 use serde::Serialize;
 
 use super::Query;

@@ -140,7 +140,9 @@ impl FlowError {
 
     fn log(&self) {
         match self {
-            Self::Wechat(e) if matches!(e.kind(), ErrorKind::Configuration | ErrorKind::Permission) => {
+            Self::Wechat(e)
+                if matches!(e.kind(), ErrorKind::Configuration | ErrorKind::Permission) =>
+            {
                 tracing::error!(error = %e, "WeChat refused the configuration")
             }
             Self::Wechat(e) => tracing::warn!(error = %e, "WeChat call failed"),
@@ -166,7 +168,10 @@ impl FlowError {
             respond::escape(&zh),
             respond::escape(&en)
         );
-        let mut res = respond::html(self.status(), respond::page("登录失败 · Login failed", &body));
+        let mut res = respond::html(
+            self.status(),
+            respond::page("登录失败 · Login failed", &body),
+        );
         self.retry_after(&mut res);
         res
     }

@@ -12,7 +12,7 @@
 //!    scope allows; runs `on_login`; sets the session cookie; and redirects to `return_to`.
 
 use axum_core::body::Body;
-use http::{Response, request::Parts, StatusCode, header};
+use http::{Response, StatusCode, header, request::Parts};
 
 use super::{FlowError, Query};
 use crate::{
@@ -176,9 +176,9 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         return FlowError::StateMismatch.html(Some(&login_link(auth, "/", None)));
     };
     let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
-    let clear_state = auth
-        .cookie_spec()
-        .build(cookie_name.as_str(), "", auth.cfg.prefix.as_str(), 0);
+    let clear_state =
+        auth.cookie_spec()
+            .build(cookie_name.as_str(), "", auth.cfg.prefix.as_str(), 0);
 
     let Some(code) = code else {
         // No code: the person declined on WeChat's page.
@@ -188,7 +188,10 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
              <a class=\"button\" href=\"{}\">重新登录 · Try again</a>",
             respond::escape(&retry)
         );
-        let mut res = respond::html(StatusCode::OK, respond::page("已取消登录 · Login cancelled", &body));
+        let mut res = respond::html(
+            StatusCode::OK,
+            respond::page("已取消登录 · Login cancelled", &body),
+        );
         respond::set_cookie(&mut res, &clear_state);
         return res;
     };
@@ -220,7 +223,9 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         return FlowError::StateMismatch.html(Some(&retry));
     }
     let mut res = match outcome.as_ref() {
-        LoginOutcome::Success { user, return_to, .. } => {
+        LoginOutcome::Success {
+            user, return_to, ..
+        } => {
             let token = auth.issue(user);
             let mut res = respond::redirect(StatusCode::FOUND, return_to);
             auth.set_session_cookie(&mut res, &token);
@@ -349,7 +354,10 @@ fn refused_page(message: &str) -> Response<Body> {
         "<h1>无法登录</h1><p>{}</p><p class=\"en\">This site refused the login.</p>",
         respond::escape(message)
     );
-    respond::html(StatusCode::FORBIDDEN, respond::page("无法登录 · Login refused", &body))
+    respond::html(
+        StatusCode::FORBIDDEN,
+        respond::page("无法登录 · Login refused", &body),
+    )
 }
 
 #[cfg(test)]

@@ -12,8 +12,7 @@ use wechat_auth::{
 
 pub const SECRET: &str = "test-session-secret-0123456789abcdef";
 pub const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49(0x18003129) NetType/WIFI Language/zh_CN";
-pub const DESKTOP_UA: &str =
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
+pub const DESKTOP_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 
 /// A running app.
 pub struct App {
@@ -156,11 +155,18 @@ pub async fn start_login(app: &App, b: &Client, query: &str) -> String {
 /// callback URL WeChat sends the browser to.
 pub async fn wechat_answers(b: &Client, wechat_url: &str, user: &str, action: &str) -> String {
     let res = b
-        .get(format!("{wechat_url}&mock_user={user}&mock_action={action}"))
+        .get(format!(
+            "{wechat_url}&mock_user={user}&mock_action={action}"
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 302, "mock {action}: {}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        302,
+        "mock {action}: {}",
+        res.text().await.unwrap_or_default()
+    );
     location(&res)
 }
 
