@@ -1,0 +1,169 @@
+//! Session tokens over real sockets: what the guard accepts and what it treats as "no
+//! session" (tampered, expired, `alg: none`, rotated-out keys), in a cookie or a Bearer header.
+
+mod common;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use wechat_auth::mock::MockWechat;
+
+const NEW_KEY: &str = "the-new-session-key-0123456789abcdef";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A token shaped exactly like the layer's, signed with `key`.
+fn craft(key: &str, exp: u64) -> String {
+    let claims = json!({
+        "iss": "wechat-auth", "aud": "wechat-auth/session", "sub": "openid:wx1:oCrafted",
+        "oid": "oCrafted", "aid": "wx1", "ch": "website", "jti": "crafted-jti",
+        "iat": now() - 10, "exp": exp,
+    });
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn status_with_bearer(app: &App, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/api/data", app.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn status_with_cookie(app: &App, token: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/profile", app.url))
+        .header("cookie", format!("other=1; wechat_session={token}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_well_formed_token_opens_protected_routes_by_bearer_and_cookie() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let token = craft(SECRET, now() + 600);
+    assert_eq!(status_with_bearer(&app, &token).await, 200);
+    assert_eq!(status_with_cookie(&app, &token).await, 200);
+}
+
+#[tokio::test]
+async fn tampered_expired_and_unsigned_tokens_are_no_session() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+
+    // A real session from a real login, then its payload edited.
+    let b = browser();
+    let res = login(&app, &b, "", "alice").await;
+    let token = session_token(&res).unwrap();
+    assert_eq!(status_with_bearer(&app, &token).await, 200);
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
+    payload["oid"] = json!("oMallory");
+    parts[1] = B64.encode(payload.to_string());
+    let tampered = parts.join(".");
+    assert_eq!(status_with_bearer(&app, &tampered).await, 401);
+    assert_eq!(status_with_cookie(&app, &tampered).await, 302, "back to login");
+
+    // Expired (beyond the few seconds of tolerated clock skew).
+    let expired = craft(SECRET, now() - 60);
+    assert_eq!(status_with_bearer(&app, &expired).await, 401);
+    assert_eq!(status_with_cookie(&app, &expired).await, 302);
+
+    // alg: none, with and without a trailing dot.
+    let none_header = B64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    for unsigned in [
+        format!("{none_header}.{}.", parts[1]),
+        format!("{none_header}.{}", parts[1]),
+    ] {
+        assert_eq!(status_with_bearer(&app, &unsigned).await, 401);
+    }
+
+    // Signed with a key the app does not know; and garbage.
+    assert_eq!(
+        status_with_bearer(&app, &craft("some-other-key-0123456789abcdef0123", now() + 600)).await,
+        401
+    );
+    for junk in ["", "a.b.c", "Bearer", &"x".repeat(10_000)] {
+        assert_eq!(status_with_bearer(&app, junk).await, 401, "{junk:.20}");
+    }
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_sessions_until_the_old_key_is_dropped() {
+    let mock = MockWechat::start().await.unwrap();
+    let old_token = craft(SECRET, now() + 600);
+
+    // New key first: it signs, the old one still verifies.
+    let rotated = start(config(&mock).with_session_keys([NEW_KEY, SECRET])).await;
+    assert_eq!(status_with_bearer(&rotated, &old_token).await, 200);
+    let b = browser();
+    let res = login(&rotated, &b, "", "alice").await;
+    let new_token = session_token(&res).unwrap();
+    assert_eq!(status_with_bearer(&rotated, &new_token).await, 200);
+
+    // The old key retired: its sessions end, the new key's go on.
+    let retired = start(config(&mock).with_session_keys([NEW_KEY])).await;
+    assert_eq!(status_with_bearer(&retired, &old_token).await, 401);
+    assert_eq!(status_with_bearer(&retired, &new_token).await, 200);
+}
+
+#[tokio::test]
+async fn logout_needs_our_origin_and_holds_for_bearer_clients() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let b = browser();
+    let res = login(&app, &b, "", "alice").await;
+    let token = session_token(&res).unwrap();
+
+    // A cross-site form cannot log the user out.
+    let res = b
+        .post(format!("{}/auth/wechat/logout", app.url))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(status_with_bearer(&app, &token).await, 200);
+
+    // GET is not a logout.
+    let res = b
+        .get(format!("{}/auth/wechat/logout", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+
+    // A bearer client logs out with 204 and its token is dead.
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/wechat/logout", app.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(status_with_bearer(&app, &token).await, 401);
+    assert_eq!(status_with_cookie(&app, &token).await, 302);
+}
