@@ -1,0 +1,174 @@
+//! The whole crate in one runnable app: `cargo run --example demo`.
+//!
+//! With no configuration it starts the mock WeChat on loopback and an app that uses it, and
+//! prints both addresses. Open the app, pick a login channel, approve as one of the mock's
+//! users, and you land on `/profile`. With `WECHAT_*` variables set (see the README) it uses
+//! those apps and hosts instead: the real WeChat, or a shared `mock_server`.
+//!
+//! `PORT` picks the app's port (default 3000); `RUST_LOG=wechat_auth=debug` shows the flows.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{Router, response::Html, routing::get};
+use wechat_auth::{
+    WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser,
+    mock::MockWechat,
+};
+
+/// The demo's "database": one account per person, keyed on the unionid.
+type Accounts = Arc<Mutex<HashMap<String, u64>>>;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "wechat_auth=info".into()),
+        )
+        .init();
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let app_url = format!("http://{}", listener.local_addr()?);
+
+    // Real settings when the environment has them, else our own mock WeChat.
+    let configured = std::env::var("WECHAT_WEBSITE_APP_ID").is_ok()
+        || std::env::var("WECHAT_OA_APP_ID").is_ok();
+    let (builder, mock) = if configured {
+        let mut b = WechatConfigBuilder::from_env()?;
+        if std::env::var("WECHAT_PUBLIC_URL").is_err() {
+            b = b.with_public_url(app_url.clone());
+        }
+        if std::env::var("WECHAT_SESSION_SECRET").is_err() {
+            b = b.with_session_secret(random_secret());
+        }
+        (b, None)
+    } else {
+        let mock = MockWechat::start().await?;
+        let oa = mock.official_account();
+        let b = WechatConfig::builder()
+            .with_public_url(app_url.clone())
+            .with_session_secret(random_secret())
+            .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
+            .with_website_app(&mock.website().appid, &mock.website().secret)
+            .with_official_account(&oa.appid, &oa.secret)
+            .with_oa_push(
+                oa.token.clone().unwrap_or_default(),
+                oa.encoding_aes_key.as_deref(),
+            )
+            .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
+            .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
+        (b, Some(mock))
+    };
+
+    let accounts = Accounts::default();
+    let hook_accounts = accounts.clone();
+    let cfg = builder
+        .with_public_path("/")
+        .with_on_login(move |user: WechatUser| {
+            let accounts = hook_accounts.clone();
+            async move {
+                // One account per person across every channel: key on the unionid.
+                let mut accounts = accounts.lock().unwrap();
+                let next = accounts.len() as u64 + 1;
+                let id = *accounts.entry(user.key()).or_insert(next);
+                Ok(Some(format!("account-{id}")))
+            }
+        })
+        .build()?;
+    let prefix = cfg.prefix().to_owned();
+
+    let app = Router::new()
+        .route("/", get(landing))
+        .route("/profile", get(profile))
+        .layer(WechatAuthLayer::new(cfg));
+
+    println!("app: {app_url}");
+    if let Some(mock) = &mock {
+        println!("mock wechat: {}", mock.url());
+        println!("  (approve as alice, bob or carol on the mock's login page)");
+    }
+    println!("endpoints under {prefix}: login, callback, me, logout");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// A fresh signing key per run: sessions end when the demo stops.
+fn random_secret() -> String {
+    use rand::{Rng, distr::Alphanumeric};
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect()
+}
+
+const STYLE: &str = r#"<style>
+body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",system-ui,sans-serif;max-width:640px;margin:40px auto;padding:0 16px;color:#1f2329}
+a.button,button{display:inline-block;background:#07c160;color:#fff;border:0;border-radius:8px;padding:10px 18px;margin:6px 6px 6px 0;text-decoration:none;font-size:15px;cursor:pointer}
+a.secondary{background:#576b95} dt{color:#86909c;font-size:13px;margin-top:10px} dd{margin:2px 0 0;font-family:ui-monospace,monospace;word-break:break-all}
+img{width:64px;height:64px;border-radius:8px}
+</style>"#;
+
+async fn landing(user: Option<WechatUser>) -> Html<String> {
+    let who = match user {
+        Some(u) => format!(
+            "<p>Signed in as <b>{}</b>. <a href=\"/profile\">Your profile</a></p>",
+            escape(u.nickname.as_deref().unwrap_or(&u.openid))
+        ),
+        None => "<p>Not signed in.</p>".to_owned(),
+    };
+    Html(format!(
+        r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>wechat-auth demo</title>{STYLE}
+<h1>wechat-auth demo</h1>{who}
+<p>Log in with WeChat:</p>
+<a class="button" href="/auth/wechat/login?return_to=/profile&amp;channel=website">Website QR login</a>
+<a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
+<p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#
+    ))
+}
+
+async fn profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {
+    // The profile is kept server-side; this shows it can be read again later.
+    let fresh = wechat.profile(&user).await.ok().flatten();
+    let avatar = user
+        .avatar_url
+        .as_deref()
+        .map(|a| format!(r#"<img src="{}" alt="avatar">"#, escape(a)))
+        .unwrap_or_default();
+    let row = |k: &str, v: Option<&str>| {
+        format!("<dt>{k}</dt><dd>{}</dd>", escape(v.unwrap_or("—")))
+    };
+    Html(format!(
+        r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Profile</title>{STYLE}
+<h1>{avatar} {nickname}</h1>
+<dl>{openid}{unionid}{appid}{channel}{subject}{fresh}</dl>
+<form method="post" action="/auth/wechat/logout?return_to=/"><button>Log out</button></form>
+<p><a href="/">Home</a></p>"#,
+        nickname = escape(user.nickname.as_deref().unwrap_or("(no nickname)")),
+        openid = row("openid", Some(&user.openid)),
+        unionid = row("unionid", user.unionid.as_deref()),
+        appid = row("appid", Some(&user.appid)),
+        channel = row("channel", Some(user.channel.as_str())),
+        subject = row("account (from on_login)", user.subject.as_deref()),
+        fresh = row(
+            "profile kept server-side",
+            fresh.as_ref().map(|p| p.nickname.as_str())
+        ),
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

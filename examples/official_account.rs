@@ -1,0 +1,56 @@
+//! Official Account web authorization (公众号网页授权), for pages opened inside WeChat.
+//!
+//! `cargo run --example official_account`. The layer sends a browser whose User-Agent
+//! contains `MicroMessenger` to `connect/oauth2/authorize`; `WECHAT_OA_SCOPE=snsapi_base`
+//! logs in silently with the openid only, `snsapi_userinfo` (the default) asks for consent
+//! and also yields nickname, avatar and unionid. A desktop browser can force the flow with
+//! `/auth/wechat/login?channel=oa` (the mock does not check the User-Agent).
+//!
+//! Against the real WeChat, set `WECHAT_PUBLIC_URL`, `WECHAT_SESSION_SECRET`,
+//! `WECHAT_OA_APP_ID`, `WECHAT_OA_APP_SECRET`, and register the public URL's host as the
+//! Official Account's web authorization domain (网页授权域名).
+
+use axum::{Router, routing::get};
+use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser, client::OaScope, mock::MockWechat};
+
+async fn home(user: Option<WechatUser>) -> String {
+    match user {
+        Some(u) => format!("hello {} ({})", u.nickname.as_deref().unwrap_or("?"), u.openid),
+        None => "open /me inside WeChat (or /auth/wechat/login?channel=oa) to log in".into(),
+    }
+}
+
+async fn me(user: WechatUser) -> String {
+    format!("openid {} unionid {:?} via {}", user.openid, user.unionid, user.channel)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
+    let public_url = format!("http://{}", listener.local_addr()?);
+
+    let (cfg, _mock) = if std::env::var("WECHAT_OA_APP_ID").is_ok() {
+        (WechatConfig::from_env()?, None)
+    } else {
+        let mock = MockWechat::start().await?;
+        let oa = mock.official_account();
+        let cfg = WechatConfig::builder()
+            .with_public_url(&public_url)
+            .with_session_secret("example-only-secret-0123456789abcdef")
+            .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
+            .with_official_account(&oa.appid, &oa.secret)
+            .with_oa_scope(OaScope::UserInfo)
+            .with_public_path("/")
+            .build()?;
+        println!("mock wechat: {}", mock.url());
+        (cfg, Some(mock))
+    };
+
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/me", get(me))
+        .layer(WechatAuthLayer::new(cfg));
+    println!("app: {public_url}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}

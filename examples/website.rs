@@ -1,0 +1,47 @@
+//! Website QR login (网站应用微信登录), the smallest complete app.
+//!
+//! `cargo run --example website`, then open the printed URL: `/` is protected, so the
+//! browser goes to WeChat's QR page (here the mock's), and comes back signed in.
+//!
+//! Against the real WeChat, set `WECHAT_PUBLIC_URL`, `WECHAT_SESSION_SECRET`,
+//! `WECHAT_WEBSITE_APP_ID` and `WECHAT_WEBSITE_APP_SECRET`, and register the public URL's
+//! host as the website app's authorization callback domain (授权回调域).
+
+use axum::{Router, routing::get};
+use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser, mock::MockWechat};
+
+async fn home(user: WechatUser) -> String {
+    format!(
+        "hello {} (openid {}, unionid {:?})",
+        user.nickname.as_deref().unwrap_or("?"),
+        user.openid,
+        user.unionid
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    let public_url = format!("http://{}", listener.local_addr()?);
+
+    let (cfg, _mock) = if std::env::var("WECHAT_WEBSITE_APP_ID").is_ok() {
+        (WechatConfig::from_env()?, None)
+    } else {
+        let mock = MockWechat::start().await?;
+        let cfg = WechatConfig::builder()
+            .with_public_url(&public_url)
+            .with_session_secret("example-only-secret-0123456789abcdef")
+            .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
+            .with_website_app(&mock.website().appid, &mock.website().secret)
+            .build()?;
+        println!("mock wechat: {}", mock.url());
+        (cfg, Some(mock))
+    };
+
+    let app = Router::new()
+        .route("/", get(home))
+        .layer(WechatAuthLayer::new(cfg));
+    println!("app: {public_url}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
