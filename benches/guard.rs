@@ -1,0 +1,119 @@
+//! What the guard costs per request, next to the same handler without it.
+//!
+//! `cargo bench --bench guard`. Every case drives one request through an axum `Router` in
+//! process (no sockets), so the numbers are the layer's own work plus the router's:
+//!
+//! - `bare_handler`: the router alone, no layer (the baseline);
+//! - `valid_cookie` / `valid_bearer`: a signed-in request (the verified-token cache is warm,
+//!   as it is for every request after a user's first);
+//! - `valid_cookie_first_sight`: a token the process has not seen yet (HMAC + JSON);
+//! - `missing_session`: the `401` answer; `invalid_signature`: a forged token, refused.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::{Router, body::Body, routing::get};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::Request;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use tower::ServiceExt;
+use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+
+const KEY: &str = "bench-session-secret-0123456789abcdef";
+
+fn token(jti: u64) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let claims = serde_json::json!({
+        "iss": "wechat-auth", "aud": "wechat-auth/session", "sub": "unionid:oUNION",
+        "oid": "oOPENID000000000000000000001", "uid": "oUNIONID00000000000000000001",
+        "aid": "wx1000000000000001", "ch": "website", "nn": "爱丽丝",
+        "jti": format!("jti{jti}"), "iat": now, "exp": now + 3600,
+    });
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(KEY.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn guarded() -> Router {
+    let cfg = WechatConfig::builder()
+        .with_public_url("https://example.com")
+        .with_session_secret(KEY)
+        .with_website_app("wx1000000000000001", "secret")
+        .build()
+        .unwrap();
+    Router::new()
+        .route("/", get(|user: WechatUser| async move { user.openid }))
+        .layer(WechatAuthLayer::new(cfg))
+}
+
+fn bare() -> Router {
+    Router::new().route("/", get(|| async { "oOPENID000000000000000000001" }))
+}
+
+fn get_with(header: Option<(&'static str, String)>) -> Request<Body> {
+    let mut b = Request::get("/");
+    if let Some((k, v)) = header {
+        b = b.header(k, v);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("guard");
+    let valid = token(0);
+    let forged = {
+        let mut t = token(1);
+        t.pop();
+        t.push(if t.ends_with('A') { 'B' } else { 'A' });
+        t
+    };
+
+    let app = bare();
+    g.bench_function("bare_handler", |b| {
+        b.to_async(&rt)
+            .iter(|| app.clone().oneshot(get_with(None)))
+    });
+    let app = guarded();
+    g.bench_function("valid_cookie", |b| {
+        b.to_async(&rt).iter(|| {
+            app.clone()
+                .oneshot(get_with(Some(("cookie", format!("wechat_session={valid}")))))
+        })
+    });
+    g.bench_function("valid_bearer", |b| {
+        b.to_async(&rt).iter(|| {
+            app.clone()
+                .oneshot(get_with(Some(("authorization", format!("Bearer {valid}")))))
+        })
+    });
+    let mut n = 10;
+    g.bench_function("valid_cookie_first_sight", |b| {
+        b.to_async(&rt).iter_batched(
+            || {
+                n += 1;
+                get_with(Some(("cookie", format!("wechat_session={}", token(n)))))
+            },
+            |req| app.clone().oneshot(req),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("missing_session", |b| {
+        b.to_async(&rt).iter(|| app.clone().oneshot(get_with(None)))
+    });
+    g.bench_function("invalid_signature", |b| {
+        b.to_async(&rt).iter(|| {
+            app.clone()
+                .oneshot(get_with(Some(("authorization", format!("Bearer {forged}")))))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
