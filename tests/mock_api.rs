@@ -1357,3 +1357,27 @@ async fn jscode2session_limits_each_user_to_100_a_minute() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn wxlogin_iframe_urls_work_without_response_type() {
+    let mock = MockWechat::start().await.unwrap();
+    let site = &mock.website().appid;
+    let r = enc(CALLBACK);
+    // The shape wxLogin.js builds for its iframe.
+    let iframe = format!(
+        "{}/connect/qrconnect?appid={site}&scope=snsapi_login&redirect_uri={r}&state=w1&login_type=jssdk&self_redirect=false&style=black&href=",
+        mock.open_base()
+    );
+    let (status, tag, html) = page(&iframe).await;
+    assert_eq!((status, tag.as_str()), (StatusCode::OK, ""));
+    assert!(html.contains("mock_user=alice&amp;mock_action=approve"));
+    let back = location(&MockWechat::approve_url(&iframe, "alice")).await;
+    assert_eq!(query(&back, "state").as_deref(), Some("w1"));
+    assert!(query(&back, "code").is_some());
+    // Without login_type=jssdk, response_type stays required.
+    let plain = format!(
+        "{}/connect/qrconnect?appid={site}&scope=snsapi_login&redirect_uri={r}&state=w1",
+        mock.open_base()
+    );
+    assert_eq!(page(&plain).await.1, "response_type");
+}

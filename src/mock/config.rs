@@ -269,7 +269,7 @@ impl MockApp {
 /// shape of real ones: 28 characters of `[A-Za-z0-9_-]` starting with `o`.
 ///
 /// ```
-/// use wechat_auth::mock::{MockConfig, MockUser};
+/// use wechat_auth::mock::MockUser;
 ///
 /// let alice = MockUser::derive("alice", "爱丽丝", "http://127.0.0.1:1/mmopen/vi_32/x/132");
 /// let website = "wx1000000000000001";

@@ -166,7 +166,9 @@ fn validate<'a>(s: &'a Shared, flavor: Flavor, p: &Params) -> Result<Valid<'a>, 
             "redirect_uri_missing",
         )));
     }
-    if p.get("response_type") != Some("code") {
+    // wxLogin.js builds its iframe URL with `login_type=jssdk` and no `response_type`.
+    let jssdk = !oa && p.get("login_type") == Some("jssdk") && !p.has("response_type");
+    if p.get("response_type") != Some("code") && !jssdk {
         return Err(Box::new(error_page(
             None,
             "response_type 参数错误",
