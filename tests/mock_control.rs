@@ -749,3 +749,40 @@ fn mock_server_example_prints_its_url_first() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn jscode2session_busy_fault_leaves_the_code_usable() {
+    let mock = MockWechat::start().await.unwrap();
+    let mini = mock.mini_program();
+    let code = mock.sdk_code(&mini.appid, "alice").unwrap();
+    let call = || async {
+        http()
+            .get(format!("{}/sns/jscode2session", mock.api_base()))
+            .query(&[
+                ("appid", mini.appid.as_str()),
+                ("secret", &mini.secret),
+                ("js_code", &code),
+                ("grant_type", "authorization_code"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    mock.inject("sns/jscode2session", Fault::Errcode(-1), 1);
+    assert_eq!(errcode(&call().await), -1);
+    assert!(call().await["session_key"].is_string());
+    // Not an HTTP status: answered as 500.
+    mock.inject("sns/jscode2session", Fault::HttpStatus(42), 1);
+    let resp = http()
+        .get(format!("{}/sns/jscode2session", mock.api_base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // A fault for a name that is no endpoint never fires anywhere.
+    mock.inject("sns/jscode2sesion", Fault::Errcode(-1), 1);
+    assert_eq!(errcode(&call().await), 40163);
+}
