@@ -269,7 +269,7 @@ impl MockApp {
 /// shape of real ones: 28 characters of `[A-Za-z0-9_-]` starting with `o`.
 ///
 /// ```
-/// use wechat_auth::mock::{MockConfig, MockUser};
+/// use wechat_auth::mock::MockUser;
 ///
 /// let alice = MockUser::derive("alice", "爱丽丝", "http://127.0.0.1:1/mmopen/vi_32/x/132");
 /// let website = "wx1000000000000001";
@@ -332,17 +332,20 @@ impl MockUser {
     }
 }
 
-/// `o` + 27 characters of URL-safe base64 from a SHA-1 over (what, scope, name).
+/// `o` + 27 characters of URL-safe base64. Like real ones, ids of one app (or one Open
+/// Platform account) share their first characters: 5 come from `scope`, 22 from (scope, name).
 fn derived_id(what: &str, scope: &str, name: &str) -> String {
-    let digest = Sha1::new()
-        .chain_update(what.as_bytes())
-        .chain_update([0])
-        .chain_update(scope.as_bytes())
-        .chain_update([0])
-        .chain_update(name.as_bytes())
-        .finalize();
-    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-    format!("o{}", &encoded[..27])
+    let b64 = |parts: &[&str]| {
+        let mut h = Sha1::new();
+        for p in parts {
+            h.update(p.as_bytes());
+            h.update([0]);
+        }
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize())
+    };
+    let prefix = b64(&[what, scope]);
+    let own = b64(&[what, scope, name]);
+    format!("o{}{}", &prefix[..5], &own[..22])
 }
 
 /// A user as configured, before the server knows its own URL (for the avatar).

@@ -35,7 +35,8 @@ pub enum Fault {
     /// Answer `{"errcode":N,"errmsg":"…"}` (HTTP 200) instead of the real answer; on the
     /// browser pages, WeChat's HTML error page with that code.
     Errcode(i64),
-    /// Answer this HTTP status with a short plain-text body (a gateway failure).
+    /// Answer this HTTP status with a short plain-text body (a gateway failure). A number
+    /// that is no HTTP status answers 500.
     HttpStatus(u16),
     /// Wait this long, then answer normally.
     Delay(Duration),
@@ -44,14 +45,13 @@ pub enum Fault {
 }
 
 /// Queues `fault` for the next `times` calls of `endpoint` (path without leading slash).
+/// Names that are no endpoint are ignored (they could never fire, and must not grow state).
 pub(crate) fn queue(inner: &mut Inner, endpoint: &str, fault: Fault, times: u32) {
-    if times == 0 {
+    let endpoint = endpoint.trim_start_matches('/');
+    if times == 0 || !ENDPOINTS.contains(&endpoint) {
         return;
     }
-    let queue = inner
-        .faults
-        .entry(endpoint.trim_start_matches('/').to_owned())
-        .or_default();
+    let queue = inner.faults.entry(endpoint.to_owned()).or_default();
     if queue.len() < MAX_FAULTS_PER_ENDPOINT {
         queue.push_back((fault, times));
     }
@@ -90,12 +90,9 @@ pub(crate) async fn middleware(
         let fault = endpoint.and_then(|ep| take(&mut inner, ep));
         (fault, inner.text_plain)
     };
-    tracing::debug!(
-        method = %req.method(),
-        path = %req.uri().path(),
-        fault = ?fault,
-        "mock wechat: request"
-    );
+    if let Some(fault) = fault {
+        tracing::debug!(endpoint = path, ?fault, "mock wechat: injecting fault");
+    }
     let mut text_plain = sticky_plain;
     let resp = match fault {
         Some(Fault::Errcode(code)) => {
@@ -141,5 +138,14 @@ fn relabel(mut resp: Response, text_plain: bool) -> Response {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
     }
+    resp
+}
+
+/// Logs every request the mock serves (control API and avatars included) at debug level.
+pub(crate) async fn log_requests(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "mock wechat: request");
     resp
 }

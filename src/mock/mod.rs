@@ -854,8 +854,15 @@ impl MockWechat {
 
     /// The live ticket whose QR code encodes `url` (what a phone reads from the image).
     /// `None` when no live ticket has that url (unknown, or expired on the mock clock).
+    /// [`QrTicket`] shows a whole round trip.
     ///
-    /// See [`QrTicket`] for an example.
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert_eq!(mock.ticket_for_url("http://weixin.qq.com/q/02nothing"), None);
+    /// # Ok(()) }
+    /// ```
     pub fn ticket_for_url(&self, url: &str) -> Option<String> {
         let now = self.now();
         let inner = self.shared.lock();
@@ -868,9 +875,16 @@ impl MockWechat {
             .map(|t| t.ticket.clone())
     }
 
-    /// What the mock knows about a live ticket: app, scene, url, expiry.
+    /// What the mock knows about a live ticket: app, scene, url, expiry. `None` for an
+    /// unknown or expired ticket. [`QrTicket`] shows a whole round trip.
     ///
-    /// See [`QrTicket`] for an example.
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// assert!(mock.qr_ticket("gQH47joAAAAAAAAAASxodHRw").is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn qr_ticket(&self, ticket: &str) -> Option<QrTicket> {
         cgi::live_ticket(&self.shared, ticket)
     }
@@ -1016,5 +1030,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))
         .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));
-    wechat.merge(control).fallback(not_found).with_state(shared)
+    wechat
+        .merge(control)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(faults::log_requests))
+        .with_state(shared)
 }

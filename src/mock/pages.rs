@@ -44,7 +44,7 @@ pub(crate) fn error_page(code: Option<i64>, message: &str, reason: &str) -> Resp
         .map(|c| format!("<p class=\"code\">错误码：{c}</p>"))
         .unwrap_or_default();
     let html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{msg}</title>{STYLE}</head><body><main>\
          <h1>{msg}</h1>{code_line}<p>该链接无法访问（mock wechat）</p></main></body></html>",
         msg = escape(message),
@@ -166,7 +166,9 @@ fn validate<'a>(s: &'a Shared, flavor: Flavor, p: &Params) -> Result<Valid<'a>, 
             "redirect_uri_missing",
         )));
     }
-    if p.get("response_type") != Some("code") {
+    // wxLogin.js builds its iframe URL with `login_type=jssdk` and no `response_type`.
+    let jssdk = !oa && p.get("login_type") == Some("jssdk") && !p.has("response_type");
+    if p.get("response_type") != Some("code") && !jssdk {
         return Err(Box::new(error_page(
             None,
             "response_type 参数错误",
@@ -277,7 +279,7 @@ fn approve(s: &Shared, v: &Valid<'_>, user: &MockUser, snapshot: bool) -> Respon
 fn deny(s: &Shared, flavor: Flavor, v: &Valid<'_>) -> Response {
     if flavor == Flavor::QrConnect && !s.website_deny_redirects {
         let html = format!(
-            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
              <title>已取消登录</title>{STYLE}</head><body><main><h1>你已取消此次登录</h1>\
              <p>可以关闭此页面。（mock wechat：拒绝后不跳转）</p></main></body></html>"
         );
@@ -329,7 +331,7 @@ fn consent_page(s: &Shared, flavor: Flavor, v: &Valid<'_>, raw: &str) -> Respons
         items.push_str("</li>");
     }
     let html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{title}</title>{STYLE}</head><body><main><h1>{title}</h1>\
          <p class=\"code\">appid {appid} · scope {scope} · redirect {redirect}</p>\
          <ul class=\"users\">{items}</ul>\
