@@ -21,7 +21,10 @@ use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
 const KEY: &str = "bench-session-secret-0123456789abcdef";
 
 fn token(jti: u64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let claims = serde_json::json!({
         "iss": "wechat-auth", "aud": "wechat-auth/session", "sub": "unionid:oUNION",
         "oid": "oOPENID000000000000000000001", "uid": "oUNIONID00000000000000000001",
@@ -76,14 +79,15 @@ fn bench(c: &mut Criterion) {
 
     let app = bare();
     g.bench_function("bare_handler", |b| {
-        b.to_async(&rt)
-            .iter(|| app.clone().oneshot(get_with(None)))
+        b.to_async(&rt).iter(|| app.clone().oneshot(get_with(None)))
     });
     let app = guarded();
     g.bench_function("valid_cookie", |b| {
         b.to_async(&rt).iter(|| {
-            app.clone()
-                .oneshot(get_with(Some(("cookie", format!("wechat_session={valid}")))))
+            app.clone().oneshot(get_with(Some((
+                "cookie",
+                format!("wechat_session={valid}"),
+            ))))
         })
     });
     g.bench_function("valid_bearer", |b| {
@@ -108,8 +112,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("invalid_signature", |b| {
         b.to_async(&rt).iter(|| {
-            app.clone()
-                .oneshot(get_with(Some(("authorization", format!("Bearer {forged}")))))
+            app.clone().oneshot(get_with(Some((
+                "authorization",
+                format!("Bearer {forged}"),
+            ))))
         })
     });
     g.finish();

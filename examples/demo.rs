@@ -14,8 +14,7 @@ use std::{
 
 use axum::{Router, response::Html, routing::get};
 use wechat_auth::{
-    WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser,
-    mock::MockWechat,
+    WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser, mock::MockWechat,
 };
 
 /// The demo's "database": one account per person, keyed on the unionid.
@@ -38,8 +37,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_url = format!("http://{}", listener.local_addr()?);
 
     // Real settings when the environment has them, else our own mock WeChat.
-    let configured = std::env::var("WECHAT_WEBSITE_APP_ID").is_ok()
-        || std::env::var("WECHAT_OA_APP_ID").is_ok();
+    let configured =
+        std::env::var("WECHAT_WEBSITE_APP_ID").is_ok() || std::env::var("WECHAT_OA_APP_ID").is_ok();
     let (builder, mock) = if configured {
         let mut b = WechatConfigBuilder::from_env()?;
         if std::env::var("WECHAT_PUBLIC_URL").is_err() {
@@ -143,9 +142,8 @@ async fn profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {
         .as_deref()
         .map(|a| format!(r#"<img src="{}" alt="avatar">"#, escape(a)))
         .unwrap_or_default();
-    let row = |k: &str, v: Option<&str>| {
-        format!("<dt>{k}</dt><dd>{}</dd>", escape(v.unwrap_or("—")))
-    };
+    let row =
+        |k: &str, v: Option<&str>| format!("<dt>{k}</dt><dd>{}</dd>", escape(v.unwrap_or("—")));
     Html(format!(
         r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Profile</title>{STYLE}

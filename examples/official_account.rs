@@ -15,13 +15,20 @@ use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser, client::OaScope, mo
 
 async fn home(user: Option<WechatUser>) -> String {
     match user {
-        Some(u) => format!("hello {} ({})", u.nickname.as_deref().unwrap_or("?"), u.openid),
+        Some(u) => format!(
+            "hello {} ({})",
+            u.nickname.as_deref().unwrap_or("?"),
+            u.openid
+        ),
         None => "open /me inside WeChat (or /auth/wechat/login?channel=oa) to log in".into(),
     }
 }
 
 async fn me(user: WechatUser) -> String {
-    format!("openid {} unionid {:?} via {}", user.openid, user.unionid, user.channel)
+    format!(
+        "openid {} unionid {:?} via {}",
+        user.openid, user.unionid, user.channel
+    )
 }
 
 #[tokio::main]

@@ -85,7 +85,11 @@ async fn tampered_expired_and_unsigned_tokens_are_no_session() {
     parts[1] = B64.encode(payload.to_string());
     let tampered = parts.join(".");
     assert_eq!(status_with_bearer(&app, &tampered).await, 401);
-    assert_eq!(status_with_cookie(&app, &tampered).await, 302, "back to login");
+    assert_eq!(
+        status_with_cookie(&app, &tampered).await,
+        302,
+        "back to login"
+    );
 
     // Expired (beyond the few seconds of tolerated clock skew).
     let expired = craft(SECRET, now() - 60);
@@ -103,7 +107,11 @@ async fn tampered_expired_and_unsigned_tokens_are_no_session() {
 
     // Signed with a key the app does not know; and garbage.
     assert_eq!(
-        status_with_bearer(&app, &craft("some-other-key-0123456789abcdef0123", now() + 600)).await,
+        status_with_bearer(
+            &app,
+            &craft("some-other-key-0123456789abcdef0123", now() + 600)
+        )
+        .await,
         401
     );
     for junk in ["", "a.b.c", "Bearer", &"x".repeat(10_000)] {
