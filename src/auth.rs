@@ -188,13 +188,13 @@ impl Auth {
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
             for c in cookie::Cookie::split_parse(value).flatten() {
-                if c.name() == self.cfg.cookie_name {
-                    if let Some(session) = self.verify(c.value()) {
-                        return Found::Session(CurrentSession {
-                            session,
-                            carrier: Carrier::Cookie,
-                        });
-                    }
+                if c.name() == self.cfg.cookie_name
+                    && let Some(session) = self.verify(c.value())
+                {
+                    return Found::Session(CurrentSession {
+                        session,
+                        carrier: Carrier::Cookie,
+                    });
                 }
             }
         }

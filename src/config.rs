@@ -662,8 +662,10 @@ impl WechatConfigBuilder {
     /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut b = Self::default();
-        b.public_url = env("WECHAT_PUBLIC_URL");
+        let mut b = Self {
+            public_url: env("WECHAT_PUBLIC_URL"),
+            ..Self::default()
+        };
         if let Some(keys) = env("WECHAT_SESSION_SECRET") {
             b.session_keys = keys
                 .split(',')

@@ -56,10 +56,7 @@ fn check(candidate: &str, allowed: &[String]) -> Option<String> {
         return None;
     }
     let origin = url.origin().ascii_serialization();
-    allowed
-        .iter()
-        .any(|a| *a == origin)
-        .then(|| url.to_string())
+    allowed.contains(&origin).then(|| url.to_string())
 }
 
 #[cfg(test)]

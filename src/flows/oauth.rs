@@ -258,17 +258,16 @@ async fn repeat_after_success(
     .into_iter()
     .flatten()
     {
-        if let Some(outcome) = auth.remembered(app.appid(), code).await {
-            if let LoginOutcome::Success {
+        if let Some(outcome) = auth.remembered(app.appid(), code).await
+            && let LoginOutcome::Success {
                 state: s,
                 user,
                 return_to,
             } = outcome.as_ref()
-            {
-                if s == state && user.key() == current.session.user.key() {
-                    return Some(respond::redirect(StatusCode::FOUND, return_to));
-                }
-            }
+            && s == state
+            && user.key() == current.session.user.key()
+        {
+            return Some(respond::redirect(StatusCode::FOUND, return_to));
         }
     }
     None

@@ -200,10 +200,10 @@ impl Store for MemoryStore {
     fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(tx) = topics.get(topic) {
-                if tx.send(message).is_err() {
-                    topics.remove(topic);
-                }
+            if let Some(tx) = topics.get(topic)
+                && tx.send(message).is_err()
+            {
+                topics.remove(topic);
             }
             Ok(())
         })

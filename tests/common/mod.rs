@@ -80,7 +80,7 @@ pub fn routes() -> Router {
 
 /// Binds a port, finishes the config with that origin, and serves the app.
 pub async fn start(builder: WechatConfigBuilder) -> App {
-    start_with(builder, |cfg| WechatAuthLayer::new(cfg)).await
+    start_with(builder, WechatAuthLayer::new).await
 }
 
 pub async fn start_with(
