@@ -54,7 +54,31 @@ enum Mode {
     Optional,
 }
 
-/// A tower [`Layer`] that adds WeChat login to a service: see the [module docs](self).
+/// A tower [`Layer`] that adds WeChat login to a service.
+///
+/// It serves the login endpoints under the prefix (`/auth/wechat` by default) and guards
+/// every other path: the session (a `Bearer` token, else the session cookie) is verified
+/// locally — HMAC, no store and no network for a valid JWT — and checked against the
+/// in-process deny-list, then the user is attached for the
+/// [`WechatUser`](crate::WechatUser) extractor. Without a valid session a protected path
+/// answers a browser navigation with a `302` into the login and anything else with `401`
+/// JSON. Use `.layer(…)`, not `.route_layer(…)`, so the endpoints are reachable.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+///
+/// async fn home(user: WechatUser) -> String {
+///     format!("hi {}", user.openid)
+/// }
+/// let cfg = WechatConfig::builder()
+///     .with_public_url("https://example.com")
+///     .with_session_secret("0123456789abcdef0123456789abcdef")
+///     .with_website_app("wx1000000000000001", "website-app-secret")
+///     .build()?;
+/// let app: Router = Router::new().route("/", get(home)).layer(WechatAuthLayer::new(cfg));
+/// # Ok::<(), wechat_auth::ConfigError>(())
+/// ```
 ///
 /// Cheap to clone; every clone shares one engine (client, store, caches).
 #[derive(Clone, Debug)]
