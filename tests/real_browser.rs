@@ -1,0 +1,162 @@
+//! The website login in a real browser: headless Chromium, driven through chromedriver,
+//! follows the layer's redirects to the mock WeChat's HTML page, approves as alice, lands on
+//! the protected page, then logs out. Skips (one line) without Chromium, fails under `CI=true`.
+
+#[path = "support/browser.rs"]
+mod browser;
+mod common;
+
+use std::{panic::AssertUnwindSafe, time::Duration};
+
+use browser::Browser;
+use fantoccini::{Client, Locator};
+use futures_util::FutureExt as _;
+use wechat_auth::mock::MockWechat;
+
+/// Longest any single page transition may take.
+const STEP: Duration = Duration::from_secs(10);
+
+/// The mock page's "以 … 身份同意（approve as alice）" link, by its class and its text.
+const APPROVE_ALICE: &str =
+    "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]";
+
+#[tokio::test]
+async fn chromium_logs_in_through_the_mock_page_and_out_again() {
+    let Some(found) = Browser::find() else {
+        return;
+    };
+    let mock = MockWechat::start().await.unwrap();
+    let app = common::start(common::config(&mock)).await;
+
+    let (driver, client) = found.launch().await;
+    // Whatever happens in the flow, end the WebDriver session (and so Chromium) first; the
+    // driver guard then kills what is left and removes the profile.
+    let outcome = AssertUnwindSafe(login_and_logout(&client, &mock, &app.url))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    drop(driver);
+}
+
+async fn login_and_logout(client: &Client, mock: &MockWechat, app: &str) {
+    let website = mock.website().appid.clone();
+    let alice = mock.user("alice").unwrap().openid_for(&website);
+    let bob = mock.user("bob").unwrap().openid_for(&website);
+    let profile = url::Url::parse(&format!("{app}/profile")).unwrap();
+
+    // 1. A navigation to the protected page goes through the login to WeChat's QR page.
+    client.goto(profile.as_str()).await.unwrap();
+    let approve = wait_for_mock_page(client, mock, &website).await;
+
+    // 2. A picture of the mock's page, for people (best effort).
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::write(
+            browser::target_dir().join("real_browser_mock_page.png"),
+            png,
+        );
+    }
+
+    // 3. Alice approves: WeChat sends the browser to the callback, which sets the session and
+    //    sends it back to where it was going.
+    let href = approve.attr("href").await.unwrap().unwrap_or_default();
+    assert!(
+        href.contains("mock_user=alice") && href.contains("mock_action=approve"),
+        "the alice link: {href}"
+    );
+    approve.click().await.unwrap();
+    client
+        .wait()
+        .at_most(STEP)
+        .for_url(&profile)
+        .await
+        .unwrap_or_else(|e| panic!("not back on {profile}: {e}"));
+    let source = client.source().await.unwrap();
+    assert!(
+        source.contains(&alice),
+        "alice's openid {alice} on the profile page: {source}"
+    );
+    assert!(!source.contains(&bob), "bob's openid on alice's page");
+    assert!(
+        source.contains(r#""channel":"website""#),
+        "a website login: {source}"
+    );
+
+    // 4. The session cookie is there, HttpOnly, and invisible to the page's scripts.
+    let session = client
+        .get_named_cookie("wechat_session")
+        .await
+        .expect("the browser holds a wechat_session cookie");
+    assert!(!session.value().is_empty());
+    assert_eq!(
+        session.http_only(),
+        Some(true),
+        "wechat_session is HttpOnly"
+    );
+    assert_eq!(session.same_site(), Some(cookie::SameSite::Lax));
+    let visible = client
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    let visible = visible.as_str().expect("document.cookie is a string");
+    assert!(
+        !visible.contains("wechat_session"),
+        "document.cookie shows the session: {visible:?}"
+    );
+
+    // 5. Log out from the page (same origin, as a logout button would), which clears the
+    //    cookie; the protected page then sends the browser to WeChat again.
+    let logout = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/auth/wechat/logout', { method: 'POST' })
+               .then(r => done({ status: r.status, url: r.url, redirected: r.redirected }))
+               .catch(e => done({ error: String(e) }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(logout["redirected"], true, "logout answers 303: {logout}");
+    assert_eq!(
+        logout["url"],
+        format!("{app}/"),
+        "logout returns home: {logout}"
+    );
+    assert_eq!(logout["status"], 200, "{logout}");
+    let cookies = client.get_all_cookies().await.unwrap();
+    assert!(
+        cookies.iter().all(|c| c.name() != "wechat_session"),
+        "the session cookie survived logout: {cookies:?}"
+    );
+
+    client.goto(profile.as_str()).await.unwrap();
+    wait_for_mock_page(client, mock, &website).await;
+}
+
+/// Waits for the mock's QR login page and checks it is the website app's; returns the
+/// "approve as alice" link.
+async fn wait_for_mock_page(
+    client: &Client,
+    mock: &MockWechat,
+    website: &str,
+) -> fantoccini::elements::Element {
+    let link = client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::XPath(APPROVE_ALICE))
+        .await;
+    let url = client.current_url().await.unwrap();
+    let link = link.unwrap_or_else(|e| panic!("no 'approve as alice' link on {url}: {e}"));
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/connect/qrconnect?", mock.url())),
+        "on the mock's QR page: {url}"
+    );
+    assert!(
+        url.query_pairs().any(|(k, v)| k == "appid" && v == website),
+        "for the website app: {url}"
+    );
+    link
+}
