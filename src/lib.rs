@@ -1,6 +1,83 @@
 //! WeChat (微信) login for tower and axum.
 //!
-//! (Crate overview: written as the layer lands.)
+//! One [`WechatAuthLayer`] protects an app's routes: a visitor without a session is sent into
+//! WeChat's login, the layer serves every login endpoint itself (under `/auth/wechat`), keeps
+//! the session as a signed JWT, keeps WeChat's tokens and profile server-side, and hands
+//! handlers a [`WechatUser`] (openid + unionid).
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+//!
+//! async fn home(user: WechatUser) -> String {
+//!     format!("hi {}", user.openid)
+//! }
+//! async fn maybe(user: Option<WechatUser>) -> String {
+//!     format!("{:?}", user.map(|u| u.openid))
+//! }
+//!
+//! # fn main() -> Result<(), wechat_auth::ConfigError> {
+//! let cfg = WechatConfig::builder() // or WechatConfig::from_env()?
+//!     .with_public_url("https://example.com")
+//!     .with_session_secret("0123456789abcdef0123456789abcdef")
+//!     .with_website_app("wx1000000000000001", "website-app-secret")
+//!     .with_public_path("/maybe")
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/", get(home))
+//!     .route("/maybe", get(maybe))
+//!     .layer(WechatAuthLayer::new(cfg)); // .layer, not .route_layer: it owns /auth/wechat/*
+//! # Ok(()) }
+//! ```
+//!
+//! # Channels
+//!
+//! | Channel | Started by | Status |
+//! |---|---|---|
+//! | Website QR login (`connect/qrconnect`) | a desktop browser | works |
+//! | Official Account web authorization (`snsapi_base` / `snsapi_userinfo`) | a browser inside WeChat | works |
+//! | Follow-the-Official-Account scan login | a desktop browser | planned |
+//! | Mobile app (OpenSDK `code`) | the app, `POST /auth/wechat/app` | planned |
+//! | Mini program (`wx.login()` + `jscode2session`) | the mini program | planned |
+//!
+//! # Endpoints (prefix configurable)
+//!
+//! | Method, path | Does |
+//! |---|---|
+//! | `GET /auth/wechat/login?return_to=/path&channel=website\|oa` | starts a login: binds a random `state` to this browser with a signed cookie, `302` to WeChat |
+//! | `GET /auth/wechat/callback?code=…&state=…` | checks the state before any WeChat call, exchanges the code once, sets the session cookie, `302` to `return_to` |
+//! | `GET /auth/wechat/me` | the current user as JSON, `401` without one |
+//! | `POST /auth/wechat/logout?return_to=/` | revokes the session, clears the cookie, `303` |
+//!
+//! A protected path without a valid session answers a browser navigation with a `302` to the
+//! login, and anything else (API calls, XHR) with `401` JSON and `WWW-Authenticate: Bearer`.
+//!
+//! # Security defaults
+//!
+//! - `state` is random and bound to the browser; a callback whose state this browser did not
+//!   start is refused before WeChat is called. `return_to` must be a local path or an
+//!   allow-listed origin: no open redirects.
+//! - Cookies are `HttpOnly`, `SameSite=Lax`, `Secure` on https. WeChat tokens, the AppSecret
+//!   and `session_key` never reach a cookie, a response, a log line or a `Debug` print
+//!   ([`Secret`]).
+//! - Sessions are HS256 JWTs with a key ring (rotate without logging anyone out); `alg: none`,
+//!   tampered, expired and unknown-key tokens are simply "no session"; logout revokes the
+//!   token's id everywhere.
+//! - Every call to WeChat has a timeout; only retryable failures are retried; every WeChat
+//!   errcode maps to a typed [`WechatError`] with the likely cause.
+//!
+//! # Cargo features
+//!
+//! | Feature | Enables |
+//! |---|---|
+//! | `mock` | [`mock::MockWechat`], a faithful WeChat on loopback for tests and demos |
+//! | `redis` | (planned) a Redis [`store::Store`] so several instances share state |
+//!
+//! # Modules
+//!
+//! - [`client`]: the typed WeChat HTTP API client and its errcode table.
+//! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
+//! - [`mock`]: the mock WeChat server (feature `mock`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
