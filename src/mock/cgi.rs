@@ -42,6 +42,19 @@ fn respond(answer: Answer) -> Response {
     }
 }
 
+/// The app behind a global-token request. A wrong AppSecret answers 40001 here, not the
+/// 40125 of the `sns/*` endpoints (protocol §4: "wrong AppSecret when fetching a global
+/// token").
+fn token_app<'a>(s: &'a Shared, appid: &str, secret: &str) -> Result<&'a MockApp, WxError> {
+    app_with_secret(s, appid, secret).map_err(|e| {
+        if e.code == 40125 {
+            WxError::with_detail(40001, "invalid credential, access_token is invalid or not latest")
+        } else {
+            e
+        }
+    })
+}
+
 /// Only Official Accounts and mini programs have global tokens.
 fn token_capable(app: &MockApp) -> Result<(), WxError> {
     match app.kind {
@@ -90,7 +103,7 @@ pub(crate) async fn token(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -
         }
         let appid = p.get("appid").ok_or(WxError::new(41002))?;
         let secret = p.get("secret").ok_or(WxError::new(41004))?;
-        let app = app_with_secret(&s, appid, secret)?;
+        let app = token_app(&s, appid, secret)?;
         token_capable(app)?;
         let now = s.now();
         let token = issue_global(&mut s.lock(), Issuer::Basic, &app.appid, now);
@@ -131,7 +144,7 @@ fn stable(s: &Shared, body: &Bytes) -> Answer {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(WxError::new(47001)),
     };
-    let app = app_with_secret(s, appid, secret)?;
+    let app = token_app(s, appid, secret)?;
     token_capable(app)?;
     let now = s.now();
     let mut inner = s.lock();
