@@ -694,7 +694,14 @@ async fn refresh_renews_a_valid_token_and_replaces_an_expired_one() {
         .await
         .unwrap();
     assert_eq!(me.openid, token.openid);
-    assert_eq!(env.mock.calls("sns/oauth2/refresh_token"), 2);
+    // The refresh token now renews the new access_token.
+    let renewed_again = env
+        .client
+        .oauth2_refresh_token(&site.appid, &token.refresh_token)
+        .await
+        .unwrap();
+    assert_eq!(renewed_again.access_token, fresh.access_token);
+    assert_eq!(env.mock.calls("sns/oauth2/refresh_token"), 3);
 }
 
 #[tokio::test]
@@ -1252,6 +1259,54 @@ async fn stable_token_is_stable_until_forced() {
 }
 
 #[tokio::test]
+async fn stable_token_rotates_in_its_last_five_minutes() {
+    let env = Env::start().await;
+    let oa = env.mock.official_account();
+    let s = secret(oa);
+    let first = env.client.stable_token(&oa.appid, &s, false).await.unwrap();
+    assert_eq!(first.expires_in, 7200);
+
+    // With 400 s left: the same token, and its remaining life.
+    env.mock.advance(Duration::from_secs(6800));
+    let same = env.client.stable_token(&oa.appid, &s, false).await.unwrap();
+    assert_eq!(same.access_token, first.access_token);
+    assert!(
+        (300..=400).contains(&same.expires_in),
+        "{}",
+        same.expires_in
+    );
+
+    // Under 300 s left: rotated (§5.2: any returned expires_in is ≥ 300)…
+    env.mock.advance(Duration::from_secs(150));
+    let next = env.client.stable_token(&oa.appid, &s, false).await.unwrap();
+    assert_ne!(next.access_token, first.access_token);
+    assert!(next.expires_in >= 300, "{}", next.expires_in);
+    // …and old and new overlap.
+    let qr = QrCodeRequest::temporary_str("rotate", 60);
+    env.client
+        .qrcode_create(&first.access_token, &qr)
+        .await
+        .expect("the old token lives out its last minutes");
+    env.client
+        .qrcode_create(&next.access_token, &qr)
+        .await
+        .unwrap();
+
+    // Once its life is over the old one is refused; either errcode says "get a new token".
+    env.mock.advance(Duration::from_secs(251));
+    let err = env
+        .client
+        .qrcode_create(&first.access_token, &qr)
+        .await
+        .unwrap_err();
+    let code = err.errcode().unwrap_or_else(|| panic!("{err:?}"));
+    assert!(matches!(code, 40001 | 42001), "{err}");
+    assert_api(&err, "cgi-bin/qrcode/create", code, ErrorKind::TokenInvalid);
+    let again = env.client.stable_token(&oa.appid, &s, false).await.unwrap();
+    assert_eq!(again.access_token, next.access_token);
+}
+
+#[tokio::test]
 async fn stable_token_and_token_are_isolated() {
     let env = Env::start().await;
     let oa = env.mock.official_account();
@@ -1325,6 +1380,12 @@ async fn qrcode_create_temporary_and_permanent() {
             None,
         ),
         (QrCodeRequest::permanent_int(42), QrScene::Id(42), None),
+        // UTF-8 scenes round-trip (64 bytes: the longest the client sends).
+        (
+            QrCodeRequest::temporary_str(format!("{}_abc", "扫码登录".repeat(5)), 2_592_000),
+            QrScene::Str(format!("{}_abc", "扫码登录".repeat(5))),
+            Some(2_592_000),
+        ),
     ];
     for (req, scene, expire) in cases {
         let qr = env.client.qrcode_create(token, &req).await.unwrap();
@@ -1367,7 +1428,7 @@ async fn qrcode_create_temporary_and_permanent() {
     m.advance(Duration::from_secs(61));
     assert!(m.qr_ticket(&temp.ticket).is_none());
     assert!(m.qr_ticket(&perm.ticket).is_some());
-    assert_eq!(m.calls("cgi-bin/qrcode/create"), 6);
+    assert_eq!(m.calls("cgi-bin/qrcode/create"), 7);
 }
 
 #[tokio::test]
@@ -1423,14 +1484,22 @@ async fn qrcode_create_errors() {
     );
     assert_eq!(m.calls("cgi-bin/qrcode/create"), 3, "none retried");
 
-    // An invalid request never reaches WeChat.
+    // An invalid request never reaches WeChat: a permanent scene over 100000, a scene_str
+    // over 64 bytes (22 CJK characters are 66 bytes; the client counts bytes, the stricter
+    // reading of §6.1's "length 1..64").
     let global = env.oa_global().await;
-    let err = env
-        .client
-        .qrcode_create(&global.access_token, &QrCodeRequest::permanent_int(100_001))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, WechatError::InvalidRequest(_)), "{err:?}");
+    for req in [
+        QrCodeRequest::permanent_int(100_001),
+        QrCodeRequest::temporary_str("扫".repeat(22), 60),
+        QrCodeRequest::temporary_str("login", 2_592_001),
+    ] {
+        let err = env
+            .client
+            .qrcode_create(&global.access_token, &req)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WechatError::InvalidRequest(_)), "{err:?}");
+    }
     assert_eq!(m.calls("cgi-bin/qrcode/create"), 3);
 }
 
