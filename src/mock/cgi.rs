@@ -48,7 +48,10 @@ fn respond(answer: Answer) -> Response {
 fn token_app<'a>(s: &'a Shared, appid: &str, secret: &str) -> Result<&'a MockApp, WxError> {
     app_with_secret(s, appid, secret).map_err(|e| {
         if e.code == 40125 {
-            WxError::with_detail(40001, "invalid credential, access_token is invalid or not latest")
+            WxError::with_detail(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            )
         } else {
             e
         }
