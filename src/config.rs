@@ -1177,7 +1177,7 @@ impl WechatConfigBuilder {
         check("session_ttl", self.session_ttl, 60, 400 * 24 * 3600)?;
         check("state_ttl", self.state_ttl, 30, 3600)?;
         check("userinfo_ttl", self.userinfo_ttl, 1, 30 * 24 * 3600)?;
-        check("scan_ttl", self.scan_ttl, 30, 2_592_000)?;
+        check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
 
         Ok(WechatConfig {

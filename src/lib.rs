@@ -96,6 +96,7 @@ mod respond;
 mod secret;
 mod session;
 pub mod store;
+mod token;
 mod user;
 
 pub use auth::Profile;

@@ -160,3 +160,64 @@ async fn wait_for_mock_page(
     );
     link
 }
+
+#[tokio::test]
+async fn chromium_waits_on_the_scan_page_until_the_push_logs_it_in() {
+    let Some(found) = Browser::find() else {
+        return;
+    };
+    let mock = MockWechat::start().await.unwrap();
+    let app = common::start(common::config(&mock)).await;
+    mock.set_push_url(
+        &mock.official_account().appid,
+        Some(&format!("{}/auth/wechat/push", app.url)),
+    )
+    .unwrap();
+
+    let (driver, client) = found.launch().await;
+    let outcome = AssertUnwindSafe(scan_and_land(&client, &mock, &app.url))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    drop(driver);
+}
+
+async fn scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
+    let oa = mock.official_account().appid.clone();
+    let alice = mock.user("alice").unwrap().openid_for(&oa);
+    client
+        .goto(&format!("{app}/auth/wechat/scan?return_to=/profile"))
+        .await
+        .unwrap();
+    // The page draws the QR code from our own endpoint and exposes what it encodes.
+    let img = client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("#qr-img[data-qr-url]"))
+        .await
+        .expect("the QR code appears");
+    let src = img.attr("src").await.unwrap().unwrap();
+    assert!(src.starts_with("/auth/wechat/scan/") && src.ends_with("/qr.svg"), "{src}");
+    assert!(img.is_displayed().await.unwrap());
+    let qr_url = img.attr("data-qr-url").await.unwrap().unwrap();
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::write(browser::target_dir().join("real_browser_scan_page.png"), png);
+    }
+
+    // Alice scans with her phone: WeChat pushes the event, the waiting page moves on.
+    let report = mock.scan(&qr_url, "alice").await.unwrap();
+    assert!(report.acknowledged);
+    let profile = format!("{app}/profile");
+    client
+        .wait()
+        .at_most(STEP)
+        .for_url(&url::Url::parse(&profile).unwrap())
+        .await
+        .expect("the page lands on /profile");
+    let source = client.source().await.unwrap();
+    assert!(source.contains(&alice), "{source}");
+    assert!(source.contains(r#""channel":"scan_follow""#), "{source}");
+}

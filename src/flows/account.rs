@@ -4,7 +4,7 @@ use axum_core::body::Body;
 use http::{Response, StatusCode, header, request::Parts};
 use serde::Serialize;
 
-use super::Query;
+use super::{Query, same_origin};
 use crate::{
     WechatUser,
     auth::{Auth, Found},
@@ -33,19 +33,6 @@ pub(crate) fn me(auth: &Auth, req: &Parts) -> Response<Body> {
             },
         ),
         found => auth.unauthenticated_json(matches!(found, Found::InvalidBearer)),
-    }
-}
-
-/// Whether a state-changing request comes from our own origin (or says nothing about it,
-/// as non-browser clients do). Browsers send `Origin` on every cross-site POST.
-fn same_origin(auth: &Auth, req: &Parts) -> bool {
-    match &req.headers.get(header::ORIGIN).map(|o| o.to_str()) {
-        None => true,
-        Some(Ok(origin)) => {
-            origin.eq_ignore_ascii_case(auth.cfg.origin())
-                || auth.cfg.allowed_origins.iter().any(|a| a == origin)
-        }
-        Some(Err(_)) => false,
     }
 }
 

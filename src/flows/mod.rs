@@ -2,11 +2,14 @@
 //! endpoints and the mapping of every failure to a response a person or an app can act on.
 //!
 //! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`).
+//! - [`scan`]: follow-the-Official-Account scan login (`scan`, `scan/{id}`), and [`push`]: the
+//!   push URL that confirms scans.
 //! - [`account`]: the current session (`me`, `logout`).
 
 use std::sync::Arc;
 
 use axum_core::body::Body;
+use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 
 use crate::{
@@ -18,6 +21,8 @@ use crate::{
 
 pub(crate) mod account;
 pub(crate) mod oauth;
+pub(crate) mod push;
+pub(crate) mod scan;
 
 /// Why a flow could not finish. Cheap to clone (shared by every caller of one exchange).
 #[derive(Clone, Debug)]
@@ -217,27 +222,100 @@ impl<'a> Query<'a> {
 }
 
 /// Serves one of the layer's own endpoints; `sub` is the path after the prefix.
-pub(crate) async fn dispatch<B>(auth: Arc<Auth>, req: Request<B>, sub: &str) -> Response<Body> {
-    let (parts, _body) = req.into_parts();
+pub(crate) async fn dispatch<B>(auth: Arc<Auth>, req: Request<B>, sub: &str) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum_core::BoxError>,
+{
+    let (parts, body) = req.into_parts();
     let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %parts.method);
-    tracing::Instrument::instrument(route(&auth, &parts, sub), span).await
+    tracing::Instrument::instrument(route(&auth, &parts, body, sub), span).await
 }
 
-async fn route(auth: &Auth, req: &Parts, sub: &str) -> Response<Body> {
+async fn route<B>(auth: &Arc<Auth>, req: &Parts, body: B, sub: &str) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum_core::BoxError>,
+{
     let read = matches!(req.method, Method::GET | Method::HEAD);
+    let post = req.method == Method::POST;
     match sub {
         "/login" if read => oauth::login(auth, req),
         "/callback" if read => oauth::callback(auth, req).await,
         "/me" if read => account::me(auth, req),
-        "/logout" if req.method == Method::POST => account::logout(auth, req).await,
+        "/logout" if post => account::logout(auth, req).await,
+        "/scan" if read => scan::page(auth, req),
+        "/scan" if post => scan::start(auth, req).await,
+        "/push" if read => push::verify(auth, req),
+        "/push" if post => match read_body(body, push::MAX_BODY).await {
+            Ok(bytes) => push::receive(auth, req, bytes).await,
+            Err(res) => res,
+        },
         "/login" | "/callback" | "/me" => method_not_allowed("GET, HEAD"),
         "/logout" => method_not_allowed("POST"),
-        _ => respond::json_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such WeChat login endpoint",
-        ),
+        "/scan" | "/push" => method_not_allowed("GET, HEAD, POST"),
+        _ => match sub.strip_prefix("/scan/") {
+            Some(rest) if read => match rest.strip_suffix("/qr.svg") {
+                Some(id) => scan::image(auth, id).await,
+                None => scan::status(auth, req, rest).await,
+            },
+            Some(_) => method_not_allowed("GET, HEAD"),
+            None => respond::json_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such WeChat login endpoint",
+            ),
+        },
     }
+}
+
+/// Reads a request body of at most `limit` bytes; a larger one is `413`.
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Response<Body>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum_core::BoxError>,
+{
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(respond::json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "request body too large",
+            ))
+        }
+        Err(_) => Err(respond::json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "could not read the request body",
+        )),
+    }
+}
+
+/// Whether a state-changing request comes from our own origin (or an allow-listed one), or
+/// says nothing about it, as non-browser clients do. Browsers send `Origin` on every
+/// cross-site POST.
+pub(crate) fn same_origin(auth: &Auth, req: &Parts) -> bool {
+    match req.headers.get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        Some(Ok(origin)) => {
+            origin.eq_ignore_ascii_case(auth.cfg.origin())
+                || auth.cfg.allowed_origins.iter().any(|a| a == origin)
+        }
+        Some(Err(_)) => false,
+    }
+}
+
+/// The value of the cookie called `name`, if the request carries it.
+pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {

@@ -14,7 +14,7 @@
 use axum_core::body::Body;
 use http::{Response, StatusCode, header, request::Parts};
 
-use super::{FlowError, Query};
+use super::{FlowError, Query, cookie_value};
 use crate::{
     Channel, WechatUser,
     auth::{Auth, LoginOutcome, QUERY_VALUE},
@@ -142,17 +142,6 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
     respond::set_cookie(&mut res, &cookie);
     tracing::debug!(channel = %channel, "login started");
     res
-}
-
-/// The value of the cookie called `name`, if the request carries it.
-fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
-    req.headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
 }
 
 /// `GET PREFIX/callback?code=…&state=…`

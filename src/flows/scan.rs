@@ -1,0 +1,423 @@
+//! Follow-the-Official-Account scan login: a desktop page shows a temporary parametric QR
+//! code of the Official Account; the person scans it in WeChat (following the account if
+//! needed); WeChat pushes a `subscribe`/`SCAN` event to our push URL; the waiting browser
+//! learns of it and gets its session.
+//!
+//! - `POST scan` makes a random scene (`QR_STR_SCENE`), asks WeChat for its ticket with the
+//!   shared global token, stores the scene as pending, and binds it to this browser with a
+//!   cookie named after it.
+//! - `GET scan/{id}/qr.svg` draws the ticket's URL as a QR code here, so the page needs no
+//!   third-party host.
+//! - `GET scan/{id}?wait=S` long-polls through the store's notifications (no sleep loop);
+//!   on `confirmed` it sets the session cookie, on this browser only, and consumes the scene.
+//! - `GET scan` is the self-contained page that does all of this.
+//! - The push endpoint ([`super::push`]) confirms the scene.
+
+use std::time::Duration;
+
+use axum_core::body::Body;
+use http::{HeaderValue, Response, StatusCode, header, request::Parts};
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use super::{FlowError, Query, same_origin};
+use crate::{
+    WechatUser,
+    auth::{Auth, QUERY_VALUE},
+    client::QrCodeRequest,
+    redirect::safe_return_to,
+    respond,
+    session::{now_unix, random_token},
+};
+
+/// Longest long-poll, seconds.
+const MAX_WAIT: u64 = 30;
+/// A scene id: `[A-Za-z0-9]`, 32 characters (WeChat allows up to 64 for `scene_str`).
+const ID_LEN: usize = 32;
+
+/// Where a scan stands.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub(crate) enum SceneStatus {
+    /// Shown, not scanned yet.
+    Pending,
+    /// WeChat reported the scan; the user is being looked up.
+    Scanned,
+    /// The user is known; the browser may take its session.
+    Confirmed { user: WechatUser },
+    /// The `on_login` hook refused.
+    Refused { message: String },
+}
+
+/// A scan as the store keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Scene {
+    /// Digest of the browser-binding cookie's value.
+    pub(crate) browser: String,
+    pub(crate) return_to: String,
+    pub(crate) url: String,
+    pub(crate) expires_at: u64,
+    #[serde(flatten)]
+    pub(crate) status: SceneStatus,
+}
+
+/// The JSON answer of `POST scan`.
+#[derive(Serialize)]
+struct Started<'a> {
+    id: &'a str,
+    qr_url: &'a str,
+    image_url: String,
+    expires_in: u64,
+}
+
+/// Whether `id` has the shape we issue.
+fn valid_id(id: &str) -> bool {
+    id.len() == ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn cookie_name(id: &str) -> String {
+    format!("wechat_scan_{id}")
+}
+
+fn digest(value: &str) -> String {
+    hex::encode(Sha1::digest(value.as_bytes()))
+}
+
+impl Auth {
+    /// The store key of a scene.
+    pub(crate) fn scene_key(&self, id: &str) -> Option<String> {
+        let oa = self.cfg.official_account.as_ref()?;
+        Some(Self::key(oa.app().appid(), "scan", id))
+    }
+
+    /// Reads a scene.
+    pub(crate) async fn scene(&self, key: &str) -> Result<Option<Scene>, FlowError> {
+        Ok(crate::store::get_json::<Scene>(self.store.as_ref(), key)
+            .await?
+            .filter(|s| s.expires_at > now_unix()))
+    }
+
+    /// Writes a scene for the rest of its life, and wakes whoever waits on it.
+    pub(crate) async fn save_scene(&self, key: &str, scene: &Scene) -> Result<(), FlowError> {
+        let left = scene.expires_at.saturating_sub(now_unix()).max(1);
+        crate::store::set_json(self.store.as_ref(), key, scene, Duration::from_secs(left)).await?;
+        self.store.publish(key, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Whether scan login is possible: an Official Account with a push token.
+    fn scan_ready(&self) -> Result<(), FlowError> {
+        match &self.cfg.official_account {
+            Some(oa) if oa.push_token().is_some() => Ok(()),
+            _ => Err(FlowError::ChannelOff(
+                "scan (it needs WECHAT_OA_APP_ID, WECHAT_OA_APP_SECRET and WECHAT_OA_TOKEN)",
+            )),
+        }
+    }
+}
+
+/// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
+pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
+    if let Err(e) = auth.scan_ready() {
+        return e.json();
+    }
+    if !same_origin(auth, req) {
+        return respond::json_error(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            "scan login must be started from this site",
+        );
+    }
+    let q = Query::parse(req.uri.query());
+    let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
+    let id = random_token(ID_LEN);
+    let ttl = auth.cfg.scan_ttl.as_secs();
+    let request = QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
+    let ticket = match auth
+        .with_global_token(|token| {
+            let request = request.clone();
+            async move { auth.client.qrcode_create(&token, &request).await }
+        })
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return e.json(),
+    };
+    // WeChat may shorten the lifetime; never promise more than it granted.
+    let expires_in = ticket
+        .expire_seconds
+        .filter(|s| *s > 0)
+        .map_or(ttl, |s| s.min(ttl));
+    let nonce = random_token(32);
+    let scene = Scene {
+        browser: digest(&nonce),
+        return_to,
+        url: ticket.url.clone(),
+        expires_at: now_unix() + expires_in,
+        status: SceneStatus::Pending,
+    };
+    let Some(key) = auth.scene_key(&id) else {
+        return FlowError::ChannelOff("scan").json();
+    };
+    if let Err(e) = auth.save_scene(&key, &scene).await {
+        return e.json();
+    }
+    let mut res = respond::json(
+        StatusCode::OK,
+        &Started {
+            id: &id,
+            qr_url: &ticket.url,
+            image_url: format!("{}/scan/{id}/qr.svg", auth.cfg.prefix),
+            expires_in,
+        },
+    );
+    let cookie = auth.cookie_spec().build(
+        cookie_name(&id),
+        nonce,
+        auth.cfg.prefix.as_str(),
+        expires_in,
+    );
+    respond::set_cookie(&mut res, &cookie);
+    tracing::debug!("scan started");
+    res
+}
+
+/// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene.
+pub(crate) async fn image(auth: &Auth, id: &str) -> Response<Body> {
+    let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
+        return not_found();
+    };
+    let scene = match auth.scene(&key).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_found(),
+        Err(e) => return e.json(),
+    };
+    let Ok(code) = qrcode::QrCode::new(scene.url.as_bytes()) else {
+        return not_found();
+    };
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    let mut res = Response::new(Body::from(svg));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn not_found() -> Response<Body> {
+    respond::json_error(StatusCode::NOT_FOUND, "not_found", "no such scan")
+}
+
+/// The status JSON.
+fn status_json(status: &str) -> Response<Body> {
+    respond::json(StatusCode::OK, &serde_json::json!({ "status": status }))
+}
+
+/// `GET PREFIX/scan/{id}?wait=S`: where the scan stands; waits up to `S` seconds for news.
+pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body> {
+    let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
+        return not_found();
+    };
+    let q = Query::parse(req.uri.query());
+    let wait = q
+        .get("wait")
+        .and_then(|w| w.parse::<u64>().ok())
+        .unwrap_or(0)
+        .min(MAX_WAIT);
+    let mine = super::cookie_value(req, &cookie_name(id)).map(digest);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    // Subscribe before reading, so a confirmation between the two is not missed.
+    let mut news = match auth.store.subscribe(&key).await {
+        Ok(s) => s,
+        Err(e) => return FlowError::from(e).json(),
+    };
+    loop {
+        let scene = match auth.scene(&key).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return status_json("expired"),
+            Err(e) => return e.json(),
+        };
+        if mine.as_deref() != Some(scene.browser.as_str()) {
+            return respond::json_error(
+                StatusCode::FORBIDDEN,
+                "not_your_scan",
+                "this scan was started by another browser",
+            );
+        }
+        match scene.status {
+            SceneStatus::Confirmed { .. } => return confirm(auth, &key, id).await,
+            SceneStatus::Refused { message } => {
+                return respond::json(
+                    StatusCode::FORBIDDEN,
+                    &serde_json::json!({ "status": "refused", "message": message }),
+                );
+            }
+            SceneStatus::Pending | SceneStatus::Scanned => {
+                let name = if scene.status == SceneStatus::Pending {
+                    "pending"
+                } else {
+                    "scanned"
+                };
+                let until = deadline.min(
+                    tokio::time::Instant::now()
+                        + Duration::from_secs(scene.expires_at.saturating_sub(now_unix())),
+                );
+                if tokio::time::Instant::now() >= until
+                    || tokio::time::timeout_at(until, news.next()).await.is_err()
+                {
+                    if scene.expires_at <= now_unix() {
+                        return status_json("expired");
+                    }
+                    return status_json(name);
+                }
+            }
+        }
+    }
+}
+
+/// Takes a confirmed scene (exactly one poll gets it) and turns it into a session.
+async fn confirm(auth: &Auth, key: &str, id: &str) -> Response<Body> {
+    let taken = match auth.store.take(key).await {
+        Ok(t) => t,
+        Err(e) => return FlowError::from(e).json(),
+    };
+    let Some(Ok(scene)) = taken.map(|b| serde_json::from_slice::<Scene>(&b)) else {
+        return status_json("expired");
+    };
+    let SceneStatus::Confirmed { user } = scene.status else {
+        return status_json("expired");
+    };
+    let token = auth.issue(&user);
+    let mut res = respond::json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "confirmed", "return_to": scene.return_to }),
+    );
+    auth.set_session_cookie(&mut res, &token);
+    let clear = auth
+        .cookie_spec()
+        .build(cookie_name(id), "", auth.cfg.prefix.as_str(), 0);
+    respond::set_cookie(&mut res, &clear);
+    tracing::info!(channel = %user.channel, "login");
+    res
+}
+
+/// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
+pub(crate) fn page(auth: &Auth, req: &Parts) -> Response<Body> {
+    if let Err(e) = auth.scan_ready() {
+        return e.html(None);
+    }
+    let q = Query::parse(req.uri.query());
+    let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
+    let start = format!(
+        "{}/scan?return_to={}",
+        auth.cfg.prefix,
+        percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+    );
+    let body = SCAN_PAGE
+        .replace("{{START}}", &respond::escape(&start))
+        .replace("{{PREFIX}}", &respond::escape(&auth.cfg.prefix));
+    respond::html(StatusCode::OK, respond::page("微信扫码登录 · Scan to log in", &body))
+}
+
+/// The scan page's markup and script (self-contained: no CDN, no third-party image host).
+const SCAN_PAGE: &str = r#"<h1>微信扫码登录</h1>
+<p class="en">Scan with WeChat to log in</p>
+<div id="qr" style="width:240px;height:240px;margin:16px auto;display:flex;align-items:center;justify-content:center;background:#fafafa;border-radius:8px">
+  <img id="qr-img" alt="QR code" width="240" height="240" style="display:none">
+  <span id="qr-wait">…</span>
+</div>
+<p id="status" role="status" aria-live="polite">请使用微信扫描二维码，关注公众号后自动登录</p>
+<p class="en" id="status-en">Scan with WeChat; follow the Official Account if asked. This page moves on by itself.</p>
+<p id="countdown" class="en"></p>
+<button id="refresh" type="button" style="display:none">刷新二维码 · New QR code</button>
+<div id="cfg" data-start="{{START}}" data-prefix="{{PREFIX}}" hidden></div>
+<script>
+(function () {
+  var cfg = document.getElementById("cfg").dataset;
+  var img = document.getElementById("qr-img"), wait = document.getElementById("qr-wait");
+  var status = document.getElementById("status"), statusEn = document.getElementById("status-en");
+  var countdown = document.getElementById("countdown"), refresh = document.getElementById("refresh");
+  var timer = null, generation = 0;
+  function say(zh, en) { status.textContent = zh; statusEn.textContent = en; }
+  function expired() {
+    clearInterval(timer); img.style.opacity = "0.2";
+    say("二维码已过期", "The QR code has expired.");
+    countdown.textContent = ""; refresh.style.display = "inline-block";
+  }
+  function tick(deadline) {
+    clearInterval(timer);
+    timer = setInterval(function () {
+      var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      countdown.textContent = left + " s";
+      if (left === 0) { clearInterval(timer); }
+    }, 1000);
+  }
+  async function poll(id, mine) {
+    while (mine === generation) {
+      var r;
+      try {
+        r = await fetch(cfg.prefix + "/scan/" + encodeURIComponent(id) + "?wait=25", { headers: { "Accept": "application/json" }, credentials: "same-origin" });
+      } catch (e) { await new Promise(function (ok) { setTimeout(ok, 2000); }); continue; }
+      var body = {};
+      try { body = await r.json(); } catch (e) {}
+      if (body.status === "confirmed") {
+        say("登录成功，正在跳转…", "Logged in. Moving on…");
+        window.location.assign(body.return_to || "/"); return;
+      }
+      if (body.status === "scanned") { say("已扫码，请在微信中确认", "Scanned. Confirm in WeChat."); continue; }
+      if (body.status === "expired") { expired(); return; }
+      if (body.status === "refused") { say(body.message || "无法登录", "This site refused the login."); return; }
+      if (!r.ok) { say("出错了，请刷新二维码", "Something went wrong. Get a new QR code."); refresh.style.display = "inline-block"; return; }
+    }
+  }
+  async function start() {
+    var mine = ++generation;
+    refresh.style.display = "none"; img.style.opacity = "1";
+    say("请使用微信扫描二维码，关注公众号后自动登录", "Scan with WeChat; follow the Official Account if asked.");
+    var r = await fetch(cfg.start, { method: "POST", headers: { "Accept": "application/json" }, credentials: "same-origin" });
+    var s = await r.json();
+    if (!r.ok) { say("暂时无法生成二维码", s.message || "Could not make a QR code."); refresh.style.display = "inline-block"; return; }
+    img.src = s.image_url; img.dataset.qrUrl = s.qr_url; img.style.display = "block"; wait.style.display = "none";
+    document.body.dataset.scanId = s.id;
+    tick(Date.now() + s.expires_in * 1000);
+    poll(s.id, mine);
+  }
+  refresh.addEventListener("click", start);
+  start();
+})();
+</script>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(valid_id(&random_token(ID_LEN)));
+        assert!(!valid_id("short"));
+        assert!(!valid_id(&"a/".repeat(16)));
+    }
+
+    #[test]
+    fn scene_round_trips_with_its_status() {
+        let s = Scene {
+            browser: "b".into(),
+            return_to: "/".into(),
+            url: "http://weixin.qq.com/q/x".into(),
+            expires_at: 1,
+            status: SceneStatus::Confirmed {
+                user: WechatUser::new("wx2", "o1", crate::Channel::ScanFollow),
+            },
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains(r#""status":"confirmed""#), "{json}");
+        let back: Scene = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.status, s.status);
+    }
+}

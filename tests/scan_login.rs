@@ -1,0 +1,438 @@
+//! Follow-the-Official-Account scan login end to end: the real layer in a real axum server,
+//! the mock WeChat pushing signed (and AES-encrypted) events to it over real sockets.
+
+mod common;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use common::*;
+use reqwest::Client;
+use serde_json::Value;
+use wechat_auth::{
+    GlobalTokenSource, WechatConfig, WechatUser,
+    mock::{AppKind, Fault, MockApp, MockConfig, MockWechat},
+    push::{PushCrypto, event_xml},
+};
+
+/// Points the mock's push URL at the app.
+fn wire(mock: &MockWechat, app: &App) {
+    let push = format!("{}/auth/wechat/push", app.url);
+    mock.set_push_url(&mock.official_account().appid, Some(&push))
+        .unwrap();
+}
+
+async fn start_scan(app: &App, b: &Client, return_to: &str) -> Value {
+    let res = b
+        .post(format!("{}/auth/wechat/scan?return_to={return_to}", app.url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("wechat_scan_")),
+        "the scan is bound to this browser"
+    );
+    res.json().await.unwrap()
+}
+
+async fn poll(app: &App, b: &Client, id: &str, wait: u64) -> (u16, Value, Option<String>) {
+    let res = b
+        .get(format!("{}/auth/wechat/scan/{id}?wait={wait}", app.url))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let token = session_token(&res);
+    (status, res.json().await.unwrap_or(Value::Null), token)
+}
+
+async fn full_flow(mock: MockWechat, app: App) {
+    wire(&mock, &app);
+    let b = browser();
+    let started = start_scan(&app, &b, "/profile").await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    let qr_url = started["qr_url"].as_str().unwrap().to_owned();
+    assert!(qr_url.starts_with("http://weixin.qq.com/q/"), "{qr_url}");
+    assert!(started["expires_in"].as_u64().unwrap() > 0);
+
+    // The QR image is drawn here, not by a third party.
+    let image = started["image_url"].as_str().unwrap();
+    assert!(image.starts_with("/auth/wechat/scan/"), "{image}");
+    let res = b.get(format!("{}{image}", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert!(res.text().await.unwrap().contains("<svg"));
+
+    let (status, body, token) = poll(&app, &b, &id, 0).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("pending")));
+    assert!(token.is_none());
+
+    // The browser waits; alice scans; the wait ends with a session.
+    let waiting = {
+        let b = b.clone();
+        let url = app.url.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = b
+                .get(format!("{url}/auth/wechat/scan/{id}?wait=20"))
+                .send()
+                .await
+                .unwrap();
+            let token = session_token(&res);
+            let body: Value = res.json().await.unwrap();
+            (started.elapsed(), body, token)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let report = mock.scan(&qr_url, "alice").await.unwrap();
+    assert!(report.acknowledged, "{report:?}");
+    assert_eq!(report.deliveries, 1);
+    let (waited, body, token) = waiting.await.unwrap();
+    assert_eq!(body["status"], "confirmed", "{body}");
+    assert_eq!(body["return_to"], "/profile");
+    assert!(token.is_some());
+    assert!(waited < Duration::from_secs(5), "woken by the push, not a timeout: {waited:?}");
+
+    let (status, user) = get_json(&b, &format!("{}/profile", app.url)).await;
+    assert_eq!(status, 200);
+    let alice = mock.user("alice").unwrap();
+    assert_eq!(user["openid"], alice.openid_for(&mock.official_account().appid));
+    assert_eq!(user["unionid"], alice.unionid, "unionid from cgi-bin/user/info");
+    assert_eq!(user["channel"], "scan_follow");
+
+    // The scene is consumed: no second session from it.
+    let (status, body, token) = poll(&app, &b, &id, 0).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("expired")));
+    assert!(token.is_none());
+}
+
+#[tokio::test]
+async fn scan_login_in_safe_mode() {
+    let mock = MockWechat::start().await.unwrap();
+    assert!(mock.official_account().encoding_aes_key.is_some());
+    let app = start(config(&mock)).await;
+    full_flow(mock, app).await;
+}
+
+#[tokio::test]
+async fn scan_login_in_plain_mode() {
+    let oa = MockApp::default_for(AppKind::OfficialAccount).without_encoding_aes_key();
+    let mock = MockWechat::start_with(MockConfig::new().with_app(oa))
+        .await
+        .unwrap();
+    let o = mock.official_account();
+    let app = start(config(&mock).with_oa_push(o.token.clone().unwrap(), None)).await;
+    full_flow(mock, app).await;
+}
+
+#[tokio::test]
+async fn a_follower_scanning_again_sends_scan_and_logs_in() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    wire(&mock, &app);
+    mock.set_subscribed("bob", true).unwrap();
+    let b = browser();
+    let s = start_scan(&app, &b, "/").await;
+    let report = mock.scan(s["qr_url"].as_str().unwrap(), "bob").await.unwrap();
+    assert_eq!(report.event, "SCAN");
+    let (_, body, token) = poll(&app, &b, s["id"].as_str().unwrap(), 5).await;
+    assert_eq!(body["status"], "confirmed");
+    assert!(token.is_some());
+}
+
+#[tokio::test]
+async fn another_browser_cannot_take_the_scan() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    wire(&mock, &app);
+    let a = browser();
+    let s = start_scan(&app, &a, "/").await;
+    let id = s["id"].as_str().unwrap();
+    mock.scan(s["qr_url"].as_str().unwrap(), "alice").await.unwrap();
+    let thief = browser();
+    let (status, body, token) = poll(&app, &thief, id, 0).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(token.is_none());
+    // The rightful browser still gets it.
+    let (status, body, token) = poll(&app, &a, id, 0).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")));
+    assert!(token.is_some());
+}
+
+#[tokio::test]
+async fn an_expired_scene_expires_and_a_late_push_changes_nothing() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock).with_scan_ttl(Duration::from_secs(1))).await;
+    wire(&mock, &app);
+    let b = browser();
+    let s = start_scan(&app, &b, "/").await;
+    let id = s["id"].as_str().unwrap();
+    assert_eq!(s["expires_in"], 1);
+    // A long poll ends at expiry, not at its own deadline.
+    let started = Instant::now();
+    let (status, body, _) = poll(&app, &b, id, 20).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("expired")));
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // WeChat also refuses the old code; a push for it anyway is acknowledged and ignored.
+    mock.advance(Duration::from_secs(5));
+    assert!(mock.scan(s["qr_url"].as_str().unwrap(), "alice").await.is_err());
+    let oa = mock.official_account();
+    let crypto = PushCrypto::new(oa.token.as_deref().unwrap(), None, &oa.appid).unwrap();
+    let xml = event_xml(
+        oa.original_id.as_deref().unwrap(),
+        "oSomeOpenid",
+        1_700_000_000,
+        "SCAN",
+        id,
+        "TICKET",
+    );
+    let res = send_plain_push(&app, &crypto, &xml).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "success");
+    let (_, body, token) = poll(&app, &b, id, 0).await;
+    assert_eq!(body["status"], "expired");
+    assert!(token.is_none());
+}
+
+async fn send_plain_push(app: &App, crypto: &PushCrypto, xml: &str) -> reqwest::Response {
+    let (ts, nonce) = ("1700000000", "424242");
+    let sig = crypto.signature(ts, nonce);
+    reqwest::Client::new()
+        .post(format!(
+            "{}/auth/wechat/push?signature={sig}&timestamp={ts}&nonce={nonce}&openid=x",
+            app.url
+        ))
+        .header("content-type", "text/xml")
+        .body(xml.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn push_signatures_are_checked() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let oa = mock.official_account();
+    let crypto = PushCrypto::new(
+        oa.token.as_deref().unwrap(),
+        oa.encoding_aes_key.as_deref(),
+        &oa.appid,
+    )
+    .unwrap();
+    let c = Client::new();
+    let push = format!("{}/auth/wechat/push", app.url);
+
+    // URL verification.
+    let sig = crypto.signature("1714036504", "1514711492");
+    let res = c
+        .get(format!("{push}?signature={sig}&timestamp=1714036504&nonce=1514711492&echostr=4375120948345356249"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "4375120948345356249");
+    let res = c
+        .get(format!("{push}?signature=0000&timestamp=1714036504&nonce=1514711492&echostr=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // A POST with a bad signature, and one whose ciphertext signature is wrong.
+    let xml = event_xml("gh_000000000001", "oX", 1_700_000_000, "SCAN", "abc", "T");
+    let res = c
+        .post(format!("{push}?signature=bad&timestamp=1&nonce=2"))
+        .body(xml.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let encrypt = crypto.encrypt(&xml, *b"0123456789abcdef").unwrap();
+    let body = format!(
+        "<xml><ToUserName><![CDATA[gh_000000000001]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    );
+    let (ts, nonce) = ("1700000000", "123456789");
+    let sig = crypto.signature(ts, nonce);
+    let good = crypto.msg_signature(ts, nonce, &encrypt);
+    let url = |msg_sig: &str| {
+        format!("{push}?signature={sig}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_sig}")
+    };
+    let res = c.post(url("0".repeat(40).as_str())).body(body.clone()).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = c.post(url(&good)).body(body.clone()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "success");
+
+    // Sealed for another appid: refused.
+    let other = PushCrypto::new(
+        oa.token.as_deref().unwrap(),
+        oa.encoding_aes_key.as_deref(),
+        "wx_other_app",
+    )
+    .unwrap();
+    let foreign = other.encrypt(&xml, *b"0123456789abcdef").unwrap();
+    let body = format!("<xml><Encrypt><![CDATA[{foreign}]]></Encrypt></xml>");
+    let res = c
+        .post(url(&crypto.msg_signature(ts, nonce, &foreign)))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Junk and oversized bodies never reach the parser's bad side.
+    let res = send_plain_push(&app, &crypto, "not xml at all").await;
+    assert_eq!(res.status(), 400);
+    let res = send_plain_push(&app, &crypto, &"<xml>".repeat(50_000)).await;
+    assert_eq!(res.status(), 413);
+}
+
+#[tokio::test]
+async fn re_deliveries_confirm_the_scene_once() {
+    let mock = MockWechat::start().await.unwrap();
+    let logins = Arc::new(AtomicUsize::new(0));
+    let counter = logins.clone();
+    let app = start(config(&mock).with_on_login(move |_u: WechatUser| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok(None) }
+    }))
+    .await;
+    let b = browser();
+    let s = start_scan(&app, &b, "/").await;
+    let id = s["id"].as_str().unwrap();
+    let oa = mock.official_account();
+    let crypto = PushCrypto::new(oa.token.as_deref().unwrap(), None, &oa.appid).unwrap();
+    let openid = mock.user("carol").unwrap().openid_for(&oa.appid);
+    let xml = event_xml(
+        oa.original_id.as_deref().unwrap(),
+        &openid,
+        1_700_000_000,
+        "subscribe",
+        &format!("qrscene_{id}"),
+        "TICKET",
+    );
+    // WeChat's retries: the same event three times, two of them at once.
+    let (r1, r2) = tokio::join!(
+        send_plain_push(&app, &crypto, &xml),
+        send_plain_push(&app, &crypto, &xml)
+    );
+    assert_eq!((r1.status(), r2.status()), (200, 200));
+    assert_eq!(send_plain_push(&app, &crypto, &xml).await.status(), 200);
+    let (_, body, token) = poll(&app, &b, id, 5).await;
+    assert_eq!(body["status"], "confirmed");
+    assert!(token.is_some());
+    assert_eq!(logins.load(Ordering::SeqCst), 1, "one login from three deliveries");
+    assert_eq!(mock.calls("cgi-bin/user/info"), 1);
+
+    // Events that are not ours change nothing and are acknowledged.
+    for (event, key) in [("subscribe", ""), ("unsubscribe", ""), ("SCAN", "unknownscene")] {
+        let xml = event_xml("gh_000000000001", &openid, 1_700_000_001, event, key, "");
+        let res = send_plain_push(&app, &crypto, &xml).await;
+        assert_eq!(res.text().await.unwrap(), "success");
+    }
+    assert_eq!(logins.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_scans_share_one_global_token() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let c = Client::new();
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let c = c.clone();
+        let url = format!("{}/auth/wechat/scan", app.url);
+        tasks.push(tokio::spawn(async move {
+            c.post(url).send().await.map(|r| r.status().as_u16())
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1000);
+    assert_eq!(mock.calls("cgi-bin/stable_token"), 1, "single flight");
+    assert_eq!(mock.calls("cgi-bin/token"), 0);
+    assert_eq!(mock.calls("cgi-bin/qrcode/create"), 1000);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_replaced_once_and_classic_tokens_work() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let c = Client::new();
+    assert_eq!(
+        c.post(format!("{}/auth/wechat/scan", app.url)).send().await.unwrap().status(),
+        200
+    );
+    // WeChat says the token is no longer valid: dropped, fetched again, the call retried once.
+    mock.inject("cgi-bin/qrcode/create", Fault::Errcode(40001), 1);
+    assert_eq!(
+        c.post(format!("{}/auth/wechat/scan", app.url)).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(mock.calls("cgi-bin/stable_token"), 2);
+    // Refused twice in a row: an error, not a loop.
+    mock.inject("cgi-bin/qrcode/create", Fault::Errcode(40001), 2);
+    let res = c.post(format!("{}/auth/wechat/scan", app.url)).send().await.unwrap();
+    assert!(res.status().is_server_error(), "{}", res.status());
+    assert_eq!(mock.calls("cgi-bin/stable_token"), 3);
+
+    let classic = start(config(&mock).with_global_token_source(GlobalTokenSource::Classic)).await;
+    let before = mock.calls("cgi-bin/token");
+    for _ in 0..3 {
+        assert_eq!(
+            c.post(format!("{}/auth/wechat/scan", classic.url)).send().await.unwrap().status(),
+            200
+        );
+    }
+    assert_eq!(mock.calls("cgi-bin/token") - before, 1, "fetched once, reused");
+}
+
+#[tokio::test]
+async fn scan_needs_a_push_token_and_the_page_is_self_contained() {
+    let mock = MockWechat::start().await.unwrap();
+    let oa = mock.official_account();
+    let no_push = start(
+        WechatConfig::builder()
+            .with_session_secret(SECRET)
+            .with_wechat_bases(mock.url(), mock.url(), mock.url())
+            .with_official_account(oa.appid.clone(), oa.secret.clone()),
+    )
+    .await;
+    let res = Client::new()
+        .post(format!("{}/auth/wechat/scan", no_push.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("WECHAT_OA_TOKEN"));
+
+    let app = start(config(&mock)).await;
+    let res = browser()
+        .get(format!("{}/auth/wechat/scan?return_to=/profile", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("微信扫码登录"));
+    assert!(page.contains(r#"data-start="/auth/wechat/scan?return_to=/profile""#), "{page}");
+    for external in ["<script src", "<link", "cdn", "googleapis"] {
+        assert!(!page.contains(external), "no third-party asset: {external}");
+    }
+}
