@@ -57,7 +57,8 @@
 //!   ciphertext, authenticates the event. [`PushCrypto::open_post`] therefore refuses
 //!   plaintext posts once an `EncodingAESKey` is configured.
 //! - Answer within 5 s with `success` or an empty body; otherwise WeChat re-sends the same XML
-//!   (at most 3 deliveries). Deduplicate with [`PushMessage::dedupe_key`].
+//!   (at most 3 deliveries, the same XML each time). Deduplicate with
+//!   [`PushMessage::dedupe_key`].
 //! - Bodies larger than [`MAX_BODY_BYTES`] are refused without being parsed, and nothing in
 //!   this module panics on hostile input.
 
@@ -920,14 +921,19 @@ impl PushMessage {
     }
 
     /// The key to deduplicate re-deliveries on (WeChat re-sends the same XML when it got no
-    /// answer in time): `FromUserName:CreateTime` for events, the `MsgId` for messages that
-    /// have one (and `FromUserName:CreateTime` for those that do not).
+    /// answer in time): the `MsgId` for messages that have one; for events (and messages
+    /// without one) WeChat's `FromUserName` + `CreateTime`, followed by `Event` and
+    /// `EventKey`. A re-delivery is the same XML, so it has the same key; the event and key
+    /// keep two different scans by one user within one second (`CreateTime` has whole
+    /// seconds) from being taken for one.
     ///
     /// ```
     /// use wechat_auth::push::{event_xml, PushMessage};
     ///
     /// let msg = PushMessage::parse(&event_xml("gh_1", "oU", 1700000000, "SCAN", "1", "T")).unwrap();
-    /// assert_eq!(msg.dedupe_key(), "oU:1700000000");
+    /// assert_eq!(msg.dedupe_key(), "oU:1700000000:SCAN:1");
+    /// let other = PushMessage::parse(&event_xml("gh_1", "oU", 1700000000, "SCAN", "2", "T2")).unwrap();
+    /// assert_ne!(msg.dedupe_key(), other.dedupe_key());
     /// let text = PushMessage::parse("<xml><ToUserName>gh_1</ToUserName><FromUserName>oU</FromUserName>\
     ///     <CreateTime>1</CreateTime><MsgType>text</MsgType><MsgId>1234567890123456</MsgId></xml>").unwrap();
     /// assert_eq!(text.dedupe_key(), "1234567890123456");
@@ -935,7 +941,13 @@ impl PushMessage {
     pub fn dedupe_key(&self) -> String {
         match self.msg_id {
             Some(id) if !self.is_event() => id.to_string(),
-            _ => format!("{}:{}", self.from_user_name, self.create_time),
+            _ => format!(
+                "{}:{}:{}:{}",
+                self.from_user_name,
+                self.create_time,
+                self.event.as_deref().unwrap_or_default(),
+                self.event_key.as_deref().unwrap_or_default()
+            ),
         }
     }
 }
@@ -1370,7 +1382,10 @@ mod tests {
             }
         );
         assert_eq!(m.scan_scene(), Some("123123"));
-        assert_eq!(m.dedupe_key(), "oUSERopenid000000000000000001:1700000000");
+        assert_eq!(
+            m.dedupe_key(),
+            "oUSERopenid000000000000000001:1700000000:subscribe:qrscene_123123"
+        );
 
         let scan = subscribe
             .replace("[subscribe]", "[SCAN]")
