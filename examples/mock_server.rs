@@ -7,6 +7,16 @@
 //! The first line on stdout is `mock wechat: http://127.0.0.1:PORT` (`MOCK_PORT` unset or 0
 //! picks a free port); the apps, users and `WECHAT_*` variables follow. Logs go to stderr
 //! (`RUST_LOG=wechat_auth=debug` shows every request). Ctrl-C stops it.
+//!
+//! A scan login is played with `POST /mock/scan`: the user scans the QR code whose content
+//! (`qr_url`) the app got from `cgi-bin/qrcode/create`, and the mock pushes the signed (and,
+//! with the default Official Account, AES-encrypted) `subscribe` / `SCAN` event to the push
+//! URL, retrying like WeChat. The answer comes once delivery is over (up to 15 s):
+//!
+//! ```text
+//! curl -s localhost:4000/mock/push_url -d '{"push_url":"http://127.0.0.1:3000/auth/wechat/push"}'
+//! curl -s localhost:4000/mock/scan -d '{"qr_url":"http://weixin.qq.com/q/02…","user":"alice"}'
+//! ```
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -91,6 +91,7 @@ mod layer;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+pub mod push;
 mod redirect;
 mod respond;
 mod secret;

@@ -383,6 +383,7 @@ pub struct MockConfig {
     pub(crate) refresh_token_ttl: Duration,
     pub(crate) website_deny_redirects: bool,
     pub(crate) text_plain: bool,
+    pub(crate) push_timeout: Duration,
 }
 
 impl Default for MockConfig {
@@ -403,6 +404,7 @@ impl Default for MockConfig {
             refresh_token_ttl: DEFAULT_REFRESH_TTL,
             website_deny_redirects: true,
             text_plain: false,
+            push_timeout: super::scan::DEFAULT_PUSH_TIMEOUT,
         }
         .with_user("alice", "爱丽丝")
         .with_user("bob", "Bob")
@@ -569,10 +571,27 @@ impl MockConfig {
         self
     }
 
+    /// How long a push delivery waits for the app's answer before WeChat gives up on it and
+    /// re-sends (at most 3 deliveries): 5 s, as WeChat. Tests of the retries set a short one.
+    /// Must not be zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cfg = wechat_auth::mock::MockConfig::default().push_timeout(Duration::from_millis(300));
+    /// # let _ = cfg;
+    /// ```
+    pub fn push_timeout(mut self, timeout: Duration) -> Self {
+        self.push_timeout = timeout;
+        self
+    }
+
     /// Checks the configuration; `MockWechat::start_with` calls this and fails with
     /// `InvalidInput` on the first problem.
     pub(crate) fn validate(&self) -> io::Result<()> {
         let bad = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        if self.push_timeout.is_zero() {
+            return bad("mock config: push_timeout must not be zero".to_owned());
+        }
         let mut appids = HashSet::new();
         for app in &self.apps {
             if app.appid.is_empty()

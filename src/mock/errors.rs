@@ -41,6 +41,18 @@ pub enum MockError {
     /// A value given to the mock is not acceptable (e.g. a push URL that is not http(s)).
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// No QR code the mock issued matches what was scanned (`POST /mock/scan` answers 404).
+    #[error("no QR code matches {0}")]
+    UnknownTicket(String),
+    /// The scanned QR code has expired; WeChat shows the user "二维码已过期" and pushes
+    /// nothing (`POST /mock/scan` answers 410).
+    #[error("QR code expired (二维码已过期): {0}")]
+    ExpiredTicket(String),
+    /// A scan needs somewhere to push its event.
+    #[error(
+        "no push URL for {0}: set one with POST /mock/scan push_url, POST /mock/push_url or MockWechat::set_push_url"
+    )]
+    NoPushUrl(String),
 }
 
 /// The English errmsg WeChat uses for `code` (before the `rid` suffix).

@@ -105,8 +105,36 @@
 //! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
 //! | `POST /mock/follow` | `{"user","subscribed","appid"?}` |
+//! | `POST /mock/push_url` | `{"push_url": URL \| null, "appid"?}`: where the Official Account's pushes go |
+//! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
 //! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
+//!
+//! # Scan login: the push
+//!
+//! The follow-the-account login shows a temporary parametric QR code; the user scans it in
+//! WeChat and WeChat pushes an event to the account's push URL. [`MockWechat::scan`] and
+//! `POST /mock/scan` play the user and WeChat:
+//!
+//! - the code is found by the URL a phone reads from the image (`qr_url`), its `ticket`, or
+//!   its `scene` (with `appid`, default the primary Official Account). Unknown: 404 and
+//!   nothing happens. Expired: 410 and nothing is pushed (WeChat shows "二维码已过期").
+//! - A user who does not follow the account follows it now and the event is `subscribe`
+//!   with `EventKey` `qrscene_SCENE` (`cgi-bin/user/info` then reports
+//!   `subscribe_scene: ADD_SCENE_QR_CODE` and `qr_scene` / `qr_scene_str`); a follower gets
+//!   `SCAN` with `EventKey` `SCENE`. `subscribed` in the request overrides the stored state.
+//! - The event XML ([`crate::push::event_xml`]) is POSTed with `Content-Type: text/xml` and
+//!   the query `signature`, `timestamp`, `nonce`, `openid`; when the account has an
+//!   EncodingAESKey (the default one does), in safe mode: `encrypt_type=aes`,
+//!   `msg_signature`, body `<xml><ToUserName/><Encrypt/></xml>`.
+//! - An answer counts when it comes within [`MockConfig::push_timeout`] (5 s), with a 2xx
+//!   status and `success`, an empty body, or a reply XML. Otherwise the same request (same
+//!   `CreateTime`, same ciphertext) is sent again, at most 3 deliveries in all. Each delivery
+//!   counts as a call of `push`. The push URL is the request's `push_url`, else the one set
+//!   with [`MockWechat::set_push_url`] / `POST /mock/push_url`; without one: 400.
+//!
+//! Scans over HTTP wait for delivery to finish: up to three push timeouts (15 s by default),
+//! so give the HTTP client calling `/mock/scan` a longer timeout than that.
 //!
 //! # Where it differs from WeChat
 //!
@@ -117,6 +145,10 @@
 //!   the user is.
 //! - Limits that take days to reach (daily quotas other than forced `stable_token`
 //!   refreshes) are not simulated; inject the errcode instead.
+//! - Push URLs may be any http(s) URL on any port (WeChat wants port 80 or 443), and the
+//!   mock never sends the `GET` URL verification; a scanning user always follows (WeChat
+//!   sends nothing when an unfollowed user scans and then does not follow). Retries follow
+//!   immediately after a failed delivery.
 
 mod bounded;
 mod cgi;
@@ -128,6 +160,7 @@ mod faults;
 mod ids;
 mod pages;
 mod params;
+mod scan;
 mod sns;
 mod state;
 
@@ -148,6 +181,7 @@ use tokio::task::JoinHandle;
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
 pub use errors::MockError;
 pub use faults::Fault;
+pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
 
 use errors::WxError;
@@ -245,6 +279,8 @@ impl MockWechat {
             text_plain: cfg.text_plain,
             blocked: cfg.blocked.clone(),
             subscribed: cfg.subscribed.clone(),
+            push_timeout: cfg.push_timeout,
+            push_http: push_client()?,
         };
         let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
         let app = router(shared.clone());
@@ -598,7 +634,8 @@ impl MockWechat {
     }
 
     /// How often `endpoint` (path without leading slash, e.g. `"sns/oauth2/access_token"`,
-    /// `"cgi-bin/stable_token"`, `"connect/qrconnect"`) has been called.
+    /// `"cgi-bin/stable_token"`, `"connect/qrconnect"`) has been called. `"push"` counts the
+    /// mock's own deliveries of scan events to push URLs (one per attempt, retries included).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -852,6 +889,98 @@ impl MockWechat {
         self.shared.lock().push_urls.get(appid).cloned()
     }
 
+    /// `user` scans the parametric QR code named by `qr_url_or_ticket` (what a phone reads
+    /// from the image, `http://weixin.qq.com/q/…`, or the ticket): the mock pushes the event
+    /// WeChat would to the Official Account's push URL and returns once delivery is over.
+    ///
+    /// - A user who does not follow the account follows it now (`cgi-bin/user/info` then says
+    ///   `subscribe: 1`, `subscribe_scene: ADD_SCENE_QR_CODE` and the scene) and the event is
+    ///   `subscribe` with `EventKey` `qrscene_SCENE`; a follower gets `SCAN` with `SCENE`.
+    /// - The XML is signed with the push token (`signature`, `timestamp`, `nonce`, `openid` in
+    ///   the query); with an EncodingAESKey it goes in safe mode (`encrypt_type=aes`,
+    ///   `msg_signature`, body `<xml><ToUserName/><Encrypt/></xml>`).
+    /// - Unless answered within [`MockConfig::push_timeout`] (5 s) with a 2xx and `success`,
+    ///   an empty body or a reply XML, the same request is sent again: at most 3 deliveries.
+    ///   Every delivery counts as a call of `"push"` ([`MockWechat::calls`]).
+    ///
+    /// Errors: [`MockError::UnknownTicket`]; [`MockError::ExpiredTicket`] (nothing is
+    /// pushed); [`MockError::UnknownUser`]; [`MockError::NoPushUrl`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axum::{Router, routing::post};
+    /// use wechat_auth::mock::MockWechat;
+    ///
+    /// // The app's push endpoint: here a receiver that acknowledges everything.
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let push_url = format!("http://{}/push", listener.local_addr()?);
+    /// let app = Router::new().route("/push", post(|| async { "success" }));
+    /// tokio::spawn(async move { axum::serve(listener, app).await });
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// let oa = mock.official_account().clone();
+    /// mock.set_push_url(&oa.appid, Some(&push_url))?;
+    ///
+    /// // The app creates a temporary QR code with a string scene, as the scan login does.
+    /// let http = reqwest::Client::new();
+    /// let token: serde_json::Value = http
+    ///     .get(format!("{}/cgi-bin/token", mock.api_base()))
+    ///     .query(&[("grant_type", "client_credential"), ("appid", &oa.appid), ("secret", &oa.secret)])
+    ///     .send().await?.json().await?;
+    /// let qr: serde_json::Value = http
+    ///     .post(format!("{}/cgi-bin/qrcode/create", mock.api_base()))
+    ///     .query(&[("access_token", token["access_token"].as_str().unwrap())])
+    ///     .json(&serde_json::json!({"expire_seconds": 300, "action_name": "QR_STR_SCENE",
+    ///                               "action_info": {"scene": {"scene_str": "login_1"}}}))
+    ///     .send().await?.json().await?;
+    ///
+    /// // Bob, who does not follow the account yet, scans it with his phone.
+    /// let report = mock.scan(qr["url"].as_str().unwrap(), "bob").await?;
+    /// assert_eq!((report.event.as_str(), report.event_key.as_str()), ("subscribe", "qrscene_login_1"));
+    /// assert_eq!(report.openid, mock.user("bob").unwrap().openid_for(&oa.appid));
+    /// assert!(report.acknowledged && report.encrypted);
+    /// assert_eq!(report.deliveries, 1);
+    /// assert!(mock.is_subscribed("bob"));
+    ///
+    /// // Scanning again, now as a follower: a SCAN event.
+    /// let again = mock.scan(qr["ticket"].as_str().unwrap(), "bob").await?;
+    /// assert_eq!((again.event.as_str(), again.event_key.as_str()), ("SCAN", "login_1"));
+    /// assert_eq!(mock.calls("push"), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn scan(&self, qr_url_or_ticket: &str, user: &str) -> Result<ScanReport, MockError> {
+        self.scan_with(qr_url_or_ticket, user, ScanOptions::new())
+            .await
+    }
+
+    /// [`MockWechat::scan`] with options: override the follow state, or deliver to another
+    /// push URL for this scan.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::mock::{MockError, MockWechat, ScanOptions};
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// // Nothing listens on port 9 (discard): three deliveries, none acknowledged — once the
+    /// // code exists. An unknown code is refused before anything is sent.
+    /// let opts = ScanOptions::new().subscribed(true).push_url("http://127.0.0.1:9/push");
+    /// let err = mock.scan_with("http://weixin.qq.com/q/02nope", "alice", opts).await.unwrap_err();
+    /// assert!(matches!(err, MockError::UnknownTicket(_)));
+    /// assert_eq!(mock.calls("push"), 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn scan_with(
+        &self,
+        qr_url_or_ticket: &str,
+        user: &str,
+        options: ScanOptions,
+    ) -> Result<ScanReport, MockError> {
+        let target = scan::Target::url_or_ticket(qr_url_or_ticket);
+        self.shared.scan(&target, user, &options).await
+    }
+
     /// The live ticket whose QR code encodes `url` (what a phone reads from the image).
     /// `None` when no live ticket has that url (unknown, or expired on the mock clock).
     /// [`QrTicket`] shows a whole round trip.
@@ -942,6 +1071,19 @@ fn with_mock_params(url: &str, user: Option<&str>, action: &str) -> String {
     format!("{base}{sep}{user}mock_action={action}")
 }
 
+/// The client that delivers pushes, as WeChat's servers would: straight to the URL (no
+/// proxy from the environment), no redirects, a short connect timeout. The per-delivery
+/// deadline is set on each request.
+fn push_client() -> io::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(scan::PUSH_CONNECT_TIMEOUT)
+        .user_agent("Mozilla/4.0 (mock wechat push)")
+        .build()
+        .map_err(io::Error::other)
+}
+
 /// `http://HOST:PORT` for a bound address; an unspecified address is reached via loopback.
 fn origin(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
@@ -1027,6 +1169,8 @@ fn router(shared: Arc<Shared>) -> Router {
             get(control::clock).post(control::advance_clock),
         )
         .route("/mock/follow", post(control::follow))
+        .route("/mock/scan", post(scan::scan))
+        .route("/mock/push_url", post(scan::set_push_url))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))
         .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));

@@ -264,6 +264,10 @@ pub(crate) struct Shared {
     pub(crate) website_deny_redirects: bool,
     pub(crate) base_url: String,
     pub(crate) clock: Clock,
+    /// How long a push delivery may wait for its answer (WeChat: 5 s).
+    pub(crate) push_timeout: Duration,
+    /// The client that delivers pushes: no proxy, no redirects, short connect timeout.
+    pub(crate) push_http: reqwest::Client,
     inner: Mutex<Inner>,
 }
 
@@ -274,6 +278,8 @@ pub(crate) struct Settings {
     pub(crate) text_plain: bool,
     pub(crate) blocked: Vec<String>,
     pub(crate) subscribed: Vec<String>,
+    pub(crate) push_timeout: Duration,
+    pub(crate) push_http: reqwest::Client,
 }
 
 impl Shared {
@@ -323,6 +329,8 @@ impl Shared {
             website_deny_redirects: settings.website_deny_redirects,
             base_url,
             clock,
+            push_timeout: settings.push_timeout,
+            push_http: settings.push_http,
             inner: Mutex::new(inner),
         }
     }

@@ -1,0 +1,552 @@
+//! A user scans a parametric QR code: the mock pushes the `subscribe` / `SCAN` event to the
+//! Official Account's push URL, signed (and AES-encrypted in safe mode) and retried like
+//! WeChat does (protocol §6, §7). Shared by [`MockWechat::scan`](super::MockWechat::scan) and
+//! `POST /mock/scan`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::clock::unix_secs;
+use super::config::{AppKind, MockApp};
+use super::errors::{MockError, control_error, json};
+use super::state::{Follow, QrScene, QrTicket, Shared};
+use crate::push::{self, PushCrypto};
+
+/// WeChat delivers an event at most three times (one delivery and two retries, §7.3).
+pub(crate) const MAX_DELIVERIES: u32 = 3;
+/// How long WeChat waits for an answer before it re-sends (§7.3).
+pub(crate) const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connecting to the push URL may take this long at most (loopback answers at once).
+pub(crate) const PUSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most of an answer the mock reads, and the most it reports back.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+const MAX_REPORTED_CHARS: usize = 2048;
+/// The counter every delivery attempt increments (see `MockWechat::calls`).
+pub(crate) const PUSH_COUNTER: &str = "push";
+
+/// Options of [`MockWechat::scan_with`](super::MockWechat::scan_with).
+///
+/// ```
+/// use wechat_auth::mock::ScanOptions;
+///
+/// let opts = ScanOptions::new()
+///     .subscribed(true) // treat the user as a follower: a `SCAN` event
+///     .push_url("http://127.0.0.1:3000/auth/wechat/push");
+/// assert_eq!(opts.subscribed, Some(true));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScanOptions {
+    /// Whether the user already follows the Official Account, overriding what the mock
+    /// remembers: `Some(false)` makes a follower re-follow (a `subscribe` event), `Some(true)`
+    /// makes anyone a follower (a `SCAN` event). `None` uses the stored follow state.
+    pub subscribed: Option<bool>,
+    /// Deliver to this URL instead of the one set with
+    /// [`MockWechat::set_push_url`](super::MockWechat::set_push_url) (this scan only).
+    pub push_url: Option<String>,
+}
+
+impl ScanOptions {
+    /// No overrides.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::mock::ScanOptions::new(), Default::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`ScanOptions::subscribed`].
+    ///
+    /// ```
+    /// let opts = wechat_auth::mock::ScanOptions::new().subscribed(false);
+    /// assert_eq!(opts.subscribed, Some(false));
+    /// ```
+    pub fn subscribed(mut self, subscribed: bool) -> Self {
+        self.subscribed = Some(subscribed);
+        self
+    }
+
+    /// Sets [`ScanOptions::push_url`].
+    ///
+    /// ```
+    /// let opts = wechat_auth::mock::ScanOptions::new().push_url("http://127.0.0.1:9/push");
+    /// assert_eq!(opts.push_url.as_deref(), Some("http://127.0.0.1:9/push"));
+    /// ```
+    pub fn push_url(mut self, url: impl Into<String>) -> Self {
+        self.push_url = Some(url.into());
+        self
+    }
+}
+
+/// What a scan did: the event the mock pushed and how its delivery went. `POST /mock/scan`
+/// answers the same fields as JSON (absent options left out).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use wechat_auth::mock::{MockError, MockWechat};
+///
+/// let mock = MockWechat::start().await?;
+/// let err = mock.scan("http://weixin.qq.com/q/02unknown", "alice").await.unwrap_err();
+/// assert!(matches!(err, MockError::UnknownTicket(_)));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ScanReport {
+    /// `subscribe` (the user followed by scanning) or `SCAN` (a follower scanned).
+    pub event: String,
+    /// The user's openid for the Official Account (`FromUserName`).
+    pub openid: String,
+    /// `qrscene_SCENE` for `subscribe`, `SCENE` for `SCAN`.
+    pub event_key: String,
+    /// The scanned QR code's ticket (`Ticket`).
+    pub ticket: String,
+    /// `CreateTime` of the event (mock clock, Unix seconds); the same in every delivery.
+    pub create_time: u64,
+    /// Where the event was delivered.
+    pub push_url: String,
+    /// Whether it went out in safe mode (`encrypt_type=aes`, the OA has an EncodingAESKey).
+    pub encrypted: bool,
+    /// How many times it was sent (1..=3).
+    pub deliveries: u32,
+    /// Whether the last delivery was answered in time with a 2xx and `success`, an empty body
+    /// or a reply XML.
+    pub acknowledged: bool,
+    /// HTTP status of the last answer, if one came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    /// Body of the last answer (at most 2048 characters), if one came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_body: Option<String>,
+    /// Why the last delivery got no answer (timeout, connection refused, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// How the scanned code is named.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// What the phone reads from the image: `http://weixin.qq.com/q/…`.
+    QrUrl(String),
+    /// The ticket from `qrcode/create`.
+    Ticket(String),
+    /// The scene value (`scene_id` as text, or `scene_str`) of a code of `appid`.
+    Scene { appid: String, scene: String },
+}
+
+impl Target {
+    /// A URL (`http://…`, `https://…`) names the QR content, anything else a ticket.
+    pub(crate) fn url_or_ticket(s: &str) -> Self {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            Target::QrUrl(s.to_owned())
+        } else {
+            Target::Ticket(s.to_owned())
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Target::QrUrl(u) => format!("qr_url {u:?}"),
+            Target::Ticket(t) => format!("ticket {t:?}"),
+            Target::Scene { appid, scene } => format!("scene {scene:?} of {appid}"),
+        }
+    }
+}
+
+impl Follow {
+    /// A follow that came from scanning the QR code with `scene`.
+    pub(crate) fn qr(now: SystemTime, scene: &QrScene) -> Self {
+        let (qr_scene, qr_scene_str) = match scene {
+            QrScene::Id(id) => (*id, String::new()),
+            QrScene::Str(s) => (0, s.clone()),
+        };
+        Follow {
+            since: now,
+            scene: "ADD_SCENE_QR_CODE",
+            qr_scene,
+            qr_scene_str,
+        }
+    }
+}
+
+/// One outcome of one delivery.
+struct Attempt {
+    status: Option<u16>,
+    body: Option<String>,
+    error: Option<String>,
+    acknowledged: bool,
+}
+
+impl Shared {
+    /// The ticket `target` names, expired or not: unknown → `UnknownTicket`, dead →
+    /// `ExpiredTicket`. For scenes, the live code issued last wins.
+    fn find_ticket(&self, target: &Target) -> Result<QrTicket, MockError> {
+        let now = self.now();
+        let inner = self.lock();
+        let all = || {
+            inner
+                .temp_tickets
+                .iter()
+                .map(|(_, t)| t)
+                .chain(inner.permanent_tickets.values())
+        };
+        let found: Option<&QrTicket> = match target {
+            Target::Ticket(t) => inner
+                .temp_tickets
+                .get(t)
+                .or_else(|| inner.permanent_tickets.get(t)),
+            Target::QrUrl(u) => {
+                let mut same: Vec<&QrTicket> = all().filter(|t| t.url == *u).collect();
+                same.sort_by_key(|t| !t.alive(now));
+                same.first().copied()
+            }
+            Target::Scene { appid, scene } => {
+                let mut same: Vec<&QrTicket> = all()
+                    .filter(|t| t.appid == *appid && t.scene.event_key() == *scene)
+                    .collect();
+                // Live before dead, permanent before temporary, then the one that dies last
+                // (the one issued last, for codes of one lifetime).
+                same.sort_by_key(|t| {
+                    (
+                        !t.alive(now),
+                        t.expires_at.is_some(),
+                        std::cmp::Reverse(t.expires_at),
+                    )
+                });
+                same.first().copied()
+            }
+        };
+        match found {
+            None => Err(MockError::UnknownTicket(target.describe())),
+            Some(t) if !t.alive(now) => Err(MockError::ExpiredTicket(target.describe())),
+            Some(t) => Ok(t.clone()),
+        }
+    }
+
+    fn count(&self, endpoint: &str) {
+        *self.lock().calls.entry(endpoint.to_owned()).or_default() += 1;
+    }
+
+    /// Scans, pushes, retries, reports. No lock is held across an await.
+    pub(crate) async fn scan(
+        &self,
+        target: &Target,
+        user: &str,
+        opts: &ScanOptions,
+    ) -> Result<ScanReport, MockError> {
+        let ticket = self.find_ticket(target)?;
+        let app = self
+            .app(&ticket.appid)
+            .ok_or_else(|| MockError::UnknownApp(ticket.appid.clone()))?;
+        let user = self
+            .user(user)
+            .ok_or_else(|| MockError::UnknownUser(user.to_owned()))?;
+        let push_url = self.push_target(app, opts)?;
+        let crypto = push_crypto(app)?;
+        let openid = user.openid_for(&app.appid);
+        let original_id = app.original_id.as_deref().unwrap_or(&app.appid);
+        let now = self.now();
+        let create_time = unix_secs(now);
+
+        // The user scans: a follower gets SCAN; anyone else follows now and gets subscribe.
+        let follows = {
+            let mut inner = self.lock();
+            let key = (app.appid.clone(), user.name.clone());
+            let stored = inner.follows.contains_key(&key);
+            let follows = opts.subscribed.unwrap_or(stored);
+            if !follows {
+                inner.follows.insert(key, Follow::qr(now, &ticket.scene));
+            } else if !stored {
+                inner.follows.insert(key, Follow::other(now));
+            }
+            follows
+        };
+        let (event, event_key) = if follows {
+            ("SCAN", ticket.scene.event_key())
+        } else {
+            ("subscribe", format!("qrscene_{}", ticket.scene.event_key()))
+        };
+        let xml = push::event_xml(
+            original_id,
+            &openid,
+            create_time,
+            event,
+            &event_key,
+            &ticket.ticket,
+        );
+
+        let timestamp = create_time.to_string();
+        let nonce = rand::random_range(100_000_000..2_000_000_000u32).to_string();
+        let mut query = vec![
+            ("signature", crypto.signature(&timestamp, &nonce)),
+            ("timestamp", timestamp.clone()),
+            ("nonce", nonce.clone()),
+            ("openid", openid.clone()),
+        ];
+        let body = if crypto.has_aes() {
+            let encrypt = crypto
+                .encrypt(&xml, rand::random())
+                .map_err(|e| MockError::Invalid(format!("cannot encrypt the event: {e}")))?;
+            query.push(("encrypt_type", "aes".to_owned()));
+            query.push((
+                "msg_signature",
+                crypto.msg_signature(&timestamp, &nonce, &encrypt),
+            ));
+            push::safe_mode_xml(original_id, &encrypt)
+        } else {
+            xml
+        };
+        tracing::debug!(event, %push_url, encrypted = crypto.has_aes(), "mock wechat: pushing scan event");
+
+        let mut deliveries = 0;
+        let mut last = None;
+        while deliveries < MAX_DELIVERIES {
+            deliveries += 1;
+            self.count(PUSH_COUNTER);
+            let attempt = self.deliver(&push_url, &query, &body, &crypto).await;
+            let done = attempt.acknowledged;
+            last = Some(attempt);
+            if done {
+                break;
+            }
+            tracing::debug!(deliveries, "mock wechat: push not acknowledged");
+        }
+        let last = last.unwrap_or(Attempt {
+            status: None,
+            body: None,
+            error: None,
+            acknowledged: false,
+        });
+        Ok(ScanReport {
+            event: event.to_owned(),
+            openid,
+            event_key,
+            ticket: ticket.ticket,
+            create_time,
+            push_url,
+            encrypted: crypto.has_aes(),
+            deliveries,
+            acknowledged: last.acknowledged,
+            last_status: last.status,
+            last_body: last.body,
+            last_error: last.error,
+        })
+    }
+
+    /// The push URL for this scan: the option, else the stored one, else an error.
+    fn push_target(&self, app: &MockApp, opts: &ScanOptions) -> Result<String, MockError> {
+        let url = match &opts.push_url {
+            Some(u) => u.clone(),
+            None => self
+                .lock()
+                .push_urls
+                .get(&app.appid)
+                .cloned()
+                .ok_or_else(|| MockError::NoPushUrl(app.appid.clone()))?,
+        };
+        let ok = url::Url::parse(&url)
+            .ok()
+            .is_some_and(|p| matches!(p.scheme(), "http" | "https"));
+        if ok {
+            Ok(url)
+        } else {
+            Err(MockError::Invalid(format!(
+                "push URL must be http(s): {url:?}"
+            )))
+        }
+    }
+
+    /// One POST of the event; the answer must come within `push_timeout`, body included.
+    async fn deliver(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        body: &str,
+        crypto: &PushCrypto,
+    ) -> Attempt {
+        let sent = self
+            .push_http
+            .post(url)
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "text/xml")
+            .body(body.to_owned())
+            .timeout(self.push_timeout)
+            .send()
+            .await;
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(e) => return failed(&e, self.push_timeout),
+        };
+        let status = resp.status().as_u16();
+        let mut answer = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_ANSWER_BYTES.saturating_sub(answer.len());
+                    answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut a = failed(&e, self.push_timeout);
+                    a.status = Some(status);
+                    return a;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let acknowledged = (200..300).contains(&status) && acknowledges(&text, crypto);
+        Attempt {
+            status: Some(status),
+            body: Some(text.chars().take(MAX_REPORTED_CHARS).collect()),
+            error: None,
+            acknowledged,
+        }
+    }
+}
+
+/// `success`, an empty body, or a passive reply (plain reply XML, or in safe mode an
+/// encrypted envelope that decrypts): what WeChat takes as an answer (§7.3).
+fn acknowledges(body: &str, crypto: &PushCrypto) -> bool {
+    let body = body.trim();
+    if body.is_empty() || body == "success" {
+        return true;
+    }
+    match push::PushMessage::parse(body) {
+        Ok(reply) => match &reply.encrypt {
+            Some(encrypt) => crypto.decrypt(encrypt).is_ok(),
+            None => !reply.msg_type.is_empty(),
+        },
+        Err(_) => false,
+    }
+}
+
+fn failed(e: &reqwest::Error, timeout: Duration) -> Attempt {
+    let error = if e.is_timeout() {
+        format!("no answer within {} ms", timeout.as_millis())
+    } else if e.is_connect() {
+        format!("cannot connect: {}", root_cause(e))
+    } else {
+        root_cause(e)
+    };
+    Attempt {
+        status: None,
+        body: None,
+        error: Some(error),
+        acknowledged: false,
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// The crypto WeChat would use for `app`'s pushes.
+fn push_crypto(app: &MockApp) -> Result<PushCrypto, MockError> {
+    if app.kind != AppKind::OfficialAccount {
+        return Err(MockError::WrongAppKind {
+            appid: app.appid.clone(),
+            kind: app.kind.as_str(),
+            reason: "only Official Accounts receive pushes",
+        });
+    }
+    let token = app.token.as_deref().ok_or_else(|| {
+        MockError::Invalid(format!(
+            "Official Account {} has no push token (MockApp::with_token)",
+            app.appid
+        ))
+    })?;
+    PushCrypto::new(token, app.encoding_aes_key.as_deref(), &app.appid)
+        .map_err(|e| MockError::Invalid(format!("Official Account {}: {e}", app.appid)))
+}
+
+/// A control-API error with the status WeChat's situation maps to: 404 unknown code, 410
+/// expired code, 400 anything else.
+fn scan_error(e: &MockError) -> Response {
+    let mut resp = control_error(e);
+    *resp.status_mut() = match e {
+        MockError::UnknownTicket(_) => StatusCode::NOT_FOUND,
+        MockError::ExpiredTicket(_) => StatusCode::GONE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    resp
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanReq {
+    qr_url: Option<String>,
+    ticket: Option<String>,
+    scene: Option<Value>,
+    appid: Option<String>,
+    user: String,
+    subscribed: Option<bool>,
+    push_url: Option<String>,
+}
+
+/// `POST /mock/scan` `{"qr_url"|"ticket"|"scene", "user", "subscribed"?, "push_url"?,
+/// "appid"?}` → the [`ScanReport`] as JSON, once delivery is over.
+pub(crate) async fn scan(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: ScanReq = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return control_error(format!("bad JSON body: {e}")),
+    };
+    let appid = req
+        .appid
+        .unwrap_or_else(|| s.primary(AppKind::OfficialAccount).appid.clone());
+    let scene = match req.scene {
+        None => None,
+        Some(Value::String(v)) => Some(v),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return control_error("scene must be a string or a number"),
+    };
+    let target = match (req.qr_url, req.ticket, scene) {
+        (Some(u), None, None) => Target::QrUrl(u),
+        (None, Some(t), None) => Target::Ticket(t),
+        (None, None, Some(scene)) => Target::Scene { appid, scene },
+        _ => return control_error("give exactly one of qr_url, ticket, scene"),
+    };
+    let opts = ScanOptions {
+        subscribed: req.subscribed,
+        push_url: req.push_url,
+    };
+    match s.scan(&target, &req.user, &opts).await {
+        Ok(report) => json(&json!(report)),
+        Err(e) => scan_error(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushUrlReq {
+    appid: Option<String>,
+    push_url: Option<String>,
+}
+
+/// `POST /mock/push_url` `{"push_url": URL | null, "appid"?}`: sets (or clears) the push URL
+/// of an Official Account (default: the primary one).
+pub(crate) async fn set_push_url(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: PushUrlReq = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return control_error(format!("bad JSON body: {e}")),
+    };
+    let appid = req
+        .appid
+        .unwrap_or_else(|| s.primary(AppKind::OfficialAccount).appid.clone());
+    match s.set_push_url(&appid, req.push_url.as_deref()) {
+        Ok(()) => json(&json!({ "appid": appid, "push_url": req.push_url })),
+        Err(e) => control_error(e),
+    }
+}
