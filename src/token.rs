@@ -84,11 +84,6 @@ impl Auth {
         Self::key(appid, "global_token", "current")
     }
 
-    /// The global access token of the Official Account.
-    pub(crate) async fn global_token(&self) -> Result<Secret, FlowError> {
-        Ok(self.global_current().await?.token())
-    }
-
     async fn global_current(&self) -> Result<Current, FlowError> {
         let now = now_unix();
         if let Some(c) = self.global.cached(now) {
@@ -177,11 +172,7 @@ impl Auth {
             }
         }
         let key = self.token_key(oa.app().appid());
-        if self
-            .store
-            .delete_if_eq(&key, failed.raw.as_bytes())
-            .await?
-        {
+        if self.store.delete_if_eq(&key, failed.raw.as_bytes()).await? {
             tracing::warn!("WeChat refused the global access token; fetching a new one");
         }
         Ok(())
@@ -228,7 +219,10 @@ mod tests {
         };
         assert!(c(7200).fresh(now));
         assert!(!c(100).fresh(now), "inside the two-minute margin");
-        assert!(c(300).fresh(now), "a stable_token in its last five minutes is still used");
+        assert!(
+            c(300).fresh(now),
+            "a stable_token in its last five minutes is still used"
+        );
         assert!(!c(0).fresh(now));
     }
 }

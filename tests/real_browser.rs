@@ -200,11 +200,17 @@ async fn scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
         .await
         .expect("the QR code appears");
     let src = img.attr("src").await.unwrap().unwrap();
-    assert!(src.starts_with("/auth/wechat/scan/") && src.ends_with("/qr.svg"), "{src}");
+    assert!(
+        src.starts_with("/auth/wechat/scan/") && src.ends_with("/qr.svg"),
+        "{src}"
+    );
     assert!(img.is_displayed().await.unwrap());
     let qr_url = img.attr("data-qr-url").await.unwrap().unwrap();
     if let Ok(png) = client.screenshot().await {
-        let _ = std::fs::write(browser::target_dir().join("real_browser_scan_page.png"), png);
+        let _ = std::fs::write(
+            browser::target_dir().join("real_browser_scan_page.png"),
+            png,
+        );
     }
 
     // Alice scans with her phone: WeChat pushes the event, the waiting page moves on.

@@ -17,7 +17,7 @@ use serde_json::Value;
 use wechat_auth::{
     GlobalTokenSource, WechatConfig, WechatUser,
     mock::{AppKind, Fault, MockApp, MockConfig, MockWechat},
-    push::{PushCrypto, event_xml},
+    push::{PushCrypto, event_xml, safe_mode_xml},
 };
 
 /// Points the mock's push URL at the app.
@@ -29,7 +29,10 @@ fn wire(mock: &MockWechat, app: &App) {
 
 async fn start_scan(app: &App, b: &Client, return_to: &str) -> Value {
     let res = b
-        .post(format!("{}/auth/wechat/scan?return_to={return_to}", app.url))
+        .post(format!(
+            "{}/auth/wechat/scan?return_to={return_to}",
+            app.url
+        ))
         .header("accept", "application/json")
         .send()
         .await
@@ -102,13 +105,22 @@ async fn full_flow(mock: MockWechat, app: App) {
     assert_eq!(body["status"], "confirmed", "{body}");
     assert_eq!(body["return_to"], "/profile");
     assert!(token.is_some());
-    assert!(waited < Duration::from_secs(5), "woken by the push, not a timeout: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken by the push, not a timeout: {waited:?}"
+    );
 
     let (status, user) = get_json(&b, &format!("{}/profile", app.url)).await;
     assert_eq!(status, 200);
     let alice = mock.user("alice").unwrap();
-    assert_eq!(user["openid"], alice.openid_for(&mock.official_account().appid));
-    assert_eq!(user["unionid"], alice.unionid, "unionid from cgi-bin/user/info");
+    assert_eq!(
+        user["openid"],
+        alice.openid_for(&mock.official_account().appid)
+    );
+    assert_eq!(
+        user["unionid"], alice.unionid,
+        "unionid from cgi-bin/user/info"
+    );
     assert_eq!(user["channel"], "scan_follow");
 
     // The scene is consumed: no second session from it.
@@ -144,7 +156,10 @@ async fn a_follower_scanning_again_sends_scan_and_logs_in() {
     mock.set_subscribed("bob", true).unwrap();
     let b = browser();
     let s = start_scan(&app, &b, "/").await;
-    let report = mock.scan(s["qr_url"].as_str().unwrap(), "bob").await.unwrap();
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "bob")
+        .await
+        .unwrap();
     assert_eq!(report.event, "SCAN");
     let (_, body, token) = poll(&app, &b, s["id"].as_str().unwrap(), 5).await;
     assert_eq!(body["status"], "confirmed");
@@ -159,7 +174,9 @@ async fn another_browser_cannot_take_the_scan() {
     let a = browser();
     let s = start_scan(&app, &a, "/").await;
     let id = s["id"].as_str().unwrap();
-    mock.scan(s["qr_url"].as_str().unwrap(), "alice").await.unwrap();
+    mock.scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
     let thief = browser();
     let (status, body, token) = poll(&app, &thief, id, 0).await;
     assert_eq!(status, 403, "{body}");
@@ -186,9 +203,13 @@ async fn an_expired_scene_expires_and_a_late_push_changes_nothing() {
     assert!(started.elapsed() < Duration::from_secs(4));
     // WeChat also refuses the old code; a push for it anyway is acknowledged and ignored.
     mock.advance(Duration::from_secs(5));
-    assert!(mock.scan(s["qr_url"].as_str().unwrap(), "alice").await.is_err());
+    assert!(
+        mock.scan(s["qr_url"].as_str().unwrap(), "alice")
+            .await
+            .is_err()
+    );
     let oa = mock.official_account();
-    let crypto = PushCrypto::new(oa.token.as_deref().unwrap(), None, &oa.appid).unwrap();
+    let crypto = oa_crypto(&mock);
     let xml = event_xml(
         oa.original_id.as_deref().unwrap(),
         "oSomeOpenid",
@@ -197,7 +218,7 @@ async fn an_expired_scene_expires_and_a_late_push_changes_nothing() {
         id,
         "TICKET",
     );
-    let res = send_plain_push(&app, &crypto, &xml).await;
+    let res = send_push(&app, &crypto, &xml).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "success");
     let (_, body, token) = poll(&app, &b, id, 0).await;
@@ -205,19 +226,42 @@ async fn an_expired_scene_expires_and_a_late_push_changes_nothing() {
     assert!(token.is_none());
 }
 
-async fn send_plain_push(app: &App, crypto: &PushCrypto, xml: &str) -> reqwest::Response {
+/// Pushes `xml` as WeChat would: signed, and sealed in safe mode when `crypto` has a key.
+async fn send_push(app: &App, crypto: &PushCrypto, xml: &str) -> reqwest::Response {
     let (ts, nonce) = ("1700000000", "424242");
     let sig = crypto.signature(ts, nonce);
+    let mut url = format!(
+        "{}/auth/wechat/push?signature={sig}&timestamp={ts}&nonce={nonce}&openid=x",
+        app.url
+    );
+    let body = if crypto.has_aes() {
+        let encrypt = crypto.encrypt(xml, *b"fedcba9876543210").unwrap();
+        url.push_str(&format!(
+            "&encrypt_type=aes&msg_signature={}",
+            crypto.msg_signature(ts, nonce, &encrypt)
+        ));
+        safe_mode_xml("gh_000000000001", &encrypt)
+    } else {
+        xml.to_owned()
+    };
     reqwest::Client::new()
-        .post(format!(
-            "{}/auth/wechat/push?signature={sig}&timestamp={ts}&nonce={nonce}&openid=x",
-            app.url
-        ))
+        .post(url)
         .header("content-type", "text/xml")
-        .body(xml.to_owned())
+        .body(body)
         .send()
         .await
         .unwrap()
+}
+
+/// The Official Account's push crypto, as the mock and the app share it.
+fn oa_crypto(mock: &MockWechat) -> PushCrypto {
+    let oa = mock.official_account();
+    PushCrypto::new(
+        oa.token.as_deref().unwrap(),
+        oa.encoding_aes_key.as_deref(),
+        &oa.appid,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -225,12 +269,7 @@ async fn push_signatures_are_checked() {
     let mock = MockWechat::start().await.unwrap();
     let app = start(config(&mock)).await;
     let oa = mock.official_account();
-    let crypto = PushCrypto::new(
-        oa.token.as_deref().unwrap(),
-        oa.encoding_aes_key.as_deref(),
-        &oa.appid,
-    )
-    .unwrap();
+    let crypto = oa_crypto(&mock);
     let c = Client::new();
     let push = format!("{}/auth/wechat/push", app.url);
 
@@ -244,7 +283,9 @@ async fn push_signatures_are_checked() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "4375120948345356249");
     let res = c
-        .get(format!("{push}?signature=0000&timestamp=1714036504&nonce=1514711492&echostr=x"))
+        .get(format!(
+            "{push}?signature=0000&timestamp=1714036504&nonce=1514711492&echostr=x"
+        ))
         .send()
         .await
         .unwrap();
@@ -267,9 +308,16 @@ async fn push_signatures_are_checked() {
     let sig = crypto.signature(ts, nonce);
     let good = crypto.msg_signature(ts, nonce, &encrypt);
     let url = |msg_sig: &str| {
-        format!("{push}?signature={sig}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_sig}")
+        format!(
+            "{push}?signature={sig}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_sig}"
+        )
     };
-    let res = c.post(url("0".repeat(40).as_str())).body(body.clone()).send().await.unwrap();
+    let res = c
+        .post(url("0".repeat(40).as_str()))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     let res = c.post(url(&good)).body(body.clone()).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -292,10 +340,29 @@ async fn push_signatures_are_checked() {
         .unwrap();
     assert_eq!(res.status(), 403);
 
+    // Plaintext is refused once the account is in safe mode: the URL signature does not
+    // cover the body, so a replayed query must not carry a forged event.
+    let res = c
+        .post(format!(
+            "{push}?signature={sig}&timestamp={ts}&nonce={nonce}"
+        ))
+        .body(xml.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
     // Junk and oversized bodies never reach the parser's bad side.
-    let res = send_plain_push(&app, &crypto, "not xml at all").await;
+    let res = send_push(&app, &crypto, "not xml at all").await;
     assert_eq!(res.status(), 400);
-    let res = send_plain_push(&app, &crypto, &"<xml>".repeat(50_000)).await;
+    let res = c
+        .post(format!(
+            "{push}?signature={sig}&timestamp={ts}&nonce={nonce}"
+        ))
+        .body("<xml>".repeat(50_000))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413);
 }
 
@@ -313,7 +380,7 @@ async fn re_deliveries_confirm_the_scene_once() {
     let s = start_scan(&app, &b, "/").await;
     let id = s["id"].as_str().unwrap();
     let oa = mock.official_account();
-    let crypto = PushCrypto::new(oa.token.as_deref().unwrap(), None, &oa.appid).unwrap();
+    let crypto = oa_crypto(&mock);
     let openid = mock.user("carol").unwrap().openid_for(&oa.appid);
     let xml = event_xml(
         oa.original_id.as_deref().unwrap(),
@@ -325,21 +392,29 @@ async fn re_deliveries_confirm_the_scene_once() {
     );
     // WeChat's retries: the same event three times, two of them at once.
     let (r1, r2) = tokio::join!(
-        send_plain_push(&app, &crypto, &xml),
-        send_plain_push(&app, &crypto, &xml)
+        send_push(&app, &crypto, &xml),
+        send_push(&app, &crypto, &xml)
     );
-    assert_eq!((r1.status(), r2.status()), (200, 200));
-    assert_eq!(send_plain_push(&app, &crypto, &xml).await.status(), 200);
+    assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (200, 200));
+    assert_eq!(send_push(&app, &crypto, &xml).await.status(), 200);
     let (_, body, token) = poll(&app, &b, id, 5).await;
     assert_eq!(body["status"], "confirmed");
     assert!(token.is_some());
-    assert_eq!(logins.load(Ordering::SeqCst), 1, "one login from three deliveries");
+    assert_eq!(
+        logins.load(Ordering::SeqCst),
+        1,
+        "one login from three deliveries"
+    );
     assert_eq!(mock.calls("cgi-bin/user/info"), 1);
 
     // Events that are not ours change nothing and are acknowledged.
-    for (event, key) in [("subscribe", ""), ("unsubscribe", ""), ("SCAN", "unknownscene")] {
+    for (event, key) in [
+        ("subscribe", ""),
+        ("unsubscribe", ""),
+        ("SCAN", "unknownscene"),
+    ] {
         let xml = event_xml("gh_000000000001", &openid, 1_700_000_001, event, key, "");
-        let res = send_plain_push(&app, &crypto, &xml).await;
+        let res = send_push(&app, &crypto, &xml).await;
         assert_eq!(res.text().await.unwrap(), "success");
     }
     assert_eq!(logins.load(Ordering::SeqCst), 1);
@@ -376,19 +451,31 @@ async fn a_refused_token_is_replaced_once_and_classic_tokens_work() {
     let app = start(config(&mock)).await;
     let c = Client::new();
     assert_eq!(
-        c.post(format!("{}/auth/wechat/scan", app.url)).send().await.unwrap().status(),
+        c.post(format!("{}/auth/wechat/scan", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     // WeChat says the token is no longer valid: dropped, fetched again, the call retried once.
     mock.inject("cgi-bin/qrcode/create", Fault::Errcode(40001), 1);
     assert_eq!(
-        c.post(format!("{}/auth/wechat/scan", app.url)).send().await.unwrap().status(),
+        c.post(format!("{}/auth/wechat/scan", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     assert_eq!(mock.calls("cgi-bin/stable_token"), 2);
     // Refused twice in a row: an error, not a loop.
     mock.inject("cgi-bin/qrcode/create", Fault::Errcode(40001), 2);
-    let res = c.post(format!("{}/auth/wechat/scan", app.url)).send().await.unwrap();
+    let res = c
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_server_error(), "{}", res.status());
     assert_eq!(mock.calls("cgi-bin/stable_token"), 3);
 
@@ -396,11 +483,19 @@ async fn a_refused_token_is_replaced_once_and_classic_tokens_work() {
     let before = mock.calls("cgi-bin/token");
     for _ in 0..3 {
         assert_eq!(
-            c.post(format!("{}/auth/wechat/scan", classic.url)).send().await.unwrap().status(),
+            c.post(format!("{}/auth/wechat/scan", classic.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
             200
         );
     }
-    assert_eq!(mock.calls("cgi-bin/token") - before, 1, "fetched once, reused");
+    assert_eq!(
+        mock.calls("cgi-bin/token") - before,
+        1,
+        "fetched once, reused"
+    );
 }
 
 #[tokio::test]
@@ -431,7 +526,10 @@ async fn scan_needs_a_push_token_and_the_page_is_self_contained() {
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("微信扫码登录"));
-    assert!(page.contains(r#"data-start="/auth/wechat/scan?return_to=/profile""#), "{page}");
+    assert!(
+        page.contains(r#"data-start="/auth/wechat/scan?return_to=/profile""#),
+        "{page}"
+    );
     for external in ["<script src", "<link", "cdn", "googleapis"] {
         assert!(!page.contains(external), "no third-party asset: {external}");
     }

@@ -1,7 +1,7 @@
 //! The current session: `GET me` shows it, `POST logout` ends it.
 
 use axum_core::body::Body;
-use http::{Response, StatusCode, header, request::Parts};
+use http::{Response, StatusCode, request::Parts};
 use serde::Serialize;
 
 use super::{Query, same_origin};

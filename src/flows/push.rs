@@ -14,11 +14,15 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 
-use super::{Query, scan::SceneStatus};
-use crate::{Channel, WechatUser, auth::Auth, push::PushMessage, respond};
+use super::scan::SceneStatus;
+use crate::{
+    Channel, WechatUser,
+    auth::Auth,
+    push::{PushError, PushQuery},
+};
 
 /// Largest push body read.
-pub(crate) const MAX_BODY: usize = 64 * 1024;
+pub(crate) const MAX_BODY: usize = crate::push::MAX_BODY_BYTES;
 /// How long a push waits for its work before answering anyway.
 const ANSWER_WITHIN: Duration = Duration::from_secs(4);
 
@@ -32,9 +36,24 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     res
 }
 
-fn refused(why: &'static str) -> Response<Body> {
-    tracing::warn!(why, "push refused");
-    text(StatusCode::FORBIDDEN, "invalid signature")
+/// The answer to a push that fails its checks: `403` when a signature, the ciphertext or
+/// the appid is wrong, `400` when the request is malformed.
+fn rejected(e: &PushError) -> Response<Body> {
+    match e {
+        PushError::BadSignature
+        | PushError::AppIdMismatch
+        | PushError::NotEncrypted
+        | PushError::BadBase64
+        | PushError::BadPadding
+        | PushError::BadLength => {
+            tracing::warn!(error = %e, "push refused");
+            text(StatusCode::FORBIDDEN, "invalid signature")
+        }
+        _ => {
+            tracing::debug!(error = %e, "malformed push");
+            text(StatusCode::BAD_REQUEST, "malformed push")
+        }
+    }
 }
 
 /// `GET PREFIX/push?signature&timestamp&nonce&echostr`: WeChat's URL check.
@@ -42,24 +61,18 @@ pub(crate) fn verify(auth: &Auth, req: &Parts) -> Response<Body> {
     let Some(crypto) = &auth.push else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
-    let q = Query::parse(req.uri.query());
-    let (Some(sig), Some(ts), Some(nonce), Some(echostr)) = (
-        q.get("signature"),
-        q.get("timestamp"),
-        q.get("nonce"),
-        q.get("echostr"),
-    ) else {
-        return text(StatusCode::BAD_REQUEST, "missing signature parameters");
-    };
-    if !crypto.verify_signature(sig, ts, nonce) {
-        return refused("bad signature on the URL check");
+    let query = PushQuery::parse(req.uri.query().unwrap_or(""));
+    match crypto.verify_get(&query) {
+        Ok(echostr) => {
+            let mut res = Response::new(Body::from(echostr.to_owned()));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            res
+        }
+        Err(e) => rejected(&e),
     }
-    let mut res = Response::new(Body::from(echostr.to_owned()));
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    res
 }
 
 /// `POST PREFIX/push`: an event or message from WeChat.
@@ -67,41 +80,13 @@ pub(crate) async fn receive(auth: &Arc<Auth>, req: &Parts, body: Bytes) -> Respo
     let Some(crypto) = &auth.push else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
-    let q = Query::parse(req.uri.query());
-    let (Some(sig), Some(ts), Some(nonce)) = (q.get("signature"), q.get("timestamp"), q.get("nonce"))
-    else {
-        return text(StatusCode::BAD_REQUEST, "missing signature parameters");
-    };
-    if !crypto.verify_signature(sig, ts, nonce) {
-        return refused("bad signature");
-    }
     let Ok(xml) = std::str::from_utf8(&body) else {
         return text(StatusCode::BAD_REQUEST, "body is not UTF-8");
     };
-    let Ok(outer) = PushMessage::parse(xml) else {
-        return text(StatusCode::BAD_REQUEST, "body is not a WeChat XML message");
-    };
-    let message = if q.get("encrypt_type") == Some("aes") {
-        let (Some(encrypt), Some(msg_sig)) = (outer.encrypt.as_deref(), q.get("msg_signature"))
-        else {
-            return text(StatusCode::BAD_REQUEST, "safe mode without Encrypt or msg_signature");
-        };
-        if !crypto.verify_msg_signature(msg_sig, ts, nonce, encrypt) {
-            return refused("bad msg_signature");
-        }
-        let inner = match crypto.decrypt(encrypt) {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "push could not be decrypted");
-                return refused("undecryptable");
-            }
-        };
-        match PushMessage::parse(&inner) {
-            Ok(m) => m,
-            Err(_) => return text(StatusCode::BAD_REQUEST, "encrypted body is not XML"),
-        }
-    } else {
-        outer
+    let query = PushQuery::parse(req.uri.query().unwrap_or(""));
+    let message = match crypto.open_post(&query, xml) {
+        Ok(m) => m,
+        Err(e) => return rejected(&e),
     };
     if let Some(scene) = message.scan_scene() {
         let work = tokio::spawn(confirm_scan(
@@ -160,7 +145,9 @@ async fn confirm_scan(auth: Arc<Auth>, scene_id: String, openid: String) {
             user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
             user.avatar_url = Some(info.headimgurl).filter(|h| !h.is_empty());
         }
-        Err(e) => tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid"),
+        Err(e) => {
+            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid")
+        }
     }
     if user.nickname.is_none()
         && let Some(p) = auth.cached_profile(&appid, &openid).await

@@ -322,7 +322,10 @@ pub(crate) fn page(auth: &Auth, req: &Parts) -> Response<Body> {
     let body = SCAN_PAGE
         .replace("{{START}}", &respond::escape(&start))
         .replace("{{PREFIX}}", &respond::escape(&auth.cfg.prefix));
-    respond::html(StatusCode::OK, respond::page("微信扫码登录 · Scan to log in", &body))
+    respond::html(
+        StatusCode::OK,
+        respond::page("微信扫码登录 · Scan to log in", &body),
+    )
 }
 
 /// The scan page's markup and script (self-contained: no CDN, no third-party image host).
