@@ -12,7 +12,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use axum::{Router, response::Html, routing::get};
+use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
     WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser, mock::MockWechat,
 };
@@ -83,17 +83,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let prefix = cfg.prefix().to_owned();
 
+    // The mock pushes scan events to our push URL, as WeChat would to the configured one.
+    let phone = mock.as_ref().map(|m| {
+        let push = format!("{app_url}{prefix}/push");
+        if let Err(e) = m.set_push_url(&m.official_account().appid, Some(&push)) {
+            eprintln!("mock push URL: {e}");
+        }
+        format!("{}/mock/phone", m.url())
+    });
+
     let app = Router::new()
         .route("/", get(landing))
         .route("/profile", get(profile))
-        .layer(WechatAuthLayer::new(cfg));
+        .layer(WechatAuthLayer::new(cfg))
+        .with_state(Arc::new(phone.clone()));
 
     println!("app: {app_url}");
     if let Some(mock) = &mock {
         println!("mock wechat: {}", mock.url());
-        println!("  (approve as alice, bob or carol on the mock's login page)");
+        println!("  approve as alice, bob or carol on the mock's login page;");
+        println!(
+            "  for scan login, \"scan\" with the mock's phone: {}/mock/phone",
+            mock.url()
+        );
     }
-    println!("endpoints under {prefix}: login, callback, me, logout");
+    println!("endpoints under {prefix}: login, callback, scan, push, me, logout");
     axum::serve(listener, app).await?;
     Ok(())
 }
@@ -115,7 +129,20 @@ a.secondary{background:#576b95} dt{color:#86909c;font-size:13px;margin-top:10px}
 img{width:64px;height:64px;border-radius:8px}
 </style>"#;
 
-async fn landing(user: Option<WechatUser>) -> Html<String> {
+async fn landing(
+    State(phone): State<Arc<Option<String>>>,
+    user: Option<WechatUser>,
+) -> Html<String> {
+    let phone = phone
+        .as_deref()
+        .map(|p| {
+            format!(
+                "<p>Scan login: the QR code stands for a real phone; here, open the mock's \
+                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\".</p>",
+                escape(p)
+            )
+        })
+        .unwrap_or_default();
     let who = match user {
         Some(u) => format!(
             "<p>Signed in as <b>{}</b>. <a href=\"/profile\">Your profile</a></p>",
@@ -130,6 +157,8 @@ async fn landing(user: Option<WechatUser>) -> Html<String> {
 <p>Log in with WeChat:</p>
 <a class="button" href="/auth/wechat/login?return_to=/profile&amp;channel=website">Website QR login</a>
 <a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
+<a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
+{phone}
 <p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#
     ))
 }

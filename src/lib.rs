@@ -36,7 +36,7 @@
 //! |---|---|---|
 //! | Website QR login (`connect/qrconnect`) | a desktop browser | works |
 //! | Official Account web authorization (`snsapi_base` / `snsapi_userinfo`) | a browser inside WeChat | works |
-//! | Follow-the-Official-Account scan login | a desktop browser | planned |
+//! | Follow-the-Official-Account scan login (parametric QR + push) | a desktop browser | works |
 //! | Mobile app (OpenSDK `code`) | the app, `POST /auth/wechat/app` | planned |
 //! | Mini program (`wx.login()` + `jscode2session`) | the mini program | planned |
 //!
@@ -48,6 +48,10 @@
 //! | `GET /auth/wechat/callback?code=…&state=…` | checks the state before any WeChat call, exchanges the code once, sets the session cookie, `302` to `return_to` |
 //! | `GET /auth/wechat/me` | the current user as JSON, `401` without one |
 //! | `POST /auth/wechat/logout?return_to=/` | revokes the session, clears the cookie, `303` |
+//! | `GET /auth/wechat/scan` | the scan-login page: the Official Account's QR code, waiting for the scan |
+//! | `POST /auth/wechat/scan` | a new scan for this browser: `{id, qr_url, image_url, expires_in}` |
+//! | `GET /auth/wechat/scan/{id}?wait=S` | `pending`, `scanned`, `confirmed` (sets the session) or `expired`; long-polls |
+//! | `GET, POST /auth/wechat/push` | the Official Account's push URL (signature checked, AES safe mode) |
 //!
 //! A protected path without a valid session answers a browser navigation with a `302` to the
 //! login, and anything else (API calls, XHR) with `401` JSON and `WWW-Authenticate: Bearer`.
@@ -77,6 +81,7 @@
 //!
 //! - [`client`]: the typed WeChat HTTP API client and its errcode table.
 //! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
+//! - [`push`]: the Official Account push protocol (signatures, XML, AES safe mode).
 //! - [`mock`]: the mock WeChat server (feature `mock`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]

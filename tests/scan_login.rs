@@ -534,3 +534,38 @@ async fn scan_needs_a_push_token_and_the_page_is_self_contained() {
         assert!(!page.contains(external), "no third-party asset: {external}");
     }
 }
+
+#[tokio::test]
+async fn a_person_can_scan_with_the_mock_phone_page() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    wire(&mock, &app);
+    let b = browser();
+    let s = start_scan(&app, &b, "/profile").await;
+    let phone = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = phone
+        .get(format!("{}/mock/phone", mock.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(s["qr_url"].as_str().unwrap()), "{page}");
+    let ticket = mock.ticket_for_url(s["qr_url"].as_str().unwrap()).unwrap();
+    let res = phone
+        .post(format!("{}/mock/phone/scan", mock.url()))
+        .form(&[("ticket", ticket.as_str()), ("user", "bob")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(back.contains("%E2%9C%93"), "acknowledged: {back}");
+    let (_, body, token) = poll(&app, &b, s["id"].as_str().unwrap(), 5).await;
+    assert_eq!(body["status"], "confirmed");
+    assert!(token.is_some());
+}

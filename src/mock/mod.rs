@@ -160,6 +160,7 @@ mod faults;
 mod ids;
 mod pages;
 mod params;
+mod phone;
 mod scan;
 mod sns;
 mod state;
@@ -1170,6 +1171,8 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/mock/follow", post(control::follow))
         .route("/mock/scan", post(scan::scan))
+        .route("/mock/phone", get(phone::page))
+        .route("/mock/phone/scan", post(phone::scan))
         .route("/mock/push_url", post(scan::set_push_url))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))

@@ -68,7 +68,7 @@ fn mock_misuse(message: &str) -> Response {
 
 const SCOPE_ERROR: &str = "Scope 参数错误或没有 Scope 权限";
 const REDIRECT_ERROR: &str = "redirect_uri 参数错误";
-const STYLE: &str = "<style>body{font-family:sans-serif;background:#f2f2f2;margin:0}\
+pub(crate) const STYLE: &str = "<style>body{font-family:sans-serif;background:#f2f2f2;margin:0}\
 main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:8px}\
 h1{font-size:1.2rem}.code{color:#888}.users{list-style:none;padding:0}\
 .button{display:inline-block;margin:.3rem 0;padding:.6rem 1rem;border-radius:4px;\
