@@ -5,7 +5,8 @@
 //! users, and you land on `/profile`. With `WECHAT_*` variables set (see the README) it uses
 //! those apps and hosts instead: the real WeChat, or a shared `mock_server`.
 //!
-//! `PORT` picks the app's port (default 3000); `RUST_LOG=wechat_auth=debug` shows the flows.
+//! `PORT` picks the app's port (default 3000), `MOCK_PORT` the mock's (default: any free
+//! port); `RUST_LOG=wechat_auth=debug` shows the flows.
 
 use std::{
     collections::HashMap,
@@ -14,7 +15,8 @@ use std::{
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
-    WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser, mock::MockWechat,
+    WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser,
+    mock::{MockConfig, MockWechat},
 };
 
 /// The demo's "database": one account per person, keyed on the unionid.
@@ -49,7 +51,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         (b, None)
     } else {
-        let mock = MockWechat::start().await?;
+        // MOCK_PORT pins the mock's port (handy for scripts); default: any free port.
+        let mock = match std::env::var("MOCK_PORT")
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            Some(port) => {
+                MockWechat::start_on(([127, 0, 0, 1], port).into(), MockConfig::new()).await?
+            }
+            None => MockWechat::start().await?,
+        };
         let oa = mock.official_account();
         let b = WechatConfig::builder()
             .with_public_url(app_url.clone())
@@ -159,6 +170,8 @@ async fn landing(
 <a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
 {phone}
+<p>Mobile app and mini program logins are JSON endpoints (<code>POST /auth/wechat/app</code>,
+<code>POST /auth/wechat/miniprogram</code>): see the README's curl walk-through.</p>
 <p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#
     ))
 }

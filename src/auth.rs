@@ -453,6 +453,81 @@ impl Auth {
         ))
     }
 
+    /// Exchanges an OAuth code (website, Official Account, mobile app) and builds the user:
+    /// the part of a login done once per code. Keeps the user's tokens, reads the profile
+    /// when the scope allows (from the cache while fresh), runs `on_login`.
+    pub(crate) async fn login_with_code(
+        &self,
+        app: &crate::AppCredentials,
+        code: &str,
+        channel: crate::Channel,
+        state: &str,
+        return_to: &str,
+    ) -> Result<LoginOutcome, FlowError> {
+        let appid = app.appid();
+        let token = self
+            .client
+            .oauth2_access_token(appid, app.secret(), code)
+            .await?;
+        if token.is_snapshotuser {
+            // A virtual identity: never stored, never a session.
+            return Ok(LoginOutcome::Snapshot {
+                state: state.to_owned(),
+            });
+        }
+        self.save_tokens(appid, &token).await;
+        let mut user = WechatUser::new(appid, token.openid.clone(), channel);
+        user.unionid = token.unionid.clone();
+        let readable = token
+            .scope
+            .split(',')
+            .any(|s| matches!(s.trim(), "snsapi_userinfo" | "snsapi_login"));
+        if readable {
+            let profile = match self.cached_profile(appid, &token.openid).await {
+                Some(p) => Some(p),
+                None => match self
+                    .fetch_profile(appid, &token.openid, &token.access_token)
+                    .await
+                {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        // The login stands without a profile; the nickname can come later.
+                        tracing::warn!(error = %e, "could not read the WeChat profile");
+                        None
+                    }
+                },
+            };
+            if let Some(p) = profile {
+                user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
+                user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
+                if user.unionid.is_none() {
+                    user.unionid = p.unionid;
+                }
+            }
+        }
+        Ok(self.finish_login(user, state, return_to).await)
+    }
+
+    /// Runs `on_login` and records the outcome of a login.
+    pub(crate) async fn finish_login(
+        &self,
+        user: WechatUser,
+        state: &str,
+        return_to: &str,
+    ) -> LoginOutcome {
+        match self.run_on_login(user).await {
+            Ok(user) => LoginOutcome::Success {
+                state: state.to_owned(),
+                return_to: return_to.to_owned(),
+                user,
+            },
+            Err(refused) => LoginOutcome::Refused {
+                state: state.to_owned(),
+                message: refused.message().to_owned(),
+            },
+        }
+    }
+
     /// Runs the `on_login` hook; its answer becomes the user's `subject`.
     pub(crate) async fn run_on_login(
         &self,

@@ -26,6 +26,7 @@ use crate::{
     WechatUser,
     auth::{Auth, Profile},
     client::WechatError,
+    flows::app::{MiniDataError, decrypt_mini_data},
     store::StoreError,
     user::RequestAuth,
 };
@@ -45,6 +46,13 @@ pub enum HandleError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This server keeps no mini program `session_key` for the user (not a mini program
+    /// login, or it lapsed): the mini program must call `wx.login()` and log in again.
+    #[error("no mini program session_key for this user: log in again with wx.login()")]
+    NoSessionKey,
+    /// The mini program data could not be opened.
+    #[error(transparent)]
+    MiniProgramData(#[from] MiniDataError),
 }
 
 /// Access to the layer from a handler: the signed-in user's WeChat profile (kept
@@ -73,6 +81,39 @@ impl WechatHandle {
     /// ```
     pub async fn profile(&self, user: &WechatUser) -> Result<Option<Profile>, HandleError> {
         self.auth.profile(&user.appid, &user.openid).await
+    }
+
+    /// Opens data a mini program got from WeChat (`wx.getPhoneNumber`-style
+    /// `encryptedData` + `iv`) with the `session_key` kept server-side at the user's login,
+    /// and checks its watermark names the mini program. The `session_key` itself never
+    /// leaves the server.
+    ///
+    /// ```no_run
+    /// # async fn f(wechat: wechat_auth::WechatHandle, user: wechat_auth::WechatUser) -> Result<(), wechat_auth::HandleError> {
+    /// let data = wechat.decrypt_mini_program_data(&user, "ENCRYPTED_DATA", "IV").await?;
+    /// println!("{}", data["phoneNumber"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn decrypt_mini_program_data(
+        &self,
+        user: &WechatUser,
+        encrypted_data: &str,
+        iv: &str,
+    ) -> Result<serde_json::Value, HandleError> {
+        let key = Auth::key(&user.appid, "session_key", &user.openid);
+        let session_key = self
+            .auth
+            .store
+            .get(&key)
+            .await?
+            .and_then(|k| String::from_utf8(k).ok())
+            .ok_or(HandleError::NoSessionKey)?;
+        Ok(decrypt_mini_data(
+            &session_key,
+            encrypted_data,
+            iv,
+            &user.appid,
+        )?)
     }
 }
 

@@ -37,8 +37,8 @@
 //! | Website QR login (`connect/qrconnect`) | a desktop browser | works |
 //! | Official Account web authorization (`snsapi_base` / `snsapi_userinfo`) | a browser inside WeChat | works |
 //! | Follow-the-Official-Account scan login (parametric QR + push) | a desktop browser | works |
-//! | Mobile app (OpenSDK `code`) | the app, `POST /auth/wechat/app` | planned |
-//! | Mini program (`wx.login()` + `jscode2session`) | the mini program | planned |
+//! | Mobile app (OpenSDK `code`) | the app, `POST /auth/wechat/app` | works |
+//! | Mini program (`wx.login()` + `jscode2session`) | the mini program, `POST /auth/wechat/miniprogram` | works |
 //!
 //! # Endpoints (prefix configurable)
 //!
@@ -52,6 +52,9 @@
 //! | `POST /auth/wechat/scan` | a new scan for this browser: `{id, qr_url, image_url, expires_in}` |
 //! | `GET /auth/wechat/scan/{id}?wait=S` | `pending`, `scanned`, `confirmed` (sets the session) or `expired`; long-polls |
 //! | `GET, POST /auth/wechat/push` | the Official Account's push URL (signature checked, AES safe mode) |
+//! | `POST /auth/wechat/app` | mobile app: `{code}` → `{token, token_type: "Bearer", expires_in, user}` |
+//! | `POST /auth/wechat/miniprogram` | mini program: `{code}` → the same shape; `session_key` kept server-side |
+//! | `POST /auth/wechat/refresh` | a valid bearer token → a fresh one |
 //!
 //! A protected path without a valid session answers a browser navigation with a `302` to the
 //! login, and anything else (API calls, XHR) with `401` JSON and `WWW-Authenticate: Bearer`.
@@ -111,6 +114,7 @@ pub use config::{
     AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, WechatConfig,
     WechatConfigBuilder,
 };
+pub use flows::app::MiniDataError;
 pub use handle::{HandleError, MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
 pub use secret::Secret;

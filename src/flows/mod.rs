@@ -4,6 +4,8 @@
 //! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`).
 //! - [`scan`]: follow-the-Official-Account scan login (`scan`, `scan/{id}`), and [`push`]: the
 //!   push URL that confirms scans.
+//! - [`app`]: native clients — the mobile app (`app`), the mini program (`miniprogram`), and
+//!   long sessions (`refresh`).
 //! - [`account`]: the current session (`me`, `logout`).
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use crate::{
 };
 
 pub(crate) mod account;
+pub(crate) mod app;
 pub(crate) mod oauth;
 pub(crate) mod push;
 pub(crate) mod scan;
@@ -246,13 +249,22 @@ where
         "/logout" if post => account::logout(auth, req).await,
         "/scan" if read => scan::page(auth, req),
         "/scan" if post => scan::start(auth, req).await,
+        "/app" if post => match read_body(body, app::MAX_BODY).await {
+            Ok(bytes) => app::mobile(auth, bytes).await,
+            Err(res) => res,
+        },
+        "/miniprogram" if post => match read_body(body, app::MAX_BODY).await {
+            Ok(bytes) => app::mini_program(auth, bytes).await,
+            Err(res) => res,
+        },
+        "/refresh" if post => app::refresh(auth, req).await,
         "/push" if read => push::verify(auth, req),
         "/push" if post => match read_body(body, push::MAX_BODY).await {
             Ok(bytes) => push::receive(auth, req, bytes).await,
             Err(res) => res,
         },
         "/login" | "/callback" | "/me" => method_not_allowed("GET, HEAD"),
-        "/logout" => method_not_allowed("POST"),
+        "/logout" | "/app" | "/miniprogram" | "/refresh" => method_not_allowed("POST"),
         "/scan" | "/push" => method_not_allowed("GET, HEAD, POST"),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if read => match rest.strip_suffix("/qr.svg") {

@@ -16,7 +16,7 @@ use http::{Response, StatusCode, header, request::Parts};
 
 use super::{FlowError, Query, cookie_value};
 use crate::{
-    Channel, WechatUser,
+    Channel,
     auth::{Auth, LoginOutcome, QUERY_VALUE},
     redirect::safe_return_to,
     respond,
@@ -195,8 +195,8 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
     };
     let appid = app.appid();
     let outcome = auth
-        .exchange_once(appid, code, || async {
-            exchange(auth, app, code, &ticket).await
+        .exchange_once(appid, code, || {
+            auth.login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt)
         })
         .await;
     let outcome = match outcome {
@@ -260,67 +260,6 @@ async fn repeat_after_success(
         }
     }
     None
-}
-
-/// Exchanges the code and builds the user: the part done once per code.
-async fn exchange(
-    auth: &Auth,
-    app: &crate::AppCredentials,
-    code: &str,
-    ticket: &StateTicket,
-) -> Result<LoginOutcome, FlowError> {
-    let appid = app.appid();
-    let token = auth
-        .client
-        .oauth2_access_token(appid, app.secret(), code)
-        .await?;
-    if token.is_snapshotuser {
-        // A virtual identity: never stored, never a session.
-        return Ok(LoginOutcome::Snapshot {
-            state: ticket.st.clone(),
-        });
-    }
-    auth.save_tokens(appid, &token).await;
-    let mut user = WechatUser::new(appid, token.openid.clone(), ticket.ch);
-    user.unionid = token.unionid.clone();
-    let readable = token
-        .scope
-        .split(',')
-        .any(|s| matches!(s.trim(), "snsapi_userinfo" | "snsapi_login"));
-    if readable {
-        let profile = match auth.cached_profile(appid, &token.openid).await {
-            Some(p) => Some(p),
-            None => match auth
-                .fetch_profile(appid, &token.openid, &token.access_token)
-                .await
-            {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    // The login stands without a profile; the nickname can come later.
-                    tracing::warn!(error = %e, "could not read the WeChat profile");
-                    None
-                }
-            },
-        };
-        if let Some(p) = profile {
-            user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
-            user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
-            if user.unionid.is_none() {
-                user.unionid = p.unionid;
-            }
-        }
-    }
-    Ok(match auth.run_on_login(user).await {
-        Ok(user) => LoginOutcome::Success {
-            state: ticket.st.clone(),
-            return_to: ticket.rt.clone(),
-            user,
-        },
-        Err(refused) => LoginOutcome::Refused {
-            state: ticket.st.clone(),
-            message: refused.message().to_owned(),
-        },
-    })
 }
 
 /// The page for an Official Account snapshot-page (virtual) user.

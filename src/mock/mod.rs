@@ -805,6 +805,58 @@ impl MockWechat {
             .cloned()
     }
 
+    /// Seals `payload` as WeChat seals a mini program's `encryptedData` for this user
+    /// (`wx.getPhoneNumber` and the like): a `watermark` `{appid, timestamp}` is added, the
+    /// JSON is encrypted with AES-128-CBC under the user's current `session_key` and a random
+    /// IV, and `(encryptedData, iv)` come back base64-encoded. The user must have logged in
+    /// through `jscode2session` first.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mini = mock.mini_program();
+    /// let openid = mock.user("alice").unwrap().openid_for(&mini.appid);
+    /// assert!(mock.mini_program_data(&mini.appid, &openid, serde_json::json!({})).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn mini_program_data(
+        &self,
+        appid: &str,
+        openid: &str,
+        mut payload: serde_json::Value,
+    ) -> Result<(String, String), MockError> {
+        use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+        use base64::{Engine as _, engine::general_purpose::STANDARD};
+
+        let key = self.session_key(appid, openid).ok_or_else(|| {
+            MockError::Invalid(format!(
+                "no session_key for {openid} of {appid}: log in through jscode2session first"
+            ))
+        })?;
+        let key: [u8; 16] = STANDARD
+            .decode(key)
+            .ok()
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| MockError::Invalid("stored session_key is not 16 bytes".into()))?;
+        let timestamp = self
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Some(obj) = payload.as_object_mut() {
+            obj.insert(
+                "watermark".into(),
+                serde_json::json!({ "appid": appid, "timestamp": timestamp }),
+            );
+        } else {
+            return Err(MockError::Invalid("payload must be a JSON object".into()));
+        }
+        let iv: [u8; 16] = rand::random();
+        let sealed = cbc::Encryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+            .encrypt_padded_vec_mut::<Pkcs7>(payload.to_string().as_bytes());
+        Ok((STANDARD.encode(sealed), STANDARD.encode(iv)))
+    }
+
     /// Whether `user` follows the primary Official Account (what `cgi-bin/user/info` says).
     ///
     /// ```

@@ -21,6 +21,13 @@ pub struct App {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl App {
+    /// An app served by the caller's own task.
+    pub fn from_parts(url: String, addr: SocketAddr, task: tokio::task::JoinHandle<()>) -> Self {
+        Self { url, addr, task }
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         self.task.abort();
