@@ -119,7 +119,15 @@ pub(crate) struct SessionKeys {
     verifying: Vec<DecodingKey>,
     session_validation: Validation,
     state_validation: Validation,
-    verified: moka::sync::Cache<Box<str>, Arc<Session>>,
+    /// Verified tokens, keyed by their signature (short, so cheap to hash); a hit counts
+    /// only if the whole token is the same.
+    verified: moka::sync::Cache<Box<str>, Arc<Verified>>,
+}
+
+/// A token that passed verification, and what it says.
+struct Verified {
+    token: Box<str>,
+    session: Arc<Session>,
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -189,11 +197,15 @@ impl SessionKeys {
     /// Verifies a session token. Tampered, expired, `alg: none`, wrong-audience and
     /// unknown-key tokens are all simply `None`.
     pub(crate) fn verify(&self, token: &str) -> Option<Arc<Session>> {
-        if let Some(hit) = self.verified.get(token) {
-            return (hit.exp + LEEWAY > now_unix()).then_some(hit);
-        }
         if token.len() > 4096 {
             return None;
+        }
+        let (_, signature) = token.rsplit_once('.')?;
+        if let Some(hit) = self.verified.get(signature)
+            && *hit.token == *token
+        {
+            let session = &hit.session;
+            return (session.exp + LEEWAY > now_unix()).then(|| session.clone());
         }
         let claims: SessionClaims = self
             .verifying
@@ -214,7 +226,13 @@ impl SessionKeys {
             jti: claims.jti,
             exp: claims.exp,
         });
-        self.verified.insert(token.into(), session.clone());
+        self.verified.insert(
+            signature.into(),
+            Arc::new(Verified {
+                token: token.into(),
+                session: session.clone(),
+            }),
+        );
         Some(session)
     }
 
