@@ -491,6 +491,48 @@ mod redis_only {
         }
     }
 
+    /// Dropping the store and its subscriptions closes its connections (no task or
+    /// connection outlives them).
+    #[tokio::test]
+    async fn dropping_the_store_closes_its_connections() {
+        let Some(server) = RedisServer::spawn() else {
+            return;
+        };
+        let fx = Fixture::on(server, "drop").await.unwrap();
+        let connected = |server: &RedisServer| {
+            // Our raw connection counts itself.
+            let info = server.command(&["INFO", "clients"]).text().unwrap();
+            info.lines()
+                .find_map(|l| l.strip_prefix("connected_clients:"))
+                .and_then(|n| n.trim().parse::<i64>().ok())
+                .unwrap()
+                - 1
+        };
+        let sub = fx.store.subscribe(&key("scan", "d")).await.unwrap();
+        fx.store.get("k").await.unwrap();
+        assert_eq!(
+            connected(&fx.server),
+            2,
+            "one command and one pub/sub connection"
+        );
+        let Fixture {
+            server,
+            redis,
+            store,
+            ..
+        } = fx;
+        drop((redis, store));
+        // A live subscription keeps the pub/sub connection.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(connected(&server), 1);
+        drop(sub);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while connected(&server) != 0 {
+            assert!(Instant::now() < deadline, "connections left open");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     #[tokio::test]
     async fn connect_fails_fast_when_nothing_listens() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -510,6 +552,7 @@ mod redis_only {
         assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        eprintln!("connect to a closed port: {err}");
 
         // The lazy store starts anyway and answers Unavailable from its operations.
         let lazy = RedisStore::connect_lazy(&format!("redis://127.0.0.1:{port}")).unwrap();
@@ -530,8 +573,8 @@ mod redis_only {
         let Some(server) = RedisServer::spawn() else {
             return;
         };
-        let fx = Fixture::on(server, "outage").await.unwrap();
-        let mut fx = fx;
+        logs::capture();
+        let mut fx = Fixture::on(server, "outage").await.unwrap();
         let s = fx.store.clone();
         let k = key("userinfo", "o1");
         s.set(&k, b"v".to_vec(), Duration::from_secs(60))
@@ -541,6 +584,7 @@ mod redis_only {
         let mut before = s.subscribe(&before_topic).await.unwrap();
 
         fx.server.stop();
+        let outage = Instant::now();
         let mut slowest = Duration::ZERO;
         macro_rules! unavailable {
             ($what:literal, $op:expr) => {{
@@ -595,22 +639,8 @@ mod redis_only {
         s.revoke("j", now_unix() + 60).await.unwrap();
         assert_eq!(s.revoked().await.unwrap().len(), 1);
 
-        // A subscription made after the restart works.
-        let after_topic = key("scan", "after");
-        let mut after = loop {
-            match s.subscribe(&after_topic).await {
-                Ok(sub) => break sub,
-                Err(e) => {
-                    assert!(restarted.elapsed() < Duration::from_secs(10), "{e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        s.publish(&after_topic, b"hi".to_vec()).await.unwrap();
-        assert_eq!(recv(&mut after, Duration::from_secs(2)).await, b"hi");
-        let pubsub_back = restarted.elapsed();
-
-        // So does the one made before the outage, once the pub/sub connection is back.
+        // The subscription made before the outage receives again once the pub/sub connection
+        // is back (the hub reconnects on its own, within its 1 s backoff).
         loop {
             s.publish(&before_topic, b"back".to_vec()).await.unwrap();
             if let Ok(Some(msg)) =
@@ -624,9 +654,98 @@ mod redis_only {
                 "the old subscription never came back"
             );
         }
+        let old_back = restarted.elapsed();
+
+        // And a subscription made after the restart works.
+        let after_topic = key("scan", "after");
+        let mut after = loop {
+            match s.subscribe(&after_topic).await {
+                Ok(sub) => break sub,
+                Err(e) => {
+                    assert!(restarted.elapsed() < Duration::from_secs(10), "{e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        s.publish(&after_topic, b"hi".to_vec()).await.unwrap();
+        assert_eq!(recv(&mut after, Duration::from_secs(2)).await, b"hi");
+        let new_back = restarted.elapsed();
+
         eprintln!(
-            "recovery after restart: commands {commands_back:?}, new subscription {pubsub_back:?}, old subscription {:?}",
-            restarted.elapsed()
+            "recovery after restart: commands {commands_back:?}, old subscription {old_back:?}, new subscription {new_back:?}"
         );
+
+        // One warning for the outage (at most one per 10 s), one notice when it ended.
+        let logs = logs::captured();
+        let warnings = logs.matches("Redis store unreachable").count();
+        let allowed = 1 + usize::try_from(outage.elapsed().as_secs() / 10).unwrap();
+        assert!(
+            (1..=allowed).contains(&warnings),
+            "{warnings} warnings:\n{logs}"
+        );
+        assert_eq!(
+            logs.matches("Redis store reachable again").count(),
+            1,
+            "{logs}"
+        );
+        assert!(
+            logs.contains("WARN") && logs.contains(fx.server.url().trim_end_matches("/0")),
+            "{logs}"
+        );
+    }
+
+    /// Log capture: one global subscriber whose writer files output under the current
+    /// thread (a `#[tokio::test]` runs the store and its tasks on its own thread).
+    mod logs {
+        use std::{
+            collections::HashMap,
+            io,
+            sync::{Mutex, MutexGuard, Once, OnceLock},
+            thread::ThreadId,
+        };
+
+        pub(super) fn capture() {
+            static INIT: Once = Once::new();
+            INIT.call_once(|| {
+                let subscriber = tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::INFO)
+                    .with_ansi(false)
+                    .with_writer(|| ThreadLog)
+                    .finish();
+                tracing::subscriber::set_global_default(subscriber).unwrap();
+            });
+            by_thread().remove(&std::thread::current().id());
+        }
+
+        pub(super) fn captured() -> String {
+            let bytes = by_thread()
+                .get(&std::thread::current().id())
+                .cloned()
+                .unwrap_or_default();
+            String::from_utf8(bytes).unwrap()
+        }
+
+        fn by_thread() -> MutexGuard<'static, HashMap<ThreadId, Vec<u8>>> {
+            static LOGS: OnceLock<Mutex<HashMap<ThreadId, Vec<u8>>>> = OnceLock::new();
+            LOGS.get_or_init(Mutex::default)
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        }
+
+        struct ThreadLog;
+
+        impl io::Write for ThreadLog {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                by_thread()
+                    .entry(std::thread::current().id())
+                    .or_default()
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
+
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
     }
 }

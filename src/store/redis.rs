@@ -302,7 +302,12 @@ impl RedisStore {
                     .unwrap_or_default())
             })
             .await
-            .map_err(|e| StoreError::unavailable(format!("cannot use Redis at {url}: {e}")))?;
+            .map_err(|e| match e {
+                StoreError::Unavailable(why) => {
+                    StoreError::unavailable(format!("cannot use Redis at {url}: {why}"))
+                }
+                other => other,
+            })?;
         match server_version(&info) {
             Some(v) if v < (6, 2) => Err(StoreError::unavailable(format!(
                 "Redis at {url} is version {}.{}; RedisStore needs 6.2 or later (GETDEL)",
@@ -566,6 +571,8 @@ struct HubShared {
     state: Mutex<HubState>,
     /// Bumped whenever the connection comes up or goes down; subscribers wait on it.
     link: watch::Sender<u64>,
+    /// A subscriber found Redis unreachable: try again now rather than after the backoff.
+    retry_now: tokio::sync::Notify,
     timeout: Duration,
 }
 
@@ -596,6 +603,7 @@ impl Hub {
                 down: None,
             }),
             link: watch::channel(0).0,
+            retry_now: tokio::sync::Notify::new(),
             timeout,
         });
         let (released, rx) = mpsc::unbounded_channel();
@@ -645,13 +653,27 @@ impl HubShared {
     }
 
     /// Waits until Redis has confirmed the subscription of `channel` on the live connection.
+    ///
+    /// While Redis is known to be unreachable, asks the hub for one immediate connection
+    /// attempt (Redis may just be back) and fails if that one fails too.
     async fn confirm(&self, channel: &str, op: &tokio::sync::Mutex<()>) -> Result<(), String> {
         let mut link = self.link.subscribe();
+        let mut nudged = false;
         loop {
             // Fast path: already subscribed on this connection.
             match self.needs_subscribe(channel) {
                 Ok(None) => return Ok(()),
-                Err(Some(why)) => return Err(format!("Redis pub/sub unreachable: {why}")),
+                Err(Some(why)) if nudged => {
+                    return Err(format!("Redis pub/sub unreachable: {why}"));
+                }
+                Err(Some(_)) => {
+                    nudged = true;
+                    self.retry_now.notify_one();
+                    link.changed()
+                        .await
+                        .map_err(|_| "the pub/sub connection task ended".to_owned())?;
+                    continue;
+                }
                 Err(None) => {
                     link.changed()
                         .await
@@ -841,6 +863,7 @@ async fn run_hub(
                 loop {
                     tokio::select! {
                         () = &mut pause => break,
+                        () = shared.retry_now.notified() => break,
                         msg = released.recv() => match msg {
                             None => return,
                             Some(first) => shared.release(drain(first, &mut released)).await,
