@@ -1,40 +1,7 @@
 //! [`RedisStore`]: the shared [`Store`], so several instances of an app serve one site.
 //!
-//! # How each operation maps onto Redis
-//!
-//! | [`Store`] method | Redis |
-//! |---|---|
-//! | `get` | `GET` |
-//! | `set` | `SET key value PX ttl` |
-//! | `set_if_absent` | `SET key value NX PX ttl` (true iff it set) |
-//! | `take` | `GETDEL` (Redis 6.2 or later): one caller gets the value |
-//! | `delete_if_eq` | a Lua compare-and-delete (`EVALSHA`, falls back to `EVAL`) |
-//! | `publish` | `PUBLISH` |
-//! | `subscribe` | `SUBSCRIBE` on one shared pub/sub connection, fanned out in process |
-//! | `revoke` | a Lua script on the sorted set `wechat-auth:revoked`: trims lapsed ids, `ZADD`s, and sets `EXPIREAT` to the farthest `until` |
-//! | `revoked` | `ZRANGEBYSCORE (now +inf WITHSCORES` |
-//!
-//! Every key written carries a TTL (the deny-list's sorted set expires with its last entry).
-//!
-//! # Connections
-//!
-//! Commands share one multiplexed connection that reconnects by itself (the `redis` crate's
-//! `ConnectionManager`). Subscriptions share ONE more connection per store, whatever their
-//! number: a topic is `SUBSCRIBE`d when its first local subscriber arrives and
-//! `UNSUBSCRIBE`d when its last one goes; messages are fanned out through in-process
-//! broadcast channels. After a reconnect every topic with a local subscriber is subscribed
-//! again, so [`Subscription`]s outlive an outage (messages published while Redis was away
-//! are lost; the layer re-reads the state after each wake-up and its long-polls have their
-//! own deadlines). A subscription's stream never ends while the store or the subscription
-//! is alive.
-//!
-//! # Failures
-//!
-//! Every operation is bounded by the command timeout (default 2 s,
-//! [`RedisStore::with_command_timeout`]); an unreachable Redis answers
-//! [`StoreError::Unavailable`] (which the layer turns into a 503), never hangs and never
-//! panics. While Redis is unreachable a `warn!` is logged at most once per 10 s, and an
-//! `info!` once it answers again.
+//! Everything a user needs to know is on [`RedisStore`]; the comments below the public
+//! items explain the pub/sub machinery.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -107,9 +74,11 @@ static REVOKE: LazyLock<Script> = LazyLock::new(|| {
 /// The [`Store`] on Redis (cargo feature `redis`): logins, scans, the global token and the
 /// session deny-list shared by every instance that points at the same Redis.
 ///
-/// Needs Redis 6.2 or later (`GETDEL`); plain `redis://` and `redis+unix://` URLs, with
-/// optional user, password and database (`redis://:PASSWORD@HOST:6379/0`). Cloning is cheap
-/// and clones share the connections. `Debug` never shows the password.
+/// Needs Redis 6.2 or later (`GETDEL`; [`connect`](Self::connect) checks), a single server
+/// or a primary (not Redis Cluster). URLs: `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` and
+/// `redis+unix:///PATH[?db=N&pass=PASSWORD]`; no TLS (`rediss://` is refused). Cloning is
+/// cheap and clones share the connections. `Debug`, errors and logs never show the password.
+/// Use a store within one Tokio runtime (it spawns its connection tasks there).
 ///
 /// ```no_run
 /// use std::{sync::Arc, time::Duration};
@@ -125,6 +94,50 @@ static REVOKE: LazyLock<Script> = LazyLock::new(|| {
 /// # drop(store);
 /// # Ok(()) }
 /// ```
+///
+/// # How each operation maps onto Redis
+///
+/// Keys are the layer's keys (`wechat-auth:APPID:…`) behind the optional
+/// [prefix](Self::with_prefix); topics are Redis channels named the same way.
+///
+/// | [`Store`] method | Redis |
+/// |---|---|
+/// | `get` | `GET` |
+/// | `set` | `SET key value PX ttl` |
+/// | `set_if_absent` | `SET key value NX PX ttl` (true iff it set) |
+/// | `take` | `GETDEL`: exactly one caller gets the value |
+/// | `delete_if_eq` | a Lua compare-and-delete (`EVALSHA`, `EVAL` after a restart) |
+/// | `publish` | `PUBLISH` |
+/// | `subscribe` | `SUBSCRIBE` on the shared pub/sub connection (below) |
+/// | `revoke` | Lua on the sorted set `wechat-auth:revoked` (score = `until`): drops lapsed ids, `ZADD`, `EXPIREAT` the farthest `until` |
+/// | `revoked` | `ZRANGEBYSCORE revoked (now +inf WITHSCORES` |
+///
+/// Every key written has a TTL; the deny-list's sorted set expires with its last entry.
+///
+/// # Connections
+///
+/// Commands share one multiplexed connection that reconnects by itself (the `redis`
+/// crate's `ConnectionManager`). Subscriptions share ONE more connection per store
+/// (clones included), however many there are: a topic is `SUBSCRIBE`d when its first
+/// local subscriber arrives and `UNSUBSCRIBE`d when its last one goes, and messages are
+/// fanned out to local subscribers in process. Both connections close when the store and
+/// its subscriptions are dropped.
+///
+/// # When Redis goes away
+///
+/// - Every operation is bounded by the command timeout (default 2 s,
+///   [`with_command_timeout`](Self::with_command_timeout)) and fails with
+///   [`StoreError::Unavailable`] (the layer answers 503); it never hangs or panics. A
+///   command waits for two quick reconnect attempts (about half a second), so a blip is
+///   absorbed and a dead Redis is reported fast.
+/// - Nothing needs restarting: the next command after Redis is back reconnects.
+/// - [`Subscription`]s made before the outage stay open and keep waiting (their stream
+///   does not end): the pub/sub connection reconnects with a backoff of at most 1 s and
+///   subscribes their topics again. Messages published while Redis was away are lost;
+///   the layer re-reads the state on every wake-up and its long-polls have their own
+///   deadlines. A `subscribe` during the outage fails with `Unavailable`.
+/// - A `warn!` is logged when Redis becomes unreachable (at most once per 10 s), and an
+///   `info!` when it answers again.
 #[derive(Clone)]
 pub struct RedisStore {
     shared: Arc<Shared>,
@@ -177,8 +190,9 @@ impl RedisStore {
     /// A store for `url` that connects on first use: no network I/O here, and no async
     /// runtime needed yet (handy in synchronous configuration code such as `from_env`).
     ///
-    /// Only the URL is checked now; an unreachable Redis shows up later as
-    /// [`StoreError::Unavailable`] from the operations, which keep retrying on their own.
+    /// Only the URL is checked now (not the server's version); an unreachable Redis shows
+    /// up later as [`StoreError::Unavailable`] from the operations, and each operation
+    /// tries to connect again, so the store starts working as soon as Redis answers.
     ///
     /// ```
     /// use wechat_auth::store::RedisStore;
@@ -878,6 +892,7 @@ async fn run_hub(
         backoff = MIN_BACKOFF;
 
         let mut ping = tokio::time::interval(PUBSUB_PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.reset();
         let lost = loop {
             tokio::select! {
@@ -968,6 +983,21 @@ mod tests {
         assert!(matches!(e, StoreError::Unavailable(_)));
         assert!(e.to_string().contains("invalid Redis URL"), "{e}");
         assert!(!e.to_string().contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn futures_and_store_are_send_and_sync() {
+        fn send<T: Send>(_: &T) {}
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        send(&RedisStore::connect("redis://127.0.0.1"));
+        shareable::<RedisStore>();
+    }
+
+    #[test]
+    fn tls_urls_are_refused_clearly() {
+        let e = RedisStore::connect_lazy("rediss://:pw@h:6380").unwrap_err();
+        assert!(e.to_string().contains("TLS"), "{e}");
+        assert!(!e.to_string().contains("pw@"), "{e}");
     }
 
     #[test]
