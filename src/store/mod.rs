@@ -1,4 +1,5 @@
-//! Server-side state: the [`Store`] trait and its in-process default, [`MemoryStore`].
+//! Server-side state: the [`Store`] trait, its in-process default [`MemoryStore`], and
+//! `RedisStore` (cargo feature `redis`) for several instances sharing one site.
 //!
 //! Everything the layer must remember between requests lives behind one small trait: WeChat
 //! user tokens and userinfo, codes already exchanged, pending scan scenes, the Official
@@ -7,6 +8,11 @@
 //! delete a key only if it still holds a value) and a notification channel (a waiting browser
 //! wakes up when its scan is confirmed). That is all a shared store such as Redis must offer
 //! for several instances to serve one site.
+//!
+//! | Store | Where the state lives | For |
+//! |---|---|---|
+//! | [`MemoryStore`] (default) | this process (moka, bounded, TTLs) | one instance |
+//! | `RedisStore` (feature `redis`) | a Redis 6.2+ server | any number of instances |
 //!
 //! ```
 //! use std::time::Duration;
@@ -26,7 +32,13 @@ use futures_util::{Stream, StreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 
 mod memory;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+mod redis;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 /// A boxed, sendable future: what [`Store`] methods return, so the trait stays object safe.
