@@ -114,6 +114,8 @@ pub(crate) struct Auth {
     pub(crate) push: Option<crate::push::PushCrypto>,
     /// The Official Account's global access token.
     pub(crate) global: crate::token::GlobalToken,
+    /// Whether the background work (the deny-list listener) has been started.
+    background: std::sync::atomic::AtomicBool,
     /// In-process single flight and memory of used codes.
     logins: moka::future::Cache<String, Arc<LoginOutcome>>,
     public: PublicPaths,
@@ -161,6 +163,7 @@ impl Auth {
         Self {
             push,
             global: crate::token::GlobalToken::default(),
+            background: std::sync::atomic::AtomicBool::new(false),
             client,
             store,
             keys,
@@ -309,7 +312,14 @@ impl Auth {
                     if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
                         return Ok(Arc::new(done));
                     }
-                    if tokio::time::timeout_at(deadline, sub.next()).await.is_err() {
+                    // A deadline, or a subscription that ended: stop waiting either way.
+                    if !matches!(
+                        tokio::time::timeout_at(deadline, sub.next()).await,
+                        Ok(Some(_))
+                    ) {
+                        if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
+                            return Ok(Arc::new(done));
+                        }
                         return Err(FlowError::Busy);
                     }
                 }
@@ -573,6 +583,70 @@ impl Auth {
             .publish(REVOKED_TOPIC, format!("{jti} {exp}").into_bytes())
             .await?;
         Ok(())
+    }
+}
+
+/// How often the deny-list is read again in full, in case a notification was lost (the
+/// store was down when another instance revoked a session).
+const DENY_LIST_RELOAD: Duration = Duration::from_secs(30);
+
+impl Auth {
+    /// Starts the background work once, from the first request (which runs on the runtime):
+    /// the deny-list listener that brings revocations from other instances into this
+    /// process. Cheap after the first call: one atomic load.
+    pub(crate) fn ensure_background(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.background.load(Ordering::Relaxed) || self.background.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move { listen_revocations(weak).await });
+    }
+
+    /// Reads the whole deny-list from the store into this process.
+    async fn load_revocations(&self) -> Result<usize, crate::store::StoreError> {
+        let list = self.store.revoked().await?;
+        for (jti, until) in &list {
+            self.revocations.insert(jti, *until);
+        }
+        Ok(list.len())
+    }
+}
+
+/// Keeps this process's deny-list in step with the store: everything at start and every
+/// [`DENY_LIST_RELOAD`], and each revocation as it is announced. Ends with the layer.
+async fn listen_revocations(auth: std::sync::Weak<Auth>) {
+    loop {
+        let Some(strong) = auth.upgrade() else { return };
+        let subscription = strong.store.subscribe(REVOKED_TOPIC).await;
+        match strong.load_revocations().await {
+            Ok(n) => tracing::debug!(revoked = n, "deny-list loaded"),
+            Err(e) => tracing::debug!(error = %e, "deny-list not loaded; retrying"),
+        }
+        let Ok(mut sub) = subscription else {
+            drop(strong);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        drop(strong);
+        let reload = tokio::time::sleep(DENY_LIST_RELOAD);
+        tokio::pin!(reload);
+        loop {
+            tokio::select! {
+                msg = sub.next() => {
+                    let Some(msg) = msg else { break };
+                    let Some(auth) = auth.upgrade() else { return };
+                    if let Some((jti, exp)) = std::str::from_utf8(&msg)
+                        .ok()
+                        .and_then(|m| m.split_once(' '))
+                        .and_then(|(j, e)| Some((j, e.parse::<u64>().ok()?)))
+                    {
+                        auth.revocations.insert(jti, exp);
+                    }
+                }
+                () = &mut reload => break,
+            }
+        }
     }
 }
 

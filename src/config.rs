@@ -127,6 +127,9 @@ pub enum ConfigError {
     /// The Redis store was asked for, but the crate was built without it.
     #[error("WECHAT_REDIS_URL is set but wechat-auth was built without the `redis` feature")]
     RedisFeatureMissing,
+    /// The Redis URL cannot be used.
+    #[error("WECHAT_REDIS_URL cannot be used: {0}")]
+    InvalidRedisUrl(String),
 }
 
 /// One WeChat app: its AppID and AppSecret.
@@ -359,25 +362,12 @@ pub struct WechatConfig {
     pub(crate) session_ttl: Duration,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
-    #[allow(
-        dead_code,
-        reason = "read by the scan and Redis flows, which come next"
-    )]
     pub(crate) scan_ttl: Duration,
     pub(crate) lang: Lang,
-    #[allow(
-        dead_code,
-        reason = "read by the scan and Redis flows, which come next"
-    )]
     pub(crate) global_token_source: GlobalTokenSource,
     pub(crate) http_timeout: Duration,
     pub(crate) on_login: Option<LoginHook>,
     pub(crate) store: Option<Arc<dyn Store>>,
-    #[allow(
-        dead_code,
-        reason = "read by the scan and Redis flows, which come next"
-    )]
-    pub(crate) redis_url: Option<Secret>,
 }
 
 impl fmt::Debug for WechatConfig {
@@ -634,6 +624,19 @@ impl fmt::Debug for WechatConfigBuilder {
     }
 }
 
+/// The Redis store for `url`, connecting on first use.
+#[cfg(feature = "redis")]
+fn redis_store(url: &Secret) -> Result<Arc<dyn Store>, ConfigError> {
+    crate::store::RedisStore::connect_lazy(url.expose())
+        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map_err(|e| ConfigError::InvalidRedisUrl(e.to_string()))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_store(_: &Secret) -> Result<Arc<dyn Store>, ConfigError> {
+    Err(ConfigError::RedisFeatureMissing)
+}
+
 fn env(var: &str) -> Option<String> {
     std::env::var(var)
         .ok()
@@ -687,12 +690,7 @@ impl WechatConfigBuilder {
         b.api_base = env("WECHAT_API_BASE");
         b.open_base = env("WECHAT_OPEN_BASE");
         b.mp_base = env("WECHAT_MP_BASE");
-        if let Some(url) = env("WECHAT_REDIS_URL") {
-            if cfg!(not(feature = "redis")) {
-                return Err(ConfigError::RedisFeatureMissing);
-            }
-            b.redis_url = Some(Secret::new(url));
-        }
+        b.redis_url = env("WECHAT_REDIS_URL").map(Secret::new);
         Ok(b)
     }
 
@@ -1019,6 +1017,20 @@ impl WechatConfigBuilder {
         self
     }
 
+    /// Keeps server-side state in Redis (`WECHAT_REDIS_URL`, cargo feature `redis`), so several
+    /// instances share logins, scans, the global token and the deny-list. The connection is
+    /// made on first use and re-made after an outage; a store set with
+    /// [`with_store`](Self::with_store) wins over this.
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder().with_redis_url("redis://127.0.0.1:6379/0");
+    /// # drop(b);
+    /// ```
+    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(Secret::new(url.into()));
+        self
+    }
+
     /// Checks the settings and builds the configuration.
     ///
     /// ```
@@ -1180,6 +1192,12 @@ impl WechatConfigBuilder {
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
 
+        let store = match (self.store, &self.redis_url) {
+            (Some(store), _) => Some(store),
+            (None, None) => None,
+            (None, Some(url)) => Some(redis_store(url)?),
+        };
+
         Ok(WechatConfig {
             public_url,
             origin,
@@ -1205,8 +1223,7 @@ impl WechatConfigBuilder {
             global_token_source: self.global_token_source,
             http_timeout: self.http_timeout,
             on_login: self.on_login,
-            store: self.store,
-            redis_url: self.redis_url,
+            store,
         })
     }
 }

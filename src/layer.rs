@@ -169,6 +169,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        self.auth.ensure_background();
         let prefix = self.auth.cfg.prefix.as_str();
         if let Some(sub) = endpoint(req.uri().path(), prefix) {
             let sub = sub.to_owned();

@@ -78,7 +78,7 @@
 //! | Feature | Enables |
 //! |---|---|
 //! | `mock` | [`mock::MockWechat`], a faithful WeChat on loopback for tests and demos |
-//! | `redis` | (planned) a Redis [`store::Store`] so several instances share state |
+//! | `redis` | [`store::RedisStore`]: several instances share logins, scans, the global token and the deny-list |
 //!
 //! # Modules
 //!

@@ -108,8 +108,6 @@ impl StateTicket {
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedToken {
     pub(crate) token: Secret,
-    #[allow(dead_code, reason = "read by the app flows, which come next")]
-    pub(crate) jti: String,
     pub(crate) exp: u64,
 }
 
@@ -189,7 +187,6 @@ impl SessionKeys {
             .unwrap_or_default();
         IssuedToken {
             token: Secret::new(token),
-            jti: claims.jti,
             exp: claims.exp,
         }
     }
@@ -264,16 +261,24 @@ impl SessionKeys {
 pub(crate) struct Revocations {
     any: AtomicBool,
     ids: RwLock<HashMap<String, u64>>,
+    /// The list's length after the last sweep of lapsed entries.
+    swept: std::sync::atomic::AtomicUsize,
 }
 
 impl Revocations {
-    /// Records `jti` as revoked until `exp` (Unix seconds).
+    /// Records `jti` as revoked until `exp` (Unix seconds). Lapsed entries are swept when
+    /// the list has doubled since the last sweep, so inserting stays cheap on average.
     pub(crate) fn insert(&self, jti: &str, exp: u64) {
         let now = now_unix();
+        if exp + LEEWAY <= now {
+            return;
+        }
         let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
-        ids.retain(|_, until| *until + LEEWAY > now);
-        if exp + LEEWAY > now {
-            ids.insert(jti.to_owned(), exp);
+        ids.insert(jti.to_owned(), exp);
+        let swept = self.swept.load(Ordering::Relaxed);
+        if ids.len() > 2 * swept + 1024 {
+            ids.retain(|_, until| *until + LEEWAY > now);
+            self.swept.store(ids.len(), Ordering::Relaxed);
         }
         self.any.store(!ids.is_empty(), Ordering::Release);
     }
@@ -314,7 +319,7 @@ mod tests {
         let t = k.issue(&alice(), Duration::from_secs(60));
         let s = k.verify(t.token.expose()).expect("valid");
         assert_eq!(s.user, alice());
-        assert_eq!(s.jti, t.jti);
+        assert_eq!(s.exp, t.exp);
     }
 
     #[test]
@@ -412,6 +417,28 @@ mod tests {
         r.insert("old", now_unix() - 60);
         assert!(r.contains("a"));
         assert!(!r.contains("old"));
+    }
+
+    #[test]
+    fn a_long_deny_list_is_swept_of_lapsed_entries() {
+        let r = Revocations::default();
+        let now = now_unix();
+        for i in 0..2000 {
+            r.insert(&format!("live{i}"), now + 60);
+        }
+        // Entries that lapse while listed are swept once the list has grown enough.
+        r.ids
+            .write()
+            .unwrap()
+            .values_mut()
+            .for_each(|v| *v = now - 60);
+        for i in 0..3000 {
+            r.insert(&format!("new{i}"), now + 60);
+        }
+        let len = r.ids.read().unwrap().len();
+        assert!(len < 3500, "{len}");
+        assert!(r.contains("new2999"));
+        assert!(!r.contains("live1"));
     }
 
     #[test]

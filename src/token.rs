@@ -129,11 +129,16 @@ impl Auth {
                 return result;
             }
             // Another instance is fetching: wait for its word, then read the store again.
-            if tokio::time::timeout_at(deadline, notified.next())
-                .await
-                .is_err()
-            {
-                return Err(FlowError::Busy);
+            match tokio::time::timeout_at(deadline, notified.next()).await {
+                Ok(Some(_)) => {}
+                // The subscription ended (store trouble): look once more, then give up.
+                Ok(None) => {
+                    return match self.stored_token(&key).await? {
+                        Some(c) => Ok(c),
+                        None => Err(FlowError::Busy),
+                    };
+                }
+                Err(_) => return Err(FlowError::Busy),
             }
         }
     }

@@ -154,7 +154,8 @@ impl FlowError {
                 tracing::error!(error = %e, "WeChat refused the configuration")
             }
             Self::Wechat(e) => tracing::warn!(error = %e, "WeChat call failed"),
-            Self::Store(e) => tracing::error!(error = %e, "store unavailable"),
+            // The store logs its own outages, once per burst.
+            Self::Store(e) => tracing::debug!(error = %e, "store unavailable"),
             other => tracing::info!(error = other.code(), "login refused"),
         }
     }

@@ -268,8 +268,12 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
                     tokio::time::Instant::now()
                         + Duration::from_secs(scene.expires_at.saturating_sub(now_unix())),
                 );
+                // Deadline, expiry, or a subscription that ended: answer what we know.
                 if tokio::time::Instant::now() >= until
-                    || tokio::time::timeout_at(until, news.next()).await.is_err()
+                    || !matches!(
+                        tokio::time::timeout_at(until, news.next()).await,
+                        Ok(Some(_))
+                    )
                 {
                     if scene.expires_at <= now_unix() {
                         return status_json("expired");

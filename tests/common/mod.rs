@@ -34,8 +34,34 @@ impl Drop for App {
     }
 }
 
+/// Which store the flow tests run on: `WECHAT_TEST_STORE=redis` (with `WECHAT_REDIS_URL`)
+/// runs the same suite on Redis, each app with a key prefix of its own; the default is the
+/// in-process store. CI runs the flow suites both ways.
+fn with_test_store(builder: WechatConfigBuilder) -> WechatConfigBuilder {
+    if std::env::var("WECHAT_TEST_STORE").as_deref() != Ok("redis") {
+        return builder;
+    }
+    let url =
+        std::env::var("WECHAT_REDIS_URL").expect("WECHAT_TEST_STORE=redis needs WECHAT_REDIS_URL");
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = format!(
+        "flowtest-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let store = wechat_auth::store::RedisStore::connect_lazy(&url)
+        .expect("WECHAT_REDIS_URL is usable")
+        .with_prefix(prefix);
+    builder.with_store(std::sync::Arc::new(store))
+}
+
 /// The builder every test starts from: all four apps of the mock, public URL left to `start`.
 pub fn config(mock: &MockWechat) -> WechatConfigBuilder {
+    with_test_store(base_config(mock))
+}
+
+/// [`config`] without the test-store switch.
+pub fn base_config(mock: &MockWechat) -> WechatConfigBuilder {
     let oa = mock.official_account();
     WechatConfig::builder()
         .with_session_secret(SECRET)
