@@ -120,6 +120,8 @@ pub(crate) struct Auth {
     logins: moka::future::Cache<String, Arc<LoginOutcome>>,
     public: PublicPaths,
     login_path: String,
+    /// The body of every `401`.
+    unauthenticated: bytes::Bytes,
 }
 
 impl std::fmt::Debug for Auth {
@@ -173,6 +175,11 @@ impl Auth {
                 .time_to_live(CODE_MEMORY)
                 .build(),
             public,
+            unauthenticated: serde_json::to_vec(
+                &serde_json::json!({ "error": "unauthenticated", "login_url": login_path }),
+            )
+            .unwrap_or_default()
+            .into(),
             login_path,
             cfg,
         }
@@ -259,10 +266,8 @@ impl Auth {
 
     /// `401` JSON with `WWW-Authenticate: Bearer` and where to log in.
     pub(crate) fn unauthenticated_json(&self, invalid_bearer: bool) -> Response<Body> {
-        let mut res = respond::json(
-            StatusCode::UNAUTHORIZED,
-            &serde_json::json!({ "error": "unauthenticated", "login_url": self.login_path }),
-        );
+        // Rendered once: this answer is the hot path of unauthenticated API traffic.
+        let mut res = respond::json_bytes(StatusCode::UNAUTHORIZED, self.unauthenticated.clone());
         let challenge = if invalid_bearer {
             HeaderValue::from_static(r#"Bearer error="invalid_token""#)
         } else {

@@ -9,6 +9,11 @@ use serde::Serialize;
 /// A JSON response.
 pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(status, body.into())
+}
+
+/// A JSON response from an already-rendered body.
+pub(crate) fn json_bytes(status: StatusCode, body: bytes::Bytes) -> Response<Body> {
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     res.headers_mut().insert(
