@@ -25,9 +25,9 @@ use axum::{
     routing::{get, post},
 };
 use axum_login::{AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend, login_required};
-use tower_sessions::{MemoryStore, SessionManagerLayer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tower::ServiceExt;
+use tower_sessions::{MemoryStore, SessionManagerLayer};
 use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
 
 use crate::{
@@ -202,7 +202,12 @@ async fn check(http: &reqwest::Client, v: &Variant, without: u16) {
     assert_eq!(res.status(), 200, "{}", v.name);
     assert_eq!(res.text().await.unwrap(), format!("hello {USER_ID}"));
     let res = http.get(&v.url).send().await.unwrap();
-    assert_eq!(res.status().as_u16(), without, "{} without a session", v.name);
+    assert_eq!(
+        res.status().as_u16(),
+        without,
+        "{} without a session",
+        v.name
+    );
 }
 
 /// Per-request time of `app` in process (`oneshot`, no sockets), one batch.
@@ -237,13 +242,13 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     let token = session_token();
     let cookie_b = format!("wechat_session={token}");
     let mut variants = rt.block_on(async {
-        let (a, b, c) = (serve(bare()).await, serve(guarded()).await, serve(peer()).await);
+        let (a, b, c) = (
+            serve(bare()).await,
+            serve(guarded()).await,
+            serve(peer()).await,
+        );
         let http = reqwest::Client::new();
-        let res = http
-            .post(format!("http://{c}/login"))
-            .send()
-            .await
-            .unwrap();
+        let res = http.post(format!("http://{c}/login")).send().await.unwrap();
         assert_eq!(res.status(), 200, "axum-login login");
         let cookie_c = res.headers()["set-cookie"]
             .to_str()
@@ -290,6 +295,14 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         s.rounds,
         s.warmup.as_secs()
     );
+    // LOAD_ONLY=b (or a, c) serves all three but drives only that one: for profiling.
+    if let Ok(only) = std::env::var("LOAD_ONLY") {
+        variants.retain(|v| v.name.starts_with(only.as_str()));
+        println!(
+            "LOAD_ONLY={only}: driving {} variant(s) only, no ratios",
+            variants.len()
+        );
+    }
     let warm = Load {
         duration: s.warmup,
         ..s.load
@@ -298,38 +311,45 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         wrk::run(&wrk, warm, &v.url, Some(&v.header));
     }
     println!(
-        "\n{:<7}{:<38}{:>10}{:>10}{:>10}{:>14}",
-        "round", "variant", "req/s", "p50 ms", "p99 ms", "CPU/req µs"
+        "\n{:<7}{:<38}{:>10}{:>10}{:>10}{:>14}{:>12}",
+        "round", "variant", "req/s", "p50 ms", "p99 ms", "server CPU", "wrk CPU"
     );
     for round in 1..=s.rounds {
         for v in &mut variants {
             let r = wrk::run(&wrk, s.load, &v.url, Some(&v.header));
             println!(
-                "{:<7}{:<38}{:>10.0}{:>10.3}{:>10.3}{:>14.2}",
+                "{:<7}{:<38}{:>10.0}{:>10.3}{:>10.3}{:>11.2} µs{:>9.2} µs",
                 round,
                 v.name,
                 r.rps,
                 util::ms(r.p50),
                 util::ms(r.p99),
-                us(r.cpu_per_request())
+                us(r.cpu_per_request()),
+                us(r.client_cpu_per_request())
             );
             v.runs.push(r);
         }
     }
 
-    let med = |v: &Variant, f: &dyn Fn(&Run) -> f64| median(&v.runs.iter().map(f).collect::<Vec<_>>());
+    if variants.len() < 3 {
+        return;
+    }
+    let med =
+        |v: &Variant, f: &dyn Fn(&Run) -> f64| median(&v.runs.iter().map(f).collect::<Vec<_>>());
     println!(
-        "\nmedian over rounds\n{:<45}{:>10}{:>10}{:>10}{:>14}",
-        "variant", "req/s", "p50 ms", "p99 ms", "CPU/req µs"
+        "\nmedian over rounds (CPU: per request, server = this process, wrk = the client)\n\
+         {:<45}{:>10}{:>10}{:>10}{:>14}{:>12}",
+        "variant", "req/s", "p50 ms", "p99 ms", "server CPU", "wrk CPU"
     );
     for v in &variants {
         println!(
-            "{:<45}{:>10.0}{:>10.3}{:>10.3}{:>14.2}",
+            "{:<45}{:>10.0}{:>10.3}{:>10.3}{:>11.2} µs{:>9.2} µs",
             v.name,
             med(v, &|r| r.rps),
             med(v, &|r| util::ms(r.p50)),
             med(v, &|r| util::ms(r.p99)),
             med(v, &|r| us(r.cpu_per_request())),
+            med(v, &|r| us(r.client_cpu_per_request())),
         );
     }
     let per_round = |x: usize, y: usize, f: &dyn Fn(&Run, &Run) -> f64| -> Vec<f64> {
@@ -355,6 +375,17 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     println!("\nratios of req/s, median of the per-round ratios (same round, back to back):");
     println!("  b/a = {}", show(&b_a));
     println!("  b/c = {}", show(&b_c));
+    let total = |v: &Variant| {
+        med(v, &|r| {
+            us(r.cpu_per_request()) + us(r.client_cpu_per_request())
+        })
+    };
+    println!(
+        "  what the CPU per request predicts when the machine is the limit (server + wrk):\n  \
+         b/a ≈ {:.3}, b/c ≈ {:.3}",
+        total(&variants[0]) / total(&variants[1]),
+        total(&variants[2]) / total(&variants[1])
+    );
 
     // The in-process estimate: the same two routers, no sockets, interleaved batches.
     let (inproc_a, inproc_b) = {
@@ -381,10 +412,7 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
          process) ÷ requests, b − a per round, median: {} µs",
         show(&cpu)
     );
-    println!(
-        "  the same for axum-login, c − a: {} µs",
-        show(&cpu_c)
-    );
+    println!("  the same for axum-login, c − a: {} µs", show(&cpu_c));
     println!(
         "  in process, no sockets (Router::oneshot, {} interleaved batches of {} requests, one\n  \
          thread): a {:.3} µs, b {:.3} µs; b − a per batch pair, median: {} µs",

@@ -36,6 +36,8 @@ pub struct Settings {
     pub scans: u64,
     /// One-at-a-time push-to-browser samples.
     pub push_samples: u64,
+    /// Browsers waiting at once in the burst.
+    pub burst: u64,
     /// Longest any one run may take before the harness gives up (and fails).
     pub deadline: Duration,
 }
@@ -43,10 +45,11 @@ pub struct Settings {
 impl Settings {
     pub fn from_env() -> Self {
         Self {
-            users: util::env_u64("LOGIN_USERS", 2_000),
+            users: util::env_u64("LOGIN_USERS", 5_000),
             concurrency: util::env_u64("LOGIN_CONC", 32),
-            scans: util::env_u64("SCAN_LOGINS", 1_000),
-            push_samples: util::env_u64("PUSH_SAMPLES", 200),
+            scans: util::env_u64("SCAN_LOGINS", 2_000),
+            push_samples: util::env_u64("PUSH_SAMPLES", 300),
+            burst: util::env_u64("SCAN_BURST", 1_000),
             deadline: Duration::from_secs(util::env_u64("LOGIN_DEADLINE_SECS", 120)),
         }
     }
@@ -95,7 +98,12 @@ fn browsers(concurrency: u64) -> Client {
 
 /// Runs `f(0..total)` with `concurrency` workers; returns the results and the wall time.
 /// Panics if the whole run takes longer than `deadline`.
-async fn pool<F, Fut, T>(total: u64, concurrency: u64, deadline: Duration, f: F) -> (Vec<T>, Duration)
+async fn pool<F, Fut, T>(
+    total: u64,
+    concurrency: u64,
+    deadline: Duration,
+    f: F,
+) -> (Vec<T>, Duration)
 where
     F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = T> + Send + 'static,
@@ -175,6 +183,68 @@ async fn website_login(http: Client, app: Arc<str>, user: String) -> (Duration, 
     (end - t1, end - t0, session)
 }
 
+/// A scan a browser has started: its id, the QR code's content, the binding cookie.
+struct Started {
+    id: String,
+    qr_url: String,
+    binding: String,
+}
+
+/// `POST scan`, as the scan page does.
+async fn start_scan(http: Client, app: Arc<str>) -> Started {
+    let res = http
+        .post(format!("{app}/auth/wechat/scan?return_to=/profile"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "scan start");
+    let binding = cookie(&res, "wechat_scan_").expect("scan cookie");
+    let body: Value = res.json().await.unwrap();
+    Started {
+        id: body["id"].as_str().unwrap().to_owned(),
+        qr_url: body["qr_url"].as_str().unwrap().to_owned(),
+        binding,
+    }
+}
+
+/// The browser's long poll; resolves to when its answer had been read. Panics unless the
+/// answer is `confirmed` with a session.
+fn wait_for_scan(http: Client, app: &str, s: &Started) -> tokio::task::JoinHandle<Instant> {
+    let url = format!("{app}/auth/wechat/scan/{}?wait=20", s.id);
+    let binding = s.binding.clone();
+    tokio::spawn(async move {
+        let res = http
+            .get(url)
+            .header("cookie", binding)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let session = cookie(&res, "wechat_session=").is_some();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let answered = Instant::now();
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("confirmed")),
+            "{body}"
+        );
+        assert!(session, "the poll's answer set the session");
+        answered
+    })
+}
+
+/// The phone scans; resolves to when it started (just before the push is signed and sent).
+async fn phone_scans(mock: &MockWechat, qr_url: &str, user: &str) -> Instant {
+    let pushed = Instant::now();
+    let report = mock.scan(qr_url, user).await.unwrap();
+    assert!(
+        report.acknowledged && report.deliveries == 1,
+        "push acknowledged at once: {report:?}"
+    );
+    pushed
+}
+
 /// One scan login as the scan page does it: start, long-poll, the phone scans, the poll
 /// answers. Returns (push → browser answer, whole flow).
 async fn scan_login(
@@ -185,44 +255,63 @@ async fn scan_login(
     settle: Duration,
 ) -> (Duration, Duration) {
     let t0 = Instant::now();
-    let res = http
-        .post(format!("{app}/auth/wechat/scan?return_to=/profile"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "scan start");
-    let binding = cookie(&res, "wechat_scan_").expect("scan cookie");
-    let started: Value = res.json().await.unwrap();
-    let id = started["id"].as_str().unwrap().to_owned();
-    let qr_url = started["qr_url"].as_str().unwrap().to_owned();
-    let poll = tokio::spawn({
-        let (http, url) = (http.clone(), format!("{app}/auth/wechat/scan/{id}?wait=20"));
-        async move {
-            let res = http
-                .get(url)
-                .header("cookie", binding)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            let session = cookie(&res, "wechat_session=").is_some();
-            let body: Value = res.json().await.unwrap_or(Value::Null);
-            (Instant::now(), status, body, session)
-        }
-    });
+    let started = start_scan(http.clone(), app.clone()).await;
+    let poll = wait_for_scan(http, &app, &started);
     // The browser is waiting (its request is in flight) before the phone scans.
     tokio::time::sleep(settle).await;
-    let pushed = Instant::now();
-    let report = mock.scan(&qr_url, &user).await.unwrap();
-    assert!(
-        report.acknowledged && report.deliveries == 1,
-        "push acknowledged at once: {report:?}"
-    );
-    let (answered, status, body, session) = poll.await.unwrap();
-    assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")), "{body}");
-    assert!(session, "the poll's answer set the session");
+    let pushed = phone_scans(&mock, &started.qr_url, &user).await;
+    let answered = poll.await.unwrap();
     (answered.saturating_duration_since(pushed), t0.elapsed())
+}
+
+/// A campaign burst: `n` browsers wait at once, then `n` phones scan at once. Returns each
+/// browser's push → answer time, and the time from the first push to the last answer.
+async fn burst(
+    http: Client,
+    app: Arc<str>,
+    mock: Arc<MockWechat>,
+    n: u64,
+    deadline: Duration,
+) -> (Vec<Duration>, Duration) {
+    let (started, _) = pool(n, 32, deadline, {
+        let (http, app) = (http.clone(), app.clone());
+        move |_| start_scan(http.clone(), app.clone())
+    })
+    .await;
+    let polls: Vec<_> = started
+        .iter()
+        .map(|s| wait_for_scan(http.clone(), &app, s))
+        .collect();
+    // Every browser's request is in flight and subscribed before the first scan.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let scans: Vec<_> = started
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (mock, qr) = (mock.clone(), s.qr_url.clone());
+            tokio::spawn(
+                async move { phone_scans(&mock, &qr, &user_name(i as u64 % SCAN_USERS)).await },
+            )
+        })
+        .collect();
+    tokio::time::timeout(deadline, async {
+        let mut out = Vec::with_capacity(polls.len());
+        let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+        for (poll, scan) in polls.into_iter().zip(scans) {
+            let pushed = scan.await.expect("a scan failed");
+            let answered = poll.await.expect("a poll failed");
+            first = Some(first.map_or(pushed, |f| f.min(pushed)));
+            last = Some(last.map_or(answered, |l| l.max(answered)));
+            out.push(answered.saturating_duration_since(pushed));
+        }
+        let span = match (first, last) {
+            (Some(f), Some(l)) => l.saturating_duration_since(f),
+            _ => Duration::ZERO,
+        };
+        (out, span)
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the burst did not finish within {deadline:?}"))
 }
 
 /// Runs the section and adds its verdicts.
@@ -326,7 +415,10 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         );
         rates.push(rate);
         verdicts.push(Verdict::new(
-            &format!("upstream calls, website {}", if first { "first" } else { "repeat" }),
+            &format!(
+                "upstream calls, website {}",
+                if first { "first" } else { "repeat" }
+            ),
             if first { "1 + 1 exact" } else { "1 + 0 exact" },
             format!(
                 "{:.0} exchange + {:.0} userinfo",
@@ -345,7 +437,10 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let openid = mock.user(&user_name(0)).unwrap().openid_for(&mock.website().appid);
+    let openid = mock
+        .user(&user_name(0))
+        .unwrap()
+        .openid_for(&mock.website().appid);
     assert_eq!(res.text().await.unwrap(), format!("hello {openid}"));
     verdicts.push(Verdict::new(
         "website logins/s (first, repeat)",
@@ -394,8 +489,16 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     );
     println!("  upstream calls: {calls:?}");
     let get = |k: &str| calls.get(k).copied().unwrap_or(0);
-    assert_eq!(get("cgi-bin/qrcode/create"), s.scans, "one QR code per scan");
-    assert_eq!(get("cgi-bin/user/info"), s.scans, "one user lookup per scan");
+    assert_eq!(
+        get("cgi-bin/qrcode/create"),
+        s.scans,
+        "one QR code per scan"
+    );
+    assert_eq!(
+        get("cgi-bin/user/info"),
+        s.scans,
+        "one user lookup per scan"
+    );
     assert_eq!(get("push"), s.scans, "one push delivery per scan");
     let global = get("cgi-bin/token") + get("cgi-bin/stable_token");
     assert!(global <= 1, "the global token is shared: {global} fetches");
@@ -430,7 +533,12 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         "1 qrcode + 1 user/info + 1 push".into(),
         Some(true),
     ));
-    verdicts.push(Verdict::new("scan logins/s", "-", format!("{scan_rate:.0}"), None));
+    verdicts.push(Verdict::new(
+        "scan logins/s",
+        "-",
+        format!("{scan_rate:.0}"),
+        None,
+    ));
     let (p99_idle, p99_loaded) = (percentile(&idle, 99.0), percentile(&loaded, 99.0));
     verdicts.push(Verdict::new(
         "push → browser p99, one at a time",
@@ -444,4 +552,38 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         format!("{:.2} ms", ms(p99_loaded)),
         Some(p99_loaded <= Duration::from_millis(50)),
     ));
+
+    // A campaign burst: many browsers waiting, every phone scanning at the same moment.
+    if s.burst > 0 {
+        let before = mock.all_calls();
+        let (waits, span) =
+            burst(http.clone(), app.clone(), mock.clone(), s.burst, s.deadline).await;
+        let calls = diff(&before, &mock.all_calls());
+        let get = |k: &str| calls.get(k).copied().unwrap_or(0);
+        assert_eq!(
+            get("cgi-bin/user/info"),
+            s.burst,
+            "one user lookup per scan"
+        );
+        assert_eq!(get("push"), s.burst, "one push delivery per scan");
+        let rate = s.burst as f64 / span.as_secs_f64();
+        println!(
+            "\npush → browser, burst: {} browsers waiting, then {} phones scan at the same moment\n  \
+             (every push in flight at once): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms;\n  \
+             first push to last answer {:.0} ms = {rate:.0} push → answer cycles/s: a burst is\n  \
+             served at the machine's rate, so its last answers wait for the ones before them",
+            s.burst,
+            s.burst,
+            ms(percentile(&waits, 50.0)),
+            ms(percentile(&waits, 99.0)),
+            ms(percentile(&waits, 100.0)),
+            ms(span),
+        );
+        verdicts.push(Verdict::new(
+            &format!("push → browser p99, burst of {}", s.burst),
+            "(context)",
+            format!("{:.1} ms ({rate:.0}/s)", ms(percentile(&waits, 99.0))),
+            None,
+        ));
+    }
 }

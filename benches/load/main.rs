@@ -65,14 +65,14 @@ fn main() {
     }
 
     println!("\n== Targets\n");
-    println!("{:<46}{:<12}{:<20}{}", "what", "target", "this run", "holds");
+    println!("{:<46}{:<14}{:<34}holds", "what", "target", "this run");
     for v in &verdicts {
         let holds = match v.holds {
             Some(true) => "yes",
             Some(false) => "NO",
             None => "-",
         };
-        println!("{:<46}{:<12}{:<20}{holds}", v.what, v.target, v.measured);
+        println!("{:<46}{:<14}{:<34}{holds}", v.what, v.target, v.measured);
     }
     println!(
         "\nfinished  {} after {:.0} s; load avg {} at the end",

@@ -176,9 +176,7 @@ fn spawn_child(mock: &MockWechat, max_bytes: Option<u64>) -> ChildApp {
 
 /// One mobile-app login of user `i`.
 async fn app_login(http: Client, app: Arc<str>, mock: Arc<MockWechat>, i: u64) {
-    let code = mock
-        .sdk_code(&mock.mobile().appid, &user_name(i))
-        .unwrap();
+    let code = mock.sdk_code(&mock.mobile().appid, &user_name(i)).unwrap();
     let res = http
         .post(format!("{app}/auth/wechat/app"))
         .json(&serde_json::json!({ "code": code }))
@@ -240,8 +238,15 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
             start["rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
         );
         println!(
-            "\n{:>9}{:>11}{:>12}{:>14}{:>14}{:>10}{:>11}",
-            "logins", "RSS MiB", "RSS KiB/1k", "store MiB", "store entries", "accounts", "logins/s"
+            "\n{:>9}{:>11}{:>12}{:>14}{:>14}{:>10}{:>11}{:>15}",
+            "logins",
+            "RSS MiB",
+            "RSS KiB/1k",
+            "store MiB",
+            "store entries",
+            "accounts",
+            "logins/s",
+            "app CPU/login"
         );
         let mut done = 0;
         let mut last_rss = start["rss_kib"].as_f64().unwrap_or(0.0);
@@ -250,6 +255,7 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         while done < s.logins {
             let chunk = s.every.min(s.logins - done);
             let t = Instant::now();
+            let cpu = util::pid_cpu(Some(pid));
             let next = Arc::new(std::sync::atomic::AtomicU64::new(done));
             let end = done + chunk;
             let mut set = tokio::task::JoinSet::new();
@@ -274,19 +280,21 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
             .await
             .unwrap_or_else(|_| panic!("the memory run did not finish within {:?}", s.deadline));
             let rate = chunk as f64 / t.elapsed().as_secs_f64();
+            let app_cpu = util::pid_cpu(Some(pid)).saturating_sub(cpu).div_f64(chunk as f64);
             done = end;
             let st = stats(&http, &app).await;
             let rss = st["rss_kib"].as_f64().unwrap_or(0.0);
             peak_store = peak_store.max(st["store_bytes"].as_f64().unwrap_or(0.0));
             println!(
-                "{:>9}{:>11.1}{:>12.1}{:>14.1}{:>14}{:>10}{:>11.0}",
+                "{:>9}{:>11.1}{:>12.1}{:>14.1}{:>14}{:>10}{:>11.0}{:>12.0} µs",
                 done,
                 rss / 1024.0,
                 (rss - last_rss) / (chunk as f64 / 1000.0),
                 mib(&st["store_bytes"]),
-                st["store_entries"],
-                st["accounts"],
-                rate
+                st["store_entries"].as_u64().unwrap_or(0),
+                st["accounts"].as_u64().unwrap_or(0),
+                rate,
+                util::us(app_cpu)
             );
             last_rss = rss;
         }

@@ -53,7 +53,26 @@ pub fn us(d: Duration) -> f64 {
 /// CPU time (user + system) this whole process has used so far, all threads, exited ones
 /// included: `/proc/self/stat` fields 14 and 15, in clock ticks.
 pub fn process_cpu() -> Duration {
+    pid_cpu(None)
+}
+
+/// CPU time (user + system) of this process's children that have been waited for (fields 16
+/// and 17 of `/proc/self/stat`): how `wrk`'s CPU is measured.
+pub fn children_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let rest = &stat[stat.rfind(')').expect("stat format") + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[13].parse::<u64>().unwrap() + fields[14].parse::<u64>().unwrap();
+    Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64)
+}
+
+/// CPU time (user + system) of process `pid` (`None`: this one), as [`process_cpu`].
+pub fn pid_cpu(pid: Option<u32>) -> Duration {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')').expect("stat format") + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();

@@ -15,12 +15,19 @@ pub struct Run {
     pub p99: Duration,
     /// CPU time this process (the servers) used during the run.
     pub server_cpu: Duration,
+    /// CPU time `wrk` used.
+    pub client_cpu: Duration,
 }
 
 impl Run {
     /// Server CPU per request.
     pub fn cpu_per_request(&self) -> Duration {
         self.server_cpu.div_f64(self.requests.max(1) as f64)
+    }
+
+    /// `wrk`'s CPU per request.
+    pub fn client_cpu_per_request(&self) -> Duration {
+        self.client_cpu.div_f64(self.requests.max(1) as f64)
     }
 }
 
@@ -59,6 +66,7 @@ pub fn run(wrk: &PathBuf, load: Load, url: &str, header: Option<&str>) -> Run {
     }
     cmd.arg(url).stdout(Stdio::piped()).stderr(Stdio::piped());
     let cpu_before = crate::util::process_cpu();
+    let children_before = crate::util::children_cpu();
     let mut child = cmd.spawn().expect("start wrk");
     // wrk stops by itself after -d; never wait for it much longer than that.
     let deadline = Instant::now() + load.duration + Duration::from_secs(15);
@@ -75,6 +83,7 @@ pub fn run(wrk: &PathBuf, load: Load, url: &str, header: Option<&str>) -> Run {
     }
     let server_cpu = crate::util::process_cpu().saturating_sub(cpu_before);
     let out = child.wait_with_output().expect("wrk output");
+    let client_cpu = crate::util::children_cpu().saturating_sub(children_before);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -83,18 +92,27 @@ pub fn run(wrk: &PathBuf, load: Load, url: &str, header: Option<&str>) -> Run {
     );
     let mut run = parse(&text).unwrap_or_else(|| panic!("unreadable wrk report:\n{text}"));
     run.server_cpu = server_cpu;
+    run.client_cpu = client_cpu;
     run
 }
 
 /// Reads `wrk --latency`'s report.
 fn parse(text: &str) -> Option<Run> {
-    if let Some(line) = text.lines().find(|l| l.contains("Non-2xx or 3xx responses")) {
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx or 3xx responses"))
+    {
         panic!("the server answered errors, so this is no measurement: {line}\n{text}");
     }
     if let Some(line) = text.lines().find(|l| l.contains("Socket errors")) {
         let bad = ["connect", "read", "write", "timeout"].iter().any(|k| {
             line.split(',')
-                .filter_map(|p| p.trim().trim_start_matches("Socket errors:").trim().split_once(' '))
+                .filter_map(|p| {
+                    p.trim()
+                        .trim_start_matches("Socket errors:")
+                        .trim()
+                        .split_once(' ')
+                })
                 .any(|(name, n)| name == *k && n.trim() != "0")
         });
         assert!(!bad, "wrk saw socket errors: {line}\n{text}");
@@ -123,6 +141,7 @@ fn parse(text: &str) -> Option<Run> {
         p50: pct("50%")?,
         p99: pct("99%")?,
         server_cpu: Duration::ZERO,
+        client_cpu: Duration::ZERO,
     })
 }
 
