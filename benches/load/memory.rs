@@ -36,6 +36,9 @@ const CHILD_ENV: &str = "WECHAT_AUTH_LOAD_CHILD";
 /// How the section runs.
 pub struct Settings {
     pub logins: u64,
+    /// More logins after `logins`, to show whether memory keeps growing once every cache
+    /// is full.
+    pub beyond: u64,
     pub concurrency: u64,
     /// Print a line every this many logins.
     pub every: u64,
@@ -48,6 +51,7 @@ impl Settings {
     pub fn from_env() -> Self {
         Self {
             logins: util::env_u64("MEMORY_LOGINS", 100_000),
+            beyond: util::env_u64("MEMORY_BEYOND", 50_000),
             concurrency: util::env_u64("MEMORY_CONC", 32),
             every: util::env_u64("MEMORY_EVERY", 10_000),
             deadline: Duration::from_secs(util::env_u64("MEMORY_DEADLINE_SECS", 600)),
@@ -209,11 +213,12 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         "\n== 3. Memory: the demo's app after {} distinct logins\n",
         s.logins
     );
+    let total = s.logins + s.beyond;
     let rt = util::runtime();
     rt.block_on(async {
         let t = Instant::now();
         let mut cfg = MockConfig::new();
-        for i in 0..s.logins {
+        for i in 0..total {
             cfg = cfg.with_user(user_name(i), format!("用户{i}"));
         }
         let mock = Arc::new(MockWechat::start_with(cfg).await.unwrap());
@@ -252,8 +257,10 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         let mut last_rss = start["rss_kib"].as_f64().unwrap_or(0.0);
         let mut peak_store = 0.0f64;
         let deadline = Instant::now() + s.deadline;
-        while done < s.logins {
-            let chunk = s.every.min(s.logins - done);
+        let mut at_target = Value::Null;
+        while done < total {
+            let next_stop = if done < s.logins { s.logins } else { total };
+            let chunk = s.every.min(next_stop - done);
             let t = Instant::now();
             let cpu = util::pid_cpu(Some(pid));
             let next = Arc::new(std::sync::atomic::AtomicU64::new(done));
@@ -297,24 +304,41 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
                 util::us(app_cpu)
             );
             last_rss = rss;
+            if done == s.logins {
+                at_target = st;
+                println!("{:>9}  ^ the issue's {} logins; the rows below go on", "", s.logins);
+            }
         }
         let end = stats(&http, &app).await;
         let calls = mock.all_calls();
         let exchange = calls.get("sns/oauth2/access_token").copied().unwrap_or(0);
         let userinfo = calls.get("sns/userinfo").copied().unwrap_or(0);
-        assert_eq!(exchange, s.logins, "one code exchange per login");
-        assert_eq!(userinfo, s.logins, "one userinfo per first login");
-        assert_eq!(end["accounts"].as_u64(), Some(s.logins), "distinct people");
-        let rss_mib = end["rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
+        assert_eq!(exchange, total, "one code exchange per login");
+        assert_eq!(userinfo, total, "one userinfo per first login");
+        assert_eq!(end["accounts"].as_u64(), Some(total), "distinct people");
+        let kib = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+        let rss_mib = kib(&at_target, "rss_kib") / 1024.0;
         println!(
-            "\nafter {} distinct logins: RSS {rss_mib:.1} MiB (peak {:.1} MiB); store {:.1} MiB \
-             in {} entries (bound {:.0} MiB, highest seen {:.1} MiB); upstream {exchange} \
-             exchanges, {userinfo} userinfo",
+            "\nafter {} distinct logins: RSS {rss_mib:.1} MiB; store {:.1} MiB in {} entries \
+             (bound {:.0} MiB)",
             s.logins,
-            end["hwm_kib"].as_f64().unwrap_or(0.0) / 1024.0,
-            mib(&end["store_bytes"]),
-            end["store_entries"],
+            mib(&at_target["store_bytes"]),
+            at_target["store_entries"].as_u64().unwrap_or(0),
             bound as f64 / 1024.0 / 1024.0,
+        );
+        let growth = if s.beyond > 0 {
+            (kib(&end, "rss_kib") - kib(&at_target, "rss_kib")) / (s.beyond as f64 / 1000.0)
+        } else {
+            f64::NAN
+        };
+        println!(
+            "after {total}: RSS {:.1} MiB (peak {:.1} MiB), {growth:.0} KiB per 1000 logins since \
+             {}; store {:.1} MiB (highest seen {:.1} MiB); upstream {exchange} exchanges, \
+             {userinfo} userinfo (asserted: one each per login)",
+            kib(&end, "rss_kib") / 1024.0,
+            kib(&end, "hwm_kib") / 1024.0,
+            s.logins,
+            mib(&end["store_bytes"]),
             peak_store / 1024.0 / 1024.0,
         );
         println!(
@@ -326,6 +350,12 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
             &format!("RSS after {} logins", s.logins),
             "-",
             format!("{rss_mib:.1} MiB"),
+            None,
+        ));
+        verdicts.push(Verdict::new(
+            &format!("RSS growth past {} logins", s.logins),
+            "-",
+            format!("{growth:.0} KiB per 1000 logins"),
             None,
         ));
         verdicts.push(Verdict::new(
