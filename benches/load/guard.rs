@@ -103,6 +103,11 @@ fn guarded() -> Router {
         .layer(WechatAuthLayer::new(cfg))
 }
 
+/// The bare handler behind a layer that does nothing, applied like ours.
+fn noop_layer() -> Router {
+    bare().layer(tower::util::MapRequestLayer::new(|r: Request<Body>| r))
+}
+
 /// The peer's user: an id and a password hash, as axum-login's examples have it.
 #[derive(Clone)]
 struct PeerUser {
@@ -388,24 +393,29 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     );
 
     // The in-process estimate: the same two routers, no sockets, interleaved batches.
-    let (inproc_a, inproc_b) = {
+    // A control: the bare handler behind a layer that does nothing (tower's MapRequest with
+    // the identity), applied the same way (`Router::layer`): what any axum layer costs.
+    let (inproc_a, inproc_b, inproc_n) = {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let (a, b) = (bare(), guarded());
+        let (a, b, n) = (bare(), guarded(), noop_layer());
         rt.block_on(async {
-            batch(&a, &cookie_b, s.batch / 10).await;
-            batch(&b, &cookie_b, s.batch / 10).await;
-            let (mut ta, mut tb) = (Vec::new(), Vec::new());
+            for app in [&a, &b, &n] {
+                batch(app, &cookie_b, s.batch / 10).await;
+            }
+            let (mut ta, mut tb, mut tn) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..s.batches {
                 ta.push(batch(&a, &cookie_b, s.batch).await * 1e6);
                 tb.push(batch(&b, &cookie_b, s.batch).await * 1e6);
+                tn.push(batch(&n, &cookie_b, s.batch).await * 1e6);
             }
-            (ta, tb)
+            (ta, tb, tn)
         })
     };
     let diffs: Vec<f64> = inproc_b.iter().zip(&inproc_a).map(|(b, a)| b - a).collect();
+    let noop: Vec<f64> = inproc_n.iter().zip(&inproc_a).map(|(n, a)| n - a).collect();
     println!("\nguard CPU per request (b − a):");
     println!(
         "  server CPU time (/proc/self/stat utime+stime of the server process; wrk is another\n  \
@@ -421,6 +431,11 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         median(&inproc_a),
         median(&inproc_b),
         show(&diffs)
+    );
+    println!(
+        "  of which any layer costs (the same handler behind a no-op Router::layer, minus a):\n  \
+         {} µs",
+        show(&noop)
     );
 
     let (ba, bc, guard_cpu, inproc) = (median(&b_a), median(&b_c), median(&cpu), median(&diffs));
