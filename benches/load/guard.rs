@@ -243,7 +243,18 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         ));
         return;
     };
-    let rt = util::runtime();
+    // LOAD_WORKERS overrides the servers' worker threads (default: one per CPU).
+    let rt = match std::env::var("LOAD_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        Some(w) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(w)
+            .enable_all()
+            .build()
+            .unwrap(),
+        None => util::runtime(),
+    };
     let token = session_token();
     let cookie_b = format!("wechat_session={token}");
     let mut variants = rt.block_on(async {
@@ -293,7 +304,7 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         s.load.threads,
         s.load.connections,
         s.load.duration.as_secs(),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        rt.metrics().num_workers()
     );
     println!(
         "{} rounds, each a → b → c; warm-up {} s per variant first; every answer checked 2xx",
