@@ -1,0 +1,589 @@
+//! Section 2: the login flows against the mock WeChat, over loopback.
+//!
+//! The mock, the app (the real layer in a real axum server) and the browsers (reqwest, one
+//! shared keep-alive pool, cookies carried by hand) all run in this process on one tokio
+//! runtime, so the rates are what the whole system does on this machine's cores.
+
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{Router, routing::get};
+use reqwest::{Client, Response, redirect::Policy};
+use serde_json::Value;
+use wechat_auth::{
+    WechatAuthLayer, WechatConfig, WechatUser,
+    mock::{MockConfig, MockWechat},
+};
+
+use crate::util::{self, Verdict, ms, percentile};
+
+const SECRET: &str = "load-session-secret-0123456789abcdef";
+
+/// How the section runs.
+pub struct Settings {
+    /// Distinct users, each logging in once, then once more.
+    pub users: u64,
+    /// Browsers at once.
+    pub concurrency: u64,
+    /// Scan logins in the throughput run.
+    pub scans: u64,
+    /// One-at-a-time push-to-browser samples.
+    pub push_samples: u64,
+    /// Browsers waiting at once in the burst.
+    pub burst: u64,
+    /// Longest any one run may take before the harness gives up (and fails).
+    pub deadline: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        Self {
+            users: util::env_u64("LOGIN_USERS", 5_000),
+            concurrency: util::env_u64("LOGIN_CONC", 32),
+            scans: util::env_u64("SCAN_LOGINS", 2_000),
+            push_samples: util::env_u64("PUSH_SAMPLES", 300),
+            burst: util::env_u64("SCAN_BURST", 1_000),
+            deadline: Duration::from_secs(util::env_u64("LOGIN_DEADLINE_SECS", 120)),
+        }
+    }
+}
+
+/// The mock's name of user `i`.
+pub fn user_name(i: u64) -> String {
+    format!("u{i:06}")
+}
+
+/// Scan logins use this many users: the mock finds a user by openid by scanning its list
+/// and hashing every name (`Shared::user_by_openid`), so a short prefix of the list keeps the
+/// mock's own cost out of the numbers.
+const SCAN_USERS: u64 = 64;
+
+/// The `Location` of a redirect.
+fn location(res: &Response) -> String {
+    res.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on {}", res.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The `name=value` of the first `Set-Cookie` whose name starts with `prefix`.
+fn cookie(res: &Response, prefix: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| c.starts_with(prefix))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .find(|pair| pair.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
+}
+
+/// A browser pool: keep-alive, no redirects followed, no cookie jar (cookies go by hand).
+fn browsers(concurrency: u64) -> Client {
+    Client::builder()
+        .redirect(Policy::none())
+        .pool_max_idle_per_host(concurrency as usize * 2)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Runs `f(0..total)` with `concurrency` workers; returns the results and the wall time.
+/// Panics if the whole run takes longer than `deadline`.
+async fn pool<F, Fut, T>(
+    total: u64,
+    concurrency: u64,
+    deadline: Duration,
+    f: F,
+) -> (Vec<T>, Duration)
+where
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.clamp(1, total.max(1)) {
+        let (f, next) = (f.clone(), next.clone());
+        set.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return out;
+                }
+                out.push(f(i).await);
+            }
+        });
+    }
+    let all = tokio::time::timeout(deadline, async {
+        let mut all = Vec::with_capacity(total as usize);
+        while let Some(done) = set.join_next().await {
+            all.extend(done.expect("a worker failed"));
+        }
+        all
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the run did not finish within {deadline:?}"));
+    (all, start.elapsed())
+}
+
+/// What changed in the mock's call counters.
+fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+/// One website login: login start → the mock's approve → callback. Returns (callback time,
+/// whole flow time, the session cookie).
+async fn website_login(http: Client, app: Arc<str>, user: String) -> (Duration, Duration, String) {
+    let t0 = Instant::now();
+    let res = http
+        .get(format!("{app}/auth/wechat/login?return_to=/profile"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302, "login start");
+    let wechat = location(&res);
+    let state = cookie(&res, "wechat_state_").expect("state cookie");
+    res.bytes().await.unwrap();
+    let res = http
+        .get(MockWechat::approve_url(&wechat, &user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302, "mock approve for {user}");
+    let callback = location(&res);
+    res.bytes().await.unwrap();
+    let t1 = Instant::now();
+    let res = http
+        .get(&callback)
+        .header("cookie", &state)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302, "callback for {user}");
+    let session = cookie(&res, "wechat_session=")
+        .unwrap_or_else(|| panic!("the callback set no session for {user}"));
+    res.bytes().await.unwrap();
+    let end = Instant::now();
+    (end - t1, end - t0, session)
+}
+
+/// A scan a browser has started: its id, the QR code's content, the binding cookie.
+struct Started {
+    id: String,
+    qr_url: String,
+    binding: String,
+}
+
+/// `POST scan`, as the scan page does.
+async fn start_scan(http: Client, app: Arc<str>) -> Started {
+    let res = http
+        .post(format!("{app}/auth/wechat/scan?return_to=/profile"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "scan start");
+    let binding = cookie(&res, "wechat_scan_").expect("scan cookie");
+    let body: Value = res.json().await.unwrap();
+    Started {
+        id: body["id"].as_str().unwrap().to_owned(),
+        qr_url: body["qr_url"].as_str().unwrap().to_owned(),
+        binding,
+    }
+}
+
+/// The browser's long poll; resolves to when its answer had been read. Panics unless the
+/// answer is `confirmed` with a session.
+fn wait_for_scan(http: Client, app: &str, s: &Started) -> tokio::task::JoinHandle<Instant> {
+    let url = format!("{app}/auth/wechat/scan/{}?wait=20", s.id);
+    let binding = s.binding.clone();
+    tokio::spawn(async move {
+        let res = http
+            .get(url)
+            .header("cookie", binding)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let session = cookie(&res, "wechat_session=").is_some();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let answered = Instant::now();
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("confirmed")),
+            "{body}"
+        );
+        assert!(session, "the poll's answer set the session");
+        answered
+    })
+}
+
+/// The phone scans; resolves to when it started (just before the push is signed and sent).
+async fn phone_scans(mock: &MockWechat, qr_url: &str, user: &str) -> Instant {
+    let pushed = Instant::now();
+    let report = mock.scan(qr_url, user).await.unwrap();
+    assert!(
+        report.acknowledged && report.deliveries == 1,
+        "push acknowledged at once: {report:?}"
+    );
+    pushed
+}
+
+/// One scan login as the scan page does it: start, long-poll, the phone scans, the poll
+/// answers. Returns (push → browser answer, whole flow).
+async fn scan_login(
+    http: Client,
+    app: Arc<str>,
+    mock: Arc<MockWechat>,
+    user: String,
+    settle: Duration,
+) -> (Duration, Duration) {
+    let t0 = Instant::now();
+    let started = start_scan(http.clone(), app.clone()).await;
+    let poll = wait_for_scan(http, &app, &started);
+    // The browser is waiting (its request is in flight) before the phone scans.
+    tokio::time::sleep(settle).await;
+    let pushed = phone_scans(&mock, &started.qr_url, &user).await;
+    let answered = poll.await.unwrap();
+    (answered.saturating_duration_since(pushed), t0.elapsed())
+}
+
+/// A campaign burst: `n` browsers wait at once, then `n` phones scan at once. Returns each
+/// browser's push → answer time, and the time from the first push to the last answer.
+async fn burst(
+    http: Client,
+    app: Arc<str>,
+    mock: Arc<MockWechat>,
+    n: u64,
+    deadline: Duration,
+) -> (Vec<Duration>, Duration) {
+    let (started, _) = pool(n, 32, deadline, {
+        let (http, app) = (http.clone(), app.clone());
+        move |_| start_scan(http.clone(), app.clone())
+    })
+    .await;
+    let polls: Vec<_> = started
+        .iter()
+        .map(|s| wait_for_scan(http.clone(), &app, s))
+        .collect();
+    // Every browser's request is in flight and subscribed before the first scan.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let scans: Vec<_> = started
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (mock, qr) = (mock.clone(), s.qr_url.clone());
+            tokio::spawn(
+                async move { phone_scans(&mock, &qr, &user_name(i as u64 % SCAN_USERS)).await },
+            )
+        })
+        .collect();
+    tokio::time::timeout(deadline, async {
+        let mut out = Vec::with_capacity(polls.len());
+        let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+        for (poll, scan) in polls.into_iter().zip(scans) {
+            let pushed = scan.await.expect("a scan failed");
+            let answered = poll.await.expect("a poll failed");
+            first = Some(first.map_or(pushed, |f| f.min(pushed)));
+            last = Some(last.map_or(answered, |l| l.max(answered)));
+            out.push(answered.saturating_duration_since(pushed));
+        }
+        let span = match (first, last) {
+            (Some(f), Some(l)) => l.saturating_duration_since(f),
+            _ => Duration::ZERO,
+        };
+        (out, span)
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the burst did not finish within {deadline:?}"))
+}
+
+/// Runs the section and adds its verdicts.
+pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
+    println!("\n== 2. Login flows against the mock WeChat (loopback)\n");
+    let rt = util::runtime();
+    rt.block_on(run_async(s, verdicts));
+}
+
+async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
+    let n = s.users;
+    let mut mock_cfg = MockConfig::new();
+    for i in 0..n.max(SCAN_USERS) {
+        mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
+    }
+    let mock = Arc::new(MockWechat::start_with(mock_cfg).await.unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app: Arc<str> = format!("http://{}", listener.local_addr().unwrap()).into();
+    let oa = mock.official_account().clone();
+    let cfg = WechatConfig::builder()
+        .with_public_url(app.to_string())
+        .with_session_secret(SECRET)
+        .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
+        .with_website_app(&mock.website().appid, &mock.website().secret)
+        .with_official_account(&oa.appid, &oa.secret)
+        .with_oa_push(
+            oa.token.clone().unwrap_or_default(),
+            oa.encoding_aes_key.as_deref(),
+        )
+        .with_public_path("/")
+        .build()
+        .unwrap();
+    let router = Router::new()
+        .route("/", get(|| async { "landing" }))
+        .route(
+            "/profile",
+            get(|user: WechatUser| async move { format!("hello {}", user.openid) }),
+        )
+        .layer(WechatAuthLayer::new(cfg));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    mock.set_push_url(&oa.appid, Some(&format!("{app}/auth/wechat/push")))
+        .unwrap();
+    let http = browsers(s.concurrency);
+    println!(
+        "mock {} with {} users; app {}; {} browsers at once; safe-mode (AES) push: {}",
+        mock.url(),
+        mock.users().len(),
+        app,
+        s.concurrency,
+        oa.encoding_aes_key.is_some()
+    );
+
+    // Website logins: every user once (first sight), then every user again (profile cached).
+    let mut rates = Vec::new();
+    for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
+        let before = mock.all_calls();
+        let (times, wall) = pool(n, s.concurrency, s.deadline, {
+            let (http, app) = (http.clone(), app.clone());
+            move |i| website_login(http.clone(), app.clone(), user_name(i))
+        })
+        .await;
+        let calls = diff(&before, &mock.all_calls());
+        let exchange = calls.get("sns/oauth2/access_token").copied().unwrap_or(0);
+        let userinfo = calls.get("sns/userinfo").copied().unwrap_or(0);
+        let callbacks: Vec<Duration> = times.iter().map(|t| t.0).collect();
+        let flows: Vec<Duration> = times.iter().map(|t| t.1).collect();
+        let rate = n as f64 / wall.as_secs_f64();
+        println!(
+            "\nwebsite, {pass}: {n} logins in {:.2} s = {rate:.0} logins/s \
+             (a login = GET login → mock approve → GET callback, all three timed)",
+            wall.as_secs_f64()
+        );
+        println!(
+            "  callback latency p50 {:.2} ms, p99 {:.2} ms; whole flow p50 {:.2} ms, p99 {:.2} ms",
+            ms(percentile(&callbacks, 50.0)),
+            ms(percentile(&callbacks, 99.0)),
+            ms(percentile(&flows, 50.0)),
+            ms(percentile(&flows, 99.0)),
+        );
+        println!(
+            "  upstream calls: {calls:?}\n  per login: {:.3} code exchange, {:.3} userinfo \
+             (connect/qrconnect is the browser's visit to WeChat's page, not the app's call)",
+            exchange as f64 / n as f64,
+            userinfo as f64 / n as f64
+        );
+        let expected_userinfo = if first { n } else { 0 };
+        assert_eq!(exchange, n, "exactly one code exchange per login");
+        assert_eq!(
+            userinfo, expected_userinfo,
+            "userinfo: once per first login, never for a cached user"
+        );
+        let app_calls: u64 = calls
+            .iter()
+            .filter(|(k, _)| *k != "connect/qrconnect")
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(
+            app_calls,
+            exchange + userinfo,
+            "no other upstream call: {calls:?}"
+        );
+        rates.push(rate);
+        verdicts.push(Verdict::new(
+            &format!(
+                "upstream calls, website {}",
+                if first { "first" } else { "repeat" }
+            ),
+            if first { "1 + 1 exact" } else { "1 + 0 exact" },
+            format!(
+                "{:.0} exchange + {:.0} userinfo",
+                exchange as f64 / n as f64,
+                userinfo as f64 / n as f64
+            ),
+            Some(true),
+        ));
+    }
+    // A session from this run opens the protected page as that user.
+    let (_, _, session) = website_login(http.clone(), app.clone(), user_name(0)).await;
+    let res = http
+        .get(format!("{app}/profile"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let openid = mock
+        .user(&user_name(0))
+        .unwrap()
+        .openid_for(&mock.website().appid);
+    assert_eq!(res.text().await.unwrap(), format!("hello {openid}"));
+    verdicts.push(Verdict::new(
+        "website logins/s (first, repeat)",
+        "-",
+        format!("{:.0}, {:.0}", rates[0], rates[1]),
+        None,
+    ));
+
+    // Scan logins: throughput with many browsers, each timed from push to answer.
+    let before = mock.all_calls();
+    let (times, wall) = pool(s.scans, s.concurrency, s.deadline, {
+        let (http, app, mock) = (http.clone(), app.clone(), mock.clone());
+        move |i| {
+            scan_login(
+                http.clone(),
+                app.clone(),
+                mock.clone(),
+                user_name(i % SCAN_USERS),
+                Duration::from_millis(5),
+            )
+        }
+    })
+    .await;
+    let calls = diff(&before, &mock.all_calls());
+    let scan_rate = s.scans as f64 / wall.as_secs_f64();
+    let loaded: Vec<Duration> = times.iter().map(|t| t.0).collect();
+    let flows: Vec<Duration> = times.iter().map(|t| t.1).collect();
+    println!(
+        "\nscan, {} browsers at once: {} logins in {:.2} s = {scan_rate:.0} logins/s\n  \
+         (a login = POST scan → long-poll GET scan/{{id}}?wait=20 → 5 ms later the phone scans:\n  \
+         mock signs, encrypts and pushes; the app decrypts, asks cgi-bin/user/info, confirms →\n  \
+         the poll answers with the session)",
+        s.concurrency,
+        s.scans,
+        wall.as_secs_f64()
+    );
+    println!(
+        "  whole flow p50 {:.2} ms, p99 {:.2} ms",
+        ms(percentile(&flows, 50.0)),
+        ms(percentile(&flows, 99.0))
+    );
+    println!(
+        "  push → browser answer under this load: p50 {:.2} ms, p99 {:.2} ms",
+        ms(percentile(&loaded, 50.0)),
+        ms(percentile(&loaded, 99.0))
+    );
+    println!("  upstream calls: {calls:?}");
+    let get = |k: &str| calls.get(k).copied().unwrap_or(0);
+    assert_eq!(
+        get("cgi-bin/qrcode/create"),
+        s.scans,
+        "one QR code per scan"
+    );
+    assert_eq!(
+        get("cgi-bin/user/info"),
+        s.scans,
+        "one user lookup per scan"
+    );
+    assert_eq!(get("push"), s.scans, "one push delivery per scan");
+    let global = get("cgi-bin/token") + get("cgi-bin/stable_token");
+    assert!(global <= 1, "the global token is shared: {global} fetches");
+
+    // Push → browser, one at a time (an idle server: the path's own latency).
+    let (samples, _) = pool(s.push_samples, 1, s.deadline, {
+        let (http, app, mock) = (http.clone(), app.clone(), mock.clone());
+        move |i| {
+            scan_login(
+                http.clone(),
+                app.clone(),
+                mock.clone(),
+                user_name(i % SCAN_USERS),
+                Duration::from_millis(10),
+            )
+        }
+    })
+    .await;
+    let idle: Vec<Duration> = samples.iter().map(|t| t.0).collect();
+    println!(
+        "\npush → browser, one scan at a time ({} samples; from just before mock.scan() signs\n  \
+         and sends the push to when the waiting poll's answer has been read): \
+         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        s.push_samples,
+        ms(percentile(&idle, 50.0)),
+        ms(percentile(&idle, 99.0)),
+        ms(percentile(&idle, 100.0)),
+    );
+    verdicts.push(Verdict::new(
+        "upstream calls, scan login",
+        "exact",
+        "1 qrcode + 1 user/info + 1 push".into(),
+        Some(true),
+    ));
+    verdicts.push(Verdict::new(
+        "scan logins/s",
+        "-",
+        format!("{scan_rate:.0}"),
+        None,
+    ));
+    let (p99_idle, p99_loaded) = (percentile(&idle, 99.0), percentile(&loaded, 99.0));
+    verdicts.push(Verdict::new(
+        "push → browser p99, one at a time",
+        "≤ 50 ms",
+        format!("{:.2} ms", ms(p99_idle)),
+        Some(p99_idle <= Duration::from_millis(50)),
+    ));
+    verdicts.push(Verdict::new(
+        &format!("push → browser p99, {} at once", s.concurrency),
+        "≤ 50 ms",
+        format!("{:.2} ms", ms(p99_loaded)),
+        Some(p99_loaded <= Duration::from_millis(50)),
+    ));
+
+    // A campaign burst: many browsers waiting, every phone scanning at the same moment.
+    if s.burst > 0 {
+        let before = mock.all_calls();
+        let (waits, span) =
+            burst(http.clone(), app.clone(), mock.clone(), s.burst, s.deadline).await;
+        let calls = diff(&before, &mock.all_calls());
+        let get = |k: &str| calls.get(k).copied().unwrap_or(0);
+        assert_eq!(
+            get("cgi-bin/user/info"),
+            s.burst,
+            "one user lookup per scan"
+        );
+        assert_eq!(get("push"), s.burst, "one push delivery per scan");
+        let rate = s.burst as f64 / span.as_secs_f64();
+        println!(
+            "\npush → browser, burst: {} browsers waiting, then {} phones scan at the same moment\n  \
+             (every push in flight at once): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms;\n  \
+             first push to last answer {:.0} ms = {rate:.0} push → answer cycles/s: a burst is\n  \
+             served at the machine's rate, so its last answers wait for the ones before them",
+            s.burst,
+            s.burst,
+            ms(percentile(&waits, 50.0)),
+            ms(percentile(&waits, 99.0)),
+            ms(percentile(&waits, 100.0)),
+            ms(span),
+        );
+        verdicts.push(Verdict::new(
+            &format!("push → browser p99, burst of {}", s.burst),
+            "(context)",
+            format!("{:.1} ms ({rate:.0}/s)", ms(percentile(&waits, 99.0))),
+            None,
+        ));
+    }
+}
