@@ -10,6 +10,7 @@
 
 use std::{
     collections::HashMap,
+    hash::BuildHasherDefault,
     sync::{
         Arc, RwLock,
         atomic::{AtomicBool, Ordering},
@@ -117,9 +118,90 @@ pub(crate) struct SessionKeys {
     verifying: Vec<DecodingKey>,
     session_validation: Validation,
     state_validation: Validation,
-    /// Verified tokens, keyed by their signature (short, so cheap to hash); a hit counts
-    /// only if the whole token is the same.
-    verified: moka::sync::Cache<Box<str>, Arc<Verified>>,
+    verified: VerifiedCache,
+}
+
+/// Verified tokens, so the guard pays for HMAC and JSON once per token, not per request.
+///
+/// Read-mostly and on every request's path, so it is kept lean: a few `RwLock`ed maps keyed
+/// by 8 bytes of the token's signature (an HMAC: already uniformly spread, so no hashing is
+/// needed, and only verified tokens are ever inserted). A hit counts only when the whole
+/// token is the same. Bounded: a shard that fills up is emptied (entries are re-verified on
+/// their next use). Expiry is checked on every hit; revocation is checked by the caller.
+struct VerifiedCache {
+    shards: [RwLock<Shard>; SHARDS],
+}
+
+/// One shard of [`VerifiedCache`].
+type Shard = HashMap<u64, Arc<Verified>, BuildHasherDefault<PassThrough>>;
+
+const SHARDS: usize = 8;
+/// Entries per shard.
+const SHARD_CAPACITY: usize = 4096;
+
+/// A `Hasher` for keys that are already random `u64`s.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl VerifiedCache {
+    fn new() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| RwLock::new(HashMap::default())),
+        }
+    }
+
+    /// The cache key of a token's signature part.
+    fn key(signature: &str) -> u64 {
+        let b = signature.as_bytes();
+        let mut k = [0u8; 8];
+        let n = b.len().min(8);
+        k[..n].copy_from_slice(&b[..n]);
+        u64::from_le_bytes(k)
+    }
+
+    fn shard(
+        &self,
+        key: u64,
+    ) -> &RwLock<HashMap<u64, Arc<Verified>, BuildHasherDefault<PassThrough>>> {
+        // The low bits pick the bucket inside a map; use high bits for the shard.
+        &self.shards[(key >> 58) as usize % SHARDS]
+    }
+
+    fn get(&self, signature: &str, token: &str) -> Option<Arc<Session>> {
+        let key = Self::key(signature);
+        let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
+        let hit = shard.get(&key)?;
+        (*hit.token == *token).then(|| hit.session.clone())
+    }
+
+    fn insert(&self, signature: &str, token: &str, session: Arc<Session>) {
+        let key = Self::key(signature);
+        let mut shard = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        if shard.len() >= SHARD_CAPACITY {
+            shard.clear();
+        }
+        shard.insert(
+            key,
+            Arc::new(Verified {
+                token: token.into(),
+                session,
+            }),
+        );
+    }
 }
 
 /// A token that passed verification, and what it says.
@@ -157,10 +239,7 @@ impl SessionKeys {
             verifying,
             session_validation: validation(AUD_SESSION),
             state_validation: validation(AUD_STATE),
-            verified: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
+            verified: VerifiedCache::new(),
         }
     }
 
@@ -198,11 +277,8 @@ impl SessionKeys {
             return None;
         }
         let (_, signature) = token.rsplit_once('.')?;
-        if let Some(hit) = self.verified.get(signature)
-            && *hit.token == *token
-        {
-            let session = &hit.session;
-            return (session.exp + LEEWAY > now_unix()).then(|| session.clone());
+        if let Some(session) = self.verified.get(signature, token) {
+            return (session.exp + LEEWAY > now_unix()).then_some(session);
         }
         let claims: SessionClaims = self
             .verifying
@@ -223,13 +299,7 @@ impl SessionKeys {
             jti: claims.jti,
             exp: claims.exp,
         });
-        self.verified.insert(
-            signature.into(),
-            Arc::new(Verified {
-                token: token.into(),
-                session: session.clone(),
-            }),
-        );
+        self.verified.insert(signature, token, session.clone());
         Some(session)
     }
 
@@ -407,6 +477,45 @@ mod tests {
         assert!(k.verify(&v).is_none(), "a state ticket is not a session");
         let s = k.issue(&alice(), Duration::from_secs(60));
         assert!(k.verify_state(s.token.expose(), "abcDEF123").is_none());
+    }
+
+    #[test]
+    fn the_verified_cache_is_bounded_and_exact() {
+        let k = keys(&[K1]);
+        let mut first = None;
+        for i in 0..(SHARDS * SHARD_CAPACITY + 100) {
+            let t = k.issue(
+                &alice().with_subject(i.to_string()),
+                Duration::from_secs(60),
+            );
+            assert!(k.verify(t.token.expose()).is_some());
+            first.get_or_insert(t);
+        }
+        let held: usize = k
+            .verified
+            .shards
+            .iter()
+            .map(|s| s.read().unwrap().len())
+            .sum();
+        assert!(held <= SHARDS * SHARD_CAPACITY, "{held}");
+        // Evicted or not, a valid token still verifies.
+        assert!(k.verify(first.unwrap().token.expose()).is_some());
+    }
+
+    #[test]
+    fn a_cached_signature_does_not_vouch_for_another_token() {
+        let k = keys(&[K1]);
+        let t = k.issue(&alice(), Duration::from_secs(60));
+        let tok = t.token.expose();
+        assert!(k.verify(tok).is_some());
+        let (rest, sig) = tok.rsplit_once('.').unwrap();
+        let (head, _) = rest.split_once('.').unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let forged_payload = b64.encode(r#"{"oid":"oMallory"}"#);
+        assert!(
+            k.verify(&format!("{head}.{forged_payload}.{sig}"))
+                .is_none()
+        );
     }
 
     #[test]
