@@ -343,8 +343,9 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         );
         println!(
             "other bounded caches (private, not measurable from outside): used codes (in-process\n  \
-             single flight) ≤ 100,000 entries for 10 min; verified session tokens ≤ 10,000 for\n  \
-             60 s. Unbounded by design: the demo's accounts map (one entry per person)."
+             single flight) ≤ 10,000 entries for 60 s (the store keeps them 10 min); verified\n  \
+             session tokens ≤ 8 × 4,096. Unbounded by design: the demo's accounts map (one entry\n  \
+             per person)."
         );
         verdicts.push(Verdict::new(
             &format!("RSS after {} logins", s.logins),
