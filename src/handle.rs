@@ -26,7 +26,7 @@ use crate::{
     WechatUser,
     auth::{Auth, Profile},
     client::WechatError,
-    flows::app::{MiniDataError, decrypt_mini_data},
+    flows::miniprogram::{MiniDataError, decrypt_mini_data},
     store::StoreError,
     user::RequestAuth,
 };

@@ -114,7 +114,7 @@ pub use config::{
     AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, WechatConfig,
     WechatConfigBuilder,
 };
-pub use flows::app::MiniDataError;
+pub use flows::miniprogram::MiniDataError;
 pub use handle::{HandleError, MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
 pub use secret::Secret;

@@ -4,8 +4,8 @@
 //! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`).
 //! - [`scan`]: follow-the-Official-Account scan login (`scan`, `scan/{id}`), and [`push`]: the
 //!   push URL that confirms scans.
-//! - [`app`]: native clients — the mobile app (`app`), the mini program (`miniprogram`), and
-//!   long sessions (`refresh`).
+//! - [`app`]: the mobile app (`app`) and long sessions for native clients (`refresh`);
+//!   [`miniprogram`]: the mini program (`miniprogram`).
 //! - [`account`]: the current session (`me`, `logout`).
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use crate::{
 
 pub(crate) mod account;
 pub(crate) mod app;
+pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
 pub(crate) mod scan;
@@ -255,7 +256,7 @@ where
             Err(res) => res,
         },
         "/miniprogram" if post => match read_body(body, app::MAX_BODY).await {
-            Ok(bytes) => app::mini_program(auth, bytes).await,
+            Ok(bytes) => miniprogram::mini_program(auth, bytes).await,
             Err(res) => res,
         },
         "/refresh" if post => app::refresh(auth, req).await,

@@ -1,0 +1,153 @@
+//! Mini program login (`POST miniprogram`): `wx.login()` gives a `js_code`, the layer
+//! exchanges it with `jscode2session`, and answers the same bearer session as the mobile app.
+//! The `session_key` stays on the server, keyed by (appid, openid), for
+//! [`WechatHandle::decrypt_mini_program_data`](crate::WechatHandle::decrypt_mini_program_data),
+//! which opens `getPhoneNumber`-style `encryptedData` with it.
+
+use std::time::Duration;
+
+use axum_core::body::Body;
+use bytes::Bytes;
+use http::Response;
+
+use super::{
+    FlowError,
+    app::{outcome_response, read_code},
+};
+use crate::{Channel, WechatUser, auth::Auth};
+
+/// How long a mini program's `session_key` is kept (WeChat does not say how long it lives;
+/// every login replaces it).
+const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// `POST PREFIX/miniprogram` `{code}`: mini program login through `jscode2session`.
+pub(crate) async fn mini_program(auth: &Auth, body: Bytes) -> Response<Body> {
+    let Some(app) = &auth.cfg.mini_program else {
+        return FlowError::ChannelOff("mini program (set WECHAT_MINI_APP_ID and _SECRET)").json();
+    };
+    let (code, _) = match read_code(&body) {
+        Ok(c) => c,
+        Err(bad) => return bad.response(),
+    };
+    let appid = app.appid();
+    let outcome = auth
+        .exchange_once(appid, &code, || async {
+            let session = auth
+                .client
+                .jscode2session(appid, app.secret(), &code)
+                .await?;
+            let key = Auth::key(appid, "session_key", &session.openid);
+            auth.store
+                .set(
+                    &key,
+                    session.session_key.expose().as_bytes().to_vec(),
+                    SESSION_KEY_TTL,
+                )
+                .await?;
+            let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
+            user.unionid = session.unionid.filter(|u| !u.is_empty());
+            Ok(auth.finish_login(user, "", "/").await)
+        })
+        .await;
+    match outcome {
+        Ok(o) => outcome_response(auth, &o),
+        Err(e) => e.json(),
+    }
+}
+
+/// Why a mini program's `encryptedData` could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MiniDataError {
+    /// `encryptedData`, `iv` or the stored `session_key` is not the base64 it should be.
+    #[error("encryptedData, iv or session_key is not valid base64 of the right length")]
+    BadEncoding,
+    /// Decryption failed: the data was sealed with another `session_key` (the user logged in
+    /// again in the mini program since, or the data is forged). Call `wx.login()` and retry.
+    #[error(
+        "the data does not decrypt with this user's session_key: log in again (wx.login) and fetch the data anew"
+    )]
+    WrongKey,
+    /// The data decrypts but is not JSON with a `watermark`.
+    #[error("the decrypted data is not the JSON WeChat sends")]
+    NotJson,
+    /// The watermark names another appid: the data was meant for another mini program.
+    #[error("the data's watermark names another appid")]
+    WrongApp,
+}
+
+/// Opens a mini program's `encryptedData` (AES-128-CBC, key = the `session_key`, PKCS#7)
+/// and checks its watermark names `appid`.
+pub(crate) fn decrypt_mini_data(
+    session_key: &str,
+    encrypted_data: &str,
+    iv: &str,
+    appid: &str,
+) -> Result<serde_json::Value, MiniDataError> {
+    use aes::cipher::{BlockDecryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+    type Dec = cbc::Decryptor<aes::Aes128>;
+
+    let decode = |s: &str| {
+        STANDARD
+            .decode(s.trim())
+            .map_err(|_| MiniDataError::BadEncoding)
+    };
+    let key = decode(session_key)?;
+    let iv = decode(iv)?;
+    let mut data = decode(encrypted_data)?;
+    if key.len() != 16 || iv.len() != 16 || data.is_empty() || data.len() > 64 * 1024 {
+        return Err(MiniDataError::BadEncoding);
+    }
+    let plain = Dec::new_from_slices(&key, &iv)
+        .map_err(|_| MiniDataError::BadEncoding)?
+        .decrypt_padded_mut::<Pkcs7>(&mut data)
+        .map_err(|_| MiniDataError::WrongKey)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(plain).map_err(|_| MiniDataError::NotJson)?;
+    match value.pointer("/watermark/appid").and_then(|a| a.as_str()) {
+        Some(a) if a == appid => Ok(value),
+        Some(_) => Err(MiniDataError::WrongApp),
+        None => Err(MiniDataError::NotJson),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aes::cipher::{BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+    use base64::{Engine as _, engine::general_purpose::STANDARD};
+
+    fn seal(key: &[u8; 16], iv: &[u8; 16], json: &str) -> String {
+        let enc = cbc::Encryptor::<aes::Aes128>::new(key.into(), iv.into());
+        STANDARD.encode(enc.encrypt_padded_vec_mut::<Pkcs7>(json.as_bytes()))
+    }
+
+    #[test]
+    fn opens_and_checks_the_watermark() {
+        let (key, iv) = ([7u8; 16], [9u8; 16]);
+        let json = r#"{"phoneNumber":"13800138000","watermark":{"appid":"wx4","timestamp":1}}"#;
+        let data = seal(&key, &iv, json);
+        let (k, i) = (STANDARD.encode(key), STANDARD.encode(iv));
+        let v = decrypt_mini_data(&k, &data, &i, "wx4").unwrap();
+        assert_eq!(v["phoneNumber"], "13800138000");
+        assert_eq!(
+            decrypt_mini_data(&k, &data, &i, "wx5"),
+            Err(MiniDataError::WrongApp)
+        );
+        let other = STANDARD.encode([8u8; 16]);
+        assert!(matches!(
+            decrypt_mini_data(&other, &data, &i, "wx4"),
+            Err(MiniDataError::WrongKey | MiniDataError::NotJson)
+        ));
+        assert_eq!(
+            decrypt_mini_data(&k, "%%%", &i, "wx4"),
+            Err(MiniDataError::BadEncoding)
+        );
+        let no_mark = seal(&key, &iv, r#"{"a":1}"#);
+        assert_eq!(
+            decrypt_mini_data(&k, &no_mark, &i, "wx4"),
+            Err(MiniDataError::NotJson)
+        );
+    }
+}
