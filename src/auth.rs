@@ -14,9 +14,9 @@ use crate::{
     config::LoginRefused,
     flows::FlowError,
     respond::{self, CookieSpec},
-    session::{IssuedToken, Revocations, SessionKeys, now_unix},
-    store::{self, MemoryStore, Store},
-    user::{Carrier, CurrentSession},
+    session::{IssuedToken, Lifetimes, Revocations, SessionKeys, now_unix},
+    store::{self, MemoryStore, Revocation, Store},
+    user::{Carrier, CurrentSession, Session, TokenClass},
 };
 
 /// How long a used code's outcome is remembered in the store (a website code lives 10
@@ -44,7 +44,14 @@ pub(crate) enum LoginOutcome {
         /// Where that login was going.
         return_to: String,
         user: WechatUser,
+        /// A native login's bearer token, issued once per code: a repeat of the code gets
+        /// this same token while it is fresh and not revoked, never a new one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<IssuedToken>,
     },
+    /// WeChat refused the code (invalid, used, expired): remembered so that a repeat does
+    /// not cost another upstream call.
+    Failed { errcode: i64 },
     /// An Official Account snapshot-page (virtual) user: no session.
     Snapshot { state: String },
     /// The `on_login` hook refused.
@@ -57,6 +64,7 @@ impl LoginOutcome {
             Self::Success { state, .. }
             | Self::Snapshot { state }
             | Self::Refused { state, .. } => state,
+            Self::Failed { .. } => "",
         }
     }
 }
@@ -122,6 +130,8 @@ pub(crate) struct Auth {
     background: std::sync::atomic::AtomicBool,
     /// In-process single flight and memory of used codes.
     logins: moka::future::Cache<String, Arc<LoginOutcome>>,
+    /// Per-client bounds on code exchanges.
+    limits: crate::limit::ClientLimits,
     public: PublicPaths,
     login_path: String,
     /// The body of every `401`.
@@ -178,6 +188,7 @@ impl Auth {
                 .max_capacity(10_000)
                 .time_to_live(CODE_MEMORY_LOCAL)
                 .build(),
+            limits: crate::limit::ClientLimits::default(),
             public,
             unauthenticated: serde_json::to_vec(
                 &serde_json::json!({ "error": "unauthenticated", "login_url": login_path }),
@@ -187,6 +198,11 @@ impl Auth {
             login_path,
             cfg,
         }
+    }
+
+    /// The client that sent `req`, as the per-client limits know it.
+    pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
+        crate::limit::client_ip(req, self.cfg.client_ip_header.as_ref())
     }
 
     /// Whether `path` bypasses the guard.
@@ -209,31 +225,49 @@ impl Auth {
     /// the session cookie. Local work only: no store, no network.
     pub(crate) fn find_session(&self, headers: &HeaderMap) -> Found {
         if let Some(token) = bearer(headers) {
-            return match self.verify(token) {
-                Some(session) => Found::Session(CurrentSession {
-                    session,
-                    carrier: Carrier::Bearer,
-                }),
+            return match self.verify(token, Carrier::Bearer) {
+                Some(current) => Found::Session(current),
                 None => Found::InvalidBearer,
             };
         }
+        match self.cookie_session(headers) {
+            Some(current) => Found::Session(current),
+            None => Found::Nothing,
+        }
+    }
+
+    /// Every valid session a request carries: its bearer token's and its cookie's (a
+    /// logout ends both).
+    pub(crate) fn all_sessions(&self, headers: &HeaderMap) -> Vec<CurrentSession> {
+        let bearer = bearer(headers).and_then(|t| self.verify(t, Carrier::Bearer));
+        bearer.into_iter().chain(self.cookie_session(headers)).collect()
+    }
+
+    /// The valid session of the request's session cookie, if any.
+    fn cookie_session(&self, headers: &HeaderMap) -> Option<CurrentSession> {
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
             for token in cookie_values(value, &self.cfg.cookie_name) {
-                if let Some(session) = self.verify(token) {
-                    return Found::Session(CurrentSession {
-                        session,
-                        carrier: Carrier::Cookie,
-                    });
+                if let Some(current) = self.verify(token, Carrier::Cookie) {
+                    return Some(current);
                 }
             }
         }
-        Found::Nothing
+        None
     }
 
-    fn verify(&self, token: &str) -> Option<Arc<crate::user::Session>> {
+    /// Verifies `token` as sent by `carrier`: signed by us, not expired, of the class that
+    /// carrier accepts (a browser's cookie token is no bearer token, and the other way
+    /// round), not revoked.
+    fn verify(&self, token: &str, carrier: Carrier) -> Option<CurrentSession> {
         let session = self.keys.verify(token)?;
-        (!self.revocations.contains(&session.jti)).then_some(session)
+        (session.class == TokenClass::of(carrier) && !self.revocations.contains(&session))
+            .then_some(CurrentSession { session, carrier })
+    }
+
+    /// Whether an issued token has been revoked (logged out, or refreshed).
+    pub(crate) fn is_revoked(&self, token: &IssuedToken) -> bool {
+        self.revocations.covers(&token.family, token.generation)
     }
 
     /// The answer to a request that needs a session and has none: a redirect into the login
@@ -298,12 +332,14 @@ impl Auth {
         &self,
         appid: &str,
         code: &str,
+        client: Option<std::net::IpAddr>,
         work: F,
     ) -> Result<Arc<LoginOutcome>, FlowError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<LoginOutcome, FlowError>>,
     {
+        let slot = self.limits.acquire(client).map_err(FlowError::TooMany)?;
         let key = Self::code_key(appid, code);
         let store = self.store.as_ref();
         let fut = async {
@@ -331,24 +367,35 @@ impl Auth {
                     }
                 }
             }
-            match work().await {
-                Ok(outcome) => {
-                    store::set_json(store, &key, &outcome, CODE_MEMORY).await?;
-                    store.publish(&key, Vec::new()).await?;
-                    Ok(Arc::new(outcome))
+            let outcome = match work().await {
+                Ok(outcome) => outcome,
+                // WeChat refused the code itself (made up, used, expired): remember that, so
+                // a repeat costs no upstream call, and count it against the client.
+                Err(FlowError::Wechat(e)) if e.kind() == ErrorKind::LoginAgain => {
+                    slot.failed();
+                    LoginOutcome::Failed {
+                        errcode: e.errcode().unwrap_or_default(),
+                    }
                 }
                 Err(e) => {
-                    // Let a later attempt try again (it will likely meet 40163 upstream,
-                    // which the flows explain).
+                    // Let a later attempt try again.
                     let _ = store.take(&lock).await;
-                    Err(e)
+                    return Err(e);
                 }
-            }
+            };
+            store::set_json(store, &key, &outcome, CODE_MEMORY).await?;
+            store.publish(&key, Vec::new()).await?;
+            Ok(Arc::new(outcome))
         };
-        self.logins
+        let outcome = self
+            .logins
             .try_get_with(key.clone(), fut)
             .await
-            .map_err(|e: Arc<FlowError>| (*e).clone())
+            .map_err(|e: Arc<FlowError>| (*e).clone())?;
+        match outcome.as_ref() {
+            LoginOutcome::Failed { errcode } => Err(FlowError::CodeRefused(*errcode)),
+            _ => Ok(outcome),
+        }
     }
 
     /// The remembered outcome of a code already exchanged, if any.
@@ -537,6 +584,7 @@ impl Auth {
                 state: state.to_owned(),
                 return_to: return_to.to_owned(),
                 user,
+                token: None,
             },
             Err(refused) => LoginOutcome::Refused {
                 state: state.to_owned(),
@@ -556,9 +604,24 @@ impl Auth {
         Ok(user)
     }
 
-    /// Signs a session for `user`.
+    /// How long sessions live: one token, and a login with all its refreshes.
+    fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            ttl: self.cfg.session_ttl,
+            max: self.cfg.session_max_lifetime,
+        }
+    }
+
+    /// Signs a browser session (cookie) for `user`.
     pub(crate) fn issue(&self, user: &WechatUser) -> IssuedToken {
-        self.keys.issue(user, self.cfg.session_ttl)
+        self.keys
+            .issue(user, TokenClass::Web, self.lifetimes(), None)
+    }
+
+    /// Signs a native session (bearer) for `user`: a new login, or the refresh of `parent`.
+    pub(crate) fn issue_native(&self, user: &WechatUser, parent: Option<&Session>) -> IssuedToken {
+        self.keys
+            .issue(user, TokenClass::Native, self.lifetimes(), parent)
     }
 
     /// Puts a session cookie for `token` on `res`.
@@ -582,14 +645,53 @@ impl Auth {
     }
 
     /// Revokes a session everywhere: the store's deny-list (other instances) and this
-    /// process's copy (the guard).
-    pub(crate) async fn revoke(&self, jti: &str, exp: u64) -> Result<(), FlowError> {
-        self.revocations.insert(jti, exp);
-        self.store.revoke(jti, exp).await?;
+    /// process's copy (the guard). The token's whole family up to its generation goes: its
+    /// ancestors are already revoked, or are revoked with it.
+    pub(crate) async fn revoke(&self, session: &Session) -> Result<(), FlowError> {
+        self.revoke_entry(&Revocation::new(
+            session.family.as_str(),
+            session.generation,
+            session.exp,
+        ))
+        .await
+    }
+
+    async fn revoke_entry(&self, entry: &Revocation) -> Result<(), FlowError> {
+        self.revocations
+            .insert(&entry.family, entry.through, entry.until);
+        self.store.revoke(entry).await?;
         self.store
-            .publish(REVOKED_TOPIC, format!("{jti} {exp}").into_bytes())
+            .publish(
+                REVOKED_TOPIC,
+                format!("{} {} {}", entry.family, entry.through, entry.until).into_bytes(),
+            )
             .await?;
         Ok(())
+    }
+
+    /// Refreshes a native session: exactly one caller per token wins (atomic in the store,
+    /// so on every instance), the token's family is revoked through its generation, and the
+    /// winner gets the next generation. `None` when the token was refreshed already or its
+    /// login has outlived the absolute session lifetime.
+    pub(crate) async fn refresh(&self, session: &Session) -> Result<Option<IssuedToken>, FlowError> {
+        let now = now_unix();
+        let end = session
+            .auth_time
+            .saturating_add(self.cfg.session_max_lifetime.as_secs());
+        if end <= now {
+            return Ok(None);
+        }
+        let claim = Self::key(
+            &session.user.appid,
+            "refreshed",
+            &format!("{}.{}", session.family, session.generation),
+        );
+        let ttl = Duration::from_secs(session.exp.saturating_sub(now).saturating_add(10));
+        if !self.store.set_if_absent(&claim, b"1".to_vec(), ttl).await? {
+            return Ok(None);
+        }
+        self.revoke(session).await?;
+        Ok(Some(self.issue_native(&session.user, Some(session))))
     }
 }
 
@@ -613,8 +715,8 @@ impl Auth {
     /// Reads the whole deny-list from the store into this process.
     async fn load_revocations(&self) -> Result<usize, crate::store::StoreError> {
         let list = self.store.revoked().await?;
-        for (jti, until) in &list {
-            self.revocations.insert(jti, *until);
+        for r in &list {
+            self.revocations.insert(&r.family, r.through, r.until);
         }
         Ok(list.len())
     }
@@ -643,18 +745,23 @@ async fn listen_revocations(auth: std::sync::Weak<Auth>) {
                 msg = sub.next() => {
                     let Some(msg) = msg else { break };
                     let Some(auth) = auth.upgrade() else { return };
-                    if let Some((jti, exp)) = std::str::from_utf8(&msg)
-                        .ok()
-                        .and_then(|m| m.split_once(' '))
-                        .and_then(|(j, e)| Some((j, e.parse::<u64>().ok()?)))
-                    {
-                        auth.revocations.insert(jti, exp);
+                    if let Some((family, through, until)) = parse_revocation(&msg) {
+                        auth.revocations.insert(family, through, until);
                     }
                 }
                 () = &mut reload => break,
             }
         }
     }
+}
+
+/// Reads a revocation announced by [`Auth::revoke`]: `FAMILY THROUGH UNTIL`.
+fn parse_revocation(msg: &[u8]) -> Option<(&str, u32, u64)> {
+    let mut parts = std::str::from_utf8(msg).ok()?.split(' ');
+    let family = parts.next().filter(|f| !f.is_empty())?;
+    let through = parts.next()?.parse().ok()?;
+    let until = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((family, through, until))
 }
 
 /// Where revocations are announced to other instances.
@@ -706,6 +813,16 @@ mod tests {
         let found: Vec<_> = cookie_values(h, "wechat_session").collect();
         assert_eq!(found, ["tok.en.sig", "q"]);
         assert_eq!(cookie_values("novalue; =x", "wechat_session").count(), 0);
+    }
+
+    #[test]
+    fn revocation_messages_parse_or_are_ignored() {
+        assert_eq!(parse_revocation(b"fam 3 99"), Some(("fam", 3, 99)));
+        let max = format!("f {} {}", u32::MAX, u64::MAX);
+        assert_eq!(parse_revocation(max.as_bytes()), Some(("f", u32::MAX, u64::MAX)));
+        for junk in [&b""[..], b"fam", b"fam 1", b" 1 2", b"f x 2", b"f 1 2 3", b"\xff 1 2"] {
+            assert_eq!(parse_revocation(junk), None, "{junk:?}");
+        }
     }
 
     #[test]

@@ -114,6 +114,14 @@ pub enum ConfigError {
         /// The value given.
         value: String,
     },
+    /// A header name setting is not a valid HTTP header name.
+    #[error("{setting} must be a valid HTTP header name such as x-real-ip, not {value:?}")]
+    InvalidHeaderName {
+        /// The setting.
+        setting: &'static str,
+        /// What was given.
+        value: String,
+    },
     /// A duration setting is out of range.
     #[error("{setting} must be between {min} and {max} seconds")]
     InvalidDuration {
@@ -360,6 +368,8 @@ pub struct WechatConfig {
     pub(crate) cookie_name: String,
     pub(crate) cookie_domain: Option<String>,
     pub(crate) session_ttl: Duration,
+    pub(crate) session_max_lifetime: Duration,
+    pub(crate) client_ip_header: Option<http::HeaderName>,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
     pub(crate) scan_ttl: Duration,
@@ -384,6 +394,7 @@ impl fmt::Debug for WechatConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_name", &self.cookie_name)
             .field("session_ttl", &self.session_ttl)
+            .field("session_max_lifetime", &self.session_max_lifetime)
             .field("on_login", &self.on_login.is_some())
             .field("store", &self.store)
             .finish_non_exhaustive()
@@ -530,6 +541,18 @@ impl WechatConfig {
     pub fn session_ttl(&self) -> Duration {
         self.session_ttl
     }
+
+    /// The absolute lifetime of a login, refreshes included.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert_eq!(cfg.session_max_lifetime().as_secs(), 30 * 24 * 3600);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn session_max_lifetime(&self) -> Duration {
+        self.session_max_lifetime
+    }
 }
 
 /// Builds a [`WechatConfig`]; every setting is a `with_*` method.
@@ -567,6 +590,8 @@ pub struct WechatConfigBuilder {
     cookie_name: String,
     cookie_domain: Option<String>,
     session_ttl: Duration,
+    session_max_lifetime: Duration,
+    client_ip_header: Option<String>,
     state_ttl: Duration,
     userinfo_ttl: Duration,
     scan_ttl: Duration,
@@ -599,6 +624,8 @@ impl Default for WechatConfigBuilder {
             cookie_name: "wechat_session".to_owned(),
             cookie_domain: None,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
+            session_max_lifetime: Duration::from_secs(30 * 24 * 3600),
+            client_ip_header: None,
             state_ttl: Duration::from_secs(10 * 60),
             userinfo_ttl: Duration::from_secs(24 * 3600),
             scan_ttl: Duration::from_secs(5 * 60),
@@ -912,6 +939,42 @@ impl WechatConfigBuilder {
         self
     }
 
+    /// The absolute lifetime of a login: a native client may refresh its token (`POST
+    /// PREFIX/refresh`) until this long after it logged in, and no token of that login
+    /// lives past it; then the user logs in again. Default 30 days.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_mobile_app("wx1", "s")
+    ///     .with_session_max_lifetime(Duration::from_secs(14 * 24 * 3600))
+    ///     .build()?;
+    /// assert_eq!(cfg.session_max_lifetime().as_secs(), 14 * 24 * 3600);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_session_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_max_lifetime = lifetime;
+        self
+    }
+
+    /// The request header that carries the client's IP address, set by a reverse proxy
+    /// you trust (for example `x-real-ip`). The layer bounds code exchanges per client
+    /// (concurrent ones, and failed ones per minute); it knows the client from this header,
+    /// else from axum's `ConnectInfo<SocketAddr>` (serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`). Only name a header that your
+    /// proxy always overwrites: clients can send any header they like.
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder().with_client_ip_header("x-real-ip");
+    /// # drop(b);
+    /// ```
+    pub fn with_client_ip_header(mut self, name: impl Into<String>) -> Self {
+        self.client_ip_header = Some(name.into());
+        self
+    }
+
     /// How long a started login may take before its state expires; default 10 minutes.
     ///
     /// ```
@@ -1187,6 +1250,21 @@ impl WechatConfigBuilder {
             }
         };
         check("session_ttl", self.session_ttl, 60, 400 * 24 * 3600)?;
+        check(
+            "session_max_lifetime",
+            self.session_max_lifetime,
+            60,
+            400 * 24 * 3600,
+        )?;
+        let client_ip_header = match &self.client_ip_header {
+            None => None,
+            Some(name) => Some(http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                ConfigError::InvalidHeaderName {
+                    setting: "client_ip_header",
+                    value: name.clone(),
+                }
+            })?),
+        };
         check("state_ttl", self.state_ttl, 30, 3600)?;
         check("userinfo_ttl", self.userinfo_ttl, 1, 30 * 24 * 3600)?;
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
@@ -1216,6 +1294,8 @@ impl WechatConfigBuilder {
             cookie_name: self.cookie_name,
             cookie_domain: self.cookie_domain,
             session_ttl: self.session_ttl,
+            session_max_lifetime: self.session_max_lifetime,
+            client_ip_header,
             state_ttl: self.state_ttl,
             userinfo_ttl: self.userinfo_ttl,
             scan_ttl: self.scan_ttl,

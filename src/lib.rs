@@ -96,6 +96,7 @@ mod config;
 mod flows;
 mod handle;
 mod layer;
+mod limit;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Secret,
-    user::{Channel, Session, WechatUser},
+    user::{Channel, Session, TokenClass, WechatUser},
 };
 
 /// The issuer every token of this crate carries.
@@ -74,6 +74,22 @@ struct SessionClaims {
     jti: String,
     iat: u64,
     exp: u64,
+    /// Web (cookie) or native (bearer); absent means web.
+    #[serde(default)]
+    tc: TokenClass,
+    /// The login this token descends from; absent means the token's own `jti`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
+    /// Refreshes since the login.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    gn: u32,
+    /// When the login happened; absent means `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ait: Option<u64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The claims of a state ticket: what the callback needs to finish a login safely.
@@ -105,11 +121,24 @@ impl StateTicket {
     }
 }
 
-/// An issued session token.
-#[derive(Debug, Clone)]
+/// An issued session token, and what the layer must know of it later (a native login
+/// that is repeated gets the same token back only while it is fresh and not revoked).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct IssuedToken {
     pub(crate) token: Secret,
+    pub(crate) iat: u64,
     pub(crate) exp: u64,
+    pub(crate) family: String,
+    pub(crate) generation: u32,
+}
+
+/// How long a session may live, and what it descends from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    /// Lifetime of one token.
+    pub(crate) ttl: Duration,
+    /// Longest time from the login to the end of its last refreshed token.
+    pub(crate) max: Duration,
 }
 
 /// The key ring plus the verified-token cache.
@@ -243,9 +272,25 @@ impl SessionKeys {
         }
     }
 
-    /// Signs a session for `user`, valid for `ttl`.
-    pub(crate) fn issue(&self, user: &WechatUser, ttl: Duration) -> IssuedToken {
+    /// Signs a session for `user` of class `class`. A refresh passes the `parent` session:
+    /// the new token keeps its family and login time and counts one generation more. The
+    /// token ends after `life.ttl`, and never later than `life.max` after the login.
+    pub(crate) fn issue(
+        &self,
+        user: &WechatUser,
+        class: TokenClass,
+        life: Lifetimes,
+        parent: Option<&Session>,
+    ) -> IssuedToken {
         let iat = now_unix();
+        let jti = random_token(22);
+        let (family, generation, auth_time) = match parent {
+            Some(p) => (p.family.clone(), p.generation.saturating_add(1), p.auth_time),
+            None => (jti.clone(), 0, iat),
+        };
+        let exp = iat
+            .saturating_add(life.ttl.as_secs())
+            .min(auth_time.saturating_add(life.max.as_secs()));
         let claims = SessionClaims {
             iss: ISSUER.to_owned(),
             aud: AUD_SESSION.to_owned(),
@@ -257,16 +302,23 @@ impl SessionKeys {
             nn: user.nickname.clone(),
             av: user.avatar_url.clone(),
             sj: user.subject.clone(),
-            jti: random_token(22),
+            fam: (family != jti).then(|| family.clone()),
+            jti,
             iat,
-            exp: iat + ttl.as_secs(),
+            exp,
+            tc: class,
+            gn: generation,
+            ait: (auth_time != iat).then_some(auth_time),
         };
         // Encoding our own serializable struct with an HMAC key cannot fail.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.signing)
             .unwrap_or_default();
         IssuedToken {
             token: Secret::new(token),
-            exp: claims.exp,
+            iat,
+            exp,
+            family,
+            generation,
         }
     }
 
@@ -278,7 +330,7 @@ impl SessionKeys {
         }
         let (_, signature) = token.rsplit_once('.')?;
         if let Some(session) = self.verified.get(signature, token) {
-            return (session.exp + LEEWAY > now_unix()).then_some(session);
+            return (session.exp.saturating_add(LEEWAY) > now_unix()).then_some(session);
         }
         let claims: SessionClaims = self
             .verifying
@@ -296,8 +348,11 @@ impl SessionKeys {
         };
         let session = Arc::new(Session {
             user,
-            jti: claims.jti,
+            family: claims.fam.unwrap_or(claims.jti),
             exp: claims.exp,
+            class: claims.tc,
+            generation: claims.gn,
+            auth_time: claims.ait.unwrap_or(claims.iat),
         });
         self.verified.insert(signature, token, session.clone());
         Some(session)
@@ -323,45 +378,71 @@ impl SessionKeys {
     }
 }
 
-/// The `jti` deny-list as the guard consults it: in process, no I/O.
+/// The deny-list as the guard consults it: in process, no I/O.
 ///
-/// Revoked ids are few and live only until their token's `exp`; the store keeps the
-/// authoritative copy and other instances learn of new entries by notification.
+/// One entry per login (token family), not per token: "every token of family `F` up to
+/// generation `g` is revoked, until `until`". A logout revokes the family through the
+/// token's generation; a refresh revokes it through the parent's, so a chain of refreshes
+/// keeps one entry, and the list holds at most one entry per login that ended early. The
+/// store keeps the authoritative copy; other instances learn of new entries by
+/// notification.
 #[derive(Debug, Default)]
 pub(crate) struct Revocations {
     any: AtomicBool,
-    ids: RwLock<HashMap<String, u64>>,
+    ids: RwLock<HashMap<String, Revoked>>,
     /// The list's length after the last sweep of lapsed entries.
     swept: std::sync::atomic::AtomicUsize,
 }
 
+/// One family's entry in [`Revocations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Revoked {
+    through: u32,
+    until: u64,
+}
+
 impl Revocations {
-    /// Records `jti` as revoked until `exp` (Unix seconds). Lapsed entries are swept when
-    /// the list has doubled since the last sweep, so inserting stays cheap on average.
-    pub(crate) fn insert(&self, jti: &str, exp: u64) {
+    /// Records every token of `family` up to generation `through` as revoked until `until`
+    /// (Unix seconds). An entry only ever widens. Lapsed entries are swept when the list has
+    /// doubled since the last sweep, so inserting stays cheap on average.
+    pub(crate) fn insert(&self, family: &str, through: u32, until: u64) {
         let now = now_unix();
-        if exp + LEEWAY <= now {
+        if until.saturating_add(LEEWAY) <= now {
             return;
         }
         let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
-        ids.insert(jti.to_owned(), exp);
+        let entry = ids.entry(family.to_owned()).or_insert(Revoked { through, until });
+        entry.through = entry.through.max(through);
+        entry.until = entry.until.max(until);
         let swept = self.swept.load(Ordering::Relaxed);
         if ids.len() > 2 * swept + 1024 {
-            ids.retain(|_, until| *until + LEEWAY > now);
+            ids.retain(|_, r| r.until.saturating_add(LEEWAY) > now);
             self.swept.store(ids.len(), Ordering::Relaxed);
         }
         self.any.store(!ids.is_empty(), Ordering::Release);
     }
 
-    /// Whether `jti` is revoked.
-    pub(crate) fn contains(&self, jti: &str) -> bool {
+    /// Whether `session` is revoked.
+    pub(crate) fn contains(&self, session: &Session) -> bool {
+        self.covers(&session.family, session.generation)
+    }
+
+    /// Whether generation `generation` of `family` is revoked.
+    pub(crate) fn covers(&self, family: &str, generation: u32) -> bool {
         if !self.any.load(Ordering::Acquire) {
             return false;
         }
         self.ids
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(jti)
+            .get(family)
+            .is_some_and(|r| generation <= r.through)
+    }
+
+    /// How many families are listed.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ids.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -372,6 +453,18 @@ mod tests {
 
     fn keys(secrets: &[&str]) -> SessionKeys {
         SessionKeys::new(&secrets.iter().map(|s| Secret::new(*s)).collect::<Vec<_>>())
+    }
+
+    fn web(k: &SessionKeys, user: &WechatUser, secs: u64) -> IssuedToken {
+        k.issue(
+            user,
+            TokenClass::Web,
+            Lifetimes {
+                ttl: Duration::from_secs(secs),
+                max: Duration::from_secs(30 * 24 * 3600),
+            },
+            None,
+        )
     }
 
     const K1: &str = "0123456789abcdef0123456789abcdef-key-one";
@@ -386,7 +479,7 @@ mod tests {
     #[test]
     fn round_trip_keeps_identity_and_profile() {
         let k = keys(&[K1]);
-        let t = k.issue(&alice(), Duration::from_secs(60));
+        let t = web(&k, &alice(), 60);
         let s = k.verify(t.token.expose()).expect("valid");
         assert_eq!(s.user, alice());
         assert_eq!(s.exp, t.exp);
@@ -395,7 +488,7 @@ mod tests {
     #[test]
     fn tampered_token_is_no_session() {
         let k = keys(&[K1]);
-        let t = k.issue(&alice(), Duration::from_secs(60));
+        let t = web(&k, &alice(), 60);
         let tok = t.token.expose();
         let (head, rest) = tok.split_once('.').unwrap();
         let (payload, sig) = rest.split_once('.').unwrap();
@@ -410,7 +503,7 @@ mod tests {
     #[test]
     fn alg_none_is_no_session() {
         let k = keys(&[K1]);
-        let t = k.issue(&alice(), Duration::from_secs(60));
+        let t = web(&k, &alice(), 60);
         let payload = t.token.expose().split('.').nth(1).unwrap().to_owned();
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let head = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
@@ -421,7 +514,7 @@ mod tests {
     #[test]
     fn expired_token_is_no_session() {
         let k = keys(&[K1]);
-        let t = k.issue(&alice(), Duration::from_secs(0));
+        let t = web(&k, &alice(), 0);
         // exp == iat: past the leeway only after LEEWAY seconds, so forge an older one.
         let mut u = alice();
         u.subject = Some("s".into());
@@ -439,6 +532,10 @@ mod tests {
             jti: "j".into(),
             iat: now_unix() - 100,
             exp: now_unix() - 50,
+            tc: TokenClass::Web,
+            fam: None,
+            gn: 0,
+            ait: None,
         };
         let old = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -453,10 +550,10 @@ mod tests {
     #[test]
     fn rotation_old_key_verifies_unknown_key_does_not() {
         let old = keys(&[K1]);
-        let t = old.issue(&alice(), Duration::from_secs(60));
+        let t = web(&old, &alice(), 60);
         let rotated = keys(&[K2, K1]);
         assert!(rotated.verify(t.token.expose()).is_some());
-        let fresh = rotated.issue(&alice(), Duration::from_secs(60));
+        let fresh = web(&rotated, &alice(), 60);
         assert!(old.verify(fresh.token.expose()).is_none(), "signed with K2");
         let retired = keys(&[K2]);
         assert!(retired.verify(t.token.expose()).is_none());
@@ -475,7 +572,7 @@ mod tests {
         assert_eq!(k.verify_state(&v, "abcDEF123"), Some(ticket));
         assert!(k.verify_state(&v, "other").is_none());
         assert!(k.verify(&v).is_none(), "a state ticket is not a session");
-        let s = k.issue(&alice(), Duration::from_secs(60));
+        let s = web(&k, &alice(), 60);
         assert!(k.verify_state(s.token.expose(), "abcDEF123").is_none());
     }
 
@@ -484,10 +581,7 @@ mod tests {
         let k = keys(&[K1]);
         let mut first = None;
         for i in 0..(SHARDS * SHARD_CAPACITY + 100) {
-            let t = k.issue(
-                &alice().with_subject(i.to_string()),
-                Duration::from_secs(60),
-            );
+            let t = web(&k, &alice().with_subject(i.to_string()), 60);
             assert!(k.verify(t.token.expose()).is_some());
             first.get_or_insert(t);
         }
@@ -505,7 +599,7 @@ mod tests {
     #[test]
     fn a_cached_signature_does_not_vouch_for_another_token() {
         let k = keys(&[K1]);
-        let t = k.issue(&alice(), Duration::from_secs(60));
+        let t = web(&k, &alice(), 60);
         let tok = t.token.expose();
         assert!(k.verify(tok).is_some());
         let (rest, sig) = tok.rsplit_once('.').unwrap();
@@ -518,36 +612,82 @@ mod tests {
         );
     }
 
-    #[test]
-    fn revocations_expire_with_their_tokens() {
-        let r = Revocations::default();
-        assert!(!r.contains("a"));
-        r.insert("a", now_unix() + 60);
-        r.insert("old", now_unix() - 60);
-        assert!(r.contains("a"));
-        assert!(!r.contains("old"));
+    fn session(family: &str, generation: u32) -> Session {
+        Session {
+            user: alice(),
+            exp: now_unix() + 60,
+            class: TokenClass::Native,
+            family: family.into(),
+            generation,
+            auth_time: now_unix(),
+        }
     }
 
     #[test]
-    fn a_long_deny_list_is_swept_of_lapsed_entries() {
+    fn revocations_expire_with_their_tokens() {
         let r = Revocations::default();
-        let now = now_unix();
-        for i in 0..2000 {
-            r.insert(&format!("live{i}"), now + 60);
+        assert!(!r.contains(&session("a", 0)));
+        r.insert("a", 0, now_unix() + 60);
+        r.insert("old", 0, now_unix() - 60);
+        assert!(r.contains(&session("a", 0)));
+        assert!(!r.contains(&session("old", 0)));
+    }
+
+    #[test]
+    fn a_family_is_revoked_through_a_generation_and_only_widens() {
+        let r = Revocations::default();
+        r.insert("f", 3, now_unix() + 60);
+        assert!(r.contains(&session("f", 0)));
+        assert!(r.contains(&session("f", 3)));
+        assert!(!r.contains(&session("f", 4)), "the refreshed token lives on");
+        r.insert("f", 1, now_unix() + 60);
+        assert!(r.contains(&session("f", 3)), "a late, narrower message changes nothing");
+        // A chain of refreshes keeps one entry.
+        for g in 4..10_000 {
+            r.insert("f", g, now_unix() + 60);
         }
-        // Entries that lapse while listed are swept once the list has grown enough.
-        r.ids
-            .write()
-            .unwrap()
-            .values_mut()
-            .for_each(|v| *v = now - 60);
-        for i in 0..3000 {
-            r.insert(&format!("new{i}"), now + 60);
-        }
-        let len = r.ids.read().unwrap().len();
-        assert!(len < 3500, "{len}");
-        assert!(r.contains("new2999"));
-        assert!(!r.contains("live1"));
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn huge_expiry_times_do_not_overflow() {
+        let r = Revocations::default();
+        r.insert("f", u32::MAX, u64::MAX);
+        let mut s = session("f", u32::MAX);
+        assert!(r.contains(&s));
+        s.exp = u64::MAX;
+        let k = keys(&[K1]);
+        let t = k.issue(
+            &alice(),
+            TokenClass::Native,
+            Lifetimes {
+                ttl: Duration::from_secs(u64::MAX),
+                max: Duration::from_secs(u64::MAX),
+            },
+            Some(&s),
+        );
+        assert_eq!(t.generation, u32::MAX);
+        assert!(k.verify(t.token.expose()).is_some());
+        assert!(k.verify(t.token.expose()).is_some(), "cached hit");
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_family_and_never_outlives_the_login() {
+        let k = keys(&[K1]);
+        let life = Lifetimes {
+            ttl: Duration::from_secs(600),
+            max: Duration::from_secs(900),
+        };
+        let first = k.issue(&alice(), TokenClass::Native, life, None);
+        let s1 = k.verify(first.token.expose()).unwrap();
+        assert_eq!((s1.class, s1.generation), (TokenClass::Native, 0));
+        let mut parent = session(&s1.family, 0);
+        parent.auth_time = now_unix() - 600;
+        let second = k.issue(&alice(), TokenClass::Native, life, Some(&parent));
+        let s2 = k.verify(second.token.expose()).unwrap();
+        assert_eq!((s2.family.as_str(), s2.generation), (s1.family.as_str(), 1));
+        assert_eq!(s2.auth_time, parent.auth_time);
+        assert!(s2.exp <= parent.auth_time + 900, "capped by the absolute lifetime");
     }
 
     #[test]

@@ -215,12 +215,43 @@ pub(crate) enum Carrier {
     Bearer,
 }
 
+/// Which carrier a session token was issued for: a browser's cookie or a native client's
+/// `Authorization: Bearer`. Each is accepted only from its own carrier, and only native
+/// tokens can be refreshed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) enum TokenClass {
+    /// A browser session, carried in the session cookie. Tokens without a class are web.
+    #[default]
+    #[serde(rename = "w")]
+    Web,
+    /// A native client's session (mobile app, mini program), carried as a bearer token.
+    #[serde(rename = "n")]
+    Native,
+}
+
+impl TokenClass {
+    /// The class a carrier accepts.
+    pub(crate) fn of(carrier: Carrier) -> Self {
+        match carrier {
+            Carrier::Cookie => Self::Web,
+            Carrier::Bearer => Self::Native,
+        }
+    }
+}
+
 /// A verified session, as the guard attaches it to a request's extensions.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) user: WechatUser,
-    pub(crate) jti: String,
     pub(crate) exp: u64,
+    /// Web or native.
+    pub(crate) class: TokenClass,
+    /// The login this token descends from (the first token's `jti`); refreshes keep it.
+    pub(crate) family: String,
+    /// How many refreshes separate this token from the login (0 for the first).
+    pub(crate) generation: u32,
+    /// When the login happened (Unix seconds): the absolute lifetime counts from here.
+    pub(crate) auth_time: u64,
 }
 
 /// The session found on one request: shared, so attaching it costs a reference count.

@@ -19,11 +19,21 @@ fn now() -> u64 {
 }
 
 /// A token shaped exactly like the layer's, signed with `key`.
+/// A browser (cookie) session token signed with `key`.
 fn craft(key: &str, exp: u64) -> String {
+    craft_class(key, exp, "w")
+}
+
+/// A native (bearer) session token signed with `key`.
+fn craft_native(key: &str, exp: u64) -> String {
+    craft_class(key, exp, "n")
+}
+
+fn craft_class(key: &str, exp: u64, class: &str) -> String {
     let claims = json!({
         "iss": "wechat-auth", "aud": "wechat-auth/session", "sub": "openid:wx1:oCrafted",
         "oid": "oCrafted", "aid": "wx1", "ch": "website", "jti": "crafted-jti",
-        "iat": now() - 10, "exp": exp,
+        "iat": now() - 10, "exp": exp, "tc": class,
     });
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -64,8 +74,12 @@ async fn a_well_formed_token_opens_protected_routes_by_bearer_and_cookie() {
     let mock = MockWechat::start().await.unwrap();
     let app = start(config(&mock)).await;
     let token = craft(SECRET, now() + 600);
-    assert_eq!(status_with_bearer(&app, &token).await, 200);
+    let native = craft_native(SECRET, now() + 600);
+    assert_eq!(status_with_bearer(&app, &native).await, 200);
     assert_eq!(status_with_cookie(&app, &token).await, 200);
+    // Each class only from its own carrier.
+    assert_eq!(status_with_bearer(&app, &token).await, 401);
+    assert_eq!(status_with_cookie(&app, &native).await, 302);
 }
 
 #[tokio::test]
@@ -77,7 +91,7 @@ async fn tampered_expired_and_unsigned_tokens_are_no_session() {
     let b = browser();
     let res = login(&app, &b, "", "alice").await;
     let token = session_token(&res).unwrap();
-    assert_eq!(status_with_bearer(&app, &token).await, 200);
+    assert_eq!(status_with_cookie(&app, &token).await, 200);
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     let mut payload: serde_json::Value =
         serde_json::from_slice(&B64.decode(&parts[1]).unwrap()).unwrap();
@@ -122,7 +136,7 @@ async fn tampered_expired_and_unsigned_tokens_are_no_session() {
 #[tokio::test]
 async fn key_rotation_keeps_old_sessions_until_the_old_key_is_dropped() {
     let mock = MockWechat::start().await.unwrap();
-    let old_token = craft(SECRET, now() + 600);
+    let old_token = craft_native(SECRET, now() + 600);
 
     // New key first: it signs, the old one still verifies.
     let rotated = start(config(&mock).with_session_keys([NEW_KEY, SECRET])).await;
@@ -130,12 +144,12 @@ async fn key_rotation_keeps_old_sessions_until_the_old_key_is_dropped() {
     let b = browser();
     let res = login(&rotated, &b, "", "alice").await;
     let new_token = session_token(&res).unwrap();
-    assert_eq!(status_with_bearer(&rotated, &new_token).await, 200);
+    assert_eq!(status_with_cookie(&rotated, &new_token).await, 200);
 
     // The old key retired: its sessions end, the new key's go on.
     let retired = start(config(&mock).with_session_keys([NEW_KEY])).await;
     assert_eq!(status_with_bearer(&retired, &old_token).await, 401);
-    assert_eq!(status_with_bearer(&retired, &new_token).await, 200);
+    assert_eq!(status_with_cookie(&retired, &new_token).await, 200);
 }
 
 #[tokio::test]
@@ -154,7 +168,7 @@ async fn logout_needs_our_origin_and_holds_for_bearer_clients() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert_eq!(status_with_bearer(&app, &token).await, 200);
+    assert_eq!(status_with_cookie(&app, &token).await, 200);
 
     // GET is not a logout.
     let res = b
@@ -164,7 +178,19 @@ async fn logout_needs_our_origin_and_holds_for_bearer_clients() {
         .unwrap();
     assert_eq!(res.status(), 405);
 
-    // A bearer client logs out with 204 and its token is dead.
+    // A bearer client (a native login) logs out with 204 and its token is dead.
+    let code = mock.sdk_code(&mock.mobile().appid, "alice").unwrap();
+    let native: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/auth/wechat/app", app.url))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = native["token"].as_str().unwrap().to_owned();
+    assert_eq!(status_with_bearer(&app, &token).await, 200);
     let res = reqwest::Client::new()
         .post(format!("{}/auth/wechat/logout", app.url))
         .bearer_auth(&token)

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use wechat_auth::store::{MemoryStore, Store};
+use wechat_auth::store::{MemoryStore, Revocation, Store};
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -174,24 +174,31 @@ async fn publish_reaches_current_subscribers(s: Arc<dyn Store>) {
 
 async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
     let now = now_unix();
-    s.revoke("live", now + 60).await.unwrap();
-    s.revoke("soon", now + 1).await.unwrap();
-    s.revoke("dead", now - 1).await.unwrap();
+    s.revoke(&Revocation::new("live", 0, now + 60)).await.unwrap();
+    s.revoke(&Revocation::new("soon", 0, now + 1)).await.unwrap();
+    s.revoke(&Revocation::new("dead", 0, now - 1)).await.unwrap();
     let mut list = s.revoked().await.unwrap();
     list.sort();
     assert_eq!(
         list,
-        vec![("live".to_owned(), now + 60), ("soon".to_owned(), now + 1)]
+        vec![
+            Revocation::new("live", 0, now + 60),
+            Revocation::new("soon", 0, now + 1)
+        ]
     );
-    // Revoking again keeps one entry per id.
-    s.revoke("live", now + 60).await.unwrap();
+    // Revoking again keeps one entry per family, and an entry only widens: a chain of
+    // refreshes (each revoking its parent's generation) is one entry.
+    for g in 0..50 {
+        s.revoke(&Revocation::new("live", g, now + 60)).await.unwrap();
+    }
+    s.revoke(&Revocation::new("live", 3, now + 30)).await.unwrap();
     assert_eq!(s.revoked().await.unwrap().len(), 2);
     while now_unix() <= now + 1 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
         s.revoked().await.unwrap(),
-        vec![("live".to_owned(), now + 60)]
+        vec![Revocation::new("live", 49, now + 60)]
     );
 }
 
@@ -265,7 +272,7 @@ mod redis_only {
         time::{Duration, Instant},
     };
 
-    use wechat_auth::store::{RedisStore, Store, StoreError};
+    use wechat_auth::store::{RedisStore, Revocation, Store, StoreError};
 
     use super::{key, now_unix, recv, redis_server::RedisServer, silent};
 
@@ -339,8 +346,8 @@ mod redis_only {
         assert_eq!(recv(&mut on_a, Duration::from_secs(2)).await, b"confirmed");
 
         // Logout on A reaches B's deny-list.
-        a.revoke("jti-1", now_unix() + 60).await.unwrap();
-        assert_eq!(b.revoked().await.unwrap()[0].0, "jti-1");
+        a.revoke(&Revocation::new("jti-1", 0, now_unix() + 60)).await.unwrap();
+        assert_eq!(b.revoked().await.unwrap()[0].family, "jti-1");
     }
 
     #[tokio::test]
@@ -358,7 +365,7 @@ mod redis_only {
             .await
             .unwrap();
         assert_eq!(other.get(&k).await.unwrap(), None);
-        fx.redis.revoke("jti", now_unix() + 60).await.unwrap();
+        fx.redis.revoke(&Revocation::new("jti", 0, now_unix() + 60)).await.unwrap();
         assert!(other.revoked().await.unwrap().is_empty());
         let topic = key("scan", "p");
         let mut theirs = other.subscribe(&topic).await.unwrap();
@@ -401,8 +408,8 @@ mod redis_only {
             .await
             .unwrap();
         s.take(&key("scan", "y")).await.unwrap();
-        s.revoke("j1", now_unix() + 120).await.unwrap();
-        s.revoke("j2", now_unix() + 3600).await.unwrap();
+        s.revoke(&Revocation::new("j1", 0, now_unix() + 120)).await.unwrap();
+        s.revoke(&Revocation::new("j2", 0, now_unix() + 3600)).await.unwrap();
         s.publish(&key("scan", "z"), Vec::new()).await.unwrap();
 
         let keys = fx.server.keys(&format!("{}:*", fx.prefix));
@@ -612,7 +619,7 @@ mod redis_only {
         unavailable!("delete_if_eq", s.delete_if_eq(&k, b"v"));
         unavailable!("publish", s.publish(&before_topic, b"lost".to_vec()));
         unavailable!("subscribe", s.subscribe(&key("scan", "during")));
-        unavailable!("revoke", s.revoke("j", now_unix() + 60));
+        unavailable!("revoke", s.revoke(&Revocation::new("j", 0, now_unix() + 60)));
         unavailable!("revoked", s.revoked());
         eprintln!("outage: slowest Unavailable answer {slowest:?}");
 
@@ -636,7 +643,7 @@ mod redis_only {
             .unwrap();
         assert_eq!(s.take(&k).await.unwrap(), Some(b"again".to_vec()));
         assert!(s.delete_if_eq(&k, b"x").await.is_ok());
-        s.revoke("j", now_unix() + 60).await.unwrap();
+        s.revoke(&Revocation::new("j", 0, now_unix() + 60)).await.unwrap();
         assert_eq!(s.revoked().await.unwrap().len(), 1);
 
         // The subscription made before the outage receives again once the pub/sub connection

@@ -46,15 +46,19 @@ pub(crate) async fn logout(auth: &Auth, req: &Parts) -> Response<Body> {
             "logout must come from this site",
         );
     }
-    let found = auth.find_session(&req.headers);
-    let mut carrier = Carrier::Cookie;
-    if let Found::Session(current) = &found {
-        carrier = current.carrier;
-        if let Err(e) = auth.revoke(&current.session.jti, current.session.exp).await {
+    // Every valid session the request carries ends: the bearer token's and the cookie's.
+    let sessions = auth.all_sessions(&req.headers);
+    for current in &sessions {
+        if let Err(e) = auth.revoke(&current.session).await {
             return e.json();
         }
         tracing::info!("logout");
     }
+    // A bearer client gets 204; a browser (a cookie session, or none at all) is redirected.
+    let carrier = match sessions.as_slice() {
+        [only] => only.carrier,
+        _ => Carrier::Cookie,
+    };
     let q = Query::parse(req.uri.query());
     let mut res = match carrier {
         Carrier::Bearer => {

@@ -14,12 +14,14 @@ use bytes::Bytes;
 use http::{Response, StatusCode, request::Parts};
 use serde::{Deserialize, Serialize};
 
+use std::net::IpAddr;
+
 use super::FlowError;
 use crate::{
     Channel, WechatUser,
     auth::{Auth, Found, LoginOutcome},
     respond,
-    session::now_unix,
+    session::{IssuedToken, now_unix},
     user::Carrier,
 };
 
@@ -47,9 +49,12 @@ struct TokenBody<'a> {
     user: &'a WechatUser,
 }
 
-/// Signs a bearer session for `user` and answers it.
-fn token_response(auth: &Auth, user: &WechatUser) -> Response<Body> {
-    let issued = auth.issue(user);
+/// How long a native login that is repeated with the same code gets the same token back (an
+/// app that retried because its first answer was lost); later repeats get `login_again`.
+pub(crate) const REPEAT_WINDOW: u64 = 10;
+
+/// Answers an issued bearer session.
+fn token_response(user: &WechatUser, issued: &IssuedToken) -> Response<Body> {
     respond::json(
         StatusCode::OK,
         &TokenBody {
@@ -59,6 +64,28 @@ fn token_response(auth: &Auth, user: &WechatUser) -> Response<Body> {
             user,
         },
     )
+}
+
+/// Gives a native login's outcome its bearer token: issued once per code, inside the
+/// exchange, so every repeat of the code sees the same token.
+pub(super) fn with_native_token(auth: &Auth, outcome: LoginOutcome) -> LoginOutcome {
+    match outcome {
+        LoginOutcome::Success {
+            state,
+            return_to,
+            user,
+            token: None,
+        } => {
+            let token = Some(auth.issue_native(&user, None));
+            LoginOutcome::Success {
+                state,
+                return_to,
+                user,
+                token,
+            }
+        }
+        other => other,
+    }
 }
 
 /// Why a posted body holds no usable code: `(error, message)` for a `400`.
@@ -110,13 +137,22 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), BadCod
     Ok((code, parsed.state))
 }
 
-/// Answers a login outcome to an app.
+/// Answers a login outcome to an app. A code's token is handed out to its first caller and,
+/// for [`REPEAT_WINDOW`] seconds, to repeats (an app that retried); never once it has been
+/// revoked (logged out, refreshed), and never a second, new token.
 pub(super) fn outcome_response(auth: &Auth, outcome: &LoginOutcome) -> Response<Body> {
     match outcome {
-        LoginOutcome::Success { user, .. } => {
+        LoginOutcome::Success {
+            user,
+            token: Some(issued),
+            ..
+        } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW)
+            && !auth.is_revoked(issued) =>
+        {
             tracing::info!(channel = %user.channel, "login");
-            token_response(auth, user)
+            token_response(user, issued)
         }
+        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => FlowError::CodeUsed.json(),
         LoginOutcome::Refused { message, .. } => {
             respond::json_error(StatusCode::FORBIDDEN, "refused", message)
         }
@@ -129,7 +165,7 @@ pub(super) fn outcome_response(auth: &Auth, outcome: &LoginOutcome) -> Response<
 }
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login.
-pub(crate) async fn mobile(auth: &Auth, body: Bytes) -> Response<Body> {
+pub(crate) async fn mobile(auth: &Auth, client: Option<IpAddr>, body: Bytes) -> Response<Body> {
     let Some(app) = &auth.cfg.mobile else {
         return FlowError::ChannelOff("mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)").json();
     };
@@ -140,8 +176,11 @@ pub(crate) async fn mobile(auth: &Auth, body: Bytes) -> Response<Body> {
     // The app checks `state` itself (it made it); it is kept only to tell repeats apart.
     let state = state.unwrap_or_default();
     let outcome = auth
-        .exchange_once(app.appid(), &code, || {
-            auth.login_with_code(app, &code, Channel::MobileApp, &state, "/")
+        .exchange_once(app.appid(), &code, client, || async {
+            let outcome = auth
+                .login_with_code(app, &code, Channel::MobileApp, &state, "/")
+                .await?;
+            Ok(with_native_token(auth, outcome))
         })
         .await;
     match outcome {
@@ -151,15 +190,17 @@ pub(crate) async fn mobile(auth: &Auth, body: Bytes) -> Response<Body> {
     }
 }
 
-/// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid one.
+/// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid native
+/// one. Exactly one of several concurrent refreshes of one token wins; the old token and
+/// its ancestors are revoked; no token of a login outlives the absolute session lifetime.
 pub(crate) async fn refresh(auth: &Auth, req: &Parts) -> Response<Body> {
     match auth.find_session(&req.headers) {
         Found::Session(current) if current.carrier == Carrier::Bearer => {
-            let session = &current.session;
-            if let Err(e) = auth.revoke(&session.jti, session.exp).await {
-                return e.json();
+            match auth.refresh(&current.session).await {
+                Ok(Some(issued)) => token_response(&current.session.user, &issued),
+                Ok(None) => auth.unauthenticated_json(true),
+                Err(e) => e.json(),
             }
-            token_response(auth, &session.user)
         }
         found => auth.unauthenticated_json(matches!(found, Found::InvalidBearer)),
     }

@@ -12,7 +12,7 @@ use http::Response;
 
 use super::{
     FlowError,
-    app::{outcome_response, read_code},
+    app::{outcome_response, read_code, with_native_token},
 };
 use crate::{Channel, WechatUser, auth::Auth};
 
@@ -21,7 +21,11 @@ use crate::{Channel, WechatUser, auth::Auth};
 const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// `POST PREFIX/miniprogram` `{code}`: mini program login through `jscode2session`.
-pub(crate) async fn mini_program(auth: &Auth, body: Bytes) -> Response<Body> {
+pub(crate) async fn mini_program(
+    auth: &Auth,
+    client: Option<std::net::IpAddr>,
+    body: Bytes,
+) -> Response<Body> {
     let Some(app) = &auth.cfg.mini_program else {
         return FlowError::ChannelOff("mini program (set WECHAT_MINI_APP_ID and _SECRET)").json();
     };
@@ -31,7 +35,7 @@ pub(crate) async fn mini_program(auth: &Auth, body: Bytes) -> Response<Body> {
     };
     let appid = app.appid();
     let outcome = auth
-        .exchange_once(appid, &code, || async {
+        .exchange_once(appid, &code, client, || async {
             let session = auth
                 .client
                 .jscode2session(appid, app.secret(), &code)
@@ -46,7 +50,8 @@ pub(crate) async fn mini_program(auth: &Auth, body: Bytes) -> Response<Body> {
                 .await?;
             let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
             user.unionid = session.unionid.filter(|u| !u.is_empty());
-            Ok(auth.finish_login(user, "", "/").await)
+            let outcome = auth.finish_login(user, "", "/").await;
+            Ok(with_native_token(auth, outcome))
         })
         .await;
     match outcome {

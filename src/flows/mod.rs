@@ -43,6 +43,13 @@ pub(crate) enum FlowError {
     Store(Arc<StoreError>),
     /// Another instance is still exchanging this code.
     Busy,
+    /// WeChat already refused this code (errcode kept): a repeat is not sent upstream again.
+    CodeRefused(i64),
+    /// This client has too many exchanges under way, or too many refused codes lately.
+    TooMany(crate::limit::Exceeded),
+    /// A native login's code was used already: its token was handed out once (or has been
+    /// revoked since), and a repeat gets no new one.
+    CodeUsed,
 }
 
 impl From<WechatError> for FlowError {
@@ -62,7 +69,10 @@ impl FlowError {
     /// 502/503 when WeChat (or the store) is down or slow.
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::StateMismatch => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::StateMismatch | Self::CodeRefused(_) | Self::CodeUsed => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::ChannelOff(_) => StatusCode::NOT_FOUND,
             Self::Store(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Wechat(e) => match e.as_ref() {
@@ -85,6 +95,8 @@ impl FlowError {
             Self::ChannelOff(_) => "channel_not_configured",
             Self::Store(_) => "store_unavailable",
             Self::Busy => "busy",
+            Self::CodeRefused(_) | Self::CodeUsed => "login_again",
+            Self::TooMany(_) => "too_many_requests",
             Self::Wechat(e) => match e.as_ref() {
                 WechatError::Timeout { .. } => "wechat_timeout",
                 e => match e.kind() {
@@ -114,6 +126,24 @@ impl FlowError {
             Self::Store(_) | Self::Busy => (
                 "服务暂时繁忙，请稍后再试。".into(),
                 "The service is busy. Please try again in a moment.".into(),
+            ),
+            Self::CodeRefused(_) => (
+                "登录凭证已失效（可能已使用或已过期），请重新登录。".into(),
+                "This login link was already used or has expired. Please log in again.".into(),
+            ),
+            Self::CodeUsed => (
+                "该登录凭证已使用，请重新登录。".into(),
+                "This code was already used to log in: get a new code (wx.login or SendAuth) and log in again."
+                    .into(),
+            ),
+            Self::TooMany(crate::limit::Exceeded::InFlight) => (
+                "登录请求过多，请稍后再试。".into(),
+                "Too many logins at once from this client. Please try again in a moment.".into(),
+            ),
+            Self::TooMany(crate::limit::Exceeded::Failures) => (
+                "无效的登录请求过多，请一分钟后再试。".into(),
+                "Too many invalid login codes from this client. Please wait a minute and try again."
+                    .into(),
             ),
             Self::Wechat(e) => match e.as_ref() {
                 WechatError::Timeout { .. } => (
@@ -157,6 +187,9 @@ impl FlowError {
             Self::Wechat(e) => tracing::warn!(error = %e, "WeChat call failed"),
             // The store logs its own outages, once per burst.
             Self::Store(e) => tracing::debug!(error = %e, "store unavailable"),
+            Self::CodeRefused(errcode) => {
+                tracing::info!(errcode, "login refused: WeChat refused this code before")
+            }
             other => tracing::info!(error = other.code(), "login refused"),
         }
     }
@@ -252,11 +285,11 @@ where
         "/scan" if read => scan::page(auth, req),
         "/scan" if post => scan::start(auth, req).await,
         "/app" if post => match read_body(body, app::MAX_BODY).await {
-            Ok(bytes) => app::mobile(auth, bytes).await,
+            Ok(bytes) => app::mobile(auth, auth.client_ip(req), bytes).await,
             Err(res) => res,
         },
         "/miniprogram" if post => match read_body(body, app::MAX_BODY).await {
-            Ok(bytes) => miniprogram::mini_program(auth, bytes).await,
+            Ok(bytes) => miniprogram::mini_program(auth, auth.client_ip(req), bytes).await,
             Err(res) => res,
         },
         "/refresh" if post => app::refresh(auth, req).await,

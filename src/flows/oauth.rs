@@ -195,7 +195,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
     };
     let appid = app.appid();
     let outcome = auth
-        .exchange_once(appid, code, || {
+        .exchange_once(appid, code, auth.client_ip(req), || {
             auth.login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt)
         })
         .await;
@@ -223,6 +223,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         }
         LoginOutcome::Snapshot { .. } => snapshot_page(&retry),
         LoginOutcome::Refused { message, .. } => refused_page(message),
+        LoginOutcome::Failed { errcode } => FlowError::CodeRefused(*errcode).html(Some(&retry)),
     };
     respond::set_cookie(&mut res, &clear_state);
     res
@@ -252,6 +253,7 @@ async fn repeat_after_success(
                 state: s,
                 user,
                 return_to,
+                ..
             } = outcome.as_ref()
             && s == state
             && user.key() == current.session.user.key()

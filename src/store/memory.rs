@@ -9,7 +9,7 @@ use std::{
 use moka::{Expiry, future::Cache, ops::compute::Op};
 use tokio::sync::broadcast;
 
-use super::{BoxFuture, Store, StoreResult, Subscription};
+use super::{BoxFuture, Revocation, Store, StoreResult, Subscription};
 use crate::session::now_unix;
 
 #[derive(Clone)]
@@ -50,7 +50,7 @@ impl Expiry<String, Entry> for PerEntryTtl {
 pub struct MemoryStore {
     cache: Cache<String, Entry>,
     topics: Arc<Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>,
-    revoked: Arc<Mutex<HashMap<String, u64>>>,
+    revoked: Arc<Mutex<HashMap<String, Revocation>>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -232,24 +232,29 @@ impl Store for MemoryStore {
         })
     }
 
-    fn revoke<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
+    fn revoke<'a>(&'a self, entry: &'a Revocation) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
             let now = now_unix();
             let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
-            revoked.retain(|_, t| *t > now);
-            revoked.insert(jti.to_owned(), until);
+            revoked.retain(|_, r| r.until > now);
+            if entry.until > now {
+                revoked
+                    .entry(entry.family.clone())
+                    .and_modify(|r| r.merge(entry))
+                    .or_insert_with(|| entry.clone());
+            }
             Ok(())
         })
     }
 
-    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>> {
+    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>> {
         Box::pin(async move {
             let now = now_unix();
             let revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
             Ok(revoked
-                .iter()
-                .filter(|(_, t)| **t > now)
-                .map(|(j, t)| (j.clone(), *t))
+                .values()
+                .filter(|r| r.until > now)
+                .cloned()
                 .collect())
         })
     }
@@ -347,10 +352,14 @@ mod tests {
     #[tokio::test]
     async fn revocations_are_listed_until_they_lapse() {
         let s = MemoryStore::new();
-        s.revoke("live", now_unix() + 60).await.unwrap();
-        s.revoke("dead", now_unix() - 1).await.unwrap();
+        s.revoke(&Revocation::new("live", 0, now_unix() + 60))
+            .await
+            .unwrap();
+        s.revoke(&Revocation::new("dead", 0, now_unix() - 1))
+            .await
+            .unwrap();
         let list = s.revoked().await.unwrap();
         assert_eq!(list.len(), 1);
-        assert_eq!(list[0].0, "live");
+        assert_eq!(list[0].family, "live");
     }
 }

@@ -183,11 +183,58 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Subscribes to `topic`. Messages published after this returns are delivered.
     fn subscribe<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, StoreResult<Subscription>>;
 
-    /// Adds a session id to the deny-list until `until` (Unix seconds, the token's `exp`).
-    fn revoke<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>>;
+    /// Adds `entry` to the deny-list, merged with the family's entry if it has one (the
+    /// larger `through` and the later `until` win): one entry per family, however often it
+    /// is revoked or refreshed.
+    fn revoke<'a>(&'a self, entry: &'a Revocation) -> BoxFuture<'a, StoreResult<()>>;
 
-    /// The deny-list: every revoked session id with the time it stops mattering.
-    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>>;
+    /// The deny-list: every entry whose `until` has not passed.
+    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>>;
+}
+
+/// One entry of the session deny-list: every session token of the login `family`, up to
+/// and including generation `through` (the number of refreshes since the login), is
+/// revoked until `until` (Unix seconds; after it those tokens have expired anyway).
+///
+/// A logout revokes the family through the token's own generation; a refresh revokes it
+/// through the parent's. So the list holds at most one entry per login that ended early,
+/// however many times its tokens were refreshed.
+///
+/// ```
+/// let r = wechat_auth::store::Revocation::new("family-id", 3, 1_900_000_000);
+/// assert_eq!((r.family.as_str(), r.through, r.until), ("family-id", 3, 1_900_000_000));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct Revocation {
+    /// The login the tokens descend from (the first token's `jti`).
+    pub family: String,
+    /// The highest revoked generation.
+    pub through: u32,
+    /// When the entry stops mattering (Unix seconds).
+    pub until: u64,
+}
+
+impl Revocation {
+    /// An entry of the deny-list.
+    ///
+    /// ```
+    /// let r = wechat_auth::store::Revocation::new("f", 0, 1);
+    /// assert_eq!(r.through, 0);
+    /// ```
+    pub fn new(family: impl Into<String>, through: u32, until: u64) -> Self {
+        Self {
+            family: family.into(),
+            through,
+            until,
+        }
+    }
+
+    /// This entry merged with a later one for the same family.
+    pub(crate) fn merge(&mut self, other: &Self) {
+        self.through = self.through.max(other.through);
+        self.until = self.until.max(other.until);
+    }
 }
 
 /// Typed helpers over [`Store`]: JSON values.

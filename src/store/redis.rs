@@ -20,7 +20,7 @@ use redis::{
 };
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::{BoxFuture, Store, StoreError, StoreResult, Subscription};
+use super::{BoxFuture, Revocation, Store, StoreError, StoreResult, Subscription};
 use crate::session::now_unix;
 
 /// How long one operation may take unless [`RedisStore::with_command_timeout`] says otherwise.
@@ -55,19 +55,45 @@ static DELETE_IF_EQ: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Deny-list insert: `KEYS[1]` the sorted set, `ARGV` = now, until, jti (Unix seconds).
-/// Lapsed ids go first; the set expires one second after its farthest entry.
+/// Deny-list insert: `KEYS[1]` the sorted set (family → until), `KEYS[2]` the hash (family
+/// → through); `ARGV` = now, until, family, through. Lapsed families go first; an entry only
+/// widens (the later `until`, the larger `through`); both keys expire one second after the
+/// farthest entry.
 static REVOKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+        r"for _, f in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+            redis.call('HDEL', KEYS[2], f)
+        end
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
         if tonumber(ARGV[2]) > tonumber(ARGV[1]) then
-            redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+            redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[3])
+            local old = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '-1')
+            if tonumber(ARGV[4]) > old then
+                redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+            end
         end
         local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
         if last[2] then
-            redis.call('EXPIREAT', KEYS[1], math.floor(tonumber(last[2])) + 1)
+            local at = math.floor(tonumber(last[2])) + 1
+            redis.call('EXPIREAT', KEYS[1], at)
+            redis.call('EXPIREAT', KEYS[2], at)
         end
         return 0",
+    )
+});
+
+/// The deny-list: `KEYS` as for [`REVOKE`], `ARGV[1]` = now; answers family, until,
+/// through, … for every family whose `until` is later than now.
+static REVOKED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local out = {}
+        local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+        for i = 1, #live, 2 do
+            out[#out + 1] = live[i]
+            out[#out + 1] = live[i + 1]
+            out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or '0'
+        end
+        return out",
     )
 });
 
@@ -109,8 +135,8 @@ static REVOKE: LazyLock<Script> = LazyLock::new(|| {
 /// | `delete_if_eq` | a Lua compare-and-delete (`EVALSHA`, `EVAL` after a restart) |
 /// | `publish` | `PUBLISH` |
 /// | `subscribe` | `SUBSCRIBE` on the shared pub/sub connection (below) |
-/// | `revoke` | Lua on the sorted set `wechat-auth:revoked` (score = `until`): drops lapsed ids, `ZADD`, `EXPIREAT` the farthest `until` |
-/// | `revoked` | `ZRANGEBYSCORE revoked (now +inf WITHSCORES` |
+/// | `revoke` | Lua on the sorted set `wechat-auth:revoked` (family → `until`) and the hash `wechat-auth:revoked:through` (family → generation): drops lapsed families, widens the entry, `EXPIREAT` the farthest `until` |
+/// | `revoked` | Lua: `ZRANGEBYSCORE revoked (now +inf WITHSCORES` with each family's `HGET` |
 ///
 /// Every key written has a TTL; the deny-list's sorted set expires with its last entry.
 ///
@@ -493,33 +519,44 @@ impl Store for RedisStore {
         })
     }
 
-    fn revoke<'a>(&'a self, jti: &'a str, until: u64) -> BoxFuture<'a, StoreResult<()>> {
+    fn revoke<'a>(&'a self, entry: &'a Revocation) -> BoxFuture<'a, StoreResult<()>> {
         let key = self.key(REVOKED_KEY);
+        let through = format!("{key}:through");
+        // Redis keeps scores as f64 and expiry times within its clock: clamp far futures.
+        let until = entry.until.min(now_unix() + MAX_TTL_MS / 1000);
         Box::pin(self.run(move |mut c| async move {
             REVOKE
                 .key(key)
+                .key(through)
                 .arg(now_unix())
                 .arg(until)
-                .arg(jti)
+                .arg(entry.family.as_str())
+                .arg(entry.through)
                 .invoke_async::<()>(&mut c)
                 .await
         }))
     }
 
-    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>> {
+    fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>> {
         let key = self.key(REVOKED_KEY);
+        let through = format!("{key}:through");
         Box::pin(self.run(move |mut c| async move {
-            let list: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
-                .arg(key)
-                .arg(format!("({}", now_unix()))
-                .arg("+inf")
-                .arg("WITHSCORES")
-                .query_async(&mut c)
+            let flat: Vec<String> = REVOKED
+                .key(key)
+                .key(through)
+                .arg(now_unix())
+                .invoke_async(&mut c)
                 .await?;
-            Ok(list
-                .into_iter()
-                // Scores are whole Unix seconds, far below 2^53: exact in an f64.
-                .map(|(jti, until)| (jti, until.max(0.0) as u64))
+            Ok(flat
+                .chunks_exact(3)
+                .map(|t| {
+                    Revocation::new(
+                        t[0].clone(),
+                        t[2].parse().unwrap_or(u32::MAX),
+                        // Scores are whole Unix seconds, far below 2^53: exact in an f64.
+                        t[1].parse::<f64>().map_or(u64::MAX, |u| u.max(0.0) as u64),
+                    )
+                })
                 .collect())
         }))
     }
