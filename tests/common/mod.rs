@@ -125,8 +125,14 @@ pub async fn start_with(
     let url = format!("http://{addr}");
     let cfg = builder.with_public_url(url.clone()).build().unwrap();
     let app = routes().layer(layer(cfg));
+    // As in production: the peer address reaches the layer (its per-client limits).
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     App { url, addr, task }
 }
