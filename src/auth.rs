@@ -47,7 +47,7 @@ pub(crate) enum LoginOutcome {
         /// A native login's bearer token, issued once per code: a repeat of the code gets
         /// this same token while it is fresh and not revoked, never a new one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        token: Option<IssuedToken>,
+        token: Option<Box<IssuedToken>>,
     },
     /// WeChat refused the code (invalid, used, expired): remembered so that a repeat does
     /// not cost another upstream call.
@@ -240,7 +240,10 @@ impl Auth {
     /// logout ends both).
     pub(crate) fn all_sessions(&self, headers: &HeaderMap) -> Vec<CurrentSession> {
         let bearer = bearer(headers).and_then(|t| self.verify(t, Carrier::Bearer));
-        bearer.into_iter().chain(self.cookie_session(headers)).collect()
+        bearer
+            .into_iter()
+            .chain(self.cookie_session(headers))
+            .collect()
     }
 
     /// The valid session of the request's session cookie, if any.
@@ -673,7 +676,10 @@ impl Auth {
     /// so on every instance), the token's family is revoked through its generation, and the
     /// winner gets the next generation. `None` when the token was refreshed already or its
     /// login has outlived the absolute session lifetime.
-    pub(crate) async fn refresh(&self, session: &Session) -> Result<Option<IssuedToken>, FlowError> {
+    pub(crate) async fn refresh(
+        &self,
+        session: &Session,
+    ) -> Result<Option<IssuedToken>, FlowError> {
         let now = now_unix();
         let end = session
             .auth_time
@@ -819,8 +825,19 @@ mod tests {
     fn revocation_messages_parse_or_are_ignored() {
         assert_eq!(parse_revocation(b"fam 3 99"), Some(("fam", 3, 99)));
         let max = format!("f {} {}", u32::MAX, u64::MAX);
-        assert_eq!(parse_revocation(max.as_bytes()), Some(("f", u32::MAX, u64::MAX)));
-        for junk in [&b""[..], b"fam", b"fam 1", b" 1 2", b"f x 2", b"f 1 2 3", b"\xff 1 2"] {
+        assert_eq!(
+            parse_revocation(max.as_bytes()),
+            Some(("f", u32::MAX, u64::MAX))
+        );
+        for junk in [
+            &b""[..],
+            b"fam",
+            b"fam 1",
+            b" 1 2",
+            b"f x 2",
+            b"f 1 2 3",
+            b"\xff 1 2",
+        ] {
             assert_eq!(parse_revocation(junk), None, "{junk:?}");
         }
     }

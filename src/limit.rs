@@ -166,7 +166,10 @@ mod tests {
         }
         assert_eq!(l.acquire(IP).unwrap_err(), Exceeded::Failures);
         assert!(l.acquire(OTHER).is_ok());
-        assert!(l.acquire(None).is_ok(), "unknown clients share only the total");
+        assert!(
+            l.acquire(None).is_ok(),
+            "unknown clients share only the total"
+        );
     }
 
     #[test]
@@ -199,6 +202,9 @@ mod tests {
             .insert(axum::extract::ConnectInfo::<SocketAddr>(
                 "198.51.100.9:4000".parse().unwrap(),
             ));
-        assert_eq!(client_ip(&parts, None), Some("198.51.100.9".parse().unwrap()));
+        assert_eq!(
+            client_ip(&parts, None),
+            Some("198.51.100.9".parse().unwrap())
+        );
     }
 }

@@ -285,7 +285,11 @@ impl SessionKeys {
         let iat = now_unix();
         let jti = random_token(22);
         let (family, generation, auth_time) = match parent {
-            Some(p) => (p.family.clone(), p.generation.saturating_add(1), p.auth_time),
+            Some(p) => (
+                p.family.clone(),
+                p.generation.saturating_add(1),
+                p.auth_time,
+            ),
             None => (jti.clone(), 0, iat),
         };
         let exp = iat
@@ -411,7 +415,9 @@ impl Revocations {
             return;
         }
         let mut ids = self.ids.write().unwrap_or_else(|e| e.into_inner());
-        let entry = ids.entry(family.to_owned()).or_insert(Revoked { through, until });
+        let entry = ids
+            .entry(family.to_owned())
+            .or_insert(Revoked { through, until });
         entry.through = entry.through.max(through);
         entry.until = entry.until.max(until);
         let swept = self.swept.load(Ordering::Relaxed);
@@ -639,9 +645,15 @@ mod tests {
         r.insert("f", 3, now_unix() + 60);
         assert!(r.contains(&session("f", 0)));
         assert!(r.contains(&session("f", 3)));
-        assert!(!r.contains(&session("f", 4)), "the refreshed token lives on");
+        assert!(
+            !r.contains(&session("f", 4)),
+            "the refreshed token lives on"
+        );
         r.insert("f", 1, now_unix() + 60);
-        assert!(r.contains(&session("f", 3)), "a late, narrower message changes nothing");
+        assert!(
+            r.contains(&session("f", 3)),
+            "a late, narrower message changes nothing"
+        );
         // A chain of refreshes keeps one entry.
         for g in 4..10_000 {
             r.insert("f", g, now_unix() + 60);
@@ -687,7 +699,10 @@ mod tests {
         let s2 = k.verify(second.token.expose()).unwrap();
         assert_eq!((s2.family.as_str(), s2.generation), (s1.family.as_str(), 1));
         assert_eq!(s2.auth_time, parent.auth_time);
-        assert!(s2.exp <= parent.auth_time + 900, "capped by the absolute lifetime");
+        assert!(
+            s2.exp <= parent.auth_time + 900,
+            "capped by the absolute lifetime"
+        );
     }
 
     #[test]

@@ -123,7 +123,10 @@ async fn a_native_code_mints_one_token_and_nothing_once_it_is_revoked() {
     let token = first["token"].as_str().unwrap().to_owned();
     let (status, again) = app_login(&app, &code).await;
     assert_eq!(status, 200, "{again}");
-    assert_eq!(again["token"], first["token"], "the same token, not a new one");
+    assert_eq!(
+        again["token"], first["token"],
+        "the same token, not a new one"
+    );
     // Logged out: the code gives nothing any more.
     assert_eq!(
         logout(&app, &[("authorization", format!("Bearer {token}"))]).await,
@@ -201,7 +204,11 @@ async fn a_chain_of_refreshes_keeps_one_deny_list_entry_and_ends_with_the_login(
     // The absolute lifetime: a login 31 days old cannot be refreshed, and a token refreshed
     // near the end of its login's lifetime ends with it.
     let old = craft(json!({ "ait": now() - 31 * 24 * 3600 }));
-    assert_eq!(bearer_status(&app, &old).await, 200, "still valid until its exp");
+    assert_eq!(
+        bearer_status(&app, &old).await,
+        200,
+        "still valid until its exp"
+    );
     assert_eq!(refresh(&app, &old).await.0, 401);
     let late = craft(json!({ "jti": "late", "ait": now() - (30 * 24 * 3600 - 100) }));
     let (status, body) = refresh(&app, &late).await;
@@ -294,8 +301,14 @@ async fn made_up_codes_cost_wechat_a_bounded_number_of_calls() {
     }
     let upstream = mock.calls("sns/oauth2/access_token") + mock.calls("sns/jscode2session");
     // 20 refused codes per client per minute, plus what was already under way (8).
-    assert!(upstream <= 28, "{upstream} upstream calls for 300 made-up codes");
-    assert!(statuses.get(&429).copied().unwrap_or(0) >= 270, "{statuses:?}");
+    assert!(
+        upstream <= 28,
+        "{upstream} upstream calls for 300 made-up codes"
+    );
+    assert!(
+        statuses.get(&429).copied().unwrap_or(0) >= 270,
+        "{statuses:?}"
+    );
 
     // A code WeChat refused is remembered: its repeat is not sent again.
     let other = start(config(&mock)).await;

@@ -174,9 +174,15 @@ async fn publish_reaches_current_subscribers(s: Arc<dyn Store>) {
 
 async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
     let now = now_unix();
-    s.revoke(&Revocation::new("live", 0, now + 60)).await.unwrap();
-    s.revoke(&Revocation::new("soon", 0, now + 1)).await.unwrap();
-    s.revoke(&Revocation::new("dead", 0, now - 1)).await.unwrap();
+    s.revoke(&Revocation::new("live", 0, now + 60))
+        .await
+        .unwrap();
+    s.revoke(&Revocation::new("soon", 0, now + 1))
+        .await
+        .unwrap();
+    s.revoke(&Revocation::new("dead", 0, now - 1))
+        .await
+        .unwrap();
     let mut list = s.revoked().await.unwrap();
     list.sort();
     assert_eq!(
@@ -189,9 +195,13 @@ async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
     // Revoking again keeps one entry per family, and an entry only widens: a chain of
     // refreshes (each revoking its parent's generation) is one entry.
     for g in 0..50 {
-        s.revoke(&Revocation::new("live", g, now + 60)).await.unwrap();
+        s.revoke(&Revocation::new("live", g, now + 60))
+            .await
+            .unwrap();
     }
-    s.revoke(&Revocation::new("live", 3, now + 30)).await.unwrap();
+    s.revoke(&Revocation::new("live", 3, now + 30))
+        .await
+        .unwrap();
     assert_eq!(s.revoked().await.unwrap().len(), 2);
     while now_unix() <= now + 1 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -346,7 +356,9 @@ mod redis_only {
         assert_eq!(recv(&mut on_a, Duration::from_secs(2)).await, b"confirmed");
 
         // Logout on A reaches B's deny-list.
-        a.revoke(&Revocation::new("jti-1", 0, now_unix() + 60)).await.unwrap();
+        a.revoke(&Revocation::new("jti-1", 0, now_unix() + 60))
+            .await
+            .unwrap();
         assert_eq!(b.revoked().await.unwrap()[0].family, "jti-1");
     }
 
@@ -365,7 +377,10 @@ mod redis_only {
             .await
             .unwrap();
         assert_eq!(other.get(&k).await.unwrap(), None);
-        fx.redis.revoke(&Revocation::new("jti", 0, now_unix() + 60)).await.unwrap();
+        fx.redis
+            .revoke(&Revocation::new("jti", 0, now_unix() + 60))
+            .await
+            .unwrap();
         assert!(other.revoked().await.unwrap().is_empty());
         let topic = key("scan", "p");
         let mut theirs = other.subscribe(&topic).await.unwrap();
@@ -408,8 +423,12 @@ mod redis_only {
             .await
             .unwrap();
         s.take(&key("scan", "y")).await.unwrap();
-        s.revoke(&Revocation::new("j1", 0, now_unix() + 120)).await.unwrap();
-        s.revoke(&Revocation::new("j2", 0, now_unix() + 3600)).await.unwrap();
+        s.revoke(&Revocation::new("j1", 0, now_unix() + 120))
+            .await
+            .unwrap();
+        s.revoke(&Revocation::new("j2", 0, now_unix() + 3600))
+            .await
+            .unwrap();
         s.publish(&key("scan", "z"), Vec::new()).await.unwrap();
 
         let keys = fx.server.keys(&format!("{}:*", fx.prefix));
@@ -619,7 +638,10 @@ mod redis_only {
         unavailable!("delete_if_eq", s.delete_if_eq(&k, b"v"));
         unavailable!("publish", s.publish(&before_topic, b"lost".to_vec()));
         unavailable!("subscribe", s.subscribe(&key("scan", "during")));
-        unavailable!("revoke", s.revoke(&Revocation::new("j", 0, now_unix() + 60)));
+        unavailable!(
+            "revoke",
+            s.revoke(&Revocation::new("j", 0, now_unix() + 60))
+        );
         unavailable!("revoked", s.revoked());
         eprintln!("outage: slowest Unavailable answer {slowest:?}");
 
@@ -643,7 +665,9 @@ mod redis_only {
             .unwrap();
         assert_eq!(s.take(&k).await.unwrap(), Some(b"again".to_vec()));
         assert!(s.delete_if_eq(&k, b"x").await.is_ok());
-        s.revoke(&Revocation::new("j", 0, now_unix() + 60)).await.unwrap();
+        s.revoke(&Revocation::new("j", 0, now_unix() + 60))
+            .await
+            .unwrap();
         assert_eq!(s.revoked().await.unwrap().len(), 1);
 
         // The subscription made before the outage receives again once the pub/sub connection

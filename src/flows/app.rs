@@ -76,7 +76,7 @@ pub(super) fn with_native_token(auth: &Auth, outcome: LoginOutcome) -> LoginOutc
             user,
             token: None,
         } => {
-            let token = Some(auth.issue_native(&user, None));
+            let token = Some(Box::new(auth.issue_native(&user, None)));
             LoginOutcome::Success {
                 state,
                 return_to,
@@ -146,9 +146,7 @@ pub(super) fn outcome_response(auth: &Auth, outcome: &LoginOutcome) -> Response<
             user,
             token: Some(issued),
             ..
-        } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW)
-            && !auth.is_revoked(issued) =>
-        {
+        } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW) && !auth.is_revoked(issued) => {
             tracing::info!(channel = %user.channel, "login");
             token_response(user, issued)
         }
