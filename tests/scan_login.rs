@@ -144,7 +144,12 @@ async fn scan_login_in_plain_mode() {
         .await
         .unwrap();
     let o = mock.official_account();
-    let app = start(config(&mock).with_oa_push(o.token.clone().unwrap(), None)).await;
+    let app = start(
+        config(&mock)
+            .with_oa_push(o.token.clone().unwrap(), None)
+            .with_insecure_plaintext_push(true),
+    )
+    .await;
     full_flow(mock, app).await;
 }
 
