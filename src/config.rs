@@ -1437,12 +1437,7 @@ mod tests {
             .build()
             .unwrap();
         let dbg = format!("{cfg:?}");
-        for secret in [
-            KEY,
-            "oa-secret-value",
-            "pushTokenValue",
-            "abcdefghijklmnop",
-        ] {
+        for secret in [KEY, "oa-secret-value", "pushTokenValue", "abcdefghijklmnop"] {
             assert!(!dbg.contains(secret), "{dbg}");
         }
     }
@@ -1451,7 +1446,15 @@ mod tests {
     fn push_tokens_follow_wechat_rules_and_plaintext_must_be_asked_for() {
         const AES: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
         let oa = || base().with_official_account("wx2", "s");
-        for bad in ["", "ab", &"a".repeat(33), "push-token", "tok en", "tökén", "tok_1"] {
+        for bad in [
+            "",
+            "ab",
+            &"a".repeat(33),
+            "push-token",
+            "tok en",
+            "tökén",
+            "tok_1",
+        ] {
             let err = oa().with_oa_push(bad, Some(AES)).build().unwrap_err();
             assert!(
                 matches!(err, ConfigError::InvalidPushToken { .. }),
@@ -1460,7 +1463,10 @@ mod tests {
             assert!(err.to_string().contains("WECHAT_OA_TOKEN"), "{err}");
         }
         for good in ["abc", "mocktoken", &"Z9".repeat(16)] {
-            assert!(oa().with_oa_push(good, Some(AES)).build().is_ok(), "{good:?}");
+            assert!(
+                oa().with_oa_push(good, Some(AES)).build().is_ok(),
+                "{good:?}"
+            );
         }
         // No key: refused unless plaintext is asked for, with the fix in the message.
         let err = oa().with_oa_push("mocktoken", None).build().unwrap_err();

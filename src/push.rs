@@ -1046,7 +1046,15 @@ mod tests {
         for ok in [now, now - 1, now + 1, now - w, now + w] {
             assert_eq!(check_timestamp(&ok.to_string(), now), Ok(ok), "{ok}");
         }
-        for stale in [now - w - 1, now + w + 1, now - 600, now + 600, 0, 1, u64::MAX] {
+        for stale in [
+            now - w - 1,
+            now + w + 1,
+            now - 600,
+            now + 600,
+            0,
+            1,
+            u64::MAX,
+        ] {
             assert_eq!(
                 check_timestamp(&stale.to_string(), now),
                 Err(PushError::StaleTimestamp),
@@ -1072,7 +1080,7 @@ mod tests {
             "0x6628a118",
             "１７１４０３６５０４", // full-width digits
             "171403650４",
-            "99999999999999999999", // 20 digits, larger than u64
+            "99999999999999999999",           // 20 digits, larger than u64
             "000000000000000000001714036504", // too long
         ] {
             assert_eq!(

@@ -292,7 +292,9 @@ async fn push_signatures_are_checked() {
     let now = now_ts();
     let sig = crypto.signature(&now, "1514711492");
     let res = c
-        .get(format!("{push}?signature={sig}&timestamp={now}&nonce=1514711492&echostr=4375120948345356249"))
+        .get(format!(
+            "{push}?signature={sig}&timestamp={now}&nonce=1514711492&echostr=4375120948345356249"
+        ))
         .send()
         .await
         .unwrap();

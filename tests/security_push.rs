@@ -185,7 +185,10 @@ async fn a_leaked_signed_query_cannot_carry_a_forged_plaintext_event() {
         &crypto.signature(&ts, "1234567").to_ascii_uppercase(),
         1,
     );
-    assert_eq!(post(&app, &shouting, &scan_event(&victim, &id)).await.0, 403);
+    assert_eq!(
+        post(&app, &shouting, &scan_event(&victim, &id)).await.0,
+        403
+    );
 
     // The query of WeChat's URL check (GET, with its echostr) is just as signed.
     let ts = now().to_string();
@@ -463,7 +466,10 @@ async fn build_refuses_unusable_push_tokens_and_unasked_for_plaintext() {
 
     // The same from the environment, in a child process (the environment is global).
     for (vars, expect) in [
-        (&[("WECHAT_OA_TOKEN", "mocktoken")][..], "PlaintextPushNotAllowed"),
+        (
+            &[("WECHAT_OA_TOKEN", "mocktoken")][..],
+            "PlaintextPushNotAllowed",
+        ),
         (
             &[
                 ("WECHAT_OA_TOKEN", "mocktoken"),
@@ -479,7 +485,10 @@ async fn build_refuses_unusable_push_tokens_and_unasked_for_plaintext() {
             "InvalidFlag",
         ),
         (
-            &[("WECHAT_OA_TOKEN", "x"), ("WECHAT_OA_ENCODING_AES_KEY", AES)][..],
+            &[
+                ("WECHAT_OA_TOKEN", "x"),
+                ("WECHAT_OA_ENCODING_AES_KEY", AES),
+            ][..],
             "InvalidPushToken",
         ),
     ] {

@@ -371,10 +371,16 @@ mod tests {
     #[test]
     fn memo_keys_cover_what_is_signed() {
         let plain = PushQuery::parse("signature=a&timestamp=1&nonce=2");
-        let safe = PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=AB");
-        let other = PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=cd");
+        let safe =
+            PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=AB");
+        let other =
+            PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=cd");
         let a = Memo::new("wx1", "1", "2", &plain, b"POST\0x");
-        assert!(a.key.starts_with("wechat-auth:wx1:push-nonce:"), "{}", a.key);
+        assert!(
+            a.key.starts_with("wechat-auth:wx1:push-nonce:"),
+            "{}",
+            a.key
+        );
         // A GET and a plaintext POST with the same signed query share a memo.
         let get = Memo::new("wx1", "1", "2", &plain, b"GET\0e");
         assert_eq!(a.key, get.key);
@@ -382,7 +388,8 @@ mod tests {
         // Sealed messages are told apart by their msg_signature (case-insensitive).
         let s1 = Memo::new("wx1", "1", "2", &safe, b"POST\0x");
         let s2 = Memo::new("wx1", "1", "2", &other, b"POST\0x");
-        let upper = PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=ab");
+        let upper =
+            PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=ab");
         assert_ne!(s1.key, a.key);
         assert_ne!(s1.key, s2.key);
         assert_eq!(s1.key, Memo::new("wx1", "1", "2", &upper, b"").key);
