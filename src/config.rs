@@ -98,6 +98,32 @@ pub enum ConfigError {
         "WECHAT_OA_ENCODING_AES_KEY is set but WECHAT_OA_TOKEN is not: the push URL needs the token to check signatures"
     )]
     AesKeyWithoutToken,
+    /// The push token is not what WeChat accepts: 3 to 32 letters and digits.
+    #[error(
+        "WECHAT_OA_TOKEN must be 3 to 32 letters and digits, as entered in the Official Account console (got {len} characters{})",
+        not_alphanumeric_note(*.alphanumeric)
+    )]
+    InvalidPushToken {
+        /// Its length in characters.
+        len: usize,
+        /// Whether it has only ASCII letters and digits.
+        alphanumeric: bool,
+    },
+    /// A push token without an EncodingAESKey, and plaintext push not opted into: the URL
+    /// signature does not cover the body, so anyone who saw one signed push URL could log in
+    /// as anybody.
+    #[error(
+        "WECHAT_OA_TOKEN is set without WECHAT_OA_ENCODING_AES_KEY: set the key and use safe mode (安全模式) in the Official Account console, or, if you really must run plaintext push, opt in with WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1 (with_insecure_plaintext_push(true)); plaintext pushes are not authenticated"
+    )]
+    PlaintextPushNotAllowed,
+    /// A yes/no environment variable has a value that is neither.
+    #[error("{var} is {value:?}; use 1 or 0 (true or false)")]
+    InvalidFlag {
+        /// The variable.
+        var: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// The endpoint prefix is not a path.
     #[error(
         "the endpoint prefix {0:?} must start with '/', not end with '/', and not be '/' itself"
@@ -138,6 +164,14 @@ pub enum ConfigError {
     /// The Redis URL cannot be used.
     #[error("WECHAT_REDIS_URL cannot be used: {0}")]
     InvalidRedisUrl(String),
+}
+
+fn not_alphanumeric_note(alphanumeric: bool) -> &'static str {
+    if alphanumeric {
+        ""
+    } else {
+        ", not all of them letters or digits"
+    }
 }
 
 /// One WeChat app: its AppID and AppSecret.
@@ -199,6 +233,7 @@ pub struct OfficialAccount {
     scope: OaScope,
     push_token: Option<Secret>,
     encoding_aes_key: Option<Secret>,
+    insecure_plaintext_push: bool,
 }
 
 impl OfficialAccount {
@@ -214,6 +249,7 @@ impl OfficialAccount {
             scope: OaScope::UserInfo,
             push_token: None,
             encoding_aes_key: None,
+            insecure_plaintext_push: false,
         }
     }
 
@@ -277,6 +313,16 @@ impl OfficialAccount {
     /// ```
     pub fn encoding_aes_key(&self) -> Option<&Secret> {
         self.encoding_aes_key.as_ref()
+    }
+
+    /// Whether plaintext (unauthenticated) push was explicitly allowed with
+    /// [`WechatConfigBuilder::with_insecure_plaintext_push`].
+    ///
+    /// ```
+    /// assert!(!wechat_auth::OfficialAccount::new("wx2", "s").insecure_plaintext_push());
+    /// ```
+    pub fn insecure_plaintext_push(&self) -> bool {
+        self.insecure_plaintext_push
     }
 }
 
@@ -579,6 +625,7 @@ pub struct WechatConfigBuilder {
     oa_scope: Option<String>,
     oa_token: Option<Secret>,
     oa_aes_key: Option<Secret>,
+    oa_insecure_plaintext_push: bool,
     mobile: Option<(String, Secret)>,
     mini: Option<(String, Secret)>,
     api_base: Option<String>,
@@ -613,6 +660,7 @@ impl Default for WechatConfigBuilder {
             oa_scope: None,
             oa_token: None,
             oa_aes_key: None,
+            oa_insecure_plaintext_push: false,
             mobile: None,
             mini: None,
             api_base: None,
@@ -671,6 +719,18 @@ fn env(var: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A yes/no variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (any case); unset is no.
+fn flag(var: &'static str) -> Result<bool, ConfigError> {
+    match env(var) {
+        None => Ok(false),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::InvalidFlag { var, value: v }),
+        },
+    }
+}
+
 fn pair(id: Option<String>, secret: Option<String>) -> Option<(String, Secret)> {
     match (id, secret) {
         (None, None) => None,
@@ -712,6 +772,7 @@ impl WechatConfigBuilder {
         b.oa_scope = env("WECHAT_OA_SCOPE");
         b.oa_token = env("WECHAT_OA_TOKEN").map(Secret::new);
         b.oa_aes_key = env("WECHAT_OA_ENCODING_AES_KEY").map(Secret::new);
+        b.oa_insecure_plaintext_push = flag("WECHAT_OA_INSECURE_PLAINTEXT_PUSH")?;
         b.mobile = pair(env("WECHAT_MOBILE_APP_ID"), env("WECHAT_MOBILE_APP_SECRET"));
         b.mini = pair(env("WECHAT_MINI_APP_ID"), env("WECHAT_MINI_APP_SECRET"));
         b.api_base = env("WECHAT_API_BASE");
@@ -819,6 +880,31 @@ impl WechatConfigBuilder {
     ) -> Self {
         self.oa_token = Some(token.into());
         self.oa_aes_key = encoding_aes_key.map(Secret::new);
+        self
+    }
+
+    /// Allows push without an EncodingAESKey (plaintext mode,
+    /// `WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1`). **Insecure**: in plaintext mode WeChat signs
+    /// only the token, `timestamp` and `nonce`, not the event, so whoever sees one signed push
+    /// URL (a proxy's access log, say) within the 5-minute window can post a forged event
+    /// before WeChat's own reaches the app, and log a browser in as anybody. The layer
+    /// remembers every signed query and refuses stale timestamps, which narrows but does
+    /// not close this. Use safe mode (安全模式) with an EncodingAESKey instead; without this
+    /// opt-in, [`build`](Self::build) refuses a push token without a key.
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_push("mocktoken", None);
+    /// assert!(b.clone().build().is_err()); // plaintext push must be asked for
+    /// let cfg = b.with_insecure_plaintext_push(true).build()?;
+    /// assert!(cfg.official_account().unwrap().insecure_plaintext_push());
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_insecure_plaintext_push(mut self, allow: bool) -> Self {
+        self.oa_insecure_plaintext_push = allow;
         self
     }
 
@@ -1200,11 +1286,25 @@ impl WechatConfigBuilder {
                 return Err(ConfigError::AesKeyWithoutToken);
             }
         }
+        if let Some(token) = &self.oa_token {
+            let t = token.expose();
+            let alphanumeric = t.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !(3..=32).contains(&t.len()) || !alphanumeric {
+                return Err(ConfigError::InvalidPushToken {
+                    len: t.chars().count(),
+                    alphanumeric,
+                });
+            }
+            if self.oa_aes_key.is_none() && !self.oa_insecure_plaintext_push {
+                return Err(ConfigError::PlaintextPushNotAllowed);
+            }
+        }
         let official_account = oa_app.map(|app| OfficialAccount {
             app,
             scope,
             push_token: self.oa_token,
             encoding_aes_key: self.oa_aes_key,
+            insecure_plaintext_push: self.oa_insecure_plaintext_push,
         });
 
         let prefix = self.prefix;
@@ -1411,20 +1511,67 @@ mod tests {
         let cfg = base()
             .with_official_account("wx2", "oa-secret-value")
             .with_oa_push(
-                "push-token-value",
+                "pushTokenValue",
                 Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
             )
             .build()
             .unwrap();
         let dbg = format!("{cfg:?}");
-        for secret in [
-            KEY,
-            "oa-secret-value",
-            "push-token-value",
-            "abcdefghijklmnop",
-        ] {
+        for secret in [KEY, "oa-secret-value", "pushTokenValue", "abcdefghijklmnop"] {
             assert!(!dbg.contains(secret), "{dbg}");
         }
+    }
+
+    #[test]
+    fn push_tokens_follow_wechat_rules_and_plaintext_must_be_asked_for() {
+        const AES: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let oa = || base().with_official_account("wx2", "s");
+        for bad in [
+            "",
+            "ab",
+            &"a".repeat(33),
+            "push-token",
+            "tok en",
+            "tökén",
+            "tok_1",
+        ] {
+            let err = oa().with_oa_push(bad, Some(AES)).build().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidPushToken { .. }),
+                "{bad:?}: {err:?}"
+            );
+            assert!(err.to_string().contains("WECHAT_OA_TOKEN"), "{err}");
+        }
+        for good in ["abc", "mocktoken", &"Z9".repeat(16)] {
+            assert!(
+                oa().with_oa_push(good, Some(AES)).build().is_ok(),
+                "{good:?}"
+            );
+        }
+        // No key: refused unless plaintext is asked for, with the fix in the message.
+        let err = oa().with_oa_push("mocktoken", None).build().unwrap_err();
+        assert_eq!(err, ConfigError::PlaintextPushNotAllowed);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("WECHAT_OA_ENCODING_AES_KEY")
+                && msg.contains("WECHAT_OA_INSECURE_PLAINTEXT_PUSH"),
+            "{msg}"
+        );
+        let cfg = oa()
+            .with_oa_push("mocktoken", None)
+            .with_insecure_plaintext_push(true)
+            .build()
+            .unwrap();
+        assert!(cfg.official_account().unwrap().insecure_plaintext_push());
+        // A bad token is refused even with the opt-in; no push token needs nothing.
+        assert!(matches!(
+            oa().with_oa_push("", None)
+                .with_insecure_plaintext_push(true)
+                .build(),
+            Err(ConfigError::InvalidPushToken { len: 0, .. })
+        ));
+        let cfg = oa().build().unwrap();
+        assert!(!cfg.official_account().unwrap().insecure_plaintext_push());
     }
 
     #[test]

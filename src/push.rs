@@ -56,6 +56,11 @@
 //!   their choosing; only safe (or compatible) mode, whose `msg_signature` covers the
 //!   ciphertext, authenticates the event. [`PushCrypto::open_post`] therefore refuses
 //!   plaintext posts once an `EncodingAESKey` is configured.
+//! - The signatures say nothing about *when* a request was made. [`PushCrypto::verify_get`]
+//!   and [`PushCrypto::open_post`] check signatures only; a receiver must also refuse a
+//!   `timestamp` outside [`TIMESTAMP_WINDOW`] ([`check_timestamp`]) and remember every signed
+//!   query it accepted for that long, so that a leaked query (a proxy's access log) cannot be
+//!   used again. The layer's push endpoint does both, in the shared store.
 //! - Answer within 5 s with `success` or an empty body; otherwise WeChat re-sends the same XML
 //!   (at most 3 deliveries, the same XML each time). Deduplicate with
 //!   [`PushMessage::dedupe_key`].
@@ -63,6 +68,7 @@
 //!   this module panics on hostile input.
 
 use std::fmt;
+use std::time::Duration;
 
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{BlockDecryptMut as _, BlockEncryptMut as _, KeyIvInit as _};
@@ -78,6 +84,51 @@ type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
 /// The largest push body (and `Encrypt` value) this module accepts: 64 KiB. WeChat's events
 /// are a few hundred bytes; read request bodies with this limit too.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How far a push's `timestamp` may be from our clock, either way: 5 minutes. WeChat stamps
+/// every request when it sends it (a re-delivery comes within 15 s), so anything older was
+/// kept, and anything from the future was made up or comes from a badly wrong clock.
+///
+/// ```
+/// assert_eq!(wechat_auth::push::TIMESTAMP_WINDOW.as_secs(), 300);
+/// ```
+pub const TIMESTAMP_WINDOW: Duration = Duration::from_secs(300);
+
+/// The longest `timestamp` accepted: 20 digits hold every `u64`.
+const MAX_TIMESTAMP_DIGITS: usize = 20;
+
+/// Checks a push `timestamp`: decimal Unix seconds (ASCII digits only, no sign or spaces)
+/// at most [`TIMESTAMP_WINDOW`] away from `now_unix`, in either direction. Returns the
+/// seconds, or [`PushError::StaleTimestamp`].
+///
+/// Use it together with the signature check, and remember each accepted signed query for
+/// as long as its timestamp stays acceptable (twice the window, to be safe) to refuse
+/// replays.
+///
+/// ```
+/// use wechat_auth::push::{check_timestamp, PushError};
+///
+/// let now = 1_700_000_000;
+/// assert_eq!(check_timestamp("1700000000", now), Ok(1_700_000_000));
+/// assert_eq!(check_timestamp("1699999700", now), Ok(1_699_999_700)); // 5 minutes old
+/// assert_eq!(check_timestamp("1699999699", now), Err(PushError::StaleTimestamp));
+/// assert_eq!(check_timestamp("1700000301", now), Err(PushError::StaleTimestamp));
+/// assert_eq!(check_timestamp("0", now), Err(PushError::StaleTimestamp));
+/// assert_eq!(check_timestamp("abc", now), Err(PushError::StaleTimestamp));
+/// ```
+pub fn check_timestamp(timestamp: &str, now_unix: u64) -> Result<u64, PushError> {
+    if timestamp.is_empty()
+        || timestamp.len() > MAX_TIMESTAMP_DIGITS
+        || !timestamp.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(PushError::StaleTimestamp);
+    }
+    let secs: u64 = timestamp.parse().map_err(|_| PushError::StaleTimestamp)?;
+    if secs.abs_diff(now_unix) > TIMESTAMP_WINDOW.as_secs() {
+        return Err(PushError::StaleTimestamp);
+    }
+    Ok(secs)
+}
 
 /// Length of an `EncodingAESKey`: 43 characters of `[A-Za-z0-9]`.
 const ENCODING_AES_KEY_LEN: usize = 43;
@@ -143,6 +194,16 @@ pub enum PushError {
     /// The body or `Encrypt` value is larger than [`MAX_BODY_BYTES`].
     #[error("push body larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// The `timestamp` is not decimal Unix seconds within [`TIMESTAMP_WINDOW`] of our clock
+    /// (see [`check_timestamp`]): a replayed request, or a clock far out of sync.
+    #[error(
+        "push timestamp is not Unix seconds within 5 minutes of our clock (a replay, or a clock out of sync)"
+    )]
+    StaleTimestamp,
+    /// This signed query was accepted before with another body (or for another request):
+    /// someone re-used a signature they saw.
+    #[error("push signature was already used for another request (a replay)")]
+    Replayed,
 }
 
 /// Which EncodingAESKey decrypted a message (see [`PushCrypto::with_previous_key`]).
@@ -495,6 +556,9 @@ impl PushCrypto {
     /// Verifies the `GET` WeChat sends to check a push URL and returns the `echostr` to
     /// answer (as a plain-text body).
     ///
+    /// This checks the signature only, not freshness: also refuse a stale `timestamp`
+    /// ([`check_timestamp`]) and a query seen before (see the module docs).
+    ///
     /// ```
     /// use wechat_auth::push::{PushCrypto, PushError, PushQuery};
     ///
@@ -519,6 +583,10 @@ impl PushCrypto {
     ///
     /// Once an EncodingAESKey is configured, a post without `encrypt_type=aes` is refused
     /// ([`PushError::NotEncrypted`]): a plaintext body is not covered by any signature.
+    ///
+    /// This checks signatures only, not freshness: also refuse a stale `timestamp`
+    /// ([`check_timestamp`]) and a signed query seen before with another body (see the
+    /// module docs) — in plaintext mode that memory is all that stops a forged body.
     ///
     /// ```
     /// use wechat_auth::push::{event_xml, PushCrypto, PushQuery};
@@ -968,6 +1036,65 @@ mod tests {
 
     fn crypto() -> PushCrypto {
         PushCrypto::new(TOKEN, Some(KEY), APPID).unwrap()
+    }
+
+    #[test]
+    fn timestamp_window_is_five_minutes_either_way() {
+        let now = 1_714_036_504;
+        let w = TIMESTAMP_WINDOW.as_secs();
+        assert_eq!(w, 300);
+        for ok in [now, now - 1, now + 1, now - w, now + w] {
+            assert_eq!(check_timestamp(&ok.to_string(), now), Ok(ok), "{ok}");
+        }
+        for stale in [
+            now - w - 1,
+            now + w + 1,
+            now - 600,
+            now + 600,
+            0,
+            1,
+            u64::MAX,
+        ] {
+            assert_eq!(
+                check_timestamp(&stale.to_string(), now),
+                Err(PushError::StaleTimestamp),
+                "{stale}"
+            );
+        }
+        // Leading zeros are still decimal seconds (the signature covers the exact text).
+        assert_eq!(check_timestamp("01714036504", now), Ok(now));
+    }
+
+    #[test]
+    fn timestamp_must_be_plain_decimal() {
+        let now = 1_714_036_504;
+        for bad in [
+            "",
+            "abc",
+            " 1714036504",
+            "1714036504 ",
+            "+1714036504",
+            "-1714036504",
+            "1714036504.0",
+            "1.714036504e9",
+            "0x6628a118",
+            "１７１４０３６５０４", // full-width digits
+            "171403650４",
+            "99999999999999999999",           // 20 digits, larger than u64
+            "000000000000000000001714036504", // too long
+        ] {
+            assert_eq!(
+                check_timestamp(bad, now),
+                Err(PushError::StaleTimestamp),
+                "{bad:?}"
+            );
+        }
+        // Near the ends of the clock nothing overflows.
+        assert_eq!(check_timestamp("0", 0), Ok(0));
+        assert_eq!(check_timestamp("300", 0), Ok(300));
+        assert_eq!(check_timestamp("301", 0), Err(PushError::StaleTimestamp));
+        let max = u64::MAX.to_string();
+        assert_eq!(check_timestamp(&max, u64::MAX), Ok(u64::MAX));
     }
 
     /// Encrypts raw plaintext bytes (no padding added) with the vector key, to build

@@ -144,7 +144,12 @@ async fn scan_login_in_plain_mode() {
         .await
         .unwrap();
     let o = mock.official_account();
-    let app = start(config(&mock).with_oa_push(o.token.clone().unwrap(), None)).await;
+    let app = start(
+        config(&mock)
+            .with_oa_push(o.token.clone().unwrap(), None)
+            .with_insecure_plaintext_push(true),
+    )
+    .await;
     full_flow(mock, app).await;
 }
 
@@ -226,9 +231,19 @@ async fn an_expired_scene_expires_and_a_late_push_changes_nothing() {
     assert!(token.is_none());
 }
 
+/// Now, in Unix seconds: what WeChat puts in a push's `timestamp` (the layer refuses one
+/// more than 5 minutes off).
+fn now_ts() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
 /// Pushes `xml` as WeChat would: signed, and sealed in safe mode when `crypto` has a key.
 async fn send_push(app: &App, crypto: &PushCrypto, xml: &str) -> reqwest::Response {
-    let (ts, nonce) = ("1700000000", "424242");
+    let (ts, nonce) = (&now_ts(), "424242");
     let sig = crypto.signature(ts, nonce);
     let mut url = format!(
         "{}/auth/wechat/push?signature={sig}&timestamp={ts}&nonce={nonce}&openid=x",
@@ -274,9 +289,12 @@ async fn push_signatures_are_checked() {
     let push = format!("{}/auth/wechat/push", app.url);
 
     // URL verification.
-    let sig = crypto.signature("1714036504", "1514711492");
+    let now = now_ts();
+    let sig = crypto.signature(&now, "1514711492");
     let res = c
-        .get(format!("{push}?signature={sig}&timestamp=1714036504&nonce=1514711492&echostr=4375120948345356249"))
+        .get(format!(
+            "{push}?signature={sig}&timestamp={now}&nonce=1514711492&echostr=4375120948345356249"
+        ))
         .send()
         .await
         .unwrap();
@@ -304,7 +322,7 @@ async fn push_signatures_are_checked() {
     let body = format!(
         "<xml><ToUserName><![CDATA[gh_000000000001]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
     );
-    let (ts, nonce) = ("1700000000", "123456789");
+    let (ts, nonce) = (now.as_str(), "123456789");
     let sig = crypto.signature(ts, nonce);
     let good = crypto.msg_signature(ts, nonce, &encrypt);
     let url = |msg_sig: &str| {

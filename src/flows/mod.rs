@@ -293,7 +293,7 @@ where
             Err(res) => res,
         },
         "/refresh" if post => app::refresh(auth, req).await,
-        "/push" if read => push::verify(auth, req),
+        "/push" if read => push::verify(auth, req).await,
         "/push" if post => match read_body(body, push::MAX_BODY).await {
             Ok(bytes) => push::receive(auth, req, bytes).await,
             Err(res) => res,

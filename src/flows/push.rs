@@ -3,28 +3,42 @@
 //! event for one of our pending scenes confirms that scan.
 //!
 //! Every request must carry a valid `signature` (and, in safe mode, `msg_signature` over the
-//! ciphertext, which must also decrypt to our appid). Bodies are bounded and parsed as XML.
-//! WeChat re-sends an event it got no `success` for within 5 seconds: a scene is confirmed
-//! once, whatever arrives again, and the answer goes back within 4 seconds even when the
-//! user lookup behind it is slower (the work finishes in the background).
+//! ciphertext, which must also decrypt to our appid) and a `timestamp` within
+//! [`TIMESTAMP_WINDOW`] of our clock. Bodies are bounded and parsed as XML.
+//!
+//! The URL `signature` covers the token, `timestamp` and `nonce`, never the body, so each
+//! accepted signed query is remembered in the store (every instance sees it) until its
+//! timestamp can no longer be accepted. The same query again with the same body is a
+//! re-delivery (WeChat re-sends an event it got no `success` for within 5 seconds): it is
+//! answered `success` and changes nothing. The same query with another body is a forgery
+//! made from a leaked query and is refused with 403. A scene is also confirmed only once,
+//! whatever arrives, and the answer goes back within 4 seconds even when the user lookup
+//! behind it is slower (the work finishes in the background).
 
 use std::{sync::Arc, time::Duration};
 
 use axum_core::body::Body;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
+use sha1::{Digest as _, Sha1};
 
 use super::scan::SceneStatus;
 use crate::{
     Channel, WechatUser,
     auth::Auth,
-    push::{PushError, PushQuery},
+    push::{PushError, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
 };
 
 /// Largest push body read.
 pub(crate) const MAX_BODY: usize = crate::push::MAX_BODY_BYTES;
 /// How long a push waits for its work before answering anyway.
 const ANSWER_WITHIN: Duration = Duration::from_secs(4);
+/// How long an accepted signed query is remembered. A timestamp up to [`TIMESTAMP_WINDOW`]
+/// ahead of our clock stays acceptable for twice the window; the margin also covers
+/// instances whose clocks disagree a little.
+const REPLAY_MEMORY: Duration = Duration::from_secs(2 * TIMESTAMP_WINDOW.as_secs());
+/// The longest openid accepted in `FromUserName` (real ones have 28 characters).
+const MAX_OPENID_LEN: usize = 64;
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut res = Response::new(Body::from(body));
@@ -36,11 +50,14 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     res
 }
 
-/// The answer to a push that fails its checks: `403` when a signature, the ciphertext or
-/// the appid is wrong, `400` when the request is malformed.
+/// The answer to a push that fails its checks: `403` when a signature, the timestamp, the
+/// ciphertext or the appid is wrong (or the query was used before), `400` when the request
+/// is malformed.
 fn rejected(e: &PushError) -> Response<Body> {
     match e {
         PushError::BadSignature
+        | PushError::StaleTimestamp
+        | PushError::Replayed
         | PushError::AppIdMismatch
         | PushError::NotEncrypted
         | PushError::BadBase64
@@ -56,23 +73,142 @@ fn rejected(e: &PushError) -> Response<Body> {
     }
 }
 
+fn store_down() -> Response<Body> {
+    // WeChat re-sends on anything but `success`; nothing was changed.
+    text(StatusCode::SERVICE_UNAVAILABLE, "try again")
+}
+
+/// The current Unix time in seconds.
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether `openid` looks like an openid: 1..=64 characters of `[A-Za-z0-9_-]`.
+fn valid_openid(openid: &str) -> bool {
+    (1..=MAX_OPENID_LEN).contains(&openid.len())
+        && openid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The memory of one accepted signed request.
+struct Memo {
+    /// `wechat-auth:{appid}:push-nonce:{digest}`, the digest over what the signatures cover
+    /// besides the token: `timestamp`, `nonce` and, for an encrypted post, `msg_signature`
+    /// (which covers the ciphertext, so two sealed messages never share a memo).
+    key: String,
+    /// Digest of the request itself (method and body, or the `echostr`): the same request
+    /// again is a re-delivery, anything else under the same key is a forgery.
+    fingerprint: Vec<u8>,
+}
+
+impl Memo {
+    fn new(appid: &str, timestamp: &str, nonce: &str, query: &PushQuery, request: &[u8]) -> Self {
+        let mut h = Sha1::new();
+        h.update(timestamp.as_bytes());
+        h.update([0]);
+        h.update(nonce.as_bytes());
+        if query.is_encrypted()
+            && let Some(msg_signature) = &query.msg_signature
+        {
+            h.update([0]);
+            h.update(msg_signature.trim().to_ascii_lowercase().as_bytes());
+        }
+        let key = Auth::key(appid, "push-nonce", &hex::encode(h.finalize()));
+        Memo {
+            key,
+            fingerprint: Sha1::digest(request).to_vec(),
+        }
+    }
+}
+
+/// What the memory says about a request.
+enum Seen {
+    /// Never seen: go ahead.
+    First,
+    /// Exactly this request was accepted before (a re-delivery): answer, change nothing.
+    Again,
+    /// This signed query was accepted with another request: a forgery.
+    Forged,
+}
+
+/// Records `memo` in the store, once for every instance.
+async fn remember(auth: &Auth, memo: &Memo) -> Result<Seen, crate::store::StoreError> {
+    // Three rounds: the record may expire or be released between the two calls.
+    for _ in 0..3 {
+        if auth
+            .store
+            .set_if_absent(&memo.key, memo.fingerprint.clone(), REPLAY_MEMORY)
+            .await?
+        {
+            return Ok(Seen::First);
+        }
+        match auth.store.get(&memo.key).await? {
+            Some(v) if v == memo.fingerprint => return Ok(Seen::Again),
+            Some(_) => return Ok(Seen::Forged),
+            None => continue,
+        }
+    }
+    Ok(Seen::Forged)
+}
+
+/// Checks the URL signature and the timestamp; returns `(timestamp, nonce)`.
+fn signed_and_fresh(
+    crypto: &crate::push::PushCrypto,
+    query: &PushQuery,
+) -> Result<(String, String), PushError> {
+    let signature = query
+        .signature
+        .as_deref()
+        .ok_or(PushError::Missing("signature"))?;
+    let timestamp = query
+        .timestamp
+        .as_deref()
+        .ok_or(PushError::Missing("timestamp"))?;
+    let nonce = query.nonce.as_deref().ok_or(PushError::Missing("nonce"))?;
+    if !crypto.verify_signature(signature, timestamp, nonce) {
+        return Err(PushError::BadSignature);
+    }
+    check_timestamp(timestamp, now_unix())?;
+    Ok((timestamp.to_owned(), nonce.to_owned()))
+}
+
 /// `GET PREFIX/push?signature&timestamp&nonce&echostr`: WeChat's URL check.
-pub(crate) fn verify(auth: &Auth, req: &Parts) -> Response<Body> {
+///
+/// The signed query is remembered too: in plaintext mode a `POST` carrying it would
+/// otherwise be accepted with any body. The same check again is answered the same way.
+pub(crate) async fn verify(auth: &Auth, req: &Parts) -> Response<Body> {
     let Some(crypto) = &auth.push else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
-    match crypto.verify_get(&query) {
-        Ok(echostr) => {
-            let mut res = Response::new(Body::from(echostr.to_owned()));
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            res
+    let (timestamp, nonce) = match signed_and_fresh(crypto, &query) {
+        Ok(t) => t,
+        Err(e) => return rejected(&e),
+    };
+    let echostr = match crypto.verify_get(&query) {
+        Ok(echostr) => echostr.to_owned(),
+        Err(e) => return rejected(&e),
+    };
+    let request = [b"GET\0".as_slice(), echostr.as_bytes()].concat();
+    let memo = Memo::new(crypto.appid(), &timestamp, &nonce, &query, &request);
+    match remember(auth, &memo).await {
+        Ok(Seen::First | Seen::Again) => {}
+        Ok(Seen::Forged) => return rejected(&PushError::Replayed),
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable while checking a push URL");
+            return store_down();
         }
-        Err(e) => rejected(&e),
     }
+    let mut res = Response::new(Body::from(echostr));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
 }
 
 /// `POST PREFIX/push`: an event or message from WeChat.
@@ -84,16 +220,48 @@ pub(crate) async fn receive(auth: &Arc<Auth>, req: &Parts, body: Bytes) -> Respo
         return text(StatusCode::BAD_REQUEST, "body is not UTF-8");
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
+    let (timestamp, nonce) = match signed_and_fresh(crypto, &query) {
+        Ok(t) => t,
+        Err(e) => return rejected(&e),
+    };
     let message = match crypto.open_post(&query, xml) {
         Ok(m) => m,
         Err(e) => return rejected(&e),
     };
+    let request = [b"POST\0".as_slice(), &body[..]].concat();
+    let memo = Memo::new(crypto.appid(), &timestamp, &nonce, &query, &request);
+    match remember(auth, &memo).await {
+        Ok(Seen::First) => {}
+        Ok(Seen::Again) => {
+            tracing::debug!("push re-delivered; already handled");
+            return text(StatusCode::OK, "success");
+        }
+        Ok(Seen::Forged) => return rejected(&PushError::Replayed),
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable while checking a push");
+            return store_down();
+        }
+    }
     if let Some(scene) = message.scan_scene() {
-        let work = tokio::spawn(confirm_scan(
-            auth.clone(),
-            scene.to_owned(),
-            message.from_user_name.clone(),
-        ));
+        let openid = message.from_user_name.clone();
+        if !valid_openid(&openid) {
+            // Signed, so WeChat sent it: answer so that it stops re-sending, confirm nothing.
+            tracing::warn!(
+                len = openid.len(),
+                "scan event with an empty or malformed FromUserName ignored"
+            );
+            return text(StatusCode::OK, "success");
+        }
+        let work = tokio::spawn({
+            let auth = auth.clone();
+            let scene = scene.to_owned();
+            async move {
+                if !confirm_scan(auth.clone(), scene, openid).await {
+                    // Let a re-delivery try again.
+                    let _ = auth.store.delete_if_eq(&memo.key, &memo.fingerprint).await;
+                }
+            }
+        });
         // Answer in time even when WeChat's user lookup is slow; the work goes on.
         let _ = tokio::time::timeout(ANSWER_WITHIN, work).await;
     }
@@ -101,31 +269,33 @@ pub(crate) async fn receive(auth: &Arc<Auth>, req: &Parts, body: Bytes) -> Respo
 }
 
 /// Confirms the pending scene `scene_id` for `openid`: once, whatever arrives again.
-async fn confirm_scan(auth: Arc<Auth>, scene_id: String, openid: String) {
+/// `false` when the store failed before anything was decided, so that a re-delivery may
+/// try again.
+async fn confirm_scan(auth: Arc<Auth>, scene_id: String, openid: String) -> bool {
     let Some(key) = auth.scene_key(&scene_id) else {
-        return;
+        return true;
     };
     let Some(oa) = auth.cfg.official_account.as_ref() else {
-        return;
+        return true;
     };
     let appid = oa.app().appid().to_owned();
     let claim = format!("{key}:claim");
     let ttl = auth.cfg.scan_ttl;
     match auth.store.set_if_absent(&claim, b"1".to_vec(), ttl).await {
         Ok(true) => {}
-        Ok(false) => return, // a re-delivery, or another instance has it
+        Ok(false) => return true, // a re-delivery, or another instance has it
         Err(e) => {
             tracing::error!(error = %e, "store unavailable while confirming a scan");
-            return;
+            return false;
         }
     }
     let mut scene = match auth.scene(&key).await {
         Ok(Some(s)) if s.status == SceneStatus::Pending => s,
-        Ok(_) => return, // unknown, expired or already handled: nothing changes
+        Ok(_) => return true, // unknown, expired or already handled: nothing changes
         Err(e) => {
             tracing::error!(error = ?e, "store unavailable while confirming a scan");
             let _ = auth.store.take(&claim).await;
-            return;
+            return false;
         }
     };
     scene.status = SceneStatus::Scanned;
@@ -166,4 +336,68 @@ async fn confirm_scan(auth: Arc<Auth>, scene_id: String, openid: String) {
         tracing::error!(error = ?e, "could not record a confirmed scan");
     }
     tracing::debug!("scan confirmed");
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openids_are_checked() {
+        for ok in [
+            "o6_bmjrPTlm6_2sgVt7hMZOPfL2M",
+            "oMOCKopenid0000000000000001",
+            "a",
+            "o-_-",
+            &"o".repeat(64),
+        ] {
+            assert!(valid_openid(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            "o6_bmjrPTlm6 2sgVt7hMZOPfL2M",
+            "o/../x",
+            "o:x",
+            "用户",
+            "o\n",
+            &"o".repeat(65),
+        ] {
+            assert!(!valid_openid(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn memo_keys_cover_what_is_signed() {
+        let plain = PushQuery::parse("signature=a&timestamp=1&nonce=2");
+        let safe =
+            PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=AB");
+        let other =
+            PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=cd");
+        let a = Memo::new("wx1", "1", "2", &plain, b"POST\0x");
+        assert!(
+            a.key.starts_with("wechat-auth:wx1:push-nonce:"),
+            "{}",
+            a.key
+        );
+        // A GET and a plaintext POST with the same signed query share a memo.
+        let get = Memo::new("wx1", "1", "2", &plain, b"GET\0e");
+        assert_eq!(a.key, get.key);
+        assert_ne!(a.fingerprint, get.fingerprint);
+        // Sealed messages are told apart by their msg_signature (case-insensitive).
+        let s1 = Memo::new("wx1", "1", "2", &safe, b"POST\0x");
+        let s2 = Memo::new("wx1", "1", "2", &other, b"POST\0x");
+        let upper =
+            PushQuery::parse("signature=a&timestamp=1&nonce=2&encrypt_type=aes&msg_signature=ab");
+        assert_ne!(s1.key, a.key);
+        assert_ne!(s1.key, s2.key);
+        assert_eq!(s1.key, Memo::new("wx1", "1", "2", &upper, b"").key);
+        // "1"+"23" and "12"+"3" differ; so do appids.
+        assert_ne!(
+            Memo::new("wx1", "1", "23", &plain, b"").key,
+            Memo::new("wx1", "12", "3", &plain, b"").key
+        );
+        assert_ne!(a.key, Memo::new("wx2", "1", "2", &plain, b"POST\0x").key);
+    }
 }

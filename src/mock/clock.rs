@@ -21,6 +21,14 @@ impl Clock {
         real.checked_add(offset).unwrap_or(real)
     }
 
+    /// The mock's "now" and the real wall-clock time it was computed from (one reading, so
+    /// the two agree to the second while the clock has not been moved).
+    pub(crate) fn now_and_wall(&self) -> (SystemTime, SystemTime) {
+        let offset = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        let real = SystemTime::now();
+        (real.checked_add(offset).unwrap_or(real), real)
+    }
+
     /// Moves the clock forward by `by` (saturating at about a century in total).
     pub(crate) fn advance(&self, by: Duration) {
         let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
@@ -54,6 +62,9 @@ mod tests {
         let before = c.now();
         c.advance(Duration::from_secs(3600));
         assert!(c.now().duration_since(before).unwrap() >= Duration::from_secs(3600));
+        let (mock, wall) = c.now_and_wall();
+        assert!(mock.duration_since(wall).unwrap() >= Duration::from_secs(3600));
+        assert!(SystemTime::now().duration_since(wall).unwrap() < Duration::from_secs(60));
         c.advance(Duration::MAX);
         let _ = c.now(); // no panic
         assert_eq!(secs_until(c.now(), before), 0);

@@ -393,7 +393,8 @@ impl MockWechat {
     /// The environment that points an app at this mock: `WECHAT_API_BASE`,
     /// `WECHAT_OPEN_BASE`, `WECHAT_MP_BASE`, and the primary apps' `WECHAT_WEBSITE_APP_ID`,
     /// `WECHAT_WEBSITE_APP_SECRET`, `WECHAT_OA_APP_ID`, `WECHAT_OA_APP_SECRET`,
-    /// `WECHAT_OA_TOKEN`, `WECHAT_OA_ENCODING_AES_KEY` (when set), `WECHAT_MOBILE_APP_ID`,
+    /// `WECHAT_OA_TOKEN`, `WECHAT_OA_ENCODING_AES_KEY` (when set; otherwise, for an account
+    /// with a push token, `WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1`), `WECHAT_MOBILE_APP_ID`,
     /// `WECHAT_MOBILE_APP_SECRET`, `WECHAT_MINI_APP_ID`, `WECHAT_MINI_APP_SECRET`.
     ///
     /// ```
@@ -420,8 +421,11 @@ impl MockWechat {
         if let Some(token) = &oa.token {
             env.push(("WECHAT_OA_TOKEN", token.clone()));
         }
-        if let Some(key) = &oa.encoding_aes_key {
-            env.push(("WECHAT_OA_ENCODING_AES_KEY", key.clone()));
+        match (&oa.token, &oa.encoding_aes_key) {
+            (_, Some(key)) => env.push(("WECHAT_OA_ENCODING_AES_KEY", key.clone())),
+            // The mock's account pushes plaintext: the app must accept that explicitly.
+            (Some(_), None) => env.push(("WECHAT_OA_INSECURE_PLAINTEXT_PUSH", "1".to_owned())),
+            (None, None) => {}
         }
         let mobile = self.mobile();
         env.push(("WECHAT_MOBILE_APP_ID", mobile.appid.clone()));

@@ -254,7 +254,12 @@ impl Shared {
         let crypto = push_crypto(app)?;
         let openid = user.openid_for(&app.appid);
         let original_id = app.original_id.as_deref().unwrap_or(&app.appid);
-        let now = self.now();
+        // `CreateTime` follows the mock's movable clock, like every other time the mock
+        // hands out. The query's `timestamp` is the real wall-clock time instead: the
+        // receiver compares it with its own clock (a 5-minute window against replays), and
+        // real WeChat's stamp is close to the server's clock whatever a test did to the
+        // mock's. While the clock has not been moved the two are the same second.
+        let (now, wall) = self.clock.now_and_wall();
         let create_time = unix_secs(now);
 
         // The user scans: a follower gets SCAN; anyone else follows now and gets subscribe.
@@ -284,7 +289,7 @@ impl Shared {
             &ticket.ticket,
         );
 
-        let timestamp = create_time.to_string();
+        let timestamp = unix_secs(wall).to_string();
         let nonce = rand::random_range(100_000_000..2_000_000_000u32).to_string();
         let mut query = vec![
             ("signature", crypto.signature(&timestamp, &nonce)),
