@@ -156,14 +156,20 @@ async fn a_native_code_mints_one_token_and_nothing_once_it_is_revoked() {
 #[tokio::test]
 async fn sixteen_simultaneous_refreshes_have_one_winner() {
     let mock = MockWechat::start().await.unwrap();
-    let app = Arc::new(start(config(&mock)).await);
+    // Two instances sharing one store: the winner must be decided there, not in a process.
+    let store = Arc::new(MemoryStore::new());
+    let apps = [
+        Arc::new(start(base_config(&mock).with_store(store.clone())).await),
+        Arc::new(start(base_config(&mock).with_store(store.clone())).await),
+    ];
+    let app = apps[0].clone();
     let code = mock.sdk_code(&mock.mobile().appid, "alice").unwrap();
     let (_, body) = app_login(&app, &code).await;
     let token = body["token"].as_str().unwrap().to_owned();
 
     let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let (app, token) = (app.clone(), token.clone());
+        .map(|i| {
+            let (app, token) = (apps[i % 2].clone(), token.clone());
             tokio::spawn(async move { refresh(&app, &token).await })
         })
         .collect();
