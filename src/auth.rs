@@ -15,7 +15,7 @@ use crate::{
     flows::FlowError,
     respond::{self, CookieSpec},
     session::{IssuedToken, Lifetimes, Revocations, SessionKeys, now_unix},
-    store::{self, MemoryStore, Revocation, Store},
+    store::{self, Revocation, Store},
     user::{Carrier, CurrentSession, Session, TokenClass},
 };
 
@@ -157,10 +157,7 @@ pub(crate) enum Found {
 impl Auth {
     pub(crate) fn new(cfg: WechatConfig) -> Self {
         let client = cfg.client();
-        let store: Arc<dyn Store> = cfg
-            .store
-            .clone()
-            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store = cfg.store.clone();
         let keys = SessionKeys::new(&cfg.session_keys);
         let public = PublicPaths::new(&cfg.public_paths);
         let login_path = format!("{}/login", cfg.prefix);

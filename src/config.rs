@@ -423,7 +423,7 @@ pub struct WechatConfig {
     pub(crate) global_token_source: GlobalTokenSource,
     pub(crate) http_timeout: Duration,
     pub(crate) on_login: Option<LoginHook>,
-    pub(crate) store: Option<Arc<dyn Store>>,
+    pub(crate) store: Arc<dyn Store>,
 }
 
 impl fmt::Debug for WechatConfig {
@@ -1370,10 +1370,12 @@ impl WechatConfigBuilder {
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
 
-        let store = match (self.store, &self.redis_url) {
-            (Some(store), _) => Some(store),
-            (None, None) => None,
-            (None, Some(url)) => Some(redis_store(url)?),
+        // Created here, once: every layer and clone made from this config shares it (a
+        // logout through one layer is seen by the others; one code single flight for all).
+        let store: Arc<dyn Store> = match (self.store, &self.redis_url) {
+            (Some(store), _) => store,
+            (None, None) => Arc::new(crate::store::MemoryStore::new()),
+            (None, Some(url)) => redis_store(url)?,
         };
 
         Ok(WechatConfig {

@@ -201,3 +201,78 @@ async fn logout_needs_our_origin_and_holds_for_bearer_clients() {
     assert_eq!(status_with_bearer(&app, &token).await, 401);
     assert_eq!(status_with_cookie(&app, &token).await, 302);
 }
+
+#[tokio::test]
+async fn two_layers_from_one_config_share_one_store() {
+    use wechat_auth::WechatAuthLayer;
+    let mock = MockWechat::start().await.unwrap();
+    // One config, two layers (say, an API router and a web router), on two servers.
+    let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (url_a, url_b) = (
+        format!("http://{}", a.local_addr().unwrap()),
+        format!("http://{}", b.local_addr().unwrap()),
+    );
+    let cfg = base_config(&mock)
+        .with_public_url(url_a.clone())
+        .build()
+        .unwrap();
+    for (listener, layer) in [
+        (a, WechatAuthLayer::new(cfg.clone())),
+        (b, WechatAuthLayer::new(cfg)),
+    ] {
+        let app = routes().layer(layer);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let client = reqwest::Client::new();
+
+    // One code posted through both layers: one exchange, one token.
+    let code = mock.sdk_code(&mock.mobile().appid, "alice").unwrap();
+    let mut tokens = Vec::new();
+    for url in [&url_a, &url_b] {
+        let body: serde_json::Value = client
+            .post(format!("{url}/auth/wechat/app"))
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(body["token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(tokens[0], tokens[1]);
+    assert_eq!(mock.calls("sns/oauth2/access_token"), 1);
+
+    // A logout through one layer is refused by the other.
+    let token = &tokens[0];
+    let status = |url: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{url}/api/data"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(url_b.clone()).await, 200);
+    let res = client
+        .post(format!("{url_a}/auth/wechat/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let started = std::time::Instant::now();
+    while status(url_b.clone()).await != 401 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the other layer still accepts the logged-out token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
