@@ -206,7 +206,12 @@ impl Auth {
     }
 
     /// Finds and verifies the session a request carries: `Authorization: Bearer` first, then
-    /// the session cookie. Local work only: no store, no network.
+    /// the session cookie. Local work only: no store, no network, no allocation.
+    ///
+    /// A request with more than one session cookie (in one `Cookie` header or several) has
+    /// no session: a second one is a cookie planted on a deeper path or a parent domain to
+    /// shadow the real one, and which of them a browser sends first says nothing about
+    /// which is ours.
     pub(crate) fn find_session(&self, headers: &HeaderMap) -> Found {
         if let Some(token) = bearer(headers) {
             return match self.verify(token) {
@@ -217,18 +222,22 @@ impl Auth {
                 None => Found::InvalidBearer,
             };
         }
+        let mut found = None;
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
-            for token in cookie_values(value, &self.cfg.cookie_name) {
-                if let Some(session) = self.verify(token) {
-                    return Found::Session(CurrentSession {
-                        session,
-                        carrier: Carrier::Cookie,
-                    });
+            for token in cookie_values(value, &self.cfg.session_cookie) {
+                if found.replace(token).is_some() {
+                    return Found::Nothing;
                 }
             }
         }
-        Found::Nothing
+        match found.and_then(|token| self.verify(token)) {
+            Some(session) => Found::Session(CurrentSession {
+                session,
+                carrier: Carrier::Cookie,
+            }),
+            None => Found::Nothing,
+        }
     }
 
     fn verify(&self, token: &str) -> Option<Arc<crate::user::Session>> {
@@ -565,7 +574,7 @@ impl Auth {
     pub(crate) fn set_session_cookie(&self, res: &mut Response<Body>, token: &IssuedToken) {
         let max_age = token.exp.saturating_sub(now_unix());
         let cookie = self.cookie_spec().build(
-            self.cfg.cookie_name.as_str(),
+            self.cfg.session_cookie.as_str(),
             token.token.expose(),
             "/",
             max_age,
@@ -577,7 +586,7 @@ impl Auth {
     pub(crate) fn clear_session_cookie(&self, res: &mut Response<Body>) {
         let cookie = self
             .cookie_spec()
-            .build(self.cfg.cookie_name.as_str(), "", "/", 0);
+            .build(self.cfg.session_cookie.as_str(), "", "/", 0);
         respond::set_cookie(res, &cookie);
     }
 

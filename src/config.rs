@@ -328,6 +328,24 @@ pub enum GlobalTokenSource {
     Classic,
 }
 
+const HOST_PREFIX: &str = "__Host-";
+const SECURE_PREFIX: &str = "__Secure-";
+
+/// The one rule for the names of the layer's cookies (session, state, scan).
+///
+/// A cookie a sibling subdomain (`Domain=example.com`) or a plain-http page sets can shadow
+/// or stand in for ours, unless its name carries a prefix browsers enforce: `__Host-` (only
+/// from a secure origin, `Secure`, `Path=/`, no `Domain`) when our cookies are host-only,
+/// `__Secure-` (only from a secure origin, `Secure`) when a cookie domain is configured.
+/// Plain http (local development) cannot use either, so its names stay plain.
+pub(crate) fn cookie_name_prefix(secure: bool, domain: Option<&str>) -> &'static str {
+    match (secure, domain) {
+        (true, None) => HOST_PREFIX,
+        (true, Some(_)) => SECURE_PREFIX,
+        (false, _) => "",
+    }
+}
+
 /// The layer's configuration. Build it with [`WechatConfig::builder`] or
 /// [`WechatConfig::from_env`].
 ///
@@ -359,6 +377,10 @@ pub struct WechatConfig {
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) cookie_name: String,
     pub(crate) cookie_domain: Option<String>,
+    /// What every cookie name of the layer starts with (see [`cookie_name_prefix`]).
+    pub(crate) cookie_prefix: &'static str,
+    /// The session cookie's name as sent: `cookie_name` with [`Self::cookie_prefix`].
+    pub(crate) session_cookie: String,
     pub(crate) session_ttl: Duration,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
@@ -517,6 +539,43 @@ impl WechatConfig {
             tracing::error!(error = %e, "invalid WeChat client settings; using the defaults");
             crate::client::WechatClient::new()
         })
+    }
+
+    /// The name of the session cookie as browsers see it: the configured name, prefixed
+    /// `__Host-` on an https site without a cookie domain and `__Secure-` on an https site
+    /// with one (so a sibling subdomain or a plain-http page cannot set or shadow it), and
+    /// unprefixed on plain http (local development).
+    ///
+    /// ```
+    /// # let b = || wechat_auth::WechatConfig::builder()
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s");
+    /// let https = b().with_public_url("https://example.com").build()?;
+    /// assert_eq!(https.session_cookie_name(), "__Host-wechat_session");
+    /// let shared = b().with_public_url("https://example.com").with_cookie_domain("example.com").build()?;
+    /// assert_eq!(shared.session_cookie_name(), "__Secure-wechat_session");
+    /// let dev = b().with_public_url("http://127.0.0.1:3000").build()?;
+    /// assert_eq!(dev.session_cookie_name(), "wechat_session");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn session_cookie_name(&self) -> &str {
+        &self.session_cookie
+    }
+
+    /// The name of one of the layer's short-lived cookies (`kind` is `wechat_state_` or
+    /// `wechat_scan_`, `id` the state or scan id), with the same prefix as the session
+    /// cookie.
+    pub(crate) fn flow_cookie_name(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}{id}", self.cookie_prefix)
+    }
+
+    /// The `Path` of the layer's short-lived cookies: the endpoint prefix, except under
+    /// `__Host-`, which requires `Path=/`.
+    pub(crate) fn flow_cookie_path(&self) -> &str {
+        if self.cookie_prefix == HOST_PREFIX {
+            "/"
+        } else {
+            &self.prefix
+        }
     }
 
     /// The session lifetime.
@@ -879,7 +938,9 @@ impl WechatConfigBuilder {
         self
     }
 
-    /// The session cookie's name; default `wechat_session`.
+    /// The session cookie's name; default `wechat_session`. On an https site it is sent
+    /// with a `__Host-` (or, with a cookie domain, `__Secure-`) prefix: see
+    /// [`WechatConfig::session_cookie_name`].
     ///
     /// ```
     /// let b = wechat_auth::WechatConfig::builder().with_cookie_name("sid");
@@ -1192,6 +1253,15 @@ impl WechatConfigBuilder {
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
 
+        let cookie_prefix = cookie_name_prefix(secure_cookies, self.cookie_domain.as_deref());
+        let session_cookie = if self.cookie_name.starts_with(HOST_PREFIX)
+            || self.cookie_name.starts_with(SECURE_PREFIX)
+        {
+            self.cookie_name.clone()
+        } else {
+            format!("{cookie_prefix}{}", self.cookie_name)
+        };
+
         let store = match (self.store, &self.redis_url) {
             (Some(store), _) => Some(store),
             (None, None) => None,
@@ -1213,6 +1283,8 @@ impl WechatConfigBuilder {
             prefix,
             public_paths: self.public_paths,
             allowed_origins,
+            cookie_prefix,
+            session_cookie,
             cookie_name: self.cookie_name,
             cookie_domain: self.cookie_domain,
             session_ttl: self.session_ttl,
@@ -1251,6 +1323,37 @@ mod tests {
             cfg.redirect_uri(),
             "https://example.com/auth/wechat/callback"
         );
+    }
+
+    #[test]
+    fn cookie_names_get_the_prefix_browsers_enforce() {
+        assert_eq!(cookie_name_prefix(true, None), "__Host-");
+        assert_eq!(cookie_name_prefix(true, Some("example.com")), "__Secure-");
+        assert_eq!(cookie_name_prefix(false, None), "");
+        assert_eq!(cookie_name_prefix(false, Some("example.com")), "");
+
+        let cfg = base().build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Host-wechat_session");
+        assert_eq!(
+            cfg.flow_cookie_name("wechat_state_", "abc"),
+            "__Host-wechat_state_abc"
+        );
+        assert_eq!(cfg.flow_cookie_path(), "/", "__Host- requires Path=/");
+
+        let cfg = base().with_cookie_domain("example.com").build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Secure-wechat_session");
+        assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
+
+        let cfg = base()
+            .with_public_url("http://127.0.0.1:3000")
+            .build()
+            .unwrap();
+        assert_eq!(cfg.session_cookie, "wechat_session");
+        assert_eq!(cfg.flow_cookie_name("wechat_scan_", "x"), "wechat_scan_x");
+        assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
+
+        let cfg = base().with_cookie_name("__Host-sid").build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Host-sid", "never prefixed twice");
     }
 
     #[test]

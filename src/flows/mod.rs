@@ -324,15 +324,22 @@ pub(crate) fn same_origin(auth: &Auth, req: &Parts) -> bool {
     }
 }
 
-/// The value of the cookie called `name`, if the request carries it.
+/// The value of the cookie called `name`, if the request carries it exactly once. Two
+/// cookies of one name are one planted beside ours (another path or a parent domain): then
+/// neither is trusted.
 pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
-    req.headers
+    let mut named = req
+        .headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
+        .filter(|c| c.name() == name);
+    let first = named.next()?;
+    if named.next().is_some() {
+        return None;
+    }
+    first.value_raw()
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {
