@@ -270,7 +270,7 @@ where
         "/scan" | "/push" => method_not_allowed("GET, HEAD, POST"),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if read => match rest.strip_suffix("/qr.svg") {
-                Some(id) => scan::image(auth, id).await,
+                Some(id) => scan::image(auth, req, id).await,
                 None => scan::status(auth, req, rest).await,
             },
             Some(_) => method_not_allowed("GET, HEAD"),
