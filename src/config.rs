@@ -328,6 +328,9 @@ pub enum GlobalTokenSource {
     Classic,
 }
 
+/// The default of [`WechatConfigBuilder::with_body_timeout`].
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 const HOST_PREFIX: &str = "__Host-";
 const SECURE_PREFIX: &str = "__Secure-";
 
@@ -381,6 +384,8 @@ pub struct WechatConfig {
     pub(crate) cookie_prefix: &'static str,
     /// The session cookie's name as sent: `cookie_name` with [`Self::cookie_prefix`].
     pub(crate) session_cookie: String,
+    /// How long reading one request body may take.
+    pub(crate) body_timeout: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
@@ -625,6 +630,7 @@ pub struct WechatConfigBuilder {
     allowed_origins: Vec<String>,
     cookie_name: String,
     cookie_domain: Option<String>,
+    body_timeout: Duration,
     session_ttl: Duration,
     state_ttl: Duration,
     userinfo_ttl: Duration,
@@ -657,6 +663,7 @@ impl Default for WechatConfigBuilder {
             allowed_origins: Vec::new(),
             cookie_name: "wechat_session".to_owned(),
             cookie_domain: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             state_ttl: Duration::from_secs(10 * 60),
             userinfo_ttl: Duration::from_secs(24 * 3600),
@@ -962,6 +969,20 @@ impl WechatConfigBuilder {
         self
     }
 
+    /// How long reading one request body of the layer's endpoints (`app`, `miniprogram`,
+    /// `push`) may take in all; default 10 s. A slower body is answered `408` and its
+    /// connection closed, so slow-body connections cannot pile up. (The server's own header
+    /// read timeout bounds the headers: see the crate docs.)
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder().with_body_timeout(std::time::Duration::from_secs(5));
+    /// # drop(b);
+    /// ```
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
     /// How long a session lasts; default 7 days.
     ///
     /// ```
@@ -1252,6 +1273,7 @@ impl WechatConfigBuilder {
         check("userinfo_ttl", self.userinfo_ttl, 1, 30 * 24 * 3600)?;
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
+        check("body_timeout", self.body_timeout, 1, 300)?;
 
         let cookie_prefix = cookie_name_prefix(secure_cookies, self.cookie_domain.as_deref());
         let session_cookie = if self.cookie_name.starts_with(HOST_PREFIX)
@@ -1287,6 +1309,7 @@ impl WechatConfigBuilder {
             session_cookie,
             cookie_name: self.cookie_name,
             cookie_domain: self.cookie_domain,
+            body_timeout: self.body_timeout,
             session_ttl: self.session_ttl,
             state_ttl: self.state_ttl,
             userinfo_ttl: self.userinfo_ttl,
