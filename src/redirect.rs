@@ -207,7 +207,7 @@ mod tests {
         let base = Url::parse("http://local.invalid/").unwrap();
         for _ in 0..50_000 {
             let mut input = String::new();
-            if g.next() % 4 != 0 {
+            if !g.next().is_multiple_of(4) {
                 input.push('/');
             }
             for _ in 0..(g.next() % 9) {
