@@ -82,11 +82,24 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| app.clone().oneshot(get_with(None)))
     });
     let app = guarded();
+    // On an https site the session cookie is `__Host-` prefixed: make sure the cookie cases
+    // measure a signed-in request, not a silent 401.
+    let probe = rt
+        .block_on(app.clone().oneshot(get_with(Some((
+            "cookie",
+            format!("__Host-wechat_session={valid}"),
+        )))))
+        .unwrap();
+    assert_eq!(
+        probe.status(),
+        200,
+        "the guard must accept the bench's cookie"
+    );
     g.bench_function("valid_cookie", |b| {
         b.to_async(&rt).iter(|| {
             app.clone().oneshot(get_with(Some((
                 "cookie",
-                format!("wechat_session={valid}"),
+                format!("__Host-wechat_session={valid}"),
             ))))
         })
     });
@@ -101,7 +114,10 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter_batched(
             || {
                 n += 1;
-                get_with(Some(("cookie", format!("wechat_session={}", token(n)))))
+                get_with(Some((
+                    "cookie",
+                    format!("__Host-wechat_session={}", token(n)),
+                )))
             },
             |req| app.clone().oneshot(req),
             BatchSize::SmallInput,

@@ -11,6 +11,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use axum::{Router, extract::State, response::Html, routing::get};
@@ -119,8 +120,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("endpoints under {prefix}: login, callback, scan, push, me, logout");
-    axum::serve(listener, app).await?;
-    Ok(())
+    serve(listener, app).await
+}
+
+/// How long a client may take to send a request's headers. The layer bounds the bodies it
+/// reads itself (`with_body_timeout`); the headers are the server's job.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `axum::serve` (HTTP/1.1), plus a header read timeout, which `axum::serve` does not
+/// offer: a client that opens a connection and trickles its headers is cut off instead of
+/// holding it for ever.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        service::TowerToHyperService,
+    };
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment, as axum::serve does.
+                eprintln!("accept: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let connection = http
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
+        tokio::spawn(async move {
+            // A client that goes away mid-request, or is too slow, is not the demo's problem.
+            let _ = connection.await;
+        });
+    }
 }
 
 /// A fresh signing key per run: sessions end when the demo stops.

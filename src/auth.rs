@@ -219,7 +219,12 @@ impl Auth {
     }
 
     /// Finds and verifies the session a request carries: `Authorization: Bearer` first, then
-    /// the session cookie. Local work only: no store, no network.
+    /// the session cookie. Local work only: no store, no network, no allocation.
+    ///
+    /// A request with more than one session cookie (in one `Cookie` header or several) has
+    /// no session: a second one is a cookie planted on a deeper path or a parent domain to
+    /// shadow the real one, and which of them a browser sends first says nothing about
+    /// which is ours.
     pub(crate) fn find_session(&self, headers: &HeaderMap) -> Found {
         if let Some(token) = bearer(headers) {
             return match self.verify(token, Carrier::Bearer) {
@@ -243,17 +248,19 @@ impl Auth {
             .collect()
     }
 
-    /// The valid session of the request's session cookie, if any.
+    /// The valid session of the request's one session cookie, if any (none when it carries
+    /// several).
     fn cookie_session(&self, headers: &HeaderMap) -> Option<CurrentSession> {
+        let mut found = None;
         for value in headers.get_all(header::COOKIE) {
             let Ok(value) = value.to_str() else { continue };
-            for token in cookie_values(value, &self.cfg.cookie_name) {
-                if let Some(current) = self.verify(token, Carrier::Cookie) {
-                    return Some(current);
+            for token in cookie_values(value, &self.cfg.session_cookie) {
+                if found.replace(token).is_some() {
+                    return None;
                 }
             }
         }
-        None
+        self.verify(found?, Carrier::Cookie)
     }
 
     /// Verifies `token` as sent by `carrier`: signed by us, not expired, of the class that
@@ -628,7 +635,7 @@ impl Auth {
     pub(crate) fn set_session_cookie(&self, res: &mut Response<Body>, token: &IssuedToken) {
         let max_age = token.exp.saturating_sub(now_unix());
         let cookie = self.cookie_spec().build(
-            self.cfg.cookie_name.as_str(),
+            self.cfg.session_cookie.as_str(),
             token.token.expose(),
             "/",
             max_age,
@@ -640,7 +647,7 @@ impl Auth {
     pub(crate) fn clear_session_cookie(&self, res: &mut Response<Body>) {
         let cookie = self
             .cookie_spec()
-            .build(self.cfg.cookie_name.as_str(), "", "/", 0);
+            .build(self.cfg.session_cookie.as_str(), "", "/", 0);
         respond::set_cookie(res, &cookie);
     }
 

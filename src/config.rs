@@ -382,6 +382,27 @@ pub enum GlobalTokenSource {
     Classic,
 }
 
+/// The default of [`WechatConfigBuilder::with_body_timeout`].
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const HOST_PREFIX: &str = "__Host-";
+const SECURE_PREFIX: &str = "__Secure-";
+
+/// The one rule for the names of the layer's cookies (session, state, scan).
+///
+/// A cookie a sibling subdomain (`Domain=example.com`) or a plain-http page sets can shadow
+/// or stand in for ours, unless its name carries a prefix browsers enforce: `__Host-` (only
+/// from a secure origin, `Secure`, `Path=/`, no `Domain`) when our cookies are host-only,
+/// `__Secure-` (only from a secure origin, `Secure`) when a cookie domain is configured.
+/// Plain http (local development) cannot use either, so its names stay plain.
+pub(crate) fn cookie_name_prefix(secure: bool, domain: Option<&str>) -> &'static str {
+    match (secure, domain) {
+        (true, None) => HOST_PREFIX,
+        (true, Some(_)) => SECURE_PREFIX,
+        (false, _) => "",
+    }
+}
+
 /// The layer's configuration. Build it with [`WechatConfig::builder`] or
 /// [`WechatConfig::from_env`].
 ///
@@ -413,6 +434,12 @@ pub struct WechatConfig {
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) cookie_name: String,
     pub(crate) cookie_domain: Option<String>,
+    /// What every cookie name of the layer starts with (see [`cookie_name_prefix`]).
+    pub(crate) cookie_prefix: &'static str,
+    /// The session cookie's name as sent: `cookie_name` with [`Self::cookie_prefix`].
+    pub(crate) session_cookie: String,
+    /// How long reading one request body may take.
+    pub(crate) body_timeout: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) session_max_lifetime: Duration,
     pub(crate) client_ip_header: Option<http::HeaderName>,
@@ -576,6 +603,43 @@ impl WechatConfig {
         })
     }
 
+    /// The name of the session cookie as browsers see it: the configured name, prefixed
+    /// `__Host-` on an https site without a cookie domain and `__Secure-` on an https site
+    /// with one (so a sibling subdomain or a plain-http page cannot set or shadow it), and
+    /// unprefixed on plain http (local development).
+    ///
+    /// ```
+    /// # let b = || wechat_auth::WechatConfig::builder()
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s");
+    /// let https = b().with_public_url("https://example.com").build()?;
+    /// assert_eq!(https.session_cookie_name(), "__Host-wechat_session");
+    /// let shared = b().with_public_url("https://example.com").with_cookie_domain("example.com").build()?;
+    /// assert_eq!(shared.session_cookie_name(), "__Secure-wechat_session");
+    /// let dev = b().with_public_url("http://127.0.0.1:3000").build()?;
+    /// assert_eq!(dev.session_cookie_name(), "wechat_session");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn session_cookie_name(&self) -> &str {
+        &self.session_cookie
+    }
+
+    /// The name of one of the layer's short-lived cookies (`kind` is `wechat_state_` or
+    /// `wechat_scan_`, `id` the state or scan id), with the same prefix as the session
+    /// cookie.
+    pub(crate) fn flow_cookie_name(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}{id}", self.cookie_prefix)
+    }
+
+    /// The `Path` of the layer's short-lived cookies: the endpoint prefix, except under
+    /// `__Host-`, which requires `Path=/`.
+    pub(crate) fn flow_cookie_path(&self) -> &str {
+        if self.cookie_prefix == HOST_PREFIX {
+            "/"
+        } else {
+            &self.prefix
+        }
+    }
+
     /// The session lifetime.
     ///
     /// ```
@@ -636,6 +700,7 @@ pub struct WechatConfigBuilder {
     allowed_origins: Vec<String>,
     cookie_name: String,
     cookie_domain: Option<String>,
+    body_timeout: Duration,
     session_ttl: Duration,
     session_max_lifetime: Duration,
     client_ip_header: Option<String>,
@@ -671,6 +736,7 @@ impl Default for WechatConfigBuilder {
             allowed_origins: Vec::new(),
             cookie_name: "wechat_session".to_owned(),
             cookie_domain: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             session_max_lifetime: Duration::from_secs(30 * 24 * 3600),
             client_ip_header: None,
@@ -992,7 +1058,9 @@ impl WechatConfigBuilder {
         self
     }
 
-    /// The session cookie's name; default `wechat_session`.
+    /// The session cookie's name; default `wechat_session`. On an https site it is sent
+    /// with a `__Host-` (or, with a cookie domain, `__Secure-`) prefix: see
+    /// [`WechatConfig::session_cookie_name`].
     ///
     /// ```
     /// let b = wechat_auth::WechatConfig::builder().with_cookie_name("sid");
@@ -1011,6 +1079,20 @@ impl WechatConfigBuilder {
     /// ```
     pub fn with_cookie_domain(mut self, domain: impl Into<String>) -> Self {
         self.cookie_domain = Some(domain.into());
+        self
+    }
+
+    /// How long reading one request body of the layer's endpoints (`app`, `miniprogram`,
+    /// `push`) may take in all; default 10 s. A slower body is answered `408` and its
+    /// connection closed, so slow-body connections cannot pile up. (The server's own header
+    /// read timeout bounds the headers: see the crate docs.)
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder().with_body_timeout(std::time::Duration::from_secs(5));
+    /// # drop(b);
+    /// ```
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -1369,6 +1451,16 @@ impl WechatConfigBuilder {
         check("userinfo_ttl", self.userinfo_ttl, 1, 30 * 24 * 3600)?;
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
+        check("body_timeout", self.body_timeout, 1, 300)?;
+
+        let cookie_prefix = cookie_name_prefix(secure_cookies, self.cookie_domain.as_deref());
+        let session_cookie = if self.cookie_name.starts_with(HOST_PREFIX)
+            || self.cookie_name.starts_with(SECURE_PREFIX)
+        {
+            self.cookie_name.clone()
+        } else {
+            format!("{cookie_prefix}{}", self.cookie_name)
+        };
 
         // Created here, once: every layer and clone made from this config shares it (a
         // logout through one layer is seen by the others; one code single flight for all).
@@ -1393,8 +1485,11 @@ impl WechatConfigBuilder {
             prefix,
             public_paths: self.public_paths,
             allowed_origins,
+            cookie_prefix,
+            session_cookie,
             cookie_name: self.cookie_name,
             cookie_domain: self.cookie_domain,
+            body_timeout: self.body_timeout,
             session_ttl: self.session_ttl,
             session_max_lifetime: self.session_max_lifetime,
             client_ip_header,
@@ -1433,6 +1528,37 @@ mod tests {
             cfg.redirect_uri(),
             "https://example.com/auth/wechat/callback"
         );
+    }
+
+    #[test]
+    fn cookie_names_get_the_prefix_browsers_enforce() {
+        assert_eq!(cookie_name_prefix(true, None), "__Host-");
+        assert_eq!(cookie_name_prefix(true, Some("example.com")), "__Secure-");
+        assert_eq!(cookie_name_prefix(false, None), "");
+        assert_eq!(cookie_name_prefix(false, Some("example.com")), "");
+
+        let cfg = base().build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Host-wechat_session");
+        assert_eq!(
+            cfg.flow_cookie_name("wechat_state_", "abc"),
+            "__Host-wechat_state_abc"
+        );
+        assert_eq!(cfg.flow_cookie_path(), "/", "__Host- requires Path=/");
+
+        let cfg = base().with_cookie_domain("example.com").build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Secure-wechat_session");
+        assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
+
+        let cfg = base()
+            .with_public_url("http://127.0.0.1:3000")
+            .build()
+            .unwrap();
+        assert_eq!(cfg.session_cookie, "wechat_session");
+        assert_eq!(cfg.flow_cookie_name("wechat_scan_", "x"), "wechat_scan_x");
+        assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
+
+        let cfg = base().with_cookie_name("__Host-sid").build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Host-sid", "never prefixed twice");
     }
 
     #[test]

@@ -62,9 +62,12 @@
 //! # Security defaults
 //!
 //! - `state` is random and bound to the browser; a callback whose state this browser did not
-//!   start is refused before WeChat is called. `return_to` must be a local path or an
-//!   allow-listed origin: no open redirects.
-//! - Cookies are `HttpOnly`, `SameSite=Lax`, `Secure` on https. WeChat tokens, the AppSecret
+//!   start is refused before WeChat is called, and a state serves one code only. `return_to`
+//!   must be a local path or an allow-listed origin, checked after dot segments are
+//!   resolved: no open redirects.
+//! - Cookies are `HttpOnly`, `SameSite=Lax`, `Secure` on https, and named `__Host-…`
+//!   (`__Secure-…` with a cookie domain) there, so a sibling subdomain or a plain-http page
+//!   cannot plant one; a request carrying two session cookies has none. WeChat tokens, the AppSecret
 //!   and `session_key` never reach a cookie, a response, a log line or a `Debug` print
 //!   ([`Secret`]).
 //! - Sessions are HS256 JWTs with a key ring (rotate without logging anyone out); `alg: none`,
@@ -72,6 +75,12 @@
 //!   token's id everywhere.
 //! - Every call to WeChat has a timeout; only retryable failures are retried; every WeChat
 //!   errcode maps to a typed [`WechatError`] with the likely cause.
+//! - A request body of the layer's endpoints must arrive within 10 s
+//!   ([`WechatConfigBuilder::with_body_timeout`]), else `408` and the connection is closed.
+//!   The headers are the server's job: `axum::serve` has no header timeout, so serve with
+//!   `hyper::server::conn::http1::Builder` and `.timer(hyper_util::rt::TokioTimer::new())
+//!   .header_read_timeout(Duration::from_secs(10))` (as `examples/demo.rs` does), or put a
+//!   proxy with one (nginx `client_header_timeout`) in front.
 //!
 //! # Cargo features
 //!

@@ -11,10 +11,21 @@ const MAX_LEN: usize = 2048;
 /// Safe means a local path (`/…`, but not `//host` or `/\host`, and nothing a browser would
 /// turn into either by dropping tabs and newlines), or an absolute http(s) URL on one of the
 /// `allowed` origins (already normalised with `Url::origin`).
+///
+/// What is checked is the *output*: dot segments (`/..//evil.com`, `/%2e%2e//evil.com`) are
+/// resolved first, so they cannot collapse into a protocol-relative `//evil.com` after the
+/// check. The result is a fixed point: checking it again gives it back unchanged.
 pub(crate) fn safe_return_to(candidate: Option<&str>, allowed: &[String]) -> String {
     candidate
         .and_then(|c| check(c, allowed))
         .unwrap_or_else(|| "/".to_owned())
+}
+
+/// Whether a resolved local path is one a browser keeps on this origin.
+fn local_output_ok(out: &str) -> bool {
+    out.starts_with('/')
+        && !out.starts_with("//")
+        && !out.bytes().any(|b| b.is_ascii_control() || b == b'\\')
 }
 
 fn check(candidate: &str, allowed: &[String]) -> Option<String> {
@@ -48,7 +59,9 @@ fn check(candidate: &str, allowed: &[String]) -> Option<String> {
             out.push('#');
             out.push_str(f);
         }
-        return Some(out);
+        // `/..//evil.com` passed the checks above but resolves to `//evil.com`: what leaves
+        // here is checked again, after resolution.
+        return local_output_ok(&out).then_some(out);
     }
     let url = Url::parse(candidate).ok()?;
     if !matches!(url.scheme(), "http" | "https") || url.username() != "" || url.password().is_some()
@@ -98,6 +111,126 @@ mod tests {
             assert_eq!(safe(evil), "/", "{evil:?}");
         }
         assert_eq!(safe(&format!("/{}", "a".repeat(3000))), "/");
+    }
+
+    #[test]
+    fn dot_segments_cannot_collapse_into_another_host() {
+        for evil in [
+            "/..//evil.com/phish",
+            "/.//evil.com",
+            "/a/..//evil.com",
+            "/%2e%2e//evil.com",
+            "/%2E%2E//evil.com",
+            "/%2e%2E//evil.com",
+            "/x/%2e%2e//evil.com",
+            "/x/.%2e//evil.com",
+            "/x/%2e.//evil.com",
+            "/.././/evil.com",
+            "/x/..//..//evil.com",
+            "/a/b/../..//evil.com",
+            "/..///evil.com",
+            "/././/evil.com",
+        ] {
+            let out = safe(evil);
+            assert_eq!(out, "/", "{evil:?} gave {out:?}");
+        }
+        // Dot segments that stay local are still resolved, not refused.
+        assert_eq!(safe("/a/./b/../c"), "/a/c");
+        assert_eq!(safe("/x/%2e%2e/y"), "/y");
+        assert_eq!(safe("/a//b"), "/a//b", "an inner // is a local path");
+        assert_eq!(safe("/x/%2e//evil.com"), "/x//evil.com");
+    }
+
+    /// A tiny deterministic generator (xorshift64*): no test-only dependency.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            let i = usize::try_from(self.next() % from.len() as u64).unwrap_or(0);
+            from[i]
+        }
+    }
+
+    #[test]
+    fn the_output_is_always_safe_and_a_fixed_point() {
+        const PIECES: &[&str] = &[
+            "/",
+            "/",
+            "/",
+            "//",
+            "\\",
+            "\\",
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            "%2e%2e",
+            ".%2e",
+            "%2f",
+            "%2F",
+            "%5c",
+            "%5C",
+            "evil.com",
+            "a",
+            "b",
+            "?",
+            "#",
+            "&",
+            "=",
+            "@",
+            ":",
+            "https:",
+            "http://evil.com",
+            "https://shop.example.com",
+            "javascript:",
+            "\t",
+            "\n",
+            " ",
+            "%20",
+            "%00",
+            "%",
+            "é",
+            "中",
+            ";",
+            "~",
+            "%252e",
+        ];
+        let allowed = ["https://shop.example.com".to_owned()];
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        let base = Url::parse("http://local.invalid/").unwrap();
+        for _ in 0..50_000 {
+            let mut input = String::new();
+            if !g.next().is_multiple_of(4) {
+                input.push('/');
+            }
+            for _ in 0..(g.next() % 9) {
+                input.push_str(g.pick(PIECES));
+            }
+            let out = safe_return_to(Some(&input), &allowed);
+            assert!(
+                !out.starts_with("//") && !out.starts_with("/\\"),
+                "{input:?} gave {out:?}"
+            );
+            assert_eq!(
+                safe_return_to(Some(&out), &allowed),
+                out,
+                "not a fixed point: {input:?} gave {out:?}"
+            );
+            if out.starts_with('/') {
+                let resolved = base.join(&out).unwrap();
+                assert_eq!(resolved.origin(), base.origin(), "{input:?} gave {out:?}");
+            } else {
+                let url = Url::parse(&out).unwrap();
+                assert_eq!(url.origin().ascii_serialization(), allowed[0], "{input:?}");
+            }
+        }
     }
 
     #[test]

@@ -284,17 +284,17 @@ where
         "/logout" if post => account::logout(auth, req).await,
         "/scan" if read => scan::page(auth, req),
         "/scan" if post => scan::start(auth, req).await,
-        "/app" if post => match read_body(body, app::MAX_BODY).await {
+        "/app" if post => match read_body(auth, body, app::MAX_BODY).await {
             Ok(bytes) => app::mobile(auth, auth.client_ip(req), bytes).await,
             Err(res) => res,
         },
-        "/miniprogram" if post => match read_body(body, app::MAX_BODY).await {
+        "/miniprogram" if post => match read_body(auth, body, app::MAX_BODY).await {
             Ok(bytes) => miniprogram::mini_program(auth, auth.client_ip(req), bytes).await,
             Err(res) => res,
         },
         "/refresh" if post => app::refresh(auth, req).await,
         "/push" if read => push::verify(auth, req).await,
-        "/push" if post => match read_body(body, push::MAX_BODY).await {
+        "/push" if post => match read_body(auth, body, push::MAX_BODY).await {
             Ok(bytes) => push::receive(auth, req, bytes).await,
             Err(res) => res,
         },
@@ -303,7 +303,7 @@ where
         "/scan" | "/push" => method_not_allowed("GET, HEAD, POST"),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if read => match rest.strip_suffix("/qr.svg") {
-                Some(id) => scan::image(auth, id).await,
+                Some(id) => scan::image(auth, req, id).await,
                 None => scan::status(auth, req, rest).await,
             },
             Some(_) => method_not_allowed("GET, HEAD"),
@@ -316,14 +316,36 @@ where
     }
 }
 
-/// Reads a request body of at most `limit` bytes; a larger one is `413`.
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Response<Body>>
+/// Reads a request body of at most `limit` bytes, within the configured body deadline
+/// ([`crate::WechatConfigBuilder::with_body_timeout`], default
+/// [`crate::config::DEFAULT_BODY_TIMEOUT`], for the whole body, not per chunk): a larger
+/// one is `413`, a slower one `408` with `Connection: close`, so a client that trickles a
+/// body (or announces more than it sends) cannot hold a connection and a task for ever.
+async fn read_body<B>(auth: &Auth, body: B, limit: usize) -> Result<Bytes, Response<Body>>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
 {
     use http_body_util::BodyExt;
-    match http_body_util::Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(
+        auth.cfg.body_timeout,
+        http_body_util::Limited::new(body, limit).collect(),
+    );
+    let Ok(collected) = read.await else {
+        tracing::info!(
+            timeout_ms = u64::try_from(auth.cfg.body_timeout.as_millis()).unwrap_or(u64::MAX),
+            "request body too slow; closing the connection"
+        );
+        let mut res = respond::json_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        );
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Err(res);
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -357,15 +379,22 @@ pub(crate) fn same_origin(auth: &Auth, req: &Parts) -> bool {
     }
 }
 
-/// The value of the cookie called `name`, if the request carries it.
+/// The value of the cookie called `name`, if the request carries it exactly once. Two
+/// cookies of one name are one planted beside ours (another path or a parent domain): then
+/// neither is trusted.
 pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
-    req.headers
+    let mut named = req
+        .headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
+        .filter(|c| c.name() == name);
+    let first = named.next()?;
+    if named.next().is_some() {
+        return None;
+    }
+    first.value_raw()
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {

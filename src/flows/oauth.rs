@@ -5,14 +5,19 @@
 //!    otherwise the website QR, or the scan page when only an Official Account is set up),
 //!    makes a random `state`, and binds it to this browser with a signed, short-lived cookie
 //!    named after the state (so several tabs can log in at once) that also carries the
-//!    checked `return_to`.
+//!    checked `return_to`. On an https site the cookie is `__Host-` prefixed (Path=/), so a
+//!    sibling subdomain or a plain-http page cannot plant one.
 //! 2. `callback` refuses any `state` that this browser's cookie does not vouch for, before
-//!    any call to WeChat; exchanges the code once (single flight, outcome remembered, so a
-//!    reload or a double redirect gets the same session again); reads the profile when the
-//!    scope allows; runs `on_login`; sets the session cookie; and redirects to `return_to`.
+//!    any call to WeChat; binds the state to the first code that comes back with it (in the
+//!    store, so on every instance: the same state with another code is refused, the same
+//!    code again is a reload); exchanges the code once (single flight, outcome remembered,
+//!    so a reload or a double redirect gets the same session again); reads the profile when
+//!    the scope allows; runs `on_login`; sets the session cookie; and redirects to
+//!    `return_to`.
 
 use axum_core::body::Body;
 use http::{Response, StatusCode, header, request::Parts};
+use sha1::{Digest, Sha1};
 
 use super::{FlowError, Query, cookie_value};
 use crate::{
@@ -24,8 +29,36 @@ use crate::{
 };
 
 /// Name of the cookie that vouches for one `state`.
-fn state_cookie_name(state: &str) -> String {
-    format!("wechat_state_{state}")
+fn state_cookie_name(auth: &Auth, state: &str) -> String {
+    auth.cfg.flow_cookie_name("wechat_state_", state)
+}
+
+/// Makes a state ticket single-use: the first code that comes back with `state` owns it
+/// (for the state's lifetime, in the store, so on every instance). The same code again (a
+/// reload, a double redirect) passes; another code is refused, so one planted or leaked
+/// state cookie cannot carry a second login.
+async fn bind_state_to_code(
+    auth: &Auth,
+    appid: &str,
+    state: &str,
+    code: &str,
+) -> Result<(), FlowError> {
+    let key = Auth::key(appid, "state", &hex::encode(Sha1::digest(state.as_bytes())));
+    let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
+    if auth
+        .store
+        .set_if_absent(&key, mark.clone(), auth.cfg.state_ttl)
+        .await?
+    {
+        return Ok(());
+    }
+    match auth.store.get(&key).await? {
+        Some(bound) if bound == mark => Ok(()),
+        _ => {
+            tracing::warn!("callback refused: this state was already used with another code");
+            Err(FlowError::StateMismatch)
+        }
+    }
 }
 
 /// Whether `state` has the shape we issue (WeChat's rule: `[A-Za-z0-9]`, ≤ 128 bytes).
@@ -134,9 +167,9 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
     let value = auth.keys.sign_state(&ticket);
     let mut res = respond::redirect(StatusCode::FOUND, &url);
     let cookie = auth.cookie_spec().build(
-        state_cookie_name(&state),
+        state_cookie_name(auth, &state),
         value,
-        cfg.prefix.as_str(),
+        cfg.flow_cookie_path(),
         cfg.state_ttl.as_secs(),
     );
     respond::set_cookie(&mut res, &cookie);
@@ -155,7 +188,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         )
         .html(Some(&login_link(auth, "/", None)));
     }
-    let cookie_name = state_cookie_name(state);
+    let cookie_name = state_cookie_name(auth, state);
     let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.keys.verify_state(v, state));
     let Some(ticket) = ticket else {
         if let Some(res) = repeat_after_success(auth, req, state, code).await {
@@ -167,7 +200,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
     let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
     let clear_state =
         auth.cookie_spec()
-            .build(cookie_name.as_str(), "", auth.cfg.prefix.as_str(), 0);
+            .build(cookie_name.as_str(), "", auth.cfg.flow_cookie_path(), 0);
 
     let Some(code) = code else {
         // No code: the person declined on WeChat's page.
@@ -194,6 +227,11 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         return FlowError::ChannelOff("this").html(Some(&retry));
     };
     let appid = app.appid();
+    if let Err(e) = bind_state_to_code(auth, appid, state, code).await {
+        let mut res = e.html(Some(&retry));
+        respond::set_cookie(&mut res, &clear_state);
+        return res;
+    }
     let outcome = auth
         .exchange_once(appid, code, auth.client_ip(req), || {
             auth.login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt)

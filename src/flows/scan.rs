@@ -5,11 +5,16 @@
 //!
 //! - `POST scan` makes a random scene (`QR_STR_SCENE`), asks WeChat for its ticket with the
 //!   shared global token, stores the scene as pending, and binds it to this browser with a
-//!   cookie named after it.
+//!   cookie named after it, whose value is signed for that id.
 //! - `GET scan/{id}/qr.svg` draws the ticket's URL as a QR code here, so the page needs no
-//!   third-party host.
+//!   third-party host; only for the browser that started the scan.
 //! - `GET scan/{id}?wait=S` long-polls through the store's notifications (no sleep loop);
 //!   on `confirmed` it sets the session cookie, on this browser only, and consumes the scene.
+//!
+//! Both look at the browser's cookie *before* the store: a request without a valid cookie
+//! for the id gets one answer whether or not the scan exists (`403 not_your_scan` for the
+//! status, `404 not_found` for the image), so ids cannot be probed. The cookie outlives
+//! its scene a little, so the page that started a scan can still learn it `expired`.
 //! - `GET scan` is the self-contained page that does all of this.
 //! - The push endpoint ([`super::push`]) confirms the scene.
 
@@ -27,13 +32,16 @@ use crate::{
     client::QrCodeRequest,
     redirect::safe_return_to,
     respond,
-    session::{now_unix, random_token},
+    session::{StateTicket, now_unix, random_token},
 };
 
 /// Longest long-poll, seconds.
 const MAX_WAIT: u64 = 30;
 /// A scene id: `[A-Za-z0-9]`, 32 characters (WeChat allows up to 64 for `scene_str`).
 const ID_LEN: usize = 32;
+/// How long the browser's scan cookie outlives its scene, seconds: long enough for the page
+/// to be told `expired` (rather than "not yours") after the scene is gone or consumed.
+const COOKIE_GRACE: u64 = 10 * 60;
 
 /// Where a scan stands.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -75,8 +83,16 @@ fn valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn cookie_name(id: &str) -> String {
-    format!("wechat_scan_{id}")
+fn cookie_name(auth: &Auth, id: &str) -> String {
+    auth.cfg.flow_cookie_name("wechat_scan_", id)
+}
+
+/// The digest of this browser's scan cookie for `id`, when it carries one that we signed
+/// for that id. Needs no store, so it says nothing about whether the scan exists.
+fn browser_of(auth: &Auth, req: &Parts, id: &str) -> Option<String> {
+    super::cookie_value(req, &cookie_name(auth, id))
+        .filter(|v| auth.keys.verify_state(v, id).is_some())
+        .map(digest)
 }
 
 fn digest(value: &str) -> String {
@@ -148,9 +164,17 @@ pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
         .expire_seconds
         .filter(|s| *s > 0)
         .map_or(ttl, |s| s.min(ttl));
-    let nonce = random_token(32);
+    // The browser's proof that it started this scan: a value signed for this id (checked
+    // before the store is read), whose digest the scene keeps.
+    let cookie_life = expires_in + COOKIE_GRACE;
+    let proof = auth.keys.sign_state(&StateTicket::new(
+        id.clone(),
+        String::new(),
+        crate::Channel::ScanFollow,
+        Duration::from_secs(cookie_life),
+    ));
     let scene = Scene {
-        browser: digest(&nonce),
+        browser: digest(&proof),
         return_to,
         url: ticket.url.clone(),
         expires_at: now_unix() + expires_in,
@@ -172,24 +196,28 @@ pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
         },
     );
     let cookie = auth.cookie_spec().build(
-        cookie_name(&id),
-        nonce,
-        auth.cfg.prefix.as_str(),
-        expires_in,
+        cookie_name(auth, &id),
+        proof,
+        auth.cfg.flow_cookie_path(),
+        cookie_life,
     );
     respond::set_cookie(&mut res, &cookie);
     tracing::debug!("scan started");
     res
 }
 
-/// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene.
-pub(crate) async fn image(auth: &Auth, id: &str) -> Response<Body> {
+/// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
+/// started it; anyone else gets the answer an unknown id gets.
+pub(crate) async fn image(auth: &Auth, req: &Parts, id: &str) -> Response<Body> {
     let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
         return not_found();
     };
+    let Some(mine) = browser_of(auth, req, id) else {
+        return not_found();
+    };
     let scene = match auth.scene(&key).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return not_found(),
+        Ok(Some(s)) if s.browser == mine => s,
+        Ok(_) => return not_found(),
         Err(e) => return e.json(),
     };
     let Ok(code) = qrcode::QrCode::new(scene.url.as_bytes()) else {
@@ -214,6 +242,16 @@ fn not_found() -> Response<Body> {
     respond::json_error(StatusCode::NOT_FOUND, "not_found", "no such scan")
 }
 
+/// The answer to a status request from a browser that did not start the scan, whether or
+/// not the scan exists.
+fn not_yours() -> Response<Body> {
+    respond::json_error(
+        StatusCode::FORBIDDEN,
+        "not_your_scan",
+        "this scan was started by another browser",
+    )
+}
+
 /// The status JSON.
 fn status_json(status: &str) -> Response<Body> {
     respond::json(StatusCode::OK, &serde_json::json!({ "status": status }))
@@ -230,7 +268,10 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0)
         .min(MAX_WAIT);
-    let mine = super::cookie_value(req, &cookie_name(id)).map(digest);
+    // The cookie first: without it, the answer must not depend on the store.
+    let Some(mine) = browser_of(auth, req, id) else {
+        return not_yours();
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
     let mut news = match auth.store.subscribe(&key).await {
@@ -243,15 +284,11 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
             Ok(None) => return status_json("expired"),
             Err(e) => return e.json(),
         };
-        if mine.as_deref() != Some(scene.browser.as_str()) {
-            return respond::json_error(
-                StatusCode::FORBIDDEN,
-                "not_your_scan",
-                "this scan was started by another browser",
-            );
+        if mine != scene.browser {
+            return not_yours();
         }
         match scene.status {
-            SceneStatus::Confirmed { .. } => return confirm(auth, &key, id).await,
+            SceneStatus::Confirmed { .. } => return confirm(auth, &key).await,
             SceneStatus::Refused { message } => {
                 return respond::json(
                     StatusCode::FORBIDDEN,
@@ -286,7 +323,10 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
 }
 
 /// Takes a confirmed scene (exactly one poll gets it) and turns it into a session.
-async fn confirm(auth: &Auth, key: &str, id: &str) -> Response<Body> {
+///
+/// The scan cookie stays until it lapses: with the scene gone, it is what lets this
+/// browser (and only it) be told `expired` on a later poll.
+async fn confirm(auth: &Auth, key: &str) -> Response<Body> {
     let taken = match auth.store.take(key).await {
         Ok(t) => t,
         Err(e) => return FlowError::from(e).json(),
@@ -303,10 +343,6 @@ async fn confirm(auth: &Auth, key: &str, id: &str) -> Response<Body> {
         &serde_json::json!({ "status": "confirmed", "return_to": scene.return_to }),
     );
     auth.set_session_cookie(&mut res, &token);
-    let clear = auth
-        .cookie_spec()
-        .build(cookie_name(id), "", auth.cfg.prefix.as_str(), 0);
-    respond::set_cookie(&mut res, &clear);
     tracing::info!(channel = %user.channel, "login");
     res
 }
