@@ -142,7 +142,7 @@ async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e) => {
                 // Out of file descriptors and the like: wait a moment, as axum::serve does.
@@ -151,8 +151,13 @@ async fn serve(
                 continue;
             }
         };
+        // The peer address, as `into_make_service_with_connect_info` would give it: the
+        // layer bounds code exchanges per client by it.
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
         let connection = http
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
             .with_upgrades();
         tokio::spawn(async move {
             // A client that goes away mid-request, or is too slow, is not the demo's problem.
