@@ -254,7 +254,13 @@ async fn plaintext_delivery_is_signed_and_is_the_event_xml() {
     assert!(!q.contains_key("encrypt_type") && !q.contains_key("msg_signature"));
     assert!(q["nonce"].bytes().all(|b| b.is_ascii_digit()));
     let create_time = report["create_time"].as_u64().unwrap();
-    assert_eq!(q["timestamp"], create_time.to_string());
+    // The query's timestamp is real time (when WeChat sends), not the mock's clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sent: u64 = q["timestamp"].parse().unwrap();
+    assert!(sent.abs_diff(now) <= 5, "timestamp {sent}, now {now}");
     // Exactly the XML WeChat sends.
     assert_eq!(
         g.body,

@@ -164,6 +164,7 @@ mod phone;
 mod scan;
 mod sns;
 mod state;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
