@@ -8,10 +8,14 @@
 //! `{"errcode":N,"errmsg":"…, rid: …"}`). Tests get simulated users, call counters, fault
 //! injection and a clock they can move forward.
 //!
+//! The crate does not depend on the `wechat-auth` layer (which re-exports it as
+//! `wechat_auth::mock`): its push signing, AES safe mode, XML and HTML escaping are its own
+//! ([`wire`]), checked against the protocol's vectors, so a mistake made twice cannot hide.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use wechat_auth::mock::MockWechat;
+//! use wechat_auth_mock::MockWechat;
 //!
 //! let mock = MockWechat::start().await?;
 //! let site = mock.website();
@@ -123,8 +127,9 @@
 //!   with `EventKey` `qrscene_SCENE` (`cgi-bin/user/info` then reports
 //!   `subscribe_scene: ADD_SCENE_QR_CODE` and `qr_scene` / `qr_scene_str`); a follower gets
 //!   `SCAN` with `EventKey` `SCENE`. `subscribed` in the request overrides the stored state.
-//! - The event XML ([`crate::push::event_xml`]) is POSTed with `Content-Type: text/xml` and
-//!   the query `signature`, `timestamp`, `nonce`, `openid`; when the account has an
+//! - The event XML ([`wire::event_xml`]) is POSTed with `Content-Type: text/xml` and
+//!   the query `signature`, `timestamp` (real time; `CreateTime` is the mock's clock), `nonce`,
+//!   `openid`; when the account has an
 //!   EncodingAESKey (the default one does), in safe mode: `encrypt_type=aes`,
 //!   `msg_signature`, body `<xml><ToUserName/><Encrypt/></xml>`.
 //! - An answer counts when it comes within [`MockConfig::push_timeout`] (5 s), with a 2xx
@@ -195,7 +200,7 @@ use state::{Settings, Shared};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
-/// let mock = wechat_auth::mock::MockWechat::start().await?;
+/// let mock = wechat_auth_mock::MockWechat::start().await?;
 /// assert!(mock.url().starts_with("http://127.0.0.1:"));
 /// mock.shutdown().await;
 /// # Ok(()) }
@@ -222,7 +227,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.users().len(), 3);
     /// # Ok(()) }
     /// ```
@@ -237,7 +242,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// use wechat_auth::mock::{MockConfig, MockWechat};
+    /// use wechat_auth_mock::{MockConfig, MockWechat};
     ///
     /// let mock = MockWechat::start_with(MockConfig::default().with_user("dave", "戴夫")).await?;
     /// assert!(mock.user("dave").is_some());
@@ -253,7 +258,7 @@ impl MockWechat {
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// use wechat_auth::mock::{MockConfig, MockWechat};
+    /// use wechat_auth_mock::{MockConfig, MockWechat};
     ///
     /// let mock = MockWechat::start_on("127.0.0.1:4000".parse().unwrap(), MockConfig::default()).await?;
     /// assert_eq!(mock.url(), "http://127.0.0.1:4000");
@@ -311,7 +316,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let addr = mock.addr();
     /// mock.shutdown().await;
     /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
@@ -331,7 +336,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.url(), format!("http://127.0.0.1:{}", mock.addr().port()));
     /// # Ok(()) }
     /// ```
@@ -344,7 +349,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.addr().ip().is_loopback());
     /// # Ok(()) }
     /// ```
@@ -357,7 +362,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.api_base(), mock.url());
     /// # Ok(()) }
     /// ```
@@ -370,7 +375,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.open_base(), mock.url());
     /// # Ok(()) }
     /// ```
@@ -383,7 +388,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.mp_base(), mock.url());
     /// # Ok(()) }
     /// ```
@@ -400,7 +405,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let env = mock.env_vars();
     /// assert!(env.contains(&("WECHAT_OA_APP_ID", "wx2000000000000002".to_owned())));
     /// assert!(env.contains(&("WECHAT_API_BASE", mock.url())));
@@ -439,7 +444,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let text = mock.summary();
     /// assert_eq!(text.lines().next(), Some(format!("mock wechat: {}", mock.url()).as_str()));
     /// assert!(text.contains("alice"));
@@ -499,7 +504,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.website().appid, "wx1000000000000001");
     /// # Ok(()) }
     /// ```
@@ -512,7 +517,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.official_account().original_id.as_deref(), Some("gh_000000000001"));
     /// # Ok(()) }
     /// ```
@@ -525,7 +530,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.mobile().appid, "wx3000000000000003");
     /// # Ok(()) }
     /// ```
@@ -538,7 +543,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.mini_program().appid, "wx4000000000000004");
     /// # Ok(()) }
     /// ```
@@ -551,7 +556,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.app("wx1000000000000001").is_some());
     /// assert!(mock.app("wx_unknown").is_none());
     /// # Ok(()) }
@@ -565,7 +570,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.apps().len(), 4);
     /// # Ok(()) }
     /// ```
@@ -578,7 +583,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let names: Vec<_> = mock.users().iter().map(|u| u.name.as_str()).collect();
     /// assert_eq!(names, ["alice", "bob", "carol"]);
     /// # Ok(()) }
@@ -592,7 +597,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let alice = mock.user("alice").unwrap();
     /// assert_eq!(alice.nickname, "爱丽丝");
     /// assert!(alice.headimgurl.ends_with("/132"));
@@ -607,7 +612,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let appid = mock.website().appid.clone();
     /// mock.set_redirect_domains(&appid, vec!["app.example.com".into()]).unwrap();
     /// assert_eq!(mock.redirect_domains(&appid), ["app.example.com"]);
@@ -622,7 +627,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.redirect_domains("wx2000000000000002"), ["127.0.0.1", "localhost"]);
     /// # Ok(()) }
     /// ```
@@ -642,7 +647,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
     /// assert_eq!(mock.calls("sns/auth"), 1);
     /// assert_eq!(mock.calls("/sns/auth"), 1); // a leading slash is fine
@@ -658,7 +663,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// reqwest::get(format!("{}/cgi-bin/token", mock.api_base())).await?;
     /// assert_eq!(mock.all_calls().get("cgi-bin/token"), Some(&1));
     /// # Ok(()) }
@@ -672,7 +677,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
     /// mock.reset_calls();
     /// assert!(mock.all_calls().is_empty());
@@ -689,7 +694,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use wechat_auth::mock::{Fault, MockWechat};
+    /// use wechat_auth_mock::{Fault, MockWechat};
     ///
     /// let mock = MockWechat::start().await?;
     /// mock.inject("sns/auth", Fault::Errcode(-1), 1);
@@ -709,7 +714,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// use wechat_auth::mock::{Fault, MockWechat};
+    /// use wechat_auth_mock::{Fault, MockWechat};
     /// let mock = MockWechat::start().await?;
     /// mock.inject("sns/auth", Fault::HttpStatus(503), 5);
     /// mock.clear_faults();
@@ -725,7 +730,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// mock.set_text_plain(true);
     /// let resp = reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
     /// assert!(resp.headers()["content-type"].to_str()?.starts_with("text/plain"));
@@ -742,7 +747,7 @@ impl MockWechat {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// use std::time::Duration;
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let before = mock.now();
     /// mock.advance(Duration::from_secs(7201));
     /// assert!(mock.now().duration_since(before).unwrap() >= Duration::from_secs(7201));
@@ -757,7 +762,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.now() >= std::time::SystemTime::UNIX_EPOCH);
     /// # Ok(()) }
     /// ```
@@ -772,7 +777,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let mini = mock.mini_program();
     /// let js_code = mock.sdk_code(&mini.appid, "bob")?;
     /// let session: serde_json::Value = reqwest::Client::new()
@@ -793,7 +798,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let openid = mock.user("alice").unwrap().openid_for(&mock.mini_program().appid);
     /// assert_eq!(mock.session_key(&mock.mini_program().appid, &openid), None); // no login yet
     /// # Ok(()) }
@@ -815,7 +820,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let mini = mock.mini_program();
     /// let openid = mock.user("alice").unwrap().openid_for(&mini.appid);
     /// assert!(mock.mini_program_data(&mini.appid, &openid, serde_json::json!({})).is_err());
@@ -863,7 +868,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// mock.set_subscribed("alice", true).unwrap();
     /// assert!(mock.is_subscribed("alice"));
     /// assert!(mock.set_subscribed("nobody", true).is_err());
@@ -879,7 +884,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(!mock.is_subscribed("bob"));
     /// # Ok(()) }
     /// ```
@@ -896,7 +901,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// mock.set_blocked("carol", true).unwrap();
     /// # Ok(()) }
     /// ```
@@ -919,7 +924,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let oa = mock.official_account().appid.clone();
     /// mock.set_push_url(&oa, Some("http://127.0.0.1:3000/auth/wechat/push")).unwrap();
     /// assert_eq!(mock.push_url(&oa).as_deref(), Some("http://127.0.0.1:3000/auth/wechat/push"));
@@ -935,7 +940,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.push_url(&mock.official_account().appid), None);
     /// # Ok(()) }
     /// ```
@@ -964,7 +969,7 @@ impl MockWechat {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use axum::{Router, routing::post};
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// // The app's push endpoint: here a receiver that acknowledges everything.
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -1014,7 +1019,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use wechat_auth::mock::{MockError, MockWechat, ScanOptions};
+    /// use wechat_auth_mock::{MockError, MockWechat, ScanOptions};
     ///
     /// let mock = MockWechat::start().await?;
     /// // Nothing listens on port 9 (discard): three deliveries, none acknowledged — once the
@@ -1042,7 +1047,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.ticket_for_url("http://weixin.qq.com/q/02nothing"), None);
     /// # Ok(()) }
     /// ```
@@ -1064,7 +1069,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.qr_ticket("gQH47joAAAAAAAAAASxodHRw").is_none());
     /// # Ok(()) }
     /// ```
@@ -1076,7 +1081,7 @@ impl MockWechat {
     /// `mock_user=USER&mock_action=approve` added: opening it answers the approving 302.
     ///
     /// ```
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// let url = "http://127.0.0.1:1/connect/qrconnect?appid=wx1&state=a#wechat_redirect";
     /// assert_eq!(
@@ -1091,7 +1096,7 @@ impl MockWechat {
     /// `url` with `mock_action=deny` added: opening it answers what a refusal does.
     ///
     /// ```
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// assert!(MockWechat::deny_url("http://h/connect/qrconnect?appid=wx1").ends_with("&mock_action=deny"));
     /// ```
@@ -1103,7 +1108,7 @@ impl MockWechat {
     /// the code's exchange says `is_snapshotuser: 1`.
     ///
     /// ```
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// assert!(MockWechat::snapshot_url("http://h/connect/oauth2/authorize?appid=wx2", "bob")
     ///     .ends_with("&mock_user=bob&mock_action=snapshot"));

@@ -34,7 +34,7 @@ pub(crate) const PUSH_COUNTER: &str = "push";
 /// Options of [`MockWechat::scan_with`](super::MockWechat::scan_with).
 ///
 /// ```
-/// use wechat_auth::mock::ScanOptions;
+/// use wechat_auth_mock::ScanOptions;
 ///
 /// let opts = ScanOptions::new()
 ///     .subscribed(true) // treat the user as a follower: a `SCAN` event
@@ -57,7 +57,7 @@ impl ScanOptions {
     /// No overrides.
     ///
     /// ```
-    /// assert_eq!(wechat_auth::mock::ScanOptions::new(), Default::default());
+    /// assert_eq!(wechat_auth_mock::ScanOptions::new(), Default::default());
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -66,7 +66,7 @@ impl ScanOptions {
     /// Sets [`ScanOptions::subscribed`].
     ///
     /// ```
-    /// let opts = wechat_auth::mock::ScanOptions::new().subscribed(false);
+    /// let opts = wechat_auth_mock::ScanOptions::new().subscribed(false);
     /// assert_eq!(opts.subscribed, Some(false));
     /// ```
     pub fn subscribed(mut self, subscribed: bool) -> Self {
@@ -77,7 +77,7 @@ impl ScanOptions {
     /// Sets [`ScanOptions::push_url`].
     ///
     /// ```
-    /// let opts = wechat_auth::mock::ScanOptions::new().push_url("http://127.0.0.1:9/push");
+    /// let opts = wechat_auth_mock::ScanOptions::new().push_url("http://127.0.0.1:9/push");
     /// assert_eq!(opts.push_url.as_deref(), Some("http://127.0.0.1:9/push"));
     /// ```
     pub fn push_url(mut self, url: impl Into<String>) -> Self {
@@ -92,7 +92,7 @@ impl ScanOptions {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use wechat_auth::mock::{MockError, MockWechat};
+/// use wechat_auth_mock::{MockError, MockWechat};
 ///
 /// let mock = MockWechat::start().await?;
 /// let err = mock.scan("http://weixin.qq.com/q/02unknown", "alice").await.unwrap_err();
