@@ -94,9 +94,7 @@
 //! - [`client`]: the typed WeChat HTTP API client and its errcode table.
 //! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
 //! - [`push`]: the Official Account push protocol (signatures, XML, AES safe mode).
-//! - [`mock`]: the mock WeChat server (feature `mock`).
-#![forbid(unsafe_code)]
-#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+//! - [`mock`]: the mock WeChat server (feature `mock`): the crate `wechat-auth-mock`, re-exported.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
@@ -108,7 +106,8 @@ mod layer;
 mod limit;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
-pub mod mock;
+#[doc(inline)]
+pub use wechat_auth_mock as mock;
 pub mod push;
 mod redirect;
 mod respond;

@@ -17,7 +17,7 @@ use super::clock::unix_secs;
 use super::config::{AppKind, MockApp};
 use super::errors::{MockError, control_error, json};
 use super::state::{Follow, QrScene, QrTicket, Shared};
-use crate::push::{self, PushCrypto};
+use super::wire::{self, SafeModeKey};
 
 /// WeChat delivers an event at most three times (one delivery and two retries, §7.3).
 pub(crate) const MAX_DELIVERIES: u32 = 3;
@@ -34,7 +34,7 @@ pub(crate) const PUSH_COUNTER: &str = "push";
 /// Options of [`MockWechat::scan_with`](super::MockWechat::scan_with).
 ///
 /// ```
-/// use wechat_auth::mock::ScanOptions;
+/// use wechat_auth_mock::ScanOptions;
 ///
 /// let opts = ScanOptions::new()
 ///     .subscribed(true) // treat the user as a follower: a `SCAN` event
@@ -57,7 +57,7 @@ impl ScanOptions {
     /// No overrides.
     ///
     /// ```
-    /// assert_eq!(wechat_auth::mock::ScanOptions::new(), Default::default());
+    /// assert_eq!(wechat_auth_mock::ScanOptions::new(), Default::default());
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -66,7 +66,7 @@ impl ScanOptions {
     /// Sets [`ScanOptions::subscribed`].
     ///
     /// ```
-    /// let opts = wechat_auth::mock::ScanOptions::new().subscribed(false);
+    /// let opts = wechat_auth_mock::ScanOptions::new().subscribed(false);
     /// assert_eq!(opts.subscribed, Some(false));
     /// ```
     pub fn subscribed(mut self, subscribed: bool) -> Self {
@@ -77,7 +77,7 @@ impl ScanOptions {
     /// Sets [`ScanOptions::push_url`].
     ///
     /// ```
-    /// let opts = wechat_auth::mock::ScanOptions::new().push_url("http://127.0.0.1:9/push");
+    /// let opts = wechat_auth_mock::ScanOptions::new().push_url("http://127.0.0.1:9/push");
     /// assert_eq!(opts.push_url.as_deref(), Some("http://127.0.0.1:9/push"));
     /// ```
     pub fn push_url(mut self, url: impl Into<String>) -> Self {
@@ -92,7 +92,7 @@ impl ScanOptions {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use wechat_auth::mock::{MockError, MockWechat};
+/// use wechat_auth_mock::{MockError, MockWechat};
 ///
 /// let mock = MockWechat::start().await?;
 /// let err = mock.scan("http://weixin.qq.com/q/02unknown", "alice").await.unwrap_err();
@@ -280,7 +280,7 @@ impl Shared {
         } else {
             ("subscribe", format!("qrscene_{}", ticket.scene.event_key()))
         };
-        let xml = push::event_xml(
+        let xml = wire::event_xml(
             original_id,
             &openid,
             create_time,
@@ -297,16 +297,14 @@ impl Shared {
             ("nonce", nonce.clone()),
             ("openid", openid.clone()),
         ];
-        let body = if crypto.has_aes() {
-            let encrypt = crypto
-                .encrypt(&xml, rand::random())
-                .map_err(|e| MockError::Invalid(format!("cannot encrypt the event: {e}")))?;
+        let body = if let Some(key) = &crypto.key {
+            let encrypt = key.encrypt(rand::random(), &xml, &crypto.appid);
             query.push(("encrypt_type", "aes".to_owned()));
             query.push((
                 "msg_signature",
                 crypto.msg_signature(&timestamp, &nonce, &encrypt),
             ));
-            push::safe_mode_xml(original_id, &encrypt)
+            wire::safe_mode_xml(original_id, &encrypt)
         } else {
             xml
         };
@@ -376,7 +374,7 @@ impl Shared {
         url: &str,
         query: &[(&str, String)],
         body: &str,
-        crypto: &PushCrypto,
+        crypto: &Crypto,
     ) -> Attempt {
         let sent = self
             .push_http
@@ -420,17 +418,20 @@ impl Shared {
 
 /// `success`, an empty body, or a passive reply (plain reply XML, or in safe mode an
 /// encrypted envelope that decrypts): what WeChat takes as an answer (§7.3).
-fn acknowledges(body: &str, crypto: &PushCrypto) -> bool {
+fn acknowledges(body: &str, crypto: &Crypto) -> bool {
     let body = body.trim();
     if body.is_empty() || body == "success" {
         return true;
     }
-    match push::PushMessage::parse(body) {
-        Ok(reply) => match &reply.encrypt {
-            Some(encrypt) => crypto.decrypt(encrypt).is_ok(),
-            None => !reply.msg_type.is_empty(),
-        },
-        Err(_) => false,
+    if !(body.starts_with("<xml>") && body.ends_with("</xml>")) {
+        return false;
+    }
+    match wire::xml_field(body, "Encrypt") {
+        Some(encrypt) => crypto.key.as_ref().is_some_and(|key| {
+            key.decrypt(&encrypt)
+                .is_ok_and(|(_, appid)| appid == crypto.appid)
+        }),
+        None => wire::xml_field(body, "MsgType").is_some_and(|t| !t.is_empty()),
     }
 }
 
@@ -458,8 +459,32 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// What WeChat signs and encrypts `app`'s pushes with.
+struct Crypto {
+    token: String,
+    /// Safe mode: the OA has an EncodingAESKey.
+    key: Option<SafeModeKey>,
+    appid: String,
+}
+
+impl Crypto {
+    fn has_aes(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The URL `signature` (§7.1).
+    fn signature(&self, timestamp: &str, nonce: &str) -> String {
+        wire::signature(&[&self.token, timestamp, nonce])
+    }
+
+    /// The URL `msg_signature` of safe mode (§7.4).
+    fn msg_signature(&self, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+        wire::signature(&[&self.token, timestamp, nonce, encrypt])
+    }
+}
+
 /// The crypto WeChat would use for `app`'s pushes.
-fn push_crypto(app: &MockApp) -> Result<PushCrypto, MockError> {
+fn push_crypto(app: &MockApp) -> Result<Crypto, MockError> {
     if app.kind != AppKind::OfficialAccount {
         return Err(MockError::WrongAppKind {
             appid: app.appid.clone(),
@@ -473,8 +498,18 @@ fn push_crypto(app: &MockApp) -> Result<PushCrypto, MockError> {
             app.appid
         ))
     })?;
-    PushCrypto::new(token, app.encoding_aes_key.as_deref(), &app.appid)
-        .map_err(|e| MockError::Invalid(format!("Official Account {}: {e}", app.appid)))
+    let key = match app.encoding_aes_key.as_deref() {
+        None => None,
+        Some(k) => Some(
+            SafeModeKey::new(k)
+                .map_err(|e| MockError::Invalid(format!("Official Account {}: {e}", app.appid)))?,
+        ),
+    };
+    Ok(Crypto {
+        token: token.to_owned(),
+        key,
+        appid: app.appid.clone(),
+    })
 }
 
 /// A control-API error with the status WeChat's situation maps to: 404 unknown code, 410

@@ -20,7 +20,7 @@ use super::state::{ENDPOINTS, Inner, MAX_FAULTS_PER_ENDPOINT, Shared};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use wechat_auth::mock::{Fault, MockWechat};
+/// use wechat_auth_mock::{Fault, MockWechat};
 ///
 /// let mock = MockWechat::start().await?;
 /// mock.inject("sns/oauth2/access_token", Fault::Errcode(-1), 2); // "system error" twice

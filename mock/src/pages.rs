@@ -384,8 +384,8 @@ fn url_component(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// HTML-escapes text and attribute values (the layer's own escaper).
-pub(crate) use crate::respond::escape;
+/// HTML-escapes text and attribute values (the mock's own escaper, not the layer's).
+pub(crate) use super::wire::escape_html as escape;
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,14 @@
 //! `{"errcode":N,"errmsg":"…, rid: …"}`). Tests get simulated users, call counters, fault
 //! injection and a clock they can move forward.
 //!
+//! The crate does not depend on the `wechat-auth` layer (which re-exports it as
+//! `wechat_auth::mock`): its push signing, AES safe mode, XML and HTML escaping are its own
+//! ([`wire`]), checked against the protocol's vectors, so a mistake made twice cannot hide.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use wechat_auth::mock::MockWechat;
+//! use wechat_auth_mock::MockWechat;
 //!
 //! let mock = MockWechat::start().await?;
 //! let site = mock.website();
@@ -123,8 +127,9 @@
 //!   with `EventKey` `qrscene_SCENE` (`cgi-bin/user/info` then reports
 //!   `subscribe_scene: ADD_SCENE_QR_CODE` and `qr_scene` / `qr_scene_str`); a follower gets
 //!   `SCAN` with `EventKey` `SCENE`. `subscribed` in the request overrides the stored state.
-//! - The event XML ([`crate::push::event_xml`]) is POSTed with `Content-Type: text/xml` and
-//!   the query `signature`, `timestamp`, `nonce`, `openid`; when the account has an
+//! - The event XML ([`wire::event_xml`]) is POSTed with `Content-Type: text/xml` and
+//!   the query `signature`, `timestamp` (real time; `CreateTime` is the mock's clock), `nonce`,
+//!   `openid`; when the account has an
 //!   EncodingAESKey (the default one does), in safe mode: `encrypt_type=aes`,
 //!   `msg_signature`, body `<xml><ToUserName/><Encrypt/></xml>`.
 //! - An answer counts when it comes within [`MockConfig::push_timeout`] (5 s), with a 2xx
@@ -164,6 +169,7 @@ mod phone;
 mod scan;
 mod sns;
 mod state;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -194,7 +200,7 @@ use state::{Settings, Shared};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
-/// let mock = wechat_auth::mock::MockWechat::start().await?;
+/// let mock = wechat_auth_mock::MockWechat::start().await?;
 /// assert!(mock.url().starts_with("http://127.0.0.1:"));
 /// mock.shutdown().await;
 /// # Ok(()) }
@@ -221,7 +227,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.users().len(), 3);
     /// # Ok(()) }
     /// ```
@@ -236,7 +242,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// use wechat_auth::mock::{MockConfig, MockWechat};
+    /// use wechat_auth_mock::{MockConfig, MockWechat};
     ///
     /// let mock = MockWechat::start_with(MockConfig::default().with_user("dave", "戴夫")).await?;
     /// assert!(mock.user("dave").is_some());
@@ -252,7 +258,7 @@ impl MockWechat {
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// use wechat_auth::mock::{MockConfig, MockWechat};
+    /// use wechat_auth_mock::{MockConfig, MockWechat};
     ///
     /// let mock = MockWechat::start_on("127.0.0.1:4000".parse().unwrap(), MockConfig::default()).await?;
     /// assert_eq!(mock.url(), "http://127.0.0.1:4000");
@@ -310,7 +316,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let addr = mock.addr();
     /// mock.shutdown().await;
     /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
@@ -330,7 +336,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.url(), format!("http://127.0.0.1:{}", mock.addr().port()));
     /// # Ok(()) }
     /// ```
@@ -343,7 +349,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.addr().ip().is_loopback());
     /// # Ok(()) }
     /// ```
@@ -356,7 +362,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.api_base(), mock.url());
     /// # Ok(()) }
     /// ```
@@ -369,7 +375,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.open_base(), mock.url());
     /// # Ok(()) }
     /// ```
@@ -382,7 +388,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.mp_base(), mock.url());
     /// # Ok(()) }
     /// ```
@@ -400,7 +406,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let env = mock.env_vars();
     /// assert!(env.contains(&("WECHAT_OA_APP_ID", "wx2000000000000002".to_owned())));
     /// assert!(env.contains(&("WECHAT_API_BASE", mock.url())));
@@ -442,7 +448,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let text = mock.summary();
     /// assert_eq!(text.lines().next(), Some(format!("mock wechat: {}", mock.url()).as_str()));
     /// assert!(text.contains("alice"));
@@ -502,7 +508,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.website().appid, "wx1000000000000001");
     /// # Ok(()) }
     /// ```
@@ -515,7 +521,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.official_account().original_id.as_deref(), Some("gh_000000000001"));
     /// # Ok(()) }
     /// ```
@@ -528,7 +534,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.mobile().appid, "wx3000000000000003");
     /// # Ok(()) }
     /// ```
@@ -541,7 +547,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.mini_program().appid, "wx4000000000000004");
     /// # Ok(()) }
     /// ```
@@ -554,7 +560,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.app("wx1000000000000001").is_some());
     /// assert!(mock.app("wx_unknown").is_none());
     /// # Ok(()) }
@@ -568,7 +574,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.apps().len(), 4);
     /// # Ok(()) }
     /// ```
@@ -581,7 +587,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let names: Vec<_> = mock.users().iter().map(|u| u.name.as_str()).collect();
     /// assert_eq!(names, ["alice", "bob", "carol"]);
     /// # Ok(()) }
@@ -595,7 +601,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let alice = mock.user("alice").unwrap();
     /// assert_eq!(alice.nickname, "爱丽丝");
     /// assert!(alice.headimgurl.ends_with("/132"));
@@ -610,7 +616,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let appid = mock.website().appid.clone();
     /// mock.set_redirect_domains(&appid, vec!["app.example.com".into()]).unwrap();
     /// assert_eq!(mock.redirect_domains(&appid), ["app.example.com"]);
@@ -625,7 +631,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.redirect_domains("wx2000000000000002"), ["127.0.0.1", "localhost"]);
     /// # Ok(()) }
     /// ```
@@ -645,7 +651,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
     /// assert_eq!(mock.calls("sns/auth"), 1);
     /// assert_eq!(mock.calls("/sns/auth"), 1); // a leading slash is fine
@@ -661,7 +667,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// reqwest::get(format!("{}/cgi-bin/token", mock.api_base())).await?;
     /// assert_eq!(mock.all_calls().get("cgi-bin/token"), Some(&1));
     /// # Ok(()) }
@@ -675,7 +681,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
     /// mock.reset_calls();
     /// assert!(mock.all_calls().is_empty());
@@ -692,7 +698,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use wechat_auth::mock::{Fault, MockWechat};
+    /// use wechat_auth_mock::{Fault, MockWechat};
     ///
     /// let mock = MockWechat::start().await?;
     /// mock.inject("sns/auth", Fault::Errcode(-1), 1);
@@ -712,7 +718,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// use wechat_auth::mock::{Fault, MockWechat};
+    /// use wechat_auth_mock::{Fault, MockWechat};
     /// let mock = MockWechat::start().await?;
     /// mock.inject("sns/auth", Fault::HttpStatus(503), 5);
     /// mock.clear_faults();
@@ -728,7 +734,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// mock.set_text_plain(true);
     /// let resp = reqwest::get(format!("{}/sns/auth", mock.api_base())).await?;
     /// assert!(resp.headers()["content-type"].to_str()?.starts_with("text/plain"));
@@ -745,7 +751,7 @@ impl MockWechat {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// use std::time::Duration;
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let before = mock.now();
     /// mock.advance(Duration::from_secs(7201));
     /// assert!(mock.now().duration_since(before).unwrap() >= Duration::from_secs(7201));
@@ -760,7 +766,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.now() >= std::time::SystemTime::UNIX_EPOCH);
     /// # Ok(()) }
     /// ```
@@ -775,7 +781,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let mini = mock.mini_program();
     /// let js_code = mock.sdk_code(&mini.appid, "bob")?;
     /// let session: serde_json::Value = reqwest::Client::new()
@@ -796,7 +802,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let openid = mock.user("alice").unwrap().openid_for(&mock.mini_program().appid);
     /// assert_eq!(mock.session_key(&mock.mini_program().appid, &openid), None); // no login yet
     /// # Ok(()) }
@@ -818,7 +824,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let mini = mock.mini_program();
     /// let openid = mock.user("alice").unwrap().openid_for(&mini.appid);
     /// assert!(mock.mini_program_data(&mini.appid, &openid, serde_json::json!({})).is_err());
@@ -866,7 +872,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// mock.set_subscribed("alice", true).unwrap();
     /// assert!(mock.is_subscribed("alice"));
     /// assert!(mock.set_subscribed("nobody", true).is_err());
@@ -882,7 +888,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(!mock.is_subscribed("bob"));
     /// # Ok(()) }
     /// ```
@@ -899,7 +905,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// mock.set_blocked("carol", true).unwrap();
     /// # Ok(()) }
     /// ```
@@ -922,7 +928,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// let oa = mock.official_account().appid.clone();
     /// mock.set_push_url(&oa, Some("http://127.0.0.1:3000/auth/wechat/push")).unwrap();
     /// assert_eq!(mock.push_url(&oa).as_deref(), Some("http://127.0.0.1:3000/auth/wechat/push"));
@@ -938,7 +944,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.push_url(&mock.official_account().appid), None);
     /// # Ok(()) }
     /// ```
@@ -967,7 +973,7 @@ impl MockWechat {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use axum::{Router, routing::post};
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// // The app's push endpoint: here a receiver that acknowledges everything.
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -1017,7 +1023,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use wechat_auth::mock::{MockError, MockWechat, ScanOptions};
+    /// use wechat_auth_mock::{MockError, MockWechat, ScanOptions};
     ///
     /// let mock = MockWechat::start().await?;
     /// // Nothing listens on port 9 (discard): three deliveries, none acknowledged — once the
@@ -1045,7 +1051,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert_eq!(mock.ticket_for_url("http://weixin.qq.com/q/02nothing"), None);
     /// # Ok(()) }
     /// ```
@@ -1067,7 +1073,7 @@ impl MockWechat {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
-    /// let mock = wechat_auth::mock::MockWechat::start().await?;
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
     /// assert!(mock.qr_ticket("gQH47joAAAAAAAAAASxodHRw").is_none());
     /// # Ok(()) }
     /// ```
@@ -1079,7 +1085,7 @@ impl MockWechat {
     /// `mock_user=USER&mock_action=approve` added: opening it answers the approving 302.
     ///
     /// ```
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// let url = "http://127.0.0.1:1/connect/qrconnect?appid=wx1&state=a#wechat_redirect";
     /// assert_eq!(
@@ -1094,7 +1100,7 @@ impl MockWechat {
     /// `url` with `mock_action=deny` added: opening it answers what a refusal does.
     ///
     /// ```
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// assert!(MockWechat::deny_url("http://h/connect/qrconnect?appid=wx1").ends_with("&mock_action=deny"));
     /// ```
@@ -1106,7 +1112,7 @@ impl MockWechat {
     /// the code's exchange says `is_snapshotuser: 1`.
     ///
     /// ```
-    /// use wechat_auth::mock::MockWechat;
+    /// use wechat_auth_mock::MockWechat;
     ///
     /// assert!(MockWechat::snapshot_url("http://h/connect/oauth2/authorize?appid=wx2", "bob")
     ///     .ends_with("&mock_user=bob&mock_action=snapshot"));

@@ -13,8 +13,148 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use wechat_auth::mock::{AppKind, MockApp, MockConfig, MockError, MockWechat, ScanOptions};
-use wechat_auth::push::{self, PushCrypto, PushError, PushMessage, PushQuery};
+use wechat_auth_mock::wire as push;
+use wechat_auth_mock::{AppKind, MockApp, MockConfig, MockError, MockWechat, ScanOptions};
+
+use receiver::{PushCrypto, PushError, PushMessage, PushQuery};
+
+/// What a push receiver does with a delivery, built on the mock's own `wire` primitives (the
+/// crate cannot use the layer's receiver; `tests/scan_login.rs` at the workspace root is
+/// where the layer's independent implementation opens these pushes).
+mod receiver {
+    use std::collections::HashMap;
+
+    use wechat_auth_mock::wire::{self, SafeModeKey};
+
+    #[derive(Debug, PartialEq, Eq)]
+    pub(crate) enum PushError {
+        BadSignature,
+        BadCrypt,
+        AppIdMismatch,
+        BadXml,
+    }
+
+    pub(crate) struct PushQuery(HashMap<String, String>);
+
+    impl PushQuery {
+        pub(crate) fn parse(raw: &str) -> Self {
+            PushQuery(
+                url::form_urlencoded::parse(raw.as_bytes())
+                    .into_owned()
+                    .collect(),
+            )
+        }
+
+        fn get(&self, k: &str) -> &str {
+            self.0.get(k).map(String::as_str).unwrap_or("")
+        }
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct PushMessage {
+        pub(crate) to_user_name: String,
+        pub(crate) from_user_name: String,
+        pub(crate) msg_type: String,
+        pub(crate) event: Option<String>,
+        pub(crate) event_key: Option<String>,
+        pub(crate) ticket: Option<String>,
+        pub(crate) encrypt: Option<String>,
+    }
+
+    impl PushMessage {
+        pub(crate) fn parse(xml: &str) -> Result<Self, PushError> {
+            if !xml.starts_with("<xml>") || !xml.ends_with("</xml>") {
+                return Err(PushError::BadXml);
+            }
+            let f = |n| wire::xml_field(xml, n);
+            Ok(PushMessage {
+                to_user_name: f("ToUserName").ok_or(PushError::BadXml)?,
+                from_user_name: f("FromUserName").unwrap_or_default(),
+                msg_type: f("MsgType").unwrap_or_default(),
+                event: f("Event"),
+                event_key: f("EventKey"),
+                ticket: f("Ticket"),
+                encrypt: f("Encrypt"),
+            })
+        }
+
+        /// The login scene of a `subscribe` (`qrscene_` prefix) or `SCAN` event.
+        pub(crate) fn scan_scene(&self) -> Option<&str> {
+            let key = self.event_key.as_deref()?;
+            match self.event.as_deref()? {
+                "subscribe" => key.strip_prefix("qrscene_"),
+                "SCAN" => Some(key),
+                _ => None,
+            }
+        }
+    }
+
+    pub(crate) struct PushCrypto {
+        token: String,
+        key: Option<SafeModeKey>,
+        appid: String,
+    }
+
+    impl PushCrypto {
+        pub(crate) fn new(token: &str, key: Option<&str>, appid: &str) -> Result<Self, PushError> {
+            Ok(PushCrypto {
+                token: token.to_owned(),
+                key: key
+                    .map(SafeModeKey::new)
+                    .transpose()
+                    .map_err(|_| PushError::BadCrypt)?,
+                appid: appid.to_owned(),
+            })
+        }
+
+        pub(crate) fn signature(&self, timestamp: &str, nonce: &str) -> String {
+            wire::signature(&[&self.token, timestamp, nonce])
+        }
+
+        pub(crate) fn verify_signature(&self, sig: &str, timestamp: &str, nonce: &str) -> bool {
+            self.signature(timestamp, nonce) == sig
+        }
+
+        pub(crate) fn verify_msg_signature(
+            &self,
+            sig: &str,
+            timestamp: &str,
+            nonce: &str,
+            encrypt: &str,
+        ) -> bool {
+            wire::signature(&[&self.token, timestamp, nonce, encrypt]) == sig
+        }
+
+        pub(crate) fn decrypt(&self, encrypt: &str) -> Result<String, PushError> {
+            let key = self.key.as_ref().ok_or(PushError::BadCrypt)?;
+            let (msg, appid) = key.decrypt(encrypt).map_err(|_| PushError::BadCrypt)?;
+            if appid != self.appid {
+                return Err(PushError::AppIdMismatch);
+            }
+            Ok(msg)
+        }
+
+        /// Verify, decrypt when `encrypt_type=aes`, parse.
+        pub(crate) fn open_post(
+            &self,
+            q: &PushQuery,
+            body: &str,
+        ) -> Result<PushMessage, PushError> {
+            let (ts, nonce) = (q.get("timestamp"), q.get("nonce"));
+            if !self.verify_signature(q.get("signature"), ts, nonce) {
+                return Err(PushError::BadSignature);
+            }
+            if q.get("encrypt_type") != "aes" {
+                return PushMessage::parse(body);
+            }
+            let encrypt = PushMessage::parse(body)?.encrypt.ok_or(PushError::BadXml)?;
+            if !self.verify_msg_signature(q.get("msg_signature"), ts, nonce, &encrypt) {
+                return Err(PushError::BadSignature);
+            }
+            PushMessage::parse(&self.decrypt(&encrypt)?)
+        }
+    }
+}
 
 /// A short delivery deadline so that retry tests take a second, not fifteen.
 const SHORT: Duration = Duration::from_millis(300);
@@ -254,7 +394,13 @@ async fn plaintext_delivery_is_signed_and_is_the_event_xml() {
     assert!(!q.contains_key("encrypt_type") && !q.contains_key("msg_signature"));
     assert!(q["nonce"].bytes().all(|b| b.is_ascii_digit()));
     let create_time = report["create_time"].as_u64().unwrap();
-    assert_eq!(q["timestamp"], create_time.to_string());
+    // The query's timestamp is real time (when WeChat sends), not the mock's clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sent: u64 = q["timestamp"].parse().unwrap();
+    assert!(sent.abs_diff(now) <= 5, "timestamp {sent}, now {now}");
     // Exactly the XML WeChat sends.
     assert_eq!(
         g.body,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode, redirect::Policy};
 use serde_json::{Value, json};
-use wechat_auth::mock::{AppKind, Fault, MockApp, MockConfig, MockWechat};
+use wechat_auth_mock::{AppKind, Fault, MockApp, MockConfig, MockWechat};
 
 thread_local! {
     static HTTP: Client = Client::builder().redirect(Policy::none()).build().unwrap();

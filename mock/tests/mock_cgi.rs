@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use wechat_auth::mock::{MockApp, MockConfig, MockWechat, QrScene};
+use wechat_auth_mock::{MockApp, MockConfig, MockWechat, QrScene};
 
 thread_local! {
     static HTTP: Client = Client::new();
@@ -719,7 +719,7 @@ async fn user_info_errors() {
 
 #[tokio::test]
 async fn user_info_omits_unionid_for_an_unbound_oa() {
-    let oa_app = MockApp::default_for(wechat_auth::mock::AppKind::OfficialAccount).unbound();
+    let oa_app = MockApp::default_for(wechat_auth_mock::AppKind::OfficialAccount).unbound();
     let mock = MockWechat::start_with(
         MockConfig::default()
             .with_app(oa_app)

@@ -18,7 +18,7 @@ pub(crate) const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3
 /// What kind of WeChat application an appid belongs to. It decides which endpoints accept it.
 ///
 /// ```
-/// use wechat_auth::mock::AppKind;
+/// use wechat_auth_mock::AppKind;
 ///
 /// assert_eq!(AppKind::OfficialAccount.as_str(), "official_account");
 /// assert!(AppKind::Website.is_open_platform());
@@ -42,7 +42,7 @@ impl AppKind {
     /// `mobile` or `mini_program`.
     ///
     /// ```
-    /// assert_eq!(wechat_auth::mock::AppKind::MiniProgram.as_str(), "mini_program");
+    /// assert_eq!(wechat_auth_mock::AppKind::MiniProgram.as_str(), "mini_program");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,7 +57,7 @@ impl AppKind {
     /// WeChat refuses such appids on the Official Account authorize page (error 10016).
     ///
     /// ```
-    /// assert!(wechat_auth::mock::AppKind::Mobile.is_open_platform());
+    /// assert!(wechat_auth_mock::AppKind::Mobile.is_open_platform());
     /// ```
     pub fn is_open_platform(self) -> bool {
         matches!(self, AppKind::Website | AppKind::Mobile)
@@ -87,7 +87,7 @@ impl std::fmt::Display for AppKind {
 /// are bound to one Open Platform account, so a user has one unionid across them.
 ///
 /// ```
-/// use wechat_auth::mock::{AppKind, MockApp};
+/// use wechat_auth_mock::{AppKind, MockApp};
 ///
 /// let oa = MockApp::default_for(AppKind::OfficialAccount);
 /// assert_eq!(oa.appid, "wx2000000000000002");
@@ -126,7 +126,7 @@ impl MockApp {
     /// `gh_000000000001` and no push token; add them with the `with_*` methods.
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// let app = MockApp::new(AppKind::Mobile, "wx5000000000000005", "00112233445566778899aabbccddeeff");
     /// assert_eq!(app.redirect_domains, ["127.0.0.1", "localhost"]);
@@ -147,7 +147,7 @@ impl MockApp {
     /// The fixed default app of `kind` (see the table on [`MockApp`]).
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// assert_eq!(MockApp::default_for(AppKind::MiniProgram).appid, "wx4000000000000004");
     /// ```
@@ -182,7 +182,7 @@ impl MockApp {
     /// `unionid` for it.
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// assert!(!MockApp::default_for(AppKind::MiniProgram).unbound().bound);
     /// ```
@@ -194,7 +194,7 @@ impl MockApp {
     /// Sets the push URL token (Official Accounts).
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// let oa = MockApp::default_for(AppKind::OfficialAccount).with_token("othertoken");
     /// assert_eq!(oa.token.as_deref(), Some("othertoken"));
@@ -207,7 +207,7 @@ impl MockApp {
     /// Sets the EncodingAESKey (Official Accounts; 43 characters of `[A-Za-z0-9]`).
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// let oa = MockApp::default_for(AppKind::OfficialAccount)
     ///     .with_encoding_aes_key("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR");
@@ -221,7 +221,7 @@ impl MockApp {
     /// Removes the EncodingAESKey: an Official Account with a push token but plaintext push.
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// let oa = MockApp::default_for(AppKind::OfficialAccount).without_encoding_aes_key();
     /// assert!(oa.encoding_aes_key.is_none() && oa.token.is_some());
@@ -234,7 +234,7 @@ impl MockApp {
     /// Sets the original id (`gh_…`, Official Accounts).
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// let oa = MockApp::default_for(AppKind::OfficialAccount).with_original_id("gh_0123456789ab");
     /// assert_eq!(oa.original_id.as_deref(), Some("gh_0123456789ab"));
@@ -247,7 +247,7 @@ impl MockApp {
     /// Replaces the allowed redirect domains (hosts, compared without port).
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp};
+    /// use wechat_auth_mock::{AppKind, MockApp};
     ///
     /// let app = MockApp::default_for(AppKind::Website).with_redirect_domains(["example.com"]);
     /// assert_eq!(app.redirect_domains, ["example.com"]);
@@ -269,7 +269,7 @@ impl MockApp {
 /// shape of real ones: 28 characters of `[A-Za-z0-9_-]` starting with `o`.
 ///
 /// ```
-/// use wechat_auth::mock::MockUser;
+/// use wechat_auth_mock::MockUser;
 ///
 /// let alice = MockUser::derive("alice", "爱丽丝", "http://127.0.0.1:1/mmopen/vi_32/x/132");
 /// let website = "wx1000000000000001";
@@ -297,7 +297,7 @@ impl MockUser {
     /// it is public so that tests can compute a user's ids before a server runs.
     ///
     /// ```
-    /// use wechat_auth::mock::MockUser;
+    /// use wechat_auth_mock::MockUser;
     ///
     /// let a = MockUser::derive("bob", "Bob", "");
     /// let b = MockUser::derive("bob", "Robert", "");
@@ -320,7 +320,7 @@ impl MockUser {
     /// The user's openid in the app `appid` (a different one per appid).
     ///
     /// ```
-    /// use wechat_auth::mock::MockUser;
+    /// use wechat_auth_mock::MockUser;
     ///
     /// let carol = MockUser::derive("carol", "Carol", "");
     /// let id = carol.openid_for("wx2000000000000002");
@@ -363,7 +363,7 @@ pub(crate) struct UserSpec {
 ///
 /// ```
 /// use std::time::Duration;
-/// use wechat_auth::mock::{AppKind, MockApp, MockConfig};
+/// use wechat_auth_mock::{AppKind, MockApp, MockConfig};
 ///
 /// let cfg = MockConfig::default()
 ///     .with_user("dave", "戴夫")
@@ -416,7 +416,7 @@ impl MockConfig {
     /// Same as [`MockConfig::default`].
     ///
     /// ```
-    /// assert_eq!(wechat_auth::mock::MockConfig::new().apps().len(), 4);
+    /// assert_eq!(wechat_auth_mock::MockConfig::new().apps().len(), 4);
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -425,7 +425,7 @@ impl MockConfig {
     /// The configured apps, primary app of each kind first in kind order.
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockConfig};
+    /// use wechat_auth_mock::{AppKind, MockConfig};
     ///
     /// assert_eq!(MockConfig::default().apps()[0].kind, AppKind::Website);
     /// ```
@@ -436,7 +436,7 @@ impl MockConfig {
     /// Replaces the primary app of `app.kind` (the one returned by `MockWechat::website()` etc.).
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp, MockConfig};
+    /// use wechat_auth_mock::{AppKind, MockApp, MockConfig};
     ///
     /// let oa = MockApp::default_for(AppKind::OfficialAccount).without_encoding_aes_key();
     /// let cfg = MockConfig::default().with_app(oa);
@@ -454,7 +454,7 @@ impl MockConfig {
     /// the others; `MockWechat::start_with` refuses duplicates.
     ///
     /// ```
-    /// use wechat_auth::mock::{AppKind, MockApp, MockConfig};
+    /// use wechat_auth_mock::{AppKind, MockApp, MockConfig};
     ///
     /// let extra = MockApp::new(AppKind::OfficialAccount, "wx2000000000000099", "ffeeddccbbaa99887766554433221100");
     /// assert_eq!(MockConfig::default().add_app(extra).apps().len(), 5);
@@ -468,7 +468,7 @@ impl MockConfig {
     /// `[A-Za-z0-9_-]{1,32}`.
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default().with_user("dave", "戴夫");
+    /// let cfg = wechat_auth_mock::MockConfig::default().with_user("dave", "戴夫");
     /// # let _ = cfg;
     /// ```
     pub fn with_user(mut self, name: impl Into<String>, nickname: impl Into<String>) -> Self {
@@ -488,7 +488,7 @@ impl MockConfig {
     /// Gives a configured user an avatar URL of your own instead of the one the mock serves.
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default()
+    /// let cfg = wechat_auth_mock::MockConfig::default()
     ///     .with_user_avatar("alice", "https://example.com/a/132");
     /// # let _ = cfg;
     /// ```
@@ -503,7 +503,7 @@ impl MockConfig {
     /// Removes a user.
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default().without_user("carol");
+    /// let cfg = wechat_auth_mock::MockConfig::default().without_user("carol");
     /// # let _ = cfg;
     /// ```
     pub fn without_user(mut self, name: &str) -> Self {
@@ -514,7 +514,7 @@ impl MockConfig {
     /// Marks a user as "high risk": `sns/jscode2session` answers 40226 `code blocked` for them.
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default().blocked_user("bob");
+    /// let cfg = wechat_auth_mock::MockConfig::default().blocked_user("bob");
     /// # let _ = cfg;
     /// ```
     pub fn blocked_user(mut self, name: impl Into<String>) -> Self {
@@ -526,7 +526,7 @@ impl MockConfig {
     /// then says `subscribe: 1`). By default nobody follows it.
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default().subscribed_user("alice");
+    /// let cfg = wechat_auth_mock::MockConfig::default().subscribed_user("alice");
     /// # let _ = cfg;
     /// ```
     pub fn subscribed_user(mut self, name: impl Into<String>) -> Self {
@@ -538,7 +538,7 @@ impl MockConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let cfg = wechat_auth::mock::MockConfig::default().refresh_token_ttl(Duration::from_secs(3600));
+    /// let cfg = wechat_auth_mock::MockConfig::default().refresh_token_ttl(Duration::from_secs(3600));
     /// # let _ = cfg;
     /// ```
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
@@ -551,7 +551,7 @@ impl MockConfig {
     /// documented behaviour): show a page and redirect nowhere.
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default().website_deny_redirects(false);
+    /// let cfg = wechat_auth_mock::MockConfig::default().website_deny_redirects(false);
     /// # let _ = cfg;
     /// ```
     pub fn website_deny_redirects(mut self, redirects: bool) -> Self {
@@ -563,7 +563,7 @@ impl MockConfig {
     /// been seen doing (see also `MockWechat::set_text_plain`).
     ///
     /// ```
-    /// let cfg = wechat_auth::mock::MockConfig::default().text_plain(true);
+    /// let cfg = wechat_auth_mock::MockConfig::default().text_plain(true);
     /// # let _ = cfg;
     /// ```
     pub fn text_plain(mut self, on: bool) -> Self {
@@ -577,7 +577,7 @@ impl MockConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let cfg = wechat_auth::mock::MockConfig::default().push_timeout(Duration::from_millis(300));
+    /// let cfg = wechat_auth_mock::MockConfig::default().push_timeout(Duration::from_millis(300));
     /// # let _ = cfg;
     /// ```
     pub fn push_timeout(mut self, timeout: Duration) -> Self {

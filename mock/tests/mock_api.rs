@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode, redirect::Policy};
 use serde_json::Value;
-use wechat_auth::mock::{AppKind, MockApp, MockConfig, MockWechat};
+use wechat_auth_mock::{AppKind, MockApp, MockConfig, MockWechat};
 
 const CALLBACK: &str = "http://127.0.0.1:3000/auth/wechat/callback";
 

@@ -11,7 +11,7 @@ use super::ids;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
-/// use wechat_auth::mock::{MockError, MockWechat};
+/// use wechat_auth_mock::{MockError, MockWechat};
 ///
 /// let mock = MockWechat::start().await?;
 /// let err = mock.sdk_code(&mock.website().appid, "alice").unwrap_err();

@@ -132,7 +132,7 @@ impl Expiring for GlobalToken {
 /// The scene of a parametric QR code.
 ///
 /// ```
-/// use wechat_auth::mock::QrScene;
+/// use wechat_auth_mock::QrScene;
 ///
 /// assert_eq!(QrScene::Id(123).event_key(), "123");
 /// assert_eq!(QrScene::Str("login_abc".into()).event_key(), "login_abc");
@@ -151,7 +151,7 @@ impl QrScene {
     /// it with `qrscene_`).
     ///
     /// ```
-    /// assert_eq!(wechat_auth::mock::QrScene::Id(0).event_key(), "0");
+    /// assert_eq!(wechat_auth_mock::QrScene::Id(0).event_key(), "0");
     /// ```
     pub fn event_key(&self) -> String {
         match self {
@@ -166,7 +166,7 @@ impl QrScene {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use wechat_auth::mock::{MockWechat, QrScene};
+/// use wechat_auth_mock::{MockWechat, QrScene};
 ///
 /// let mock = MockWechat::start().await?;
 /// let http = reqwest::Client::new();
