@@ -624,7 +624,9 @@ impl PushCrypto {
         PushMessage::parse(&self.decrypt(encrypt)?)
     }
 
-    fn check_url_signature<'q>(
+    /// Checks the URL `signature` over token, timestamp and nonce; returns `(timestamp,
+    /// nonce)`. Freshness is the caller's: see [`check_timestamp`].
+    pub(crate) fn check_url_signature<'q>(
         &self,
         query: &'q PushQuery,
     ) -> Result<(&'q str, &'q str), PushError> {

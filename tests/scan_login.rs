@@ -20,13 +20,6 @@ use wechat_auth::{
     push::{PushCrypto, event_xml, safe_mode_xml},
 };
 
-/// Points the mock's push URL at the app.
-fn wire(mock: &MockWechat, app: &App) {
-    let push = format!("{}/auth/wechat/push", app.url);
-    mock.set_push_url(&mock.official_account().appid, Some(&push))
-        .unwrap();
-}
-
 async fn start_scan(app: &App, b: &Client, return_to: &str) -> Value {
     let res = b
         .post(format!(
@@ -266,17 +259,6 @@ async fn send_push(app: &App, crypto: &PushCrypto, xml: &str) -> reqwest::Respon
         .send()
         .await
         .unwrap()
-}
-
-/// The Official Account's push crypto, as the mock and the app share it.
-fn oa_crypto(mock: &MockWechat) -> PushCrypto {
-    let oa = mock.official_account();
-    PushCrypto::new(
-        oa.token.as_deref().unwrap(),
-        oa.encoding_aes_key.as_deref(),
-        &oa.appid,
-    )
-    .unwrap()
 }
 
 #[tokio::test]

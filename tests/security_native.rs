@@ -59,17 +59,6 @@ async fn refresh(app: &App, token: &str) -> (u16, Value) {
     )
 }
 
-async fn bearer_status(app: &App, token: &str) -> u16 {
-    Client::new()
-        .get(format!("{}/api/data", app.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn cookie_status(app: &App, token: &str) -> u16 {
     Client::new()
         .get(format!("{}/api/data", app.url))
@@ -183,8 +172,8 @@ async fn sixteen_simultaneous_refreshes_have_one_winner() {
         }
     }
     assert_eq!(winners.len(), 1, "exactly one descendant");
-    assert_eq!(bearer_status(&app, &winners[0]).await, 200);
-    assert_eq!(bearer_status(&app, &token).await, 401);
+    assert_eq!(status_with_bearer(&app, &winners[0]).await, 200);
+    assert_eq!(status_with_bearer(&app, &token).await, 401);
 }
 
 #[tokio::test]
@@ -201,8 +190,8 @@ async fn a_chain_of_refreshes_keeps_one_deny_list_entry_and_ends_with_the_login(
         assert_eq!(status, 200, "{body}");
         token = body["token"].as_str().unwrap().to_owned();
     }
-    assert_eq!(bearer_status(&app, &token).await, 200);
-    assert_eq!(bearer_status(&app, &first).await, 401);
+    assert_eq!(status_with_bearer(&app, &token).await, 200);
+    assert_eq!(status_with_bearer(&app, &first).await, 401);
     let list = store.revoked().await.unwrap();
     assert_eq!(list.len(), 1, "one entry for the whole chain: {list:?}");
     assert_eq!(list[0].through, 299);
@@ -211,7 +200,7 @@ async fn a_chain_of_refreshes_keeps_one_deny_list_entry_and_ends_with_the_login(
     // near the end of its login's lifetime ends with it.
     let old = craft(json!({ "ait": now() - 31 * 24 * 3600 }));
     assert_eq!(
-        bearer_status(&app, &old).await,
+        status_with_bearer(&app, &old).await,
         200,
         "still valid until its exp"
     );
@@ -232,13 +221,13 @@ async fn web_and_native_tokens_only_travel_in_their_own_carrier() {
     let web = session_token(&res).unwrap();
     assert_eq!(cookie_status(&app, &web).await, 200);
     // A browser's cookie token is no bearer token, and does not become one by refreshing.
-    assert_eq!(bearer_status(&app, &web).await, 401);
+    assert_eq!(status_with_bearer(&app, &web).await, 401);
     assert_eq!(refresh(&app, &web).await.0, 401);
 
     let code = mock.sdk_code(&mock.mobile().appid, "alice").unwrap();
     let (_, body) = app_login(&app, &code).await;
     let native = body["token"].as_str().unwrap();
-    assert_eq!(bearer_status(&app, native).await, 200);
+    assert_eq!(status_with_bearer(&app, native).await, 200);
     assert_eq!(cookie_status(&app, native).await, 401);
 }
 
@@ -280,7 +269,7 @@ async fn logout_ends_every_session_the_request_carries() {
         ],
     )
     .await;
-    assert_eq!(bearer_status(&app, &native).await, 401);
+    assert_eq!(status_with_bearer(&app, &native).await, 401);
     assert_eq!(cookie_status(&app, &web).await, 401);
 }
 
@@ -333,12 +322,12 @@ async fn expiry_times_at_the_edge_of_u64_do_not_panic() {
     let app = start(config(&mock)).await;
     let huge = craft(json!({ "exp": u64::MAX, "gn": u32::MAX }));
     // Twice: the second is the verified-token cache's path.
-    assert_eq!(bearer_status(&app, &huge).await, 200);
-    assert_eq!(bearer_status(&app, &huge).await, 200);
+    assert_eq!(status_with_bearer(&app, &huge).await, 200);
+    assert_eq!(status_with_bearer(&app, &huge).await, 200);
     assert_eq!(
         logout(&app, &[("authorization", format!("Bearer {huge}"))]).await,
         204
     );
-    assert_eq!(bearer_status(&app, &huge).await, 401);
+    assert_eq!(status_with_bearer(&app, &huge).await, 401);
     assert_eq!(refresh(&app, &huge).await.0, 401);
 }

@@ -50,17 +50,6 @@ fn app_config(mock: &MockWechat) -> WechatConfigBuilder {
     config(mock).with_insecure_plaintext_push(plaintext)
 }
 
-/// The push crypto the mock's Official Account and the app share.
-fn oa_crypto(mock: &MockWechat) -> PushCrypto {
-    let oa = mock.official_account();
-    PushCrypto::new(
-        oa.token.as_deref().unwrap(),
-        oa.encoding_aes_key.as_deref(),
-        &oa.appid,
-    )
-    .unwrap()
-}
-
 /// A push request as WeChat would sign it: `(query, body)`, sealed in safe mode when
 /// `crypto` has a key.
 fn signed(crypto: &PushCrypto, xml: &str, ts: &str, nonce: &str) -> (String, String) {

@@ -444,12 +444,6 @@ async fn a_slow_body_is_answered_408_and_closed_at_the_deadline() {
 // 10. The scan endpoints answer only the browser that started the scan
 // ---------------------------------------------------------------------------------------
 
-fn wire(mock: &MockWechat, app: &App) {
-    let push = format!("{}/auth/wechat/push", app.url);
-    mock.set_push_url(&mock.official_account().appid, Some(&push))
-        .unwrap();
-}
-
 async fn start_scan(app: &App, b: &Client, return_to: &str) -> Value {
     let res = b
         .post(format!(

@@ -43,17 +43,6 @@ fn craft_class(key: &str, exp: u64, class: &str) -> String {
     .unwrap()
 }
 
-async fn status_with_bearer(app: &App, token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(format!("{}/api/data", app.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn status_with_cookie(app: &App, token: &str) -> u16 {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -160,18 +160,7 @@ fn signed_and_fresh(
     crypto: &crate::push::PushCrypto,
     query: &PushQuery,
 ) -> Result<(String, String), PushError> {
-    let signature = query
-        .signature
-        .as_deref()
-        .ok_or(PushError::Missing("signature"))?;
-    let timestamp = query
-        .timestamp
-        .as_deref()
-        .ok_or(PushError::Missing("timestamp"))?;
-    let nonce = query.nonce.as_deref().ok_or(PushError::Missing("nonce"))?;
-    if !crypto.verify_signature(signature, timestamp, nonce) {
-        return Err(PushError::BadSignature);
-    }
+    let (timestamp, nonce) = crypto.check_url_signature(query)?;
     check_timestamp(timestamp, now_unix())?;
     Ok((timestamp.to_owned(), nonce.to_owned()))
 }

@@ -245,3 +245,33 @@ pub fn session_token(res: &reqwest::Response) -> Option<String> {
     let value = c.split(';').next()?.split_once('=')?.1;
     (!value.is_empty()).then(|| value.to_owned())
 }
+
+/// Points the mock's push URL at the app.
+pub fn wire(mock: &MockWechat, app: &App) {
+    let push = format!("{}/auth/wechat/push", app.url);
+    mock.set_push_url(&mock.official_account().appid, Some(&push))
+        .unwrap();
+}
+
+/// The Official Account's push crypto, as the mock and the app share it.
+pub fn oa_crypto(mock: &MockWechat) -> wechat_auth::push::PushCrypto {
+    let oa = mock.official_account();
+    wechat_auth::push::PushCrypto::new(
+        oa.token.as_deref().unwrap(),
+        oa.encoding_aes_key.as_deref(),
+        &oa.appid,
+    )
+    .unwrap()
+}
+
+/// The status of `GET /api/data` with `token` as a Bearer.
+pub async fn status_with_bearer(app: &App, token: &str) -> u16 {
+    Client::new()
+        .get(format!("{}/api/data", app.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
