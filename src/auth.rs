@@ -12,7 +12,7 @@ use crate::{
     Secret, WechatConfig, WechatUser,
     client::{ErrorKind, OAuthToken, WechatClient, WechatError},
     config::LoginRefused,
-    flows::FlowError,
+    error::Failure,
     respond::{self, CookieSpec},
     session::{IssuedToken, Lifetimes, Revocations, SessionKeys, now_unix},
     store::{self, Revocation, Store},
@@ -341,12 +341,12 @@ impl Auth {
         code: &str,
         client: Option<std::net::IpAddr>,
         work: F,
-    ) -> Result<Arc<LoginOutcome>, FlowError>
+    ) -> Result<Arc<LoginOutcome>, Failure>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<LoginOutcome, FlowError>>,
+        Fut: Future<Output = Result<LoginOutcome, Failure>>,
     {
-        let slot = self.limits.acquire(client).map_err(FlowError::TooMany)?;
+        let slot = self.limits.acquire(client).map_err(Failure::TooMany)?;
         let key = Self::code_key(appid, code);
         let store = self.store.as_ref();
         let fut = async {
@@ -370,7 +370,7 @@ impl Auth {
                         if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
                             return Ok(Arc::new(done));
                         }
-                        return Err(FlowError::Busy);
+                        return Err(Failure::Busy);
                     }
                 }
             }
@@ -378,7 +378,7 @@ impl Auth {
                 Ok(outcome) => outcome,
                 // WeChat refused the code itself (made up, used, expired): remember that, so
                 // a repeat costs no upstream call, and count it against the client.
-                Err(FlowError::Wechat(e)) if e.kind() == ErrorKind::LoginAgain => {
+                Err(Failure::Wechat(e)) if e.kind() == ErrorKind::LoginAgain => {
                     slot.failed();
                     LoginOutcome::Failed {
                         errcode: e.errcode().unwrap_or_default(),
@@ -398,9 +398,9 @@ impl Auth {
             .logins
             .try_get_with(key.clone(), fut)
             .await
-            .map_err(|e: Arc<FlowError>| (*e).clone())?;
+            .map_err(|e: Arc<Failure>| (*e).clone())?;
         match outcome.as_ref() {
-            LoginOutcome::Failed { errcode } => Err(FlowError::CodeRefused(*errcode)),
+            LoginOutcome::Failed { errcode } => Err(Failure::CodeRefused(*errcode)),
             _ => Ok(outcome),
         }
     }
@@ -534,7 +534,7 @@ impl Auth {
         channel: crate::Channel,
         state: &str,
         return_to: &str,
-    ) -> Result<LoginOutcome, FlowError> {
+    ) -> Result<LoginOutcome, Failure> {
         let appid = app.appid();
         let token = self
             .client
@@ -654,7 +654,7 @@ impl Auth {
     /// Revokes a session everywhere: the store's deny-list (other instances) and this
     /// process's copy (the guard). The token's whole family up to its generation goes: its
     /// ancestors are already revoked, or are revoked with it.
-    pub(crate) async fn revoke(&self, session: &Session) -> Result<(), FlowError> {
+    pub(crate) async fn revoke(&self, session: &Session) -> Result<(), Failure> {
         self.revoke_entry(&Revocation::new(
             session.family.as_str(),
             session.generation,
@@ -663,7 +663,7 @@ impl Auth {
         .await
     }
 
-    async fn revoke_entry(&self, entry: &Revocation) -> Result<(), FlowError> {
+    async fn revoke_entry(&self, entry: &Revocation) -> Result<(), Failure> {
         self.revocations
             .insert(&entry.family, entry.through, entry.until);
         self.store.revoke(entry).await?;
@@ -683,7 +683,7 @@ impl Auth {
     pub(crate) async fn refresh(
         &self,
         session: &Session,
-    ) -> Result<Option<IssuedToken>, FlowError> {
+    ) -> Result<Option<IssuedToken>, Failure> {
         let now = now_unix();
         let end = session
             .auth_time

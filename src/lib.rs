@@ -99,7 +99,9 @@
 
 mod auth;
 pub mod client;
+mod clock;
 mod config;
+mod error;
 mod flows;
 mod handle;
 mod layer;

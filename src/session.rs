@@ -15,11 +15,10 @@ use std::{
         Arc, RwLock,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::{Rng, distr::Alphanumeric};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -36,22 +35,7 @@ const AUD_STATE: &str = "wechat-auth/state";
 /// Clock skew tolerated between instances, in seconds.
 const LEEWAY: u64 = 5;
 
-/// Seconds since the Unix epoch.
-pub(crate) fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A random string of `[A-Za-z0-9]`: WeChat's `state` alphabet, also fine for ids.
-pub(crate) fn random_token(len: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
+pub(crate) use crate::clock::{now_unix, random_token};
 
 /// The claims of a session token. Short names keep cookies small.
 #[derive(Debug, Serialize, Deserialize)]
@@ -705,11 +689,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn random_tokens_use_the_state_alphabet() {
-        let t = random_token(128);
-        assert_eq!(t.len(), 128);
-        assert!(t.bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_ne!(random_token(32), random_token(32));
-    }
 }

@@ -18,7 +18,7 @@ use crate::{
     GlobalTokenSource, Secret,
     auth::Auth,
     client::{ErrorKind, WechatError},
-    flows::FlowError,
+    error::Failure,
     session::{now_unix, random_token},
 };
 
@@ -84,7 +84,7 @@ impl Auth {
         Self::key(appid, "global_token", "current")
     }
 
-    async fn global_current(&self) -> Result<Current, FlowError> {
+    async fn global_current(&self) -> Result<Current, Failure> {
         let now = now_unix();
         if let Some(c) = self.global.cached(now) {
             return Ok(c);
@@ -97,7 +97,7 @@ impl Auth {
             .cfg
             .official_account
             .as_ref()
-            .ok_or(FlowError::ChannelOff("Official Account"))?;
+            .ok_or(Failure::ChannelOff("Official Account"))?;
         let appid = oa.app().appid();
         let key = self.token_key(appid);
         let lock = format!("{key}:lock");
@@ -135,15 +135,15 @@ impl Auth {
                 Ok(None) => {
                     return match self.stored_token(&key).await? {
                         Some(c) => Ok(c),
-                        None => Err(FlowError::Busy),
+                        None => Err(Failure::Busy),
                     };
                 }
-                Err(_) => return Err(FlowError::Busy),
+                Err(_) => return Err(Failure::Busy),
             }
         }
     }
 
-    async fn stored_token(&self, key: &str) -> Result<Option<Current>, FlowError> {
+    async fn stored_token(&self, key: &str) -> Result<Option<Current>, Failure> {
         let raw = self.store.get(key).await?;
         Ok(raw
             .and_then(|b| String::from_utf8(b).ok())
@@ -151,7 +151,7 @@ impl Auth {
             .filter(|c| c.fresh(now_unix())))
     }
 
-    async fn fetch_global(&self, secret: &Secret, appid: &str) -> Result<Current, FlowError> {
+    async fn fetch_global(&self, secret: &Secret, appid: &str) -> Result<Current, Failure> {
         let t = match self.cfg.global_token_source {
             GlobalTokenSource::Stable => self.client.stable_token(appid, secret, false).await?,
             GlobalTokenSource::Classic => self.client.token(appid, secret).await?,
@@ -166,7 +166,7 @@ impl Auth {
 
     /// Drops `failed` if it is still the current token (WeChat refused it), so the next
     /// caller fetches a new one.
-    async fn drop_global(&self, failed: &Current) -> Result<(), FlowError> {
+    async fn drop_global(&self, failed: &Current) -> Result<(), Failure> {
         let Some(oa) = &self.cfg.official_account else {
             return Ok(());
         };
@@ -185,7 +185,7 @@ impl Auth {
 
     /// Runs `call` with the global token; when WeChat refuses the token (40001, 42001) it is
     /// dropped (only if still current) and `call` runs once more with a fresh one.
-    pub(crate) async fn with_global_token<T, F, Fut>(&self, call: F) -> Result<T, FlowError>
+    pub(crate) async fn with_global_token<T, F, Fut>(&self, call: F) -> Result<T, Failure>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,

@@ -8,6 +8,7 @@ use super::{Query, same_origin};
 use crate::{
     WechatUser,
     auth::{Auth, Found},
+    error::Failure,
     redirect::safe_return_to,
     respond,
     user::Carrier,
@@ -40,11 +41,7 @@ pub(crate) fn me(auth: &Auth, req: &Parts) -> Response<Body> {
 /// `303` to `return_to` (or `204` for a bearer-token client).
 pub(crate) async fn logout(auth: &Auth, req: &Parts) -> Response<Body> {
     if !same_origin(auth, req) {
-        return respond::json_error(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            "logout must come from this site",
-        );
+        return Failure::CrossOrigin("logout must come from this site").json();
     }
     // Every valid session the request carries ends: the bearer token's and the cookie's.
     let sessions = auth.all_sessions(&req.headers);

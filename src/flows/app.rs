@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use std::net::IpAddr;
 
-use super::FlowError;
+use crate::error::Failure;
 use crate::{
     Channel, WechatUser,
     auth::{Auth, Found, LoginOutcome},
@@ -88,39 +88,15 @@ pub(super) fn with_native_token(auth: &Auth, outcome: LoginOutcome) -> LoginOutc
     }
 }
 
-/// Why a posted body holds no usable code: `(error, message)` for a `400`.
-pub(super) struct BadCode(&'static str, String);
-
-impl BadCode {
-    pub(super) fn response(self) -> Response<Body> {
-        respond::json_error(StatusCode::BAD_REQUEST, self.0, &self.1)
-    }
-}
-
-/// Parses the body; anything but a usable code is a [`BadCode`].
-pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), BadCode> {
+/// Parses the body; anything but a usable code is a `400` [`Failure`].
+pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failure> {
     let parsed: CodeBody = serde_json::from_slice(body)
-        .map_err(|_| BadCode("bad_request", r#"send JSON like {"code": "…"}"#.into()))?;
+        .map_err(|_| Failure::BadRequest(r#"send JSON like {"code": "…"}"#.into()))?;
     match parsed.err_code {
         None | Some(0) => {}
-        Some(-2) => {
-            return Err(BadCode(
-                "cancelled",
-                "the user cancelled the WeChat authorization (errCode -2)".into(),
-            ));
-        }
-        Some(-4) => {
-            return Err(BadCode(
-                "denied",
-                "the user denied the WeChat authorization (errCode -4)".into(),
-            ));
-        }
-        Some(other) => {
-            return Err(BadCode(
-                "sdk_error",
-                format!("the WeChat SDK reported errCode {other}; no code to exchange"),
-            ));
-        }
+        Some(-2) => return Err(Failure::Cancelled),
+        Some(-4) => return Err(Failure::Denied),
+        Some(other) => return Err(Failure::SdkError(other)),
     }
     let code = parsed.code.unwrap_or_default();
     let usable = !code.is_empty()
@@ -129,8 +105,7 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), BadCod
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !usable {
-        return Err(BadCode(
-            "bad_request",
+        return Err(Failure::BadRequest(
             "`code` is missing or malformed".into(),
         ));
     }
@@ -150,26 +125,20 @@ pub(super) fn outcome_response(auth: &Auth, outcome: &LoginOutcome) -> Response<
             tracing::info!(channel = %user.channel, "login");
             token_response(user, issued)
         }
-        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => FlowError::CodeUsed.json(),
-        LoginOutcome::Refused { message, .. } => {
-            respond::json_error(StatusCode::FORBIDDEN, "refused", message)
-        }
-        LoginOutcome::Snapshot { .. } => respond::json_error(
-            StatusCode::FORBIDDEN,
-            "snapshot_user",
-            "WeChat gave a virtual (snapshot-page) identity; ask the user to use the full service",
-        ),
+        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => Failure::CodeUsed.json(),
+        LoginOutcome::Refused { message, .. } => Failure::Refused(message.clone()).json(),
+        LoginOutcome::Snapshot { .. } => Failure::SnapshotUser.json(),
     }
 }
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login.
 pub(crate) async fn mobile(auth: &Auth, client: Option<IpAddr>, body: Bytes) -> Response<Body> {
     let Some(app) = &auth.cfg.mobile else {
-        return FlowError::ChannelOff("mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)").json();
+        return Failure::ChannelOff("mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)").json();
     };
     let (code, state) = match read_code(&body) {
         Ok(c) => c,
-        Err(bad) => return bad.response(),
+        Err(bad) => return bad.json(),
     };
     // The app checks `state` itself (it made it); it is kept only to tell repeats apart.
     let state = state.unwrap_or_default();
@@ -183,7 +152,7 @@ pub(crate) async fn mobile(auth: &Auth, client: Option<IpAddr>, body: Bytes) -> 
         .await;
     match outcome {
         Ok(o) if o.state() == state => outcome_response(auth, &o),
-        Ok(_) => FlowError::BadRequest("this code belongs to another login".into()).json(),
+        Ok(_) => Failure::BadRequest("this code belongs to another login".into()).json(),
         Err(e) => e.json(),
     }
 }
@@ -219,7 +188,7 @@ mod tests {
             r#"{"code":"a b"}"#,
             "not json",
         ] {
-            let res = read_code(&Bytes::from(body)).map_err(BadCode::response);
+            let res = read_code(&Bytes::from(body)).map_err(|f| f.json());
             assert_eq!(res.unwrap_err().status(), 400, "{body}");
         }
         let ok = read_code(&Bytes::from(r#"{"code":"abc123","state":"s"}"#));

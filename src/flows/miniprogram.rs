@@ -11,10 +11,9 @@ use bytes::Bytes;
 use http::Response;
 
 use super::{
-    FlowError,
     app::{outcome_response, read_code, with_native_token},
 };
-use crate::{Channel, WechatUser, auth::Auth};
+use crate::{Channel, WechatUser, auth::Auth, error::Failure};
 
 /// How long a mini program's `session_key` is kept (WeChat does not say how long it lives;
 /// every login replaces it).
@@ -27,11 +26,11 @@ pub(crate) async fn mini_program(
     body: Bytes,
 ) -> Response<Body> {
     let Some(app) = &auth.cfg.mini_program else {
-        return FlowError::ChannelOff("mini program (set WECHAT_MINI_APP_ID and _SECRET)").json();
+        return Failure::ChannelOff("mini program (set WECHAT_MINI_APP_ID and _SECRET)").json();
     };
     let (code, _) = match read_code(&body) {
         Ok(c) => c,
-        Err(bad) => return bad.response(),
+        Err(bad) => return bad.json(),
     };
     let appid = app.appid();
     let outcome = auth

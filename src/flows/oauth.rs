@@ -19,7 +19,8 @@ use axum_core::body::Body;
 use http::{Response, StatusCode, header, request::Parts};
 use sha1::{Digest, Sha1};
 
-use super::{FlowError, Query, cookie_value};
+use super::{Query, cookie_value};
+use crate::error::Failure;
 use crate::{
     Channel,
     auth::{Auth, LoginOutcome, QUERY_VALUE},
@@ -42,7 +43,7 @@ async fn bind_state_to_code(
     appid: &str,
     state: &str,
     code: &str,
-) -> Result<(), FlowError> {
+) -> Result<(), Failure> {
     let key = Auth::key(appid, "state", &hex::encode(Sha1::digest(state.as_bytes())));
     let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
     if auth
@@ -56,7 +57,7 @@ async fn bind_state_to_code(
         Some(bound) if bound == mark => Ok(()),
         _ => {
             tracing::warn!("callback refused: this state was already used with another code");
-            Err(FlowError::StateMismatch)
+            Err(Failure::StateMismatch)
         }
     }
 }
@@ -110,7 +111,7 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
     let channel = match q.get("channel") {
         Some(name) => match name.parse::<Channel>() {
             Ok(c) => c,
-            Err(e) => return FlowError::BadRequest(e.to_string()).html(None),
+            Err(e) => return Failure::BadRequest(e.to_string()).html(None),
         },
         None => {
             let ua = req
@@ -120,7 +121,7 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
                 .unwrap_or("");
             match pick_channel(auth, ua) {
                 Some(c) => c,
-                None => return FlowError::ChannelOff("browser").html(None),
+                None => return Failure::ChannelOff("browser").html(None),
             }
         }
     };
@@ -132,7 +133,7 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
             Some(app) => auth
                 .client
                 .qrconnect_url(app.appid(), &redirect_uri, &state, None),
-            None => return FlowError::ChannelOff("website").html(None),
+            None => return Failure::ChannelOff("website").html(None),
         },
         Channel::OfficialAccount => match &cfg.official_account {
             Some(oa) => auth.client.authorize_url(
@@ -142,11 +143,11 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
                 &state,
                 false,
             ),
-            None => return FlowError::ChannelOff("Official Account").html(None),
+            None => return Failure::ChannelOff("Official Account").html(None),
         },
         Channel::ScanFollow => {
             if cfg.official_account.is_none() {
-                return FlowError::ChannelOff("scan").html(None);
+                return Failure::ChannelOff("scan").html(None);
             }
             let location = format!(
                 "{}/scan?return_to={}",
@@ -156,7 +157,7 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
             return respond::redirect(StatusCode::FOUND, &location);
         }
         _ => {
-            return FlowError::BadRequest(format!(
+            return Failure::BadRequest(format!(
                 "the {channel} channel logs in from the app: POST {}/app or {}/miniprogram",
                 cfg.prefix, cfg.prefix
             ))
@@ -183,7 +184,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
     let state = q.get("state").unwrap_or("");
     let code = q.get("code").filter(|c| !c.is_empty());
     if !valid_state(state) {
-        return FlowError::BadRequest(
+        return Failure::BadRequest(
             "The sign-in link is incomplete: its state is missing or malformed.".into(),
         )
         .html(Some(&login_link(auth, "/", None)));
@@ -195,7 +196,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
             return res;
         }
         tracing::info!("callback refused: state not bound to this browser");
-        return FlowError::StateMismatch.html(Some(&login_link(auth, "/", None)));
+        return Failure::StateMismatch.html(Some(&login_link(auth, "/", None)));
     };
     let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
     let clear_state =
@@ -224,7 +225,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         _ => None,
     };
     let Some(app) = app else {
-        return FlowError::ChannelOff("this").html(Some(&retry));
+        return Failure::ChannelOff("this").html(Some(&retry));
     };
     let appid = app.appid();
     if let Err(e) = bind_state_to_code(auth, appid, state, code).await {
@@ -247,7 +248,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
     };
     if outcome.state() != state {
         tracing::warn!("a code came back with another login's state");
-        return FlowError::StateMismatch.html(Some(&retry));
+        return Failure::StateMismatch.html(Some(&retry));
     }
     let mut res = match outcome.as_ref() {
         LoginOutcome::Success {
@@ -261,7 +262,7 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
         }
         LoginOutcome::Snapshot { .. } => snapshot_page(&retry),
         LoginOutcome::Refused { message, .. } => refused_page(message),
-        LoginOutcome::Failed { errcode } => FlowError::CodeRefused(*errcode).html(Some(&retry)),
+        LoginOutcome::Failed { errcode } => Failure::CodeRefused(*errcode).html(Some(&retry)),
     };
     respond::set_cookie(&mut res, &clear_state);
     res

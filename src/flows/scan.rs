@@ -25,7 +25,8 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-use super::{FlowError, Query, same_origin};
+use super::{Query, same_origin};
+use crate::error::Failure;
 use crate::{
     WechatUser,
     auth::{Auth, QUERY_VALUE},
@@ -107,14 +108,14 @@ impl Auth {
     }
 
     /// Reads a scene.
-    pub(crate) async fn scene(&self, key: &str) -> Result<Option<Scene>, FlowError> {
+    pub(crate) async fn scene(&self, key: &str) -> Result<Option<Scene>, Failure> {
         Ok(crate::store::get_json::<Scene>(self.store.as_ref(), key)
             .await?
             .filter(|s| s.expires_at > now_unix()))
     }
 
     /// Writes a scene for the rest of its life, and wakes whoever waits on it.
-    pub(crate) async fn save_scene(&self, key: &str, scene: &Scene) -> Result<(), FlowError> {
+    pub(crate) async fn save_scene(&self, key: &str, scene: &Scene) -> Result<(), Failure> {
         let left = scene.expires_at.saturating_sub(now_unix()).max(1);
         crate::store::set_json(self.store.as_ref(), key, scene, Duration::from_secs(left)).await?;
         self.store.publish(key, Vec::new()).await?;
@@ -122,10 +123,10 @@ impl Auth {
     }
 
     /// Whether scan login is possible: an Official Account with a push token.
-    fn scan_ready(&self) -> Result<(), FlowError> {
+    fn scan_ready(&self) -> Result<(), Failure> {
         match &self.cfg.official_account {
             Some(oa) if oa.push_token().is_some() => Ok(()),
-            _ => Err(FlowError::ChannelOff(
+            _ => Err(Failure::ChannelOff(
                 "scan (it needs WECHAT_OA_APP_ID, WECHAT_OA_APP_SECRET and WECHAT_OA_TOKEN)",
             )),
         }
@@ -138,11 +139,7 @@ pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
         return e.json();
     }
     if !same_origin(auth, req) {
-        return respond::json_error(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            "scan login must be started from this site",
-        );
+        return Failure::CrossOrigin("scan login must be started from this site").json();
     }
     let q = Query::parse(req.uri.query());
     let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
@@ -181,7 +178,7 @@ pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
         status: SceneStatus::Pending,
     };
     let Some(key) = auth.scene_key(&id) else {
-        return FlowError::ChannelOff("scan").json();
+        return Failure::ChannelOff("scan").json();
     };
     if let Err(e) = auth.save_scene(&key, &scene).await {
         return e.json();
@@ -239,17 +236,13 @@ pub(crate) async fn image(auth: &Auth, req: &Parts, id: &str) -> Response<Body> 
 }
 
 fn not_found() -> Response<Body> {
-    respond::json_error(StatusCode::NOT_FOUND, "not_found", "no such scan")
+    Failure::NotFound("no such scan").json()
 }
 
 /// The answer to a status request from a browser that did not start the scan, whether or
 /// not the scan exists.
 fn not_yours() -> Response<Body> {
-    respond::json_error(
-        StatusCode::FORBIDDEN,
-        "not_your_scan",
-        "this scan was started by another browser",
-    )
+    Failure::NotYourScan.json()
 }
 
 /// The status JSON.
@@ -276,7 +269,7 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
     // Subscribe before reading, so a confirmation between the two is not missed.
     let mut news = match auth.store.subscribe(&key).await {
         Ok(s) => s,
-        Err(e) => return FlowError::from(e).json(),
+        Err(e) => return Failure::from(e).json(),
     };
     loop {
         let scene = match auth.scene(&key).await {
@@ -329,7 +322,7 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
 async fn confirm(auth: &Auth, key: &str) -> Response<Body> {
     let taken = match auth.store.take(key).await {
         Ok(t) => t,
-        Err(e) => return FlowError::from(e).json(),
+        Err(e) => return Failure::from(e).json(),
     };
     let Some(Ok(scene)) = taken.map(|b| serde_json::from_slice::<Scene>(&b)) else {
         return status_json("expired");

@@ -1,0 +1,446 @@
+//! One failure type for every endpoint the layer serves, and the one place that turns a
+//! failure into a response: status, machine code, Chinese and English text, log level and
+//! `Retry-After` all come from [`Failure::describe`], and [`Failure::json`] /
+//! [`Failure::html`] render it.
+//!
+//! Flows return `Result<Response, Failure>`; the dispatcher renders a failure once, as JSON
+//! or (for the browser pages) as HTML with a link to try again. Public error types that
+//! handlers see ([`HandleError`]) live here too, so the engine never names the handle.
+
+use std::{borrow::Cow, sync::Arc};
+
+use axum_core::body::Body;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::{
+    client::{ErrorKind, WechatError},
+    limit::Exceeded,
+    respond,
+    store::StoreError,
+};
+
+/// Why a request to one of the layer's endpoints could not be served. Cheap to clone
+/// (shared by every caller of one exchange).
+#[derive(Clone, Debug)]
+pub(crate) enum Failure {
+    /// The request is malformed or incomplete.
+    BadRequest(String),
+    /// The login was not started in this browser, or its state expired.
+    StateMismatch,
+    /// The channel is not configured.
+    ChannelOff(&'static str),
+    /// WeChat refused or failed.
+    Wechat(Arc<WechatError>),
+    /// The store failed.
+    Store(Arc<StoreError>),
+    /// Another instance is still exchanging this code.
+    Busy,
+    /// WeChat already refused this code (errcode kept): a repeat is not sent upstream again.
+    CodeRefused(i64),
+    /// This client has too many exchanges under way, or too many refused codes lately.
+    TooMany(Exceeded),
+    /// A native login's code was used already: its token was handed out once (or has been
+    /// revoked since), and a repeat gets no new one.
+    CodeUsed,
+    /// The user cancelled the WeChat authorization in the app (SDK `errCode` -2).
+    Cancelled,
+    /// The user denied the WeChat authorization in the app (SDK `errCode` -4).
+    Denied,
+    /// The WeChat SDK reported another error; the app has no code.
+    SdkError(i64),
+    /// The `on_login` hook refused, with its message.
+    Refused(String),
+    /// WeChat gave a virtual (snapshot-page) identity.
+    SnapshotUser,
+    /// A state-changing request from another site; says what it was.
+    CrossOrigin(&'static str),
+    /// No such thing; says what.
+    NotFound(&'static str),
+    /// A scan started by another browser (or none at all: the answer is the same).
+    NotYourScan,
+    /// The request body is larger than the endpoint reads.
+    TooLarge,
+    /// The request body could not be read.
+    BadBody,
+    /// The request body did not arrive within the deadline.
+    BodyTimeout,
+    /// The endpoint does not take this method; the methods it takes.
+    MethodNotAllowed(&'static str),
+}
+
+impl From<WechatError> for Failure {
+    fn from(e: WechatError) -> Self {
+        Self::Wechat(Arc::new(e))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+/// Everything a response to a [`Failure`] needs, decided in one place.
+#[derive(Debug)]
+pub(crate) struct Description {
+    pub(crate) status: StatusCode,
+    /// Machine-readable code for JSON answers.
+    pub(crate) code: &'static str,
+    /// What to tell a person, in Chinese.
+    pub(crate) zh: Cow<'static, str>,
+    /// The same in English (the JSON `message`).
+    pub(crate) en: Cow<'static, str>,
+    pub(crate) level: tracing::Level,
+    /// Seconds for `Retry-After`, when trying again later can help.
+    pub(crate) retry_after: Option<&'static str>,
+}
+
+const LOGIN_AGAIN_ZH: &str = "登录凭证已失效（可能已使用或已过期），请重新登录。";
+const LOGIN_AGAIN_EN: &str =
+    "This login link was already used or has expired. Please log in again.";
+const BUSY_ZH: &str = "服务暂时繁忙，请稍后再试。";
+const BUSY_EN: &str = "The service is busy. Please try again in a moment.";
+
+impl Failure {
+    /// Status, code, text, log level and `Retry-After` of this failure: 4xx when the
+    /// person, the request or the configuration is at fault, 502/503 when WeChat (or the
+    /// store) is down or slow.
+    pub(crate) fn describe(&self) -> Description {
+        use tracing::Level;
+        let d = |status, code, zh: &'static str, en: Cow<'static, str>| Description {
+            status,
+            code,
+            zh: zh.into(),
+            en,
+            level: Level::INFO,
+            retry_after: None,
+        };
+        let mut out = match self {
+            Self::BadRequest(m) => d(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "请求不完整或有误。",
+                m.clone().into(),
+            ),
+            Self::StateMismatch => d(
+                StatusCode::BAD_REQUEST,
+                "state_mismatch",
+                "这次登录不是在本浏览器中发起的，或已过期。请重新登录。",
+                "This login was not started in this browser, or it has expired. Please log in again."
+                    .into(),
+            ),
+            Self::ChannelOff(c) => d(
+                StatusCode::NOT_FOUND,
+                "channel_not_configured",
+                "此登录方式未启用。",
+                format!("The {c} login is not configured on this site.").into(),
+            ),
+            Self::Store(_) => Description {
+                level: Level::DEBUG, // The store logs its own outages, once per burst.
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    BUSY_ZH,
+                    BUSY_EN.into(),
+                )
+            },
+            Self::Busy => d(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                BUSY_ZH,
+                BUSY_EN.into(),
+            ),
+            Self::Wechat(e) => wechat(e),
+            Self::CodeRefused(_) => d(
+                StatusCode::BAD_REQUEST,
+                "login_again",
+                LOGIN_AGAIN_ZH,
+                LOGIN_AGAIN_EN.into(),
+            ),
+            Self::CodeUsed => d(
+                StatusCode::BAD_REQUEST,
+                "login_again",
+                "该登录凭证已使用，请重新登录。",
+                "This code was already used to log in: get a new code (wx.login or SendAuth) and log in again."
+                    .into(),
+            ),
+            Self::TooMany(Exceeded::InFlight) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "登录请求过多，请稍后再试。",
+                "Too many logins at once from this client. Please try again in a moment.".into(),
+            ),
+            Self::TooMany(Exceeded::Failures) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "无效的登录请求过多，请一分钟后再试。",
+                "Too many invalid login codes from this client. Please wait a minute and try again."
+                    .into(),
+            ),
+            Self::Cancelled => d(
+                StatusCode::BAD_REQUEST,
+                "cancelled",
+                "你取消了微信授权。",
+                "the user cancelled the WeChat authorization (errCode -2)".into(),
+            ),
+            Self::Denied => d(
+                StatusCode::BAD_REQUEST,
+                "denied",
+                "你拒绝了微信授权。",
+                "the user denied the WeChat authorization (errCode -4)".into(),
+            ),
+            Self::SdkError(code) => d(
+                StatusCode::BAD_REQUEST,
+                "sdk_error",
+                "微信 SDK 报告了错误。",
+                format!("the WeChat SDK reported errCode {code}; no code to exchange").into(),
+            ),
+            Self::Refused(message) => d(
+                StatusCode::FORBIDDEN,
+                "refused",
+                "本站拒绝了这次登录。",
+                message.clone().into(),
+            ),
+            Self::SnapshotUser => d(
+                StatusCode::FORBIDDEN,
+                "snapshot_user",
+                "请使用完整服务后再登录。",
+                "WeChat gave a virtual (snapshot-page) identity; ask the user to use the full service"
+                    .into(),
+            ),
+            Self::CrossOrigin(what) => d(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "请求必须来自本站。",
+                (*what).into(),
+            ),
+            Self::NotFound(what) => d(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "找不到该资源。",
+                (*what).into(),
+            ),
+            Self::NotYourScan => d(
+                StatusCode::FORBIDDEN,
+                "not_your_scan",
+                "此扫码登录是在另一个浏览器中发起的。",
+                "this scan was started by another browser".into(),
+            ),
+            Self::TooLarge => d(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "请求过大。",
+                "request body too large".into(),
+            ),
+            Self::BadBody => d(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "无法读取请求内容。",
+                "could not read the request body".into(),
+            ),
+            Self::BodyTimeout => d(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "请求内容未能及时到达。",
+                "the request body did not arrive in time".into(),
+            ),
+            Self::MethodNotAllowed(_) => d(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "不支持该请求方法。",
+                "method not allowed".into(),
+            ),
+        };
+        out.retry_after = match out.status {
+            StatusCode::TOO_MANY_REQUESTS => Some("60"),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY => Some("5"),
+            _ => None,
+        };
+        out
+    }
+
+    fn log(&self, d: &Description) {
+        use tracing::Level;
+        match d.level {
+            Level::ERROR => tracing::error!(error = %self, "WeChat refused the configuration"),
+            Level::WARN => tracing::warn!(error = %self, "WeChat call failed"),
+            Level::DEBUG | Level::TRACE => tracing::debug!(error = %self, code = d.code),
+            _ => tracing::info!(error = d.code, "request refused"),
+        }
+    }
+
+    /// Headers every rendering carries: `Retry-After`, `Allow`, `Connection: close`.
+    fn finish(&self, d: &Description, res: &mut Response<Body>) {
+        let headers = res.headers_mut();
+        if let Some(secs) = d.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+        }
+        match self {
+            Self::MethodNotAllowed(allow) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            // A client that trickles its body must not keep the connection.
+            Self::BodyTimeout => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+    }
+
+    /// A JSON answer for an app: `{"error": code, "message": …}`.
+    pub(crate) fn json(&self) -> Response<Body> {
+        let d = self.describe();
+        self.log(&d);
+        let mut res = respond::json_error(d.status, d.code, &d.en);
+        self.finish(&d, &mut res);
+        res
+    }
+
+    /// An HTML page for a person, with a link to try again.
+    pub(crate) fn html(&self, retry: Option<&str>) -> Response<Body> {
+        let d = self.describe();
+        self.log(&d);
+        let link = retry
+            .map(|r| {
+                format!(
+                    r#"<a class="button" href="{}">重新登录 · Log in again</a>"#,
+                    respond::escape(r)
+                )
+            })
+            .unwrap_or_default();
+        let body = format!(
+            "<h1>登录失败</h1><p>{}</p><p class=\"en\">{}</p>{link}",
+            respond::escape(&d.zh),
+            respond::escape(&d.en)
+        );
+        let mut res = respond::html(d.status, respond::page("登录失败 · Login failed", &body));
+        self.finish(&d, &mut res);
+        res
+    }
+}
+
+/// How a WeChat failure is answered: by its kind, with the errcode's hint for the site's
+/// own configuration.
+fn wechat(e: &WechatError) -> Description {
+    use tracing::Level;
+    let (status, code, zh, en, level): (_, _, _, Cow<'static, str>, _) = match e {
+        WechatError::Timeout { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "wechat_timeout",
+            "微信服务器响应超时，请稍后再试。",
+            "WeChat did not answer in time. Please try again.".into(),
+            Level::WARN,
+        ),
+        e => match e.kind() {
+            ErrorKind::LoginAgain => (
+                StatusCode::BAD_REQUEST,
+                "login_again",
+                LOGIN_AGAIN_ZH,
+                LOGIN_AGAIN_EN.into(),
+                Level::WARN,
+            ),
+            ErrorKind::InvalidRequest => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "微信服务暂时不可用，请稍后再试。",
+                "WeChat is temporarily unavailable. Please try again.".into(),
+                Level::WARN,
+            ),
+            ErrorKind::Configuration | ErrorKind::Permission => (
+                StatusCode::FORBIDDEN,
+                "wechat_configuration",
+                "本站的微信登录配置有误，请联系网站管理员。",
+                format!(
+                    "WeChat refused this site's configuration (errcode {}): {}",
+                    e.errcode().unwrap_or_default(),
+                    e.hint()
+                )
+                .into(),
+                Level::ERROR,
+            ),
+            ErrorKind::Quota => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "wechat_quota",
+                "登录人数过多，请稍后再试。",
+                "Too many logins right now. Please try again in a minute.".into(),
+                Level::WARN,
+            ),
+            _ => (
+                StatusCode::BAD_GATEWAY,
+                "wechat_unavailable",
+                "微信服务暂时不可用，请稍后再试。",
+                "WeChat is temporarily unavailable. Please try again.".into(),
+                Level::WARN,
+            ),
+        },
+    };
+    Description {
+        status,
+        code,
+        zh: zh.into(),
+        en,
+        level,
+        retry_after: None,
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Wechat(e) => e.fmt(f),
+            Self::Store(e) => e.fmt(f),
+            Self::CodeRefused(errcode) => write!(f, "WeChat refused this code before ({errcode})"),
+            other => f.write_str(other.describe().code),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_has_one_description_and_the_renderings_agree() {
+        let all = [
+            Failure::BadRequest("x".into()),
+            Failure::StateMismatch,
+            Failure::ChannelOff("website"),
+            Failure::Busy,
+            Failure::CodeRefused(40029),
+            Failure::TooMany(Exceeded::InFlight),
+            Failure::TooMany(Exceeded::Failures),
+            Failure::CodeUsed,
+            Failure::Cancelled,
+            Failure::Denied,
+            Failure::SdkError(-1),
+            Failure::Refused("no".into()),
+            Failure::SnapshotUser,
+            Failure::CrossOrigin("logout must come from this site"),
+            Failure::NotFound("no such scan"),
+            Failure::NotYourScan,
+            Failure::TooLarge,
+            Failure::BadBody,
+            Failure::BodyTimeout,
+            Failure::MethodNotAllowed("POST"),
+        ];
+        for f in all {
+            let d = f.describe();
+            assert!(d.status.is_client_error() || d.status.is_server_error(), "{f:?}");
+            assert!(!d.zh.is_empty() && !d.en.is_empty(), "{f:?}");
+            let (json, html) = (f.json(), f.html(Some("/auth/wechat/login")));
+            assert_eq!((json.status(), html.status()), (d.status, d.status));
+            assert_eq!(
+                json.headers().get(header::RETRY_AFTER),
+                html.headers().get(header::RETRY_AFTER)
+            );
+        }
+        let res = Failure::MethodNotAllowed("GET, HEAD").json();
+        assert_eq!(res.headers()[header::ALLOW], "GET, HEAD");
+        assert_eq!(Failure::BodyTimeout.json().headers()[header::CONNECTION], "close");
+        assert_eq!(Failure::Busy.json().headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            Failure::TooMany(Exceeded::InFlight).json().headers()[header::RETRY_AFTER],
+            "60"
+        );
+    }
+}
