@@ -425,7 +425,10 @@ mod tests {
         ];
         for f in all {
             let d = f.describe();
-            assert!(d.status.is_client_error() || d.status.is_server_error(), "{f:?}");
+            assert!(
+                d.status.is_client_error() || d.status.is_server_error(),
+                "{f:?}"
+            );
             assert!(!d.zh.is_empty() && !d.en.is_empty(), "{f:?}");
             let (json, html) = (f.json(), f.html(Some("/auth/wechat/login")));
             assert_eq!((json.status(), html.status()), (d.status, d.status));
@@ -436,7 +439,10 @@ mod tests {
         }
         let res = Failure::MethodNotAllowed("GET, HEAD").json();
         assert_eq!(res.headers()[header::ALLOW], "GET, HEAD");
-        assert_eq!(Failure::BodyTimeout.json().headers()[header::CONNECTION], "close");
+        assert_eq!(
+            Failure::BodyTimeout.json().headers()[header::CONNECTION],
+            "close"
+        );
         assert_eq!(Failure::Busy.json().headers()[header::RETRY_AFTER], "5");
         assert_eq!(
             Failure::TooMany(Exceeded::InFlight).json().headers()[header::RETRY_AFTER],

@@ -24,8 +24,8 @@ use http::{StatusCode, request::Parts};
 
 use crate::{
     WechatUser,
-    auth::{Auth, Profile},
     client::WechatError,
+    engine::{Engine, Profile},
     flows::miniprogram::{MiniDataError, decrypt_mini_data},
     store::StoreError,
     user::RequestAuth,
@@ -63,7 +63,7 @@ pub enum HandleError {
 /// layer the extraction fails with `500`.
 #[derive(Clone, Debug)]
 pub struct WechatHandle {
-    auth: Arc<Auth>,
+    auth: Arc<Engine>,
 }
 
 impl WechatHandle {
@@ -100,7 +100,7 @@ impl WechatHandle {
         encrypted_data: &str,
         iv: &str,
     ) -> Result<serde_json::Value, HandleError> {
-        let key = Auth::key(&user.appid, "session_key", &user.openid);
+        let key = Engine::key(&user.appid, "session_key", &user.openid);
         let session_key = self
             .auth
             .store

@@ -42,7 +42,7 @@ use tower_service::Service;
 
 use crate::{
     WechatConfig,
-    auth::{Auth, Found},
+    engine::{Engine, Found},
     flows,
     user::RequestAuth,
 };
@@ -83,7 +83,7 @@ enum Mode {
 /// Cheap to clone; every clone shares one engine (client, store, caches).
 #[derive(Clone, Debug)]
 pub struct WechatAuthLayer {
-    auth: Arc<Auth>,
+    auth: Arc<Engine>,
     mode: Mode,
 }
 
@@ -100,7 +100,7 @@ impl WechatAuthLayer {
     /// ```
     pub fn new(cfg: WechatConfig) -> Self {
         Self {
-            auth: Arc::new(Auth::new(cfg)),
+            auth: Arc::new(Engine::new(cfg)),
             mode: Mode::Required,
         }
     }
@@ -148,7 +148,7 @@ impl<S> Layer<S> for WechatAuthLayer {
 #[derive(Clone, Debug)]
 pub struct WechatAuth<S> {
     inner: S,
-    auth: Arc<Auth>,
+    auth: Arc<Engine>,
     mode: Mode,
 }
 

@@ -97,10 +97,10 @@
 //! - [`mock`]: the mock WeChat server (feature `mock`): the crate `wechat-auth-mock`, re-exported.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod auth;
 pub mod client;
 mod clock;
 mod config;
+mod engine;
 mod error;
 mod flows;
 mod handle;
@@ -116,15 +116,14 @@ mod respond;
 mod secret;
 mod session;
 pub mod store;
-mod token;
 mod user;
 
-pub use auth::Profile;
 pub use client::{WechatClient, WechatError};
 pub use config::{
     AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, WechatConfig,
     WechatConfigBuilder,
 };
+pub use engine::Profile;
 pub use flows::miniprogram::MiniDataError;
 pub use handle::{HandleError, MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};

@@ -145,6 +145,14 @@ a.button,button{{display:inline-block;margin-top:16px;background:#07c160;color:#
     )
 }
 
+/// Characters escaped in a query value.
+pub(crate) const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -688,5 +688,4 @@ mod tests {
             "capped by the absolute lifetime"
         );
     }
-
 }

@@ -265,7 +265,7 @@ pub(crate) struct CurrentSession {
 /// costs one insert.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestAuth {
-    pub(crate) auth: Arc<crate::auth::Auth>,
+    pub(crate) auth: Arc<crate::engine::Engine>,
     pub(crate) session: Option<CurrentSession>,
 }
 

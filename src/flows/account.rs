@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Query, same_origin};
 use crate::{
     WechatUser,
-    auth::{Auth, Found},
+    engine::{Engine, Found},
     error::Failure,
     redirect::safe_return_to,
     respond,
@@ -24,7 +24,7 @@ pub(crate) struct MeBody<'a> {
 }
 
 /// `GET PREFIX/me`: the current user as JSON, `401` when there is none.
-pub(crate) fn me(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
     match auth.find_session(&req.headers) {
         Found::Session(current) => respond::json(
             StatusCode::OK,
@@ -39,7 +39,7 @@ pub(crate) fn me(auth: &Auth, req: &Parts) -> Response<Body> {
 
 /// `POST PREFIX/logout?return_to=/path`: revokes the session everywhere, clears the cookie,
 /// `303` to `return_to` (or `204` for a bearer-token client).
-pub(crate) async fn logout(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Response<Body> {
     if !same_origin(auth, req) {
         return Failure::CrossOrigin("logout must come from this site").json();
     }

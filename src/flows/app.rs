@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use crate::error::Failure;
 use crate::{
     Channel, WechatUser,
-    auth::{Auth, Found, LoginOutcome},
+    engine::{Engine, Found, LoginOutcome},
     respond,
     session::{IssuedToken, now_unix},
     user::Carrier,
@@ -68,7 +68,7 @@ fn token_response(user: &WechatUser, issued: &IssuedToken) -> Response<Body> {
 
 /// Gives a native login's outcome its bearer token: issued once per code, inside the
 /// exchange, so every repeat of the code sees the same token.
-pub(super) fn with_native_token(auth: &Auth, outcome: LoginOutcome) -> LoginOutcome {
+pub(super) fn with_native_token(auth: &Engine, outcome: LoginOutcome) -> LoginOutcome {
     match outcome {
         LoginOutcome::Success {
             state,
@@ -105,9 +105,7 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failur
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !usable {
-        return Err(Failure::BadRequest(
-            "`code` is missing or malformed".into(),
-        ));
+        return Err(Failure::BadRequest("`code` is missing or malformed".into()));
     }
     Ok((code, parsed.state))
 }
@@ -115,7 +113,7 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failur
 /// Answers a login outcome to an app. A code's token is handed out to its first caller and,
 /// for [`REPEAT_WINDOW`] seconds, to repeats (an app that retried); never once it has been
 /// revoked (logged out, refreshed), and never a second, new token.
-pub(super) fn outcome_response(auth: &Auth, outcome: &LoginOutcome) -> Response<Body> {
+pub(super) fn outcome_response(auth: &Engine, outcome: &LoginOutcome) -> Response<Body> {
     match outcome {
         LoginOutcome::Success {
             user,
@@ -132,7 +130,7 @@ pub(super) fn outcome_response(auth: &Auth, outcome: &LoginOutcome) -> Response<
 }
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login.
-pub(crate) async fn mobile(auth: &Auth, client: Option<IpAddr>, body: Bytes) -> Response<Body> {
+pub(crate) async fn mobile(auth: &Engine, client: Option<IpAddr>, body: Bytes) -> Response<Body> {
     let Some(app) = &auth.cfg.mobile else {
         return Failure::ChannelOff("mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)").json();
     };
@@ -160,7 +158,7 @@ pub(crate) async fn mobile(auth: &Auth, client: Option<IpAddr>, body: Bytes) -> 
 /// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid native
 /// one. Exactly one of several concurrent refreshes of one token wins; the old token and
 /// its ancestors are revoked; no token of a login outlives the absolute session lifetime.
-pub(crate) async fn refresh(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Response<Body> {
     match auth.find_session(&req.headers) {
         Found::Session(current) if current.carrier == Carrier::Bearer => {
             match auth.refresh(&current.session).await {

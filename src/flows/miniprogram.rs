@@ -10,10 +10,8 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::Response;
 
-use super::{
-    app::{outcome_response, read_code, with_native_token},
-};
-use crate::{Channel, WechatUser, auth::Auth, error::Failure};
+use super::app::{outcome_response, read_code, with_native_token};
+use crate::{Channel, WechatUser, engine::Engine, error::Failure};
 
 /// How long a mini program's `session_key` is kept (WeChat does not say how long it lives;
 /// every login replaces it).
@@ -21,7 +19,7 @@ const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// `POST PREFIX/miniprogram` `{code}`: mini program login through `jscode2session`.
 pub(crate) async fn mini_program(
-    auth: &Auth,
+    auth: &Engine,
     client: Option<std::net::IpAddr>,
     body: Bytes,
 ) -> Response<Body> {
@@ -39,7 +37,7 @@ pub(crate) async fn mini_program(
                 .client
                 .jscode2session(appid, app.secret(), &code)
                 .await?;
-            let key = Auth::key(appid, "session_key", &session.openid);
+            let key = Engine::key(appid, "session_key", &session.openid);
             auth.store
                 .set(
                     &key,

@@ -14,7 +14,7 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::{Method, Request, Response, header, request::Parts};
 
-use crate::{auth::Auth, error::Failure};
+use crate::{engine::Engine, error::Failure};
 
 pub(crate) mod account;
 pub(crate) mod app;
@@ -44,7 +44,7 @@ impl<'a> Query<'a> {
 }
 
 /// Serves one of the layer's own endpoints; `sub` is the path after the prefix.
-pub(crate) async fn dispatch<B>(auth: Arc<Auth>, req: Request<B>, sub: &str) -> Response<Body>
+pub(crate) async fn dispatch<B>(auth: Arc<Engine>, req: Request<B>, sub: &str) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
@@ -54,7 +54,7 @@ where
     tracing::Instrument::instrument(route(&auth, &parts, body, sub), span).await
 }
 
-async fn route<B>(auth: &Arc<Auth>, req: &Parts, body: B, sub: &str) -> Response<Body>
+async fn route<B>(auth: &Arc<Engine>, req: &Parts, body: B, sub: &str) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
@@ -101,7 +101,7 @@ where
 /// [`crate::config::DEFAULT_BODY_TIMEOUT`], for the whole body, not per chunk): a larger
 /// one is `413`, a slower one `408` with `Connection: close`, so a client that trickles a
 /// body (or announces more than it sends) cannot hold a connection and a task for ever.
-async fn read_body<B>(auth: &Auth, body: B, limit: usize) -> Result<Bytes, Response<Body>>
+async fn read_body<B>(auth: &Engine, body: B, limit: usize) -> Result<Bytes, Response<Body>>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
@@ -133,7 +133,7 @@ where
 /// Whether a state-changing request comes from our own origin (or an allow-listed one), or
 /// says nothing about it, as non-browser clients do. Browsers send `Origin` on every
 /// cross-site POST.
-pub(crate) fn same_origin(auth: &Auth, req: &Parts) -> bool {
+pub(crate) fn same_origin(auth: &Engine, req: &Parts) -> bool {
     match req.headers.get(header::ORIGIN).map(|o| o.to_str()) {
         None => true,
         Some(Ok(origin)) => {

@@ -23,14 +23,15 @@ use super::{Query, cookie_value};
 use crate::error::Failure;
 use crate::{
     Channel,
-    auth::{Auth, LoginOutcome, QUERY_VALUE},
+    engine::{Engine, LoginOutcome},
     redirect::safe_return_to,
     respond,
+    respond::QUERY_VALUE,
     session::{StateTicket, random_token},
 };
 
 /// Name of the cookie that vouches for one `state`.
-fn state_cookie_name(auth: &Auth, state: &str) -> String {
+fn state_cookie_name(auth: &Engine, state: &str) -> String {
     auth.cfg.flow_cookie_name("wechat_state_", state)
 }
 
@@ -39,12 +40,12 @@ fn state_cookie_name(auth: &Auth, state: &str) -> String {
 /// reload, a double redirect) passes; another code is refused, so one planted or leaked
 /// state cookie cannot carry a second login.
 async fn bind_state_to_code(
-    auth: &Auth,
+    auth: &Engine,
     appid: &str,
     state: &str,
     code: &str,
 ) -> Result<(), Failure> {
-    let key = Auth::key(appid, "state", &hex::encode(Sha1::digest(state.as_bytes())));
+    let key = Engine::key(appid, "state", &hex::encode(Sha1::digest(state.as_bytes())));
     let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
     if auth
         .store
@@ -68,7 +69,7 @@ fn valid_state(state: &str) -> bool {
 }
 
 /// The link that starts a login again.
-fn login_link(auth: &Auth, return_to: &str, channel: Option<Channel>) -> String {
+fn login_link(auth: &Engine, return_to: &str, channel: Option<Channel>) -> String {
     let mut link = format!(
         "{}?return_to={}",
         auth.login_path(),
@@ -86,7 +87,7 @@ fn login_link(auth: &Auth, return_to: &str, channel: Option<Channel>) -> String 
 }
 
 /// The channel for a browser that did not ask for one.
-fn pick_channel(auth: &Auth, user_agent: &str) -> Option<Channel> {
+fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
     let cfg = &auth.cfg;
     let in_wechat = user_agent.contains("MicroMessenger");
     if in_wechat && cfg.official_account.is_some() {
@@ -105,7 +106,7 @@ fn pick_channel(auth: &Auth, user_agent: &str) -> Option<Channel> {
 }
 
 /// `GET PREFIX/login?return_to=/path&channel=website|oa|scan`
-pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
     let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
     let channel = match q.get("channel") {
@@ -179,7 +180,7 @@ pub(crate) fn login(auth: &Auth, req: &Parts) -> Response<Body> {
 }
 
 /// `GET PREFIX/callback?code=…&state=…`
-pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
     let state = q.get("state").unwrap_or("");
     let code = q.get("code").filter(|c| !c.is_empty());
@@ -271,13 +272,13 @@ pub(crate) async fn callback(auth: &Auth, req: &Parts) -> Response<Body> {
 /// A callback that lost its state cookie (the first one succeeded and cleared it: a reload,
 /// the Back button) from a browser that already holds that login's session: send it on.
 async fn repeat_after_success(
-    auth: &Auth,
+    auth: &Engine,
     req: &Parts,
     state: &str,
     code: Option<&str>,
 ) -> Option<Response<Body>> {
     let code = code?;
-    let crate::auth::Found::Session(current) = auth.find_session(&req.headers) else {
+    let crate::engine::Found::Session(current) = auth.find_session(&req.headers) else {
         return None;
     };
     for app in [

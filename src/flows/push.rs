@@ -25,7 +25,7 @@ use sha1::{Digest as _, Sha1};
 use super::scan::SceneStatus;
 use crate::{
     Channel, WechatUser,
-    auth::Auth,
+    engine::Engine,
     push::{PushError, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
 };
 
@@ -117,7 +117,7 @@ impl Memo {
             h.update([0]);
             h.update(msg_signature.trim().to_ascii_lowercase().as_bytes());
         }
-        let key = Auth::key(appid, "push-nonce", &hex::encode(h.finalize()));
+        let key = Engine::key(appid, "push-nonce", &hex::encode(h.finalize()));
         Memo {
             key,
             fingerprint: Sha1::digest(request).to_vec(),
@@ -136,7 +136,7 @@ enum Seen {
 }
 
 /// Records `memo` in the store, once for every instance.
-async fn remember(auth: &Auth, memo: &Memo) -> Result<Seen, crate::store::StoreError> {
+async fn remember(auth: &Engine, memo: &Memo) -> Result<Seen, crate::store::StoreError> {
     // Three rounds: the record may expire or be released between the two calls.
     for _ in 0..3 {
         if auth
@@ -169,7 +169,7 @@ fn signed_and_fresh(
 ///
 /// The signed query is remembered too: in plaintext mode a `POST` carrying it would
 /// otherwise be accepted with any body. The same check again is answered the same way.
-pub(crate) async fn verify(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
     let Some(crypto) = &auth.push else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
@@ -201,7 +201,7 @@ pub(crate) async fn verify(auth: &Auth, req: &Parts) -> Response<Body> {
 }
 
 /// `POST PREFIX/push`: an event or message from WeChat.
-pub(crate) async fn receive(auth: &Arc<Auth>, req: &Parts, body: Bytes) -> Response<Body> {
+pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Response<Body> {
     let Some(crypto) = &auth.push else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
@@ -260,7 +260,7 @@ pub(crate) async fn receive(auth: &Arc<Auth>, req: &Parts, body: Bytes) -> Respo
 /// Confirms the pending scene `scene_id` for `openid`: once, whatever arrives again.
 /// `false` when the store failed before anything was decided, so that a re-delivery may
 /// try again.
-async fn confirm_scan(auth: Arc<Auth>, scene_id: String, openid: String) -> bool {
+async fn confirm_scan(auth: Arc<Engine>, scene_id: String, openid: String) -> bool {
     let Some(key) = auth.scene_key(&scene_id) else {
         return true;
     };

@@ -29,10 +29,11 @@ use super::{Query, same_origin};
 use crate::error::Failure;
 use crate::{
     WechatUser,
-    auth::{Auth, QUERY_VALUE},
     client::QrCodeRequest,
+    engine::Engine,
     redirect::safe_return_to,
     respond,
+    respond::QUERY_VALUE,
     session::{StateTicket, now_unix, random_token},
 };
 
@@ -84,13 +85,13 @@ fn valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn cookie_name(auth: &Auth, id: &str) -> String {
+fn cookie_name(auth: &Engine, id: &str) -> String {
     auth.cfg.flow_cookie_name("wechat_scan_", id)
 }
 
 /// The digest of this browser's scan cookie for `id`, when it carries one that we signed
 /// for that id. Needs no store, so it says nothing about whether the scan exists.
-fn browser_of(auth: &Auth, req: &Parts, id: &str) -> Option<String> {
+fn browser_of(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
     super::cookie_value(req, &cookie_name(auth, id))
         .filter(|v| auth.keys.verify_state(v, id).is_some())
         .map(digest)
@@ -100,7 +101,7 @@ fn digest(value: &str) -> String {
     hex::encode(Sha1::digest(value.as_bytes()))
 }
 
-impl Auth {
+impl Engine {
     /// The store key of a scene.
     pub(crate) fn scene_key(&self, id: &str) -> Option<String> {
         let oa = self.cfg.official_account.as_ref()?;
@@ -134,7 +135,7 @@ impl Auth {
 }
 
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
-pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
     if let Err(e) = auth.scan_ready() {
         return e.json();
     }
@@ -205,7 +206,7 @@ pub(crate) async fn start(auth: &Auth, req: &Parts) -> Response<Body> {
 
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
 /// started it; anyone else gets the answer an unknown id gets.
-pub(crate) async fn image(auth: &Auth, req: &Parts, id: &str) -> Response<Body> {
+pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
     let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
         return not_found();
     };
@@ -251,7 +252,7 @@ fn status_json(status: &str) -> Response<Body> {
 }
 
 /// `GET PREFIX/scan/{id}?wait=S`: where the scan stands; waits up to `S` seconds for news.
-pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body> {
+pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
     let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
         return not_found();
     };
@@ -319,7 +320,7 @@ pub(crate) async fn status(auth: &Auth, req: &Parts, id: &str) -> Response<Body>
 ///
 /// The scan cookie stays until it lapses: with the scene gone, it is what lets this
 /// browser (and only it) be told `expired` on a later poll.
-async fn confirm(auth: &Auth, key: &str) -> Response<Body> {
+async fn confirm(auth: &Engine, key: &str) -> Response<Body> {
     let taken = match auth.store.take(key).await {
         Ok(t) => t,
         Err(e) => return Failure::from(e).json(),
@@ -341,7 +342,7 @@ async fn confirm(auth: &Auth, key: &str) -> Response<Body> {
 }
 
 /// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
-pub(crate) fn page(auth: &Auth, req: &Parts) -> Response<Body> {
+pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
     if let Err(e) = auth.scan_ready() {
         return e.html(None);
     }

@@ -16,8 +16,8 @@ use std::{sync::RwLock, time::Duration};
 
 use crate::{
     GlobalTokenSource, Secret,
-    auth::Auth,
     client::{ErrorKind, WechatError},
+    engine::Engine,
     error::Failure,
     session::{now_unix, random_token},
 };
@@ -79,7 +79,7 @@ impl GlobalToken {
     }
 }
 
-impl Auth {
+impl Engine {
     fn token_key(&self, appid: &str) -> String {
         Self::key(appid, "global_token", "current")
     }

@@ -1,0 +1,215 @@
+//! The guard: which paths need a session, finding and verifying the session a request
+//! carries (bearer token or cookie, locally: no store, no network), and the answer when
+//! there is none.
+
+use axum_core::body::Body;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+
+use super::Engine;
+use crate::respond::QUERY_VALUE;
+use crate::{
+    respond::{self},
+    session::IssuedToken,
+    user::{Carrier, CurrentSession, TokenClass},
+};
+
+/// Public paths: exact ones and folder prefixes.
+#[derive(Debug, Default)]
+pub(super) struct PublicPaths {
+    exact: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl PublicPaths {
+    pub(super) fn new(paths: &[String]) -> Self {
+        let mut p = Self::default();
+        for path in paths {
+            match path.strip_suffix('*') {
+                Some(prefix) => p.prefixes.push(prefix.to_owned()),
+                None => p.exact.push(path.clone()),
+            }
+        }
+        p
+    }
+
+    fn contains(&self, path: &str) -> bool {
+        self.exact.iter().any(|e| e == path) || self.prefixes.iter().any(|p| path.starts_with(p))
+    }
+}
+
+/// What a session lookup found on a request.
+pub(crate) enum Found {
+    Session(CurrentSession),
+    /// A bearer token was sent but is not valid (expired, revoked, forged).
+    InvalidBearer,
+    Nothing,
+}
+
+impl Engine {
+    /// Whether `path` bypasses the guard.
+    pub(crate) fn is_public(&self, path: &str) -> bool {
+        self.public.contains(path)
+    }
+
+    pub(crate) fn login_path(&self) -> &str {
+        &self.login_path
+    }
+
+    /// Finds and verifies the session a request carries: `Authorization: Bearer` first, then
+    /// the session cookie. Local work only: no store, no network, no allocation.
+    ///
+    /// A request with more than one session cookie (in one `Cookie` header or several) has
+    /// no session: a second one is a cookie planted on a deeper path or a parent domain to
+    /// shadow the real one, and which of them a browser sends first says nothing about
+    /// which is ours.
+    pub(crate) fn find_session(&self, headers: &HeaderMap) -> Found {
+        if let Some(token) = bearer(headers) {
+            return match self.verify(token, Carrier::Bearer) {
+                Some(current) => Found::Session(current),
+                None => Found::InvalidBearer,
+            };
+        }
+        match self.cookie_session(headers) {
+            Some(current) => Found::Session(current),
+            None => Found::Nothing,
+        }
+    }
+
+    /// Every valid session a request carries: its bearer token's and its cookie's (a
+    /// logout ends both).
+    pub(crate) fn all_sessions(&self, headers: &HeaderMap) -> Vec<CurrentSession> {
+        let bearer = bearer(headers).and_then(|t| self.verify(t, Carrier::Bearer));
+        bearer
+            .into_iter()
+            .chain(self.cookie_session(headers))
+            .collect()
+    }
+
+    /// The valid session of the request's one session cookie, if any (none when it carries
+    /// several).
+    fn cookie_session(&self, headers: &HeaderMap) -> Option<CurrentSession> {
+        let mut found = None;
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for token in cookie_values(value, &self.cfg.session_cookie) {
+                if found.replace(token).is_some() {
+                    return None;
+                }
+            }
+        }
+        self.verify(found?, Carrier::Cookie)
+    }
+
+    /// Verifies `token` as sent by `carrier`: signed by us, not expired, of the class that
+    /// carrier accepts (a browser's cookie token is no bearer token, and the other way
+    /// round), not revoked.
+    fn verify(&self, token: &str, carrier: Carrier) -> Option<CurrentSession> {
+        let session = self.keys.verify(token)?;
+        (session.class == TokenClass::of(carrier) && !self.revocations.contains(&session))
+            .then_some(CurrentSession { session, carrier })
+    }
+
+    /// Whether an issued token has been revoked (logged out, or refreshed).
+    pub(crate) fn is_revoked(&self, token: &IssuedToken) -> bool {
+        self.revocations.covers(&token.family, token.generation)
+    }
+
+    /// The answer to a request that needs a session and has none: a redirect into the login
+    /// for a browser navigation, else `401` JSON.
+    pub(crate) fn unauthenticated<B>(
+        &self,
+        req: &Request<B>,
+        invalid_bearer: bool,
+    ) -> Response<Body> {
+        let headers = req.headers();
+        let navigation = matches!(*req.method(), Method::GET | Method::HEAD)
+            && !headers.contains_key("x-requested-with")
+            && headers
+                .get(header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        if navigation {
+            let location = format!(
+                "{}?return_to={}",
+                self.login_path,
+                percent_encoding::utf8_percent_encode(path_and_query, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        self.unauthenticated_json(invalid_bearer)
+    }
+
+    /// `401` JSON with `WWW-Authenticate: Bearer` and where to log in.
+    pub(crate) fn unauthenticated_json(&self, invalid_bearer: bool) -> Response<Body> {
+        // Rendered once: this answer is the hot path of unauthenticated API traffic.
+        let mut res = respond::json_bytes(StatusCode::UNAUTHORIZED, self.unauthenticated.clone());
+        let challenge = if invalid_bearer {
+            HeaderValue::from_static(r#"Bearer error="invalid_token""#)
+        } else {
+            HeaderValue::from_static("Bearer")
+        };
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+        res
+    }
+}
+
+/// The values of the cookies called `name` in one `Cookie` header (`a=1; b=2`). A plain
+/// scan: on the guard's path, a full cookie parser costs more than the rest of the check.
+fn cookie_values<'h>(header: &'h str, name: &'h str) -> impl Iterator<Item = &'h str> {
+    header.split(';').filter_map(move |pair| {
+        let (n, v) = pair.split_once('=')?;
+        (n.trim() == name).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn public_paths_match_exact_and_folders() {
+        let p = PublicPaths::new(&["/".into(), "/assets/*".into()]);
+        assert!(p.contains("/"));
+        assert!(p.contains("/assets/app.css"));
+        assert!(!p.contains("/profile"));
+        assert!(!p.contains("/assets"));
+    }
+
+    #[test]
+    fn cookie_scan_finds_only_the_named_cookie() {
+        let h = "a=1; wechat_session=tok.en.sig;b=2; wechat_sessionx=no; wechat_session=\"q\"";
+        let found: Vec<_> = cookie_values(h, "wechat_session").collect();
+        assert_eq!(found, ["tok.en.sig", "q"]);
+        assert_eq!(cookie_values("novalue; =x", "wechat_session").count(), 0);
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), None);
+    }
+}

@@ -1,0 +1,241 @@
+//! Exactly-once code exchange and the steps every login ends with: the exchange itself,
+//! the profile when the scope allows, `on_login`, and the outcome remembered for repeats.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use super::Engine;
+use crate::{
+    WechatUser, client::ErrorKind, config::LoginRefused, error::Failure, session::IssuedToken,
+    store,
+};
+
+/// How long a used code's outcome is remembered in the store (a website code lives 10
+/// minutes).
+const CODE_MEMORY: Duration = Duration::from_secs(10 * 60);
+/// How long this process keeps a code's outcome besides: long enough for a double redirect
+/// or a quick reload; later repeats read the store.
+pub(super) const CODE_MEMORY_LOCAL: Duration = Duration::from_secs(60);
+/// How long one instance may hold the exchange of one code before another may try.
+const CODE_LOCK: Duration = Duration::from_secs(30);
+/// How long a repeated callback waits for the first one's exchange on another instance.
+const CODE_WAIT: Duration = Duration::from_secs(15);
+/// The outcome of exchanging one code, remembered so that a repeated callback (reload,
+/// Android double redirect, Back) gets the same answer without a second exchange.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub(crate) enum LoginOutcome {
+    /// Logged in.
+    Success {
+        /// The `state` of the login attempt that used the code.
+        state: String,
+        /// Where that login was going.
+        return_to: String,
+        user: WechatUser,
+        /// A native login's bearer token, issued once per code: a repeat of the code gets
+        /// this same token while it is fresh and not revoked, never a new one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<Box<IssuedToken>>,
+    },
+    /// WeChat refused the code (invalid, used, expired): remembered so that a repeat does
+    /// not cost another upstream call.
+    Failed { errcode: i64 },
+    /// An Official Account snapshot-page (virtual) user: no session.
+    Snapshot { state: String },
+    /// The `on_login` hook refused.
+    Refused { state: String, message: String },
+}
+
+impl LoginOutcome {
+    pub(crate) fn state(&self) -> &str {
+        match self {
+            Self::Success { state, .. }
+            | Self::Snapshot { state }
+            | Self::Refused { state, .. } => state,
+            Self::Failed { .. } => "",
+        }
+    }
+}
+
+impl Engine {
+    /// The store key of a code's outcome (the code itself is not kept, only its digest).
+    fn code_key(appid: &str, code: &str) -> String {
+        Self::key(appid, "code", &hex::encode(Sha1::digest(code.as_bytes())))
+    }
+
+    /// Exchanges one code exactly once, however often its callback arrives and on however
+    /// many instances: concurrent callers in this process share one exchange, other
+    /// instances find the outcome in the store (or wait for it), and the outcome is
+    /// remembered for the code's lifetime.
+    pub(crate) async fn exchange_once<F, Fut>(
+        &self,
+        appid: &str,
+        code: &str,
+        client: Option<std::net::IpAddr>,
+        work: F,
+    ) -> Result<Arc<LoginOutcome>, Failure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<LoginOutcome, Failure>>,
+    {
+        let slot = self.limits.acquire(client).map_err(Failure::TooMany)?;
+        let key = Self::code_key(appid, code);
+        let store = self.store.as_ref();
+        let fut = async {
+            if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
+                return Ok(Arc::new(done));
+            }
+            let lock = format!("{key}:lock");
+            let mut sub = store.subscribe(&key).await?;
+            if !store.set_if_absent(&lock, b"1".to_vec(), CODE_LOCK).await? {
+                // Another instance is exchanging this code: wait for its outcome.
+                let deadline = tokio::time::Instant::now() + CODE_WAIT;
+                loop {
+                    if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
+                        return Ok(Arc::new(done));
+                    }
+                    // A deadline, or a subscription that ended: stop waiting either way.
+                    if !matches!(
+                        tokio::time::timeout_at(deadline, sub.next()).await,
+                        Ok(Some(_))
+                    ) {
+                        if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
+                            return Ok(Arc::new(done));
+                        }
+                        return Err(Failure::Busy);
+                    }
+                }
+            }
+            let outcome = match work().await {
+                Ok(outcome) => outcome,
+                // WeChat refused the code itself (made up, used, expired): remember that, so
+                // a repeat costs no upstream call, and count it against the client.
+                Err(Failure::Wechat(e)) if e.kind() == ErrorKind::LoginAgain => {
+                    slot.failed();
+                    LoginOutcome::Failed {
+                        errcode: e.errcode().unwrap_or_default(),
+                    }
+                }
+                Err(e) => {
+                    // Let a later attempt try again.
+                    let _ = store.take(&lock).await;
+                    return Err(e);
+                }
+            };
+            store::set_json(store, &key, &outcome, CODE_MEMORY).await?;
+            store.publish(&key, Vec::new()).await?;
+            Ok(Arc::new(outcome))
+        };
+        let outcome = self
+            .logins
+            .try_get_with(key.clone(), fut)
+            .await
+            .map_err(|e: Arc<Failure>| (*e).clone())?;
+        match outcome.as_ref() {
+            LoginOutcome::Failed { errcode } => Err(Failure::CodeRefused(*errcode)),
+            _ => Ok(outcome),
+        }
+    }
+
+    /// The remembered outcome of a code already exchanged, if any.
+    pub(crate) async fn remembered(&self, appid: &str, code: &str) -> Option<Arc<LoginOutcome>> {
+        let key = Self::code_key(appid, code);
+        if let Some(hit) = self.logins.get(&key).await {
+            return Some(hit);
+        }
+        store::get_json::<LoginOutcome>(self.store.as_ref(), &key)
+            .await
+            .ok()
+            .flatten()
+            .map(Arc::new)
+    }
+
+    /// Exchanges an OAuth code (website, Official Account, mobile app) and builds the user:
+    /// the part of a login done once per code. Keeps the user's tokens, reads the profile
+    /// when the scope allows (from the cache while fresh), runs `on_login`.
+    pub(crate) async fn login_with_code(
+        &self,
+        app: &crate::AppCredentials,
+        code: &str,
+        channel: crate::Channel,
+        state: &str,
+        return_to: &str,
+    ) -> Result<LoginOutcome, Failure> {
+        let appid = app.appid();
+        let token = self
+            .client
+            .oauth2_access_token(appid, app.secret(), code)
+            .await?;
+        if token.is_snapshotuser {
+            // A virtual identity: never stored, never a session.
+            return Ok(LoginOutcome::Snapshot {
+                state: state.to_owned(),
+            });
+        }
+        self.save_tokens(appid, &token).await;
+        let mut user = WechatUser::new(appid, token.openid.clone(), channel);
+        user.unionid = token.unionid.clone();
+        let readable = token
+            .scope
+            .split(',')
+            .any(|s| matches!(s.trim(), "snsapi_userinfo" | "snsapi_login"));
+        if readable {
+            let profile = match self.cached_profile(appid, &token.openid).await {
+                Some(p) => Some(p),
+                None => match self
+                    .fetch_profile(appid, &token.openid, &token.access_token)
+                    .await
+                {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        // The login stands without a profile; the nickname can come later.
+                        tracing::warn!(error = %e, "could not read the WeChat profile");
+                        None
+                    }
+                },
+            };
+            if let Some(p) = profile {
+                user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
+                user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
+                if user.unionid.is_none() {
+                    user.unionid = p.unionid;
+                }
+            }
+        }
+        Ok(self.finish_login(user, state, return_to).await)
+    }
+
+    /// Runs `on_login` and records the outcome of a login.
+    pub(crate) async fn finish_login(
+        &self,
+        user: WechatUser,
+        state: &str,
+        return_to: &str,
+    ) -> LoginOutcome {
+        match self.run_on_login(user).await {
+            Ok(user) => LoginOutcome::Success {
+                state: state.to_owned(),
+                return_to: return_to.to_owned(),
+                user,
+                token: None,
+            },
+            Err(refused) => LoginOutcome::Refused {
+                state: state.to_owned(),
+                message: refused.message().to_owned(),
+            },
+        }
+    }
+
+    /// Runs the `on_login` hook; its answer becomes the user's `subject`.
+    pub(crate) async fn run_on_login(
+        &self,
+        mut user: WechatUser,
+    ) -> Result<WechatUser, LoginRefused> {
+        if let Some(hook) = &self.cfg.on_login {
+            user.subject = hook(user.clone()).await?;
+        }
+        Ok(user)
+    }
+}

@@ -1,0 +1,110 @@
+//! The layer's engine, shared by the guard and every flow: configuration, WeChat client,
+//! store, key ring, deny-list, and the steps every login ends with.
+
+use std::sync::Arc;
+
+use crate::{
+    WechatConfig,
+    client::WechatClient,
+    session::{Revocations, SessionKeys},
+    store::Store,
+};
+
+mod cookies;
+mod guard;
+mod logins;
+mod profiles;
+mod revocation;
+mod tokens;
+
+pub(crate) use guard::Found;
+use guard::PublicPaths;
+use logins::CODE_MEMORY_LOCAL;
+pub(crate) use logins::LoginOutcome;
+pub use profiles::Profile;
+pub(crate) use tokens::GlobalToken;
+
+/// Everything the layer shares between requests.
+pub(crate) struct Engine {
+    pub(crate) cfg: WechatConfig,
+    pub(crate) client: WechatClient,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: SessionKeys,
+    pub(crate) revocations: Revocations,
+    /// The push URL's signature and crypto, when the Official Account has a push token.
+    pub(crate) push: Option<crate::push::PushCrypto>,
+    /// The Official Account's global access token.
+    pub(crate) global: GlobalToken,
+    /// Whether the background work (the deny-list listener) has been started.
+    background: std::sync::atomic::AtomicBool,
+    /// In-process single flight and memory of used codes.
+    logins: moka::future::Cache<String, Arc<LoginOutcome>>,
+    /// Per-client bounds on code exchanges.
+    limits: crate::limit::ClientLimits,
+    public: PublicPaths,
+    login_path: String,
+    /// The body of every `401`.
+    unauthenticated: bytes::Bytes,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub(crate) fn new(cfg: WechatConfig) -> Self {
+        let client = cfg.client();
+        let store = cfg.store.clone();
+        let keys = SessionKeys::new(&cfg.session_keys);
+        let public = PublicPaths::new(&cfg.public_paths);
+        let login_path = format!("{}/login", cfg.prefix);
+        let push = cfg.official_account.as_ref().and_then(|oa| {
+            let token = oa.push_token()?;
+            let key = oa.encoding_aes_key().map(|k| k.expose());
+            match crate::push::PushCrypto::new(token.expose(), key, oa.app().appid()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // `build` checked the key's shape; this is a safety net.
+                    tracing::error!(error = %e, "the push settings are unusable; push is off");
+                    None
+                }
+            }
+        });
+        Self {
+            push,
+            global: GlobalToken::default(),
+            background: std::sync::atomic::AtomicBool::new(false),
+            client,
+            store,
+            keys,
+            revocations: Revocations::default(),
+            logins: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CODE_MEMORY_LOCAL)
+                .build(),
+            limits: crate::limit::ClientLimits::default(),
+            public,
+            unauthenticated: serde_json::to_vec(
+                &serde_json::json!({ "error": "unauthenticated", "login_url": login_path }),
+            )
+            .unwrap_or_default()
+            .into(),
+            login_path,
+            cfg,
+        }
+    }
+
+    /// The client that sent `req`, as the per-client limits know it.
+    pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
+        crate::limit::client_ip(req, self.cfg.client_ip_header.as_ref())
+    }
+
+    /// A namespaced store key.
+    pub(crate) fn key(appid: &str, kind: &str, id: &str) -> String {
+        format!("wechat-auth:{appid}:{kind}:{id}")
+    }
+}

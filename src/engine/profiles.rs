@@ -1,0 +1,146 @@
+//! WeChat user tokens and profiles kept server-side, and reading a profile later.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use crate::{
+    Secret,
+    client::{ErrorKind, OAuthToken, WechatError},
+    session::now_unix,
+    store::{self},
+};
+
+/// Longest lifetime of a WeChat refresh_token (30 days).
+const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// WeChat user tokens as kept server-side.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct StoredTokens {
+    pub(crate) access_token: Secret,
+    pub(crate) refresh_token: Secret,
+    pub(crate) access_expires_at: u64,
+    pub(crate) refresh_expires_at: u64,
+    pub(crate) scope: String,
+}
+
+/// A WeChat profile as kept server-side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Profile {
+    /// Nickname.
+    pub nickname: String,
+    /// Avatar URL (`headimgurl`); empty when the user has none.
+    pub avatar_url: String,
+    /// The unionid, when the app is bound to an Open Platform account.
+    pub unionid: Option<String>,
+}
+
+impl Engine {
+    /// Keeps a user's WeChat tokens server-side.
+    pub(crate) async fn save_tokens(&self, appid: &str, token: &OAuthToken) {
+        let now = now_unix();
+        let stored = StoredTokens {
+            access_token: token.access_token.clone(),
+            refresh_token: token.refresh_token.clone(),
+            access_expires_at: now + token.expires_in,
+            refresh_expires_at: now + REFRESH_TOKEN_LIFETIME.as_secs(),
+            scope: token.scope.clone(),
+        };
+        let key = Self::key(appid, "tokens", &token.openid);
+        if let Err(e) =
+            store::set_json(self.store.as_ref(), &key, &stored, REFRESH_TOKEN_LIFETIME).await
+        {
+            tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
+        }
+    }
+
+    /// The cached profile of (`appid`, `openid`), if still fresh.
+    pub(crate) async fn cached_profile(&self, appid: &str, openid: &str) -> Option<Profile> {
+        let key = Self::key(appid, "profile", openid);
+        store::get_json::<Profile>(self.store.as_ref(), &key)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Reads the profile with `access_token` and caches it.
+    pub(crate) async fn fetch_profile(
+        &self,
+        appid: &str,
+        openid: &str,
+        access_token: &Secret,
+    ) -> Result<Profile, WechatError> {
+        let info = self
+            .client
+            .userinfo(access_token, openid, self.cfg.lang)
+            .await?;
+        let profile = Profile {
+            nickname: info.nickname,
+            avatar_url: info.headimgurl,
+            unionid: info.unionid,
+        };
+        let key = Self::key(appid, "profile", openid);
+        if let Err(e) =
+            store::set_json(self.store.as_ref(), &key, &profile, self.cfg.userinfo_ttl).await
+        {
+            tracing::warn!(error = %e, "could not cache the WeChat profile");
+        }
+        Ok(profile)
+    }
+
+    /// The profile of a signed-in user: from the cache, else from WeChat with the stored
+    /// user token, refreshed through the refresh_token when it has expired.
+    pub(crate) async fn profile(
+        &self,
+        appid: &str,
+        openid: &str,
+    ) -> Result<Option<Profile>, crate::handle::HandleError> {
+        if let Some(p) = self.cached_profile(appid, openid).await {
+            return Ok(Some(p));
+        }
+        let key = Self::key(appid, "tokens", openid);
+        let Some(mut tokens) = store::get_json::<StoredTokens>(self.store.as_ref(), &key).await?
+        else {
+            return Ok(None);
+        };
+        if !(tokens.scope.contains("snsapi_userinfo") || tokens.scope.contains("snsapi_login")) {
+            return Ok(None);
+        }
+        let now = now_unix();
+        if tokens.access_expires_at > now + 60 {
+            match self
+                .fetch_profile(appid, openid, &tokens.access_token)
+                .await
+            {
+                Ok(p) => return Ok(Some(p)),
+                // WeChat dropped the token early (or our clock disagrees): refresh below.
+                Err(e) if e.kind() == ErrorKind::TokenInvalid => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if tokens.refresh_expires_at <= now {
+            return Ok(None);
+        }
+        let fresh = match self
+            .client
+            .oauth2_refresh_token(appid, &tokens.refresh_token)
+            .await
+        {
+            Ok(fresh) => fresh,
+            // The refresh_token lapsed or was revoked: the user must log in again.
+            Err(e) if e.kind() == ErrorKind::LoginAgain => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        tokens.access_token = fresh.access_token;
+        tokens.refresh_token = fresh.refresh_token;
+        tokens.access_expires_at = now + fresh.expires_in;
+        let ttl = Duration::from_secs(tokens.refresh_expires_at.saturating_sub(now).max(1));
+        store::set_json(self.store.as_ref(), &key, &tokens, ttl).await?;
+        Ok(Some(
+            self.fetch_profile(appid, openid, &tokens.access_token)
+                .await?,
+        ))
+    }
+}
