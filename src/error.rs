@@ -395,6 +395,51 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// Why a [`WechatHandle`] call failed.
+///
+/// ```
+/// let e = wechat_auth::HandleError::from(wechat_auth::store::StoreError::unavailable("down"));
+/// assert!(e.to_string().contains("store"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandleError {
+    /// WeChat refused or failed.
+    #[error(transparent)]
+    Wechat(#[from] WechatError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// This server keeps no mini program `session_key` for the user (not a mini program
+    /// login, or it lapsed): the mini program must call `wx.login()` and log in again.
+    #[error("no mini program session_key for this user: log in again with wx.login()")]
+    NoSessionKey,
+    /// The mini program data could not be opened.
+    #[error(transparent)]
+    MiniProgramData(#[from] MiniDataError),
+}
+
+/// Why a mini program's `encryptedData` could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MiniDataError {
+    /// `encryptedData`, `iv` or the stored `session_key` is not the base64 it should be.
+    #[error("encryptedData, iv or session_key is not valid base64 of the right length")]
+    BadEncoding,
+    /// Decryption failed: the data was sealed with another `session_key` (the user logged in
+    /// again in the mini program since, or the data is forged). Call `wx.login()` and retry.
+    #[error(
+        "the data does not decrypt with this user's session_key: log in again (wx.login) and fetch the data anew"
+    )]
+    WrongKey,
+    /// The data decrypts but is not JSON with a `watermark`.
+    #[error("the decrypted data is not the JSON WeChat sends")]
+    NotJson,
+    /// The watermark names another appid: the data was meant for another mini program.
+    #[error("the data's watermark names another appid")]
+    WrongApp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

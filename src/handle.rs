@@ -24,36 +24,11 @@ use http::{StatusCode, request::Parts};
 
 use crate::{
     WechatUser,
-    client::WechatError,
     engine::{Engine, Profile},
-    flows::miniprogram::{MiniDataError, decrypt_mini_data},
-    store::StoreError,
-    user::RequestAuth,
+    error::HandleError,
+    extract::RequestAuth,
+    flows::miniprogram,
 };
-
-/// Why a [`WechatHandle`] call failed.
-///
-/// ```
-/// let e = wechat_auth::HandleError::from(wechat_auth::store::StoreError::unavailable("down"));
-/// assert!(e.to_string().contains("store"));
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum HandleError {
-    /// WeChat refused or failed.
-    #[error(transparent)]
-    Wechat(#[from] WechatError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// This server keeps no mini program `session_key` for the user (not a mini program
-    /// login, or it lapsed): the mini program must call `wx.login()` and log in again.
-    #[error("no mini program session_key for this user: log in again with wx.login()")]
-    NoSessionKey,
-    /// The mini program data could not be opened.
-    #[error(transparent)]
-    MiniProgramData(#[from] MiniDataError),
-}
 
 /// Access to the layer from a handler: the signed-in user's WeChat profile (kept
 /// server-side, refreshed through the stored refresh_token when needed) and session
@@ -100,20 +75,7 @@ impl WechatHandle {
         encrypted_data: &str,
         iv: &str,
     ) -> Result<serde_json::Value, HandleError> {
-        let key = Engine::key(&user.appid, "session_key", &user.openid);
-        let session_key = self
-            .auth
-            .store
-            .get(&key)
-            .await?
-            .and_then(|k| String::from_utf8(k).ok())
-            .ok_or(HandleError::NoSessionKey)?;
-        Ok(decrypt_mini_data(
-            &session_key,
-            encrypted_data,
-            iv,
-            &user.appid,
-        )?)
+        miniprogram::open_data(&self.auth, user, encrypted_data, iv).await
     }
 }
 

@@ -43,8 +43,8 @@ use tower_service::Service;
 use crate::{
     WechatConfig,
     engine::{Engine, Found},
+    extract::RequestAuth,
     flows,
-    user::RequestAuth,
 };
 
 /// Whether paths without a session are blocked.
@@ -170,7 +170,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         self.auth.ensure_background();
-        let prefix = self.auth.cfg.prefix.as_str();
+        let prefix = self.auth.config().prefix.as_str();
         if let Some(sub) = endpoint(req.uri().path(), prefix) {
             let sub = sub.to_owned();
             let auth = self.auth.clone();

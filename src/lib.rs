@@ -102,6 +102,7 @@ mod clock;
 mod config;
 mod engine;
 mod error;
+mod extract;
 mod flows;
 mod handle;
 mod layer;
@@ -124,8 +125,9 @@ pub use config::{
     WechatConfigBuilder,
 };
 pub use engine::Profile;
-pub use flows::miniprogram::MiniDataError;
-pub use handle::{HandleError, MissingLayer, WechatHandle};
+pub use error::{HandleError, MiniDataError};
+pub use extract::Unauthenticated;
+pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
 pub use secret::Secret;
-pub use user::{Channel, Unauthenticated, UnknownChannel, WechatUser};
+pub use user::{Channel, UnknownChannel, WechatUser};

@@ -1,4 +1,5 @@
-//! [`WechatUser`]: who is signed in, and the extractors that hand it to handlers.
+//! [`WechatUser`]: who is signed in, through which [`Channel`], and the session behind it.
+//! The extractors that hand it to handlers are in `extract.rs`.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -15,11 +16,6 @@
 
 use std::{fmt, sync::Arc};
 
-use axum_core::{
-    extract::{FromRequestParts, OptionalFromRequestParts},
-    response::{IntoResponse, Response},
-};
-use http::{HeaderValue, StatusCode, header, request::Parts};
 use serde::{Deserialize, Serialize};
 
 /// The WeChat channel a user signed in through.
@@ -259,71 +255,4 @@ pub(crate) struct Session {
 pub(crate) struct CurrentSession {
     pub(crate) session: Arc<Session>,
     pub(crate) carrier: Carrier,
-}
-
-/// What the layer attaches to every request it passes on: one extension, so attaching it
-/// costs one insert.
-#[derive(Clone, Debug)]
-pub(crate) struct RequestAuth {
-    pub(crate) auth: Arc<crate::engine::Engine>,
-    pub(crate) session: Option<CurrentSession>,
-}
-
-/// The current user of a request, if the layer found one.
-fn current(parts: &Parts) -> Option<WechatUser> {
-    parts
-        .extensions
-        .get::<RequestAuth>()?
-        .session
-        .as_ref()
-        .map(|c| c.session.user.clone())
-}
-
-/// The rejection of the [`WechatUser`] extractor: `401` with a JSON body and
-/// `WWW-Authenticate: Bearer`.
-///
-/// ```
-/// use axum_core::response::IntoResponse;
-/// let res = wechat_auth::Unauthenticated::default().into_response();
-/// assert_eq!(res.status(), 401);
-/// ```
-#[derive(Debug, Default, Clone, thiserror::Error)]
-#[error("no WeChat session on this request")]
-#[non_exhaustive]
-pub struct Unauthenticated {}
-
-impl IntoResponse for Unauthenticated {
-    fn into_response(self) -> Response {
-        let mut res = (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            r#"{"error":"unauthenticated"}"#,
-        )
-            .into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        res
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for WechatUser {
-    type Rejection = Unauthenticated;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        current(parts).ok_or_else(Unauthenticated::default)
-    }
-}
-
-impl<S: Send + Sync> OptionalFromRequestParts<S> for WechatUser {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(current(parts))
-    }
 }

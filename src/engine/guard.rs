@@ -144,6 +144,11 @@ impl Engine {
         self.unauthenticated_json(invalid_bearer)
     }
 
+    /// The body of every `401`, rendered once: the guard's and the extractor's are the same.
+    pub(crate) fn unauthenticated_body(&self) -> bytes::Bytes {
+        self.unauthenticated.clone()
+    }
+
     /// `401` JSON with `WWW-Authenticate: Bearer` and where to log in.
     pub(crate) fn unauthenticated_json(&self, invalid_bearer: bool) -> Response<Body> {
         // Rendered once: this answer is the hot path of unauthenticated API traffic.

@@ -4,12 +4,19 @@
 use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use sha1::{Digest, Sha1};
 
 use super::Engine;
 use crate::{
-    WechatUser, client::ErrorKind, config::LoginRefused, error::Failure, session::IssuedToken,
-    store,
+    WechatUser,
+    client::ErrorKind,
+    config::LoginRefused,
+    error::Failure,
+    session::IssuedToken,
+    store::{
+        self,
+        flight::{self, Turn},
+        keys::Key,
+    },
 };
 
 /// How long a used code's outcome is remembered in the store (a website code lives 10
@@ -60,11 +67,6 @@ impl LoginOutcome {
 }
 
 impl Engine {
-    /// The store key of a code's outcome (the code itself is not kept, only its digest).
-    fn code_key(appid: &str, code: &str) -> String {
-        Self::key(appid, "code", &hex::encode(Sha1::digest(code.as_bytes())))
-    }
-
     /// Exchanges one code exactly once, however often its callback arrives and on however
     /// many instances: concurrent callers in this process share one exchange, other
     /// instances find the outcome in the store (or wait for it), and the outcome is
@@ -81,33 +83,15 @@ impl Engine {
         Fut: Future<Output = Result<LoginOutcome, Failure>>,
     {
         let slot = self.limits.acquire(client).map_err(Failure::TooMany)?;
-        let key = Self::code_key(appid, code);
+        let key = Key::code(appid, code);
         let store = self.store.as_ref();
         let fut = async {
-            if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
-                return Ok(Arc::new(done));
-            }
-            let lock = format!("{key}:lock");
-            let mut sub = store.subscribe(&key).await?;
-            if !store.set_if_absent(&lock, b"1".to_vec(), CODE_LOCK).await? {
-                // Another instance is exchanging this code: wait for its outcome.
-                let deadline = tokio::time::Instant::now() + CODE_WAIT;
-                loop {
-                    if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
-                        return Ok(Arc::new(done));
-                    }
-                    // A deadline, or a subscription that ended: stop waiting either way.
-                    if !matches!(
-                        tokio::time::timeout_at(deadline, sub.next()).await,
-                        Ok(Some(_))
-                    ) {
-                        if let Some(done) = store::get_json::<LoginOutcome>(store, &key).await? {
-                            return Ok(Arc::new(done));
-                        }
-                        return Err(Failure::Busy);
-                    }
-                }
-            }
+            let lease = match flight::join(store, &key, |_| true, CODE_LOCK, CODE_WAIT).await? {
+                Turn::Ready(done) => return Ok(Arc::new(store::from_json(&key, &done)?)),
+                // Another instance is still exchanging this code.
+                Turn::Busy => return Err(Failure::Busy),
+                Turn::Mine(lease) => lease,
+            };
             let outcome = match work().await {
                 Ok(outcome) => outcome,
                 // WeChat refused the code itself (made up, used, expired): remember that, so
@@ -119,18 +103,19 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    // Let a later attempt try again.
-                    let _ = store.take(&lock).await;
+                    // Let a later attempt (here or on another instance) try again.
+                    let _ = lease.give_up().await;
                     return Err(e);
                 }
             };
-            store::set_json(store, &key, &outcome, CODE_MEMORY).await?;
-            store.publish(&key, Vec::new()).await?;
+            lease
+                .finish(store::to_json(&key, &outcome)?, CODE_MEMORY)
+                .await?;
             Ok(Arc::new(outcome))
         };
         let outcome = self
             .logins
-            .try_get_with(key.clone(), fut)
+            .try_get_with(key.to_string(), fut)
             .await
             .map_err(|e: Arc<Failure>| (*e).clone())?;
         match outcome.as_ref() {
@@ -141,8 +126,8 @@ impl Engine {
 
     /// The remembered outcome of a code already exchanged, if any.
     pub(crate) async fn remembered(&self, appid: &str, code: &str) -> Option<Arc<LoginOutcome>> {
-        let key = Self::code_key(appid, code);
-        if let Some(hit) = self.logins.get(&key).await {
+        let key = Key::code(appid, code);
+        if let Some(hit) = self.logins.get(&*key).await {
             return Some(hit);
         }
         store::get_json::<LoginOutcome>(self.store.as_ref(), &key)

@@ -26,15 +26,15 @@ pub(crate) use tokens::GlobalToken;
 
 /// Everything the layer shares between requests.
 pub(crate) struct Engine {
-    pub(crate) cfg: WechatConfig,
-    pub(crate) client: WechatClient,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) keys: SessionKeys,
-    pub(crate) revocations: Revocations,
+    cfg: WechatConfig,
+    client: WechatClient,
+    store: Arc<dyn Store>,
+    keys: SessionKeys,
+    revocations: Revocations,
     /// The push URL's signature and crypto, when the Official Account has a push token.
-    pub(crate) push: Option<crate::push::PushCrypto>,
+    push: Option<crate::push::PushCrypto>,
     /// The Official Account's global access token.
-    pub(crate) global: GlobalToken,
+    global: GlobalToken,
     /// Whether the background work (the deny-list listener) has been started.
     background: std::sync::atomic::AtomicBool,
     /// In-process single flight and memory of used codes.
@@ -98,13 +98,42 @@ impl Engine {
         }
     }
 
+    /// The settings this engine was built from.
+    pub(crate) fn config(&self) -> &WechatConfig {
+        &self.cfg
+    }
+
+    /// The WeChat API client.
+    pub(crate) fn client(&self) -> &WechatClient {
+        &self.client
+    }
+
+    /// Where server-side state lives (a flow keeps its own records there, under typed keys).
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The push URL's signature and crypto, when the Official Account has a push token.
+    pub(crate) fn push_crypto(&self) -> Option<&crate::push::PushCrypto> {
+        self.push.as_ref()
+    }
+
+    /// Signs a state ticket (the state cookie, the scan cookie).
+    pub(crate) fn sign_state(&self, ticket: &crate::session::StateTicket) -> String {
+        self.keys.sign_state(ticket)
+    }
+
+    /// Verifies a signed state ticket for `state`.
+    pub(crate) fn verify_state(
+        &self,
+        value: &str,
+        state: &str,
+    ) -> Option<crate::session::StateTicket> {
+        self.keys.verify_state(value, state)
+    }
+
     /// The client that sent `req`, as the per-client limits know it.
     pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
         crate::limit::client_ip(req, self.cfg.client_ip_header.as_ref())
-    }
-
-    /// A namespaced store key.
-    pub(crate) fn key(appid: &str, kind: &str, id: &str) -> String {
-        format!("wechat-auth:{appid}:{kind}:{id}")
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
+use crate::store::keys::Key;
 use crate::{
     Secret,
     client::{ErrorKind, OAuthToken, WechatError},
@@ -48,7 +49,7 @@ impl Engine {
             refresh_expires_at: now + REFRESH_TOKEN_LIFETIME.as_secs(),
             scope: token.scope.clone(),
         };
-        let key = Self::key(appid, "tokens", &token.openid);
+        let key = Key::tokens(appid, &token.openid);
         if let Err(e) =
             store::set_json(self.store.as_ref(), &key, &stored, REFRESH_TOKEN_LIFETIME).await
         {
@@ -58,7 +59,7 @@ impl Engine {
 
     /// The cached profile of (`appid`, `openid`), if still fresh.
     pub(crate) async fn cached_profile(&self, appid: &str, openid: &str) -> Option<Profile> {
-        let key = Self::key(appid, "profile", openid);
+        let key = Key::profile(appid, openid);
         store::get_json::<Profile>(self.store.as_ref(), &key)
             .await
             .ok()
@@ -81,7 +82,7 @@ impl Engine {
             avatar_url: info.headimgurl,
             unionid: info.unionid,
         };
-        let key = Self::key(appid, "profile", openid);
+        let key = Key::profile(appid, openid);
         if let Err(e) =
             store::set_json(self.store.as_ref(), &key, &profile, self.cfg.userinfo_ttl).await
         {
@@ -96,11 +97,11 @@ impl Engine {
         &self,
         appid: &str,
         openid: &str,
-    ) -> Result<Option<Profile>, crate::handle::HandleError> {
+    ) -> Result<Option<Profile>, crate::error::HandleError> {
         if let Some(p) = self.cached_profile(appid, openid).await {
             return Ok(Some(p));
         }
-        let key = Self::key(appid, "tokens", openid);
+        let key = Key::tokens(appid, openid);
         let Some(mut tokens) = store::get_json::<StoredTokens>(self.store.as_ref(), &key).await?
         else {
             return Ok(None);

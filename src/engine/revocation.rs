@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::Engine;
+use crate::store::keys::{Key, REVOKED_TOPIC};
 use crate::{
     error::Failure,
     session::{IssuedToken, now_unix},
@@ -49,11 +50,7 @@ impl Engine {
         if end <= now {
             return Ok(None);
         }
-        let claim = Self::key(
-            &session.user.appid,
-            "refreshed",
-            &format!("{}.{}", session.family, session.generation),
-        );
+        let claim = Key::refreshed(&session.user.appid, &session.family, session.generation);
         let ttl = Duration::from_secs(session.exp.saturating_sub(now).saturating_add(10));
         if !self.store.set_if_absent(&claim, b"1".to_vec(), ttl).await? {
             return Ok(None);
@@ -131,9 +128,6 @@ fn parse_revocation(msg: &[u8]) -> Option<(&str, u32, u64)> {
     let until = parts.next()?.parse().ok()?;
     parts.next().is_none().then_some((family, through, until))
 }
-
-/// Where revocations are announced to other instances.
-pub(crate) const REVOKED_TOPIC: &str = "wechat-auth:revoked";
 
 #[cfg(test)]
 mod tests {

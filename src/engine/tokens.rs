@@ -19,7 +19,11 @@ use crate::{
     client::{ErrorKind, WechatError},
     engine::Engine,
     error::Failure,
-    session::{now_unix, random_token},
+    session::now_unix,
+    store::{
+        flight::{self, Turn},
+        keys::Key,
+    },
 };
 
 /// How long a fetch may hold the store lock.
@@ -35,6 +39,10 @@ pub(crate) struct Current {
 }
 
 impl Current {
+    fn from_bytes(raw: &[u8]) -> Option<Self> {
+        Self::parse(String::from_utf8(raw.to_vec()).ok()?)
+    }
+
     fn parse(raw: String) -> Option<Self> {
         let (exp, token) = raw.split_once(' ')?;
         let expires_at = exp.parse().ok()?;
@@ -80,10 +88,6 @@ impl GlobalToken {
 }
 
 impl Engine {
-    fn token_key(&self, appid: &str) -> String {
-        Self::key(appid, "global_token", "current")
-    }
-
     async fn global_current(&self) -> Result<Current, Failure> {
         let now = now_unix();
         if let Some(c) = self.global.cached(now) {
@@ -99,56 +103,29 @@ impl Engine {
             .as_ref()
             .ok_or(Failure::ChannelOff("Official Account"))?;
         let appid = oa.app().appid();
-        let key = self.token_key(appid);
-        let lock = format!("{key}:lock");
+        let key = Key::global_token(appid);
         let store = self.store.as_ref();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let mut notified = store.subscribe(&key).await?;
-            if let Some(c) = self.stored_token(&key).await? {
+        let usable = |raw: &[u8]| Current::from_bytes(raw).is_some_and(|c| c.fresh(now_unix()));
+        match flight::join(store, &key, usable, LOCK_TTL, WAIT).await? {
+            Turn::Ready(raw) => {
+                let c = Current::from_bytes(&raw).ok_or(Failure::Busy)?;
                 self.global.remember(Some(c.clone()));
-                return Ok(c);
+                Ok(c)
             }
-            let me = random_token(16);
-            if store
-                .set_if_absent(&lock, me.clone().into_bytes(), LOCK_TTL)
-                .await?
-            {
-                let fetched = self.fetch_global(oa.app().secret(), appid).await;
-                let result = match fetched {
-                    Ok(c) => {
-                        let ttl = Duration::from_secs(c.expires_at.saturating_sub(now_unix()));
-                        store.set(&key, c.raw.clone().into_bytes(), ttl).await?;
-                        store.publish(&key, Vec::new()).await?;
-                        self.global.remember(Some(c.clone()));
-                        Ok(c)
-                    }
-                    Err(e) => Err(e),
-                };
-                store.delete_if_eq(&lock, me.as_bytes()).await?;
-                return result;
-            }
-            // Another instance is fetching: wait for its word, then read the store again.
-            match tokio::time::timeout_at(deadline, notified.next()).await {
-                Ok(Some(_)) => {}
-                // The subscription ended (store trouble): look once more, then give up.
-                Ok(None) => {
-                    return match self.stored_token(&key).await? {
-                        Some(c) => Ok(c),
-                        None => Err(Failure::Busy),
-                    };
+            Turn::Busy => Err(Failure::Busy),
+            Turn::Mine(lease) => match self.fetch_global(oa.app().secret(), appid).await {
+                Ok(c) => {
+                    let ttl = Duration::from_secs(c.expires_at.saturating_sub(now_unix()));
+                    lease.finish(c.raw.clone().into_bytes(), ttl).await?;
+                    self.global.remember(Some(c.clone()));
+                    Ok(c)
                 }
-                Err(_) => return Err(Failure::Busy),
-            }
+                Err(e) => {
+                    lease.give_up().await?;
+                    Err(e)
+                }
+            },
         }
-    }
-
-    async fn stored_token(&self, key: &str) -> Result<Option<Current>, Failure> {
-        let raw = self.store.get(key).await?;
-        Ok(raw
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(Current::parse)
-            .filter(|c| c.fresh(now_unix())))
     }
 
     async fn fetch_global(&self, secret: &Secret, appid: &str) -> Result<Current, Failure> {
@@ -176,7 +153,7 @@ impl Engine {
                 *local = None;
             }
         }
-        let key = self.token_key(oa.app().appid());
+        let key = Key::global_token(oa.app().appid());
         if self.store.delete_if_eq(&key, failed.raw.as_bytes()).await? {
             tracing::warn!("WeChat refused the global access token; fetching a new one");
         }

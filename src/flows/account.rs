@@ -1,10 +1,11 @@
-//! The current session: `GET me` shows it, `POST logout` ends it.
+//! The current session: `GET me` shows it, `POST refresh` renews a native one, `POST logout`
+//! ends it.
 
 use axum_core::body::Body;
 use http::{Response, StatusCode, request::Parts};
 use serde::Serialize;
 
-use super::{Query, same_origin};
+use super::{Query, app::token_response, same_origin};
 use crate::{
     WechatUser,
     engine::{Engine, Found},
@@ -65,9 +66,25 @@ pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Response<Body> {
         }
         Carrier::Cookie => respond::redirect(
             StatusCode::SEE_OTHER,
-            &safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins),
+            &safe_return_to(q.get("return_to"), &auth.config().allowed_origins),
         ),
     };
     auth.clear_session_cookie(&mut res);
     res
+}
+
+/// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid native
+/// one. Exactly one of several concurrent refreshes of one token wins; the old token and
+/// its ancestors are revoked; no token of a login outlives the absolute session lifetime.
+pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Response<Body> {
+    match auth.find_session(&req.headers) {
+        Found::Session(current) if current.carrier == Carrier::Bearer => {
+            match auth.refresh(&current.session).await {
+                Ok(Some(issued)) => token_response(&current.session.user, &issued),
+                Ok(None) => auth.unauthenticated_json(true),
+                Err(e) => e.json(),
+            }
+        }
+        found => auth.unauthenticated_json(matches!(found, Found::InvalidBearer)),
+    }
 }

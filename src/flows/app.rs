@@ -1,5 +1,6 @@
-//! Native clients: the mobile app (`POST app`) and long sessions for every native client
-//! (`POST refresh`); the mini program is in [`super::miniprogram`] and shares the answer.
+//! Native clients: the mobile app (`POST app`), and the answer every native login shares
+//! (the mini program is in [`super::miniprogram`], refresh with the account endpoints in
+//! [`super::account`]).
 //!
 //! - **Mobile app.** The WeChat OpenSDK hands the app a `code` (the app holds only its
 //!   AppID); the app posts it here; the layer exchanges it with the mobile app's AppSecret,
@@ -11,7 +12,7 @@
 
 use axum_core::body::Body;
 use bytes::Bytes;
-use http::{Response, StatusCode, request::Parts};
+use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use std::net::IpAddr;
@@ -19,10 +20,9 @@ use std::net::IpAddr;
 use crate::error::Failure;
 use crate::{
     Channel, WechatUser,
-    engine::{Engine, Found, LoginOutcome},
+    engine::{Engine, LoginOutcome},
     respond,
     session::{IssuedToken, now_unix},
-    user::Carrier,
 };
 
 /// Largest JSON body read from an app.
@@ -54,7 +54,7 @@ struct TokenBody<'a> {
 pub(crate) const REPEAT_WINDOW: u64 = 10;
 
 /// Answers an issued bearer session.
-fn token_response(user: &WechatUser, issued: &IssuedToken) -> Response<Body> {
+pub(super) fn token_response(user: &WechatUser, issued: &IssuedToken) -> Response<Body> {
     respond::json(
         StatusCode::OK,
         &TokenBody {
@@ -131,7 +131,7 @@ pub(super) fn outcome_response(auth: &Engine, outcome: &LoginOutcome) -> Respons
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login.
 pub(crate) async fn mobile(auth: &Engine, client: Option<IpAddr>, body: Bytes) -> Response<Body> {
-    let Some(app) = &auth.cfg.mobile else {
+    let Some(app) = &auth.config().mobile else {
         return Failure::ChannelOff("mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)").json();
     };
     let (code, state) = match read_code(&body) {
@@ -152,22 +152,6 @@ pub(crate) async fn mobile(auth: &Engine, client: Option<IpAddr>, body: Bytes) -
         Ok(o) if o.state() == state => outcome_response(auth, &o),
         Ok(_) => Failure::BadRequest("this code belongs to another login".into()).json(),
         Err(e) => e.json(),
-    }
-}
-
-/// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid native
-/// one. Exactly one of several concurrent refreshes of one token wins; the old token and
-/// its ancestors are revoked; no token of a login outlives the absolute session lifetime.
-pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Response<Body> {
-    match auth.find_session(&req.headers) {
-        Found::Session(current) if current.carrier == Carrier::Bearer => {
-            match auth.refresh(&current.session).await {
-                Ok(Some(issued)) => token_response(&current.session.user, &issued),
-                Ok(None) => auth.unauthenticated_json(true),
-                Err(e) => e.json(),
-            }
-        }
-        found => auth.unauthenticated_json(matches!(found, Found::InvalidBearer)),
     }
 }
 

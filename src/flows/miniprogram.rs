@@ -11,7 +11,12 @@ use bytes::Bytes;
 use http::Response;
 
 use super::app::{outcome_response, read_code, with_native_token};
-use crate::{Channel, WechatUser, engine::Engine, error::Failure};
+use crate::{
+    Channel, WechatUser,
+    engine::Engine,
+    error::{Failure, HandleError, MiniDataError},
+    store::keys::Key,
+};
 
 /// How long a mini program's `session_key` is kept (WeChat does not say how long it lives;
 /// every login replaces it).
@@ -23,7 +28,7 @@ pub(crate) async fn mini_program(
     client: Option<std::net::IpAddr>,
     body: Bytes,
 ) -> Response<Body> {
-    let Some(app) = &auth.cfg.mini_program else {
+    let Some(app) = &auth.config().mini_program else {
         return Failure::ChannelOff("mini program (set WECHAT_MINI_APP_ID and _SECRET)").json();
     };
     let (code, _) = match read_code(&body) {
@@ -34,17 +39,10 @@ pub(crate) async fn mini_program(
     let outcome = auth
         .exchange_once(appid, &code, client, || async {
             let session = auth
-                .client
+                .client()
                 .jscode2session(appid, app.secret(), &code)
                 .await?;
-            let key = Engine::key(appid, "session_key", &session.openid);
-            auth.store
-                .set(
-                    &key,
-                    session.session_key.expose().as_bytes().to_vec(),
-                    SESSION_KEY_TTL,
-                )
-                .await?;
+            keep_session_key(auth, appid, &session.openid, &session.session_key).await?;
             let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
             user.unionid = session.unionid.filter(|u| !u.is_empty());
             let outcome = auth.finish_login(user, "", "/").await;
@@ -57,25 +55,43 @@ pub(crate) async fn mini_program(
     }
 }
 
-/// Why a mini program's `encryptedData` could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MiniDataError {
-    /// `encryptedData`, `iv` or the stored `session_key` is not the base64 it should be.
-    #[error("encryptedData, iv or session_key is not valid base64 of the right length")]
-    BadEncoding,
-    /// Decryption failed: the data was sealed with another `session_key` (the user logged in
-    /// again in the mini program since, or the data is forged). Call `wx.login()` and retry.
-    #[error(
-        "the data does not decrypt with this user's session_key: log in again (wx.login) and fetch the data anew"
-    )]
-    WrongKey,
-    /// The data decrypts but is not JSON with a `watermark`.
-    #[error("the decrypted data is not the JSON WeChat sends")]
-    NotJson,
-    /// The watermark names another appid: the data was meant for another mini program.
-    #[error("the data's watermark names another appid")]
-    WrongApp,
+/// Keeps a mini program user's `session_key` on the server (replacing the last one).
+async fn keep_session_key(
+    auth: &Engine,
+    appid: &str,
+    openid: &str,
+    session_key: &crate::Secret,
+) -> Result<(), crate::store::StoreError> {
+    let key = Key::session_key(appid, openid);
+    auth.store()
+        .set(
+            &key,
+            session_key.expose().as_bytes().to_vec(),
+            SESSION_KEY_TTL,
+        )
+        .await
+}
+
+/// Opens `encryptedData` of `user` with the `session_key` kept at their last login
+/// ([`WechatHandle::decrypt_mini_program_data`](crate::WechatHandle::decrypt_mini_program_data)).
+pub(crate) async fn open_data(
+    auth: &Engine,
+    user: &WechatUser,
+    encrypted_data: &str,
+    iv: &str,
+) -> Result<serde_json::Value, HandleError> {
+    let session_key = auth
+        .store()
+        .get(&Key::session_key(&user.appid, &user.openid))
+        .await?
+        .and_then(|k| String::from_utf8(k).ok())
+        .ok_or(HandleError::NoSessionKey)?;
+    Ok(decrypt_mini_data(
+        &session_key,
+        encrypted_data,
+        iv,
+        &user.appid,
+    )?)
 }
 
 /// Opens a mini program's `encryptedData` (AES-128-CBC, key = the `session_key`, PKCS#7)

@@ -76,7 +76,7 @@ where
             Ok(bytes) => miniprogram::mini_program(auth, auth.client_ip(req), bytes).await,
             Err(res) => res,
         },
-        "/refresh" if post => app::refresh(auth, req).await,
+        "/refresh" if post => account::refresh(auth, req).await,
         "/push" if read => push::verify(auth, req).await,
         "/push" if post => match read_body(auth, body, push::MAX_BODY).await {
             Ok(bytes) => push::receive(auth, req, bytes).await,
@@ -108,12 +108,12 @@ where
 {
     use http_body_util::BodyExt;
     let read = tokio::time::timeout(
-        auth.cfg.body_timeout,
+        auth.config().body_timeout,
         http_body_util::Limited::new(body, limit).collect(),
     );
     let Ok(collected) = read.await else {
         tracing::info!(
-            timeout_ms = u64::try_from(auth.cfg.body_timeout.as_millis()).unwrap_or(u64::MAX),
+            timeout_ms = u64::try_from(auth.config().body_timeout.as_millis()).unwrap_or(u64::MAX),
             "request body too slow; closing the connection"
         );
         return Err(Failure::BodyTimeout.json());
@@ -137,8 +137,8 @@ pub(crate) fn same_origin(auth: &Engine, req: &Parts) -> bool {
     match req.headers.get(header::ORIGIN).map(|o| o.to_str()) {
         None => true,
         Some(Ok(origin)) => {
-            origin.eq_ignore_ascii_case(auth.cfg.origin())
-                || auth.cfg.allowed_origins.iter().any(|a| a == origin)
+            origin.eq_ignore_ascii_case(auth.config().origin())
+                || auth.config().allowed_origins.iter().any(|a| a == origin)
         }
         Some(Err(_)) => false,
     }

@@ -28,11 +28,12 @@ use crate::{
     respond,
     respond::QUERY_VALUE,
     session::{StateTicket, random_token},
+    store::keys::Key,
 };
 
 /// Name of the cookie that vouches for one `state`.
 fn state_cookie_name(auth: &Engine, state: &str) -> String {
-    auth.cfg.flow_cookie_name("wechat_state_", state)
+    auth.config().flow_cookie_name("wechat_state_", state)
 }
 
 /// Makes a state ticket single-use: the first code that comes back with `state` owns it
@@ -45,16 +46,16 @@ async fn bind_state_to_code(
     state: &str,
     code: &str,
 ) -> Result<(), Failure> {
-    let key = Engine::key(appid, "state", &hex::encode(Sha1::digest(state.as_bytes())));
+    let key = Key::state(appid, state);
     let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
     if auth
-        .store
-        .set_if_absent(&key, mark.clone(), auth.cfg.state_ttl)
+        .store()
+        .set_if_absent(&key, mark.clone(), auth.config().state_ttl)
         .await?
     {
         return Ok(());
     }
-    match auth.store.get(&key).await? {
+    match auth.store().get(&key).await? {
         Some(bound) if bound == mark => Ok(()),
         _ => {
             tracing::warn!("callback refused: this state was already used with another code");
@@ -88,7 +89,7 @@ fn login_link(auth: &Engine, return_to: &str, channel: Option<Channel>) -> Strin
 
 /// The channel for a browser that did not ask for one.
 fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
-    let cfg = &auth.cfg;
+    let cfg = &auth.config();
     let in_wechat = user_agent.contains("MicroMessenger");
     if in_wechat && cfg.official_account.is_some() {
         Some(Channel::OfficialAccount)
@@ -108,7 +109,7 @@ fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
 /// `GET PREFIX/login?return_to=/path&channel=website|oa|scan`
 pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
-    let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
+    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let channel = match q.get("channel") {
         Some(name) => match name.parse::<Channel>() {
             Ok(c) => c,
@@ -126,18 +127,18 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
             }
         }
     };
-    let cfg = &auth.cfg;
+    let cfg = &auth.config();
     let redirect_uri = cfg.redirect_uri();
     let state = random_token(32);
     let url = match channel {
         Channel::Website => match &cfg.website {
             Some(app) => auth
-                .client
+                .client()
                 .qrconnect_url(app.appid(), &redirect_uri, &state, None),
             None => return Failure::ChannelOff("website").html(None),
         },
         Channel::OfficialAccount => match &cfg.official_account {
-            Some(oa) => auth.client.authorize_url(
+            Some(oa) => auth.client().authorize_url(
                 oa.app().appid(),
                 &redirect_uri,
                 oa.scope(),
@@ -166,7 +167,7 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
         }
     };
     let ticket = StateTicket::new(state.clone(), return_to, channel, cfg.state_ttl);
-    let value = auth.keys.sign_state(&ticket);
+    let value = auth.sign_state(&ticket);
     let mut res = respond::redirect(StatusCode::FOUND, &url);
     let cookie = auth.cookie_spec().build(
         state_cookie_name(auth, &state),
@@ -191,7 +192,7 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
         .html(Some(&login_link(auth, "/", None)));
     }
     let cookie_name = state_cookie_name(auth, state);
-    let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.keys.verify_state(v, state));
+    let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.verify_state(v, state));
     let Some(ticket) = ticket else {
         if let Some(res) = repeat_after_success(auth, req, state, code).await {
             return res;
@@ -200,9 +201,12 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
         return Failure::StateMismatch.html(Some(&login_link(auth, "/", None)));
     };
     let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
-    let clear_state =
-        auth.cookie_spec()
-            .build(cookie_name.as_str(), "", auth.cfg.flow_cookie_path(), 0);
+    let clear_state = auth.cookie_spec().build(
+        cookie_name.as_str(),
+        "",
+        auth.config().flow_cookie_path(),
+        0,
+    );
 
     let Some(code) = code else {
         // No code: the person declined on WeChat's page.
@@ -221,8 +225,8 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     };
 
     let app = match ticket.ch {
-        Channel::Website => auth.cfg.website.as_ref(),
-        Channel::OfficialAccount => auth.cfg.official_account.as_ref().map(|oa| oa.app()),
+        Channel::Website => auth.config().website.as_ref(),
+        Channel::OfficialAccount => auth.config().official_account.as_ref().map(|oa| oa.app()),
         _ => None,
     };
     let Some(app) = app else {
@@ -282,8 +286,8 @@ async fn repeat_after_success(
         return None;
     };
     for app in [
-        auth.cfg.website.as_ref(),
-        auth.cfg.official_account.as_ref().map(|oa| oa.app()),
+        auth.config().website.as_ref(),
+        auth.config().official_account.as_ref().map(|oa| oa.app()),
     ]
     .into_iter()
     .flatten()

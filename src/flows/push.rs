@@ -22,11 +22,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use sha1::{Digest as _, Sha1};
 
-use super::scan::SceneStatus;
 use crate::{
-    Channel, WechatUser,
     engine::Engine,
     push::{PushError, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
+    store::keys::Key,
 };
 
 /// Largest push body read.
@@ -99,7 +98,7 @@ struct Memo {
     /// `wechat-auth:{appid}:push-nonce:{digest}`, the digest over what the signatures cover
     /// besides the token: `timestamp`, `nonce` and, for an encrypted post, `msg_signature`
     /// (which covers the ciphertext, so two sealed messages never share a memo).
-    key: String,
+    key: Key,
     /// Digest of the request itself (method and body, or the `echostr`): the same request
     /// again is a re-delivery, anything else under the same key is a forgery.
     fingerprint: Vec<u8>,
@@ -117,7 +116,7 @@ impl Memo {
             h.update([0]);
             h.update(msg_signature.trim().to_ascii_lowercase().as_bytes());
         }
-        let key = Engine::key(appid, "push-nonce", &hex::encode(h.finalize()));
+        let key = Key::push_nonce(appid, &hex::encode(h.finalize()));
         Memo {
             key,
             fingerprint: Sha1::digest(request).to_vec(),
@@ -140,13 +139,13 @@ async fn remember(auth: &Engine, memo: &Memo) -> Result<Seen, crate::store::Stor
     // Three rounds: the record may expire or be released between the two calls.
     for _ in 0..3 {
         if auth
-            .store
+            .store()
             .set_if_absent(&memo.key, memo.fingerprint.clone(), REPLAY_MEMORY)
             .await?
         {
             return Ok(Seen::First);
         }
-        match auth.store.get(&memo.key).await? {
+        match auth.store().get(&memo.key).await? {
             Some(v) if v == memo.fingerprint => return Ok(Seen::Again),
             Some(_) => return Ok(Seen::Forged),
             None => continue,
@@ -170,7 +169,7 @@ fn signed_and_fresh(
 /// The signed query is remembered too: in plaintext mode a `POST` carrying it would
 /// otherwise be accepted with any body. The same check again is answered the same way.
 pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
-    let Some(crypto) = &auth.push else {
+    let Some(crypto) = auth.push_crypto() else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
@@ -202,7 +201,7 @@ pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
 
 /// `POST PREFIX/push`: an event or message from WeChat.
 pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Response<Body> {
-    let Some(crypto) = &auth.push else {
+    let Some(crypto) = auth.push_crypto() else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
     let Ok(xml) = std::str::from_utf8(&body) else {
@@ -245,9 +244,12 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
             let auth = auth.clone();
             let scene = scene.to_owned();
             async move {
-                if !confirm_scan(auth.clone(), scene, openid).await {
+                if !super::scan::confirm(auth.clone(), scene, openid).await {
                     // Let a re-delivery try again.
-                    let _ = auth.store.delete_if_eq(&memo.key, &memo.fingerprint).await;
+                    let _ = auth
+                        .store()
+                        .delete_if_eq(&memo.key, &memo.fingerprint)
+                        .await;
                 }
             }
         });
@@ -255,77 +257,6 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
         let _ = tokio::time::timeout(ANSWER_WITHIN, work).await;
     }
     text(StatusCode::OK, "success")
-}
-
-/// Confirms the pending scene `scene_id` for `openid`: once, whatever arrives again.
-/// `false` when the store failed before anything was decided, so that a re-delivery may
-/// try again.
-async fn confirm_scan(auth: Arc<Engine>, scene_id: String, openid: String) -> bool {
-    let Some(key) = auth.scene_key(&scene_id) else {
-        return true;
-    };
-    let Some(oa) = auth.cfg.official_account.as_ref() else {
-        return true;
-    };
-    let appid = oa.app().appid().to_owned();
-    let claim = format!("{key}:claim");
-    let ttl = auth.cfg.scan_ttl;
-    match auth.store.set_if_absent(&claim, b"1".to_vec(), ttl).await {
-        Ok(true) => {}
-        Ok(false) => return true, // a re-delivery, or another instance has it
-        Err(e) => {
-            tracing::error!(error = %e, "store unavailable while confirming a scan");
-            return false;
-        }
-    }
-    let mut scene = match auth.scene(&key).await {
-        Ok(Some(s)) if s.status == SceneStatus::Pending => s,
-        Ok(_) => return true, // unknown, expired or already handled: nothing changes
-        Err(e) => {
-            tracing::error!(error = ?e, "store unavailable while confirming a scan");
-            let _ = auth.store.take(&claim).await;
-            return false;
-        }
-    };
-    scene.status = SceneStatus::Scanned;
-    let _ = auth.save_scene(&key, &scene).await;
-
-    let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
-    match auth
-        .with_global_token(|token| {
-            let openid = openid.clone();
-            let auth = auth.clone();
-            async move { auth.client.user_info(&token, &openid, auth.cfg.lang).await }
-        })
-        .await
-    {
-        Ok(info) => {
-            user.unionid = info.unionid.filter(|u| !u.is_empty());
-            user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
-            user.avatar_url = Some(info.headimgurl).filter(|h| !h.is_empty());
-        }
-        Err(e) => {
-            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid")
-        }
-    }
-    if user.nickname.is_none()
-        && let Some(p) = auth.cached_profile(&appid, &openid).await
-    {
-        user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
-        user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
-        user.unionid = user.unionid.or(p.unionid);
-    }
-    scene.status = match auth.run_on_login(user).await {
-        Ok(user) => SceneStatus::Confirmed { user },
-        Err(r) => SceneStatus::Refused {
-            message: r.message().to_owned(),
-        },
-    };
-    if let Err(e) = auth.save_scene(&key, &scene).await {
-        tracing::error!(error = ?e, "could not record a confirmed scan");
-    }
-    tracing::debug!("scan confirmed");
-    true
 }
 
 #[cfg(test)]
@@ -367,7 +298,7 @@ mod tests {
         let a = Memo::new("wx1", "1", "2", &plain, b"POST\0x");
         assert!(
             a.key.starts_with("wechat-auth:wx1:push-nonce:"),
-            "{}",
+            "{:?}",
             a.key
         );
         // A GET and a plaintext POST with the same signed query share a memo.

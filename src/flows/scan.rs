@@ -16,9 +16,10 @@
 //! status, `404 not_found` for the image), so ids cannot be probed. The cookie outlives
 //! its scene a little, so the page that started a scan can still learn it `expired`.
 //! - `GET scan` is the self-contained page that does all of this.
-//! - The push endpoint ([`super::push`]) confirms the scene.
+//! - [`confirm`] turns the scan event the push endpoint ([`super::push`]) received into a
+//!   confirmed scene: once, whatever WeChat delivers again.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
@@ -28,13 +29,17 @@ use sha1::{Digest, Sha1};
 use super::{Query, same_origin};
 use crate::error::Failure;
 use crate::{
-    WechatUser,
+    Channel, WechatUser,
     client::QrCodeRequest,
     engine::Engine,
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
     session::{StateTicket, now_unix, random_token},
+    store::{
+        flight::{self, Turn},
+        keys::Key,
+    },
 };
 
 /// Longest long-poll, seconds.
@@ -86,14 +91,14 @@ fn valid_id(id: &str) -> bool {
 }
 
 fn cookie_name(auth: &Engine, id: &str) -> String {
-    auth.cfg.flow_cookie_name("wechat_scan_", id)
+    auth.config().flow_cookie_name("wechat_scan_", id)
 }
 
 /// The digest of this browser's scan cookie for `id`, when it carries one that we signed
 /// for that id. Needs no store, so it says nothing about whether the scan exists.
 fn browser_of(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
     super::cookie_value(req, &cookie_name(auth, id))
-        .filter(|v| auth.keys.verify_state(v, id).is_some())
+        .filter(|v| auth.verify_state(v, id).is_some())
         .map(digest)
 }
 
@@ -101,56 +106,54 @@ fn digest(value: &str) -> String {
     hex::encode(Sha1::digest(value.as_bytes()))
 }
 
-impl Engine {
-    /// The store key of a scene.
-    pub(crate) fn scene_key(&self, id: &str) -> Option<String> {
-        let oa = self.cfg.official_account.as_ref()?;
-        Some(Self::key(oa.app().appid(), "scan", id))
-    }
+/// The store key of a scene.
+fn scene_key(auth: &Engine, id: &str) -> Option<Key> {
+    let oa = auth.config().official_account.as_ref()?;
+    Some(Key::scan(oa.app().appid(), id))
+}
 
-    /// Reads a scene.
-    pub(crate) async fn scene(&self, key: &str) -> Result<Option<Scene>, Failure> {
-        Ok(crate::store::get_json::<Scene>(self.store.as_ref(), key)
-            .await?
-            .filter(|s| s.expires_at > now_unix()))
-    }
+/// Reads a scene.
+async fn load_scene(auth: &Engine, key: &Key) -> Result<Option<Scene>, Failure> {
+    Ok(crate::store::get_json::<Scene>(auth.store(), key)
+        .await?
+        .filter(|s| s.expires_at > now_unix()))
+}
 
-    /// Writes a scene for the rest of its life, and wakes whoever waits on it.
-    pub(crate) async fn save_scene(&self, key: &str, scene: &Scene) -> Result<(), Failure> {
-        let left = scene.expires_at.saturating_sub(now_unix()).max(1);
-        crate::store::set_json(self.store.as_ref(), key, scene, Duration::from_secs(left)).await?;
-        self.store.publish(key, Vec::new()).await?;
-        Ok(())
-    }
+/// Writes a scene for the rest of its life, and wakes whoever waits on it.
+async fn save_scene(auth: &Engine, key: &Key, scene: &Scene) -> Result<(), Failure> {
+    let left = scene.expires_at.saturating_sub(now_unix()).max(1);
+    crate::store::set_json(auth.store(), key, scene, Duration::from_secs(left)).await?;
+    auth.store().publish(key, Vec::new()).await?;
+    Ok(())
+}
 
-    /// Whether scan login is possible: an Official Account with a push token.
-    fn scan_ready(&self) -> Result<(), Failure> {
-        match &self.cfg.official_account {
-            Some(oa) if oa.push_token().is_some() => Ok(()),
-            _ => Err(Failure::ChannelOff(
-                "scan (it needs WECHAT_OA_APP_ID, WECHAT_OA_APP_SECRET and WECHAT_OA_TOKEN)",
-            )),
-        }
+/// Whether scan login is possible: an Official Account with a push token.
+fn scan_ready(auth: &Engine) -> Result<(), Failure> {
+    match &auth.config().official_account {
+        Some(oa) if oa.push_token().is_some() => Ok(()),
+        _ => Err(Failure::ChannelOff(
+            "scan (it needs WECHAT_OA_APP_ID, WECHAT_OA_APP_SECRET and WECHAT_OA_TOKEN)",
+        )),
     }
 }
 
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
 pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
-    if let Err(e) = auth.scan_ready() {
+    if let Err(e) = scan_ready(auth) {
         return e.json();
     }
     if !same_origin(auth, req) {
         return Failure::CrossOrigin("scan login must be started from this site").json();
     }
     let q = Query::parse(req.uri.query());
-    let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
+    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let id = random_token(ID_LEN);
-    let ttl = auth.cfg.scan_ttl.as_secs();
+    let ttl = auth.config().scan_ttl.as_secs();
     let request = QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
     let ticket = match auth
         .with_global_token(|token| {
             let request = request.clone();
-            async move { auth.client.qrcode_create(&token, &request).await }
+            async move { auth.client().qrcode_create(&token, &request).await }
         })
         .await
     {
@@ -165,7 +168,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
     // The browser's proof that it started this scan: a value signed for this id (checked
     // before the store is read), whose digest the scene keeps.
     let cookie_life = expires_in + COOKIE_GRACE;
-    let proof = auth.keys.sign_state(&StateTicket::new(
+    let proof = auth.sign_state(&StateTicket::new(
         id.clone(),
         String::new(),
         crate::Channel::ScanFollow,
@@ -178,10 +181,10 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
         expires_at: now_unix() + expires_in,
         status: SceneStatus::Pending,
     };
-    let Some(key) = auth.scene_key(&id) else {
+    let Some(key) = scene_key(auth, &id) else {
         return Failure::ChannelOff("scan").json();
     };
-    if let Err(e) = auth.save_scene(&key, &scene).await {
+    if let Err(e) = save_scene(auth, &key, &scene).await {
         return e.json();
     }
     let mut res = respond::json(
@@ -189,14 +192,14 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
         &Started {
             id: &id,
             qr_url: &ticket.url,
-            image_url: format!("{}/scan/{id}/qr.svg", auth.cfg.prefix),
+            image_url: format!("{}/scan/{id}/qr.svg", auth.config().prefix),
             expires_in,
         },
     );
     let cookie = auth.cookie_spec().build(
         cookie_name(auth, &id),
         proof,
-        auth.cfg.flow_cookie_path(),
+        auth.config().flow_cookie_path(),
         cookie_life,
     );
     respond::set_cookie(&mut res, &cookie);
@@ -207,13 +210,13 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
 /// started it; anyone else gets the answer an unknown id gets.
 pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
-    let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
+    let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
         return not_found();
     };
     let Some(mine) = browser_of(auth, req, id) else {
         return not_found();
     };
-    let scene = match auth.scene(&key).await {
+    let scene = match load_scene(auth, &key).await {
         Ok(Some(s)) if s.browser == mine => s,
         Ok(_) => return not_found(),
         Err(e) => return e.json(),
@@ -253,7 +256,7 @@ fn status_json(status: &str) -> Response<Body> {
 
 /// `GET PREFIX/scan/{id}?wait=S`: where the scan stands; waits up to `S` seconds for news.
 pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
-    let Some(key) = auth.scene_key(id).filter(|_| valid_id(id)) else {
+    let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
         return not_found();
     };
     let q = Query::parse(req.uri.query());
@@ -268,12 +271,12 @@ pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Bod
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
-    let mut news = match auth.store.subscribe(&key).await {
+    let mut news = match auth.store().subscribe(&key).await {
         Ok(s) => s,
         Err(e) => return Failure::from(e).json(),
     };
     loop {
-        let scene = match auth.scene(&key).await {
+        let scene = match load_scene(auth, &key).await {
             Ok(Some(s)) => s,
             Ok(None) => return status_json("expired"),
             Err(e) => return e.json(),
@@ -282,7 +285,7 @@ pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Bod
             return not_yours();
         }
         match scene.status {
-            SceneStatus::Confirmed { .. } => return confirm(auth, &key).await,
+            SceneStatus::Confirmed { .. } => return hand_over(auth, &key).await,
             SceneStatus::Refused { message } => {
                 return respond::json(
                     StatusCode::FORBIDDEN,
@@ -316,12 +319,12 @@ pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Bod
     }
 }
 
-/// Takes a confirmed scene (exactly one poll gets it) and turns it into a session.
+/// Takes a confirmed scene (exactly one poll gets it) and hands this browser its session.
 ///
 /// The scan cookie stays until it lapses: with the scene gone, it is what lets this
 /// browser (and only it) be told `expired` on a later poll.
-async fn confirm(auth: &Engine, key: &str) -> Response<Body> {
-    let taken = match auth.store.take(key).await {
+async fn hand_over(auth: &Engine, key: &str) -> Response<Body> {
+    let taken = match auth.store().take(key).await {
         Ok(t) => t,
         Err(e) => return Failure::from(e).json(),
     };
@@ -343,19 +346,19 @@ async fn confirm(auth: &Engine, key: &str) -> Response<Body> {
 
 /// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
 pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
-    if let Err(e) = auth.scan_ready() {
+    if let Err(e) = scan_ready(auth) {
         return e.html(None);
     }
     let q = Query::parse(req.uri.query());
-    let return_to = safe_return_to(q.get("return_to"), &auth.cfg.allowed_origins);
+    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let start = format!(
         "{}/scan?return_to={}",
-        auth.cfg.prefix,
+        auth.config().prefix,
         percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
     );
     let body = SCAN_PAGE
         .replace("{{START}}", &respond::escape(&start))
-        .replace("{{PREFIX}}", &respond::escape(&auth.cfg.prefix));
+        .replace("{{PREFIX}}", &respond::escape(&auth.config().prefix));
     respond::html(
         StatusCode::OK,
         respond::page("微信扫码登录 · Scan to log in", &body),
@@ -429,6 +432,88 @@ const SCAN_PAGE: &str = r#"<h1>微信扫码登录</h1>
   start();
 })();
 </script>"#;
+
+/// Confirms the pending scene `scene_id` for `openid`: once, whatever arrives again.
+/// `false` when the store failed before anything was decided, so that a re-delivery may
+/// try again.
+pub(crate) async fn confirm(auth: Arc<Engine>, scene_id: String, openid: String) -> bool {
+    let Some(key) = scene_key(&auth, &scene_id) else {
+        return true;
+    };
+    let Some(oa) = auth.config().official_account.as_ref() else {
+        return true;
+    };
+    let appid = oa.app().appid().to_owned();
+    // One confirmation per scene, on every instance: a re-delivery (or another instance
+    // that has it under way) is acknowledged without waiting.
+    let claim = key.claim();
+    let ttl = auth.config().scan_ttl;
+    let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
+        Ok(Turn::Mine(lease)) => lease,
+        Ok(Turn::Ready(_) | Turn::Busy) => return true,
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable while confirming a scan");
+            return false;
+        }
+    };
+    let mut scene = match load_scene(&auth, &key).await {
+        Ok(Some(s)) if s.status == SceneStatus::Pending => s,
+        Ok(_) => {
+            // Unknown, expired or already handled: nothing changes.
+            let _ = lease.finish(b"ignored".to_vec(), ttl).await;
+            return true;
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "store unavailable while confirming a scan");
+            let _ = lease.give_up().await;
+            return false;
+        }
+    };
+    scene.status = SceneStatus::Scanned;
+    let _ = save_scene(&auth, &key, &scene).await;
+
+    let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
+    match auth
+        .with_global_token(|token| {
+            let openid = openid.clone();
+            let auth = auth.clone();
+            async move {
+                auth.client()
+                    .user_info(&token, &openid, auth.config().lang)
+                    .await
+            }
+        })
+        .await
+    {
+        Ok(info) => {
+            user.unionid = info.unionid.filter(|u| !u.is_empty());
+            user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
+            user.avatar_url = Some(info.headimgurl).filter(|h| !h.is_empty());
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid")
+        }
+    }
+    if user.nickname.is_none()
+        && let Some(p) = auth.cached_profile(&appid, &openid).await
+    {
+        user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
+        user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
+        user.unionid = user.unionid.or(p.unionid);
+    }
+    scene.status = match auth.run_on_login(user).await {
+        Ok(user) => SceneStatus::Confirmed { user },
+        Err(r) => SceneStatus::Refused {
+            message: r.message().to_owned(),
+        },
+    };
+    if let Err(e) = save_scene(&auth, &key, &scene).await {
+        tracing::error!(error = ?e, "could not record a confirmed scan");
+    }
+    let _ = lease.finish(b"confirmed".to_vec(), ttl).await;
+    tracing::debug!("scan confirmed");
+    true
+}
 
 #[cfg(test)]
 mod tests {

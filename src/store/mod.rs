@@ -31,6 +31,8 @@ use std::{fmt, future::Future, pin::Pin, time::Duration};
 use futures_util::{Stream, StreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 
+pub(crate) mod flight;
+pub(crate) mod keys;
 mod memory;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -244,13 +246,24 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
 ) -> StoreResult<Option<T>> {
     match store.get(key).await? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                key: key.to_owned(),
-                detail: e.to_string(),
-            }),
+        Some(bytes) => from_json(key, &bytes).map(Some),
     }
+}
+
+/// Reads a JSON value that was stored under `key`.
+pub(crate) fn from_json<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// `value` as the JSON bytes to store under `key`.
+pub(crate) fn to_json<T: Serialize>(key: &str, value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        detail: e.to_string(),
+    })
 }
 
 /// Stores `value` as JSON.
@@ -260,9 +273,5 @@ pub(crate) async fn set_json<T: Serialize>(
     value: &T,
     ttl: Duration,
 ) -> StoreResult<()> {
-    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-        key: key.to_owned(),
-        detail: e.to_string(),
-    })?;
-    store.set(key, bytes, ttl).await
+    store.set(key, to_json(key, value)?, ttl).await
 }

@@ -1,0 +1,118 @@
+//! The extractors: [`WechatUser`] (rejection [`Unauthenticated`], `401` JSON) and
+//! `Option<WechatUser>` read what the layer attached to the request.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower::ServiceExt;
+//! use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+//!
+//! async fn maybe(user: Option<WechatUser>) -> String {
+//!     user.map(|u| u.openid).unwrap_or_else(|| "guest".into())
+//! }
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cfg = WechatConfig::builder()
+//!     .with_public_url("https://example.com")
+//!     .with_session_secret("0123456789abcdef0123456789abcdef")
+//!     .with_website_app("wx1000000000000001", "website-app-secret")
+//!     .build()?;
+//! let app = Router::new().route("/", get(maybe)).layer(WechatAuthLayer::new(cfg).optional());
+//! let res = app.oneshot(http::Request::get("/").body(axum::body::Body::empty())?).await?;
+//! assert_eq!(res.status(), 200);
+//! let body = axum::body::to_bytes(res.into_body(), 1024).await?;
+//! assert_eq!(&body[..], b"guest");
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use axum_core::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header, request::Parts};
+
+use crate::{
+    engine::Engine,
+    user::{CurrentSession, WechatUser},
+};
+
+/// What the layer attaches to every request it passes on: one extension, so attaching it
+/// costs one insert.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestAuth {
+    pub(crate) auth: Arc<Engine>,
+    pub(crate) session: Option<CurrentSession>,
+}
+
+/// The current user of a request, if the layer found one.
+fn current(parts: &Parts) -> Option<WechatUser> {
+    parts
+        .extensions
+        .get::<RequestAuth>()?
+        .session
+        .as_ref()
+        .map(|c| c.session.user.clone())
+}
+
+/// The rejection of the [`WechatUser`] extractor: `401` with a JSON body and
+/// `WWW-Authenticate: Bearer`.
+///
+/// ```
+/// use axum_core::response::IntoResponse;
+/// let res = wechat_auth::Unauthenticated::default().into_response();
+/// assert_eq!(res.status(), 401);
+/// ```
+#[derive(Debug, Default, Clone, thiserror::Error)]
+#[error("no WeChat session on this request")]
+#[non_exhaustive]
+pub struct Unauthenticated {
+    /// The layer's own `401` body (it names this site's login URL), when a layer is there.
+    body: Option<Bytes>,
+}
+
+impl IntoResponse for Unauthenticated {
+    fn into_response(self) -> Response {
+        let mut res = (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.body.unwrap_or_else(|| {
+                Bytes::from_static(
+                    br#"{"error":"unauthenticated","login_url":"/auth/wechat/login"}"#,
+                )
+            }),
+        )
+            .into_response();
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        res
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WechatUser {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        current(parts).ok_or_else(|| Unauthenticated {
+            // The same body as the guard's 401, with this layer's login URL.
+            body: parts
+                .extensions
+                .get::<RequestAuth>()
+                .map(|r| r.auth.unauthenticated_body()),
+        })
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for WechatUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(current(parts))
+    }
+}
