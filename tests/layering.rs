@@ -202,16 +202,22 @@ fn is_ident(t: Option<&Tok>, word: &str) -> bool {
     matches!(t, Some(Tok::Ident(w)) if w == word)
 }
 
+/// A full path and the name a `use` of it would bind (`None` for a glob).
+type Spelled = (Vec<String>, Option<String>);
+
 /// Parses the path (tree) starting at `toks[*i]`, right after its first segment, and
 /// appends every full path it spells to `out`. `prefix` holds the segments so far.
-fn parse_tree(toks: &[Tok], i: &mut usize, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+fn parse_tree(toks: &[Tok], i: &mut usize, prefix: &mut Vec<String>, out: &mut Vec<Spelled>) {
     loop {
         if toks.get(*i) != Some(&Tok::PathSep) {
-            // `as alias` only renames.
+            let mut binds = prefix.last().cloned();
             if is_ident(toks.get(*i), "as") {
+                if let Some(Tok::Ident(alias)) = toks.get(*i + 1) {
+                    binds = Some(alias.clone());
+                }
                 *i += 2;
             }
-            out.push(prefix.clone());
+            out.push((prefix.clone(), binds));
             return;
         }
         *i += 1;
@@ -222,7 +228,7 @@ fn parse_tree(toks: &[Tok], i: &mut usize, prefix: &mut Vec<String>, out: &mut V
             }
             Some(Tok::Star) => {
                 *i += 1;
-                out.push(prefix.clone());
+                out.push((prefix.clone(), None));
                 return;
             }
             Some(Tok::Open) => {
@@ -238,7 +244,7 @@ fn parse_tree(toks: &[Tok], i: &mut usize, prefix: &mut Vec<String>, out: &mut V
                         Some(Tok::Comma) => *i += 1,
                         Some(Tok::Star) => {
                             *i += 1;
-                            out.push(prefix.clone());
+                            out.push((prefix.clone(), None));
                         }
                         Some(Tok::Ident(seg)) => {
                             let mut sub = prefix.clone();
@@ -255,24 +261,72 @@ fn parse_tree(toks: &[Tok], i: &mut usize, prefix: &mut Vec<String>, out: &mut V
             }
             // `crate::<…>` or garbage: the path ends here.
             _ => {
-                out.push(prefix.clone());
+                out.push((prefix.clone(), prefix.last().cloned()));
                 return;
             }
         }
     }
 }
 
-/// The absolute module-item paths a file's code names: `crate::…`, `super::…`, `self::…`.
-/// `module` is the file's module; inline `mod x { … }` blocks are followed for `super`.
-fn referenced_paths(module: &[String], src: &str) -> Vec<Vec<String>> {
+/// One path a file names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    /// The absolute path.
+    path: Vec<String>,
+    /// For a `use` at the file's top level: the name it binds there (a re-export when
+    /// others name it through this module). `None` for globs and everything else.
+    binds: Option<String>,
+    /// A `use child::…` relative to the file's module: a module path only if `child` is a
+    /// module (else it is an extern crate such as `std`).
+    relative: bool,
+}
+
+/// The absolute module-item paths a file's code names: `crate::…`, `super::…`, `self::…`,
+/// and relative `use` trees. `module` is the file's module; inline `mod x { … }` blocks
+/// are followed for `super`.
+fn named_paths(module: &[String], src: &str) -> Vec<Named> {
     let toks = tokenize(&strip(src));
     let mut out = Vec::new();
     // (name, brace depth at which the inline module's body closes)
     let mut inline: Vec<(String, usize)> = Vec::new();
     let mut depth = 0usize;
+    // Inside a `use` declaration; at the file's top level.
+    let mut in_use = false;
+    let mut top_use = false;
+    let push = |out: &mut Vec<Named>, found: Vec<Spelled>, top: bool, relative: bool| {
+        for (path, binds) in found {
+            let binds = if top { binds } else { None };
+            out.push(Named {
+                path,
+                binds,
+                relative,
+            });
+        }
+    };
     let mut i = 0;
     while i < toks.len() {
         match &toks[i] {
+            Tok::Other(';') => {
+                in_use = false;
+                i += 1;
+            }
+            Tok::Ident(w) if w == "use" => {
+                in_use = true;
+                top_use = depth == 0 && inline.is_empty();
+                i += 1;
+                if let Some(Tok::Ident(first)) = toks.get(i)
+                    && !matches!(first.as_str(), "crate" | "super" | "self")
+                {
+                    let mut base: ModPath = module.to_vec();
+                    base.extend(inline.iter().map(|(n, _)| n.clone()));
+                    base.push(first.clone());
+                    let mut j = i + 1;
+                    let mut found = Vec::new();
+                    parse_tree(&toks, &mut j, &mut base, &mut found);
+                    push(&mut out, found, top_use, true);
+                    i = j;
+                }
+            }
             Tok::Open => {
                 depth += 1;
                 i += 1;
@@ -319,7 +373,7 @@ fn referenced_paths(module: &[String], src: &str) -> Vec<Vec<String>> {
                 j += 1;
                 let mut found = Vec::new();
                 parse_tree(&toks, &mut j, &mut base, &mut found);
-                out.extend(found);
+                push(&mut out, found, in_use && top_use, false);
                 i = j.max(i + 1);
             }
             _ => i += 1,
@@ -352,20 +406,62 @@ impl Tree {
     fn from_sources<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Tree {
         let files: Vec<(&str, &str)> = files.into_iter().collect();
         let modules: BTreeSet<ModPath> = files.iter().map(|(p, _)| module_of(p)).collect();
+        let modules_named: Vec<(&str, ModPath, Vec<Named>)> = files
+            .iter()
+            .map(|(rel, src)| {
+                let from = module_of(rel);
+                let mut named = named_paths(&from, src);
+                // A relative `use` names a module only when it starts with a child module.
+                named.retain(|n| !n.relative || modules.contains(&n.path[..=from.len()]));
+                (*rel, from, named)
+            })
+            .collect();
+        // What each module's top-level `use`s bind: `(module, name)` → the path it stands for.
+        let mut uses: BTreeMap<(ModPath, String), Vec<String>> = BTreeMap::new();
+        for (_, from, named) in &modules_named {
+            for n in named {
+                if let Some(name) = &n.binds {
+                    uses.insert((from.clone(), name.clone()), n.path.clone());
+                }
+            }
+        }
+        let deepest = |p: &[String]| -> ModPath {
+            (0..=p.len())
+                .rev()
+                .map(|k| p[..k].to_vec())
+                .find(|m| modules.contains(m))
+                .unwrap_or_default()
+        };
         let mut refs = Vec::new();
-        for (rel, src) in &files {
-            let from = module_of(rel);
-            for path in referenced_paths(&from, src) {
-                let to = (0..=path.len())
-                    .rev()
-                    .map(|n| path[..n].to_vec())
-                    .find(|p| modules.contains(p))
-                    .unwrap_or_default();
+        for (rel, from, named) in &modules_named {
+            for n in named {
+                // Follow re-exports (`crate::Secret` is `crate::secret::Secret` when lib.rs
+                // says `pub use secret::Secret`), a few hops at most.
+                let mut path = n.path.clone();
+                for _ in 0..8 {
+                    let m = deepest(&path);
+                    let Some(target) = path
+                        .get(m.len())
+                        .and_then(|name| uses.get(&(m.clone(), name.clone())))
+                    else {
+                        break;
+                    };
+                    let mut next = target.clone();
+                    next.extend_from_slice(&path[m.len() + 1..]);
+                    if next == path {
+                        break;
+                    }
+                    path = next;
+                }
+                let mut shown = format!("crate::{}", n.path.join("::"));
+                if path != n.path {
+                    let _ = write!(shown, " (= crate::{})", path.join("::"));
+                }
                 refs.push(Ref {
                     from: from.clone(),
-                    to,
+                    to: deepest(&path),
                     file: format!("src/{rel}"),
-                    path: format!("crate::{}", path.join("::")),
+                    path: shown,
                 });
             }
         }
@@ -656,9 +752,10 @@ fn m(s: &str) -> ModPath {
 }
 
 fn paths(module: &str, src: &str) -> BTreeSet<String> {
-    referenced_paths(&m(module), src)
+    named_paths(&m(module), src)
         .iter()
-        .map(|p| p.join("::"))
+        .filter(|n| !n.relative)
+        .map(|n| n.path.join("::"))
         .collect()
 }
 
@@ -901,4 +998,49 @@ fn layering_violations_are_found() {
         t.violations(ENGINE, ABOVE_ENGINE),
         vec!["engine::guard → flows: src/engine/guard.rs names crate::flows::FlowError".to_owned()]
     );
+}
+
+#[test]
+fn re_exports_are_followed_to_the_module_that_defines_the_item() {
+    let t = tree(&[
+        (
+            "lib.rs",
+            "mod secret; mod client; mod store; pub use secret::Secret; pub use store::{Store as S, memory::*};",
+        ),
+        ("secret.rs", "pub struct Secret;"),
+        (
+            "client/mod.rs",
+            "use crate::Secret; fn f(_: crate::S) {} use std::sync::Arc;",
+        ),
+        (
+            "store/mod.rs",
+            "mod memory; pub use memory::MemoryStore; pub trait Store {} fn g() { use crate::secret::Secret as Local; }",
+        ),
+        ("store/memory.rs", "pub struct MemoryStore;"),
+        (
+            "user.rs",
+            "use crate::store::MemoryStore; use crate::store::Local;",
+        ),
+    ]);
+    let from_client: BTreeSet<String> = t
+        .refs
+        .iter()
+        .filter(|r| r.from == m("client"))
+        .map(|r| format!("{} {}", show(&r.to), r.path))
+        .collect();
+    assert_eq!(
+        from_client,
+        set(&[
+            "secret crate::Secret (= crate::secret::Secret)",
+            "store crate::S (= crate::store::Store)"
+        ])
+    );
+    let from_user: BTreeSet<String> = t
+        .refs
+        .iter()
+        .filter(|r| r.from == m("user"))
+        .map(|r| show(&r.to))
+        .collect();
+    // A `use` inside a function binds nothing for others.
+    assert_eq!(from_user, set(&["store", "store::memory"]));
 }
