@@ -92,11 +92,46 @@ impl WechatAuthLayer {
     /// the configured public paths.
     ///
     /// ```
-    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
-    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
-    /// let layer = wechat_auth::WechatAuthLayer::new(cfg);
-    /// # drop(layer);
-    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// use tower::ServiceExt as _; // `oneshot`
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "website-app-secret")
+    ///     .with_public_path("/health")
+    ///     .build()?;
+    /// let app = Router::new()
+    ///     .route("/orders", get(|user: WechatUser| async move { user.openid }))
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .layer(WechatAuthLayer::new(cfg));
+    ///
+    /// // No session: a browser navigation is sent into the login, with the way back …
+    /// let visit = Request::get("/orders?page=2")
+    ///     .header(header::ACCEPT, "text/html")
+    ///     .body(Body::empty())?;
+    /// let res = app.clone().oneshot(visit).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = "/auth/wechat/login?return_to=/orders%3Fpage%3D2";
+    /// assert_eq!(res.headers()[header::LOCATION], location);
+    ///
+    /// // … an API call (here `fetch` with `Accept: application/json`) gets `401` JSON …
+    /// let call = Request::get("/orders")
+    ///     .header(header::ACCEPT, "application/json")
+    ///     .body(Body::empty())?;
+    /// let res = app.clone().oneshot(call).await?;
+    /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    /// assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    ///
+    /// // … and a configured public path needs none.
+    /// let res = app.oneshot(Request::get("/health").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::OK);
+    /// assert_eq!(axum::body::to_bytes(res.into_body(), usize::MAX).await?, "ok");
+    /// # Ok(()) }
     /// ```
     pub fn new(cfg: WechatConfig) -> Self {
         Self {
@@ -109,11 +144,32 @@ impl WechatAuthLayer {
     /// handlers decide with `Option<WechatUser>`.
     ///
     /// ```
-    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
-    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
-    /// let layer = wechat_auth::WechatAuthLayer::new(cfg).optional();
-    /// # drop(layer);
-    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// use tower::ServiceExt as _; // `oneshot`
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+    ///
+    /// async fn home(user: Option<WechatUser>) -> String {
+    ///     match user {
+    ///         Some(user) => format!("hi {}", user.openid),
+    ///         None => "hi, stranger".to_owned(),
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "website-app-secret")
+    ///     .build()?;
+    /// let app = Router::new().route("/", get(home)).layer(WechatAuthLayer::new(cfg).optional());
+    ///
+    /// // Even a browser navigation without a session reaches the handler, as `None`.
+    /// let visit = Request::get("/").header(header::ACCEPT, "text/html").body(Body::empty())?;
+    /// let res = app.oneshot(visit).await?;
+    /// assert_eq!(res.status(), StatusCode::OK);
+    /// assert_eq!(axum::body::to_bytes(res.into_body(), usize::MAX).await?, "hi, stranger");
+    /// # Ok(()) }
     /// ```
     pub fn optional(mut self) -> Self {
         self.mode = Mode::Optional;
@@ -136,14 +192,37 @@ impl<S> Layer<S> for WechatAuthLayer {
 /// The service made by [`WechatAuthLayer`].
 ///
 /// ```
-/// use tower::{Layer, service_fn};
-/// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
-/// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
-/// let svc = wechat_auth::WechatAuthLayer::new(cfg).layer(service_fn(|_req: http::Request<axum::body::Body>| async {
-///     Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
-/// }));
-/// # drop(svc);
-/// # Ok::<(), wechat_auth::ConfigError>(())
+/// use axum::body::Body;
+/// use http::{Request, Response, StatusCode};
+/// use tower::{Layer, ServiceExt as _, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cfg = wechat_auth::WechatConfig::builder()
+///     .with_public_url("https://example.com")
+///     .with_session_secret("0123456789abcdef0123456789abcdef")
+///     .with_website_app("wx1000000000000001", "website-app-secret")
+///     .with_public_path("/health")
+///     .build()?;
+/// let inner = service_fn(|req: Request<Body>| async move {
+///     let answer = format!("inner service: {}", req.uri().path());
+///     Ok::<_, std::convert::Infallible>(Response::new(Body::from(answer)))
+/// });
+/// let svc = wechat_auth::WechatAuthLayer::new(cfg).layer(inner);
+///
+/// // The layer answers its own endpoints: `/me` without a session is `401`.
+/// let res = svc.clone().oneshot(Request::get("/auth/wechat/me").body(Body::empty())?).await?;
+/// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+///
+/// // A protected path without a session never reaches the inner service …
+/// let res = svc.clone().oneshot(Request::get("/private").body(Body::empty())?).await?;
+/// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+///
+/// // … a public path does.
+/// let res = svc.oneshot(Request::get("/health").body(Body::empty())?).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+/// assert_eq!(axum::body::to_bytes(res.into_body(), usize::MAX).await?, "inner service: /health");
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct WechatAuth<S> {

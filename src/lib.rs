@@ -6,7 +6,8 @@
 //! handlers a [`WechatUser`] (openid + unionid).
 //!
 //! ```
-//! use axum::{routing::get, Router};
+//! use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+//! use tower::ServiceExt as _; // `oneshot`
 //! use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
 //!
 //! async fn home(user: WechatUser) -> String {
@@ -16,7 +17,8 @@
 //!     format!("{:?}", user.map(|u| u.openid))
 //! }
 //!
-//! # fn main() -> Result<(), wechat_auth::ConfigError> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let cfg = WechatConfig::builder() // or WechatConfig::from_env()?
 //!     .with_public_url("https://example.com")
 //!     .with_session_secret("0123456789abcdef0123456789abcdef")
@@ -27,6 +29,28 @@
 //!     .route("/", get(home))
 //!     .route("/maybe", get(maybe))
 //!     .layer(WechatAuthLayer::new(cfg)); // .layer, not .route_layer: it owns /auth/wechat/*
+//!
+//! // A browser navigation without a session goes into the login, and comes back afterwards.
+//! let visit = Request::get("/?tab=orders")
+//!     .header(header::ACCEPT, "text/html")
+//!     .body(Body::empty())?;
+//! let res = app.clone().oneshot(visit).await?;
+//! assert_eq!(res.status(), StatusCode::FOUND);
+//! assert_eq!(res.headers()[header::LOCATION], "/auth/wechat/login?return_to=/%3Ftab%3Dorders");
+//!
+//! // An API call without a session gets `401` JSON saying where to log in.
+//! let res = app.clone().oneshot(Request::get("/").body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Bearer");
+//! let body: serde_json::Value =
+//!     serde_json::from_slice(&axum::body::to_bytes(res.into_body(), usize::MAX).await?)?;
+//! assert_eq!(body["error"], "unauthenticated");
+//! assert_eq!(body["login_url"], "/auth/wechat/login");
+//!
+//! // A public path reaches its handler without a session; `Option<WechatUser>` is `None`.
+//! let res = app.oneshot(Request::get("/maybe").body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(axum::body::to_bytes(res.into_body(), usize::MAX).await?, "None");
 //! # Ok(()) }
 //! ```
 //!
