@@ -707,7 +707,6 @@ const ENGINE: &[&str] = &["engine", "auth"];
 const ABOVE_ENGINE: &[&str] = &["flows", "extract", "handle"];
 
 #[test]
-#[ignore = "enabled once the engine refactor lands (issue 10)"]
 fn src_has_no_module_cycles() {
     let cycles = src_tree().cycles();
     assert!(
@@ -718,7 +717,6 @@ fn src_has_no_module_cycles() {
 }
 
 #[test]
-#[ignore = "enabled once the engine refactor lands (issue 10)"]
 fn src_follows_the_layering_rule() {
     let tree = src_tree();
     let mut bad = tree.violations(LEAVES, ENGINE);
