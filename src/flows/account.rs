@@ -40,16 +40,14 @@ pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
 
 /// `POST PREFIX/logout?return_to=/path`: revokes the session everywhere, clears the cookie,
 /// `303` to `return_to` (or `204` for a bearer-token client).
-pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Response<Body> {
+pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
     if !same_origin(auth, req) {
-        return Failure::CrossOrigin("logout must come from this site").json();
+        return Err(Failure::CrossOrigin("logout must come from this site"));
     }
     // Every valid session the request carries ends: the bearer token's and the cookie's.
     let sessions = auth.all_sessions(&req.headers);
     for current in &sessions {
-        if let Err(e) = auth.revoke(&current.session).await {
-            return e.json();
-        }
+        auth.revoke(&current.session).await?;
         tracing::info!("logout");
     }
     // A bearer client gets 204; a browser (a cookie session, or none at all) is redirected.
@@ -70,21 +68,20 @@ pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Response<Body> {
         ),
     };
     auth.clear_session_cookie(&mut res);
-    res
+    Ok(res)
 }
 
 /// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid native
 /// one. Exactly one of several concurrent refreshes of one token wins; the old token and
 /// its ancestors are revoked; no token of a login outlives the absolute session lifetime.
-pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Response<Body> {
+pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
     match auth.find_session(&req.headers) {
         Found::Session(current) if current.carrier == Carrier::Bearer => {
-            match auth.refresh(&current.session).await {
-                Ok(Some(issued)) => token_response(&current.session.user, &issued),
-                Ok(None) => auth.unauthenticated_json(true),
-                Err(e) => e.json(),
-            }
+            Ok(match auth.refresh(&current.session).await? {
+                Some(issued) => token_response(&current.session.user, &issued),
+                None => auth.unauthenticated_json(true),
+            })
         }
-        found => auth.unauthenticated_json(matches!(found, Found::InvalidBearer)),
+        found => Ok(auth.unauthenticated_json(matches!(found, Found::InvalidBearer))),
     }
 }

@@ -113,7 +113,10 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failur
 /// Answers a login outcome to an app. A code's token is handed out to its first caller and,
 /// for [`REPEAT_WINDOW`] seconds, to repeats (an app that retried); never once it has been
 /// revoked (logged out, refreshed), and never a second, new token.
-pub(super) fn outcome_response(auth: &Engine, outcome: &LoginOutcome) -> Response<Body> {
+pub(super) fn outcome_response(
+    auth: &Engine,
+    outcome: &LoginOutcome,
+) -> Result<Response<Body>, Failure> {
     match outcome {
         LoginOutcome::Success {
             user,
@@ -121,23 +124,26 @@ pub(super) fn outcome_response(auth: &Engine, outcome: &LoginOutcome) -> Respons
             ..
         } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW) && !auth.is_revoked(issued) => {
             tracing::info!(channel = %user.channel, "login");
-            token_response(user, issued)
+            Ok(token_response(user, issued))
         }
-        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => Failure::CodeUsed.json(),
-        LoginOutcome::Refused { message, .. } => Failure::Refused(message.clone()).json(),
-        LoginOutcome::Snapshot { .. } => Failure::SnapshotUser.json(),
+        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => Err(Failure::CodeUsed),
+        LoginOutcome::Refused { message, .. } => Err(Failure::Refused(message.clone())),
+        LoginOutcome::Snapshot { .. } => Err(Failure::SnapshotUser),
     }
 }
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login.
-pub(crate) async fn mobile(auth: &Engine, client: Option<IpAddr>, body: Bytes) -> Response<Body> {
+pub(crate) async fn mobile(
+    auth: &Engine,
+    client: Option<IpAddr>,
+    body: Bytes,
+) -> Result<Response<Body>, Failure> {
     let Some(app) = &auth.config().mobile else {
-        return Failure::ChannelOff("mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)").json();
+        return Err(Failure::ChannelOff(
+            "mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)",
+        ));
     };
-    let (code, state) = match read_code(&body) {
-        Ok(c) => c,
-        Err(bad) => return bad.json(),
-    };
+    let (code, state) = read_code(&body)?;
     // The app checks `state` itself (it made it); it is kept only to tell repeats apart.
     let state = state.unwrap_or_default();
     let outcome = auth
@@ -147,12 +153,13 @@ pub(crate) async fn mobile(auth: &Engine, client: Option<IpAddr>, body: Bytes) -
                 .await?;
             Ok(with_native_token(auth, outcome))
         })
-        .await;
-    match outcome {
-        Ok(o) if o.state() == state => outcome_response(auth, &o),
-        Ok(_) => Failure::BadRequest("this code belongs to another login".into()).json(),
-        Err(e) => e.json(),
+        .await?;
+    if outcome.state() != state {
+        return Err(Failure::BadRequest(
+            "this code belongs to another login".into(),
+        ));
     }
+    outcome_response(auth, &outcome)
 }
 
 #[cfg(test)]

@@ -27,14 +27,13 @@ pub(crate) async fn mini_program(
     auth: &Engine,
     client: Option<std::net::IpAddr>,
     body: Bytes,
-) -> Response<Body> {
+) -> Result<Response<Body>, Failure> {
     let Some(app) = &auth.config().mini_program else {
-        return Failure::ChannelOff("mini program (set WECHAT_MINI_APP_ID and _SECRET)").json();
+        return Err(Failure::ChannelOff(
+            "mini program (set WECHAT_MINI_APP_ID and _SECRET)",
+        ));
     };
-    let (code, _) = match read_code(&body) {
-        Ok(c) => c,
-        Err(bad) => return bad.json(),
-    };
+    let (code, _) = read_code(&body)?;
     let appid = app.appid();
     let outcome = auth
         .exchange_once(appid, &code, client, || async {
@@ -48,11 +47,8 @@ pub(crate) async fn mini_program(
             let outcome = auth.finish_login(user, "", "/").await;
             Ok(with_native_token(auth, outcome))
         })
-        .await;
-    match outcome {
-        Ok(o) => outcome_response(auth, &o),
-        Err(e) => e.json(),
-    }
+        .await?;
+    outcome_response(auth, &outcome)
 }
 
 /// Keeps a mini program user's `session_key` on the server (replacing the last one).

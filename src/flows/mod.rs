@@ -51,10 +51,20 @@ where
 {
     let (parts, body) = req.into_parts();
     let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %parts.method);
-    tracing::Instrument::instrument(route(&auth, &parts, body, sub), span).await
+    // The one place a failure becomes a response: JSON for the API endpoints. (The browser
+    // pages — login, callback, the scan page — answer with HTML pages that carry a link to
+    // try again, rendered by the same `Failure`.)
+    tracing::Instrument::instrument(route(&auth, &parts, body, sub), span)
+        .await
+        .unwrap_or_else(|failure| failure.json())
 }
 
-async fn route<B>(auth: &Arc<Engine>, req: &Parts, body: B, sub: &str) -> Response<Body>
+async fn route<B>(
+    auth: &Arc<Engine>,
+    req: &Parts,
+    body: B,
+    sub: &str,
+) -> Result<Response<Body>, Failure>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
@@ -62,36 +72,36 @@ where
     let read = matches!(req.method, Method::GET | Method::HEAD);
     let post = req.method == Method::POST;
     match sub {
-        "/login" if read => oauth::login(auth, req),
-        "/callback" if read => oauth::callback(auth, req).await,
-        "/me" if read => account::me(auth, req),
+        "/login" if read => Ok(oauth::login(auth, req)),
+        "/callback" if read => Ok(oauth::callback(auth, req).await),
+        "/me" if read => Ok(account::me(auth, req)),
         "/logout" if post => account::logout(auth, req).await,
-        "/scan" if read => scan::page(auth, req),
+        "/scan" if read => Ok(scan::page(auth, req)),
         "/scan" if post => scan::start(auth, req).await,
-        "/app" if post => match read_body(auth, body, app::MAX_BODY).await {
-            Ok(bytes) => app::mobile(auth, auth.client_ip(req), bytes).await,
-            Err(res) => res,
-        },
-        "/miniprogram" if post => match read_body(auth, body, app::MAX_BODY).await {
-            Ok(bytes) => miniprogram::mini_program(auth, auth.client_ip(req), bytes).await,
-            Err(res) => res,
-        },
+        "/app" if post => {
+            let body = read_body(auth, body, app::MAX_BODY).await?;
+            app::mobile(auth, auth.client_ip(req), body).await
+        }
+        "/miniprogram" if post => {
+            let body = read_body(auth, body, app::MAX_BODY).await?;
+            miniprogram::mini_program(auth, auth.client_ip(req), body).await
+        }
         "/refresh" if post => account::refresh(auth, req).await,
-        "/push" if read => push::verify(auth, req).await,
-        "/push" if post => match read_body(auth, body, push::MAX_BODY).await {
-            Ok(bytes) => push::receive(auth, req, bytes).await,
-            Err(res) => res,
-        },
-        "/login" | "/callback" | "/me" => method_not_allowed("GET, HEAD"),
-        "/logout" | "/app" | "/miniprogram" | "/refresh" => method_not_allowed("POST"),
-        "/scan" | "/push" => method_not_allowed("GET, HEAD, POST"),
+        "/push" if read => Ok(push::verify(auth, req).await),
+        "/push" if post => {
+            let body = read_body(auth, body, push::MAX_BODY).await?;
+            Ok(push::receive(auth, req, body).await)
+        }
+        "/login" | "/callback" | "/me" => Err(Failure::MethodNotAllowed("GET, HEAD")),
+        "/logout" | "/app" | "/miniprogram" | "/refresh" => Err(Failure::MethodNotAllowed("POST")),
+        "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if read => match rest.strip_suffix("/qr.svg") {
                 Some(id) => scan::image(auth, req, id).await,
                 None => scan::status(auth, req, rest).await,
             },
-            Some(_) => method_not_allowed("GET, HEAD"),
-            None => Failure::NotFound("no such WeChat login endpoint").json(),
+            Some(_) => Err(Failure::MethodNotAllowed("GET, HEAD")),
+            None => Err(Failure::NotFound("no such WeChat login endpoint")),
         },
     }
 }
@@ -101,7 +111,7 @@ where
 /// [`crate::config::DEFAULT_BODY_TIMEOUT`], for the whole body, not per chunk): a larger
 /// one is `413`, a slower one `408` with `Connection: close`, so a client that trickles a
 /// body (or announces more than it sends) cannot hold a connection and a task for ever.
-async fn read_body<B>(auth: &Engine, body: B, limit: usize) -> Result<Bytes, Response<Body>>
+async fn read_body<B>(auth: &Engine, body: B, limit: usize) -> Result<Bytes, Failure>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
@@ -116,7 +126,7 @@ where
             timeout_ms = u64::try_from(auth.config().body_timeout.as_millis()).unwrap_or(u64::MAX),
             "request body too slow; closing the connection"
         );
-        return Err(Failure::BodyTimeout.json());
+        return Err(Failure::BodyTimeout);
     };
     match collected {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -124,9 +134,9 @@ where
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(Failure::TooLarge.json())
+            Err(Failure::TooLarge)
         }
-        Err(_) => Err(Failure::BadBody.json()),
+        Err(_) => Err(Failure::BadBody),
     }
 }
 
@@ -160,8 +170,4 @@ pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
         return None;
     }
     first.value_raw()
-}
-
-fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    Failure::MethodNotAllowed(allow).json()
 }

@@ -138,28 +138,24 @@ fn scan_ready(auth: &Engine) -> Result<(), Failure> {
 }
 
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
-pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
-    if let Err(e) = scan_ready(auth) {
-        return e.json();
-    }
+pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
+    scan_ready(auth)?;
     if !same_origin(auth, req) {
-        return Failure::CrossOrigin("scan login must be started from this site").json();
+        return Err(Failure::CrossOrigin(
+            "scan login must be started from this site",
+        ));
     }
     let q = Query::parse(req.uri.query());
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let id = random_token(ID_LEN);
     let ttl = auth.config().scan_ttl.as_secs();
     let request = QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
-    let ticket = match auth
+    let ticket = auth
         .with_global_token(|token| {
             let request = request.clone();
             async move { auth.client().qrcode_create(&token, &request).await }
         })
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return e.json(),
-    };
+        .await?;
     // WeChat may shorten the lifetime; never promise more than it granted.
     let expires_in = ticket
         .expire_seconds
@@ -181,12 +177,8 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
         expires_at: now_unix() + expires_in,
         status: SceneStatus::Pending,
     };
-    let Some(key) = scene_key(auth, &id) else {
-        return Failure::ChannelOff("scan").json();
-    };
-    if let Err(e) = save_scene(auth, &key, &scene).await {
-        return e.json();
-    }
+    let key = scene_key(auth, &id).ok_or(Failure::ChannelOff("scan"))?;
+    save_scene(auth, &key, &scene).await?;
     let mut res = respond::json(
         StatusCode::OK,
         &Started {
@@ -204,26 +196,21 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Response<Body> {
     );
     respond::set_cookie(&mut res, &cookie);
     tracing::debug!("scan started");
-    res
+    Ok(res)
 }
 
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
 /// started it; anyone else gets the answer an unknown id gets.
-pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
-    let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
-        return not_found();
-    };
-    let Some(mine) = browser_of(auth, req, id) else {
-        return not_found();
-    };
-    let scene = match load_scene(auth, &key).await {
-        Ok(Some(s)) if s.browser == mine => s,
-        Ok(_) => return not_found(),
-        Err(e) => return e.json(),
-    };
-    let Ok(code) = qrcode::QrCode::new(scene.url.as_bytes()) else {
-        return not_found();
-    };
+pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Response<Body>, Failure> {
+    let key = scene_key(auth, id)
+        .filter(|_| valid_id(id))
+        .ok_or(NOT_FOUND)?;
+    let mine = browser_of(auth, req, id).ok_or(NOT_FOUND)?;
+    let scene = load_scene(auth, &key)
+        .await?
+        .filter(|s| s.browser == mine)
+        .ok_or(NOT_FOUND)?;
+    let code = qrcode::QrCode::new(scene.url.as_bytes()).map_err(|_| NOT_FOUND)?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
@@ -236,18 +223,11 @@ pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Response<Body
     );
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    Ok(res)
 }
 
-fn not_found() -> Response<Body> {
-    Failure::NotFound("no such scan").json()
-}
-
-/// The answer to a status request from a browser that did not start the scan, whether or
-/// not the scan exists.
-fn not_yours() -> Response<Body> {
-    Failure::NotYourScan.json()
-}
+/// The answer for an unknown scan, and for the image of someone else's.
+const NOT_FOUND: Failure = Failure::NotFound("no such scan");
 
 /// The status JSON.
 fn status_json(status: &str) -> Response<Body> {
@@ -255,42 +235,40 @@ fn status_json(status: &str) -> Response<Body> {
 }
 
 /// `GET PREFIX/scan/{id}?wait=S`: where the scan stands; waits up to `S` seconds for news.
-pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
-    let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
-        return not_found();
-    };
+pub(crate) async fn status(
+    auth: &Engine,
+    req: &Parts,
+    id: &str,
+) -> Result<Response<Body>, Failure> {
+    let key = scene_key(auth, id)
+        .filter(|_| valid_id(id))
+        .ok_or(NOT_FOUND)?;
     let q = Query::parse(req.uri.query());
     let wait = q
         .get("wait")
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0)
         .min(MAX_WAIT);
-    // The cookie first: without it, the answer must not depend on the store.
-    let Some(mine) = browser_of(auth, req, id) else {
-        return not_yours();
-    };
+    // The cookie first: without it, the answer must not depend on the store (the same
+    // answer whether or not the scan exists).
+    let mine = browser_of(auth, req, id).ok_or(Failure::NotYourScan)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
-    let mut news = match auth.store().subscribe(&key).await {
-        Ok(s) => s,
-        Err(e) => return Failure::from(e).json(),
-    };
+    let mut news = auth.store().subscribe(&key).await?;
     loop {
-        let scene = match load_scene(auth, &key).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return status_json("expired"),
-            Err(e) => return e.json(),
+        let Some(scene) = load_scene(auth, &key).await? else {
+            return Ok(status_json("expired"));
         };
         if mine != scene.browser {
-            return not_yours();
+            return Err(Failure::NotYourScan);
         }
         match scene.status {
             SceneStatus::Confirmed { .. } => return hand_over(auth, &key).await,
             SceneStatus::Refused { message } => {
-                return respond::json(
+                return Ok(respond::json(
                     StatusCode::FORBIDDEN,
                     &serde_json::json!({ "status": "refused", "message": message }),
-                );
+                ));
             }
             SceneStatus::Pending | SceneStatus::Scanned => {
                 let name = if scene.status == SceneStatus::Pending {
@@ -310,9 +288,9 @@ pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Bod
                     )
                 {
                     if scene.expires_at <= now_unix() {
-                        return status_json("expired");
+                        return Ok(status_json("expired"));
                     }
-                    return status_json(name);
+                    return Ok(status_json(name));
                 }
             }
         }
@@ -323,16 +301,13 @@ pub(crate) async fn status(auth: &Engine, req: &Parts, id: &str) -> Response<Bod
 ///
 /// The scan cookie stays until it lapses: with the scene gone, it is what lets this
 /// browser (and only it) be told `expired` on a later poll.
-async fn hand_over(auth: &Engine, key: &str) -> Response<Body> {
-    let taken = match auth.store().take(key).await {
-        Ok(t) => t,
-        Err(e) => return Failure::from(e).json(),
-    };
+async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> {
+    let taken = auth.store().take(key).await?;
     let Some(Ok(scene)) = taken.map(|b| serde_json::from_slice::<Scene>(&b)) else {
-        return status_json("expired");
+        return Ok(status_json("expired"));
     };
     let SceneStatus::Confirmed { user } = scene.status else {
-        return status_json("expired");
+        return Ok(status_json("expired"));
     };
     let token = auth.issue(&user);
     let mut res = respond::json(
@@ -341,7 +316,7 @@ async fn hand_over(auth: &Engine, key: &str) -> Response<Body> {
     );
     auth.set_session_cookie(&mut res, &token);
     tracing::info!(channel = %user.channel, "login");
-    res
+    Ok(res)
 }
 
 /// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
