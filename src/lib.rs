@@ -119,6 +119,12 @@
 //! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
 //! - [`push`]: the Official Account push protocol (signatures, XML, AES safe mode).
 //! - [`mock`]: the mock WeChat server (feature `mock`): the crate `wechat-auth-mock`, re-exported.
+//!
+//! Inside, one request goes layer → flow (one module per channel) → engine (what every
+//! request shares: guard, cookies, logins, profiles, revocation, global tokens) → client →
+//! store, and every failure becomes a response in one place. The leaves (secret, clock,
+//! user, session, client, push, store) never name the engine, and the engine never names
+//! the flows, the extractors or the handle; a test fails on any module cycle.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
