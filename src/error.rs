@@ -395,7 +395,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Why a [`WechatHandle`] call failed.
+/// Why a [`WechatHandle`](crate::WechatHandle) call failed.
 ///
 /// ```
 /// let e = wechat_auth::HandleError::from(wechat_auth::store::StoreError::unavailable("down"));
