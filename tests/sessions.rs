@@ -265,3 +265,25 @@ async fn two_layers_from_one_config_share_one_store() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_extractor_and_the_guard_answer_the_same_401() {
+    use wechat_auth::WechatAuthLayer;
+    let mock = MockWechat::start().await.unwrap();
+    // Required: the guard answers. Optional: the handler's WechatUser extractor does.
+    let guarded = start(config(&mock)).await;
+    let optional = start_with(config(&mock), |c| WechatAuthLayer::new(c).optional()).await;
+    let mut bodies = Vec::new();
+    for app in [&guarded, &optional] {
+        let res = reqwest::Client::new()
+            .get(format!("{}/api/data", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        bodies.push(res.json::<serde_json::Value>().await.unwrap());
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[0]["login_url"], "/auth/wechat/login");
+}
