@@ -9,6 +9,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use sha1::{Digest as _, Sha1};
 use subtle::ConstantTimeEq as _;
 
+#[cfg(test)]
 use super::writers::cdata;
 use super::{MAX_BODY_BYTES, PushError, PushMessage, PushQuery};
 
@@ -29,26 +30,10 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
 );
 
-/// Which EncodingAESKey decrypted a message (see [`PushCrypto::with_previous_key`]).
-///
-/// ```
-/// use wechat_auth::push::KeySlot;
-///
-/// assert_ne!(KeySlot::Current, KeySlot::Previous);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeySlot {
-    /// The EncodingAESKey given to [`PushCrypto::new`].
-    Current,
-    /// The one given to [`PushCrypto::with_previous_key`].
-    Previous,
-}
-
 /// Signs, verifies, decrypts and encrypts pushes of one Official Account.
 ///
-/// Holds the push `Token`, the AES key derived from the `EncodingAESKey` (if any, plus the
-/// previous one during a rotation) and the appid. `Debug` shows neither token nor keys.
+/// Holds the push `Token`, the AES key derived from the `EncodingAESKey` (if any) and the
+/// appid. `Debug` shows neither token nor key.
 ///
 /// ```
 /// use wechat_auth::push::PushCrypto;
@@ -65,7 +50,6 @@ pub struct PushCrypto {
     token: String,
     appid: String,
     key: Option<[u8; 32]>,
-    previous_key: Option<[u8; 32]>,
 }
 
 impl fmt::Debug for PushCrypto {
@@ -74,7 +58,6 @@ impl fmt::Debug for PushCrypto {
             .field("token", &"***")
             .field("appid", &self.appid)
             .field("key", &self.key.map(|_| "***"))
-            .field("previous_key", &self.previous_key.map(|_| "***"))
             .finish()
     }
 }
@@ -134,27 +117,7 @@ impl PushCrypto {
             token: token.to_owned(),
             appid: appid.to_owned(),
             key: encoding_aes_key.map(aes_key).transpose()?,
-            previous_key: None,
         })
-    }
-
-    /// Adds the EncodingAESKey that was current before a rotation: [`decrypt`](Self::decrypt)
-    /// tries the current key first, then this one (WeChat's FAQ on changing the key).
-    ///
-    /// ```
-    /// use wechat_auth::push::PushCrypto;
-    ///
-    /// # fn main() -> Result<(), wechat_auth::push::PushError> {
-    /// let old = PushCrypto::new("tok", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"), "wx1")?;
-    /// let sealed = old.encrypt("<xml/>", [7; 16])?;
-    /// let new = PushCrypto::new("tok", Some("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"), "wx1")?
-    ///     .with_previous_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")?;
-    /// assert_eq!(new.decrypt(&sealed)?, "<xml/>");
-    /// # Ok(()) }
-    /// ```
-    pub fn with_previous_key(mut self, old_key: &str) -> Result<Self, PushError> {
-        self.previous_key = Some(aes_key(old_key)?);
-        Ok(self)
     }
 
     /// Whether an EncodingAESKey is configured (compatible / safe mode possible).
@@ -230,7 +193,7 @@ impl PushCrypto {
 
     /// Decrypts an `Encrypt` value: AES-256-CBC (IV = the key's first 16 bytes), PKCS#7 to
     /// 32 bytes, layout `random(16) ‖ msg_len(4, big-endian) ‖ msg ‖ appid`; the appid must be
-    /// ours. Tries the previous key after the current one. Errors, never panics, on any input.
+    /// ours. Errors, never panics, on any input.
     ///
     /// ```
     /// use wechat_auth::push::{PushCrypto, PushError};
@@ -246,22 +209,6 @@ impl PushCrypto {
     /// # Ok(()) }
     /// ```
     pub fn decrypt(&self, encrypt_b64: &str) -> Result<String, PushError> {
-        self.decrypt_keyed(encrypt_b64).map(|(msg, _)| msg)
-    }
-
-    /// Like [`decrypt`](Self::decrypt), and also says which key worked, so that a reply can
-    /// be encrypted with that key ([`encrypt_reply_with`](Self::encrypt_reply_with)).
-    ///
-    /// ```
-    /// use wechat_auth::push::{KeySlot, PushCrypto};
-    ///
-    /// # fn main() -> Result<(), wechat_auth::push::PushError> {
-    /// let c = PushCrypto::new("tok", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"), "wx1")?;
-    /// let sealed = c.encrypt("hi", [1; 16])?;
-    /// assert_eq!(c.decrypt_keyed(&sealed)?, ("hi".to_owned(), KeySlot::Current));
-    /// # Ok(()) }
-    /// ```
-    pub fn decrypt_keyed(&self, encrypt_b64: &str) -> Result<(String, KeySlot), PushError> {
         let key = self.key.as_ref().ok_or(PushError::NoAesKey)?;
         if encrypt_b64.len() > MAX_BODY_BYTES {
             return Err(PushError::TooLarge);
@@ -269,18 +216,15 @@ impl PushCrypto {
         let sealed = STANDARD
             .decode(encrypt_b64.trim())
             .map_err(|_| PushError::BadBase64)?;
-        match (open(key, &sealed, &self.appid), &self.previous_key) {
-            (Ok(msg), _) => Ok((msg, KeySlot::Current)),
-            (Err(first), Some(old)) => open(old, &sealed, &self.appid)
-                .map(|msg| (msg, KeySlot::Previous))
-                .map_err(|_| first),
-            (Err(first), None) => Err(first),
-        }
+        open(key, &sealed, &self.appid)
     }
 
-    /// Encrypts `msg` with the current key and the given 16 random bytes, and returns the
-    /// base64 `Encrypt` value. Use fresh random bytes for every message
-    /// ([`encrypt_reply`](Self::encrypt_reply) does); fixed ones are for test vectors.
+    /// Encrypts `msg` with the key and the given 16 random bytes, and returns the base64
+    /// `Encrypt` value, as WeChat does before it pushes an event in safe mode.
+    ///
+    /// A test helper: the layer only decrypts. Tests and benches use it (with
+    /// [`safe_mode_xml`](super::safe_mode_xml)) to build the pushes WeChat would send; fixed
+    /// random bytes make test vectors, anything real needs fresh ones.
     ///
     /// ```
     /// use wechat_auth::push::PushCrypto;
@@ -293,20 +237,7 @@ impl PushCrypto {
     /// # Ok(()) }
     /// ```
     pub fn encrypt(&self, msg: &str, random: [u8; 16]) -> Result<String, PushError> {
-        self.encrypt_with(KeySlot::Current, msg, random)
-    }
-
-    fn encrypt_with(
-        &self,
-        slot: KeySlot,
-        msg: &str,
-        random: [u8; 16],
-    ) -> Result<String, PushError> {
-        let key = match slot {
-            KeySlot::Current => self.key.as_ref(),
-            KeySlot::Previous => self.previous_key.as_ref(),
-        }
-        .ok_or(PushError::NoAesKey)?;
+        let key = self.key.as_ref().ok_or(PushError::NoAesKey)?;
         let len = u32::try_from(msg.len()).map_err(|_| PushError::TooLarge)?;
         let mut plain = Vec::with_capacity(HEADER_LEN + msg.len() + self.appid.len() + PAD_BLOCK);
         plain.extend_from_slice(&random);
@@ -323,57 +254,6 @@ impl PushCrypto {
             return Err(PushError::TooLarge);
         }
         Ok(out)
-    }
-
-    /// The encrypted passive reply WeChat expects in safe mode:
-    /// `<xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>`, with fresh random bytes.
-    /// (For a scan login, answering plain `success` is enough; this is for real replies.)
-    ///
-    /// ```
-    /// use wechat_auth::push::{PushCrypto, PushMessage};
-    ///
-    /// # fn main() -> Result<(), wechat_auth::push::PushError> {
-    /// let c = PushCrypto::new("tok", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"), "wx1")?;
-    /// let envelope = c.encrypt_reply("<xml><Content>hi</Content></xml>", "1700000001", "987654321")?;
-    /// assert!(envelope.starts_with("<xml><Encrypt><![CDATA["));
-    /// let encrypt = PushMessage::parse(&envelope)?.encrypt.unwrap();
-    /// assert_eq!(c.decrypt(&encrypt)?, "<xml><Content>hi</Content></xml>");
-    /// # Ok(()) }
-    /// ```
-    pub fn encrypt_reply(
-        &self,
-        reply_xml: &str,
-        timestamp: &str,
-        nonce: &str,
-    ) -> Result<String, PushError> {
-        self.encrypt_reply_with(KeySlot::Current, reply_xml, timestamp, nonce)
-    }
-
-    /// Like [`encrypt_reply`](Self::encrypt_reply), with the key that decrypted the request
-    /// (WeChat's rule during a key rotation: answer with whichever key worked).
-    ///
-    /// ```
-    /// use wechat_auth::push::{KeySlot, PushCrypto};
-    ///
-    /// # fn main() -> Result<(), wechat_auth::push::PushError> {
-    /// let c = PushCrypto::new("tok", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"), "wx1")?;
-    /// assert!(c.encrypt_reply_with(KeySlot::Previous, "<xml/>", "1", "2").is_err()); // no previous key
-    /// # Ok(()) }
-    /// ```
-    pub fn encrypt_reply_with(
-        &self,
-        slot: KeySlot,
-        reply_xml: &str,
-        timestamp: &str,
-        nonce: &str,
-    ) -> Result<String, PushError> {
-        let encrypt = self.encrypt_with(slot, reply_xml, rand::random())?;
-        Ok(reply_envelope(
-            &encrypt,
-            &self.msg_signature(timestamp, nonce, &encrypt),
-            timestamp,
-            nonce,
-        ))
     }
 
     /// Verifies the `GET` WeChat sends to check a push URL and returns the `echostr` to
@@ -448,7 +328,7 @@ impl PushCrypto {
     }
 
     /// Checks the URL `signature` over token, timestamp and nonce; returns `(timestamp,
-    /// nonce)`. Freshness is the caller's: see [`check_timestamp`].
+    /// nonce)`. Freshness is the caller's: see [`check_timestamp`](super::check_timestamp).
     pub(crate) fn check_url_signature<'q>(
         &self,
         query: &'q PushQuery,
@@ -500,6 +380,30 @@ fn open(key: &[u8; 32], sealed: &[u8], appid: &str) -> Result<String, PushError>
     String::from_utf8(msg.to_vec()).map_err(|_| PushError::BadUtf8)
 }
 
+#[cfg(test)]
+impl PushCrypto {
+    /// The encrypted passive reply WeChat expects in safe mode:
+    /// `<xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>`, with fresh random bytes.
+    /// The layer answers a push with plain `success`, never with a reply; the vector tests
+    /// keep this to check the envelope against WeChat's example.
+    pub(super) fn encrypt_reply(
+        &self,
+        reply_xml: &str,
+        timestamp: &str,
+        nonce: &str,
+    ) -> Result<String, PushError> {
+        let encrypt = self.encrypt(reply_xml, rand::random())?;
+        Ok(reply_envelope(
+            &encrypt,
+            &self.msg_signature(timestamp, nonce, &encrypt),
+            timestamp,
+            nonce,
+        ))
+    }
+}
+
+/// The envelope of an encrypted passive reply (see [`PushCrypto::encrypt_reply`]).
+#[cfg(test)]
 pub(super) fn reply_envelope(
     encrypt: &str,
     msg_signature: &str,

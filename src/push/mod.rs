@@ -4,9 +4,12 @@
 //! `echostr`), then `POST`s every event — among them the `subscribe` / `SCAN` events of the
 //! follow-the-account scan login — as XML, signed with the account's push `Token` and, in
 //! compatible or safe mode, AES-256-CBC encrypted with its `EncodingAESKey`. This module
-//! implements that protocol (`wechat-protocol.md` §7): [`PushCrypto`] signs, verifies, decrypts
-//! and encrypts; [`PushMessage`] parses the XML; [`PushQuery`] reads the query string;
-//! [`event_xml`] writes an event the way WeChat does.
+//! implements that protocol (`wechat-protocol.md` §7): [`PushCrypto`] checks signatures and
+//! decrypts; [`PushMessage`] parses the XML; [`PushQuery`] reads the query string.
+//!
+//! The layer only reads pushes. The writers — [`event_xml`], [`safe_mode_xml`] and
+//! [`PushCrypto::encrypt`] — build a push the way WeChat does, for tests, benches and the
+//! examples below; the mock WeChat (`wechat-auth-mock`) has its own.
 //!
 //! ```
 //! use wechat_auth::push::{PushCrypto, PushQuery};
@@ -73,7 +76,7 @@ mod crypto;
 mod message;
 mod writers;
 
-pub use crypto::{KeySlot, PushCrypto};
+pub use crypto::PushCrypto;
 pub use message::{PushMessage, PushQuery};
 pub use writers::{event_xml, safe_mode_xml};
 

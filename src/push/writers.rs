@@ -1,4 +1,5 @@
-//! What WeChat writes: push bodies, built the way WeChat builds them.
+//! Test helpers: push bodies written the way WeChat writes them. The layer never writes a
+//! push; tests, benches and doc examples use these to make the ones WeChat would send.
 
 /// Writes `value` as CDATA, splitting any `]]>` inside it so the XML stays well-formed.
 pub(super) fn cdata(out: &mut String, value: &str) {
@@ -9,7 +10,7 @@ pub(super) fn cdata(out: &mut String, value: &str) {
 
 /// An event as WeChat pushes it, on one line with CDATA, in the field order of the protocol
 /// examples: `ToUserName`, `FromUserName`, `CreateTime`, `MsgType` (`event`), `Event`,
-/// `EventKey`, `Ticket`. The mock builds its `subscribe` / `SCAN` events with it.
+/// `EventKey`, `Ticket`. A test helper: the layer only reads events.
 ///
 /// ```
 /// use wechat_auth::push::{event_xml, PushMessage};
@@ -46,6 +47,8 @@ pub fn event_xml(
 }
 
 /// The body of a safe-mode push: `<xml><ToUserName>…</ToUserName><Encrypt>…</Encrypt></xml>`.
+/// A test helper, with [`PushCrypto::encrypt`](super::PushCrypto::encrypt) for the `Encrypt`
+/// value: the layer only reads safe-mode bodies.
 ///
 /// ```
 /// use wechat_auth::push::{safe_mode_xml, PushMessage};
