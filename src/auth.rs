@@ -123,7 +123,7 @@ pub(crate) struct Auth {
     pub(crate) keys: SessionKeys,
     pub(crate) revocations: Revocations,
     /// The push URL's signature and crypto, when the Official Account has a push token.
-    pub(crate) push: Option<crate::push::PushCrypto>,
+    pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
     /// The Official Account's global access token.
     pub(crate) global: crate::token::GlobalToken,
     /// Whether the background work (the deny-list listener) has been started.
@@ -161,18 +161,7 @@ impl Auth {
         let keys = SessionKeys::new(&cfg.session_keys);
         let public = PublicPaths::new(&cfg.public_paths);
         let login_path = format!("{}/login", cfg.prefix);
-        let push = cfg.official_account.as_ref().and_then(|oa| {
-            let token = oa.push_token()?;
-            let key = oa.encoding_aes_key().map(|k| k.expose());
-            match crate::push::PushCrypto::new(token.expose(), key, oa.app().appid()) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    // `build` checked the key's shape; this is a safety net.
-                    tracing::error!(error = %e, "the push settings are unusable; push is off");
-                    None
-                }
-            }
-        });
+        let push = cfg.push_crypto().cloned();
         Self {
             push,
             global: crate::token::GlobalToken::default(),

@@ -311,6 +311,9 @@ pub struct WechatConfig {
     pub(crate) http_timeout: Duration,
     pub(crate) on_login: Option<LoginHook>,
     pub(crate) store: Arc<dyn Store>,
+    /// The push URL's signature and crypto, made by `build` when the Official Account has a
+    /// push token (shared by every clone).
+    pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
 }
 
 impl fmt::Debug for WechatConfig {
@@ -442,6 +445,12 @@ impl WechatConfig {
     /// ```
     pub fn mini_program(&self) -> Option<&AppCredentials> {
         self.mini_program.as_ref()
+    }
+
+    /// The push URL's crypto, when the Official Account has a push token: built and checked
+    /// once by [`WechatConfigBuilder::build`].
+    pub(crate) fn push_crypto(&self) -> Option<&Arc<crate::push::PushCrypto>> {
+        self.push.as_ref()
     }
 
     /// The WeChat client these settings describe (base URLs, timeout).

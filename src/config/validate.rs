@@ -8,7 +8,7 @@ use super::{
     AppCredentials, ConfigError, HOST_PREFIX, OfficialAccount, SECURE_PREFIX, WechatConfig,
     WechatConfigBuilder, cookie_name_prefix,
 };
-use crate::{Secret, client::OaScope, store::Store};
+use crate::{Secret, client::OaScope, push::PushCrypto, store::Store};
 
 /// The Redis store for `url`, connecting on first use.
 #[cfg(feature = "redis")]
@@ -150,6 +150,23 @@ impl WechatConfigBuilder {
             encoding_aes_key: self.oa_aes_key,
             insecure_plaintext_push: self.oa_insecure_plaintext_push,
         });
+        // The push URL's crypto, made once from the settings checked above: every layer and
+        // clone made from this config shares it.
+        let push =
+            match &official_account {
+                Some(oa) => match oa.push_token() {
+                    Some(token) => {
+                        let key = oa.encoding_aes_key().map(Secret::expose);
+                        let crypto = PushCrypto::new(token.expose(), key, oa.app().appid())
+                            .map_err(|_| ConfigError::InvalidAesKey {
+                                len: key.map_or(0, str::len),
+                            })?;
+                        Some(Arc::new(crypto))
+                    }
+                    None => None,
+                },
+                None => None,
+            };
 
         let prefix = self.prefix;
         if !prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
@@ -263,6 +280,7 @@ impl WechatConfigBuilder {
             http_timeout: self.http_timeout,
             on_login: self.on_login,
             store,
+            push,
         })
     }
 }
@@ -462,6 +480,37 @@ mod tests {
         ));
         let cfg = oa().build().unwrap();
         assert!(!cfg.official_account().unwrap().insecure_plaintext_push());
+    }
+
+    #[test]
+    fn build_makes_the_push_crypto_once() {
+        const AES: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let oa = || base().with_official_account("wx2", "s");
+        assert!(base().build().unwrap().push_crypto().is_none());
+        assert!(oa().build().unwrap().push_crypto().is_none());
+        let cfg = oa().with_oa_push("mocktoken", Some(AES)).build().unwrap();
+        let push = cfg.push_crypto().unwrap();
+        assert!(push.has_aes());
+        assert_eq!(push.appid(), "wx2");
+        let clone = cfg.clone();
+        assert!(
+            Arc::ptr_eq(push, clone.push_crypto().unwrap()),
+            "shared, not rebuilt"
+        );
+        let plain = oa()
+            .with_oa_push("mocktoken", None)
+            .with_insecure_plaintext_push(true)
+            .build()
+            .unwrap();
+        assert!(!plain.push_crypto().unwrap().has_aes());
+        // A push token without the Official Account it belongs to makes no push URL.
+        let orphan = base().with_oa_push("mocktoken", Some(AES)).build().unwrap();
+        assert!(orphan.push_crypto().is_none());
+        let dbg = format!("{:?}", cfg.push_crypto());
+        assert!(
+            !dbg.contains("mocktoken") && !dbg.contains("abcdefghijklmnop"),
+            "{dbg}"
+        );
     }
 
     #[test]
