@@ -114,8 +114,26 @@ impl WechatConfigBuilder {
     /// builds the `redirect_uri`; `https` makes cookies `Secure`.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_public_url("https://example.com");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.redirect_uri(), "https://example.com/auth/wechat/callback");
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.contains("redirect_uri=https%3A%2F%2Fexample.com%2Fauth%2Fwechat%2Fcallback"));
+    /// let cookie = res.headers()[header::SET_COOKIE].to_str()?;
+    /// assert!(cookie.starts_with("__Host-wechat_state_") && cookie.contains("; Secure"), "{cookie}");
+    /// # Ok(()) }
     /// ```
     pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
         self.public_url = Some(url.into());
@@ -126,9 +144,16 @@ impl WechatConfigBuilder {
     /// keys set before.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder()
-    ///     .with_session_secret("0123456789abcdef0123456789abcdef");
-    /// # drop(b);
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_session_secret("0123456789abcdef0123456789abcdef").build().is_ok());
+    /// assert_eq!(
+    ///     b().with_session_secret("too short").build().unwrap_err(),
+    ///     ConfigError::ShortSessionSecret { index: 0, len: 9 },
+    /// );
     /// ```
     pub fn with_session_secret(mut self, secret: impl Into<Secret>) -> Self {
         self.session_keys = vec![secret.into()];
@@ -139,11 +164,21 @@ impl WechatConfigBuilder {
     /// without logging anybody out; drop the old one once its sessions have expired.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_session_keys([
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// let ring = b().with_session_keys([
     ///     "new-key-0123456789abcdef0123456789abcdef",
     ///     "old-key-0123456789abcdef0123456789abcdef",
     /// ]);
-    /// # drop(b);
+    /// assert!(ring.build().is_ok());
+    /// // Every key of the ring must be long enough, the old ones too.
+    /// assert_eq!(
+    ///     b().with_session_keys(["new-key-0123456789abcdef0123456789abcdef", "old"]).build().unwrap_err(),
+    ///     ConfigError::ShortSessionSecret { index: 1, len: 3 },
+    /// );
     /// ```
     pub fn with_session_keys<I, S>(mut self, keys: I) -> Self
     where
@@ -157,8 +192,25 @@ impl WechatConfigBuilder {
     /// The Open Platform website app, for QR login on desktop browsers.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_website_app("wx1000000000000001", "secret");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.website().map(|app| app.appid()), Some("wx1000000000000001"));
+    /// // A desktop browser's login goes to the website app's QR page.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.starts_with("https://open.weixin.qq.com/connect/qrconnect?appid=wx1000000000000001&"));
+    /// # Ok(()) }
     /// ```
     pub fn with_website_app(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
         self.website = Some((appid.into(), secret.into()));
@@ -168,8 +220,28 @@ impl WechatConfigBuilder {
     /// The Official Account, for web authorization inside WeChat and for scan login.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_official_account("wx2000000000000002", "secret");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.official_account().map(|oa| oa.app().appid()), Some("wx2000000000000002"));
+    /// // A browser inside WeChat logs in through the Official Account's web authorization.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let req = Request::get("/auth/wechat/login")
+    ///     .header(header::USER_AGENT, "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50")
+    ///     .body(Body::empty())?;
+    /// let res = app.oneshot(req).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.starts_with("https://open.weixin.qq.com/connect/oauth2/authorize?appid=wx2000000000000002&"));
+    /// # Ok(()) }
     /// ```
     pub fn with_official_account(
         mut self,
@@ -185,9 +257,23 @@ impl WechatConfigBuilder {
     /// openid.
     ///
     /// ```
-    /// use wechat_auth::client::OaScope;
-    /// let b = wechat_auth::WechatConfig::builder().with_oa_scope(OaScope::Base);
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{client::OaScope, WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_scope(OaScope::Base)
+    ///     .build()?;
+    /// assert_eq!(cfg.official_account().unwrap().scope(), OaScope::Base);
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login?channel=oa").body(Body::empty())?).await?;
+    /// assert!(res.headers()[header::LOCATION].to_str()?.contains("&scope=snsapi_base&"));
+    /// # Ok(()) }
     /// ```
     pub fn with_oa_scope(mut self, scope: OaScope) -> Self {
         self.oa_scope = Some(scope.as_str().to_owned());
@@ -197,9 +283,33 @@ impl WechatConfigBuilder {
     /// The Official Account's push URL token and, for safe mode, its EncodingAESKey.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder()
-    ///     .with_oa_push("mocktoken", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"));
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{push::PushCrypto, WechatAuthLayer, WechatConfig};
+    ///
+    /// const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_push("mocktoken", Some(AES_KEY))
+    ///     .build()?;
+    /// assert!(cfg.official_account().unwrap().encoding_aes_key().is_some());
+    /// // WeChat checks the push URL with a signed GET; the layer answers the echostr.
+    /// let wechat = PushCrypto::new("mocktoken", Some(AES_KEY), "wx2000000000000002")?;
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs().to_string();
+    /// let uri = format!(
+    ///     "/auth/wechat/push?signature={}&timestamp={now}&nonce=42&echostr=7391",
+    ///     wechat.signature(&now, "42"),
+    /// );
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get(uri).body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::OK);
+    /// let body = axum::body::to_bytes(res.into_body(), 1024).await?;
+    /// assert_eq!(&body[..], b"7391");
+    /// # Ok(()) }
     /// ```
     pub fn with_oa_push(
         mut self,
@@ -239,8 +349,28 @@ impl WechatConfigBuilder {
     /// The Open Platform mobile app.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_mobile_app("wx3000000000000003", "secret");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// let cfg = b().with_mobile_app("wx3000000000000003", "secret").build()?;
+    /// assert_eq!(cfg.mobile().map(|app| app.appid()), Some("wx3000000000000003"));
+    /// // `POST PREFIX/app` is served only with a mobile app (a request without a code is refused
+    /// // before WeChat is asked).
+    /// let post = || Request::post("/auth/wechat/app")
+    ///     .header(header::CONTENT_TYPE, "application/json")
+    ///     .body(Body::from("{}"));
+    /// let with = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// assert_eq!(with.oneshot(post()?).await?.status(), StatusCode::BAD_REQUEST);
+    /// let without = Router::new().layer(WechatAuthLayer::new(b().build()?));
+    /// assert_eq!(without.oneshot(post()?).await?.status(), StatusCode::NOT_FOUND);
+    /// # Ok(()) }
     /// ```
     pub fn with_mobile_app(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
         self.mobile = Some((appid.into(), secret.into()));
@@ -250,8 +380,27 @@ impl WechatConfigBuilder {
     /// The mini program.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_mini_program("wx4000000000000004", "secret");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// let cfg = b().with_mini_program("wx4000000000000004", "secret").build()?;
+    /// assert_eq!(cfg.mini_program().map(|app| app.appid()), Some("wx4000000000000004"));
+    /// // `POST PREFIX/miniprogram` is served only with a mini program.
+    /// let post = || Request::post("/auth/wechat/miniprogram")
+    ///     .header(header::CONTENT_TYPE, "application/json")
+    ///     .body(Body::from("{}"));
+    /// let with = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// assert_eq!(with.oneshot(post()?).await?.status(), StatusCode::BAD_REQUEST);
+    /// let without = Router::new().layer(WechatAuthLayer::new(b().build()?));
+    /// assert_eq!(without.oneshot(post()?).await?.status(), StatusCode::NOT_FOUND);
+    /// # Ok(()) }
     /// ```
     pub fn with_mini_program(
         mut self,
@@ -266,12 +415,24 @@ impl WechatConfigBuilder {
     /// `WECHAT_MP_BASE`), e.g. the mock.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_wechat_bases(
-    ///     "http://127.0.0.1:9000",
-    ///     "http://127.0.0.1:9000",
-    ///     "http://127.0.0.1:9000",
-    /// );
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_wechat_bases("http://127.0.0.1:9000", "http://127.0.0.1:9000", "http://127.0.0.1:9000")
+    ///     .build()?;
+    /// // The login page is now the one on the other host.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.starts_with("http://127.0.0.1:9000/connect/qrconnect?"), "{location}");
+    /// # Ok(()) }
     /// ```
     pub fn with_wechat_bases(
         mut self,
@@ -288,8 +449,23 @@ impl WechatConfigBuilder {
     /// The path prefix of the layer's endpoints; default `/auth/wechat`.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_prefix("/login/wx");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_prefix("/login/wx")
+    ///     .build()?;
+    /// assert_eq!(cfg.redirect_uri(), "https://example.com/login/wx/callback");
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/login/wx/login").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// # Ok(()) }
     /// ```
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -300,8 +476,32 @@ impl WechatConfigBuilder {
     /// under a folder when it ends in `/*` (`/assets/*`).
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_public_path("/").with_public_path("/static/*");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_public_path("/")
+    ///     .with_public_path("/static/*")
+    ///     .build()?;
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { "home" }))
+    ///     .route("/static/app.css", get(|| async { "css" }))
+    ///     .route("/account", get(|| async { "private" }))
+    ///     .layer(WechatAuthLayer::new(cfg));
+    /// let status = |path: &'static str| {
+    ///     let app = app.clone();
+    ///     async move { app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap().status() }
+    /// };
+    /// assert_eq!(status("/").await, StatusCode::OK);
+    /// assert_eq!(status("/static/app.css").await, StatusCode::OK);
+    /// assert_eq!(status("/account").await, StatusCode::UNAUTHORIZED); // no session
+    /// # Ok(()) }
     /// ```
     pub fn with_public_path(mut self, path: impl Into<String>) -> Self {
         self.public_paths.push(path.into());
@@ -312,8 +512,33 @@ impl WechatConfigBuilder {
     /// only local paths are followed.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_allowed_origin("https://shop.example.com");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_allowed_origin("https://shop.example.com")
+    ///     .build()?;
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// // The scan login keeps `return_to` in its URL: an allowed origin stays, another becomes `/`.
+    /// let return_to = |target: &'static str| {
+    ///     let app = app.clone();
+    ///     async move {
+    ///         let uri = format!("/auth/wechat/login?channel=scan&return_to={target}");
+    ///         let res = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    ///         res.headers()[header::LOCATION].to_str().unwrap().to_owned()
+    ///     }
+    /// };
+    /// let shop = return_to("https%3A%2F%2Fshop.example.com%2Fcart").await;
+    /// assert!(shop.ends_with("?return_to=https%3A//shop.example.com/cart"), "{shop}");
+    /// let evil = return_to("https%3A%2F%2Fevil.example%2F").await;
+    /// assert!(evil.ends_with("?return_to=/"), "{evil}");
+    /// # Ok(()) }
     /// ```
     pub fn with_allowed_origin(mut self, origin: impl Into<String>) -> Self {
         self.allowed_origins.push(origin.into());
@@ -325,8 +550,14 @@ impl WechatConfigBuilder {
     /// [`WechatConfig::session_cookie_name`](super::WechatConfig::session_cookie_name).
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_cookie_name("sid");
-    /// # drop(b);
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_cookie_name("sid")
+    ///     .build()?;
+    /// assert_eq!(cfg.session_cookie_name(), "__Host-sid");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
@@ -336,8 +567,26 @@ impl WechatConfigBuilder {
     /// The session cookie's `Domain` (to share it with subdomains); default host-only.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_cookie_domain("example.com");
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_cookie_domain("example.com")
+    ///     .build()?;
+    /// assert_eq!(cfg.session_cookie_name(), "__Secure-wechat_session");
+    /// // Every cookie of the layer carries the domain, and the prefix browsers enforce for it.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// let cookie = res.headers()[header::SET_COOKIE].to_str()?;
+    /// assert!(cookie.starts_with("__Secure-wechat_state_"), "{cookie}");
+    /// assert!(cookie.contains("; Domain=example.com"), "{cookie}");
+    /// # Ok(()) }
     /// ```
     pub fn with_cookie_domain(mut self, domain: impl Into<String>) -> Self {
         self.cookie_domain = Some(domain.into());
@@ -350,8 +599,18 @@ impl WechatConfigBuilder {
     /// read timeout bounds the headers: see the crate docs.)
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_body_timeout(std::time::Duration::from_secs(5));
-    /// # drop(b);
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_body_timeout(Duration::from_secs(5)).build().is_ok());
+    /// assert_eq!(
+    ///     b().with_body_timeout(Duration::ZERO).build().unwrap_err(),
+    ///     ConfigError::InvalidDuration { setting: "body_timeout", min: 1, max: 300 },
+    /// );
     /// ```
     pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
         self.body_timeout = timeout;
@@ -361,8 +620,15 @@ impl WechatConfigBuilder {
     /// How long a session lasts; default 7 days.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_session_ttl(std::time::Duration::from_secs(3600));
-    /// # drop(b);
+    /// use std::time::Duration;
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_session_ttl(Duration::from_secs(3600))
+    ///     .build()?;
+    /// assert_eq!(cfg.session_ttl(), Duration::from_secs(3600));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl;
@@ -397,8 +663,17 @@ impl WechatConfigBuilder {
     /// proxy always overwrites: clients can send any header they like.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_client_ip_header("x-real-ip");
-    /// # drop(b);
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_client_ip_header("x-real-ip").build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_client_ip_header("x real ip").build(),
+    ///     Err(ConfigError::InvalidHeaderName { setting: "client_ip_header", .. }),
+    /// ));
     /// ```
     pub fn with_client_ip_header(mut self, name: impl Into<String>) -> Self {
         self.client_ip_header = Some(name.into());
@@ -408,8 +683,24 @@ impl WechatConfigBuilder {
     /// How long a started login may take before its state expires; default 10 minutes.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_state_ttl(std::time::Duration::from_secs(300));
-    /// # drop(b);
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_state_ttl(std::time::Duration::from_secs(300))
+    ///     .build()?;
+    /// // The cookie that binds a started login to the browser lives that long.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// let cookie = res.headers()[header::SET_COOKIE].to_str()?;
+    /// assert!(cookie.contains("; Max-Age=300"), "{cookie}");
+    /// # Ok(()) }
     /// ```
     pub fn with_state_ttl(mut self, ttl: Duration) -> Self {
         self.state_ttl = ttl;
@@ -419,8 +710,18 @@ impl WechatConfigBuilder {
     /// How long a user's WeChat profile is reused before asking WeChat again; default 24 h.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_userinfo_ttl(std::time::Duration::from_secs(600));
-    /// # drop(b);
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_userinfo_ttl(Duration::from_secs(600)).build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_userinfo_ttl(Duration::ZERO).build(),
+    ///     Err(ConfigError::InvalidDuration { setting: "userinfo_ttl", .. }),
+    /// ));
     /// ```
     pub fn with_userinfo_ttl(mut self, ttl: Duration) -> Self {
         self.userinfo_ttl = ttl;
@@ -430,8 +731,19 @@ impl WechatConfigBuilder {
     /// How long a scan-login QR code stays valid; default 5 minutes.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_scan_ttl(std::time::Duration::from_secs(120));
-    /// # drop(b);
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_official_account("wx2000000000000002", "secret");
+    /// assert!(b().with_scan_ttl(Duration::from_secs(120)).build().is_ok());
+    /// // WeChat's temporary QR codes live at most 30 days.
+    /// assert!(matches!(
+    ///     b().with_scan_ttl(Duration::from_secs(31 * 24 * 3600)).build(),
+    ///     Err(ConfigError::InvalidDuration { setting: "scan_ttl", .. }),
+    /// ));
     /// ```
     pub fn with_scan_ttl(mut self, ttl: Duration) -> Self {
         self.scan_ttl = ttl;
@@ -441,8 +753,15 @@ impl WechatConfigBuilder {
     /// The language of profile fields WeChat returns; default `zh_CN`.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_lang(wechat_auth::client::Lang::En);
-    /// # drop(b);
+    /// use wechat_auth::client::Lang;
+    ///
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_lang(Lang::En);
+    /// assert!(b.build().is_ok());
+    /// assert_eq!(Lang::En.as_str(), "en"); // the `lang` WeChat's userinfo calls are sent
     /// ```
     pub fn with_lang(mut self, lang: Lang) -> Self {
         self.lang = lang;
@@ -452,9 +771,14 @@ impl WechatConfigBuilder {
     /// Where the global access token comes from; default `stable_token`.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder()
-    ///     .with_global_token_source(wechat_auth::GlobalTokenSource::Classic);
-    /// # drop(b);
+    /// use wechat_auth::{GlobalTokenSource, WechatConfig};
+    ///
+    /// let b = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret");
+    /// assert_eq!(GlobalTokenSource::default(), GlobalTokenSource::Stable);
+    /// assert!(b.with_global_token_source(GlobalTokenSource::Classic).build().is_ok());
     /// ```
     pub fn with_global_token_source(mut self, source: GlobalTokenSource) -> Self {
         self.global_token_source = source;
@@ -464,8 +788,18 @@ impl WechatConfigBuilder {
     /// The total timeout of each call to WeChat; default 10 s.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_http_timeout(std::time::Duration::from_secs(3));
-    /// # drop(b);
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_http_timeout(Duration::from_secs(3)).build().is_ok());
+    /// assert_eq!(
+    ///     b().with_http_timeout(Duration::from_secs(600)).build().unwrap_err(),
+    ///     ConfigError::InvalidDuration { setting: "http_timeout", min: 1, max: 120 },
+    /// );
     /// ```
     pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -485,7 +819,13 @@ impl WechatConfigBuilder {
     ///     }
     ///     Ok(Some(format!("account-for-{}", user.key())))
     /// });
-    /// # drop(b);
+    /// let cfg = b
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains("on_login: true"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn with_on_login<F, Fut>(mut self, hook: F) -> Self
     where
@@ -501,9 +841,16 @@ impl WechatConfigBuilder {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let b = wechat_auth::WechatConfig::builder()
-    ///     .with_store(Arc::new(wechat_auth::store::MemoryStore::new()));
-    /// # drop(b);
+    /// use wechat_auth::{store::MemoryStore, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_store(Arc::new(MemoryStore::new().with_max_bytes(1 << 20)))
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains("store: MemoryStore"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -516,8 +863,20 @@ impl WechatConfigBuilder {
     /// [`with_store`](Self::with_store) wins over this.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder().with_redis_url("redis://127.0.0.1:6379/0");
-    /// # drop(b);
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let built = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_redis_url("redis://:hunter2@127.0.0.1:6379/0")
+    ///     .build(); // connects on first use: no Redis needed here
+    /// if cfg!(feature = "redis") {
+    ///     let cfg = format!("{:?}", built.unwrap());
+    ///     assert!(cfg.contains("RedisStore") && !cfg.contains("hunter2"), "{cfg}");
+    /// } else {
+    ///     assert_eq!(built.unwrap_err(), ConfigError::RedisFeatureMissing);
+    /// }
     /// ```
     pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(Secret::new(url.into()));

@@ -204,7 +204,8 @@ impl LoginRefused {
     ///
     /// ```
     /// let r = wechat_auth::LoginRefused::new("no");
-    /// # drop(r);
+    /// assert_eq!(r.message(), "no");
+    /// assert_eq!(r.to_string(), "login refused: no");
     /// ```
     pub fn new(message: impl Into<String>) -> Self {
         Self {
@@ -341,8 +342,10 @@ impl WechatConfig {
     /// A builder with every setting at its default.
     ///
     /// ```
-    /// let b = wechat_auth::WechatConfig::builder();
-    /// # drop(b);
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// // Nothing is set: the first thing `build` asks for is the public URL.
+    /// assert_eq!(WechatConfig::builder().build().unwrap_err(), ConfigError::MissingPublicUrl);
     /// ```
     pub fn builder() -> WechatConfigBuilder {
         WechatConfigBuilder::default()

@@ -109,8 +109,9 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 ///     .with_prefix("shop")
 ///     .with_command_timeout(Duration::from_secs(1));
 /// store.set("k", b"v".to_vec(), Duration::from_secs(60)).await?;
+/// assert_eq!(store.get("k").await?, Some(b"v".to_vec())); // the key is `shop:k` in Redis
 /// let store: Arc<dyn Store> = Arc::new(store); // for WechatConfigBuilder::with_store
-/// # drop(store);
+/// assert!(format!("{store:?}").contains(r#"prefix: "shop""#));
 /// # Ok(()) }
 /// ```
 ///
@@ -196,8 +197,8 @@ impl RedisStore {
     ///
     /// ```no_run
     /// # #[tokio::main] async fn main() -> Result<(), wechat_auth::store::StoreError> {
-    /// let store = wechat_auth::store::RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// # drop(store);
+    /// let store = wechat_auth::store::RedisStore::connect("redis://:hunter2@127.0.0.1:6379").await?;
+    /// assert!(!format!("{store:?}").contains("hunter2"));
     /// # Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -266,7 +267,10 @@ impl RedisStore {
     /// let store = wechat_auth::store::RedisStore::connect_lazy("redis://127.0.0.1")
     ///     .unwrap()
     ///     .with_command_timeout(Duration::from_millis(500));
-    /// # drop(store);
+    /// assert!(format!("{store:?}").contains("command_timeout: 500ms"));
+    /// // No bound at all is not one: it becomes 1 ms.
+    /// let store = store.with_command_timeout(Duration::ZERO);
+    /// assert!(format!("{store:?}").contains("command_timeout: 1ms"));
     /// ```
     pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(1));
