@@ -35,7 +35,7 @@ const AUD_STATE: &str = "wechat-auth/state";
 /// Clock skew tolerated between instances, in seconds.
 const LEEWAY: u64 = 5;
 
-pub(crate) use crate::clock::{now_unix, random_token};
+use crate::clock::{now_unix, random_token};
 
 /// The claims of a session token. Short names keep cookies small.
 #[derive(Debug, Serialize, Deserialize)]

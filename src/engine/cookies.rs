@@ -6,8 +6,9 @@ use http::Response;
 use super::Engine;
 use crate::{
     WechatUser,
+    clock::now_unix,
     respond::{self, CookieSpec},
-    session::{IssuedToken, Lifetimes, now_unix},
+    session::{IssuedToken, Lifetimes},
     user::{Session, TokenClass},
 };
 

@@ -32,7 +32,7 @@ pub(crate) struct Engine {
     keys: SessionKeys,
     revocations: Revocations,
     /// The push URL's signature and crypto, when the Official Account has a push token.
-    push: Option<crate::push::PushCrypto>,
+    push: Option<Arc<crate::push::PushCrypto>>,
     /// The Official Account's global access token.
     global: GlobalToken,
     /// Whether the background work (the deny-list listener) has been started.
@@ -62,18 +62,8 @@ impl Engine {
         let keys = SessionKeys::new(&cfg.session_keys);
         let public = PublicPaths::new(&cfg.public_paths);
         let login_path = format!("{}/login", cfg.prefix);
-        let push = cfg.official_account.as_ref().and_then(|oa| {
-            let token = oa.push_token()?;
-            let key = oa.encoding_aes_key().map(|k| k.expose());
-            match crate::push::PushCrypto::new(token.expose(), key, oa.app().appid()) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    // `build` checked the key's shape; this is a safety net.
-                    tracing::error!(error = %e, "the push settings are unusable; push is off");
-                    None
-                }
-            }
-        });
+        // Built and checked once, by `build()`.
+        let push = cfg.push_crypto().cloned();
         Self {
             push,
             global: GlobalToken::default(),
@@ -115,7 +105,7 @@ impl Engine {
 
     /// The push URL's signature and crypto, when the Official Account has a push token.
     pub(crate) fn push_crypto(&self) -> Option<&crate::push::PushCrypto> {
-        self.push.as_ref()
+        self.push.as_deref()
     }
 
     /// Signs a state ticket (the state cookie, the scan cookie).

@@ -9,7 +9,7 @@ use crate::store::keys::Key;
 use crate::{
     Secret,
     client::{ErrorKind, OAuthToken, WechatError},
-    session::now_unix,
+    clock::now_unix,
     store::{self},
 };
 

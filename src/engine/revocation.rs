@@ -6,10 +6,7 @@ use std::{sync::Arc, time::Duration};
 use super::Engine;
 use crate::store::keys::{Key, REVOKED_TOPIC};
 use crate::{
-    error::Failure,
-    session::{IssuedToken, now_unix},
-    store::Revocation,
-    user::Session,
+    clock::now_unix, error::Failure, session::IssuedToken, store::Revocation, user::Session,
 };
 
 impl Engine {

@@ -17,9 +17,9 @@ use std::{sync::RwLock, time::Duration};
 use crate::{
     GlobalTokenSource, Secret,
     client::{ErrorKind, WechatError},
+    clock::now_unix,
     engine::Engine,
     error::Failure,
-    session::now_unix,
     store::{
         flight::{self, Turn},
         keys::Key,

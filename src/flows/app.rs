@@ -20,9 +20,10 @@ use std::net::IpAddr;
 use crate::error::Failure;
 use crate::{
     Channel, WechatUser,
+    clock::now_unix,
     engine::{Engine, LoginOutcome},
     respond,
-    session::{IssuedToken, now_unix},
+    session::IssuedToken,
 };
 
 /// Largest JSON body read from an app.

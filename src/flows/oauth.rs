@@ -23,11 +23,12 @@ use super::{Query, cookie_value};
 use crate::error::Failure;
 use crate::{
     Channel,
+    clock::random_token,
     engine::{Engine, LoginOutcome},
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
-    session::{StateTicket, random_token},
+    session::StateTicket,
     store::keys::Key,
 };
 

@@ -31,11 +31,12 @@ use crate::error::Failure;
 use crate::{
     Channel, WechatUser,
     client::QrCodeRequest,
+    clock::{now_unix, random_token},
     engine::Engine,
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
-    session::{StateTicket, now_unix, random_token},
+    session::StateTicket,
     store::{
         flight::{self, Turn},
         keys::Key,

@@ -10,7 +10,7 @@ use moka::{Expiry, future::Cache, ops::compute::Op};
 use tokio::sync::broadcast;
 
 use super::{BoxFuture, Revocation, Store, StoreResult, Subscription};
-use crate::session::now_unix;
+use crate::clock::now_unix;
 
 #[derive(Clone)]
 struct Entry {
@@ -42,9 +42,16 @@ impl Expiry<String, Entry> for PerEntryTtl {
 /// (Redis), or a scan pushed to one instance never reaches the browser waiting on another.
 ///
 /// ```
-/// use wechat_auth::store::MemoryStore;
+/// use std::time::Duration;
+/// use wechat_auth::store::{MemoryStore, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
 /// let store = MemoryStore::new().with_max_bytes(8 * 1024 * 1024);
-/// # drop(store);
+/// assert!(store.set_if_absent("code:abc", b"1".to_vec(), Duration::from_secs(60)).await?);
+/// assert!(!store.set_if_absent("code:abc", b"2".to_vec(), Duration::from_secs(60)).await?);
+/// assert_eq!(store.take("code:abc").await?, Some(b"1".to_vec())); // one taker only
+/// assert_eq!(store.take("code:abc").await?, None);
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct MemoryStore {
@@ -75,8 +82,13 @@ impl MemoryStore {
     /// A store bounded to 64 MiB of keys and values.
     ///
     /// ```
-    /// let store = wechat_auth::store::MemoryStore::new();
-    /// # drop(store);
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// assert_eq!(store.get("anything").await?, None);
+    /// assert!(format!("{store:?}").contains("entries: 0"));
+    /// # Ok(()) }
     /// ```
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_MAX_BYTES)
@@ -86,8 +98,14 @@ impl MemoryStore {
     /// least useful entries go first (moka's TinyLFU).
     ///
     /// ```
-    /// let store = wechat_auth::store::MemoryStore::new().with_max_bytes(1 << 20);
-    /// # drop(store);
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new().with_max_bytes(1 << 20);
+    /// store.set("k", vec![7; 1024], Duration::from_secs(60)).await?;
+    /// assert_eq!(store.get("k").await?.map(|v| v.len()), Some(1024));
+    /// # Ok(()) }
     /// ```
     pub fn with_max_bytes(self, max_bytes: u64) -> Self {
         Self::with_capacity(max_bytes)

@@ -102,8 +102,13 @@ impl Subscription {
     /// Wraps any stream of messages (for [`Store`] implementations).
     ///
     /// ```
-    /// let sub = wechat_auth::store::Subscription::new(futures_util::stream::empty());
-    /// # drop(sub);
+    /// use wechat_auth::store::Subscription;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut sub = Subscription::new(futures_util::stream::iter([b"scanned".to_vec()]));
+    /// assert_eq!(sub.next().await, Some(b"scanned".to_vec()));
+    /// assert_eq!(sub.next().await, None); // the stream ended
+    /// # }
     /// ```
     pub fn new(stream: impl Stream<Item = Vec<u8>> + Send + 'static) -> Self {
         Self {

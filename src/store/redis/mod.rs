@@ -1,45 +1,38 @@
 //! [`RedisStore`]: the shared [`Store`], so several instances of an app serve one site.
 //!
-//! Everything a user needs to know is on [`RedisStore`]; the comments below the public
-//! items explain the pub/sub machinery.
+//! Everything a user needs to know is on [`RedisStore`]. This file has the commands, the
+//! Lua scripts and the [`Store`] impl; `pubsub.rs` the shared pub/sub connection (its
+//! comments explain the machinery); `health.rs` the outage logging.
+
+mod health;
+mod pubsub;
 
 use std::{
-    collections::{BTreeSet, HashMap},
     fmt,
-    sync::{
-        Arc, LazyLock, Mutex, MutexGuard, OnceLock,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::{Duration, Instant},
+    sync::{Arc, LazyLock, OnceLock},
+    time::Duration,
 };
 
-use futures_util::StreamExt;
 use redis::{
     AsyncCommands, Client, ErrorKind, RedisError, Script,
-    aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink},
+    aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::sync::{broadcast, mpsc, watch};
 
+use self::{health::Health, pubsub::Hub};
 use super::{BoxFuture, Revocation, Store, StoreError, StoreResult, Subscription};
-use crate::session::now_unix;
+use crate::clock::now_unix;
 
 /// How long one operation may take unless [`RedisStore::with_command_timeout`] says otherwise.
 const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one attempt to open a connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Reconnect backoff of the pub/sub connection (and the command connection's cap).
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Connection attempts a command waits for, after the first, before it fails: a blip of a
 /// few hundred milliseconds (a restart, a failover) is absorbed, a dead Redis is reported
 /// quickly. The next command starts a new round, so recovery needs no timer.
 const COMMAND_RECONNECT_RETRIES: usize = 2;
-/// How often an idle pub/sub connection is PINGed, to notice a peer that vanished silently.
-const PUBSUB_PING_EVERY: Duration = Duration::from_secs(15);
-/// At most one "Redis unreachable" warning per this long.
-const WARN_EVERY: Duration = Duration::from_secs(10);
-/// Subscribers that fall this far behind lose the oldest messages (as in `MemoryStore`).
-const TOPIC_BUFFER: usize = 16;
 /// The deny-list's sorted set (after the optional prefix).
 const REVOKED_KEY: &str = "wechat-auth:revoked";
 /// TTLs are clamped to this (Redis refuses expiry times that overflow its clock).
@@ -116,8 +109,9 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 ///     .with_prefix("shop")
 ///     .with_command_timeout(Duration::from_secs(1));
 /// store.set("k", b"v".to_vec(), Duration::from_secs(60)).await?;
+/// assert_eq!(store.get("k").await?, Some(b"v".to_vec())); // the key is `shop:k` in Redis
 /// let store: Arc<dyn Store> = Arc::new(store); // for WechatConfigBuilder::with_store
-/// # drop(store);
+/// assert!(format!("{store:?}").contains(r#"prefix: "shop""#));
 /// # Ok(()) }
 /// ```
 ///
@@ -203,8 +197,8 @@ impl RedisStore {
     ///
     /// ```no_run
     /// # #[tokio::main] async fn main() -> Result<(), wechat_auth::store::StoreError> {
-    /// let store = wechat_auth::store::RedisStore::connect("redis://127.0.0.1:6379").await?;
-    /// # drop(store);
+    /// let store = wechat_auth::store::RedisStore::connect("redis://:hunter2@127.0.0.1:6379").await?;
+    /// assert!(!format!("{store:?}").contains("hunter2"));
     /// # Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -273,7 +267,10 @@ impl RedisStore {
     /// let store = wechat_auth::store::RedisStore::connect_lazy("redis://127.0.0.1")
     ///     .unwrap()
     ///     .with_command_timeout(Duration::from_millis(500));
-    /// # drop(store);
+    /// assert!(format!("{store:?}").contains("command_timeout: 500ms"));
+    /// // No bound at all is not one: it becomes 1 ms.
+    /// let store = store.with_command_timeout(Duration::ZERO);
+    /// assert!(format!("{store:?}").contains("command_timeout: 1ms"));
     /// ```
     pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout.max(Duration::from_millis(1));
@@ -559,441 +556,6 @@ impl Store for RedisStore {
                 })
                 .collect())
         }))
-    }
-}
-
-/// Logs "Redis unreachable" at most once per [`WARN_EVERY`], and "back" once it answers.
-struct Health {
-    url: Arc<str>,
-    down: AtomicBool,
-    last_warning: Mutex<Option<Instant>>,
-}
-
-impl Health {
-    fn new(url: Arc<str>) -> Self {
-        Self {
-            url,
-            down: AtomicBool::new(false),
-            last_warning: Mutex::new(None),
-        }
-    }
-
-    fn failed(&self, error: &dyn fmt::Display) {
-        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-            *last = Some(Instant::now());
-            self.down.store(true, Ordering::Relaxed);
-            tracing::warn!(
-                redis = %self.url,
-                error = %error,
-                "Redis store unreachable: its operations fail (503) until it answers again"
-            );
-        }
-    }
-
-    fn ok(&self) {
-        if self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed) {
-            tracing::info!(redis = %self.url, "Redis store reachable again");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Pub/sub: one connection per store, topics fanned out in process.
-//
-// Invariants (all under `HubShared::state`):
-// - A topic's entry exists while it has local receivers (a `Listener` subscribes its
-//   receiver under the lock, so a fresh entry never has zero receivers), or while the hub
-//   is unsubscribing it.
-// - `entry.confirmed == state.generation` (with a live sink) means Redis confirmed the
-//   SUBSCRIBE on the current connection: a new local subscriber can return at once.
-// - SUBSCRIBE and UNSUBSCRIBE of one topic never overlap: both hold the entry's `op` lock,
-//   and the hub clears `confirmed` before unsubscribing, so a subscriber that arrives
-//   meanwhile waits for the lock and subscribes again.
-// ---------------------------------------------------------------------------------------
-
-struct Hub {
-    shared: Arc<HubShared>,
-    /// Topics whose last local subscriber went (sent by `TopicGuard::drop`).
-    released: mpsc::UnboundedSender<String>,
-}
-
-struct HubShared {
-    state: Mutex<HubState>,
-    /// Bumped whenever the connection comes up or goes down; subscribers wait on it.
-    link: watch::Sender<u64>,
-    /// A subscriber found Redis unreachable: try again now rather than after the backoff.
-    retry_now: tokio::sync::Notify,
-    timeout: Duration,
-}
-
-struct HubState {
-    topics: HashMap<String, Topic>,
-    /// The live connection's command side, `None` while (re)connecting.
-    sink: Option<PubSubSink>,
-    generation: u64,
-    /// Why the last connection attempt failed, until one succeeds: subscribers then fail
-    /// at once instead of waiting out their timeout.
-    down: Option<String>,
-}
-
-struct Topic {
-    tx: broadcast::Sender<Vec<u8>>,
-    /// The generation whose connection confirmed SUBSCRIBE; 0 = not subscribed.
-    confirmed: u64,
-    op: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Hub {
-    fn start(client: Client, health: Arc<Health>, timeout: Duration) -> Self {
-        let shared = Arc::new(HubShared {
-            state: Mutex::new(HubState {
-                topics: HashMap::new(),
-                sink: None,
-                generation: 0,
-                down: None,
-            }),
-            link: watch::channel(0).0,
-            retry_now: tokio::sync::Notify::new(),
-            timeout,
-        });
-        let (released, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_hub(client, shared.clone(), rx, health));
-        Self { shared, released }
-    }
-
-    /// A local receiver on `channel` (not yet confirmed by Redis).
-    fn listen(&self, channel: &str) -> Listener {
-        let mut state = self.shared.lock();
-        let topic = state
-            .topics
-            .entry(channel.to_owned())
-            .or_insert_with(|| Topic {
-                tx: broadcast::channel(TOPIC_BUFFER).0,
-                confirmed: 0,
-                op: Arc::default(),
-            });
-        Listener {
-            rx: topic.tx.subscribe(),
-            op: topic.op.clone(),
-            _guard: TopicGuard {
-                channel: channel.to_owned(),
-                released: self.released.clone(),
-            },
-        }
-    }
-}
-
-impl HubShared {
-    fn lock(&self) -> MutexGuard<'_, HubState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The live sink if `channel` still needs a SUBSCRIBE on it; `Ok(None)` when it is
-    /// confirmed on the current connection; `Err(None)` while connecting, `Err(Some(why))`
-    /// while Redis is known to be unreachable.
-    fn needs_subscribe(&self, channel: &str) -> Result<Option<(PubSubSink, u64)>, Option<String>> {
-        let state = self.lock();
-        let Some(sink) = &state.sink else {
-            return Err(state.down.clone());
-        };
-        match state.topics.get(channel) {
-            Some(t) if t.confirmed == state.generation => Ok(None),
-            _ => Ok(Some((sink.clone(), state.generation))),
-        }
-    }
-
-    /// Waits until Redis has confirmed the subscription of `channel` on the live connection.
-    ///
-    /// While Redis is known to be unreachable, asks the hub for one immediate connection
-    /// attempt (Redis may just be back) and fails if that one fails too.
-    async fn confirm(&self, channel: &str, op: &tokio::sync::Mutex<()>) -> Result<(), String> {
-        let mut link = self.link.subscribe();
-        let mut nudged = false;
-        loop {
-            // Fast path: already subscribed on this connection.
-            match self.needs_subscribe(channel) {
-                Ok(None) => return Ok(()),
-                Err(Some(why)) if nudged => {
-                    return Err(format!("Redis pub/sub unreachable: {why}"));
-                }
-                Err(Some(_)) => {
-                    nudged = true;
-                    self.retry_now.notify_one();
-                    link.changed()
-                        .await
-                        .map_err(|_| "the pub/sub connection task ended".to_owned())?;
-                    continue;
-                }
-                Err(None) => {
-                    link.changed()
-                        .await
-                        .map_err(|_| "the pub/sub connection task ended".to_owned())?;
-                    continue;
-                }
-                Ok(Some(_)) => {}
-            }
-            let _op = op.lock().await;
-            let (mut sink, generation) = match self.needs_subscribe(channel) {
-                Ok(None) => return Ok(()),
-                Ok(Some(s)) => s,
-                Err(_) => continue,
-            };
-            match sink.subscribe(channel).await {
-                Ok(()) => {
-                    let mut state = self.lock();
-                    if state.generation == generation
-                        && let Some(t) = state.topics.get_mut(channel)
-                    {
-                        t.confirmed = generation;
-                    }
-                    return Ok(());
-                }
-                // The connection changed under us: try again on the new one.
-                Err(_) if *link.borrow_and_update() != generation => continue,
-                Err(e) => return Err(format!("Redis SUBSCRIBE failed: {e}")),
-            }
-        }
-    }
-
-    /// Hands a message to the local subscribers of its channel.
-    fn deliver(&self, msg: &redis::Msg) {
-        let state = self.lock();
-        if let Some(t) = state.topics.get(msg.get_channel_name()) {
-            let _ = t.tx.send(msg.get_payload_bytes().to_vec());
-        }
-    }
-
-    /// Unsubscribes the topics among `channels` that no local subscriber holds any more.
-    async fn release(&self, channels: BTreeSet<String>) {
-        let mut locks = Vec::new();
-        let mut targets = Vec::new();
-        for channel in channels {
-            let op = match self.lock().topics.get(&channel) {
-                Some(t) if t.tx.receiver_count() == 0 => t.op.clone(),
-                _ => continue,
-            };
-            let guard = op.lock_owned().await;
-            let mut state = self.lock();
-            let connected = state.sink.is_some();
-            match state.topics.get_mut(&channel) {
-                Some(t) if t.tx.receiver_count() == 0 => {
-                    if connected {
-                        // From now on a new subscriber must SUBSCRIBE again (after us).
-                        t.confirmed = 0;
-                        targets.push(channel);
-                        locks.push(guard);
-                    } else {
-                        state.topics.remove(&channel);
-                    }
-                }
-                _ => {}
-            }
-        }
-        if targets.is_empty() {
-            return;
-        }
-        let sink = self.lock().sink.clone();
-        if let Some(mut sink) = sink {
-            // A failure leaves at worst an unused subscription on a dying connection.
-            let _ = tokio::time::timeout(self.timeout, sink.unsubscribe(&targets)).await;
-        }
-        let mut state = self.lock();
-        for channel in &targets {
-            if state
-                .topics
-                .get(channel)
-                .is_some_and(|t| t.tx.receiver_count() == 0)
-            {
-                state.topics.remove(channel);
-            }
-        }
-        drop(state);
-        drop(locks);
-    }
-
-    /// A fresh connection: subscribe every topic someone listens to, then let subscribers in.
-    async fn install(&self, mut sink: PubSubSink) -> Result<(), String> {
-        let channels: Vec<String> = {
-            let mut state = self.lock();
-            state.topics.retain(|_, t| t.tx.receiver_count() > 0);
-            state.topics.keys().cloned().collect()
-        };
-        if !channels.is_empty() {
-            match tokio::time::timeout(self.timeout, sink.subscribe(&channels)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(format!("Redis SUBSCRIBE failed: {e}")),
-                Err(_) => {
-                    return Err(format!(
-                        "Redis did not confirm SUBSCRIBE within {:?}",
-                        self.timeout
-                    ));
-                }
-            }
-        }
-        let generation = {
-            let mut state = self.lock();
-            state.generation += 1;
-            let generation = state.generation;
-            for channel in &channels {
-                if let Some(t) = state.topics.get_mut(channel) {
-                    t.confirmed = generation;
-                }
-            }
-            state.sink = Some(sink);
-            state.down = None;
-            generation
-        };
-        self.link.send_replace(generation);
-        Ok(())
-    }
-
-    /// A connection attempt failed: subscribers stop waiting for one.
-    fn unreachable(&self, why: &str) {
-        let generation = {
-            let mut state = self.lock();
-            state.down = Some(why.to_owned());
-            state.generation
-        };
-        // Wake the waiting subscribers so they see it (the generation did not change).
-        self.link.send_replace(generation);
-    }
-
-    /// The connection is gone: subscribers wait for the next one.
-    fn uninstall(&self) {
-        let generation = {
-            let mut state = self.lock();
-            state.sink = None;
-            state.generation += 1;
-            state.generation
-        };
-        self.link.send_replace(generation);
-    }
-}
-
-/// The pub/sub connection's life: connect, (re)subscribe, deliver, release, reconnect.
-/// Ends when the store and every subscription are gone (the `released` channel closes).
-async fn run_hub(
-    client: Client,
-    shared: Arc<HubShared>,
-    mut released: mpsc::UnboundedReceiver<String>,
-    health: Arc<Health>,
-) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        let connect = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub());
-        tokio::pin!(connect);
-        let connected = loop {
-            tokio::select! {
-                r = &mut connect => break r,
-                msg = released.recv() => match msg {
-                    None => return,
-                    Some(first) => shared.release(drain(first, &mut released)).await,
-                },
-            }
-        };
-        let pubsub = match connected {
-            Ok(Ok(p)) => Ok(p),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no pub/sub connection within {CONNECT_TIMEOUT:?}")),
-        };
-        let installed = match pubsub {
-            Ok(p) => {
-                let (sink, stream) = p.split();
-                shared.install(sink.clone()).await.map(|()| (sink, stream))
-            }
-            Err(e) => Err(e),
-        };
-        let (mut sink, mut stream) = match installed {
-            Ok(s) => s,
-            Err(e) => {
-                shared.unreachable(&e);
-                health.failed(&e);
-                let pause = tokio::time::sleep(backoff);
-                tokio::pin!(pause);
-                loop {
-                    tokio::select! {
-                        () = &mut pause => break,
-                        () = shared.retry_now.notified() => break,
-                        msg = released.recv() => match msg {
-                            None => return,
-                            Some(first) => shared.release(drain(first, &mut released)).await,
-                        },
-                    }
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-        };
-        health.ok();
-        backoff = MIN_BACKOFF;
-
-        let mut ping = tokio::time::interval(PUBSUB_PING_EVERY);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ping.reset();
-        let lost = loop {
-            tokio::select! {
-                msg = stream.next() => match msg {
-                    Some(msg) => shared.deliver(&msg),
-                    None => break "the pub/sub connection closed".to_owned(),
-                },
-                msg = released.recv() => match msg {
-                    None => return,
-                    Some(first) => shared.release(drain(first, &mut released)).await,
-                },
-                _ = ping.tick() => {
-                    match tokio::time::timeout(shared.timeout, sink.ping::<redis::Value>()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => break format!("pub/sub PING failed: {e}"),
-                        Err(_) => break format!("pub/sub PING unanswered within {:?}", shared.timeout),
-                    }
-                }
-            }
-        };
-        shared.uninstall();
-        health.failed(&lost);
-    }
-}
-
-/// `first` and every other release already queued, deduplicated.
-fn drain(first: String, rx: &mut mpsc::UnboundedReceiver<String>) -> BTreeSet<String> {
-    let mut all = BTreeSet::from([first]);
-    while let Ok(more) = rx.try_recv() {
-        all.insert(more);
-    }
-    all
-}
-
-/// One local subscriber. Field order matters: the receiver goes before the guard tells the
-/// hub to check whether the topic is still wanted.
-struct Listener {
-    rx: broadcast::Receiver<Vec<u8>>,
-    op: Arc<tokio::sync::Mutex<()>>,
-    _guard: TopicGuard,
-}
-
-impl Listener {
-    fn into_subscription(self) -> Subscription {
-        Subscription::new(futures_util::stream::unfold(self, |mut l| async move {
-            loop {
-                match l.rx.recv().await {
-                    Ok(msg) => return Some((msg, l)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        }))
-    }
-}
-
-struct TopicGuard {
-    channel: String,
-    released: mpsc::UnboundedSender<String>,
-}
-
-impl Drop for TopicGuard {
-    fn drop(&mut self) {
-        let _ = self.released.send(std::mem::take(&mut self.channel));
     }
 }
 

@@ -1,0 +1,885 @@
+//! [`WechatConfigBuilder`]: every setting of the layer, as a `with_*` method.
+
+use std::{fmt, future::Future, sync::Arc, time::Duration};
+
+use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused};
+use crate::{
+    Secret, WechatUser,
+    client::{Lang, OaScope},
+    store::Store,
+};
+
+/// Builds a [`WechatConfig`](super::WechatConfig); every setting is a `with_*` method.
+///
+/// ```
+/// use std::time::Duration;
+/// let cfg = wechat_auth::WechatConfig::builder()
+///     .with_public_url("https://example.com")
+///     .with_session_secret("0123456789abcdef0123456789abcdef")
+///     .with_website_app("wx1000000000000001", "secret")
+///     .with_session_ttl(Duration::from_secs(3600))
+///     .with_public_path("/")
+///     .with_public_path("/assets/*")
+///     .build()?;
+/// # Ok::<(), wechat_auth::ConfigError>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct WechatConfigBuilder {
+    pub(super) public_url: Option<String>,
+    pub(super) session_keys: Vec<Secret>,
+    pub(super) website: Option<(String, Secret)>,
+    pub(super) oa: Option<(String, Secret)>,
+    pub(super) oa_scope: Option<String>,
+    pub(super) oa_token: Option<Secret>,
+    pub(super) oa_aes_key: Option<Secret>,
+    pub(super) oa_insecure_plaintext_push: bool,
+    pub(super) mobile: Option<(String, Secret)>,
+    pub(super) mini: Option<(String, Secret)>,
+    pub(super) api_base: Option<String>,
+    pub(super) open_base: Option<String>,
+    pub(super) mp_base: Option<String>,
+    pub(super) prefix: String,
+    pub(super) public_paths: Vec<String>,
+    pub(super) allowed_origins: Vec<String>,
+    pub(super) cookie_name: String,
+    pub(super) cookie_domain: Option<String>,
+    pub(super) body_timeout: Duration,
+    pub(super) session_ttl: Duration,
+    pub(super) session_max_lifetime: Duration,
+    pub(super) client_ip_header: Option<String>,
+    pub(super) state_ttl: Duration,
+    pub(super) userinfo_ttl: Duration,
+    pub(super) scan_ttl: Duration,
+    pub(super) lang: Lang,
+    pub(super) global_token_source: GlobalTokenSource,
+    pub(super) http_timeout: Duration,
+    pub(super) on_login: Option<LoginHook>,
+    pub(super) store: Option<Arc<dyn Store>>,
+    pub(super) redis_url: Option<Secret>,
+}
+
+impl Default for WechatConfigBuilder {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            session_keys: Vec::new(),
+            website: None,
+            oa: None,
+            oa_scope: None,
+            oa_token: None,
+            oa_aes_key: None,
+            oa_insecure_plaintext_push: false,
+            mobile: None,
+            mini: None,
+            api_base: None,
+            open_base: None,
+            mp_base: None,
+            prefix: "/auth/wechat".to_owned(),
+            public_paths: Vec::new(),
+            allowed_origins: Vec::new(),
+            cookie_name: "wechat_session".to_owned(),
+            cookie_domain: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            session_max_lifetime: Duration::from_secs(30 * 24 * 3600),
+            client_ip_header: None,
+            state_ttl: Duration::from_secs(10 * 60),
+            userinfo_ttl: Duration::from_secs(24 * 3600),
+            scan_ttl: Duration::from_secs(5 * 60),
+            lang: Lang::ZhCn,
+            global_token_source: GlobalTokenSource::Stable,
+            http_timeout: Duration::from_secs(10),
+            on_login: None,
+            store: None,
+            redis_url: None,
+        }
+    }
+}
+
+impl fmt::Debug for WechatConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WechatConfigBuilder")
+            .field("public_url", &self.public_url)
+            .field("website", &self.website)
+            .field("oa", &self.oa)
+            .field("mobile", &self.mobile)
+            .field("mini", &self.mini)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WechatConfigBuilder {
+    /// The site's external origin, e.g. `https://example.com` (`WECHAT_PUBLIC_URL`). It
+    /// builds the `redirect_uri`; `https` makes cookies `Secure`.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.redirect_uri(), "https://example.com/auth/wechat/callback");
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.contains("redirect_uri=https%3A%2F%2Fexample.com%2Fauth%2Fwechat%2Fcallback"));
+    /// let cookie = res.headers()[header::SET_COOKIE].to_str()?;
+    /// assert!(cookie.starts_with("__Host-wechat_state_") && cookie.contains("; Secure"), "{cookie}");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// The session signing key (`WECHAT_SESSION_SECRET`), at least 32 bytes. Replaces any
+    /// keys set before.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_session_secret("0123456789abcdef0123456789abcdef").build().is_ok());
+    /// assert_eq!(
+    ///     b().with_session_secret("too short").build().unwrap_err(),
+    ///     ConfigError::ShortSessionSecret { index: 0, len: 9 },
+    /// );
+    /// ```
+    pub fn with_session_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.session_keys = vec![secret.into()];
+        self
+    }
+
+    /// A key ring: the first key signs, every key verifies. Put a new key first to rotate
+    /// without logging anybody out; drop the old one once its sessions have expired.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// let ring = b().with_session_keys([
+    ///     "new-key-0123456789abcdef0123456789abcdef",
+    ///     "old-key-0123456789abcdef0123456789abcdef",
+    /// ]);
+    /// assert!(ring.build().is_ok());
+    /// // Every key of the ring must be long enough, the old ones too.
+    /// assert_eq!(
+    ///     b().with_session_keys(["new-key-0123456789abcdef0123456789abcdef", "old"]).build().unwrap_err(),
+    ///     ConfigError::ShortSessionSecret { index: 1, len: 3 },
+    /// );
+    /// ```
+    pub fn with_session_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Secret>,
+    {
+        self.session_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The Open Platform website app, for QR login on desktop browsers.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.website().map(|app| app.appid()), Some("wx1000000000000001"));
+    /// // A desktop browser's login goes to the website app's QR page.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.starts_with("https://open.weixin.qq.com/connect/qrconnect?appid=wx1000000000000001&"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_website_app(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.website = Some((appid.into(), secret.into()));
+        self
+    }
+
+    /// The Official Account, for web authorization inside WeChat and for scan login.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.official_account().map(|oa| oa.app().appid()), Some("wx2000000000000002"));
+    /// // A browser inside WeChat logs in through the Official Account's web authorization.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let req = Request::get("/auth/wechat/login")
+    ///     .header(header::USER_AGENT, "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50")
+    ///     .body(Body::empty())?;
+    /// let res = app.oneshot(req).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.starts_with("https://open.weixin.qq.com/connect/oauth2/authorize?appid=wx2000000000000002&"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_official_account(
+        mut self,
+        appid: impl Into<String>,
+        secret: impl Into<Secret>,
+    ) -> Self {
+        self.oa = Some((appid.into(), secret.into()));
+        self
+    }
+
+    /// The Official Account's web-authorization scope (`WECHAT_OA_SCOPE`); default
+    /// `snsapi_userinfo` (profile and unionid), `snsapi_base` is silent but yields only the
+    /// openid.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{client::OaScope, WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_scope(OaScope::Base)
+    ///     .build()?;
+    /// assert_eq!(cfg.official_account().unwrap().scope(), OaScope::Base);
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login?channel=oa").body(Body::empty())?).await?;
+    /// assert!(res.headers()[header::LOCATION].to_str()?.contains("&scope=snsapi_base&"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_oa_scope(mut self, scope: OaScope) -> Self {
+        self.oa_scope = Some(scope.as_str().to_owned());
+        self
+    }
+
+    /// The Official Account's push URL token and, for safe mode, its EncodingAESKey.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{push::PushCrypto, WechatAuthLayer, WechatConfig};
+    ///
+    /// const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_push("mocktoken", Some(AES_KEY))
+    ///     .build()?;
+    /// assert!(cfg.official_account().unwrap().encoding_aes_key().is_some());
+    /// // WeChat checks the push URL with a signed GET; the layer answers the echostr.
+    /// let wechat = PushCrypto::new("mocktoken", Some(AES_KEY), "wx2000000000000002")?;
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs().to_string();
+    /// let uri = format!(
+    ///     "/auth/wechat/push?signature={}&timestamp={now}&nonce=42&echostr=7391",
+    ///     wechat.signature(&now, "42"),
+    /// );
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get(uri).body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::OK);
+    /// let body = axum::body::to_bytes(res.into_body(), 1024).await?;
+    /// assert_eq!(&body[..], b"7391");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_oa_push(
+        mut self,
+        token: impl Into<Secret>,
+        encoding_aes_key: Option<&str>,
+    ) -> Self {
+        self.oa_token = Some(token.into());
+        self.oa_aes_key = encoding_aes_key.map(Secret::new);
+        self
+    }
+
+    /// Allows push without an EncodingAESKey (plaintext mode,
+    /// `WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1`). **Insecure**: in plaintext mode WeChat signs
+    /// only the token, `timestamp` and `nonce`, not the event, so whoever sees one signed push
+    /// URL (a proxy's access log, say) within the 5-minute window can post a forged event
+    /// before WeChat's own reaches the app, and log a browser in as anybody. The layer
+    /// remembers every signed query and refuses stale timestamps, which narrows but does
+    /// not close this. Use safe mode (安全模式) with an EncodingAESKey instead; without this
+    /// opt-in, [`build`](Self::build) refuses a push token without a key.
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_push("mocktoken", None);
+    /// assert!(b.clone().build().is_err()); // plaintext push must be asked for
+    /// let cfg = b.with_insecure_plaintext_push(true).build()?;
+    /// assert!(cfg.official_account().unwrap().insecure_plaintext_push());
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_insecure_plaintext_push(mut self, allow: bool) -> Self {
+        self.oa_insecure_plaintext_push = allow;
+        self
+    }
+
+    /// The Open Platform mobile app.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// let cfg = b().with_mobile_app("wx3000000000000003", "secret").build()?;
+    /// assert_eq!(cfg.mobile().map(|app| app.appid()), Some("wx3000000000000003"));
+    /// // `POST PREFIX/app` is served only with a mobile app (a request without a code is refused
+    /// // before WeChat is asked).
+    /// let post = || Request::post("/auth/wechat/app")
+    ///     .header(header::CONTENT_TYPE, "application/json")
+    ///     .body(Body::from("{}"));
+    /// let with = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// assert_eq!(with.oneshot(post()?).await?.status(), StatusCode::BAD_REQUEST);
+    /// let without = Router::new().layer(WechatAuthLayer::new(b().build()?));
+    /// assert_eq!(without.oneshot(post()?).await?.status(), StatusCode::NOT_FOUND);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_mobile_app(mut self, appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.mobile = Some((appid.into(), secret.into()));
+        self
+    }
+
+    /// The mini program.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// let cfg = b().with_mini_program("wx4000000000000004", "secret").build()?;
+    /// assert_eq!(cfg.mini_program().map(|app| app.appid()), Some("wx4000000000000004"));
+    /// // `POST PREFIX/miniprogram` is served only with a mini program.
+    /// let post = || Request::post("/auth/wechat/miniprogram")
+    ///     .header(header::CONTENT_TYPE, "application/json")
+    ///     .body(Body::from("{}"));
+    /// let with = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// assert_eq!(with.oneshot(post()?).await?.status(), StatusCode::BAD_REQUEST);
+    /// let without = Router::new().layer(WechatAuthLayer::new(b().build()?));
+    /// assert_eq!(without.oneshot(post()?).await?.status(), StatusCode::NOT_FOUND);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_mini_program(
+        mut self,
+        appid: impl Into<String>,
+        secret: impl Into<Secret>,
+    ) -> Self {
+        self.mini = Some((appid.into(), secret.into()));
+        self
+    }
+
+    /// Points the client at other WeChat hosts (`WECHAT_API_BASE`, `WECHAT_OPEN_BASE`,
+    /// `WECHAT_MP_BASE`), e.g. the mock.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_wechat_bases("http://127.0.0.1:9000", "http://127.0.0.1:9000", "http://127.0.0.1:9000")
+    ///     .build()?;
+    /// // The login page is now the one on the other host.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// let location = res.headers()[header::LOCATION].to_str()?;
+    /// assert!(location.starts_with("http://127.0.0.1:9000/connect/qrconnect?"), "{location}");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_wechat_bases(
+        mut self,
+        api: impl Into<String>,
+        open: impl Into<String>,
+        mp: impl Into<String>,
+    ) -> Self {
+        self.api_base = Some(api.into());
+        self.open_base = Some(open.into());
+        self.mp_base = Some(mp.into());
+        self
+    }
+
+    /// The path prefix of the layer's endpoints; default `/auth/wechat`.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_prefix("/login/wx")
+    ///     .build()?;
+    /// assert_eq!(cfg.redirect_uri(), "https://example.com/login/wx/callback");
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/login/wx/login").body(Body::empty())?).await?;
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// A path the guard lets through without a session: an exact path (`/`), or every path
+    /// under a folder when it ends in `/*` (`/assets/*`).
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_public_path("/")
+    ///     .with_public_path("/static/*")
+    ///     .build()?;
+    /// let app = Router::new()
+    ///     .route("/", get(|| async { "home" }))
+    ///     .route("/static/app.css", get(|| async { "css" }))
+    ///     .route("/account", get(|| async { "private" }))
+    ///     .layer(WechatAuthLayer::new(cfg));
+    /// let status = |path: &'static str| {
+    ///     let app = app.clone();
+    ///     async move { app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap().status() }
+    /// };
+    /// assert_eq!(status("/").await, StatusCode::OK);
+    /// assert_eq!(status("/static/app.css").await, StatusCode::OK);
+    /// assert_eq!(status("/account").await, StatusCode::UNAUTHORIZED); // no session
+    /// # Ok(()) }
+    /// ```
+    pub fn with_public_path(mut self, path: impl Into<String>) -> Self {
+        self.public_paths.push(path.into());
+        self
+    }
+
+    /// Another origin `return_to` may point at (e.g. `https://shop.example.com`); by default
+    /// only local paths are followed.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_allowed_origin("https://shop.example.com")
+    ///     .build()?;
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// // The scan login keeps `return_to` in its URL: an allowed origin stays, another becomes `/`.
+    /// let return_to = |target: &'static str| {
+    ///     let app = app.clone();
+    ///     async move {
+    ///         let uri = format!("/auth/wechat/login?channel=scan&return_to={target}");
+    ///         let res = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    ///         res.headers()[header::LOCATION].to_str().unwrap().to_owned()
+    ///     }
+    /// };
+    /// let shop = return_to("https%3A%2F%2Fshop.example.com%2Fcart").await;
+    /// assert!(shop.ends_with("?return_to=https%3A//shop.example.com/cart"), "{shop}");
+    /// let evil = return_to("https%3A%2F%2Fevil.example%2F").await;
+    /// assert!(evil.ends_with("?return_to=/"), "{evil}");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// The session cookie's name; default `wechat_session`. On an https site it is sent
+    /// with a `__Host-` (or, with a cookie domain, `__Secure-`) prefix: see
+    /// [`WechatConfig::session_cookie_name`](super::WechatConfig::session_cookie_name).
+    ///
+    /// ```
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_cookie_name("sid")
+    ///     .build()?;
+    /// assert_eq!(cfg.session_cookie_name(), "__Host-sid");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// The session cookie's `Domain` (to share it with subdomains); default host-only.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_cookie_domain("example.com")
+    ///     .build()?;
+    /// assert_eq!(cfg.session_cookie_name(), "__Secure-wechat_session");
+    /// // Every cookie of the layer carries the domain, and the prefix browsers enforce for it.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// let cookie = res.headers()[header::SET_COOKIE].to_str()?;
+    /// assert!(cookie.starts_with("__Secure-wechat_state_"), "{cookie}");
+    /// assert!(cookie.contains("; Domain=example.com"), "{cookie}");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.cookie_domain = Some(domain.into());
+        self
+    }
+
+    /// How long reading one request body of the layer's endpoints (`app`, `miniprogram`,
+    /// `push`) may take in all; default 10 s. A slower body is answered `408` and its
+    /// connection closed, so slow-body connections cannot pile up. (The server's own header
+    /// read timeout bounds the headers: see the crate docs.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_body_timeout(Duration::from_secs(5)).build().is_ok());
+    /// assert_eq!(
+    ///     b().with_body_timeout(Duration::ZERO).build().unwrap_err(),
+    ///     ConfigError::InvalidDuration { setting: "body_timeout", min: 1, max: 300 },
+    /// );
+    /// ```
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How long a session lasts; default 7 days.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_session_ttl(Duration::from_secs(3600))
+    ///     .build()?;
+    /// assert_eq!(cfg.session_ttl(), Duration::from_secs(3600));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// The absolute lifetime of a login: a native client may refresh its token (`POST
+    /// PREFIX/refresh`) until this long after it logged in, and no token of that login
+    /// lives past it; then the user logs in again. Default 30 days.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_mobile_app("wx1", "s")
+    ///     .with_session_max_lifetime(Duration::from_secs(14 * 24 * 3600))
+    ///     .build()?;
+    /// assert_eq!(cfg.session_max_lifetime().as_secs(), 14 * 24 * 3600);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_session_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_max_lifetime = lifetime;
+        self
+    }
+
+    /// The request header that carries the client's IP address, set by a reverse proxy
+    /// you trust (for example `x-real-ip`). The layer bounds code exchanges per client
+    /// (concurrent ones, and failed ones per minute); it knows the client from this header,
+    /// else from axum's `ConnectInfo<SocketAddr>` (serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`). Only name a header that your
+    /// proxy always overwrites: clients can send any header they like.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_client_ip_header("x-real-ip").build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_client_ip_header("x real ip").build(),
+    ///     Err(ConfigError::InvalidHeaderName { setting: "client_ip_header", .. }),
+    /// ));
+    /// ```
+    pub fn with_client_ip_header(mut self, name: impl Into<String>) -> Self {
+        self.client_ip_header = Some(name.into());
+        self
+    }
+
+    /// How long a started login may take before its state expires; default 10 minutes.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{WechatAuthLayer, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_state_ttl(std::time::Duration::from_secs(300))
+    ///     .build()?;
+    /// // The cookie that binds a started login to the browser lives that long.
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
+    /// let cookie = res.headers()[header::SET_COOKIE].to_str()?;
+    /// assert!(cookie.contains("; Max-Age=300"), "{cookie}");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+
+    /// How long a user's WeChat profile is reused before asking WeChat again; default 24 h.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_userinfo_ttl(Duration::from_secs(600)).build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_userinfo_ttl(Duration::ZERO).build(),
+    ///     Err(ConfigError::InvalidDuration { setting: "userinfo_ttl", .. }),
+    /// ));
+    /// ```
+    pub fn with_userinfo_ttl(mut self, ttl: Duration) -> Self {
+        self.userinfo_ttl = ttl;
+        self
+    }
+
+    /// How long a scan-login QR code stays valid; default 5 minutes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_official_account("wx2000000000000002", "secret");
+    /// assert!(b().with_scan_ttl(Duration::from_secs(120)).build().is_ok());
+    /// // WeChat's temporary QR codes live at most 30 days.
+    /// assert!(matches!(
+    ///     b().with_scan_ttl(Duration::from_secs(31 * 24 * 3600)).build(),
+    ///     Err(ConfigError::InvalidDuration { setting: "scan_ttl", .. }),
+    /// ));
+    /// ```
+    pub fn with_scan_ttl(mut self, ttl: Duration) -> Self {
+        self.scan_ttl = ttl;
+        self
+    }
+
+    /// The language of profile fields WeChat returns; default `zh_CN`.
+    ///
+    /// ```
+    /// use wechat_auth::client::Lang;
+    ///
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_lang(Lang::En);
+    /// assert!(b.build().is_ok());
+    /// assert_eq!(Lang::En.as_str(), "en"); // the `lang` WeChat's userinfo calls are sent
+    /// ```
+    pub fn with_lang(mut self, lang: Lang) -> Self {
+        self.lang = lang;
+        self
+    }
+
+    /// Where the global access token comes from; default `stable_token`.
+    ///
+    /// ```
+    /// use wechat_auth::{GlobalTokenSource, WechatConfig};
+    ///
+    /// let b = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret");
+    /// assert_eq!(GlobalTokenSource::default(), GlobalTokenSource::Stable);
+    /// assert!(b.with_global_token_source(GlobalTokenSource::Classic).build().is_ok());
+    /// ```
+    pub fn with_global_token_source(mut self, source: GlobalTokenSource) -> Self {
+        self.global_token_source = source;
+        self
+    }
+
+    /// The total timeout of each call to WeChat; default 10 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_http_timeout(Duration::from_secs(3)).build().is_ok());
+    /// assert_eq!(
+    ///     b().with_http_timeout(Duration::from_secs(600)).build().unwrap_err(),
+    ///     ConfigError::InvalidDuration { setting: "http_timeout", min: 1, max: 120 },
+    /// );
+    /// ```
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// A hook run on every successful login, on every channel, before the session is
+    /// issued: link or create the application's own account and return its id (it becomes
+    /// [`WechatUser::subject`]), or refuse the login.
+    ///
+    /// ```
+    /// use wechat_auth::{LoginRefused, WechatUser};
+    ///
+    /// let b = wechat_auth::WechatConfig::builder().with_on_login(|user: WechatUser| async move {
+    ///     if user.openid == "banned" {
+    ///         return Err(LoginRefused::new("this account is suspended"));
+    ///     }
+    ///     Ok(Some(format!("account-for-{}", user.key())))
+    /// });
+    /// let cfg = b
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains("on_login: true"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_on_login<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(WechatUser) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
+    {
+        self.on_login = Some(Arc::new(move |user| Box::pin(hook(user))));
+        self
+    }
+
+    /// The [`Store`] for server-side state; default a fresh
+    /// [`MemoryStore`](crate::store::MemoryStore).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wechat_auth::{store::MemoryStore, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_store(Arc::new(MemoryStore::new().with_max_bytes(1 << 20)))
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains("store: MemoryStore"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Keeps server-side state in Redis (`WECHAT_REDIS_URL`, cargo feature `redis`), so several
+    /// instances share logins, scans, the global token and the deny-list. The connection is
+    /// made on first use and re-made after an outage; a store set with
+    /// [`with_store`](Self::with_store) wins over this.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let built = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_redis_url("redis://:hunter2@127.0.0.1:6379/0")
+    ///     .build(); // connects on first use: no Redis needed here
+    /// if cfg!(feature = "redis") {
+    ///     let cfg = format!("{:?}", built.unwrap());
+    ///     assert!(cfg.contains("RedisStore") && !cfg.contains("hunter2"), "{cfg}");
+    /// } else {
+    ///     assert_eq!(built.unwrap_err(), ConfigError::RedisFeatureMissing);
+    /// }
+    /// ```
+    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(Secret::new(url.into()));
+        self
+    }
+}

@@ -1,0 +1,75 @@
+//! [`WechatConfigBuilder::from_env`]: the `WECHAT_*` environment variables.
+
+use super::{ConfigError, WechatConfigBuilder};
+use crate::Secret;
+
+fn env(var: &str) -> Option<String> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A yes/no variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off` (any case); unset is no.
+fn flag(var: &'static str) -> Result<bool, ConfigError> {
+    match env(var) {
+        None => Ok(false),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::InvalidFlag { var, value: v }),
+        },
+    }
+}
+
+fn pair(id: Option<String>, secret: Option<String>) -> Option<(String, Secret)> {
+    match (id, secret) {
+        (None, None) => None,
+        (id, secret) => Some((
+            id.unwrap_or_default(),
+            Secret::new(secret.unwrap_or_default()),
+        )),
+    }
+}
+
+impl WechatConfigBuilder {
+    /// A builder pre-filled from the `WECHAT_*` environment variables, to adjust in code
+    /// before [`build`](Self::build).
+    ///
+    /// ```no_run
+    /// let cfg = wechat_auth::WechatConfigBuilder::from_env()?
+    ///     .with_public_path("/health")
+    ///     .build()?;
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut b = Self {
+            public_url: env("WECHAT_PUBLIC_URL"),
+            ..Self::default()
+        };
+        if let Some(keys) = env("WECHAT_SESSION_SECRET") {
+            b.session_keys = keys
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(Secret::new)
+                .collect();
+        }
+        b.website = pair(
+            env("WECHAT_WEBSITE_APP_ID"),
+            env("WECHAT_WEBSITE_APP_SECRET"),
+        );
+        b.oa = pair(env("WECHAT_OA_APP_ID"), env("WECHAT_OA_APP_SECRET"));
+        b.oa_scope = env("WECHAT_OA_SCOPE");
+        b.oa_token = env("WECHAT_OA_TOKEN").map(Secret::new);
+        b.oa_aes_key = env("WECHAT_OA_ENCODING_AES_KEY").map(Secret::new);
+        b.oa_insecure_plaintext_push = flag("WECHAT_OA_INSECURE_PLAINTEXT_PUSH")?;
+        b.mobile = pair(env("WECHAT_MOBILE_APP_ID"), env("WECHAT_MOBILE_APP_SECRET"));
+        b.mini = pair(env("WECHAT_MINI_APP_ID"), env("WECHAT_MINI_APP_SECRET"));
+        b.api_base = env("WECHAT_API_BASE");
+        b.open_base = env("WECHAT_OPEN_BASE");
+        b.mp_base = env("WECHAT_MP_BASE");
+        b.redis_url = env("WECHAT_REDIS_URL").map(Secret::new);
+        Ok(b)
+    }
+}

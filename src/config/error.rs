@@ -1,0 +1,149 @@
+//! [`ConfigError`]: why a configuration was refused.
+
+/// Why a configuration was refused. Every message names the setting to fix.
+///
+/// ```
+/// let err = wechat_auth::WechatConfig::builder().build().unwrap_err();
+/// assert!(err.to_string().contains("WECHAT_PUBLIC_URL"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No public URL.
+    #[error(
+        "no public URL: set WECHAT_PUBLIC_URL (or with_public_url) to the site's external origin, e.g. https://example.com"
+    )]
+    MissingPublicUrl,
+    /// The public URL is not an absolute http(s) origin.
+    #[error(
+        "public URL {url:?} is not usable: {why}; give the site's external origin, e.g. https://example.com"
+    )]
+    InvalidPublicUrl {
+        /// The value given.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// No session signing key.
+    #[error(
+        "no session secret: set WECHAT_SESSION_SECRET (or with_session_secret) to at least 32 random bytes"
+    )]
+    MissingSessionSecret,
+    /// A session signing key is too short to be safe.
+    #[error(
+        "session secret #{index} is {len} bytes long; each key must have at least 32 bytes (e.g. `openssl rand -base64 48`)"
+    )]
+    ShortSessionSecret {
+        /// Position of the key in the ring (0 = the signing key).
+        index: usize,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// No channel is configured.
+    #[error(
+        "no WeChat channel is configured: set at least one app (WECHAT_WEBSITE_APP_ID, WECHAT_OA_APP_ID, WECHAT_MOBILE_APP_ID or WECHAT_MINI_APP_ID, each with its secret)"
+    )]
+    NoChannel,
+    /// An app has an id but no secret, or the other way round.
+    #[error("the {channel} app has {has} but no {missing}: set {var}")]
+    IncompleteApp {
+        /// Which app.
+        channel: &'static str,
+        /// What was given.
+        has: &'static str,
+        /// What is missing.
+        missing: &'static str,
+        /// The environment variable that sets it.
+        var: &'static str,
+    },
+    /// The Official Account scope is not one WeChat knows.
+    #[error("WECHAT_OA_SCOPE is {0:?}; use snsapi_base or snsapi_userinfo")]
+    InvalidScope(String),
+    /// The EncodingAESKey is not 43 characters of `[A-Za-z0-9]`.
+    #[error(
+        "WECHAT_OA_ENCODING_AES_KEY must be the 43 letters and digits shown in the Official Account console (got {len} characters)"
+    )]
+    InvalidAesKey {
+        /// The length given.
+        len: usize,
+    },
+    /// An AES key without the push token it belongs with.
+    #[error(
+        "WECHAT_OA_ENCODING_AES_KEY is set but WECHAT_OA_TOKEN is not: the push URL needs the token to check signatures"
+    )]
+    AesKeyWithoutToken,
+    /// The push token is not what WeChat accepts: 3 to 32 letters and digits.
+    #[error(
+        "WECHAT_OA_TOKEN must be 3 to 32 letters and digits, as entered in the Official Account console (got {len} characters{})",
+        not_alphanumeric_note(*.alphanumeric)
+    )]
+    InvalidPushToken {
+        /// Its length in characters.
+        len: usize,
+        /// Whether it has only ASCII letters and digits.
+        alphanumeric: bool,
+    },
+    /// A push token without an EncodingAESKey, and plaintext push not opted into: the URL
+    /// signature does not cover the body, so anyone who saw one signed push URL could log in
+    /// as anybody.
+    #[error(
+        "WECHAT_OA_TOKEN is set without WECHAT_OA_ENCODING_AES_KEY: set the key and use safe mode (安全模式) in the Official Account console, or, if you really must run plaintext push, opt in with WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1 (with_insecure_plaintext_push(true)); plaintext pushes are not authenticated"
+    )]
+    PlaintextPushNotAllowed,
+    /// A yes/no environment variable has a value that is neither.
+    #[error("{var} is {value:?}; use 1 or 0 (true or false)")]
+    InvalidFlag {
+        /// The variable.
+        var: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// The endpoint prefix is not a path.
+    #[error(
+        "the endpoint prefix {0:?} must start with '/', not end with '/', and not be '/' itself"
+    )]
+    InvalidPrefix(String),
+    /// An allowed redirect origin is not an origin.
+    #[error("allowed redirect origin {0:?} is not an http(s) origin like https://shop.example.com")]
+    InvalidOrigin(String),
+    /// A base URL override is not an absolute URL.
+    #[error("{var} is {value:?}, which is not an absolute http(s) URL")]
+    InvalidBaseUrl {
+        /// The setting.
+        var: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A header name setting is not a valid HTTP header name.
+    #[error("{setting} must be a valid HTTP header name such as x-real-ip, not {value:?}")]
+    InvalidHeaderName {
+        /// The setting.
+        setting: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A duration setting is out of range.
+    #[error("{setting} must be between {min} and {max} seconds")]
+    InvalidDuration {
+        /// The setting.
+        setting: &'static str,
+        /// Lowest value, seconds.
+        min: u64,
+        /// Highest value, seconds.
+        max: u64,
+    },
+    /// The Redis store was asked for, but the crate was built without it.
+    #[error("WECHAT_REDIS_URL is set but wechat-auth was built without the `redis` feature")]
+    RedisFeatureMissing,
+    /// The Redis URL cannot be used.
+    #[error("WECHAT_REDIS_URL cannot be used: {0}")]
+    InvalidRedisUrl(String),
+}
+
+fn not_alphanumeric_note(alphanumeric: bool) -> &'static str {
+    if alphanumeric {
+        ""
+    } else {
+        ", not all of them letters or digits"
+    }
+}

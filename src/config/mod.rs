@@ -1,0 +1,538 @@
+//! [`WechatConfig`]: which WeChat apps to use, how sessions are signed, and the layer's knobs.
+//!
+//! Build it in code with [`WechatConfig::builder`] or from the environment with
+//! [`WechatConfig::from_env`]. [`WechatConfigBuilder::build`] refuses settings that cannot
+//! work, with a message that says what to fix.
+//!
+//! ```
+//! use wechat_auth::WechatConfig;
+//!
+//! let cfg = WechatConfig::builder()
+//!     .with_public_url("https://example.com")
+//!     .with_session_secret("a-session-secret-of-at-least-32-bytes!!")
+//!     .with_website_app("wx1000000000000001", "website-app-secret")
+//!     .build()?;
+//! assert_eq!(cfg.redirect_uri(), "https://example.com/auth/wechat/callback");
+//! # Ok::<(), wechat_auth::ConfigError>(())
+//! ```
+
+mod builder;
+mod env;
+mod error;
+mod validate;
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use url::Url;
+
+use crate::{
+    Secret, WechatUser,
+    client::{Lang, OaScope},
+    store::{BoxFuture, Store},
+};
+
+pub use builder::WechatConfigBuilder;
+pub use error::ConfigError;
+
+/// One WeChat app: its AppID and AppSecret.
+///
+/// ```
+/// let app = wechat_auth::AppCredentials::new("wx1000000000000001", "secret");
+/// assert_eq!(app.appid(), "wx1000000000000001");
+/// assert!(!format!("{app:?}").contains("secret\""));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppCredentials {
+    appid: String,
+    secret: Secret,
+}
+
+impl AppCredentials {
+    /// An app's id and secret.
+    ///
+    /// ```
+    /// let app = wechat_auth::AppCredentials::new("wx1", "s");
+    /// assert_eq!(app.secret().expose(), "s");
+    /// ```
+    pub fn new(appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        Self {
+            appid: appid.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// The AppID.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::AppCredentials::new("wx1", "s").appid(), "wx1");
+    /// ```
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+
+    /// The AppSecret (never printed by `Debug`).
+    ///
+    /// ```
+    /// assert_eq!(format!("{:?}", wechat_auth::AppCredentials::new("wx1", "s").secret()), "Secret(***)");
+    /// ```
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+}
+
+/// The Official Account: credentials, web-authorization scope, and push settings.
+///
+/// ```
+/// use wechat_auth::{client::OaScope, OfficialAccount};
+/// let oa = OfficialAccount::new("wx2000000000000002", "secret").with_scope(OaScope::Base);
+/// assert_eq!(oa.scope(), OaScope::Base);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfficialAccount {
+    app: AppCredentials,
+    scope: OaScope,
+    push_token: Option<Secret>,
+    encoding_aes_key: Option<Secret>,
+    insecure_plaintext_push: bool,
+}
+
+impl OfficialAccount {
+    /// An Official Account with the `snsapi_userinfo` scope and no push settings.
+    ///
+    /// ```
+    /// let oa = wechat_auth::OfficialAccount::new("wx2", "s");
+    /// assert_eq!(oa.app().appid(), "wx2");
+    /// ```
+    pub fn new(appid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        Self {
+            app: AppCredentials::new(appid, secret),
+            scope: OaScope::UserInfo,
+            push_token: None,
+            encoding_aes_key: None,
+            insecure_plaintext_push: false,
+        }
+    }
+
+    /// Sets the web-authorization scope.
+    ///
+    /// ```
+    /// use wechat_auth::client::OaScope;
+    /// let oa = wechat_auth::OfficialAccount::new("wx2", "s").with_scope(OaScope::Base);
+    /// assert_eq!(oa.scope(), OaScope::Base);
+    /// ```
+    pub fn with_scope(mut self, scope: OaScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Sets the push URL token and, for safe mode, the EncodingAESKey.
+    ///
+    /// ```
+    /// let oa = wechat_auth::OfficialAccount::new("wx2", "s")
+    ///     .with_push("mocktoken", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"));
+    /// assert!(oa.push_token().is_some());
+    /// ```
+    pub fn with_push(mut self, token: impl Into<Secret>, encoding_aes_key: Option<&str>) -> Self {
+        self.push_token = Some(token.into());
+        self.encoding_aes_key = encoding_aes_key.map(Secret::new);
+        self
+    }
+
+    /// The credentials.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::OfficialAccount::new("wx2", "s").app().appid(), "wx2");
+    /// ```
+    pub fn app(&self) -> &AppCredentials {
+        &self.app
+    }
+
+    /// The web-authorization scope.
+    ///
+    /// ```
+    /// use wechat_auth::client::OaScope;
+    /// assert_eq!(wechat_auth::OfficialAccount::new("wx2", "s").scope(), OaScope::UserInfo);
+    /// ```
+    pub fn scope(&self) -> OaScope {
+        self.scope
+    }
+
+    /// The push URL token.
+    ///
+    /// ```
+    /// assert!(wechat_auth::OfficialAccount::new("wx2", "s").push_token().is_none());
+    /// ```
+    pub fn push_token(&self) -> Option<&Secret> {
+        self.push_token.as_ref()
+    }
+
+    /// The EncodingAESKey (safe mode), if set.
+    ///
+    /// ```
+    /// assert!(wechat_auth::OfficialAccount::new("wx2", "s").encoding_aes_key().is_none());
+    /// ```
+    pub fn encoding_aes_key(&self) -> Option<&Secret> {
+        self.encoding_aes_key.as_ref()
+    }
+
+    /// Whether plaintext (unauthenticated) push was explicitly allowed with
+    /// [`WechatConfigBuilder::with_insecure_plaintext_push`].
+    ///
+    /// ```
+    /// assert!(!wechat_auth::OfficialAccount::new("wx2", "s").insecure_plaintext_push());
+    /// ```
+    pub fn insecure_plaintext_push(&self) -> bool {
+        self.insecure_plaintext_push
+    }
+}
+
+/// What an `on_login` hook may answer to refuse a login: the message is shown to the person
+/// (or returned as JSON to an app), with status 403.
+///
+/// ```
+/// let r = wechat_auth::LoginRefused::new("this account is suspended");
+/// assert_eq!(r.message(), "this account is suspended");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("login refused: {message}")]
+pub struct LoginRefused {
+    message: String,
+}
+
+impl LoginRefused {
+    /// A refusal with a message for the person.
+    ///
+    /// ```
+    /// let r = wechat_auth::LoginRefused::new("no");
+    /// assert_eq!(r.message(), "no");
+    /// assert_eq!(r.to_string(), "login refused: no");
+    /// ```
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::LoginRefused::new("no").message(), "no");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// The boxed form of an `on_login` hook.
+pub(crate) type LoginHook = Arc<
+    dyn Fn(WechatUser) -> BoxFuture<'static, Result<Option<String>, LoginRefused>> + Send + Sync,
+>;
+
+/// Where the Official Account's global access token comes from.
+///
+/// ```
+/// assert_eq!(wechat_auth::GlobalTokenSource::default(), wechat_auth::GlobalTokenSource::Stable);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GlobalTokenSource {
+    /// `cgi-bin/stable_token`: the same token for every caller while valid (recommended).
+    #[default]
+    Stable,
+    /// `cgi-bin/token`: every fetch invalidates the previous token after 5 minutes.
+    Classic,
+}
+
+/// The default of [`WechatConfigBuilder::with_body_timeout`].
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const HOST_PREFIX: &str = "__Host-";
+const SECURE_PREFIX: &str = "__Secure-";
+
+/// The one rule for the names of the layer's cookies (session, state, scan).
+///
+/// A cookie a sibling subdomain (`Domain=example.com`) or a plain-http page sets can shadow
+/// or stand in for ours, unless its name carries a prefix browsers enforce: `__Host-` (only
+/// from a secure origin, `Secure`, `Path=/`, no `Domain`) when our cookies are host-only,
+/// `__Secure-` (only from a secure origin, `Secure`) when a cookie domain is configured.
+/// Plain http (local development) cannot use either, so its names stay plain.
+pub(crate) fn cookie_name_prefix(secure: bool, domain: Option<&str>) -> &'static str {
+    match (secure, domain) {
+        (true, None) => HOST_PREFIX,
+        (true, Some(_)) => SECURE_PREFIX,
+        (false, _) => "",
+    }
+}
+
+/// The layer's configuration. Build it with [`WechatConfig::builder`] or
+/// [`WechatConfig::from_env`].
+///
+/// ```
+/// let cfg = wechat_auth::WechatConfig::builder()
+///     .with_public_url("http://127.0.0.1:3000")
+///     .with_session_secret("0123456789abcdef0123456789abcdef")
+///     .with_mini_program("wx4000000000000004", "mini-secret")
+///     .build()?;
+/// assert!(cfg.mini_program().is_some());
+/// assert!(!format!("{cfg:?}").contains("mini-secret"));
+/// # Ok::<(), wechat_auth::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct WechatConfig {
+    pub(crate) public_url: Url,
+    pub(crate) origin: String,
+    pub(crate) secure_cookies: bool,
+    pub(crate) session_keys: Vec<Secret>,
+    pub(crate) website: Option<AppCredentials>,
+    pub(crate) official_account: Option<OfficialAccount>,
+    pub(crate) mobile: Option<AppCredentials>,
+    pub(crate) mini_program: Option<AppCredentials>,
+    pub(crate) api_base: Option<String>,
+    pub(crate) open_base: Option<String>,
+    pub(crate) mp_base: Option<String>,
+    pub(crate) prefix: String,
+    pub(crate) public_paths: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) cookie_name: String,
+    pub(crate) cookie_domain: Option<String>,
+    /// What every cookie name of the layer starts with (see [`cookie_name_prefix`]).
+    pub(crate) cookie_prefix: &'static str,
+    /// The session cookie's name as sent: `cookie_name` with [`Self::cookie_prefix`].
+    pub(crate) session_cookie: String,
+    /// How long reading one request body may take.
+    pub(crate) body_timeout: Duration,
+    pub(crate) session_ttl: Duration,
+    pub(crate) session_max_lifetime: Duration,
+    pub(crate) client_ip_header: Option<http::HeaderName>,
+    pub(crate) state_ttl: Duration,
+    pub(crate) userinfo_ttl: Duration,
+    pub(crate) scan_ttl: Duration,
+    pub(crate) lang: Lang,
+    pub(crate) global_token_source: GlobalTokenSource,
+    pub(crate) http_timeout: Duration,
+    pub(crate) on_login: Option<LoginHook>,
+    pub(crate) store: Arc<dyn Store>,
+    /// The push URL's signature and crypto, made by `build` when the Official Account has a
+    /// push token (shared by every clone).
+    pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
+}
+
+impl fmt::Debug for WechatConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WechatConfig")
+            .field("public_url", &self.public_url.as_str())
+            .field("session_keys", &self.session_keys.len())
+            .field("website", &self.website)
+            .field("official_account", &self.official_account)
+            .field("mobile", &self.mobile)
+            .field("mini_program", &self.mini_program)
+            .field("prefix", &self.prefix)
+            .field("public_paths", &self.public_paths)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("cookie_name", &self.cookie_name)
+            .field("session_ttl", &self.session_ttl)
+            .field("session_max_lifetime", &self.session_max_lifetime)
+            .field("on_login", &self.on_login.is_some())
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WechatConfig {
+    /// A builder with every setting at its default.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// // Nothing is set: the first thing `build` asks for is the public URL.
+    /// assert_eq!(WechatConfig::builder().build().unwrap_err(), ConfigError::MissingPublicUrl);
+    /// ```
+    pub fn builder() -> WechatConfigBuilder {
+        WechatConfigBuilder::default()
+    }
+
+    /// Reads the configuration from `WECHAT_*` environment variables (see the crate docs'
+    /// table); unset channels are off.
+    ///
+    /// ```no_run
+    /// let cfg = wechat_auth::WechatConfig::from_env()?;
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, ConfigError> {
+        WechatConfigBuilder::from_env()?.build()
+    }
+
+    /// The `redirect_uri` WeChat sends people back to: the public URL plus
+    /// `PREFIX/callback`. Its host is what the WeChat console's callback domain must be.
+    ///
+    /// ```
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com/")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1", "s")
+    ///     .build()?;
+    /// assert_eq!(cfg.redirect_uri(), "https://example.com/auth/wechat/callback");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn redirect_uri(&self) -> String {
+        format!("{}{}/callback", self.origin, self.prefix)
+    }
+
+    /// The external origin, e.g. `https://example.com`.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert_eq!(cfg.origin(), "https://example.com");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The path prefix of the layer's own endpoints (default `/auth/wechat`).
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert_eq!(cfg.prefix(), "/auth/wechat");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The website app, if configured.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert_eq!(cfg.website().map(|a| a.appid()), Some("wx1"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn website(&self) -> Option<&AppCredentials> {
+        self.website.as_ref()
+    }
+
+    /// The Official Account, if configured.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert!(cfg.official_account().is_none());
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn official_account(&self) -> Option<&OfficialAccount> {
+        self.official_account.as_ref()
+    }
+
+    /// The mobile app, if configured.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert!(cfg.mobile().is_none());
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn mobile(&self) -> Option<&AppCredentials> {
+        self.mobile.as_ref()
+    }
+
+    /// The mini program, if configured.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert!(cfg.mini_program().is_none());
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn mini_program(&self) -> Option<&AppCredentials> {
+        self.mini_program.as_ref()
+    }
+
+    /// The push URL's crypto, when the Official Account has a push token: built and checked
+    /// once by [`WechatConfigBuilder::build`].
+    pub(crate) fn push_crypto(&self) -> Option<&Arc<crate::push::PushCrypto>> {
+        self.push.as_ref()
+    }
+
+    /// The WeChat client these settings describe (base URLs, timeout).
+    pub(crate) fn client(&self) -> crate::client::WechatClient {
+        let mut b = crate::client::WechatClient::builder().with_timeout(self.http_timeout);
+        if let Some(u) = &self.api_base {
+            b = b.with_api_base(u.clone());
+        }
+        if let Some(u) = &self.open_base {
+            b = b.with_open_base(u.clone());
+        }
+        if let Some(u) = &self.mp_base {
+            b = b.with_mp_base(u.clone());
+        }
+        // The base URLs were checked by `build`, so this cannot fail; stay safe regardless.
+        b.build().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "invalid WeChat client settings; using the defaults");
+            crate::client::WechatClient::new()
+        })
+    }
+
+    /// The name of the session cookie as browsers see it: the configured name, prefixed
+    /// `__Host-` on an https site without a cookie domain and `__Secure-` on an https site
+    /// with one (so a sibling subdomain or a plain-http page cannot set or shadow it), and
+    /// unprefixed on plain http (local development).
+    ///
+    /// ```
+    /// # let b = || wechat_auth::WechatConfig::builder()
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s");
+    /// let https = b().with_public_url("https://example.com").build()?;
+    /// assert_eq!(https.session_cookie_name(), "__Host-wechat_session");
+    /// let shared = b().with_public_url("https://example.com").with_cookie_domain("example.com").build()?;
+    /// assert_eq!(shared.session_cookie_name(), "__Secure-wechat_session");
+    /// let dev = b().with_public_url("http://127.0.0.1:3000").build()?;
+    /// assert_eq!(dev.session_cookie_name(), "wechat_session");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn session_cookie_name(&self) -> &str {
+        &self.session_cookie
+    }
+
+    /// The name of one of the layer's short-lived cookies (`kind` is `wechat_state_` or
+    /// `wechat_scan_`, `id` the state or scan id), with the same prefix as the session
+    /// cookie.
+    pub(crate) fn flow_cookie_name(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}{id}", self.cookie_prefix)
+    }
+
+    /// The `Path` of the layer's short-lived cookies: the endpoint prefix, except under
+    /// `__Host-`, which requires `Path=/`.
+    pub(crate) fn flow_cookie_path(&self) -> &str {
+        if self.cookie_prefix == HOST_PREFIX {
+            "/"
+        } else {
+            &self.prefix
+        }
+    }
+
+    /// The session lifetime.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert_eq!(cfg.session_ttl().as_secs(), 7 * 24 * 3600);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn session_ttl(&self) -> Duration {
+        self.session_ttl
+    }
+
+    /// The absolute lifetime of a login, refreshes included.
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_website_app("wx1", "s").build()?;
+    /// assert_eq!(cfg.session_max_lifetime().as_secs(), 30 * 24 * 3600);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn session_max_lifetime(&self) -> Duration {
+        self.session_max_lifetime
+    }
+}

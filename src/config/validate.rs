@@ -1,0 +1,524 @@
+//! [`WechatConfigBuilder::build`]: what a configuration must satisfy, checked once.
+
+use std::{sync::Arc, time::Duration};
+
+use url::Url;
+
+use super::{
+    AppCredentials, ConfigError, HOST_PREFIX, OfficialAccount, SECURE_PREFIX, WechatConfig,
+    WechatConfigBuilder, cookie_name_prefix,
+};
+use crate::{Secret, client::OaScope, push::PushCrypto, store::Store};
+
+/// The Redis store for `url`, connecting on first use.
+#[cfg(feature = "redis")]
+fn redis_store(url: &Secret) -> Result<Arc<dyn Store>, ConfigError> {
+    crate::store::RedisStore::connect_lazy(url.expose())
+        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map_err(|e| ConfigError::InvalidRedisUrl(e.to_string()))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_store(_: &Secret) -> Result<Arc<dyn Store>, ConfigError> {
+    Err(ConfigError::RedisFeatureMissing)
+}
+
+impl WechatConfigBuilder {
+    /// Checks the settings and builds the configuration.
+    ///
+    /// ```
+    /// let err = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("too short")
+    ///     .with_website_app("wx1", "s")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("at least 32 bytes"));
+    /// ```
+    pub fn build(self) -> Result<WechatConfig, ConfigError> {
+        let raw_url = self.public_url.ok_or(ConfigError::MissingPublicUrl)?;
+        let invalid = |why| ConfigError::InvalidPublicUrl {
+            url: raw_url.clone(),
+            why,
+        };
+        let public_url = Url::parse(&raw_url).map_err(|_| invalid("not an absolute URL"))?;
+        if !matches!(public_url.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if public_url.host_str().is_none() {
+            return Err(invalid("it has no host"));
+        }
+        if !matches!(public_url.path(), "" | "/") || public_url.query().is_some() {
+            return Err(invalid("it must be an origin, without a path or query"));
+        }
+        let origin = public_url.origin().ascii_serialization();
+        let secure_cookies = public_url.scheme() == "https";
+
+        if self.session_keys.is_empty() {
+            return Err(ConfigError::MissingSessionSecret);
+        }
+        for (index, key) in self.session_keys.iter().enumerate() {
+            if key.expose().len() < 32 {
+                return Err(ConfigError::ShortSessionSecret {
+                    index,
+                    len: key.expose().len(),
+                });
+            }
+        }
+
+        let app = |pair: Option<(String, Secret)>,
+                   channel: &'static str,
+                   id_var: &'static str,
+                   secret_var: &'static str|
+         -> Result<Option<AppCredentials>, ConfigError> {
+            match pair {
+                None => Ok(None),
+                Some((id, _)) if id.is_empty() => Err(ConfigError::IncompleteApp {
+                    channel,
+                    has: "a secret",
+                    missing: "AppID",
+                    var: id_var,
+                }),
+                Some((_, secret)) if secret.is_empty() => Err(ConfigError::IncompleteApp {
+                    channel,
+                    has: "an AppID",
+                    missing: "AppSecret",
+                    var: secret_var,
+                }),
+                Some((id, secret)) => Ok(Some(AppCredentials::new(id, secret))),
+            }
+        };
+        let website = app(
+            self.website,
+            "website",
+            "WECHAT_WEBSITE_APP_ID",
+            "WECHAT_WEBSITE_APP_SECRET",
+        )?;
+        let oa_app = app(
+            self.oa,
+            "Official Account",
+            "WECHAT_OA_APP_ID",
+            "WECHAT_OA_APP_SECRET",
+        )?;
+        let mobile = app(
+            self.mobile,
+            "mobile",
+            "WECHAT_MOBILE_APP_ID",
+            "WECHAT_MOBILE_APP_SECRET",
+        )?;
+        let mini_program = app(
+            self.mini,
+            "mini program",
+            "WECHAT_MINI_APP_ID",
+            "WECHAT_MINI_APP_SECRET",
+        )?;
+        if website.is_none() && oa_app.is_none() && mobile.is_none() && mini_program.is_none() {
+            return Err(ConfigError::NoChannel);
+        }
+
+        let scope = match self.oa_scope.as_deref() {
+            None | Some("snsapi_userinfo") => OaScope::UserInfo,
+            Some("snsapi_base") => OaScope::Base,
+            Some(other) => return Err(ConfigError::InvalidScope(other.to_owned())),
+        };
+        if let Some(key) = &self.oa_aes_key {
+            let k = key.expose();
+            if k.len() != 43 || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(ConfigError::InvalidAesKey { len: k.len() });
+            }
+            if self.oa_token.is_none() {
+                return Err(ConfigError::AesKeyWithoutToken);
+            }
+        }
+        if let Some(token) = &self.oa_token {
+            let t = token.expose();
+            let alphanumeric = t.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !(3..=32).contains(&t.len()) || !alphanumeric {
+                return Err(ConfigError::InvalidPushToken {
+                    len: t.chars().count(),
+                    alphanumeric,
+                });
+            }
+            if self.oa_aes_key.is_none() && !self.oa_insecure_plaintext_push {
+                return Err(ConfigError::PlaintextPushNotAllowed);
+            }
+        }
+        let official_account = oa_app.map(|app| OfficialAccount {
+            app,
+            scope,
+            push_token: self.oa_token,
+            encoding_aes_key: self.oa_aes_key,
+            insecure_plaintext_push: self.oa_insecure_plaintext_push,
+        });
+        // The push URL's crypto, made once from the settings checked above: every layer and
+        // clone made from this config shares it.
+        let push =
+            match &official_account {
+                Some(oa) => match oa.push_token() {
+                    Some(token) => {
+                        let key = oa.encoding_aes_key().map(Secret::expose);
+                        let crypto = PushCrypto::new(token.expose(), key, oa.app().appid())
+                            .map_err(|_| ConfigError::InvalidAesKey {
+                                len: key.map_or(0, str::len),
+                            })?;
+                        Some(Arc::new(crypto))
+                    }
+                    None => None,
+                },
+                None => None,
+            };
+
+        let prefix = self.prefix;
+        if !prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
+            return Err(ConfigError::InvalidPrefix(prefix));
+        }
+
+        let mut allowed_origins = Vec::with_capacity(self.allowed_origins.len());
+        for o in self.allowed_origins {
+            let url = Url::parse(&o).map_err(|_| ConfigError::InvalidOrigin(o.clone()))?;
+            if !matches!(url.scheme(), "http" | "https")
+                || url.host_str().is_none()
+                || !matches!(url.path(), "" | "/")
+            {
+                return Err(ConfigError::InvalidOrigin(o));
+            }
+            allowed_origins.push(url.origin().ascii_serialization());
+        }
+
+        for (var, value) in [
+            ("WECHAT_API_BASE", &self.api_base),
+            ("WECHAT_OPEN_BASE", &self.open_base),
+            ("WECHAT_MP_BASE", &self.mp_base),
+        ] {
+            if let Some(v) = value {
+                let ok = Url::parse(v)
+                    .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .unwrap_or(false);
+                if !ok {
+                    return Err(ConfigError::InvalidBaseUrl {
+                        var,
+                        value: v.clone(),
+                    });
+                }
+            }
+        }
+
+        let check = |setting, d: Duration, min: u64, max: u64| {
+            if d.as_secs() < min || d.as_secs() > max {
+                Err(ConfigError::InvalidDuration { setting, min, max })
+            } else {
+                Ok(())
+            }
+        };
+        check("session_ttl", self.session_ttl, 60, 400 * 24 * 3600)?;
+        check(
+            "session_max_lifetime",
+            self.session_max_lifetime,
+            60,
+            400 * 24 * 3600,
+        )?;
+        let client_ip_header = match &self.client_ip_header {
+            None => None,
+            Some(name) => Some(http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                ConfigError::InvalidHeaderName {
+                    setting: "client_ip_header",
+                    value: name.clone(),
+                }
+            })?),
+        };
+        check("state_ttl", self.state_ttl, 30, 3600)?;
+        check("userinfo_ttl", self.userinfo_ttl, 1, 30 * 24 * 3600)?;
+        check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
+        check("http_timeout", self.http_timeout, 1, 120)?;
+        check("body_timeout", self.body_timeout, 1, 300)?;
+
+        let cookie_prefix = cookie_name_prefix(secure_cookies, self.cookie_domain.as_deref());
+        let session_cookie = if self.cookie_name.starts_with(HOST_PREFIX)
+            || self.cookie_name.starts_with(SECURE_PREFIX)
+        {
+            self.cookie_name.clone()
+        } else {
+            format!("{cookie_prefix}{}", self.cookie_name)
+        };
+
+        // Created here, once: every layer and clone made from this config shares it (a
+        // logout through one layer is seen by the others; one code single flight for all).
+        let store: Arc<dyn Store> = match (self.store, &self.redis_url) {
+            (Some(store), _) => store,
+            (None, None) => Arc::new(crate::store::MemoryStore::new()),
+            (None, Some(url)) => redis_store(url)?,
+        };
+
+        Ok(WechatConfig {
+            public_url,
+            origin,
+            secure_cookies,
+            session_keys: self.session_keys,
+            website,
+            official_account,
+            mobile,
+            mini_program,
+            api_base: self.api_base,
+            open_base: self.open_base,
+            mp_base: self.mp_base,
+            prefix,
+            public_paths: self.public_paths,
+            allowed_origins,
+            cookie_prefix,
+            session_cookie,
+            cookie_name: self.cookie_name,
+            cookie_domain: self.cookie_domain,
+            body_timeout: self.body_timeout,
+            session_ttl: self.session_ttl,
+            session_max_lifetime: self.session_max_lifetime,
+            client_ip_header,
+            state_ttl: self.state_ttl,
+            userinfo_ttl: self.userinfo_ttl,
+            scan_ttl: self.scan_ttl,
+            lang: self.lang,
+            global_token_source: self.global_token_source,
+            http_timeout: self.http_timeout,
+            on_login: self.on_login,
+            store,
+            push,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn base() -> WechatConfigBuilder {
+        WechatConfig::builder()
+            .with_public_url("https://example.com")
+            .with_session_secret(KEY)
+            .with_website_app("wx1", "s1")
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = base().build().unwrap();
+        assert!(cfg.secure_cookies);
+        assert_eq!(cfg.cookie_name, "wechat_session");
+        assert_eq!(cfg.prefix, "/auth/wechat");
+        assert_eq!(
+            cfg.redirect_uri(),
+            "https://example.com/auth/wechat/callback"
+        );
+    }
+
+    #[test]
+    fn cookie_names_get_the_prefix_browsers_enforce() {
+        assert_eq!(cookie_name_prefix(true, None), "__Host-");
+        assert_eq!(cookie_name_prefix(true, Some("example.com")), "__Secure-");
+        assert_eq!(cookie_name_prefix(false, None), "");
+        assert_eq!(cookie_name_prefix(false, Some("example.com")), "");
+
+        let cfg = base().build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Host-wechat_session");
+        assert_eq!(
+            cfg.flow_cookie_name("wechat_state_", "abc"),
+            "__Host-wechat_state_abc"
+        );
+        assert_eq!(cfg.flow_cookie_path(), "/", "__Host- requires Path=/");
+
+        let cfg = base().with_cookie_domain("example.com").build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Secure-wechat_session");
+        assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
+
+        let cfg = base()
+            .with_public_url("http://127.0.0.1:3000")
+            .build()
+            .unwrap();
+        assert_eq!(cfg.session_cookie, "wechat_session");
+        assert_eq!(cfg.flow_cookie_name("wechat_scan_", "x"), "wechat_scan_x");
+        assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
+
+        let cfg = base().with_cookie_name("__Host-sid").build().unwrap();
+        assert_eq!(cfg.session_cookie, "__Host-sid", "never prefixed twice");
+    }
+
+    #[test]
+    fn http_origin_means_no_secure_cookie() {
+        let cfg = base()
+            .with_public_url("http://127.0.0.1:3000")
+            .build()
+            .unwrap();
+        assert!(!cfg.secure_cookies);
+        assert_eq!(
+            cfg.redirect_uri(),
+            "http://127.0.0.1:3000/auth/wechat/callback"
+        );
+    }
+
+    #[test]
+    fn impossible_settings_are_refused_with_the_fix() {
+        let e = |b: WechatConfigBuilder| b.build().unwrap_err();
+        assert_eq!(
+            e(WechatConfig::builder().with_session_secret(KEY)),
+            ConfigError::MissingPublicUrl
+        );
+        assert!(matches!(
+            e(base().with_public_url("example.com")),
+            ConfigError::InvalidPublicUrl { .. }
+        ));
+        assert!(matches!(
+            e(base().with_public_url("ftp://example.com")),
+            ConfigError::InvalidPublicUrl { .. }
+        ));
+        assert!(matches!(
+            e(base().with_public_url("https://example.com/app")),
+            ConfigError::InvalidPublicUrl { .. }
+        ));
+        assert_eq!(
+            e(base().with_session_keys(Vec::<String>::new())),
+            ConfigError::MissingSessionSecret
+        );
+        assert_eq!(
+            e(base().with_session_keys([KEY, "short"])),
+            ConfigError::ShortSessionSecret { index: 1, len: 5 }
+        );
+        assert_eq!(
+            e(WechatConfig::builder()
+                .with_public_url("https://example.com")
+                .with_session_secret(KEY)),
+            ConfigError::NoChannel
+        );
+        let err = e(base().with_mobile_app("wx3", ""));
+        assert!(
+            err.to_string().contains("WECHAT_MOBILE_APP_SECRET"),
+            "{err}"
+        );
+        assert!(matches!(
+            e(base().with_oa_push("t", Some("short"))),
+            ConfigError::InvalidAesKey { len: 5 }
+        ));
+        assert!(matches!(
+            e(base().with_prefix("auth")),
+            ConfigError::InvalidPrefix(_)
+        ));
+        assert!(matches!(
+            e(base().with_allowed_origin("https://x.com/path")),
+            ConfigError::InvalidOrigin(_)
+        ));
+        assert!(matches!(
+            e(base().with_wechat_bases("nope", "http://a", "http://a")),
+            ConfigError::InvalidBaseUrl { .. }
+        ));
+        assert!(matches!(
+            e(base().with_session_ttl(Duration::from_secs(1))),
+            ConfigError::InvalidDuration { .. }
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let cfg = base()
+            .with_official_account("wx2", "oa-secret-value")
+            .with_oa_push(
+                "pushTokenValue",
+                Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+            )
+            .build()
+            .unwrap();
+        let dbg = format!("{cfg:?}");
+        for secret in [KEY, "oa-secret-value", "pushTokenValue", "abcdefghijklmnop"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn push_tokens_follow_wechat_rules_and_plaintext_must_be_asked_for() {
+        const AES: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let oa = || base().with_official_account("wx2", "s");
+        for bad in [
+            "",
+            "ab",
+            &"a".repeat(33),
+            "push-token",
+            "tok en",
+            "tökén",
+            "tok_1",
+        ] {
+            let err = oa().with_oa_push(bad, Some(AES)).build().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidPushToken { .. }),
+                "{bad:?}: {err:?}"
+            );
+            assert!(err.to_string().contains("WECHAT_OA_TOKEN"), "{err}");
+        }
+        for good in ["abc", "mocktoken", &"Z9".repeat(16)] {
+            assert!(
+                oa().with_oa_push(good, Some(AES)).build().is_ok(),
+                "{good:?}"
+            );
+        }
+        // No key: refused unless plaintext is asked for, with the fix in the message.
+        let err = oa().with_oa_push("mocktoken", None).build().unwrap_err();
+        assert_eq!(err, ConfigError::PlaintextPushNotAllowed);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("WECHAT_OA_ENCODING_AES_KEY")
+                && msg.contains("WECHAT_OA_INSECURE_PLAINTEXT_PUSH"),
+            "{msg}"
+        );
+        let cfg = oa()
+            .with_oa_push("mocktoken", None)
+            .with_insecure_plaintext_push(true)
+            .build()
+            .unwrap();
+        assert!(cfg.official_account().unwrap().insecure_plaintext_push());
+        // A bad token is refused even with the opt-in; no push token needs nothing.
+        assert!(matches!(
+            oa().with_oa_push("", None)
+                .with_insecure_plaintext_push(true)
+                .build(),
+            Err(ConfigError::InvalidPushToken { len: 0, .. })
+        ));
+        let cfg = oa().build().unwrap();
+        assert!(!cfg.official_account().unwrap().insecure_plaintext_push());
+    }
+
+    #[test]
+    fn build_makes_the_push_crypto_once() {
+        const AES: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let oa = || base().with_official_account("wx2", "s");
+        assert!(base().build().unwrap().push_crypto().is_none());
+        assert!(oa().build().unwrap().push_crypto().is_none());
+        let cfg = oa().with_oa_push("mocktoken", Some(AES)).build().unwrap();
+        let push = cfg.push_crypto().unwrap();
+        assert!(push.has_aes());
+        assert_eq!(push.appid(), "wx2");
+        let clone = cfg.clone();
+        assert!(
+            Arc::ptr_eq(push, clone.push_crypto().unwrap()),
+            "shared, not rebuilt"
+        );
+        let plain = oa()
+            .with_oa_push("mocktoken", None)
+            .with_insecure_plaintext_push(true)
+            .build()
+            .unwrap();
+        assert!(!plain.push_crypto().unwrap().has_aes());
+        // A push token without the Official Account it belongs to makes no push URL.
+        let orphan = base().with_oa_push("mocktoken", Some(AES)).build().unwrap();
+        assert!(orphan.push_crypto().is_none());
+        let dbg = format!("{:?}", cfg.push_crypto());
+        assert!(
+            !dbg.contains("mocktoken") && !dbg.contains("abcdefghijklmnop"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn allowed_origins_are_normalised() {
+        let cfg = base()
+            .with_allowed_origin("https://Shop.Example.com/")
+            .build()
+            .unwrap();
+        assert_eq!(cfg.allowed_origins, vec!["https://shop.example.com"]);
+    }
+}
