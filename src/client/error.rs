@@ -123,10 +123,23 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
          value; for permanent codes the 100,000 quota may be used up",
     ),
     (
+        40097,
+        ErrorKind::Configuration,
+        "invalid arguments (wxa/getwxacodeunlimit: env_version must be release, trial or \
+         develop, not empty): fix the configured mini program version",
+    ),
+    (
         40125,
         ErrorKind::Configuration,
         "the AppSecret is wrong or was reset in the console: copy the current AppSecret of \
          this app",
+    ),
+    (
+        40129,
+        ErrorKind::InvalidRequest,
+        "invalid scene (wxa/getwxacodeunlimit): only digits, ASCII letters and \
+         !#$&'()*+,/:;=?@-._~ are allowed, no % — encode the value differently (plain \
+         alphanumerics are safest)",
     ),
     (
         40163,
@@ -139,6 +152,12 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
         ErrorKind::Configuration,
         "this server's IP is not in the API IP whitelist: add the egress IP shown in errmsg in \
          the console",
+    ),
+    (
+        40169,
+        ErrorKind::InvalidRequest,
+        "invalid scene length, or the body is not JSON (wxa/getwxacodeunlimit): the scene must \
+         be 1 to 32 characters and the body a JSON string",
     ),
     (
         40226,
@@ -182,6 +201,13 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
         "openid parameter missing: pass the openid returned with the token",
     ),
     (
+        41030,
+        ErrorKind::Configuration,
+        "invalid page (wxa/getwxacodeunlimit): the page is not in the published version, or has \
+         a leading / or a query string; while developing use check_path false and env_version \
+         develop or trial",
+    ),
+    (
         42001,
         ErrorKind::TokenInvalid,
         "the access_token expired: refresh it (user token: oauth2_refresh_token; global token: \
@@ -223,13 +249,26 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
         45009,
         ErrorKind::Quota,
         "the daily quota of this API is used up: cache the global token instead of fetching it \
-         per request; an admin can reset quotas with clear_quota (10 times a month)",
+         per request; an admin can reset quotas with clear_quota (10 times a month) \
+         (wxa/getwxacodeunlimit: 5000 codes a minute — slow down or pre-generate codes)",
     ),
     (
         45011,
         ErrorKind::Quota,
         "per-minute frequency limit reached (jscode2session: 100 per user per minute): slow \
          down and try again next minute",
+    ),
+    (
+        45063,
+        ErrorKind::Permission,
+        "no permission to generate this mini program code (wxa/getwxacodeunlimit): check the \
+         mini program's status and the API permissions granted to it",
+    ),
+    (
+        47001,
+        ErrorKind::InvalidRequest,
+        "data format error: the POST body must be JSON (not a form), with access_token in the \
+         query string and not in the JSON",
     ),
     (
         48001,
@@ -258,6 +297,12 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
         ErrorKind::Configuration,
         "this server's IP is not registered in the API IP whitelist: add the egress IP in the \
          console",
+    ),
+    (
+        87009,
+        ErrorKind::LoginAgain,
+        "invalid signature (wxa/checksession): the session_key is stale — a later wx.login \
+         replaced it — so the mini program must call wx.login again and send a fresh code",
     ),
     (
         89503,
@@ -588,6 +633,8 @@ mod tests {
         -1, 40001, 40002, 40003, 40013, 40014, 40029, 40030, 40125, 40163, 40164, 40226, 40243,
         41001, 41002, 41003, 41004, 41008, 41009, 42001, 42002, 42003, 42007, 43001, 43002, 43003,
         45009, 45011, 48001, 48004, 50001, 50002, 61004, 89503, 40053,
+        // §17–§19.2: phone number, checksession, getwxacodeunlimit.
+        87009, 41030, 40169, 40129, 45063, 40097, 47001,
     ];
 
     #[test]
@@ -627,6 +674,16 @@ mod tests {
             ErrorKind::Configuration,
         );
         expect(&[40001, 40014, 42001], ErrorKind::TokenInvalid);
+        expect(&[87009], ErrorKind::LoginAgain);
+        expect(&[41030, 40097], ErrorKind::Configuration);
+        expect(&[40169, 40129, 47001], ErrorKind::InvalidRequest);
+        expect(&[45063], ErrorKind::Permission);
+    }
+
+    #[test]
+    fn table_is_in_ascending_order() {
+        let codes = known_errcodes();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "{codes:?}");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! The body is read as bytes (at most 1 MiB) and parsed as JSON whatever the `Content-Type`
 //! (WeChat sometimes labels JSON `text/plain`). A non-zero `errcode` is an error; a success may
 //! or may not carry `errcode: 0`. A non-2xx status is [`WechatError::Http`].
+//! [`wxa_code_unlimit`](WechatClient::wxa_code_unlimit) answers an image (at most 2 MiB) whose
+//! type is sniffed from its bytes; a JSON label or a body starting with `{` is its error.
 //!
 //! # Retries
 //!
@@ -20,7 +22,8 @@
 //!
 //! Calls that consume or create something — the code exchanges
 //! ([`oauth2_access_token`](WechatClient::oauth2_access_token),
-//! [`jscode2session`](WechatClient::jscode2session)),
+//! [`jscode2session`](WechatClient::jscode2session),
+//! [`phone_number`](WechatClient::phone_number)),
 //! [`qrcode_create`](WechatClient::qrcode_create) and a forced
 //! [`stable_token`](WechatClient::stable_token) — are retried only when WeChat surely did not
 //! act: a connect failure (nothing was sent), `-1` or a 5xx (WeChat said it failed). A timeout
@@ -65,13 +68,16 @@ use url::Url;
 
 pub use error::{ErrorKind, WechatError, describe, describe_authorize_page, known_errcodes};
 pub use types::{
-    GlobalToken, Lang, MiniSession, OAuthToken, OaScope, OaUserInfo, QrCodeRequest, QrTicket,
-    UserInfo,
+    GlobalToken, Lang, MiniSession, OAuthToken, OaScope, OaUserInfo, PhoneNumber, QrCodeRequest,
+    QrTicket, UserInfo, WxaCode, WxaCodeRequest,
 };
 
 use crate::Secret;
-use transport::{Endpoint, Replay, RetryPolicy};
-use types::{Ack, StableTokenBody};
+use transport::{Call, Endpoint, Replay, RetryPolicy};
+use types::{Ack, PhoneAnswer, StableTokenBody};
+
+/// The largest mini program code image accepted (a 1280 px code is a few hundred KiB).
+const MAX_WXA_CODE_BYTES: usize = 2 << 20;
 
 /// WeChat's server API host (override: `WECHAT_API_BASE`).
 ///
@@ -567,6 +573,148 @@ impl WechatClient {
         .await
     }
 
+    /// Exchanges a `getPhoneNumber` button code for the user's phone number
+    /// (`wxa/business/getuserphonenumber`, POST JSON) with the mini program's global token.
+    ///
+    /// `code` is `e.detail.code` of `<button open-type="getPhoneNumber">` — not a `wx.login`
+    /// code. With `openid`, WeChat checks that the code belongs to that user. The code is
+    /// single-use: this call is retried after `-1`, an HTTP 5xx or a connect failure, never
+    /// after a timeout.
+    ///
+    /// # Errors
+    ///
+    /// 40029 (code spent, expired, or a `wx.login` code: [`ErrorKind::LoginAgain`]), 40013
+    /// (the token belongs to another app), 40001 / 42001 (stale token), 45011 (frequency).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken, code: &str) -> Result<(), wechat_auth::client::WechatError> {
+    /// let phone = client.phone_number(&global.access_token, code, None).await?;
+    /// assert_eq!(phone.watermark_appid, "wxMINI"); // your mini program's AppID
+    /// println!("+{} {}", phone.country_code, phone.pure_phone_number);
+    /// # Ok(()) }
+    /// ```
+    pub async fn phone_number(
+        &self,
+        access_token: &Secret,
+        code: &str,
+        openid: Option<&str>,
+    ) -> Result<PhoneNumber, WechatError> {
+        require("access_token", access_token.expose())?;
+        require("code", code)?;
+        if let Some(openid) = openid {
+            require("openid", openid)?;
+        }
+        let body = match openid {
+            Some(openid) => serde_json::json!({ "code": code, "openid": openid }),
+            None => serde_json::json!({ "code": code }),
+        };
+        let answer: PhoneAnswer = self
+            .execute(Endpoint::PhoneNumber, Replay::OnlyIfUnsent, |http, url| {
+                http.post(url)
+                    .query(&[("access_token", access_token.expose())])
+                    .json(&body)
+            })
+            .await?;
+        Ok(answer.into())
+    }
+
+    /// Checks that `session_key` is still the user's current one (`wxa/checksession`, GET)
+    /// with the mini program's global token; `Ok(())` means current.
+    ///
+    /// The key never leaves this server: only its signature is sent,
+    /// `hmac_sha256(session_key, "")` keyed with the key's Base64 text (protocol §17.2).
+    /// Retried on every temporary failure.
+    ///
+    /// # Errors
+    ///
+    /// 87009 when the key is stale ([`ErrorKind::LoginAgain`]: a later `wx.login` replaced
+    /// it, so the mini program must call `wx.login` and send a new code).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken, session: wechat_auth::client::MiniSession) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::client::ErrorKind;
+    ///
+    /// match client.check_session(&global.access_token, &session.openid, &session.session_key).await {
+    ///     Ok(()) => println!("session_key still valid"),
+    ///     Err(e) if e.kind() == ErrorKind::LoginAgain => println!("ask for wx.login again"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_session(
+        &self,
+        access_token: &Secret,
+        openid: &str,
+        session_key: &Secret,
+    ) -> Result<(), WechatError> {
+        require("access_token", access_token.expose())?;
+        require("openid", openid)?;
+        require("session_key", session_key.expose())?;
+        let signature = session_signature(session_key);
+        let Ack {} = self
+            .execute(Endpoint::CheckSession, Replay::Safe, |http, url| {
+                http.get(url).query(&[
+                    ("access_token", access_token.expose()),
+                    ("signature", signature.as_str()),
+                    ("openid", openid),
+                    ("sig_method", "hmac_sha256"),
+                ])
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Draws a mini program code for `request.scene` (`wxa/getwxacodeunlimit`, POST JSON)
+    /// with the mini program's global token.
+    ///
+    /// The answer is an image (at most 2 MiB); its type is sniffed from the bytes, because
+    /// WeChat labels PNGs `image/jpeg`. Errors come as JSON with HTTP 200. Codes never expire
+    /// and are unlimited, so the call is retried on every temporary failure.
+    ///
+    /// # Errors
+    ///
+    /// 40169 / 40129 (scene empty, longer than 32 characters or with a forbidden character),
+    /// 41030 (page not in the published version: `with_check_path(false)` while developing),
+    /// 40097 (bad `env_version`), 48001 (not a mini program's token), 45009 (5000 a minute);
+    /// [`WechatError::Decode`] for an answer that is neither PNG nor JPEG.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken) -> Result<(), wechat_auth::client::WechatError> {
+    /// use wechat_auth::client::WxaCodeRequest;
+    ///
+    /// let req = WxaCodeRequest::new("t3f9a2c").with_page("pages/login/confirm");
+    /// let code = client.wxa_code_unlimit(&global.access_token, &req).await?;
+    /// println!("{} bytes of {}", code.bytes.len(), code.content_type);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wxa_code_unlimit(
+        &self,
+        access_token: &Secret,
+        request: &WxaCodeRequest,
+    ) -> Result<WxaCode, WechatError> {
+        require("access_token", access_token.expose())?;
+        let body = request.body();
+        let inner = &self.inner;
+        let call = Call {
+            endpoint: Endpoint::WxaCodeUnlimit,
+            replay: Replay::Safe,
+            max_body: MAX_WXA_CODE_BYTES,
+        };
+        transport::execute_with(
+            &inner.http,
+            inner.retry,
+            &inner.api_base,
+            call,
+            |http, url| {
+                http.post(url)
+                    .query(&[("access_token", access_token.expose())])
+                    .json(&body)
+            },
+            transport::parse_wxa_code,
+        )
+        .await
+    }
+
     /// The website QR login page (`connect/qrconnect`, scope `snsapi_login`) to redirect a
     /// desktop browser to. `lang` is `Some("en")` or `Some("cn")` (WeChat's default).
     ///
@@ -642,6 +790,16 @@ impl WechatClient {
     pub fn showqrcode_url(&self, ticket: &str) -> String {
         urls::showqrcode_url(&self.inner.mp_base, ticket)
     }
+}
+
+/// The `signature` of `wxa/checksession`: lowercase hex HMAC-SHA256 of the empty message,
+/// keyed with the `session_key`'s Base64 text as WeChat returned it (not the decoded bytes).
+fn session_signature(session_key: &Secret) -> String {
+    use hmac::Mac as _;
+
+    let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(session_key.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Refuses an empty parameter before anything is sent (the message names the parameter only).
@@ -1082,6 +1240,16 @@ mod tests {
                 .await
                 .unwrap_err(),
             client.user_info(&empty, "o", Lang::En).await.unwrap_err(),
+            client.phone_number(&empty, "c", None).await.unwrap_err(),
+            client.phone_number(&s, "", None).await.unwrap_err(),
+            client.phone_number(&s, "c", Some("")).await.unwrap_err(),
+            client.check_session(&empty, "o", &s).await.unwrap_err(),
+            client.check_session(&s, "", &s).await.unwrap_err(),
+            client.check_session(&s, "o", &empty).await.unwrap_err(),
+            client
+                .wxa_code_unlimit(&empty, &WxaCodeRequest::new("s"))
+                .await
+                .unwrap_err(),
         ];
         for err in cases {
             // InvalidRequest, not Transport: nothing reached the (closed) port.
@@ -1108,6 +1276,28 @@ mod tests {
         send(client.stable_token("a", &s, false));
         send(client.qrcode_create(&s, &qr));
         send(client.user_info(&s, "o", Lang::En));
+        send(client.phone_number(&s, "c", Some("o")));
+        send(client.check_session(&s, "o", &s));
+        send(client.wxa_code_unlimit(&s, &WxaCodeRequest::new("s")));
+    }
+
+    #[test]
+    fn checksession_signature_matches_the_protocol_vector() {
+        // Protocol §17.2: keyed with the Base64 text, empty message.
+        let key = Secret::new("o0q0otL8aEzpcZL/FT9WsQ==");
+        assert_eq!(
+            session_signature(&key),
+            "46e043c5525c2d817c44be603d30837a808a1d930d038f6fdc3e62a201fed128"
+        );
+        // The doc's signing example with the same key over {"foo":"bar"} confirms the key
+        // is the ASCII text, not the 16 decoded bytes.
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.expose().as_bytes()).unwrap();
+        mac.update(br#"{"foo":"bar"}"#);
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::error::WechatError;
+use super::types::{Ack, WxaCode, sniff_image};
 
 /// The largest response body accepted (WeChat's JSON answers are a few hundred bytes).
 pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
@@ -33,6 +34,9 @@ pub(crate) enum Endpoint {
     StableToken,
     QrCodeCreate,
     UserInfo,
+    PhoneNumber,
+    CheckSession,
+    WxaCodeUnlimit,
 }
 
 impl Endpoint {
@@ -48,6 +52,9 @@ impl Endpoint {
             Self::StableToken => "cgi-bin/stable_token",
             Self::QrCodeCreate => "cgi-bin/qrcode/create",
             Self::UserInfo => "cgi-bin/user/info",
+            Self::PhoneNumber => "wxa/business/getuserphonenumber",
+            Self::CheckSession => "wxa/checksession",
+            Self::WxaCodeUnlimit => "wxa/getwxacodeunlimit",
         }
     }
 
@@ -76,6 +83,15 @@ impl Endpoint {
                 tracing::info_span!("cgi-bin/qrcode/create", endpoint, attempt = Empty)
             }
             Self::UserInfo => tracing::info_span!("cgi-bin/user/info", endpoint, attempt = Empty),
+            Self::PhoneNumber => {
+                tracing::info_span!("wxa/business/getuserphonenumber", endpoint, attempt = Empty)
+            }
+            Self::CheckSession => {
+                tracing::info_span!("wxa/checksession", endpoint, attempt = Empty)
+            }
+            Self::WxaCodeUnlimit => {
+                tracing::info_span!("wxa/getwxacodeunlimit", endpoint, attempt = Empty)
+            }
         }
     }
 }
@@ -155,16 +171,64 @@ where
     T: DeserializeOwned,
     F: Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
 {
+    let call = Call {
+        endpoint,
+        replay,
+        max_body: MAX_BODY_BYTES,
+    };
+    execute_with(http, policy, api_base, call, build, |path, answer| {
+        parse_response(path, answer.status, &answer.body)
+    })
+    .await
+}
+
+/// What [`execute_with`] needs to know about one endpoint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) replay: Replay,
+    /// The largest body read; a longer one is a [`WechatError::Decode`].
+    pub(crate) max_body: usize,
+}
+
+/// A 2xx answer, its body read (bounded) but not yet interpreted.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    /// The `Content-Type` header, if any (lower-cased, parameters kept).
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Vec<u8>,
+}
+
+/// [`execute`] for answers that are not (only) JSON: `parse` turns each read answer into the
+/// value or an error (a retryable one, such as `-1`, is retried as usual).
+pub(crate) async fn execute_with<T, F, P>(
+    http: &reqwest::Client,
+    policy: RetryPolicy,
+    api_base: &Url,
+    call: Call,
+    build: F,
+    parse: P,
+) -> Result<T, WechatError>
+where
+    F: Fn(&reqwest::Client, Url) -> reqwest::RequestBuilder,
+    P: Fn(&'static str, Answer) -> Result<T, WechatError>,
+{
+    let Call {
+        endpoint,
+        replay,
+        max_body,
+    } = call;
     let url = api_base.join(endpoint.path()).map_err(|e| {
         WechatError::InvalidConfig(format!("cannot join the API base URL and a path: {e}"))
     })?;
     let span = endpoint.span();
-    let call = async {
+    let run = async {
         let started = Instant::now();
         let mut retries_done = 0_u32;
         loop {
             let attempt = retries_done + 1;
-            match attempt_once(build(http, url.clone()), endpoint).await {
+            match attempt_once(build(http, url.clone()), endpoint, max_body, &parse).await {
                 Ok(value) => {
                     // Recorded once, at the end: some subscribers append rather than replace.
                     tracing::Span::current().record("attempt", attempt);
@@ -198,17 +262,22 @@ where
             }
         }
     };
-    call.instrument(span).await
+    run.instrument(span).await
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn attempt_once<T: DeserializeOwned>(
+async fn attempt_once<T, P>(
     request: reqwest::RequestBuilder,
     endpoint: Endpoint,
-) -> Result<T, Failure> {
+    max_body: usize,
+    parse: &P,
+) -> Result<T, Failure>
+where
+    P: Fn(&'static str, Answer) -> Result<T, WechatError>,
+{
     let path = endpoint.path();
     let mut response = request.send().await.map_err(|err| {
         let err = err.without_url();
@@ -230,8 +299,18 @@ async fn attempt_once<T: DeserializeOwned>(
             status,
         }));
     }
-    let body = read_body(&mut response, path).await?;
-    parse_response(path, status, &body).map_err(answered)
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let body = read_body(&mut response, path, max_body).await?;
+    let answer = Answer {
+        status,
+        content_type,
+        body,
+    };
+    parse(path, answer).map_err(answered)
 }
 
 fn answered(error: WechatError) -> Failure {
@@ -252,21 +331,20 @@ fn transport_error(endpoint: &'static str, err: reqwest::Error) -> WechatError {
     }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`], chunk by chunk.
+/// Reads at most `max_body` bytes, chunk by chunk.
 async fn read_body(
     response: &mut reqwest::Response,
     endpoint: &'static str,
+    max_body: usize,
 ) -> Result<Vec<u8>, Failure> {
     let too_large = |len: u64| {
         answered(WechatError::Decode {
             endpoint,
-            detail: format!(
-                "response body of {len}+ bytes exceeds the {MAX_BODY_BYTES}-byte limit"
-            ),
+            detail: format!("response body of {len}+ bytes exceeds the {max_body}-byte limit"),
         })
     };
     if let Some(len) = response.content_length()
-        && len > MAX_BODY_BYTES as u64
+        && len > max_body as u64
     {
         return Err(too_large(len));
     }
@@ -277,7 +355,7 @@ async fn read_body(
             phase: Phase::Unknown,
         })?;
         let Some(chunk) = chunk else { break };
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > max_body {
             return Err(too_large((body.len() + chunk.len()) as u64));
         }
         body.extend_from_slice(&chunk);
@@ -342,6 +420,58 @@ pub(crate) fn parse_response<T: DeserializeOwned>(
     T::deserialize(value).map_err(|e| decode(safe_data_error(&e, body.len())))
 }
 
+/// Turns a `wxa/getwxacodeunlimit` answer into an image or an error (protocol §18.2).
+///
+/// A JSON label (`application/json`) or a body starting with `{` is an error answer: parsed
+/// as one (a JSON object without a non-zero errcode is a [`WechatError::Decode`]). Otherwise
+/// the type is sniffed from the bytes — WeChat labels every image `image/jpeg`, PNGs too —
+/// and anything neither PNG nor JPEG is a [`WechatError::Decode`].
+pub(crate) fn parse_wxa_code(
+    endpoint: &'static str,
+    answer: Answer,
+) -> Result<WxaCode, WechatError> {
+    let Answer {
+        status,
+        content_type,
+        body,
+    } = answer;
+    let json_label = content_type
+        .as_deref()
+        .is_some_and(|t| t.trim_start().starts_with("application/json"));
+    let looks_json = body
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&body)
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        == Some(&b'{');
+    if json_label || looks_json {
+        let Ack {} = parse_response(endpoint, status, &body)?;
+        return Err(WechatError::Decode {
+            endpoint,
+            detail: format!(
+                "a JSON answer without errcode instead of an image ({} bytes)",
+                body.len()
+            ),
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(WechatError::Http { endpoint, status });
+    }
+    match sniff_image(&body) {
+        Some(content_type) => Ok(WxaCode {
+            bytes: bytes::Bytes::from(body),
+            content_type,
+        }),
+        None => Err(WechatError::Decode {
+            endpoint,
+            detail: format!(
+                "the answer is neither a PNG nor a JPEG ({} bytes)",
+                body.len()
+            ),
+        }),
+    }
+}
+
 /// errcode as WeChat sends it (a number), or a numeric string from a sloppy proxy.
 fn errcode_of(raw: &serde_json::Value) -> Option<i64> {
     match raw {
@@ -389,7 +519,7 @@ mod tests {
     use super::*;
     use crate::client::ErrorKind;
     use crate::client::types::{
-        Ack, GlobalToken, MiniSession, OAuthToken, OaUserInfo, QrTicket, UserInfo,
+        GlobalToken, MiniSession, OAuthToken, OaUserInfo, QrTicket, UserInfo,
     };
 
     const EP: &str = "sns/oauth2/access_token";
@@ -612,6 +742,61 @@ mod tests {
         assert_eq!(u.qr_scene_str, "login_x");
     }
 
+    fn wxa(content_type: Option<&str>, body: &[u8]) -> Result<WxaCode, WechatError> {
+        let answer = Answer {
+            status: 200,
+            content_type: content_type.map(str::to_owned),
+            body: body.to_vec(),
+        };
+        parse_wxa_code("wxa/getwxacodeunlimit", answer)
+    }
+
+    #[test]
+    fn wxa_code_type_comes_from_the_bytes_not_the_header() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let code = wxa(Some("image/jpeg"), png).unwrap();
+        assert_eq!(code.content_type, "image/png");
+        assert_eq!(&code.bytes[..], png);
+        let jpeg = b"\xFF\xD8\xFF\xE0\0\x10JFIF";
+        assert_eq!(
+            wxa(Some("image/png"), jpeg).unwrap().content_type,
+            "image/jpeg"
+        );
+        assert_eq!(wxa(None, jpeg).unwrap().content_type, "image/jpeg");
+    }
+
+    #[test]
+    fn wxa_code_errors_are_json_by_label_or_by_first_byte() {
+        let body = br#"{"errcode":40169,"errmsg":"invalid length for scene, or the data is not json string"}"#;
+        for label in [
+            Some("application/json; charset=utf-8"),
+            Some("image/jpeg"),
+            Some("text/plain"),
+            None,
+        ] {
+            let err = wxa(label, body).unwrap_err();
+            assert_eq!(err.errcode(), Some(40169), "{label:?}");
+        }
+        let err = wxa(
+            Some("image/jpeg"),
+            b"  \n{\"errcode\":-1,\"errmsg\":\"system error\"}",
+        )
+        .unwrap_err();
+        assert!(err.is_retryable());
+        // Labelled JSON but not JSON, or JSON without an errcode: unreadable, not an image.
+        let err = wxa(Some("application/json"), b"\x89PNG\r\n").unwrap_err();
+        assert!(matches!(err, WechatError::Decode { .. }), "{err:?}");
+        let err = wxa(None, br#"{"errcode":0}"#).unwrap_err();
+        assert!(matches!(err, WechatError::Decode { .. }), "{err:?}");
+        for junk in [&b""[..], b"GIF89a", b"<html>"] {
+            let err = wxa(Some("image/jpeg"), junk).unwrap_err();
+            assert!(
+                matches!(err, WechatError::Decode { ref detail, .. } if detail.contains("neither")),
+                "{err:?}"
+            );
+        }
+    }
+
     #[test]
     fn text_plain_labelled_json_is_parsed() {
         // The parser never sees Content-Type: bytes are parsed as JSON whatever the label.
@@ -774,6 +959,9 @@ mod tests {
             Endpoint::StableToken,
             Endpoint::QrCodeCreate,
             Endpoint::UserInfo,
+            Endpoint::PhoneNumber,
+            Endpoint::CheckSession,
+            Endpoint::WxaCodeUnlimit,
         ];
         let mut paths: Vec<_> = all.iter().map(|e| e.path()).collect();
         paths.sort_unstable();

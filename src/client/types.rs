@@ -479,6 +479,253 @@ impl QrCodeRequest {
     }
 }
 
+/// A user's phone number from `wxa/business/getuserphonenumber` (protocol §17.1).
+///
+/// Built from `phone_info`: `phoneNumber` (with the area code for foreign numbers),
+/// `purePhoneNumber`, `countryCode` (WeChat sends a number or a string; kept as text) and
+/// the `watermark`. Check that `watermark_appid` is your mini program's AppID.
+///
+/// ```
+/// use wechat_auth::client::PhoneNumber;
+///
+/// let stored = r#"{"phone_number":"13800138000","pure_phone_number":"13800138000",
+///     "country_code":"86","watermark_appid":"wxMINI","watermark_timestamp":1637744274}"#;
+/// let phone: PhoneNumber = serde_json::from_str(stored)?;
+/// assert_eq!(phone.country_code, "86");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumber {
+    /// The bound number; foreign numbers include the area code.
+    pub phone_number: String,
+    /// The number without area code.
+    pub pure_phone_number: String,
+    /// The area code, e.g. `86`.
+    pub country_code: String,
+    /// The AppID the number was issued for (should be yours).
+    pub watermark_appid: String,
+    /// When the user obtained the number (Unix seconds).
+    pub watermark_timestamp: u64,
+}
+
+/// The wire shape of a `getuserphonenumber` success.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PhoneAnswer {
+    phone_info: PhoneInfo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneInfo {
+    phone_number: String,
+    #[serde(default)]
+    pure_phone_number: String,
+    #[serde(default, deserialize_with = "text_or_number")]
+    country_code: String,
+    #[serde(default)]
+    watermark: Watermark,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Watermark {
+    #[serde(default)]
+    appid: String,
+    #[serde(default)]
+    timestamp: u64,
+}
+
+impl From<PhoneAnswer> for PhoneNumber {
+    fn from(answer: PhoneAnswer) -> Self {
+        let info = answer.phone_info;
+        PhoneNumber {
+            phone_number: info.phone_number,
+            pure_phone_number: info.pure_phone_number,
+            country_code: info.country_code,
+            watermark_appid: info.watermark.appid,
+            watermark_timestamp: info.watermark.timestamp,
+        }
+    }
+}
+
+/// A string, or a number written as its decimal text (`86` and `"86"` both give `"86"`);
+/// `null` gives `""`.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Null(()),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Text(s) => s,
+        Raw::Int(n) => n.to_string(),
+        Raw::Float(f) => f.to_string(),
+        Raw::Null(()) => String::new(),
+    })
+}
+
+/// What to draw in a mini program code (`wxa/getwxacodeunlimit`, protocol §18.1).
+///
+/// Only `scene` is required; unset fields are left out of the request, so WeChat's defaults
+/// apply (home page, `check_path: true`, `env_version: "release"`, width 430). WeChat checks
+/// the scene (at most 32 visible characters of `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]`) and
+/// answers 40169 / 40129; this type does not.
+///
+/// ```
+/// use wechat_auth::client::WxaCodeRequest;
+///
+/// let req = WxaCodeRequest::new("t3f9a2c")
+///     .with_page("pages/login/confirm")
+///     .with_env_version("develop")
+///     .with_check_path(false)
+///     .with_width(280);
+/// assert_eq!(req.scene, "t3f9a2c");
+/// assert_eq!(req.page.as_deref(), Some("pages/login/confirm"));
+/// assert_eq!(req.env_version.as_deref(), Some("develop"));
+/// assert_eq!(req.check_path, Some(false));
+/// assert_eq!(req.width, Some(280));
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct WxaCodeRequest {
+    /// The value the opened page reads as `decodeURIComponent(query.scene)`.
+    pub scene: String,
+    /// The page to open, e.g. `pages/index/index` (no leading `/`, no query); `None`: the
+    /// home page.
+    pub page: Option<String>,
+    /// `release` (default), `trial` or `develop`.
+    pub env_version: Option<String>,
+    /// `false` lets the code open a page missing from the published version (while
+    /// developing); WeChat's default is `true`.
+    pub check_path: Option<bool>,
+    /// Width in pixels, 280–1280 (WeChat's default 430).
+    pub width: Option<u32>,
+}
+
+impl WxaCodeRequest {
+    /// A request for `scene` with every option left to WeChat's default.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::WxaCodeRequest::new("login_1");
+    /// assert_eq!(req.scene, "login_1");
+    /// assert!(req.page.is_none() && req.env_version.is_none());
+    /// assert!(req.check_path.is_none() && req.width.is_none());
+    /// ```
+    pub fn new(scene: impl Into<String>) -> Self {
+        WxaCodeRequest {
+            scene: scene.into(),
+            page: None,
+            env_version: None,
+            check_path: None,
+            width: None,
+        }
+    }
+
+    /// The page the code opens (`pages/index/index`: no leading `/`, no query string).
+    ///
+    /// ```
+    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_page("pages/a/a");
+    /// assert_eq!(req.page.as_deref(), Some("pages/a/a"));
+    /// ```
+    pub fn with_page(mut self, page: impl Into<String>) -> Self {
+        self.page = Some(page.into());
+        self
+    }
+
+    /// The mini program version to open: `release`, `trial` or `develop`.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_env_version("trial");
+    /// assert_eq!(req.env_version.as_deref(), Some("trial"));
+    /// ```
+    pub fn with_env_version(mut self, env_version: impl Into<String>) -> Self {
+        self.env_version = Some(env_version.into());
+        self
+    }
+
+    /// Whether WeChat checks that the page exists in the published version.
+    ///
+    /// ```
+    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_check_path(false);
+    /// assert_eq!(req.check_path, Some(false));
+    /// ```
+    pub fn with_check_path(mut self, check_path: bool) -> Self {
+        self.check_path = Some(check_path);
+        self
+    }
+
+    /// The image width in pixels (280–1280).
+    ///
+    /// ```
+    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_width(1280);
+    /// assert_eq!(req.width, Some(1280));
+    /// ```
+    pub fn with_width(mut self, width: u32) -> Self {
+        self.width = Some(width);
+        self
+    }
+
+    pub(crate) fn body(&self) -> WxaCodeBody<'_> {
+        WxaCodeBody {
+            scene: &self.scene,
+            page: self.page.as_deref(),
+            env_version: self.env_version.as_deref(),
+            check_path: self.check_path,
+            width: self.width,
+        }
+    }
+}
+
+/// The JSON body of `wxa/getwxacodeunlimit`; unset options are left out.
+#[derive(Debug, Serialize)]
+pub(crate) struct WxaCodeBody<'a> {
+    scene: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check_path: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+}
+
+/// A mini program code image from `wxa/getwxacodeunlimit`.
+///
+/// `content_type` comes from the bytes, never from the header (WeChat labels PNGs
+/// `image/jpeg`): `image/png` or `image/jpeg`.
+///
+/// ```no_run
+/// # async fn run(client: wechat_auth::client::WechatClient, token: wechat_auth::Secret) -> Result<(), wechat_auth::client::WechatError> {
+/// use wechat_auth::client::WxaCodeRequest;
+///
+/// let code = client.wxa_code_unlimit(&token, &WxaCodeRequest::new("t3f9a2c")).await?;
+/// assert!(matches!(code.content_type, "image/png" | "image/jpeg"));
+/// # Ok(()) }
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct WxaCode {
+    /// The image file.
+    pub bytes: bytes::Bytes,
+    /// `image/png` or `image/jpeg`, sniffed from the bytes.
+    pub content_type: &'static str,
+}
+
+/// The MIME type of a PNG (`89 50 4E 47`) or JPEG (`FF D8`) file, from its first bytes.
+pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG") {
+        Some("image/png")
+    } else if bytes.starts_with(b"\xFF\xD8") {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
 /// The body of `cgi-bin/stable_token`.
 #[derive(Serialize)]
 pub(crate) struct StableTokenBody<'a> {
@@ -553,6 +800,60 @@ mod tests {
         for req in good {
             assert!(req.validate().is_ok(), "{req:?}");
         }
+    }
+
+    #[test]
+    fn phone_answer_accepts_a_numeric_or_text_country_code() {
+        // wechatpy's fixture: countryCode a number, appid empty.
+        let fixture = json!({"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13123456789",
+            "purePhoneNumber":"13123456789","countryCode":86,
+            "watermark":{"timestamp":1637744274,"appid":""}}});
+        let phone = PhoneNumber::from(serde_json::from_value::<PhoneAnswer>(fixture).unwrap());
+        assert_eq!(phone.phone_number, "13123456789");
+        assert_eq!(phone.pure_phone_number, "13123456789");
+        assert_eq!(phone.country_code, "86");
+        assert_eq!(phone.watermark_appid, "");
+        assert_eq!(phone.watermark_timestamp, 1_637_744_274);
+        // Real answers: countryCode a string.
+        let real = json!({"phone_info":{"phoneNumber":"+1 2025550123","purePhoneNumber":"2025550123",
+            "countryCode":"1","watermark":{"timestamp":1,"appid":"wxMINI"}}});
+        let phone = PhoneNumber::from(serde_json::from_value::<PhoneAnswer>(real).unwrap());
+        assert_eq!(
+            (phone.country_code.as_str(), phone.watermark_appid.as_str()),
+            ("1", "wxMINI")
+        );
+        assert!(serde_json::from_value::<PhoneAnswer>(json!({"errcode":0})).is_err());
+        let again: PhoneNumber =
+            serde_json::from_str(&serde_json::to_string(&phone).unwrap()).unwrap();
+        assert_eq!(again, phone);
+    }
+
+    #[test]
+    fn wxa_code_body_leaves_unset_options_out() {
+        let bare = WxaCodeRequest::new("t1");
+        assert_eq!(
+            serde_json::to_value(bare.body()).unwrap(),
+            json!({"scene":"t1"})
+        );
+        let full = WxaCodeRequest::new("t1")
+            .with_page("pages/a/a")
+            .with_env_version("develop")
+            .with_check_path(false)
+            .with_width(300);
+        assert_eq!(
+            serde_json::to_value(full.body()).unwrap(),
+            json!({"scene":"t1","page":"pages/a/a","env_version":"develop","check_path":false,"width":300})
+        );
+    }
+
+    #[test]
+    fn images_are_sniffed_from_their_magic_bytes() {
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff_image(b"\xFF\xD8\xFF\xE0..JFIF"), Some("image/jpeg"));
+        assert_eq!(sniff_image(b"{\"errcode\":40169}"), None);
+        assert_eq!(sniff_image(b"GIF89a"), None);
+        assert_eq!(sniff_image(b"\x89P"), None);
+        assert_eq!(sniff_image(b""), None);
     }
 
     #[test]
