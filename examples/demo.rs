@@ -212,6 +212,7 @@ async fn landing(
 <a class="button" href="/auth/wechat/login?return_to=/profile&amp;channel=website">Website QR login</a>
 <a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
+<a class="button secondary" href="/auth/wechat/scan?return_to=/profile&amp;via=miniprogram">Scan a mini program code</a>
 {phone}
 <p>Mobile app and mini program logins are JSON endpoints (<code>POST /auth/wechat/app</code>,
 <code>POST /auth/wechat/miniprogram</code>): see the README's curl walk-through.</p>

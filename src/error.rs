@@ -66,6 +66,10 @@ pub(crate) enum Failure {
     BodyTimeout,
     /// The endpoint does not take this method; the methods it takes.
     MethodNotAllowed(&'static str),
+    /// The configured token provider could not give a global access token.
+    TokenProvider(Arc<str>),
+    /// The scan was answered already (confirmed, cancelled) or is being answered.
+    ScanAnswered,
 }
 
 impl From<WechatError> for Failure {
@@ -244,6 +248,22 @@ impl Failure {
                 "请求内容未能及时到达。",
                 "the request body did not arrive in time".into(),
             ),
+            Self::TokenProvider(_) => Description {
+                level: Level::WARN,
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "token_provider_unavailable",
+                    BUSY_ZH,
+                    "The access token service did not answer. Please try again in a moment."
+                        .into(),
+                )
+            },
+            Self::ScanAnswered => d(
+                StatusCode::CONFLICT,
+                "already_answered",
+                "此扫码登录已处理。",
+                "this scan was answered already".into(),
+            ),
             Self::MethodNotAllowed(_) => d(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -390,6 +410,7 @@ impl std::fmt::Display for Failure {
             Self::Wechat(e) => e.fmt(f),
             Self::Store(e) => e.fmt(f),
             Self::CodeRefused(errcode) => write!(f, "WeChat refused this code before ({errcode})"),
+            Self::TokenProvider(e) => write!(f, "the token provider failed: {e}"),
             other => f.write_str(other.describe().code),
         }
     }
@@ -417,6 +438,30 @@ pub enum HandleError {
     /// The mini program data could not be opened.
     #[error(transparent)]
     MiniProgramData(#[from] MiniDataError),
+    /// The phone number's watermark or owner is not this mini program's user: the `code`
+    /// came from another user or another mini program.
+    #[error("the phone number code belongs to another user or mini program")]
+    NotThisUser,
+    /// The layer could not get what the call needs (the global access token, a busy store,
+    /// the token provider); try again later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<Failure> for HandleError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Wechat(e) => match Arc::try_unwrap(e) {
+                Ok(e) => Self::Wechat(e),
+                Err(shared) => Self::Unavailable(shared.to_string()),
+            },
+            Failure::Store(e) => match Arc::try_unwrap(e) {
+                Ok(e) => Self::Store(e),
+                Err(shared) => Self::Unavailable(shared.to_string()),
+            },
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
 }
 
 /// Why a mini program's `encryptedData` could not be opened.

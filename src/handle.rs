@@ -24,6 +24,7 @@ use http::{StatusCode, request::Parts};
 
 use crate::{
     WechatUser,
+    client::PhoneNumber,
     engine::{Engine, Profile},
     error::HandleError,
     extract::RequestAuth,
@@ -76,6 +77,54 @@ impl WechatHandle {
         iv: &str,
     ) -> Result<serde_json::Value, HandleError> {
         miniprogram::open_data(&self.auth, user, encrypted_data, iv).await
+    }
+
+    /// The phone number behind a mini program's `getPhoneNumber` button: the page hands its
+    /// `code` (`e.detail.code`, not a `wx.login()` code) to the server, which exchanges it
+    /// with `wxa/business/getuserphonenumber` using the mini program's global access token
+    /// (fetched once and shared, like every global token). Codes are single use and live 5
+    /// minutes; a used or foreign code is [`HandleError::Wechat`] with errcode 40029.
+    ///
+    /// ```no_run
+    /// # async fn f(wechat: wechat_auth::WechatHandle) -> Result<(), wechat_auth::HandleError> {
+    /// let phone = wechat.phone_number("CODE_FROM_THE_BUTTON").await?;
+    /// println!("+{} {}", phone.country_code, phone.pure_phone_number);
+    /// # Ok(()) }
+    /// ```
+    pub async fn phone_number(&self, code: &str) -> Result<PhoneNumber, HandleError> {
+        miniprogram::phone_number(&self.auth, code, None).await
+    }
+
+    /// [`phone_number`](Self::phone_number), checked to belong to `user`: WeChat is told the
+    /// user's openid (it refuses a code of someone else), and the number's watermark must name
+    /// the user's mini program.
+    ///
+    /// ```no_run
+    /// # async fn f(wechat: wechat_auth::WechatHandle, user: wechat_auth::WechatUser) -> Result<(), wechat_auth::HandleError> {
+    /// let phone = wechat.phone_number_of(&user, "CODE_FROM_THE_BUTTON").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn phone_number_of(
+        &self,
+        user: &WechatUser,
+        code: &str,
+    ) -> Result<PhoneNumber, HandleError> {
+        miniprogram::phone_number(&self.auth, code, Some(user)).await
+    }
+
+    /// Whether the `session_key` kept from the user's last mini program login is still the
+    /// one WeChat holds (`wxa/checksession`): `false` when it was replaced (the mini program
+    /// ran `wx.login()` again) or lapsed — log in again before decrypting data with it.
+    ///
+    /// ```no_run
+    /// # async fn f(wechat: wechat_auth::WechatHandle, user: wechat_auth::WechatUser) -> Result<(), wechat_auth::HandleError> {
+    /// if !wechat.check_mini_session(&user).await? {
+    ///     // ask the mini program to call wx.login() and POST /auth/wechat/miniprogram again
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_mini_session(&self, user: &WechatUser) -> Result<bool, HandleError> {
+        miniprogram::check_session(&self.auth, user).await
     }
 }
 

@@ -149,10 +149,10 @@ mod session;
 pub mod store;
 mod user;
 
-pub use client::{WechatClient, WechatError};
+pub use client::{PhoneNumber, WechatClient, WechatError};
 pub use config::{
-    AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, WechatConfig,
-    WechatConfigBuilder,
+    AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, TokenProvider,
+    WechatConfig, WechatConfigBuilder,
 };
 pub use engine::Profile;
 pub use error::{HandleError, MiniDataError};

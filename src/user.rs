@@ -39,6 +39,9 @@ pub enum Channel {
     MobileApp,
     /// Mini program login (`wx.login()` + `jscode2session`).
     MiniProgram,
+    /// Website login by scanning a mini program code: the desktop browser's session, for
+    /// the user who confirmed in the mini program (their mini program openid).
+    MiniProgramCode,
 }
 
 impl Channel {
@@ -54,6 +57,7 @@ impl Channel {
             Channel::ScanFollow => "scan_follow",
             Channel::MobileApp => "mobile_app",
             Channel::MiniProgram => "mini_program",
+            Channel::MiniProgramCode => "mini_program_code",
         }
     }
 }
@@ -83,6 +87,7 @@ impl std::str::FromStr for Channel {
             "scan" | "scan_follow" => Channel::ScanFollow,
             "app" | "mobile_app" => Channel::MobileApp,
             "miniprogram" | "mini_program" => Channel::MiniProgram,
+            "miniprogram_code" | "mini_program_code" => Channel::MiniProgramCode,
             other => return Err(UnknownChannel(other.to_owned())),
         })
     }

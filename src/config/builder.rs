@@ -2,7 +2,7 @@
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
-use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused};
+use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused, TokenProvider};
 use crate::{
     Secret, WechatUser,
     client::{Lang, OaScope},
@@ -55,6 +55,9 @@ pub struct WechatConfigBuilder {
     pub(super) global_token_source: GlobalTokenSource,
     pub(super) http_timeout: Duration,
     pub(super) on_login: Option<LoginHook>,
+    pub(super) token_provider: Option<Arc<dyn TokenProvider>>,
+    pub(super) mini_code_page: Option<String>,
+    pub(super) mini_code_env: Option<String>,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
 }
@@ -91,6 +94,9 @@ impl Default for WechatConfigBuilder {
             global_token_source: GlobalTokenSource::Stable,
             http_timeout: Duration::from_secs(10),
             on_login: None,
+            token_provider: None,
+            mini_code_page: None,
+            mini_code_env: None,
             store: None,
             redis_url: None,
         }
@@ -782,6 +788,75 @@ impl WechatConfigBuilder {
     /// ```
     pub fn with_global_token_source(mut self, source: GlobalTokenSource) -> Self {
         self.global_token_source = source;
+        self
+    }
+
+    /// Takes every app's global access token from `provider` instead of fetching it from
+    /// WeChat: for accounts whose token another system owns (it would be logged out by a
+    /// fetch of ours). See [`TokenProvider`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use wechat_auth::{Secret, TokenProvider, WechatConfig, store::BoxFuture};
+    /// # #[derive(Debug)] struct Central;
+    /// # impl TokenProvider for Central {
+    /// #     fn access_token<'a>(&'a self, _: &'a str, _: Option<&'a Secret>)
+    /// #         -> BoxFuture<'a, Result<Secret, Box<dyn std::error::Error + Send + Sync>>> {
+    /// #         Box::pin(async { Ok(Secret::new("t")) })
+    /// #     }
+    /// # }
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_mini_program("wx4000000000000004", "secret")
+    ///     .with_token_provider(Arc::new(Central))
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains("token_provider: true"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.token_provider = Some(provider);
+        self
+    }
+
+    /// The mini program page a website-login mini program code opens (`POST
+    /// PREFIX/scan?via=miniprogram`), e.g. `pages/login/confirm`: no leading `/`, no query
+    /// (the scene travels in `scene`). Default: the mini program's home page.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_mini_program("wx4000000000000004", "secret");
+    /// assert!(b().with_mini_program_code_page("pages/login/confirm").build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_mini_program_code_page("/pages/login?x=1").build(),
+    ///     Err(ConfigError::InvalidMiniProgramPage(_))
+    /// ));
+    /// ```
+    pub fn with_mini_program_code_page(mut self, page: impl Into<String>) -> Self {
+        self.mini_code_page = Some(page.into());
+        self
+    }
+
+    /// Which version of the mini program its codes open: `release` (the default),
+    /// `trial` or `develop` — the latter two while the confirm page is not published yet.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_mini_program("wx4000000000000004", "secret");
+    /// assert!(b().with_mini_program_env_version("develop").build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_mini_program_env_version("beta").build(),
+    ///     Err(ConfigError::InvalidMiniProgramPage(_))
+    /// ));
+    /// ```
+    pub fn with_mini_program_env_version(mut self, version: impl Into<String>) -> Self {
+        self.mini_code_env = Some(version.into());
         self
     }
 

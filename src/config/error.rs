@@ -122,6 +122,9 @@ pub enum ConfigError {
         /// What was given.
         value: String,
     },
+    /// The mini program code settings are not what WeChat accepts.
+    #[error("{0}")]
+    InvalidMiniProgramPage(String),
     /// A duration setting is out of range.
     #[error("{setting} must be between {min} and {max} seconds")]
     InvalidDuration {

@@ -311,6 +311,10 @@ pub struct WechatConfig {
     pub(crate) global_token_source: GlobalTokenSource,
     pub(crate) http_timeout: Duration,
     pub(crate) on_login: Option<LoginHook>,
+    pub(crate) token_provider: Option<Arc<dyn TokenProvider>>,
+    /// The mini program page a mini program code opens (`page`), and which version.
+    pub(crate) mini_code_page: Option<String>,
+    pub(crate) mini_code_env: Option<String>,
     pub(crate) store: Arc<dyn Store>,
     /// The push URL's signature and crypto, made by `build` when the Official Account has a
     /// push token (shared by every clone).
@@ -333,6 +337,7 @@ impl fmt::Debug for WechatConfig {
             .field("session_ttl", &self.session_ttl)
             .field("session_max_lifetime", &self.session_max_lifetime)
             .field("on_login", &self.on_login.is_some())
+            .field("token_provider", &self.token_provider.is_some())
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
@@ -535,4 +540,40 @@ impl WechatConfig {
     pub fn session_max_lifetime(&self) -> Duration {
         self.session_max_lifetime
     }
+}
+/// Where an app's global access token comes from when another system owns it (a central
+/// token service, a gateway): the layer asks this provider instead of WeChat, for every app
+/// it serves ([`with_token_provider`](WechatConfigBuilder::with_token_provider)). Fetching
+/// a token yourself with `cgi-bin/token` would log that system's token out.
+///
+/// ```
+/// use wechat_auth::{Secret, TokenProvider, store::BoxFuture};
+///
+/// #[derive(Debug)]
+/// struct Central;
+///
+/// impl TokenProvider for Central {
+///     fn access_token<'a>(
+///         &'a self,
+///         appid: &'a str,
+///         refused: Option<&'a Secret>,
+///     ) -> BoxFuture<'a, Result<Secret, Box<dyn std::error::Error + Send + Sync>>> {
+///         // Ask the token service; `refused` is the token WeChat just refused, if any.
+///         let _ = refused;
+///         Box::pin(async move { Ok(Secret::new(format!("token-of-{appid}"))) })
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let t = Central.access_token("wx1", None).await.unwrap();
+/// assert_eq!(t.expose(), "token-of-wx1");
+/// # }
+/// ```
+pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
+    /// The current global access token of `appid`. `refused` is the token WeChat has just
+    /// refused (40001, 42001), when the layer asks again for that reason: return a newer one.
+    fn access_token<'a>(
+        &'a self,
+        appid: &'a str,
+        refused: Option<&'a Secret>,
+    ) -> BoxFuture<'a, Result<Secret, Box<dyn std::error::Error + Send + Sync>>>;
 }

@@ -249,6 +249,21 @@ impl WechatConfigBuilder {
             (None, Some(url)) => redis_store(url)?,
         };
 
+        if let Some(page) = &self.mini_code_page
+            && (page.is_empty() || page.starts_with('/') || page.contains('?') || page.len() > 256)
+        {
+            return Err(ConfigError::InvalidMiniProgramPage(format!(
+                "the mini program code page {page:?} must be a page path such as pages/login/confirm: no leading /, no query"
+            )));
+        }
+        if let Some(env) = &self.mini_code_env
+            && !matches!(env.as_str(), "release" | "trial" | "develop")
+        {
+            return Err(ConfigError::InvalidMiniProgramPage(format!(
+                "the mini program env_version {env:?} must be release, trial or develop"
+            )));
+        }
+        let (mini_code_page, mini_code_env) = (self.mini_code_page, self.mini_code_env);
         Ok(WechatConfig {
             public_url,
             origin,
@@ -279,6 +294,9 @@ impl WechatConfigBuilder {
             global_token_source: self.global_token_source,
             http_timeout: self.http_timeout,
             on_login: self.on_login,
+            token_provider: self.token_provider,
+            mini_code_page,
+            mini_code_env,
             store,
             push,
         })

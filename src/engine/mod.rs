@@ -22,7 +22,8 @@ use guard::PublicPaths;
 use logins::CODE_MEMORY_LOCAL;
 pub(crate) use logins::LoginOutcome;
 pub use profiles::Profile;
-pub(crate) use tokens::GlobalToken;
+use tokens::GlobalTokens;
+pub(crate) use tokens::TokenFor;
 
 /// Everything the layer shares between requests.
 pub(crate) struct Engine {
@@ -33,8 +34,8 @@ pub(crate) struct Engine {
     revocations: Revocations,
     /// The push URL's signature and crypto, when the Official Account has a push token.
     push: Option<Arc<crate::push::PushCrypto>>,
-    /// The Official Account's global access token.
-    global: GlobalToken,
+    /// Every app's global access token.
+    global: GlobalTokens,
     /// Whether the background work (the deny-list listener) has been started.
     background: std::sync::atomic::AtomicBool,
     /// In-process single flight and memory of used codes.
@@ -66,7 +67,7 @@ impl Engine {
         let push = cfg.push_crypto().cloned();
         Self {
             push,
-            global: GlobalToken::default(),
+            global: GlobalTokens::default(),
             background: std::sync::atomic::AtomicBool::new(false),
             client,
             store,

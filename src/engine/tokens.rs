@@ -1,5 +1,8 @@
-//! The Official Account's global access token: fetched once, shared by every caller and every
-//! instance, renewed before it expires, and replaced when WeChat says it is no longer valid.
+//! Global access tokens, one per app with a secret (the Official Account's for QR codes and
+//! user info, the mini program's for mini program codes and phone numbers): fetched once,
+//! shared by every caller and every instance, renewed before they expire, and replaced when
+//! WeChat says one is no longer valid. An app whose token another system owns asks the
+//! configured [`TokenProvider`](crate::TokenProvider) instead.
 //!
 //! WeChat invalidates the previous token whenever a new one is fetched with `cgi-bin/token`,
 //! so instances that each fetch their own log each other out; `stable_token` (the default)
@@ -63,9 +66,34 @@ impl Current {
 /// five minutes, so asking again inside this margin gets the next token.
 const MARGIN: u64 = 120;
 
-/// Per-process state of the global token.
+/// Which app's global access token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenFor {
+    /// The Official Account's.
+    OfficialAccount,
+    /// The mini program's.
+    MiniProgram,
+}
+
+/// Per-process state of every app's global token.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalTokens {
+    official_account: GlobalToken,
+    mini_program: GlobalToken,
+}
+
+impl GlobalTokens {
+    fn of(&self, app: TokenFor) -> &GlobalToken {
+        match app {
+            TokenFor::OfficialAccount => &self.official_account,
+            TokenFor::MiniProgram => &self.mini_program,
+        }
+    }
+}
+
+/// Per-process state of one app's global token.
 #[derive(Default)]
-pub(crate) struct GlobalToken {
+struct GlobalToken {
     local: RwLock<Option<Current>>,
     fetching: tokio::sync::Mutex<()>,
 }
@@ -88,36 +116,50 @@ impl GlobalToken {
 }
 
 impl Engine {
-    async fn global_current(&self) -> Result<Current, Failure> {
+    /// The credentials of `app`, or why that app is not configured.
+    fn token_app(&self, app: TokenFor) -> Result<&crate::AppCredentials, Failure> {
+        match app {
+            TokenFor::OfficialAccount => self
+                .cfg
+                .official_account
+                .as_ref()
+                .map(|oa| oa.app())
+                .ok_or(Failure::ChannelOff("Official Account")),
+            TokenFor::MiniProgram => self
+                .cfg
+                .mini_program
+                .as_ref()
+                .ok_or(Failure::ChannelOff("mini program")),
+        }
+    }
+
+    async fn global_current(&self, app: TokenFor) -> Result<Current, Failure> {
+        let local = self.global.of(app);
         let now = now_unix();
-        if let Some(c) = self.global.cached(now) {
+        if let Some(c) = local.cached(now) {
             return Ok(c);
         }
-        let _one_at_a_time = self.global.fetching.lock().await;
-        if let Some(c) = self.global.cached(now_unix()) {
+        let _one_at_a_time = local.fetching.lock().await;
+        if let Some(c) = local.cached(now_unix()) {
             return Ok(c);
         }
-        let oa = self
-            .cfg
-            .official_account
-            .as_ref()
-            .ok_or(Failure::ChannelOff("Official Account"))?;
-        let appid = oa.app().appid();
+        let creds = self.token_app(app)?;
+        let appid = creds.appid();
         let key = Key::global_token(appid);
         let store = self.store.as_ref();
         let usable = |raw: &[u8]| Current::from_bytes(raw).is_some_and(|c| c.fresh(now_unix()));
         match flight::join(store, &key, usable, LOCK_TTL, WAIT).await? {
             Turn::Ready(raw) => {
                 let c = Current::from_bytes(&raw).ok_or(Failure::Busy)?;
-                self.global.remember(Some(c.clone()));
+                local.remember(Some(c.clone()));
                 Ok(c)
             }
             Turn::Busy => Err(Failure::Busy),
-            Turn::Mine(lease) => match self.fetch_global(oa.app().secret(), appid).await {
+            Turn::Mine(lease) => match self.fetch_global(creds.secret(), appid).await {
                 Ok(c) => {
                     let ttl = Duration::from_secs(c.expires_at.saturating_sub(now_unix()));
                     lease.finish(c.raw.clone().into_bytes(), ttl).await?;
-                    self.global.remember(Some(c.clone()));
+                    local.remember(Some(c.clone()));
                     Ok(c)
                 }
                 Err(e) => {
@@ -133,7 +175,11 @@ impl Engine {
             GlobalTokenSource::Stable => self.client.stable_token(appid, secret, false).await?,
             GlobalTokenSource::Classic => self.client.token(appid, secret).await?,
         };
-        tracing::info!(expires_in = t.expires_in, "fetched the global access token");
+        tracing::info!(
+            appid,
+            expires_in = t.expires_in,
+            "fetched the global access token"
+        );
         let expires_at = now_unix() + t.expires_in;
         Ok(Current {
             raw: format!("{expires_at} {}", t.access_token.expose()),
@@ -141,37 +187,67 @@ impl Engine {
         })
     }
 
-    /// Drops `failed` if it is still the current token (WeChat refused it), so the next
+    /// Drops `failed` if it is still `app`'s current token (WeChat refused it), so the next
     /// caller fetches a new one.
-    async fn drop_global(&self, failed: &Current) -> Result<(), Failure> {
-        let Some(oa) = &self.cfg.official_account else {
-            return Ok(());
-        };
+    async fn drop_global(&self, app: TokenFor, failed: &Current) -> Result<(), Failure> {
+        let appid = self.token_app(app)?.appid();
         {
-            let mut local = self.global.local.write().unwrap_or_else(|e| e.into_inner());
+            let mut local = self
+                .global
+                .of(app)
+                .local
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             if local.as_ref().is_some_and(|c| c.raw == failed.raw) {
                 *local = None;
             }
         }
-        let key = Key::global_token(oa.app().appid());
+        let key = Key::global_token(appid);
         if self.store.delete_if_eq(&key, failed.raw.as_bytes()).await? {
-            tracing::warn!("WeChat refused the global access token; fetching a new one");
+            tracing::warn!(
+                appid,
+                "WeChat refused the global access token; fetching a new one"
+            );
         }
         Ok(())
     }
 
-    /// Runs `call` with the global token; when WeChat refuses the token (40001, 42001) it is
-    /// dropped (only if still current) and `call` runs once more with a fresh one.
-    pub(crate) async fn with_global_token<T, F, Fut>(&self, call: F) -> Result<T, Failure>
+    /// `app`'s token from the configured provider.
+    async fn provided(
+        &self,
+        provider: &dyn crate::TokenProvider,
+        app: TokenFor,
+        refused: Option<&Secret>,
+    ) -> Result<Secret, Failure> {
+        let appid = self.token_app(app)?.appid();
+        provider
+            .access_token(appid, refused)
+            .await
+            .map_err(|e| Failure::TokenProvider(e.to_string().into()))
+    }
+
+    /// Runs `call` with `app`'s global token; when WeChat refuses the token (40001, 42001)
+    /// it is dropped (only if still current) and `call` runs once more with a fresh one.
+    pub(crate) async fn with_token<T, F, Fut>(&self, app: TokenFor, call: F) -> Result<T, Failure>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,
     {
-        let current = self.global_current().await?;
+        if let Some(provider) = self.cfg.token_provider.as_deref() {
+            let token = self.provided(provider, app, None).await?;
+            return match call(token.clone()).await {
+                Err(e) if e.kind() == ErrorKind::TokenInvalid => {
+                    let fresh = self.provided(provider, app, Some(&token)).await?;
+                    Ok(call(fresh).await?)
+                }
+                other => Ok(other?),
+            };
+        }
+        let current = self.global_current(app).await?;
         match call(current.token()).await {
             Err(e) if e.kind() == ErrorKind::TokenInvalid => {
-                self.drop_global(&current).await?;
-                let fresh = self.global_current().await?;
+                self.drop_global(app, &current).await?;
+                let fresh = self.global_current(app).await?;
                 Ok(call(fresh.token()).await?)
             }
             other => Ok(other?),

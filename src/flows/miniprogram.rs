@@ -12,8 +12,9 @@ use http::Response;
 
 use super::app::{outcome_response, read_code, with_native_token};
 use crate::{
-    Channel, WechatUser,
-    engine::Engine,
+    Channel, Secret, WechatUser,
+    client::PhoneNumber,
+    engine::{Engine, TokenFor},
     error::{Failure, HandleError, MiniDataError},
     store::keys::Key,
 };
@@ -52,7 +53,7 @@ pub(crate) async fn mini_program(
 }
 
 /// Keeps a mini program user's `session_key` on the server (replacing the last one).
-async fn keep_session_key(
+pub(super) async fn keep_session_key(
     auth: &Engine,
     appid: &str,
     openid: &str,
@@ -88,6 +89,54 @@ pub(crate) async fn open_data(
         iv,
         &user.appid,
     )?)
+}
+
+/// The phone number behind a `getPhoneNumber` code; with `user`, checked to be theirs.
+pub(crate) async fn phone_number(
+    auth: &Engine,
+    code: &str,
+    user: Option<&WechatUser>,
+) -> Result<PhoneNumber, HandleError> {
+    let Some(app) = &auth.config().mini_program else {
+        return Err(Failure::ChannelOff("mini program").into());
+    };
+    let openid = user.map(|u| u.openid.as_str());
+    let phone = auth
+        .with_token(TokenFor::MiniProgram, |token| async move {
+            auth.client().phone_number(&token, code, openid).await
+        })
+        .await?;
+    // The watermark names the mini program the number was given to (empty in old samples).
+    if user.is_some() && !phone.watermark_appid.is_empty() && phone.watermark_appid != app.appid() {
+        return Err(HandleError::NotThisUser);
+    }
+    Ok(phone)
+}
+
+/// Whether `user`'s kept `session_key` is still WeChat's.
+pub(crate) async fn check_session(auth: &Engine, user: &WechatUser) -> Result<bool, HandleError> {
+    let session_key = auth
+        .store()
+        .get(&Key::session_key(&user.appid, &user.openid))
+        .await?
+        .and_then(|k| String::from_utf8(k).ok())
+        .map(Secret::new)
+        .ok_or(HandleError::NoSessionKey)?;
+    let checked = auth
+        .with_token(TokenFor::MiniProgram, |token| {
+            let session_key = session_key.clone();
+            async move {
+                auth.client()
+                    .check_session(&token, &user.openid, &session_key)
+                    .await
+            }
+        })
+        .await;
+    match checked {
+        Ok(()) => Ok(true),
+        Err(Failure::Wechat(e)) if e.errcode() == Some(87009) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens a mini program's `encryptedData` (AES-128-CBC, key = the `session_key`, PKCS#7)

@@ -87,19 +87,30 @@ where
             miniprogram::mini_program(auth, auth.client_ip(req), body).await
         }
         "/refresh" if post => account::refresh(auth, req).await,
+        "/miniprogram/scan" if post => {
+            let body = read_body(auth, body, app::MAX_BODY).await?;
+            scan::mini_program_answer(auth, auth.client_ip(req), body).await
+        }
         "/push" if read => Ok(push::verify(auth, req).await),
         "/push" if post => {
             let body = read_body(auth, body, push::MAX_BODY).await?;
             Ok(push::receive(auth, req, body).await)
         }
         "/login" | "/callback" | "/me" => Err(Failure::MethodNotAllowed("GET, HEAD")),
-        "/logout" | "/app" | "/miniprogram" | "/refresh" => Err(Failure::MethodNotAllowed("POST")),
+        "/logout" | "/app" | "/miniprogram" | "/refresh" | "/miniprogram/scan" => {
+            Err(Failure::MethodNotAllowed("POST"))
+        }
         "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
         _ => match sub.strip_prefix("/scan/") {
-            Some(rest) if read => match rest.strip_suffix("/qr.svg") {
-                Some(id) => scan::image(auth, req, id).await,
-                None => scan::status(auth, req, rest).await,
-            },
+            Some(rest) if read => {
+                if let Some(id) = rest.strip_suffix("/qr.svg") {
+                    scan::image(auth, req, id).await
+                } else if let Some(id) = rest.strip_suffix("/code.png") {
+                    scan::mini_program_code(auth, req, id).await
+                } else {
+                    scan::status(auth, req, rest).await
+                }
+            }
             Some(_) => Err(Failure::MethodNotAllowed("GET, HEAD")),
             None => Err(Failure::NotFound("no such WeChat login endpoint")),
         },

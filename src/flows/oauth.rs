@@ -102,6 +102,9 @@ fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
         } else {
             Channel::ScanFollow
         })
+    } else if cfg.mini_program.is_some() && !in_wechat {
+        // No website app and no Official Account: a mini program code on the desktop.
+        Some(Channel::MiniProgramCode)
     } else {
         None
     }
@@ -154,6 +157,17 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
             }
             let location = format!(
                 "{}/scan?return_to={}",
+                cfg.prefix,
+                percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        Channel::MiniProgramCode => {
+            if cfg.mini_program.is_none() {
+                return Failure::ChannelOff("mini program code").html(None);
+            }
+            let location = format!(
+                "{}/scan?return_to={}&via=miniprogram",
                 cfg.prefix,
                 percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
             );

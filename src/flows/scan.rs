@@ -30,9 +30,9 @@ use super::{Query, same_origin};
 use crate::error::Failure;
 use crate::{
     Channel, WechatUser,
-    client::QrCodeRequest,
+    client::{QrCodeRequest, WxaCodeRequest},
     clock::{now_unix, random_token},
-    engine::Engine,
+    engine::{Engine, LoginOutcome, TokenFor},
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
@@ -65,9 +65,42 @@ pub(crate) enum SceneStatus {
     Refused { message: String },
 }
 
+/// What the phone scans.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Via {
+    /// The Official Account's parametric QR code: WeChat pushes the scan to the push URL.
+    #[default]
+    FollowOa,
+    /// A mini program code (`wxa/getwxacodeunlimit`): the opened mini program posts the
+    /// user's answer to `POST PREFIX/miniprogram/scan`.
+    MiniProgram,
+}
+
+impl Via {
+    /// The `via` of a request (`?via=miniprogram`); default: the Official Account's QR when
+    /// it is set up for scans, else the mini program code.
+    fn of(auth: &Engine, q: &Query<'_>) -> Result<Self, Failure> {
+        match q.get("via") {
+            Some("miniprogram") => Ok(Self::MiniProgram),
+            Some("oa" | "follow_oa") => Ok(Self::FollowOa),
+            Some(other) => Err(Failure::BadRequest(format!(
+                "via={other:?}: use via=miniprogram or via=oa"
+            ))),
+            None if oa_scan_ready(auth).is_err() && auth.config().mini_program.is_some() => {
+                Ok(Self::MiniProgram)
+            }
+            None => Ok(Self::FollowOa),
+        }
+    }
+}
+
 /// A scan as the store keeps it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Scene {
+    /// What the phone scans.
+    #[serde(default)]
+    pub(crate) via: Via,
     /// Digest of the browser-binding cookie's value.
     pub(crate) browser: String,
     pub(crate) return_to: String,
@@ -81,9 +114,12 @@ pub(crate) struct Scene {
 #[derive(Serialize)]
 struct Started<'a> {
     id: &'a str,
+    /// What the Official Account's QR encodes (absent for a mini program code).
+    #[serde(skip_serializing_if = "str::is_empty")]
     qr_url: &'a str,
     image_url: String,
     expires_in: u64,
+    via: Via,
 }
 
 /// Whether `id` has the shape we issue.
@@ -107,10 +143,16 @@ fn digest(value: &str) -> String {
     hex::encode(Sha1::digest(value.as_bytes()))
 }
 
-/// The store key of a scene.
+/// The store key of a scene: under the Official Account's appid, or the mini program's
+/// when there is no Official Account (one namespace per site, whatever the scan goes via).
 fn scene_key(auth: &Engine, id: &str) -> Option<Key> {
-    let oa = auth.config().official_account.as_ref()?;
-    Some(Key::scan(oa.app().appid(), id))
+    let cfg = auth.config();
+    let appid = match (&cfg.official_account, &cfg.mini_program) {
+        (Some(oa), _) => oa.app().appid(),
+        (None, Some(mini)) => mini.appid(),
+        (None, None) => return None,
+    };
+    Some(Key::scan(appid, id))
 }
 
 /// Reads a scene.
@@ -128,8 +170,19 @@ async fn save_scene(auth: &Engine, key: &Key, scene: &Scene) -> Result<(), Failu
     Ok(())
 }
 
-/// Whether scan login is possible: an Official Account with a push token.
-fn scan_ready(auth: &Engine) -> Result<(), Failure> {
+/// Whether scan login via `via` is possible.
+fn scan_ready(auth: &Engine, via: Via) -> Result<(), Failure> {
+    match via {
+        Via::FollowOa => oa_scan_ready(auth),
+        Via::MiniProgram if auth.config().mini_program.is_some() => Ok(()),
+        Via::MiniProgram => Err(Failure::ChannelOff(
+            "mini program code scan (it needs WECHAT_MINI_APP_ID and WECHAT_MINI_APP_SECRET)",
+        )),
+    }
+}
+
+/// Whether follow-the-Official-Account scan login is possible: an OA with a push token.
+fn oa_scan_ready(auth: &Engine) -> Result<(), Failure> {
     match &auth.config().official_account {
         Some(oa) if oa.push_token().is_some() => Ok(()),
         _ => Err(Failure::ChannelOff(
@@ -140,28 +193,37 @@ fn scan_ready(auth: &Engine) -> Result<(), Failure> {
 
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
 pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
-    scan_ready(auth)?;
+    let q = Query::parse(req.uri.query());
+    let via = Via::of(auth, &q)?;
+    scan_ready(auth, via)?;
     if !same_origin(auth, req) {
         return Err(Failure::CrossOrigin(
             "scan login must be started from this site",
         ));
     }
-    let q = Query::parse(req.uri.query());
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let id = random_token(ID_LEN);
     let ttl = auth.config().scan_ttl.as_secs();
-    let request = QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
-    let ticket = auth
-        .with_global_token(|token| {
-            let request = request.clone();
-            async move { auth.client().qrcode_create(&token, &request).await }
-        })
-        .await?;
-    // WeChat may shorten the lifetime; never promise more than it granted.
-    let expires_in = ticket
-        .expire_seconds
-        .filter(|s| *s > 0)
-        .map_or(ttl, |s| s.min(ttl));
+    let (qr_url, expires_in) = match via {
+        Via::FollowOa => {
+            let request =
+                QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
+            let ticket = auth
+                .with_token(TokenFor::OfficialAccount, |token| {
+                    let request = request.clone();
+                    async move { auth.client().qrcode_create(&token, &request).await }
+                })
+                .await?;
+            // WeChat may shorten the lifetime; never promise more than it granted.
+            let expires_in = ticket
+                .expire_seconds
+                .filter(|s| *s > 0)
+                .map_or(ttl, |s| s.min(ttl));
+            (ticket.url, expires_in)
+        }
+        // The code itself is made when the browser asks for it (`code.png`).
+        Via::MiniProgram => (String::new(), ttl),
+    };
     // The browser's proof that it started this scan: a value signed for this id (checked
     // before the store is read), whose digest the scene keeps.
     let cookie_life = expires_in + COOKIE_GRACE;
@@ -172,9 +234,10 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         Duration::from_secs(cookie_life),
     ));
     let scene = Scene {
+        via,
         browser: digest(&proof),
         return_to,
-        url: ticket.url.clone(),
+        url: qr_url.clone(),
         expires_at: now_unix() + expires_in,
         status: SceneStatus::Pending,
     };
@@ -184,9 +247,13 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         StatusCode::OK,
         &Started {
             id: &id,
-            qr_url: &ticket.url,
-            image_url: format!("{}/scan/{id}/qr.svg", auth.config().prefix),
+            qr_url: &qr_url,
+            image_url: match via {
+                Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.config().prefix),
+                Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.config().prefix),
+            },
             expires_in,
+            via,
         },
     );
     let cookie = auth.cookie_spec().build(
@@ -225,6 +292,190 @@ pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Respon
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// `GET PREFIX/scan/{id}/code.png`: the mini program code of a pending scene, for the
+/// browser that started it (anyone else gets the answer an unknown id gets). Made once per
+/// scene with the mini program's global token, and kept with the scene.
+pub(crate) async fn mini_program_code(
+    auth: &Engine,
+    req: &Parts,
+    id: &str,
+) -> Result<Response<Body>, Failure> {
+    let key = scene_key(auth, id)
+        .filter(|_| valid_id(id))
+        .ok_or(NOT_FOUND)?;
+    let mine = browser_of(auth, req, id).ok_or(NOT_FOUND)?;
+    let scene = load_scene(auth, &key)
+        .await?
+        .filter(|s| s.browser == mine && s.via == Via::MiniProgram)
+        .ok_or(NOT_FOUND)?;
+    let image_key = key.claim_image();
+    let bytes = match auth.store().get(&image_key).await? {
+        Some(bytes) => bytes,
+        None => {
+            let cfg = auth.config();
+            let mut request = WxaCodeRequest::new(id);
+            if let Some(page) = &cfg.mini_code_page {
+                request = request.with_page(page.clone());
+            }
+            if let Some(env) = &cfg.mini_code_env {
+                // An unpublished version cannot check that the page exists.
+                request = request
+                    .with_env_version(env.clone())
+                    .with_check_path(env == "release");
+            }
+            let code = auth
+                .with_token(TokenFor::MiniProgram, |token| {
+                    let request = request.clone();
+                    async move { auth.client().wxa_code_unlimit(&token, &request).await }
+                })
+                .await?;
+            let left = scene.expires_at.saturating_sub(now_unix()).max(1);
+            auth.store()
+                .set(&image_key, code.bytes.to_vec(), Duration::from_secs(left))
+                .await?;
+            code.bytes.to_vec()
+        }
+    };
+    // Sniffed, as WeChat labels every code image/jpeg.
+    let content_type = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    let mut res = Response::new(Body::from(bytes));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// What the mini program posts once the user answered on its confirm page.
+#[derive(Deserialize)]
+struct Answer {
+    scene: String,
+    /// A fresh `wx.login()` code: who answered.
+    code: String,
+    decision: Decision,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Decision {
+    Confirm,
+    Cancel,
+}
+
+/// `POST PREFIX/miniprogram/scan` `{scene, code, decision}`: the answer of the user who
+/// scanned a mini program code. The identity comes only from `jscode2session` with `code`;
+/// the scene must be pending and not answered before (once, on every instance); `confirm`
+/// lets the waiting browser take its session, `cancel` ends the scan as `refused`.
+pub(crate) async fn mini_program_answer(
+    auth: &Engine,
+    client: Option<std::net::IpAddr>,
+    body: bytes::Bytes,
+) -> Result<Response<Body>, Failure> {
+    let Some(app) = &auth.config().mini_program else {
+        return Err(Failure::ChannelOff(
+            "mini program (set WECHAT_MINI_APP_ID and _SECRET)",
+        ));
+    };
+    let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
+        Failure::BadRequest(
+            r#"send JSON like {"scene": "…", "code": "…", "decision": "confirm"}"#.into(),
+        )
+    })?;
+    let (code, _) = super::app::read_code(&bytes::Bytes::from(
+        serde_json::json!({ "code": answer.code }).to_string(),
+    ))?;
+    let key = scene_key(auth, &answer.scene)
+        .filter(|_| valid_id(&answer.scene))
+        .ok_or(NOT_FOUND)?;
+    let scene = load_scene(auth, &key)
+        .await?
+        .filter(|s| s.via == Via::MiniProgram)
+        .ok_or(NOT_FOUND)?;
+    if scene.status != SceneStatus::Pending {
+        return Err(Failure::ScanAnswered);
+    }
+    // Who answered: from WeChat, never from the body.
+    let appid = app.appid();
+    let outcome = auth
+        .exchange_once(appid, &code, client, || async {
+            let session = auth
+                .client()
+                .jscode2session(appid, app.secret(), &code)
+                .await?;
+            super::miniprogram::keep_session_key(
+                auth,
+                appid,
+                &session.openid,
+                &session.session_key,
+            )
+            .await?;
+            let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
+            user.unionid = session.unionid.filter(|u| !u.is_empty());
+            Ok(LoginOutcome::Success {
+                state: answer.scene.clone(),
+                return_to: String::new(),
+                user,
+                token: None,
+            })
+        })
+        .await?;
+    let LoginOutcome::Success { state, user, .. } = outcome.as_ref() else {
+        return Err(Failure::CodeUsed);
+    };
+    if *state != answer.scene {
+        return Err(Failure::BadRequest(
+            "this code belongs to another login".into(),
+        ));
+    }
+    // One answer per scene, on every instance.
+    let claim = key.claim();
+    let ttl = auth.config().scan_ttl;
+    let Turn::Mine(lease) =
+        flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await?
+    else {
+        return Err(Failure::ScanAnswered);
+    };
+    let mut scene = match load_scene(auth, &key).await {
+        Ok(Some(s)) if s.status == SceneStatus::Pending => s,
+        Ok(_) => {
+            let _ = lease.finish(b"ignored".to_vec(), ttl).await;
+            return Err(Failure::ScanAnswered);
+        }
+        Err(e) => {
+            let _ = lease.give_up().await;
+            return Err(e);
+        }
+    };
+    let mut user = user.clone();
+    user.channel = Channel::MiniProgramCode;
+    scene.status = match answer.decision {
+        Decision::Cancel => SceneStatus::Refused {
+            message: "登录已在手机上取消 · The login was cancelled on the phone.".into(),
+        },
+        Decision::Confirm => match auth.run_on_login(user).await {
+            Ok(user) => SceneStatus::Confirmed { user },
+            Err(r) => SceneStatus::Refused {
+                message: r.message().to_owned(),
+            },
+        },
+    };
+    let status = match &scene.status {
+        SceneStatus::Confirmed { .. } => "confirmed",
+        _ => "refused",
+    };
+    save_scene(auth, &key, &scene).await?;
+    let _ = lease.finish(status.as_bytes().to_vec(), ttl).await;
+    tracing::info!(status, "mini program code scan answered");
+    Ok(respond::json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": status }),
+    ))
 }
 
 /// The answer for an unknown scan, and for the image of someone else's.
@@ -322,15 +573,20 @@ async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> 
 
 /// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
 pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
-    if let Err(e) = scan_ready(auth) {
-        return e.html(None);
-    }
     let q = Query::parse(req.uri.query());
+    let via = match Via::of(auth, &q).and_then(|via| scan_ready(auth, via).map(|()| via)) {
+        Ok(via) => via,
+        Err(e) => return e.html(None),
+    };
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let start = format!(
-        "{}/scan?return_to={}",
+        "{}/scan?return_to={}{}",
         auth.config().prefix,
-        percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+        percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE),
+        match via {
+            Via::FollowOa => "",
+            Via::MiniProgram => "&via=miniprogram",
+        }
     );
     let body = SCAN_PAGE
         .replace("{{START}}", &respond::escape(&start))
@@ -450,7 +706,7 @@ pub(crate) async fn confirm(auth: Arc<Engine>, scene_id: String, openid: String)
 
     let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
     match auth
-        .with_global_token(|token| {
+        .with_token(TokenFor::OfficialAccount, |token| {
             let openid = openid.clone();
             let auth = auth.clone();
             async move {
@@ -505,6 +761,7 @@ mod tests {
     #[test]
     fn scene_round_trips_with_its_status() {
         let s = Scene {
+            via: Via::FollowOa,
             browser: "b".into(),
             return_to: "/".into(),
             url: "http://weixin.qq.com/q/x".into(),

@@ -72,6 +72,11 @@ impl Key {
         Self(format!("{}:claim", self.0))
     }
 
+    /// The image made for this key (a scan's mini program code).
+    pub(crate) fn claim_image(&self) -> Self {
+        Self(format!("{}:image", self.0))
+    }
+
     /// The lock of a single flight over this key.
     pub(crate) fn lock(&self) -> Self {
         Self(format!("{}:lock", self.0))
