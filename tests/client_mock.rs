@@ -14,7 +14,7 @@ use url::Url;
 use wechat_auth::Secret;
 use wechat_auth::client::{
     ErrorKind, GlobalToken, Lang, OAuthToken, OaScope, QrCodeRequest, WechatClient,
-    WechatClientBuilder, WechatError, describe,
+    WechatClientBuilder, WechatError, WxaCodeRequest, describe,
 };
 use wechat_auth::mock::{AppKind, Fault, MockApp, MockConfig, MockUser, MockWechat, QrScene};
 
@@ -944,7 +944,7 @@ async fn jscode2session_matches_the_mock_user() {
             .session_key(&mini.appid, &session.openid)
             .as_deref(),
         Some(key),
-        "the mock hands the same key to fixtures"
+        "the mock hands the current key to fixtures"
     );
     assert_eq!(env.mock.calls("sns/jscode2session"), 1);
 }
@@ -2044,4 +2044,276 @@ async fn sticky_text_plain_works_end_to_end() {
     m.set_text_plain(false);
     let ct = env.content_type("sns/auth", false).await;
     assert!(ct.starts_with("application/json"), "{ct}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Mini program server APIs: phone number, checksession, getwxacodeunlimit (§17, §18)
+// ---------------------------------------------------------------------------------------
+
+impl Env {
+    /// A global token of the primary mini program from `cgi-bin/token`.
+    async fn mini_global(&self) -> GlobalToken {
+        let mini = self.mock.mini_program();
+        self.client
+            .token(&mini.appid, &secret(mini))
+            .await
+            .expect("cgi-bin/token issues mini program tokens")
+    }
+
+    /// What `<button open-type="getPhoneNumber">` hands the page for `user`.
+    fn phone_code(&self, user: &str) -> String {
+        self.mock
+            .phone_code(&self.mock.mini_program().appid, user)
+            .unwrap()
+    }
+}
+
+const PHONE: &str = "wxa/business/getuserphonenumber";
+const CHECKSESSION: &str = "wxa/checksession";
+const WXACODE: &str = "wxa/getwxacodeunlimit";
+
+#[tokio::test]
+async fn phone_number_is_the_fixture_phone_of_the_user() {
+    let env = Env::start().await;
+    let mini = env.mock.mini_program().clone();
+    let alice = env.alice();
+    let global = env.mini_global().await;
+    let openid = alice.openid_for(&mini.appid);
+    let phone = env
+        .client
+        .phone_number(
+            &global.access_token,
+            &env.phone_code("alice"),
+            Some(&openid),
+        )
+        .await
+        .unwrap();
+    assert_eq!(phone.phone_number, alice.phone);
+    assert_eq!(phone.pure_phone_number, alice.phone);
+    // The mock sends "86" as a string (§17.1); the client keeps text either way.
+    assert_eq!(phone.country_code, "86");
+    assert_eq!(phone.watermark_appid, mini.appid);
+    let now = env
+        .mock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(phone.watermark_timestamp, now);
+    // Without openid too, and the stable token works as well.
+    let stable = env
+        .client
+        .stable_token(&mini.appid, &secret(&mini), false)
+        .await
+        .unwrap();
+    let bob = env
+        .client
+        .phone_number(&stable.access_token, &env.phone_code("bob"), None)
+        .await
+        .unwrap();
+    assert_eq!(bob.phone_number, env.mock.user("bob").unwrap().phone);
+    assert_eq!(env.mock.calls(PHONE), 2);
+}
+
+#[tokio::test]
+async fn phone_number_errors() {
+    let env = Env::start().await;
+    let global = env.mini_global().await;
+    let token = &global.access_token;
+    let code = env.phone_code("alice");
+
+    // §17.1: another app's token → 40013 (and the code is not spent).
+    let oa = env.oa_global().await;
+    let err = env
+        .client
+        .phone_number(&oa.access_token, &code, None)
+        .await
+        .unwrap_err();
+    assert_api(&err, PHONE, 40013, ErrorKind::Configuration);
+
+    // Single use: the second exchange is 40029.
+    env.client.phone_number(token, &code, None).await.unwrap();
+    let err = env
+        .client
+        .phone_number(token, &code, None)
+        .await
+        .unwrap_err();
+    assert_api(&err, PHONE, 40029, ErrorKind::LoginAgain);
+
+    // A wx.login code is no phone code (the classic 40029); nor is a code 5 minutes old.
+    let err = env
+        .client
+        .phone_number(token, &env.js_code("alice"), None)
+        .await
+        .unwrap_err();
+    assert_api(&err, PHONE, 40029, ErrorKind::LoginAgain);
+    let old = env.phone_code("bob");
+    env.mock.advance(Duration::from_secs(301));
+    let global = env.mini_global().await;
+    let err = env
+        .client
+        .phone_number(&global.access_token, &old, None)
+        .await
+        .unwrap_err();
+    assert_api(&err, PHONE, 40029, ErrorKind::LoginAgain);
+
+    // A token that is not one: 40001, a stale token.
+    let err = env
+        .client
+        .phone_number(&Secret::new("86_nope"), &env.phone_code("bob"), None)
+        .await
+        .unwrap_err();
+    assert_api(&err, PHONE, 40001, ErrorKind::TokenInvalid);
+}
+
+#[tokio::test]
+async fn phone_number_retries_busy_but_not_a_timeout() {
+    let env = Env::start().await;
+    let global = env.mini_global().await;
+    let bob = env.mock.user("bob").unwrap();
+
+    // -1: WeChat did not act, the same code is sent again and works.
+    env.mock.inject(PHONE, Fault::Errcode(-1), 1);
+    let phone = env
+        .client
+        .phone_number(&global.access_token, &env.phone_code("bob"), None)
+        .await
+        .unwrap();
+    assert_eq!(phone.phone_number, bob.phone);
+    assert_eq!(env.mock.calls(PHONE), 2);
+
+    // A timeout after sending: the code may be spent, so no second attempt.
+    env.mock.reset_calls();
+    env.mock
+        .inject(PHONE, Fault::Delay(Duration::from_millis(1500)), 1);
+    let err = env
+        .impatient_client()
+        .phone_number(&global.access_token, &env.phone_code("bob"), None)
+        .await
+        .unwrap_err();
+    assert_timeout(&err, PHONE);
+    assert_eq!(env.mock.calls(PHONE), 1);
+}
+
+#[tokio::test]
+async fn check_session_accepts_the_current_key_and_refuses_a_stale_one() {
+    let env = Env::start().await;
+    let mini = env.mock.mini_program().clone();
+    let global = env.mini_global().await;
+    let first = env
+        .client
+        .jscode2session(&mini.appid, &secret(&mini), &env.js_code("alice"))
+        .await
+        .unwrap();
+    env.client
+        .check_session(&global.access_token, &first.openid, &first.session_key)
+        .await
+        .expect("the key jscode2session just gave is current");
+
+    // A second wx.login + jscode2session replaces the key (§17.2).
+    let second = env
+        .client
+        .jscode2session(&mini.appid, &secret(&mini), &env.js_code("alice"))
+        .await
+        .unwrap();
+    assert_ne!(second.session_key, first.session_key);
+    let err = env
+        .client
+        .check_session(&global.access_token, &first.openid, &first.session_key)
+        .await
+        .unwrap_err();
+    assert_api(&err, CHECKSESSION, 87009, ErrorKind::LoginAgain);
+    env.client
+        .check_session(&global.access_token, &second.openid, &second.session_key)
+        .await
+        .unwrap();
+
+    // Another user's openid with this key, and a key for nobody: 87009 as well.
+    let bob = env.mock.user("bob").unwrap().openid_for(&mini.appid);
+    let err = env
+        .client
+        .check_session(&global.access_token, &bob, &second.session_key)
+        .await
+        .unwrap_err();
+    assert_api(&err, CHECKSESSION, 87009, ErrorKind::LoginAgain);
+    assert_eq!(env.mock.calls(CHECKSESSION), 4);
+}
+
+#[tokio::test]
+async fn wxa_code_is_a_png_whatever_the_header_says() {
+    let env = Env::start().await;
+    let global = env.mini_global().await;
+    // The mock labels its PNG image/jpeg, as WeChat does (§18.2).
+    let raw = env
+        .http
+        .post(format!("{}/{WXACODE}", env.mock.api_base()))
+        .query(&[("access_token", global.access_token.expose())])
+        .json(&serde_json::json!({"scene": "t3f9a2c"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-type"], "image/jpeg");
+
+    let req = WxaCodeRequest::new("t3f9a2c")
+        .with_page("pages/login/confirm")
+        .with_env_version("develop")
+        .with_check_path(false)
+        .with_width(280);
+    let code = env
+        .client
+        .wxa_code_unlimit(&global.access_token, &req)
+        .await
+        .unwrap();
+    assert_eq!(code.content_type, "image/png");
+    assert!(code.bytes.starts_with(PNG_MAGIC));
+    assert!(code.bytes.len() > 100);
+    // Busy once: retried (codes are unlimited and never expire, so repeating is harmless).
+    env.mock.inject(WXACODE, Fault::Errcode(-1), 1);
+    let again = env
+        .client
+        .wxa_code_unlimit(&global.access_token, &WxaCodeRequest::new("t3f9a2c"))
+        .await
+        .unwrap();
+    assert_eq!(again.content_type, "image/png");
+    assert_eq!(env.mock.calls(WXACODE), 4);
+}
+
+#[tokio::test]
+async fn wxa_code_errors() {
+    let env = Env::start().await;
+    let global = env.mini_global().await;
+    let token = &global.access_token;
+    let call = |req: WxaCodeRequest| {
+        let client = env.client.clone();
+        let token = token.clone();
+        async move { client.wxa_code_unlimit(&token, &req).await.unwrap_err() }
+    };
+    // §18.1: at most 32 characters; only [0-9A-Za-z!#$&'()*+,/:;=?@-._~].
+    let err = call(WxaCodeRequest::new("a".repeat(33))).await;
+    assert_api(&err, WXACODE, 40169, ErrorKind::InvalidRequest);
+    let err = call(WxaCodeRequest::new("")).await;
+    assert_api(&err, WXACODE, 40169, ErrorKind::InvalidRequest);
+    let err = call(WxaCodeRequest::new("50%off")).await;
+    assert_api(&err, WXACODE, 40129, ErrorKind::InvalidRequest);
+    let err = call(WxaCodeRequest::new("t1").with_page("/pages/index/index")).await;
+    assert_api(&err, WXACODE, 41030, ErrorKind::Configuration);
+    let err = call(WxaCodeRequest::new("t1").with_env_version("")).await;
+    assert_api(&err, WXACODE, 40097, ErrorKind::Configuration);
+    // 32 characters of every allowed kind is fine.
+    env.client
+        .wxa_code_unlimit(
+            token,
+            &WxaCodeRequest::new("Az09!#$&'()*+,/:;=?@-._~Az09Az09"),
+        )
+        .await
+        .unwrap();
+
+    // An Official Account's token: 48001 (§18.1).
+    let oa = env.oa_global().await;
+    let err = env
+        .client
+        .wxa_code_unlimit(&oa.access_token, &WxaCodeRequest::new("t1"))
+        .await
+        .unwrap_err();
+    assert_api(&err, WXACODE, 48001, ErrorKind::Configuration);
 }

@@ -223,8 +223,12 @@ async fn mini_program_login_keeps_the_session_key_on_the_server() {
     );
     assert!(!text.contains("session_key"));
 
-    // The kept session_key opens the mini program's encryptedData.
+    // The kept session_key opens the mini program's encryptedData. WeChat seals with the
+    // user's current key, the one the latest login handed out (each login replaces it), so
+    // log in on the decrypting app first, then seal.
     let token = body["token"].as_str().unwrap().to_owned();
+    let app_routes = start_decrypting(&mock).await;
+    let bearer = login_on(&app_routes, &mock, &mini, "bob").await;
     let (data, iv) = mock
         .mini_program_data(
             &mini,
@@ -232,8 +236,7 @@ async fn mini_program_login_keeps_the_session_key_on_the_server() {
             json!({"phoneNumber": "13800138000", "countryCode": "86"}),
         )
         .unwrap();
-    let app_routes = start_decrypting(&mock).await;
-    let (status, opened) = decrypt_via(&app_routes, &mock, &mini, "bob", &data, &iv).await;
+    let (status, opened) = open_on(&app_routes, &bearer, &data, &iv).await;
     assert_eq!(status, 200, "{opened}");
     assert_eq!(opened["phoneNumber"], "13800138000");
     assert_eq!(opened["watermark"]["appid"], mini);
@@ -279,9 +282,19 @@ async fn decrypt_via(
     iv: &str,
 ) -> (u16, Value) {
     // Log in on this app (same store), then ask it to open the data.
+    let token = login_on(app, mock, mini, user).await;
+    open_on(app, &token, data, iv).await
+}
+
+/// A mini program login of `user` on `app`: its bearer token.
+async fn login_on(app: &App, mock: &MockWechat, mini: &str, user: &str) -> String {
     let code = mock.sdk_code(mini, user).unwrap();
     let (_, body, _) = mini_login(app, &code).await;
-    let token = body["token"].as_str().unwrap();
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// Asks `app`'s `/phone` route to open `encryptedData` for the bearer of `token`.
+async fn open_on(app: &App, token: &str, data: &str, iv: &str) -> (u16, Value) {
     let res = Client::new()
         .post(format!("{}/phone", app.url))
         .bearer_auth(token)

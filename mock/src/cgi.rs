@@ -115,7 +115,7 @@ pub(crate) async fn token(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -
 }
 
 /// Parses a POST body as a JSON object: 44002 empty, 47001 not a JSON object.
-fn json_body(body: &Bytes) -> Result<Map<String, Value>, WxError> {
+pub(crate) fn json_body(body: &Bytes) -> Result<Map<String, Value>, WxError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(WxError::new(44002));
     }
@@ -191,7 +191,7 @@ fn stable(s: &Shared, body: &Bytes) -> Answer {
 
 /// Resolves the global `access_token` of a `cgi-bin` call: 41001 missing, 40001 unknown or
 /// superseded, 42001 expired.
-fn global_app<'a>(s: &'a Shared, p: &Params) -> Result<&'a MockApp, WxError> {
+pub(crate) fn global_app<'a>(s: &'a Shared, p: &Params) -> Result<&'a MockApp, WxError> {
     let token = p.get("access_token").ok_or(WxError::new(41001))?;
     let now = s.now();
     let inner = s.lock();
@@ -365,10 +365,15 @@ pub(crate) async fn showqrcode(State(s): State<Arc<Shared>>, RawQuery(q): RawQue
 
 /// A PNG (about 430 px square, 4-module quiet zone) of a QR code encoding `content`.
 pub(crate) fn qr_png(content: &str) -> Option<Vec<u8>> {
+    qr_png_sized(content, 430)
+}
+
+/// [`qr_png`] at least `px` pixels square.
+pub(crate) fn qr_png_sized(content: &str, px: u32) -> Option<Vec<u8>> {
     let code = qrcode::QrCode::new(content.as_bytes()).ok()?;
     let img = code
         .render::<image::Luma<u8>>()
-        .min_dimensions(430, 430)
+        .min_dimensions(px, px)
         .build();
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new(&mut out)

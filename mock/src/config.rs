@@ -290,6 +290,9 @@ pub struct MockUser {
     pub headimgurl: String,
     /// The unionid in the mock's Open Platform account (only sent for bound apps).
     pub unionid: String,
+    /// The phone number bound to the account (`138` + 8 digits derived from the name), what
+    /// `wxa/business/getuserphonenumber` answers for this user.
+    pub phone: String,
 }
 
 impl MockUser {
@@ -302,6 +305,8 @@ impl MockUser {
     /// let a = MockUser::derive("bob", "Bob", "");
     /// let b = MockUser::derive("bob", "Robert", "");
     /// assert_eq!(a.unionid, b.unionid); // ids depend on the name only
+    /// assert_eq!(a.phone, b.phone);
+    /// assert!(a.phone.starts_with("138") && a.phone.len() == 11);
     /// ```
     pub fn derive(
         name: impl Into<String>,
@@ -311,6 +316,7 @@ impl MockUser {
         let name = name.into();
         MockUser {
             unionid: derived_id("unionid", OPEN_PLATFORM_ACCOUNT, &name),
+            phone: derived_phone(&name),
             nickname: nickname.into(),
             headimgurl: headimgurl.into(),
             name,
@@ -346,6 +352,18 @@ fn derived_id(what: &str, scope: &str, name: &str) -> String {
     let prefix = b64(&[what, scope]);
     let own = b64(&[what, scope, name]);
     format!("o{}{}", &prefix[..5], &own[..22])
+}
+
+/// `138` + 8 decimal digits from SHA-1 of the name: stable, and distinct between users in
+/// practice.
+fn derived_phone(name: &str) -> String {
+    let digest = Sha1::new()
+        .chain_update(b"phone\0")
+        .chain_update(name.as_bytes())
+        .finalize();
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("138{:08}", u64::from_be_bytes(first) % 100_000_000)
 }
 
 /// A user as configured, before the server knows its own URL (for the avatar).

@@ -12,11 +12,13 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::clock::unix_secs;
+use super::clock::{after, unix_secs};
 use super::config::AppKind;
 use super::errors::{MockError, control_error, json};
 use super::faults::{self, Fault};
-use super::state::{ENDPOINTS, Follow, Shared, normalize_domains};
+use super::ids;
+use super::state::{ENDPOINTS, Follow, PHONE_CODE_TTL, PhoneCode, Shared, normalize_domains};
+use super::wxa;
 
 impl Shared {
     /// A code as the mobile SDK (`snsapi_userinfo`) or `wx.login()` (a js_code) would hand
@@ -37,6 +39,51 @@ impl Shared {
                 reason: "SDK codes exist for mobile apps and mini programs only",
             }),
         }
+    }
+
+    /// A `getPhoneNumber` button code of `user` for the mini program `appid`.
+    pub(crate) fn phone_code(&self, appid: &str, user: &str) -> Result<String, MockError> {
+        let app = self
+            .app(appid)
+            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        let user = self
+            .user(user)
+            .ok_or_else(|| MockError::UnknownUser(user.to_owned()))?;
+        if app.kind != AppKind::MiniProgram {
+            return Err(MockError::WrongAppKind {
+                appid: app.appid.clone(),
+                kind: app.kind.as_str(),
+                reason: "phone codes exist for mini programs only",
+            });
+        }
+        let now = self.now();
+        let code = ids::code();
+        let record = PhoneCode {
+            appid: app.appid.clone(),
+            user: user.name.clone(),
+            openid: user.openid_for(&app.appid),
+            expires_at: after(now, PHONE_CODE_TTL),
+            used: false,
+        };
+        self.lock().phone_codes.insert(code.clone(), record, now);
+        Ok(code)
+    }
+
+    /// The primary mini program opened from a code with `scene`: the scene and a js_code.
+    pub(crate) fn open_mini_program(
+        &self,
+        scene: &str,
+        user: &str,
+    ) -> Result<(String, String), MockError> {
+        if wxa::check_scene(scene).is_err() {
+            return Err(MockError::Invalid(format!(
+                "scene {scene:?} is no mini program code scene: 1..=32 characters of \
+                 [0-9A-Za-z!#$&'()*+,/:;=?@-._~]"
+            )));
+        }
+        let mini = self.primary(AppKind::MiniProgram).appid.clone();
+        let code = self.sdk_code(&mini, user)?;
+        Ok((scene.to_owned(), code))
     }
 
     pub(crate) fn set_redirect_domains(
@@ -149,6 +196,7 @@ impl Shared {
                     "nickname": u.nickname,
                     "headimgurl": u.headimgurl,
                     "unionid": u.unionid,
+                    "phone": u.phone,
                     "openids": openids,
                     "subscribed": inner.follows.contains_key(&(oa.clone(), u.name.clone())),
                     "blocked": inner.blocked.contains(&u.name),
@@ -184,6 +232,37 @@ pub(crate) async fn sdk_code(State(s): State<Arc<Shared>>, body: Bytes) -> Respo
     };
     match s.sdk_code(&req.appid, &req.user) {
         Ok(code) => json(&json!({ "code": code })),
+        Err(e) => control_error(e),
+    }
+}
+
+/// `POST /mock/sdk/phone_code` `{"appid","user"}` → `{"code"}`
+pub(crate) async fn phone_code(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: SdkCodeReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match s.phone_code(&req.appid, &req.user) {
+        Ok(code) => json(&json!({ "code": code })),
+        Err(e) => control_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenReq {
+    scene: String,
+    user: String,
+}
+
+/// `POST /mock/miniprogram/open` `{"scene","user"}` → `{"scene","code"}`
+pub(crate) async fn open_mini_program(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: OpenReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match s.open_mini_program(&req.scene, &req.user) {
+        Ok((scene, code)) => json(&json!({ "scene": scene, "code": code })),
         Err(e) => control_error(e),
     }
 }

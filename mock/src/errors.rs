@@ -68,8 +68,11 @@ pub(crate) fn errmsg(code: i64) -> &'static str {
         40029 => "invalid code",
         40030 => "invalid refresh_token",
         40053 => "invalid action info",
+        40097 => "invalid args",
         40125 => "invalid appsecret",
+        40129 => "invalid scene",
         40163 => "code been used",
+        40169 => "invalid length for scene, or the data is not json string",
         40226 => "code blocked",
         41001 => "access_token missing",
         41002 => "appid missing",
@@ -77,6 +80,7 @@ pub(crate) fn errmsg(code: i64) -> &'static str {
         41004 => "appsecret missing",
         41008 => "missing code",
         41009 => "missing openid",
+        41030 => "invalid page",
         42001 => "access_token expired",
         42002 => "refresh_token expired",
         42003 => "code expired",
@@ -90,6 +94,8 @@ pub(crate) fn errmsg(code: i64) -> &'static str {
         48001 => "api unauthorized",
         50001 => "user unauthorized",
         50002 => "user limited",
+        87008 => "invalid sig_method",
+        87009 => "invalid signature",
         _ => "mock injected error",
     }
 }

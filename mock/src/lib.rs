@@ -64,10 +64,13 @@
 //! | `GET /connect/qrconnect` | website QR login page (website appids, `snsapi_login`) |
 //! | `GET /connect/oauth2/authorize` | Official Account web authorization (`snsapi_base` / `snsapi_userinfo`; parameter order enforced; Open Platform appid → 10016) |
 //! | `GET /sns/oauth2/access_token`, `/sns/oauth2/refresh_token`, `/sns/userinfo`, `/sns/auth` | user-level OAuth |
-//! | `GET /sns/jscode2session` | mini program login (45011 after 100 calls per user per minute, 40226 for blocked users) |
+//! | `GET /sns/jscode2session` | mini program login (45011 after 100 calls per user per minute, 40226 for blocked users; each login replaces the user's `session_key`) |
 //! | `GET /cgi-bin/token`, `POST /cgi-bin/stable_token` | global access tokens (old `cgi-bin/token` tokens live 5 more minutes; `stable_token` is stable unless forced; the two are isolated) |
 //! | `POST /cgi-bin/qrcode/create`, `GET /cgi-bin/showqrcode` | parametric QR codes and their image |
 //! | `GET /cgi-bin/user/info` | follower info (nickname and avatar empty since 2021-12) |
+//! | `POST /wxa/business/getuserphonenumber` | the phone number behind a `getPhoneNumber` button code (mini program token only: another app's token → 40013; codes single-use, 5 minutes → 40029; `countryCode` the string `"86"`, the number [`MockUser::phone`]) |
+//! | `GET /wxa/checksession` | checks `signature` = `hmac_sha256(session_key, "")`, keyed with the key's Base64 text, against the user's current key (the last `jscode2session`'s) → 87009; `sig_method` other than `hmac_sha256` → 87008 |
+//! | `POST /wxa/getwxacodeunlimit` | a mini program code (mini program token only, else 48001): a PNG of a QR code encoding `https://mock.weixin.qq.com/mp/scene?appid=…&scene=…&page=…`, labelled `image/jpeg` as WeChat does; scene empty or over 32 characters → 40169, other characters than `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]` → 40129; `page` with a leading `/` or a `?` → 41030; bad `env_version` → 40097; errors as JSON with HTTP 200 |
 //! | `GET /mmopen/vi_32/{key}/{size}` | avatars, so that `headimgurl` works offline |
 //!
 //! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
@@ -103,8 +106,10 @@
 //!
 //! | Method, path | Does |
 //! |---|---|
-//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `openids` by appid, `subscribed`, `blocked`) |
+//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
 //! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code |
+//! | `POST /mock/sdk/phone_code` | `{"appid","user"}` → `{"code"}`: what `<button open-type="getPhoneNumber">` hands the page (mini program appids only) |
+//! | `POST /mock/miniprogram/open` | `{"scene","user"}` → `{"scene","code"}`: the user scans a mini program code and the primary mini program opens with that scene; `code` is a fresh `wx.login()` js_code of that user |
 //! | `GET /mock/calls`, `DELETE /mock/calls` | call counts per endpoint; reset |
 //! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
@@ -145,6 +150,12 @@
 //!
 //! - Everything is plain `http://` on one origin; WeChat uses three https hosts.
 //! - `showqrcode` answers a PNG (`image/png`); WeChat sends a JPEG.
+//! - `getwxacodeunlimit` answers a PNG labelled `image/jpeg` (WeChat sends a JPEG, or a PNG
+//!   with `is_hyaline`, under the same label); the code is a plain QR code, not the round
+//!   mini program code. `check_path` is accepted but not enforced (the mock knows no
+//!   published pages): only the shape of `page` is checked.
+//! - `jscode2session` hands out a new `session_key` on every login; WeChat may keep one for
+//!   a while.
 //! - Avatars are served by the mock (`/mmopen/vi_32/…/132`) instead of `thirdwx.qlogo.cn`.
 //! - `snsapi_base` also shows the page (WeChat is silent there): the mock has to be told who
 //!   the user is.
@@ -170,6 +181,7 @@ mod scan;
 mod sns;
 mod state;
 pub mod wire;
+mod wxa;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -796,8 +808,68 @@ impl MockWechat {
         self.shared.sdk_code(appid, user)
     }
 
-    /// The `session_key` `sns/jscode2session` gave (appid, openid), to build `encryptedData`
-    /// fixtures. It stays the same across logins of that user.
+    /// The code `<button open-type="getPhoneNumber">` hands the mini program page
+    /// (`e.detail.code`) when `user` agrees, for `wxa/business/getuserphonenumber`: single
+    /// use, 5 minutes on the mock clock, bound to the mini program `appid`. The number it
+    /// yields is [`MockUser::phone`].
+    ///
+    /// Errors: [`MockError::UnknownApp`], [`MockError::UnknownUser`],
+    /// [`MockError::WrongAppKind`] for an app that is not a mini program.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let mini = mock.mini_program().clone();
+    /// let http = reqwest::Client::new();
+    /// let token: serde_json::Value = http
+    ///     .get(format!("{}/cgi-bin/token", mock.api_base()))
+    ///     .query(&[("grant_type", "client_credential"), ("appid", &mini.appid), ("secret", &mini.secret)])
+    ///     .send().await?.json().await?;
+    /// let phone: serde_json::Value = http
+    ///     .post(format!("{}/wxa/business/getuserphonenumber", mock.api_base()))
+    ///     .query(&[("access_token", token["access_token"].as_str().unwrap())])
+    ///     .json(&serde_json::json!({"code": mock.phone_code(&mini.appid, "alice")?}))
+    ///     .send().await?.json().await?;
+    /// assert_eq!(phone["phone_info"]["purePhoneNumber"], mock.user("alice").unwrap().phone);
+    /// assert_eq!(phone["phone_info"]["countryCode"], "86");
+    /// assert!(mock.phone_code(&mock.website().appid, "alice").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn phone_code(&self, appid: &str, user: &str) -> Result<String, MockError> {
+        self.shared.phone_code(appid, user)
+    }
+
+    /// `user` scans a mini program code whose scene is `scene` and the primary mini program
+    /// opens: returns `(scene, js_code)`, what the opened page has — the scene it reads from
+    /// `decodeURIComponent(query.scene)` and a fresh `wx.login()` code of that user for
+    /// `sns/jscode2session` (as [`MockWechat::sdk_code`]).
+    ///
+    /// Errors: [`MockError::UnknownUser`]; [`MockError::Invalid`] for a scene WeChat would
+    /// not draw (empty, over 32 characters, or a character outside
+    /// `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let (scene, js_code) = mock.open_mini_program("t3f9a2c", "bob")?;
+    /// assert_eq!(scene, "t3f9a2c");
+    /// assert_eq!(js_code.len(), 32);
+    /// assert!(mock.open_mini_program("50%off", "bob").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn open_mini_program(
+        &self,
+        scene: &str,
+        user: &str,
+    ) -> Result<(String, String), MockError> {
+        self.shared.open_mini_program(scene, user)
+    }
+
+    /// The current `session_key` of (appid, openid): the one the last `sns/jscode2session`
+    /// gave, to build `encryptedData` fixtures. Each login replaces it (the previous key then
+    /// fails `wxa/checksession` with 87009).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -1212,6 +1284,18 @@ fn router(shared: Arc<Shared>) -> Router {
             "/cgi-bin/user/info",
             get(cgi::user_info).fallback(require_get),
         )
+        .route(
+            "/wxa/business/getuserphonenumber",
+            post(wxa::phone_number).fallback(require_post),
+        )
+        .route(
+            "/wxa/checksession",
+            get(wxa::checksession).fallback(require_get),
+        )
+        .route(
+            "/wxa/getwxacodeunlimit",
+            post(wxa::wxa_code_unlimit).fallback(require_post),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::middleware,
@@ -1219,6 +1303,8 @@ fn router(shared: Arc<Shared>) -> Router {
     let control = Router::new()
         .route("/mock/config", get(control::config))
         .route("/mock/sdk/code", post(control::sdk_code))
+        .route("/mock/sdk/phone_code", post(control::phone_code))
+        .route("/mock/miniprogram/open", post(control::open_mini_program))
         .route(
             "/mock/calls",
             get(control::calls).delete(control::reset_calls),

@@ -299,11 +299,13 @@ fn code2session(s: &Shared, p: &Params) -> Answer {
     }
     window.push_back(now);
     mark_used(&mut inner);
-    let session_key = inner
-        .session_keys
-        .entry((app.appid.clone(), record.ident.openid.clone()))
-        .or_insert_with(ids::session_key)
-        .clone();
+    // One valid session_key per user at a time; a new login replaces it, so the previous
+    // key now fails wxa/checksession (protocol §17.2).
+    let session_key = ids::session_key();
+    inner.session_keys.insert(
+        (app.appid.clone(), record.ident.openid.clone()),
+        session_key.clone(),
+    );
     let mut body = json!({
         "openid": record.ident.openid,
         "session_key": session_key,

@@ -25,6 +25,8 @@ pub(crate) const OA_CODE_TTL: Duration = Duration::from_secs(5 * 60);
 pub(crate) const WEBSITE_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 pub(crate) const APP_CODE_TTL: Duration = Duration::from_secs(10 * 60);
 pub(crate) const JS_CODE_TTL: Duration = Duration::from_secs(5 * 60);
+/// A `getPhoneNumber` button code lives 5 minutes (protocol §17.1).
+pub(crate) const PHONE_CODE_TTL: Duration = Duration::from_secs(5 * 60);
 pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(7200);
 pub(crate) const GLOBAL_OVERLAP: Duration = Duration::from_secs(5 * 60);
 
@@ -42,6 +44,9 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "cgi-bin/qrcode/create",
     "cgi-bin/showqrcode",
     "cgi-bin/user/info",
+    "wxa/business/getuserphonenumber",
+    "wxa/checksession",
+    "wxa/getwxacodeunlimit",
 ];
 
 /// Whether a code came from an authorization page / the mobile SDK, or from `wx.login()`.
@@ -103,6 +108,22 @@ pub(crate) struct RefreshRecord {
 }
 
 impl Expiring for RefreshRecord {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+/// A code `<button open-type="getPhoneNumber">` handed the page: single use, 5 minutes.
+#[derive(Debug, Clone)]
+pub(crate) struct PhoneCode {
+    pub(crate) appid: String,
+    pub(crate) user: String,
+    pub(crate) openid: String,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) used: bool,
+}
+
+impl Expiring for PhoneCode {
     fn expires_at(&self) -> SystemTime {
         self.expires_at
     }
@@ -229,6 +250,8 @@ pub(crate) struct Follow {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) codes: Bounded<CodeRecord>,
+    /// `getPhoneNumber` codes.
+    pub(crate) phone_codes: Bounded<PhoneCode>,
     pub(crate) user_tokens: Bounded<UserToken>,
     pub(crate) refresh_tokens: Bounded<RefreshRecord>,
     pub(crate) global_tokens: Bounded<GlobalToken>,
@@ -241,7 +264,7 @@ pub(crate) struct Inner {
     pub(crate) permanent_tickets: HashMap<String, QrTicket>,
     /// (appid, scene) → permanent ticket, so the same permanent scene gets the same ticket.
     pub(crate) permanent_by_scene: HashMap<(String, QrScene), String>,
-    /// (appid, openid) → session_key.
+    /// (appid, openid) → the current session_key (each jscode2session replaces it).
     pub(crate) session_keys: HashMap<(String, String), String>,
     /// (appid, user) → times of accepted jscode2session calls in the last minute.
     pub(crate) js_rate: HashMap<(String, String), VecDeque<SystemTime>>,
@@ -303,6 +326,7 @@ impl Shared {
         }
         let inner = Inner {
             codes: Bounded::new(MAX_CODES),
+            phone_codes: Bounded::new(MAX_CODES),
             user_tokens: Bounded::new(MAX_USER_TOKENS),
             refresh_tokens: Bounded::new(MAX_USER_TOKENS),
             global_tokens: Bounded::new(MAX_GLOBAL_TOKENS),

@@ -1213,7 +1213,7 @@ async fn jscode2session_success_and_session_key() {
         16
     );
     assert_eq!(mock.session_key(&mini.appid, openid).as_deref(), Some(key));
-    // A later login keeps the key, so fixtures stay valid.
+    // A later login replaces the key (one valid session_key per user, protocol §17.2).
     let s2 = jscode2session(
         &mock,
         &mini.appid,
@@ -1221,7 +1221,11 @@ async fn jscode2session_success_and_session_key() {
         &mock.sdk_code(&mini.appid, "bob").unwrap(),
     )
     .await;
-    assert_eq!(s2["session_key"], key);
+    assert_ne!(s2["session_key"], key);
+    assert_eq!(
+        mock.session_key(&mini.appid, openid).as_deref(),
+        s2["session_key"].as_str()
+    );
     // Other users get other keys.
     let a = jscode2session(
         &mock,

@@ -259,6 +259,330 @@ async fn sdk_code_endpoint_mints_usable_codes() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
+// ------------------------------------------- /mock/sdk/phone_code, /mock/miniprogram/open
+
+/// The mini program's global token from `cgi-bin/token`.
+async fn mini_token(mock: &MockWechat) -> String {
+    let mini = mock.mini_program();
+    let t: Value = http()
+        .get(format!("{}/cgi-bin/token", mock.api_base()))
+        .query(&[
+            ("grant_type", "client_credential"),
+            ("appid", mini.appid.as_str()),
+            ("secret", &mini.secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["access_token"]
+        .as_str()
+        .expect("mini program token")
+        .to_owned()
+}
+
+async fn phone_number(mock: &MockWechat, token: &str, body: Value) -> Value {
+    http()
+        .post(format!(
+            "{}/wxa/business/getuserphonenumber",
+            mock.api_base()
+        ))
+        .query(&[("access_token", token)])
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn phone_code_endpoint_mints_single_use_five_minute_codes() {
+    let mock = MockWechat::start().await.unwrap();
+    let mini = mock.mini_program().clone();
+    let alice = mock.user("alice").unwrap();
+    assert!(alice.phone.starts_with("138") && alice.phone.len() == 11);
+    assert!(alice.phone.chars().all(|c| c.is_ascii_digit()));
+    assert_ne!(alice.phone, mock.user("bob").unwrap().phone);
+    let cfg = get(&mock, "/mock/config").await;
+    assert_eq!(cfg["users"][0]["name"], "alice");
+    assert_eq!(cfg["users"][0]["phone"], alice.phone);
+
+    let (status, v) = post(
+        &mock,
+        "/mock/sdk/phone_code",
+        json!({"appid": mini.appid, "user": "alice"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let code = v["code"].as_str().unwrap().to_owned();
+    let token = mini_token(&mock).await;
+    let openid = alice.openid_for(&mini.appid);
+    let p = phone_number(&mock, &token, json!({"code": code, "openid": openid})).await;
+    assert_eq!(errcode(&p), 0, "{p}");
+    assert_eq!(p["phone_info"]["phoneNumber"], alice.phone);
+    assert_eq!(p["phone_info"]["purePhoneNumber"], alice.phone);
+    assert_eq!(p["phone_info"]["countryCode"], "86");
+    assert_eq!(p["phone_info"]["watermark"]["appid"], mini.appid);
+    assert!(p["phone_info"]["watermark"]["timestamp"].as_u64().unwrap() > 1_600_000_000);
+    // Single use.
+    assert_eq!(
+        errcode(&phone_number(&mock, &token, json!({"code": code})).await),
+        40029
+    );
+    // Five minutes on the mock clock.
+    let late = mock.phone_code(&mini.appid, "bob").unwrap();
+    mock.advance(Duration::from_secs(301));
+    let token = mini_token(&mock).await;
+    assert_eq!(
+        errcode(&phone_number(&mock, &token, json!({"code": late})).await),
+        40029
+    );
+    // Another user's openid; a js_code is no phone code; bad tokens.
+    let bobs = mock.phone_code(&mini.appid, "bob").unwrap();
+    let p = phone_number(&mock, &token, json!({"code": bobs, "openid": openid})).await;
+    assert_eq!(errcode(&p), 40003);
+    let js_code = mock.sdk_code(&mini.appid, "bob").unwrap();
+    assert_eq!(
+        errcode(&phone_number(&mock, &token, json!({"code": js_code})).await),
+        40029
+    );
+    assert_eq!(
+        errcode(&phone_number(&mock, "nope", json!({"code": bobs})).await),
+        40001
+    );
+    assert_eq!(mock.calls("wxa/business/getuserphonenumber"), 6);
+    // Faults work here as on every endpoint.
+    mock.inject("wxa/business/getuserphonenumber", Fault::Errcode(-1), 1);
+    assert_eq!(
+        errcode(&phone_number(&mock, &token, json!({"code": bobs})).await),
+        -1
+    );
+    let p = phone_number(&mock, &token, json!({"code": bobs})).await;
+    assert_eq!(
+        p["phone_info"]["phoneNumber"],
+        mock.user("bob").unwrap().phone
+    );
+
+    let bad = [
+        json!({"appid": mock.website().appid, "user": "bob"}),
+        json!({"appid": mock.official_account().appid, "user": "bob"}),
+        json!({"appid": "wx_nope", "user": "bob"}),
+        json!({"appid": mini.appid, "user": "mallory"}),
+        json!({"appid": mini.appid}),
+        json!({"appid": mini.appid, "user": "bob", "extra": 1}),
+    ];
+    for body in bad {
+        let (status, v) = post(&mock, "/mock/sdk/phone_code", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn miniprogram_open_gives_the_scene_and_a_js_code() {
+    let mock = MockWechat::start().await.unwrap();
+    let mini = mock.mini_program().clone();
+    let (status, v) = post(
+        &mock,
+        "/mock/miniprogram/open",
+        json!({"scene": "t3f9a2c", "user": "carol"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["scene"], "t3f9a2c");
+    let s: Value = http()
+        .get(format!("{}/sns/jscode2session", mock.api_base()))
+        .query(&[
+            ("appid", mini.appid.as_str()),
+            ("secret", &mini.secret),
+            ("js_code", v["code"].as_str().unwrap()),
+            ("grant_type", "authorization_code"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        s["openid"],
+        mock.user("carol").unwrap().openid_for(&mini.appid)
+    );
+    // The handle does the same.
+    let (scene, code) = mock.open_mini_program("id=7&x=~", "alice").unwrap();
+    assert_eq!((scene.as_str(), code.len()), ("id=7&x=~", 32));
+
+    let bad = [
+        json!({"scene": "", "user": "bob"}),
+        json!({"scene": "a".repeat(33), "user": "bob"}),
+        json!({"scene": "50%off", "user": "bob"}),
+        json!({"scene": "登录", "user": "bob"}),
+        json!({"scene": "t1", "user": "mallory"}),
+        json!({"scene": "t1"}),
+        json!({"scene": "t1", "user": "bob", "page": "x"}),
+    ];
+    for body in bad {
+        let (status, v) = post(&mock, "/mock/miniprogram/open", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn checksession_and_wxacode_over_raw_http() {
+    let mock = MockWechat::start().await.unwrap();
+    let mini = mock.mini_program().clone();
+    let token = mini_token(&mock).await;
+    let openid = mock.user("bob").unwrap().openid_for(&mini.appid);
+    let check = |sig: String, method: &'static str| {
+        let url = format!("{}/wxa/checksession", mock.api_base());
+        let (token, openid) = (token.clone(), openid.clone());
+        async move {
+            let v: Value = http()
+                .get(url)
+                .query(&[
+                    ("access_token", token.as_str()),
+                    ("signature", sig.as_str()),
+                    ("openid", openid.as_str()),
+                    ("sig_method", method),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    // No login yet: no key, so no signature can match.
+    assert_eq!(errcode(&check("00".into(), "hmac_sha256").await), 87009);
+    let (_, js_code) = mock.open_mini_program("t1", "bob").unwrap();
+    let s: Value = http()
+        .get(format!("{}/sns/jscode2session", mock.api_base()))
+        .query(&[
+            ("appid", mini.appid.as_str()),
+            ("secret", &mini.secret),
+            ("js_code", &js_code),
+            ("grant_type", "authorization_code"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = s["session_key"].as_str().unwrap();
+    assert_eq!(mock.session_key(&mini.appid, &openid).as_deref(), Some(key));
+    let sig = hmac_sha256_hex(key.as_bytes());
+    let ok = check(sig.clone(), "hmac_sha256").await;
+    assert_eq!(ok, json!({"errcode": 0, "errmsg": "ok"}));
+    assert_eq!(errcode(&check(sig.clone(), "md5").await), 87008);
+    assert_eq!(errcode(&check("ab".repeat(32), "hmac_sha256").await), 87009);
+
+    // The image: a PNG, labelled image/jpeg.
+    let resp = http()
+        .post(format!("{}/wxa/getwxacodeunlimit", mock.api_base()))
+        .query(&[("access_token", token.as_str())])
+        .json(&json!({"scene": "t1", "page": "pages/login/confirm", "width": 280}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    let png = resp.bytes().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let wxacode = |body: Value| {
+        let url = format!("{}/wxa/getwxacodeunlimit", mock.api_base());
+        let token = token.clone();
+        async move {
+            let resp = http()
+                .post(url)
+                .query(&[("access_token", token.as_str())])
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert!(
+                resp.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/json")
+            );
+            let v: Value = resp.json().await.unwrap();
+            errcode(&v)
+        }
+    };
+    assert_eq!(wxacode(json!({"scene": ""})).await, 40169);
+    assert_eq!(wxacode(json!({"page": "pages/a/a"})).await, 40169);
+    assert_eq!(wxacode(json!({"scene": "a b"})).await, 40129);
+    assert_eq!(
+        wxacode(json!({"scene": "t", "page": "/pages/a/a"})).await,
+        41030
+    );
+    assert_eq!(
+        wxacode(json!({"scene": "t", "page": "pages/a/a?x=1"})).await,
+        41030
+    );
+    assert_eq!(
+        wxacode(json!({"scene": "t", "env_version": ""})).await,
+        40097
+    );
+    let form = http()
+        .post(format!("{}/wxa/getwxacodeunlimit", mock.api_base()))
+        .query(&[("access_token", token.as_str())])
+        .body("scene=t1")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = form.json().await.unwrap();
+    assert_eq!(errcode(&v), 47001);
+    assert_eq!(mock.calls("wxa/checksession"), 4);
+    assert_eq!(mock.calls("wxa/getwxacodeunlimit"), 8);
+    // Wrong method: 43002.
+    let get: Value = http()
+        .get(format!("{}/wxa/getwxacodeunlimit", mock.api_base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(errcode(&get), 43002);
+}
+
+/// HMAC-SHA256 of the empty message, by hand (RFC 2104), so the test does not share the
+/// mock's implementation.
+fn hmac_sha256_hex(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut block = [0_u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new().chain_update(&ipad).finalize();
+    let outer = Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize();
+    hex::encode(outer)
+}
+
+#[test]
+fn hand_made_hmac_matches_the_protocol_vector() {
+    assert_eq!(
+        hmac_sha256_hex(b"o0q0otL8aEzpcZL/FT9WsQ=="),
+        "46e043c5525c2d817c44be603d30837a808a1d930d038f6fdc3e62a201fed128"
+    );
+}
+
 // ---------------------------------------------------------------- counters
 
 #[tokio::test]
