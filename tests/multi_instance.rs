@@ -84,6 +84,58 @@ async fn a_scan_started_on_a_and_pushed_to_b_confirms_on_a() {
 }
 
 #[tokio::test]
+async fn a_mini_program_code_started_on_a_and_answered_on_b_logs_in_on_a() {
+    let Some(redis) = RedisServer::find() else {
+        return;
+    };
+    let mock = MockWechat::start().await.unwrap();
+    let (a, b) = pair(&mock, &redis, &prefix("minicode")).await;
+    let browser = browser();
+    let started: Value = browser
+        .post(format!(
+            "{}/auth/wechat/scan?via=miniprogram&return_to=/profile",
+            a.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let waiting = {
+        let browser = browser.clone();
+        let url = format!("{}/auth/wechat/scan/{id}?wait=20", a.url);
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let res = browser.get(url).send().await.unwrap();
+            (t.elapsed(), res.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The mini program's request reaches instance B.
+    let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
+    let res = Client::new()
+        .post(format!("{}/auth/wechat/miniprogram/scan", b.url))
+        .json(&serde_json::json!({ "scene": scene, "code": code, "decision": "confirm" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (waited, body) = waiting.await.unwrap();
+    assert_eq!(body["status"], "confirmed", "{body}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken through Redis: {waited:?}"
+    );
+    let (status, user) = get_json(&browser, &format!("{}/profile", a.url)).await;
+    assert_eq!(
+        (status, user["channel"].as_str()),
+        (200, Some("mini_program_code"))
+    );
+}
+
+#[tokio::test]
 async fn a_callback_replayed_on_b_returns_a_s_session_with_one_exchange() {
     let Some(redis) = RedisServer::find() else {
         return;

@@ -227,3 +227,77 @@ async fn scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
     assert!(source.contains(&alice), "{source}");
     assert!(source.contains(r#""channel":"scan_follow""#), "{source}");
 }
+
+#[tokio::test]
+async fn chromium_waits_on_the_mini_program_code_until_the_phone_confirms() {
+    let Some(found) = Browser::find() else {
+        return;
+    };
+    let mock = MockWechat::start().await.unwrap();
+    let app = common::start(common::config(&mock)).await;
+    let (driver, client) = found.launch().await;
+    let outcome = AssertUnwindSafe(code_scan_and_land(&client, &mock, &app.url))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    drop(driver);
+}
+
+async fn code_scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
+    let mini = mock.mini_program().appid.clone();
+    let alice = mock.user("alice").unwrap().openid_for(&mini);
+    client
+        .goto(&format!(
+            "{app}/auth/wechat/scan?return_to=/profile&via=miniprogram"
+        ))
+        .await
+        .unwrap();
+    // The page shows the mini program code, loaded with this browser's scan cookie.
+    let img = client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("#qr-img[src$='/code.png']"))
+        .await
+        .expect("the mini program code appears");
+    let src = img.attr("src").await.unwrap().unwrap();
+    let id = src
+        .trim_start_matches("/auth/wechat/scan/")
+        .trim_end_matches("/code.png")
+        .to_owned();
+    let loaded: bool = client
+        .execute(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0",
+            vec![serde_json::to_value(&img).unwrap()],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap_or(false);
+    assert!(loaded, "the code image loaded in the browser");
+
+    // Alice scans it: the mini program opens on its confirm page, she taps 确认.
+    let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
+    let res = reqwest::Client::new()
+        .post(format!("{app}/auth/wechat/miniprogram/scan"))
+        .json(&serde_json::json!({ "scene": scene, "code": code, "decision": "confirm" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let profile = format!("{app}/profile");
+    client
+        .wait()
+        .at_most(STEP)
+        .for_url(&url::Url::parse(&profile).unwrap())
+        .await
+        .expect("the page lands on /profile");
+    let source = client.source().await.unwrap();
+    assert!(source.contains(&alice), "{source}");
+    assert!(
+        source.contains(r#""channel":"mini_program_code""#),
+        "{source}"
+    );
+}

@@ -37,7 +37,7 @@ impl Drop for App {
 /// Which store the flow tests run on: `WECHAT_TEST_STORE=redis` (with `WECHAT_REDIS_URL`)
 /// runs the same suite on Redis, each app with a key prefix of its own; the default is the
 /// in-process store. CI runs the flow suites both ways.
-fn with_test_store(builder: WechatConfigBuilder) -> WechatConfigBuilder {
+pub fn with_test_store(builder: WechatConfigBuilder) -> WechatConfigBuilder {
     if std::env::var("WECHAT_TEST_STORE").as_deref() != Ok("redis") {
         return builder;
     }
