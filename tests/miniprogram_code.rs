@@ -173,6 +173,22 @@ async fn cancel_on_the_phone_refuses_the_waiting_browser_and_bad_answers_are_cle
     assert_eq!(status, 401);
 }
 
+#[tokio::test]
+async fn an_expired_mini_program_scene_cannot_be_answered() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(mini_only(&mock).with_scan_ttl(Duration::from_secs(1))).await;
+    let b = browser();
+    let id = start_code_scan(&app, &b).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, code) = mock.open_mini_program(&id, "alice").unwrap();
+    assert_eq!(answer(&app, &id, &code, "confirm").await.0, 404);
+    let (status, body) = get_json(&b, &format!("{}/auth/wechat/scan/{id}", app.url)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("expired")));
+}
+
 /// An app whose handlers read phone numbers and the session check.
 async fn phone_app(mock: &MockWechat) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -226,9 +242,9 @@ async fn phone_numbers_by_code_and_one_mini_program_token_for_many_callers() {
         "{again}"
     );
 
-    // 200 concurrent phone-number calls: one fetch of the mini program's token.
+    // 1,000 concurrent phone-number calls: one fetch of the mini program's token.
     let tokens_before = mock.calls("cgi-bin/stable_token");
-    let tasks: Vec<_> = (0..200)
+    let tasks: Vec<_> = (0..1000)
         .map(|_| {
             let code = mock.phone_code(&mini, "bob").unwrap();
             let app = app.clone();
