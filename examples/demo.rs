@@ -101,6 +101,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Err(e) = m.set_push_url(&m.official_account().appid, Some(&push)) {
             eprintln!("mock push URL: {e}");
         }
+        // The mock's mini program POSTs its confirm/cancel to our miniprogram/scan.
+        if let Err(e) = m.set_mini_program_server(&m.mini_program().appid, Some(&app_url)) {
+            eprintln!("mock mini program server: {e}");
+        }
         format!("{}/mock/phone", m.url())
     });
 
@@ -192,7 +196,9 @@ async fn landing(
         .map(|p| {
             format!(
                 "<p>Scan login: the QR code stands for a real phone; here, open the mock's \
-                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\".</p>",
+                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\"; \
+                 for a mini program code, press \"确认 as …\" under \"Mini program codes\" \
+                 there.</p>",
                 escape(p)
             )
         })

@@ -115,6 +115,10 @@
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
 //! | `POST /mock/follow` | `{"user","subscribed","appid"?}` |
 //! | `POST /mock/push_url` | `{"push_url": URL \| null, "appid"?}`: where the Official Account's pushes go |
+//! | `POST /mock/miniprogram_server` | `{"url": URL \| null, "appid"?}`: where the mini program (default: the primary one) sends its requests, the site's origin (e.g. `http://127.0.0.1:3000`); answers `{"appid","url"}` |
+//! | `GET /mock/phone` | a phone page for people: the live parametric QR codes (scan as USER) and the last mini program codes drawn by `wxa/getwxacodeunlimit`, newest first (确认 / 取消 as USER) |
+//! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
+//! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`) and POSTs `{"scene","code","decision"}` as JSON to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
 //! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
@@ -1024,6 +1028,44 @@ impl MockWechat {
         self.shared.lock().push_urls.get(appid).cloned()
     }
 
+    /// Sets (or clears) where the mini program `appid` sends its requests: the site's origin
+    /// (e.g. `http://127.0.0.1:3000`). The phone page's "确认 / 取消 as USER" buttons under
+    /// "Mini program codes" POST `{scene, code, decision}` to `{url}/auth/wechat/miniprogram/scan`
+    /// (also `POST /mock/miniprogram_server`).
+    ///
+    /// Errors: [`MockError::UnknownApp`], [`MockError::WrongAppKind`] for an app that is no
+    /// mini program, [`MockError::Invalid`] for a URL that is not http(s).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let mini = mock.mini_program().appid.clone();
+    /// mock.set_mini_program_server(&mini, Some("http://127.0.0.1:3000/")).unwrap();
+    /// assert_eq!(mock.mini_program_server(&mini).as_deref(), Some("http://127.0.0.1:3000"));
+    /// assert!(mock.set_mini_program_server(&mini, Some("ftp://x")).is_err());
+    /// assert!(mock.set_mini_program_server(&mock.official_account().appid, None).is_err());
+    /// mock.set_mini_program_server(&mini, None).unwrap();
+    /// assert_eq!(mock.mini_program_server(&mini), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_mini_program_server(&self, appid: &str, url: Option<&str>) -> Result<(), MockError> {
+        self.shared.set_mini_program_server(appid, url)
+    }
+
+    /// The server of the mini program `appid`, if set (without a trailing `/`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// assert_eq!(mock.mini_program_server(&mock.mini_program().appid), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn mini_program_server(&self, appid: &str) -> Option<String> {
+        self.shared.lock().mini_servers.get(appid).cloned()
+    }
+
     /// `user` scans the parametric QR code named by `qr_url_or_ticket` (what a phone reads
     /// from the image, `http://weixin.qq.com/q/…`, or the ticket): the mock pushes the event
     /// WeChat would to the Official Account's push URL and returns once delivery is over.
@@ -1321,6 +1363,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/scan", post(scan::scan))
         .route("/mock/phone", get(phone::page))
         .route("/mock/phone/scan", post(phone::scan))
+        .route("/mock/phone/miniprogram", post(phone::mini_program))
+        .route("/mock/miniprogram_server", post(phone::set_server))
         .route("/mock/push_url", post(scan::set_push_url))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))

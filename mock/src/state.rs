@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::bounded::{Bounded, Expiring};
 use super::clock::{Clock, after};
 use super::config::{AppKind, MockApp, MockUser};
+use super::errors::MockError;
 use super::faults::Fault;
 use super::ids;
 
@@ -19,6 +20,8 @@ pub(crate) const MAX_TEMP_TICKETS: usize = 20_000;
 /// WeChat's own limit on permanent QR codes per account.
 pub(crate) const MAX_PERMANENT_TICKETS: usize = 100_000;
 pub(crate) const MAX_FAULTS_PER_ENDPOINT: usize = 64;
+/// How many generated mini program codes the phone page remembers.
+pub(crate) const MAX_WXA_CODES: usize = 50;
 
 /// Lifetimes from the protocol (§3.5, §5).
 pub(crate) const OA_CODE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -237,6 +240,15 @@ impl Expiring for QrTicket {
     }
 }
 
+/// A mini program code drawn by `wxa/getwxacodeunlimit`, remembered for the phone page.
+#[derive(Debug, Clone)]
+pub(crate) struct WxaCode {
+    pub(crate) appid: String,
+    pub(crate) scene: String,
+    /// When it was drawn (mock clock).
+    pub(crate) at: SystemTime,
+}
+
 /// A user following an Official Account.
 #[derive(Debug, Clone)]
 pub(crate) struct Follow {
@@ -273,6 +285,12 @@ pub(crate) struct Inner {
     pub(crate) follows: HashMap<(String, String), Follow>,
     pub(crate) blocked: HashSet<String>,
     pub(crate) push_urls: HashMap<String, String>,
+    /// The last [`MAX_WXA_CODES`] mini program codes drawn, oldest first; one per
+    /// (appid, scene).
+    pub(crate) wxa_codes: VecDeque<WxaCode>,
+    /// Mini program appid → the origin of its server (where the phone page's mini program
+    /// POSTs `/auth/wechat/miniprogram/scan`).
+    pub(crate) mini_servers: HashMap<String, String>,
     pub(crate) calls: BTreeMap<String, u64>,
     pub(crate) faults: HashMap<String, VecDeque<(Fault, u32)>>,
     pub(crate) text_plain: bool,
@@ -342,6 +360,8 @@ impl Shared {
             follows,
             blocked: settings.blocked.into_iter().collect(),
             push_urls: HashMap::new(),
+            wxa_codes: VecDeque::new(),
+            mini_servers: HashMap::new(),
             calls: BTreeMap::new(),
             faults: HashMap::new(),
             text_plain: settings.text_plain,
@@ -434,6 +454,63 @@ impl Shared {
         };
         self.lock().codes.insert(code.clone(), record, now);
         code
+    }
+}
+
+impl Shared {
+    /// Remembers a drawn mini program code (a scene drawn again moves to the front).
+    pub(crate) fn remember_wxa_code(&self, appid: &str, scene: &str) {
+        let at = self.now();
+        let mut inner = self.lock();
+        inner
+            .wxa_codes
+            .retain(|c| !(c.appid == appid && c.scene == scene));
+        while inner.wxa_codes.len() >= MAX_WXA_CODES {
+            inner.wxa_codes.pop_front();
+        }
+        inner.wxa_codes.push_back(WxaCode {
+            appid: appid.to_owned(),
+            scene: scene.to_owned(),
+            at,
+        });
+    }
+
+    /// Sets (or clears) where a mini program sends its requests: the site's origin.
+    pub(crate) fn set_mini_program_server(
+        &self,
+        appid: &str,
+        url: Option<&str>,
+    ) -> Result<(), MockError> {
+        let app = self
+            .app(appid)
+            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        if app.kind != AppKind::MiniProgram {
+            return Err(MockError::WrongAppKind {
+                appid: app.appid.clone(),
+                kind: app.kind.as_str(),
+                reason: "only mini programs have a server",
+            });
+        }
+        let mut inner = self.lock();
+        match url {
+            Some(u) => {
+                let ok = url::Url::parse(u)
+                    .ok()
+                    .is_some_and(|p| matches!(p.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(MockError::Invalid(format!(
+                        "mini program server must be an http(s) URL: {u:?}"
+                    )));
+                }
+                inner
+                    .mini_servers
+                    .insert(appid.to_owned(), u.trim_end_matches('/').to_owned());
+            }
+            None => {
+                inner.mini_servers.remove(appid);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -209,7 +209,9 @@ fn wxa_code(s: &Shared, p: &Params, body: &Bytes) -> Result<Vec<u8>, WxError> {
     let content = url.finish();
     tracing::debug!(scene, "mock wechat: mini program code drawn");
     let width = u32::try_from(width).unwrap_or(430);
-    qr_png_sized(&content, width).ok_or(WxError::new(-1))
+    let png = qr_png_sized(&content, width).ok_or(WxError::new(-1))?;
+    s.remember_wxa_code(&app.appid, scene);
+    Ok(png)
 }
 
 #[cfg(test)]

@@ -1110,3 +1110,144 @@ async fn jscode2session_busy_fault_leaves_the_code_usable() {
     mock.inject("sns/jscode2sesion", Fault::Errcode(-1), 1);
     assert_eq!(errcode(&call().await), 40163);
 }
+
+// ------------------------------------------- /mock/phone: mini program codes
+
+#[tokio::test]
+async fn phone_page_confirms_a_mini_program_code_at_the_site() {
+    use std::sync::{Arc, Mutex};
+
+    let mock = MockWechat::start().await.unwrap();
+    let mini = mock.mini_program().clone();
+
+    // The site: records what the mini program POSTs to miniprogram/scan.
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let site = {
+        let got = got.clone();
+        axum::Router::new().route(
+            "/auth/wechat/miniprogram/scan",
+            axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+                let got = got.clone();
+                async move {
+                    got.lock().unwrap().push(v);
+                    axum::Json(json!({"status": "confirmed"}))
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+
+    // The site's page shows a mini program code: the mock draws it and remembers its scene.
+    let token: Value = http()
+        .post(format!("{}/cgi-bin/stable_token", mock.api_base()))
+        .json(
+            &json!({"grant_type": "client_credential", "appid": mini.appid, "secret": mini.secret}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().expect("mini program token");
+    let scene = "s7Kq2x";
+    let png = http()
+        .post(format!("{}/wxa/getwxacodeunlimit", mock.api_base()))
+        .query(&[("access_token", token)])
+        .json(&json!({"scene": scene, "page": "pages/login/confirm"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.headers()["content-type"], "image/jpeg");
+    let page = |done: Option<&str>| {
+        let url = format!("{}{}", mock.url(), done.unwrap_or("/mock/phone"));
+        async move { http().get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page(None).await;
+    assert!(html.contains("Mini program codes"), "{html}");
+    assert!(html.contains(&format!("scene={scene}")), "{html}");
+    assert!(
+        html.contains("确认 as alice") && html.contains("取消 as bob"),
+        "{html}"
+    );
+
+    // No server yet: a clear message, nothing sent.
+    let form = [
+        ("appid", mini.appid.as_str()),
+        ("scene", scene),
+        ("user", "alice"),
+        ("decision", "confirm"),
+    ];
+    let press = || async {
+        let resp = http()
+            .post(format!("{}/mock/phone/miniprogram", mock.url()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        resp.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let html = page(Some(&press().await)).await;
+    assert!(html.contains("no mini program server"), "{html}");
+    assert!(got.lock().unwrap().is_empty());
+
+    // With the site as server (over the control API): the decision reaches the site.
+    let (status, v) = post(
+        &mock,
+        "/mock/miniprogram_server",
+        json!({"url": format!("{site_origin}/")}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["url"], site_origin.as_str());
+    assert_eq!(
+        mock.mini_program_server(&mini.appid).as_deref(),
+        Some(site_origin.as_str())
+    );
+    let html = page(Some(&press().await)).await;
+    assert!(html.contains("200"), "{html}");
+    assert!(html.contains("confirmed"), "{html}");
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["scene"], scene);
+    assert_eq!(sent[0]["decision"], "confirm");
+    let code = sent[0]["code"].as_str().expect("code");
+    let s: Value = http()
+        .get(format!("{}/sns/jscode2session", mock.api_base()))
+        .query(&[
+            ("appid", mini.appid.as_str()),
+            ("secret", &mini.secret),
+            ("js_code", code),
+            ("grant_type", "authorization_code"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        s["openid"],
+        mock.user("alice").unwrap().openid_for(&mini.appid),
+        "{s}"
+    );
+
+    // A bad decision or a bad server is refused.
+    let resp = http()
+        .post(format!("{}/mock/phone/miniprogram", mock.url()))
+        .form(&[("scene", scene), ("user", "alice"), ("decision", "maybe")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = post(&mock, "/mock/miniprogram_server", json!({"url": "ftp://x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let oa = mock.official_account().appid.clone();
+    assert!(
+        mock.set_mini_program_server(&oa, Some(&site_origin))
+            .is_err()
+    );
+}
