@@ -38,13 +38,7 @@ pub(crate) async fn mini_program(
     let appid = app.appid();
     let outcome = auth
         .exchange_once(appid, &code, client, || async {
-            let session = auth
-                .client()
-                .jscode2session(appid, app.secret(), &code)
-                .await?;
-            keep_session_key(auth, appid, &session.openid, &session.session_key).await?;
-            let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
-            user.unionid = session.unionid.filter(|u| !u.is_empty());
+            let user = session_user(auth, app, &code).await?;
             let outcome = auth.finish_login(user, "", "/").await;
             Ok(with_native_token(auth, outcome))
         })
@@ -52,8 +46,26 @@ pub(crate) async fn mini_program(
     outcome_response(auth, &outcome)
 }
 
+/// Exchanges a `wx.login()` code with `jscode2session`, keeps the `session_key` on the
+/// server, and answers who the user is: the one place a mini program code becomes a user.
+pub(super) async fn session_user(
+    auth: &Engine,
+    app: &crate::AppCredentials,
+    code: &str,
+) -> Result<WechatUser, Failure> {
+    let appid = app.appid();
+    let session = auth
+        .client()
+        .jscode2session(appid, app.secret(), code)
+        .await?;
+    keep_session_key(auth, appid, &session.openid, &session.session_key).await?;
+    let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
+    user.unionid = session.unionid.filter(|u| !u.is_empty());
+    Ok(user)
+}
+
 /// Keeps a mini program user's `session_key` on the server (replacing the last one).
-pub(super) async fn keep_session_key(
+async fn keep_session_key(
     auth: &Engine,
     appid: &str,
     openid: &str,

@@ -404,19 +404,7 @@ pub(crate) async fn mini_program_answer(
     let appid = app.appid();
     let outcome = auth
         .exchange_once(appid, &code, client, || async {
-            let session = auth
-                .client()
-                .jscode2session(appid, app.secret(), &code)
-                .await?;
-            super::miniprogram::keep_session_key(
-                auth,
-                appid,
-                &session.openid,
-                &session.session_key,
-            )
-            .await?;
-            let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
-            user.unionid = session.unionid.filter(|u| !u.is_empty());
+            let user = super::miniprogram::session_user(auth, app, &code).await?;
             Ok(LoginOutcome::Success {
                 state: answer.scene.clone(),
                 return_to: String::new(),
