@@ -1,0 +1,114 @@
+//! The follow-the-Official-Account scan: the parametric QR code drawn for the browser that
+//! started it, and the confirmation that turns the scan event WeChat pushed into a
+//! confirmed scene (once, whatever WeChat delivers again).
+
+use super::*;
+
+/// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
+/// started it; anyone else gets the answer an unknown id gets.
+pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Response<Body>, Failure> {
+    let key = scene_key(auth, id)
+        .filter(|_| valid_id(id))
+        .ok_or(NOT_FOUND)?;
+    let mine = browser_of(auth, req, id).ok_or(NOT_FOUND)?;
+    let scene = load_scene(auth, &key)
+        .await?
+        .filter(|s| s.browser == mine)
+        .ok_or(NOT_FOUND)?;
+    let code = qrcode::QrCode::new(scene.url.as_bytes()).map_err(|_| NOT_FOUND)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    let mut res = Response::new(Body::from(svg));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Confirms the pending scene `scene_id` for `openid`: once, whatever arrives again.
+/// `false` when the store failed before anything was decided, so that a re-delivery may
+/// try again.
+pub(crate) async fn confirm(auth: Arc<Engine>, scene_id: String, openid: String) -> bool {
+    let Some(key) = scene_key(&auth, &scene_id) else {
+        return true;
+    };
+    let Some(oa) = auth.config().official_account.as_ref() else {
+        return true;
+    };
+    let appid = oa.app().appid().to_owned();
+    // One confirmation per scene, on every instance: a re-delivery (or another instance
+    // that has it under way) is acknowledged without waiting.
+    let claim = key.claim();
+    let ttl = auth.config().scan_ttl;
+    let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
+        Ok(Turn::Mine(lease)) => lease,
+        Ok(Turn::Ready(_) | Turn::Busy) => return true,
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable while confirming a scan");
+            return false;
+        }
+    };
+    let mut scene = match load_scene(&auth, &key).await {
+        Ok(Some(s)) if s.status == SceneStatus::Pending => s,
+        Ok(_) => {
+            // Unknown, expired or already handled: nothing changes.
+            let _ = lease.finish(b"ignored".to_vec(), ttl).await;
+            return true;
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "store unavailable while confirming a scan");
+            let _ = lease.give_up().await;
+            return false;
+        }
+    };
+    scene.status = SceneStatus::Scanned;
+    let _ = save_scene(&auth, &key, &scene).await;
+
+    let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
+    match auth
+        .with_token(TokenFor::OfficialAccount, |token| {
+            let openid = openid.clone();
+            let auth = auth.clone();
+            async move {
+                auth.client()
+                    .user_info(&token, &openid, auth.config().lang)
+                    .await
+            }
+        })
+        .await
+    {
+        Ok(info) => {
+            user.unionid = info.unionid.filter(|u| !u.is_empty());
+            user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
+            user.avatar_url = Some(info.headimgurl).filter(|h| !h.is_empty());
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid")
+        }
+    }
+    if user.nickname.is_none()
+        && let Some(p) = auth.cached_profile(&appid, &openid).await
+    {
+        user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
+        user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
+        user.unionid = user.unionid.or(p.unionid);
+    }
+    scene.status = match auth.run_on_login(user).await {
+        Ok(user) => SceneStatus::Confirmed { user },
+        Err(r) => SceneStatus::Refused {
+            message: r.message().to_owned(),
+        },
+    };
+    if let Err(e) = save_scene(&auth, &key, &scene).await {
+        tracing::error!(error = ?e, "could not record a confirmed scan");
+    }
+    let _ = lease.finish(b"confirmed".to_vec(), ttl).await;
+    tracing::debug!("scan confirmed");
+    true
+}
