@@ -907,7 +907,74 @@ impl WechatConfigBuilder {
         F: Fn(WechatUser) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
     {
-        self.on_login = Some(Arc::new(move |user| Box::pin(hook(user))));
+        self.on_login = Some(Arc::new(move |user, _signed_in| Box::pin(hook(user))));
+        self
+    }
+
+    /// [`with_on_login`](Self::with_on_login) for apps that let a signed-in person add WeChat
+    /// to their account: the hook also gets the user of the session the login request
+    /// already carries (`None` when there is none), so it can bind the new WeChat identity
+    /// to that account instead of creating a second one, or refuse an identity that is
+    /// already bound to another account. One hook serves both forms; the last one set wins.
+    ///
+    /// The signed-in user comes only from a session this layer signed and still accepts:
+    /// the session cookie on the website / Official Account callback, the
+    /// `Authorization: Bearer` token (or a same-origin session cookie) on `POST app` and
+    /// `POST miniprogram`. Its [`subject`](WechatUser::subject) is the account id your hook
+    /// gave at that login. An expired, revoked or forged token counts as no session. Scan
+    /// logins (the phone confirms, not the browser's request) always get `None`.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use serde_json::{json, Value};
+    /// use wechat_auth::{mock::MockWechat, LoginRefused, WechatAuthLayer, WechatConfig, WechatUser};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = MockWechat::start().await?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let url = format!("http://{}", listener.local_addr()?);
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url(&url)
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
+    ///     .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
+    ///     .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret)
+    ///     .with_on_login_bind(|user: WechatUser, signed_in: Option<WechatUser>| async move {
+    ///         match signed_in.and_then(|s| s.subject) {
+    ///             // Already signed in: this WeChat identity joins that account.
+    ///             Some(account) if user.openid != "taken" => Ok(Some(account)),
+    ///             Some(_) => Err(LoginRefused::new("this WeChat is bound to another account")),
+    ///             None => Ok(Some(format!("account-of-{}", user.openid))),
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// let app = Router::new().layer(WechatAuthLayer::new(cfg));
+    /// tokio::spawn(async move { axum::serve(listener, app).await });
+    ///
+    /// let http = reqwest::Client::new();
+    /// let code = mock.sdk_code(&mock.mobile().appid, "alice")?;
+    /// let app_login: Value = http.post(format!("{url}/auth/wechat/app"))
+    ///     .json(&json!({ "code": code })).send().await?.json().await?;
+    /// let account = app_login["user"]["subject"].as_str().unwrap().to_owned();
+    ///
+    /// // The mini program logs in with the app's bearer token: the same account.
+    /// let code = mock.sdk_code(&mock.mini_program().appid, "alice")?;
+    /// let mini: Value = http.post(format!("{url}/auth/wechat/miniprogram"))
+    ///     .bearer_auth(app_login["token"].as_str().unwrap())
+    ///     .json(&json!({ "code": code })).send().await?.json().await?;
+    /// assert_eq!(mini["user"]["channel"], "mini_program");
+    /// assert_eq!(mini["user"]["subject"], account.as_str());
+    /// # Ok(()) }
+    /// ```
+    pub fn with_on_login_bind<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(WechatUser, Option<WechatUser>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
+    {
+        self.on_login = Some(Arc::new(move |user, signed_in| {
+            Box::pin(hook(user, signed_in))
+        }));
         self
     }
 

@@ -223,9 +223,15 @@ impl LoginRefused {
     }
 }
 
-/// The boxed form of an `on_login` hook.
+/// The boxed form of an `on_login` hook: the user who just logged in, and the user of the
+/// verified session the login request already carried, if any (for binding).
 pub(crate) type LoginHook = Arc<
-    dyn Fn(WechatUser) -> BoxFuture<'static, Result<Option<String>, LoginRefused>> + Send + Sync,
+    dyn Fn(
+            WechatUser,
+            Option<WechatUser>,
+        ) -> BoxFuture<'static, Result<Option<String>, LoginRefused>>
+        + Send
+        + Sync,
 >;
 
 /// Where the Official Account's global access token comes from.

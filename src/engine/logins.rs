@@ -139,7 +139,8 @@ impl Engine {
 
     /// Exchanges an OAuth code (website, Official Account, mobile app) and builds the user:
     /// the part of a login done once per code. Keeps the user's tokens, reads the profile
-    /// when the scope allows (from the cache while fresh), runs `on_login`.
+    /// when the scope allows (from the cache while fresh), runs `on_login` with the user of
+    /// the session the request already carried (`signed_in`, see [`Engine::signed_in`]).
     pub(crate) async fn login_with_code(
         &self,
         app: &crate::AppCredentials,
@@ -147,6 +148,7 @@ impl Engine {
         channel: crate::Channel,
         state: &str,
         return_to: &str,
+        signed_in: Option<WechatUser>,
     ) -> Result<LoginOutcome, Failure> {
         let appid = app.appid();
         let token = self
@@ -189,17 +191,18 @@ impl Engine {
                 }
             }
         }
-        Ok(self.finish_login(user, state, return_to).await)
+        Ok(self.finish_login(user, state, return_to, signed_in).await)
     }
 
-    /// Runs `on_login` and records the outcome of a login.
+    /// Runs `on_login` (told who is already signed in) and records the outcome of a login.
     pub(crate) async fn finish_login(
         &self,
         user: WechatUser,
         state: &str,
         return_to: &str,
+        signed_in: Option<WechatUser>,
     ) -> LoginOutcome {
-        match self.run_on_login(user).await {
+        match self.run_on_login_signed_in(user, signed_in).await {
             Ok(user) => LoginOutcome::Success {
                 state: state.to_owned(),
                 return_to: return_to.to_owned(),
@@ -213,14 +216,33 @@ impl Engine {
         }
     }
 
-    /// Runs the `on_login` hook; its answer becomes the user's `subject`.
-    pub(crate) async fn run_on_login(
+    /// Runs the `on_login` hook for a login whose request carried no session (the scan
+    /// logins: the phone confirms, not the browser); its answer becomes the user's `subject`.
+    pub(crate) async fn run_on_login(&self, user: WechatUser) -> Result<WechatUser, LoginRefused> {
+        self.run_on_login_signed_in(user, None).await
+    }
+
+    /// Runs the `on_login` hook, telling it who is already signed in on the request (a
+    /// verified session, from [`Engine::signed_in`]); its answer becomes the user's `subject`.
+    pub(crate) async fn run_on_login_signed_in(
         &self,
         mut user: WechatUser,
+        signed_in: Option<WechatUser>,
     ) -> Result<WechatUser, LoginRefused> {
         if let Some(hook) = &self.cfg.on_login {
-            user.subject = hook(user.clone()).await?;
+            user.subject = hook(user.clone(), signed_in).await?;
         }
         Ok(user)
+    }
+
+    /// The user of the verified session a login request already carries (its bearer token,
+    /// else its one session cookie: signed by us, unexpired, not revoked, from its own
+    /// carrier), for `on_login` to bind the new WeChat identity to. Nothing unsigned is
+    /// trusted; an invalid token counts as no session.
+    pub(crate) fn signed_in(&self, headers: &http::HeaderMap) -> Option<WechatUser> {
+        match self.find_session(headers) {
+            super::Found::Session(current) => Some(current.session.user.clone()),
+            super::Found::InvalidBearer | super::Found::Nothing => None,
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use axum_core::body::Body;
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::{Response, StatusCode, request::Parts};
 use serde::{Deserialize, Serialize};
 
 use std::net::IpAddr;
@@ -133,10 +133,22 @@ pub(super) fn outcome_response(
     }
 }
 
-/// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login.
+/// Who is already signed in on a native login request, for `on_login` to bind to: the
+/// user of its bearer token, or of its session cookie when the request comes from our own
+/// origin (a cross-site page must not bind its visitor's account).
+pub(crate) fn signed_in(auth: &Engine, req: &Parts) -> Option<WechatUser> {
+    let bearer = req.headers.contains_key(http::header::AUTHORIZATION);
+    (bearer || super::same_origin(auth, req))
+        .then(|| auth.signed_in(&req.headers))
+        .flatten()
+}
+
+/// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login;
+/// `signed_in` is the session the request already carried ([`signed_in`]).
 pub(crate) async fn mobile(
     auth: &Engine,
     client: Option<IpAddr>,
+    signed_in: Option<WechatUser>,
     body: Bytes,
 ) -> Result<Response<Body>, Failure> {
     let Some(app) = &auth.config().mobile else {
@@ -150,7 +162,7 @@ pub(crate) async fn mobile(
     let outcome = auth
         .exchange_once(app.appid(), &code, client, || async {
             let outcome = auth
-                .login_with_code(app, &code, Channel::MobileApp, &state, "/")
+                .login_with_code(app, &code, Channel::MobileApp, &state, "/", signed_in)
                 .await?;
             Ok(with_native_token(auth, outcome))
         })

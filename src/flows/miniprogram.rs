@@ -23,10 +23,12 @@ use crate::{
 /// every login replaces it).
 const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 
-/// `POST PREFIX/miniprogram` `{code}`: mini program login through `jscode2session`.
+/// `POST PREFIX/miniprogram` `{code}`: mini program login through `jscode2session`;
+/// `signed_in` is the session the request already carried ([`super::app::signed_in`]).
 pub(crate) async fn mini_program(
     auth: &Engine,
     client: Option<std::net::IpAddr>,
+    signed_in: Option<WechatUser>,
     body: Bytes,
 ) -> Result<Response<Body>, Failure> {
     let Some(app) = &auth.config().mini_program else {
@@ -39,7 +41,7 @@ pub(crate) async fn mini_program(
     let outcome = auth
         .exchange_once(appid, &code, client, || async {
             let user = session_user(auth, app, &code).await?;
-            let outcome = auth.finish_login(user, "", "/").await;
+            let outcome = auth.finish_login(user, "", "/", signed_in).await;
             Ok(with_native_token(auth, outcome))
         })
         .await?;

@@ -80,11 +80,12 @@ where
         "/scan" if post => scan::start(auth, req).await,
         "/app" if post => {
             let body = read_body(auth, body, app::MAX_BODY).await?;
-            app::mobile(auth, auth.client_ip(req), body).await
+            app::mobile(auth, auth.client_ip(req), app::signed_in(auth, req), body).await
         }
         "/miniprogram" if post => {
             let body = read_body(auth, body, app::MAX_BODY).await?;
-            miniprogram::mini_program(auth, auth.client_ip(req), body).await
+            let signed_in = app::signed_in(auth, req);
+            miniprogram::mini_program(auth, auth.client_ip(req), signed_in, body).await
         }
         "/refresh" if post => account::refresh(auth, req).await,
         "/miniprogram/scan" if post => {

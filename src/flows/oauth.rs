@@ -255,7 +255,8 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     }
     let outcome = auth
         .exchange_once(appid, code, auth.client_ip(req), || {
-            auth.login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt)
+            let signed_in = auth.signed_in(&req.headers); // for on_login to bind to
+            auth.login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt, signed_in)
         })
         .await;
     let outcome = match outcome {
