@@ -2,11 +2,17 @@
 
 /// Why a configuration was refused. Every message names the setting to fix.
 ///
+/// `Debug` prints the same message (then the variant), because that is what Rust prints when
+/// `main` returns the error: `fn main() -> Result<(), Box<dyn std::error::Error>>` with
+/// `WechatConfig::from_env()?` ends with `Error: no public URL: set WECHAT_PUBLIC_URL …`,
+/// not with a bare variant name.
+///
 /// ```
 /// let err = wechat_auth::WechatConfig::builder().build().unwrap_err();
 /// assert!(err.to_string().contains("WECHAT_PUBLIC_URL"));
+/// assert_eq!(format!("{err:?}"), format!("{err} (ConfigError::MissingPublicUrl)"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No public URL.
@@ -136,7 +142,9 @@ pub enum ConfigError {
         max: u64,
     },
     /// The Redis store was asked for, but the crate was built without it.
-    #[error("WECHAT_REDIS_URL is set but wechat-auth was built without the `redis` feature")]
+    #[error(
+        "WECHAT_REDIS_URL is set but wechat-auth was built without the `redis` feature: enable it (wechat-auth = {{ version = \"0.1\", features = [\"redis\"] }}; for the examples, cargo run --features redis --example …) or unset WECHAT_REDIS_URL"
+    )]
     RedisFeatureMissing,
     /// The Redis URL cannot be used.
     #[error("WECHAT_REDIS_URL cannot be used: {0}")]
@@ -148,5 +156,69 @@ fn not_alphanumeric_note(alphanumeric: bool) -> &'static str {
         ""
     } else {
         ", not all of them letters or digits"
+    }
+}
+
+impl ConfigError {
+    /// The variant's name, for `Debug`.
+    fn variant(&self) -> &'static str {
+        match self {
+            Self::MissingPublicUrl => "MissingPublicUrl",
+            Self::InvalidPublicUrl { .. } => "InvalidPublicUrl",
+            Self::MissingSessionSecret => "MissingSessionSecret",
+            Self::ShortSessionSecret { .. } => "ShortSessionSecret",
+            Self::NoChannel => "NoChannel",
+            Self::IncompleteApp { .. } => "IncompleteApp",
+            Self::InvalidScope(_) => "InvalidScope",
+            Self::InvalidAesKey { .. } => "InvalidAesKey",
+            Self::AesKeyWithoutToken => "AesKeyWithoutToken",
+            Self::InvalidPushToken { .. } => "InvalidPushToken",
+            Self::PlaintextPushNotAllowed => "PlaintextPushNotAllowed",
+            Self::InvalidFlag { .. } => "InvalidFlag",
+            Self::InvalidPrefix(_) => "InvalidPrefix",
+            Self::InvalidOrigin(_) => "InvalidOrigin",
+            Self::InvalidBaseUrl { .. } => "InvalidBaseUrl",
+            Self::InvalidHeaderName { .. } => "InvalidHeaderName",
+            Self::InvalidMiniProgramPage(_) => "InvalidMiniProgramPage",
+            Self::InvalidDuration { .. } => "InvalidDuration",
+            Self::RedisFeatureMissing => "RedisFeatureMissing",
+            Self::InvalidRedisUrl(_) => "InvalidRedisUrl",
+        }
+    }
+}
+
+/// The message a person can act on, then the variant: what `main` returning this error
+/// prints. (Every field is already in the message; none of them is a secret.)
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self} (ConfigError::{})", self.variant())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigError;
+
+    #[test]
+    fn debug_carries_the_message_that_says_what_to_fix() {
+        for (err, says) in [
+            (ConfigError::MissingPublicUrl, "set WECHAT_PUBLIC_URL"),
+            (
+                ConfigError::ShortSessionSecret { index: 0, len: 5 },
+                "at least 32 bytes",
+            ),
+            (
+                ConfigError::RedisFeatureMissing,
+                "without the `redis` feature",
+            ),
+            (ConfigError::NoChannel, "WECHAT_WEBSITE_APP_ID"),
+        ] {
+            let debug = format!("{err:?}");
+            assert!(debug.starts_with(&err.to_string()), "{debug}");
+            assert!(debug.contains(says), "{debug}");
+            assert_eq!(format!("{err:#?}"), debug);
+        }
+        let boxed: Box<dyn std::error::Error> = Box::new(ConfigError::MissingSessionSecret);
+        assert!(format!("{boxed:?}").starts_with("no session secret: set WECHAT_SESSION_SECRET"));
     }
 }
