@@ -32,11 +32,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // Every startup error ends `main` with a message that says what to fix (a refused
+    // configuration's `Debug` is its message), and the exit status 1.
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p
+            .trim()
+            .parse()
+            .map_err(|_| format!("PORT must be a port number (0-65535), got {p:?}"))?,
+        Err(_) => 3000,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!("cannot listen on 127.0.0.1:{port}: {e}; set PORT to a free port (PORT=0: any)")
+        })?;
     let app_url = format!("http://{}", listener.local_addr()?);
 
     // Real settings when the environment has them, else our own mock WeChat.
@@ -53,14 +62,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (b, None)
     } else {
         // MOCK_PORT pins the mock's port (handy for scripts); default: any free port.
-        let mock = match std::env::var("MOCK_PORT")
-            .ok()
-            .and_then(|p| p.parse::<u16>().ok())
-        {
-            Some(port) => {
-                MockWechat::start_on(([127, 0, 0, 1], port).into(), MockConfig::new()).await?
+        let mock = match std::env::var("MOCK_PORT") {
+            Ok(p) => {
+                let port: u16 = p
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("MOCK_PORT must be a port number (0-65535), got {p:?}"))?;
+                MockWechat::start_on(([127, 0, 0, 1], port).into(), MockConfig::new())
+                    .await
+                    .map_err(|e| {
+                        format!("the mock WeChat cannot listen on 127.0.0.1:{port}: {e}; set MOCK_PORT to a free port")
+                    })?
             }
-            None => MockWechat::start().await?,
+            Err(_) => MockWechat::start().await?,
         };
         let oa = mock.official_account();
         let b = WechatConfig::builder()
@@ -75,6 +89,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
             .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
+        // WECHAT_REDIS_URL keeps the state in Redis on the mock too (build with
+        // `--features redis`; without it, startup says so).
+        let b = match std::env::var("WECHAT_REDIS_URL") {
+            Ok(url) if !url.trim().is_empty() => b.with_redis_url(url.trim()),
+            _ => b,
+        };
         (b, Some(mock))
     };
 
@@ -122,9 +142,83 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  for scan login, \"scan\" with the mock's phone: {}/mock/phone",
             mock.url()
         );
+        println!(
+            "  for scripts: POST {0}/mock/sdk/code (an SDK code for the app or mini program), GET {0}/mock/config, GET {0}/mock/calls",
+            mock.url()
+        );
     }
-    println!("endpoints under {prefix}: login, callback, scan, push, me, logout");
+    println!("endpoints:");
+    for (methods, path, what) in endpoints(&prefix) {
+        println!("  {methods:<10} {path:<38} {what}");
+    }
     serve(listener, app).await
+}
+
+/// Every endpoint the demo serves: its own pages, then the layer's (under `prefix`).
+fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
+    let own = [
+        (
+            "GET",
+            "/".to_owned(),
+            "this demo's landing page: pick a login",
+        ),
+        (
+            "GET",
+            "/profile".to_owned(),
+            "protected: who you are (signed out: starts the login)",
+        ),
+    ];
+    let layer = [
+        (
+            "GET",
+            "/login",
+            "start a login (?return_to=/path&channel=website|oa|scan)",
+        ),
+        (
+            "GET",
+            "/callback",
+            "WeChat sends the browser back here (?code&state)",
+        ),
+        (
+            "GET",
+            "/scan",
+            "the scan page (?via=miniprogram: a mini program code)",
+        ),
+        ("POST", "/scan", "start a scan for your own page (JSON)"),
+        (
+            "GET",
+            "/scan/{id}",
+            "a scan's status (?wait=SECONDS long-polls)",
+        ),
+        ("GET", "/scan/{id}/qr.svg", "the Official Account's QR code"),
+        ("GET", "/scan/{id}/code.png", "the mini program code"),
+        (
+            "GET, POST",
+            "/push",
+            "the Official Account's message push URL",
+        ),
+        ("POST", "/app", "mobile app login: {code} -> bearer token"),
+        (
+            "POST",
+            "/miniprogram",
+            "mini program login: {code} -> bearer token",
+        ),
+        (
+            "POST",
+            "/miniprogram/scan",
+            "the mini program's answer to a code scan",
+        ),
+        ("POST", "/refresh", "a native bearer token -> a fresh one"),
+        ("GET", "/me", "the current user as JSON"),
+        ("POST", "/logout", "end the session (?return_to=/)"),
+    ];
+    own.into_iter()
+        .chain(
+            layer
+                .into_iter()
+                .map(|(m, p, w)| (m, format!("{prefix}{p}"), w)),
+        )
+        .collect()
 }
 
 /// How long a client may take to send a request's headers. The layer bounds the bodies it

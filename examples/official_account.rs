@@ -1,9 +1,9 @@
 //! Official Account web authorization (公众号网页授权), for pages opened inside WeChat.
 //!
-//! `cargo run --example official_account`. The layer sends a browser whose User-Agent
-//! contains `MicroMessenger` to `connect/oauth2/authorize`; `WECHAT_OA_SCOPE=snsapi_base`
-//! logs in silently with the openid only, `snsapi_userinfo` (the default) asks for consent
-//! and also yields nickname, avatar and unionid. A desktop browser can force the flow with
+//! `cargo run --example official_account` (`PORT`, default 3002). The layer sends a browser
+//! whose User-Agent contains `MicroMessenger` to `connect/oauth2/authorize`;
+//! `WECHAT_OA_SCOPE=snsapi_base` logs in silently with the openid only, `snsapi_userinfo`
+//! (the default) asks for consent and also yields nickname, avatar and unionid. A desktop browser can force the flow with
 //! `/auth/wechat/login?channel=oa` (the mock does not check the User-Agent).
 //!
 //! Against the real WeChat, set `WECHAT_PUBLIC_URL`, `WECHAT_SESSION_SECRET`,
@@ -31,13 +31,19 @@ async fn me(user: WechatUser) -> String {
     )
 }
 
+// A refused configuration prints its message (`Error: …`) and exits with status 1.
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
+    // With the real WeChat's settings, check them before taking the port.
+    let real = match std::env::var("WECHAT_OA_APP_ID") {
+        Ok(_) => Some(WechatConfig::from_env()?),
+        Err(_) => None,
+    };
+    let listener = listen().await?;
     let public_url = format!("http://{}", listener.local_addr()?);
 
-    let (cfg, _mock) = if std::env::var("WECHAT_OA_APP_ID").is_ok() {
-        (WechatConfig::from_env()?, None)
+    let (cfg, _mock) = if let Some(cfg) = real {
+        (cfg, None)
     } else {
         let mock = MockWechat::start().await?;
         let oa = mock.official_account();
@@ -60,4 +66,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("app: {public_url}");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The listener on `PORT` (default 3002; `0` = any free port), or a message that says
+/// what to change.
+async fn listen() -> Result<tokio::net::TcpListener, Box<dyn std::error::Error>> {
+    let port = match std::env::var("PORT") {
+        Ok(p) => p
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("PORT must be a port number (0-65535), got {p:?}"))?,
+        Err(_) => 3002,
+    };
+    tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!("cannot listen on 127.0.0.1:{port}: {e}; set PORT to a free port").into()
+        })
 }

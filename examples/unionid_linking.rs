@@ -63,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let app = Router::new().layer(WechatAuthLayer::new(cfg));
     tokio::spawn(async move { axum::serve(listener, app).await });
+    println!("app: {url}");
 
     // 1. The website: a browser goes through WeChat's QR page and back.
     let browser = reqwest::Client::builder()

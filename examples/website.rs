@@ -1,6 +1,6 @@
 //! Website QR login (网站应用微信登录), the smallest complete app.
 //!
-//! `cargo run --example website`, then open the printed URL: `/` is protected, so the
+//! `cargo run --example website` (`PORT`, default 3001), then open the printed URL: `/` is protected, so the
 //! browser goes to WeChat's QR page (here the mock's), and comes back signed in.
 //!
 //! Against the real WeChat, set `WECHAT_PUBLIC_URL`, `WECHAT_SESSION_SECRET`,
@@ -19,13 +19,20 @@ async fn home(user: WechatUser) -> String {
     )
 }
 
+// A `main` that returns `Result`: a refused configuration prints its message, e.g.
+// `Error: no public URL: set WECHAT_PUBLIC_URL …`, and the exit status is 1.
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    // With the real WeChat's settings, check them before taking the port.
+    let real = match std::env::var("WECHAT_WEBSITE_APP_ID") {
+        Ok(_) => Some(WechatConfig::from_env()?),
+        Err(_) => None,
+    };
+    let listener = listen().await?;
     let public_url = format!("http://{}", listener.local_addr()?);
 
-    let (cfg, _mock) = if std::env::var("WECHAT_WEBSITE_APP_ID").is_ok() {
-        (WechatConfig::from_env()?, None)
+    let (cfg, _mock) = if let Some(cfg) = real {
+        (cfg, None)
     } else {
         let mock = MockWechat::start().await?;
         let cfg = WechatConfig::builder()
@@ -44,4 +51,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("app: {public_url}");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The listener on `PORT` (default 3001; `0` = any free port), or a message that says
+/// what to change.
+async fn listen() -> Result<tokio::net::TcpListener, Box<dyn std::error::Error>> {
+    let port = match std::env::var("PORT") {
+        Ok(p) => p
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("PORT must be a port number (0-65535), got {p:?}"))?,
+        Err(_) => 3001,
+    };
+    tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!("cannot listen on 127.0.0.1:{port}: {e}; set PORT to a free port").into()
+        })
 }
