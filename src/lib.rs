@@ -5,6 +5,10 @@
 //! the session as a signed JWT, keeps WeChat's tokens and profile server-side, and hands
 //! handlers a [`WechatUser`] (openid + unionid).
 //!
+//! 中文说明：完整的中文 README 见
+//! [README.zh-CN.md](https://docs.rs/crate/wechat-auth/latest/source/README.zh-CN.md)（随包发布）。
+//! The whole README in Chinese is `README.zh-CN.md`, shipped in the package.
+//!
 //! ```
 //! use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
 //! use tower::ServiceExt as _; // `oneshot`
