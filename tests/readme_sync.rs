@@ -63,9 +63,12 @@ fn commands(text: &str) -> BTreeSet<String> {
     found
 }
 
+/// Finds one kind of name in a text.
+type Extract = fn(&str) -> BTreeSet<String>;
+
 /// What `a` names that `b` lacks, per kind, as lines of a failure message.
 fn lacks(a: &str, a_name: &str, b: &str, b_name: &str) -> Vec<String> {
-    let kinds: [(&str, fn(&str) -> BTreeSet<String>); 4] = [
+    let kinds: [(&str, Extract); 4] = [
         ("endpoints", |t| paths(t, "/auth/wechat/")),
         ("mock endpoints", |t| paths(t, "/mock/")),
         ("WECHAT_* variables", variables),
