@@ -204,7 +204,7 @@ use tokio::task::JoinHandle;
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
 pub use errors::MockError;
 pub use faults::Fault;
-pub use scan::{ScanOptions, ScanReport};
+pub use scan::{ChatLine, PushFormat, PushMode, ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
 
 use errors::WxError;
@@ -1366,6 +1366,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/phone/miniprogram", post(phone::mini_program))
         .route("/mock/miniprogram_server", post(phone::set_server))
         .route("/mock/push_url", post(scan::set_push_url))
+        .route("/mock/push_format", post(scan::set_push_format))
+        .route("/mock/message", post(scan::message))
+        .route("/mock/phone/open", get(phone::open))
+        .route("/mock/phone/answer", post(phone::answer))
+        .route("/mock/phone/message", post(phone::send))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))
         .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));

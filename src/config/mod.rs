@@ -19,6 +19,7 @@
 mod builder;
 mod env;
 mod error;
+mod push;
 mod validate;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -33,6 +34,8 @@ use crate::{
 
 pub use builder::WechatConfigBuilder;
 pub use error::ConfigError;
+pub(crate) use push::PushSettings;
+pub use push::ScanStartLimits;
 
 /// One WeChat app: its AppID and AppSecret.
 ///
@@ -319,6 +322,8 @@ pub struct WechatConfig {
     /// The push URL's signature and crypto, made by `build` when the Official Account has a
     /// push token (shared by every clone).
     pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
+    /// The push URL beyond login (hook, forwarding) and the guards of scan login.
+    pub(crate) push_settings: PushSettings,
 }
 
 impl fmt::Debug for WechatConfig {
