@@ -532,10 +532,11 @@ fn page_text(html: &str) -> String {
 /// the confirm page's two buttons when there is a form.
 fn phone_view(user: &str, url: &url::Url, status: u16, html: &str) -> Response {
     let form = input_value(html, "token").map(|token| {
+        const FORM: &str = "<form method=\"post\" action=\"";
         let action = html
-            .find("<form method=\"post\" action=\"")
+            .find(FORM)
             .and_then(|at| {
-                let rest = &html[at + 29..];
+                let rest = &html[at + FORM.len()..];
                 rest.find('"').map(|e| html_unescape(&rest[..e]))
             })
             .and_then(|a| url.join(&a).ok())
