@@ -390,6 +390,9 @@ impl PushCrypto {
                 encrypted: false,
             });
         }
+        if !self.has_aes() {
+            return Err(PushError::NoAesKey);
+        }
         let encrypt = outer
             .encrypt
             .as_deref()
