@@ -189,11 +189,31 @@ async fn the_user_who_scanned_confirms_on_the_phone_and_the_browser_lands() {
     let desktop = browser();
     let s = start_scan(&app, &desktop).await;
     let id = s["id"].as_str().unwrap().to_owned();
+    // A poll waiting before the scan is woken by it, and told `scanned` at once.
+    let before = {
+        let (b, url, id) = (desktop.clone(), app.url.clone(), id.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = b
+                .get(format!("{url}/auth/wechat/scan/{id}?wait=20"))
+                .send()
+                .await
+                .unwrap();
+            (started.elapsed(), res.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let report = mock
         .scan(s["qr_url"].as_str().unwrap(), "alice")
         .await
         .unwrap();
     let link = confirm_link(report.reply.as_deref().unwrap());
+    let (waited, body) = before.await.unwrap();
+    assert_eq!(body["status"], "scanned", "{body}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken, not timed out: {waited:?}"
+    );
 
     let waiting = {
         let (b, url, id) = (desktop.clone(), app.url.clone(), id.clone());

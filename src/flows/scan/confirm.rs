@@ -201,7 +201,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         .to_owned();
     let (browser, ip, time) = match &scene.requester {
         Some(r) => (
-            r.browser.clone(),
+            r.browser(),
             r.ip.clone().unwrap_or_else(|| "未知".into()),
             beijing_time(r.at),
         ),

@@ -76,8 +76,8 @@ const MAX_UA: usize = 512;
 /// Who asked for a scan login: what the user is told before they confirm it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Requester {
-    /// Browser and system from the User-Agent, e.g. `Chrome 130.0 · Linux`.
-    pub(crate) browser: String,
+    /// The browser's User-Agent (at most [`MAX_UA`] bytes); read only when the user is told.
+    pub(crate) ua: String,
     /// The address the start came from, when known.
     pub(crate) ip: Option<String>,
     /// When the scan was started, Unix seconds.
@@ -91,8 +91,20 @@ impl Requester {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let ua = ua.get(..MAX_UA.min(ua.len())).unwrap_or("");
-        let browser = match woothee::parser::Parser::new().parse(ua) {
+        let mut end = ua.len().min(MAX_UA);
+        while !ua.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self {
+            ua: ua[..end].to_owned(),
+            ip: auth.client_ip(req).map(|ip| ip.to_string()),
+            at: now_unix(),
+        }
+    }
+
+    /// Browser and system from the User-Agent, e.g. `Chrome 130.0 · Linux`.
+    pub(crate) fn browser(&self) -> String {
+        match woothee::parser::Parser::new().parse(&self.ua) {
             Some(r) if r.name != "UNKNOWN" => {
                 let version = r.version.split('.').take(2).collect::<Vec<_>>().join(".");
                 let os = if r.os == "UNKNOWN" {
@@ -107,11 +119,6 @@ impl Requester {
                 }
             }
             _ => "未知浏览器".to_owned(),
-        };
-        Self {
-            browser,
-            ip: auth.client_ip(req).map(|ip| ip.to_string()),
-            at: now_unix(),
         }
     }
 }
@@ -121,7 +128,7 @@ impl Requester {
     pub(crate) fn describe(&self) -> String {
         format!(
             "浏览器：{}\nIP：{}\n时间：{}",
-            self.browser,
+            self.browser(),
             self.ip.as_deref().unwrap_or("未知"),
             beijing_time(self.at)
         )
@@ -489,6 +496,8 @@ pub(crate) async fn status(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
     let mut news = auth.store().subscribe(&key).await?;
+    // What this poll saw first: a change from it (pending → scanned) is news to tell at once.
+    let mut first: Option<&'static str> = None;
     loop {
         let Some(scene) = load_scene(auth, &key).await? else {
             return Ok(status_json("expired"));
@@ -510,6 +519,11 @@ pub(crate) async fn status(
                 } else {
                     "scanned"
                 };
+                // With phone confirmation, `scanned` is where the browser waits: say so at
+                // once. Without it, `scanned` lasts only while the user is looked up.
+                if *first.get_or_insert(name) != name && auth.scan_confirm() {
+                    return Ok(status_json(name));
+                }
                 let until = deadline.min(
                     tokio::time::Instant::now()
                         + Duration::from_secs(scene.expires_at.saturating_sub(now_unix())),
