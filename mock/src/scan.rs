@@ -1070,3 +1070,112 @@ impl super::MockWechat {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    fn judge(crypto: &Crypto, format: PushFormat, mode: PushMode) -> Judge<'_> {
+        Judge {
+            crypto,
+            wire: PushWire { format, mode },
+            openid: "oUSER",
+            original_id: "gh_1",
+        }
+    }
+
+    fn crypto() -> Crypto {
+        Crypto {
+            token: "mocktoken".into(),
+            key: Some(SafeModeKey::new(KEY).unwrap()),
+            appid: "wx1".into(),
+        }
+    }
+
+    const TEXT_XML: &str = "<xml><ToUserName><![CDATA[oUSER]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>";
+    const TEXT_JSON: &str = r#"{"ToUserName":"oUSER","FromUserName":"gh_1","CreateTime":1,"MsgType":"text","Content":"hi"}"#;
+
+    fn sealed(c: &Crypto, doc: &str, format: PushFormat) -> String {
+        let encrypt = c
+            .key
+            .as_ref()
+            .unwrap()
+            .encrypt(*b"0123456789abcdef", doc, &c.appid);
+        let sig = c.msg_signature("1700000001", "42", &encrypt);
+        match format {
+            PushFormat::Xml => wire::reply_envelope_xml(&encrypt, &sig, 1_700_000_001, "42"),
+            PushFormat::Json => format!(
+                r#"{{"Encrypt":"{encrypt}","MsgSignature":"{sig}","TimeStamp":"1700000001","Nonce":42}}"#
+            ),
+        }
+    }
+
+    #[test]
+    fn success_and_empty_need_no_encryption_in_any_mode() {
+        let c = crypto();
+        for mode in [PushMode::Plain, PushMode::Compatible, PushMode::Safe] {
+            for format in [PushFormat::Xml, PushFormat::Json] {
+                let j = judge(&c, format, mode);
+                assert_eq!(j.answer("success"), Ok(None));
+                assert_eq!(j.answer(""), Ok(None));
+            }
+        }
+    }
+
+    #[test]
+    fn replies_are_judged_as_wechat_does() {
+        let c = crypto();
+        // Plain replies: fine in plain and compatible mode, refused in safe mode.
+        let plain = judge(&c, PushFormat::Xml, PushMode::Plain);
+        assert_eq!(plain.answer(TEXT_XML), Ok(Some("hi".into())));
+        let compat = judge(&c, PushFormat::Xml, PushMode::Compatible);
+        assert_eq!(compat.answer(TEXT_XML), Ok(Some("hi".into())));
+        let safe = judge(&c, PushFormat::Xml, PushMode::Safe);
+        assert!(safe.answer(TEXT_XML).unwrap_err().contains("encrypted"));
+        // Sealed replies open, in both formats (TimeStamp/Nonce as number or string).
+        assert_eq!(
+            safe.answer(&sealed(&c, TEXT_XML, PushFormat::Xml)),
+            Ok(Some("hi".into()))
+        );
+        let json_safe = judge(&c, PushFormat::Json, PushMode::Safe);
+        assert_eq!(
+            json_safe.answer(&sealed(&c, TEXT_JSON, PushFormat::Json)),
+            Ok(Some("hi".into()))
+        );
+        // The other format than configured is junk to WeChat.
+        assert!(
+            json_safe
+                .answer(&sealed(&c, TEXT_XML, PushFormat::Xml))
+                .is_err()
+        );
+        assert!(
+            judge(&c, PushFormat::Json, PushMode::Plain)
+                .answer(TEXT_XML)
+                .is_err()
+        );
+        // A tampered signature, To/From not swapped, no MsgType.
+        let bad_sig = sealed(&c, TEXT_XML, PushFormat::Xml)
+            .replace("<TimeStamp>1700000001", "<TimeStamp>1700000002");
+        assert!(safe.answer(&bad_sig).unwrap_err().contains("MsgSignature"));
+        let unswapped = TEXT_XML.replace("oUSER", "gh_x");
+        assert!(plain.answer(&unswapped).unwrap_err().contains("ToUserName"));
+        let no_type = TEXT_XML.replace("<MsgType><![CDATA[text]]></MsgType>", "");
+        assert!(plain.answer(&no_type).is_err());
+    }
+
+    #[test]
+    fn news_replies_read_as_titles_and_links() {
+        let xml = "<xml><ToUserName>oUSER</ToUserName><FromUserName>gh_1</FromUserName><MsgType>news</MsgType><ArticleCount>2</ArticleCount><Articles><item><Title>A</Title><Url>https://a/</Url></item><item><Title>B</Title><Url>https://b/</Url></item></Articles></xml>";
+        assert_eq!(
+            news_text(xml, PushFormat::Xml),
+            "A <https://a/>\nB <https://b/>"
+        );
+        let array = r#"{"MsgType":"news","Articles":[{"Title":"A","Url":"https://a/"}]}"#;
+        let wrapped =
+            r#"{"MsgType":"news","Articles":{"item":[{"Title":"A","Url":"https://a/"}]}}"#;
+        assert_eq!(news_text(array, PushFormat::Json), "A <https://a/>");
+        assert_eq!(news_text(wrapped, PushFormat::Json), "A <https://a/>");
+    }
+}
