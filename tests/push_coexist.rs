@@ -250,7 +250,7 @@ async fn backend(gh: String, token: String) -> (String, Backend, tokio::task::Jo
                     if !ok {
                         return (axum::http::StatusCode::FORBIDDEN, String::new());
                     }
-                    if p.get("slow").is_some() {
+                    if p.contains_key("slow") {
                         tokio::time::sleep(Duration::from_secs(8)).await;
                     }
                     let openid = p.get("openid").cloned().unwrap_or_default();
