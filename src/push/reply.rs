@@ -2,6 +2,7 @@
 //! push that WeChat shows the user as the Official Account's message — and its writers in
 //! XML and JSON, plain or in the encrypted envelope of safe mode.
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::{PushCrypto, PushError, PushFormat, writers::cdata};
@@ -154,35 +155,57 @@ impl PushReply {
     }
 
     fn json(&self, to: &str, from: &str, create_time: u64) -> String {
-        let mut v = json!({
-            "ToUserName": to,
-            "FromUserName": from,
-            "CreateTime": create_time,
-        });
-        let map = v.as_object_mut().expect("an object literal");
+        // Structs, not a map: the keys keep WeChat's order (To, From, CreateTime, MsgType, …).
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Item<'a> {
+            title: &'a str,
+            description: &'a str,
+            pic_url: &'a str,
+            url: &'a str,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Doc<'a> {
+            to_user_name: &'a str,
+            from_user_name: &'a str,
+            create_time: u64,
+            msg_type: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            content: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            article_count: Option<usize>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            articles: Option<Vec<Item<'a>>>,
+        }
+        let mut doc = Doc {
+            to_user_name: to,
+            from_user_name: from,
+            create_time,
+            msg_type: "text",
+            content: None,
+            article_count: None,
+            articles: None,
+        };
         match self {
-            Self::Text(content) => {
-                map.insert("MsgType".into(), "text".into());
-                map.insert("Content".into(), content.as_str().into());
-            }
+            Self::Text(content) => doc.content = Some(content),
             Self::News(articles) => {
-                map.insert("MsgType".into(), "news".into());
-                map.insert("ArticleCount".into(), articles.len().into());
-                let items: Vec<_> = articles
-                    .iter()
-                    .map(|a| {
-                        json!({
-                            "Title": a.title,
-                            "Description": a.description,
-                            "PicUrl": a.pic_url,
-                            "Url": a.url,
+                doc.msg_type = "news";
+                doc.article_count = Some(articles.len());
+                doc.articles = Some(
+                    articles
+                        .iter()
+                        .map(|a| Item {
+                            title: &a.title,
+                            description: &a.description,
+                            pic_url: &a.pic_url,
+                            url: &a.url,
                         })
-                    })
-                    .collect();
-                map.insert("Articles".into(), items.into());
+                        .collect(),
+                );
             }
         }
-        v.to_string()
+        serde_json::to_string(&doc).unwrap_or_default()
     }
 }
 
@@ -235,13 +258,13 @@ impl PushCrypto {
                 let ts = timestamp
                     .parse::<u64>()
                     .map_or_else(|_| json!(timestamp), |n| json!(n));
-                json!({
-                    "Encrypt": encrypt,
-                    "MsgSignature": signature,
-                    "TimeStamp": ts,
-                    "Nonce": nonce,
-                })
-                .to_string()
+                // In the order of WeChat's example (a map would sort the keys).
+                format!(
+                    "{{\"Encrypt\":{},\"MsgSignature\":{},\"TimeStamp\":{ts},\"Nonce\":{}}}",
+                    json!(encrypt),
+                    json!(signature),
+                    json!(nonce)
+                )
             }
         })
     }
