@@ -181,6 +181,7 @@ mod ids;
 mod pages;
 mod params;
 mod phone;
+mod push_wire;
 mod scan;
 mod sns;
 mod state;
@@ -204,7 +205,8 @@ use tokio::task::JoinHandle;
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
 pub use errors::MockError;
 pub use faults::Fault;
-pub use scan::{ChatLine, PushFormat, PushMode, ScanOptions, ScanReport};
+pub use push_wire::{ChatLine, PushFormat, PushMode};
+pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
 
 use errors::WxError;

@@ -286,9 +286,9 @@ pub(crate) struct Inner {
     pub(crate) blocked: HashSet<String>,
     pub(crate) push_urls: HashMap<String, String>,
     /// appid → how its pushes go out (absent: XML, safe mode when it has a key).
-    pub(crate) push_wires: HashMap<String, super::scan::PushWire>,
+    pub(crate) push_wires: HashMap<String, super::push_wire::PushWire>,
     /// user → their chat with the Official Accounts (what the phone page shows).
-    pub(crate) chats: HashMap<String, VecDeque<super::scan::ChatLine>>,
+    pub(crate) chats: HashMap<String, VecDeque<super::push_wire::ChatLine>>,
     /// (user, origin) → the cookies that user's WeChat browser keeps there.
     pub(crate) phone_cookies: HashMap<(String, String), BTreeMap<String, String>>,
     /// The last [`MAX_WXA_CODES`] mini program codes drawn, oldest first; one per

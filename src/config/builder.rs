@@ -60,7 +60,7 @@ pub struct WechatConfigBuilder {
     pub(super) mini_code_env: Option<String>,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
-    pub(super) push_settings: super::push::PushSettings,
+    pub(super) push_settings: super::PushSettings,
 }
 
 impl Default for WechatConfigBuilder {

@@ -20,6 +20,7 @@ mod builder;
 mod env;
 mod error;
 mod push;
+mod push_settings;
 mod validate;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -34,8 +35,8 @@ use crate::{
 
 pub use builder::WechatConfigBuilder;
 pub use error::ConfigError;
-pub(crate) use push::PushSettings;
-pub use push::ScanStartLimits;
+pub(crate) use push_settings::PushSettings;
+pub use push_settings::ScanStartLimits;
 
 /// One WeChat app: its AppID and AppSecret.
 ///
