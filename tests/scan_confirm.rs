@@ -452,3 +452,53 @@ async fn ten_thousand_starts_from_one_client_stay_within_the_limits() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// The confirm page's web authorization is checked like a login's: a callback without this
+/// phone's state is refused before WeChat is asked, a made-up code is WeChat's refusal, and
+/// a client that keeps making codes up is held back.
+#[tokio::test]
+async fn the_confirm_pages_authorization_is_bound_and_bounded() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = confirming_app(&mock).await;
+    let desktop = browser();
+    let s = start_scan(&app, &desktop).await;
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let link = confirm_link(report.reply.as_deref().unwrap());
+    let phone = wechat_browser();
+    let res = phone.get(&link).send().await.unwrap();
+    let authorize = location(&res);
+    let state = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let exchanges = mock.calls("sns/oauth2/access_token");
+    // Another phone (no state cookie) with this state: refused before any call to WeChat.
+    let res = wechat_browser()
+        .get(format!("{link}?code=madeup&state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(mock.calls("sns/oauth2/access_token"), exchanges);
+    // This phone with a made-up code: WeChat refuses it, said plainly.
+    let mut last = 0;
+    for i in 0..25 {
+        let res = phone
+            .get(format!("{link}?code=madeup{i}&state={state}"))
+            .send()
+            .await
+            .unwrap();
+        last = res.status().as_u16();
+        if last == 429 {
+            break;
+        }
+        assert_eq!(last, 400, "attempt {i}");
+    }
+    assert_eq!(last, 429, "made-up codes are bounded per client");
+}

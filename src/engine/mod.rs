@@ -136,6 +136,15 @@ impl Engine {
         self.start_limits.check(ip, browser)
     }
 
+    /// A slot for one code exchange outside the login flows (the scan confirm page's
+    /// `snsapi_base` code), under the same per-client bounds as logins.
+    pub(crate) fn exchange_slot(
+        &self,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<crate::limit::Slot, crate::limit::Exceeded> {
+        self.limits.acquire(ip)
+    }
+
     /// Whether a follow-the-account scan waits for the user to confirm on the phone.
     pub(crate) fn scan_confirm(&self) -> bool {
         self.cfg

@@ -126,14 +126,25 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         if !bound || state.is_empty() {
             return html_err(Failure::StateMismatch);
         }
+        // Bounded per client like every code exchange: made-up codes cost WeChat calls.
+        let slot = match auth.exchange_slot(auth.client_ip(req)) {
+            Ok(slot) => slot,
+            Err(e) => return html_err(Failure::TooMany(e)),
+        };
         let token = match auth
             .client()
             .oauth2_access_token(oa.app().appid(), oa.app().secret(), code)
             .await
         {
             Ok(t) => t,
-            Err(e) => return html_err(e.into()),
+            Err(e) => {
+                if e.kind() == crate::client::ErrorKind::LoginAgain {
+                    slot.failed();
+                }
+                return html_err(e.into());
+            }
         };
+        drop(slot);
         let proof = auth.sign_state(&StateTicket::new(
             id.to_owned(),
             token.openid.clone(),
