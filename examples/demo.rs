@@ -122,6 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  for scan login, \"scan\" with the mock's phone: {}/mock/phone",
             mock.url()
         );
+        println!("  then open the account's reply there and tap 确认登录 (phone confirmation)");
     }
     println!("endpoints under {prefix}: login, callback, scan, push, me, logout");
     serve(listener, app).await
@@ -196,7 +197,8 @@ async fn landing(
         .map(|p| {
             format!(
                 "<p>Scan login: the QR code stands for a real phone; here, open the mock's \
-                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\"; \
+                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\", \
+                 then open the Official Account's reply in that user's chat and tap 确认登录; \
                  for a mini program code, press \"确认 as …\" under \"Mini program codes\" \
                  there.</p>",
                 escape(p)
