@@ -128,3 +128,54 @@ pub(super) fn from_env(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<WechatConfigBuilder, ConfigError> {
+        let mut b = WechatConfigBuilder::default();
+        from_env(&mut b, |k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        })?;
+        Ok(b)
+    }
+
+    #[test]
+    fn the_environment_sets_forwarding_and_confirmation() {
+        let b = read(&[
+            ("WECHAT_OA_PUSH_FORWARD_URL", "http://10.0.0.5:8080/wechat"),
+            ("WECHAT_SCAN_CONFIRM", "off"),
+        ])
+        .unwrap();
+        assert_eq!(b.push_settings.scan_confirm, Some(false));
+        let s = b.push_settings.checked().unwrap();
+        assert_eq!(s.forward.unwrap().as_str(), "http://10.0.0.5:8080/wechat");
+        assert_eq!(
+            read(&[("WECHAT_SCAN_CONFIRM", "ON")])
+                .unwrap()
+                .push_settings
+                .scan_confirm,
+            Some(true)
+        );
+        assert_eq!(read(&[]).unwrap().push_settings.scan_confirm, None);
+        assert!(matches!(
+            read(&[("WECHAT_SCAN_CONFIRM", "maybe")]),
+            Err(ConfigError::InvalidFlag {
+                var: "WECHAT_SCAN_CONFIRM",
+                ..
+            })
+        ));
+        for bad in ["ftp://x/", "/wechat", "http://"] {
+            let s = read(&[("WECHAT_OA_PUSH_FORWARD_URL", bad)])
+                .unwrap()
+                .push_settings;
+            assert!(
+                matches!(s.checked(), Err(ConfigError::InvalidPushForward(_))),
+                "{bad}"
+            );
+        }
+    }
+}

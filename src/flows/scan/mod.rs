@@ -585,6 +585,39 @@ mod tests {
     }
 
     #[test]
+    fn phone_confirmation_is_on_by_default_with_an_official_account() {
+        let b = || {
+            crate::WechatConfig::builder()
+                .with_public_url("https://example.com")
+                .with_session_secret("0123456789abcdef0123456789abcdef")
+        };
+        let oa = || b().with_official_account("wx2", "s");
+        assert!(Engine::new(oa().build().unwrap()).scan_confirm());
+        assert!(!Engine::new(oa().with_scan_confirm(false).build().unwrap()).scan_confirm());
+        let mini = b().with_mini_program("wx4", "s").build().unwrap();
+        assert!(!Engine::new(mini).scan_confirm(), "nothing to confirm with");
+    }
+
+    #[test]
+    fn requesters_are_described_from_their_user_agent() {
+        let r = |ua: &str| Requester {
+            ua: ua.into(),
+            ip: Some("203.0.113.7".into()),
+            at: 0,
+        };
+        let chrome = r(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.6723.58 Safari/537.36",
+        );
+        assert_eq!(chrome.browser(), "Chrome 130.0 · Linux");
+        assert_eq!(
+            chrome.describe(),
+            "浏览器：Chrome 130.0 · Linux\nIP：203.0.113.7\n时间：1970-01-01 08:00:00（北京时间）"
+        );
+        assert_eq!(r("").browser(), "未知浏览器");
+        assert_eq!(r("curl/8.5.0").browser(), "HTTP Library curl · 未知系统");
+    }
+
+    #[test]
     fn ids() {
         assert!(valid_id(&random_token(ID_LEN)));
         assert!(!valid_id("short"));
