@@ -142,6 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  for scan login, \"scan\" with the mock's phone: {}/mock/phone",
             mock.url()
         );
+        println!("  then open the account's reply there and tap 确认登录 (phone confirmation)");
         println!(
             "  for scripts: POST {0}/mock/sdk/code (an SDK code for the app or mini program), GET {0}/mock/config, GET {0}/mock/calls",
             mock.url()
@@ -290,7 +291,8 @@ async fn landing(
         .map(|p| {
             format!(
                 "<p>Scan login: the QR code stands for a real phone; here, open the mock's \
-                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\"; \
+                 <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\", \
+                 then open the Official Account's reply in that user's chat and tap 确认登录; \
                  for a mini program code, press \"确认 as …\" under \"Mini program codes\" \
                  there.</p>",
                 escape(p)

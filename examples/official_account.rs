@@ -9,9 +9,21 @@
 //! Against the real WeChat, set `WECHAT_PUBLIC_URL`, `WECHAT_SESSION_SECRET`,
 //! `WECHAT_OA_APP_ID`, `WECHAT_OA_APP_SECRET`, and register the public URL's host as the
 //! Official Account's web authorization domain (网页授权域名).
+//!
+//! The account's other messages go to an `on_push` hook that answers text messages (the push
+//! URL is `/auth/wechat/push`). With the mock, play a user's message with
+//! `curl -s MOCK/mock/message -H 'content-type: application/json' -d '{"user":"alice","text":"hi"}'`:
+//! the report's `reply` is the hook's answer, sealed in safe mode and opened by the mock.
 
 use axum::{Router, routing::get};
-use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser, client::OaScope, mock::MockWechat};
+use wechat_auth::{
+    WechatAuthLayer, WechatConfig, WechatUser, client::OaScope, mock::MockWechat, push::PushReply,
+};
+
+/// Answers users' text messages; everything else gets no reply (`success`).
+async fn on_push(push: wechat_auth::push::OpenedPush) -> Option<PushReply> {
+    (push.message.msg_type == "text").then(|| PushReply::text("收到，谢谢！We got your message."))
+}
 
 async fn home(user: Option<WechatUser>) -> String {
     match user {
@@ -36,7 +48,11 @@ async fn me(user: WechatUser) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // With the real WeChat's settings, check them before taking the port.
     let real = match std::env::var("WECHAT_OA_APP_ID") {
-        Ok(_) => Some(WechatConfig::from_env()?),
+        Ok(_) => Some(
+            wechat_auth::WechatConfigBuilder::from_env()?
+                .with_on_push(on_push)
+                .build()?,
+        ),
         Err(_) => None,
     };
     let listener = listen().await?;
@@ -53,8 +69,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
             .with_official_account(&oa.appid, &oa.secret)
             .with_oa_scope(OaScope::UserInfo)
+            .with_oa_push(
+                oa.token.clone().unwrap_or_default(),
+                oa.encoding_aes_key.as_deref(),
+            )
+            .with_on_push(on_push)
             .with_public_path("/")
             .build()?;
+        mock.set_push_url(&oa.appid, Some(&format!("{public_url}/auth/wechat/push")))?;
         println!("mock wechat: {}", mock.url());
         (cfg, Some(mock))
     };

@@ -70,6 +70,11 @@ pub(crate) enum Failure {
     TokenProvider(Arc<str>),
     /// The scan was answered already (confirmed, cancelled) or is being answered.
     ScanAnswered,
+    /// This client started too many scans lately; seconds until it may start one.
+    ScanLimited(u64),
+    /// The confirm page of a scan was opened by a WeChat user other than the one who
+    /// scanned (or before anyone scanned).
+    NotYourConfirm,
 }
 
 impl From<WechatError> for Failure {
@@ -264,6 +269,18 @@ impl Failure {
                 "此扫码登录已处理。",
                 "this scan was answered already".into(),
             ),
+            Self::ScanLimited(_) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "二维码生成过于频繁，请稍后再试。",
+                "Too many QR codes asked for from this client. Please wait and try again.".into(),
+            ),
+            Self::NotYourConfirm => d(
+                StatusCode::FORBIDDEN,
+                "not_your_scan",
+                "只有扫码的微信用户本人可以确认这次登录。",
+                "only the WeChat user who scanned this code may answer it".into(),
+            ),
             Self::MethodNotAllowed(_) => d(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -271,9 +288,17 @@ impl Failure {
                 "method not allowed".into(),
             ),
         };
-        out.retry_after = match out.status {
-            StatusCode::TOO_MANY_REQUESTS => Some("60"),
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY => Some("5"),
+        out.retry_after = match (self, out.status) {
+            // Whole seconds, rounded up to a few steps (the header value is static).
+            (Self::ScanLimited(secs), _) => Some(match secs {
+                0..=1 => "1",
+                2..=5 => "5",
+                6..=10 => "10",
+                11..=30 => "30",
+                _ => "60",
+            }),
+            (_, StatusCode::TOO_MANY_REQUESTS) => Some("60"),
+            (_, StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY) => Some("5"),
             _ => None,
         };
         out

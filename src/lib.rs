@@ -154,6 +154,7 @@ pub mod store;
 mod user;
 
 pub use client::{PhoneNumber, WechatClient, WechatError};
+pub use config::ScanStartLimits;
 pub use config::{
     AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, TokenProvider,
     WechatConfig, WechatConfigBuilder,

@@ -8,6 +8,11 @@
 //! `Retry-After`. Every client together is held to [`MAX_IN_FLIGHT_TOTAL`], which also
 //! covers requests whose client is unknown. The counters live in this process, in a bounded
 //! cache.
+//!
+//! Starting a scan login costs a `qrcode/create` call (100,000 a day per account), so starts
+//! are rate-limited too ([`StartLimits`], GCRA through `governor`): per IP address, per
+//! browser and for the whole process, each a burst refilled evenly over a minute
+//! ([`ScanStartLimits`](crate::ScanStartLimits)).
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -141,6 +146,56 @@ impl Drop for Slot {
     }
 }
 
+/// Clients the start limiters remember before they forget the idle ones.
+const MAX_START_KEYS: usize = 100_000;
+
+/// The rate limits on starting scan logins.
+pub(crate) struct StartLimits {
+    ip: governor::DefaultKeyedRateLimiter<IpAddr>,
+    browser: governor::DefaultKeyedRateLimiter<String>,
+    total: governor::DefaultDirectRateLimiter,
+}
+
+impl std::fmt::Debug for StartLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartLimits").finish_non_exhaustive()
+    }
+}
+
+impl StartLimits {
+    /// Limiters for `limits` (checked non-zero by `build`; 1 a minute if not).
+    pub(crate) fn new(limits: &crate::ScanStartLimits) -> Self {
+        let one = std::num::NonZeroU32::MIN;
+        let [ip, browser, total] = limits.quotas().unwrap_or([one; 3]);
+        let q = governor::Quota::per_minute;
+        Self {
+            ip: governor::RateLimiter::keyed(q(ip)),
+            browser: governor::RateLimiter::keyed(q(browser)),
+            total: governor::RateLimiter::direct(q(total)),
+        }
+    }
+
+    /// Takes one start for the client at `ip` with the browser key `browser`, or says how
+    /// long it must wait.
+    pub(crate) fn check(&self, ip: Option<IpAddr>, browser: Option<&str>) -> Result<(), Duration> {
+        use governor::clock::{Clock as _, DefaultClock};
+        let wait = |n: governor::NotUntil<_>| n.wait_time_from(DefaultClock::default().now());
+        if self.browser.len() > MAX_START_KEYS {
+            self.browser.retain_recent();
+        }
+        if self.ip.len() > MAX_START_KEYS {
+            self.ip.retain_recent();
+        }
+        if let Some(b) = browser {
+            self.browser.check_key(&b.to_owned()).map_err(wait)?;
+        }
+        if let Some(ip) = ip {
+            self.ip.check_key(&ip).map_err(wait)?;
+        }
+        self.total.check().map_err(wait)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +237,26 @@ mod tests {
         assert_eq!(l.acquire(IP).unwrap_err(), Exceeded::InFlight);
         drop(slots);
         assert!(l.acquire(IP).is_ok());
+    }
+
+    #[test]
+    fn starts_are_limited_per_browser_per_ip_and_in_total() {
+        let l = StartLimits::new(&crate::ScanStartLimits::new(4, 2, 6));
+        assert!(l.check(IP, Some("b1")).is_ok());
+        assert!(l.check(IP, Some("b1")).is_ok());
+        let wait = l.check(IP, Some("b1")).unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        // Another browser on the same IP, until the IP's burst is spent.
+        assert!(l.check(IP, Some("b2")).is_ok());
+        assert!(l.check(IP, None).is_ok());
+        assert!(l.check(IP, Some("b3")).is_err(), "the IP's 4 are spent");
+        // Another client, until the process's 6 are spent.
+        assert!(l.check(OTHER, None).is_ok());
+        assert!(l.check(None, None).is_ok());
+        assert!(l.check(None, None).is_err(), "the total's 6 are spent");
     }
 
     #[test]

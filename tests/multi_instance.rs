@@ -20,7 +20,10 @@ async fn pair(mock: &MockWechat, redis: &RedisServer, prefix: &str) -> (App, App
             .unwrap()
             .with_command_timeout(Duration::from_millis(500))
             .with_prefix(prefix);
-        base_config(mock).with_store(std::sync::Arc::new(store))
+        base_config(mock)
+            .with_store(std::sync::Arc::new(store))
+            // These tests start up to 1,000 scans from one address: lift the start limits.
+            .with_scan_start_limits(wechat_auth::ScanStartLimits::new(1000, 1000, 1000))
     };
     (start(instance()).await, start(instance()).await)
 }

@@ -202,7 +202,7 @@ async fn a_leaked_signed_query_cannot_carry_a_forged_plaintext_event() {
         &now().to_string(),
         "99999",
     );
-    assert_eq!(post(&app, &query, &body).await, (200, "success".into()));
+    assert_scan_reply(post(&app, &query, &body).await);
     assert_eq!(post(&app, &query, &body).await, (200, "success".into()));
     assert_eq!(
         status_of(&app, &attacker, &id, 5).await,
@@ -257,7 +257,7 @@ async fn stale_and_malformed_timestamps_are_refused_in_both_modes() {
             &(t - 240).to_string(),
             "1",
         );
-        assert_eq!(post(&app, &query, &body).await, (200, "success".into()));
+        assert_scan_reply(post(&app, &query, &body).await);
         assert_eq!(
             status_of(&app, &b, &id, 5).await,
             ("confirmed".into(), true),
@@ -358,7 +358,7 @@ async fn a_replay_on_another_instance_sharing_the_store_is_refused() {
         &now().to_string(),
         "556",
     );
-    assert_eq!(post(&a, &query, &body).await, (200, "success".into()));
+    assert_scan_reply(post(&a, &query, &body).await);
     assert_eq!(post(&b, &query, &body).await, (200, "success".into()));
     // Same sealed query, other outer body: not the request that was accepted.
     let tampered = body.replace("gh_000000000001", "gh_999999999999");
@@ -520,5 +520,15 @@ fn from_env_in_a_child_process() {
     assert!(
         got == expect || got.ends_with(&format!("(ConfigError::{expect})")),
         "expected {expect}, got {got}"
+    );
+}
+
+/// An accepted scan push is answered with the passive reply that names the browser (plain
+/// or sealed), not a bare `success`.
+fn assert_scan_reply((status, body): (u16, String)) {
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.starts_with("<xml>") && (body.contains("扫码登录") || body.contains("<Encrypt>")),
+        "{body}"
     );
 }

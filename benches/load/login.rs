@@ -341,6 +341,8 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
             oa.token.clone().unwrap_or_default(),
             oa.encoding_aes_key.as_deref(),
         )
+        // The harness measures push → browser; no one confirms on a phone.
+        .with_scan_confirm(false)
         .with_public_path("/")
         .build()
         .unwrap();

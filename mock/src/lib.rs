@@ -181,6 +181,7 @@ mod ids;
 mod pages;
 mod params;
 mod phone;
+mod push_wire;
 mod scan;
 mod sns;
 mod state;
@@ -204,6 +205,7 @@ use tokio::task::JoinHandle;
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
 pub use errors::MockError;
 pub use faults::Fault;
+pub use push_wire::{ChatLine, PushFormat, PushMode};
 pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
 
@@ -1366,6 +1368,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/phone/miniprogram", post(phone::mini_program))
         .route("/mock/miniprogram_server", post(phone::set_server))
         .route("/mock/push_url", post(scan::set_push_url))
+        .route("/mock/push_format", post(scan::set_push_format))
+        .route("/mock/message", post(scan::message))
+        .route("/mock/phone/open", get(phone::open))
+        .route("/mock/phone/answer", post(phone::answer))
+        .route("/mock/phone/message", post(phone::send))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))
         .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));

@@ -6,6 +6,14 @@
 //! first, with "确认 / 取消 as USER" buttons: the mini program opens with the code's scene,
 //! gets a fresh `wx.login()` code and POSTs `{scene, code, decision}` to its server's
 //! `/auth/wechat/miniprogram/scan` (`POST /mock/phone/miniprogram`).
+//!
+//! And it shows each user's chat with the Official Account: what they sent (a form sends a
+//! text message, `POST /mock/phone/message`) and the account's passive replies. A link in a
+//! reply opens as inside WeChat (`GET /mock/phone/open`): the mock fetches it with a
+//! `MicroMessenger` user agent and that user's cookies, answers WeChat's web authorization
+//! as that user, and shows the page it lands on; a confirm page's `确认登录` / `取消` are
+//! posted the same way (`POST /mock/phone/answer`), so a person can answer a scan login by
+//! hand.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -82,6 +90,7 @@ pub(crate) async fn page(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) ->
         items.push_str("<li>没有可扫的二维码。先在应用里打开扫码登录页。<br>No QR code to scan yet: open the app's scan-login page first.</li>");
     }
     let mini_items = mini_program_items(&s, now);
+    let chats = chat_items(&s);
     let done = p
         .get("done")
         .map(|d| format!("<p class=\"code\">{}</p>", escape(d)))
@@ -92,6 +101,7 @@ pub(crate) async fn page(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) ->
          <title>手机（mock）</title>{STYLE}</head><body><main>\
          <h1>手机（mock）：扫一扫</h1>{done}<ul class=\"users\">{items}</ul>\
          <h2>小程序码（Mini program codes）</h2><ul class=\"users\">{mini_items}</ul>\
+         <h2>公众号消息（Official Account chat）</h2><ul class=\"users\">{chats}</ul>\
          <p><a class=\"button deny\" href=\"/mock/phone\">刷新（refresh）</a></p></main></body></html>"
     );
     Html(html).into_response()
@@ -302,5 +312,320 @@ pub(crate) async fn set_server(State(s): State<Arc<Shared>>, body: Bytes) -> Res
             json(&json!({ "appid": appid, "url": url }))
         }
         Err(e) => control_error(e),
+    }
+}
+
+/// The user agent of WeChat's built-in browser on a phone.
+pub(crate) const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49(0x18003129) NetType/WIFI Language/zh_CN";
+/// Redirects followed when opening a link.
+const MAX_HOPS: usize = 8;
+
+/// Each user's chat, with a send form and the links of replies made openable.
+fn chat_items(s: &Shared) -> String {
+    let mut items = String::new();
+    for u in &s.users {
+        let lines: Vec<_> = s
+            .lock()
+            .chats
+            .get(&u.name)
+            .map(|c| c.iter().rev().take(SHOWN).cloned().collect())
+            .unwrap_or_default();
+        let _ = write!(
+            items,
+            "<li><p><b>{}</b>（{}）</p>",
+            escape(&u.nickname),
+            escape(&u.name)
+        );
+        for l in lines.iter().rev() {
+            let who = if l.from == "user" { "我" } else { "公众号" };
+            let _ = write!(
+                items,
+                "<p class=\"code\">{who}：{}</p>",
+                with_links(&l.text, &u.name)
+            );
+        }
+        let _ = write!(
+            items,
+            "<form method=\"post\" action=\"/mock/phone/message\">\
+             <input type=\"hidden\" name=\"user\" value=\"{}\">\
+             <input name=\"text\" placeholder=\"发消息（send a message）\"> \
+             <button class=\"button approve\">发送</button></form></li>",
+            escape(&u.name)
+        );
+    }
+    items
+}
+
+/// `text` escaped, with each `<a href="URL">label</a>` of a reply turned into a link that
+/// opens URL as inside WeChat, as `user`.
+fn with_links(text: &str, user: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("<a href=\"") {
+        out.push_str(&escape(&rest[..at]).replace('\n', "<br>"));
+        let after = &rest[at + 9..];
+        let (Some(q), Some(close)) = (after.find('"'), after.find("</a>")) else {
+            rest = &rest[at..];
+            break;
+        };
+        let url = &after[..q];
+        let label = after[q..close]
+            .trim_start_matches('"')
+            .trim_start_matches('>');
+        let open = format!(
+            "/mock/phone/open?user={}&url={}",
+            url::form_urlencoded::byte_serialize(user.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+        );
+        let _ = write!(out, "<a href=\"{}\">{}</a>", escape(&open), escape(label));
+        rest = &after[close + 4..];
+    }
+    out.push_str(&escape(rest).replace('\n', "<br>"));
+    out
+}
+
+/// `POST /mock/phone/message` (form `user`, `text`): the user sends the Official Account a
+/// text message; back to the phone page.
+pub(crate) async fn send(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let form = String::from_utf8_lossy(&body);
+    let p = Params::parse(Some(&form));
+    let (Some(user), Some(text)) = (p.get("user"), p.get("text")) else {
+        return (StatusCode::BAD_REQUEST, "user and text are required").into_response();
+    };
+    let appid = s.primary(AppKind::OfficialAccount).appid.clone();
+    let done = match s.send_text(&appid, user, text).await {
+        Ok(r) if r.acknowledged => format!("{user}: sent → {} ✓", r.push_url),
+        Ok(r) => format!(
+            "{user}: sent → {} not acknowledged ({})",
+            r.push_url,
+            r.last_error.unwrap_or_else(|| "no answer".into())
+        ),
+        Err(e) => format!("{user}: {e}"),
+    };
+    back_to_phone(&done)
+}
+
+/// A user's cookies, per origin, as WeChat's browser would keep them (name → value).
+fn jar_header(s: &Shared, user: &str, url: &url::Url) -> Option<String> {
+    let origin = url.origin().ascii_serialization();
+    let inner = s.lock();
+    let jar = inner.phone_cookies.get(&(user.to_owned(), origin))?;
+    Some(
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+    .filter(|h| !h.is_empty())
+}
+
+fn keep_cookies(s: &Shared, user: &str, url: &url::Url, headers: &reqwest::header::HeaderMap) {
+    let origin = url.origin().ascii_serialization();
+    let mut inner = s.lock();
+    let jar = inner
+        .phone_cookies
+        .entry((user.to_owned(), origin))
+        .or_default();
+    for v in headers.get_all(reqwest::header::SET_COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        let mut parts = v.split(';');
+        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
+            continue;
+        };
+        let gone = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+        if gone || value.is_empty() {
+            jar.remove(name.trim());
+        } else {
+            jar.insert(name.trim().to_owned(), value.trim().to_owned());
+        }
+    }
+}
+
+/// One request as `user`'s WeChat browser: their cookies, the WeChat user agent; WeChat's
+/// own authorization pages answered as that user, redirects followed. The final URL, status
+/// and body.
+async fn browse(
+    s: &Shared,
+    user: &str,
+    mut url: url::Url,
+    mut form: Option<String>,
+) -> Result<(url::Url, u16, String), String> {
+    for _ in 0..MAX_HOPS {
+        if url
+            .as_str()
+            .starts_with(&format!("{}/connect/oauth2/authorize", s.base_url))
+        {
+            let approved = super::MockWechat::approve_url(url.as_str(), user);
+            url = url::Url::parse(&approved).map_err(|e| e.to_string())?;
+        }
+        let mut req = match form.take() {
+            Some(body) => s
+                .push_http
+                .post(url.clone())
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header(reqwest::header::ORIGIN, url.origin().ascii_serialization())
+                .body(body),
+            None => s.push_http.get(url.clone()),
+        }
+        .header(reqwest::header::USER_AGENT, WECHAT_UA)
+        .timeout(s.push_timeout);
+        if let Some(c) = jar_header(s, user, &url) {
+            req = req.header(reqwest::header::COOKIE, c);
+        }
+        let res = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+        keep_cookies(s, user, &url, res.headers());
+        let status = res.status();
+        if status.is_redirection() {
+            let loc = res
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or_else(|| format!("{url}: {status} without Location"))?;
+            url = url.join(loc).map_err(|e| e.to_string())?;
+            continue;
+        }
+        let body = res.text().await.map_err(|e| e.to_string())?;
+        return Ok((url, status.as_u16(), body));
+    }
+    Err(format!("more than {MAX_HOPS} redirects"))
+}
+
+/// The value of `name="NAME" value="…"` in a page (the confirm page's hidden token).
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
+    let end = html[at..].find('"')?;
+    Some(html_unescape(&html[at..at + end]))
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The text of a page, tags dropped (enough to show what the phone sees).
+fn page_text(html: &str) -> String {
+    let body = html.split("<main>").nth(1).unwrap_or(html);
+    let body = body.split("</main>").next().unwrap_or(body);
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    html_unescape(&out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The page the phone shows after opening a link or answering: the text it landed on, and
+/// the confirm page's two buttons when there is a form.
+fn phone_view(user: &str, url: &url::Url, status: u16, html: &str) -> Response {
+    let form = input_value(html, "token").map(|token| {
+        const FORM: &str = "<form method=\"post\" action=\"";
+        let action = html
+            .find(FORM)
+            .and_then(|at| {
+                let rest = &html[at + FORM.len()..];
+                rest.find('"').map(|e| html_unescape(&rest[..e]))
+            })
+            .and_then(|a| url.join(&a).ok())
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let mut buttons = String::new();
+        for (decision, label, class) in [
+            ("confirm", "确认登录", "approve"),
+            ("cancel", "取消", "deny"),
+        ] {
+            let _ = write!(
+                buttons,
+                "<form method=\"post\" action=\"/mock/phone/answer\" style=\"display:inline\">\
+                 <input type=\"hidden\" name=\"user\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"action\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"token\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"decision\" value=\"{decision}\">\
+                 <button class=\"button {class}\" id=\"phone-{decision}\">{label}</button></form> ",
+                escape(user),
+                escape(&action),
+                escape(&token),
+            );
+        }
+        buttons
+    });
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>手机（mock）· 微信内打开</title>{STYLE}</head><body><main>\
+         <h1>微信内打开（as {}）</h1><p class=\"code\">{} · {status}</p><p id=\"phone-page\">{}</p>{}\
+         <p><a class=\"button deny\" href=\"/mock/phone\">返回（back）</a></p></main></body></html>",
+        escape(user),
+        escape(url.as_str()),
+        escape(&page_text(html)),
+        form.unwrap_or_default()
+    );
+    Html(html).into_response()
+}
+
+/// `GET /mock/phone/open?user=U&url=URL`: `U` taps a link in a reply.
+pub(crate) async fn open(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q.as_deref());
+    let (Some(user), Some(url)) = (p.get("user"), p.get("url")) else {
+        return (StatusCode::BAD_REQUEST, "user and url are required").into_response();
+    };
+    let Ok(url) = url::Url::parse(url).map_err(|_| ()).and_then(|u| {
+        if matches!(u.scheme(), "http" | "https") {
+            Ok(u)
+        } else {
+            Err(())
+        }
+    }) else {
+        return (StatusCode::BAD_REQUEST, "url must be http(s)").into_response();
+    };
+    if s.user(user).is_none() {
+        return (StatusCode::BAD_REQUEST, "unknown user").into_response();
+    }
+    match browse(&s, user, url, None).await {
+        Ok((url, status, body)) => phone_view(user, &url, status, &body),
+        Err(e) => back_to_phone(&format!("{user}: {e}")),
+    }
+}
+
+/// `POST /mock/phone/answer` (form `user`, `action`, `token`, `decision`): the user taps
+/// 确认登录 or 取消 on the page they opened.
+pub(crate) async fn answer(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let form = String::from_utf8_lossy(&body);
+    let p = Params::parse(Some(&form));
+    let (Some(user), Some(action), Some(token), Some(decision)) = (
+        p.get("user"),
+        p.get("action"),
+        p.get("token"),
+        p.get("decision"),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "user, action, token and decision are required",
+        )
+            .into_response();
+    };
+    let Ok(url) = url::Url::parse(action) else {
+        return (StatusCode::BAD_REQUEST, "action must be a URL").into_response();
+    };
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .append_pair("decision", decision)
+        .finish();
+    match browse(&s, user, url, Some(body)).await {
+        Ok((url, status, body)) => phone_view(user, &url, status, &body),
+        Err(e) => back_to_phone(&format!("{user}: {e}")),
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::clock::unix_secs;
 use super::config::{AppKind, MockApp};
 use super::errors::{MockError, control_error, json};
+use super::push_wire::{ChatLine, PushFormat, PushMode, PushWire};
 use super::state::{Follow, QrScene, QrTicket, Shared};
 use super::wire::{self, SafeModeKey};
 
@@ -127,9 +128,38 @@ pub struct ScanReport {
     /// Body of the last answer (at most 2048 characters), if one came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_body: Option<String>,
-    /// Why the last delivery got no answer (timeout, connection refused, …).
+    /// Why the last delivery got no answer (timeout, connection refused, …), or why its
+    /// answer was not one WeChat accepts (the user would see 该公众号暂时无法提供服务).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The Official Account's passive reply, as the user sees it in the chat (decrypted and
+    /// checked), when it answered with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+}
+
+/// Lines kept per user.
+const MAX_CHAT: usize = 50;
+
+/// What is pushed: a scan event or a user's text message.
+enum Outgoing<'a> {
+    Event {
+        event: &'a str,
+        event_key: &'a str,
+        ticket: &'a str,
+    },
+    Text {
+        content: &'a str,
+        msg_id: u64,
+    },
+}
+
+/// How a delivery ended.
+struct Delivery {
+    push_url: String,
+    encrypted: bool,
+    deliveries: u32,
+    last: Attempt,
 }
 
 /// How the scanned code is named.
@@ -184,6 +214,7 @@ struct Attempt {
     body: Option<String>,
     error: Option<String>,
     acknowledged: bool,
+    reply: Option<String>,
 }
 
 impl Shared {
@@ -250,10 +281,10 @@ impl Shared {
         let user = self
             .user(user)
             .ok_or_else(|| MockError::UnknownUser(user.to_owned()))?;
-        let push_url = self.push_target(app, opts)?;
-        let crypto = push_crypto(app)?;
+        // Refused before the follow state changes: no push URL, no push token.
+        self.push_target(app, opts)?;
+        push_crypto(app)?;
         let openid = user.openid_for(&app.appid);
-        let original_id = app.original_id.as_deref().unwrap_or(&app.appid);
         // `CreateTime` follows the mock's movable clock, like every other time the mock
         // hands out. The query's `timestamp` is the real wall-clock time instead: the
         // receiver compares it with its own clock (a 5-minute window against replays), and
@@ -280,42 +311,216 @@ impl Shared {
         } else {
             ("subscribe", format!("qrscene_{}", ticket.scene.event_key()))
         };
-        let xml = wire::event_xml(
-            original_id,
-            &openid,
+        let delivery = self
+            .push(
+                app,
+                &openid,
+                create_time,
+                wall,
+                &Outgoing::Event {
+                    event,
+                    event_key: &event_key,
+                    ticket: &ticket.ticket,
+                },
+                opts,
+            )
+            .await?;
+        self.record_reply(&user.name, create_time, &delivery.last);
+        Ok(ScanReport {
+            event: event.to_owned(),
+            openid,
+            event_key,
+            ticket: ticket.ticket,
             create_time,
-            event,
-            &event_key,
-            &ticket.ticket,
-        );
+            push_url: delivery.push_url,
+            encrypted: delivery.encrypted,
+            deliveries: delivery.deliveries,
+            acknowledged: delivery.last.acknowledged,
+            last_status: delivery.last.status,
+            last_body: delivery.last.body,
+            last_error: delivery.last.error,
+            reply: delivery.last.reply,
+        })
+    }
 
+    /// `user` sends the text `content` to the Official Account `appid`: the message is
+    /// pushed like every other (format, mode, retries) and the reply recorded in the chat.
+    pub(crate) async fn send_text(
+        &self,
+        appid: &str,
+        user: &str,
+        content: &str,
+    ) -> Result<ScanReport, MockError> {
+        let app = self
+            .app(appid)
+            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        let user = self
+            .user(user)
+            .ok_or_else(|| MockError::UnknownUser(user.to_owned()))?;
+        let openid = user.openid_for(&app.appid);
+        let (now, wall) = self.clock.now_and_wall();
+        let create_time = unix_secs(now);
+        let msg_id = rand::random_range(1_000_000_000_000_000u64..9_000_000_000_000_000);
+        self.chat_line(&user.name, create_time, "user", content.to_owned());
+        let delivery = self
+            .push(
+                app,
+                &openid,
+                create_time,
+                wall,
+                &Outgoing::Text { content, msg_id },
+                &ScanOptions::default(),
+            )
+            .await?;
+        self.record_reply(&user.name, create_time, &delivery.last);
+        Ok(ScanReport {
+            event: "text".to_owned(),
+            openid,
+            event_key: String::new(),
+            ticket: String::new(),
+            create_time,
+            push_url: delivery.push_url,
+            encrypted: delivery.encrypted,
+            deliveries: delivery.deliveries,
+            acknowledged: delivery.last.acknowledged,
+            last_status: delivery.last.status,
+            last_body: delivery.last.body,
+            last_error: delivery.last.error,
+            reply: delivery.last.reply,
+        })
+    }
+
+    fn record_reply(&self, user: &str, at: u64, last: &Attempt) {
+        if let Some(reply) = &last.reply {
+            self.chat_line(user, at, "account", reply.clone());
+        } else if !last.acknowledged && last.status.is_some() {
+            self.chat_line(
+                user,
+                at,
+                "account",
+                "该公众号暂时无法提供服务，请稍后再试".into(),
+            );
+        }
+    }
+
+    fn chat_line(&self, user: &str, at: u64, from: &'static str, text: String) {
+        let mut inner = self.lock();
+        let chat = inner.chats.entry(user.to_owned()).or_default();
+        chat.push_back(ChatLine { at, from, text });
+        while chat.len() > MAX_CHAT {
+            chat.pop_front();
+        }
+    }
+
+    /// How `app`'s pushes go out now.
+    pub(crate) fn push_wire(&self, app: &MockApp) -> PushWire {
+        self.lock()
+            .push_wires
+            .get(&app.appid)
+            .copied()
+            .unwrap_or(PushWire {
+                format: PushFormat::Xml,
+                mode: if app.encoding_aes_key.is_some() {
+                    PushMode::Safe
+                } else {
+                    PushMode::Plain
+                },
+            })
+    }
+
+    /// Sets how `appid`'s pushes go out; compatible and safe mode need an EncodingAESKey.
+    pub(crate) fn set_push_wire(&self, appid: &str, wire: PushWire) -> Result<(), MockError> {
+        let app = self
+            .app(appid)
+            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        if wire.mode != PushMode::Plain && app.encoding_aes_key.is_none() {
+            return Err(MockError::Invalid(format!(
+                "Official Account {appid} has no EncodingAESKey: only plain mode (MockApp::with_encoding_aes_key)"
+            )));
+        }
+        self.lock().push_wires.insert(appid.to_owned(), wire);
+        Ok(())
+    }
+
+    /// Writes, signs, encrypts and delivers one push to `openid`'s account, with retries.
+    async fn push(
+        &self,
+        app: &MockApp,
+        openid: &str,
+        create_time: u64,
+        wall: SystemTime,
+        what: &Outgoing<'_>,
+        opts: &ScanOptions,
+    ) -> Result<Delivery, MockError> {
+        let push_url = self.push_target(app, opts)?;
+        let crypto = push_crypto(app)?;
+        let wire_cfg = self.push_wire(app);
+        let original_id = app.original_id.as_deref().unwrap_or(&app.appid);
+        let plain = match (what, wire_cfg.format) {
+            (
+                Outgoing::Event {
+                    event,
+                    event_key,
+                    ticket,
+                },
+                PushFormat::Xml,
+            ) => wire::event_xml(original_id, openid, create_time, event, event_key, ticket),
+            (
+                Outgoing::Event {
+                    event,
+                    event_key,
+                    ticket,
+                },
+                PushFormat::Json,
+            ) => wire::event_json(original_id, openid, create_time, event, event_key, ticket),
+            (Outgoing::Text { content, msg_id }, PushFormat::Xml) => {
+                wire::text_message_xml(original_id, openid, create_time, content, *msg_id)
+            }
+            (Outgoing::Text { content, msg_id }, PushFormat::Json) => {
+                wire::text_message_json(original_id, openid, create_time, content, *msg_id)
+            }
+        };
         let timestamp = unix_secs(wall).to_string();
         let nonce = rand::random_range(100_000_000..2_000_000_000u32).to_string();
         let mut query = vec![
             ("signature", crypto.signature(&timestamp, &nonce)),
             ("timestamp", timestamp.clone()),
             ("nonce", nonce.clone()),
-            ("openid", openid.clone()),
+            ("openid", openid.to_owned()),
         ];
-        let body = if let Some(key) = &crypto.key {
-            let encrypt = key.encrypt(rand::random(), &xml, &crypto.appid);
-            query.push(("encrypt_type", "aes".to_owned()));
-            query.push((
-                "msg_signature",
-                crypto.msg_signature(&timestamp, &nonce, &encrypt),
-            ));
-            wire::safe_mode_xml(original_id, &encrypt)
-        } else {
-            xml
+        let key = crypto
+            .key
+            .as_ref()
+            .filter(|_| wire_cfg.mode != PushMode::Plain);
+        let body = match key {
+            Some(key) => {
+                let encrypt = key.encrypt(rand::random(), &plain, &crypto.appid);
+                query.push(("encrypt_type", "aes".to_owned()));
+                query.push((
+                    "msg_signature",
+                    crypto.msg_signature(&timestamp, &nonce, &encrypt),
+                ));
+                match (wire_cfg.mode, wire_cfg.format) {
+                    (PushMode::Compatible, _) => wire::compatible_body(&plain, &encrypt),
+                    (_, PushFormat::Xml) => wire::safe_mode_xml(original_id, &encrypt),
+                    (_, PushFormat::Json) => wire::safe_mode_json(original_id, &encrypt),
+                }
+            }
+            None => plain,
         };
-        tracing::debug!(event, %push_url, encrypted = crypto.has_aes(), "mock wechat: pushing scan event");
-
+        tracing::debug!(%push_url, format = ?wire_cfg.format, mode = ?wire_cfg.mode, "mock wechat: pushing");
+        let judge = Judge {
+            crypto: &crypto,
+            wire: wire_cfg,
+            openid,
+            original_id,
+        };
         let mut deliveries = 0;
         let mut last = None;
         while deliveries < MAX_DELIVERIES {
             deliveries += 1;
             self.count(PUSH_COUNTER);
-            let attempt = self.deliver(&push_url, &query, &body, &crypto).await;
+            let attempt = self.deliver(&push_url, &query, &body, &judge).await;
             let done = attempt.acknowledged;
             last = Some(attempt);
             if done {
@@ -323,25 +528,17 @@ impl Shared {
             }
             tracing::debug!(deliveries, "mock wechat: push not acknowledged");
         }
-        let last = last.unwrap_or(Attempt {
-            status: None,
-            body: None,
-            error: None,
-            acknowledged: false,
-        });
-        Ok(ScanReport {
-            event: event.to_owned(),
-            openid,
-            event_key,
-            ticket: ticket.ticket,
-            create_time,
+        Ok(Delivery {
             push_url,
-            encrypted: crypto.has_aes(),
+            encrypted: key.is_some(),
             deliveries,
-            acknowledged: last.acknowledged,
-            last_status: last.status,
-            last_body: last.body,
-            last_error: last.error,
+            last: last.unwrap_or(Attempt {
+                status: None,
+                body: None,
+                error: None,
+                acknowledged: false,
+                reply: None,
+            }),
         })
     }
 
@@ -374,13 +571,17 @@ impl Shared {
         url: &str,
         query: &[(&str, String)],
         body: &str,
-        crypto: &Crypto,
+        judge: &Judge<'_>,
     ) -> Attempt {
+        let content_type = match judge.wire.format {
+            PushFormat::Xml => "text/xml;charset=UTF-8",
+            PushFormat::Json => "application/json",
+        };
         let sent = self
             .push_http
             .post(url)
             .query(query)
-            .header(reqwest::header::CONTENT_TYPE, "text/xml")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body.to_owned())
             .timeout(self.push_timeout)
             .send()
@@ -406,33 +607,141 @@ impl Shared {
             }
         }
         let text = String::from_utf8_lossy(&answer).into_owned();
-        let acknowledged = (200..300).contains(&status) && acknowledges(&text, crypto);
+        let judged = if (200..300).contains(&status) {
+            judge.answer(&text)
+        } else {
+            Err(format!("HTTP {status}"))
+        };
+        let (acknowledged, reply, error) = match judged {
+            Ok(reply) => (true, reply, None),
+            Err(why) => (false, None, Some(why)),
+        };
         Attempt {
             status: Some(status),
             body: Some(text.chars().take(MAX_REPORTED_CHARS).collect()),
-            error: None,
+            error,
             acknowledged,
+            reply,
         }
     }
 }
 
-/// `success`, an empty body, or a passive reply (plain reply XML, or in safe mode an
-/// encrypted envelope that decrypts): what WeChat takes as an answer (§7.3).
-fn acknowledges(body: &str, crypto: &Crypto) -> bool {
-    let body = body.trim();
-    if body.is_empty() || body == "success" {
-        return true;
+/// What WeChat accepts as the answer to one push (§7.3, §16, §22).
+struct Judge<'a> {
+    crypto: &'a Crypto,
+    wire: PushWire,
+    openid: &'a str,
+    original_id: &'a str,
+}
+
+impl Judge<'_> {
+    /// `Ok(None)` for `success` or an empty body; `Ok(Some(text))` for a passive reply WeChat
+    /// would show; `Err(why)` for anything WeChat would not take: another format than the
+    /// configured one, a plain reply in safe mode, a bad envelope, To/From not swapped.
+    fn answer(&self, body: &str) -> Result<Option<String>, String> {
+        let body = body.trim();
+        if body.is_empty() || body == "success" {
+            return Ok(None);
+        }
+        let field = |doc: &str, name: &str| match self.wire.format {
+            PushFormat::Xml => wire::xml_field(doc, name),
+            PushFormat::Json => wire::json_field(doc, name),
+        };
+        let shaped = match self.wire.format {
+            PushFormat::Xml => body.starts_with("<xml>") && body.ends_with("</xml>"),
+            PushFormat::Json => serde_json::from_str::<Value>(body).is_ok_and(|v| v.is_object()),
+        };
+        if !shaped {
+            return Err(format!(
+                "the reply is not {:?} (the configured 数据格式)",
+                self.wire.format
+            ));
+        }
+        let inner = match field(body, "Encrypt") {
+            Some(encrypt) => {
+                let key = self
+                    .crypto
+                    .key
+                    .as_ref()
+                    .ok_or("an encrypted reply, but no key")?;
+                let ts = field(body, "TimeStamp").ok_or("envelope without TimeStamp")?;
+                let nonce = field(body, "Nonce").ok_or("envelope without Nonce")?;
+                let sig = field(body, "MsgSignature").ok_or("envelope without MsgSignature")?;
+                if sig != self.crypto.msg_signature(&ts, &nonce, &encrypt) {
+                    return Err("the reply's MsgSignature does not match".into());
+                }
+                let (doc, appid) = key
+                    .decrypt(&encrypt)
+                    .map_err(|e| format!("the reply does not decrypt: {e}"))?;
+                if appid != self.crypto.appid {
+                    return Err("the reply is encrypted for another appid".into());
+                }
+                doc
+            }
+            None if self.wire.mode == PushMode::Safe => {
+                return Err("safe mode: a reply must be encrypted".into());
+            }
+            None => body.to_owned(),
+        };
+        if field(&inner, "ToUserName").as_deref() != Some(self.openid)
+            || field(&inner, "FromUserName").as_deref() != Some(self.original_id)
+        {
+            return Err(
+                "the reply's ToUserName/FromUserName are not the user and the account".into(),
+            );
+        }
+        match field(&inner, "MsgType").as_deref() {
+            Some("text") => Ok(Some(field(&inner, "Content").unwrap_or_default())),
+            Some("news") => Ok(Some(news_text(&inner, self.wire.format))),
+            Some(other) if !other.is_empty() => Ok(Some(format!("[{other}]"))),
+            _ => Err("the reply has no MsgType".into()),
+        }
     }
-    if !(body.starts_with("<xml>") && body.ends_with("</xml>")) {
-        return false;
+}
+
+/// A news reply as chat text: `title <url>` per item (JSON `Articles` as an array or an
+/// object wrapping `item`, §16.3).
+fn news_text(doc: &str, format: PushFormat) -> String {
+    let mut lines = Vec::new();
+    match format {
+        PushFormat::Xml => {
+            let mut rest = doc;
+            while let Some(at) = rest.find("<item>") {
+                let end = rest[at..].find("</item>").map_or(rest.len(), |e| at + e);
+                let item = &rest[at..end];
+                lines.push(format!(
+                    "{} <{}>",
+                    wire::xml_field(item, "Title").unwrap_or_default(),
+                    wire::xml_field(item, "Url").unwrap_or_default()
+                ));
+                rest = &rest[end..];
+                if rest.len() <= "</item>".len() {
+                    break;
+                }
+                rest = &rest["</item>".len()..];
+            }
+        }
+        PushFormat::Json => {
+            let v: Value = serde_json::from_str(doc).unwrap_or_default();
+            let items = match &v["Articles"] {
+                Value::Array(a) => a.clone(),
+                Value::Object(o) => match o.get("item") {
+                    Some(Value::Array(a)) => a.clone(),
+                    Some(one) => vec![one.clone()],
+                    None => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            for it in items {
+                lines.push(format!(
+                    "{} <{}>",
+                    it["Title"].as_str().unwrap_or_default(),
+                    it["Url"].as_str().unwrap_or_default()
+                ));
+            }
+        }
     }
-    match wire::xml_field(body, "Encrypt") {
-        Some(encrypt) => crypto.key.as_ref().is_some_and(|key| {
-            key.decrypt(&encrypt)
-                .is_ok_and(|(_, appid)| appid == crypto.appid)
-        }),
-        None => wire::xml_field(body, "MsgType").is_some_and(|t| !t.is_empty()),
-    }
+    lines.join("\n")
 }
 
 fn failed(e: &reqwest::Error, timeout: Duration) -> Attempt {
@@ -448,6 +757,7 @@ fn failed(e: &reqwest::Error, timeout: Duration) -> Attempt {
         body: None,
         error: Some(error),
         acknowledged: false,
+        reply: None,
     }
 }
 
@@ -468,10 +778,6 @@ struct Crypto {
 }
 
 impl Crypto {
-    fn has_aes(&self) -> bool {
-        self.key.is_some()
-    }
-
     /// The URL `signature` (§7.1).
     fn signature(&self, timestamp: &str, nonce: &str) -> String {
         wire::signature(&[&self.token, timestamp, nonce])
@@ -588,5 +894,236 @@ pub(crate) async fn set_push_url(State(s): State<Arc<Shared>>, body: Bytes) -> R
     match s.set_push_url(&appid, req.push_url.as_deref()) {
         Ok(()) => json(&json!({ "appid": appid, "push_url": req.push_url })),
         Err(e) => control_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushFormatReq {
+    format: Option<PushFormat>,
+    mode: Option<PushMode>,
+    appid: Option<String>,
+}
+
+/// `POST /mock/push_format` `{"format": "xml"|"json", "mode": "plain"|"compatible"|"safe",
+/// "appid"?}`: how an Official Account's pushes go out from now on (unset parts stay).
+pub(crate) async fn set_push_format(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: PushFormatReq = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return control_error(format!("bad JSON body: {e}")),
+    };
+    let appid = req
+        .appid
+        .unwrap_or_else(|| s.primary(AppKind::OfficialAccount).appid.clone());
+    let Some(app) = s.app(&appid) else {
+        return control_error(MockError::UnknownApp(appid));
+    };
+    let now = s.push_wire(app);
+    let wire = PushWire {
+        format: req.format.unwrap_or(now.format),
+        mode: req.mode.unwrap_or(now.mode),
+    };
+    match s.set_push_wire(&appid, wire) {
+        Ok(()) => json(&json!({ "appid": appid, "format": wire.format, "mode": wire.mode })),
+        Err(e) => control_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageReq {
+    user: String,
+    text: String,
+    appid: Option<String>,
+}
+
+/// `POST /mock/message` `{"user", "text", "appid"?}`: the user sends the Official Account a
+/// text message; answers the delivery report (with the account's reply) as JSON.
+pub(crate) async fn message(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: MessageReq = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return control_error(format!("bad JSON body: {e}")),
+    };
+    let appid = req
+        .appid
+        .unwrap_or_else(|| s.primary(AppKind::OfficialAccount).appid.clone());
+    match s.send_text(&appid, &req.user, &req.text).await {
+        Ok(report) => json(&json!(report)),
+        Err(e) => scan_error(&e),
+    }
+}
+
+impl super::MockWechat {
+    /// How the primary Official Account's pushes go out from now on: XML or JSON, plain,
+    /// compatible or safe mode (the last two need its EncodingAESKey). Same as
+    /// `POST /mock/push_format`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth_mock::{MockWechat, PushFormat, PushMode};
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// mock.set_push_format(PushFormat::Json, PushMode::Compatible)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_push_format(&self, format: PushFormat, mode: PushMode) -> Result<(), MockError> {
+        let appid = self.shared.primary(AppKind::OfficialAccount).appid.clone();
+        self.shared.set_push_wire(&appid, PushWire { format, mode })
+    }
+
+    /// `user` sends the primary Official Account the text message `text`: it is pushed to
+    /// the push URL (in the configured format and mode, retried like WeChat), and the
+    /// account's reply is in the report and in [`chat`](Self::chat).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axum::{routing::post, Router};
+    /// use wechat_auth_mock::MockWechat;
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// let app = Router::new().route("/push", post(|| async { "success" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let push_url = format!("http://{}/push", listener.local_addr()?);
+    /// tokio::spawn(async move { axum::serve(listener, app).await });
+    /// mock.set_push_url(&mock.official_account().appid, Some(&push_url))?;
+    /// let report = mock.send_text("alice", "hello").await?;
+    /// assert!(report.acknowledged);
+    /// assert_eq!(report.reply, None);
+    /// assert_eq!(mock.chat("alice")[0].text, "hello");
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_text(&self, user: &str, text: &str) -> Result<ScanReport, MockError> {
+        let appid = self.shared.primary(AppKind::OfficialAccount).appid.clone();
+        self.shared.send_text(&appid, user, text).await
+    }
+
+    /// `user`'s chat with the Official Accounts: what they sent, and the accounts' replies,
+    /// oldest first (the last 50).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// assert!(mock.chat("alice").is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn chat(&self, user: &str) -> Vec<ChatLine> {
+        self.shared
+            .lock()
+            .chats
+            .get(user)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    fn judge(crypto: &Crypto, format: PushFormat, mode: PushMode) -> Judge<'_> {
+        Judge {
+            crypto,
+            wire: PushWire { format, mode },
+            openid: "oUSER",
+            original_id: "gh_1",
+        }
+    }
+
+    fn crypto() -> Crypto {
+        Crypto {
+            token: "mocktoken".into(),
+            key: Some(SafeModeKey::new(KEY).unwrap()),
+            appid: "wx1".into(),
+        }
+    }
+
+    const TEXT_XML: &str = "<xml><ToUserName><![CDATA[oUSER]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>";
+    const TEXT_JSON: &str = r#"{"ToUserName":"oUSER","FromUserName":"gh_1","CreateTime":1,"MsgType":"text","Content":"hi"}"#;
+
+    fn sealed(c: &Crypto, doc: &str, format: PushFormat) -> String {
+        let encrypt = c
+            .key
+            .as_ref()
+            .unwrap()
+            .encrypt(*b"0123456789abcdef", doc, &c.appid);
+        let sig = c.msg_signature("1700000001", "42", &encrypt);
+        match format {
+            PushFormat::Xml => wire::reply_envelope_xml(&encrypt, &sig, 1_700_000_001, "42"),
+            PushFormat::Json => format!(
+                r#"{{"Encrypt":"{encrypt}","MsgSignature":"{sig}","TimeStamp":"1700000001","Nonce":42}}"#
+            ),
+        }
+    }
+
+    #[test]
+    fn success_and_empty_need_no_encryption_in_any_mode() {
+        let c = crypto();
+        for mode in [PushMode::Plain, PushMode::Compatible, PushMode::Safe] {
+            for format in [PushFormat::Xml, PushFormat::Json] {
+                let j = judge(&c, format, mode);
+                assert_eq!(j.answer("success"), Ok(None));
+                assert_eq!(j.answer(""), Ok(None));
+            }
+        }
+    }
+
+    #[test]
+    fn replies_are_judged_as_wechat_does() {
+        let c = crypto();
+        // Plain replies: fine in plain and compatible mode, refused in safe mode.
+        let plain = judge(&c, PushFormat::Xml, PushMode::Plain);
+        assert_eq!(plain.answer(TEXT_XML), Ok(Some("hi".into())));
+        let compat = judge(&c, PushFormat::Xml, PushMode::Compatible);
+        assert_eq!(compat.answer(TEXT_XML), Ok(Some("hi".into())));
+        let safe = judge(&c, PushFormat::Xml, PushMode::Safe);
+        assert!(safe.answer(TEXT_XML).unwrap_err().contains("encrypted"));
+        // Sealed replies open, in both formats (TimeStamp/Nonce as number or string).
+        assert_eq!(
+            safe.answer(&sealed(&c, TEXT_XML, PushFormat::Xml)),
+            Ok(Some("hi".into()))
+        );
+        let json_safe = judge(&c, PushFormat::Json, PushMode::Safe);
+        assert_eq!(
+            json_safe.answer(&sealed(&c, TEXT_JSON, PushFormat::Json)),
+            Ok(Some("hi".into()))
+        );
+        // The other format than configured is junk to WeChat.
+        assert!(
+            json_safe
+                .answer(&sealed(&c, TEXT_XML, PushFormat::Xml))
+                .is_err()
+        );
+        assert!(
+            judge(&c, PushFormat::Json, PushMode::Plain)
+                .answer(TEXT_XML)
+                .is_err()
+        );
+        // A tampered signature, To/From not swapped, no MsgType.
+        let bad_sig = sealed(&c, TEXT_XML, PushFormat::Xml)
+            .replace("<TimeStamp>1700000001", "<TimeStamp>1700000002");
+        assert!(safe.answer(&bad_sig).unwrap_err().contains("MsgSignature"));
+        let unswapped = TEXT_XML.replace("oUSER", "gh_x");
+        assert!(plain.answer(&unswapped).unwrap_err().contains("ToUserName"));
+        let no_type = TEXT_XML.replace("<MsgType><![CDATA[text]]></MsgType>", "");
+        assert!(plain.answer(&no_type).is_err());
+    }
+
+    #[test]
+    fn news_replies_read_as_titles_and_links() {
+        let xml = "<xml><ToUserName>oUSER</ToUserName><FromUserName>gh_1</FromUserName><MsgType>news</MsgType><ArticleCount>2</ArticleCount><Articles><item><Title>A</Title><Url>https://a/</Url></item><item><Title>B</Title><Url>https://b/</Url></item></Articles></xml>";
+        assert_eq!(
+            news_text(xml, PushFormat::Xml),
+            "A <https://a/>\nB <https://b/>"
+        );
+        let array = r#"{"MsgType":"news","Articles":[{"Title":"A","Url":"https://a/"}]}"#;
+        let wrapped =
+            r#"{"MsgType":"news","Articles":{"item":[{"Title":"A","Url":"https://a/"}]}}"#;
+        assert_eq!(news_text(array, PushFormat::Json), "A <https://a/>");
+        assert_eq!(news_text(wrapped, PushFormat::Json), "A <https://a/>");
     }
 }

@@ -285,6 +285,12 @@ pub(crate) struct Inner {
     pub(crate) follows: HashMap<(String, String), Follow>,
     pub(crate) blocked: HashSet<String>,
     pub(crate) push_urls: HashMap<String, String>,
+    /// appid → how its pushes go out (absent: XML, safe mode when it has a key).
+    pub(crate) push_wires: HashMap<String, super::push_wire::PushWire>,
+    /// user → their chat with the Official Accounts (what the phone page shows).
+    pub(crate) chats: HashMap<String, VecDeque<super::push_wire::ChatLine>>,
+    /// (user, origin) → the cookies that user's WeChat browser keeps there.
+    pub(crate) phone_cookies: HashMap<(String, String), BTreeMap<String, String>>,
     /// The last [`MAX_WXA_CODES`] mini program codes drawn, oldest first; one per
     /// (appid, scene).
     pub(crate) wxa_codes: VecDeque<WxaCode>,
@@ -360,6 +366,9 @@ impl Shared {
             follows,
             blocked: settings.blocked.into_iter().collect(),
             push_urls: HashMap::new(),
+            push_wires: HashMap::new(),
+            chats: HashMap::new(),
+            phone_cookies: HashMap::new(),
             wxa_codes: VecDeque::new(),
             mini_servers: HashMap::new(),
             calls: BTreeMap::new(),

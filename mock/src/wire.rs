@@ -236,6 +236,154 @@ pub fn reply_envelope_xml(
     )
 }
 
+/// A user's text message as WeChat pushes it in XML (protocol §16.6: it takes a reply).
+///
+/// ```
+/// let xml = wechat_auth_mock::wire::text_message_xml("gh_1", "o1", 7, "hi", 42);
+/// assert!(xml.contains("<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>42</MsgId>"));
+/// ```
+pub fn text_message_xml(
+    to_user_name: &str,
+    from_user_name: &str,
+    create_time: u64,
+    content: &str,
+    msg_id: u64,
+) -> String {
+    format!(
+        "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName>\
+         <CreateTime>{create_time}</CreateTime><MsgType>{}</MsgType><Content>{}</Content>\
+         <MsgId>{msg_id}</MsgId></xml>",
+        cdata(to_user_name),
+        cdata(from_user_name),
+        cdata("text"),
+        cdata(content),
+    )
+}
+
+/// The `subscribe` / `SCAN` event in the JSON data format (§15.1: the XML element names as
+/// keys, `CreateTime` a number), compact as WeChat encrypts it.
+///
+/// ```
+/// assert_eq!(
+///     wechat_auth_mock::wire::event_json("gh_1", "o1", 7, "SCAN", "42", "T"),
+///     r#"{"ToUserName":"gh_1","FromUserName":"o1","CreateTime":7,"MsgType":"event","Event":"SCAN","EventKey":"42","Ticket":"T"}"#
+/// );
+/// ```
+pub fn event_json(
+    to_user_name: &str,
+    from_user_name: &str,
+    create_time: u64,
+    event: &str,
+    event_key: &str,
+    ticket: &str,
+) -> String {
+    format!(
+        "{{\"ToUserName\":{},\"FromUserName\":{},\"CreateTime\":{create_time},\"MsgType\":\"event\",\
+         \"Event\":{},\"EventKey\":{},\"Ticket\":{}}}",
+        json_string(to_user_name),
+        json_string(from_user_name),
+        json_string(event),
+        json_string(event_key),
+        json_string(ticket),
+    )
+}
+
+/// A user's text message in the JSON data format.
+///
+/// ```
+/// let json = wechat_auth_mock::wire::text_message_json("gh_1", "o1", 7, "hi \"you\"", 42);
+/// assert!(json.ends_with(r#""MsgType":"text","Content":"hi \"you\"","MsgId":42}"#), "{json}");
+/// ```
+pub fn text_message_json(
+    to_user_name: &str,
+    from_user_name: &str,
+    create_time: u64,
+    content: &str,
+    msg_id: u64,
+) -> String {
+    format!(
+        "{{\"ToUserName\":{},\"FromUserName\":{},\"CreateTime\":{create_time},\"MsgType\":\"text\",\
+         \"Content\":{},\"MsgId\":{msg_id}}}",
+        json_string(to_user_name),
+        json_string(from_user_name),
+        json_string(content),
+    )
+}
+
+/// The safe-mode JSON push body (§15.3): `{"ToUserName","Encrypt"}`.
+///
+/// ```
+/// assert_eq!(wechat_auth_mock::wire::safe_mode_json("gh_1", "QUJD"), r#"{"ToUserName":"gh_1","Encrypt":"QUJD"}"#);
+/// ```
+pub fn safe_mode_json(to_user_name: &str, encrypt: &str) -> String {
+    format!(
+        "{{\"ToUserName\":{},\"Encrypt\":{}}}",
+        json_string(to_user_name),
+        json_string(encrypt)
+    )
+}
+
+/// A compatible-mode body (§15.5): the plaintext document with `Encrypt` added as one more
+/// field, in XML (before `</xml>`) or JSON (before the closing brace).
+///
+/// ```
+/// use wechat_auth_mock::wire::compatible_body;
+///
+/// assert_eq!(compatible_body("<xml><A>1</A></xml>", "QUJD"), "<xml><A>1</A><Encrypt><![CDATA[QUJD]]></Encrypt></xml>");
+/// assert_eq!(compatible_body(r#"{"A":1}"#, "QUJD"), r#"{"A":1,"Encrypt":"QUJD"}"#);
+/// ```
+pub fn compatible_body(plain: &str, encrypt: &str) -> String {
+    let plain = plain.trim();
+    if let Some(head) = plain.strip_suffix("</xml>") {
+        format!("{head}<Encrypt>{}</Encrypt></xml>", cdata(encrypt))
+    } else if let Some(head) = plain.strip_suffix('}') {
+        format!("{head},\"Encrypt\":{}}}", json_string(encrypt))
+    } else {
+        plain.to_owned()
+    }
+}
+
+/// `s` as a JSON string literal: quotes, backslashes and control characters escaped.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A top-level field of a JSON object as text: strings as they are, numbers written out.
+/// `None` when the text is not a JSON object or the field is missing or of another type.
+///
+/// ```
+/// use wechat_auth_mock::wire::json_field;
+///
+/// let doc = r#"{"TimeStamp": 1713424427, "Nonce": "415670741"}"#;
+/// assert_eq!(json_field(doc, "TimeStamp").as_deref(), Some("1713424427"));
+/// assert_eq!(json_field(doc, "Nonce").as_deref(), Some("415670741"));
+/// assert_eq!(json_field("<xml/>", "Nonce"), None);
+/// ```
+pub fn json_field(json: &str, name: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    match v.as_object()?.get(name)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// The text of the first `<name>` element directly or deeper inside `xml`: CDATA sections
 /// taken verbatim, the five predefined entities and numeric references decoded. `None` when
 /// the element is missing or not closed. Enough for the flat XML WeChat and its receivers

@@ -382,7 +382,7 @@ async fn plaintext_delivery_is_signed_and_is_the_event_xml() {
     let got = rx.got();
     assert_eq!(got.len(), 1);
     let g = &got[0];
-    assert_eq!(g.content_type.as_deref(), Some("text/xml"));
+    assert_eq!(g.content_type.as_deref(), Some("text/xml;charset=UTF-8"));
     let q = &g.query;
     let crypto = PushCrypto::new(oa.token.as_deref().unwrap(), None, &oa.appid).unwrap();
     assert_eq!(
@@ -681,13 +681,30 @@ async fn bad_answers_are_retried_and_good_ones_are_not() {
         (r.deliveries, r.acknowledged, r.last_body.as_deref()),
         (1, true, Some(""))
     );
+    // A passive reply must be addressed back: To the user, From the account (§16.1).
+    let oa = mock.official_account();
+    let openid = mock.user("alice").unwrap().openid_for(&oa.appid);
+    let gh = oa.original_id.clone().unwrap();
+    let reply = |to: &str, from: &str| {
+        format!(
+            "<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName>\
+             <CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>"
+        )
+    };
     rx.reply(&[Reply::Now(
         200,
-        "<xml><ToUserName><![CDATA[o]]></ToUserName><FromUserName><![CDATA[gh]]></FromUserName>\
-         <CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>",
+        Box::leak(reply(&openid, &gh).into_boxed_str()),
     )]);
     let r = mock.scan(url, "alice").await.unwrap();
     assert_eq!((r.deliveries, r.acknowledged), (1, true));
+    assert_eq!(r.reply.as_deref(), Some("hi"));
+    // Echoed unswapped (a common bug): WeChat shows 该公众号暂时无法提供服务, and re-sends.
+    rx.reply(&[Reply::Now(
+        200,
+        Box::leak(reply(&gh, &openid).into_boxed_str()),
+    )]);
+    let r = mock.scan(url, "alice").await.unwrap();
+    assert_eq!((r.deliveries, r.acknowledged), (2, true));
 
     // One failure, then success: two deliveries.
     rx.reply(&[Reply::Now(200, "fail")]);

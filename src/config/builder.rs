@@ -60,6 +60,7 @@ pub struct WechatConfigBuilder {
     pub(super) mini_code_env: Option<String>,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
+    pub(super) push_settings: super::PushSettings,
 }
 
 impl Default for WechatConfigBuilder {
@@ -99,6 +100,7 @@ impl Default for WechatConfigBuilder {
             mini_code_env: None,
             store: None,
             redis_url: None,
+            push_settings: Default::default(),
         }
     }
 }

@@ -70,6 +70,7 @@ impl WechatConfigBuilder {
         b.open_base = env("WECHAT_OPEN_BASE");
         b.mp_base = env("WECHAT_MP_BASE");
         b.redis_url = env("WECHAT_REDIS_URL").map(Secret::new);
+        super::push::from_env(&mut b, env)?;
         Ok(b)
     }
 }

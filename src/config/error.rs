@@ -96,6 +96,14 @@ pub enum ConfigError {
         "WECHAT_OA_TOKEN is set without WECHAT_OA_ENCODING_AES_KEY: set the key and use safe mode (安全模式) in the Official Account console, or, if you really must run plaintext push, opt in with WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1 (with_insecure_plaintext_push(true)); plaintext pushes are not authenticated"
     )]
     PlaintextPushNotAllowed,
+    /// `WECHAT_OA_PUSH_FORWARD_URL` (`with_push_forward`) is not an absolute http(s) URL.
+    #[error(
+        "WECHAT_OA_PUSH_FORWARD_URL is {0:?}; it must be an absolute http(s) URL such as http://10.0.0.5:8080/wechat (the Official Account's existing push backend)"
+    )]
+    InvalidPushForward(String),
+    /// A scan start limit is zero.
+    #[error("scan start limits must be at least 1 per minute each (with_scan_start_limits)")]
+    InvalidScanLimits,
     /// A yes/no environment variable has a value that is neither.
     #[error("{var} is {value:?}; use 1 or 0 (true or false)")]
     InvalidFlag {

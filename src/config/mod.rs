@@ -19,6 +19,8 @@
 mod builder;
 mod env;
 mod error;
+mod push;
+mod push_settings;
 mod validate;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -33,6 +35,8 @@ use crate::{
 
 pub use builder::WechatConfigBuilder;
 pub use error::ConfigError;
+pub(crate) use push_settings::PushSettings;
+pub use push_settings::ScanStartLimits;
 
 /// One WeChat app: its AppID and AppSecret.
 ///
@@ -325,6 +329,8 @@ pub struct WechatConfig {
     /// The push URL's signature and crypto, made by `build` when the Official Account has a
     /// push token (shared by every clone).
     pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
+    /// The push URL beyond login (hook, forwarding) and the guards of scan login.
+    pub(crate) push_settings: PushSettings,
 }
 
 impl fmt::Debug for WechatConfig {

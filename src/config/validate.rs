@@ -299,6 +299,7 @@ impl WechatConfigBuilder {
             mini_code_env,
             store,
             push,
+            push_settings: self.push_settings.checked()?,
         })
     }
 }

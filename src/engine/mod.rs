@@ -42,6 +42,8 @@ pub(crate) struct Engine {
     logins: moka::future::Cache<String, Arc<LoginOutcome>>,
     /// Per-client bounds on code exchanges.
     limits: crate::limit::ClientLimits,
+    /// Per-client rate limits on starting scan logins.
+    start_limits: crate::limit::StartLimits,
     public: PublicPaths,
     login_path: String,
     /// The body of every `401`.
@@ -78,6 +80,7 @@ impl Engine {
                 .time_to_live(CODE_MEMORY_LOCAL)
                 .build(),
             limits: crate::limit::ClientLimits::default(),
+            start_limits: crate::limit::StartLimits::new(&cfg.push_settings.start_limits),
             public,
             unauthenticated: serde_json::to_vec(
                 &serde_json::json!({ "error": "unauthenticated", "login_url": login_path }),
@@ -121,6 +124,33 @@ impl Engine {
         state: &str,
     ) -> Option<crate::session::StateTicket> {
         self.keys.verify_state(value, state)
+    }
+
+    /// Takes one scan start for the client at `ip` whose browser is known by `browser`, or
+    /// says how long it must wait.
+    pub(crate) fn allow_scan_start(
+        &self,
+        ip: Option<std::net::IpAddr>,
+        browser: Option<&str>,
+    ) -> Result<(), std::time::Duration> {
+        self.start_limits.check(ip, browser)
+    }
+
+    /// A slot for one code exchange outside the login flows (the scan confirm page's
+    /// `snsapi_base` code), under the same per-client bounds as logins.
+    pub(crate) fn exchange_slot(
+        &self,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<crate::limit::Slot, crate::limit::Exceeded> {
+        self.limits.acquire(ip)
+    }
+
+    /// Whether a follow-the-account scan waits for the user to confirm on the phone.
+    pub(crate) fn scan_confirm(&self) -> bool {
+        self.cfg
+            .push_settings
+            .scan_confirm
+            .unwrap_or(self.cfg.official_account.is_some())
     }
 
     /// The client that sent `req`, as the per-client limits know it.

@@ -103,6 +103,15 @@ where
         }
         "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
         _ => match sub.strip_prefix("/scan/") {
+            Some(rest) if rest.ends_with("/confirm") && (read || post) => {
+                let id = rest.trim_end_matches("/confirm");
+                if post {
+                    let body = read_body(auth, body, scan::MAX_CONFIRM_FORM).await?;
+                    Ok(scan::confirm_answer(auth, req, id, body).await)
+                } else {
+                    Ok(scan::confirm_page(auth, req, id).await)
+                }
+            }
             Some(rest) if read => {
                 if let Some(id) = rest.strip_suffix("/qr.svg") {
                     scan::image(auth, req, id).await

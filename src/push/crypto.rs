@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq as _;
 
 #[cfg(test)]
 use super::writers::cdata;
-use super::{MAX_BODY_BYTES, PushError, PushMessage, PushQuery};
+use super::{MAX_BODY_BYTES, PushError, PushFormat, PushMessage, PushQuery};
 
 pub(super) type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
@@ -29,6 +29,34 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
 );
+
+/// A push that passed its checks, as [`PushCrypto::open`] read it.
+///
+/// `Debug` leaves out the document (it may be a user's private message).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct OpenedPush {
+    /// The common fields.
+    pub message: PushMessage,
+    /// The whole document WeChat sent (decrypted when it came encrypted): every field,
+    /// including the ones [`PushMessage`] does not name.
+    pub document: String,
+    /// The format it came in (and a reply must go back in).
+    pub format: PushFormat,
+    /// Whether it came encrypted: then a reply must be encrypted too.
+    pub encrypted: bool,
+}
+
+impl fmt::Debug for OpenedPush {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenedPush")
+            .field("msg_type", &self.message.msg_type)
+            .field("event", &self.message.event)
+            .field("format", &self.format)
+            .field("encrypted", &self.encrypted)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Signs, verifies, decrypts and encrypts pushes of one Official Account.
 ///
@@ -305,13 +333,65 @@ impl PushCrypto {
     /// # Ok(()) }
     /// ```
     pub fn open_post(&self, query: &PushQuery, body: &str) -> Result<PushMessage, PushError> {
+        let format = PushFormat::sniff(None, body.as_bytes());
+        self.open(query, format, body).map(|o| o.message)
+    }
+
+    /// Like [`open_post`](Self::open_post), for a body in `format`, and keeps what was
+    /// read: the message, the document it came from (decrypted in compatible and safe mode),
+    /// and whether it was encrypted (then a reply must be too).
+    ///
+    /// In compatible mode (`encrypt_type=aes`, the body carries the plain fields *and*
+    /// `Encrypt`) only the decrypted copy is trusted when a key is configured: the plain
+    /// fields are covered by no signature. Without a key they are read, as a plaintext push
+    /// would be.
+    ///
+    /// ```
+    /// use wechat_auth::push::{PushCrypto, PushFormat, PushQuery};
+    ///
+    /// # fn main() -> Result<(), wechat_auth::push::PushError> {
+    /// // The safe-mode JSON push of the protocol addendum (§15.3).
+    /// let c = PushCrypto::new("AAAAA", Some(&"A".repeat(43)), "wxba5fad812f8e6fb9")?;
+    /// let q = PushQuery::parse("signature=6c5c811b55cc85e0e1b54100749188c20beb3f5d&timestamp=1714112445\
+    ///     &nonce=415670741&openid=o9AgO5Kd5ggOC-bXrbNODIiE3bGY&encrypt_type=aes\
+    ///     &msg_signature=046e02f8204d34f8ba5fa3b1db94908f3df2e9b3");
+    /// let body = r#"{"ToUserName": "gh_97417a04a28d", "Encrypt": "+qdx1OKCy+5JPCBFWw70tm0fJGb2Jmeia4FCB7kao+/Q5c/ohsOzQHi8khUOb05JCpj0JB4RvQMkUyus8TPxLKJGQqcvZqzDpVzazhZv6JsXUnnR8XGT740XgXZUXQ7vJVnAG+tE8NUd4yFyjPy7GgiaviNrlCTj+l5kdfMuFUPpRSrfMZuMcp3Fn2Pede2IuQrKEYwKSqFIZoNqJ4M8EajAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJGj04="}"#;
+    /// let opened = c.open(&q, PushFormat::Json, body)?;
+    /// assert!(opened.encrypted);
+    /// assert_eq!(opened.message.event.as_deref(), Some("debug_demo"));
+    /// assert!(opened.document.contains(r#""debug_str":"hello world""#));
+    /// # Ok(()) }
+    /// ```
+    pub fn open(
+        &self,
+        query: &PushQuery,
+        format: PushFormat,
+        body: &str,
+    ) -> Result<OpenedPush, PushError> {
         let (timestamp, nonce) = self.check_url_signature(query)?;
-        let outer = PushMessage::parse(body)?;
+        let outer = PushMessage::parse_as(format, body)?;
         if !query.is_encrypted() {
             if self.has_aes() {
                 return Err(PushError::NotEncrypted);
             }
-            return Ok(outer);
+            return Ok(OpenedPush {
+                message: outer,
+                document: body.to_owned(),
+                format,
+                encrypted: false,
+            });
+        }
+        if !self.has_aes() && outer.has_plain_fields() {
+            // Compatible mode, and no key to check the ciphertext with: the plain copy.
+            return Ok(OpenedPush {
+                message: outer,
+                document: body.to_owned(),
+                format,
+                encrypted: false,
+            });
+        }
+        if !self.has_aes() {
+            return Err(PushError::NoAesKey);
         }
         let encrypt = outer
             .encrypt
@@ -324,7 +404,13 @@ impl PushCrypto {
         if !self.verify_msg_signature(msg_signature, timestamp, nonce, encrypt) {
             return Err(PushError::BadSignature);
         }
-        PushMessage::parse(&self.decrypt(encrypt)?)
+        let document = self.decrypt(encrypt)?;
+        Ok(OpenedPush {
+            message: PushMessage::parse_as(format, &document)?,
+            document,
+            format,
+            encrypted: true,
+        })
     }
 
     /// Checks the URL `signature` over token, timestamp and nonce; returns `(timestamp,

@@ -172,8 +172,10 @@ impl PushMessage {
         if xml.len() > MAX_BODY_BYTES {
             return Err(PushError::TooLarge);
         }
-        let raw: RawMessage =
-            quick_xml::de::from_str(xml).map_err(|e| PushError::Xml(e.to_string()))?;
+        // quick-xml's messages can quote the input (an entity name, a value): say only that
+        // it failed, so a decrypted body never reaches an error or a log line.
+        let raw: RawMessage = quick_xml::de::from_str(xml)
+            .map_err(|_| PushError::Xml("not a well-formed push XML document".into()))?;
         let to_user_name = non_empty(raw.to_user_name);
         let encrypt = non_empty(raw.encrypt);
         if to_user_name.is_none() && encrypt.is_none() {

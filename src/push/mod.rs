@@ -4,12 +4,14 @@
 //! `echostr`), then `POST`s every event — among them the `subscribe` / `SCAN` events of the
 //! follow-the-account scan login — as XML, signed with the account's push `Token` and, in
 //! compatible or safe mode, AES-256-CBC encrypted with its `EncodingAESKey`. This module
-//! implements that protocol (`wechat-protocol.md` §7): [`PushCrypto`] checks signatures and
-//! decrypts; [`PushMessage`] parses the XML; [`PushQuery`] reads the query string.
+//! implements that protocol (`wechat-protocol.md` §7, §15, §16): [`PushCrypto`] checks
+//! signatures and decrypts; [`PushMessage`] parses XML or JSON ([`PushFormat`]);
+//! [`PushQuery`] reads the query string; [`PushReply`] is a passive reply, written in the
+//! push's format and sealed with [`PushCrypto::seal_reply`] in safe mode.
 //!
-//! The layer only reads pushes. The writers — [`event_xml`], [`safe_mode_xml`] and
-//! [`PushCrypto::encrypt`] — build a push the way WeChat does, for tests, benches and the
-//! examples below; the mock WeChat (`wechat-auth-mock`) has its own.
+//! The writers of pushes — [`event_xml`], [`safe_mode_xml`] and [`PushCrypto::encrypt`] —
+//! build a push the way WeChat does, for tests, benches and the examples below; the mock
+//! WeChat (`wechat-auth-mock`) has its own.
 //!
 //! ```
 //! use wechat_auth::push::{PushCrypto, PushQuery};
@@ -73,11 +75,15 @@
 use std::time::Duration;
 
 mod crypto;
+mod format;
 mod message;
+mod reply;
 mod writers;
 
-pub use crypto::PushCrypto;
+pub use crypto::{OpenedPush, PushCrypto};
+pub use format::PushFormat;
 pub use message::{PushMessage, PushQuery};
+pub use reply::{Article, PushReply};
 pub use writers::{event_xml, safe_mode_xml};
 
 /// The largest push body (and `Encrypt` value) this module accepts: 64 KiB. WeChat's events
@@ -173,9 +179,12 @@ pub enum PushError {
     /// The appid at the end of the decrypted message is not ours.
     #[error("decrypted message is for another appid")]
     AppIdMismatch,
-    /// The body is not a push XML message.
+    /// The body is not a push XML message. The text never quotes the body.
     #[error("push XML: {0}")]
     Xml(String),
+    /// The body is not a push JSON object. The text never quotes the body.
+    #[error("push JSON: {0}")]
+    Json(String),
     /// The body or `Encrypt` value is larger than [`MAX_BODY_BYTES`].
     #[error("push body larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,

@@ -67,6 +67,17 @@ impl Key {
         Self::new(appid, "scan", id)
     }
 
+    /// A pushed message already handed to the app (`dedupe` is WeChat's `MsgId`, or the
+    /// sender and time of an event; only its digest is kept).
+    pub(crate) fn push_seen(appid: &str, dedupe: &str) -> Self {
+        Self::new(appid, "push-seen", &digest(dedupe))
+    }
+
+    /// The confirmation token of a scan's phone page (a digest only), for one WeChat user.
+    pub(crate) fn scan_confirm(appid: &str, id: &str) -> Self {
+        Self::new(appid, "scan-confirm", id)
+    }
+
     /// The claim that something about this key is handled once (a scan's confirmation).
     pub(crate) fn claim(&self) -> Self {
         Self(format!("{}:claim", self.0))

@@ -79,6 +79,9 @@ pub fn base_config(mock: &MockWechat) -> WechatConfigBuilder {
         )
         .with_public_path("/")
         .with_http_timeout(Duration::from_secs(2))
+        // Scan login confirms on the scan here; tests/scan_confirm.rs turns the phone
+        // confirmation (the default) back on.
+        .with_scan_confirm(false)
 }
 
 /// The app's routes: `/` public, `/profile` protected, `/maybe` optional, `/api/data`

@@ -31,45 +31,84 @@ pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Respon
     Ok(res)
 }
 
-/// Confirms the pending scene `scene_id` for `openid`: once, whatever arrives again.
-/// `false` when the store failed before anything was decided, so that a re-delivery may
-/// try again.
-pub(crate) async fn confirm(auth: Arc<Engine>, scene_id: String, openid: String) -> bool {
-    let Some(key) = scene_key(&auth, &scene_id) else {
-        return true;
+/// Records that `openid` scanned the code of scene `scene_id`: once, whatever arrives
+/// again. With confirmation on, the scene waits in `scanned` for that user's answer on the
+/// phone ([`super::confirm`]); with it off, the user is looked up and the scene confirmed at
+/// once. Returns what to tell the user, or `None` when the store failed before anything was
+/// decided, so that a re-delivery may try again.
+pub(crate) async fn scanned(
+    auth: Arc<Engine>,
+    scene_id: String,
+    openid: String,
+) -> Option<ScanNotice> {
+    let confirm = auth.scan_confirm();
+    let gone = |id: &str| ScanNotice {
+        id: id.to_owned(),
+        requester: None,
+        confirm,
     };
-    let Some(oa) = auth.config().official_account.as_ref() else {
-        return true;
-    };
-    let appid = oa.app().appid().to_owned();
-    // One confirmation per scene, on every instance: a re-delivery (or another instance
-    // that has it under way) is acknowledged without waiting.
+    let key = scene_key(&auth, &scene_id)?;
+    auth.config().official_account.as_ref()?;
+    // One transition per scene, on every instance: a re-delivery (or another instance that
+    // has it under way) is acknowledged without waiting.
     let claim = key.claim();
     let ttl = auth.config().scan_ttl;
     let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
         Ok(Turn::Mine(lease)) => lease,
-        Ok(Turn::Ready(_) | Turn::Busy) => return true,
+        Ok(Turn::Ready(_) | Turn::Busy) => {
+            // Handled already: say the same again (the scene says who asked).
+            let scene = load_scene(&auth, &key).await.ok().flatten();
+            return Some(ScanNotice {
+                id: scene_id,
+                requester: scene.and_then(|s| s.requester),
+                confirm,
+            });
+        }
         Err(e) => {
-            tracing::error!(error = %e, "store unavailable while confirming a scan");
-            return false;
+            tracing::error!(error = %e, "store unavailable while recording a scan");
+            return None;
         }
     };
     let mut scene = match load_scene(&auth, &key).await {
-        Ok(Some(s)) if s.status == SceneStatus::Pending => s,
+        Ok(Some(s)) if s.status == SceneStatus::Pending && s.via == Via::FollowOa => s,
         Ok(_) => {
             // Unknown, expired or already handled: nothing changes.
             let _ = lease.finish(b"ignored".to_vec(), ttl).await;
-            return true;
+            return Some(gone(&scene_id));
         }
         Err(e) => {
-            tracing::error!(error = ?e, "store unavailable while confirming a scan");
+            tracing::error!(error = ?e, "store unavailable while recording a scan");
             let _ = lease.give_up().await;
-            return false;
+            return None;
         }
     };
-    scene.status = SceneStatus::Scanned;
-    let _ = save_scene(&auth, &key, &scene).await;
+    let notice = ScanNotice {
+        id: scene_id,
+        requester: scene.requester.clone(),
+        confirm,
+    };
+    scene.status = SceneStatus::Scanned {
+        openid: openid.clone(),
+    };
+    if let Err(e) = save_scene(&auth, &key, &scene).await {
+        tracing::error!(error = ?e, "store unavailable while recording a scan");
+        let _ = lease.give_up().await;
+        return None;
+    }
+    let _ = lease.finish(b"scanned".to_vec(), ttl).await;
+    tracing::debug!(confirm, "scan recorded");
+    if !confirm {
+        log_in(&auth, &key, scene, openid).await;
+    }
+    Some(notice)
+}
 
+/// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`.
+pub(super) async fn log_in(auth: &Arc<Engine>, key: &Key, mut scene: Scene, openid: String) {
+    let Some(oa) = auth.config().official_account.as_ref() else {
+        return;
+    };
+    let appid = oa.app().appid().to_owned();
     let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
     match auth
         .with_token(TokenFor::OfficialAccount, |token| {
@@ -105,10 +144,8 @@ pub(crate) async fn confirm(auth: Arc<Engine>, scene_id: String, openid: String)
             message: r.message().to_owned(),
         },
     };
-    if let Err(e) = save_scene(&auth, &key, &scene).await {
+    if let Err(e) = save_scene(auth, key, &scene).await {
         tracing::error!(error = ?e, "could not record a confirmed scan");
     }
-    let _ = lease.finish(b"confirmed".to_vec(), ttl).await;
     tracing::debug!("scan confirmed");
-    true
 }

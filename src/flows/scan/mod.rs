@@ -16,8 +16,15 @@
 //! status, `404 not_found` for the image), so ids cannot be probed. The cookie outlives
 //! its scene a little, so the page that started a scan can still learn it `expired`.
 //! - `GET scan` is the self-contained page that does all of this.
-//! - [`confirm`] turns the scan event the push endpoint ([`super::push`]) received into a
-//!   confirmed scene: once, whatever WeChat delivers again.
+//! - [`scanned`] turns the scan event the push endpoint ([`super::push`]) received into a
+//!   scanned scene: once, whatever WeChat delivers again. With confirmation on (the default)
+//!   the scene then waits for the scanning user's answer on the phone page
+//!   (`scan/{id}/confirm`, [`confirm_page`] / [`confirm_answer`]): `确认登录` confirms it,
+//!   `取消` refuses it. This is what stops QRLjacking: a code shown in someone else's browser
+//!   logs nobody in by being scanned.
+//! - Starting costs WeChat quota (`qrcode/create`): a browser that starts again while its
+//!   scan is pending gets the same scan back, and starts are rate-limited per IP, per
+//!   browser and in total (`429` with `Retry-After`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -43,11 +50,13 @@ use crate::{
     },
 };
 
+mod confirm;
 mod follow_oa;
 mod mini_code;
 mod page;
 
-pub(crate) use follow_oa::{confirm, image};
+pub(crate) use confirm::{MAX_FORM as MAX_CONFIRM_FORM, confirm_answer, confirm_page};
+pub(crate) use follow_oa::{image, scanned};
 pub(crate) use mini_code::{mini_program_answer, mini_program_code};
 pub(crate) use page::page;
 
@@ -58,6 +67,110 @@ const ID_LEN: usize = 32;
 /// How long the browser's scan cookie outlives its scene, seconds: long enough for the page
 /// to be told `expired` (rather than "not yours") after the scene is gone or consumed.
 const COOKIE_GRACE: u64 = 10 * 60;
+/// A pending scan is handed back to its browser on a new start only with this many seconds
+/// left; closer to its end, a new code is made.
+const REUSE_MIN_LEFT: u64 = 30;
+/// Longest User-Agent kept for the requester's description.
+const MAX_UA: usize = 512;
+
+/// Who asked for a scan login: what the user is told before they confirm it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Requester {
+    /// The browser's User-Agent (at most [`MAX_UA`] bytes); read only when the user is told.
+    pub(crate) ua: String,
+    /// The address the start came from, when known.
+    pub(crate) ip: Option<String>,
+    /// When the scan was started, Unix seconds.
+    pub(crate) at: u64,
+}
+
+impl Requester {
+    fn of(auth: &Engine, req: &Parts) -> Self {
+        let ua = req
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut end = ua.len().min(MAX_UA);
+        while !ua.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self {
+            ua: ua[..end].to_owned(),
+            ip: auth.client_ip(req).map(|ip| ip.to_string()),
+            at: now_unix(),
+        }
+    }
+
+    /// Browser and system from the User-Agent, e.g. `Chrome 130.0 · Linux`.
+    pub(crate) fn browser(&self) -> String {
+        match woothee::parser::Parser::new().parse(&self.ua) {
+            Some(r) if r.name != "UNKNOWN" => {
+                let version = r.version.split('.').take(2).collect::<Vec<_>>().join(".");
+                let os = if r.os == "UNKNOWN" {
+                    "未知系统"
+                } else {
+                    r.os
+                };
+                if version.is_empty() || version == "UNKNOWN" {
+                    format!("{} · {os}", r.name)
+                } else {
+                    format!("{} {version} · {os}", r.name)
+                }
+            }
+            _ => "未知浏览器".to_owned(),
+        }
+    }
+}
+
+impl Requester {
+    /// `浏览器：…\nIP：…\n时间：…`: who asked, in the words of the reply and the page.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "浏览器：{}\nIP：{}\n时间：{}",
+            self.browser(),
+            self.ip.as_deref().unwrap_or("未知"),
+            beijing_time(self.at)
+        )
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS (北京时间)` for Unix seconds (UTC+8, no daylight saving).
+pub(crate) fn beijing_time(unix: u64) -> String {
+    let t = unix + 8 * 3600;
+    let (days, secs) = (t / 86_400, t % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}（北京时间）",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// What the push endpoint tells the user who scanned.
+#[derive(Clone, Debug)]
+pub(crate) struct ScanNotice {
+    pub(crate) id: String,
+    /// Who asked; `None` when the scan is unknown or over.
+    pub(crate) requester: Option<Requester>,
+    /// Whether the user must confirm on the phone.
+    pub(crate) confirm: bool,
+}
+
+/// Whether a QR scene has the shape of our login scenes (other scenes are the account's own).
+pub(crate) fn is_scene_id(scene: &str) -> bool {
+    valid_id(scene)
+}
 
 /// Where a scan stands.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -65,8 +178,12 @@ const COOKIE_GRACE: u64 = 10 * 60;
 pub(crate) enum SceneStatus {
     /// Shown, not scanned yet.
     Pending,
-    /// WeChat reported the scan; the user is being looked up.
-    Scanned,
+    /// WeChat reported the scan by `openid`: with confirmation on, waiting for that user's
+    /// answer on the phone; else the user is being looked up.
+    Scanned {
+        #[serde(default)]
+        openid: String,
+    },
     /// The user is known; the browser may take its session.
     Confirmed { user: WechatUser },
     /// The `on_login` hook refused.
@@ -114,6 +231,9 @@ pub(crate) struct Scene {
     pub(crate) return_to: String,
     pub(crate) url: String,
     pub(crate) expires_at: u64,
+    /// Who asked (absent in scenes written before this was kept).
+    #[serde(default)]
+    pub(crate) requester: Option<Requester>,
     #[serde(flatten)]
     pub(crate) status: SceneStatus,
 }
@@ -210,6 +330,21 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         ));
     }
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    // A reload (or a second start) while this browser's scan is pending gets that scan.
+    let last = last_scan(auth, req);
+    if let Some((id, mine)) = &last
+        && let Some(res) = reuse(auth, id, mine, via, &return_to).await?
+    {
+        return Ok(res);
+    }
+    let browser_key = last.as_ref().map(|(_, mine)| mine.as_str());
+    if let Err(wait) = auth.allow_scan_start(auth.client_ip(req), browser_key) {
+        tracing::info!(
+            retry_after_s = wait.as_secs(),
+            "scan start refused: too many from this client"
+        );
+        return Err(Failure::ScanLimited(wait.as_secs().max(1)));
+    }
     let id = random_token(ID_LEN);
     let ttl = auth.config().scan_ttl.as_secs();
     let (qr_url, expires_in) = match via {
@@ -247,23 +382,12 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         return_to,
         url: qr_url.clone(),
         expires_at: now_unix() + expires_in,
+        requester: Some(Requester::of(auth, req)),
         status: SceneStatus::Pending,
     };
     let key = scene_key(auth, &id).ok_or(Failure::ChannelOff("scan"))?;
     save_scene(auth, &key, &scene).await?;
-    let mut res = respond::json(
-        StatusCode::OK,
-        &Started {
-            id: &id,
-            qr_url: &qr_url,
-            image_url: match via {
-                Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.config().prefix),
-                Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.config().prefix),
-            },
-            expires_in,
-            via,
-        },
-    );
+    let mut res = started(auth, &id, &qr_url, via, expires_in);
     let cookie = auth.cookie_spec().build(
         cookie_name(auth, &id),
         proof,
@@ -271,8 +395,76 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         cookie_life,
     );
     respond::set_cookie(&mut res, &cookie);
+    let last = auth.cookie_spec().build(
+        last_cookie_name(auth),
+        id.clone(),
+        auth.config().flow_cookie_path(),
+        cookie_life,
+    );
+    respond::set_cookie(&mut res, &last);
     tracing::debug!("scan started");
     Ok(res)
+}
+
+/// The JSON answer of a start.
+fn started(auth: &Engine, id: &str, qr_url: &str, via: Via, expires_in: u64) -> Response<Body> {
+    respond::json(
+        StatusCode::OK,
+        &Started {
+            id,
+            qr_url,
+            image_url: match via {
+                Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.config().prefix),
+                Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.config().prefix),
+            },
+            expires_in,
+            via,
+        },
+    )
+}
+
+/// The name of the cookie that names this browser's latest scan.
+fn last_cookie_name(auth: &Engine) -> String {
+    auth.config().flow_cookie_name("wechat_scan_", "last")
+}
+
+/// This browser's latest scan: its id and the digest of its proof, when the browser still
+/// holds a valid proof for it.
+fn last_scan(auth: &Engine, req: &Parts) -> Option<(String, String)> {
+    let id = super::cookie_value(req, &last_cookie_name(auth)).filter(|id| valid_id(id))?;
+    let mine = browser_of(auth, req, id)?;
+    Some((id.to_owned(), mine))
+}
+
+/// The pending scan `id` again, when it is this browser's, still pending, of the same kind
+/// and far enough from its end.
+async fn reuse(
+    auth: &Engine,
+    id: &str,
+    mine: &str,
+    via: Via,
+    return_to: &str,
+) -> Result<Option<Response<Body>>, Failure> {
+    let Some(key) = scene_key(auth, id) else {
+        return Ok(None);
+    };
+    let Some(mut scene) = load_scene(auth, &key).await? else {
+        return Ok(None);
+    };
+    let left = scene.expires_at.saturating_sub(now_unix());
+    if scene.browser != mine
+        || scene.via != via
+        || scene.status != SceneStatus::Pending
+        || left < REUSE_MIN_LEFT
+    {
+        return Ok(None);
+    }
+    if scene.return_to != return_to {
+        scene.return_to = return_to.to_owned();
+        save_scene(auth, &key, &scene).await?;
+    }
+    tracing::debug!("scan start answered with this browser's pending scan");
+    Ok(Some(started(auth, id, &scene.url, via, left)))
 }
 
 /// The answer for an unknown scan, and for the image of someone else's.
@@ -304,6 +496,8 @@ pub(crate) async fn status(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
     let mut news = auth.store().subscribe(&key).await?;
+    // What this poll saw first: a change from it (pending → scanned) is news to tell at once.
+    let mut first: Option<&'static str> = None;
     loop {
         let Some(scene) = load_scene(auth, &key).await? else {
             return Ok(status_json("expired"));
@@ -319,12 +513,17 @@ pub(crate) async fn status(
                     &serde_json::json!({ "status": "refused", "message": message }),
                 ));
             }
-            SceneStatus::Pending | SceneStatus::Scanned => {
+            SceneStatus::Pending | SceneStatus::Scanned { .. } => {
                 let name = if scene.status == SceneStatus::Pending {
                     "pending"
                 } else {
                     "scanned"
                 };
+                // With phone confirmation, `scanned` is where the browser waits: say so at
+                // once. Without it, `scanned` lasts only while the user is looked up.
+                if *first.get_or_insert(name) != name && auth.scan_confirm() {
+                    return Ok(status_json(name));
+                }
                 let until = deadline.min(
                     tokio::time::Instant::now()
                         + Duration::from_secs(scene.expires_at.saturating_sub(now_unix())),
@@ -373,6 +572,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn beijing_time_is_utc_plus_8() {
+        assert_eq!(beijing_time(0), "1970-01-01 08:00:00（北京时间）");
+        assert_eq!(
+            beijing_time(1_700_000_000),
+            "2023-11-15 06:13:20（北京时间）"
+        );
+        assert_eq!(
+            beijing_time(951_782_400 - 8 * 3600),
+            "2000-02-29 00:00:00（北京时间）"
+        );
+    }
+
+    #[test]
+    fn phone_confirmation_is_on_by_default_with_an_official_account() {
+        let b = || {
+            crate::WechatConfig::builder()
+                .with_public_url("https://example.com")
+                .with_session_secret("0123456789abcdef0123456789abcdef")
+        };
+        let oa = || b().with_official_account("wx2", "s");
+        assert!(Engine::new(oa().build().unwrap()).scan_confirm());
+        assert!(!Engine::new(oa().with_scan_confirm(false).build().unwrap()).scan_confirm());
+        let mini = b().with_mini_program("wx4", "s").build().unwrap();
+        assert!(!Engine::new(mini).scan_confirm(), "nothing to confirm with");
+    }
+
+    #[test]
+    fn requesters_are_described_from_their_user_agent() {
+        let r = |ua: &str| Requester {
+            ua: ua.into(),
+            ip: Some("203.0.113.7".into()),
+            at: 0,
+        };
+        let chrome = r(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.6723.58 Safari/537.36",
+        );
+        assert_eq!(chrome.browser(), "Chrome 130.0 · Linux");
+        assert_eq!(
+            chrome.describe(),
+            "浏览器：Chrome 130.0 · Linux\nIP：203.0.113.7\n时间：1970-01-01 08:00:00（北京时间）"
+        );
+        assert_eq!(r("").browser(), "未知浏览器");
+        assert_eq!(r("curl/8.5.0").browser(), "HTTP Library curl · 未知系统");
+    }
+
+    #[test]
     fn ids() {
         assert!(valid_id(&random_token(ID_LEN)));
         assert!(!valid_id("short"));
@@ -387,6 +632,7 @@ mod tests {
             return_to: "/".into(),
             url: "http://weixin.qq.com/q/x".into(),
             expires_at: 1,
+            requester: None,
             status: SceneStatus::Confirmed {
                 user: WechatUser::new("wx2", "o1", crate::Channel::ScanFollow),
             },

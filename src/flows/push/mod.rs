@@ -1,10 +1,16 @@
 //! The Official Account's message push URL (`GET|POST PREFIX/push`): WeChat verifies it with a
-//! signed `echostr`, then pushes events to it. A `subscribe` (with `qrscene_…`) or `SCAN`
-//! event for one of our pending scenes confirms that scan.
+//! signed `echostr`, then pushes every message and event of the account to it. A `subscribe`
+//! (with `qrscene_…`) or `SCAN` event for one of our scan-login scenes is a login: it is
+//! answered with a passive reply that tells the user which browser asked ([`reply`]). Every
+//! other push belongs to the app: its `on_push` hook, or its existing push backend
+//! ([`dispatch`]); their reply goes back to WeChat, encrypted when the push was.
 //!
 //! Every request must carry a valid `signature` (and, in safe mode, `msg_signature` over the
 //! ciphertext, which must also decrypt to our appid) and a `timestamp` within
-//! [`TIMESTAMP_WINDOW`] of our clock. Bodies are bounded and parsed as XML.
+//! [`TIMESTAMP_WINDOW`] of our clock. Bodies are bounded and read as XML or JSON
+//! ([`PushFormat`]: the `Content-Type`, else the first byte); plain, compatible and safe mode
+//! are understood. Every refusal is logged at `warn` with the setting to check, and never
+//! with the body.
 //!
 //! The URL `signature` covers the token, `timestamp` and `nonce`, never the body, so each
 //! accepted signed query is remembered in the store (every instance sees it) until its
@@ -24,14 +30,18 @@ use sha1::{Digest as _, Sha1};
 
 use crate::{
     engine::Engine,
-    push::{PushError, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
+    push::{OpenedPush, PushError, PushFormat, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
     store::keys::Key,
 };
 
+mod dispatch;
+mod reply;
+
 /// Largest push body read.
 pub(crate) const MAX_BODY: usize = crate::push::MAX_BODY_BYTES;
-/// How long a push waits for its work before answering anyway.
-const ANSWER_WITHIN: Duration = Duration::from_secs(4);
+/// How long a push waits for its work (a scan's lookup, the app's hook, the forward target)
+/// before answering `success` anyway: WeChat gives up after 5 seconds.
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(4);
 /// How long an accepted signed query is remembered. A timestamp up to [`TIMESTAMP_WINDOW`]
 /// ahead of our clock stays acceptable for twice the window; the margin also covers
 /// instances whose clocks disagree a little.
@@ -51,8 +61,35 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
 
 /// The answer to a push that fails its checks: `403` when a signature, the timestamp, the
 /// ciphertext or the appid is wrong (or the query was used before), `400` when the request
-/// is malformed.
+/// is malformed. Logged at `warn` with what to check; the body is never logged.
 fn rejected(e: &PushError) -> Response<Body> {
+    let hint = match e {
+        PushError::BadSignature => {
+            "check that WECHAT_OA_TOKEN is the Token of 服务器配置 in the Official Account console"
+        }
+        PushError::StaleTimestamp => "check this server's clock (NTP); or a replayed request",
+        PushError::Replayed => "a signed query used again with another body: a replay",
+        PushError::AppIdMismatch => {
+            "the message is for another account: check WECHAT_OA_APP_ID and WECHAT_OA_ENCODING_AES_KEY"
+        }
+        PushError::NotEncrypted => {
+            "the console sends 明文模式 but WECHAT_OA_ENCODING_AES_KEY is set: choose 安全模式 (or 兼容模式) under 消息加解密方式"
+        }
+        PushError::NoAesKey => {
+            "the console sends 安全模式 but no WECHAT_OA_ENCODING_AES_KEY is set: set the console's EncodingAESKey"
+        }
+        PushError::BadBase64
+        | PushError::BadPadding
+        | PushError::BadLength
+        | PushError::BadUtf8 => {
+            "cannot decrypt: check that WECHAT_OA_ENCODING_AES_KEY is the console's EncodingAESKey"
+        }
+        PushError::Xml(_) | PushError::Json(_) => {
+            "the body is not a push in the console's 数据格式 (XML or JSON)"
+        }
+        _ => "a malformed push request",
+    };
+    tracing::warn!(error = %e, hint, "push refused");
     match e {
         PushError::BadSignature
         | PushError::StaleTimestamp
@@ -61,14 +98,8 @@ fn rejected(e: &PushError) -> Response<Body> {
         | PushError::NotEncrypted
         | PushError::BadBase64
         | PushError::BadPadding
-        | PushError::BadLength => {
-            tracing::warn!(error = %e, "push refused");
-            text(StatusCode::FORBIDDEN, "invalid signature")
-        }
-        _ => {
-            tracing::debug!(error = %e, "malformed push");
-            text(StatusCode::BAD_REQUEST, "malformed push")
-        }
+        | PushError::BadLength => text(StatusCode::FORBIDDEN, "invalid signature"),
+        _ => text(StatusCode::BAD_REQUEST, "malformed push"),
     }
 }
 
@@ -204,7 +235,8 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
     let Some(crypto) = auth.push_crypto() else {
         return text(StatusCode::NOT_FOUND, "push is not configured");
     };
-    let Ok(xml) = std::str::from_utf8(&body) else {
+    let Ok(doc) = std::str::from_utf8(&body) else {
+        tracing::warn!(hint = "the body must be UTF-8 XML or JSON", "push refused");
         return text(StatusCode::BAD_REQUEST, "body is not UTF-8");
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
@@ -212,7 +244,12 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
         Ok(t) => t,
         Err(e) => return rejected(&e),
     };
-    let message = match crypto.open_post(&query, xml) {
+    let content_type = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = PushFormat::sniff(content_type, &body);
+    let opened = match crypto.open(&query, format, doc) {
         Ok(m) => m,
         Err(e) => return rejected(&e),
     };
@@ -230,33 +267,109 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
             return store_down();
         }
     }
-    if let Some(scene) = message.scan_scene() {
-        let openid = message.from_user_name.clone();
-        if !valid_openid(&openid) {
-            // Signed, so WeChat sent it: answer so that it stops re-sending, confirm nothing.
-            tracing::warn!(
-                len = openid.len(),
-                "scan event with an empty or malformed FromUserName ignored"
-            );
-            return text(StatusCode::OK, "success");
+    let scene = opened
+        .message
+        .scan_scene()
+        .filter(|s| super::scan::is_scene_id(s))
+        .map(str::to_owned);
+    let reply = match scene {
+        Some(scene) => login_scan(auth, &opened, scene, memo).await,
+        None => dispatch::to_app(auth, req, &body, &opened).await,
+    };
+    answer(crypto, &opened, &nonce, reply)
+}
+
+/// A scan of one of our login codes: records it (in the background, within the budget) and
+/// tells the user which browser asked.
+async fn login_scan(
+    auth: &Arc<Engine>,
+    opened: &OpenedPush,
+    scene: String,
+    memo: Memo,
+) -> Option<Reply> {
+    let openid = opened.message.from_user_name.clone();
+    if !valid_openid(&openid) {
+        // Signed, so WeChat sent it: answer so that it stops re-sending, confirm nothing.
+        tracing::warn!(
+            len = openid.len(),
+            "scan event with an empty or malformed FromUserName ignored"
+        );
+        return None;
+    }
+    let work = tokio::spawn({
+        let auth = auth.clone();
+        async move {
+            let outcome = super::scan::scanned(auth.clone(), scene, openid).await;
+            if outcome.is_none() {
+                // Let a re-delivery try again.
+                let _ = auth
+                    .store()
+                    .delete_if_eq(&memo.key, &memo.fingerprint)
+                    .await;
+            }
+            outcome
         }
-        let work = tokio::spawn({
-            let auth = auth.clone();
-            let scene = scene.to_owned();
-            async move {
-                if !super::scan::confirm(auth.clone(), scene, openid).await {
-                    // Let a re-delivery try again.
-                    let _ = auth
-                        .store()
-                        .delete_if_eq(&memo.key, &memo.fingerprint)
-                        .await;
+    });
+    // Answer in time even when WeChat's user lookup is slow; the work goes on.
+    match tokio::time::timeout(ANSWER_WITHIN, work).await {
+        Ok(Ok(Some(notice))) => reply::scan_notice(auth, &notice, opened),
+        Ok(_) => None,
+        Err(_) => {
+            tracing::warn!("scan login took longer than the push budget; answered success");
+            None
+        }
+    }
+}
+
+/// The HTTP answer to WeChat: `success`, or the reply document in the push's format,
+/// sealed when the push was encrypted.
+fn answer(
+    crypto: &crate::push::PushCrypto,
+    opened: &OpenedPush,
+    nonce: &str,
+    reply: Option<Reply>,
+) -> Response<Body> {
+    let document = match reply {
+        None => return text(StatusCode::OK, "success"),
+        Some(Reply::Sealed(envelope)) => envelope,
+        Some(Reply::Document(doc)) if opened.encrypted => {
+            let ts = now_unix().to_string();
+            match crypto.seal_reply(opened.format, &doc, &ts, nonce) {
+                Ok(sealed) => sealed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not encrypt a passive reply; answered success");
+                    return text(StatusCode::OK, "success");
                 }
             }
-        });
-        // Answer in time even when WeChat's user lookup is slow; the work goes on.
-        let _ = tokio::time::timeout(ANSWER_WITHIN, work).await;
+        }
+        Some(Reply::Document(doc)) => doc,
+    };
+    let mut res = Response::new(Body::from(document));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(opened.format.content_type()),
+    );
+    res
+}
+
+/// What goes back to WeChat besides `success`.
+pub(crate) enum Reply {
+    /// A plain reply document, to be sealed when the push was encrypted.
+    Document(String),
+    /// A reply already sealed (by the forward target, which has the key too).
+    Sealed(String),
+}
+
+impl Reply {
+    /// A [`PushReply`](crate::push::PushReply) to the sender of `opened`.
+    pub(crate) fn to_sender(reply: &crate::push::PushReply, opened: &OpenedPush) -> Self {
+        Self::Document(reply.document(
+            opened.format,
+            &opened.message.from_user_name,
+            &opened.message.to_user_name,
+            now_unix(),
+        ))
     }
-    text(StatusCode::OK, "success")
 }
 
 #[cfg(test)]

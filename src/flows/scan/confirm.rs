@@ -1,0 +1,384 @@
+//! `GET|POST PREFIX/scan/{id}/confirm`: the phone side of a scan login. The Official
+//! Account's reply to the scan links here; WeChat opens it in its own browser.
+//!
+//! - `GET` without a session for this page: off to the Official Account's web authorization
+//!   (`snsapi_base`, silent) with a state bound to this browser; WeChat comes back here with
+//!   a `code`, which says which user opened the page. Only the user who scanned may go on.
+//! - `GET` with that proof: the page shows who asked (site, browser, IP, time) and
+//!   `确认登录` / `取消`, a form whose token is signed for this scan and this user.
+//! - `POST` (`token`, `decision`): confirm → the scan is confirmed and the waiting browser
+//!   gets its session; cancel → the scan is `refused` and nobody gets one.
+//!
+//! The page is plain HTML (no script) made by [`render`] from named slots, every one escaped.
+
+use super::*;
+
+/// How long the phone's proof of who opened the page, and the page's form token, last.
+const PAGE_LIFE: Duration = Duration::from_secs(10 * 60);
+/// The largest form read.
+pub(crate) const MAX_FORM: usize = 4 * 1024;
+
+/// The named slots of the confirm page.
+#[derive(Debug, Default)]
+pub(crate) struct ConfirmSlots<'a> {
+    /// The heading.
+    pub(crate) title: &'a str,
+    /// The sentence under it.
+    pub(crate) lead: &'a str,
+    /// The site asked for (its host).
+    pub(crate) site: &'a str,
+    /// Who asked: browser and system, IP, time.
+    pub(crate) browser: &'a str,
+    pub(crate) ip: &'a str,
+    pub(crate) time: &'a str,
+    /// Where the form posts, and its token; no form when `token` is empty.
+    pub(crate) action: &'a str,
+    pub(crate) token: &'a str,
+}
+
+/// The confirm page's body (inside the layer's page frame), every slot escaped.
+pub(crate) fn render(s: &ConfirmSlots<'_>) -> String {
+    let e = respond::escape;
+    include_str!("confirm.html")
+        .replace("{{TITLE}}", &e(s.title))
+        .replace("{{LEAD}}", &e(s.lead))
+        .replace("{{SITE}}", &e(s.site))
+        .replace("{{BROWSER}}", &e(s.browser))
+        .replace("{{IP}}", &e(s.ip))
+        .replace("{{TIME}}", &e(s.time))
+        .replace("{{ACTION}}", &e(s.action))
+        .replace("{{TOKEN}}", &e(s.token))
+        .replace(
+            "{{ASK_HIDDEN}}",
+            if s.token.is_empty() { "hidden" } else { "" },
+        )
+}
+
+fn page_response(status: StatusCode, slots: &ConfirmSlots<'_>) -> Response<Body> {
+    respond::html(
+        status,
+        respond::page("确认登录 · Confirm the login", &render(slots)),
+    )
+}
+
+/// A page with a message and no form.
+fn message(title: &str, lead: &str) -> Response<Body> {
+    page_response(
+        StatusCode::OK,
+        &ConfirmSlots {
+            title,
+            lead,
+            ..ConfirmSlots::default()
+        },
+    )
+}
+
+fn state_cookie(auth: &Engine, id: &str) -> String {
+    auth.config().flow_cookie_name("wechat_cstate_", id)
+}
+
+fn user_cookie(auth: &Engine, id: &str) -> String {
+    auth.config().flow_cookie_name("wechat_cuser_", id)
+}
+
+/// The openid this phone proved for the page of scan `id`.
+fn phone_user(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
+    super::super::cookie_value(req, &user_cookie(auth, id))
+        .and_then(|v| auth.verify_state(v, id))
+        .map(|t| t.rt)
+}
+
+/// The form token: signed for this scan (`c` + id) and this user.
+fn form_token(auth: &Engine, id: &str, openid: &str) -> String {
+    auth.sign_state(&StateTicket::new(
+        format!("c{id}"),
+        openid.to_owned(),
+        Channel::ScanFollow,
+        PAGE_LIFE,
+    ))
+}
+
+/// This page's URL.
+fn page_url(auth: &Engine, id: &str) -> String {
+    let cfg = auth.config();
+    format!("{}{}/scan/{id}/confirm", cfg.origin(), cfg.prefix)
+}
+
+fn html_err(f: Failure) -> Response<Body> {
+    f.html(None)
+}
+
+/// `GET PREFIX/scan/{id}/confirm[?code&state]`.
+pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
+    let Some(oa) = auth.config().official_account.as_ref() else {
+        return html_err(Failure::ChannelOff("scan"));
+    };
+    let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
+        return html_err(NOT_FOUND);
+    };
+    let q = Query::parse(req.uri.query());
+    if let Some(code) = q.get("code") {
+        // Back from web authorization: which user opened the page?
+        let state = q.get("state").unwrap_or("");
+        let bound = super::super::cookie_value(req, &state_cookie(auth, id))
+            .and_then(|v| auth.verify_state(v, state))
+            .is_some();
+        if !bound || state.is_empty() {
+            return html_err(Failure::StateMismatch);
+        }
+        // Bounded per client like every code exchange: made-up codes cost WeChat calls.
+        let slot = match auth.exchange_slot(auth.client_ip(req)) {
+            Ok(slot) => slot,
+            Err(e) => return html_err(Failure::TooMany(e)),
+        };
+        let token = match auth
+            .client()
+            .oauth2_access_token(oa.app().appid(), oa.app().secret(), code)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                if e.kind() == crate::client::ErrorKind::LoginAgain {
+                    slot.failed();
+                }
+                return html_err(e.into());
+            }
+        };
+        drop(slot);
+        let proof = auth.sign_state(&StateTicket::new(
+            id.to_owned(),
+            token.openid.clone(),
+            Channel::ScanFollow,
+            PAGE_LIFE,
+        ));
+        // Back to the clean URL, so a reload does not spend the code again.
+        let mut res = respond::redirect(StatusCode::SEE_OTHER, &page_url(auth, id));
+        let c = auth.cookie_spec().build(
+            user_cookie(auth, id),
+            proof,
+            auth.config().flow_cookie_path(),
+            PAGE_LIFE.as_secs(),
+        );
+        respond::set_cookie(&mut res, &c);
+        return res;
+    }
+    let Some(openid) = phone_user(auth, req, id) else {
+        // Who is this? Ask WeChat, silently (snsapi_base).
+        let state = random_token(32);
+        let url = auth.client().authorize_url(
+            oa.app().appid(),
+            &page_url(auth, id),
+            crate::client::OaScope::Base,
+            &state,
+            false,
+        );
+        let mut res = respond::redirect(StatusCode::FOUND, &url);
+        let ticket = auth.sign_state(&StateTicket::new(
+            state,
+            String::new(),
+            Channel::OfficialAccount,
+            PAGE_LIFE,
+        ));
+        let c = auth.cookie_spec().build(
+            state_cookie(auth, id),
+            ticket,
+            auth.config().flow_cookie_path(),
+            PAGE_LIFE.as_secs(),
+        );
+        respond::set_cookie(&mut res, &c);
+        return res;
+    };
+    let scene = match load_scene(auth, &key).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return message("登录已过期", "这个登录请求已过期，请在电脑上刷新二维码。"),
+        Err(f) => return html_err(f),
+    };
+    match &scene.status {
+        SceneStatus::Scanned { openid: who } if *who == openid => {}
+        SceneStatus::Confirmed { user } if user.openid == openid && !auth.scan_confirm() => {}
+        SceneStatus::Confirmed { user } if user.openid == openid => {
+            return message("已确认登录", "请回到电脑上继续。");
+        }
+        SceneStatus::Refused { .. } => {
+            return message("已结束", "这次登录已结束，电脑上不会登录。");
+        }
+        _ => return html_err(Failure::NotYourConfirm),
+    }
+    let site = auth
+        .config()
+        .public_url
+        .host_str()
+        .unwrap_or(auth.config().origin())
+        .to_owned();
+    let (browser, ip, time) = match &scene.requester {
+        Some(r) => (
+            r.browser(),
+            r.ip.clone().unwrap_or_else(|| "未知".into()),
+            beijing_time(r.at),
+        ),
+        None => ("未知".into(), "未知".into(), String::new()),
+    };
+    let token = form_token(auth, id, &openid);
+    let action = format!("{}/scan/{id}/confirm", auth.config().prefix);
+    let lead = if auth.scan_confirm() {
+        "有人请求用你的微信登录以下网站。只有在电脑上操作的是你本人时才确认。"
+    } else {
+        "你已扫码登录以下网站。如果不是你本人操作，请点“取消”。"
+    };
+    page_response(
+        StatusCode::OK,
+        &ConfirmSlots {
+            title: "确认登录",
+            lead,
+            site: &site,
+            browser: &browser,
+            ip: &ip,
+            time: &time,
+            action: &action,
+            token: &token,
+        },
+    )
+}
+
+/// What the phone decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Decision {
+    Confirm,
+    Cancel,
+}
+
+/// `POST PREFIX/scan/{id}/confirm` (form `token`, `decision`).
+pub(crate) async fn confirm_answer(
+    auth: &Arc<Engine>,
+    req: &Parts,
+    id: &str,
+    body: bytes::Bytes,
+) -> Response<Body> {
+    let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
+        return html_err(NOT_FOUND);
+    };
+    if !same_origin(auth, req) {
+        return html_err(Failure::CrossOrigin(
+            "the confirmation must come from this site",
+        ));
+    }
+    let form = Query::parse(std::str::from_utf8(&body).ok());
+    let decision = match form.get("decision") {
+        Some("confirm") => Decision::Confirm,
+        Some("cancel") => Decision::Cancel,
+        _ => {
+            return html_err(Failure::BadRequest(
+                "decision must be confirm or cancel".into(),
+            ));
+        }
+    };
+    // Both proofs, for the same user: the page's cookie and the form's token.
+    let Some(openid) = phone_user(auth, req, id) else {
+        return html_err(Failure::NotYourConfirm);
+    };
+    let token_user = form
+        .get("token")
+        .and_then(|t| auth.verify_state(t, &format!("c{id}")))
+        .map(|t| t.rt);
+    if token_user.as_deref() != Some(openid.as_str()) {
+        return html_err(Failure::NotYourConfirm);
+    }
+    // One answer per scene, on every instance.
+    let claim = Key::scan_confirm(
+        auth.config()
+            .official_account
+            .as_ref()
+            .map_or("", |oa| oa.app().appid()),
+        id,
+    );
+    let ttl = auth.config().scan_ttl;
+    let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
+        Ok(Turn::Mine(lease)) => lease,
+        Ok(Turn::Ready(_) | Turn::Busy) => return html_err(Failure::ScanAnswered),
+        Err(e) => return html_err(e.into()),
+    };
+    let scene = match load_scene(auth, &key).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let _ = lease.finish(b"expired".to_vec(), ttl).await;
+            return message("登录已过期", "这个登录请求已过期，请在电脑上刷新二维码。");
+        }
+        Err(f) => {
+            let _ = lease.give_up().await;
+            return html_err(f);
+        }
+    };
+    let answerable = match &scene.status {
+        SceneStatus::Scanned { openid: who } => *who == openid,
+        // Confirmation off: the user may still cancel a login not yet taken.
+        SceneStatus::Confirmed { user } => {
+            user.openid == openid && decision == Decision::Cancel && !auth.scan_confirm()
+        }
+        _ => false,
+    };
+    if !answerable {
+        let _ = lease.give_up().await;
+        return html_err(Failure::NotYourConfirm);
+    }
+    let done = match decision {
+        Decision::Confirm => {
+            follow_oa::log_in(auth, &key, scene, openid).await;
+            match load_scene(auth, &key).await {
+                Ok(Some(Scene {
+                    status: SceneStatus::Refused { message: m },
+                    ..
+                })) => {
+                    let _ = lease.finish(b"refused".to_vec(), ttl).await;
+                    return message("无法登录", &m);
+                }
+                _ => ("已确认登录", "请回到电脑上继续。"),
+            }
+        }
+        Decision::Cancel => {
+            let mut scene = scene;
+            scene.status = SceneStatus::Refused {
+                message: "已在手机上取消登录 · The login was cancelled on the phone.".into(),
+            };
+            if let Err(f) = save_scene(auth, &key, &scene).await {
+                let _ = lease.give_up().await;
+                return html_err(f);
+            }
+            tracing::info!("scan login cancelled on the phone");
+            ("已取消", "这次登录已取消，电脑上不会登录。")
+        }
+    };
+    let _ = lease.finish(b"answered".to_vec(), ttl).await;
+    message(done.0, done.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_slot_is_escaped_and_the_form_hides_without_a_token() {
+        let evil = "<script>alert(1)</script>\"'&";
+        let html = render(&ConfirmSlots {
+            title: evil,
+            lead: evil,
+            site: evil,
+            browser: evil,
+            ip: evil,
+            time: evil,
+            action: evil,
+            token: evil,
+        });
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("{{"), "every slot filled: {html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
+        assert!(!html.contains(" hidden"), "a token shows the form");
+        let done = render(&ConfirmSlots {
+            title: "已取消",
+            ..ConfirmSlots::default()
+        });
+        assert!(
+            done.contains("<form method=\"post\" action=\"\" hidden>"),
+            "{done}"
+        );
+    }
+}
