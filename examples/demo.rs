@@ -195,6 +195,11 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
         ("GET", "/scan/{id}/code.png", "the mini program code"),
         (
             "GET, POST",
+            "/scan/{id}/confirm",
+            "the phone confirms or cancels a scan (opened inside WeChat)",
+        ),
+        (
+            "GET, POST",
             "/push",
             "the Official Account's message push URL",
         ),

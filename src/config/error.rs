@@ -191,6 +191,8 @@ impl ConfigError {
             Self::InvalidDuration { .. } => "InvalidDuration",
             Self::RedisFeatureMissing => "RedisFeatureMissing",
             Self::InvalidRedisUrl(_) => "InvalidRedisUrl",
+            Self::InvalidPushForward(_) => "InvalidPushForward",
+            Self::InvalidScanLimits => "InvalidScanLimits",
         }
     }
 }
