@@ -14,6 +14,15 @@
 //!    so a reload or a double redirect gets the same session again); reads the profile when
 //!    the scope allows; runs `on_login`; sets the session cookie; and redirects to
 //!    `return_to`.
+//!
+//! How the website login is presented (see the crate docs): a full-page redirect (the
+//! default), WeChat's QR embedded in the site's own page ([`embed`]: `GET embed`,
+//! `GET embed.js`, `login?display=embed`), or a popup window ([`popup`]:
+//! `login?display=popup`, whose callback tells the opener and closes).
+//!
+//! The Official Account's adaptive scope (`OaScope::BaseThenUserinfo`) signs in with
+//! `snsapi_base`; `login?scope=userinfo` asks for the profile (the consent page), which is
+//! the login URL `WechatHandle::profile` hands out when it needs one.
 
 use axum_core::body::Body;
 use http::{Response, StatusCode, header, request::Parts};
@@ -23,14 +32,76 @@ use super::{Query, cookie_value};
 use crate::error::Failure;
 use crate::{
     Channel,
+    client::OaScope,
     clock::random_token,
     engine::{Engine, LoginOutcome},
+    pages::{self, Language, Page, PageKind},
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
     session::StateTicket,
     store::keys::Key,
 };
+
+pub(crate) mod embed;
+pub(crate) mod popup;
+
+pub(crate) use embed::{embed, embed_js};
+
+/// How the callback answers, from its `display` (part of the `redirect_uri` the login sent
+/// to WeChat): a redirect, a popup telling its opener, or the embedded QR's iframe moving
+/// the top window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Redirect,
+    Popup,
+    Frame,
+}
+
+impl Answer {
+    fn of(q: &Query<'_>) -> Self {
+        match q.get("display") {
+            Some("popup") => Self::Popup,
+            Some("iframe") => Self::Frame,
+            _ => Self::Redirect,
+        }
+    }
+
+    /// The `redirect_uri` that brings the login back to a callback answering this way.
+    pub(crate) fn redirect_uri(self, auth: &Engine) -> String {
+        let base = auth.config().redirect_uri();
+        match self {
+            Self::Redirect => base,
+            Self::Popup => format!("{base}?display=popup"),
+            Self::Frame => format!("{base}?display=iframe"),
+        }
+    }
+}
+
+/// The visitor's language for the layer's pages.
+pub(crate) fn language(auth: &Engine, req: &Parts) -> Language {
+    Language::of(auth.config().language, &req.headers)
+}
+
+/// `failure` as an error page of the site's [`Pages`](crate::pages::Pages).
+pub(crate) fn error_page(
+    auth: &Engine,
+    req: &Parts,
+    failure: &Failure,
+    retry: Option<&str>,
+) -> Response<Body> {
+    failure.page(&*auth.config().pages, language(auth, req), retry)
+}
+
+/// The login that asks the Official Account user for the profile (`snsapi_userinfo`) and
+/// comes back to `return_to` (a local path; `/` when none).
+pub(crate) fn consent_login_url(auth: &Engine, return_to: Option<&str>) -> String {
+    let return_to = safe_return_to(return_to, &auth.config().allowed_origins);
+    format!(
+        "{}&channel=oa&scope=userinfo",
+        login_link(auth, &return_to, None)
+    )
+}
 
 /// Name of the cookie that vouches for one `state`.
 fn state_cookie_name(auth: &Engine, state: &str) -> String {
@@ -110,14 +181,34 @@ fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
     }
 }
 
-/// `GET PREFIX/login?return_to=/path&channel=website|oa|scan`
+/// `GET PREFIX/login?return_to=/path&channel=website|oa|scan&display=page|popup|embed&scope=userinfo`
 pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
+    let fail = |e: Failure| error_page(auth, req, &e, None);
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    let answer = match q.get("display") {
+        None | Some("page") => Answer::Redirect,
+        Some("popup") => Answer::Popup,
+        Some("embed") => return embed::host_page(auth, req, &q, &return_to),
+        Some(other) => {
+            return fail(Failure::BadRequest(format!(
+                "display={other:?} is not a way to show the login: use page, popup or embed"
+            )));
+        }
+    };
+    let force_userinfo = match q.get("scope") {
+        None => false,
+        Some("userinfo" | "snsapi_userinfo") => true,
+        Some(other) => {
+            return fail(Failure::BadRequest(format!(
+                "scope={other:?} is not a scope to ask for: use scope=userinfo"
+            )));
+        }
+    };
     let channel = match q.get("channel") {
         Some(name) => match name.parse::<Channel>() {
             Ok(c) => c,
-            Err(e) => return Failure::BadRequest(e.to_string()).html(None),
+            Err(e) => return fail(Failure::BadRequest(e.to_string())),
         },
         None => {
             let ua = req
@@ -127,33 +218,35 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
                 .unwrap_or("");
             match pick_channel(auth, ua) {
                 Some(c) => c,
-                None => return Failure::ChannelOff("browser").html(None),
+                None => return fail(Failure::ChannelOff("browser")),
             }
         }
     };
     let cfg = &auth.config();
-    let redirect_uri = cfg.redirect_uri();
+    let redirect_uri = answer.redirect_uri(auth);
     let state = random_token(32);
     let url = match channel {
         Channel::Website => match &cfg.website {
             Some(app) => auth
                 .client()
                 .qrconnect_url(app.appid(), &redirect_uri, &state, None),
-            None => return Failure::ChannelOff("website").html(None),
+            None => return fail(Failure::ChannelOff("website")),
         },
         Channel::OfficialAccount => match &cfg.official_account {
-            Some(oa) => auth.client().authorize_url(
-                oa.app().appid(),
-                &redirect_uri,
-                oa.scope(),
-                &state,
-                false,
-            ),
-            None => return Failure::ChannelOff("Official Account").html(None),
+            Some(oa) => {
+                let scope = match oa.scope() {
+                    _ if force_userinfo => OaScope::UserInfo,
+                    OaScope::BaseThenUserinfo => OaScope::Base,
+                    scope => scope,
+                };
+                auth.client()
+                    .authorize_url(oa.app().appid(), &redirect_uri, scope, &state, false)
+            }
+            None => return fail(Failure::ChannelOff("Official Account")),
         },
         Channel::ScanFollow => {
             if cfg.official_account.is_none() {
-                return Failure::ChannelOff("scan").html(None);
+                return fail(Failure::ChannelOff("scan"));
             }
             let location = format!(
                 "{}/scan?return_to={}",
@@ -164,7 +257,7 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
         }
         Channel::MiniProgramCode => {
             if cfg.mini_program.is_none() {
-                return Failure::ChannelOff("mini program code").html(None);
+                return fail(Failure::ChannelOff("mini program code"));
             }
             let location = format!(
                 "{}/scan?return_to={}&via=miniprogram",
@@ -174,46 +267,67 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
             return respond::redirect(StatusCode::FOUND, &location);
         }
         _ => {
-            return Failure::BadRequest(format!(
+            return fail(Failure::BadRequest(format!(
                 "the {channel} channel logs in from the app: POST {}/app or {}/miniprogram",
                 cfg.prefix, cfg.prefix
-            ))
-            .html(None);
+            )));
         }
     };
-    let ticket = StateTicket::new(state.clone(), return_to, channel, cfg.state_ttl);
-    let value = auth.sign_state(&ticket);
     let mut res = respond::redirect(StatusCode::FOUND, &url);
-    let cookie = auth.cookie_spec().build(
-        state_cookie_name(auth, &state),
-        value,
-        cfg.flow_cookie_path(),
-        cfg.state_ttl.as_secs(),
-    );
-    respond::set_cookie(&mut res, &cookie);
+    set_state_cookie(auth, &mut res, state, return_to, channel);
     tracing::debug!(channel = %channel, "login started");
     res
 }
 
-/// `GET PREFIX/callback?code=…&state=…`
+/// Binds `state` to this browser: the signed, short-lived cookie named after it, carrying
+/// the checked `return_to` and the channel.
+pub(crate) fn set_state_cookie(
+    auth: &Engine,
+    res: &mut Response<Body>,
+    state: String,
+    return_to: String,
+    channel: Channel,
+) {
+    let cfg = auth.config();
+    let name = state_cookie_name(auth, &state);
+    let ticket = StateTicket::new(state, return_to, channel, cfg.state_ttl);
+    let value = auth.sign_state(&ticket);
+    let cookie =
+        auth.cookie_spec()
+            .build(name, value, cfg.flow_cookie_path(), cfg.state_ttl.as_secs());
+    respond::set_cookie(res, &cookie);
+}
+
+/// `GET PREFIX/callback?code=…&state=…` (and `display=popup|iframe` when the login was
+/// shown that way).
 pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
+    let answer = Answer::of(&q);
+    let lang = language(auth, req);
+    // How a failure is shown: an error page, or (popup) a message to the opener.
+    let fail = |e: &Failure, retry: Option<&str>| match answer {
+        Answer::Popup => popup::failure(auth, lang, e),
+        Answer::Frame => popup::in_frame_failure(auth, lang, e, retry),
+        Answer::Redirect => e.page(&*auth.config().pages, lang, retry),
+    };
     let state = q.get("state").unwrap_or("");
     let code = q.get("code").filter(|c| !c.is_empty());
     if !valid_state(state) {
-        return Failure::BadRequest(
-            "The sign-in link is incomplete: its state is missing or malformed.".into(),
-        )
-        .html(Some(&login_link(auth, "/", None)));
+        return fail(
+            &Failure::BadRequest(
+                "The sign-in link is incomplete: its state is missing or malformed.".into(),
+            ),
+            Some(&login_link(auth, "/", None)),
+        );
     }
     let cookie_name = state_cookie_name(auth, state);
     let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.verify_state(v, state));
     let Some(ticket) = ticket else {
-        if let Some(res) = repeat_after_success(auth, req, state, code).await {
-            return res;
+        if let Some(return_to) = repeat_after_success(auth, req, state, code).await {
+            return success(auth, answer, lang, &return_to);
         }
         tracing::info!("callback refused: state not bound to this browser");
-        return Failure::StateMismatch.html(Some(&login_link(auth, "/", None)));
+        return fail(&Failure::StateMismatch, Some(&login_link(auth, "/", None)));
     };
     let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
     let clear_state = auth.cookie_spec().build(
@@ -225,16 +339,10 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
 
     let Some(code) = code else {
         // No code: the person declined on WeChat's page.
-        let body = format!(
-            "<h1>已取消登录</h1><p>你拒绝了微信授权，因此没有登录。</p>\
-             <p class=\"en\">You declined the WeChat authorization, so you are not logged in.</p>\
-             <a class=\"button\" href=\"{}\">重新登录 · Try again</a>",
-            respond::escape(&retry)
-        );
-        let mut res = respond::html(
-            StatusCode::OK,
-            respond::page("已取消登录 · Login cancelled", &body),
-        );
+        let mut res = match answer {
+            Answer::Popup => popup::cancelled(auth, lang),
+            _ => cancelled_page(auth, lang, &retry, answer),
+        };
         respond::set_cookie(&mut res, &clear_state);
         return res;
     };
@@ -245,11 +353,11 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
         _ => None,
     };
     let Some(app) = app else {
-        return Failure::ChannelOff("this").html(Some(&retry));
+        return fail(&Failure::ChannelOff("this"), Some(&retry));
     };
     let appid = app.appid();
     if let Err(e) = bind_state_to_code(auth, appid, state, code).await {
-        let mut res = e.html(Some(&retry));
+        let mut res = fail(&e, Some(&retry));
         respond::set_cookie(&mut res, &clear_state);
         return res;
     }
@@ -261,41 +369,94 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            let mut res = e.html(Some(&retry));
+            let mut res = fail(&e, Some(&retry));
             respond::set_cookie(&mut res, &clear_state);
             return res;
         }
     };
     if outcome.state() != state {
         tracing::warn!("a code came back with another login's state");
-        return Failure::StateMismatch.html(Some(&retry));
+        return fail(&Failure::StateMismatch, Some(&retry));
     }
     let mut res = match outcome.as_ref() {
         LoginOutcome::Success {
             user, return_to, ..
         } => {
             let token = auth.issue(user);
-            let mut res = respond::redirect(StatusCode::FOUND, return_to);
+            let mut res = success(auth, answer, lang, return_to);
             auth.set_session_cookie(&mut res, &token);
             tracing::info!(channel = %user.channel, "login");
             res
         }
-        LoginOutcome::Snapshot { .. } => snapshot_page(&retry),
-        LoginOutcome::Refused { message, .. } => refused_page(message),
-        LoginOutcome::Failed { errcode } => Failure::CodeRefused(*errcode).html(Some(&retry)),
+        LoginOutcome::Snapshot { .. } if answer == Answer::Popup => {
+            popup::failure(auth, lang, &Failure::SnapshotUser)
+        }
+        LoginOutcome::Snapshot { .. } => snapshot_page(auth, lang, &retry, answer),
+        LoginOutcome::Refused { message, .. } if answer == Answer::Popup => {
+            popup::failure(auth, lang, &Failure::Refused(message.clone()))
+        }
+        LoginOutcome::Refused { message, .. } => refused_page(auth, lang, message, answer),
+        LoginOutcome::Failed { errcode } => fail(&Failure::CodeRefused(*errcode), Some(&retry)),
     };
     respond::set_cookie(&mut res, &clear_state);
     res
 }
 
+/// A finished login, answered the way it was shown.
+fn success(auth: &Engine, answer: Answer, lang: Language, return_to: &str) -> Response<Body> {
+    match answer {
+        Answer::Redirect => respond::redirect(StatusCode::FOUND, return_to),
+        Answer::Popup => popup::success(auth, lang, return_to),
+        Answer::Frame => popup::move_top(auth, lang, return_to),
+    }
+}
+
+/// The frame policy of a message page: inside the embedded QR's iframe it must show there.
+fn framing(answer: Answer) -> respond::Framing<'static> {
+    match answer {
+        Answer::Frame => respond::Framing::InOwnFrame,
+        _ => respond::Framing::None,
+    }
+}
+
+/// The page for a person who declined on WeChat's page.
+fn cancelled_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
+    let page = match lang {
+        Language::En => Page::new(
+            PageKind::Cancelled,
+            lang,
+            "Login cancelled",
+            "Login cancelled",
+        )
+        .with_text("You declined the WeChat authorization, so you are not logged in."),
+        _ => Page::new(
+            PageKind::Cancelled,
+            lang,
+            "已取消登录 · Login cancelled",
+            "已取消登录",
+        )
+        .with_text("你拒绝了微信授权，因此没有登录。")
+        .with_note("You declined the WeChat authorization, so you are not logged in."),
+    }
+    .code("cancelled")
+    .retry(Some(retry))
+    .compose(Default::default(), Default::default());
+    respond::html_framed(
+        StatusCode::OK,
+        pages::render(&*auth.config().pages, &page),
+        framing(answer),
+    )
+}
+
 /// A callback that lost its state cookie (the first one succeeded and cleared it: a reload,
-/// the Back button) from a browser that already holds that login's session: send it on.
+/// the Back button) from a browser that already holds that login's session: where that
+/// login was going.
 async fn repeat_after_success(
     auth: &Engine,
     req: &Parts,
     state: &str,
     code: Option<&str>,
-) -> Option<Response<Body>> {
+) -> Option<String> {
     let code = code?;
     let crate::engine::Found::Session(current) = auth.find_session(&req.headers) else {
         return None;
@@ -317,34 +478,53 @@ async fn repeat_after_success(
             && s == state
             && user.key() == current.session.user.key()
         {
-            return Some(respond::redirect(StatusCode::FOUND, return_to));
+            return Some(return_to.clone());
         }
     }
     None
 }
 
 /// The page for an Official Account snapshot-page (virtual) user.
-fn snapshot_page(retry: &str) -> Response<Body> {
-    let body = format!(
-        "<h1>请使用完整服务</h1>\
-         <p>当前为微信快照页模式，无法登录。请点击页面右下角的「使用完整服务」，同意授权后再登录。</p>\
-         <p class=\"en\">WeChat opened this page in snapshot mode, so you cannot log in yet. Tap \
-         「使用完整服务」 (use full service) at the bottom right, accept, and log in again.</p>\
-         <a class=\"button\" href=\"{}\">重新登录 · Log in again</a>",
-        respond::escape(retry)
-    );
-    respond::html(StatusCode::OK, respond::page("请使用完整服务", &body))
+fn snapshot_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
+    let page = match lang {
+        Language::En => Page::new(PageKind::Snapshot, lang, "Use the full service", "Use the full service")
+            .with_text("WeChat opened this page in snapshot mode, so you cannot log in yet. Tap 「使用完整服务」 (use full service) at the bottom right, accept, and log in again."),
+        _ => Page::new(PageKind::Snapshot, lang, "请使用完整服务", "请使用完整服务")
+            .with_text("当前为微信快照页模式，无法登录。请点击页面右下角的「使用完整服务」，同意授权后再登录。")
+            .with_note("WeChat opened this page in snapshot mode, so you cannot log in yet. Tap 「使用完整服务」 (use full service) at the bottom right, accept, and log in again."),
+    }
+    .code("snapshot_user")
+    .retry(Some(retry))
+    .compose(Default::default(), Default::default());
+    respond::html_framed(
+        StatusCode::OK,
+        pages::render(&*auth.config().pages, &page),
+        framing(answer),
+    )
 }
 
 /// The page shown when the `on_login` hook refused.
-fn refused_page(message: &str) -> Response<Body> {
-    let body = format!(
-        "<h1>无法登录</h1><p>{}</p><p class=\"en\">This site refused the login.</p>",
-        respond::escape(message)
-    );
-    respond::html(
+fn refused_page(auth: &Engine, lang: Language, message: &str, answer: Answer) -> Response<Body> {
+    let page = match lang {
+        Language::En => Page::new(PageKind::Refused, lang, "Login refused", "Login refused")
+            .with_text(message)
+            .with_note("This site refused the login."),
+        _ => Page::new(
+            PageKind::Refused,
+            lang,
+            "无法登录 · Login refused",
+            "无法登录",
+        )
+        .with_text(message)
+        .with_note("This site refused the login."),
+    }
+    .status(StatusCode::FORBIDDEN)
+    .code("refused")
+    .compose(Default::default(), Default::default());
+    respond::html_framed(
         StatusCode::FORBIDDEN,
-        respond::page("无法登录 · Login refused", &body),
+        pages::render(&*auth.config().pages, &page),
+        framing(answer),
     )
 }
 
