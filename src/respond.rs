@@ -46,8 +46,9 @@ pub(crate) enum Framing<'a> {
     /// No frames in it, and nobody may frame it (every page but the two below).
     None,
     /// The page hosts WeChat's QR login in an iframe: frames from this origin (the
-    /// configured open-platform base) only; nobody may frame the page itself.
-    HostsWechat(&'a str),
+    /// configured open-platform base) only — and, when `true`, this site's own callback,
+    /// which the frame navigates to under `self_redirect`; nobody may frame the page itself.
+    HostsWechat(&'a str, bool),
     /// The page runs inside an iframe of one of this site's own pages (the embedded QR's
     /// `self_redirect` callback).
     InOwnFrame,
@@ -58,8 +59,11 @@ impl Framing<'_> {
     pub(crate) fn policy(self) -> String {
         match self {
             Framing::None => format!("{CSP_BASE}frame-ancestors 'none'"),
-            Framing::HostsWechat(origin) => {
+            Framing::HostsWechat(origin, false) => {
                 format!("{CSP_BASE}frame-src {origin}; frame-ancestors 'none'")
+            }
+            Framing::HostsWechat(origin, true) => {
+                format!("{CSP_BASE}frame-src {origin} 'self'; frame-ancestors 'none'")
             }
             Framing::InOwnFrame => format!("{CSP_BASE}frame-ancestors 'self'"),
         }
@@ -211,7 +215,11 @@ mod tests {
             Framing::None.policy(),
             html(StatusCode::OK, String::new()).headers()[header::CONTENT_SECURITY_POLICY]
         );
-        let host = Framing::HostsWechat("https://open.weixin.qq.com").policy();
+        let own = Framing::HostsWechat("https://open.weixin.qq.com", true).policy();
+        assert!(
+            own.contains("; frame-src https://open.weixin.qq.com 'self'; frame-ancestors 'none'")
+        );
+        let host = Framing::HostsWechat("https://open.weixin.qq.com", false).policy();
         assert!(host.contains("; frame-src https://open.weixin.qq.com; frame-ancestors 'none'"));
         assert!(host.starts_with("default-src 'none'; "));
         assert!(

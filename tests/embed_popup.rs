@@ -211,6 +211,45 @@ async fn self_redirect_runs_the_callback_in_the_frame_then_moves_the_top_window(
     assert_eq!(data_attr(&html, "return-to"), "/profile?tab=1");
     assert!(html.contains("window.top.location.assign"), "{html}");
 
+    // A browser that withholds the state cookie inside the frame (Chromium: the frame was
+    // navigated by WeChat's page, another site) gets the same callback moved to the top
+    // window, unconsumed; there the cookie is sent and the login finishes.
+    let res = embed_json(&app, &b, "?return_to=/profile&self_redirect=true").await;
+    let json: serde_json::Value = res.json().await.unwrap();
+    let callback =
+        common::wechat_answers(&b, json["iframe_url"].as_str().unwrap(), "bob", "approve").await;
+    let res = browser().get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        common::session_token(&res).is_none(),
+        "nothing done in the frame"
+    );
+    assert!(header(&res, "content-security-policy").ends_with("frame-ancestors 'self'"));
+    let top = data_attr(&res.text().await.unwrap(), "return-to");
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        top,
+        format!(
+            "/auth/wechat/callback?code={code}&state={}",
+            json["state"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        mock.calls("sns/oauth2/access_token"),
+        1,
+        "the code is unused"
+    );
+    let res = b.get(absolute(&app, &top)).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), "/profile");
+    assert!(common::session_token(&res).is_some());
+
     // Only to this site: an allow-listed other origin becomes `/` inside the frame.
     let mock2 = MockWechat::start().await.unwrap();
     let app2 = start(common::config(&mock2).with_allowed_origin("https://shop.example.com")).await;
@@ -259,7 +298,9 @@ async fn embed_js_is_served_cached_and_revalidated() {
     let js = res.text().await.unwrap();
     assert!(js.contains("window.WechatAuth = { embed: embed, popup: popup"));
     assert!(
-        !js.contains("http:") && !js.contains("https:") && !js.contains("createElement(\"script\")"),
+        !js.contains("http:")
+            && !js.contains("https:")
+            && !js.contains("createElement(\"script\")"),
         "no third-party script"
     );
     let res = b
@@ -409,7 +450,7 @@ async fn every_page_keeps_frames_out_except_the_embed_host_and_the_in_frame_call
     // The in-frame callback may show only inside this site's own pages.
     let res = b
         .get(format!(
-            "{}/auth/wechat/callback?code=x&state=AAAA&display=iframe",
+            "{}/auth/wechat/callback?state=AAAA&display=iframe",
             app.url
         ))
         .send()

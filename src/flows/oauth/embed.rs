@@ -6,7 +6,9 @@
 //! The iframe is WeChat's `connect/qrconnect` with `login_type=jssdk`. With
 //! `self_redirect=false` WeChat moves the top window to the callback (an ordinary callback);
 //! with `self_redirect=true` the callback runs inside the iframe (`callback?display=iframe`)
-//! and then moves the top window to `return_to`, on this site only.
+//! and then moves the top window to `return_to`, on this site only. Browsers that withhold
+//! the `SameSite=Lax` state cookie from a frame navigated by another site (Chromium does)
+//! get the same callback moved to the top window unconsumed, where the cookie is sent.
 
 use std::sync::LazyLock;
 
@@ -198,7 +200,7 @@ pub(crate) fn host_page(
     let mut page_res = respond::html_framed(
         StatusCode::OK,
         pages::render(&*auth.config().pages, &page),
-        respond::Framing::HostsWechat(&origin),
+        respond::Framing::HostsWechat(&origin, opts.self_redirect),
     );
     for c in res.headers().get_all(header::SET_COOKIE) {
         page_res.headers_mut().append(header::SET_COOKIE, c.clone());

@@ -323,6 +323,20 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let cookie_name = state_cookie_name(auth, state);
     let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.verify_state(v, state));
     let Some(ticket) = ticket else {
+        if answer == Answer::Frame
+            && let Some(code) = code
+        {
+            // Inside the embedded QR's frame, Chromium withholds our SameSite=Lax state
+            // cookie: the frame's navigation was started by WeChat's page, another site.
+            // Nothing is consumed here: the top window takes the same callback, where the
+            // cookie is sent, and finishes the login there.
+            let top = format!(
+                "{}/callback?code={}&state={state}",
+                auth.config().prefix,
+                percent_encoding::utf8_percent_encode(code, QUERY_VALUE)
+            );
+            return popup::move_top(auth, lang, &top);
+        }
         if let Some(return_to) = repeat_after_success(auth, req, state, code).await {
             return success(auth, answer, lang, &return_to);
         }
