@@ -561,6 +561,38 @@ async fn a_pages_hook_replaces_the_pages_and_escaping_stays_in_the_layer() {
         "{html}"
     );
 
+    // So do the embed host page and the popup's answer, each with its working parts.
+    let html = b
+        .get(format!(
+            "{}/auth/wechat/login?display=embed&return_to=/x",
+            app.url
+        ))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.starts_with(
+            "<!doctype html><html lang=\"en\"><title>ACME · Log in with WeChat</title>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<iframe id=\"wechat-qr\""), "{html}");
+    let wechat = popup_login(&app, &b, "&return_to=/x").await;
+    let callback = common::wechat_answers(&b, &wechat, "alice", "approve").await;
+    let html = b.get(&callback).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.starts_with("<!doctype html><html lang=\"zh-CN\"><title>ACME · 登录成功"),
+        "{html}"
+    );
+    assert!(
+        html.contains("window.opener.postMessage(msg, origin)"),
+        "{html}"
+    );
+
     // A refused login's message (from on_login) is escaped by the layer before Acme sees it.
     let mock2 = MockWechat::start().await.unwrap();
     let app2 = start(

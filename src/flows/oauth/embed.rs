@@ -154,7 +154,7 @@ pub(crate) fn embed(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failur
 }
 
 /// `GET PREFIX/login?display=embed&return_to=/path`: the layer's page hosting the QR, for
-/// sites that do not draw their own. Without a website app, the ordinary login.
+/// sites that do not draw their own. Without a website app: the error page saying so.
 pub(crate) fn host_page(
     auth: &Engine,
     req: &Parts,

@@ -182,6 +182,7 @@ pub(crate) fn in_frame_failure(
     retry: Option<&str>,
 ) -> Response<Body> {
     let d = failure.describe();
+    tracing::info!(error = d.code, "login in the embedded QR's frame failed");
     let page = failure.page_content(&d, lang, retry);
     let mut res = respond::html_framed(
         d.status,
