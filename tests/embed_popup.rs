@@ -759,3 +759,53 @@ async fn adaptive_scope_signs_in_silently_and_asks_for_consent_once_when_needed(
         .unwrap();
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn reloading_a_page_with_an_embedded_qr_does_not_pile_up_state_cookies() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(common::config(&mock)).await;
+    // Ten page loads, each with a fresh embedded QR: ten state cookies, oldest first.
+    let plain = reqwest::Client::new();
+    let mut jar = Vec::new();
+    for _ in 0..10 {
+        let cookie_header = jar.join("; ");
+        let mut req = plain.get(format!("{}/auth/wechat/embed", app.url));
+        if !jar.is_empty() {
+            req = req.header("cookie", cookie_header);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        for c in res.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let pair = c.split(';').next().unwrap().to_owned();
+            let (name, value) = pair.split_once('=').unwrap();
+            jar.retain(|p: &String| !p.starts_with(&format!("{name}=")));
+            if !value.is_empty() && !c.contains("Max-Age=0") {
+                jar.push(pair.clone());
+            }
+        }
+        assert!(jar.len() <= 8, "{} state cookies", jar.len());
+        let newest = jar.last().unwrap().split('=').next().unwrap().to_owned();
+        assert!(newest.starts_with("wechat_state_"), "{newest}");
+        assert!(
+            set_cookie(&res, &newest).is_some_and(|c| !c.contains("Max-Age=0")),
+            "the login just started stays"
+        );
+    }
+    assert_eq!(jar.len(), 8, "eight logins stay open");
+    // A garbage state cookie is cleared too.
+    let res = plain
+        .get(format!("{}/auth/wechat/embed", app.url))
+        .header("cookie", "wechat_state_AAAA=forged")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("wechat_state_AAAA=;")),
+        "{:?}",
+        res.headers()
+    );
+}

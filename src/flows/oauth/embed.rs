@@ -82,6 +82,7 @@ impl Options {
 /// iframe needs.
 fn start(
     auth: &Engine,
+    req: &Parts,
     opts: &Options,
     return_to: String,
     res: &mut Response<Body>,
@@ -124,7 +125,7 @@ fn start(
             pairs.append_pair("fast_login", "0");
         }
     }
-    set_state_cookie(auth, res, state.clone(), return_to, Channel::Website);
+    set_state_cookie(auth, req, res, state.clone(), return_to, Channel::Website);
     tracing::debug!(self_redirect = opts.self_redirect, "embedded login started");
     Ok(EmbedJson {
         iframe_url: url.into(),
@@ -145,7 +146,7 @@ pub(crate) fn embed(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failur
     let opts = Options::parse(&q)?;
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
     let mut cookies = Response::new(Body::empty());
-    let json = start(auth, &opts, return_to, &mut cookies)?;
+    let json = start(auth, req, &opts, return_to, &mut cookies)?;
     let mut res = respond::json(StatusCode::OK, &json);
     for c in cookies.headers().get_all(header::SET_COOKIE) {
         res.headers_mut().append(header::SET_COOKIE, c.clone());
@@ -167,7 +168,7 @@ pub(crate) fn host_page(
         Err(e) => return error_page(auth, req, &e, None),
     };
     let mut res = Response::new(Body::empty());
-    let json = match start(auth, &opts, return_to.to_owned(), &mut res) {
+    let json = match start(auth, req, &opts, return_to.to_owned(), &mut res) {
         Ok(json) => json,
         Err(e) => return error_page(auth, req, &e, None),
     };
