@@ -320,6 +320,21 @@ async fn landing(
 <a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
 <a class="button secondary" href="/auth/wechat/scan?return_to=/profile&amp;via=miniprogram">Scan a mini program code</a>
+<button type="button" id="popup">Website login in a popup</button>
+<p>Or scan WeChat's QR right here (embedded, <code>WechatAuth.embed</code>):</p>
+<div id="wechat-qr" style="width:300px;height:400px"></div>
+<p id="popup-result"></p>
+<script src="/auth/wechat/embed.js"></script>
+<script>
+  WechatAuth.embed("wechat-qr", {{ returnTo: "/profile" }}).catch(function (e) {{
+    document.getElementById("wechat-qr").textContent = "Embedded QR unavailable: " + e.message;
+  }});
+  document.getElementById("popup").addEventListener("click", function () {{
+    WechatAuth.popup({{ returnTo: "/profile" }}).then(function (r) {{
+      if (!r.ok) {{ document.getElementById("popup-result").textContent = "Popup login ended: " + r.code; }}
+    }});
+  }});
+</script>
 {phone}
 <p>Mobile app and mini program logins are JSON endpoints (<code>POST /auth/wechat/app</code>,
 <code>POST /auth/wechat/miniprogram</code>): see the README's curl walk-through.</p>

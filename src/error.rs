@@ -15,6 +15,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use crate::{
     client::{ErrorKind, WechatError},
     limit::Exceeded,
+    pages::{Language, Markup, Page, PageKind, Pages},
     respond,
     store::StoreError,
 };
@@ -341,26 +342,57 @@ impl Failure {
         res
     }
 
-    /// An HTML page for a person, with a link to try again.
+    /// An HTML page for a person, with a link to try again: the built-in page, in Chinese
+    /// (with an English line). Pages that know the request use [`Failure::page`].
+    #[allow(dead_code)] // For pages rendered without the request at hand.
     pub(crate) fn html(&self, retry: Option<&str>) -> Response<Body> {
+        self.page(
+            &crate::pages::DefaultPages,
+            crate::pages::Language::Zh,
+            retry,
+        )
+    }
+
+    /// The error page for a person, rendered by the site's [`Pages`] in `language`, with a
+    /// link to try again.
+    pub(crate) fn page(
+        &self,
+        pages: &dyn Pages,
+        language: Language,
+        retry: Option<&str>,
+    ) -> Response<Body> {
         let d = self.describe();
         self.log(&d);
-        let link = retry
-            .map(|r| {
-                format!(
-                    r#"<a class="button" href="{}">重新登录 · Log in again</a>"#,
-                    respond::escape(r)
-                )
-            })
-            .unwrap_or_default();
-        let body = format!(
-            "<h1>登录失败</h1><p>{}</p><p class=\"en\">{}</p>{link}",
-            respond::escape(&d.zh),
-            respond::escape(&d.en)
-        );
-        let mut res = respond::html(d.status, respond::page("登录失败 · Login failed", &body));
+        let page = self.page_content(&d, language, retry);
+        let mut res = respond::html(d.status, crate::pages::render(pages, &page));
         self.finish(&d, &mut res);
         res
+    }
+
+    /// What the error page says: the description in the visitor's language (a Chinese page
+    /// carries the English too).
+    pub(crate) fn page_content<'d>(
+        &self,
+        d: &'d Description,
+        language: Language,
+        retry: Option<&str>,
+    ) -> Page<'d> {
+        let page = match language {
+            Language::En => Page::new(PageKind::Error, language, "Login failed", "Login failed")
+                .with_text(&d.en),
+            _ => Page::new(
+                PageKind::Error,
+                language,
+                "登录失败 · Login failed",
+                "登录失败",
+            )
+            .with_text(&d.zh)
+            .with_note(&d.en),
+        };
+        page.status(d.status)
+            .code(d.code)
+            .retry(retry)
+            .compose(Markup::default(), Markup::default())
     }
 }
 
@@ -471,6 +503,17 @@ pub enum HandleError {
     /// the token provider); try again later.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The Official Account signed this user in silently (`snsapi_base`, under
+    /// [`OaScope::BaseThenUserinfo`](crate::client::OaScope::BaseThenUserinfo)): WeChat shows
+    /// the profile only after the user consents. Send the browser to `login_url` (the consent
+    /// page, then back to the page that asked).
+    #[error(
+        "the user has not consented to share their WeChat profile yet: send them to {login_url}"
+    )]
+    ConsentRequired {
+        /// The login that asks for `snsapi_userinfo` and comes back to the current page.
+        login_url: String,
+    },
 }
 
 impl From<Failure> for HandleError {

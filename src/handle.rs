@@ -28,7 +28,7 @@ use crate::{
     engine::{Engine, Profile},
     error::HandleError,
     extract::RequestAuth,
-    flows::miniprogram,
+    flows::{miniprogram, oauth},
 };
 
 /// Access to the layer from a handler: the signed-in user's WeChat profile (kept
@@ -40,6 +40,9 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct WechatHandle {
     auth: Arc<Engine>,
+    /// The page the request was for (path and query of a GET), where a consent login
+    /// comes back to.
+    here: Option<String>,
 }
 
 impl WechatHandle {
@@ -47,6 +50,42 @@ impl WechatHandle {
     /// token kept at login (refreshed through its refresh_token once expired). `None` when
     /// the login's scope cannot read a profile (`snsapi_base`, mini program) or the
     /// refresh_token has lapsed (the user must log in again).
+    ///
+    /// Under [`OaScope::BaseThenUserinfo`](crate::client::OaScope::BaseThenUserinfo) an
+    /// Official Account user signed in silently has no profile yet: then the answer is
+    /// [`HandleError::ConsentRequired`] with a ready login URL that asks for the profile
+    /// (`login?channel=oa&scope=userinfo`) and comes back to the page of this request.
+    ///
+    /// ```
+    /// # use axum::{body::Body, http::{header, Request, StatusCode}, response::{IntoResponse, Redirect, Response}, routing::get, Router};
+    /// # use tower::ServiceExt as _;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth::{client::OaScope, HandleError, WechatAuthLayer, WechatConfig, WechatHandle, WechatUser};
+    ///
+    /// async fn me(user: WechatUser, wechat: WechatHandle) -> Response {
+    ///     match wechat.profile(&user).await {
+    ///         Ok(p) => format!("{:?}", p.map(|p| p.nickname)).into_response(),
+    ///         // Silent sign-in so far: ask for consent now, come back here.
+    ///         Err(HandleError::ConsentRequired { login_url }) => Redirect::to(&login_url).into_response(),
+    ///         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    ///     }
+    /// }
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "secret")
+    ///     .with_oa_scope(OaScope::BaseThenUserinfo)
+    ///     .build()?;
+    /// let app = Router::new().route("/me", get(me)).layer(WechatAuthLayer::new(cfg));
+    /// // The first login is silent …
+    /// let res = app.clone().oneshot(Request::get("/auth/wechat/login?channel=oa").body(Body::empty())?).await?;
+    /// assert!(res.headers()[header::LOCATION].to_str()?.contains("&scope=snsapi_base&"));
+    /// // … and `scope=userinfo` (the login URL of ConsentRequired) asks for the profile.
+    /// let res = app.oneshot(Request::get("/auth/wechat/login?channel=oa&scope=userinfo").body(Body::empty())?).await?;
+    /// assert!(res.headers()[header::LOCATION].to_str()?.contains("&scope=snsapi_userinfo&"));
+    /// # Ok(()) }
+    /// ```
     ///
     /// ```no_run
     /// # async fn f(wechat: wechat_auth::WechatHandle, user: wechat_auth::WechatUser) -> Result<(), wechat_auth::HandleError> {
@@ -56,7 +95,28 @@ impl WechatHandle {
     /// # Ok(()) }
     /// ```
     pub async fn profile(&self, user: &WechatUser) -> Result<Option<Profile>, HandleError> {
-        self.auth.profile(&user.appid, &user.openid).await
+        let found = self.auth.profile(&user.appid, &user.openid).await?;
+        if found.is_none() && self.consent_may_help(user) {
+            return Err(HandleError::ConsentRequired {
+                login_url: oauth::consent_login_url(&self.auth, self.here.as_deref()),
+            });
+        }
+        Ok(found)
+    }
+
+    /// Whether `user` signed in through the Official Account under the adaptive scope, so
+    /// that a `snsapi_userinfo` consent would give the profile.
+    fn consent_may_help(&self, user: &WechatUser) -> bool {
+        user.channel == crate::Channel::OfficialAccount
+            && self
+                .auth
+                .config()
+                .official_account
+                .as_ref()
+                .is_some_and(|oa| {
+                    oa.scope() == crate::client::OaScope::BaseThenUserinfo
+                        && oa.app().appid() == user.appid
+                })
     }
 
     /// Opens data a mini program got from WeChat (`wx.getPhoneNumber`-style
@@ -154,6 +214,9 @@ impl<S: Send + Sync> FromRequestParts<S> for WechatHandle {
             .get::<RequestAuth>()
             .map(|r| WechatHandle {
                 auth: r.auth.clone(),
+                here: (parts.method == http::Method::GET)
+                    .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+                    .flatten(),
             })
             .ok_or_else(MissingLayer::default)
     }

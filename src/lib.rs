@@ -83,6 +83,12 @@
 //! | `POST /auth/wechat/app` | mobile app: `{code}` → `{token, token_type: "Bearer", expires_in, user}` |
 //! | `POST /auth/wechat/miniprogram` | mini program: `{code}` → the same shape; `session_key` kept server-side |
 //! | `POST /auth/wechat/refresh` | a valid bearer token → a fresh one |
+//! | `GET /auth/wechat/login?display=popup\|embed` | the website login in a popup (its callback tells the opener and closes) or on a page hosting WeChat's embedded QR |
+//! | `GET /auth/wechat/embed?return_to=/path` | JSON for an embedded QR (`iframe_url`, `state`, …); sets the state cookie like `login` |
+//! | `GET /auth/wechat/embed.js` | the layer's own script: `WechatAuth.embed(element, {…})`, `WechatAuth.popup({returnTo})` |
+//!
+//! The three ways to present the website login (redirect, embedded, popup) are shown
+//! [below](#presenting-the-website-login-redirect-embedded-popup).
 //!
 //! A protected path without a valid session answers a browser navigation with a `302` to the
 //! login, and anything else (API calls, XHR) with `401` JSON and `WWW-Authenticate: Bearer`.
@@ -122,6 +128,7 @@
 //! - [`client`]: the typed WeChat HTTP API client and its errcode table.
 //! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
 //! - [`push`]: the Official Account push protocol (signatures, XML, AES safe mode).
+//! - [`pages`]: the HTML pages the layer shows, replaceable through one [`pages::Pages`] hook.
 //! - [`mock`]: the mock WeChat server (feature `mock`): the crate `wechat-auth-mock`, re-exported.
 //!
 //! Inside, one request goes layer → flow (one module per channel) → engine (what every
@@ -129,6 +136,8 @@
 //! store, and every failure becomes a response in one place. The leaves (secret, clock,
 //! user, session, client, push, store) never name the engine, and the engine never names
 //! the flows, the extractors or the handle; a test fails on any module cycle.
+//!
+#![doc = include_str!("../docs/website-login.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
@@ -141,6 +150,7 @@ mod flows;
 mod handle;
 mod layer;
 mod limit;
+pub mod pages;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 #[doc(inline)]

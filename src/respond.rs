@@ -31,20 +31,68 @@ pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Respo
     )
 }
 
-/// An HTML page.
+/// An HTML page that no other page may frame.
 pub(crate) fn html(status: StatusCode, page: String) -> Response<Body> {
+    html_framed(status, page, Framing::None)
+}
+
+/// The policy every page of the layer shares: inline styles and scripts only, fetches to
+/// this origin only; frames as [`Framing`] says.
+const CSP_BASE: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'self'; ";
+
+/// Which frames a page may hold, and who may frame it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Framing<'a> {
+    /// No frames in it, and nobody may frame it (every page but the two below).
+    None,
+    /// The page hosts WeChat's QR login in an iframe: frames from this origin (the
+    /// configured open-platform base) only — and, when `true`, this site's own callback,
+    /// which the frame navigates to under `self_redirect`; nobody may frame the page itself.
+    HostsWechat(&'a str, bool),
+    /// The page runs inside an iframe of one of this site's own pages (the embedded QR's
+    /// `self_redirect` callback).
+    InOwnFrame,
+}
+
+impl Framing<'_> {
+    /// The `Content-Security-Policy` value.
+    pub(crate) fn policy(self) -> String {
+        match self {
+            Framing::None => format!("{CSP_BASE}frame-ancestors 'none'"),
+            Framing::HostsWechat(origin, false) => {
+                format!("{CSP_BASE}frame-src {origin}; frame-ancestors 'none'")
+            }
+            Framing::HostsWechat(origin, true) => {
+                format!("{CSP_BASE}frame-src {origin} 'self'; frame-ancestors 'none'")
+            }
+            Framing::InOwnFrame => format!("{CSP_BASE}frame-ancestors 'self'"),
+        }
+    }
+}
+
+/// An HTML page with the frame policy `framing`.
+pub(crate) fn html_framed(
+    status: StatusCode,
+    page: String,
+    framing: Framing<'_>,
+) -> Response<Body> {
     let mut res = Response::new(Body::from(page));
     *res.status_mut() = status;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    res.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    let policy = match framing {
+        // The common case without an allocation.
+        Framing::None => HeaderValue::from_static(
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
-    );
+        other => HeaderValue::from_str(&other.policy()).unwrap_or_else(|_| {
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
+        }),
+    };
+    res.headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     no_store(res)
 }
 
@@ -111,38 +159,20 @@ impl CookieSpec<'_> {
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::pages::escape(s)
 }
 
-/// A complete, self-contained HTML page (no external assets).
+/// A complete, self-contained HTML page (no external assets), in Chinese; pages that follow
+/// the visitor's language and the site's [`Pages`](crate::pages::Pages) go through
+/// [`crate::pages`].
+#[allow(dead_code)] // For pages rendered without the request at hand.
 pub(crate) fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body{{font-family:-apple-system,"PingFang SC","Microsoft YaHei",system-ui,sans-serif;background:#f5f6f7;color:#1f2329;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}}
-main{{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:32px 28px;max-width:420px;width:calc(100% - 32px);box-sizing:border-box;text-align:center}}
-h1{{font-size:20px;margin:0 0 12px}} p{{line-height:1.6;margin:8px 0;color:#4e5969}}
-.en{{font-size:13px;color:#86909c}} code{{background:#f2f3f5;padding:1px 4px;border-radius:4px}}
-a.button,button{{display:inline-block;margin-top:16px;background:#07c160;color:#fff;text-decoration:none;border:0;border-radius:8px;padding:10px 22px;font-size:16px;cursor:pointer}}
-</style></head><body><main>
-{body}
-</main></body></html>"#,
-        title = escape(title),
+    crate::pages::document(
+        crate::pages::Language::Zh,
+        &crate::pages::Markup::escape(title),
+        &crate::pages::Markup::trusted(body),
     )
+    .into_string()
 }
 
 /// Characters escaped in a query value.
@@ -177,6 +207,27 @@ mod tests {
         assert!(c.contains("Secure"), "{c}");
         assert!(c.contains("Path=/"), "{c}");
         assert!(c.contains("Max-Age=60"), "{c}");
+    }
+
+    #[test]
+    fn only_the_pages_that_need_frames_get_them() {
+        assert_eq!(
+            Framing::None.policy(),
+            html(StatusCode::OK, String::new()).headers()[header::CONTENT_SECURITY_POLICY]
+        );
+        let own = Framing::HostsWechat("https://open.weixin.qq.com", true).policy();
+        assert!(
+            own.contains("; frame-src https://open.weixin.qq.com 'self'; frame-ancestors 'none'")
+        );
+        let host = Framing::HostsWechat("https://open.weixin.qq.com", false).policy();
+        assert!(host.contains("; frame-src https://open.weixin.qq.com; frame-ancestors 'none'"));
+        assert!(host.starts_with("default-src 'none'; "));
+        assert!(
+            Framing::InOwnFrame
+                .policy()
+                .ends_with("frame-ancestors 'self'")
+        );
+        assert!(!Framing::InOwnFrame.policy().contains("frame-src"));
     }
 
     #[test]

@@ -61,7 +61,7 @@
 //!
 //! | Path | Behaves as |
 //! |---|---|
-//! | `GET /connect/qrconnect` | website QR login page (website appids, `snsapi_login`) |
+//! | `GET /connect/qrconnect` | website QR login page (website appids, `snsapi_login`); with `login_type=jssdk` (wxLogin.js's iframe) a frameable page whose links move the top window, or with `self_redirect=true` only the frame |
 //! | `GET /connect/oauth2/authorize` | Official Account web authorization (`snsapi_base` / `snsapi_userinfo`; parameter order enforced; Open Platform appid → 10016) |
 //! | `GET /sns/oauth2/access_token`, `/sns/oauth2/refresh_token`, `/sns/userinfo`, `/sns/auth` | user-level OAuth |
 //! | `GET /sns/jscode2session` | mini program login (45011 after 100 calls per user per minute, 40226 for blocked users; each login replaces the user's `session_key`) |

@@ -1,6 +1,12 @@
 //! The browser pages: `connect/qrconnect` (website QR login) and `connect/oauth2/authorize`
 //! (Official Account web authorization), their error pages, and the avatars the mock serves
 //! (protocol §1, §2).
+//!
+//! `connect/qrconnect?login_type=jssdk` (what wxLogin.js puts in its iframe, protocol §1.2)
+//! is a compact page meant to be framed by the site: its approve links honour
+//! `self_redirect` as WeChat does — `false` (the default) sends the whole window (the top
+//! frame) to the callback, `true` runs the callback inside the frame. Denial works as on
+//! the full page.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -101,6 +107,9 @@ fn authorization(s: &Shared, flavor: Flavor, raw: &str) -> Response {
     };
     let user = p.get("mock_user");
     match (p.get("mock_action"), user) {
+        (None, None) if flavor == Flavor::QrConnect && p.get("login_type") == Some("jssdk") => {
+            framed_page(s, &valid, raw, &p)
+        }
         (None, None) => consent_page(s, flavor, &valid, raw),
         (None | Some("approve"), Some(name)) => match s.user(name) {
             Some(user) => approve(s, &valid, user, false),
@@ -286,6 +295,65 @@ fn deny(s: &Shared, flavor: Flavor, v: &Valid<'_>) -> Response {
         return Html(html).into_response();
     }
     callback(v, None)
+}
+
+/// This URL (without the mock's own parameters) plus `mock_user` / `mock_action`, escaped
+/// for an `href`.
+fn action_link(flavor: Flavor, raw: &str, user: Option<&str>, action: &str) -> String {
+    let base: Vec<&str> = raw
+        .split('&')
+        .filter(|seg| {
+            let key = seg.split('=').next().unwrap_or_default();
+            !seg.is_empty() && key != "mock_user" && key != "mock_action"
+        })
+        .collect();
+    let user = user
+        .map(|u| format!("&mock_user={}", url_component(u)))
+        .unwrap_or_default();
+    escape(&format!(
+        "{}?{}{user}&mock_action={action}",
+        flavor.path(),
+        base.join("&")
+    ))
+}
+
+/// The QR page wxLogin.js frames (`login_type=jssdk`): small enough for a 300×400 frame,
+/// `style=white` for dark pages, and every action link aimed at the top window unless
+/// `self_redirect=true` (then the callback runs in the frame). The page says nothing about
+/// framing: any site may frame it, as WeChat's may be.
+fn framed_page(s: &Shared, v: &Valid<'_>, raw: &str, p: &Params) -> Response {
+    let self_redirect = p.get("self_redirect") == Some("true");
+    let target = if self_redirect { "_self" } else { "_top" };
+    let color = if p.get("style") == Some("white") {
+        "#fff"
+    } else {
+        "#333"
+    };
+    let mut items = String::new();
+    for u in &s.users {
+        let _ = write!(
+            items,
+            "<li><a class=\"button approve\" target=\"{target}\" href=\"{}\">以 {} 身份同意（approve as {}）</a></li>",
+            action_link(Flavor::QrConnect, raw, Some(&u.name), "approve"),
+            escape(&u.nickname),
+            escape(&u.name),
+        );
+    }
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <title>微信登录（mock，内嵌）</title><style>body{{font-family:sans-serif;margin:0;padding:8px;\
+         background:transparent;color:{color};text-align:center}}h1{{font-size:1rem}}.users{{list-style:none;padding:0}}\
+         .qr{{width:120px;height:120px;margin:8px auto;background:repeating-linear-gradient(45deg,#333 0 6px,#fff 6px 12px)}}\
+         .button{{display:block;margin:.3rem 0;padding:.4rem;border-radius:4px;background:#07c160;color:#fff;\
+         text-decoration:none;font-size:.85rem}}.deny{{background:#eee;color:#333}}.code{{font-size:.7rem;color:#888}}</style></head>\
+         <body data-self-redirect=\"{self_redirect}\"><h1>使用微信扫一扫登录</h1><div class=\"qr\"></div>\
+         <p class=\"code\">appid {appid} · self_redirect {self_redirect}</p>\
+         <ul class=\"users\">{items}</ul>\
+         <a class=\"button deny\" target=\"{target}\" href=\"{deny}\">拒绝（deny）</a></body></html>",
+        appid = escape(&v.app.appid),
+        deny = action_link(Flavor::QrConnect, raw, None, "deny"),
+    );
+    Html(html).into_response()
 }
 
 /// The page a user would see: one "approve as NAME" link per simulated user, "deny", and for

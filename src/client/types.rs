@@ -60,6 +60,11 @@ pub enum OaScope {
     Base,
     /// `snsapi_userinfo`: consent prompt, the token can read `sns/userinfo`.
     UserInfo,
+    /// Adaptive (a login policy, not a wire value): sign in silently with `snsapi_base`, ask
+    /// for `snsapi_userinfo` only when the app needs the profile
+    /// ([`WechatHandle::profile`](crate::WechatHandle::profile) says so). Sent as
+    /// `snsapi_base`.
+    BaseThenUserinfo,
 }
 
 impl OaScope {
@@ -70,7 +75,7 @@ impl OaScope {
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Base => "snsapi_base",
+            Self::Base | Self::BaseThenUserinfo => "snsapi_base",
             Self::UserInfo => "snsapi_userinfo",
         }
     }

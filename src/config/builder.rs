@@ -61,6 +61,9 @@ pub struct WechatConfigBuilder {
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
     pub(super) push_settings: super::PushSettings,
+    pub(super) pages: Option<Arc<dyn crate::pages::Pages>>,
+    pub(super) language: Option<crate::pages::Language>,
+    pub(super) embed_css: Option<String>,
 }
 
 impl Default for WechatConfigBuilder {
@@ -101,6 +104,9 @@ impl Default for WechatConfigBuilder {
             store: None,
             redis_url: None,
             push_settings: Default::default(),
+            pages: None,
+            language: None,
+            embed_css: None,
         }
     }
 }
@@ -284,7 +290,10 @@ impl WechatConfigBuilder {
     /// # Ok(()) }
     /// ```
     pub fn with_oa_scope(mut self, scope: OaScope) -> Self {
-        self.oa_scope = Some(scope.as_str().to_owned());
+        self.oa_scope = Some(match scope {
+            OaScope::BaseThenUserinfo => super::OA_SCOPE_BASE_THEN_USERINFO.to_owned(),
+            other => other.as_str().to_owned(),
+        });
         self
     }
 
@@ -1024,6 +1033,65 @@ impl WechatConfigBuilder {
     /// ```
     pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(Secret::new(url.into()));
+        self
+    }
+
+    /// Renders the layer's HTML pages (scan, embedded QR, popup, every error page) with
+    /// `pages` instead of the built-in [`DefaultPages`](crate::pages::DefaultPages); see
+    /// [`crate::pages`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wechat_auth::pages::{Markup, Page, Pages};
+    ///
+    /// struct Plain;
+    /// impl Pages for Plain {
+    ///     fn layout(&self, page: &Page<'_>) -> Markup {
+    ///         Markup::trusted(format!("<!doctype html><title>{}</title>{}", page.title(), page.body()))
+    ///     }
+    /// }
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_pages(Arc::new(Plain));
+    /// assert!(b.build().is_ok());
+    /// ```
+    pub fn with_pages(mut self, pages: Arc<dyn crate::pages::Pages>) -> Self {
+        self.pages = Some(pages);
+        self
+    }
+
+    /// Shows every page in `language`, whatever the browser's `Accept-Language` says (by
+    /// default: Chinese, English for browsers that prefer it).
+    ///
+    /// ```
+    /// use wechat_auth::pages::Language;
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_language(Language::En);
+    /// assert!(b.build().is_ok());
+    /// ```
+    pub fn with_language(mut self, language: crate::pages::Language) -> Self {
+        self.language = Some(language);
+        self
+    }
+
+    /// A stylesheet for the embedded QR (wxLogin.js `href`): an `https://` URL or a
+    /// `data:text/css;base64,…` URL; WeChat loads it into its own frame.
+    ///
+    /// ```
+    /// let b = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b.clone().with_embed_css("https://example.com/qr.css").build().is_ok());
+    /// assert!(b.with_embed_css("javascript:alert(1)").build().is_err());
+    /// ```
+    pub fn with_embed_css(mut self, href: impl Into<String>) -> Self {
+        self.embed_css = Some(href.into());
         self
     }
 }

@@ -63,8 +63,15 @@ pub enum ConfigError {
         var: &'static str,
     },
     /// The Official Account scope is not one WeChat knows.
-    #[error("WECHAT_OA_SCOPE is {0:?}; use snsapi_base or snsapi_userinfo")]
+    #[error(
+        "WECHAT_OA_SCOPE is {0:?}; use snsapi_base, snsapi_userinfo or snsapi_base_then_userinfo"
+    )]
     InvalidScope(String),
+    /// The embedded QR's stylesheet is not an `https://` or `data:text/css;base64,` URL.
+    #[error(
+        "the embedded QR stylesheet (with_embed_css) {0:?} must be an https:// URL or data:text/css;base64,… (at most 4096 bytes)"
+    )]
+    InvalidEmbedCss(String),
     /// The EncodingAESKey is not 43 characters of `[A-Za-z0-9]`.
     #[error(
         "WECHAT_OA_ENCODING_AES_KEY must be the 43 letters and digits shown in the Official Account console (got {len} characters)"
@@ -193,6 +200,7 @@ impl ConfigError {
             Self::InvalidRedisUrl(_) => "InvalidRedisUrl",
             Self::InvalidPushForward(_) => "InvalidPushForward",
             Self::InvalidScanLimits => "InvalidScanLimits",
+            Self::InvalidEmbedCss(_) => "InvalidEmbedCss",
         }
     }
 }

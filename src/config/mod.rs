@@ -256,6 +256,9 @@ pub enum GlobalTokenSource {
 /// The default of [`WechatConfigBuilder::with_body_timeout`].
 pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `WECHAT_OA_SCOPE` for [`OaScope::BaseThenUserinfo`].
+pub(crate) const OA_SCOPE_BASE_THEN_USERINFO: &str = "snsapi_base_then_userinfo";
+
 const HOST_PREFIX: &str = "__Host-";
 const SECURE_PREFIX: &str = "__Secure-";
 
@@ -331,6 +334,11 @@ pub struct WechatConfig {
     pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
     /// The push URL beyond login (hook, forwarding) and the guards of scan login.
     pub(crate) push_settings: PushSettings,
+    /// The hook that renders the HTML pages, and their language when fixed.
+    pub(crate) pages: Arc<dyn crate::pages::Pages>,
+    pub(crate) language: Option<crate::pages::Language>,
+    /// The embedded QR's CSS (`href` of wxLogin.js).
+    pub(crate) embed_css: Option<String>,
 }
 
 impl fmt::Debug for WechatConfig {
@@ -469,6 +477,22 @@ impl WechatConfig {
 
     /// The push URL's crypto, when the Official Account has a push token: built and checked
     /// once by [`WechatConfigBuilder::build`].
+    /// The origin of the open-platform base (`https://open.weixin.qq.com`, or the mock's):
+    /// what a page hosting the embedded QR must allow in its `frame-src`.
+    ///
+    /// ```
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.open_platform_origin(), "https://open.weixin.qq.com");
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn open_platform_origin(&self) -> String {
+        self.client().open_base().origin().ascii_serialization()
+    }
+
     pub(crate) fn push_crypto(&self) -> Option<&Arc<crate::push::PushCrypto>> {
         self.push.as_ref()
     }

@@ -119,6 +119,7 @@ impl WechatConfigBuilder {
         let scope = match self.oa_scope.as_deref() {
             None | Some("snsapi_userinfo") => OaScope::UserInfo,
             Some("snsapi_base") => OaScope::Base,
+            Some(super::OA_SCOPE_BASE_THEN_USERINFO) => OaScope::BaseThenUserinfo,
             Some(other) => return Err(ConfigError::InvalidScope(other.to_owned())),
         };
         if let Some(key) = &self.oa_aes_key {
@@ -264,6 +265,15 @@ impl WechatConfigBuilder {
             )));
         }
         let (mini_code_page, mini_code_env) = (self.mini_code_page, self.mini_code_env);
+        let embed_css = match self.embed_css {
+            Some(href)
+                if !(href.starts_with("https://") || href.starts_with("data:text/css;base64,"))
+                    || href.len() > 4096 =>
+            {
+                return Err(ConfigError::InvalidEmbedCss(href));
+            }
+            other => other,
+        };
         Ok(WechatConfig {
             public_url,
             origin,
@@ -300,6 +310,11 @@ impl WechatConfigBuilder {
             store,
             push,
             push_settings: self.push_settings.checked()?,
+            pages: self
+                .pages
+                .unwrap_or_else(|| Arc::new(crate::pages::DefaultPages)),
+            language: self.language,
+            embed_css,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The login flows, one file per channel, and what they share: dispatch of the layer's
 //! endpoints and the mapping of every failure to a response a person or an app can act on.
 //!
-//! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`).
+//! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`;
+//!   the embedded QR `embed`, `embed.js` and the popup, `login?display=popup`).
 //! - [`scan`]: follow-the-Official-Account scan login (`scan`, `scan/{id}`), and [`push`]: the
 //!   push URL that confirms scans.
 //! - [`app`]: the mobile app (`app`) and long sessions for native clients (`refresh`);
@@ -74,6 +75,8 @@ where
     match sub {
         "/login" if read => Ok(oauth::login(auth, req)),
         "/callback" if read => Ok(oauth::callback(auth, req).await),
+        "/embed" if read => oauth::embed(auth, req),
+        "/embed.js" if read => Ok(oauth::embed_js(req)),
         "/me" if read => Ok(account::me(auth, req)),
         "/logout" if post => account::logout(auth, req).await,
         "/scan" if read => Ok(scan::page(auth, req)),
@@ -102,6 +105,7 @@ where
             Err(Failure::MethodNotAllowed("POST"))
         }
         "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
+        "/embed" | "/embed.js" => Err(Failure::MethodNotAllowed("GET, HEAD")),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if rest.ends_with("/confirm") && (read || post) => {
                 let id = rest.trim_end_matches("/confirm");

@@ -69,8 +69,17 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless Chromium session on
     /// a fresh profile. Everything is torn down when the returned guard drops.
     pub async fn launch(&self) -> (ChromeDriver, Client) {
+        self.launch_with(|_| {}).await
+    }
+
+    /// [`launch`](Self::launch), with `tweak` applied to the `goog:chromeOptions` first
+    /// (e.g. `excludeSwitches: ["disable-popup-blocking"]`, which chromedriver adds by default).
+    pub async fn launch_with(
+        &self,
+        tweak: impl FnOnce(&mut serde_json::Value),
+    ) -> (ChromeDriver, Client) {
         let driver = ChromeDriver::start(&self.chromedriver).await;
-        let client = driver.connect(&self.chromium).await;
+        let client = driver.connect(&self.chromium, tweak).await;
         (driver, client)
     }
 }
@@ -188,7 +197,7 @@ impl ChromeDriver {
     }
 
     /// A WebDriver session: headless Chromium on the temporary profile.
-    async fn connect(&self, chromium: &Path) -> Client {
+    async fn connect(&self, chromium: &Path, tweak: impl FnOnce(&mut serde_json::Value)) -> Client {
         let args = [
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -204,10 +213,9 @@ impl ChromeDriver {
         ];
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "chrome".into());
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": chromium, "args": args }),
-        );
+        let mut options = serde_json::json!({ "binary": chromium, "args": args });
+        tweak(&mut options);
+        caps.insert("goog:chromeOptions".into(), options);
         ClientBuilder::rustls()
             .expect("rustls connector")
             .capabilities(caps)

@@ -1,0 +1,122 @@
+/* wechat-auth embed.js — the website login on the site's own page: WeChat's QR embedded in an
+   element, or a popup window. Served by the layer itself; loads nothing from other hosts.
+
+     <div id="login"></div>
+     <script src="/auth/wechat/embed.js"></script>
+     <script>
+       WechatAuth.embed("login", { returnTo: "/account", selfRedirect: false, style: "black" });
+       button.onclick = () => WechatAuth.popup({ returnTo: "/account" }).then(r => r.ok || alert(r.code));
+     </script>
+*/
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  var prefix = "/auth/wechat";
+  if (me && me.src) {
+    prefix = new URL(me.src, location.href).pathname.replace(/\/embed\.js$/, "");
+  }
+  function here() { return location.pathname + location.search; }
+  function query(params) {
+    return Object.keys(params)
+      .filter(function (k) { return params[k] !== undefined && params[k] !== null; })
+      .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(String(params[k])); })
+      .join("&");
+  }
+  function element(el) {
+    var found = typeof el === "string" ? (document.getElementById(el) || document.querySelector(el)) : el;
+    if (!found) { throw new Error("WechatAuth.embed: no element " + el); }
+    return found;
+  }
+
+  /* Draws WeChat's QR login into `el` (an element or its id). selfRedirect false (default):
+     WeChat moves the whole page to the callback; true: the callback runs in the frame, then
+     moves this page to returnTo. Resolves with the iframe. */
+  function embed(el, opts) {
+    opts = opts || {};
+    var target = element(el);
+    var url = prefix + "/embed?" + query({
+      return_to: opts.returnTo || here(),
+      self_redirect: opts.selfRedirect ? "true" : "false",
+      style: opts.style,
+      stylelite: opts.stylelite ? 1 : undefined,
+      fast_login: opts.fastLogin === false ? 0 : undefined
+    });
+    return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        return r.json().then(function (body) {
+          if (!r.ok) { throw new Error(body.message || body.error || ("HTTP " + r.status)); }
+          return body;
+        });
+      })
+      .then(function (cfg) {
+        var frame = document.createElement("iframe");
+        frame.src = cfg.iframe_url;
+        frame.title = opts.title || "WeChat login";
+        frame.width = String(opts.width || 300);
+        frame.height = String(opts.height || 400);
+        frame.setAttribute("frameborder", "0");
+        frame.setAttribute("scrolling", "no");
+        frame.setAttribute("sandbox", "allow-scripts allow-top-navigation allow-same-origin");
+        frame.setAttribute("allow", "local-network-access");
+        frame.style.border = "0";
+        target.replaceChildren(frame);
+        return frame;
+      });
+  }
+
+  /* Opens the login in a popup window. Resolves with {ok, code, message, returnTo} once the
+     popup reports (or {ok: false, code: "closed"} when it was closed); on success the page
+     then moves to returnTo (or reloads), unless opts.navigate is false. A blocked popup
+     falls back to the full-page login. */
+  function popup(opts) {
+    opts = opts || {};
+    var returnTo = opts.returnTo || here();
+    var win = null;
+    try {
+      win = window.open(prefix + "/login?" + query({ display: "popup", return_to: returnTo }),
+        "wechat-auth-login",
+        "popup=yes,width=" + (opts.width || 520) + ",height=" + (opts.height || 640));
+    } catch (e) { win = null; }
+    if (!win) {
+      location.assign(prefix + "/login?" + query({ return_to: returnTo }));
+      return new Promise(function () {});
+    }
+    return new Promise(function (resolve) {
+      var done = false, channel = null, timer = null;
+      function ours(data) { return data && typeof data === "object" && data.type === "wechat-auth"; }
+      function finish(data) {
+        if (done) { return; }
+        done = true;
+        window.removeEventListener("message", onMessage);
+        if (channel) { channel.close(); }
+        clearInterval(timer);
+        try { if (!win.closed) { win.close(); } } catch (e) {}
+        var result = { ok: data.ok === true, code: data.code, message: data.message, returnTo: data.return_to };
+        resolve(result);
+        if (result.ok && opts.navigate !== false) {
+          var to = data.return_to || returnTo;
+          if (to === here()) { location.reload(); } else { location.assign(to); }
+        }
+      }
+      function onMessage(e) {
+        if (e.origin !== location.origin || e.source !== win || !ours(e.data)) { return; }
+        finish(e.data);
+      }
+      window.addEventListener("message", onMessage);
+      if (typeof BroadcastChannel === "function") {
+        channel = new BroadcastChannel("wechat-auth");
+        channel.onmessage = function (e) { if (ours(e.data)) { finish(e.data); } };
+      }
+      timer = setInterval(function () {
+        var closed = false;
+        try { closed = win.closed; } catch (e) {}
+        if (closed) {
+          clearInterval(timer);
+          setTimeout(function () { finish({ ok: false, code: "closed" }); }, 1000);
+        }
+      }, 400);
+    });
+  }
+
+  window.WechatAuth = { embed: embed, popup: popup, prefix: prefix };
+})();

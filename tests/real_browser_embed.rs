@@ -1,0 +1,445 @@
+//! The website login on the site's own page in real Chromium, with the app on `localhost`
+//! and the mock WeChat on `127.0.0.1` (different sites, so `SameSite` and frame rules behave
+//! as in production): the embedded QR in both `self_redirect` modes, the popup (success,
+//! denial, blocked, a foreign opener), the frame policy of the pages, and the Official
+//! Account's adaptive scope. Skips (one line) without Chromium, fails under `CI=true`.
+
+#[path = "support/browser.rs"]
+mod browser;
+mod common;
+#[path = "support/sites.rs"]
+mod sites;
+
+use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
+
+use browser::Browser;
+use fantoccini::{Client, Locator};
+use futures_util::FutureExt as _;
+use wechat_auth::{client::OaScope, mock::MockWechat};
+
+/// Longest any single page transition may take.
+const STEP: Duration = Duration::from_secs(10);
+
+/// The mock page's "approve as alice" link, and its "deny" link.
+const APPROVE_ALICE: &str =
+    "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]";
+const DENY: &str = "//a[contains(concat(' ', @class, ' '), ' deny ')]";
+
+/// Runs `flow` in a fresh Chromium (options tweaked by `tweak`), always closing it.
+async fn in_chromium<F, Fut>(tweak: impl FnOnce(&mut serde_json::Value), flow: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(found) = Browser::find() else {
+        return;
+    };
+    let (driver, client) = found.launch_with(tweak).await;
+    let outcome = AssertUnwindSafe(flow(client.clone())).catch_unwind().await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    drop(driver);
+}
+
+fn url(s: &str) -> url::Url {
+    url::Url::parse(s).unwrap()
+}
+
+/// Waits until `script` returns something truthy; returns it.
+async fn wait_for_js(client: &Client, script: &str, what: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let v = client.execute(script, vec![]).await.unwrap();
+        if !(v.is_null() || v == false) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for the number of open windows to become `n`; returns their handles.
+async fn wait_windows(client: &Client, n: usize) -> Vec<fantoccini::wd::WindowHandle> {
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let w = client.windows().await.unwrap();
+        if w.len() == n {
+            return w;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {n} windows, have {}",
+            w.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a same-origin iframe of `src` injected into the current page shows its document
+/// (`true`) or was refused by the frame policy.
+async fn frames_in_own_page(client: &Client, src: &str) -> bool {
+    let got = client
+        .execute_async(
+            "const [src, done] = arguments;
+             const f = document.createElement('iframe');
+             f.src = src;
+             f.onload = () => setTimeout(() => {
+               let shown;
+               try { shown = !!(f.contentDocument && f.contentDocument.body && f.contentDocument.body.innerHTML.length); }
+               catch (e) { shown = false; }
+               f.remove();
+               done(shown);
+             }, 200);
+             document.body.appendChild(f);",
+            vec![src.into()],
+        )
+        .await
+        .unwrap();
+    got.as_bool().unwrap()
+}
+
+async fn assert_logged_in_as_alice(client: &Client, mock: &MockWechat, app: &str) {
+    if let Err(e) = client
+        .wait()
+        .at_most(STEP)
+        .for_url(&url(&format!("{app}/profile")))
+        .await
+    {
+        let here = client.current_url().await;
+        let inner = client
+            .execute(
+                "return location.href + ' :: ' + document.documentElement.outerHTML",
+                vec![],
+            )
+            .await;
+        eprintln!("frame: {inner:?}");
+        let _ = client.enter_parent_frame().await;
+        let source = client.source().await.unwrap_or_default();
+        panic!("not on {app}/profile: {e}; at {here:?}: {source}");
+    }
+    let alice = mock
+        .user("alice")
+        .unwrap()
+        .openid_for(&mock.website().appid);
+    let source = client.source().await.unwrap();
+    assert!(source.contains(&alice), "alice on /profile: {source}");
+}
+
+#[tokio::test]
+async fn chromium_embedded_qr_logs_in_with_either_self_redirect_and_pages_keep_their_frame_policy()
+{
+    let mock = MockWechat::start().await.unwrap();
+    let app = sites::app_on_localhost(common::config(&mock)).await;
+    let app_url = app.url.clone();
+    in_chromium(
+        |_| {},
+        |client| async move {
+            for self_redirect in [false, true] {
+                client.delete_all_cookies().await.unwrap();
+                client
+                    .goto(&format!("{app_url}/?embed={self_redirect}"))
+                    .await
+                    .unwrap();
+                // embed.js drew WeChat's page (on the mock's site) into the landing page.
+                let frame = client
+                    .wait()
+                    .at_most(STEP)
+                    .for_element(Locator::Css("#qr iframe"))
+                    .await
+                    .expect("the QR iframe appears");
+                let src = frame.attr("src").await.unwrap().unwrap();
+                assert!(
+                    src.starts_with(&format!("{}/connect/qrconnect?", mock.url())),
+                    "{src}"
+                );
+                assert_eq!(
+                    frame.attr("allow").await.unwrap().as_deref(),
+                    Some("local-network-access")
+                );
+                frame.enter_frame().await.unwrap();
+                let approve = client
+                    .wait()
+                    .at_most(STEP)
+                    .for_element(Locator::XPath(APPROVE_ALICE))
+                    .await
+                    .expect("the mock's QR page shows inside the frame");
+                let target = approve.attr("target").await.unwrap();
+                assert_eq!(
+                    target.as_deref(),
+                    Some(if self_redirect { "_self" } else { "_top" })
+                );
+                approve.click().await.unwrap();
+                // false: WeChat moves the whole window to the callback; true: the callback
+                // runs in the frame and moves the window on. Either way: on return_to.
+                assert_logged_in_as_alice(&client, &mock, &app_url).await;
+                client.enter_parent_frame().await.ok();
+                let session = client.get_named_cookie("wechat_session").await.unwrap();
+                assert_eq!(session.http_only(), Some(true));
+            }
+
+            // The frame policy: the layer's own pages refuse to be framed, even by this
+            // site; the embed host page frames WeChat's.
+            client.goto(&format!("{app_url}/")).await.unwrap();
+            assert!(
+                !frames_in_own_page(&client, "/").await,
+                "the landing page says frame-ancestors 'none' too"
+            );
+            for page in [
+                "/auth/wechat/scan?return_to=/",
+                "/auth/wechat/callback?code=x&state=AAAA",
+                "/auth/wechat/login?display=embed&return_to=/profile",
+            ] {
+                assert!(
+                    !frames_in_own_page(&client, page).await,
+                    "{page} was framed"
+                );
+            }
+            assert!(
+                frames_in_own_page(&client, "/auth/wechat/callback?state=AAAA&display=iframe")
+                    .await,
+                "the in-frame callback shows inside this site's page"
+            );
+            client.delete_all_cookies().await.unwrap();
+            client
+                .goto(&format!(
+                    "{app_url}/auth/wechat/login?display=embed&return_to=/profile"
+                ))
+                .await
+                .unwrap();
+            let frame = client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::Css("iframe#wechat-qr"))
+                .await
+                .unwrap();
+            frame.enter_frame().await.unwrap();
+            client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(APPROVE_ALICE))
+                .await
+                .expect("the host page's CSP lets WeChat's frame load")
+                .click()
+                .await
+                .unwrap();
+            assert_logged_in_as_alice(&client, &mock, &app_url).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_popup_logs_the_opener_in_reports_denial_and_tells_foreign_openers_nothing() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = sites::app_on_localhost(common::config(&mock)).await;
+    let foreign = sites::foreign_opener(&format!(
+        "{}/auth/wechat/login?display=popup&return_to=/profile",
+        app.url
+    ))
+    .await;
+    let app_url = app.url.clone();
+    let foreign_url = foreign.url.clone();
+    in_chromium(
+        |_| {},
+        |client| async move {
+            // 1. Success: the popup logs in, tells the opener, closes; the opener moves on.
+            client.goto(&format!("{app_url}/")).await.unwrap();
+            let main = client.window().await.unwrap();
+            client
+                .find(Locator::Id("popup"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let windows = wait_windows(&client, 2).await;
+            let popup = windows.into_iter().find(|w| *w != main).unwrap();
+            client.switch_to_window(popup).await.unwrap();
+            client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(APPROVE_ALICE))
+                .await
+                .expect("the popup shows WeChat's page")
+                .click()
+                .await
+                .unwrap();
+            wait_windows(&client, 1).await;
+            client.switch_to_window(main.clone()).await.unwrap();
+            assert_logged_in_as_alice(&client, &mock, &app_url).await;
+
+            // 2. Denial: the opener learns {ok: false, code}, the popup closes, no session.
+            client.delete_all_cookies().await.unwrap();
+            client.goto(&format!("{app_url}/")).await.unwrap();
+            client
+                .find(Locator::Id("popup"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let windows = wait_windows(&client, 2).await;
+            let popup = windows.into_iter().find(|w| *w != main).unwrap();
+            client.switch_to_window(popup).await.unwrap();
+            client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(DENY))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_windows(&client, 1).await;
+            client.switch_to_window(main.clone()).await.unwrap();
+            let result =
+                wait_for_js(&client, "return window.__popup || null", "popup result").await;
+            assert_eq!(result["ok"], false, "{result}");
+            assert_eq!(result["code"], "cancelled", "{result}");
+            assert_eq!(
+                client.current_url().await.unwrap(),
+                url(&format!("{app_url}/"))
+            );
+            assert!(client.get_named_cookie("wechat_session").await.is_err());
+
+            // 3. A foreign page that opens the popup hears nothing of it.
+            client.goto(&format!("{foreign_url}/")).await.unwrap();
+            client
+                .find(Locator::Id("open"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let windows = wait_windows(&client, 2).await;
+            let popup = windows.into_iter().find(|w| *w != main).unwrap();
+            client.switch_to_window(popup).await.unwrap();
+            client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(APPROVE_ALICE))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_windows(&client, 1).await;
+            client.switch_to_window(main.clone()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            let got = client.execute("return window.__got", vec![]).await.unwrap();
+            assert_eq!(
+                got,
+                serde_json::json!([]),
+                "the foreign opener heard: {got}"
+            );
+            assert_eq!(
+                client.current_url().await.unwrap(),
+                url(&format!("{foreign_url}/"))
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_blocked_popup_falls_back_to_the_full_page_login() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = sites::app_on_localhost(common::config(&mock)).await;
+    let app_url = app.url.clone();
+    // chromedriver turns the popup blocker off by default: turn it back on.
+    in_chromium(
+        |o| o["excludeSwitches"] = serde_json::json!(["disable-popup-blocking"]),
+        |client| async move {
+            client.goto(&format!("{app_url}/")).await.unwrap();
+            // No user gesture: the browser blocks window.open.
+            client
+                .execute(
+                    "WechatAuth.popup({ returnTo: '/profile' }); return 1;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let approve = client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(APPROVE_ALICE))
+                .await
+                .expect("the full-page login");
+            assert_eq!(client.windows().await.unwrap().len(), 1, "no popup opened");
+            let here = client.current_url().await.unwrap();
+            assert!(
+                here.as_str()
+                    .starts_with(&format!("{}/connect/qrconnect?", mock.url())),
+                "{here}"
+            );
+            approve.click().await.unwrap();
+            assert_logged_in_as_alice(&client, &mock, &app_url).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_adaptive_scope_asks_for_consent_only_when_the_profile_is_needed() {
+    let mock = MockWechat::start().await.unwrap();
+    let app =
+        sites::app_on_localhost(common::config(&mock).with_oa_scope(OaScope::BaseThenUserinfo))
+            .await;
+    let app_url = app.url.clone();
+    in_chromium(
+        |_| {},
+        |client| async move {
+            let oa = mock.official_account().appid.clone();
+            client
+                .goto(&format!(
+                    "{app_url}/auth/wechat/login?channel=oa&return_to=/consent-profile"
+                ))
+                .await
+                .unwrap();
+            // The silent sign-in …
+            let approve = client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(APPROVE_ALICE))
+                .await
+                .unwrap();
+            let here = client.current_url().await.unwrap();
+            assert!(
+                here.query_pairs().any(|(k, v)| k == "scope" && v == "snsapi_base"),
+                "{here}"
+            );
+            approve.click().await.unwrap();
+            // … lands on the page that needs the profile, which asks for consent: the
+            // consent page, and still no profile read.
+            let approve = client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::XPath(
+                    "//a[contains(@href, 'scope=snsapi_userinfo') and contains(., 'approve as alice）')]",
+                ))
+                .await
+                .expect("the consent page");
+
+            assert!(client.current_url().await.unwrap().as_str().contains(&oa));
+            assert_eq!(mock.calls("sns/oauth2/access_token"), 1);
+            assert_eq!(mock.calls("sns/userinfo"), 0, "the first login reads no profile");
+            approve.click().await.unwrap();
+            client
+                .wait()
+                .at_most(STEP)
+                .for_url(&url(&format!("{app_url}/consent-profile")))
+                .await
+                .unwrap();
+            let nickname = mock.user("alice").unwrap().nickname;
+            let source = client.source().await.unwrap();
+            assert!(source.contains(&nickname), "{source}");
+            client.refresh().await.unwrap();
+            assert!(client.source().await.unwrap().contains(&nickname));
+            assert_eq!(mock.calls("sns/oauth2/access_token"), 2);
+            assert_eq!(mock.calls("sns/userinfo"), 1, "one consent, one userinfo call");
+        },
+    )
+    .await;
+}
