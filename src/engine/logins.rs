@@ -159,7 +159,7 @@ impl Engine {
                 state: state.to_owned(),
             });
         }
-        self.save_tokens(appid, &token).await;
+        self.save_tokens(appid, &token, channel).await;
         let mut user = WechatUser::new(appid, token.openid.clone(), channel);
         user.unionid = token.unionid.clone();
         let readable = token
