@@ -306,14 +306,13 @@ fn sex<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
     #[serde(untagged)]
     enum Raw {
         Int(i64),
-        Float(f64),
         Text(String),
         Other(serde::de::IgnoredAny),
     }
     let n = match Raw::deserialize(deserializer)? {
         Raw::Int(n) => n,
         Raw::Text(s) => s.trim().parse().unwrap_or(0),
-        Raw::Float(_) | Raw::Other(_) => 0,
+        Raw::Other(_) => 0,
     };
     Ok(u8::try_from(n).ok().filter(|n| *n <= 2).unwrap_or(0))
 }

@@ -191,6 +191,7 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
         cfg.state_ttl.as_secs(),
     );
     respond::set_cookie(&mut res, &cookie);
+    auth.drop_old_state_cookies(req, &mut res);
     tracing::debug!(channel = %channel, "login started");
     res
 }
