@@ -542,3 +542,253 @@ async fn every_upstream_call_under_every_fault() {
     );
     write_table("faults.md", &table);
 }
+
+/// One row of the store table.
+struct StoreRow {
+    fault: &'static str,
+    action: &'static str,
+    result: String,
+    elapsed: Duration,
+}
+
+/// A website login in `app` through `b`; (status, session set, time).
+async fn website_login(app: &App, b: &Client) -> (u16, bool, Duration) {
+    let wechat = start_login(app, b, "?channel=website").await;
+    let cb = wechat_answers(b, &wechat, "alice", "approve").await;
+    let started = Instant::now();
+    let res = b.get(&cb).send().await.unwrap();
+    (
+        res.status().as_u16(),
+        session_token(&res).is_some(),
+        started.elapsed(),
+    )
+}
+
+/// An app on `store` with every call through the mock directly.
+async fn app_on(mock: &MockWechat, store: Arc<dyn wechat_auth::store::Store>) -> App {
+    let app = serve(
+        base_config(mock)
+            .with_http_timeout(HTTP_TIMEOUT)
+            .with_store(store),
+    )
+    .await;
+    wire(mock, &app);
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_faults_are_bounded_and_leave_nothing_half_written() {
+    let Some(mut redis) = redis_server::RedisServer::spawn() else {
+        return;
+    };
+    const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+    let mut rows = Vec::new();
+    let mock = MockWechat::start().await.unwrap();
+
+    // Down at start: an eager connect fails within its bound, saying what is wrong.
+    redis.stop();
+    let started = Instant::now();
+    let err = wechat_auth::store::RedisStore::connect(redis.url())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert!(err.to_string().contains("unavailable"), "{err}");
+    rows.push(StoreRow {
+        fault: "Redis down at start",
+        action: "`RedisStore::connect`",
+        result: format!(
+            "error: {}",
+            err.to_string().chars().take(70).collect::<String>()
+        ),
+        elapsed,
+    });
+
+    // Down at start, lazily connected: a login is refused (503) within the command
+    // timeout, no session; once Redis is up the next login works.
+    let lazy = wechat_auth::store::RedisStore::connect_lazy(redis.url())
+        .unwrap()
+        .with_prefix("faults-down")
+        .with_command_timeout(COMMAND_TIMEOUT);
+    let app = app_on(&mock, Arc::new(lazy)).await;
+    let b = browser();
+    let (status, session, elapsed) = website_login(&app, &b).await;
+    assert_eq!(status, 503);
+    assert!(!session);
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    rows.push(StoreRow {
+        fault: "Redis down at start (lazy)",
+        action: "website login callback",
+        result: format!("{status}, no session"),
+        elapsed,
+    });
+    redis.restart();
+    let started = Instant::now();
+    let mut recovered = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        let (status, session, _) = website_login(&app, &browser()).await;
+        if status == 302 && session {
+            recovered = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered = recovered.expect("logins work again once Redis is up");
+    rows.push(StoreRow {
+        fault: "Redis comes up",
+        action: "website login callback",
+        result: "302 + session".into(),
+        elapsed: recovered,
+    });
+
+    // Down in the middle of a scan: polls answer 503 within the bound, the push is not
+    // acknowledged (WeChat retries it), nobody gets a session; after a restart (an empty
+    // Redis) the scene is gone and the browser is told so — no stale half-confirmed state.
+    let store = wechat_auth::store::RedisStore::connect(redis.url())
+        .await
+        .unwrap()
+        .with_prefix("faults-scan")
+        .with_command_timeout(COMMAND_TIMEOUT);
+    let app = app_on(&mock, Arc::new(store)).await;
+    let b = browser();
+    let res = post_scan(&app, &b, "").await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let qr = v["qr_url"].as_str().unwrap().to_owned();
+    redis.stop();
+    let started = Instant::now();
+    let res = b
+        .get(format!("{}/auth/wechat/scan/{id}?wait=0", app.url))
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    assert_eq!(status, 503);
+    assert!(session_token(&res).is_none());
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    rows.push(StoreRow {
+        fault: "Redis down mid-scan",
+        action: "browser polls the scan",
+        result: format!("{status}, no session"),
+        elapsed,
+    });
+    let started = Instant::now();
+    let report = mock.scan(&qr, "alice").await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(!report.acknowledged, "{report:?}");
+    rows.push(StoreRow {
+        fault: "Redis down mid-scan",
+        action: "WeChat pushes the scan",
+        result: format!(
+            "not acknowledged ({} deliveries: WeChat retries)",
+            report.deliveries
+        ),
+        elapsed,
+    });
+    redis.restart();
+    let started = Instant::now();
+    let mut after = (0, Value::Null, false);
+    while started.elapsed() < Duration::from_secs(10) {
+        let res = b
+            .get(format!("{}/auth/wechat/scan/{id}?wait=0", app.url))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let token = session_token(&res).is_some();
+        after = (status, res.json().await.unwrap_or(Value::Null), token);
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(after.0, 503, "serving again after the restart");
+    assert!(!after.2, "no session from a scene Redis forgot");
+    assert_ne!(after.1["status"], "confirmed");
+    rows.push(StoreRow {
+        fault: "Redis restarted (empty) mid-scan",
+        action: "browser polls the scan",
+        result: format!(
+            "{} {}, no session",
+            after.0,
+            after.1["status"].as_str().unwrap_or("")
+        ),
+        elapsed: started.elapsed(),
+    });
+    // A new scan works.
+    let res = post_scan(&app, &b, "").await;
+    assert_eq!(res.status(), 200);
+
+    // Restarted under a signed-in user: the session (a signed token) still works; new
+    // logins work once the connection is back.
+    let b = browser();
+    let (status, session, _) = website_login(&app, &b).await;
+    assert!(status == 302 && session);
+    redis.restart();
+    let (status, _) = get_json(&b, &format!("{}/profile", app.url)).await;
+    assert_eq!(status, 200, "a valid session needs no store round-trip");
+    let started = Instant::now();
+    let mut back = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        let (status, session, _) = website_login(&app, &browser()).await;
+        if status == 302 && session {
+            back = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rows.push(StoreRow {
+        fault: "Redis restarted",
+        action: "signed-in user; then a new login",
+        result: "session kept (200); new login 302 + session".into(),
+        elapsed: back.expect("logins work after a restart"),
+    });
+
+    // Slow: every store call 200 ms late. Logins still complete, a bit later.
+    let slow = CountingStore::memory();
+    slow.set_delay(Duration::from_millis(200));
+    let app = app_on(&mock, slow.clone()).await;
+    let before = slow.writes();
+    let (status, session, elapsed) = website_login(&app, &browser()).await;
+    assert!(status == 302 && session);
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    rows.push(StoreRow {
+        fault: "store slow (+200 ms per call)",
+        action: "website login callback",
+        result: format!("302 + session; {} store writes", slow.writes() - before),
+        elapsed,
+    });
+    // Unavailable in-process store: the same clean 503.
+    slow.set_delay(Duration::ZERO);
+    slow.set_down(true);
+    let (status, session, elapsed) = website_login(&app, &browser()).await;
+    assert_eq!(status, 503);
+    assert!(!session);
+    rows.push(StoreRow {
+        fault: "store unavailable (custom store)",
+        action: "website login callback",
+        result: format!("{status}, no session"),
+        elapsed,
+    });
+
+    let mut table = String::from("| store fault | action | result | time |\n|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            table,
+            "| {} | {} | {} | {:.2} s |",
+            r.fault,
+            r.action,
+            r.result,
+            r.elapsed.as_secs_f64()
+        );
+    }
+    let _ = writeln!(
+        table,
+        "\nRedis command timeout {} ms; per-attempt WeChat timeout {} s.",
+        COMMAND_TIMEOUT.as_millis(),
+        HTTP_TIMEOUT.as_secs()
+    );
+    write_table("store_faults.md", &table);
+}
