@@ -59,9 +59,11 @@ struct Rules {
     calls: HashMap<String, u32>,
     /// Every path: answer this (replay mode).
     always: Option<Misbehave>,
-    /// Fail this share (per mille) of calls to any path with this fault (soak mode).
-    random: Option<(u32, Misbehave)>,
+    /// Fail this share (per mille) of calls to any path with these faults in turn (soak
+    /// mode).
+    random: Option<(u32, Vec<Misbehave>)>,
     seq: u64,
+    failed: u64,
 }
 
 /// The proxy; dropping it stops accepting.
@@ -133,9 +135,15 @@ impl FaultProxy {
     }
 
     /// Misbehaves on `per_mille`/1000 of all calls, chosen by a fixed sequence (not random:
-    /// the same run fails the same calls).
-    pub fn fail_share(&self, per_mille: u32, fault: Misbehave) {
-        self.rules.lock().unwrap().random = Some((per_mille, fault));
+    /// the same run fails the same calls), with `faults` in turn.
+    pub fn fail_share(&self, per_mille: u32, faults: Vec<Misbehave>) {
+        assert!(!faults.is_empty());
+        self.rules.lock().unwrap().random = Some((per_mille, faults));
+    }
+
+    /// Calls failed by [`fail_share`](Self::fail_share) so far.
+    pub fn failed(&self) -> u64 {
+        self.rules.lock().unwrap().failed
     }
 
     /// Requests seen for `path`.
@@ -328,11 +336,15 @@ async fn serve(
             }
             Some(fault)
         });
-        queued.or_else(|| r.always.clone()).or_else(|| {
-            let (share, fault) = r.random.as_ref()?;
+        let picked = queued.or_else(|| r.always.clone());
+        picked.or_else(|| {
+            let (share, faults) = r.random.as_ref()?;
             // A fixed, well-spread sequence: multiplicative hashing of the call number.
             let pick = (seq.wrapping_mul(2_654_435_761) >> 7) % 1000;
-            (pick < u64::from(*share)).then(|| fault.clone())
+            let fault = (pick < u64::from(*share))
+                .then(|| faults[(seq % faults.len() as u64) as usize].clone())?;
+            r.failed += 1;
+            Some(fault)
         })
     };
     let upstream = upstream.as_deref();
