@@ -44,7 +44,9 @@ impl CountingStore {
         })
     }
 
-    /// Writes so far (set, set_if_absent, take, delete_if_eq, revoke).
+    /// Writes that changed something so far: every set and revoke, a set_if_absent that
+    /// stored, a take that removed, a delete_if_eq that deleted. (A refused
+    /// set_if_absent is a check, not a write.)
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::SeqCst)
     }
@@ -117,17 +119,23 @@ impl Store for CountingStore {
     ) -> BoxFuture<'a, StoreResult<bool>> {
         Box::pin(async move {
             self.gate().await?;
-            self.write();
-            self.log.lock().unwrap().push((key.to_owned(), ttl));
-            self.inner.set_if_absent(key, value, ttl).await
+            let stored = self.inner.set_if_absent(key, value, ttl).await?;
+            if stored {
+                self.write();
+                self.log.lock().unwrap().push((key.to_owned(), ttl));
+            }
+            Ok(stored)
         })
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
         Box::pin(async move {
             self.gate().await?;
-            self.write();
-            self.inner.take(key).await
+            let taken = self.inner.take(key).await?;
+            if taken.is_some() {
+                self.write();
+            }
+            Ok(taken)
         })
     }
 
@@ -138,8 +146,11 @@ impl Store for CountingStore {
     ) -> BoxFuture<'a, StoreResult<bool>> {
         Box::pin(async move {
             self.gate().await?;
-            self.write();
-            self.inner.delete_if_eq(key, expected).await
+            let deleted = self.inner.delete_if_eq(key, expected).await?;
+            if deleted {
+                self.write();
+            }
+            Ok(deleted)
         })
     }
 
