@@ -422,10 +422,33 @@ async fn run_row(up: Upstream, fault: &'static str, misbehave: Misbehave) -> Row
     let env = env_with(|b| b.with_userinfo_ttl(Duration::from_secs(1))).await;
     let prepared = prepare(&env, up).await;
     let before = env.proxy.calls(up.path());
+    let written_before = env.store.written().len();
     env.proxy.inject(up.path(), misbehave, 10);
     let out = act(&env, up, prepared).await;
     let attempts = env.proxy.calls(up.path()) - before;
     env.proxy.clear();
+    if !out.ok {
+        // A failed login leaves no user tokens, profile or session key behind.
+        let half: Vec<_> = env.store.written()[written_before..]
+            .iter()
+            .filter(|(k, _)| {
+                [":tokens:", ":profile:", ":session"]
+                    .iter()
+                    .any(|p| k.contains(p))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert!(half.is_empty(), "{up:?} × {fault}: half-written {half:?}");
+        // Browser and app endpoints answer a clean error status (the handle calls answer
+        // through the test app's own JSON, always 200).
+        if !matches!(up, Upstream::Refresh | Upstream::PhoneNumber) {
+            assert!(
+                (400..600).contains(&out.status) && out.status != 500,
+                "{up:?} × {fault}: status {}",
+                out.status
+            );
+        }
+    }
 
     assert!(
         out.elapsed < ROW_BOUND,
@@ -514,7 +537,17 @@ async fn every_upstream_call_under_every_fault() {
     assert_eq!(attempts(Upstream::CodeExchange, "timeout (no answer)"), 1);
     // Reads are retried on timeouts; unreadable answers are not retried.
     assert_eq!(attempts(Upstream::JsCode2Session, "truncated JSON"), 1);
-    assert_eq!(attempts(Upstream::UserInfo, "timeout (no answer)"), 3);
+    assert_eq!(attempts(Upstream::FollowerInfo, "timeout (no answer)"), 3);
+    // The profile is optional: a login waits one attempt's time for it, not every retry's.
+    let userinfo_hang = rows
+        .iter()
+        .find(|r| r.up == Upstream::UserInfo && r.fault == "timeout (no answer)")
+        .unwrap();
+    assert!(
+        userinfo_hang.out.elapsed < HTTP_TIMEOUT + Duration::from_millis(1500),
+        "{:?}",
+        userinfo_hang.out.elapsed
+    );
     assert_eq!(attempts(Upstream::GlobalToken, "huge body (2 MiB)"), 1);
 
     let mut table = String::from(
