@@ -155,6 +155,9 @@ enum Writes {
     Allowed,
 }
 
+/// An extra check on an answer.
+type Check = Box<dyn Fn(&Resp) -> bool + std::marker::Send>;
+
 struct Row {
     category: &'static str,
     name: String,
@@ -162,7 +165,7 @@ struct Row {
     expect: Vec<u16>,
     writes: Writes,
     /// An extra check on the answer, with what it checks.
-    check: Option<(&'static str, Box<dyn Fn(&Resp) -> bool + std::marker::Send>)>,
+    check: Option<(&'static str, Check)>,
 }
 
 fn row(category: &'static str, name: impl Into<String>, send: Send, expect: &[u16]) -> Row {

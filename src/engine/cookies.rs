@@ -60,7 +60,7 @@ impl Engine {
             }
         }
         // Newest first; the unusable ones last.
-        held.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        held.sort_unstable_by_key(|h| std::cmp::Reverse((h.0, h.1)));
         let usable = held.iter().filter(|(exp, _, _)| *exp > 0).count();
         let keep = usable.min(MAX_STATE_COOKIES - 1);
         for (_, _, name) in held.drain(keep..) {
