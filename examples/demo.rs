@@ -194,6 +194,16 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
         ("GET", "/scan/{id}/qr.svg", "the Official Account's QR code"),
         ("GET", "/scan/{id}/code.png", "the mini program code"),
         (
+            "GET",
+            "/embed",
+            "JSON for a QR embedded in your own page (sets the state cookie)",
+        ),
+        (
+            "GET",
+            "/embed.js",
+            "WechatAuth.embed(element, {returnTo}) and WechatAuth.popup({returnTo})",
+        ),
+        (
             "GET, POST",
             "/scan/{id}/confirm",
             "the phone confirms or cancels a scan (opened inside WeChat)",

@@ -1169,7 +1169,8 @@ async fn token_errors_are_configuration_errors() {
         ),
     ] {
         let code = err.errcode().unwrap_or_else(|| panic!("{err:?}"));
-        assert!(matches!(code, 40001 | 40125), "{endpoint}: {err}");
+        // The mock answers as WeChat does today (protocol §19.1): 40125 invalid appsecret.
+        assert_eq!(code, 40125, "{endpoint}: {err}");
         assert_api(&err, endpoint, code, ErrorKind::Configuration);
         assert!(err.hint().contains("AppSecret"), "{}", err.hint());
     }

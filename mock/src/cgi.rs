@@ -42,20 +42,12 @@ fn respond(answer: Answer) -> Response {
     }
 }
 
-/// The app behind a global-token request. A wrong AppSecret answers 40001 here, not the
-/// 40125 of the `sns/*` endpoints (protocol §4: "wrong AppSecret when fetching a global
-/// token").
+/// The app behind a global-token request: 40013 unknown appid, 40125 wrong AppSecret
+/// (`{"errcode":40125,"errmsg":"invalid appsecret rid: …"}`, as `cgi-bin/token` answers it
+/// today, protocol §19.1; `stable_token` checks the same credentials). A 40001 from these
+/// endpoints comes only from injected faults.
 fn token_app<'a>(s: &'a Shared, appid: &str, secret: &str) -> Result<&'a MockApp, WxError> {
-    app_with_secret(s, appid, secret).map_err(|e| {
-        if e.code == 40125 {
-            WxError::with_detail(
-                40001,
-                "invalid credential, access_token is invalid or not latest",
-            )
-        } else {
-            e
-        }
-    })
+    app_with_secret(s, appid, secret)
 }
 
 /// Only Official Accounts and mini programs have global tokens.

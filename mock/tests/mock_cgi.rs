@@ -168,7 +168,7 @@ async fn cgi_token_errors() {
                 ("appid", &oa.appid),
                 ("secret", &bad_secret),
             ],
-            40001,
+            40125,
         ),
         (
             &[
@@ -301,7 +301,7 @@ async fn stable_token_errors_and_force_quota() {
         ),
         (
             json!({"grant_type": "client_credential", "appid": oa.appid, "secret": "x"}),
-            40001,
+            40125,
         ),
         (
             json!({"grant_type": "client_credential", "appid": oa.appid, "secret": oa.secret, "force_refresh": "yes"}),

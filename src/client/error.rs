@@ -123,6 +123,12 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
          value; for permanent codes the 100,000 quota may be used up",
     ),
     (
+        40066,
+        ErrorKind::Configuration,
+        "invalid url: the request path is not the documented API path — check the configured \
+         API base URL (no extra path segment, no trailing junk)",
+    ),
+    (
         40097,
         ErrorKind::Configuration,
         "invalid arguments (wxa/getwxacodeunlimit: env_version must be release, trial or \
@@ -246,6 +252,12 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
         "this API requires HTTPS: the configured API base URL uses plain http",
     ),
     (
+        44002,
+        ErrorKind::InvalidRequest,
+        "empty post data: this API needs a JSON body (stable_token, qrcode/create, \
+         getuserphonenumber); the request was sent without one",
+    ),
+    (
         45009,
         ErrorKind::Quota,
         "the daily quota of this API is used up: cache the global token instead of fetching it \
@@ -299,16 +311,43 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
          console",
     ),
     (
+        61024,
+        ErrorKind::Configuration,
+        "this AppID is a third-party platform (component) account, which cannot use \
+         cgi-bin/token: fetch its token through cgi-bin/component/api_component_token, or \
+         configure the AppID of the Official Account or mini program itself",
+    ),
+    (
         87009,
         ErrorKind::LoginAgain,
         "invalid signature (wxa/checksession): the session_key is stale — a later wx.login \
          replaced it — so the mini program must call wx.login again and send a fresh code",
     ),
     (
+        89501,
+        ErrorKind::Configuration,
+        "WeChat is still waiting for an admin to confirm this server's risky IP (a request is \
+         already pending): ask the admin to approve it in WeChat, or add the IP to the API IP \
+         whitelist; retrying will not help until then",
+    ),
+    (
         89503,
         ErrorKind::Configuration,
-        "WeChat flagged this server's IP as risky: an admin must confirm the call in the \
-         console, or add the IP to the whitelist",
+        "WeChat flagged this server's IP as risky and sent the admin a confirmation message: \
+         the admin must approve it (then the same call succeeds), or add the IP to the API IP \
+         whitelist",
+    ),
+    (
+        89506,
+        ErrorKind::Configuration,
+        "the admin refused this server's IP more than once: it is blocked for 24 hours — talk \
+         to the admin, then add the IP to the API IP whitelist",
+    ),
+    (
+        89507,
+        ErrorKind::Configuration,
+        "the admin refused this server's IP: it is blocked for 1 hour — ask the admin to \
+         approve it next time, or add the IP to the API IP whitelist",
     ),
 ];
 
@@ -635,6 +674,8 @@ mod tests {
         45009, 45011, 48001, 48004, 50001, 50002, 61004, 89503, 40053,
         // §17–§19.2: phone number, checksession, getwxacodeunlimit.
         87009, 41030, 40169, 40129, 45063, 40097, 47001,
+        // §19.1: token endpoints and gateway codes.
+        89501, 89506, 89507, 61024, 44002, 40066,
     ];
 
     #[test]
@@ -677,6 +718,12 @@ mod tests {
         expect(&[87009], ErrorKind::LoginAgain);
         expect(&[41030, 40097], ErrorKind::Configuration);
         expect(&[40169, 40129, 47001], ErrorKind::InvalidRequest);
+        // §19.1: risky-IP confirmation, component accounts, wrong path: operators fix them.
+        expect(
+            &[89501, 89503, 89506, 89507, 61024, 40066],
+            ErrorKind::Configuration,
+        );
+        expect(&[44002], ErrorKind::InvalidRequest);
         expect(&[45063], ErrorKind::Permission);
     }
 
@@ -693,6 +740,10 @@ mod tests {
         assert!(describe(40164).unwrap().1.contains("whitelist"));
         assert!(describe(61004).unwrap().1.contains("whitelist"));
         assert!(describe(48001).unwrap().1.contains("snsapi_base"));
+        assert!(describe(89501).unwrap().1.contains("pending"));
+        assert!(describe(89506).unwrap().1.contains("24 hours"));
+        assert!(describe(89507).unwrap().1.contains("1 hour"));
+        assert!(describe(61024).unwrap().1.contains("api_component_token"));
     }
 
     #[test]

@@ -304,6 +304,17 @@ where
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_lowercase);
+    // This client asks for no compression (no `Accept-Encoding`), so a compressed answer is
+    // a misbehaving proxy or gateway: refused by name rather than as "not JSON".
+    if let Some(encoding) = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
+    {
+        return Err(answered(unasked_encoding(path, encoding)));
+    }
     let body = read_body(&mut response, path, max_body).await?;
     let answer = Answer {
         status,
@@ -363,6 +374,27 @@ async fn read_body(
     Ok(body)
 }
 
+/// The error for an answer compressed although no compression was asked for.
+fn unasked_encoding(endpoint: &'static str, encoding: &str) -> WechatError {
+    let shown: String = encoding
+        .chars()
+        .take(32)
+        .filter(|c| c.is_ascii_graphic())
+        .collect();
+    WechatError::Decode {
+        endpoint,
+        detail: format!(
+            "the answer is compressed (Content-Encoding: {shown}), which this client did not \
+             ask for: a proxy between this server and WeChat is rewriting answers"
+        ),
+    }
+}
+
+/// Whether `body` starts with the gzip magic bytes.
+fn is_gzip(body: &[u8]) -> bool {
+    body.starts_with(&[0x1f, 0x8b])
+}
+
 /// Turns an HTTP answer into a value or an error, whatever its `Content-Type`.
 ///
 /// - non-2xx status → [`WechatError::Http`];
@@ -383,6 +415,10 @@ pub(crate) fn parse_response<T: DeserializeOwned>(
             "response body of {} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
             body.len()
         )));
+    }
+    if is_gzip(body) {
+        // Compressed bytes without a Content-Encoding label.
+        return Err(unasked_encoding(endpoint, "gzip"));
     }
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
@@ -677,6 +713,52 @@ mod tests {
         assert_eq!(
             api_err::<UserInfo>(r#"{"errcode":42001,"errmsg":"access_token expired"}"#).0,
             42001
+        );
+    }
+
+    #[test]
+    fn sex_as_string_and_ids_with_stray_spaces_still_decode() {
+        // The shape of wechatpy's recorded sns/userinfo body: sex as a string.
+        let u: UserInfo = ok(
+            r#"{"openid":" OPENID","nickname":"N","sex":"1","headimgurl":"http:\/\/wx.qlogo.cn\/mmopen\/x\/46","privilege":["PRIVILEGE1"],"unionid":" o6_bmasdasdsad6_2sgVt7hMZOPfL"}"#,
+        );
+        assert_eq!(u.sex, 1);
+        assert_eq!(u.openid, "OPENID");
+        assert_eq!(u.unionid.as_deref(), Some("o6_bmasdasdsad6_2sgVt7hMZOPfL"));
+        assert_eq!(u.headimgurl, "http://wx.qlogo.cn/mmopen/x/46");
+        for (raw, sex) in [
+            ("\"2\"", 2),
+            ("2", 2),
+            ("\"\"", 0),
+            ("\"x\"", 0),
+            ("7", 0),
+            ("-1", 0),
+            ("null", 0),
+            ("1.0", 0),
+        ] {
+            let u: UserInfo = ok(&format!(r#"{{"openid":"O","sex":{raw}}}"#));
+            assert_eq!(u.sex, sex, "{raw}");
+        }
+        let t: OAuthToken = ok(
+            r#"{"access_token":"A","expires_in":7200,"refresh_token":"R","openid":"O ","unionid":"  "}"#,
+        );
+        assert_eq!((t.openid.as_str(), t.unionid), ("O", None));
+        let m: MiniSession = ok(r#"{"openid":"\tO\n","session_key":"k","unionid":" U"}"#);
+        assert_eq!((m.openid.as_str(), m.unionid.as_deref()), ("O", Some("U")));
+        assert!(
+            decode_err::<OAuthToken>(br#"{"access_token":"A","expires_in":1,"refresh_token":"R"}"#)
+                .contains("openid")
+        );
+    }
+
+    #[test]
+    fn gzip_bytes_are_refused_by_name() {
+        let detail = decode_err::<GlobalToken>(b"\x1f\x8b\x08\x00\x00\x00\x00\x00");
+        assert!(detail.contains("compressed"), "{detail}");
+        assert!(
+            unasked_encoding(EP, "br\r\n")
+                .to_string()
+                .contains("Content-Encoding: br")
         );
     }
 

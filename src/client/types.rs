@@ -103,14 +103,15 @@ pub struct OAuthToken {
     pub expires_in: u64,
     /// Renews `access_token` (about 30 days, cannot be extended).
     pub refresh_token: Secret,
-    /// The user's id for this AppID.
+    /// The user's id for this AppID (stray spaces trimmed).
+    #[serde(deserialize_with = "trimmed")]
     pub openid: String,
     /// Granted scopes, comma-separated (`snsapi_base`, `snsapi_userinfo`, `snsapi_login`).
     #[serde(default)]
     pub scope: String,
     /// Same person across every app of one Open Platform account; absent when the app is not
-    /// bound, for `snsapi_base`, and in refresh answers.
-    #[serde(default)]
+    /// bound, for `snsapi_base`, and in refresh answers. Stray spaces are trimmed.
+    #[serde(default, deserialize_with = "trimmed_opt")]
     pub unionid: Option<String>,
     /// `true` for an Official Account "snapshot page" virtual user (`"is_snapshotuser": 1`):
     /// its openid/unionid are virtual — treat the visitor as anonymous and persist nothing.
@@ -133,11 +134,14 @@ pub struct OAuthToken {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct UserInfo {
-    /// The user's id for this AppID.
+    /// The user's id for this AppID (stray spaces trimmed).
+    #[serde(deserialize_with = "trimmed")]
     pub openid: String,
     /// Nickname.
     pub nickname: String,
-    /// 1 male, 2 female, 0 unknown (always 0 since 2021-10).
+    /// 1 male, 2 female, 0 unknown (always 0 since 2021-10). Older answers send it as a
+    /// string (`"1"`); both read, anything else reads as 0.
+    #[serde(deserialize_with = "sex")]
     pub sex: u8,
     /// Province (empty since 2021-10).
     pub province: String,
@@ -150,7 +154,8 @@ pub struct UserInfo {
     pub headimgurl: String,
     /// Privileges, e.g. `["chinaunicom"]`; usually empty.
     pub privilege: Vec<String>,
-    /// Present when the app is bound to an Open Platform account.
+    /// Present when the app is bound to an Open Platform account (stray spaces trimmed).
+    #[serde(deserialize_with = "trimmed_opt")]
     pub unionid: Option<String>,
 }
 
@@ -166,12 +171,14 @@ pub struct UserInfo {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct MiniSession {
-    /// The user's id for this mini program.
+    /// The user's id for this mini program (stray spaces trimmed).
+    #[serde(deserialize_with = "trimmed")]
     pub openid: String,
     /// Key for decrypting `encryptedData`; never send it to the mini program.
     pub session_key: Secret,
-    /// Present when the mini program is bound to an Open Platform account.
-    #[serde(default)]
+    /// Present when the mini program is bound to an Open Platform account (stray spaces
+    /// trimmed).
+    #[serde(default, deserialize_with = "trimmed_opt")]
     pub unionid: Option<String>,
 }
 
@@ -237,9 +244,11 @@ pub struct OaUserInfo {
     /// Whether the user follows the Official Account (`subscribe`: 1).
     #[serde(deserialize_with = "flag")]
     pub subscribe: bool,
-    /// The user's id for this Official Account.
+    /// The user's id for this Official Account (stray spaces trimmed).
+    #[serde(deserialize_with = "trimmed")]
     pub openid: String,
-    /// Present when the account is bound to an Open Platform account.
+    /// Present when the account is bound to an Open Platform account (stray spaces trimmed).
+    #[serde(deserialize_with = "trimmed_opt")]
     pub unionid: Option<String>,
     /// Empty since 2021-12-27.
     pub nickname: String,
@@ -277,6 +286,40 @@ fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
         Some(Flag::Int(n)) => n != 0,
         Some(Flag::Bool(b)) => b,
     })
+}
+
+/// An id (openid, unionid) without the stray spaces some WeChat samples carry
+/// (`" o6_bm…"`); a null reads as empty.
+fn trimmed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let raw = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
+    Ok(match raw.trim() {
+        t if t.len() == raw.len() => raw,
+        t => t.to_owned(),
+    })
+}
+
+/// An optional id, trimmed; blank reads as absent.
+fn trimmed_opt<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let raw = Option::<String>::deserialize(deserializer)?;
+    Ok(raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
+}
+
+/// `sex` as current answers send it (a number) or older ones did (a numeric string, `"1"`);
+/// anything else (out of range, not a number, null) is 0, "unknown".
+fn sex<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    let n = match Raw::deserialize(deserializer)? {
+        Raw::Int(n) => n,
+        Raw::Text(s) => s.trim().parse().unwrap_or(0),
+        Raw::Other(_) => 0,
+    };
+    Ok(u8::try_from(n).ok().filter(|n| *n <= 2).unwrap_or(0))
 }
 
 /// Longest valid `scene_str` in bytes.

@@ -161,7 +161,7 @@ impl Engine {
                 state: state.to_owned(),
             });
         }
-        self.save_tokens(appid, &token).await;
+        self.save_tokens(appid, &token, channel).await;
         let mut user = WechatUser::new(appid, token.openid.clone(), channel);
         user.unionid = token.unionid.clone();
         let readable = token
@@ -169,16 +169,28 @@ impl Engine {
             .split(',')
             .any(|s| matches!(s.trim(), "snsapi_userinfo" | "snsapi_login"));
         if readable {
+            // The login stands without a profile (the nickname can come later), so reading it
+            // gets one attempt's time, not every retry's: a slow sns/userinfo must not hold
+            // the callback for `(retries + 1) × http_timeout`.
+            let budget = self.cfg.http_timeout;
             let profile = match self.cached_profile(appid, &token.openid).await {
                 Some(p) => Some(p),
-                None => match self
-                    .fetch_profile(appid, &token.openid, &token.access_token)
-                    .await
+                None => match tokio::time::timeout(
+                    budget,
+                    self.fetch_profile(appid, &token.openid, &token.access_token),
+                )
+                .await
                 {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        // The login stands without a profile; the nickname can come later.
+                    Ok(Ok(p)) => Some(p),
+                    Ok(Err(e)) => {
                         tracing::warn!(error = %e, "could not read the WeChat profile");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                            "the WeChat profile took too long; logging in without it"
+                        );
                         None
                     }
                 },

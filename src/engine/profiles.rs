@@ -13,8 +13,21 @@ use crate::{
     store::{self},
 };
 
-/// Longest lifetime of a WeChat refresh_token (30 days).
+/// Lifetime of a website or Official Account refresh_token (30 days, protocol §3.5, §21).
 const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Lifetime of a mobile app refresh_token (180 days, not renewable: the mobile UnionID
+/// guide, protocol §21). The mobile guides disagree (one says 30 days); keeping the tokens
+/// longer costs nothing, since a lapsed refresh_token is answered 42002 and the user logs in
+/// again.
+const MOBILE_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(180 * 24 * 3600);
+
+/// How long the refresh_token of a login through `channel` lasts.
+pub(crate) fn refresh_token_lifetime(channel: crate::Channel) -> Duration {
+    match channel {
+        crate::Channel::MobileApp => MOBILE_REFRESH_TOKEN_LIFETIME,
+        _ => REFRESH_TOKEN_LIFETIME,
+    }
+}
 
 /// WeChat user tokens as kept server-side.
 #[derive(Clone, Serialize, Deserialize)]
@@ -40,19 +53,23 @@ pub struct Profile {
 
 impl Engine {
     /// Keeps a user's WeChat tokens server-side.
-    pub(crate) async fn save_tokens(&self, appid: &str, token: &OAuthToken) {
+    pub(crate) async fn save_tokens(
+        &self,
+        appid: &str,
+        token: &OAuthToken,
+        channel: crate::Channel,
+    ) {
+        let lifetime = refresh_token_lifetime(channel);
         let now = now_unix();
         let stored = StoredTokens {
             access_token: token.access_token.clone(),
             refresh_token: token.refresh_token.clone(),
             access_expires_at: now + token.expires_in,
-            refresh_expires_at: now + REFRESH_TOKEN_LIFETIME.as_secs(),
+            refresh_expires_at: now + lifetime.as_secs(),
             scope: token.scope.clone(),
         };
         let key = Key::tokens(appid, &token.openid);
-        if let Err(e) =
-            store::set_json(self.store.as_ref(), &key, &stored, REFRESH_TOKEN_LIFETIME).await
-        {
+        if let Err(e) = store::set_json(self.store.as_ref(), &key, &stored, lifetime).await {
             tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
         }
     }
@@ -143,5 +160,19 @@ impl Engine {
             self.fetch_profile(appid, openid, &tokens.access_token)
                 .await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Channel;
+
+    #[test]
+    fn refresh_token_lifetime_depends_on_the_channel() {
+        let days = |c| refresh_token_lifetime(c).as_secs() / 86_400;
+        assert_eq!(days(Channel::MobileApp), 180);
+        assert_eq!(days(Channel::Website), 30);
+        assert_eq!(days(Channel::OfficialAccount), 30);
     }
 }

@@ -142,6 +142,11 @@ where
     B::Error: Into<axum_core::BoxError>,
 {
     use http_body_util::BodyExt;
+    // A body announced (Content-Length) larger than the limit is refused at once, not after
+    // the body deadline.
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(Failure::TooLarge);
+    }
     let read = tokio::time::timeout(
         auth.config().body_timeout,
         http_body_util::Limited::new(body, limit).collect(),

@@ -279,14 +279,10 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
     res
 }
 
-/// How many logins one browser may have under way at once (tabs, reloads of a page with an
-/// embedded QR): beyond this, the oldest state cookies are cleared, so that they cannot pile
-/// up into a request header too large for the server or a proxy in front of it.
-pub(crate) const MAX_PENDING_LOGINS: usize = 8;
-
 /// Binds `state` to this browser: the signed, short-lived cookie named after it, carrying
-/// the checked `return_to` and the channel. Clears the browser's expired, unreadable and
-/// oldest state cookies beyond [`MAX_PENDING_LOGINS`].
+/// the checked `return_to` and the channel. The browser's expired, unreadable and oldest
+/// state cookies are cleared ([`Engine::drop_old_state_cookies`]), so they cannot pile up
+/// into a request header too large for the server or a proxy in front of it.
 pub(crate) fn set_state_cookie(
     auth: &Engine,
     req: &Parts,
@@ -296,35 +292,7 @@ pub(crate) fn set_state_cookie(
     channel: Channel,
 ) {
     let cfg = auth.config();
-    let prefix = state_cookie_name(auth, "");
-    let mut pending: Vec<(u64, String)> = Vec::new();
-    let mut stale: Vec<String> = Vec::new();
-    for c in req
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
-        .filter(|c| c.name().starts_with(&prefix))
-        .take(64)
-    {
-        let name = c.name().to_owned();
-        match auth.verify_state(c.value(), &name[prefix.len()..]) {
-            Some(ticket) => pending.push((ticket.exp, name)),
-            None => stale.push(name),
-        }
-    }
-    if pending.len() >= MAX_PENDING_LOGINS {
-        pending.sort();
-        let surplus = pending.len() + 1 - MAX_PENDING_LOGINS;
-        stale.extend(pending.into_iter().take(surplus).map(|(_, name)| name));
-    }
-    for name in stale {
-        let clear = auth
-            .cookie_spec()
-            .build(name, "", cfg.flow_cookie_path(), 0);
-        respond::set_cookie(res, &clear);
-    }
+    auth.drop_old_state_cookies(req, res);
     let name = state_cookie_name(auth, &state);
     let ticket = StateTicket::new(state, return_to, channel, cfg.state_ttl);
     let value = auth.sign_state(&ticket);
