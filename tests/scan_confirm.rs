@@ -502,3 +502,53 @@ async fn the_confirm_pages_authorization_is_bound_and_bounded() {
     }
     assert_eq!(last, 429, "made-up codes are bounded per client");
 }
+
+/// The site's `Pages` hook restyles the confirm page (kind `Confirm`): its own document
+/// around the layer's escaped body, and the form inside still confirms the login.
+#[tokio::test]
+async fn a_pages_hook_restyles_the_confirm_page_and_its_form_still_works() {
+    use wechat_auth::pages::{Markup, PageKind, Pages};
+    struct Branded;
+    impl Pages for Branded {
+        fn confirm(&self, page: &wechat_auth::pages::Page<'_>) -> Markup {
+            assert_eq!(page.kind(), PageKind::Confirm);
+            Markup::trusted(format!(
+                "<!doctype html><title>ACME</title><header>ACME 登录确认</header>{}",
+                page.body()
+            ))
+        }
+    }
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(
+        config(&mock)
+            .with_scan_confirm(true)
+            .with_pages(std::sync::Arc::new(Branded)),
+    )
+    .await;
+    wire(&mock, &app);
+    let desktop = browser();
+    let s = start_scan(&app, &desktop).await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let link = confirm_link(report.reply.as_deref().unwrap());
+    let phone = wechat_browser();
+    let (status, page) = open_on_phone(&phone, &link, "alice").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<header>ACME 登录确认</header>"), "{page}");
+    assert!(
+        page.contains("确认登录"),
+        "the layer's body is kept: {page}"
+    );
+    let (status, done) = answer(&phone, &link, &form_token(&page), "confirm").await;
+    assert_eq!(status, 200);
+    assert!(
+        done.contains("ACME"),
+        "the answer page is restyled too: {done}"
+    );
+    let (status, body, token) = poll(&app, &desktop, &id, 5).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")));
+    assert!(token.is_some());
+}

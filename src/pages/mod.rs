@@ -219,6 +219,9 @@ pub enum PageKind {
     Refused,
     /// WeChat gave an Official Account snapshot-page (virtual) identity.
     Snapshot,
+    /// `GET scan/{id}/confirm`: on the phone, who asked to log in, and `确认登录` / `取消`
+    /// (the form's token is already in [`body`](Page::body)).
+    Confirm,
 }
 
 /// Everything a page needs, already escaped: what to say, in which language, where to try
@@ -403,6 +406,12 @@ pub trait Pages: Send + Sync + 'static {
         self.layout(page)
     }
 
+    /// The phone-side confirmation of a scan login (`scan/{id}/confirm`), opened inside
+    /// WeChat. Keep the form (its action and hidden token) when restyling it.
+    fn confirm(&self, page: &Page<'_>) -> Markup {
+        self.layout(page)
+    }
+
     /// Errors, a declined or refused login, the snapshot-page notice
     /// ([`PageKind::Error`], [`Cancelled`](PageKind::Cancelled),
     /// [`Refused`](PageKind::Refused), [`Snapshot`](PageKind::Snapshot)).
@@ -429,6 +438,7 @@ pub(crate) fn render(pages: &dyn Pages, page: &Page<'_>) -> String {
         PageKind::Scan => pages.scan(page),
         PageKind::Embed => pages.embed(page),
         PageKind::PopupResult => pages.popup_result(page),
+        PageKind::Confirm => pages.confirm(page),
         PageKind::Error | PageKind::Cancelled | PageKind::Refused | PageKind::Snapshot => {
             pages.message(page)
         }

@@ -54,16 +54,36 @@ pub(crate) fn render(s: &ConfirmSlots<'_>) -> String {
         )
 }
 
-fn page_response(status: StatusCode, slots: &ConfirmSlots<'_>) -> Response<Body> {
-    respond::html(
-        status,
-        respond::page("确认登录 · Confirm the login", &render(slots)),
+/// The page through the site's [`Pages`](crate::pages::Pages) hook
+/// ([`PageKind::Confirm`](crate::pages::PageKind::Confirm)); the slots are escaped here.
+fn page_response(
+    auth: &Engine,
+    req: &Parts,
+    status: StatusCode,
+    slots: &ConfirmSlots<'_>,
+) -> Response<Body> {
+    use crate::pages::{self, Language, Markup, Page, PageKind};
+    let cfg = auth.config();
+    let language = Language::of(cfg.language, &req.headers);
+    let page = Page::new(
+        PageKind::Confirm,
+        language,
+        "确认登录 · Confirm the login",
+        slots.title,
     )
+    .status(status)
+    .with_body(
+        Markup::trusted(render(slots)),
+        Markup::trusted(String::new()),
+    );
+    respond::html(status, pages::render(&*cfg.pages, &page))
 }
 
 /// A page with a message and no form.
-fn message(title: &str, lead: &str) -> Response<Body> {
+fn message(auth: &Engine, req: &Parts, title: &str, lead: &str) -> Response<Body> {
     page_response(
+        auth,
+        req,
         StatusCode::OK,
         &ConfirmSlots {
             title,
@@ -104,17 +124,23 @@ fn page_url(auth: &Engine, id: &str) -> String {
     format!("{}{}/scan/{id}/confirm", cfg.origin(), cfg.prefix)
 }
 
-fn html_err(f: Failure) -> Response<Body> {
-    f.html(None)
+/// A failure as the site's error page, in the visitor's language.
+fn html_err(auth: &Engine, req: &Parts, f: Failure) -> Response<Body> {
+    let cfg = auth.config();
+    f.page(
+        &*cfg.pages,
+        crate::pages::Language::of(cfg.language, &req.headers),
+        None,
+    )
 }
 
 /// `GET PREFIX/scan/{id}/confirm[?code&state]`.
 pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
     let Some(oa) = auth.config().official_account.as_ref() else {
-        return html_err(Failure::ChannelOff("scan"));
+        return html_err(auth, req, Failure::ChannelOff("scan"));
     };
     let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
-        return html_err(NOT_FOUND);
+        return html_err(auth, req, NOT_FOUND);
     };
     let q = Query::parse(req.uri.query());
     if let Some(code) = q.get("code") {
@@ -124,12 +150,12 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
             .and_then(|v| auth.verify_state(v, state))
             .is_some();
         if !bound || state.is_empty() {
-            return html_err(Failure::StateMismatch);
+            return html_err(auth, req, Failure::StateMismatch);
         }
         // Bounded per client like every code exchange: made-up codes cost WeChat calls.
         let slot = match auth.exchange_slot(auth.client_ip(req)) {
             Ok(slot) => slot,
-            Err(e) => return html_err(Failure::TooMany(e)),
+            Err(e) => return html_err(auth, req, Failure::TooMany(e)),
         };
         let token = match auth
             .client()
@@ -141,7 +167,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
                 if e.kind() == crate::client::ErrorKind::LoginAgain {
                     slot.failed();
                 }
-                return html_err(e.into());
+                return html_err(auth, req, e.into());
             }
         };
         drop(slot);
@@ -190,19 +216,26 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
     };
     let scene = match load_scene(auth, &key).await {
         Ok(Some(s)) => s,
-        Ok(None) => return message("登录已过期", "这个登录请求已过期，请在电脑上刷新二维码。"),
-        Err(f) => return html_err(f),
+        Ok(None) => {
+            return message(
+                auth,
+                req,
+                "登录已过期",
+                "这个登录请求已过期，请在电脑上刷新二维码。",
+            );
+        }
+        Err(f) => return html_err(auth, req, f),
     };
     match &scene.status {
         SceneStatus::Scanned { openid: who } if *who == openid => {}
         SceneStatus::Confirmed { user } if user.openid == openid && !auth.scan_confirm() => {}
         SceneStatus::Confirmed { user } if user.openid == openid => {
-            return message("已确认登录", "请回到电脑上继续。");
+            return message(auth, req, "已确认登录", "请回到电脑上继续。");
         }
         SceneStatus::Refused { .. } => {
-            return message("已结束", "这次登录已结束，电脑上不会登录。");
+            return message(auth, req, "已结束", "这次登录已结束，电脑上不会登录。");
         }
-        _ => return html_err(Failure::NotYourConfirm),
+        _ => return html_err(auth, req, Failure::NotYourConfirm),
     }
     let site = auth
         .config()
@@ -226,6 +259,8 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         "你已扫码登录以下网站。如果不是你本人操作，请点“取消”。"
     };
     page_response(
+        auth,
+        req,
         StatusCode::OK,
         &ConfirmSlots {
             title: "确认登录",
@@ -255,33 +290,37 @@ pub(crate) async fn confirm_answer(
     body: bytes::Bytes,
 ) -> Response<Body> {
     let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
-        return html_err(NOT_FOUND);
+        return html_err(auth, req, NOT_FOUND);
     };
     if !same_origin(auth, req) {
-        return html_err(Failure::CrossOrigin(
-            "the confirmation must come from this site",
-        ));
+        return html_err(
+            auth,
+            req,
+            Failure::CrossOrigin("the confirmation must come from this site"),
+        );
     }
     let form = Query::parse(std::str::from_utf8(&body).ok());
     let decision = match form.get("decision") {
         Some("confirm") => Decision::Confirm,
         Some("cancel") => Decision::Cancel,
         _ => {
-            return html_err(Failure::BadRequest(
-                "decision must be confirm or cancel".into(),
-            ));
+            return html_err(
+                auth,
+                req,
+                Failure::BadRequest("decision must be confirm or cancel".into()),
+            );
         }
     };
     // Both proofs, for the same user: the page's cookie and the form's token.
     let Some(openid) = phone_user(auth, req, id) else {
-        return html_err(Failure::NotYourConfirm);
+        return html_err(auth, req, Failure::NotYourConfirm);
     };
     let token_user = form
         .get("token")
         .and_then(|t| auth.verify_state(t, &format!("c{id}")))
         .map(|t| t.rt);
     if token_user.as_deref() != Some(openid.as_str()) {
-        return html_err(Failure::NotYourConfirm);
+        return html_err(auth, req, Failure::NotYourConfirm);
     }
     // One answer per scene, on every instance.
     let claim = Key::scan_confirm(
@@ -294,18 +333,23 @@ pub(crate) async fn confirm_answer(
     let ttl = auth.config().scan_ttl;
     let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
         Ok(Turn::Mine(lease)) => lease,
-        Ok(Turn::Ready(_) | Turn::Busy) => return html_err(Failure::ScanAnswered),
-        Err(e) => return html_err(e.into()),
+        Ok(Turn::Ready(_) | Turn::Busy) => return html_err(auth, req, Failure::ScanAnswered),
+        Err(e) => return html_err(auth, req, e.into()),
     };
     let scene = match load_scene(auth, &key).await {
         Ok(Some(s)) => s,
         Ok(None) => {
             let _ = lease.finish(b"expired".to_vec(), ttl).await;
-            return message("登录已过期", "这个登录请求已过期，请在电脑上刷新二维码。");
+            return message(
+                auth,
+                req,
+                "登录已过期",
+                "这个登录请求已过期，请在电脑上刷新二维码。",
+            );
         }
         Err(f) => {
             let _ = lease.give_up().await;
-            return html_err(f);
+            return html_err(auth, req, f);
         }
     };
     let answerable = match &scene.status {
@@ -318,7 +362,7 @@ pub(crate) async fn confirm_answer(
     };
     if !answerable {
         let _ = lease.give_up().await;
-        return html_err(Failure::NotYourConfirm);
+        return html_err(auth, req, Failure::NotYourConfirm);
     }
     let done = match decision {
         Decision::Confirm => {
@@ -329,7 +373,7 @@ pub(crate) async fn confirm_answer(
                     ..
                 })) => {
                     let _ = lease.finish(b"refused".to_vec(), ttl).await;
-                    return message("无法登录", &m);
+                    return message(auth, req, "无法登录", &m);
                 }
                 _ => ("已确认登录", "请回到电脑上继续。"),
             }
@@ -341,14 +385,14 @@ pub(crate) async fn confirm_answer(
             };
             if let Err(f) = save_scene(auth, &key, &scene).await {
                 let _ = lease.give_up().await;
-                return html_err(f);
+                return html_err(auth, req, f);
             }
             tracing::info!("scan login cancelled on the phone");
             ("已取消", "这次登录已取消，电脑上不会登录。")
         }
     };
     let _ = lease.finish(b"answered".to_vec(), ttl).await;
-    message(done.0, done.1)
+    message(auth, req, done.0, done.1)
 }
 
 #[cfg(test)]
