@@ -90,14 +90,17 @@ impl Engine {
     fn cookie_session(&self, headers: &HeaderMap) -> Option<CurrentSession> {
         let mut found = None;
         for value in headers.get_all(header::COOKIE) {
-            let Ok(value) = value.to_str() else { continue };
-            for token in cookie_values(value, &self.cfg.session_cookie) {
+            // Bytes, not `to_str()`: that checks every byte of the header (the token is most
+            // of it) and costs more than the rest of the scan; only our cookie's value is
+            // checked, below.
+            for token in cookie_values(value.as_bytes(), self.cfg.session_cookie.as_bytes()) {
                 if found.replace(token).is_some() {
                     return None;
                 }
             }
         }
-        self.verify(found?, Carrier::Cookie)
+        let token = std::str::from_utf8(found?).ok()?;
+        self.verify(token, Carrier::Cookie)
     }
 
     /// Verifies `token` as sent by `carrier`: signed by us, not expired, of the class that
@@ -164,23 +167,35 @@ impl Engine {
     }
 }
 
-/// The values of the cookies called `name` in one `Cookie` header (`a=1; b=2`). A plain
-/// scan: on the guard's path, a full cookie parser costs more than the rest of the check.
-fn cookie_values<'h>(header: &'h str, name: &'h str) -> impl Iterator<Item = &'h str> {
-    header.split(';').filter_map(move |pair| {
-        let (n, v) = pair.split_once('=')?;
-        (n.trim() == name).then(|| v.trim().trim_matches('"'))
+/// The values of the cookies called `name` in one `Cookie` header (`a=1; b=2`), as bytes.
+/// A plain scan: on the guard's path, a full cookie parser costs more than the rest of the
+/// check.
+fn cookie_values<'h>(header: &'h [u8], name: &'h [u8]) -> impl Iterator<Item = &'h [u8]> {
+    header.split(|&b| b == b';').filter_map(move |pair| {
+        let pair = pair.trim_ascii_start();
+        let value = pair
+            .strip_prefix(name)?
+            .trim_ascii_start()
+            .strip_prefix(b"=")?;
+        let value = value.trim_ascii();
+        Some(
+            value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(value),
+        )
     })
 }
 
 /// The token of an `Authorization: Bearer …` header.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let at = value.iter().position(|&b| b == b' ')?;
+    let (scheme, token) = (&value[..at], value[at + 1..].trim_ascii());
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
 }
 
 #[cfg(test)]
@@ -197,10 +212,14 @@ mod tests {
 
     #[test]
     fn cookie_scan_finds_only_the_named_cookie() {
-        let h = "a=1; wechat_session=tok.en.sig;b=2; wechat_sessionx=no; wechat_session=\"q\"";
-        let found: Vec<_> = cookie_values(h, "wechat_session").collect();
-        assert_eq!(found, ["tok.en.sig", "q"]);
-        assert_eq!(cookie_values("novalue; =x", "wechat_session").count(), 0);
+        let h = b"a=1; wechat_session=tok.en.sig;b=2; wechat_sessionx=no; wechat_session=\"q\"";
+        let found: Vec<_> = cookie_values(h, b"wechat_session").collect();
+        assert_eq!(found, [&b"tok.en.sig"[..], b"q"]);
+        assert_eq!(cookie_values(b"novalue; =x", b"wechat_session").count(), 0);
+        // The name must match whole, spaces around `=` are tolerated, `"` only in pairs.
+        let h = b"xwechat_session=1; wechat_session =2; wechat_session=\"3";
+        let found: Vec<_> = cookie_values(h, b"wechat_session").collect();
+        assert_eq!(found, [&b"2"[..], b"\"3"]);
     }
 
     #[test]
@@ -215,6 +234,13 @@ mod tests {
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&h), None);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer  tok "),
+        );
+        assert_eq!(bearer(&h), Some("tok"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
         assert_eq!(bearer(&h), None);
     }
 }
