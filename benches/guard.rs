@@ -3,7 +3,8 @@
 //! `cargo bench --bench guard`. Every case drives one request through an axum `Router` in
 //! process (no sockets), so the numbers are the layer's own work plus the router's:
 //!
-//! - `bare_handler`: the router alone, no layer (the baseline);
+//! - `bare_handler`: the router alone, no layer (the baseline); `bare_handler_cookie`: the
+//!   same with the session cookie the valid cases send (the baseline to subtract from them);
 //! - `valid_cookie` / `valid_bearer`: a signed-in request (the verified-token cache is warm,
 //!   as it is for every request after a user's first), the handler taking `WechatUser`;
 //! - `valid_cookie_shared`: the same, the handler taking `SharedUser` (no copy of the user);
@@ -102,6 +103,14 @@ fn bench(c: &mut Criterion) {
     let app = bare();
     g.bench_function("bare_handler", |b| {
         b.to_async(&rt).iter(|| app.clone().oneshot(get_with(None)))
+    });
+    g.bench_function("bare_handler_cookie", |b| {
+        b.to_async(&rt).iter(|| {
+            app.clone().oneshot(get_with(Some((
+                "cookie",
+                format!("__Host-wechat_session={valid}"),
+            ))))
+        })
     });
     let app = guarded();
     // On an https site the session cookie is `__Host-` prefixed: make sure the cookie cases
