@@ -40,7 +40,7 @@ use crate::clock::now_unix;
 #[derive(Clone)]
 pub struct MemoryStore {
     entries: Arc<Entries>,
-    topics: Arc<Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>,
+    topics: Arc<Mutex<Topics>>,
     revoked: Arc<Mutex<HashMap<String, Revocation>>>,
 }
 
@@ -141,6 +141,15 @@ impl MemoryStore {
         let shards = self.entries.shards.iter();
         shards.map(|s| lock(s).weight()).sum()
     }
+}
+
+/// Topics with subscribers. Topics nobody listens to any more are dropped when the map has
+/// doubled since the last sweep (a sweep on every subscribe made a burst of N waiting
+/// browsers cost N² steps).
+#[derive(Default)]
+struct Topics {
+    senders: HashMap<String, broadcast::Sender<Vec<u8>>>,
+    swept: usize,
 }
 
 /// The entries of a [`MemoryStore`]: shards by key hash, each a map into a slab of slots.
@@ -421,11 +430,11 @@ impl Store for MemoryStore {
 
     fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
-            let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(tx) = topics.get(topic)
+            let mut topics = lock(&self.topics);
+            if let Some(tx) = topics.senders.get(topic)
                 && tx.send(message).is_err()
             {
-                topics.remove(topic);
+                topics.senders.remove(topic);
             }
             Ok(())
         })
@@ -434,9 +443,13 @@ impl Store for MemoryStore {
     fn subscribe<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, StoreResult<Subscription>> {
         Box::pin(async move {
             let rx = {
-                let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-                topics.retain(|_, tx| tx.receiver_count() > 0);
+                let mut topics = lock(&self.topics);
+                if topics.senders.len() > 2 * topics.swept + 64 {
+                    topics.senders.retain(|_, tx| tx.receiver_count() > 0);
+                    topics.swept = topics.senders.len();
+                }
                 topics
+                    .senders
                     .entry(topic.to_owned())
                     .or_insert_with(|| broadcast::channel(TOPIC_BUFFER).0)
                     .subscribe()
@@ -557,6 +570,22 @@ mod tests {
         assert_eq!(b.next().await, Some(b"hello".to_vec()));
         let nothing = tokio::time::timeout(Duration::from_millis(30), other.next()).await;
         assert!(nothing.is_err(), "other topic got nothing");
+    }
+
+    #[tokio::test]
+    async fn topics_nobody_listens_to_are_dropped() {
+        let s = MemoryStore::new();
+        for i in 0..1_000 {
+            drop(s.subscribe(&format!("t{i}")).await.unwrap());
+        }
+        let held = lock(&s.topics).senders.len();
+        assert!(held < 200, "{held} topics kept for nobody");
+        let mut live = s.subscribe("live").await.unwrap();
+        for i in 0..1_000 {
+            drop(s.subscribe(&format!("u{i}")).await.unwrap());
+        }
+        s.publish("live", b"still here".to_vec()).await.unwrap();
+        assert_eq!(live.next().await, Some(b"still here".to_vec()));
     }
 
     #[tokio::test]
