@@ -3,9 +3,11 @@
 //! `cargo bench --bench guard`. Every case drives one request through an axum `Router` in
 //! process (no sockets), so the numbers are the layer's own work plus the router's:
 //!
-//! - `bare_handler`: the router alone, no layer (the baseline);
+//! - `bare_handler`: the router alone, no layer (the baseline); `bare_handler_cookie`: the
+//!   same with the session cookie the valid cases send (the baseline to subtract from them);
 //! - `valid_cookie` / `valid_bearer`: a signed-in request (the verified-token cache is warm,
-//!   as it is for every request after a user's first);
+//!   as it is for every request after a user's first), the handler taking `WechatUser`;
+//! - `valid_cookie_shared`: the same, the handler taking `SharedUser` (no copy of the user);
 //! - `valid_cookie_first_sight`: a token the process has not seen yet (HMAC + JSON);
 //! - `missing_session`: the `401` answer; `invalid_signature`: a forged token, refused.
 
@@ -16,7 +18,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Request;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tower::ServiceExt;
-use wechat_auth::{WechatAuthLayer, WechatConfig, WechatUser};
+use wechat_auth::{SharedUser, WechatAuthLayer, WechatConfig, WechatUser};
 
 const KEY: &str = "bench-session-secret-0123456789abcdef";
 
@@ -44,16 +46,29 @@ fn token_of_class(jti: u64, class: &str) -> String {
     .unwrap()
 }
 
-fn guarded() -> Router {
+fn layer() -> WechatAuthLayer {
     let cfg = WechatConfig::builder()
         .with_public_url("https://example.com")
         .with_session_secret(KEY)
         .with_website_app("wx1000000000000001", "secret")
         .build()
         .unwrap();
+    WechatAuthLayer::new(cfg)
+}
+
+fn guarded() -> Router {
     Router::new()
         .route("/", get(|user: WechatUser| async move { user.openid }))
-        .layer(WechatAuthLayer::new(cfg))
+        .layer(layer())
+}
+
+fn guarded_shared() -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|user: SharedUser| async move { user.openid.clone() }),
+        )
+        .layer(layer())
 }
 
 fn bare() -> Router {
@@ -89,6 +104,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("bare_handler", |b| {
         b.to_async(&rt).iter(|| app.clone().oneshot(get_with(None)))
     });
+    g.bench_function("bare_handler_cookie", |b| {
+        b.to_async(&rt).iter(|| {
+            app.clone().oneshot(get_with(Some((
+                "cookie",
+                format!("__Host-wechat_session={valid}"),
+            ))))
+        })
+    });
     let app = guarded();
     // On an https site the session cookie is `__Host-` prefixed: make sure the cookie cases
     // measure a signed-in request, not a silent 401.
@@ -115,6 +138,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("valid_cookie", |b| {
         b.to_async(&rt).iter(|| {
             app.clone().oneshot(get_with(Some((
+                "cookie",
+                format!("__Host-wechat_session={valid}"),
+            ))))
+        })
+    });
+    let shared = guarded_shared();
+    g.bench_function("valid_cookie_shared", |b| {
+        b.to_async(&rt).iter(|| {
+            shared.clone().oneshot(get_with(Some((
                 "cookie",
                 format!("__Host-wechat_session={valid}"),
             ))))

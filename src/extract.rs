@@ -1,5 +1,6 @@
 //! The extractors: [`WechatUser`] (rejection [`Unauthenticated`], `401` JSON) and
-//! `Option<WechatUser>` read what the layer attached to the request.
+//! `Option<WechatUser>` read what the layer attached to the request; [`SharedUser`] and
+//! `Option<SharedUser>` do the same without copying the user.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -34,7 +35,7 @@ use http::{HeaderValue, StatusCode, header, request::Parts};
 
 use crate::{
     engine::Engine,
-    user::{CurrentSession, WechatUser},
+    user::{CurrentSession, SharedUser, WechatUser},
 };
 
 /// What the layer attaches to every request it passes on: one extension, so attaching it
@@ -45,14 +46,31 @@ pub(crate) struct RequestAuth {
     pub(crate) session: Option<CurrentSession>,
 }
 
+/// The current session of a request, if the layer found one.
+fn current_session(parts: &Parts) -> Option<&CurrentSession> {
+    parts.extensions.get::<RequestAuth>()?.session.as_ref()
+}
+
 /// The current user of a request, if the layer found one.
 fn current(parts: &Parts) -> Option<WechatUser> {
-    parts
-        .extensions
-        .get::<RequestAuth>()?
-        .session
-        .as_ref()
-        .map(|c| c.session.user.clone())
+    current_session(parts).map(|c| c.session.user.clone())
+}
+
+/// The current user of a request, shared with the verified session.
+fn shared(parts: &Parts) -> Option<SharedUser> {
+    current_session(parts).map(|c| SharedUser(c.session.clone()))
+}
+
+/// The rejection when a required user is missing: the layer's own `401` body, when a layer
+/// is there.
+fn unauthenticated(parts: &Parts) -> Unauthenticated {
+    Unauthenticated {
+        // The same body as the guard's 401, with this layer's login URL.
+        body: parts
+            .extensions
+            .get::<RequestAuth>()
+            .map(|r| r.auth.unauthenticated_body()),
+    }
 }
 
 /// The rejection of the [`WechatUser`] extractor: `401` with a JSON body and
@@ -96,13 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WechatUser {
     type Rejection = Unauthenticated;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        current(parts).ok_or_else(|| Unauthenticated {
-            // The same body as the guard's 401, with this layer's login URL.
-            body: parts
-                .extensions
-                .get::<RequestAuth>()
-                .map(|r| r.auth.unauthenticated_body()),
-        })
+        current(parts).ok_or_else(|| unauthenticated(parts))
     }
 }
 
@@ -114,5 +126,24 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for WechatUser {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(current(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SharedUser {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        shared(parts).ok_or_else(|| unauthenticated(parts))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for SharedUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(shared(parts))
     }
 }

@@ -273,10 +273,9 @@ where
             auth: self.auth.clone(),
             session,
         });
-        // tower's rule: call the service that was driven to readiness, keep a fresh clone.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::inner(inner.call(req))
+        // The call happens here, on the service `poll_ready` drove to readiness: no clone
+        // needed (one per request was an allocation for a boxed axum `Route`).
+        ResponseFuture::inner(self.inner.call(req))
     }
 }
 

@@ -175,4 +175,4 @@ pub use extract::Unauthenticated;
 pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
 pub use secret::Secret;
-pub use user::{Channel, UnknownChannel, WechatUser};
+pub use user::{Channel, SharedUser, UnknownChannel, WechatUser};

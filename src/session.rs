@@ -178,8 +178,8 @@ impl VerifiedCache {
     }
 
     /// The cache key of a token's signature part.
-    fn key(signature: &str) -> u64 {
-        let b = signature.as_bytes();
+    fn key(signature: &[u8]) -> u64 {
+        let b = signature;
         let mut k = [0u8; 8];
         let n = b.len().min(8);
         k[..n].copy_from_slice(&b[..n]);
@@ -194,14 +194,14 @@ impl VerifiedCache {
         &self.shards[(key >> 58) as usize % SHARDS]
     }
 
-    fn get(&self, signature: &str, token: &str) -> Option<Arc<Session>> {
+    fn get(&self, signature: &[u8], token: &[u8]) -> Option<Arc<Session>> {
         let key = Self::key(signature);
         let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
         let hit = shard.get(&key)?;
-        (*hit.token == *token).then(|| hit.session.clone())
+        (hit.token.as_bytes() == token).then(|| hit.session.clone())
     }
 
-    fn insert(&self, signature: &str, token: &str, session: Arc<Session>) {
+    fn insert(&self, signature: &[u8], token: &str, session: Arc<Session>) {
         let key = Self::key(signature);
         let mut shard = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
         if shard.len() >= SHARD_CAPACITY {
@@ -311,15 +311,26 @@ impl SessionKeys {
     }
 
     /// Verifies a session token. Tampered, expired, `alg: none`, wrong-audience and
-    /// unknown-key tokens are all simply `None`.
+    /// unknown-key tokens are all simply `None`. (The guard calls
+    /// [`SessionKeys::verify_bytes`] on what the request carried.)
+    #[cfg(test)]
     pub(crate) fn verify(&self, token: &str) -> Option<Arc<Session>> {
+        self.verify_bytes(token.as_bytes())
+    }
+
+    /// Verifies a session token as the request carried it, in bytes: a token identical to
+    /// one verified before is a hit without looking at its bytes again (not even as UTF-8).
+    /// Tampered, expired, `alg: none`, wrong-audience and unknown-key tokens are all `None`.
+    pub(crate) fn verify_bytes(&self, token: &[u8]) -> Option<Arc<Session>> {
         if token.len() > 4096 {
             return None;
         }
-        let (_, signature) = token.rsplit_once('.')?;
+        // The signature is the last 43 characters: look for its dot from the end.
+        let signature = &token[memchr::memrchr(b'.', token)? + 1..];
         if let Some(session) = self.verified.get(signature, token) {
             return (session.exp.saturating_add(LEEWAY) > now_unix()).then_some(session);
         }
+        let token = std::str::from_utf8(token).ok()?;
         let claims: SessionClaims = self
             .verifying
             .iter()

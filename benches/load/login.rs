@@ -18,8 +18,9 @@ use axum::{Router, routing::get};
 use reqwest::{Client, Response, redirect::Policy};
 use serde_json::Value;
 use wechat_auth::{
-    WechatAuthLayer, WechatConfig, WechatUser,
+    ScanStartLimits, WechatAuthLayer, WechatConfig, WechatUser,
     mock::{MockConfig, MockWechat},
+    store::Store,
 };
 
 use crate::util::{self, Verdict, ms, percentile};
@@ -40,17 +41,20 @@ pub struct Settings {
     pub burst: u64,
     /// Longest any one run may take before the harness gives up (and fails).
     pub deadline: Duration,
+    /// Run the section once more on `RedisStore` with two app instances.
+    pub redis: bool,
 }
 
 impl Settings {
     pub fn from_env() -> Self {
         Self {
-            users: util::env_u64("LOGIN_USERS", 5_000),
+            users: util::env_or_quick("LOGIN_USERS", 5_000, 1_000),
             concurrency: util::env_u64("LOGIN_CONC", 32),
-            scans: util::env_u64("SCAN_LOGINS", 2_000),
+            scans: util::env_or_quick("SCAN_LOGINS", 2_000, 500),
             push_samples: util::env_u64("PUSH_SAMPLES", 300),
             burst: util::env_u64("SCAN_BURST", 1_000),
             deadline: Duration::from_secs(util::env_u64("LOGIN_DEADLINE_SECS", 120)),
+            redis: util::env_u64("LOGIN_REDIS", 1) == 1,
         }
     }
 }
@@ -60,9 +64,8 @@ pub fn user_name(i: u64) -> String {
     format!("u{i:06}")
 }
 
-/// Scan logins use this many users: the mock finds a user by openid by scanning its list
-/// and hashing every name (`Shared::user_by_openid`), so a short prefix of the list keeps the
-/// mock's own cost out of the numbers.
+/// Scan logins use this many users (the mock finds a user by openid in an index, so the
+/// number does not change its cost).
 const SCAN_USERS: u64 = 64;
 
 /// The `Location` of a redirect.
@@ -87,7 +90,7 @@ fn cookie(res: &Response, prefix: &str) -> Option<String> {
 }
 
 /// A browser pool: keep-alive, no redirects followed, no cookie jar (cookies go by hand).
-fn browsers(concurrency: u64) -> Client {
+pub fn browsers(concurrency: u64) -> Client {
     Client::builder()
         .redirect(Policy::none())
         .pool_max_idle_per_host(concurrency as usize * 2)
@@ -314,24 +317,13 @@ async fn burst(
     .unwrap_or_else(|_| panic!("the burst did not finish within {deadline:?}"))
 }
 
-/// Runs the section and adds its verdicts.
-pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
-    println!("\n== 2. Login flows against the mock WeChat (loopback)\n");
-    let rt = util::runtime();
-    rt.block_on(run_async(s, verdicts));
-}
-
-async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
-    let n = s.users;
-    let mut mock_cfg = MockConfig::new();
-    for i in 0..n.max(SCAN_USERS) {
-        mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
-    }
-    let mock = Arc::new(MockWechat::start_with(mock_cfg).await.unwrap());
+/// Starts an app (the real layer in a real axum server on loopback) against `mock`, on
+/// `store` (`None`: the default `MemoryStore`); returns its URL.
+pub async fn start_app(mock: &MockWechat, store: Option<Arc<dyn Store>>) -> Arc<str> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app: Arc<str> = format!("http://{}", listener.local_addr().unwrap()).into();
     let oa = mock.official_account().clone();
-    let cfg = WechatConfig::builder()
+    let mut cfg = WechatConfig::builder()
         .with_public_url(app.to_string())
         .with_session_secret(SECRET)
         .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
@@ -341,19 +333,97 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
             oa.token.clone().unwrap_or_default(),
             oa.encoding_aes_key.as_deref(),
         )
-        // The harness measures push → browser; no one confirms on a phone.
+        // The harness measures push → browser; no one confirms on a phone, and its bursts
+        // come from one loopback client.
         .with_scan_confirm(false)
-        .with_public_path("/")
-        .build()
-        .unwrap();
+        .with_scan_start_limits(ScanStartLimits::new(1_000_000, 1_000_000, 1_000_000))
+        .with_public_path("/");
+    if let Some(store) = store {
+        cfg = cfg.with_store(store);
+    }
     let router = Router::new()
         .route("/", get(|| async { "landing" }))
         .route(
             "/profile",
             get(|user: WechatUser| async move { format!("hello {}", user.openid) }),
         )
-        .layer(WechatAuthLayer::new(cfg));
+        .layer(WechatAuthLayer::new(cfg.build().unwrap()));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    app
+}
+
+/// Runs the section and adds its verdicts.
+pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
+    println!("\n== 2. Login flows against the mock WeChat (loopback)\n");
+    let rt = util::runtime();
+    rt.block_on(run_async(s, verdicts));
+    if s.redis {
+        println!(
+            "\n== 2b. The same on RedisStore: two app instances, the push landing on the second\n"
+        );
+        rt.block_on(crate::redis::run(s, verdicts));
+    }
+}
+
+/// Website logins of users `0..n` on `app`, `concurrency` at once: (logins/s, callback
+/// latencies, upstream calls).
+pub async fn website_pass(
+    http: &Client,
+    app: &Arc<str>,
+    mock: &MockWechat,
+    n: u64,
+    s: &Settings,
+) -> (f64, Vec<Duration>, BTreeMap<String, u64>) {
+    let before = mock.all_calls();
+    let (times, wall) = pool(n, s.concurrency, s.deadline, {
+        let (http, app) = (http.clone(), app.clone());
+        move |i| website_login(http.clone(), app.clone(), user_name(i))
+    })
+    .await;
+    let calls = diff(&before, &mock.all_calls());
+    let callbacks = times.iter().map(|t| t.0).collect();
+    (n as f64 / wall.as_secs_f64(), callbacks, calls)
+}
+
+/// Scan logins started and awaited on `app`, `concurrency` at once (`1`: one at a time):
+/// (logins/s, push → browser times).
+pub async fn scan_pass(
+    http: &Client,
+    app: &Arc<str>,
+    mock: &Arc<MockWechat>,
+    n: u64,
+    concurrency: u64,
+    s: &Settings,
+) -> (f64, Vec<Duration>) {
+    let settle = Duration::from_millis(if concurrency == 1 { 10 } else { 5 });
+    let (times, wall) = pool(n, concurrency, s.deadline, {
+        let (http, app, mock) = (http.clone(), app.clone(), mock.clone());
+        move |i| {
+            scan_login(
+                http.clone(),
+                app.clone(),
+                mock.clone(),
+                user_name(i % SCAN_USERS),
+                settle,
+            )
+        }
+    })
+    .await;
+    (
+        n as f64 / wall.as_secs_f64(),
+        times.iter().map(|t| t.0).collect(),
+    )
+}
+
+async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
+    let n = s.users;
+    let mut mock_cfg = MockConfig::new();
+    for i in 0..n.max(SCAN_USERS) {
+        mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
+    }
+    let mock = Arc::new(MockWechat::start_with(mock_cfg).await.unwrap());
+    let oa = mock.official_account().clone();
+    let app = start_app(&mock, None).await;
     mock.set_push_url(&oa.appid, Some(&format!("{app}/auth/wechat/push")))
         .unwrap();
     let http = browsers(s.concurrency);

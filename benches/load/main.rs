@@ -27,6 +27,7 @@
 mod guard;
 mod login;
 mod memory;
+mod redis;
 mod util;
 mod wrk;
 

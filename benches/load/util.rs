@@ -56,6 +56,16 @@ pub fn process_cpu() -> Duration {
     pid_cpu(None)
 }
 
+/// CPU time the calling thread has run, in nanoseconds (`/proc/thread-self/schedstat`, the
+/// scheduler's own count): unlike wall time, it does not count the time the thread waited
+/// while other processes ran, which on a busy machine is most of the noise.
+pub fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// CPU time (user + system) of this process's children that have been waited for (fields 16
 /// and 17 of `/proc/self/stat`): how `wrk`'s CPU is measured.
 pub fn children_cpu() -> Duration {
@@ -200,4 +210,15 @@ impl Verdict {
             holds,
         }
     }
+}
+
+/// `LOAD_QUICK=1`: a shorter run of every section (fewer rounds, users and logins), for a
+/// check that everything works; the documented figures come from the full run.
+pub fn quick() -> bool {
+    std::env::var("LOAD_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// [`env_u64`] whose default is `quick` under `LOAD_QUICK`, else `full`.
+pub fn env_or_quick(name: &str, full: u64, quick_value: u64) -> u64 {
+    env_u64(name, if quick() { quick_value } else { full })
 }

@@ -2,7 +2,7 @@
 //! session keys, rate windows, call counters and queued faults.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 
 use super::bounded::{Bounded, Expiring};
@@ -307,6 +307,12 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub(crate) apps: Vec<MockApp>,
     pub(crate) users: Vec<MockUser>,
+    /// Where each user is in `users`, by name.
+    by_name: HashMap<String, usize>,
+    /// Per appid, where each user is in `users` by their openid in that app: built on the
+    /// first lookup for that app (one SHA-1 pair per user, once), so a lookup costs the same
+    /// at any number of users.
+    by_openid: RwLock<HashMap<String, Arc<HashMap<String, usize>>>>,
     pub(crate) refresh_ttl: Duration,
     pub(crate) website_deny_redirects: bool,
     pub(crate) base_url: String,
@@ -375,9 +381,16 @@ impl Shared {
             faults: HashMap::new(),
             text_plain: settings.text_plain,
         };
+        let by_name = users
+            .iter()
+            .enumerate()
+            .map(|(at, u)| (u.name.clone(), at))
+            .collect();
         Shared {
             apps,
             users,
+            by_name,
+            by_openid: RwLock::default(),
             refresh_ttl: settings.refresh_ttl,
             website_deny_redirects: settings.website_deny_redirects,
             base_url,
@@ -412,12 +425,30 @@ impl Shared {
     }
 
     pub(crate) fn user(&self, name: &str) -> Option<&MockUser> {
-        self.users.iter().find(|u| u.name == name)
+        self.users.get(*self.by_name.get(name)?)
     }
 
     /// The real (non-snapshot) user whose openid in `appid` is `openid`.
     pub(crate) fn user_by_openid(&self, appid: &str, openid: &str) -> Option<&MockUser> {
-        self.users.iter().find(|u| u.openid_for(appid) == openid)
+        let known = self
+            .by_openid
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(appid)
+            .cloned();
+        let index = match known {
+            Some(index) => index,
+            None => {
+                let index: Arc<HashMap<String, usize>> = Arc::new(
+                    (self.users.iter().enumerate())
+                        .map(|(at, u)| (u.openid_for(appid), at))
+                        .collect(),
+                );
+                let mut all = self.by_openid.write().unwrap_or_else(|e| e.into_inner());
+                all.entry(appid.to_owned()).or_insert(index).clone()
+            }
+        };
+        self.users.get(*index.get(openid)?)
     }
 
     /// The identity `user` has in `app` (real ids; unionid when the app is bound).
@@ -568,5 +599,40 @@ mod tests {
             " ".into(),
         ]);
         assert_eq!(d, ["localhost", "[::1]", "example.com"]);
+    }
+
+    #[test]
+    fn users_are_found_by_name_and_by_openid_in_each_app() {
+        let apps = vec![
+            MockApp::default_for(AppKind::Website),
+            MockApp::default_for(AppKind::OfficialAccount),
+        ];
+        let users: Vec<MockUser> = (0..1000)
+            .map(|i| MockUser::derive(format!("u{i}"), "n", ""))
+            .collect();
+        let settings = Settings {
+            refresh_ttl: Duration::from_secs(60),
+            website_deny_redirects: true,
+            text_plain: false,
+            blocked: Vec::new(),
+            subscribed: Vec::new(),
+            push_timeout: Duration::from_secs(5),
+            push_http: reqwest::Client::new(),
+        };
+        let s = Shared::new(apps.clone(), users, settings, "http://127.0.0.1".into());
+        assert_eq!(s.user("u999").map(|u| u.name.as_str()), Some("u999"));
+        assert!(s.user("u1000").is_none());
+        for app in &apps {
+            for name in ["u0", "u500", "u999"] {
+                let openid = s.user(name).unwrap().openid_for(&app.appid);
+                let found = s.user_by_openid(&app.appid, &openid).unwrap();
+                assert_eq!(found.name, name);
+            }
+            // An openid of the other app is nobody here.
+            let other = apps.iter().find(|a| a.appid != app.appid).unwrap();
+            let foreign = s.user("u1").unwrap().openid_for(&other.appid);
+            assert!(s.user_by_openid(&app.appid, &foreign).is_none());
+        }
+        assert!(s.user_by_openid("wx-unknown", "o-nobody").is_none());
     }
 }

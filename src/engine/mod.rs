@@ -25,6 +25,9 @@ pub use profiles::Profile;
 use tokens::GlobalTokens;
 pub(crate) use tokens::TokenFor;
 
+/// Used codes this process remembers itself, besides the store.
+const LOCAL_CODES: u64 = 1_000;
+
 /// Everything the layer shares between requests.
 pub(crate) struct Engine {
     cfg: WechatConfig,
@@ -38,7 +41,7 @@ pub(crate) struct Engine {
     global: GlobalTokens,
     /// Whether the background work (the deny-list listener) has been started.
     background: std::sync::atomic::AtomicBool,
-    /// In-process single flight and memory of used codes.
+    /// In-process single flight and memory of used codes (at most [`LOCAL_CODES`]).
     logins: moka::future::Cache<String, Arc<LoginOutcome>>,
     /// Per-client bounds on code exchanges.
     limits: crate::limit::ClientLimits,
@@ -76,7 +79,9 @@ impl Engine {
             keys,
             revocations: Revocations::default(),
             logins: moka::future::Cache::builder()
-                .max_capacity(10_000)
+                // The most recent codes only (~2 KiB each with moka's bookkeeping): older
+                // repeats read the store, which keeps every outcome for 10 minutes.
+                .max_capacity(LOCAL_CODES)
                 .time_to_live(CODE_MEMORY_LOCAL)
                 .build(),
             limits: crate::limit::ClientLimits::default(),

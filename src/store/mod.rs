@@ -11,7 +11,7 @@
 //!
 //! | Store | Where the state lives | For |
 //! |---|---|---|
-//! | [`MemoryStore`] (default) | this process (moka, bounded, TTLs) | one instance |
+//! | [`MemoryStore`] (default) | this process (bounded by real memory, TTLs) | one instance |
 //! | `RedisStore` (feature `redis`) | a Redis 6.2+ server | any number of instances |
 //!
 //! ```

@@ -1,0 +1,196 @@
+//! Section 2b: the login section once more on `RedisStore`, with two app instances sharing
+//! one Redis: browsers log in on instance A, and WeChat's push lands on instance B, which
+//! must hand the confirmation to the browser waiting on A through the store.
+//!
+//! Needs `redis-server` on `PATH` (or `REDIS_SERVER=/path/to/redis-server`): the harness
+//! starts its own on a free loopback port, without persistence, and stops it at the end.
+//! Without it the section says so and is skipped.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use wechat_auth::{
+    mock::{MockConfig, MockWechat},
+    store::{RedisStore, Store},
+};
+
+use crate::{
+    login::{Settings, browsers, scan_pass, start_app, user_name, website_pass},
+    util::{Verdict, ms, percentile},
+};
+
+/// A `redis-server` of our own, stopped when dropped.
+struct RedisServer {
+    child: Child,
+    url: String,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_server() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("REDIS_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("redis-server"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Starts `redis-server` on a free loopback port and waits until it answers.
+async fn start_server(bin: &PathBuf) -> RedisServer {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(bin)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start redis-server");
+    let server = RedisServer {
+        child,
+        url: format!("redis://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    loop {
+        if RedisStore::connect(&server.url).await.is_ok() {
+            return server;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-server did not answer on port {port} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs the section and adds its verdicts.
+pub async fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
+    let Some(bin) = find_server() else {
+        println!(
+            "redis-server not found: install it (apt-get install redis-server) or set REDIS_SERVER"
+        );
+        return;
+    };
+    let server = start_server(&bin).await;
+    let n = s.users;
+    let mut mock_cfg = MockConfig::new();
+    for i in 0..n.max(64) {
+        mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
+    }
+    let mock = Arc::new(MockWechat::start_with(mock_cfg).await.unwrap());
+    // Both instances share one Redis and one key prefix: one site, two processes' worth of
+    // layers (here in one process, each with its own connections and deny-list listener).
+    let store = || -> Arc<dyn Store> {
+        Arc::new(
+            RedisStore::connect_lazy(&server.url)
+                .unwrap()
+                .with_prefix("load"),
+        )
+    };
+    let a = start_app(&mock, Some(store())).await;
+    let b = start_app(&mock, Some(store())).await;
+    let oa = mock.official_account().clone();
+    mock.set_push_url(&oa.appid, Some(&format!("{b}/auth/wechat/push")))
+        .unwrap();
+    println!(
+        "redis {} ({}); instance A {a} (browsers), instance B {b} (WeChat's pushes); {} users; \
+         {} browsers at once",
+        server.url,
+        bin.display(),
+        n,
+        s.concurrency
+    );
+    let http = browsers(s.concurrency);
+    let mut rates = Vec::new();
+    for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
+        let (rate, callbacks, calls) = website_pass(&http, &a, &mock, n, s).await;
+        let get = |k: &str| calls.get(k).copied().unwrap_or(0);
+        assert_eq!(get("sns/oauth2/access_token"), n, "one exchange per login");
+        assert_eq!(
+            get("sns/userinfo"),
+            if first { n } else { 0 },
+            "userinfo once per user, the profile shared through Redis"
+        );
+        println!(
+            "website on A, {pass}: {rate:.0} logins/s; callback p50 {:.2} ms, p99 {:.2} ms; \
+             upstream per login {:.0} exchange + {:.0} userinfo",
+            ms(percentile(&callbacks, 50.0)),
+            ms(percentile(&callbacks, 99.0)),
+            get("sns/oauth2/access_token") as f64 / n as f64,
+            get("sns/userinfo") as f64 / n as f64,
+        );
+        rates.push(rate);
+    }
+    let before = mock.all_calls();
+    let (scan_rate, loaded) = scan_pass(&http, &a, &mock, s.scans, s.concurrency, s).await;
+    let after = mock.all_calls();
+    let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    assert_eq!(delta("push"), s.scans, "one push delivery per scan, to B");
+    assert_eq!(
+        delta("cgi-bin/user/info"),
+        s.scans,
+        "one user lookup per scan"
+    );
+    println!(
+        "scan, started and awaited on A, pushed to B, {} at once: {scan_rate:.0} logins/s; \
+         push → browser p50 {:.2} ms, p99 {:.2} ms",
+        s.concurrency,
+        ms(percentile(&loaded, 50.0)),
+        ms(percentile(&loaded, 99.0)),
+    );
+    let (_, idle) = scan_pass(&http, &a, &mock, s.push_samples, 1, s).await;
+    println!(
+        "push → browser, one scan at a time ({} samples, B → Redis → A): p50 {:.2} ms, p99 {:.2} ms",
+        s.push_samples,
+        ms(percentile(&idle, 50.0)),
+        ms(percentile(&idle, 99.0)),
+    );
+    verdicts.push(Verdict::new(
+        "Redis: website logins/s (first, repeat)",
+        "-",
+        format!("{:.0}, {:.0}", rates[0], rates[1]),
+        None,
+    ));
+    verdicts.push(Verdict::new(
+        "Redis: scan logins/s, A ← push on B",
+        "-",
+        format!("{scan_rate:.0}"),
+        None,
+    ));
+    verdicts.push(Verdict::new(
+        "Redis: push on B → browser on A, p50/p99",
+        "-",
+        format!(
+            "1 at a time {:.2}/{:.2} ms; {} at once {:.2}/{:.2} ms",
+            ms(percentile(&idle, 50.0)),
+            ms(percentile(&idle, 99.0)),
+            s.concurrency,
+            ms(percentile(&loaded, 50.0)),
+            ms(percentile(&loaded, 99.0)),
+        ),
+        None,
+    ));
+    drop(server);
+}
