@@ -70,6 +70,17 @@ impl WechatConfigBuilder {
         b.open_base = env("WECHAT_OPEN_BASE");
         b.mp_base = env("WECHAT_MP_BASE");
         b.redis_url = env("WECHAT_REDIS_URL").map(Secret::new);
+        b.redis_ca_file = env("WECHAT_REDIS_CA_FILE").map(Into::into);
+        b.relay_hub = env("WECHAT_RELAY_HUB");
+        b.relay_targets = env("WECHAT_RELAY_TARGETS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(b)
     }
 }

@@ -141,6 +141,9 @@ pub enum ConfigError {
     /// The Redis URL cannot be used.
     #[error("WECHAT_REDIS_URL cannot be used: {0}")]
     InvalidRedisUrl(String),
+    /// A relay setting (`WECHAT_RELAY_HUB`, `WECHAT_RELAY_TARGETS`) cannot be used.
+    #[error("relay setting {0}")]
+    InvalidRelay(String),
 }
 
 fn not_alphanumeric_note(alphanumeric: bool) -> &'static str {
