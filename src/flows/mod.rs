@@ -7,6 +7,7 @@
 //! - [`app`]: the mobile app (`app`) and long sessions for native clients (`refresh`);
 //!   [`miniprogram`]: the mini program (`miniprogram`).
 //! - [`account`]: the current session (`me`, `logout`).
+//! - [`relay`]: the hub that passes WeChat's callback on to the site that started a login.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub(crate) mod app;
 pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
+pub(crate) mod relay;
 pub(crate) mod scan;
 
 /// A tiny view over a query string.
@@ -74,6 +76,7 @@ where
     match sub {
         "/login" if read => Ok(oauth::login(auth, req)),
         "/callback" if read => Ok(oauth::callback(auth, req).await),
+        "/relay" if read => Ok(relay::relay(auth, req)),
         "/me" if read => Ok(account::me(auth, req)),
         "/logout" if post => account::logout(auth, req).await,
         "/scan" if read => Ok(scan::page(auth, req)),
@@ -101,6 +104,7 @@ where
             Err(Failure::MethodNotAllowed("POST"))
         }
         "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
+        "/relay" => Err(Failure::MethodNotAllowed("GET, HEAD")),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if read => {
                 if let Some(id) = rest.strip_suffix("/qr.svg") {
