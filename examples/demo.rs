@@ -31,6 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "wechat_auth=info".into()),
         )
         .init();
+    // The layer's metrics (wechat_auth::metrics) as Prometheus text at /metrics.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    wechat_auth::metrics::describe();
 
     let port: u16 = std::env::var("PORT")
         .ok()
@@ -82,6 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hook_accounts = accounts.clone();
     let cfg = builder
         .with_public_path("/")
+        .with_public_path("/metrics")
         .with_on_login(move |user: WechatUser| {
             let accounts = hook_accounts.clone();
             async move {
@@ -111,6 +115,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(landing))
         .route("/profile", get(profile))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
         .layer(WechatAuthLayer::new(cfg))
         .with_state(Arc::new(phone.clone()));
 

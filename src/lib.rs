@@ -137,6 +137,7 @@ mod flows;
 mod handle;
 mod layer;
 mod limit;
+pub mod metrics;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 #[doc(inline)]

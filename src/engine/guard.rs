@@ -183,6 +183,42 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+impl Engine {
+    /// What the guard decided about a request it looked up with `find_session`, for
+    /// `wechat_auth_guard_decisions_total`. A valid session costs nothing more; only a
+    /// failed lookup looks again, to tell a revoked token from an invalid one.
+    pub(crate) fn guard_decision(
+        &self,
+        found: &Found,
+        headers: &HeaderMap,
+    ) -> crate::metrics::Guard {
+        use crate::metrics::Guard;
+        let token = match found {
+            Found::Session(_) => return Guard::Valid,
+            Found::InvalidBearer => bearer(headers),
+            Found::Nothing => {
+                let mut tokens = headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| cookie_values(v, &self.cfg.session_cookie));
+                let first = tokens.next();
+                if first.is_some() && tokens.next().is_some() {
+                    return Guard::Invalid;
+                }
+                first
+            }
+        };
+        let Some(token) = token else {
+            return Guard::Missing;
+        };
+        match self.keys.verify(token) {
+            Some(session) if self.revocations.contains(&session) => Guard::Revoked,
+            _ => Guard::Invalid,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

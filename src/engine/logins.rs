@@ -219,7 +219,7 @@ impl Engine {
         mut user: WechatUser,
     ) -> Result<WechatUser, LoginRefused> {
         if let Some(hook) = &self.cfg.on_login {
-            user.subject = hook(user.clone()).await?;
+            user.subject = crate::metrics::refusal(&user, hook(user.clone()).await)?;
         }
         Ok(user)
     }

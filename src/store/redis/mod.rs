@@ -397,7 +397,7 @@ impl RedisStore {
 
     /// Runs one Redis operation within the command timeout, mapping every failure to
     /// [`StoreError::Unavailable`] and keeping the health log up to date.
-    async fn run<T, F>(&self, op: impl FnOnce(Conn) -> F) -> StoreResult<T>
+    async fn run<T, F>(&self, name: &'static str, op: impl FnOnce(Conn) -> F) -> StoreResult<T>
     where
         F: Future<Output = Result<T, RedisError>>,
     {
@@ -409,12 +409,14 @@ impl RedisStore {
                 Ok(v)
             }
             Ok(Err(e)) => {
+                crate::metrics::store_error(name);
                 if is_connectivity(&e) {
                     health.failed(&e);
                 }
                 Err(StoreError::unavailable(e))
             }
             Err(_) => {
+                crate::metrics::store_error(name);
                 let e = format!("Redis did not answer within {:?}", self.timeout);
                 health.failed(&e);
                 Err(StoreError::unavailable(e))
@@ -425,7 +427,7 @@ impl RedisStore {
     async fn check_server(&self) -> StoreResult<()> {
         let url = self.shared.url.clone();
         let info: String = self
-            .run(|mut c| async move {
+            .run("connect", |mut c| async move {
                 let _: String = redis::cmd("PING").query_async(&mut c).await?;
                 // Some managed services disable INFO: then there is nothing more to check.
                 Ok(redis::cmd("INFO")
@@ -512,7 +514,7 @@ fn redact(url: &str) -> String {
 impl Store for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
         let key = self.key(key);
-        Box::pin(self.run(|mut c| async move { c.get(key).await }))
+        Box::pin(self.run("get", |mut c| async move { c.get(key).await }))
     }
 
     fn set<'a>(
@@ -522,7 +524,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<()>> {
         let key = self.key(key);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("set", move |mut c| async move {
             redis::cmd("SET")
                 .arg(key)
                 .arg(value)
@@ -540,7 +542,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<bool>> {
         let key = self.key(key);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("set_if_absent", move |mut c| async move {
             let set: Option<String> = redis::cmd("SET")
                 .arg(key)
                 .arg(value)
@@ -555,11 +557,9 @@ impl Store for RedisStore {
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
         let key = self.key(key);
-        Box::pin(
-            self.run(
-                |mut c| async move { redis::cmd("GETDEL").arg(key).query_async(&mut c).await },
-            ),
-        )
+        Box::pin(self.run("take", |mut c| async move {
+            redis::cmd("GETDEL").arg(key).query_async(&mut c).await
+        }))
     }
 
     fn delete_if_eq<'a>(
@@ -568,7 +568,7 @@ impl Store for RedisStore {
         expected: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<bool>> {
         let key = self.key(key);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("delete_if_eq", move |mut c| async move {
             let deleted: i64 = DELETE_IF_EQ
                 .key(key)
                 .arg(expected)
@@ -580,7 +580,7 @@ impl Store for RedisStore {
 
     fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>> {
         let channel = self.key(topic);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("publish", move |mut c| async move {
             let _receivers: i64 = c.publish(channel, message).await?;
             Ok(())
         }))
@@ -600,10 +600,12 @@ impl Store for RedisStore {
                     Ok(listener.into_subscription())
                 }
                 Ok(Err(e)) => {
+                    crate::metrics::store_error("subscribe");
                     health.failed(&e);
                     Err(StoreError::unavailable(e))
                 }
                 Err(_) => {
+                    crate::metrics::store_error("subscribe");
                     let e = format!("Redis did not confirm SUBSCRIBE within {:?}", self.timeout);
                     health.failed(&e);
                     Err(StoreError::unavailable(e))
@@ -617,7 +619,7 @@ impl Store for RedisStore {
         let through = format!("{key}:through");
         // Redis keeps scores as f64 and expiry times within its clock: clamp far futures.
         let until = entry.until.min(now_unix() + MAX_TTL_MS / 1000);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("revoke", move |mut c| async move {
             REVOKE
                 .key(key)
                 .key(through)
@@ -633,7 +635,7 @@ impl Store for RedisStore {
     fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>> {
         let key = self.key(REVOKED_KEY);
         let through = format!("{key}:through");
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("revoked", move |mut c| async move {
             let flat: Vec<String> = REVOKED
                 .key(key)
                 .key(through)
