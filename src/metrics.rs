@@ -175,6 +175,7 @@ pub(crate) fn scan(event: &'static str) {
 }
 
 /// A failed store operation.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn store_error(op: &'static str) {
     counter!(STORE_ERRORS, "op" => op).increment(1);
 }

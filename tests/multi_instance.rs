@@ -25,14 +25,17 @@ async fn pair_with(
     prefix: &str,
     timeout: Duration,
 ) -> (App, App) {
-    let instance = || {
+    // Connected before the test starts (as a server's start-up check would): a TLS
+    // handshake or a Cluster's slot discovery is not what the command timeout measures.
+    let instance = || async {
         let store = redis
-            .store_lazy()
+            .store()
+            .await
             .with_command_timeout(timeout)
             .with_prefix(prefix);
         base_config(mock).with_store(std::sync::Arc::new(store))
     };
-    (start(instance()).await, start(instance()).await)
+    (start(instance().await).await, start(instance().await).await)
 }
 
 fn prefix(test: &str) -> String {

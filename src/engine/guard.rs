@@ -185,8 +185,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 impl Engine {
     /// What the guard decided about a request it looked up with `find_session`, for
-    /// `wechat_auth_guard_decisions_total`. A valid session costs nothing more; only a
-    /// failed lookup looks again, to tell a revoked token from an invalid one.
+    /// `wechat_auth_guard_decisions_total`. A valid session costs nothing more; a failed
+    /// lookup asks the verified-token cache (no second signature check) whether the token
+    /// was genuine, to tell a revoked token from an invalid one.
     pub(crate) fn guard_decision(
         &self,
         found: &Found,
@@ -212,7 +213,7 @@ impl Engine {
         let Some(token) = token else {
             return Guard::Missing;
         };
-        match self.keys.verify(token) {
+        match self.keys.verified_before(token) {
             Some(session) if self.revocations.contains(&session) => Guard::Revoked,
             _ => Guard::Invalid,
         }

@@ -40,6 +40,8 @@ pub struct Node {
     pub port: u16,
     /// The TLS port the store uses (TLS mode).
     pub tls_port: Option<u16>,
+    /// The Cluster bus port (by default Redis takes the port + 10000, which may not exist).
+    pub bus_port: Option<u16>,
     pub dir: PathBuf,
     pub child: Option<Child>,
 }
@@ -65,6 +67,7 @@ pub fn nodes(mode: Mode, dir: &Path) -> Vec<Node> {
             Node {
                 port: free_port(),
                 tls_port: (mode == Mode::Tls).then(free_port),
+                bus_port: (mode == Mode::Cluster).then(free_port),
                 dir,
                 child: None,
             }
@@ -115,6 +118,8 @@ pub fn server_args(mode: Mode, node: &Node, ca_dir: Option<&Path>) -> Vec<String
             node.dir.join("nodes.conf").display().to_string(),
             "--cluster-node-timeout".into(),
             "2000".into(),
+            "--cluster-port".into(),
+            node.bus_port.expect("a bus port").to_string(),
         ],
     }
 }
