@@ -123,7 +123,7 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
         return Err("the target carries a query or a fragment");
     }
     let origin = url.origin().ascii_serialization();
-    if !targets.iter().any(|t| *t == origin) {
+    if !targets.contains(&origin) {
         return Err("the target's origin is not one this hub relays for");
     }
     if !url.path().ends_with("/callback") {

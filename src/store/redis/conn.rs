@@ -24,7 +24,7 @@ pub(super) enum Backend {
         manager: OnceLock<ConnectionManager>,
     },
     Cluster {
-        client: ClusterClient,
+        client: Box<ClusterClient>,
         /// Made by the first command that finds it empty; a failed attempt leaves it empty,
         /// so the next command tries again.
         conn: tokio::sync::OnceCell<ClusterConnection>,
@@ -41,7 +41,7 @@ impl Backend {
 
     pub(super) fn cluster(client: ClusterClient) -> Self {
         Self::Cluster {
-            client,
+            client: Box::new(client),
             conn: tokio::sync::OnceCell::new(),
         }
     }
