@@ -162,8 +162,9 @@ fn command(addr: &str, args: &[&str]) -> Resp {
         .unwrap_or_else(|e| panic!("{args:?} on {addr}: {e}"))
 }
 
-/// Splits the 16384 slots over the nodes and introduces them to each other.
-pub fn form_cluster(addrs: &[String]) {
+/// Splits the 16384 slots over the nodes and introduces them to each other (`buses`: each
+/// node's Cluster bus port, which `CLUSTER MEET` must be told as it is not port + 10000).
+pub fn form_cluster(addrs: &[String], buses: &[u16]) {
     let per = 16384 / addrs.len();
     for (i, addr) in addrs.iter().enumerate() {
         let first = i * per;
@@ -183,9 +184,10 @@ pub fn form_cluster(addrs: &[String]) {
         );
         assert_eq!(reply, Resp::Simple("OK".into()), "ADDSLOTSRANGE on {addr}");
     }
-    for addr in &addrs[1..] {
+    for (addr, bus) in addrs.iter().zip(buses).skip(1) {
         let (host, port) = addr.rsplit_once(':').expect("host:port");
-        let reply = command(&addrs[0], &["CLUSTER", "MEET", host, port]);
+        let bus = bus.to_string();
+        let reply = command(&addrs[0], &["CLUSTER", "MEET", host, port, &bus]);
         assert_eq!(reply, Resp::Simple("OK".into()), "CLUSTER MEET {addr}");
     }
 }

@@ -271,7 +271,8 @@ impl RedisServer {
         if mode == Mode::Cluster {
             let local = self.local.as_mut().expect("local");
             if !local.formed {
-                modes::form_cluster(&addrs);
+                let buses: Vec<u16> = local.nodes.iter().filter_map(|n| n.bus_port).collect();
+                modes::form_cluster(&addrs, &buses);
                 local.formed = true;
             }
             modes::wait_for_cluster(&addrs);
