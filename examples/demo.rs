@@ -31,6 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "wechat_auth=info".into()),
         )
         .init();
+    // The layer's metrics (wechat_auth::metrics) as Prometheus text at /metrics.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    wechat_auth::metrics::describe();
 
     // Every startup error ends `main` with a message that says what to fix (a refused
     // configuration's `Debug` is its message), and the exit status 1.
@@ -102,6 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hook_accounts = accounts.clone();
     let cfg = builder
         .with_public_path("/")
+        .with_public_path("/metrics")
         .with_on_login(move |user: WechatUser| {
             let accounts = hook_accounts.clone();
             async move {
@@ -131,6 +135,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(landing))
         .route("/profile", get(profile))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
         .layer(WechatAuthLayer::new(cfg))
         .with_state(Arc::new(phone.clone()));
 
@@ -167,6 +175,11 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
             "GET",
             "/profile".to_owned(),
             "protected: who you are (signed out: starts the login)",
+        ),
+        (
+            "GET",
+            "/metrics".to_owned(),
+            "the layer's metrics as Prometheus text",
         ),
     ];
     let layer = [

@@ -258,6 +258,7 @@ where
             }));
         }
         let found = self.auth.find_session(req.headers());
+        crate::metrics::guard(self.auth.guard_decision(&found, req.headers()));
         let (session, invalid_bearer) = match found {
             Found::Session(s) => (Some(s), false),
             Found::InvalidBearer => (None, true),

@@ -150,6 +150,7 @@ mod flows;
 mod handle;
 mod layer;
 mod limit;
+pub mod metrics;
 pub mod pages;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -301,10 +301,7 @@ mod redis_only {
 
         async fn on(server: RedisServer, test: &str) -> Option<Fixture> {
             let prefix = super::redis_server::test_prefix(test);
-            let redis = RedisStore::connect(server.url())
-                .await
-                .unwrap_or_else(|e| panic!("connect to {}: {e}", server.url()))
-                .with_prefix(prefix.clone());
+            let redis = server.store().await.with_prefix(prefix.clone());
             Some(Fixture {
                 store: Arc::new(redis.clone()),
                 server,
@@ -315,10 +312,7 @@ mod redis_only {
 
         /// Another "app instance" on the same Redis and prefix.
         async fn other_instance(&self) -> RedisStore {
-            RedisStore::connect(self.server.url())
-                .await
-                .unwrap()
-                .with_prefix(self.prefix.clone())
+            self.server.store().await.with_prefix(self.prefix.clone())
         }
     }
 
@@ -367,9 +361,10 @@ mod redis_only {
         let Some(fx) = Fixture::new("prefixes").await else {
             return;
         };
-        let other = RedisStore::connect(fx.server.url())
+        let other = fx
+            .server
+            .store()
             .await
-            .unwrap()
             .with_prefix(format!("{}-other", fx.prefix));
         let k = key("userinfo", "o1");
         fx.redis
@@ -443,7 +438,7 @@ mod redis_only {
             }
         }
         // The deny-list lives as long as its farthest entry, not longer.
-        let revoked = format!("{}:wechat-auth:revoked", fx.prefix);
+        let revoked = format!("{}:wechat-auth:{{revoked}}", fx.prefix);
         let ttl = fx.server.command(&["TTL", &revoked]).int();
         assert!((3500..=3602).contains(&ttl), "deny-list TTL {ttl}");
     }
@@ -453,12 +448,16 @@ mod redis_only {
         let Some(fx) = Fixture::new("pubsub_resources").await else {
             return;
         };
+        // Summed over the nodes of a Cluster (each counts its own clients' subscriptions).
         let numsub = |channel: &str| {
-            let reply = fx.server.command(&["PUBSUB", "NUMSUB", channel]);
-            let super::redis_server::Resp::Array(parts) = reply else {
-                panic!("{reply:?}")
-            };
-            parts[1].int()
+            let mut total = 0;
+            for reply in fx.server.command_on_each(&["PUBSUB", "NUMSUB", channel]) {
+                let super::redis_server::Resp::Array(parts) = reply else {
+                    panic!("{reply:?}")
+                };
+                total += parts[1].int();
+            }
+            total
         };
         let topics: Vec<String> = (0..50).map(|i| key("scan", &format!("r{i}"))).collect();
         let mut subs = Vec::new();
@@ -472,7 +471,12 @@ mod redis_only {
             assert_eq!(numsub(&channel(t)), 1, "{t}");
         }
         // ... and all 50 on one connection (`sub=50` in CLIENT LIST).
-        let clients = fx.server.command(&["CLIENT", "LIST"]).text().unwrap();
+        let clients: String = fx
+            .server
+            .command_on_each(&["CLIENT", "LIST"])
+            .iter()
+            .filter_map(|r| r.text())
+            .collect();
         let carriers = clients.lines().filter(|l| l.contains(" sub=50 ")).count();
         assert_eq!(
             carriers, 1,
@@ -526,19 +530,27 @@ mod redis_only {
         };
         let fx = Fixture::on(server, "drop").await.unwrap();
         let connected = |server: &RedisServer| {
-            // Our raw connection counts itself.
-            let info = server.command(&["INFO", "clients"]).text().unwrap();
-            info.lines()
-                .find_map(|l| l.strip_prefix("connected_clients:"))
-                .and_then(|n| n.trim().parse::<i64>().ok())
-                .unwrap()
-                - 1
+            // Over every node; each raw connection counts itself.
+            server
+                .command_on_each(&["INFO", "clients"])
+                .iter()
+                .map(|r| {
+                    let info = r.text().unwrap();
+                    info.lines()
+                        .find_map(|l| l.strip_prefix("connected_clients:"))
+                        .and_then(|n| n.trim().parse::<i64>().ok())
+                        .unwrap()
+                        - 1
+                })
+                .sum::<i64>()
         };
+        // One command connection per node (a Cluster: one per primary).
+        let command_connections = i64::try_from(fx.server.node_addrs().len()).unwrap();
         let sub = fx.store.subscribe(&key("scan", "d")).await.unwrap();
         fx.store.get("k").await.unwrap();
         assert_eq!(
             connected(&fx.server),
-            2,
+            command_connections + 1,
             "one command and one pub/sub connection"
         );
         let Fixture {

@@ -466,6 +466,7 @@ impl WechatClient {
     pub async fn token(&self, appid: &str, secret: &Secret) -> Result<GlobalToken, WechatError> {
         require("appid", appid)?;
         require("secret", secret.expose())?;
+        crate::metrics::global_token_fetch("token");
         self.execute(Endpoint::Token, Replay::Safe, |http, url| {
             http.get(url).query(&[
                 ("grant_type", "client_credential"),
@@ -496,6 +497,7 @@ impl WechatClient {
     ) -> Result<GlobalToken, WechatError> {
         require("appid", appid)?;
         require("secret", secret.expose())?;
+        crate::metrics::global_token_fetch("stable_token");
         let replay = if force_refresh {
             Replay::OnlyIfUnsent
         } else {

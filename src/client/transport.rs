@@ -232,6 +232,7 @@ where
                 Ok(value) => {
                     // Recorded once, at the end: some subscribers append rather than replace.
                     tracing::Span::current().record("attempt", attempt);
+                    crate::metrics::wechat_call(endpoint.path(), started, Some(0));
                     tracing::debug!(
                         attempt,
                         elapsed_ms = elapsed_ms(started),
@@ -240,6 +241,7 @@ where
                     return Ok(value);
                 }
                 Err(failure) => {
+                    crate::metrics::wechat_call(endpoint.path(), started, failure.error.errcode());
                     let retry = policy.should_retry(&failure, replay, retries_done);
                     if !retry {
                         tracing::Span::current().record("attempt", attempt);

@@ -64,6 +64,9 @@ pub struct WechatConfigBuilder {
     pub(super) pages: Option<Arc<dyn crate::pages::Pages>>,
     pub(super) language: Option<crate::pages::Language>,
     pub(super) embed_css: Option<String>,
+    pub(super) redis_ca_file: Option<std::path::PathBuf>,
+    pub(super) relay_hub: Option<String>,
+    pub(super) relay_targets: Vec<String>,
 }
 
 impl Default for WechatConfigBuilder {
@@ -107,6 +110,9 @@ impl Default for WechatConfigBuilder {
             pages: None,
             language: None,
             embed_css: None,
+            redis_ca_file: None,
+            relay_hub: None,
+            relay_targets: Vec::new(),
         }
     }
 }
@@ -1092,6 +1098,75 @@ impl WechatConfigBuilder {
     /// ```
     pub fn with_embed_css(mut self, href: impl Into<String>) -> Self {
         self.embed_css = Some(href.into());
+        self
+    }
+
+    /// The CA bundle (PEM) that a `rediss://` Redis's certificate chains to
+    /// (`WECHAT_REDIS_CA_FILE`), for managed Redis with a private CA; without it the
+    /// system roots are trusted. Read by `build`, which fails when the file cannot be read
+    /// or the URL is not `rediss://`.
+    ///
+    /// ```
+    /// use wechat_auth::WechatConfig;
+    ///
+    /// let built = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_redis_url("rediss://:hunter2@redis.example.com:6380")
+    ///     .with_redis_ca_file("/nonexistent/ca.pem")
+    ///     .build();
+    /// let e = built.unwrap_err().to_string();
+    /// assert!(e.contains("/nonexistent/ca.pem") && !e.contains("hunter2"), "{e}");
+    /// ```
+    pub fn with_redis_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.redis_ca_file = Some(path.into());
+        self
+    }
+
+    /// Logs in through a relay hub (`WECHAT_RELAY_HUB`): WeChat accepts one callback
+    /// domain per app, so every site of a company but one sends WeChat the hub's
+    /// `PREFIX/relay` endpoint as `redirect_uri` (with this site's callback in `to`), and the
+    /// hub sends the browser on to this site's callback with `code` and `state`. The state
+    /// stays bound to this site's browser; the hub exchanges nothing. The hub must list this
+    /// site's origin with [`with_relay_target`](Self::with_relay_target).
+    ///
+    /// ```
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://shop.example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_relay_hub("https://login.example.com/auth/wechat/relay")
+    ///     .build()?;
+    /// assert_eq!(
+    ///     cfg.redirect_uri(),
+    ///     "https://login.example.com/auth/wechat/relay?to=https%3A%2F%2Fshop.example.com%2Fauth%2Fwechat%2Fcallback"
+    /// );
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_relay_hub(mut self, relay_url: impl Into<String>) -> Self {
+        self.relay_hub = Some(relay_url.into());
+        self
+    }
+
+    /// Makes this site a relay hub for `origin` (`WECHAT_RELAY_TARGETS`, comma-separated;
+    /// call once per site): `GET PREFIX/relay` then sends a browser that WeChat brought
+    /// back to the callback of that site. A target on any other origin is refused; without
+    /// targets the endpoint does not exist.
+    ///
+    /// ```
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://login.example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_relay_target("https://shop.example.com")
+    ///     .with_relay_target("https://news.example.com/")
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains(r#"relay_targets: ["https://shop.example.com", "https://news.example.com"]"#));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_relay_target(mut self, origin: impl Into<String>) -> Self {
+        self.relay_targets.push(origin.into());
         self
     }
 }

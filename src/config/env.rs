@@ -71,6 +71,17 @@ impl WechatConfigBuilder {
         b.mp_base = env("WECHAT_MP_BASE");
         b.redis_url = env("WECHAT_REDIS_URL").map(Secret::new);
         super::push::from_env(&mut b, env)?;
+        b.redis_ca_file = env("WECHAT_REDIS_CA_FILE").map(Into::into);
+        b.relay_hub = env("WECHAT_RELAY_HUB");
+        b.relay_targets = env("WECHAT_RELAY_TARGETS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(b)
     }
 }

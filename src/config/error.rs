@@ -164,6 +164,9 @@ pub enum ConfigError {
     /// The Redis URL cannot be used.
     #[error("WECHAT_REDIS_URL cannot be used: {0}")]
     InvalidRedisUrl(String),
+    /// A relay setting (`WECHAT_RELAY_HUB`, `WECHAT_RELAY_TARGETS`) cannot be used.
+    #[error("relay setting {0}")]
+    InvalidRelay(String),
 }
 
 fn not_alphanumeric_note(alphanumeric: bool) -> &'static str {
@@ -201,6 +204,7 @@ impl ConfigError {
             Self::InvalidPushForward(_) => "InvalidPushForward",
             Self::InvalidScanLimits => "InvalidScanLimits",
             Self::InvalidEmbedCss(_) => "InvalidEmbedCss",
+            Self::InvalidRelay(_) => "InvalidRelay",
         }
     }
 }

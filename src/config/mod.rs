@@ -329,6 +329,10 @@ pub struct WechatConfig {
     pub(crate) mini_code_page: Option<String>,
     pub(crate) mini_code_env: Option<String>,
     pub(crate) store: Arc<dyn Store>,
+    /// The hub's relay endpoint this site's logins go through (`with_relay_hub`).
+    pub(crate) relay_hub: Option<Url>,
+    /// The origins this site relays logins to, as a hub (`with_relay_target`).
+    pub(crate) relay_targets: Vec<String>,
     /// The push URL's signature and crypto, made by `build` when the Official Account has a
     /// push token (shared by every clone).
     pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
@@ -359,6 +363,8 @@ impl fmt::Debug for WechatConfig {
             .field("on_login", &self.on_login.is_some())
             .field("token_provider", &self.token_provider.is_some())
             .field("store", &self.store)
+            .field("relay_hub", &self.relay_hub.as_ref().map(Url::as_str))
+            .field("relay_targets", &self.relay_targets)
             .finish_non_exhaustive()
     }
 }
@@ -400,7 +406,15 @@ impl WechatConfig {
     /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn redirect_uri(&self) -> String {
-        format!("{}{}/callback", self.origin, self.prefix)
+        let callback = format!("{}{}/callback", self.origin, self.prefix);
+        match &self.relay_hub {
+            // Through the hub (`with_relay_hub`): its host is the registered callback domain.
+            Some(hub) => format!(
+                "{hub}?to={}",
+                form_urlencoded::byte_serialize(callback.as_bytes()).collect::<String>()
+            ),
+            None => callback,
+        }
     }
 
     /// The external origin, e.g. `https://example.com`.

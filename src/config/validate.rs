@@ -10,16 +10,24 @@ use super::{
 };
 use crate::{Secret, client::OaScope, push::PushCrypto, store::Store};
 
-/// The Redis store for `url`, connecting on first use.
+/// The Redis store for `url` (trusting the CA in `ca_file`), connecting on first use.
 #[cfg(feature = "redis")]
-fn redis_store(url: &Secret) -> Result<Arc<dyn Store>, ConfigError> {
-    crate::store::RedisStore::connect_lazy(url.expose())
+fn redis_store(
+    url: &Secret,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<dyn Store>, ConfigError> {
+    let store = crate::store::RedisStore::connect_lazy(url.expose());
+    let store = match ca_file {
+        Some(path) => store.and_then(|s| s.with_ca_file(path)),
+        None => store,
+    };
+    store
         .map(|s| Arc::new(s) as Arc<dyn Store>)
         .map_err(|e| ConfigError::InvalidRedisUrl(e.to_string()))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis_store(_: &Secret) -> Result<Arc<dyn Store>, ConfigError> {
+fn redis_store(_: &Secret, _: Option<&std::path::Path>) -> Result<Arc<dyn Store>, ConfigError> {
     Err(ConfigError::RedisFeatureMissing)
 }
 
@@ -174,6 +182,45 @@ impl WechatConfigBuilder {
             return Err(ConfigError::InvalidPrefix(prefix));
         }
 
+        let relay_hub = match &self.relay_hub {
+            None => None,
+            Some(hub) => match Url::parse(hub) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.username().is_empty()
+                        && u.query().is_none()
+                        && u.fragment().is_none() =>
+                {
+                    Some(u)
+                }
+                _ => {
+                    return Err(ConfigError::InvalidRelay(format!(
+                        "WECHAT_RELAY_HUB {hub:?} must be the hub's relay endpoint, an absolute http(s) URL without query such as https://login.example.com/auth/wechat/relay"
+                    )));
+                }
+            },
+        };
+        let mut relay_targets = Vec::with_capacity(self.relay_targets.len());
+        for o in &self.relay_targets {
+            match Url::parse(o) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.username().is_empty()
+                        && matches!(u.path(), "" | "/")
+                        && u.query().is_none() =>
+                {
+                    relay_targets.push(u.origin().ascii_serialization());
+                }
+                _ => {
+                    return Err(ConfigError::InvalidRelay(format!(
+                        "WECHAT_RELAY_TARGETS entry {o:?} is not an http(s) origin like https://shop.example.com"
+                    )));
+                }
+            }
+        }
+
         let mut allowed_origins = Vec::with_capacity(self.allowed_origins.len());
         for o in self.allowed_origins {
             let url = Url::parse(&o).map_err(|_| ConfigError::InvalidOrigin(o.clone()))?;
@@ -247,7 +294,7 @@ impl WechatConfigBuilder {
         let store: Arc<dyn Store> = match (self.store, &self.redis_url) {
             (Some(store), _) => store,
             (None, None) => Arc::new(crate::store::MemoryStore::new()),
-            (None, Some(url)) => redis_store(url)?,
+            (None, Some(url)) => redis_store(url, self.redis_ca_file.as_deref())?,
         };
 
         if let Some(page) = &self.mini_code_page
@@ -308,6 +355,8 @@ impl WechatConfigBuilder {
             mini_code_page,
             mini_code_env,
             store,
+            relay_hub,
+            relay_targets,
             push,
             push_settings: self.push_settings.checked()?,
             pages: self

@@ -88,12 +88,14 @@ impl Engine {
 
     /// Signs a browser session (cookie) for `user`.
     pub(crate) fn issue(&self, user: &WechatUser) -> IssuedToken {
+        crate::metrics::session_issued(user, false);
         self.keys
             .issue(user, TokenClass::Web, self.lifetimes(), None)
     }
 
     /// Signs a native session (bearer) for `user`: a new login, or the refresh of `parent`.
     pub(crate) fn issue_native(&self, user: &WechatUser, parent: Option<&Session>) -> IssuedToken {
+        crate::metrics::session_issued(user, parent.is_some());
         self.keys
             .issue(user, TokenClass::Native, self.lifetimes(), parent)
     }

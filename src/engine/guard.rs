@@ -212,6 +212,42 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     (scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty()).then_some(token)
 }
 
+impl Engine {
+    /// What the guard decided about a request it looked up with `find_session`, for
+    /// `wechat_auth_guard_decisions_total`. A valid session costs nothing more; a failed
+    /// lookup asks the verified-token cache (no second signature check) whether the token
+    /// was genuine, to tell a revoked token from an invalid one.
+    pub(crate) fn guard_decision(
+        &self,
+        found: &Found,
+        headers: &HeaderMap,
+    ) -> crate::metrics::Guard {
+        use crate::metrics::Guard;
+        let token = match found {
+            Found::Session(_) => return Guard::Valid,
+            Found::InvalidBearer => bearer(headers),
+            Found::Nothing => {
+                let mut tokens = headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .flat_map(|v| cookie_values(v.as_bytes(), self.cfg.session_cookie.as_bytes()));
+                let first = tokens.next();
+                if first.is_some() && tokens.next().is_some() {
+                    return Guard::Invalid;
+                }
+                first
+            }
+        };
+        let Some(token) = token else {
+            return Guard::Missing;
+        };
+        match self.keys.verified_before(token) {
+            Some(session) if self.revocations.contains(&session) => Guard::Revoked,
+            _ => Guard::Invalid,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

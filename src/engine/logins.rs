@@ -242,7 +242,7 @@ impl Engine {
         signed_in: Option<WechatUser>,
     ) -> Result<WechatUser, LoginRefused> {
         if let Some(hook) = &self.cfg.on_login {
-            user.subject = hook(user.clone(), signed_in).await?;
+            user.subject = crate::metrics::refusal(&user, hook(user.clone(), signed_in).await)?;
         }
         Ok(user)
     }

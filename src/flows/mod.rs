@@ -8,6 +8,7 @@
 //! - [`app`]: the mobile app (`app`) and long sessions for native clients (`refresh`);
 //!   [`miniprogram`]: the mini program (`miniprogram`).
 //! - [`account`]: the current session (`me`, `logout`).
+//! - [`relay`]: the hub that passes WeChat's callback on to the site that started a login.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub(crate) mod app;
 pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
+pub(crate) mod relay;
 pub(crate) mod scan;
 
 /// A tiny view over a query string.
@@ -77,6 +79,7 @@ where
         "/callback" if read => Ok(oauth::callback(auth, req).await),
         "/embed" if read => oauth::embed(auth, req),
         "/embed.js" if read => Ok(oauth::embed_js(req)),
+        "/relay" if read => Ok(relay::relay(auth, req)),
         "/me" if read => Ok(account::me(auth, req)),
         "/logout" if post => account::logout(auth, req).await,
         "/scan" if read => Ok(scan::page(auth, req)),
@@ -106,6 +109,7 @@ where
         }
         "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
         "/embed" | "/embed.js" => Err(Failure::MethodNotAllowed("GET, HEAD")),
+        "/relay" => Err(Failure::MethodNotAllowed("GET, HEAD")),
         _ => match sub.strip_prefix("/scan/") {
             Some(rest) if rest.ends_with("/confirm") && (read || post) => {
                 let id = rest.trim_end_matches("/confirm");

@@ -1,6 +1,11 @@
 //! Every key the layer writes to the [`Store`](super::Store), spelled in one place:
-//! `wechat-auth:{APPID}:{KIND}:{ID}`, plus `:lock` / `:claim` for coordination. Secrets and
-//! codes never appear in a key: they are hashed first.
+//! `wechat-auth:APPID:KIND:{ID}`, plus `:lock` / `:claim` / `:image` for coordination.
+//! Secrets and codes never appear in a key: they are hashed first.
+//!
+//! The braces are a Redis Cluster hash tag: only `ID` picks the slot, so a key and the keys
+//! derived from it (a scan and its claim, a code and its lock) always share one slot and can
+//! be used together in one script or transaction, while different logins spread over the
+//! whole Cluster.
 
 use std::{fmt, ops::Deref};
 
@@ -19,7 +24,7 @@ fn digest(value: &str) -> String {
 
 impl Key {
     fn new(appid: &str, kind: &str, id: &str) -> Self {
-        Self(format!("wechat-auth:{appid}:{kind}:{id}"))
+        Self(format!("wechat-auth:{appid}:{kind}:{{{id}}}"))
     }
 
     /// The outcome of exchanging `code` (only its digest is kept).
@@ -114,7 +119,7 @@ mod tests {
 
     #[test]
     fn keys_are_namespaced_and_hide_codes() {
-        assert_eq!(&*Key::tokens("wx1", "o1"), "wechat-auth:wx1:tokens:o1");
+        assert_eq!(&*Key::tokens("wx1", "o1"), "wechat-auth:wx1:tokens:{o1}");
         let code = Key::code("wx1", "the-code");
         assert!(code.starts_with("wechat-auth:wx1:code:"));
         assert!(!code.contains("the-code"));
@@ -122,7 +127,11 @@ mod tests {
         assert_eq!(&*code.lock(), format!("{}:lock", &*code));
         assert_eq!(
             &*Key::refreshed("wx1", "fam", 3),
-            "wechat-auth:wx1:refreshed:fam.3"
+            "wechat-auth:wx1:refreshed:{fam.3}"
         );
+        // A key and what derives from it share one Cluster hash tag.
+        let scan = Key::scan("wx1", "s1");
+        assert_eq!(&*scan.claim(), "wechat-auth:wx1:scan:{s1}:claim");
+        assert_eq!(&*scan.claim_image(), "wechat-auth:wx1:scan:{s1}:image");
     }
 }

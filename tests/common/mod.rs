@@ -49,9 +49,15 @@ pub fn with_test_store(builder: WechatConfigBuilder) -> WechatConfigBuilder {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let store = wechat_auth::store::RedisStore::connect_lazy(&url)
+    let mut store = wechat_auth::store::RedisStore::connect_lazy(&url)
         .expect("WECHAT_REDIS_URL is usable")
         .with_prefix(prefix);
+    // `rediss://` with a private CA (CI runs the suites on TLS Redis too).
+    if let Some(ca) = std::env::var_os("WECHAT_REDIS_CA_FILE") {
+        store = store
+            .with_ca_file(ca)
+            .expect("WECHAT_REDIS_CA_FILE is usable");
+    }
     builder.with_store(std::sync::Arc::new(store))
 }
 

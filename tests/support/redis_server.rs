@@ -11,12 +11,22 @@
 //! [`RedisServer::stop`] / [`RedisServer::restart`] take it down and bring it back on the
 //! same port. [`RedisServer::command`] speaks just enough RESP for tests to look inside
 //! (`SCAN`, `PTTL`, `PUBSUB NUMSUB`, …) without a client library.
+//!
+//! `WECHAT_TEST_REDIS=tls` or `=cluster` makes [`find`](RedisServer::find) and
+//! [`spawn`](RedisServer::spawn) start (always locally, `WECHAT_REDIS_URL` is then ignored) a
+//! TLS server with a CA of its own, or a three-node Redis Cluster (`redis_modes.rs`). The
+//! stores of a test come from [`RedisServer::store`], which trusts that CA.
 #![allow(dead_code, unreachable_pub)]
+
+#[path = "redis_modes.rs"]
+pub mod modes;
+
+pub use modes::Mode;
 
 use std::{
     env, fs,
     io::{BufRead as _, BufReader, Read as _, Write as _},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -32,17 +42,23 @@ pub fn in_ci() -> bool {
 /// A Redis to test against.
 pub struct RedisServer {
     url: String,
-    /// `host:port` for the raw RESP client.
+    /// `host:port` for the raw RESP client (plain TCP: a TLS server also listens in clear
+    /// on this port, for the harness only; a Cluster's first node).
     addr: String,
     /// Set when this harness runs the server (then it can stop and restart it).
     local: Option<Local>,
+    mode: Mode,
+    /// The CA (PEM) the TLS server's certificate chains to, and where it is on disk.
+    ca: Option<(Vec<u8>, PathBuf)>,
 }
 
 struct Local {
     binary: PathBuf,
-    port: u16,
+    /// One node; three for a Cluster.
+    nodes: Vec<modes::Node>,
     dir: PathBuf,
-    child: Option<Child>,
+    /// A Cluster's slots have been assigned (its nodes.conf files now bring it back).
+    formed: bool,
 }
 
 /// One line on stderr per test binary, not per test.
@@ -83,6 +99,9 @@ impl RedisServer {
     /// `WECHAT_REDIS_URL`, else a fresh local `redis-server`; `None` (after one line) means
     /// skip the test. Panics under `CI=true` instead of returning `None`.
     pub fn find() -> Option<RedisServer> {
+        if Mode::from_env() != Mode::Plain {
+            return Self::spawn();
+        }
         if let Some(url) = env::var("WECHAT_REDIS_URL").ok().filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url).expect("WECHAT_REDIS_URL is a URL");
             let addr = format!(
@@ -94,6 +113,8 @@ impl RedisServer {
                 url,
                 addr,
                 local: None,
+                mode: Mode::Plain,
+                ca: None,
             });
         }
         Self::spawn()
@@ -102,28 +123,65 @@ impl RedisServer {
     /// Always a local `redis-server` this harness owns (for stop/restart tests); `None`
     /// (after one line) when there is no `redis-server` on `PATH`, a failure under `CI=true`.
     pub fn spawn() -> Option<RedisServer> {
+        Self::spawn_as(Mode::from_env())
+    }
+
+    /// A local server of this kind, whatever `WECHAT_TEST_REDIS` says.
+    pub fn spawn_as(mode: Mode) -> Option<RedisServer> {
         let Some(binary) = redis_server_binary() else {
             skip("redis-server not found on PATH");
             return None;
         };
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("redis-{}", unique()));
         fs::create_dir_all(&dir).expect("create the redis-server directory");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+        let ca = (mode == Mode::Tls).then(|| modes::write_certificates(&dir));
+        let nodes = modes::nodes(mode, &dir);
         let mut server = RedisServer {
-            url: format!("redis://127.0.0.1:{port}/0"),
-            addr: format!("127.0.0.1:{port}"),
+            url: modes::url(mode, &nodes),
+            addr: format!("127.0.0.1:{}", nodes[0].port),
             local: Some(Local {
                 binary,
-                port,
+                nodes,
                 dir,
-                child: None,
+                formed: false,
             }),
+            mode,
+            ca,
         };
         server.restart();
         Some(server)
+    }
+
+    /// Which kind of Redis this is.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The CA file a TLS server's certificate chains to (for `WECHAT_REDIS_CA_FILE`).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_ref().map(|(_, path)| path.as_path())
+    }
+
+    /// A store on this Redis (trusting its CA), connecting on first use.
+    #[cfg(feature = "redis")]
+    pub fn store_lazy(&self) -> wechat_auth::store::RedisStore {
+        let store = wechat_auth::store::RedisStore::connect_lazy(&self.url)
+            .unwrap_or_else(|e| panic!("a store for {}: {e}", self.url));
+        match &self.ca {
+            Some((pem, _)) => store.with_ca(pem).expect("the test CA is usable"),
+            None => store,
+        }
+    }
+
+    /// A store on this Redis (trusting its CA), checked to answer.
+    #[cfg(feature = "redis")]
+    pub async fn store(&self) -> wechat_auth::store::RedisStore {
+        let store = self.store_lazy();
+        store
+            .check()
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url));
+        store
     }
 
     /// The URL to hand to `RedisStore::connect`.
@@ -142,55 +200,114 @@ impl RedisServer {
             .local
             .as_mut()
             .expect("only a local redis-server can be stopped");
-        if let Some(mut child) = local.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for node in &mut local.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 
-    /// (Re)starts the local server on its port, empty, and waits until it answers PING.
+    /// (Re)starts the local server (every node) on its port(s), empty, and waits until it
+    /// answers PING (a Cluster: until every node reports `cluster_state:ok`).
     pub fn restart(&mut self) {
         self.stop();
+        let mode = self.mode;
+        let ca_dir = self
+            .ca
+            .as_ref()
+            .map(|(_, p)| p.parent().unwrap().to_path_buf());
         let local = self
             .local
             .as_mut()
             .expect("only a local redis-server can be restarted");
-        let log = fs::File::create(local.dir.join("redis.log")).expect("create redis.log");
-        let child = Command::new(&local.binary)
-            .args(["--port", &local.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
-            .args(["--daemonize", "no"])
-            .arg("--dir")
-            .arg(&local.dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", local.binary.display()));
-        local.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Resp::Simple(pong)) = self.try_command(&["PING"])
-                && pong == "PONG"
-            {
-                return;
-            }
-            let local = self.local.as_mut().expect("local");
-            if let Some(Ok(Some(status))) = local.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "redis-server exited ({status}); log: {}",
-                    local.dir.join("redis.log").display()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer PING on {} within 10 s",
-                self.addr
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for node in &mut local.nodes {
+            let log = fs::File::create(node.dir.join("redis.log")).expect("create redis.log");
+            let child = Command::new(&local.binary)
+                .args(["--port", &node.port.to_string()])
+                .args(["--bind", "127.0.0.1"])
+                .args(["--save", ""])
+                .args(["--appendonly", "no"])
+                .args(["--daemonize", "no"])
+                .arg("--dir")
+                .arg(&node.dir)
+                .args(modes::server_args(mode, node, ca_dir.as_deref()))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone the log handle"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", local.binary.display()));
+            node.child = Some(child);
         }
+        let addrs: Vec<String> = local
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for addr in &addrs {
+            loop {
+                if let Ok(Resp::Simple(pong)) = raw_command(addr, &[vec!["PING".to_owned()]])
+                    && pong == "PONG"
+                {
+                    break;
+                }
+                let local = self.local.as_mut().expect("local");
+                for node in &mut local.nodes {
+                    if let Some(Ok(Some(status))) = node.child.as_mut().map(Child::try_wait) {
+                        panic!(
+                            "redis-server exited ({status}); log: {}",
+                            node.dir.join("redis.log").display()
+                        );
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "redis-server did not answer PING on {addr} within 10 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if mode == Mode::Cluster {
+            let local = self.local.as_mut().expect("local");
+            if !local.formed {
+                let buses: Vec<u16> = local.nodes.iter().filter_map(|n| n.bus_port).collect();
+                modes::form_cluster(&addrs, &buses);
+                local.formed = true;
+            }
+            modes::wait_for_cluster(&addrs);
+        }
+    }
+
+    /// The raw addresses of every node (one unless this is a Cluster).
+    pub fn node_addrs(&self) -> Vec<String> {
+        match &self.local {
+            Some(local) => local
+                .nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port))
+                .collect(),
+            None => vec![self.addr.clone()],
+        }
+    }
+
+    /// `args` on node `node` only (no `MOVED` following).
+    pub fn command_on(&self, node: usize, args: &[&str]) -> Resp {
+        let addr = &self.node_addrs()[node];
+        raw_command(addr, &[args.iter().map(|a| (*a).to_owned()).collect()])
+            .unwrap_or_else(|e| panic!("redis command {args:?} on {addr}: {e}"))
+    }
+
+    /// `args` on every node (a Cluster's `PUBSUB NUMSUB` or `CLIENT LIST` are per node).
+    pub fn command_on_each(&self, args: &[&str]) -> Vec<Resp> {
+        let command = vec![args.iter().map(|a| (*a).to_owned()).collect()];
+        self.node_addrs()
+            .iter()
+            .map(|addr| {
+                raw_command(addr, &command)
+                    .unwrap_or_else(|e| panic!("redis command {args:?} on {addr}: {e}"))
+            })
+            .collect()
     }
 
     /// Runs one command over a fresh connection and returns the reply; panics on failure.
@@ -218,10 +335,35 @@ impl RedisServer {
             }
         }
         commands.push(args.iter().map(|a| (*a).to_owned()).collect());
-        let mut stream = TcpStream::connect(&self.addr)?;
+        let mut addr = self.addr.clone();
+        for _ in 0..3 {
+            match raw_command(&addr, &commands)? {
+                // A Cluster: the key lives on another node.
+                Resp::Error(e) if e.starts_with("MOVED ") => {
+                    addr = e.rsplit(' ').next().unwrap_or_default().to_owned();
+                }
+                reply => return Ok(reply),
+            }
+        }
+        raw_command(&addr, &commands)
+    }
+
+    /// Every key under `pattern` (SCAN, so fine on a shared server; every node of a Cluster).
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        self.node_addrs()
+            .iter()
+            .flat_map(|addr| scan_keys(addr, pattern))
+            .collect()
+    }
+}
+
+/// `commands` over one fresh connection to `addr`; the last reply.
+fn raw_command(addr: &str, commands: &[Vec<String>]) -> std::io::Result<Resp> {
+    {
+        let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         let mut request = Vec::new();
-        for command in &commands {
+        for command in commands {
             request.extend_from_slice(format!("*{}\r\n", command.len()).as_bytes());
             for arg in command {
                 request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
@@ -232,18 +374,21 @@ impl RedisServer {
         stream.write_all(&request)?;
         let mut reader = BufReader::new(stream);
         let mut reply = Resp::Bulk(None);
-        for _ in &commands {
+        for _ in commands {
             reply = read_reply(&mut reader)?;
         }
         Ok(reply)
     }
+}
 
-    /// Every key under `pattern` (SCAN, so fine on a shared server).
-    pub fn keys(&self, pattern: &str) -> Vec<String> {
+fn scan_keys(addr: &str, pattern: &str) -> Vec<String> {
+    {
         let mut cursor = "0".to_owned();
         let mut keys = Vec::new();
         loop {
-            let reply = self.command(&["SCAN", &cursor, "MATCH", pattern, "COUNT", "1000"]);
+            let command = ["SCAN", cursor.as_str(), "MATCH", pattern, "COUNT", "1000"];
+            let reply = raw_command(addr, &[command.iter().map(|a| (*a).to_owned()).collect()])
+                .unwrap_or_else(|e| panic!("SCAN on {addr}: {e}"));
             let Resp::Array(parts) = reply else {
                 panic!("SCAN answered {reply:?}")
             };

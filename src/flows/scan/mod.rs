@@ -387,6 +387,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     };
     let key = scene_key(auth, &id).ok_or(Failure::ChannelOff("scan"))?;
     save_scene(auth, &key, &scene).await?;
+    crate::metrics::scan("started");
     let mut res = started(auth, &id, &qr_url, via, expires_in);
     let cookie = auth.cookie_spec().build(
         cookie_name(auth, &id),
@@ -493,6 +494,7 @@ pub(crate) async fn status(
     // The cookie first: without it, the answer must not depend on the store (the same
     // answer whether or not the scan exists).
     let mine = browser_of(auth, req, id).ok_or(Failure::NotYourScan)?;
+    let _poll = crate::metrics::LongPoll::start(wait);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
     let mut news = auth.store().subscribe(&key).await?;
@@ -508,6 +510,7 @@ pub(crate) async fn status(
         match scene.status {
             SceneStatus::Confirmed { .. } => return hand_over(auth, &key).await,
             SceneStatus::Refused { message } => {
+                crate::metrics::scan("refused");
                 return Ok(respond::json(
                     StatusCode::FORBIDDEN,
                     &serde_json::json!({ "status": "refused", "message": message }),
@@ -536,6 +539,7 @@ pub(crate) async fn status(
                     )
                 {
                     if scene.expires_at <= now_unix() {
+                        crate::metrics::scan("expired");
                         return Ok(status_json("expired"));
                     }
                     return Ok(status_json(name));
@@ -558,6 +562,7 @@ async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> 
         return Ok(status_json("expired"));
     };
     let token = auth.issue(&user);
+    crate::metrics::scan("confirmed");
     let mut res = respond::json(
         StatusCode::OK,
         &serde_json::json!({ "status": "confirmed", "return_to": scene.return_to }),

@@ -4,8 +4,10 @@
 //! Lua scripts and the [`Store`] impl; `pubsub.rs` the shared pub/sub connection (its
 //! comments explain the machinery); `health.rs` the outage logging.
 
+mod conn;
 mod health;
 mod pubsub;
+mod target;
 
 use std::{
     fmt,
@@ -13,12 +15,14 @@ use std::{
     time::Duration,
 };
 
-use redis::{
-    AsyncCommands, Client, ErrorKind, RedisError, Script,
-    aio::{ConnectionManager, ConnectionManagerConfig},
-};
+use redis::{AsyncCommands, Client, ErrorKind, RedisError, Script};
 
-use self::{health::Health, pubsub::Hub};
+use self::{
+    conn::{Backend, Conn},
+    health::Health,
+    pubsub::Hub,
+    target::Target,
+};
 use super::{BoxFuture, Revocation, Store, StoreError, StoreResult, Subscription};
 use crate::clock::now_unix;
 
@@ -29,12 +33,11 @@ pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Reconnect backoff of the pub/sub connection (and the command connection's cap).
 pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
 pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// Connection attempts a command waits for, after the first, before it fails: a blip of a
-/// few hundred milliseconds (a restart, a failover) is absorbed, a dead Redis is reported
-/// quickly. The next command starts a new round, so recovery needs no timer.
-const COMMAND_RECONNECT_RETRIES: usize = 2;
-/// The deny-list's sorted set (after the optional prefix).
-const REVOKED_KEY: &str = "wechat-auth:revoked";
+/// The deny-list's sorted set (after the optional prefix). The hash tag puts it and its
+/// `:through` hash, which one Lua script updates together, in one Cluster slot.
+const REVOKED_KEY: &str = "wechat-auth:{revoked}";
+/// What a PEM certificate starts with.
+const CERT_PEM: &str = "-----BEGIN CERTIFICATE-----";
 /// TTLs are clamped to this (Redis refuses expiry times that overflow its clock).
 const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
@@ -93,11 +96,23 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 /// The [`Store`] on Redis (cargo feature `redis`): logins, scans, the global token and the
 /// session deny-list shared by every instance that points at the same Redis.
 ///
-/// Needs Redis 6.2 or later (`GETDEL`; [`connect`](Self::connect) checks), a single server
-/// or a primary (not Redis Cluster). URLs: `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` and
-/// `redis+unix:///PATH[?db=N&pass=PASSWORD]`; no TLS (`rediss://` is refused). Cloning is
-/// cheap and clones share the connections. `Debug`, errors and logs never show the password.
-/// Use a store within one Tokio runtime (it spawns its connection tasks there).
+/// Needs Redis 6.2 or later (`GETDEL`; [`connect`](Self::connect) checks). URLs:
+///
+/// | URL | Redis |
+/// |---|---|
+/// | `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` | one server, or a primary, or a cloud "proxy mode" cluster endpoint; `USER` is an ACL user |
+/// | `rediss://…` | the same over TLS (rustls), trusting the system roots or [`with_ca`](Self::with_ca) |
+/// | `redis+unix:///PATH[?db=N&pass=PASSWORD]` | a local socket |
+/// | `redis+cluster://[[USER]:PASSWORD@]HOST:PORT` (`rediss+cluster://` for TLS) | a Redis Cluster reached through one seed node |
+/// | `redis://A:7000,redis://B:7001,…` | a Redis Cluster with several seeds |
+///
+/// With a Cluster, `MOVED`/`ASK` redirections, slot-map refreshes and reconnects are the
+/// `redis` crate's; the keys each Lua script touches share one hash slot (hash tags), and
+/// pub/sub uses one node at a time (a Cluster relays `PUBLISH` to every node), moving on
+/// to the next seed when it goes away. Certificate checks cannot be turned off
+/// (`#insecure` is refused). Cloning is cheap and clones share the connections. `Debug`,
+/// errors and logs never show the password. Use a store within one Tokio runtime (it
+/// spawns its connection tasks there).
 ///
 /// ```no_run
 /// use std::{sync::Arc, time::Duration};
@@ -129,7 +144,7 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 /// | `delete_if_eq` | a Lua compare-and-delete (`EVALSHA`, `EVAL` after a restart) |
 /// | `publish` | `PUBLISH` |
 /// | `subscribe` | `SUBSCRIBE` on the shared pub/sub connection (below) |
-/// | `revoke` | Lua on the sorted set `wechat-auth:revoked` (family → `until`) and the hash `wechat-auth:revoked:through` (family → generation): drops lapsed families, widens the entry, `EXPIREAT` the farthest `until` |
+/// | `revoke` | Lua on the sorted set `wechat-auth:{revoked}` (family → `until`) and the hash `wechat-auth:{revoked}:through` (family → generation): drops lapsed families, widens the entry, `EXPIREAT` the farthest `until` |
 /// | `revoked` | Lua: `ZRANGEBYSCORE revoked (now +inf WITHSCORES` with each family's `HGET` |
 ///
 /// Every key written has a TTL; the deny-list's sorted set expires with its last entry.
@@ -137,7 +152,8 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 /// # Connections
 ///
 /// Commands share one multiplexed connection that reconnects by itself (the `redis`
-/// crate's `ConnectionManager`). Subscriptions share ONE more connection per store
+/// crate's `ConnectionManager`; on a Cluster, its async cluster connection, one multiplexed
+/// connection per primary). Subscriptions share ONE more connection per store
 /// (clones included), however many there are: a topic is `SUBSCRIBE`d when its first
 /// local subscriber arrives and `UNSUBSCRIBE`d when its last one goes, and messages are
 /// fanned out to local subscribers in process. Both connections close when the store and
@@ -167,20 +183,52 @@ pub struct RedisStore {
 }
 
 struct Shared {
-    client: Client,
+    target: Target,
+    /// Where commands go (a single server or the Cluster), connected on first use.
+    backend: Backend,
+    /// The servers a pub/sub connection may be opened to, tried in turn: the server, or
+    /// the Cluster's seeds (a Cluster relays `PUBLISH` to every node).
+    pubsub: Arc<[Client]>,
+    /// Whether a private CA was given (`with_ca`), for `Debug`.
+    private_ca: bool,
     /// The URL with any password replaced by `***`, for `Debug` and logs.
     url: Arc<str>,
-    /// Created on first use, inside the runtime (it spawns a task).
-    manager: OnceLock<ConnectionManager>,
     /// The shared pub/sub connection, started by the first `subscribe`.
     hub: OnceLock<Hub>,
     health: Arc<Health>,
+}
+
+impl Shared {
+    fn new(target: Target, ca: Option<&[u8]>) -> Result<Self, StoreError> {
+        let url = target.redacted.clone();
+        let invalid = |e: RedisError| {
+            StoreError::unavailable(format!("invalid Redis settings for {url}: {e}"))
+        };
+        let pubsub: Arc<[Client]> = target.node_clients(ca).map_err(invalid)?.into();
+        let backend = if target.cluster {
+            Backend::cluster(target.cluster_client(ca).map_err(invalid)?)
+        } else {
+            Backend::single(pubsub[0].clone())
+        };
+        Ok(Self {
+            backend,
+            pubsub,
+            private_ca: ca.is_some(),
+            url: url.clone(),
+            hub: OnceLock::new(),
+            health: Arc::new(Health::new(url.clone())),
+            target,
+        })
+    }
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("url", &&*self.shared.url)
+            .field("cluster", &self.shared.target.cluster)
+            .field("tls", &self.shared.target.tls)
+            .field("private_ca", &self.shared.private_ca)
             .field("prefix", &self.prefix.strip_suffix(':').unwrap_or(""))
             .field("command_timeout", &self.timeout)
             .finish()
@@ -222,20 +270,86 @@ impl RedisStore {
     /// assert!(RedisStore::connect_lazy("http://127.0.0.1").is_err());
     /// ```
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
-        let redacted: Arc<str> = redact(url).into();
-        let client = Client::open(url)
-            .map_err(|e| StoreError::unavailable(format!("invalid Redis URL {redacted}: {e}")))?;
         Ok(Self {
-            shared: Arc::new(Shared {
-                client,
-                url: redacted.clone(),
-                manager: OnceLock::new(),
-                hub: OnceLock::new(),
-                health: Arc::new(Health::new(redacted)),
-            }),
+            shared: Arc::new(Shared::new(Target::parse(url)?, None)?),
             prefix: "".into(),
             timeout: DEFAULT_COMMAND_TIMEOUT,
         })
+    }
+
+    /// The same store trusting only the CA certificate(s) in `pem` (PEM text, as in
+    /// `WECHAT_REDIS_CA_FILE`) for `rediss://`, instead of the system roots: managed Redis
+    /// with a private CA (Aliyun, Tencent Cloud and others hand out a CA file).
+    ///
+    /// Call it before the store is used (it starts new connections). Fails on a URL that
+    /// is not `rediss://` (a CA without TLS is a configuration mistake) or on a `pem` with
+    /// no usable certificate. Certificate and host name checks cannot be turned off.
+    ///
+    /// ```
+    /// use wechat_auth::store::RedisStore;
+    ///
+    /// let plain = RedisStore::connect_lazy("redis://127.0.0.1:6379").unwrap();
+    /// let e = plain.with_ca(b"-----BEGIN CERTIFICATE-----").unwrap_err();
+    /// assert!(e.to_string().contains("rediss://"), "{e}");
+    ///
+    /// let tls = RedisStore::connect_lazy("rediss://:s3cret@redis.example.com:6380").unwrap();
+    /// assert!(tls.with_ca(b"not a certificate").is_err());
+    /// ```
+    pub fn with_ca(self, pem: impl AsRef<[u8]>) -> Result<Self, StoreError> {
+        let target = self.shared.target.clone();
+        if !target.tls {
+            return Err(StoreError::unavailable(format!(
+                "a CA file was given for {}, which is not a rediss:// (TLS) URL",
+                target.redacted
+            )));
+        }
+        let pem = pem.as_ref();
+        if !pem
+            .windows(CERT_PEM.len())
+            .any(|w| w == CERT_PEM.as_bytes())
+        {
+            return Err(StoreError::unavailable(format!(
+                "the CA for {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                target.redacted
+            )));
+        }
+        Ok(Self {
+            shared: Arc::new(Shared::new(target, Some(pem))?),
+            ..self
+        })
+    }
+
+    /// [`with_ca`](Self::with_ca) with the PEM read from `path` (`WECHAT_REDIS_CA_FILE`).
+    ///
+    /// ```
+    /// let store = wechat_auth::store::RedisStore::connect_lazy("rediss://redis.example.com").unwrap();
+    /// let e = store.with_ca_file("/nonexistent/ca.pem").unwrap_err();
+    /// assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    /// ```
+    pub fn with_ca_file(self, path: impl AsRef<std::path::Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path).map_err(|e| {
+            StoreError::unavailable(format!(
+                "cannot read the Redis CA file {}: {e}",
+                path.display()
+            ))
+        })?;
+        self.with_ca(pem)
+    }
+
+    /// Checks now that Redis answers (and is recent enough), as [`connect`](Self::connect)
+    /// does: for a store made with [`connect_lazy`](Self::connect_lazy) and
+    /// [`with_ca`](Self::with_ca).
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = wechat_auth::store::RedisStore::connect_lazy("rediss://redis.example.com:6380")?
+    ///     .with_ca_file("/etc/redis/ca.pem")?;
+    /// store.check().await?; // fails here, not at the first login, when the CA is wrong
+    /// # Ok(()) }
+    /// ```
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.check_server().await
     }
 
     /// The same store with every key and topic put under `prefix:`, so that two apps can
@@ -281,44 +395,28 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
-    /// The command connection, created on first use.
-    fn manager(&self) -> StoreResult<ConnectionManager> {
-        if let Some(m) = self.shared.manager.get() {
-            return Ok(m.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            // Our own timeout bounds each operation; a late answer is simply dropped.
-            .set_response_timeout(None)
-            .set_number_of_retries(COMMAND_RECONNECT_RETRIES)
-            .set_min_delay(MIN_BACKOFF)
-            .set_max_delay(MAX_BACKOFF)
-            .set_pipeline_buffer_size(1024);
-        let manager = ConnectionManager::new_lazy_with_config(self.shared.client.clone(), config)
-            .map_err(StoreError::unavailable)?;
-        Ok(self.shared.manager.get_or_init(|| manager).clone())
-    }
-
     /// Runs one Redis operation within the command timeout, mapping every failure to
     /// [`StoreError::Unavailable`] and keeping the health log up to date.
-    async fn run<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> StoreResult<T>
+    async fn run<T, F>(&self, name: &'static str, op: impl FnOnce(Conn) -> F) -> StoreResult<T>
     where
         F: Future<Output = Result<T, RedisError>>,
     {
         let health = &self.shared.health;
-        let conn = self.manager()?;
-        match tokio::time::timeout(self.timeout, op(conn)).await {
+        let attempt = async { op(self.shared.backend.conn().await?).await };
+        match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(v)) => {
                 health.ok();
                 Ok(v)
             }
             Ok(Err(e)) => {
+                crate::metrics::store_error(name);
                 if is_connectivity(&e) {
                     health.failed(&e);
                 }
                 Err(StoreError::unavailable(e))
             }
             Err(_) => {
+                crate::metrics::store_error(name);
                 let e = format!("Redis did not answer within {:?}", self.timeout);
                 health.failed(&e);
                 Err(StoreError::unavailable(e))
@@ -329,7 +427,7 @@ impl RedisStore {
     async fn check_server(&self) -> StoreResult<()> {
         let url = self.shared.url.clone();
         let info: String = self
-            .run(|mut c| async move {
+            .run("connect", |mut c| async move {
                 let _: String = redis::cmd("PING").query_async(&mut c).await?;
                 // Some managed services disable INFO: then there is nothing more to check.
                 Ok(redis::cmd("INFO")
@@ -357,7 +455,7 @@ impl RedisStore {
     fn hub(&self) -> &Hub {
         self.shared.hub.get_or_init(|| {
             Hub::start(
-                self.shared.client.clone(),
+                self.shared.pubsub.clone(),
                 self.shared.health.clone(),
                 self.timeout,
             )
@@ -416,7 +514,7 @@ fn redact(url: &str) -> String {
 impl Store for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
         let key = self.key(key);
-        Box::pin(self.run(|mut c| async move { c.get(key).await }))
+        Box::pin(self.run("get", |mut c| async move { c.get(key).await }))
     }
 
     fn set<'a>(
@@ -426,7 +524,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<()>> {
         let key = self.key(key);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("set", move |mut c| async move {
             redis::cmd("SET")
                 .arg(key)
                 .arg(value)
@@ -444,7 +542,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<bool>> {
         let key = self.key(key);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("set_if_absent", move |mut c| async move {
             let set: Option<String> = redis::cmd("SET")
                 .arg(key)
                 .arg(value)
@@ -459,11 +557,9 @@ impl Store for RedisStore {
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
         let key = self.key(key);
-        Box::pin(
-            self.run(
-                |mut c| async move { redis::cmd("GETDEL").arg(key).query_async(&mut c).await },
-            ),
-        )
+        Box::pin(self.run("take", |mut c| async move {
+            redis::cmd("GETDEL").arg(key).query_async(&mut c).await
+        }))
     }
 
     fn delete_if_eq<'a>(
@@ -472,7 +568,7 @@ impl Store for RedisStore {
         expected: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<bool>> {
         let key = self.key(key);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("delete_if_eq", move |mut c| async move {
             let deleted: i64 = DELETE_IF_EQ
                 .key(key)
                 .arg(expected)
@@ -484,7 +580,7 @@ impl Store for RedisStore {
 
     fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>> {
         let channel = self.key(topic);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("publish", move |mut c| async move {
             let _receivers: i64 = c.publish(channel, message).await?;
             Ok(())
         }))
@@ -504,10 +600,12 @@ impl Store for RedisStore {
                     Ok(listener.into_subscription())
                 }
                 Ok(Err(e)) => {
+                    crate::metrics::store_error("subscribe");
                     health.failed(&e);
                     Err(StoreError::unavailable(e))
                 }
                 Err(_) => {
+                    crate::metrics::store_error("subscribe");
                     let e = format!("Redis did not confirm SUBSCRIBE within {:?}", self.timeout);
                     health.failed(&e);
                     Err(StoreError::unavailable(e))
@@ -521,7 +619,7 @@ impl Store for RedisStore {
         let through = format!("{key}:through");
         // Redis keeps scores as f64 and expiry times within its clock: clamp far futures.
         let until = entry.until.min(now_unix() + MAX_TTL_MS / 1000);
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("revoke", move |mut c| async move {
             REVOKE
                 .key(key)
                 .key(through)
@@ -537,7 +635,7 @@ impl Store for RedisStore {
     fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>> {
         let key = self.key(REVOKED_KEY);
         let through = format!("{key}:through");
-        Box::pin(self.run(move |mut c| async move {
+        Box::pin(self.run("revoked", move |mut c| async move {
             let flat: Vec<String> = REVOKED
                 .key(key)
                 .key(through)
@@ -593,9 +691,18 @@ mod tests {
     }
 
     #[test]
-    fn tls_urls_are_refused_clearly() {
-        let e = RedisStore::connect_lazy("rediss://:pw@h:6380").unwrap_err();
-        assert!(e.to_string().contains("TLS"), "{e}");
+    fn tls_and_cluster_urls_are_understood_and_redacted() {
+        let tls = RedisStore::connect_lazy("rediss://app:pw@h:6380").unwrap();
+        let shown = format!("{tls:?}");
+        assert!(shown.contains("rediss://app:***@h:6380") && shown.contains("tls: true"));
+        assert!(!shown.contains("pw@"), "{shown}");
+        let cluster = RedisStore::connect_lazy("redis://:pw@h1:7000,redis://:pw@h2:7001").unwrap();
+        let shown = format!("{cluster:?}");
+        assert!(
+            shown.contains("cluster: true") && !shown.contains("pw@"),
+            "{shown}"
+        );
+        let e = RedisStore::connect_lazy("redis://h1,rediss://:pw@h2").unwrap_err();
         assert!(!e.to_string().contains("pw@"), "{e}");
     }
 

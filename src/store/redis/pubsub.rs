@@ -66,7 +66,9 @@ struct Topic {
 }
 
 impl Hub {
-    pub(super) fn start(client: Client, health: Arc<Health>, timeout: Duration) -> Self {
+    /// `clients`: the servers to open the connection to, tried in turn (a Cluster's seeds:
+    /// any node relays every `PUBLISH` of the Cluster).
+    pub(super) fn start(clients: Arc<[Client]>, health: Arc<Health>, timeout: Duration) -> Self {
         let shared = Arc::new(HubShared {
             state: Mutex::new(HubState {
                 topics: HashMap::new(),
@@ -79,7 +81,7 @@ impl Hub {
             timeout,
         });
         let (released, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_hub(client, shared.clone(), rx, health));
+        tokio::spawn(run_hub(clients, shared.clone(), rx, health));
         Self { shared, released }
     }
 
@@ -299,13 +301,17 @@ impl HubShared {
 /// The pub/sub connection's life: connect, (re)subscribe, deliver, release, reconnect.
 /// Ends when the store and every subscription are gone (the `released` channel closes).
 async fn run_hub(
-    client: Client,
+    clients: Arc<[Client]>,
     shared: Arc<HubShared>,
     mut released: mpsc::UnboundedReceiver<String>,
     health: Arc<Health>,
 ) {
     let mut backoff = MIN_BACKOFF;
+    // The next server to try; moves on after every failure or loss.
+    let mut next = 0;
     loop {
+        let client = &clients[next % clients.len()];
+        next = next.wrapping_add(1);
         let connect = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub());
         tokio::pin!(connect);
         let connected = loop {

@@ -1,0 +1,169 @@
+//! The relay hub: one registered WeChat callback domain serving many sites.
+//!
+//! WeChat accepts one authorization callback domain per website app (and one web
+//! authorization domain per Official Account); a `redirect_uri` elsewhere is errcode 10003.
+//! A company with many sites registers one of them, the *hub*
+//! ([`with_relay_target`](crate::WechatConfigBuilder::with_relay_target) for each other
+//! site), and every other site sends WeChat the hub's `PREFIX/relay` endpoint as
+//! `redirect_uri`, its own callback in `to`
+//! ([`with_relay_hub`](crate::WechatConfigBuilder::with_relay_hub)):
+//!
+//! 1. site A's `login` sets A's state cookie and sends the browser to WeChat with
+//!    `redirect_uri=https://hub/auth/wechat/relay?to=https://a/auth/wechat/callback`;
+//! 2. WeChat sends the browser to the hub with `code` and `state`;
+//! 3. the hub checks that `to` is the callback of an allowed origin and sends the browser on
+//!    with the same `code` and `state` (`302`, `Referrer-Policy: no-referrer`,
+//!    `Cache-Control: no-store`): no store, no WeChat call, no cookie read or set;
+//! 4. A's `callback` checks the state against A's cookie and exchanges the code, as for a
+//!    login without relay.
+//!
+//! The state stays bound to the browser on the final site, so a relayed code is of no use
+//! to anyone but the browser that started the login there. A target that is not an allowed
+//! origin, carries user info, a query or a fragment, or is not a `…/callback` endpoint is
+//! refused (`400`): the hub is no open redirect.
+//!
+//! ```
+//! use axum::{Router, body::Body, http::{Request, header}, routing::get};
+//! use tower::ServiceExt as _;
+//! use wechat_auth::{WechatAuthLayer, WechatConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let hub = WechatConfig::builder()
+//!     .with_public_url("https://login.example.com")
+//!     .with_session_secret("0123456789abcdef0123456789abcdef")
+//!     .with_website_app("wx1000000000000001", "secret")
+//!     .with_relay_target("https://shop.example.com")
+//!     .build()?;
+//! let app = Router::new().route("/", get(|| async { "home" })).layer(WechatAuthLayer::new(hub));
+//!
+//! let from_wechat = "/auth/wechat/relay?to=https%3A%2F%2Fshop.example.com%2Fauth%2Fwechat%2Fcallback&code=CODE&state=S1";
+//! let res = app.clone().oneshot(Request::get(from_wechat).body(Body::empty())?).await?;
+//! assert_eq!(res.status(), 302);
+//! assert_eq!(
+//!     res.headers()[header::LOCATION],
+//!     "https://shop.example.com/auth/wechat/callback?code=CODE&state=S1"
+//! );
+//!
+//! let forged = "/auth/wechat/relay?to=https%3A%2F%2Fevil.example%2Fauth%2Fwechat%2Fcallback&code=CODE&state=S1";
+//! let res = app.oneshot(Request::get(forged).body(Body::empty())?).await?;
+//! assert_eq!(res.status(), 400);
+//! # Ok(()) }
+//! ```
+
+use axum_core::body::Body;
+use http::{HeaderValue, Response, StatusCode, header, request::Parts};
+use url::Url;
+
+use super::Query;
+use crate::{engine::Engine, error::Failure, respond};
+
+/// Longest `code` passed on (WeChat's are 32 characters).
+const MAX_CODE: usize = 512;
+
+/// `GET PREFIX/relay?to=CALLBACK&code=..&state=..`
+pub(crate) fn relay(auth: &Engine, req: &Parts) -> Response<Body> {
+    let targets = &auth.config().relay_targets;
+    if targets.is_empty() {
+        return Failure::NotFound("this site relays no logins").html(None);
+    }
+    let q = Query::parse(req.uri.query());
+    let mut target = match q.get("to").map(|to| allowed_target(to, targets)) {
+        Some(Ok(url)) => url,
+        Some(Err(why)) => {
+            tracing::warn!(
+                to = q.get("to").unwrap_or_default(),
+                why,
+                "relay refused: the target is not a site this hub relays for"
+            );
+            return Failure::BadRequest(format!(
+                "This login cannot continue: {why}. Start it again from the site you came from."
+            ))
+            .html(None);
+        }
+        None => {
+            return Failure::BadRequest("The relay link has no target (to).".into()).html(None);
+        }
+    };
+    let state = q.get("state").unwrap_or_default();
+    if state.is_empty() || state.len() > 128 || !state.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Failure::BadRequest("The relay link has no valid state.".into()).html(None);
+    }
+    {
+        let mut pairs = target.query_pairs_mut();
+        // No code = the person refused on WeChat: the site shows its own page for that.
+        if let Some(code) = q.get("code") {
+            if code.is_empty() || code.len() > MAX_CODE {
+                return Failure::BadRequest("The relay link has no valid code.".into()).html(None);
+            }
+            pairs.append_pair("code", code);
+        }
+        pairs.append_pair("state", state);
+    }
+    let mut res = respond::redirect(StatusCode::FOUND, target.as_str());
+    let headers = res.headers_mut();
+    // The code must not leak through a Referer, nor the answer be cached anywhere.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `to` when it is the callback endpoint of an allowed origin; else why not.
+fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
+    let url = Url::parse(to).map_err(|_| "the target is not an absolute URL")?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("the target is not an http(s) URL");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the target carries user info");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the target carries a query or a fragment");
+    }
+    let origin = url.origin().ascii_serialization();
+    if !targets.contains(&origin) {
+        return Err("the target's origin is not one this hub relays for");
+    }
+    if !url.path().ends_with("/callback") {
+        return Err("the target is not a login callback");
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_callbacks_of_allowed_origins() {
+        let targets = [
+            "https://a.example.com".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+        ];
+        let ok = |to: &str| allowed_target(to, &targets).map(|u| u.to_string());
+        assert_eq!(
+            ok("https://a.example.com/auth/wechat/callback").unwrap(),
+            "https://a.example.com/auth/wechat/callback"
+        );
+        assert!(ok("http://127.0.0.1:8080/login/callback").is_ok());
+        for forged in [
+            "https://a.example.com.evil.com/auth/wechat/callback",
+            "https://evil.com/auth/wechat/callback",
+            "https://a.example.com@evil.com/auth/wechat/callback",
+            "https://u:p@a.example.com/auth/wechat/callback",
+            "http://a.example.com/auth/wechat/callback",
+            "https://a.example.com:444/auth/wechat/callback",
+            "http://127.0.0.1:8081/auth/wechat/callback",
+            "https://a.example.com/auth/wechat/logout",
+            "https://a.example.com/auth/wechat/callback?next=//evil.com",
+            "https://a.example.com/auth/wechat/callback#x",
+            "//a.example.com/auth/wechat/callback",
+            "/auth/wechat/callback",
+            "javascript:alert(1)//callback",
+        ] {
+            assert!(ok(forged).is_err(), "{forged} was allowed");
+        }
+    }
+}

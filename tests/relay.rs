@@ -1,0 +1,271 @@
+//! One registered callback domain for many sites (`src/flows/relay.rs`): the hub on
+//! `127.0.0.1` passes WeChat's callback on to sites on `localhost` and `127.0.0.2`, which the
+//! mock WeChat does not accept as callback domains (`tests/support/relay_sites.rs`).
+
+#[path = "support/browser.rs"]
+mod browser;
+mod common;
+#[path = "support/relay_sites.rs"]
+mod relay_sites;
+
+use std::{panic::AssertUnwindSafe, time::Duration};
+
+use common::*;
+use fantoccini::{Client as Driver, Locator};
+use futures_util::FutureExt as _;
+use relay_sites::RelaySites;
+use wechat_auth::mock::MockWechat;
+
+/// The `redirect_uri` a WeChat authorize URL carries.
+fn redirect_uri(wechat_url: &str) -> String {
+    url::Url::parse(wechat_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("a redirect_uri")
+}
+
+/// A website login on `site` through the hub; the hub's answer and the site's callback's.
+async fn relayed_login(
+    sites: &RelaySites,
+    site: &App,
+    b: &reqwest::Client,
+    user: &str,
+) -> reqwest::Response {
+    let wechat = start_login(site, b, "?return_to=/profile").await;
+    let relay = format!("{}/auth/wechat/relay?to=", sites.hub.url);
+    assert!(
+        redirect_uri(&wechat).starts_with(&relay),
+        "WeChat is sent to the hub: {wechat}"
+    );
+    let at_hub = wechat_answers(b, &wechat, user, "approve").await;
+    assert!(at_hub.starts_with(&relay), "WeChat calls the hub: {at_hub}");
+    let res = b.get(&at_hub).send().await.unwrap();
+    assert_eq!(res.status(), 302, "the hub passes it on");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "the hub sets no cookie"
+    );
+    let callback = location(&res);
+    assert!(
+        callback.starts_with(&format!("{}/auth/wechat/callback?code=", site.url)),
+        "on to the site that started the login: {callback}"
+    );
+    b.get(callback).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn without_the_hub_wechat_refuses_a_second_site() {
+    let mock = MockWechat::start().await.unwrap();
+    let _sites = RelaySites::start(&mock).await;
+    // Site A as it would be without relay: its own callback, on a host WeChat refuses.
+    let (listener, addr) = relay_sites::bind("127.0.0.1").await;
+    let plain = relay_sites::serve(
+        listener,
+        format!("http://localhost:{}", addr.port()),
+        base_config(&mock),
+        None,
+    );
+    let b = browser();
+    let wechat = start_login(&plain, &b, "?return_to=/profile").await;
+    assert!(redirect_uri(&wechat).starts_with("http://localhost:"));
+    let res = b
+        .get(format!("{wechat}&mock_user=alice&mock_action=approve"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 302, "the mock refuses an unregistered domain");
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("10003") || body.contains("redirect_uri"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn two_sites_log_in_through_one_hub_and_the_hub_sees_no_cookie() {
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start(&mock).await;
+    let exchanges = || mock.calls("sns/oauth2/access_token");
+    let before = exchanges();
+
+    let alice = browser();
+    let res = relayed_login(&sites, &sites.a, &alice, "alice").await;
+    assert_eq!(
+        res.status(),
+        302,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert!(session_token(&res).is_some(), "site A set the session");
+    assert_eq!(location(&res), "/profile");
+    let (status, user) = get_json(&alice, &format!("{}/profile", sites.a.url)).await;
+    assert_eq!(status, 200, "{user}");
+    let website = mock.website().appid.clone();
+    assert_eq!(
+        user["openid"],
+        mock.user("alice").unwrap().openid_for(&website)
+    );
+    // Logged in on A only: the session cookie is A's.
+    let (status, _) = get_json(&alice, &format!("{}/profile", sites.b.url)).await;
+    assert_eq!(status, 401);
+    let (status, _) = get_json(&alice, &format!("{}/profile", sites.hub.url)).await;
+    assert_eq!(status, 401);
+
+    let bob = browser();
+    let res = relayed_login(&sites, &sites.b, &bob, "bob").await;
+    assert_eq!(res.status(), 302);
+    let (status, user) = get_json(&bob, &format!("{}/profile", sites.b.url)).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(
+        user["openid"],
+        mock.user("bob").unwrap().openid_for(&website)
+    );
+
+    // Each site exchanged its own code; the hub none.
+    assert_eq!(exchanges() - before, 2);
+    // The state cookies were the sites' own: nothing reached the hub.
+    let seen = sites.hub_cookies.lock().unwrap().clone();
+    assert!(seen.is_empty(), "cookies at the hub: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_relayed_code_is_useless_to_another_browser() {
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start(&mock).await;
+    let victim = browser();
+    let wechat = start_login(&sites.a, &victim, "?return_to=/profile").await;
+    let at_hub = wechat_answers(&victim, &wechat, "alice", "approve").await;
+    // An attacker who got hold of the hub link (or of the code and state) follows it.
+    let attacker = browser();
+    let res = attacker.get(&at_hub).send().await.unwrap();
+    let callback = location(&res);
+    let stolen = attacker.get(&callback).send().await.unwrap();
+    assert_eq!(
+        stolen.status(),
+        400,
+        "the state is bound to the victim's browser"
+    );
+    assert!(session_token(&stolen).is_none());
+    // The victim's own browser still logs in with it (nothing was exchanged).
+    let res = victim.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert!(session_token(&res).is_some());
+}
+
+#[tokio::test]
+async fn unknown_and_forged_targets_are_refused() {
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start(&mock).await;
+    let b = browser();
+    let a_port = sites.a.addr.port();
+    let relay = |to: &str| {
+        format!(
+            "{}/auth/wechat/relay?to={}&code=CODE&state=S1",
+            sites.hub.url,
+            form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+        )
+    };
+    let ok = format!("{}/auth/wechat/callback", sites.a.url);
+    let res = b.get(relay(&ok)).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), format!("{ok}?code=CODE&state=S1"));
+    for forged in [
+        "http://127.0.0.3:1/auth/wechat/callback".to_owned(),
+        format!("http://localhost:{}/auth/wechat/callback", a_port + 1),
+        format!("http://localhost.evil.test:{a_port}/auth/wechat/callback"),
+        format!("http://me@localhost:{a_port}/auth/wechat/callback"),
+        format!("{}/auth/wechat/logout", sites.a.url),
+        format!("{ok}?return_to=//evil.test"),
+        format!("//localhost:{a_port}/auth/wechat/callback"),
+        "/auth/wechat/callback".to_owned(),
+        String::new(),
+    ] {
+        let res = b.get(relay(&forged)).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{forged:?} was relayed");
+        assert!(res.headers().get("location").is_none());
+    }
+    // A state of another shape is not passed on either.
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/relay?to={}&code=C&state=a%26code%3DX",
+            sites.hub.url,
+            form_urlencoded::byte_serialize(ok.as_bytes()).collect::<String>()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // A site that is no hub has no relay endpoint.
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/relay?to={}&code=C&state=S1",
+            sites.b.url,
+            form_urlencoded::byte_serialize(ok.as_bytes()).collect::<String>()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+/// Longest any single page transition may take in Chromium.
+const STEP: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn chromium_logs_in_on_site_b_through_the_hub() {
+    let Some(found) = browser::Browser::find() else {
+        return;
+    };
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start(&mock).await;
+    let (driver, client) = found.launch().await;
+    let outcome = AssertUnwindSafe(chromium_flow(&client, &mock, &sites))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
+    let website = mock.website().appid.clone();
+    let alice = mock.user("alice").unwrap().openid_for(&website);
+    let profile = url::Url::parse(&format!("{}/profile", sites.b.url)).unwrap();
+    client.goto(profile.as_str()).await.unwrap();
+    let approve = client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::XPath(
+            "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]",
+        ))
+        .await
+        .unwrap();
+    let at_wechat = client.current_url().await.unwrap();
+    assert!(
+        redirect_uri(at_wechat.as_str())
+            .starts_with(&format!("{}/auth/wechat/relay", sites.hub.url)),
+        "{at_wechat}"
+    );
+    approve.click().await.unwrap();
+    client
+        .wait()
+        .at_most(STEP)
+        .for_url(&profile)
+        .await
+        .unwrap_or_else(|e| panic!("not back on {profile}: {e}"));
+    let source = client.source().await.unwrap();
+    assert!(source.contains(&alice), "alice on site B: {source}");
+    let session = client
+        .get_named_cookie("wechat_session")
+        .await
+        .expect("site B holds the session cookie");
+    assert_eq!(session.http_only(), Some(true));
+    let seen = sites.hub_cookies.lock().unwrap().clone();
+    assert!(seen.is_empty(), "cookies at the hub: {seen:?}");
+}
