@@ -46,7 +46,23 @@ pub struct Node {
     pub child: Option<Child>,
 }
 
+/// A port nobody listens on, below Linux's ephemeral range (32768–60999): a port the kernel
+/// handed out with `bind(0)` and released can be taken again by any outgoing connection of a
+/// test running beside this one before redis-server binds it (seen in CI as "Address already
+/// in use" on a Cluster node). Each process walks its own stretch of 20000–32767 and never
+/// hands out one port twice.
 fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_700;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    for _ in 0..SPAN {
+        let port = (LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
