@@ -344,7 +344,6 @@ impl Failure {
 
     /// An HTML page for a person, with a link to try again: the built-in page, in Chinese
     /// (with an English line). Pages that know the request use [`Failure::page`].
-    #[allow(dead_code)] // For pages rendered without the request at hand.
     pub(crate) fn html(&self, retry: Option<&str>) -> Response<Body> {
         self.page(
             &crate::pages::DefaultPages,

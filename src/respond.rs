@@ -162,19 +162,6 @@ pub(crate) fn escape(s: &str) -> String {
     crate::pages::escape(s)
 }
 
-/// A complete, self-contained HTML page (no external assets), in Chinese; pages that follow
-/// the visitor's language and the site's [`Pages`](crate::pages::Pages) go through
-/// [`crate::pages`].
-#[allow(dead_code)] // For pages rendered without the request at hand.
-pub(crate) fn page(title: &str, body: &str) -> String {
-    crate::pages::document(
-        crate::pages::Language::Zh,
-        &crate::pages::Markup::escape(title),
-        &crate::pages::Markup::trusted(body),
-    )
-    .into_string()
-}
-
 /// Characters escaped in a query value.
 pub(crate) const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
