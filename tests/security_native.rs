@@ -331,3 +331,43 @@ async fn expiry_times_at_the_edge_of_u64_do_not_panic() {
     assert_eq!(status_with_bearer(&app, &huge).await, 401);
     assert_eq!(refresh(&app, &huge).await.0, 401);
 }
+
+/// `Authorization` is a single-value field: with two of them, which one a proxy, a framework
+/// or this layer would read differs, so a request carrying two has no session at all — even
+/// when one (or both) is a valid token — and is told its token is invalid.
+#[tokio::test]
+async fn two_authorization_headers_are_refused_even_when_one_is_valid() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let code = mock.sdk_code(&mock.mobile().appid, "alice").unwrap();
+    let (_, body) = app_login(&app, &code).await;
+    let native = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(status_with_bearer(&app, &native).await, 200);
+    let seconds = [
+        format!("Bearer {native}"),
+        "Bearer forged.token.here".to_owned(),
+        "Basic YWxpY2U6c2VjcmV0".to_owned(),
+    ];
+    for (first, second) in [
+        (format!("Bearer {native}"), &seconds[0]),
+        (format!("Bearer {native}"), &seconds[1]),
+        (format!("Bearer {native}"), &seconds[2]),
+        (seconds[1].clone(), &format!("Bearer {native}")),
+    ] {
+        let res = Client::new()
+            .get(format!("{}/api/data", app.url))
+            .header("accept", "application/json")
+            .header("authorization", &first)
+            .header("authorization", second)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{first:.20} + {second:.20}");
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+    // Nothing was revoked on the way: the token alone still works.
+    assert_eq!(status_with_bearer(&app, &native).await, 200);
+}

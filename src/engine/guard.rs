@@ -62,12 +62,19 @@ impl Engine {
     /// no session: a second one is a cookie planted on a deeper path or a parent domain to
     /// shadow the real one, and which of them a browser sends first says nothing about
     /// which is ours.
+    ///
+    /// The same holds for `Authorization`: a request with two of them has no session (and
+    /// is told its token is invalid), whatever each says.
     pub(crate) fn find_session(&self, headers: &HeaderMap) -> Found {
-        if let Some(token) = bearer(headers) {
-            return match self.verify(token, Carrier::Bearer) {
-                Some(current) => Found::Session(current),
-                None => Found::InvalidBearer,
-            };
+        match bearer(headers) {
+            Bearer::Token(token) => {
+                return match self.verify(token, Carrier::Bearer) {
+                    Some(current) => Found::Session(current),
+                    None => Found::InvalidBearer,
+                };
+            }
+            Bearer::Ambiguous => return Found::InvalidBearer,
+            Bearer::Absent => {}
         }
         match self.cookie_session(headers) {
             Some(current) => Found::Session(current),
@@ -78,7 +85,10 @@ impl Engine {
     /// Every valid session a request carries: its bearer token's and its cookie's (a
     /// logout ends both).
     pub(crate) fn all_sessions(&self, headers: &HeaderMap) -> Vec<CurrentSession> {
-        let bearer = bearer(headers).and_then(|t| self.verify(t, Carrier::Bearer));
+        let bearer = match bearer(headers) {
+            Bearer::Token(t) => self.verify(t, Carrier::Bearer),
+            Bearer::Absent | Bearer::Ambiguous => None,
+        };
         bearer
             .into_iter()
             .chain(self.cookie_session(headers))
@@ -204,12 +214,37 @@ fn cookie_value<'h>(pair: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
     )
 }
 
-/// The token of an `Authorization: Bearer …` header, as bytes.
-fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
-    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
-    let at = memchr::memchr(b' ', value)?;
+/// What a request's `Authorization` header says about a bearer token.
+#[derive(Debug, PartialEq, Eq)]
+enum Bearer<'h> {
+    /// No `Authorization: Bearer <token>` (no header, another scheme, or no token).
+    Absent,
+    /// The token, as bytes.
+    Token(&'h [u8]),
+    /// More than one `Authorization` header: the field is a single value, and which of two a
+    /// proxy or a server framework would pick differs, so neither is taken.
+    Ambiguous,
+}
+
+/// The token of the request's `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Bearer<'_> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Bearer::Absent;
+    };
+    if values.next().is_some() {
+        return Bearer::Ambiguous;
+    }
+    let value = value.as_bytes();
+    let Some(at) = memchr::memchr(b' ', value) else {
+        return Bearer::Absent;
+    };
     let (scheme, token) = (&value[..at], value[at + 1..].trim_ascii());
-    (scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty()).then_some(token)
+    if scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty() {
+        Bearer::Token(token)
+    } else {
+        Bearer::Absent
+    }
 }
 
 impl Engine {
@@ -225,7 +260,10 @@ impl Engine {
         use crate::metrics::Guard;
         let token = match found {
             Found::Session(_) => return Guard::Valid,
-            Found::InvalidBearer => bearer(headers),
+            Found::InvalidBearer => match bearer(headers) {
+                Bearer::Token(token) => Some(token),
+                Bearer::Absent | Bearer::Ambiguous => return Guard::Invalid,
+            },
             Found::Nothing => {
                 let mut tokens = headers
                     .get_all(header::COOKIE)
@@ -275,22 +313,38 @@ mod tests {
     #[test]
     fn bearer_parsing() {
         let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Bearer::Absent);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer abc"),
         );
-        assert_eq!(bearer(&h), Some(&b"abc"[..]));
+        assert_eq!(bearer(&h), Bearer::Token(b"abc"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Bearer::Absent);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Bearer::Absent);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer  tok "),
         );
-        assert_eq!(bearer(&h), Some(&b"tok"[..]));
+        assert_eq!(bearer(&h), Bearer::Token(b"tok"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Bearer::Absent);
+    }
+
+    #[test]
+    fn two_authorization_headers_are_ambiguous_whatever_they_say() {
+        for second in ["Bearer tok", "Bearer other", "Basic abc"] {
+            let mut h = HeaderMap::new();
+            h.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_static("Bearer tok"),
+            );
+            h.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(second).unwrap(),
+            );
+            assert_eq!(bearer(&h), Bearer::Ambiguous, "{second}");
+        }
     }
 }
