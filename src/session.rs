@@ -15,7 +15,7 @@ use std::{
         Arc, RwLock,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -137,8 +137,9 @@ pub(crate) struct SessionKeys {
 /// Verified tokens, so the guard pays for HMAC and JSON once per token, not per request.
 ///
 /// Read-mostly and on every request's path, so it is kept lean: a few `RwLock`ed maps keyed
-/// by 8 bytes of the token's signature (an HMAC: already uniformly spread, so no hashing is
-/// needed, and only verified tokens are ever inserted). A hit counts only when the whole
+/// by 8 characters of the token's signature, read from the token's end (an HMAC: already
+/// uniformly spread, so one multiplication is all the hashing needed, and only verified
+/// tokens are ever inserted). A hit counts only when the whole
 /// token is the same. Bounded: a shard that fills up is emptied (entries are re-verified on
 /// their next use). Expiry is checked on every hit; revocation is checked by the caller.
 struct VerifiedCache {
@@ -152,13 +153,15 @@ const SHARDS: usize = 8;
 /// Entries per shard.
 const SHARD_CAPACITY: usize = 4096;
 
-/// A `Hasher` for keys that are already random `u64`s.
+/// A `Hasher` for keys that are already random, up to one multiplication.
 #[derive(Default)]
 struct PassThrough(u64);
 
 impl std::hash::Hasher for PassThrough {
     fn finish(&self) -> u64 {
-        self.0
+        // Folds the characters' varying bits into both the low bits (the bucket) and the
+        // top 7 (the tag).
+        self.0.wrapping_mul(0xD6E8_FEB8_6659_FD93).rotate_left(32)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -177,12 +180,15 @@ impl VerifiedCache {
         }
     }
 
-    /// The cache key of a token's signature part.
-    fn key(signature: &[u8]) -> u64 {
-        let b = signature;
+    /// The cache key of a token: the 8 characters before its last one, which are signature
+    /// characters for any token the cache can hold (the last one carries only 4 bits of the
+    /// HMAC, so it is left out). Taken from the end, no search for the signature's dot is
+    /// needed.
+    fn key(token: &[u8]) -> u64 {
+        let end = token.len().saturating_sub(1);
+        let start = end.saturating_sub(8);
         let mut k = [0u8; 8];
-        let n = b.len().min(8);
-        k[..n].copy_from_slice(&b[..n]);
+        k[..end - start].copy_from_slice(&token[start..end]);
         u64::from_le_bytes(k)
     }
 
@@ -190,19 +196,29 @@ impl VerifiedCache {
         &self,
         key: u64,
     ) -> &RwLock<HashMap<u64, Arc<Verified>, BuildHasherDefault<PassThrough>>> {
-        // The low bits pick the bucket inside a map; use high bits for the shard.
-        &self.shards[(key >> 58) as usize % SHARDS]
+        // The key is 8 ASCII characters, 6 varying bits in each byte: one multiplication
+        // spreads them, and the top bits of the product pick the shard (the map's hasher
+        // spreads them differently for its buckets and tags).
+        &self.shards[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize % SHARDS]
     }
 
-    fn get(&self, signature: &[u8], token: &[u8]) -> Option<Arc<Session>> {
-        let key = Self::key(signature);
+    /// The session of `token` if it verified before, whether or not it has expired since,
+    /// and the moment it stops being valid.
+    fn get(&self, token: &[u8]) -> Option<(Arc<Session>, SystemTime)> {
+        let key = Self::key(token);
         let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
         let hit = shard.get(&key)?;
-        (hit.token.as_bytes() == token).then(|| hit.session.clone())
+        (hit.token.as_bytes() == token).then(|| (hit.session.clone(), hit.until))
     }
 
-    fn insert(&self, signature: &[u8], token: &str, session: Arc<Session>) {
-        let key = Self::key(signature);
+    fn insert(&self, token: &str, session: Arc<Session>) {
+        // An `exp` past what `SystemTime` can hold is not remembered (it verifies each time).
+        let Some(until) =
+            UNIX_EPOCH.checked_add(Duration::from_secs(session.exp.saturating_add(LEEWAY)))
+        else {
+            return;
+        };
+        let key = Self::key(token.as_bytes());
         let mut shard = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
         if shard.len() >= SHARD_CAPACITY {
             shard.clear();
@@ -212,6 +228,7 @@ impl VerifiedCache {
             Arc::new(Verified {
                 token: token.into(),
                 session,
+                until,
             }),
         );
     }
@@ -221,6 +238,9 @@ impl VerifiedCache {
 struct Verified {
     token: Box<str>,
     session: Arc<Session>,
+    /// `exp` plus the leeway, as a `SystemTime`: a hit compares it with the clock directly
+    /// (turning the clock into Unix seconds costs more than the rest of the expiry check).
+    until: SystemTime,
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -325,10 +345,8 @@ impl SessionKeys {
         if token.len() > 4096 {
             return None;
         }
-        // The signature is the last 43 characters: look for its dot from the end.
-        let signature = &token[memchr::memrchr(b'.', token)? + 1..];
-        if let Some(session) = self.verified.get(signature, token) {
-            return (session.exp.saturating_add(LEEWAY) > now_unix()).then_some(session);
+        if let Some((session, until)) = self.verified.get(token) {
+            return (SystemTime::now() < until).then_some(session);
         }
         let token = std::str::from_utf8(token).ok()?;
         let claims: SessionClaims = self
@@ -353,7 +371,7 @@ impl SessionKeys {
             generation: claims.gn,
             auth_time: claims.ait.unwrap_or(claims.iat),
         });
-        self.verified.insert(signature, token, session.clone());
+        self.verified.insert(token, session.clone());
         Some(session)
     }
 
@@ -361,8 +379,7 @@ impl SessionKeys {
     /// tells a revoked token from a forged one after [`verify`](Self::verify) said no, at no
     /// extra cost for forged ones (a token that verified is in the cache).
     pub(crate) fn verified_before(&self, token: &[u8]) -> Option<Arc<Session>> {
-        let signature = &token[memchr::memrchr(b'.', token)? + 1..];
-        self.verified.get(signature, token)
+        self.verified.get(token).map(|(session, _)| session)
     }
 
     /// Signs a state ticket for the state cookie.
