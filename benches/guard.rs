@@ -1,7 +1,10 @@
 //! What the guard costs per request, next to the same handler without it.
 //!
 //! `cargo bench --bench guard`. Every case drives one request through an axum `Router` in
-//! process (no sockets), so the numbers are the layer's own work plus the router's:
+//! process (no sockets), so the numbers are the layer's own work plus the router's. Each
+//! router is prepared as `axum::serve` runs it: `with_state(())`, which turns handlers and
+//! layers into ready routes once (per connection, in a server) rather than on every
+//! `oneshot`:
 //!
 //! - `bare_handler`: the router alone, no layer (the baseline); `bare_handler_cookie`: the
 //!   same with the session cookie the valid cases send (the baseline to subtract from them);
@@ -60,6 +63,7 @@ fn guarded() -> Router {
     Router::new()
         .route("/", get(|user: WechatUser| async move { user.openid }))
         .layer(layer())
+        .with_state(())
 }
 
 fn guarded_shared() -> Router {
@@ -69,10 +73,13 @@ fn guarded_shared() -> Router {
             get(|user: SharedUser| async move { user.openid.clone() }),
         )
         .layer(layer())
+        .with_state(())
 }
 
 fn bare() -> Router {
-    Router::new().route("/", get(|| async { "oOPENID000000000000000000001" }))
+    Router::new()
+        .route("/", get(|| async { "oOPENID000000000000000000001" }))
+        .with_state(())
 }
 
 fn get_with(header: Option<(&'static str, String)>) -> Request<Body> {

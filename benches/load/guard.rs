@@ -422,36 +422,6 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         show(&cpu_b_c)
     );
 
-    // The in-process estimate: the same two routers, no sockets, interleaved batches.
-    // A control: the bare handler behind a layer that does nothing (tower's MapRequest with
-    // the identity), applied the same way (`Router::layer`): what any axum layer costs.
-    let (inproc_a, inproc_b, inproc_n, inproc_copy) = {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let (a, b, n, bc) = (bare(), guarded(), noop_layer(), guarded_copy());
-        rt.block_on(async {
-            for app in [&a, &b, &n, &bc] {
-                batch(app, &cookie_b, s.batch / 10).await;
-            }
-            let (mut ta, mut tb, mut tn, mut tc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for _ in 0..s.batches {
-                ta.push(batch(&a, &cookie_b, s.batch).await * 1e6);
-                tb.push(batch(&b, &cookie_b, s.batch).await * 1e6);
-                tn.push(batch(&n, &cookie_b, s.batch).await * 1e6);
-                tc.push(batch(&bc, &cookie_b, s.batch).await * 1e6);
-            }
-            (ta, tb, tn, tc)
-        })
-    };
-    let diffs: Vec<f64> = inproc_b.iter().zip(&inproc_a).map(|(b, a)| b - a).collect();
-    let noop: Vec<f64> = inproc_n.iter().zip(&inproc_a).map(|(n, a)| n - a).collect();
-    let copy: Vec<f64> = inproc_copy
-        .iter()
-        .zip(&inproc_a)
-        .map(|(c, a)| c - a)
-        .collect();
     println!("\nguard CPU per request (b − a):");
     println!(
         "  server CPU time (/proc/self/stat utime+stime of the server process; wrk is another\n  \
@@ -459,28 +429,7 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         show(&cpu)
     );
     println!("  the same for axum-login, c − a: {} µs", show(&cpu_c));
-    println!(
-        "  in process, no sockets (Router::oneshot, {} interleaved batches of {} requests, one\n  \
-         thread, the thread's CPU time): a {:.3} µs, b {:.3} µs; b − a per batch pair, median:\n  \
-         {} µs",
-        s.batches,
-        s.batch,
-        median(&inproc_a),
-        median(&inproc_b),
-        show(&diffs)
-    );
-    println!(
-        "  of which any layer costs (the same handler behind a no-op Router::layer, minus a):\n  \
-         {} µs",
-        show(&noop)
-    );
-    println!(
-        "  b′ (the handler takes WechatUser, a copy of the user's strings, instead of\n  \
-         SharedUser): b′ − a per batch, median: {} µs",
-        show(&copy)
-    );
-
-    let (ba, bc, guard_cpu, inproc) = (median(&b_a), median(&b_c), median(&cpu), median(&diffs));
+    let (ba, bc, guard_cpu) = (median(&b_a), median(&b_c), median(&cpu));
     verdicts.push(Verdict::new(
         "guard throughput b/a",
         "≥ 0.96",
@@ -502,6 +451,94 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         format!("{guard_cpu:.2} µs"),
         Some(guard_cpu <= 2.0),
     ));
+    drop(rt);
+    in_process(s, &cookie_b, verdicts);
+}
+
+/// The in-process estimate alone (`cargo bench --bench load -- inproc`): no wrk needed.
+pub fn run_in_process(s: &Settings, verdicts: &mut Vec<Verdict>) {
+    println!("\n== 1b. The guard in process: one handler, bare / WechatAuthLayer, no sockets\n");
+    in_process(s, &format!("wechat_session={}", session_token()), verdicts);
+}
+
+/// What the layer hands the handler in control (e): one small value, as every layer that
+/// passes something to an extractor does (tower-sessions' `Session`, axum-login's
+/// `AuthSession`, tower-http's `RequestId` …).
+#[derive(Clone)]
+struct Handed(#[allow(dead_code)] Arc<str>);
+
+/// The bare handler behind a layer that only inserts one request extension.
+fn extension_layer() -> Router {
+    let value = Handed(Arc::from(USER_ID));
+    bare().layer(tower::util::MapRequestLayer::new(
+        move |mut r: Request<Body>| {
+            r.extensions_mut().insert(value.clone());
+            r
+        },
+    ))
+}
+
+/// The guard's CPU per request in process: the routers of section 1 and two controls, no
+/// sockets, interleaved batches on one thread, each router prepared as `axum::serve` runs it
+/// (`with_state(())`, which turns every handler and layer into a ready `Route` once per
+/// connection; a bare `Router::oneshot` would redo that on every request). Prints and adds
+/// its verdicts.
+fn in_process(s: &Settings, cookie: &str, verdicts: &mut Vec<Verdict>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let served = |r: Router| r.with_state(());
+    let apps = [
+        served(bare()),
+        served(guarded()),
+        served(noop_layer()),
+        served(extension_layer()),
+        served(guarded_copy()),
+    ];
+    let times: Vec<Vec<f64>> = rt.block_on(async {
+        for app in &apps {
+            batch(app, cookie, s.batch / 10).await;
+        }
+        let mut times = vec![Vec::new(); apps.len()];
+        for _ in 0..s.batches {
+            for (app, t) in apps.iter().zip(&mut times) {
+                t.push(batch(app, cookie, s.batch).await * 1e6);
+            }
+        }
+        times
+    });
+    let over_a =
+        |i: usize| -> Vec<f64> { times[i].iter().zip(&times[0]).map(|(x, a)| x - a).collect() };
+    let (diffs, noop, ext, copy) = (over_a(1), over_a(2), over_a(3), over_a(4));
+    let show = |v: &[f64]| {
+        let (lo, hi) = range(v);
+        format!("{:.3} (batches {lo:.3}–{hi:.3})", median(v))
+    };
+    println!(
+        "\nguard CPU per request in process, no sockets (Router::oneshot, {} interleaved batches\n  \
+         of {} requests, one thread, the thread's CPU time): a {:.3} µs, b {:.3} µs;\n  \
+         b − a per batch pair, median: {} µs",
+        s.batches,
+        s.batch,
+        median(&times[0]),
+        median(&times[1]),
+        show(&diffs)
+    );
+    println!(
+        "  controls, minus a: (d) the handler behind a no-op Router::layer (what any axum layer\n  \
+         costs): {} µs;\n  \
+         (e) a layer that only hands the handler one request extension (the floor for any layer\n  \
+         that passes something to an extractor): {} µs",
+        show(&noop),
+        show(&ext)
+    );
+    println!(
+        "  b′ (the handler takes WechatUser, a copy of the user's strings, instead of\n  \
+         SharedUser): b′ − a per batch, median: {} µs",
+        show(&copy)
+    );
+    let inproc = median(&diffs);
     verdicts.push(Verdict::new(
         "guard CPU per request (in process, b − a)",
         "≤ 0.35 µs",
@@ -509,10 +546,15 @@ pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         Some(inproc <= 0.35),
     ));
     verdicts.push(Verdict::new(
+        "  of which the extension floor (e − a)",
+        "-",
+        format!("{:.3} µs", median(&ext)),
+        None,
+    ));
+    verdicts.push(Verdict::new(
         "the same, handler takes WechatUser (b′ − a)",
         "-",
         format!("{:.3} µs", median(&copy)),
         None,
     ));
-    drop(rt);
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench load                   # every section (a few minutes)
 //! cargo bench --bench load -- guard login    # only some: guard, login, memory
+//! cargo bench --bench load -- inproc         # the guard's in-process estimate alone
 //! ```
 //!
 //! 1. **guard**: the same handler bare (a), behind `WechatAuthLayer` with a valid session
@@ -60,6 +61,9 @@ fn main() {
     let mut verdicts = Vec::new();
     if on("guard") {
         guard::run(&guard::Settings::from_env(), &mut verdicts);
+    }
+    if wanted.contains(&"inproc") && !wanted.contains(&"guard") {
+        guard::run_in_process(&guard::Settings::from_env(), &mut verdicts);
     }
     if on("login") {
         login::run(&login::Settings::from_env(), &mut verdicts);
