@@ -1,7 +1,7 @@
 //! One failure type for every endpoint the layer serves, and the one place that turns a
 //! failure into a response: status, machine code, Chinese and English text, log level and
 //! `Retry-After` all come from [`Failure::describe`], and [`Failure::json`] /
-//! [`Failure::html`] render it.
+//! [`Failure::page`] render it.
 //!
 //! Flows return `Result<Response, Failure>`; the dispatcher renders a failure once, as JSON
 //! or (for the browser pages) as HTML with a link to try again. Public error types that
@@ -342,16 +342,6 @@ impl Failure {
         res
     }
 
-    /// An HTML page for a person, with a link to try again: the built-in page, in Chinese
-    /// (with an English line). Pages that know the request use [`Failure::page`].
-    pub(crate) fn html(&self, retry: Option<&str>) -> Response<Body> {
-        self.page(
-            &crate::pages::DefaultPages,
-            crate::pages::Language::Zh,
-            retry,
-        )
-    }
-
     /// The error page for a person, rendered by the site's [`Pages`] in `language`, with a
     /// link to try again.
     pub(crate) fn page(
@@ -587,7 +577,14 @@ mod tests {
                 "{f:?}"
             );
             assert!(!d.zh.is_empty() && !d.en.is_empty(), "{f:?}");
-            let (json, html) = (f.json(), f.html(Some("/auth/wechat/login")));
+            let (json, html) = (
+                f.json(),
+                f.page(
+                    &crate::pages::DefaultPages,
+                    Language::Zh,
+                    Some("/auth/wechat/login"),
+                ),
+            );
             assert_eq!((json.status(), html.status()), (d.status, d.status));
             assert_eq!(
                 json.headers().get(header::RETRY_AFTER),
