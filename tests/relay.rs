@@ -8,11 +8,9 @@ mod common;
 #[path = "support/relay_sites.rs"]
 mod relay_sites;
 
-use std::{panic::AssertUnwindSafe, time::Duration};
-
+use browser::{APPROVE_ALICE, STEP};
 use common::*;
 use fantoccini::{Client as Driver, Locator};
-use futures_util::FutureExt as _;
 use relay_sites::RelaySites;
 use wechat_auth::mock::MockWechat;
 
@@ -212,25 +210,11 @@ async fn unknown_and_forged_targets_are_refused() {
     assert_eq!(res.status(), 404);
 }
 
-/// Longest any single page transition may take in Chromium.
-const STEP: Duration = Duration::from_secs(10);
-
 #[tokio::test]
 async fn chromium_logs_in_on_site_b_through_the_hub() {
-    let Some(found) = browser::Browser::find() else {
-        return;
-    };
     let mock = MockWechat::start().await.unwrap();
     let sites = RelaySites::start(&mock).await;
-    let (driver, client) = found.launch().await;
-    let outcome = AssertUnwindSafe(chromium_flow(&client, &mock, &sites))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    browser::in_chromium(|client| async move { chromium_flow(&client, &mock, &sites).await }).await;
 }
 
 async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
@@ -241,9 +225,7 @@ async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
     let approve = client
         .wait()
         .at_most(STEP)
-        .for_element(Locator::XPath(
-            "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]",
-        ))
+        .for_element(Locator::XPath(APPROVE_ALICE))
         .await
         .unwrap();
     let at_wechat = client.current_url().await.unwrap();
@@ -253,13 +235,7 @@ async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
         "{at_wechat}"
     );
     approve.click().await.unwrap();
-    client
-        .wait()
-        .at_most(STEP)
-        .for_url(&profile)
-        .await
-        .unwrap_or_else(|e| panic!("not back on {profile}: {e}"));
-    let source = client.source().await.unwrap();
+    let source = browser::lands_on(client, profile.as_str()).await;
     assert!(source.contains(&alice), "alice on site B: {source}");
     let session = client
         .get_named_cookie("wechat_session")
