@@ -1,7 +1,7 @@
 //! One failure type for every endpoint the layer serves, and the one place that turns a
 //! failure into a response: status, machine code, Chinese and English text, log level and
 //! `Retry-After` all come from [`Failure::describe`], and [`Failure::json`] /
-//! [`Failure::html`] render it.
+//! [`Failure::page`] render it.
 //!
 //! Flows return `Result<Response, Failure>`; the dispatcher renders a failure once, as JSON
 //! or (for the browser pages) as HTML with a link to try again. Public error types that
@@ -342,16 +342,6 @@ impl Failure {
         res
     }
 
-    /// An HTML page for a person, with a link to try again: the built-in page, in Chinese
-    /// (with an English line). Pages that know the request use [`Failure::page`].
-    pub(crate) fn html(&self, retry: Option<&str>) -> Response<Body> {
-        self.page(
-            &crate::pages::DefaultPages,
-            crate::pages::Language::Zh,
-            retry,
-        )
-    }
-
     /// The error page for a person, rendered by the site's [`Pages`] in `language`, with a
     /// link to try again.
     pub(crate) fn page(
@@ -478,7 +468,16 @@ impl std::fmt::Display for Failure {
 /// let e = wechat_auth::HandleError::from(wechat_auth::store::StoreError::unavailable("down"));
 /// assert!(e.to_string().contains("store"));
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same message, then the variant (for a WeChat, store or mini program
+/// data error, that error's `Debug`: its message and variant), because that is what Rust
+/// prints when a `main` or a test returns the error through `?`:
+///
+/// ```
+/// let e = wechat_auth::HandleError::NoSessionKey;
+/// assert_eq!(format!("{e:?}"), format!("{e} (HandleError::NoSessionKey)"));
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum HandleError {
     /// WeChat refused or failed.
@@ -515,6 +514,23 @@ pub enum HandleError {
     },
 }
 
+/// The message a person can act on, then the variant (what `main` returning it prints).
+impl std::fmt::Debug for HandleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let variant = match self {
+            // The same message (`Display` is transparent), and the inner variant.
+            Self::Wechat(e) => return std::fmt::Debug::fmt(e, f),
+            Self::Store(e) => return std::fmt::Debug::fmt(e, f),
+            Self::MiniProgramData(e) => return std::fmt::Debug::fmt(e, f),
+            Self::NoSessionKey => "NoSessionKey",
+            Self::NotThisUser => "NotThisUser",
+            Self::Unavailable(_) => "Unavailable",
+            Self::ConsentRequired { .. } => "ConsentRequired",
+        };
+        write!(f, "{self} (HandleError::{variant})")
+    }
+}
+
 impl From<Failure> for HandleError {
     fn from(f: Failure) -> Self {
         match f {
@@ -531,8 +547,9 @@ impl From<Failure> for HandleError {
     }
 }
 
-/// Why a mini program's `encryptedData` could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why a mini program's `encryptedData` could not be opened. `Debug` prints the message,
+/// then the variant.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MiniDataError {
     /// `encryptedData`, `iv` or the stored `session_key` is not the base64 it should be.
@@ -552,9 +569,68 @@ pub enum MiniDataError {
     WrongApp,
 }
 
+/// The message a person can act on, then the variant.
+impl std::fmt::Debug for MiniDataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let variant = match self {
+            Self::BadEncoding => "BadEncoding",
+            Self::WrongKey => "WrongKey",
+            Self::NotJson => "NotJson",
+            Self::WrongApp => "WrongApp",
+        };
+        write!(f, "{self} (MiniDataError::{variant})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_errors_debug_as_their_message_then_the_variant() {
+        for (err, variant) in [
+            (HandleError::NoSessionKey, "(HandleError::NoSessionKey)"),
+            (HandleError::NotThisUser, "(HandleError::NotThisUser)"),
+            (
+                HandleError::Unavailable("the store is busy".into()),
+                "(HandleError::Unavailable)",
+            ),
+            (
+                HandleError::ConsentRequired {
+                    login_url: "/auth/wechat/login?scope=userinfo".into(),
+                },
+                "(HandleError::ConsentRequired)",
+            ),
+            (
+                HandleError::from(StoreError::unavailable("down")),
+                "(StoreError::Unavailable)",
+            ),
+            (
+                HandleError::from(WechatError::Timeout {
+                    endpoint: "sns/userinfo",
+                }),
+                "(WechatError::Timeout)",
+            ),
+            (
+                HandleError::from(MiniDataError::WrongKey),
+                "(MiniDataError::WrongKey)",
+            ),
+        ] {
+            let debug = format!("{err:?}");
+            assert_eq!(debug, format!("{err} {variant}"));
+            assert_eq!(format!("{err:#?}"), debug);
+        }
+        let boxed: Box<dyn std::error::Error> = Box::new(HandleError::NoSessionKey);
+        assert!(
+            format!("{boxed:?}")
+                .starts_with("no mini program session_key for this user: log in again"),
+            "{boxed:?}"
+        );
+        assert_eq!(
+            format!("{:?}", MiniDataError::WrongApp),
+            "the data's watermark names another appid (MiniDataError::WrongApp)"
+        );
+    }
 
     #[test]
     fn every_failure_has_one_description_and_the_renderings_agree() {
@@ -587,7 +663,14 @@ mod tests {
                 "{f:?}"
             );
             assert!(!d.zh.is_empty() && !d.en.is_empty(), "{f:?}");
-            let (json, html) = (f.json(), f.html(Some("/auth/wechat/login")));
+            let (json, html) = (
+                f.json(),
+                f.page(
+                    &crate::pages::DefaultPages,
+                    Language::Zh,
+                    Some("/auth/wechat/login"),
+                ),
+            );
             assert_eq!((json.status(), html.status()), (d.status, d.status));
             assert_eq!(
                 json.headers().get(header::RETRY_AFTER),

@@ -188,16 +188,25 @@ impl WechatHandle {
     }
 }
 
-/// The rejection when [`WechatHandle`] is extracted outside the layer.
+/// The rejection when [`WechatHandle`] is extracted outside the layer. `Debug` prints the
+/// message too (then the type).
 ///
 /// ```
 /// use axum_core::response::IntoResponse;
-/// assert_eq!(wechat_auth::MissingLayer::default().into_response().status(), 500);
+/// let e = wechat_auth::MissingLayer::default();
+/// assert_eq!(format!("{e:?}"), format!("{e} (MissingLayer)"));
+/// assert_eq!(e.into_response().status(), 500);
 /// ```
-#[derive(Debug, Default, thiserror::Error)]
+#[derive(Default, thiserror::Error)]
 #[error("WechatHandle used on a route that WechatAuthLayer does not wrap")]
 #[non_exhaustive]
 pub struct MissingLayer {}
+
+impl std::fmt::Debug for MissingLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self} (MissingLayer)")
+    }
+}
 
 impl IntoResponse for MissingLayer {
     fn into_response(self) -> Response {

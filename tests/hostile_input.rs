@@ -9,6 +9,8 @@
 mod common;
 #[path = "support/counting_store.rs"]
 mod counting_store;
+#[path = "support/jar.rs"]
+mod jar;
 
 use std::{
     fmt::Write as _,
@@ -19,12 +21,16 @@ use std::{
 use base64::Engine as _;
 use common::*;
 use counting_store::CountingStore;
+use jar::Jar;
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use wechat_auth::{mock::MockWechat, push::PushCrypto};
+use wechat_auth::{
+    mock::{MockWechat, wire as mock_wire},
+    push::PushCrypto,
+};
 
 /// What the server answered: status (0 = closed without an answer), headers, body.
 #[derive(Debug, Default)]
@@ -265,6 +271,117 @@ fn safe_body(encrypt: &str) -> String {
     )
 }
 
+/// A form post to `target` with `headers`.
+fn post_form(target: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Send {
+    let mut all = vec![(
+        "Content-Type",
+        b"application/x-www-form-urlencoded".as_slice(),
+    )];
+    all.extend_from_slice(headers);
+    Send::Raw(request("POST", target, &all, body))
+}
+
+/// Whether `html` shows `needle` only escaped (never as markup).
+fn not_reflected(r: &Resp, needle: &str) -> bool {
+    !r.text().contains(needle)
+}
+
+/// Whether the page may be framed by nobody.
+fn unframeable(r: &Resp) -> bool {
+    r.header("content-security-policy")
+        .is_some_and(|c| c.contains("frame-ancestors 'none'"))
+}
+
+/// The query pairs of the `Location` an answer carries.
+fn location_pairs(r: &Resp) -> Vec<(String, String)> {
+    r.header("location")
+        .and_then(|l| url::Url::parse(l).ok())
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The relay target this hub passes logins on to.
+const RELAY_TARGET: &str = "https://shop.example";
+
+/// A relay link to `to` (already encoded as it should be sent) with `rest` after it.
+fn relay(to: &str, rest: &str) -> Send {
+    get(&format!("/auth/wechat/relay?to={to}{rest}"), &[])
+}
+
+/// A live scan: `alice` scanned it; her phone holds the page proof, and the page's form token.
+struct LiveScan {
+    id: String,
+    /// The `Cookie` header of alice's phone (her proof for this scan).
+    alice: String,
+    /// The `Cookie` header of bob's phone (his proof: he is not the one who scanned).
+    bob: String,
+    token: String,
+}
+
+/// The phone opens the confirm `link` as `user` (web authorization, approved, back with a
+/// code, on to the clean URL); returns its cookies and the page.
+async fn phone_opens(link: &str, user: &str) -> (Jar, String) {
+    let phone = wechat_browser();
+    let mut jar = Jar::default();
+    let res = phone.get(link).send().await.unwrap();
+    jar.absorb(&res);
+    let res = phone
+        .get(MockWechat::approve_url(&location(&res), user))
+        .send()
+        .await
+        .unwrap();
+    let back = location(&res);
+    let res = phone.get(&back).send().await.unwrap();
+    jar.absorb(&res);
+    let res = phone.get(link).send().await.unwrap();
+    jar.absorb(&res);
+    (jar, res.text().await.unwrap())
+}
+
+async fn live_scan(app: &App, mock: &MockWechat) -> LiveScan {
+    let desktop = browser();
+    let s: Value = desktop
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = s["id"].as_str().unwrap().to_owned();
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let reply = report.reply.expect("the scan is answered with a link");
+    let at = reply.find("<a href=\"").unwrap() + 9;
+    let link = reply[at..at + reply[at..].find('"').unwrap()].to_owned();
+    let (alice, page) = phone_opens(&link, "alice").await;
+    let at = page.find("name=\"token\" value=\"").expect("a form token") + 20;
+    let token = page[at..at + page[at..].find('"').unwrap()].to_owned();
+    let (bob, _) = phone_opens(&link, "bob").await;
+    LiveScan {
+        id,
+        alice: alice.header(),
+        bob: bob.header(),
+        token,
+    }
+}
+
+/// A push body in the JSON data format, sealed (safe mode): the query and the body.
+fn sealed_json(crypto: &PushCrypto, nonce: &str, inner: &str) -> (String, String) {
+    let sealed = crypto.encrypt(inner, *b"0123456789abcdef").unwrap();
+    (
+        push_query(crypto, now(), nonce, Some(&sealed)),
+        mock_wire::safe_mode_json("gh_000000000001", &sealed),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_inputs_are_refused_cleanly() {
     let mock = MockWechat::start().await.unwrap();
@@ -272,7 +389,11 @@ async fn hostile_inputs_are_refused_cleanly() {
     let app = start(
         config(&mock)
             .with_store(store.clone())
-            .with_body_timeout(Duration::from_secs(1)),
+            .with_body_timeout(Duration::from_secs(1))
+            // The endpoints of issues 11/12/14 too: the phone confirms a scan, and this
+            // site is a relay hub for one other site.
+            .with_scan_confirm(true)
+            .with_relay_target(RELAY_TARGET),
     )
     .await;
     wire(&mock, &app);
@@ -354,6 +475,38 @@ async fn hostile_inputs_are_refused_cleanly() {
     let other_sealed = crypto.encrypt(&event, *b"fedcba9876543210").unwrap();
     let lol = "<!DOCTYPE xml [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\"><!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\"><!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">]><xml><ToUserName>&f;</ToUserName><Encrypt>&f;</Encrypt></xml>";
     let xxe = "<!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><xml><ToUserName>&x;</ToUserName><Encrypt>&x;</Encrypt></xml>";
+
+    // A scan alice scanned, her phone's proof and form token; bob's proof.
+    let scan = live_scan(&app, &mock).await;
+    let confirm = format!("/auth/wechat/scan/{}/confirm", scan.id);
+    let alice_phone = |extra: &[(&'static str, &'static [u8])]| -> Vec<(&'static str, Vec<u8>)> {
+        let mut h = vec![("Cookie", scan.alice.clone().into_bytes())];
+        h.extend(extra.iter().map(|(k, v)| (*k, v.to_vec())));
+        h
+    };
+    let form = |token: &str, decision: &str| {
+        format!(
+            "token={}&decision={decision}",
+            form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        )
+    };
+    let confirm_post = |headers: Vec<(&'static str, Vec<u8>)>, body: &[u8]| {
+        let refs: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        post_form(&confirm, &refs, body)
+    };
+    let shop_callback = "https%3A%2F%2Fshop.example%2Fauth%2Fwechat%2Fcallback";
+    // JSON pushes (the console's 数据格式 = JSON), safe mode like every push here.
+    let json_event = mock_wire::event_json(
+        "gh_000000000001",
+        "oHOSTILE",
+        now(),
+        "SCAN",
+        "nobodys_json_scene",
+        "TICKET",
+    );
+    let (json_push_q, json_push_body) = sealed_json(&crypto, "800", &json_event);
+    let other_sealed_json = crypto.encrypt(&json_event, *b"fedcba9876543210").unwrap();
+    let json = b"application/json";
 
     let deep_json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let deep_obj = format!("{}1{}", "{\"code\":".repeat(1_500), "}".repeat(1_500));
@@ -501,6 +654,140 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("push", "a valid push (a scan nobody started)", push_post(&valid_push_q, &valid_push_body, b"text/xml"), &[200]).writes(),
         row("push", "the same push again (WeChat's re-delivery)", push_post(&valid_push_q, &valid_push_body, b"text/xml"), &[200]),
         row("push", "the same signed query with another body (replay forgery)", push_post(&valid_push_q, &safe_body(&other_sealed), b"text/xml"), &[403]),
+        // --- embedded QR and popup (issue 11)
+        row("embed", "embed: return_to=//evil.example", get("/auth/wechat/embed?return_to=//evil.example", &[]), &[200])
+            .check("return_to stays on this site, JSON only", |r| state_return_to(r).is_some_and(|rt| rt.starts_with('/') && !rt.starts_with("//") && !rt.contains("evil")) && r.header("content-type").is_some_and(|c| c.starts_with("application/json"))),
+        row("embed", "embed: style=<script>", get("/auth/wechat/embed?style=%3Cscript%3Ealert(1)%3C/script%3E", &[]), &[400])
+            .check("answered as JSON, no state cookie", |r| r.header("content-type").is_some_and(|c| c.starts_with("application/json")) && r.set_cookies().next().is_none()),
+        row("embed", "embed: self_redirect=maybe", get("/auth/wechat/embed?self_redirect=maybe", &[]), &[400]),
+        row("embed", "embed: 10,000 query parameters (20 KB)", get(&format!("/auth/wechat/embed?{short_params}"), &[]), &[200]),
+        row("embed", "POST embed", Send::Raw(request("POST", "/auth/wechat/embed", &[], b"")), &[405]),
+        row("embed", "embed.js with If-None-Match: *", get("/auth/wechat/embed.js", &[("If-None-Match", b"*")]), &[304]),
+        row("embed", "embed.js with an 8 KiB junk If-None-Match", get("/auth/wechat/embed.js", &[("If-None-Match", "\"x\",".repeat(2048).as_bytes())]), &[200])
+            .check("the script, not sniffable as anything else", |r| r.header("x-content-type-options") == Some("nosniff") && r.header("content-type").is_some_and(|c| c.starts_with("text/javascript"))),
+        row("embed", "embed.js with a query and invalid UTF-8", get("/auth/wechat/embed.js?%FF%FE=%00", &[]), &[200]),
+        row("embed", "login?display=embed&return_to=//evil.example", get("/auth/wechat/login?display=embed&return_to=//evil.example", &[]), &[200])
+            .check("return_to stays on this site; only WeChat may be framed", |r| state_return_to(r).is_some_and(|rt| rt.starts_with('/') && !rt.contains("evil")) && unframeable(r)),
+        row("embed", "login?display=embed&style=<script>", get("/auth/wechat/login?display=embed&style=%3Cscript%3Ealert(1)%3C/script%3E", &[]), &[400])
+            .check("the value is shown escaped", |r| not_reflected(r, "<script>alert") && unframeable(r)),
+        row("embed", "login?display=popup&return_to=javascript:alert(1)", get("/auth/wechat/login?display=popup&channel=website&return_to=javascript:alert(1)", &[]), &[302])
+            .check("return_to stays on this site", |r| state_return_to(r).is_some_and(|rt| rt.starts_with('/') && !rt.contains("javascript"))),
+        row("embed", "login?display=bogus", get("/auth/wechat/login?display=bogus", &[]), &[400]),
+        row("embed", "login?display=<svg onload>", get("/auth/wechat/login?display=%3Csvg%20onload%3Dalert(1)%3E", &[]), &[400])
+            .check("the value is shown escaped, the page unframeable", |r| not_reflected(r, "<svg") && unframeable(r)),
+        row("embed", "login?display= twice (embed, then bogus)", get("/auth/wechat/login?display=embed&display=bogus", &[]), &[200, 400]),
+        row("embed", "login?display=4 KiB", get(&format!("/auth/wechat/login?display={}", "d".repeat(4096)), &[]), &[400]),
+        // In the frame the state cookie is withheld (SameSite=Lax): the frame hands the same
+        // code to the top window's plain callback, consuming nothing.
+        row("embed", "callback?display=iframe with a forged state", get("/auth/wechat/callback?display=iframe&code=abc&state=forged", &[]), &[200])
+            .check("hands code and state to the top window's plain callback", |r| r.text().contains("/auth/wechat/callback?code=abc&amp;state=forged") && !r.text().contains("display=iframe")),
+        row("embed", "callback?display=iframe: another browser's code and state", get(&format!("{other_callback}&display=iframe"), &[]), &[200])
+            .check("hands it to the top window, which holds no cookie for it", |r| r.text().contains("/auth/wechat/callback?code=")),
+        row("embed", "the top window's callback for that code, without the state cookie", get(&other_callback, &[]), &[403, 400]),
+        row("embed", "callback?display=iframe without a code (a refusal)", get("/auth/wechat/callback?display=iframe&state=forged", &[]), &[400, 403])
+            .check("may be framed by this site only", |r| r.header("content-security-policy").is_some_and(|c| !c.contains("frame-ancestors *"))),
+        row("embed", "callback?display=popup without code or state", get("/auth/wechat/callback?display=popup", &[]), &[400]),
+        row("embed", "callback?display=<script>", get("/auth/wechat/callback?display=%3Cscript%3E&code=a&state=b", &[]), &[400, 403])
+            .check("the value is never shown as markup", |r| not_reflected(r, "<script>")),
+        // --- scope (issue 12)
+        row("scope", "login?scope=snsapi_base", get("/auth/wechat/login?channel=oa&scope=snsapi_base", &[]), &[400]),
+        row("scope", "login?scope=<script>", get("/auth/wechat/login?channel=oa&scope=%3Cscript%3Ealert(1)%3C/script%3E", &[]), &[400])
+            .check("the value is shown escaped", |r| not_reflected(r, "<script>alert")),
+        row("scope", "login?scope=4 KiB", get(&format!("/auth/wechat/login?channel=oa&scope={}", "s".repeat(4096)), &[]), &[400]),
+        row("scope", "login?scope=snsapi_userinfo%00", get("/auth/wechat/login?channel=oa&scope=snsapi_userinfo%00", &[]), &[400]),
+        row("scope", "login?scope=userinfo on the website channel", get("/auth/wechat/login?channel=website&scope=userinfo", &[]), &[302, 400])
+            .check("never a scope WeChat's website login does not know", |r| r.header("location").is_none_or(|l| l.contains("scope=snsapi_login"))),
+        // --- the phone's confirmation of a scan (issue 12)
+        row("confirm", "GET confirm of an unknown scan", get("/auth/wechat/scan/nobodysscan0000000000/confirm", &[]), &[404]),
+        row("confirm", "GET confirm with path traversal in the id", get("/auth/wechat/scan/..%2F..%2Fetc%2Fpasswd/confirm", &[]), &[404, 400]),
+        row("confirm", "GET confirm with a 4 KiB id", get(&format!("/auth/wechat/scan/{}/confirm", "a".repeat(4096)), &[]), &[404, 400]),
+        row("confirm", "GET confirm with a forged code and state (no state cookie)", get(&format!("{confirm}?code=forged&state=forged"), &[]), &[403, 400]),
+        row("confirm", "GET confirm with a code, another scan's state cookie", get(&format!("{confirm}?code=forged&state=S1"), &[("Cookie", format!("wechat_cstate_{}=x", scan.id).as_bytes())]), &[403, 400]),
+        row("confirm", "GET confirm with a forged page proof", get(&confirm, &[("Cookie", format!("wechat_cuser_{}={alg_none}", scan.id).as_bytes())]), &[302, 403])
+            .check("sent to WeChat to prove who it is, or refused", |r| r.status == 403 || r.header("location").is_some_and(|l| l.contains("scope=snsapi_base"))),
+        row("confirm", "GET confirm as bob (who did not scan)", get(&confirm, &[("Cookie", scan.bob.as_bytes())]), &[403]),
+        row("confirm", "POST confirm cross-site (Origin: evil)", confirm_post(alice_phone(&[("Origin", b"https://evil.example")]), form(&scan.token, "confirm").as_bytes()), &[403]),
+        row("confirm", "POST confirm with Origin: null", confirm_post(alice_phone(&[("Origin", b"null")]), form(&scan.token, "confirm").as_bytes()), &[403]),
+        row("confirm", "POST confirm with a forged token", confirm_post(alice_phone(&[]), form(&alg_none, "confirm").as_bytes()), &[403]),
+        row("confirm", "POST confirm with another scan's token", confirm_post(alice_phone(&[]), form(&state_as_session, "confirm").as_bytes()), &[403]),
+        row("confirm", "POST confirm without a token", confirm_post(alice_phone(&[]), b"decision=confirm"), &[403]),
+        row("confirm", "POST confirm: alice's token with bob's proof", confirm_post(vec![("Cookie", scan.bob.clone().into_bytes())], form(&scan.token, "confirm").as_bytes()), &[403]),
+        row("confirm", "POST confirm: alice's token, no cookie", post_form(&confirm, &[], form(&scan.token, "confirm").as_bytes()), &[403]),
+        row("confirm", "POST confirm: decision=<script>", confirm_post(alice_phone(&[]), form(&scan.token, "%3Cscript%3Ealert(1)%3C%2Fscript%3E").as_bytes()), &[400])
+            .check("the value is never shown as markup", |r| not_reflected(r, "<script>alert")),
+        row("confirm", "POST confirm: invalid UTF-8 form", confirm_post(alice_phone(&[]), b"token=\xff\xfe&decision=\xff"), &[400, 403]),
+        row("confirm", "POST confirm: an 8 KiB form (past its limit)", confirm_post(alice_phone(&[]), format!("{}&pad={}", form(&scan.token, "confirm"), "p".repeat(8 * 1024)).as_bytes()), &[413]),
+        row("confirm", "POST confirm: JSON instead of a form", Send::Raw(request("POST", &confirm, &[("Cookie", scan.alice.as_bytes()), ("Content-Type", b"application/json")], format!("{{\"token\":\"{}\",\"decision\":\"confirm\"}}", scan.token).as_bytes())), &[400, 403, 415]),
+        row("confirm", "PUT confirm", Send::Raw(request("PUT", &confirm, &[("Cookie", scan.alice.as_bytes())], b"")), &[405]),
+        row("confirm", "alice answers with decision twice (cancel, then confirm)", confirm_post(alice_phone(&[]), format!("{}&decision=confirm", form(&scan.token, "cancel")).as_bytes()), &[200]).writes()
+            .check("the first is read: the scan is cancelled, safe side", |r| r.text().contains("已取消")),
+        row("confirm", "the same form again (answered once)", confirm_post(alice_phone(&[]), form(&scan.token, "confirm").as_bytes()), &[409]),
+        row("confirm", "the same form, now cancel (answered once)", confirm_post(alice_phone(&[]), form(&scan.token, "cancel").as_bytes()), &[409]),
+        // --- the relay hub (issue 14)
+        row("relay", "to: another origin", relay("https%3A%2F%2Fevil.example%2Fauth%2Fwechat%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: javascript:", relay("javascript%3Aalert(1)%2F%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: user info before the host (shop.example@evil)", relay("https%3A%2F%2Fshop.example%40evil.example%2Fauth%2Fwechat%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: an encoded slash before @evil", relay("https%3A%2F%2Fshop.example%252F%40evil.example%2Fauth%2Fwechat%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: double-encoded", relay("https%253A%252F%252Fshop.example%252Fauth%252Fwechat%252Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: protocol-relative", relay("%2F%2Fshop.example%2Fauth%2Fwechat%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: a query (next=//evil)", relay(&format!("{shop_callback}%3Fnext%3D%2F%2Fevil.example"), "&code=C&state=S1"), &[400]),
+        row("relay", "to: CRLF + Set-Cookie", relay(&format!("{shop_callback}%0D%0ASet-Cookie%3A%20wechat_session%3Dx"), "&code=C&state=S1"), &[400]),
+        row("relay", "to: CRLF inside the path", relay("https%3A%2F%2Fshop.example%2Fauth%2Fwechat%2Fcall%0D%0Aback", "&code=C&state=S1"), &[302, 400])
+            .check("no header injected; stays on the target", |r| r.header("set-cookie").is_none() && r.header("location").is_none_or(|l| l.starts_with("https://shop.example/") && !l.contains('\r') && !l.contains('\n'))),
+        row("relay", "to: dot segments to another path", relay("https%3A%2F%2Fshop.example%2Fauth%2F..%2F..%2Fx%2Fcallback", "&code=C&state=S1"), &[302, 400])
+            .check("stays on the target", |r| r.header("location").is_none_or(|l| l.starts_with("https://shop.example/"))),
+        row("relay", "to: 8 KiB", relay(&format!("{shop_callback}{}", "a".repeat(8 * 1024)), "&code=C&state=S1"), &[400]),
+        row("relay", "to: invalid UTF-8", relay("%FF%FE", "&code=C&state=S1"), &[400]),
+        row("relay", "to: twice (the allowed one, then evil)", relay(shop_callback, "&to=https%3A%2F%2Fevil.example%2Fauth%2Fwechat%2Fcallback&code=C&state=S1"), &[302, 400])
+            .check("never to evil", |r| r.header("location").is_none_or(|l| l.starts_with("https://shop.example/auth/wechat/callback?"))),
+        row("relay", "code smuggling a second state", relay(shop_callback, "&code=C%26state%3DEVIL&state=S1"), &[302, 400])
+            .check("one state, the signed one", |r| r.status == 400 || location_pairs(r).iter().filter(|(k, _)| k == "state").map(|(_, v)| v.as_str()).collect::<Vec<_>>() == ["S1"]),
+        row("relay", "state with an ampersand", relay(shop_callback, "&code=C&state=S1%26code%3DX"), &[400]),
+        row("relay", "state twice", relay(shop_callback, "&code=C&state=S1&state=EVIL"), &[302, 400])
+            .check("one state", |r| r.status == 400 || location_pairs(r).iter().filter(|(k, _)| k == "state").count() == 1),
+        row("relay", "a 1 KiB code", relay(shop_callback, &format!("&code={}&state=S1", "c".repeat(1024))), &[400]),
+        row("relay", "no state", relay(shop_callback, "&code=C"), &[400]),
+        row("relay", "10,000 query parameters (20 KB)", get(&format!("/auth/wechat/relay?{short_params}to={shop_callback}&code=C&state=S1"), &[]), &[302, 400]),
+        row("relay", "POST relay", Send::Raw(request("POST", &format!("/auth/wechat/relay?to={shop_callback}&code=C&state=S1"), &[], b"")), &[405]),
+        row("relay", "a relay with a session cookie", get(&format!("/auth/wechat/relay?to={shop_callback}&code=C&state=S1"), &[("Cookie", &cookie(&web))]), &[302])
+            .check("passed on without reading or setting cookies", |r| r.set_cookies().next().is_none() && r.header("referrer-policy") == Some("no-referrer")),
+        // --- JSON pushes (issue 11's 数据格式 = JSON)
+        row("push json", "malformed JSON", push_post(&push_query(&crypto, now(), "801", Some("QUJD")), "{\"ToUserName\":", json), &[400]),
+        row("push json", "JSON arrays nested 10,000 deep (20 KB)", push_post(&push_query(&crypto, now(), "802", Some("QUJD")), &format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)), json), &[400]),
+        row("push json", "JSON objects nested 3,000 deep", push_post(&push_query(&crypto, now(), "803", Some("QUJD")), &format!("{}1{}", "{\"Encrypt\":".repeat(3_000), "}".repeat(3_000)), json), &[400]),
+        row("push json", "a JSON array, not an object", push_post(&push_query(&crypto, now(), "804", Some("QUJD")), "[\"ToUserName\",\"Encrypt\"]", json), &[400]),
+        row("push json", "Encrypt an array (wrong type)", push_post(&push_query(&crypto, now(), "805", Some("QUJD")), "{\"ToUserName\":\"gh_000000000001\",\"Encrypt\":[\"QUJD\"]}", json), &[400]),
+        row("push json", "Encrypt a huge number", push_post(&push_query(&crypto, now(), "806", Some("1e400")), "{\"ToUserName\":\"gh_000000000001\",\"Encrypt\":1e400}", json), &[400, 403]),
+        row("push json", "duplicate Encrypt keys (the signed one first)", push_post(&json_push_q, &format!("{{\"ToUserName\":\"gh_000000000001\",\"Encrypt\":\"{}\",\"Encrypt\":\"{other_sealed_json}\"}}", json_push_body.split("\"Encrypt\":\"").nth(1).unwrap().trim_end_matches("\"}")), json), &[403]),
+        row("push json", "invalid UTF-8 in a JSON string", Send::Raw(request("POST", &push_query(&crypto, now(), "807", Some("QUJD")), &[("Content-Type", json)], b"{\"ToUserName\":\"\xff\xfe\",\"Encrypt\":\"QUJD\"}")), &[400]),
+        {
+            let (q, body) = sealed_json(&crypto, "808", "{\"ToUserName\":\"gh_000000000001\",\"FromUserName\":\"oHOSTILE\",\"CreateTime\":1e400,\"MsgType\":\"event\",\"Event\":\"SCAN\",\"EventKey\":\"x\"}");
+            row("push json", "sealed: CreateTime 1e400", push_post(&q, &body, json), &[400])
+        },
+        {
+            let (q, body) = sealed_json(&crypto, "809", "{\"ToUserName\":\"gh_000000000001\",\"FromUserName\":\"oHOSTILE\",\"CreateTime\":184467440737095516150,\"MsgType\":\"text\",\"MsgId\":-1}");
+            row("push json", "sealed: CreateTime past u64, MsgId negative", push_post(&q, &body, json), &[400])
+        },
+        {
+            let (q, body) = sealed_json(&crypto, "810", &format!("{{\"ToUserName\":\"gh_000000000001\",\"X\":{}{}}}", "[".repeat(500), "]".repeat(500)));
+            row("push json", "sealed: arrays nested 500 deep", push_post(&q, &body, json), &[400])
+        },
+        {
+            let (q, body) = sealed_json(&crypto, "811", "{\"ToUserName\":\"gh_000000000001\",\"FromUserName\":{\"openid\":\"o1\"},\"MsgType\":\"event\"}");
+            row("push json", "sealed: FromUserName an object (wrong type)", push_post(&q, &body, json), &[400])
+        },
+        {
+            let (q, body) = sealed_json(&crypto, "812", "{\"ToUserName\":\"gh_000000000001\",\"FromUserName\":\"oHOSTILE\",\"CreateTime\":1,\"MsgType\":\"event\",\"Event\":\"SCAN\",\"EventKey\":\"a\",\"EventKey\":\"b\",");
+            row("push json", "sealed: truncated after duplicate keys", push_post(&q, &body, json), &[400])
+        },
+        {
+            let (q, body) = sealed_json(&crypto, "813", "<xml><ToUserName><![CDATA[gh_000000000001]]></ToUserName></xml>");
+            row("push json", "sealed: XML inside a JSON push", push_post(&q, &body, json), &[400])
+        },
+        row("push json", "a valid JSON push (a scan nobody started)", push_post(&json_push_q, &json_push_body, json), &[200]).writes()
+            .check("answered in JSON or with success", |r| r.text() == "success" || r.header("content-type").is_some_and(|c| c.contains("json"))),
+        row("push json", "the same JSON push again (re-delivery)", push_post(&json_push_q, &json_push_body, json), &[200]),
+        row("push json", "the same signed query, another JSON body (replay forgery)", push_post(&json_push_q, &mock_wire::safe_mode_json("gh_000000000001", &other_sealed_json), json), &[403]),
     ]);
 
     let mut table = String::from(
@@ -581,6 +868,6 @@ async fn hostile_inputs_are_refused_cleanly() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile_input.md");
     std::fs::write(&path, &table).unwrap();
     println!("{table}\n(written to {})", path.display());
-    assert!(total >= 60, "{total} rows");
+    assert!(total >= 175, "{total} rows");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

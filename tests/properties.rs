@@ -1,5 +1,5 @@
-//! Property tests: generated inputs for every parser that faces the outside — push XML, push
-//! query strings, cookies, session tokens (JWTs), state tickets, `return_to`, EncodingAESKeys,
+//! Property tests: generated inputs for every parser that faces the outside — push XML and
+//! JSON, push query strings, cookies, session tokens (JWTs), state tickets, `return_to`, EncodingAESKeys,
 //! SDK request bodies and WeChat's JSON answers. Laws: nothing panics, nothing answers 5xx or
 //! sets a session it should not, and round trips hold where they exist (encrypt → decrypt,
 //! write → parse, a checked `return_to` is a fixed point).
@@ -17,7 +17,8 @@ use tower::ServiceExt as _;
 use wechat_auth::{
     WechatAuthLayer, WechatConfig,
     client::{GlobalToken, MiniSession, OAuthToken, OaUserInfo, UserInfo},
-    push::{PushCrypto, PushMessage, PushQuery, event_xml, safe_mode_xml},
+    mock::wire as mock_wire,
+    push::{PushCrypto, PushFormat, PushMessage, PushQuery, event_xml, safe_mode_xml},
 };
 
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
@@ -104,6 +105,74 @@ fn header_value() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// JSON-ish text from the pieces a push is made of, the keys it reads among them: nesting,
+/// duplicate keys, numbers of every size and form, wrong types, truncation.
+fn json_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just(",".to_owned()),
+            Just(":".to_owned()),
+            Just("\"ToUserName\":".to_owned()),
+            Just("\"Encrypt\":".to_owned()),
+            Just("\"FromUserName\":".to_owned()),
+            Just("\"CreateTime\":".to_owned()),
+            Just("\"MsgId\":".to_owned()),
+            Just("\"EventKey\":".to_owned()),
+            Just("\"MsgType\":".to_owned()),
+            Just("\"Event\":".to_owned()),
+            Just("1e400".to_owned()),
+            Just("-0".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("-1".to_owned()),
+            Just("1.5".to_owned()),
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("\"\\ud800\"".to_owned()),
+            Just("\"\\u0000\"".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "\"[a-zA-Z0-9_ \\\\\"]{0,10}\"",
+        ],
+        0..40,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// A whole JSON object of push fields with values of any type (duplicates allowed).
+fn json_object() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("ToUserName"),
+        Just("Encrypt"),
+        Just("FromUserName"),
+        Just("CreateTime"),
+        Just("MsgType"),
+        Just("Event"),
+        Just("EventKey"),
+        Just("Ticket"),
+        Just("MsgId"),
+        Just("Other"),
+    ];
+    let value = prop_oneof![
+        ".{0,20}".prop_map(|s| serde_json::Value::String(s).to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|f| serde_json::json!(f).to_string()),
+        Just("1e400".to_owned()),
+        Just("null".to_owned()),
+        Just("[1,{\"a\":[]}]".to_owned()),
+        Just("{\"x\":{}}".to_owned()),
+        (1_usize..300).prop_map(|d| format!("{}{}", "[".repeat(d), "]".repeat(d))),
+    ];
+    prop::collection::vec((key, value), 0..12).prop_map(|fields| {
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    })
+}
+
 fn jwt_like() -> impl Strategy<Value = String> {
     let part = "[A-Za-z0-9_-]{0,80}";
     (part, part, part).prop_map(|(a, b, c)| format!("{a}.{b}.{c}"))
@@ -148,6 +217,81 @@ proptest! {
         prop_assert_eq!(msg.event.as_deref(), Some(event));
         prop_assert_eq!(msg.event_key.unwrap_or_default(), key);
         prop_assert_eq!(msg.ticket.unwrap_or_default(), ticket);
+    }
+
+    #[test]
+    fn push_json_never_panics(text in ".{0,400}", soup in json_soup(), object in json_object()) {
+        for json in [&text, &soup, &object] {
+            let read = PushMessage::parse_json(json);
+            // The two entry points agree, and what is read has what a push must have.
+            prop_assert_eq!(read.is_ok(), PushMessage::parse_as(PushFormat::Json, json).is_ok());
+            if let Ok(msg) = read {
+                prop_assert!(!msg.to_user_name.is_empty() || msg.encrypt.is_some(), "{}", json);
+                let _ = (msg.scan_scene(), msg.dedupe_key(), msg.is_event());
+            }
+        }
+    }
+
+    #[test]
+    fn the_mocks_json_writers_round_trip_through_the_layers_reader(
+        to in "gh_[0-9a-f]{12}",
+        // Any text: quotes, backslashes, control characters, non-BMP characters.
+        from in "\\PC{1,30}|[\"\\\\\\x00-\\x1f]{1,8}",
+        time in any::<u64>(),
+        event in prop_oneof![Just("subscribe"), Just("SCAN"), Just("unsubscribe")],
+        key in ".{0,40}",
+        ticket in "[A-Za-z0-9+/=]{0,60}",
+        content in ".{0,80}",
+        msg_id in any::<u64>(),
+        encrypt in "[A-Za-z0-9+/=]{1,200}",
+    ) {
+        let msg = PushMessage::parse_json(&mock_wire::event_json(&to, &from, time, event, &key, &ticket)).unwrap();
+        prop_assert_eq!(&msg.to_user_name, &to);
+        prop_assert_eq!(&msg.from_user_name, &from);
+        prop_assert_eq!(msg.create_time, time);
+        prop_assert_eq!(msg.msg_type.as_str(), "event");
+        prop_assert_eq!(msg.event.as_deref(), Some(event));
+        prop_assert_eq!(msg.event_key.unwrap_or_default(), key);
+        prop_assert_eq!(msg.ticket.unwrap_or_default(), ticket);
+
+        let msg = PushMessage::parse_json(&mock_wire::text_message_json(&to, &from, time, &content, msg_id)).unwrap();
+        prop_assert_eq!(&msg.from_user_name, &from);
+        prop_assert_eq!(msg.msg_type.as_str(), "text");
+        prop_assert_eq!(msg.msg_id, Some(msg_id));
+        prop_assert!(!msg.is_event());
+
+        let msg = PushMessage::parse_json(&mock_wire::safe_mode_json(&to, &encrypt)).unwrap();
+        prop_assert_eq!(msg.encrypt.as_deref(), Some(encrypt.as_str()));
+        prop_assert_eq!(PushFormat::sniff(None, mock_wire::safe_mode_json(&to, &encrypt).as_bytes()), PushFormat::Json);
+    }
+
+    #[test]
+    fn sealed_json_pushes_open_to_what_was_sealed(
+        key in "[A-Za-z0-9]{43}",
+        from in "o[A-Za-z0-9_-]{27}",
+        scene in "[A-Za-z0-9_]{1,32}",
+        random in prop::array::uniform16(any::<u8>()),
+        nonce in "[0-9]{1,10}",
+    ) {
+        let c = PushCrypto::new("tok", Some(&key), "wx0000000000000001").unwrap();
+        let inner = mock_wire::event_json("gh_000000000001", &from, 1_700_000_000, "SCAN", &scene, "T");
+        let sealed = c.encrypt(&inner, random).unwrap();
+        let ts = "1700000000";
+        let query = PushQuery::parse(&format!(
+            "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={}",
+            c.signature(ts, &nonce),
+            c.msg_signature(ts, &nonce, &sealed)
+        ));
+        let opened = c.open(&query, PushFormat::Json, &mock_wire::safe_mode_json("gh_000000000001", &sealed)).unwrap();
+        prop_assert!(opened.encrypted);
+        prop_assert_eq!(&opened.document, &inner);
+        prop_assert_eq!(&opened.message.from_user_name, &from);
+        prop_assert_eq!(opened.message.scan_scene(), Some(scene.as_str()));
+        // The same envelope with another ciphertext than the signed one: refused.
+        let other = c.encrypt(&inner, [0; 16]).unwrap();
+        if other != sealed {
+            prop_assert!(c.open(&query, PushFormat::Json, &mock_wire::safe_mode_json("gh_000000000001", &other)).is_err());
+        }
     }
 
     #[test]
@@ -337,6 +481,36 @@ proptest! {
             let (res, _) = call(&app, req).await;
             // Bodies here never carry a usable string code: refused before any call to WeChat.
             prop_assert!(res.status().is_client_error(), "{}", res.status());
+            prop_assert!(!sets_session(&res));
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn any_signed_json_push_is_answered_without_a_server_error(
+        inner in prop_oneof![".{0,200}", json_soup(), json_object()],
+        outer in prop_oneof![Just(None), json_soup().prop_map(Some), json_object().prop_map(Some)],
+    ) {
+        // Validly signed for the app's Official Account, sealed in safe mode like WeChat's: the
+        // hostile JSON reaches the reader both as the envelope and as the decrypted document.
+        static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nonce = NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string();
+        let c = PushCrypto::new("pushtoken", Some(KEY), "wx_oa_000000000001").unwrap();
+        let sealed = c.encrypt(&inner, [9; 16]).unwrap();
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+        let body = outer.unwrap_or_else(|| mock_wire::safe_mode_json("gh_000000000001", &sealed));
+        let app = app();
+        runtime().block_on(async {
+            let req = Request::post(format!(
+                "/auth/wechat/push?signature={}&timestamp={ts}&nonce={nonce}&openid=o1&encrypt_type=aes&msg_signature={}",
+                c.signature(&ts, &nonce),
+                c.msg_signature(&ts, &nonce, &sealed)
+            ))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+            let (res, _) = call(&app, req).await;
+            prop_assert!(res.status().is_client_error() || res.status() == StatusCode::OK, "{}", res.status());
             prop_assert!(!sets_session(&res));
             Ok(())
         })?;

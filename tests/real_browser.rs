@@ -6,39 +6,15 @@
 mod browser;
 mod common;
 
-use std::{panic::AssertUnwindSafe, time::Duration};
-
-use browser::Browser;
+use browser::{APPROVE_ALICE, STEP, in_chromium, lands_on};
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt as _;
 use wechat_auth::mock::MockWechat;
-
-/// Longest any single page transition may take.
-const STEP: Duration = Duration::from_secs(10);
-
-/// The mock page's "以 … 身份同意（approve as alice）" link, by its class and its text.
-const APPROVE_ALICE: &str =
-    "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]";
 
 #[tokio::test]
 async fn chromium_logs_in_through_the_mock_page_and_out_again() {
-    let Some(found) = Browser::find() else {
-        return;
-    };
     let mock = MockWechat::start().await.unwrap();
     let app = common::start(common::config(&mock)).await;
-
-    let (driver, client) = found.launch().await;
-    // Whatever happens in the flow, end the WebDriver session (and so Chromium) first; the
-    // driver guard then kills what is left and removes the profile.
-    let outcome = AssertUnwindSafe(login_and_logout(&client, &mock, &app.url))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    drop(driver);
+    in_chromium(|client| async move { login_and_logout(&client, &mock, &app.url).await }).await;
 }
 
 async fn login_and_logout(client: &Client, mock: &MockWechat, app: &str) {
@@ -67,13 +43,7 @@ async fn login_and_logout(client: &Client, mock: &MockWechat, app: &str) {
         "the alice link: {href}"
     );
     approve.click().await.unwrap();
-    client
-        .wait()
-        .at_most(STEP)
-        .for_url(&profile)
-        .await
-        .unwrap_or_else(|e| panic!("not back on {profile}: {e}"));
-    let source = client.source().await.unwrap();
+    let source = lands_on(client, profile.as_str()).await;
     assert!(
         source.contains(&alice),
         "alice's openid {alice} on the profile page: {source}"
@@ -163,9 +133,6 @@ async fn wait_for_mock_page(
 
 #[tokio::test]
 async fn chromium_waits_on_the_scan_page_until_the_push_logs_it_in() {
-    let Some(found) = Browser::find() else {
-        return;
-    };
     let mock = MockWechat::start().await.unwrap();
     let app = common::start(common::config(&mock)).await;
     mock.set_push_url(
@@ -173,16 +140,7 @@ async fn chromium_waits_on_the_scan_page_until_the_push_logs_it_in() {
         Some(&format!("{}/auth/wechat/push", app.url)),
     )
     .unwrap();
-
-    let (driver, client) = found.launch().await;
-    let outcome = AssertUnwindSafe(scan_and_land(&client, &mock, &app.url))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    drop(driver);
+    in_chromium(|client| async move { scan_and_land(&client, &mock, &app.url).await }).await;
 }
 
 async fn scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
@@ -216,34 +174,16 @@ async fn scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
     // Alice scans with her phone: WeChat pushes the event, the waiting page moves on.
     let report = mock.scan(&qr_url, "alice").await.unwrap();
     assert!(report.acknowledged);
-    let profile = format!("{app}/profile");
-    client
-        .wait()
-        .at_most(STEP)
-        .for_url(&url::Url::parse(&profile).unwrap())
-        .await
-        .expect("the page lands on /profile");
-    let source = client.source().await.unwrap();
+    let source = lands_on(client, &format!("{app}/profile")).await;
     assert!(source.contains(&alice), "{source}");
     assert!(source.contains(r#""channel":"scan_follow""#), "{source}");
 }
 
 #[tokio::test]
 async fn chromium_waits_on_the_mini_program_code_until_the_phone_confirms() {
-    let Some(found) = Browser::find() else {
-        return;
-    };
     let mock = MockWechat::start().await.unwrap();
     let app = common::start(common::config(&mock)).await;
-    let (driver, client) = found.launch().await;
-    let outcome = AssertUnwindSafe(code_scan_and_land(&client, &mock, &app.url))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    drop(driver);
+    in_chromium(|client| async move { code_scan_and_land(&client, &mock, &app.url).await }).await;
 }
 
 async fn code_scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
@@ -287,14 +227,7 @@ async fn code_scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let profile = format!("{app}/profile");
-    client
-        .wait()
-        .at_most(STEP)
-        .for_url(&url::Url::parse(&profile).unwrap())
-        .await
-        .expect("the page lands on /profile");
-    let source = client.source().await.unwrap();
+    let source = lands_on(client, &format!("{app}/profile")).await;
     assert!(source.contains(&alice), "{source}");
     assert!(
         source.contains(r#""channel":"mini_program_code""#),

@@ -8,15 +8,11 @@
 mod browser;
 mod common;
 
-use std::{net::SocketAddr, panic::AssertUnwindSafe, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
-use browser::Browser;
+use browser::{STEP, in_chromium, lands_on};
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt as _;
 use wechat_auth::{WechatAuthLayer, mock::MockWechat};
-
-/// Longest any single page transition may take.
-const STEP: Duration = Duration::from_secs(10);
 
 /// The app, served on 127.0.0.1 but known as `http://localhost:PORT`: another site than the
 /// mock's `http://127.0.0.1:PORT`, as WeChat is another site than the app in production.
@@ -43,9 +39,6 @@ async fn app_on_localhost(mock: &MockWechat) -> common::App {
 
 #[tokio::test]
 async fn chromium_waits_in_scanned_until_the_phone_confirms() {
-    let Some(found) = Browser::find() else {
-        return;
-    };
     let mock = MockWechat::start().await.unwrap();
     assert!(mock.url().starts_with("http://127.0.0.1:"));
     let app = app_on_localhost(&mock).await;
@@ -57,16 +50,8 @@ async fn chromium_waits_in_scanned_until_the_phone_confirms() {
         )),
     )
     .unwrap();
-
-    let (driver, client) = found.launch().await;
-    let outcome = AssertUnwindSafe(scan_confirm_and_land(&client, &mock, &app.url))
-        .catch_unwind()
+    in_chromium(|client| async move { scan_confirm_and_land(&client, &mock, &app.url).await })
         .await;
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    drop(driver);
 }
 
 async fn scan_confirm_and_land(client: &Client, mock: &MockWechat, app: &str) {
@@ -179,14 +164,7 @@ async fn scan_confirm_and_land(client: &Client, mock: &MockWechat, app: &str) {
     assert!(done.contains("已确认登录"), "{done}");
 
     // The desktop lands.
-    let profile = format!("{app}/profile");
-    client
-        .wait()
-        .at_most(STEP)
-        .for_url(&url::Url::parse(&profile).unwrap())
-        .await
-        .expect("the page lands on /profile");
-    let source = client.source().await.unwrap();
+    let source = lands_on(client, &format!("{app}/profile")).await;
     assert!(source.contains(&alice), "{source}");
     assert!(source.contains(r#""channel":"scan_follow""#), "{source}");
 }

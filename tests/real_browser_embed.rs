@@ -10,38 +10,14 @@ mod common;
 #[path = "support/sites.rs"]
 mod sites;
 
-use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
+use std::time::Duration;
 
-use browser::Browser;
+use browser::{APPROVE_ALICE, STEP, in_chromium, in_chromium_with};
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt as _;
 use wechat_auth::{client::OaScope, mock::MockWechat};
 
-/// Longest any single page transition may take.
-const STEP: Duration = Duration::from_secs(10);
-
-/// The mock page's "approve as alice" link, and its "deny" link.
-const APPROVE_ALICE: &str =
-    "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]";
+/// The mock page's "deny" link.
 const DENY: &str = "//a[contains(concat(' ', @class, ' '), ' deny ')]";
-
-/// Runs `flow` in a fresh Chromium (options tweaked by `tweak`), always closing it.
-async fn in_chromium<F, Fut>(tweak: impl FnOnce(&mut serde_json::Value), flow: F)
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let Some(found) = Browser::find() else {
-        return;
-    };
-    let (driver, client) = found.launch_with(tweak).await;
-    let outcome = AssertUnwindSafe(flow(client.clone())).catch_unwind().await;
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    drop(driver);
-}
 
 fn url(s: &str) -> url::Url {
     url::Url::parse(s).unwrap()
@@ -133,100 +109,96 @@ async fn chromium_embedded_qr_logs_in_with_either_self_redirect_and_pages_keep_t
     let mock = MockWechat::start().await.unwrap();
     let app = sites::app_on_localhost(common::config(&mock)).await;
     let app_url = app.url.clone();
-    in_chromium(
-        |_| {},
-        |client| async move {
-            for self_redirect in [false, true] {
-                client.delete_all_cookies().await.unwrap();
-                client
-                    .goto(&format!("{app_url}/?embed={self_redirect}"))
-                    .await
-                    .unwrap();
-                // embed.js drew WeChat's page (on the mock's site) into the landing page.
-                let frame = client
-                    .wait()
-                    .at_most(STEP)
-                    .for_element(Locator::Css("#qr iframe"))
-                    .await
-                    .expect("the QR iframe appears");
-                let src = frame.attr("src").await.unwrap().unwrap();
-                assert!(
-                    src.starts_with(&format!("{}/connect/qrconnect?", mock.url())),
-                    "{src}"
-                );
-                assert_eq!(
-                    frame.attr("allow").await.unwrap().as_deref(),
-                    Some("local-network-access")
-                );
-                frame.enter_frame().await.unwrap();
-                let approve = client
-                    .wait()
-                    .at_most(STEP)
-                    .for_element(Locator::XPath(APPROVE_ALICE))
-                    .await
-                    .expect("the mock's QR page shows inside the frame");
-                let target = approve.attr("target").await.unwrap();
-                assert_eq!(
-                    target.as_deref(),
-                    Some(if self_redirect { "_self" } else { "_top" })
-                );
-                approve.click().await.unwrap();
-                // false: WeChat moves the whole window to the callback; true: the callback
-                // runs in the frame and moves the window on. Either way: on return_to.
-                assert_logged_in_as_alice(&client, &mock, &app_url).await;
-                client.enter_parent_frame().await.ok();
-                let session = client.get_named_cookie("wechat_session").await.unwrap();
-                assert_eq!(session.http_only(), Some(true));
-            }
-
-            // The frame policy: the layer's own pages refuse to be framed, even by this
-            // site; the embed host page frames WeChat's.
-            client.goto(&format!("{app_url}/")).await.unwrap();
-            assert!(
-                !frames_in_own_page(&client, "/").await,
-                "the landing page says frame-ancestors 'none' too"
-            );
-            for page in [
-                "/auth/wechat/scan?return_to=/",
-                "/auth/wechat/callback?code=x&state=AAAA",
-                "/auth/wechat/login?display=embed&return_to=/profile",
-            ] {
-                assert!(
-                    !frames_in_own_page(&client, page).await,
-                    "{page} was framed"
-                );
-            }
-            assert!(
-                frames_in_own_page(&client, "/auth/wechat/callback?state=AAAA&display=iframe")
-                    .await,
-                "the in-frame callback shows inside this site's page"
-            );
+    in_chromium(|client| async move {
+        for self_redirect in [false, true] {
             client.delete_all_cookies().await.unwrap();
             client
-                .goto(&format!(
-                    "{app_url}/auth/wechat/login?display=embed&return_to=/profile"
-                ))
+                .goto(&format!("{app_url}/?embed={self_redirect}"))
                 .await
                 .unwrap();
+            // embed.js drew WeChat's page (on the mock's site) into the landing page.
             let frame = client
                 .wait()
                 .at_most(STEP)
-                .for_element(Locator::Css("iframe#wechat-qr"))
+                .for_element(Locator::Css("#qr iframe"))
                 .await
-                .unwrap();
+                .expect("the QR iframe appears");
+            let src = frame.attr("src").await.unwrap().unwrap();
+            assert!(
+                src.starts_with(&format!("{}/connect/qrconnect?", mock.url())),
+                "{src}"
+            );
+            assert_eq!(
+                frame.attr("allow").await.unwrap().as_deref(),
+                Some("local-network-access")
+            );
             frame.enter_frame().await.unwrap();
-            client
+            let approve = client
                 .wait()
                 .at_most(STEP)
                 .for_element(Locator::XPath(APPROVE_ALICE))
                 .await
-                .expect("the host page's CSP lets WeChat's frame load")
-                .click()
-                .await
-                .unwrap();
+                .expect("the mock's QR page shows inside the frame");
+            let target = approve.attr("target").await.unwrap();
+            assert_eq!(
+                target.as_deref(),
+                Some(if self_redirect { "_self" } else { "_top" })
+            );
+            approve.click().await.unwrap();
+            // false: WeChat moves the whole window to the callback; true: the callback
+            // runs in the frame and moves the window on. Either way: on return_to.
             assert_logged_in_as_alice(&client, &mock, &app_url).await;
-        },
-    )
+            client.enter_parent_frame().await.ok();
+            let session = client.get_named_cookie("wechat_session").await.unwrap();
+            assert_eq!(session.http_only(), Some(true));
+        }
+
+        // The frame policy: the layer's own pages refuse to be framed, even by this
+        // site; the embed host page frames WeChat's.
+        client.goto(&format!("{app_url}/")).await.unwrap();
+        assert!(
+            !frames_in_own_page(&client, "/").await,
+            "the landing page says frame-ancestors 'none' too"
+        );
+        for page in [
+            "/auth/wechat/scan?return_to=/",
+            "/auth/wechat/callback?code=x&state=AAAA",
+            "/auth/wechat/login?display=embed&return_to=/profile",
+        ] {
+            assert!(
+                !frames_in_own_page(&client, page).await,
+                "{page} was framed"
+            );
+        }
+        assert!(
+            frames_in_own_page(&client, "/auth/wechat/callback?state=AAAA&display=iframe").await,
+            "the in-frame callback shows inside this site's page"
+        );
+        client.delete_all_cookies().await.unwrap();
+        client
+            .goto(&format!(
+                "{app_url}/auth/wechat/login?display=embed&return_to=/profile"
+            ))
+            .await
+            .unwrap();
+        let frame = client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::Css("iframe#wechat-qr"))
+            .await
+            .unwrap();
+        frame.enter_frame().await.unwrap();
+        client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::XPath(APPROVE_ALICE))
+            .await
+            .expect("the host page's CSP lets WeChat's frame load")
+            .click()
+            .await
+            .unwrap();
+        assert_logged_in_as_alice(&client, &mock, &app_url).await;
+    })
     .await;
 }
 
@@ -241,105 +213,101 @@ async fn chromium_popup_logs_the_opener_in_reports_denial_and_tells_foreign_open
     .await;
     let app_url = app.url.clone();
     let foreign_url = foreign.url.clone();
-    in_chromium(
-        |_| {},
-        |client| async move {
-            // 1. Success: the popup logs in, tells the opener, closes; the opener moves on.
-            client.goto(&format!("{app_url}/")).await.unwrap();
-            let main = client.window().await.unwrap();
-            client
-                .find(Locator::Id("popup"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            let windows = wait_windows(&client, 2).await;
-            let popup = windows.into_iter().find(|w| *w != main).unwrap();
-            client.switch_to_window(popup).await.unwrap();
-            client
-                .wait()
-                .at_most(STEP)
-                .for_element(Locator::XPath(APPROVE_ALICE))
-                .await
-                .expect("the popup shows WeChat's page")
-                .click()
-                .await
-                .unwrap();
-            wait_windows(&client, 1).await;
-            client.switch_to_window(main.clone()).await.unwrap();
-            assert_logged_in_as_alice(&client, &mock, &app_url).await;
+    in_chromium(|client| async move {
+        // 1. Success: the popup logs in, tells the opener, closes; the opener moves on.
+        client.goto(&format!("{app_url}/")).await.unwrap();
+        let main = client.window().await.unwrap();
+        client
+            .find(Locator::Id("popup"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let windows = wait_windows(&client, 2).await;
+        let popup = windows.into_iter().find(|w| *w != main).unwrap();
+        client.switch_to_window(popup).await.unwrap();
+        client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::XPath(APPROVE_ALICE))
+            .await
+            .expect("the popup shows WeChat's page")
+            .click()
+            .await
+            .unwrap();
+        wait_windows(&client, 1).await;
+        client.switch_to_window(main.clone()).await.unwrap();
+        assert_logged_in_as_alice(&client, &mock, &app_url).await;
 
-            // 2. Denial: the opener learns {ok: false, code}, the popup closes, no session.
-            client.delete_all_cookies().await.unwrap();
-            client.goto(&format!("{app_url}/")).await.unwrap();
-            client
-                .find(Locator::Id("popup"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            let windows = wait_windows(&client, 2).await;
-            let popup = windows.into_iter().find(|w| *w != main).unwrap();
-            client.switch_to_window(popup).await.unwrap();
-            client
-                .wait()
-                .at_most(STEP)
-                .for_element(Locator::XPath(DENY))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            wait_windows(&client, 1).await;
-            client.switch_to_window(main.clone()).await.unwrap();
-            let result =
-                wait_for_js(&client, "return window.__popup || null", "popup result").await;
-            assert_eq!(result["ok"], false, "{result}");
-            assert_eq!(result["code"], "cancelled", "{result}");
-            assert_eq!(
-                client.current_url().await.unwrap(),
-                url(&format!("{app_url}/"))
-            );
-            assert!(client.get_named_cookie("wechat_session").await.is_err());
+        // 2. Denial: the opener learns {ok: false, code}, the popup closes, no session.
+        client.delete_all_cookies().await.unwrap();
+        client.goto(&format!("{app_url}/")).await.unwrap();
+        client
+            .find(Locator::Id("popup"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let windows = wait_windows(&client, 2).await;
+        let popup = windows.into_iter().find(|w| *w != main).unwrap();
+        client.switch_to_window(popup).await.unwrap();
+        client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::XPath(DENY))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_windows(&client, 1).await;
+        client.switch_to_window(main.clone()).await.unwrap();
+        let result = wait_for_js(&client, "return window.__popup || null", "popup result").await;
+        assert_eq!(result["ok"], false, "{result}");
+        assert_eq!(result["code"], "cancelled", "{result}");
+        assert_eq!(
+            client.current_url().await.unwrap(),
+            url(&format!("{app_url}/"))
+        );
+        assert!(client.get_named_cookie("wechat_session").await.is_err());
 
-            // 3. A foreign page that opens the popup hears nothing of it.
-            client.goto(&format!("{foreign_url}/")).await.unwrap();
-            client
-                .find(Locator::Id("open"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            let windows = wait_windows(&client, 2).await;
-            let popup = windows.into_iter().find(|w| *w != main).unwrap();
-            client.switch_to_window(popup).await.unwrap();
-            client
-                .wait()
-                .at_most(STEP)
-                .for_element(Locator::XPath(APPROVE_ALICE))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-            wait_windows(&client, 1).await;
-            client.switch_to_window(main.clone()).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            let got = client.execute("return window.__got", vec![]).await.unwrap();
-            assert_eq!(
-                got,
-                serde_json::json!([]),
-                "the foreign opener heard: {got}"
-            );
-            assert_eq!(
-                client.current_url().await.unwrap(),
-                url(&format!("{foreign_url}/"))
-            );
-        },
-    )
+        // 3. A foreign page that opens the popup hears nothing of it.
+        client.goto(&format!("{foreign_url}/")).await.unwrap();
+        client
+            .find(Locator::Id("open"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let windows = wait_windows(&client, 2).await;
+        let popup = windows.into_iter().find(|w| *w != main).unwrap();
+        client.switch_to_window(popup).await.unwrap();
+        client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::XPath(APPROVE_ALICE))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_windows(&client, 1).await;
+        client.switch_to_window(main.clone()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let got = client.execute("return window.__got", vec![]).await.unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!([]),
+            "the foreign opener heard: {got}"
+        );
+        assert_eq!(
+            client.current_url().await.unwrap(),
+            url(&format!("{foreign_url}/"))
+        );
+    })
     .await;
 }
 
@@ -349,7 +317,7 @@ async fn chromium_blocked_popup_falls_back_to_the_full_page_login() {
     let app = sites::app_on_localhost(common::config(&mock)).await;
     let app_url = app.url.clone();
     // chromedriver turns the popup blocker off by default: turn it back on.
-    in_chromium(
+    in_chromium_with(
         |o| o["excludeSwitches"] = serde_json::json!(["disable-popup-blocking"]),
         |client| async move {
             client.goto(&format!("{app_url}/")).await.unwrap();
@@ -389,7 +357,6 @@ async fn chromium_adaptive_scope_asks_for_consent_only_when_the_profile_is_neede
             .await;
     let app_url = app.url.clone();
     in_chromium(
-        |_| {},
         |client| async move {
             let oa = mock.official_account().appid.clone();
             client

@@ -8,11 +8,9 @@ mod common;
 #[path = "support/relay_sites.rs"]
 mod relay_sites;
 
-use std::{panic::AssertUnwindSafe, time::Duration};
-
+use browser::{APPROVE_ALICE, STEP};
 use common::*;
 use fantoccini::{Client as Driver, Locator};
-use futures_util::FutureExt as _;
 use relay_sites::RelaySites;
 use wechat_auth::mock::MockWechat;
 
@@ -212,25 +210,11 @@ async fn unknown_and_forged_targets_are_refused() {
     assert_eq!(res.status(), 404);
 }
 
-/// Longest any single page transition may take in Chromium.
-const STEP: Duration = Duration::from_secs(10);
-
 #[tokio::test]
 async fn chromium_logs_in_on_site_b_through_the_hub() {
-    let Some(found) = browser::Browser::find() else {
-        return;
-    };
     let mock = MockWechat::start().await.unwrap();
     let sites = RelaySites::start(&mock).await;
-    let (driver, client) = found.launch().await;
-    let outcome = AssertUnwindSafe(chromium_flow(&client, &mock, &sites))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    browser::in_chromium(|client| async move { chromium_flow(&client, &mock, &sites).await }).await;
 }
 
 async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
@@ -241,9 +225,7 @@ async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
     let approve = client
         .wait()
         .at_most(STEP)
-        .for_element(Locator::XPath(
-            "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]",
-        ))
+        .for_element(Locator::XPath(APPROVE_ALICE))
         .await
         .unwrap();
     let at_wechat = client.current_url().await.unwrap();
@@ -253,13 +235,7 @@ async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
         "{at_wechat}"
     );
     approve.click().await.unwrap();
-    client
-        .wait()
-        .at_most(STEP)
-        .for_url(&profile)
-        .await
-        .unwrap_or_else(|e| panic!("not back on {profile}: {e}"));
-    let source = client.source().await.unwrap();
+    let source = browser::lands_on(client, profile.as_str()).await;
     assert!(source.contains(&alice), "alice on site B: {source}");
     let session = client
         .get_named_cookie("wechat_session")
@@ -268,4 +244,105 @@ async fn chromium_flow(client: &Driver, mock: &MockWechat, sites: &RelaySites) {
     assert_eq!(session.http_only(), Some(true));
     let seen = sites.hub_cookies.lock().unwrap().clone();
     assert!(seen.is_empty(), "cookies at the hub: {seen:?}");
+}
+
+/// The site's own error page: brand, language, error code and the layer's escaped text.
+struct Branded;
+impl wechat_auth::pages::Pages for Branded {
+    fn message(&self, page: &wechat_auth::pages::Page<'_>) -> wechat_auth::pages::Markup {
+        wechat_auth::pages::Markup::trusted(format!(
+            "<!doctype html><html lang=\"{}\"><title>ACME</title><h1>ACME: {}</h1><p id=\"text\">{}</p><p id=\"code\">{}</p></html>",
+            page.language().tag(),
+            page.heading(),
+            page.text(),
+            page.error_code().unwrap_or_default(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn relay_refusals_are_the_sites_own_pages_in_the_visitors_language() {
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start_with(&mock, |b| b.with_pages(std::sync::Arc::new(Branded))).await;
+    let b = browser();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let ok = format!("{}/auth/wechat/callback", sites.a.url);
+    let hostile = "https://evil.test/<script>alert(1)</script>/callback";
+    let refused = async |url: String, lang: Option<&str>| {
+        let mut req = b.get(&url);
+        if let Some(lang) = lang {
+            req = req.header("accept-language", lang);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 400, "{url}");
+        assert!(res.headers().get("location").is_none(), "{url}");
+        assert!(res.headers().get("set-cookie").is_none(), "{url}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{url}"
+        );
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        res.text().await.unwrap()
+    };
+    // A forged target, an English browser: the branded page, in English, escaped.
+    let html = refused(
+        format!(
+            "{}/auth/wechat/relay?to={}&code=C&state=S1",
+            sites.hub.url,
+            enc(hostile)
+        ),
+        Some("en-US,en;q=0.9"),
+    )
+    .await;
+    assert!(
+        html.starts_with(
+            "<!doctype html><html lang=\"en\"><title>ACME</title><h1>ACME: Login failed</h1>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<p id=\"code\">bad_request</p>"), "{html}");
+    // The layer's text reaches the page escaped (its apostrophe), the target never raw.
+    assert!(
+        html.contains("the target&#39;s origin is not one this hub relays for"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    // Every refusal goes through the hook; without Accept-Language, in Chinese.
+    for url in [
+        format!("{}/auth/wechat/relay?code=C&state=S1", sites.hub.url),
+        format!("{}/auth/wechat/relay?to={}&code=C", sites.hub.url, enc(&ok)),
+        format!(
+            "{}/auth/wechat/relay?to={}&code=&state=S1",
+            sites.hub.url,
+            enc(&ok)
+        ),
+    ] {
+        let html = refused(url, None).await;
+        assert!(
+            html.starts_with(
+                "<!doctype html><html lang=\"zh-CN\"><title>ACME</title><h1>ACME: 登录失败</h1>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<p id=\"code\">bad_request</p>"), "{html}");
+    }
+    // A site that is no hub: its 404 is the site's page too.
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/relay?to={}&code=C&state=S1",
+            sites.b.url,
+            enc(&ok)
+        ))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<p id=\"code\">not_found</p>"), "{html}");
+    assert!(html.contains("<html lang=\"en\">"), "{html}");
 }

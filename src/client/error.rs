@@ -444,7 +444,17 @@ pub fn describe_authorize_page(code: u32) -> Option<&'static str> {
 /// assert!(!err.is_retryable());
 /// assert!(err.to_string().starts_with("this code was already exchanged"));
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same message, then the variant (and for a transport failure the
+/// causes, e.g. `Connection refused`), because that is what Rust prints when `main` returns
+/// the error through `?`:
+///
+/// ```
+/// # use wechat_auth::client::WechatError;
+/// let err = WechatError::Http { endpoint: "cgi-bin/token", status: 502 };
+/// assert_eq!(format!("{err:?}"), "WeChat cgi-bin/token answered HTTP 502 (WechatError::Http)");
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum WechatError {
     /// WeChat answered with a non-zero `errcode`.
@@ -520,6 +530,33 @@ fn transport_summary(err: &reqwest::Error) -> &'static str {
         "the response body could not be read"
     } else {
         "the request failed"
+    }
+}
+
+/// The message a person can act on, then the variant: what `main` returning this error
+/// prints. A transport failure adds its causes (connect, TLS, I/O), which `Display` leaves
+/// out; the URL was stripped from them before they got here.
+impl fmt::Debug for WechatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let variant = match self {
+            Self::Api { .. } => "Api",
+            Self::Timeout { .. } => "Timeout",
+            Self::Transport { .. } => "Transport",
+            Self::Http { .. } => "Http",
+            Self::Decode { .. } => "Decode",
+            Self::InvalidRequest(_) => "InvalidRequest",
+            Self::InvalidConfig(_) => "InvalidConfig",
+        };
+        write!(f, "{self} (WechatError::{variant})")?;
+        if let Self::Transport { source, .. } = self {
+            f.write_str(", caused by")?;
+            let mut cause: Option<&dyn std::error::Error> = Some(source);
+            while let Some(e) = cause {
+                write!(f, ": {e}")?;
+                cause = e.source();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -666,6 +703,83 @@ impl WechatError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_carries_the_message_then_the_variant() {
+        for (err, variant) in [
+            (
+                WechatError::Api {
+                    endpoint: "cgi-bin/token",
+                    errcode: 40164,
+                    errmsg: "invalid ip 1.2.3.4, rid: x".into(),
+                },
+                "Api",
+            ),
+            (
+                WechatError::Timeout {
+                    endpoint: "sns/oauth2/access_token",
+                },
+                "Timeout",
+            ),
+            (
+                WechatError::Http {
+                    endpoint: "sns/userinfo",
+                    status: 502,
+                },
+                "Http",
+            ),
+            (
+                WechatError::Decode {
+                    endpoint: "sns/userinfo",
+                    detail: "expected value at line 1 column 1".into(),
+                },
+                "Decode",
+            ),
+            (
+                WechatError::InvalidRequest("empty code".into()),
+                "InvalidRequest",
+            ),
+            (
+                WechatError::InvalidConfig("base URL".into()),
+                "InvalidConfig",
+            ),
+        ] {
+            let debug = format!("{err:?}");
+            assert_eq!(debug, format!("{err} (WechatError::{variant})"));
+            assert_eq!(format!("{err:#?}"), debug);
+        }
+        let boxed: Box<dyn std::error::Error> = Box::new(WechatError::Api {
+            endpoint: "cgi-bin/token",
+            errcode: 40164,
+            errmsg: String::new(),
+        });
+        assert!(format!("{boxed:?}").contains("whitelist"), "{boxed:?}");
+    }
+
+    #[tokio::test]
+    async fn transport_debug_names_the_cause_but_never_the_url() {
+        // Nothing listens on port 1: refused at once. The query holds a secret, as WeChat's do.
+        let err = reqwest::Client::new()
+            .get("http://127.0.0.1:1/cgi-bin/token?appid=wx1&secret=S3CRET-VALUE")
+            .send()
+            .await
+            .unwrap_err()
+            .without_url();
+        let err = WechatError::Transport {
+            endpoint: "cgi-bin/token",
+            source: err,
+        };
+        let debug = format!("{err:?}");
+        assert!(
+            debug.starts_with(&format!("{err} (WechatError::Transport), caused by: ")),
+            "{debug}"
+        );
+        assert!(debug.to_lowercase().contains("refused"), "{debug}");
+        assert!(
+            !debug.contains("S3CRET") && !debug.contains("127.0.0.1:1"),
+            "{debug}"
+        );
+    }
 
     /// Every errcode listed in the protocol notes' error table (§4), except 0 (success).
     const PROTOCOL_ERRCODES: &[i64] = &[

@@ -54,17 +54,21 @@ use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use url::Url;
 
-use super::Query;
+use super::{Query, oauth::error_page};
 use crate::{engine::Engine, error::Failure, respond};
 
 /// Longest `code` passed on (WeChat's are 32 characters).
 const MAX_CODE: usize = 512;
 
 /// `GET PREFIX/relay?to=CALLBACK&code=..&state=..`
+///
+/// Refusals are error pages of the site's [`Pages`](crate::pages::Pages), in the visitor's
+/// language, like every other flow's.
 pub(crate) fn relay(auth: &Engine, req: &Parts) -> Response<Body> {
+    let refuse = |failure: Failure| error_page(auth, req, &failure, None);
     let targets = &auth.config().relay_targets;
     if targets.is_empty() {
-        return Failure::NotFound("this site relays no logins").html(None);
+        return refuse(Failure::NotFound("this site relays no logins"));
     }
     let q = Query::parse(req.uri.query());
     let mut target = match q.get("to").map(|to| allowed_target(to, targets)) {
@@ -75,25 +79,30 @@ pub(crate) fn relay(auth: &Engine, req: &Parts) -> Response<Body> {
                 why,
                 "relay refused: the target is not a site this hub relays for"
             );
-            return Failure::BadRequest(format!(
+            return refuse(Failure::BadRequest(format!(
                 "This login cannot continue: {why}. Start it again from the site you came from."
-            ))
-            .html(None);
+            )));
         }
         None => {
-            return Failure::BadRequest("The relay link has no target (to).".into()).html(None);
+            return refuse(Failure::BadRequest(
+                "The relay link has no target (to).".into(),
+            ));
         }
     };
     let state = q.get("state").unwrap_or_default();
     if state.is_empty() || state.len() > 128 || !state.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Failure::BadRequest("The relay link has no valid state.".into()).html(None);
+        return refuse(Failure::BadRequest(
+            "The relay link has no valid state.".into(),
+        ));
     }
     {
         let mut pairs = target.query_pairs_mut();
         // No code = the person refused on WeChat: the site shows its own page for that.
         if let Some(code) = q.get("code") {
             if code.is_empty() || code.len() > MAX_CODE {
-                return Failure::BadRequest("The relay link has no valid code.".into()).html(None);
+                return refuse(Failure::BadRequest(
+                    "The relay link has no valid code.".into(),
+                ));
             }
             pairs.append_pair("code", code);
         }

@@ -51,11 +51,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Why a [`Store`] operation failed.
 ///
+/// `Debug` prints the same message (then the variant), because that is what Rust prints when
+/// `main` returns the error: `RedisStore::connect(url).await?` in a `main` returning
+/// `Result<(), Box<dyn std::error::Error>>` ends with `Error: session store unavailable: …`.
+/// URLs in the message have their password replaced by `***`.
+///
 /// ```
 /// let e = wechat_auth::store::StoreError::unavailable("connection refused");
 /// assert!(e.to_string().contains("unavailable"));
+/// assert_eq!(
+///     format!("{e:?}"),
+///     "session store unavailable: connection refused (StoreError::Unavailable)"
+/// );
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached (Redis down, pool exhausted, …). The layer answers 503.
@@ -69,6 +78,17 @@ pub enum StoreError {
         /// What was wrong with it.
         detail: String,
     },
+}
+
+/// The message a person can act on, then the variant (what `main` returning it prints).
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let variant = match self {
+            Self::Unavailable(_) => "Unavailable",
+            Self::Corrupt { .. } => "Corrupt",
+        };
+        write!(f, "{self} (StoreError::{variant})")
+    }
 }
 
 impl StoreError {
@@ -279,4 +299,36 @@ pub(crate) async fn set_json<T: Serialize>(
     ttl: Duration,
 ) -> StoreResult<()> {
     store.set(key, to_json(key, value)?, ttl).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn debug_carries_the_message_then_the_variant() {
+        for (err, variant) in [
+            (
+                StoreError::unavailable("connection refused"),
+                "StoreError::Unavailable",
+            ),
+            (
+                StoreError::Corrupt {
+                    key: "session:abc".into(),
+                    detail: "not JSON".into(),
+                },
+                "StoreError::Corrupt",
+            ),
+        ] {
+            let debug = format!("{err:?}");
+            assert_eq!(debug, format!("{err} ({variant})"));
+            assert_eq!(format!("{err:#?}"), debug);
+        }
+        // What `main` prints when it returns the error through `?`.
+        let boxed: Box<dyn std::error::Error> = Box::new(StoreError::unavailable("timed out"));
+        assert_eq!(
+            format!("{boxed:?}"),
+            "session store unavailable: timed out (StoreError::Unavailable)"
+        );
+    }
 }

@@ -19,6 +19,57 @@ use std::{
 };
 
 use fantoccini::{Client, ClientBuilder};
+use futures_util::FutureExt as _;
+
+/// Longest any single page transition may take in Chromium.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// The mock WeChat page's "以 … 身份同意（approve as alice）" link, by its class and its text.
+pub const APPROVE_ALICE: &str =
+    "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]";
+
+/// Waits (at most [`STEP`]) until the browser is on `url`; returns the page's source.
+pub async fn lands_on(client: &Client, url: &str) -> String {
+    let want = url::Url::parse(url).unwrap();
+    if let Err(e) = client.wait().at_most(STEP).for_url(&want).await {
+        let here = client.current_url().await.map(|u| u.to_string());
+        panic!("not on {url}: {e}; at {here:?}");
+    }
+    client.source().await.unwrap()
+}
+
+/// Runs `flow` in a fresh headless Chromium; returns (the test passes) without one, as
+/// [`Browser::find`] says. Whatever happens in the flow, the WebDriver session (and so
+/// Chromium) is ended first, then the driver guard kills what is left and removes the
+/// profile; a panic in the flow is the test's.
+pub async fn in_chromium<F, Fut>(flow: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    in_chromium_with(|_| {}, flow).await;
+}
+
+/// [`in_chromium`] with `tweak` applied to the `goog:chromeOptions` first (see
+/// [`Browser::launch_with`]).
+pub async fn in_chromium_with<F, Fut>(tweak: impl FnOnce(&mut serde_json::Value), flow: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(found) = Browser::find() else {
+        return;
+    };
+    let (driver, client) = found.launch_with(tweak).await;
+    let outcome = std::panic::AssertUnwindSafe(flow(client.clone()))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
 
 /// Where Chromium and chromedriver are.
 #[derive(Debug, Clone)]

@@ -683,6 +683,37 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_url_out_of_main_says_what_to_fix_and_hides_the_password() {
+        let e = RedisStore::connect_lazy("redis://:hunter2@h1,http://:hunter2@h2").unwrap_err();
+        let boxed: Box<dyn std::error::Error> = Box::new(e);
+        let shown = format!("{boxed:?}");
+        assert!(
+            shown.starts_with("session store unavailable: invalid Redis URL"),
+            "{shown}"
+        );
+        assert!(shown.ends_with(" (StoreError::Unavailable)"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_out_of_main_names_the_redacted_url() {
+        // Nothing listens on port 1: refused at once.
+        let e = RedisStore::connect("redis://app:hunter2@127.0.0.1:1/0")
+            .await
+            .unwrap_err();
+        let boxed: Box<dyn std::error::Error> = Box::new(e);
+        let shown = format!("{boxed:?}");
+        assert!(
+            shown.starts_with(
+                "session store unavailable: cannot use Redis at redis://app:***@127.0.0.1:1/0"
+            ),
+            "{shown}"
+        );
+        assert!(shown.ends_with(" (StoreError::Unavailable)"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
     fn futures_and_store_are_send_and_sync() {
         fn send<T: Send>(_: &T) {}
         fn shareable<T: Send + Sync + Clone + 'static>() {}
