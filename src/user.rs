@@ -68,14 +68,25 @@ impl fmt::Display for Channel {
     }
 }
 
-/// The error of parsing a [`Channel`] from an unknown name.
+/// The error of parsing a [`Channel`] from an unknown name. `Debug` prints the message (what
+/// `main` returning it shows).
 ///
 /// ```
-/// assert!("fax".parse::<wechat_auth::Channel>().is_err());
+/// let e = "fax".parse::<wechat_auth::Channel>().unwrap_err();
+/// assert_eq!(
+///     format!("{e:?}"),
+///     r#"unknown WeChat channel "fax": use website, oa, scan, app or miniprogram (UnknownChannel)"#
+/// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown WeChat channel {0:?}: use website, oa, scan, app or miniprogram")]
 pub struct UnknownChannel(pub String);
+
+impl fmt::Debug for UnknownChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} (UnknownChannel)")
+    }
+}
 
 impl std::str::FromStr for Channel {
     type Err = UnknownChannel;

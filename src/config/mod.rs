@@ -193,14 +193,23 @@ impl OfficialAccount {
 /// What an `on_login` hook may answer to refuse a login: the message is shown to the person
 /// (or returned as JSON to an app), with status 403.
 ///
+/// `Debug` prints the message, as `Display` does.
+///
 /// ```
 /// let r = wechat_auth::LoginRefused::new("this account is suspended");
 /// assert_eq!(r.message(), "this account is suspended");
+/// assert_eq!(format!("{r:?}"), "login refused: this account is suspended (LoginRefused)");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("login refused: {message}")]
 pub struct LoginRefused {
     message: String,
+}
+
+impl std::fmt::Debug for LoginRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self} (LoginRefused)")
+    }
 }
 
 impl LoginRefused {
