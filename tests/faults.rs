@@ -491,6 +491,26 @@ async fn run_row(up: Upstream, fault: &'static str, misbehave: Misbehave) -> Row
     }
 }
 
+/// The follower lookup behind a scan only adds the unionid and nickname: a hanging
+/// `cgi-bin/user/info` holds the waiting browser one attempt's time, not every retry's
+/// (`3 × http_timeout` + backoff before), and the scan still logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_follower_lookup_holds_a_scan_one_attempt_not_every_retry() {
+    let row = run_row(
+        Upstream::FollowerInfo,
+        "timeout (no answer)",
+        Misbehave::Hang,
+    )
+    .await;
+    assert!(row.out.ok, "{:?}", row.out);
+    assert!(
+        row.out.elapsed < HTTP_TIMEOUT + Duration::from_millis(1500),
+        "{:?}",
+        row.out
+    );
+    assert_eq!(row.attempts, 1);
+}
+
 fn write_table(name: &str, table: &str) {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, table).unwrap();
@@ -535,9 +555,10 @@ async fn every_upstream_call_under_every_fault() {
     assert_eq!(attempts(Upstream::CodeExchange, "HTTP 503"), 3);
     // A timeout may have used the code: never sent twice.
     assert_eq!(attempts(Upstream::CodeExchange, "timeout (no answer)"), 1);
-    // Reads are retried on timeouts; unreadable answers are not retried.
+    // Unreadable answers are not retried.
     assert_eq!(attempts(Upstream::JsCode2Session, "truncated JSON"), 1);
-    assert_eq!(attempts(Upstream::FollowerInfo, "timeout (no answer)"), 3);
+    // The follower's unionid is optional too: one attempt's time (its own test below).
+    assert_eq!(attempts(Upstream::FollowerInfo, "timeout (no answer)"), 1);
     // The profile is optional: a login waits one attempt's time for it, not every retry's.
     let userinfo_hang = rows
         .iter()

@@ -2,6 +2,8 @@
 //! the mock WeChat pushing signed (and AES-encrypted) events to it over real sockets.
 
 mod common;
+#[path = "support/counting_store.rs"]
+mod counting_store;
 
 use std::{
     sync::{
@@ -425,6 +427,42 @@ async fn re_deliveries_confirm_the_scene_once() {
         assert_eq!(res.text().await.unwrap(), "success");
     }
     assert_eq!(logins.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_signed_push_for_a_scene_nobody_started_writes_only_its_replay_record() {
+    let mock = MockWechat::start().await.unwrap();
+    let store = counting_store::CountingStore::memory();
+    let app = start(base_config(&mock).with_store(store.clone())).await;
+    let oa = mock.official_account();
+    let crypto = oa_crypto(&mock);
+    let openid = mock.user("carol").unwrap().openid_for(&oa.appid);
+    // Well-formed (32 alphanumerics), correctly signed, but no browser started it.
+    let xml = event_xml(
+        oa.original_id.as_deref().unwrap(),
+        &openid,
+        1_700_000_000,
+        "SCAN",
+        &"a1".repeat(16),
+        "TICKET",
+    );
+    let (before, writes) = (store.written().len(), store.writes());
+    let res = send_push(&app, &crypto, &xml).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        store.writes() - writes,
+        1,
+        "{:?}",
+        &store.written()[before..]
+    );
+    let written: Vec<String> = store.written()[before..]
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    // The signed query's replay record (every accepted push has one); no claim, no lock.
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].contains("push-nonce"), "{written:?}");
+    assert_eq!(mock.calls("cgi-bin/user/info"), 0);
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Section 2: the login flows against the mock WeChat, over loopback.
 //!
 //! The mock, the app (the real layer in a real axum server) and the browsers (reqwest, one
-//! shared keep-alive pool, cookies carried by hand) all run in this process on one tokio
-//! runtime, so the rates are what the whole system does on this machine's cores.
+//! shared keep-alive pool, cookies carried by hand) all run in this process, each on its own
+//! tokio runtime whose threads carry its name (`app`, `mock`; the browsers on the default
+//! runtime), so the rates are what the whole system does on this machine's cores and the CPU
+//! each part used per login or scan cycle is reported apart ([`util::CpuSplit`]).
 
 use std::{
     collections::BTreeMap,
@@ -23,7 +25,34 @@ use wechat_auth::{
     store::Store,
 };
 
-use crate::util::{self, Verdict, ms, percentile};
+use crate::util::{self, CpuSplit, Verdict, ms, percentile};
+
+/// The app's runtime: every app instance of this section serves (and calls WeChat) on it.
+fn app_rt() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| util::named_runtime("app", 2))
+}
+
+/// The mock's runtime: its server, and the phones' scans (signing, encrypting, pushing).
+fn mock_rt() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| util::named_runtime("mock", 2))
+}
+
+/// Starts the mock WeChat on the mock's runtime.
+pub async fn start_mock(cfg: MockConfig) -> Arc<MockWechat> {
+    let mock = mock_rt()
+        .spawn(async move { MockWechat::start_with(cfg).await.unwrap() })
+        .await
+        .expect("the mock starts");
+    Arc::new(mock)
+}
+
+/// One line of CPU per cycle: the app's, the mock's, the browsers' (µs), since `before`.
+fn cpu_line(before: CpuSplit, cycles: u64) -> String {
+    let (app, mock, clients) = CpuSplit::per_cycle_since(before, cycles);
+    format!("CPU per cycle: app {app:.0} µs, mock {mock:.0} µs, browsers {clients:.0} µs")
+}
 
 const SECRET: &str = "load-session-secret-0123456789abcdef";
 
@@ -237,10 +266,15 @@ fn wait_for_scan(http: Client, app: &str, s: &Started) -> tokio::task::JoinHandl
     })
 }
 
-/// The phone scans; resolves to when it started (just before the push is signed and sent).
-async fn phone_scans(mock: &MockWechat, qr_url: &str, user: &str) -> Instant {
+/// The phone scans (on the mock's runtime); resolves to when it started (just before the push
+/// is signed and sent).
+async fn phone_scans(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> Instant {
     let pushed = Instant::now();
-    let report = mock.scan(qr_url, user).await.unwrap();
+    let (mock, qr_url, user) = (mock.clone(), qr_url.to_owned(), user.to_owned());
+    let report = mock_rt()
+        .spawn(async move { mock.scan(&qr_url, &user).await.unwrap() })
+        .await
+        .expect("the scan ran");
     assert!(
         report.acknowledged && report.deliveries == 1,
         "push acknowledged at once: {report:?}"
@@ -317,17 +351,31 @@ async fn burst(
     .unwrap_or_else(|_| panic!("the burst did not finish within {deadline:?}"))
 }
 
-/// Starts an app (the real layer in a real axum server on loopback) against `mock`, on
-/// `store` (`None`: the default `MemoryStore`); returns its URL.
+/// Starts an app (the real layer in a real axum server on loopback, on the app's runtime)
+/// against `mock`, on `store` (`None`: the default `MemoryStore`); returns its URL.
 pub async fn start_app(mock: &MockWechat, store: Option<Arc<dyn Store>>) -> Arc<str> {
+    let bases = (mock.api_base(), mock.open_base(), mock.mp_base());
+    let website = mock.website().clone();
+    let oa = mock.official_account().clone();
+    app_rt()
+        .spawn(async move { serve_app(bases, website, oa, store).await })
+        .await
+        .expect("the app starts")
+}
+
+async fn serve_app(
+    (api, open, mp): (String, String, String),
+    website: wechat_auth::mock::MockApp,
+    oa: wechat_auth::mock::MockApp,
+    store: Option<Arc<dyn Store>>,
+) -> Arc<str> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app: Arc<str> = format!("http://{}", listener.local_addr().unwrap()).into();
-    let oa = mock.official_account().clone();
     let mut cfg = WechatConfig::builder()
         .with_public_url(app.to_string())
         .with_session_secret(SECRET)
-        .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
-        .with_website_app(&mock.website().appid, &mock.website().secret)
+        .with_wechat_bases(api, open, mp)
+        .with_website_app(&website.appid, &website.secret)
         .with_official_account(&oa.appid, &oa.secret)
         .with_oa_push(
             oa.token.clone().unwrap_or_default(),
@@ -421,7 +469,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     for i in 0..n.max(SCAN_USERS) {
         mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
     }
-    let mock = Arc::new(MockWechat::start_with(mock_cfg).await.unwrap());
+    let mock = start_mock(mock_cfg).await;
     let oa = mock.official_account().clone();
     let app = start_app(&mock, None).await;
     mock.set_push_url(&oa.appid, Some(&format!("{app}/auth/wechat/push")))
@@ -440,6 +488,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     let mut rates = Vec::new();
     for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
         let before = mock.all_calls();
+        let cpu = CpuSplit::now();
         let (times, wall) = pool(n, s.concurrency, s.deadline, {
             let (http, app) = (http.clone(), app.clone());
             move |i| website_login(http.clone(), app.clone(), user_name(i))
@@ -463,6 +512,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
             ms(percentile(&flows, 50.0)),
             ms(percentile(&flows, 99.0)),
         );
+        println!("  {}", cpu_line(cpu, n));
         println!(
             "  upstream calls: {calls:?}\n  per login: {:.3} code exchange, {:.3} userinfo \
              (connect/qrconnect is the browser's visit to WeChat's page, not the app's call)",
@@ -523,6 +573,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
 
     // Scan logins: throughput with many browsers, each timed from push to answer.
     let before = mock.all_calls();
+    let cpu = CpuSplit::now();
     let (times, wall) = pool(s.scans, s.concurrency, s.deadline, {
         let (http, app, mock) = (http.clone(), app.clone(), mock.clone());
         move |i| {
@@ -536,6 +587,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         }
     })
     .await;
+    let cpu_scans = cpu_line(cpu, s.scans);
     let calls = diff(&before, &mock.all_calls());
     let scan_rate = s.scans as f64 / wall.as_secs_f64();
     let loaded: Vec<Duration> = times.iter().map(|t| t.0).collect();
@@ -559,6 +611,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         ms(percentile(&loaded, 50.0)),
         ms(percentile(&loaded, 99.0))
     );
+    println!("  {cpu_scans}");
     println!("  upstream calls: {calls:?}");
     let get = |k: &str| calls.get(k).copied().unwrap_or(0);
     assert_eq!(
@@ -576,7 +629,8 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     assert!(global <= 1, "the global token is shared: {global} fetches");
 
     // Push → browser, one at a time (an idle server: the path's own latency).
-    let (samples, _) = pool(s.push_samples, 1, s.deadline, {
+    let cpu = CpuSplit::now();
+    let (samples, wall) = pool(s.push_samples, 1, s.deadline, {
         let (http, app, mock) = (http.clone(), app.clone(), mock.clone());
         move |i| {
             scan_login(
@@ -589,6 +643,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         }
     })
     .await;
+    let cpu_idle = cpu_line(cpu, s.push_samples);
     let idle: Vec<Duration> = samples.iter().map(|t| t.0).collect();
     println!(
         "\npush → browser, one scan at a time ({} samples; from just before mock.scan() signs\n  \
@@ -598,6 +653,10 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         ms(percentile(&idle, 50.0)),
         ms(percentile(&idle, 99.0)),
         ms(percentile(&idle, 100.0)),
+    );
+    println!(
+        "  {cpu_idle}; {:.0} cycles/s (each with its 10 ms settle)",
+        s.push_samples as f64 / wall.as_secs_f64()
     );
     verdicts.push(Verdict::new(
         "upstream calls, scan login",
@@ -628,8 +687,10 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     // A campaign burst: many browsers waiting, every phone scanning at the same moment.
     if s.burst > 0 {
         let before = mock.all_calls();
+        let cpu = CpuSplit::now();
         let (waits, span) =
             burst(http.clone(), app.clone(), mock.clone(), s.burst, s.deadline).await;
+        let cpu_burst = cpu_line(cpu, s.burst);
         let calls = diff(&before, &mock.all_calls());
         let get = |k: &str| calls.get(k).copied().unwrap_or(0);
         assert_eq!(
@@ -651,6 +712,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
             ms(percentile(&waits, 100.0)),
             ms(span),
         );
+        println!("  {cpu_burst} (start, wait, scan and answer of each)");
         verdicts.push(Verdict::new(
             &format!("push → browser p99, burst of {}", s.burst),
             "(context)",

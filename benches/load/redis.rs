@@ -15,7 +15,7 @@ use std::{
 };
 
 use wechat_auth::{
-    mock::{MockConfig, MockWechat},
+    mock::MockConfig,
     store::{RedisStore, Store},
 };
 
@@ -99,7 +99,7 @@ pub async fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     for i in 0..n.max(64) {
         mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
     }
-    let mock = Arc::new(MockWechat::start_with(mock_cfg).await.unwrap());
+    let mock = crate::login::start_mock(mock_cfg).await;
     // Both instances share one Redis and one key prefix: one site, two processes' worth of
     // layers (here in one process, each with its own connections and deny-list listener).
     let store = || -> Arc<dyn Store> {

@@ -184,6 +184,67 @@ pub fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A multi-threaded tokio runtime with `workers` workers whose threads (blocking ones too) are
+/// named `name` and live for the whole run, so [`CpuSplit`] can tell whose CPU is whose.
+pub fn named_runtime(name: &str, workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
+        .thread_keep_alive(Duration::from_secs(24 * 3600))
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// CPU time this process's threads have run, split by thread name: the app's runtime
+/// (threads named `app`), the mock's (`mock`) and everything else (the browsers' runtime, the
+/// main thread). From `/proc/self/task/*/schedstat` (nanoseconds, the scheduler's own count)
+/// and each thread's `comm`; threads that have exited are not counted, which is why the named
+/// runtimes keep their threads for the whole run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuSplit {
+    pub app: Duration,
+    pub mock: Duration,
+    pub clients: Duration,
+}
+
+impl CpuSplit {
+    /// Now.
+    pub fn now() -> Self {
+        let mut split = Self::default();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return split;
+        };
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let ns: u64 = std::fs::read_to_string(dir.join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let slot = match comm.trim_end() {
+                "app" => &mut split.app,
+                "mock" => &mut split.mock,
+                _ => &mut split.clients,
+            };
+            *slot += Duration::from_nanos(ns);
+        }
+        split
+    }
+
+    /// What was used between `before` and now, per `cycles`, in microseconds: (app, mock,
+    /// clients).
+    pub fn per_cycle_since(before: Self, cycles: u64) -> (f64, f64, f64) {
+        let now = Self::now();
+        let per = |a: Duration, b: Duration| us(a.saturating_sub(b)) / cycles.max(1) as f64;
+        (
+            per(now.app, before.app),
+            per(now.mock, before.mock),
+            per(now.clients, before.clients),
+        )
+    }
+}
+
 /// A multi-threaded tokio runtime with one worker per CPU.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

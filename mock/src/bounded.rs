@@ -80,7 +80,6 @@ impl<V: Expiring> Bounded<V> {
         self.map.iter().map(|(k, (_, v))| (k, v))
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }

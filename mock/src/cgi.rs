@@ -310,6 +310,7 @@ fn create_qr(s: &Shared, p: &Params, body: &Bytes) -> Answer {
     match expire_seconds {
         Some(secs) => {
             inner.temp_tickets.insert(ticket.clone(), record, now);
+            inner.index_qr_url(url.clone(), ticket.clone());
             Ok(json!({"ticket": ticket, "expire_seconds": secs, "url": url}))
         }
         None => {
@@ -317,6 +318,7 @@ fn create_qr(s: &Shared, p: &Params, body: &Bytes) -> Answer {
                 .permanent_by_scene
                 .insert((app.appid.clone(), scene), ticket.clone());
             inner.permanent_tickets.insert(ticket.clone(), record);
+            inner.index_qr_url(url.clone(), ticket.clone());
             Ok(json!({"ticket": ticket, "url": url}))
         }
     }

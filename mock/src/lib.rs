@@ -1175,11 +1175,8 @@ impl MockWechat {
         let now = self.now();
         let inner = self.shared.lock();
         inner
-            .temp_tickets
-            .iter()
-            .map(|(_, t)| t)
-            .chain(inner.permanent_tickets.values())
-            .find(|t| t.url == url && t.alive(now))
+            .ticket_by_url(url)
+            .filter(|t| t.alive(now))
             .map(|t| t.ticket.clone())
     }
 

@@ -235,11 +235,8 @@ impl Shared {
                 .temp_tickets
                 .get(t)
                 .or_else(|| inner.permanent_tickets.get(t)),
-            Target::QrUrl(u) => {
-                let mut same: Vec<&QrTicket> = all().filter(|t| t.url == *u).collect();
-                same.sort_by_key(|t| !t.alive(now));
-                same.first().copied()
-            }
+            // Each code has its own URL: one lookup in the index.
+            Target::QrUrl(u) => inner.ticket_by_url(u),
             Target::Scene { appid, scene } => {
                 let mut same: Vec<&QrTicket> = all()
                     .filter(|t| t.appid == *appid && t.scene.event_key() == *scene)

@@ -228,6 +228,29 @@ pub struct QrTicket {
     pub expires_at: Option<SystemTime>,
 }
 
+impl Inner {
+    /// Records that `url` is `ticket`'s. Every time the index has grown to twice the tickets
+    /// kept (plus some), the entries of tickets evicted since go: amortised O(1) per code.
+    pub(crate) fn index_qr_url(&mut self, url: String, ticket: String) {
+        let kept = self.temp_tickets.len() + self.permanent_tickets.len();
+        if self.ticket_by_url.len() >= 2 * kept + 64 {
+            let (temp, permanent) = (&self.temp_tickets, &self.permanent_tickets);
+            self.ticket_by_url
+                .retain(|_, t| temp.get(t).is_some() || permanent.contains_key(t));
+        }
+        self.ticket_by_url.insert(url, ticket);
+    }
+
+    /// The ticket whose QR code encodes `url`, expired or not, if it is still kept.
+    pub(crate) fn ticket_by_url(&self, url: &str) -> Option<&QrTicket> {
+        let ticket = self.ticket_by_url.get(url)?;
+        self.temp_tickets
+            .get(ticket)
+            .or_else(|| self.permanent_tickets.get(ticket))
+            .filter(|t| t.url == url)
+    }
+}
+
 impl QrTicket {
     pub(crate) fn alive(&self, now: SystemTime) -> bool {
         self.expires_at.is_none_or(|t| t > now)
@@ -276,6 +299,10 @@ pub(crate) struct Inner {
     pub(crate) permanent_tickets: HashMap<String, QrTicket>,
     /// (appid, scene) → permanent ticket, so the same permanent scene gets the same ticket.
     pub(crate) permanent_by_scene: HashMap<(String, QrScene), String>,
+    /// QR URL → its ticket (each code gets its own URL), so a scan by URL is one lookup, not
+    /// a search of every ticket. Entries of evicted tickets go in [`Inner::index_qr_url`]'s
+    /// occasional sweep.
+    pub(crate) ticket_by_url: HashMap<String, String>,
     /// (appid, openid) → the current session_key (each jscode2session replaces it).
     pub(crate) session_keys: HashMap<(String, String), String>,
     /// (appid, user) → times of accepted jscode2session calls in the last minute.
@@ -366,6 +393,7 @@ impl Shared {
             temp_tickets: Bounded::new(MAX_TEMP_TICKETS),
             permanent_tickets: HashMap::new(),
             permanent_by_scene: HashMap::new(),
+            ticket_by_url: HashMap::new(),
             session_keys: HashMap::new(),
             js_rate: HashMap::new(),
             redirect_domains,
@@ -634,5 +662,52 @@ mod tests {
             assert!(s.user_by_openid(&app.appid, &foreign).is_none());
         }
         assert!(s.user_by_openid("wx-unknown", "o-nobody").is_none());
+    }
+
+    #[test]
+    fn tickets_are_found_by_qr_url_and_the_index_forgets_evicted_ones() {
+        let settings = Settings {
+            refresh_ttl: Duration::from_secs(60),
+            website_deny_redirects: true,
+            text_plain: false,
+            blocked: Vec::new(),
+            subscribed: Vec::new(),
+            push_timeout: Duration::from_secs(5),
+            push_http: reqwest::Client::new(),
+        };
+        let apps = vec![MockApp::default_for(AppKind::OfficialAccount)];
+        let s = Shared::new(apps, Vec::new(), settings, "http://127.0.0.1".into());
+        let now = SystemTime::now();
+        let url = |i: usize| format!("http://weixin.qq.com/q/{i}");
+        let mut inner = s.lock();
+        let issued = MAX_TEMP_TICKETS * 5 / 2;
+        for i in 0..issued {
+            let t = QrTicket {
+                ticket: format!("t{i}"),
+                appid: "wx".into(),
+                url: url(i),
+                scene: QrScene::Str(format!("s{i}")),
+                action_name: "QR_STR_SCENE".into(),
+                expires_at: Some(now + Duration::from_secs(60)),
+            };
+            inner.temp_tickets.insert(t.ticket.clone(), t, now);
+            inner.index_qr_url(url(i), format!("t{i}"));
+        }
+        let last = inner.ticket_by_url(&url(issued - 1)).unwrap();
+        assert_eq!(last.ticket, format!("t{}", issued - 1));
+        // The oldest codes were evicted: unknown by URL too, and the index does not keep them
+        // for ever.
+        assert!(inner.ticket_by_url(&url(0)).is_none());
+        assert!(
+            inner
+                .ticket_by_url("http://weixin.qq.com/q/never")
+                .is_none()
+        );
+        let kept = inner.temp_tickets.len();
+        assert!(
+            inner.ticket_by_url.len() <= 2 * kept + 64,
+            "{} entries for {kept} tickets",
+            inner.ticket_by_url.len()
+        );
     }
 }

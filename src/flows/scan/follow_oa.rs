@@ -31,6 +31,9 @@ pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Respon
     Ok(res)
 }
 
+/// The value of a scene's claim: its first scan is under way or done.
+const CLAIMED: &[u8] = b"scanned";
+
 /// Records that `openid` scanned the code of scene `scene_id`: once, whatever arrives
 /// again. With confirmation on, the scene waits in `scanned` for that user's answer on the
 /// phone ([`super::confirm`]); with it off, the user is looked up and the scene confirmed at
@@ -49,13 +52,33 @@ pub(crate) async fn scanned(
     };
     let key = scene_key(&auth, &scene_id)?;
     auth.config().official_account.as_ref()?;
+    // A scene nobody started (or one long gone, claim and all) has nothing to claim: look
+    // first, so that such a push writes nothing. A scene that exists goes through the claim,
+    // which says whether this is its first scan.
+    match load_scene(&auth, &key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Some(gone(&scene_id)),
+        Err(e) => {
+            tracing::error!(error = ?e, "store unavailable while recording a scan");
+            return None;
+        }
+    }
     // One transition per scene, on every instance: a re-delivery (or another instance that
     // has it under way) is acknowledged without waiting.
+    // The claim is one `set_if_absent`: only one caller ever gets it, and nobody waits for
+    // it (a single flight's lock, value and notification would be three more writes).
     let claim = key.claim();
     let ttl = auth.config().scan_ttl;
-    let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
-        Ok(Turn::Mine(lease)) => lease,
-        Ok(Turn::Ready(_) | Turn::Busy) => {
+    let release = || async {
+        let _ = auth.store().delete_if_eq(&claim, CLAIMED).await;
+    };
+    match auth
+        .store()
+        .set_if_absent(&claim, CLAIMED.to_vec(), ttl)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
             // Handled already: say the same again (the scene says who asked).
             let scene = load_scene(&auth, &key).await.ok().flatten();
             return Some(ScanNotice {
@@ -72,13 +95,12 @@ pub(crate) async fn scanned(
     let mut scene = match load_scene(&auth, &key).await {
         Ok(Some(s)) if s.status == SceneStatus::Pending && s.via == Via::FollowOa => s,
         Ok(_) => {
-            // Unknown, expired or already handled: nothing changes.
-            let _ = lease.finish(b"ignored".to_vec(), ttl).await;
+            // Expired or already handled: nothing changes (the claim says so to the next).
             return Some(gone(&scene_id));
         }
         Err(e) => {
             tracing::error!(error = ?e, "store unavailable while recording a scan");
-            let _ = lease.give_up().await;
+            release().await;
             return None;
         }
     };
@@ -87,49 +109,66 @@ pub(crate) async fn scanned(
         requester: scene.requester.clone(),
         confirm,
     };
+    if !confirm {
+        // Nobody confirms on the phone: pending → confirmed (or refused) in one write, the
+        // claim keeping re-deliveries out meanwhile.
+        if !log_in(&auth, &key, scene, openid).await {
+            release().await;
+            return None;
+        }
+        return Some(notice);
+    }
     scene.status = SceneStatus::Scanned {
         openid: openid.clone(),
     };
     if let Err(e) = save_scene(&auth, &key, &scene).await {
         tracing::error!(error = ?e, "store unavailable while recording a scan");
-        let _ = lease.give_up().await;
+        release().await;
         return None;
     }
-    let _ = lease.finish(b"scanned".to_vec(), ttl).await;
     tracing::debug!(confirm, "scan recorded");
-    if !confirm {
-        log_in(&auth, &key, scene, openid).await;
-    }
     Some(notice)
 }
 
-/// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`.
-pub(super) async fn log_in(auth: &Arc<Engine>, key: &Key, mut scene: Scene, openid: String) {
+/// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`; `false` when the
+/// outcome could not be stored.
+pub(super) async fn log_in(
+    auth: &Arc<Engine>,
+    key: &Key,
+    mut scene: Scene,
+    openid: String,
+) -> bool {
     let Some(oa) = auth.config().official_account.as_ref() else {
-        return;
+        return false;
     };
     let appid = oa.app().appid().to_owned();
     let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
-    match auth
-        .with_token(TokenFor::OfficialAccount, |token| {
-            let openid = openid.clone();
-            let auth = auth.clone();
-            async move {
-                auth.client()
-                    .user_info(&token, &openid, auth.config().lang)
-                    .await
-            }
-        })
-        .await
-    {
-        Ok(info) => {
+    // The login stands without the unionid and nickname, so reading them gets one attempt's
+    // time, not every retry's (as the website callback's profile read): a slow
+    // cgi-bin/user/info must not keep the waiting browser for `(retries + 1) × http_timeout`.
+    let budget = auth.config().http_timeout;
+    let read = auth.with_token(TokenFor::OfficialAccount, |token| {
+        let openid = openid.clone();
+        let auth = auth.clone();
+        async move {
+            auth.client()
+                .user_info(&token, &openid, auth.config().lang)
+                .await
+        }
+    });
+    match tokio::time::timeout(budget, read).await {
+        Ok(Ok(info)) => {
             user.unionid = info.unionid.filter(|u| !u.is_empty());
             user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
             user.avatar_url = Some(info.headimgurl).filter(|h| !h.is_empty());
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid")
         }
+        Err(_) => tracing::warn!(
+            budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+            "cgi-bin/user/info took too long; confirming without unionid"
+        ),
     }
     if user.nickname.is_none()
         && let Some(p) = auth.cached_profile(&appid, &openid).await
@@ -146,6 +185,8 @@ pub(super) async fn log_in(auth: &Arc<Engine>, key: &Key, mut scene: Scene, open
     };
     if let Err(e) = save_scene(auth, key, &scene).await {
         tracing::error!(error = ?e, "could not record a confirmed scan");
+        return false;
     }
     tracing::debug!("scan confirmed");
+    true
 }
