@@ -623,3 +623,52 @@ async fn a_person_can_scan_with_the_mock_phone_page() {
     assert_eq!(body["status"], "confirmed");
     assert!(token.is_some());
 }
+
+/// One scan login of `user` in a fresh browser, to its `/profile`.
+async fn scan_in_new_browser(mock: &MockWechat, app: &App, user: &str) -> Value {
+    let b = browser();
+    let s = start_scan(app, &b, "/").await;
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), user)
+        .await
+        .unwrap();
+    assert!(report.acknowledged, "{report:?}");
+    let (_, body, token) = poll(app, &b, s["id"].as_str().unwrap(), 5).await;
+    assert_eq!(body["status"], "confirmed", "{body}");
+    assert!(token.is_some());
+    let (status, profile) = get_json(&b, &format!("{}/profile", app.url)).await;
+    assert_eq!(status, 200);
+    profile
+}
+
+/// What `cgi-bin/user/info` said about a follower is kept for `userinfo_ttl`: a repeat scan
+/// login of the same person asks WeChat for its QR code only, and still carries the unionid;
+/// once the time is up WeChat is asked again.
+#[tokio::test]
+async fn a_repeat_scan_of_the_same_person_asks_wechat_for_the_qr_code_only() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock).with_userinfo_ttl(Duration::from_secs(2))).await;
+    wire(&mock, &app);
+    let alice = mock.user("alice").unwrap();
+    for round in 1..=3 {
+        let profile = scan_in_new_browser(&mock, &app, "alice").await;
+        assert_eq!(profile["unionid"], alice.unionid, "round {round}");
+    }
+    assert_eq!(mock.calls("cgi-bin/qrcode/create"), 3);
+    assert_eq!(
+        mock.calls("cgi-bin/user/info"),
+        1,
+        "asked once for three scans"
+    );
+    // Another person is looked up on their own.
+    let bob = mock.user("bob").unwrap();
+    assert_eq!(
+        scan_in_new_browser(&mock, &app, "bob").await["unionid"],
+        bob.unionid
+    );
+    assert_eq!(mock.calls("cgi-bin/user/info"), 2);
+    // Past userinfo_ttl, alice is looked up again.
+    tokio::time::sleep(Duration::from_millis(2_600)).await;
+    scan_in_new_browser(&mock, &app, "alice").await;
+    assert_eq!(mock.calls("cgi-bin/user/info"), 3);
+}

@@ -83,6 +83,28 @@ impl Engine {
             .flatten()
     }
 
+    /// What `cgi-bin/user/info` last said about follower `openid` of Official Account
+    /// `appid`, if it is fresh (the unionid of an openid never changes while the account
+    /// stays bound to one Open Platform account; the cache lasts `userinfo_ttl`).
+    pub(crate) async fn cached_follower(&self, appid: &str, openid: &str) -> Option<Profile> {
+        let key = Key::follower(appid, openid);
+        store::get_json::<Profile>(self.store.as_ref(), &key)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps what `cgi-bin/user/info` said about a follower, for `userinfo_ttl`: a repeat
+    /// scan login of the same person then asks WeChat nothing but its QR code.
+    pub(crate) async fn save_follower(&self, appid: &str, openid: &str, follower: &Profile) {
+        let key = Key::follower(appid, openid);
+        if let Err(e) =
+            store::set_json(self.store.as_ref(), &key, follower, self.cfg.userinfo_ttl).await
+        {
+            tracing::warn!(error = %e, "could not cache the follower's user/info answer");
+        }
+    }
+
     /// Reads the profile with `access_token` and caches it.
     pub(crate) async fn fetch_profile(
         &self,

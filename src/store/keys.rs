@@ -42,6 +42,12 @@ impl Key {
         Self::new(appid, "profile", openid)
     }
 
+    /// What `cgi-bin/user/info` said about an Official Account follower (kept apart from
+    /// the web-authorization profile, which has the nickname that call no longer gives).
+    pub(crate) fn follower(appid: &str, openid: &str) -> Self {
+        Self::new(appid, "follower", openid)
+    }
+
     /// A mini program user's `session_key`.
     pub(crate) fn session_key(appid: &str, openid: &str) -> Self {
         Self::new(appid, "session_key", openid)

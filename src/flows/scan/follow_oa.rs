@@ -3,6 +3,7 @@
 //! confirmed scene (once, whatever WeChat delivers again).
 
 use super::*;
+use crate::Profile;
 
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
 /// started it; anyone else gets the answer an unknown id gets.
@@ -130,6 +131,49 @@ pub(crate) async fn scanned(
     Some(notice)
 }
 
+/// What WeChat says about follower `openid`: from the cache when this person scanned within
+/// `userinfo_ttl`, else from `cgi-bin/user/info` (then cached). `None` when the lookup failed
+/// or took too long: the login stands without the unionid and nickname, so reading them gets
+/// one attempt's time, not every retry's (as the website callback's profile read): a slow
+/// `cgi-bin/user/info` must not keep the waiting browser for `(retries + 1) × http_timeout`.
+async fn follower(auth: &Arc<Engine>, appid: &str, openid: &str) -> Option<Profile> {
+    if let Some(known) = auth.cached_follower(appid, openid).await {
+        return Some(known);
+    }
+    let budget = auth.config().http_timeout;
+    let read = auth.with_token(TokenFor::OfficialAccount, |token| {
+        let openid = openid.to_owned();
+        let auth = auth.clone();
+        async move {
+            auth.client()
+                .user_info(&token, &openid, auth.config().lang)
+                .await
+        }
+    });
+    match tokio::time::timeout(budget, read).await {
+        Ok(Ok(info)) => {
+            let known = Profile {
+                nickname: info.nickname,
+                avatar_url: info.headimgurl,
+                unionid: info.unionid,
+            };
+            auth.save_follower(appid, openid, &known).await;
+            Some(known)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                "cgi-bin/user/info took too long; confirming without unionid"
+            );
+            None
+        }
+    }
+}
+
 /// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`; `false` when the
 /// outcome could not be stored.
 pub(super) async fn log_in(
@@ -143,32 +187,10 @@ pub(super) async fn log_in(
     };
     let appid = oa.app().appid().to_owned();
     let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
-    // The login stands without the unionid and nickname, so reading them gets one attempt's
-    // time, not every retry's (as the website callback's profile read): a slow
-    // cgi-bin/user/info must not keep the waiting browser for `(retries + 1) × http_timeout`.
-    let budget = auth.config().http_timeout;
-    let read = auth.with_token(TokenFor::OfficialAccount, |token| {
-        let openid = openid.clone();
-        let auth = auth.clone();
-        async move {
-            auth.client()
-                .user_info(&token, &openid, auth.config().lang)
-                .await
-        }
-    });
-    match tokio::time::timeout(budget, read).await {
-        Ok(Ok(info)) => {
-            user.unionid = info.unionid.filter(|u| !u.is_empty());
-            user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
-            user.avatar_url = Some(info.headimgurl).filter(|h| !h.is_empty());
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid")
-        }
-        Err(_) => tracing::warn!(
-            budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-            "cgi-bin/user/info took too long; confirming without unionid"
-        ),
+    if let Some(info) = follower(auth, &appid, &openid).await {
+        user.unionid = info.unionid.filter(|u| !u.is_empty());
+        user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
+        user.avatar_url = Some(info.avatar_url).filter(|h| !h.is_empty());
     }
     if user.nickname.is_none()
         && let Some(p) = auth.cached_profile(&appid, &openid).await
