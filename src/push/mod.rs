@@ -140,12 +140,19 @@ pub fn check_timestamp(timestamp: &str, now_unix: u64) -> Result<u64, PushError>
 /// The messages are meant for logs. Do not tell the caller of the push URL which step
 /// failed: answer every failure the same way (for example `400` with an empty body).
 ///
+/// `Debug` prints the message, then the variant: what `main` returning the error shows.
+///
 /// ```
 /// use wechat_auth::push::{PushCrypto, PushError};
 ///
-/// assert_eq!(PushCrypto::new("token", Some("too short"), "wx1").unwrap_err(), PushError::BadKey);
+/// let e = PushCrypto::new("token", Some("too short"), "wx1").unwrap_err();
+/// assert_eq!(e, PushError::BadKey);
+/// assert_eq!(
+///     format!("{e:?}"),
+///     "EncodingAESKey must be 43 characters of [A-Za-z0-9] (PushError::BadKey)"
+/// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PushError {
     /// The EncodingAESKey is not 43 characters of `[A-Za-z0-9]`.
@@ -198,6 +205,29 @@ pub enum PushError {
     /// someone re-used a signature they saw.
     #[error("push signature was already used for another request (a replay)")]
     Replayed,
+}
+
+impl std::fmt::Debug for PushError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let variant = match self {
+            Self::BadKey => "BadKey",
+            Self::NoAesKey => "NoAesKey",
+            Self::BadSignature => "BadSignature",
+            Self::Missing(_) => "Missing",
+            Self::NotEncrypted => "NotEncrypted",
+            Self::BadBase64 => "BadBase64",
+            Self::BadPadding => "BadPadding",
+            Self::BadLength => "BadLength",
+            Self::BadUtf8 => "BadUtf8",
+            Self::AppIdMismatch => "AppIdMismatch",
+            Self::Xml(_) => "Xml",
+            Self::Json(_) => "Json",
+            Self::TooLarge => "TooLarge",
+            Self::StaleTimestamp => "StaleTimestamp",
+            Self::Replayed => "Replayed",
+        };
+        write!(f, "{self} (PushError::{variant})")
+    }
 }
 
 #[cfg(test)]
