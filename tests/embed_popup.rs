@@ -4,17 +4,15 @@
 //! language, the frame policy of every page, and the Official Account's adaptive scope.
 
 mod common;
+#[path = "support/sites.rs"]
+mod sites;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::{
-    Json, Router,
-    response::{IntoResponse, Redirect, Response},
-    routing::get,
-};
+use axum::{Router, routing::get};
 use common::{App, absolute, browser, location, set_cookie};
 use wechat_auth::{
-    HandleError, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser,
+    WechatAuthLayer, WechatConfigBuilder,
     client::OaScope,
     mock::MockWechat,
     pages::{Language, Markup, Page, PageKind, Pages},
@@ -30,19 +28,7 @@ async fn start(builder: WechatConfigBuilder) -> App {
     let url = format!("http://{addr}");
     let cfg = builder.with_public_url(url.clone()).build().unwrap();
     let app: Router = common::routes()
-        .route(
-            "/consent-profile",
-            get(|user: WechatUser, wechat: WechatHandle| async move {
-                match wechat.profile(&user).await {
-                    Ok(p) => Json(serde_json::json!({ "nickname": p.map(|p| p.nickname) }))
-                        .into_response(),
-                    Err(HandleError::ConsentRequired { login_url }) => {
-                        Redirect::to(&login_url).into_response()
-                    }
-                    Err(e) => Response::new(e.to_string().into()),
-                }
-            }),
-        )
+        .route("/consent-profile", get(sites::consent_profile))
         .layer(WechatAuthLayer::new(cfg));
     let task = tokio::spawn(async move {
         axum::serve(

@@ -53,6 +53,37 @@ async fn wait_windows(client: &Client, n: usize) -> Vec<fantoccini::wd::WindowHa
     }
 }
 
+/// Clicks the button `button` of the current page, answers WeChat's page in the popup it opens
+/// with the link `answer`, waits for the popup to close and returns to `main`.
+async fn answer_in_popup(
+    client: &Client,
+    main: &fantoccini::wd::WindowHandle,
+    button: &str,
+    answer: &str,
+) {
+    client
+        .find(Locator::Id(button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let windows = wait_windows(client, 2).await;
+    let popup = windows.into_iter().find(|w| w != main).unwrap();
+    client.switch_to_window(popup).await.unwrap();
+    client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::XPath(answer))
+        .await
+        .expect("the popup shows WeChat's page")
+        .click()
+        .await
+        .unwrap();
+    wait_windows(client, 1).await;
+    client.switch_to_window(main.clone()).await.unwrap();
+}
+
 /// Whether a same-origin iframe of `src` injected into the current page shows its document
 /// (`true`) or was refused by the frame policy.
 async fn frames_in_own_page(client: &Client, src: &str) -> bool {
@@ -217,53 +248,13 @@ async fn chromium_popup_logs_the_opener_in_reports_denial_and_tells_foreign_open
         // 1. Success: the popup logs in, tells the opener, closes; the opener moves on.
         client.goto(&format!("{app_url}/")).await.unwrap();
         let main = client.window().await.unwrap();
-        client
-            .find(Locator::Id("popup"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let windows = wait_windows(&client, 2).await;
-        let popup = windows.into_iter().find(|w| *w != main).unwrap();
-        client.switch_to_window(popup).await.unwrap();
-        client
-            .wait()
-            .at_most(STEP)
-            .for_element(Locator::XPath(APPROVE_ALICE))
-            .await
-            .expect("the popup shows WeChat's page")
-            .click()
-            .await
-            .unwrap();
-        wait_windows(&client, 1).await;
-        client.switch_to_window(main.clone()).await.unwrap();
+        answer_in_popup(&client, &main, "popup", APPROVE_ALICE).await;
         assert_logged_in_as_alice(&client, &mock, &app_url).await;
 
         // 2. Denial: the opener learns {ok: false, code}, the popup closes, no session.
         client.delete_all_cookies().await.unwrap();
         client.goto(&format!("{app_url}/")).await.unwrap();
-        client
-            .find(Locator::Id("popup"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let windows = wait_windows(&client, 2).await;
-        let popup = windows.into_iter().find(|w| *w != main).unwrap();
-        client.switch_to_window(popup).await.unwrap();
-        client
-            .wait()
-            .at_most(STEP)
-            .for_element(Locator::XPath(DENY))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_windows(&client, 1).await;
-        client.switch_to_window(main.clone()).await.unwrap();
+        answer_in_popup(&client, &main, "popup", DENY).await;
         let result = wait_for_js(&client, "return window.__popup || null", "popup result").await;
         assert_eq!(result["ok"], false, "{result}");
         assert_eq!(result["code"], "cancelled", "{result}");
@@ -275,27 +266,7 @@ async fn chromium_popup_logs_the_opener_in_reports_denial_and_tells_foreign_open
 
         // 3. A foreign page that opens the popup hears nothing of it.
         client.goto(&format!("{foreign_url}/")).await.unwrap();
-        client
-            .find(Locator::Id("open"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let windows = wait_windows(&client, 2).await;
-        let popup = windows.into_iter().find(|w| *w != main).unwrap();
-        client.switch_to_window(popup).await.unwrap();
-        client
-            .wait()
-            .at_most(STEP)
-            .for_element(Locator::XPath(APPROVE_ALICE))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_windows(&client, 1).await;
-        client.switch_to_window(main.clone()).await.unwrap();
+        answer_in_popup(&client, &main, "open", APPROVE_ALICE).await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         let got = client.execute("return window.__got", vec![]).await.unwrap();
         assert_eq!(

@@ -636,19 +636,8 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     // The same people scanning again: what cgi-bin/user/info said is kept (userinfo_ttl).
     let before = mock.all_calls();
     let cpu = CpuSplit::now();
-    let (repeat_times, repeat_wall) = pool(s.scans, s.concurrency, s.deadline, {
-        let (http, app, mock) = (http.clone(), app.clone(), mock.clone());
-        move |i| {
-            scan_login(
-                http.clone(),
-                app.clone(),
-                mock.clone(),
-                user_name(i),
-                Duration::from_millis(5),
-            )
-        }
-    })
-    .await;
+    let (repeat_rate, repeat_loaded) =
+        scan_pass(&http, &app, &mock, s.scans, s.concurrency, 0, s).await;
     let cpu_repeat = cpu_line(cpu, s.scans);
     let calls = diff(&before, &mock.all_calls());
     let get = |k: &str| calls.get(k).copied().unwrap_or(0);
@@ -662,8 +651,6 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         s.scans,
         "one QR code per scan"
     );
-    let repeat_rate = s.scans as f64 / repeat_wall.as_secs_f64();
-    let repeat_loaded: Vec<Duration> = repeat_times.iter().map(|t| t.0).collect();
     println!(
         "\nscan again, the same {} people, {} at once: {repeat_rate:.0} logins/s; push → browser\n  \
          p50 {:.2} ms, p99 {:.2} ms; upstream: 1 qrcode/create + 0 user/info per login\n  \

@@ -98,6 +98,14 @@ impl Engine {
     /// The valid session of the request's one session cookie, if any (none when it carries
     /// several).
     fn cookie_session(&self, headers: &HeaderMap) -> Option<CurrentSession> {
+        match self.session_cookie(headers) {
+            SessionCookie::One(token) => self.verify(token, Carrier::Cookie),
+            SessionCookie::Absent | SessionCookie::Several => None,
+        }
+    }
+
+    /// The request's session cookie, in all its `Cookie` headers.
+    fn session_cookie<'h>(&'h self, headers: &'h HeaderMap) -> SessionCookie<'h> {
         let mut found = None;
         for value in headers.get_all(header::COOKIE) {
             // Bytes, not `to_str()`: that checks every byte of the header (the token is most
@@ -105,11 +113,11 @@ impl Engine {
             // recognised by its bytes, a new one checked as UTF-8 before it is parsed.
             for token in cookie_values(value.as_bytes(), self.cfg.session_cookie.as_bytes()) {
                 if found.replace(token).is_some() {
-                    return None;
+                    return SessionCookie::Several;
                 }
             }
         }
-        self.verify(found?, Carrier::Cookie)
+        found.map_or(SessionCookie::Absent, SessionCookie::One)
     }
 
     /// Verifies `token` as sent by `carrier`: signed by us, not expired, of the class that
@@ -214,6 +222,15 @@ fn cookie_value<'h>(pair: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
     )
 }
 
+/// The session cookies a request carries.
+enum SessionCookie<'h> {
+    Absent,
+    /// Exactly one: its value, as bytes.
+    One(&'h [u8]),
+    /// More than one (see [`Engine::find_session`]): none of them is taken.
+    Several,
+}
+
 /// What a request's `Authorization` header says about a bearer token.
 #[derive(Debug, PartialEq, Eq)]
 enum Bearer<'h> {
@@ -264,17 +281,11 @@ impl Engine {
                 Bearer::Token(token) => Some(token),
                 Bearer::Absent | Bearer::Ambiguous => return Guard::Invalid,
             },
-            Found::Nothing => {
-                let mut tokens = headers
-                    .get_all(header::COOKIE)
-                    .iter()
-                    .flat_map(|v| cookie_values(v.as_bytes(), self.cfg.session_cookie.as_bytes()));
-                let first = tokens.next();
-                if first.is_some() && tokens.next().is_some() {
-                    return Guard::Invalid;
-                }
-                first
-            }
+            Found::Nothing => match self.session_cookie(headers) {
+                SessionCookie::One(token) => Some(token),
+                SessionCookie::Absent => None,
+                SessionCookie::Several => return Guard::Invalid,
+            },
         };
         let Some(token) = token else {
             return Guard::Missing;

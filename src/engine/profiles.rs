@@ -76,32 +76,37 @@ impl Engine {
 
     /// The cached profile of (`appid`, `openid`), if still fresh.
     pub(crate) async fn cached_profile(&self, appid: &str, openid: &str) -> Option<Profile> {
-        let key = Key::profile(appid, openid);
-        store::get_json::<Profile>(self.store.as_ref(), &key)
-            .await
-            .ok()
-            .flatten()
+        self.read_profile(&Key::profile(appid, openid)).await
     }
 
     /// What `cgi-bin/user/info` last said about follower `openid` of Official Account
     /// `appid`, if it is fresh (the unionid of an openid never changes while the account
     /// stays bound to one Open Platform account; the cache lasts `userinfo_ttl`).
     pub(crate) async fn cached_follower(&self, appid: &str, openid: &str) -> Option<Profile> {
-        let key = Key::follower(appid, openid);
-        store::get_json::<Profile>(self.store.as_ref(), &key)
-            .await
-            .ok()
-            .flatten()
+        self.read_profile(&Key::follower(appid, openid)).await
     }
 
     /// Keeps what `cgi-bin/user/info` said about a follower, for `userinfo_ttl`: a repeat
     /// scan login of the same person then asks WeChat nothing but its QR code.
     pub(crate) async fn save_follower(&self, appid: &str, openid: &str, follower: &Profile) {
-        let key = Key::follower(appid, openid);
+        self.keep_profile(&Key::follower(appid, openid), follower)
+            .await;
+    }
+
+    /// A profile kept under `key`, if still there (a store failure reads as none).
+    async fn read_profile(&self, key: &Key) -> Option<Profile> {
+        store::get_json::<Profile>(self.store.as_ref(), key)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `profile` under `key` for `userinfo_ttl`; a store failure is logged, not fatal.
+    async fn keep_profile(&self, key: &Key, profile: &Profile) {
         if let Err(e) =
-            store::set_json(self.store.as_ref(), &key, follower, self.cfg.userinfo_ttl).await
+            store::set_json(self.store.as_ref(), key, profile, self.cfg.userinfo_ttl).await
         {
-            tracing::warn!(error = %e, "could not cache the follower's user/info answer");
+            tracing::warn!(error = %e, "could not cache the WeChat profile");
         }
     }
 
@@ -121,12 +126,8 @@ impl Engine {
             avatar_url: info.headimgurl,
             unionid: info.unionid,
         };
-        let key = Key::profile(appid, openid);
-        if let Err(e) =
-            store::set_json(self.store.as_ref(), &key, &profile, self.cfg.userinfo_ttl).await
-        {
-            tracing::warn!(error = %e, "could not cache the WeChat profile");
-        }
+        self.keep_profile(&Key::profile(appid, openid), &profile)
+            .await;
         Ok(profile)
     }
 

@@ -13,6 +13,16 @@ use axum::{
 };
 use wechat_auth::{HandleError, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser};
 
+/// `GET /consent-profile`: the user's WeChat profile as JSON, or a redirect into the consent
+/// login `WechatHandle::profile` hands out when there is none yet.
+pub async fn consent_profile(user: WechatUser, wechat: WechatHandle) -> Response {
+    match wechat.profile(&user).await {
+        Ok(p) => Json(serde_json::json!({ "nickname": p.map(|p| p.nickname) })).into_response(),
+        Err(HandleError::ConsentRequired { login_url }) => Redirect::to(&login_url).into_response(),
+        Err(e) => Response::new(e.to_string().into()),
+    }
+}
+
 /// A served site; the server stops on drop.
 pub struct Site {
     pub url: String,
@@ -68,19 +78,7 @@ pub async fn app_on_localhost(builder: WechatConfigBuilder) -> Site {
             "/profile",
             get(|user: WechatUser| async move { Json(user) }),
         )
-        .route(
-            "/consent-profile",
-            get(|user: WechatUser, wechat: WechatHandle| async move {
-                match wechat.profile(&user).await {
-                    Ok(p) => Json(serde_json::json!({ "nickname": p.map(|p| p.nickname) }))
-                        .into_response(),
-                    Err(HandleError::ConsentRequired { login_url }) => {
-                        Redirect::to(&login_url).into_response()
-                    }
-                    Err(e) => Response::new(e.to_string().into()),
-                }
-            }),
-        )
+        .route("/consent-profile", get(consent_profile))
         .layer(WechatAuthLayer::new(cfg));
     let task = tokio::spawn(async move {
         axum::serve(
