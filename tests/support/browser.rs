@@ -24,6 +24,10 @@ use futures_util::FutureExt as _;
 /// Longest any single page transition may take in Chromium.
 pub const STEP: Duration = Duration::from_secs(10);
 
+/// Longest any one WebDriver command may wait for a page load or a script (the session's
+/// `pageLoad` and `script` timeouts).
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(30);
+
 /// The mock WeChat page's "以 … 身份同意（approve as alice）" link, by its class and its text.
 pub const APPROVE_ALICE: &str =
     "//a[contains(concat(' ', @class, ' '), ' approve ') and contains(., 'approve as alice）')]";
@@ -50,7 +54,7 @@ where
     in_chromium_with(|_| {}, flow).await;
 }
 
-/// [`in_chromium`] with `tweak` applied to the `goog:chromeOptions` first (see
+/// [`in_chromium`] with `tweak` applied to the session's capabilities first (see
 /// [`Browser::launch_with`]).
 pub async fn in_chromium_with<F, Fut>(tweak: impl FnOnce(&mut serde_json::Value), flow: F)
 where
@@ -123,8 +127,9 @@ impl Browser {
         self.launch_with(|_| {}).await
     }
 
-    /// [`launch`](Self::launch), with `tweak` applied to the `goog:chromeOptions` first
-    /// (e.g. `excludeSwitches: ["disable-popup-blocking"]`, which chromedriver adds by default).
+    /// [`launch`](Self::launch), with `tweak` applied to the capabilities first: e.g.
+    /// `caps["goog:chromeOptions"]["excludeSwitches"] = ["disable-popup-blocking"]` (a switch
+    /// chromedriver adds by default), or `caps["pageLoadStrategy"] = "none"`.
     pub async fn launch_with(
         &self,
         tweak: impl FnOnce(&mut serde_json::Value),
@@ -247,7 +252,10 @@ impl ChromeDriver {
         }
     }
 
-    /// A WebDriver session: headless Chromium on the temporary profile.
+    /// A WebDriver session: headless Chromium on the temporary profile, with `tweak` applied
+    /// to the capabilities last. No page load or script may take longer than
+    /// [`COMMAND_LIMIT`], so a browser that stops answering fails its test in seconds, not
+    /// after chromedriver's default of 300 s per command.
     async fn connect(&self, chromium: &Path, tweak: impl FnOnce(&mut serde_json::Value)) -> Client {
         let args = [
             "--headless=new".to_owned(),
@@ -262,11 +270,16 @@ impl ChromeDriver {
             "--window-size=1000,800".to_owned(),
             format!("--user-data-dir={}", self.user_data_dir.display()),
         ];
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), "chrome".into());
-        let mut options = serde_json::json!({ "binary": chromium, "args": args });
-        tweak(&mut options);
-        caps.insert("goog:chromeOptions".into(), options);
+        let limit = u64::try_from(COMMAND_LIMIT.as_millis()).unwrap_or(u64::MAX);
+        let mut caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": chromium, "args": args },
+            "timeouts": { "pageLoad": limit, "script": limit, "implicit": 0 },
+        });
+        tweak(&mut caps);
+        let serde_json::Value::Object(caps) = caps else {
+            panic!("capabilities must stay a JSON object");
+        };
         ClientBuilder::rustls()
             .expect("rustls connector")
             .capabilities(caps)
