@@ -697,6 +697,11 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("scope", "login?scope=snsapi_userinfo%00", get("/auth/wechat/login?channel=oa&scope=snsapi_userinfo%00", &[]), &[400]),
         row("scope", "login?scope=userinfo on the website channel", get("/auth/wechat/login?channel=website&scope=userinfo", &[]), &[302, 400])
             .check("never a scope WeChat's website login does not know", |r| r.header("location").is_none_or(|l| l.contains("scope=snsapi_login"))),
+        // --- what the scan page last showed (`seen`)
+        row("query", "scan status ?seen=<script>", get(&format!("/auth/wechat/scan/{}?wait=1&seen=%3Cscript%3Ealert(1)%3C/script%3E", scan.id), &[]), &[400])
+            .check("the value is never shown", |r| not_reflected(r, "<script>alert")),
+        row("query", "scan status ?seen=4 KiB", get(&format!("/auth/wechat/scan/{}?wait=1&seen={}", scan.id, "s".repeat(4096)), &[]), &[400]),
+        row("query", "scan status ?seen=confirmed (not a state to wait from)", get(&format!("/auth/wechat/scan/{}?seen=confirmed", scan.id), &[]), &[400]),
         // --- the phone's confirmation of a scan (issue 12)
         row("confirm", "GET confirm of an unknown scan", get("/auth/wechat/scan/nobodysscan0000000000/confirm", &[]), &[404]),
         row("confirm", "GET confirm with path traversal in the id", get("/auth/wechat/scan/..%2F..%2Fetc%2Fpasswd/confirm", &[]), &[404, 400]),

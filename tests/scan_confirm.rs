@@ -380,6 +380,83 @@ async fn a_reload_reuses_the_pending_scan() {
     assert_eq!(mock.calls("cgi-bin/qrcode/create"), calls + 1);
 }
 
+/// A scan that lands while no poll is waiting (between two polls, or while the network was
+/// away) is told at once to a poll that says the page still shows `pending`; a poll that says
+/// it has shown `scanned` waits for what comes next; the scan page's own script says what it
+/// showed; any other `seen` is a 400.
+#[tokio::test]
+async fn a_scan_that_landed_between_two_polls_is_told_at_once() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = confirming_app(&mock).await;
+    let b = browser();
+    let s = start_scan(&app, &b).await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    mock.scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+
+    let t = Instant::now();
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/scan/{id}?wait=10&seen=pending",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "scanned", "{body}");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "told at once, not at the poll's end: {:?}",
+        t.elapsed()
+    );
+
+    let t = Instant::now();
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/scan/{id}?wait=1&seen=scanned",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "scanned", "{body}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "nothing new: the poll waits ({:?})",
+        t.elapsed()
+    );
+
+    for bad in ["confirmed", "", "PENDING", "pending,scanned"] {
+        let res = b
+            .get(format!(
+                "{}/auth/wechat/scan/{id}?wait=1&seen={bad}",
+                app.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "seen={bad}");
+        assert!(res.text().await.unwrap().contains("`seen`"));
+    }
+
+    let page = b
+        .get(format!("{}/auth/wechat/scan?return_to=/profile", app.url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("&seen=\" + seen") && page.contains("seen = \"scanned\""),
+        "the scan page says what it showed"
+    );
+}
+
 /// 10,000 starts from one client without cookies (a bot): `qrcode/create` is called at most
 /// the per-IP burst, everything else is `429` with `Retry-After`; another client is not held
 /// up. Prints what it measured.

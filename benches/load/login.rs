@@ -243,7 +243,20 @@ async fn start_scan(http: Client, app: Arc<str>) -> Started {
 /// The browser's long poll; resolves to when its answer had been read. Panics unless the
 /// answer is `confirmed` with a session.
 fn wait_for_scan(http: Client, app: &str, s: &Started) -> tokio::task::JoinHandle<Instant> {
-    let url = format!("{app}/auth/wechat/scan/{}?wait=20", s.id);
+    poll_for(http, app, s, "pending", "confirmed")
+}
+
+/// The browser's long poll as the scan page sends it (saying the status it shows, `seen`),
+/// which must answer `want` (`confirmed` comes with the session); resolves to when its answer
+/// had been read.
+fn poll_for(
+    http: Client,
+    app: &str,
+    s: &Started,
+    seen: &'static str,
+    want: &'static str,
+) -> tokio::task::JoinHandle<Instant> {
+    let url = format!("{app}/auth/wechat/scan/{}?wait=20&seen={seen}", s.id);
     let binding = s.binding.clone();
     tokio::spawn(async move {
         let res = http
@@ -258,10 +271,14 @@ fn wait_for_scan(http: Client, app: &str, s: &Started) -> tokio::task::JoinHandl
         let answered = Instant::now();
         assert_eq!(
             (status, body["status"].as_str()),
-            (200, Some("confirmed")),
+            (200, Some(want)),
             "{body}"
         );
-        assert!(session, "the poll's answer set the session");
+        assert_eq!(
+            session,
+            want == "confirmed",
+            "a session with the confirmed answer only"
+        );
         answered
     })
 }
@@ -352,14 +369,135 @@ async fn burst(
     .unwrap_or_else(|_| panic!("the burst did not finish within {deadline:?}"))
 }
 
+/// A user agent of WeChat's in-app browser on a phone.
+const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) \
+    AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49(0x18003129) \
+    NetType/WIFI Language/zh_CN";
+
+/// The value of the hidden `token` field of the confirm page's form.
+fn form_token(page: &str) -> &str {
+    let at = page
+        .find("name=\"token\" value=\"")
+        .expect("the confirm page's form token")
+        + 20;
+    let end = page[at..].find('"').expect("the token's closing quote");
+    &page[at..at + end]
+}
+
+/// The first link of the Official Account's reply (the confirm page's).
+fn reply_link(reply: &str) -> &str {
+    let at = reply.find("<a href=\"").expect("a link in the reply") + 9;
+    let end = reply[at..].find('"').expect("the link's closing quote");
+    &reply[at..at + end]
+}
+
+/// The phone's side of a confirmed scan, as WeChat's in-app browser does it: opens `link`
+/// (off to web authorization, snsapi_base), WeChat answers as `user` with a code, the page
+/// exchanges it and moves to its clean URL, the phone shows it and taps 确认登录. Cookies go by
+/// hand, as for the browsers.
+async fn phone_confirms(phone: &Client, link: &str, user: &str) {
+    let res = phone
+        .get(link)
+        .header("user-agent", WECHAT_UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302, "the confirm link asks who opened it");
+    let state = cookie(&res, "wechat_cstate_").expect("the confirm page's state cookie");
+    let authorize = location(&res);
+    res.bytes().await.unwrap();
+    let res = phone
+        .get(MockWechat::approve_url(&authorize, user))
+        .header("user-agent", WECHAT_UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302, "WeChat answers with a code");
+    let back = location(&res);
+    res.bytes().await.unwrap();
+    let res = phone
+        .get(&back)
+        .header("cookie", &state)
+        .header("user-agent", WECHAT_UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the code exchanged, on to the clean URL");
+    let who = cookie(&res, "wechat_cuser_").expect("the confirm page's user cookie");
+    let page_url = location(&res);
+    res.bytes().await.unwrap();
+    let res = phone
+        .get(&page_url)
+        .header("cookie", &who)
+        .header("user-agent", WECHAT_UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the confirm page");
+    let page = res.text().await.unwrap();
+    let res = phone
+        .post(&page_url)
+        .header("cookie", &who)
+        .header("user-agent", WECHAT_UA)
+        .form(&[("token", form_token(&page)), ("decision", "confirm")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "confirmed on the phone");
+    res.bytes().await.unwrap();
+}
+
+/// One scan login with confirmation on the phone (the default with an Official Account):
+/// start, long-poll (answered `scanned` by the push), poll again, the phone opens the reply's
+/// link and confirms, the poll answers with the session. Returns the whole flow's time.
+async fn confirmed_scan_login(
+    http: Client,
+    app: Arc<str>,
+    mock: Arc<MockWechat>,
+    user: String,
+) -> Duration {
+    let t0 = Instant::now();
+    let started = start_scan(http.clone(), app.clone()).await;
+    let scanned = poll_for(http.clone(), &app, &started, "pending", "scanned");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let report = {
+        let (mock, qr_url, user) = (mock.clone(), started.qr_url.clone(), user.clone());
+        mock_rt()
+            .spawn(async move { mock.scan(&qr_url, &user).await.unwrap() })
+            .await
+            .expect("the scan ran")
+    };
+    assert!(
+        report.acknowledged && report.deliveries == 1,
+        "push acknowledged at once: {report:?}"
+    );
+    let reply = report
+        .reply
+        .expect("the Official Account replies to the scan");
+    scanned.await.unwrap();
+    let confirmed = poll_for(http.clone(), &app, &started, "scanned", "confirmed");
+    phone_confirms(&http, reply_link(&reply), &user).await;
+    confirmed.await.unwrap();
+    t0.elapsed()
+}
+
 /// Starts an app (the real layer in a real axum server on loopback, on the app's runtime)
 /// against `mock`, on `store` (`None`: the default `MemoryStore`); returns its URL.
 pub async fn start_app(mock: &MockWechat, store: Option<Arc<dyn Store>>) -> Arc<str> {
+    start_app_with(mock, store, false).await
+}
+
+/// [`start_app`], with confirmation of scans on the phone on or off.
+async fn start_app_with(
+    mock: &MockWechat,
+    store: Option<Arc<dyn Store>>,
+    scan_confirm: bool,
+) -> Arc<str> {
     let bases = (mock.api_base(), mock.open_base(), mock.mp_base());
     let website = mock.website().clone();
     let oa = mock.official_account().clone();
     app_rt()
-        .spawn(async move { serve_app(bases, website, oa, store).await })
+        .spawn(async move { serve_app(bases, website, oa, store, scan_confirm).await })
         .await
         .expect("the app starts")
 }
@@ -369,6 +507,7 @@ async fn serve_app(
     website: wechat_auth::mock::MockApp,
     oa: wechat_auth::mock::MockApp,
     store: Option<Arc<dyn Store>>,
+    scan_confirm: bool,
 ) -> Arc<str> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app: Arc<str> = format!("http://{}", listener.local_addr().unwrap()).into();
@@ -382,9 +521,9 @@ async fn serve_app(
             oa.token.clone().unwrap_or_default(),
             oa.encoding_aes_key.as_deref(),
         )
-        // The harness measures push → browser; no one confirms on a phone, and its bursts
-        // come from one loopback client.
-        .with_scan_confirm(false)
+        // Most passes measure push → browser, with no one confirming on a phone; the
+        // confirmation pass turns it on. The bursts come from one loopback client.
+        .with_scan_confirm(scan_confirm)
         .with_scan_start_limits(ScanStartLimits::new(1_000_000, 1_000_000, 1_000_000))
         .with_public_path("/");
     if let Some(store) = store {
@@ -760,4 +899,55 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
             None,
         ));
     }
+
+    // Confirmation on the phone, the default with an Official Account: a second app with it
+    // on takes the account's pushes for this pass. Each person scans it for the first time.
+    let confirming = start_app_with(&mock, None, true).await;
+    mock.set_push_url(&oa.appid, Some(&format!("{confirming}/auth/wechat/push")))
+        .unwrap();
+    let before = mock.all_calls();
+    let cpu = CpuSplit::now();
+    let (flows, wall) = pool(s.scans, s.concurrency, s.deadline, {
+        let (http, app, mock) = (http.clone(), confirming.clone(), mock.clone());
+        move |i| confirmed_scan_login(http.clone(), app.clone(), mock.clone(), user_name(i))
+    })
+    .await;
+    let cpu_confirm = cpu_line(cpu, s.scans);
+    let calls = diff(&before, &mock.all_calls());
+    mock.set_push_url(&oa.appid, Some(&format!("{app}/auth/wechat/push")))
+        .unwrap();
+    let get = |k: &str| calls.get(k).copied().unwrap_or(0);
+    for (endpoint, what) in [
+        ("cgi-bin/qrcode/create", "one QR code per scan"),
+        ("push", "one push delivery per scan"),
+        (
+            "cgi-bin/user/info",
+            "one user lookup per person's first scan",
+        ),
+        (
+            "sns/oauth2/access_token",
+            "one code exchange per confirm page",
+        ),
+    ] {
+        assert_eq!(get(endpoint), s.scans, "{what}: {calls:?}");
+    }
+    let confirm_rate = s.scans as f64 / wall.as_secs_f64();
+    println!(
+        "\nscan with confirmation on the phone (the default with an Official Account), {} at once:\n  \
+         {} logins in {:.2} s = {confirm_rate:.0} logins/s (a login = POST scan → poll answered\n  \
+         `scanned` by the push → poll again; the phone opens the reply's link: web authorization\n  \
+         (snsapi_base) → code exchanged → the page → POST confirm → the poll answers with the\n  \
+         session); whole flow p50 {:.2} ms, p99 {:.2} ms\n  {cpu_confirm}\n  upstream calls: {calls:?}",
+        s.concurrency,
+        s.scans,
+        wall.as_secs_f64(),
+        ms(percentile(&flows, 50.0)),
+        ms(percentile(&flows, 99.0)),
+    );
+    verdicts.push(Verdict::new(
+        "scan logins/s, confirmed on the phone",
+        "-",
+        format!("{confirm_rate:.0}"),
+        None,
+    ));
 }

@@ -476,7 +476,8 @@ fn status_json(status: &str) -> Response<Body> {
     respond::json(StatusCode::OK, &serde_json::json!({ "status": status }))
 }
 
-/// `GET PREFIX/scan/{id}?wait=S`: where the scan stands; waits up to `S` seconds for news.
+/// `GET PREFIX/scan/{id}?wait=S[&seen=pending|scanned]`: where the scan stands; waits up to
+/// `S` seconds for news (a status other than `seen`).
 pub(crate) async fn status(
     auth: &Engine,
     req: &Parts,
@@ -491,6 +492,19 @@ pub(crate) async fn status(
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0)
         .min(MAX_WAIT);
+    // What the browser has already shown (`seen`): a status other than that is news, told at
+    // once, even when it landed before this poll (between two polls, or while the network
+    // was away). A browser that does not say is taken to have seen what the first read finds.
+    let seen = match q.get("seen") {
+        None => None,
+        Some("pending") => Some("pending"),
+        Some("scanned") => Some("scanned"),
+        Some(_) => {
+            return Err(Failure::BadRequest(
+                "`seen` is `pending` or `scanned`: the status this browser last showed".into(),
+            ));
+        }
+    };
     // The cookie first: without it, the answer must not depend on the store (the same
     // answer whether or not the scan exists).
     let mine = browser_of(auth, req, id).ok_or(Failure::NotYourScan)?;
@@ -498,8 +512,8 @@ pub(crate) async fn status(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
     let mut news = auth.store().subscribe(&key).await?;
-    // What this poll saw first: a change from it (pending → scanned) is news to tell at once.
-    let mut first: Option<&'static str> = None;
+    // What the browser knows: a change from it (pending → scanned) is news to tell at once.
+    let mut first: Option<&'static str> = seen;
     loop {
         let Some(scene) = load_scene(auth, &key).await? else {
             return Ok(status_json("expired"));
