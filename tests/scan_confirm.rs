@@ -395,16 +395,9 @@ async fn a_scan_that_landed_between_two_polls_is_told_at_once() {
         .await
         .unwrap();
 
+    let status_url = format!("{}/auth/wechat/scan/{id}", app.url);
     let t = Instant::now();
-    let res = b
-        .get(format!(
-            "{}/auth/wechat/scan/{id}?wait=10&seen=pending",
-            app.url
-        ))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
+    let (_, body) = get_json(&b, &format!("{status_url}?wait=10&seen=pending")).await;
     assert_eq!(body["status"], "scanned", "{body}");
     assert!(
         t.elapsed() < Duration::from_secs(3),
@@ -413,15 +406,7 @@ async fn a_scan_that_landed_between_two_polls_is_told_at_once() {
     );
 
     let t = Instant::now();
-    let res = b
-        .get(format!(
-            "{}/auth/wechat/scan/{id}?wait=1&seen=scanned",
-            app.url
-        ))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
+    let (_, body) = get_json(&b, &format!("{status_url}?wait=1&seen=scanned")).await;
     assert_eq!(body["status"], "scanned", "{body}");
     assert!(
         t.elapsed() >= Duration::from_millis(900),
@@ -431,10 +416,7 @@ async fn a_scan_that_landed_between_two_polls_is_told_at_once() {
 
     for bad in ["confirmed", "", "PENDING", "pending,scanned"] {
         let res = b
-            .get(format!(
-                "{}/auth/wechat/scan/{id}?wait=1&seen={bad}",
-                app.url
-            ))
+            .get(format!("{status_url}?wait=1&seen={bad}"))
             .send()
             .await
             .unwrap();

@@ -21,7 +21,7 @@ use reqwest::{Client, Response, redirect::Policy};
 use serde_json::Value;
 use wechat_auth::{
     ScanStartLimits, WechatAuthLayer, WechatConfig, WechatUser,
-    mock::{MockConfig, MockWechat},
+    mock::{MockConfig, MockWechat, ScanReport},
     store::Store,
 };
 
@@ -283,10 +283,9 @@ fn poll_for(
     })
 }
 
-/// The phone scans (on the mock's runtime); resolves to when it started (just before the push
-/// is signed and sent).
-async fn phone_scans(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> Instant {
-    let pushed = Instant::now();
+/// The phone scans (on the mock's runtime), and WeChat acknowledges the push at once; returns
+/// what the mock saw (the account's reply among it).
+async fn scan_on_phone(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> ScanReport {
     let (mock, qr_url, user) = (mock.clone(), qr_url.to_owned(), user.to_owned());
     let report = mock_rt()
         .spawn(async move { mock.scan(&qr_url, &user).await.unwrap() })
@@ -296,6 +295,13 @@ async fn phone_scans(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> Instan
         report.acknowledged && report.deliveries == 1,
         "push acknowledged at once: {report:?}"
     );
+    report
+}
+
+/// [`scan_on_phone`]; resolves to when it started (just before the push is signed and sent).
+async fn phone_scans(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> Instant {
+    let pushed = Instant::now();
+    scan_on_phone(mock, qr_url, user).await;
     pushed
 }
 
@@ -391,24 +397,29 @@ fn reply_link(reply: &str) -> &str {
     &reply[at..at + end]
 }
 
+/// The phones: WeChat's in-app browser, keep-alive, no redirects followed, cookies by hand.
+fn phones(concurrency: u64) -> Client {
+    Client::builder()
+        .redirect(Policy::none())
+        .user_agent(WECHAT_UA)
+        .pool_max_idle_per_host(concurrency as usize * 2)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
 /// The phone's side of a confirmed scan, as WeChat's in-app browser does it: opens `link`
 /// (off to web authorization, snsapi_base), WeChat answers as `user` with a code, the page
 /// exchanges it and moves to its clean URL, the phone shows it and taps 确认登录. Cookies go by
 /// hand, as for the browsers.
 async fn phone_confirms(phone: &Client, link: &str, user: &str) {
-    let res = phone
-        .get(link)
-        .header("user-agent", WECHAT_UA)
-        .send()
-        .await
-        .unwrap();
+    let res = phone.get(link).send().await.unwrap();
     assert_eq!(res.status(), 302, "the confirm link asks who opened it");
     let state = cookie(&res, "wechat_cstate_").expect("the confirm page's state cookie");
     let authorize = location(&res);
     res.bytes().await.unwrap();
     let res = phone
         .get(MockWechat::approve_url(&authorize, user))
-        .header("user-agent", WECHAT_UA)
         .send()
         .await
         .unwrap();
@@ -418,7 +429,6 @@ async fn phone_confirms(phone: &Client, link: &str, user: &str) {
     let res = phone
         .get(&back)
         .header("cookie", &state)
-        .header("user-agent", WECHAT_UA)
         .send()
         .await
         .unwrap();
@@ -429,7 +439,6 @@ async fn phone_confirms(phone: &Client, link: &str, user: &str) {
     let res = phone
         .get(&page_url)
         .header("cookie", &who)
-        .header("user-agent", WECHAT_UA)
         .send()
         .await
         .unwrap();
@@ -438,7 +447,6 @@ async fn phone_confirms(phone: &Client, link: &str, user: &str) {
     let res = phone
         .post(&page_url)
         .header("cookie", &who)
-        .header("user-agent", WECHAT_UA)
         .form(&[("token", form_token(&page)), ("decision", "confirm")])
         .send()
         .await
@@ -452,6 +460,7 @@ async fn phone_confirms(phone: &Client, link: &str, user: &str) {
 /// link and confirms, the poll answers with the session. Returns the whole flow's time.
 async fn confirmed_scan_login(
     http: Client,
+    phone: Client,
     app: Arc<str>,
     mock: Arc<MockWechat>,
     user: String,
@@ -460,23 +469,13 @@ async fn confirmed_scan_login(
     let started = start_scan(http.clone(), app.clone()).await;
     let scanned = poll_for(http.clone(), &app, &started, "pending", "scanned");
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let report = {
-        let (mock, qr_url, user) = (mock.clone(), started.qr_url.clone(), user.clone());
-        mock_rt()
-            .spawn(async move { mock.scan(&qr_url, &user).await.unwrap() })
-            .await
-            .expect("the scan ran")
-    };
-    assert!(
-        report.acknowledged && report.deliveries == 1,
-        "push acknowledged at once: {report:?}"
-    );
-    let reply = report
+    let reply = scan_on_phone(&mock, &started.qr_url, &user)
+        .await
         .reply
         .expect("the Official Account replies to the scan");
     scanned.await.unwrap();
     let confirmed = poll_for(http.clone(), &app, &started, "scanned", "confirmed");
-    phone_confirms(&http, reply_link(&reply), &user).await;
+    phone_confirms(&phone, reply_link(&reply), &user).await;
     confirmed.await.unwrap();
     t0.elapsed()
 }
@@ -908,8 +907,17 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     let before = mock.all_calls();
     let cpu = CpuSplit::now();
     let (flows, wall) = pool(s.scans, s.concurrency, s.deadline, {
-        let (http, app, mock) = (http.clone(), confirming.clone(), mock.clone());
-        move |i| confirmed_scan_login(http.clone(), app.clone(), mock.clone(), user_name(i))
+        let (http, phone) = (http.clone(), phones(s.concurrency));
+        let (app, mock) = (confirming.clone(), mock.clone());
+        move |i| {
+            confirmed_scan_login(
+                http.clone(),
+                phone.clone(),
+                app.clone(),
+                mock.clone(),
+                user_name(i),
+            )
+        }
     })
     .await;
     let cpu_confirm = cpu_line(cpu, s.scans);

@@ -629,6 +629,19 @@ mod tests {
         assert_eq!(d, ["localhost", "[::1]", "example.com"]);
     }
 
+    /// The mock's settings as the tests here need them (nothing blocked, nobody following).
+    fn settings() -> Settings {
+        Settings {
+            refresh_ttl: Duration::from_secs(60),
+            website_deny_redirects: true,
+            text_plain: false,
+            blocked: Vec::new(),
+            subscribed: Vec::new(),
+            push_timeout: Duration::from_secs(5),
+            push_http: reqwest::Client::new(),
+        }
+    }
+
     #[test]
     fn users_are_found_by_name_and_by_openid_in_each_app() {
         let apps = vec![
@@ -638,15 +651,7 @@ mod tests {
         let users: Vec<MockUser> = (0..1000)
             .map(|i| MockUser::derive(format!("u{i}"), "n", ""))
             .collect();
-        let settings = Settings {
-            refresh_ttl: Duration::from_secs(60),
-            website_deny_redirects: true,
-            text_plain: false,
-            blocked: Vec::new(),
-            subscribed: Vec::new(),
-            push_timeout: Duration::from_secs(5),
-            push_http: reqwest::Client::new(),
-        };
+        let settings = settings();
         let s = Shared::new(apps.clone(), users, settings, "http://127.0.0.1".into());
         assert_eq!(s.user("u999").map(|u| u.name.as_str()), Some("u999"));
         assert!(s.user("u1000").is_none());
@@ -666,15 +671,7 @@ mod tests {
 
     #[test]
     fn tickets_are_found_by_qr_url_and_the_index_forgets_evicted_ones() {
-        let settings = Settings {
-            refresh_ttl: Duration::from_secs(60),
-            website_deny_redirects: true,
-            text_plain: false,
-            blocked: Vec::new(),
-            subscribed: Vec::new(),
-            push_timeout: Duration::from_secs(5),
-            push_http: reqwest::Client::new(),
-        };
+        let settings = settings();
         let apps = vec![MockApp::default_for(AppKind::OfficialAccount)];
         let s = Shared::new(apps, Vec::new(), settings, "http://127.0.0.1".into());
         let now = SystemTime::now();
