@@ -129,11 +129,30 @@ async fn a_mini_program_code_started_on_a_and_answered_on_b_logs_in_on_a() {
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // The mini program's request reaches instance B.
+    // The mini program's requests reach instance B: it opens the code there, then answers.
     let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
+    let opened: Value = Client::new()
+        .post(format!("{}/auth/wechat/miniprogram/scan/open", b.url))
+        .json(&serde_json::json!({ "scene": scene, "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = opened["token"].as_str().expect("a token").to_owned();
+    // Bob on instance A cannot take the scene bound to Alice on B.
+    let (_, code_b) = mock.open_mini_program(&id, "bob").unwrap();
+    let res = Client::new()
+        .post(format!("{}/auth/wechat/miniprogram/scan/open", a.url))
+        .json(&serde_json::json!({ "scene": scene, "code": code_b }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
     let res = Client::new()
         .post(format!("{}/auth/wechat/miniprogram/scan", b.url))
-        .json(&serde_json::json!({ "scene": scene, "code": code, "decision": "confirm" }))
+        .json(&serde_json::json!({ "scene": scene, "token": token, "decision": "confirm" }))
         .send()
         .await
         .unwrap();
