@@ -125,7 +125,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Err(e) = m.set_push_url(&m.official_account().appid, Some(&push)) {
             eprintln!("mock push URL: {e}");
         }
-        // The mock's mini program POSTs its confirm/cancel to our miniprogram/scan.
+        // The mock's mini program POSTs to our miniprogram/scan/open (who opened the code,
+        // answered with who asked and a token) and then its confirm/cancel to miniprogram/scan.
         if let Err(e) = m.set_mini_program_server(&m.mini_program().appid, Some(&app_url)) {
             eprintln!("mock mini program server: {e}");
         }
@@ -234,8 +235,13 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
         ),
         (
             "POST",
+            "/miniprogram/scan/open",
+            "the mini program a code opened: {scene, code} -> who asked + a token",
+        ),
+        (
+            "POST",
             "/miniprogram/scan",
-            "the mini program's answer to a code scan",
+            "the mini program's answer to a code scan: {scene, token, decision}",
         ),
         ("POST", "/refresh", "a native bearer token -> a fresh one"),
         ("GET", "/me", "the current user as JSON"),

@@ -71,6 +71,8 @@ pub(crate) enum Failure {
     TokenProvider(Arc<str>),
     /// The scan was answered already (confirmed, cancelled) or is being answered.
     ScanAnswered,
+    /// A mini program code opened by another WeChat user first: only they may answer it.
+    ScanTaken,
     /// This client started too many scans lately; seconds until it may start one.
     ScanLimited(u64),
     /// The confirm page of a scan was opened by a WeChat user other than the one who
@@ -269,6 +271,13 @@ impl Failure {
                 "already_answered",
                 "此扫码登录已处理。",
                 "this scan was answered already".into(),
+            ),
+            Self::ScanTaken => d(
+                StatusCode::CONFLICT,
+                "opened_by_another_user",
+                "这个登录码已被另一个微信用户打开，只有该用户可以确认。",
+                "this login code was opened by another WeChat user first; only they may answer it"
+                    .into(),
             ),
             Self::ScanLimited(_) => d(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -651,6 +660,7 @@ mod tests {
             Failure::CrossOrigin("logout must come from this site"),
             Failure::NotFound("no such scan"),
             Failure::NotYourScan,
+            Failure::ScanTaken,
             Failure::TooLarge,
             Failure::BadBody,
             Failure::BodyTimeout,

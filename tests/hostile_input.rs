@@ -638,6 +638,10 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("bodies", "app: slow body (stalls after 10 of 100 bytes)", Send::Stall(b"POST /auth/wechat/app HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"code\":\"a".to_vec()), &[408, 400, 0]),
         row("bodies", "miniprogram/scan: junk scene", post_json("/auth/wechat/miniprogram/scan", b"{\"scene\":\"../../x\",\"code\":\"c\",\"decision\":\"confirm\"}"), &[400, 404]),
         row("bodies", "miniprogram/scan: decision not a word", post_json("/auth/wechat/miniprogram/scan", b"{\"scene\":\"abc\",\"code\":\"c\",\"decision\":[1]}"), &[400]),
+        row("bodies", "miniprogram/scan: the old one-step answer (code, no token)", post_json("/auth/wechat/miniprogram/scan", format!("{{\"scene\":\"{}\",\"code\":\"abc\",\"decision\":\"confirm\"}}", "A".repeat(32)).as_bytes()), &[400]),
+        row("bodies", "miniprogram/scan: a made-up token for an unknown scene", post_json("/auth/wechat/miniprogram/scan", format!("{{\"scene\":\"{}\",\"token\":\"{}\",\"decision\":\"confirm\"}}", "A".repeat(32), "t".repeat(32)).as_bytes()), &[404]),
+        row("bodies", "miniprogram/scan/open: junk scene", post_json("/auth/wechat/miniprogram/scan/open", b"{\"scene\":\"../../x\",\"code\":\"c\"}"), &[404]),
+        row("bodies", "miniprogram/scan/open: code a number", post_json("/auth/wechat/miniprogram/scan/open", b"{\"scene\":\"abc\",\"code\":1}"), &[400]),
         // --- push
         row("push", "GET without a signature", get("/auth/wechat/push?echostr=1&timestamp=1&nonce=1", &[]), &[400, 403]),
         row("push", "GET with a forged signature", get(&format!("/auth/wechat/push?signature={}&echostr=1&timestamp={}&nonce=1", "0".repeat(40), now()), &[]), &[403]),

@@ -1,6 +1,7 @@
 //! The mini program beyond `jscode2session`, end to end over real sockets: website login by
-//! a mini program code (start → code.png → the user opens the mini program → confirm or
-//! cancel → the waiting browser), phone numbers by code, `checksession`, and the mini
+//! a mini program code (start → code.png → the user opens the mini program, which is told
+//! who asked and binds the scene to that user → confirm or cancel with that user's token →
+//! the waiting browser; QRLjacking through a phished code), phone numbers by code, `checksession`, and the mini
 //! program's own global access token (one fetch for many callers).
 
 mod common;
@@ -40,10 +41,12 @@ async fn start_code_scan(app: &App, b: &Client) -> Value {
     res.json().await.unwrap()
 }
 
-async fn answer(app: &App, scene: &str, code: &str, decision: &str) -> (u16, Value) {
+/// POSTs `body` to the mini program endpoint `path` (`miniprogram/scan/open` or
+/// `miniprogram/scan`) as the mini program's `wx.request` would.
+async fn post_mini(app: &App, path: &str, body: Value) -> (u16, Value) {
     let res = Client::new()
-        .post(format!("{}/auth/wechat/miniprogram/scan", app.url))
-        .json(&json!({ "scene": scene, "code": code, "decision": decision }))
+        .post(format!("{}/auth/wechat/{path}", app.url))
+        .json(&body)
         .send()
         .await
         .unwrap();
@@ -51,6 +54,60 @@ async fn answer(app: &App, scene: &str, code: &str, decision: &str) -> (u16, Val
         res.status().as_u16(),
         res.json().await.unwrap_or(Value::Null),
     )
+}
+
+/// Step 1: the mini program the code opened says who opened it.
+async fn open(app: &App, scene: &str, code: &str) -> (u16, Value) {
+    post_mini(
+        app,
+        "miniprogram/scan/open",
+        json!({ "scene": scene, "code": code }),
+    )
+    .await
+}
+
+/// Step 2: that user's answer, with the token step 1 gave.
+async fn answer(app: &App, scene: &str, token: &str, decision: &str) -> (u16, Value) {
+    post_mini(
+        app,
+        "miniprogram/scan",
+        json!({ "scene": scene, "token": token, "decision": decision }),
+    )
+    .await
+}
+
+/// The user `user` scans the code of scene `id` and the mini program opens on its confirm
+/// page: `{requester, token, expires_in}`.
+async fn open_as(app: &App, mock: &MockWechat, id: &str, user: &str) -> Value {
+    let (scene, code) = mock.open_mini_program(id, user).unwrap();
+    assert_eq!(scene, id);
+    let (status, body) = open(app, &scene, &code).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A long-poll of the browser `b`, in the background.
+fn poll_later(
+    app: &App,
+    b: &Client,
+    id: &str,
+    query: &str,
+) -> tokio::task::JoinHandle<(u16, Value)> {
+    let (b, url) = (
+        b.clone(),
+        format!("{}/auth/wechat/scan/{id}?{query}", app.url),
+    );
+    tokio::spawn(async move {
+        let res = b.get(url).send().await.unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    })
+}
+
+async fn landed(waiting: tokio::task::JoinHandle<(u16, Value)>) -> (u16, Value) {
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the long-poll woke up")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -97,26 +154,38 @@ async fn a_site_with_only_a_mini_program_logs_desktop_browsers_in_by_its_code() 
     let res = other.get(absolute(&app, &image)).send().await.unwrap();
     assert_eq!(res.status(), 404);
 
-    // The browser waits; the user opens the mini program and confirms.
-    let waiting = {
-        let (b, url) = (
-            b.clone(),
-            format!("{}/auth/wechat/scan/{id}?wait=10", app.url),
-        );
-        tokio::spawn(async move {
-            let res = b.get(url).send().await.unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap())
-        })
-    };
+    // The browser waits; the user opens the mini program: the browser is told `scanned` at
+    // once, and the mini program who asked.
+    let waiting = poll_later(&app, &b, &id, "wait=10&seen=pending");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
-    assert_eq!(scene, id);
-    let (status, body) = answer(&app, &scene, &code, "confirm").await;
+    let opened = open_as(&app, &mock, &id, "alice").await;
+    let (status, polled) = landed(waiting).await;
+    assert_eq!((status, polled["status"].as_str()), (200, Some("scanned")));
+    let requester = &opened["requester"];
+    assert_eq!(requester["site"], "127.0.0.1", "{opened}");
+    assert_eq!(requester["ip"], "127.0.0.1", "{opened}");
+    assert!(
+        requester["browser"].as_str().unwrap().contains("Chrome"),
+        "{opened}"
+    );
+    assert!(
+        requester["time"].as_str().unwrap().contains("北京时间"),
+        "{opened}"
+    );
+    let expires_in = opened["expires_in"].as_u64().unwrap();
+    assert!(
+        (1..=started["expires_in"].as_u64().unwrap()).contains(&expires_in),
+        "{opened}"
+    );
+    let token = opened["token"].as_str().unwrap();
+    assert!(token.len() >= 32, "{opened}");
+
+    // She taps 确认登录: the browser lands.
+    let waiting = poll_later(&app, &b, &id, "wait=10&seen=scanned");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = answer(&app, &id, token, "confirm").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")));
-    let (status, polled) = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .expect("the long-poll woke up")
-        .unwrap();
+    let (status, polled) = landed(waiting).await;
     assert_eq!(
         (status, polled["status"].as_str()),
         (200, Some("confirmed"))
@@ -129,10 +198,158 @@ async fn a_site_with_only_a_mini_program_logs_desktop_browsers_in_by_its_code() 
     assert_eq!(me["openid"], alice.openid_for(&mock.mini_program().appid));
     assert_eq!(me["channel"], "mini_program_code");
 
-    // The scene is answered: a second confirm (even with a fresh code) is refused.
-    let (_, code) = mock.open_mini_program(&id, "bob").unwrap();
-    let (status, _) = answer(&app, &id, &code, "confirm").await;
+    // The scene is answered: the token (or another user opening it) does nothing more.
+    let (status, _) = answer(&app, &id, token, "confirm").await;
     assert!(matches!(status, 404 | 409), "{status}");
+    let (_, code) = mock.open_mini_program(&id, "bob").unwrap();
+    let (status, _) = open(&app, &id, &code).await;
+    assert!(matches!(status, 404 | 409), "{status}");
+}
+
+/// QRLjacking through a mini program code: the attacker's browser starts a scan and shows
+/// the code on a phishing page; the victim scans it. The one-step answer of old logs nobody
+/// in; with the two steps the victim is shown the attacker's browser, IP and time before any
+/// button, the scene is bound to the victim, nobody else can answer it (nor learn who asked),
+/// only the victim's token is taken, and 取消 leaves the attacker with nothing.
+#[tokio::test]
+async fn a_phished_mini_program_code_shows_the_attacker_and_takes_only_the_bound_users_token() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(mini_only(&mock)).await;
+    let attacker = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        )
+        .build()
+        .unwrap();
+    let started = start_code_scan(&app, &attacker).await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    let pending = || async {
+        let (status, body) = get_json(
+            &attacker,
+            &format!("{}/auth/wechat/scan/{id}?wait=0", app.url),
+        )
+        .await;
+        (status, body["status"].as_str().unwrap_or("").to_owned())
+    };
+
+    // The old one-step answer, `{scene, code, decision}`: refused, and it says why.
+    let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
+    let jscode2session = mock.calls("sns/jscode2session");
+    let (status, body) = post_mini(
+        &app,
+        "miniprogram/scan",
+        json!({ "scene": scene, "code": code, "decision": "confirm" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("miniprogram/scan/open"),
+        "{body}"
+    );
+    assert_eq!(
+        mock.calls("sns/jscode2session"),
+        jscode2session,
+        "nothing exchanged"
+    );
+    assert_eq!(pending().await, (200, "pending".to_owned()));
+    let res = attacker
+        .get(format!("{}/auth/wechat/scan/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(session_token(&res).is_none(), "no session for the attacker");
+    let (status, _) = get_json(&attacker, &format!("{}/api/data", app.url)).await;
+    assert_eq!(status, 401);
+
+    // Two steps: the victim opens the code and is shown who asked (the attacker's browser).
+    let (status, opened) = open(&app, &scene, &code).await;
+    assert_eq!(status, 200, "{opened}");
+    let requester = &opened["requester"];
+    assert!(
+        requester["browser"].as_str().unwrap().contains("Firefox")
+            && requester["browser"].as_str().unwrap().contains("Windows"),
+        "the attacker's browser: {opened}"
+    );
+    assert_eq!(requester["ip"], "127.0.0.1", "{opened}");
+    assert!(requester["time"].as_str().unwrap().contains("北京时间"));
+    let token = opened["token"].as_str().unwrap().to_owned();
+    assert_eq!(pending().await, (200, "scanned".to_owned()));
+
+    // Bob (to whom the code was forwarded) cannot open the scene bound to Alice, and is not
+    // told who asked.
+    let (scene_b, code_b) = mock.open_mini_program(&id, "bob").unwrap();
+    let (status, body) = open(&app, &scene_b, &code_b).await;
+    assert_eq!(status, 409, "{body}");
+    let text = body.to_string();
+    assert!(
+        body.get("requester").is_none()
+            && body.get("token").is_none()
+            && !text.contains("Firefox")
+            && !text.contains("127.0.0.1"),
+        "{body}"
+    );
+    // Nor answer it: with no token, a made-up one, or Alice's token with his own code.
+    let (status, _) = post_mini(
+        &app,
+        "miniprogram/scan",
+        json!({ "scene": id, "decision": "confirm" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = answer(&app, &id, &"x".repeat(32), "confirm").await;
+    assert_eq!(status, 403);
+    let code_b = mock.sdk_code(&mock.mini_program().appid, "bob").unwrap();
+    let (status, _) = post_mini(
+        &app,
+        "miniprogram/scan",
+        json!({ "scene": id, "token": token, "code": code_b, "decision": "confirm" }),
+    )
+    .await;
+    assert_eq!(status, 403, "a fresh code must be the bound user's");
+    assert_eq!(pending().await, (200, "scanned".to_owned()));
+
+    // Alice's token is for this scene only.
+    let other = start_code_scan(&app, &browser()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = answer(&app, &other, &token, "confirm").await;
+    assert_eq!(status, 403);
+
+    // Alice opens the page again: a new token; the old one is void.
+    let again = open_as(&app, &mock, &id, "alice").await;
+    let fresh = again["token"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, token);
+    let (status, _) = answer(&app, &id, &token, "confirm").await;
+    assert_eq!(status, 403);
+
+    // She reads that the request came from a Firefox on Windows she does not know: 取消.
+    let code_a = mock.sdk_code(&mock.mini_program().appid, "alice").unwrap();
+    let (status, body) = post_mini(
+        &app,
+        "miniprogram/scan",
+        json!({ "scene": id, "token": fresh, "code": code_a, "decision": "cancel" }),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("refused")));
+    let res = attacker
+        .get(format!("{}/auth/wechat/scan/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(session_token(&res).is_none(), "no session for the attacker");
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "refused");
+    let (status, _) = get_json(&attacker, &format!("{}/api/data", app.url)).await;
+    assert_eq!(status, 401);
+    // Answered once: the token cannot confirm afterwards.
+    let (status, _) = answer(&app, &id, &fresh, "confirm").await;
+    assert_eq!(status, 409);
 }
 
 #[tokio::test]
@@ -146,20 +363,29 @@ async fn cancel_on_the_phone_refuses_the_waiting_browser_and_bad_answers_are_cle
         .to_owned();
 
     // Junk, unknown scenes and missing codes.
-    let res = Client::new()
-        .post(format!("{}/auth/wechat/miniprogram/scan", app.url))
-        .body("not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
+    for path in ["miniprogram/scan", "miniprogram/scan/open"] {
+        let res = Client::new()
+            .post(format!("{}/auth/wechat/{path}", app.url))
+            .body("not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+    }
     let (_, code) = mock.open_mini_program(&id, "alice").unwrap();
     let unknown = "A".repeat(32);
-    assert_eq!(answer(&app, &unknown, &code, "confirm").await.0, 404);
+    assert_eq!(open(&app, &unknown, &code).await.0, 404);
+    assert_eq!(answer(&app, &unknown, "t", "confirm").await.0, 404);
+    assert_eq!(open(&app, &id, "").await.0, 400);
+    // Not opened yet: no token is anyone's.
+    assert_eq!(answer(&app, &id, "t", "confirm").await.0, 403);
 
     // Cancel: the browser is told `refused`, and gets no session.
-    let (_, code) = mock.open_mini_program(&id, "alice").unwrap();
-    let (status, body) = answer(&app, &id, &code, "cancel").await;
+    let token = open_as(&app, &mock, &id, "alice").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = answer(&app, &id, &token, "cancel").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("refused")));
     let res = b
         .get(format!("{}/auth/wechat/scan/{id}", app.url))
@@ -171,20 +397,27 @@ async fn cancel_on_the_phone_refuses_the_waiting_browser_and_bad_answers_are_cle
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "refused");
     let (status, _) = get_json(&b, &format!("{}/api/data", app.url)).await;
     assert_eq!(status, 401);
+    // Over: opening it again is refused.
+    let (_, code) = mock.open_mini_program(&id, "alice").unwrap();
+    assert_eq!(open(&app, &id, &code).await.0, 409);
 }
 
 #[tokio::test]
 async fn an_expired_mini_program_scene_cannot_be_answered() {
     let mock = MockWechat::start().await.unwrap();
-    let app = start(mini_only(&mock).with_scan_ttl(Duration::from_secs(1))).await;
+    let app = start(mini_only(&mock).with_scan_ttl(Duration::from_secs(2))).await;
     let b = browser();
     let id = start_code_scan(&app, &b).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let opened = open_as(&app, &mock, &id, "alice").await;
+    assert!(opened["expires_in"].as_u64().unwrap() <= 2, "{opened}");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let token = opened["token"].as_str().unwrap();
+    assert_eq!(answer(&app, &id, token, "confirm").await.0, 404);
     let (_, code) = mock.open_mini_program(&id, "alice").unwrap();
-    assert_eq!(answer(&app, &id, &code, "confirm").await.0, 404);
+    assert_eq!(open(&app, &id, &code).await.0, 404);
     let (status, body) = get_json(&b, &format!("{}/auth/wechat/scan/{id}", app.url)).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("expired")));
 }

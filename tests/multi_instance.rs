@@ -119,21 +119,50 @@ async fn a_mini_program_code_started_on_a_and_answered_on_b_logs_in_on_a() {
         .await
         .unwrap();
     let id = started["id"].as_str().unwrap().to_owned();
-    let waiting = {
+    let wait_on_a = |seen: &str| {
         let browser = browser.clone();
-        let url = format!("{}/auth/wechat/scan/{id}?wait=20", a.url);
+        let url = format!("{}/auth/wechat/scan/{id}?wait=20&seen={seen}", a.url);
         tokio::spawn(async move {
             let t = Instant::now();
             let res = browser.get(url).send().await.unwrap();
             (t.elapsed(), res.json::<Value>().await.unwrap())
         })
     };
+    let waiting = wait_on_a("pending");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // The mini program's request reaches instance B.
+    // The mini program's requests reach instance B: it opens the code there (A's browser is
+    // told `scanned`), then answers.
     let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
+    let opened: Value = Client::new()
+        .post(format!("{}/auth/wechat/miniprogram/scan/open", b.url))
+        .json(&serde_json::json!({ "scene": scene, "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = opened["token"].as_str().expect("a token").to_owned();
+    let (waited, body) = waiting.await.unwrap();
+    assert_eq!(body["status"], "scanned", "{body}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken through Redis: {waited:?}"
+    );
+    let waiting = wait_on_a("scanned");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Bob on instance A cannot take the scene bound to Alice on B.
+    let (_, code_b) = mock.open_mini_program(&id, "bob").unwrap();
+    let res = Client::new()
+        .post(format!("{}/auth/wechat/miniprogram/scan/open", a.url))
+        .json(&serde_json::json!({ "scene": scene, "code": code_b }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
     let res = Client::new()
         .post(format!("{}/auth/wechat/miniprogram/scan", b.url))
-        .json(&serde_json::json!({ "scene": scene, "code": code, "decision": "confirm" }))
+        .json(&serde_json::json!({ "scene": scene, "token": token, "decision": "confirm" }))
         .send()
         .await
         .unwrap();

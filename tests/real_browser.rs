@@ -218,11 +218,38 @@ async fn code_scan_and_land(client: &Client, mock: &MockWechat, app: &str) {
         .unwrap_or(false);
     assert!(loaded, "the code image loaded in the browser");
 
-    // Alice scans it: the mini program opens on its confirm page, she taps 确认.
+    // Alice scans it: the mini program opens on its confirm page, which shows who asked
+    // (this Chromium); the page shows `scanned`; she taps 确认.
     let (scene, code) = mock.open_mini_program(&id, "alice").unwrap();
+    let opened: serde_json::Value = reqwest::Client::new()
+        .post(format!("{app}/auth/wechat/miniprogram/scan/open"))
+        .json(&serde_json::json!({ "scene": scene, "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        opened["requester"]["browser"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Chrom"),
+        "{opened}"
+    );
+    client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("body[data-scan-status='scanned']"))
+        .await
+        .expect("the page says the code was scanned");
     let res = reqwest::Client::new()
         .post(format!("{app}/auth/wechat/miniprogram/scan"))
-        .json(&serde_json::json!({ "scene": scene, "code": code, "decision": "confirm" }))
+        .json(&serde_json::json!({
+            "scene": scene,
+            "token": opened["token"],
+            "decision": "confirm",
+        }))
         .send()
         .await
         .unwrap();

@@ -611,3 +611,128 @@ async fn a_pages_hook_restyles_the_confirm_page_and_its_form_still_works() {
     assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")));
     assert!(token.is_some());
 }
+
+/// The cookie bomb: another site links the phone to `scan/{id}/confirm` over and over. Ids
+/// that are no live scan (made up, or over) are `404` and set no cookie; live ones do set the
+/// page's state cookie, but the phone keeps only the latest few, so its Cookie header stays
+/// far below the 8 KB a proxy takes, and the latest page still confirms.
+#[tokio::test]
+async fn confirm_pages_of_unknown_scans_set_no_cookie_and_live_ones_keep_the_jar_small() {
+    use reqwest::cookie::CookieStore as _;
+
+    let mock = MockWechat::start().await.unwrap();
+    let app = confirming_app(&mock).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let phone = Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(WECHAT_UA)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let page_url = |id: &str| format!("{}/auth/wechat/scan/{id}/confirm", app.url);
+    let cookie_header = || {
+        jar.cookies(&page_url(&"a".repeat(32)).parse().unwrap())
+            .map(|h| h.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let confirm_cookies = |header: &str| {
+        header
+            .split("; ")
+            .filter(|c| c.starts_with("wechat_cstate_") || c.starts_with("wechat_cuser_"))
+            .count()
+    };
+
+    // 40 made-up ids (and malformed ones): 404, no cookie.
+    for i in 0..40 {
+        let id = if i % 10 == 9 {
+            format!("{i}.bad")
+        } else {
+            wechat_auth_test_id(i)
+        };
+        let res = phone.get(page_url(&id)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{id}");
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "no cookie for {id}: {:?}",
+            res.headers().get_all("set-cookie")
+        );
+    }
+    assert_eq!(cookie_header(), "", "the jar is empty");
+
+    // A finished scan (cancelled on another phone): 404, no cookie, for a phone without
+    // that page's proof.
+    let s = start_scan(&app, &browser()).await;
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let link = confirm_link(report.reply.as_deref().unwrap());
+    let other_phone = wechat_browser();
+    let (status, page) = open_on_phone(&other_phone, &link, "alice").await;
+    assert_eq!(status, 200, "{page}");
+    let (status, _) = answer(&other_phone, &link, &form_token(&page), "cancel").await;
+    assert_eq!(status, 200);
+    let res = phone.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(cookie_header(), "");
+
+    // 12 live scans, each page sent to this phone (3 times over: 36 navigations).
+    let mut live = Vec::new();
+    for _ in 0..12 {
+        live.push(start_scan(&app, &browser()).await);
+    }
+    let mut last_authorize = String::new();
+    let mut most = 0;
+    for round in 0..3 {
+        for s in &live {
+            let id = s["id"].as_str().unwrap();
+            let res = phone.get(page_url(id)).send().await.unwrap();
+            assert_eq!(res.status(), 302, "round {round}: off to web authorization");
+            last_authorize = location(&res);
+            let header = cookie_header();
+            most = most.max(confirm_cookies(&header));
+            assert!(
+                header.len() < 2048,
+                "round {round}: a {} byte Cookie header: {header}",
+                header.len()
+            );
+        }
+    }
+    assert!(
+        (1..=3).contains(&most),
+        "at most 3 confirm cookies at once, saw {most}"
+    );
+
+    // The latest still works: Alice scans it, and her phone goes on from the authorization
+    // it was sent to with the state cookie it holds.
+    let latest = live.last().unwrap();
+    let latest_id = latest["id"].as_str().unwrap();
+    let report = mock
+        .scan(latest["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let link = confirm_link(report.reply.as_deref().unwrap());
+    assert_eq!(link, page_url(latest_id));
+    let res = phone
+        .get(MockWechat::approve_url(&last_authorize, "alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let res = phone.get(location(&res)).send().await.unwrap();
+    assert_eq!(res.status(), 303, "the state cookie was kept");
+    let res = phone.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let (status, page) = answer(&phone, &link, &form_token(&page), "confirm").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("已确认登录"), "{page}");
+    assert!(confirm_cookies(&cookie_header()) <= 3);
+}
+
+/// A made-up scan id: 32 letters and digits, as the layer's own.
+fn wechat_auth_test_id(i: usize) -> String {
+    format!("{i:0>4}{}", "Zz9".repeat(10).get(..28).unwrap())
+}

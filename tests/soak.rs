@@ -231,11 +231,27 @@ async fn one_login(
                             let (scene, js_code) = mock.open_mini_program(&id, user).unwrap();
                             let res = p
                                 .post_json(
-                                    "/auth/wechat/miniprogram/scan",
-                                    json!({ "scene": scene, "code": js_code, "decision": "confirm" }),
+                                    "/auth/wechat/miniprogram/scan/open",
+                                    json!({ "scene": scene, "code": js_code }),
                                 )
                                 .await;
-                            res.status() == 200
+                            let opened: Value = if res.status() == 200 {
+                                res.json().await.unwrap_or(Value::Null)
+                            } else {
+                                Value::Null
+                            };
+                            match opened["token"].as_str() {
+                                Some(token) => {
+                                    let res = p
+                                        .post_json(
+                                            "/auth/wechat/miniprogram/scan",
+                                            json!({ "scene": scene, "token": token, "decision": "confirm" }),
+                                        )
+                                        .await;
+                                    res.status() == 200
+                                }
+                                None => false,
+                            }
                         } else {
                             false
                         }

@@ -118,7 +118,7 @@
 //! | `POST /mock/miniprogram_server` | `{"url": URL \| null, "appid"?}`: where the mini program (default: the primary one) sends its requests, the site's origin (e.g. `http://127.0.0.1:3000`); answers `{"appid","url"}` |
 //! | `GET /mock/phone` | a phone page for people: the live parametric QR codes (scan as USER) and the last mini program codes drawn by `wxa/getwxacodeunlimit`, newest first (确认 / 取消 as USER) |
 //! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
-//! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`) and POSTs `{"scene","code","decision"}` as JSON to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the answer's status and body, or why nothing was sent (no server set) |
+//! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`), POSTs `{"scene","code"}` as JSON to `{server}/auth/wechat/miniprogram/scan/open` (answered with the requester and a token), then `{"scene","token","decision"}` to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the requester, the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
 //! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
@@ -1032,8 +1032,9 @@ impl MockWechat {
 
     /// Sets (or clears) where the mini program `appid` sends its requests: the site's origin
     /// (e.g. `http://127.0.0.1:3000`). The phone page's "确认 / 取消 as USER" buttons under
-    /// "Mini program codes" POST `{scene, code, decision}` to `{url}/auth/wechat/miniprogram/scan`
-    /// (also `POST /mock/miniprogram_server`).
+    /// "Mini program codes" POST `{scene, code}` to `{url}/auth/wechat/miniprogram/scan/open`,
+    /// then `{scene, token, decision}` with the token it answered to
+    /// `{url}/auth/wechat/miniprogram/scan` (also `POST /mock/miniprogram_server`).
     ///
     /// Errors: [`MockError::UnknownApp`], [`MockError::WrongAppKind`] for an app that is no
     /// mini program, [`MockError::Invalid`] for a URL that is not http(s).

@@ -4,8 +4,9 @@
 //!
 //! It also lists the mini program codes the mock drew (`wxa/getwxacodeunlimit`), newest
 //! first, with "确认 / 取消 as USER" buttons: the mini program opens with the code's scene,
-//! gets a fresh `wx.login()` code and POSTs `{scene, code, decision}` to its server's
-//! `/auth/wechat/miniprogram/scan` (`POST /mock/phone/miniprogram`).
+//! gets a fresh `wx.login()` code, POSTs `{scene, code}` to its server's
+//! `/auth/wechat/miniprogram/scan/open` (which answers who asked and a token), and then
+//! `{scene, token, decision}` to `/auth/wechat/miniprogram/scan` (`POST /mock/phone/miniprogram`).
 //!
 //! And it shows each user's chat with the Official Account: what they sent (a form sends a
 //! text message, `POST /mock/phone/message`) and the account's passive replies. A link in a
@@ -39,6 +40,9 @@ const SHOWN: usize = 10;
 /// Where the mini program POSTs a decision, under its server's origin (the layer's default
 /// prefix).
 pub(crate) const MINI_SCAN_PATH: &str = "/auth/wechat/miniprogram/scan";
+/// Where the mini program first says who opened the code (`{scene, code}`), and is told who
+/// asked and a token for the decision.
+pub(crate) const MINI_OPEN_PATH: &str = "/auth/wechat/miniprogram/scan/open";
 /// The most of the server's answer the page reports.
 const MAX_REPORTED_CHARS: usize = 512;
 /// The most of the server's answer the mock reads.
@@ -190,7 +194,9 @@ fn mini_program_items(s: &Shared, now: SystemTime) -> String {
 
 /// `POST /mock/phone/miniprogram` (form `scene`, `user`, `decision` = `confirm` | `cancel`,
 /// `appid`?): the user scans the mini program code, the mini program opens with its scene,
-/// calls `wx.login()` and POSTs `{scene, code, decision}` to its server's
+/// calls `wx.login()`, POSTs `{scene, code}` to its server's
+/// `/auth/wechat/miniprogram/scan/open` (its confirm page shows the requester it answers),
+/// and the user's decision with the token it gave, `{scene, token, decision}`, to
 /// `/auth/wechat/miniprogram/scan`; then back to the phone page with the outcome.
 pub(crate) async fn mini_program(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let form = String::from_utf8_lossy(&body);
@@ -246,34 +252,63 @@ async fn decide(
             .map(|code| (scene.to_owned(), code))
     }
     .map_err(|e| fail(&e))?;
+    // Step 1: the mini program says who opened the code, and is told who asked.
+    let open_url = format!("{server}{MINI_OPEN_PATH}");
+    let open = json!({ "scene": scene, "code": code }).to_string();
+    let (status, text) = post_json(s, &open_url, open).await.map_err(|e| fail(&e))?;
+    let opened: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let Some(token) = opened["token"].as_str().filter(|_| status == 200) else {
+        return Ok(format!(
+            "{user}: opened scene={scene} → {open_url}: {status} {}",
+            reported(&text)
+        ));
+    };
+    let r = &opened["requester"];
+    let asked = format!(
+        "requester: {} · {} · {} · {}",
+        r["site"].as_str().unwrap_or("?"),
+        r["browser"].as_str().unwrap_or("?"),
+        r["ip"].as_str().unwrap_or("?"),
+        r["time"].as_str().unwrap_or("?"),
+    );
+    // Step 2: the user read it on the confirm page and tapped a button.
     let url = format!("{server}{MINI_SCAN_PATH}");
-    let body = json!({ "scene": scene, "code": code, "decision": decision }).to_string();
+    let body = json!({ "scene": scene, "token": token, "decision": decision }).to_string();
+    let (status, text) = post_json(s, &url, body).await.map_err(|e| fail(&e))?;
+    Ok(format!(
+        "{user}: {decision} scene={scene} ({asked}) → {url}: {status} {}",
+        reported(&text)
+    ))
+}
+
+/// The start of a server's answer, as the page reports it.
+fn reported(text: &str) -> String {
+    text.chars().take(MAX_REPORTED_CHARS).collect()
+}
+
+/// POSTs JSON as the mini program's `wx.request` would; the status and (the start of) the
+/// answer.
+async fn post_json(s: &Shared, url: &str, body: String) -> Result<(u16, String), String> {
     let sent = s
         .push_http
-        .post(&url)
+        .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body)
         .timeout(s.push_timeout)
         .send()
         .await;
-    let mut resp = sent.map_err(|e| fail(&format!("{url}: {e}")))?;
+    let mut resp = sent.map_err(|e| format!("{url}: {e}"))?;
     let status = resp.status().as_u16();
     let mut answer = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| fail(&format!("{url}: {status}, {e}")))?
+        .map_err(|e| format!("{url}: {status}, {e}"))?
     {
         let room = MAX_ANSWER_BYTES.saturating_sub(answer.len());
         answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
-    let text: String = String::from_utf8_lossy(&answer)
-        .chars()
-        .take(MAX_REPORTED_CHARS)
-        .collect();
-    Ok(format!(
-        "{user}: {decision} scene={scene} → {url}: {status} {text}"
-    ))
+    Ok((status, String::from_utf8_lossy(&answer).into_owned()))
 }
 
 /// 303 to the phone page showing `done`.

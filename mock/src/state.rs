@@ -322,7 +322,7 @@ pub(crate) struct Inner {
     /// (appid, scene).
     pub(crate) wxa_codes: VecDeque<WxaCode>,
     /// Mini program appid → the origin of its server (where the phone page's mini program
-    /// POSTs `/auth/wechat/miniprogram/scan`).
+    /// POSTs `/auth/wechat/miniprogram/scan/open` and `/auth/wechat/miniprogram/scan`).
     pub(crate) mini_servers: HashMap<String, String>,
     pub(crate) calls: BTreeMap<String, u64>,
     pub(crate) faults: HashMap<String, VecDeque<(Fault, u32)>>,

@@ -1120,20 +1120,38 @@ async fn phone_page_confirms_a_mini_program_code_at_the_site() {
     let mock = MockWechat::start().await.unwrap();
     let mini = mock.mini_program().clone();
 
-    // The site: records what the mini program POSTs to miniprogram/scan.
+    // The site: records what the mini program POSTs to miniprogram/scan/open (answered with
+    // who asked and a token) and then to miniprogram/scan.
     let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let opened: Arc<Mutex<Vec<Value>>> = Arc::default();
     let site = {
-        let got = got.clone();
-        axum::Router::new().route(
-            "/auth/wechat/miniprogram/scan",
-            axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
-                let got = got.clone();
-                async move {
-                    got.lock().unwrap().push(v);
-                    axum::Json(json!({"status": "confirmed"}))
-                }
-            }),
-        )
+        let (got, opened) = (got.clone(), opened.clone());
+        axum::Router::new()
+            .route(
+                "/auth/wechat/miniprogram/scan/open",
+                axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+                    let opened = opened.clone();
+                    async move {
+                        opened.lock().unwrap().push(v);
+                        axum::Json(json!({
+                            "requester": {"site": "example.com", "browser": "Chrome 130.0 · Linux",
+                                          "ip": "203.0.113.7", "time": "2024-01-01 08:00:00"},
+                            "token": "tok-1",
+                            "expires_in": 60,
+                        }))
+                    }
+                }),
+            )
+            .route(
+                "/auth/wechat/miniprogram/scan",
+                axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+                    let got = got.clone();
+                    async move {
+                        got.lock().unwrap().push(v);
+                        axum::Json(json!({"status": "confirmed"}))
+                    }
+                }),
+            )
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let site_origin = format!("http://{}", listener.local_addr().unwrap());
@@ -1210,11 +1228,22 @@ async fn phone_page_confirms_a_mini_program_code_at_the_site() {
     let html = page(Some(&press().await)).await;
     assert!(html.contains("200"), "{html}");
     assert!(html.contains("confirmed"), "{html}");
+    // The mini program's confirm page showed who asked.
+    assert!(
+        html.contains("Chrome 130.0 · Linux") && html.contains("203.0.113.7"),
+        "{html}"
+    );
+    // Two steps: who opened it (a wx.login() code), then the decision with the token.
     let sent = got.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["scene"], scene);
     assert_eq!(sent[0]["decision"], "confirm");
-    let code = sent[0]["code"].as_str().expect("code");
+    assert_eq!(sent[0]["token"], "tok-1");
+    assert!(sent[0].get("code").is_none(), "{sent:?}");
+    let open = opened.lock().unwrap().clone();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["scene"], scene);
+    let code = open[0]["code"].as_str().expect("code");
     let s: Value = http()
         .get(format!("{}/sns/jscode2session", mock.api_base()))
         .query(&[

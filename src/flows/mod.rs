@@ -98,15 +98,22 @@ where
             let body = read_body(auth, body, app::MAX_BODY).await?;
             scan::mini_program_answer(auth, auth.client_ip(req), body).await
         }
+        "/miniprogram/scan/open" if post => {
+            let body = read_body(auth, body, app::MAX_BODY).await?;
+            scan::mini_program_open(auth, auth.client_ip(req), body).await
+        }
         "/push" if read => Ok(push::verify(auth, req).await),
         "/push" if post => {
             let body = read_body(auth, body, push::MAX_BODY).await?;
             Ok(push::receive(auth, req, body).await)
         }
         "/login" | "/callback" | "/me" => Err(Failure::MethodNotAllowed("GET, HEAD")),
-        "/logout" | "/app" | "/miniprogram" | "/refresh" | "/miniprogram/scan" => {
-            Err(Failure::MethodNotAllowed("POST"))
-        }
+        "/logout"
+        | "/app"
+        | "/miniprogram"
+        | "/refresh"
+        | "/miniprogram/scan"
+        | "/miniprogram/scan/open" => Err(Failure::MethodNotAllowed("POST")),
         "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
         "/embed" | "/embed.js" => Err(Failure::MethodNotAllowed("GET, HEAD")),
         "/relay" => Err(Failure::MethodNotAllowed("GET, HEAD")),

@@ -142,7 +142,24 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
     let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
         return html_err(auth, req, NOT_FOUND);
     };
+    // The scene first, before any cookie: a page for an id that is no live scan of the
+    // Official Account sets nothing (every id would otherwise leave a cookie behind: a
+    // page linked 30 times from another site fills the Cookie header past what proxies
+    // take).
+    let found = match load_scene(auth, &key).await {
+        Ok(found) => found.filter(|s| s.via == Via::FollowOa),
+        Err(f) => return html_err(auth, req, f),
+    };
+    let live = found.as_ref().is_some_and(|s| match &s.status {
+        SceneStatus::Pending | SceneStatus::Scanned { .. } => true,
+        // Confirmation off: the user may still cancel a login the browser has not taken.
+        SceneStatus::Confirmed { .. } => !auth.scan_confirm(),
+        SceneStatus::Refused { .. } => false,
+    });
     let q = Query::parse(req.uri.query());
+    if !live && (q.get("code").is_some() || phone_user(auth, req, id).is_none()) {
+        return html_err(auth, req, NOT_FOUND);
+    }
     if let Some(code) = q.get("code") {
         // Back from web authorization: which user opened the page?
         let state = q.get("state").unwrap_or("");
@@ -186,6 +203,15 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
             PAGE_LIFE.as_secs(),
         );
         respond::set_cookie(&mut res, &c);
+        // The state cookie has done its work; and only the latest pages' proofs are kept.
+        let spent = auth.cookie_spec().build(
+            state_cookie(auth, id),
+            "",
+            auth.config().flow_cookie_path(),
+            0,
+        );
+        respond::set_cookie(&mut res, &spent);
+        drop_old_confirm_cookies(auth, req, &mut res, "wechat_cuser_", id);
         return res;
     }
     let Some(openid) = phone_user(auth, req, id) else {
@@ -212,19 +238,16 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
             PAGE_LIFE.as_secs(),
         );
         respond::set_cookie(&mut res, &c);
+        drop_old_confirm_cookies(auth, req, &mut res, "wechat_cstate_", id);
         return res;
     };
-    let scene = match load_scene(auth, &key).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return message(
-                auth,
-                req,
-                "登录已过期",
-                "这个登录请求已过期，请在电脑上刷新二维码。",
-            );
-        }
-        Err(f) => return html_err(auth, req, f),
+    let Some(scene) = found else {
+        return message(
+            auth,
+            req,
+            "登录已过期",
+            "这个登录请求已过期，请在电脑上刷新二维码。",
+        );
     };
     match &scene.status {
         SceneStatus::Scanned { openid: who } if *who == openid => {}
@@ -273,6 +296,56 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
             token: &token,
         },
     )
+}
+
+/// The most confirm-page cookies of one kind (`wechat_cstate_*`, `wechat_cuser_*`) one
+/// browser keeps, the one being set included: a phone answers one scan at a time, and
+/// each cookie is some 300 bytes, so the Cookie header stays far below the 8 KB proxies take
+/// however many pages it is sent to.
+pub(crate) const MAX_CONFIRM_COOKIES: usize = 3;
+
+/// How many of a request's confirm-page cookies of one kind are looked at.
+const CONFIRM_COOKIES_EXAMINED: usize = 32;
+
+/// Expires the oldest cookies named `{kind}{id}` (the flow cookie prefix applied) that the
+/// browser sent with `req`, so that with the one for `id` that `res` sets it keeps at most
+/// [`MAX_CONFIRM_COOKIES`]. Age is the header's order: browsers list the cookies of one path
+/// oldest first (RFC 6265 §5.4). Only names of the shape we set are touched.
+fn drop_old_confirm_cookies(
+    auth: &Engine,
+    req: &Parts,
+    res: &mut Response<Body>,
+    kind: &str,
+    id: &str,
+) {
+    let prefix = auth.config().flow_cookie_name(kind, "");
+    let current = auth.config().flow_cookie_name(kind, id);
+    let mut held: Vec<String> = Vec::new();
+    let cookies = req
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse(v).flatten());
+    for c in cookies {
+        let ours = c.name().strip_prefix(prefix.as_str()).is_some_and(valid_id);
+        if !ours || c.name() == current || held.iter().any(|h| h == c.name()) {
+            continue;
+        }
+        // A hostile header may hold thousands: the rest wait for the next page.
+        if held.len() >= CONFIRM_COOKIES_EXAMINED {
+            break;
+        }
+        held.push(c.name().to_owned());
+    }
+    // Oldest first: keep the newest `MAX - 1` besides the one being set.
+    let excess = held.len().saturating_sub(MAX_CONFIRM_COOKIES - 1);
+    for name in held.drain(..excess) {
+        let expired = auth
+            .cookie_spec()
+            .build(name, "", auth.config().flow_cookie_path(), 0);
+        respond::set_cookie(res, &expired);
+    }
 }
 
 /// What the phone decided.

@@ -57,7 +57,7 @@ mod page;
 
 pub(crate) use confirm::{MAX_FORM as MAX_CONFIRM_FORM, confirm_answer, confirm_page};
 pub(crate) use follow_oa::{image, scanned};
-pub(crate) use mini_code::{mini_program_answer, mini_program_code};
+pub(crate) use mini_code::{mini_program_answer, mini_program_code, mini_program_open};
 pub(crate) use page::page;
 
 /// Longest long-poll, seconds.
@@ -197,8 +197,9 @@ pub(crate) enum Via {
     /// The Official Account's parametric QR code: WeChat pushes the scan to the push URL.
     #[default]
     FollowOa,
-    /// A mini program code (`wxa/getwxacodeunlimit`): the opened mini program posts the
-    /// user's answer to `POST PREFIX/miniprogram/scan`.
+    /// A mini program code (`wxa/getwxacodeunlimit`): the opened mini program says who
+    /// opened it (`POST PREFIX/miniprogram/scan/open`), then posts that user's answer to
+    /// `POST PREFIX/miniprogram/scan`.
     MiniProgram,
 }
 
@@ -538,7 +539,10 @@ pub(crate) async fn status(
                 };
                 // With phone confirmation, `scanned` is where the browser waits: say so at
                 // once. Without it, `scanned` lasts only while the user is looked up.
-                if *first.get_or_insert(name) != name && auth.scan_confirm() {
+                // So is it for a mini program code: the user answers in the mini program.
+                if *first.get_or_insert(name) != name
+                    && (auth.scan_confirm() || scene.via == Via::MiniProgram)
+                {
                     return Ok(status_json(name));
                 }
                 let until = deadline.min(
