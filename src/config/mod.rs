@@ -358,6 +358,7 @@ pub struct WechatConfig {
     /// What [`WechatConfig::check_store`] does when the store does not answer.
     pub(crate) redis_start: RedisStart,
     /// The Redis store made from `WECHAT_REDIS_URL`, for its own start check.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) redis: StartCheck,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
