@@ -122,3 +122,28 @@ impl WechatConfigBuilder {
         Ok(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_digits_and_a_bad_one_names_its_variable() {
+        let n = |v: &str| {
+            number(
+                "WECHAT_CLIENT_IP_TRUSTED_HOPS",
+                Some(v.to_owned()),
+                "1 to 16",
+            )
+        };
+        assert_eq!(n("2"), Ok(Some(2)));
+        assert_eq!(number("X", None, ""), Ok(None));
+        for bad in ["two", "-1", "1.5", " 2"] {
+            let e = n(bad).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("WECHAT_CLIENT_IP_TRUSTED_HOPS is {bad:?}; 1 to 16")
+            );
+        }
+    }
+}

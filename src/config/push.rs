@@ -211,6 +211,42 @@ mod tests {
                 ..
             })
         ));
+        assert_eq!(
+            read(&[("WECHAT_SCAN_DAILY_BUDGET", "5000")])
+                .unwrap()
+                .push_settings
+                .daily_budget(),
+            5000
+        );
+        assert_eq!(
+            read(&[]).unwrap().push_settings.daily_budget(),
+            crate::DEFAULT_SCAN_DAILY_BUDGET
+        );
+        for bad in ["lots", "-1", "1e5", "99999999999"] {
+            let e = read(&[("WECHAT_SCAN_DAILY_BUDGET", bad)]).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::InvalidSetting {
+                        setting: "WECHAT_SCAN_DAILY_BUDGET",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+            assert!(
+                e.to_string().starts_with("WECHAT_SCAN_DAILY_BUDGET is "),
+                "{e}"
+            );
+        }
+        let zero = read(&[("WECHAT_SCAN_DAILY_BUDGET", "0")]).unwrap();
+        assert!(matches!(
+            zero.push_settings.checked(),
+            Err(ConfigError::InvalidSetting {
+                setting: "WECHAT_SCAN_DAILY_BUDGET",
+                ..
+            })
+        ));
         for bad in ["ftp://x/", "/wechat", "http://"] {
             let s = read(&[("WECHAT_OA_PUSH_FORWARD_URL", bad)])
                 .unwrap()
