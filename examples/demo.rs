@@ -16,7 +16,7 @@ use std::{
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
-    WechatAuthLayer, WechatConfig, WechatConfigBuilder, WechatHandle, WechatUser,
+    WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser,
     mock::{MockConfig, MockWechat},
 };
 
@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             b = b.with_public_url(app_url.clone());
         }
         if std::env::var("WECHAT_SESSION_SECRET").is_err() {
-            b = b.with_session_secret(random_secret());
+            b = b.with_session_secret(session_secret());
         }
         (b, None)
     } else {
@@ -80,9 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(_) => MockWechat::start().await?,
         };
         let oa = mock.official_account();
-        let b = WechatConfig::builder()
+        // The other WECHAT_* settings still apply (WECHAT_REDIS_URL keeps the state in Redis:
+        // build with `--features redis`; without it, startup says so).
+        let mut b = WechatConfigBuilder::from_env()?
             .with_public_url(app_url.clone())
-            .with_session_secret(random_secret())
             .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
             .with_website_app(&mock.website().appid, &mock.website().secret)
             .with_official_account(&oa.appid, &oa.secret)
@@ -92,12 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
             .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
-        // WECHAT_REDIS_URL keeps the state in Redis on the mock too (build with
-        // `--features redis`; without it, startup says so).
-        let b = match std::env::var("WECHAT_REDIS_URL") {
-            Ok(url) if !url.trim().is_empty() => b.with_redis_url(url.trim()),
-            _ => b,
-        };
+        if std::env::var("WECHAT_SESSION_SECRET").is_err() {
+            b = b.with_session_secret(session_secret());
+        }
         (b, Some(mock))
     };
 
@@ -117,6 +115,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         })
         .build()?;
+    // A store that does not answer ends the start here, with its URL (password hidden) and
+    // what failed, unless WECHAT_REDIS_START=retry asks to start anyway.
+    cfg.check_store().await?;
     let prefix = cfg.prefix().to_owned();
 
     // The mock pushes scan events to our push URL, as WeChat would to the configured one.
@@ -299,14 +300,18 @@ async fn serve(
     }
 }
 
-/// A fresh signing key per run: sessions end when the demo stops.
-fn random_secret() -> String {
+/// The session signing key: `WECHAT_SESSION_SECRET` when set (sessions survive a restart),
+/// else a fresh random one per run, so nobody can forge a session for a demo left running.
+fn session_secret() -> String {
     use rand::{Rng, distr::Alphanumeric};
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(48)
-        .map(char::from)
-        .collect()
+    match std::env::var("WECHAT_SESSION_SECRET") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect(),
+    }
 }
 
 const STYLE: &str = r#"<style>

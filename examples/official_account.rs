@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let oa = mock.official_account();
         let cfg = WechatConfig::builder()
             .with_public_url(&public_url)
-            .with_session_secret("example-only-secret-0123456789abcdef")
+            .with_session_secret(session_secret())
             .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
             .with_official_account(&oa.appid, &oa.secret)
             .with_oa_scope(OaScope::UserInfo)
@@ -81,6 +81,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (cfg, Some(mock))
     };
 
+    // A store that does not answer (WECHAT_REDIS_URL) ends the start with what failed.
+    cfg.check_store().await?;
     let app = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
@@ -105,4 +107,18 @@ async fn listen() -> Result<tokio::net::TcpListener, Box<dyn std::error::Error>>
         .map_err(|e| {
             format!("cannot listen on 127.0.0.1:{port}: {e}; set PORT to a free port").into()
         })
+}
+
+/// The session signing key: `WECHAT_SESSION_SECRET` when set (sessions survive a restart),
+/// else a fresh random one per run, so nobody can forge a session for a demo left running.
+fn session_secret() -> String {
+    use rand::{Rng, distr::Alphanumeric};
+    match std::env::var("WECHAT_SESSION_SECRET") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect(),
+    }
 }

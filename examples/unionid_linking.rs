@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hook = accounts.clone();
     let cfg = WechatConfig::builder()
         .with_public_url(&url)
-        .with_session_secret("example-only-secret-0123456789abcdef")
+        .with_session_secret(session_secret())
         .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
         .with_website_app(&mock.website().appid, &mock.website().secret)
         .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
@@ -133,4 +133,18 @@ async fn post(url: &str, body: Value) -> Result<Value, reqwest::Error> {
         .await?
         .json()
         .await
+}
+
+/// The session signing key: `WECHAT_SESSION_SECRET` when set (sessions survive a restart),
+/// else a fresh random one per run, so nobody can forge a session for a demo left running.
+fn session_secret() -> String {
+    use rand::{Rng, distr::Alphanumeric};
+    match std::env::var("WECHAT_SESSION_SECRET") {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(48)
+            .map(char::from)
+            .collect(),
+    }
 }

@@ -78,6 +78,11 @@ pub(crate) enum Failure {
     /// The confirm page of a scan was opened by a WeChat user other than the one who
     /// scanned (or before anyone scanned).
     NotYourConfirm,
+    /// Today's budget of scan-login QR codes is spent; seconds until the next (UTC) day.
+    ScanBudgetSpent(u64),
+    /// WeChat answered 45009 to `qrcode/create`: the account's daily quota is reached;
+    /// seconds until WeChat's next day (Beijing time).
+    ScanQuotaReached(u64),
 }
 
 impl From<WechatError> for Failure {
@@ -291,6 +296,23 @@ impl Failure {
                 "只有扫码的微信用户本人可以确认这次登录。",
                 "only the WeChat user who scanned this code may answer it".into(),
             ),
+            Self::ScanBudgetSpent(_) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "scan_budget_spent",
+                "今天的扫码登录二维码已用完，请明天再试，或换用其他登录方式。",
+                "Today's scan-login QR codes are used up. Please try again tomorrow, or log in another way."
+                    .into(),
+            ),
+            Self::ScanQuotaReached(_) => Description {
+                level: Level::WARN,
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "wechat_qr_quota",
+                    "微信今天的二维码生成次数已达上限，扫码登录暂不可用，请明天再试，或换用其他登录方式。",
+                    "WeChat's daily quota of QR codes for this account is reached: scan login is unavailable until tomorrow. Please log in another way."
+                        .into(),
+                )
+            },
             Self::MethodNotAllowed(_) => d(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -337,6 +359,10 @@ impl Failure {
             // A client that trickles its body must not keep the connection.
             Self::BodyTimeout => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            // Until the next day: not one of the static steps.
+            Self::ScanBudgetSpent(secs) | Self::ScanQuotaReached(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from((*secs).max(1)));
             }
             _ => {}
         }

@@ -165,11 +165,11 @@ pub mod store;
 mod user;
 
 pub use client::{PhoneNumber, WechatClient, WechatError};
-pub use config::ScanStartLimits;
 pub use config::{
-    AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, TokenProvider,
-    WechatConfig, WechatConfigBuilder,
+    AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, RedisStart,
+    TokenProvider, WechatConfig, WechatConfigBuilder,
 };
+pub use config::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 pub use engine::Profile;
 pub use error::{HandleError, MiniDataError};
 pub use extract::Unauthenticated;

@@ -1,9 +1,11 @@
 //! Per-client bounds on code exchanges, so that a flood of made-up codes cannot turn into a
 //! flood of calls to WeChat (each costs an upstream round-trip and counts against quota).
 //!
-//! A client is known by its IP address: from a header a trusted proxy sets
-//! ([`with_client_ip_header`](crate::WechatConfigBuilder::with_client_ip_header)), else from
-//! axum's `ConnectInfo<SocketAddr>`. Each client may have [`MAX_IN_FLIGHT`] exchanges under
+//! A client is known by its IP address (an IPv6 client by its /64): from a header trusted
+//! proxies append to
+//! ([`with_client_ip_header`](crate::WechatConfigBuilder::with_client_ip_header), the entry
+//! as many hops from the right as there are trusted proxies), else from axum's
+//! `ConnectInfo<SocketAddr>`. Each client may have [`MAX_IN_FLIGHT`] exchanges under
 //! way and [`MAX_FAILURES`] refused codes per [`WINDOW`]; past that it gets `429` with
 //! `Retry-After`. Every client together is held to [`MAX_IN_FLIGHT_TOTAL`], which also
 //! covers requests whose client is unknown. The counters live in this process, in a bounded
@@ -36,24 +38,69 @@ pub(crate) const MAX_IN_FLIGHT_TOTAL: u32 = 512;
 /// Clients tracked at once.
 const MAX_CLIENTS: u64 = 100_000;
 
+/// Where the client's address comes from when the app runs behind proxies: the header the
+/// trusted proxies append the address of whoever connected to them to, and how many of
+/// them append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientIpHeader {
+    /// The header, e.g. `x-forwarded-for`.
+    pub(crate) name: HeaderName,
+    /// How many trusted proxies append to it (at least 1): the client is that many entries
+    /// from the right.
+    pub(crate) trusted_hops: usize,
+}
+
 /// The address of the client that sent `req`, if it can be known.
-pub(crate) fn client_ip(req: &Parts, header: Option<&HeaderName>) -> Option<IpAddr> {
-    if let Some(name) = header {
-        // A proxy that appends puts the client first; one that overwrites sends one value.
-        return req
-            .headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .split(',')
-            .next()?
-            .trim()
-            .parse()
-            .ok();
+///
+/// With a header, the entries of every line of it are read as one list, in order; the
+/// client is the entry `trusted_hops` from the right, which the first trusted proxy
+/// appended (everything left of it came from the client and is not looked at). A list
+/// shorter than that, or an entry that is not an IP address, means the request did not
+/// come through the proxies as configured: then the connection's peer is the client.
+pub(crate) fn client_ip(req: &Parts, header: Option<&ClientIpHeader>) -> Option<IpAddr> {
+    let peer = || {
+        req.extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_canonical())
+    };
+    let Some(h) = header else {
+        return peer();
+    };
+    forwarded_client(req, h).or_else(peer)
+}
+
+/// The entry `trusted_hops` from the right of the header's list, when it is an address.
+fn forwarded_client(req: &Parts, h: &ClientIpHeader) -> Option<IpAddr> {
+    let mut entries = Vec::new();
+    for line in req.headers.get_all(&h.name) {
+        // A line that is not text cannot be split honestly: trust none of it.
+        entries.extend(line.to_str().ok()?.split(',').map(str::trim));
     }
-    req.extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    let at = entries.len().checked_sub(h.trusted_hops)?;
+    parse_address(entries[at])
+}
+
+/// `203.0.113.7`, `2001:db8::1`, and the forms with a port some balancers append
+/// (`203.0.113.7:4711`, `[2001:db8::1]:4711`).
+fn parse_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+/// What the per-client limits count under: an IPv4 address, or the /64 network of an IPv6
+/// address (one subscriber usually has a whole /64, so counting per address would give
+/// each of them 2^64 budgets).
+pub(crate) fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let net = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(net))
+        }
+        v4 => v4,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -95,7 +142,7 @@ impl ClientLimits {
     pub(crate) fn acquire(&self, client: Option<IpAddr>) -> Result<Slot, Exceeded> {
         let counters = match client {
             Some(ip) => {
-                let c = self.clients.get_with(ip, Arc::default);
+                let c = self.clients.get_with(limit_key(ip), Arc::default);
                 if c.failures.load(Ordering::Relaxed) >= MAX_FAILURES {
                     return Err(Exceeded::Failures);
                 }
@@ -190,7 +237,7 @@ impl StartLimits {
             self.browser.check_key(&b.to_owned()).map_err(wait)?;
         }
         if let Some(ip) = ip {
-            self.ip.check_key(&ip).map_err(wait)?;
+            self.ip.check_key(&limit_key(ip)).map_err(wait)?;
         }
         self.total.check().map_err(wait)
     }
@@ -259,27 +306,118 @@ mod tests {
         assert!(l.check(None, None).is_err(), "the total's 6 are spent");
     }
 
-    #[test]
-    fn the_client_comes_from_the_trusted_header_or_the_connection() {
-        let name = HeaderName::from_static("x-real-ip");
-        let (mut parts, ()) = http::Request::builder()
-            .header("x-real-ip", "203.0.113.7, 10.0.0.1")
-            .body(())
-            .unwrap()
-            .into_parts();
-        assert_eq!(
-            client_ip(&parts, Some(&name)),
-            Some("203.0.113.7".parse().unwrap())
-        );
-        assert_eq!(client_ip(&parts, None), None);
+    fn parts(lines: &[(&str, &str)], peer: Option<&str>) -> Parts {
+        let mut b = http::Request::builder();
+        for (name, value) in lines {
+            b = b.header(*name, *value);
+        }
+        let (mut parts, ()) = b.body(()).unwrap().into_parts();
+        if let Some(peer) = peer {
+            parts
+                .extensions
+                .insert(axum::extract::ConnectInfo::<SocketAddr>(
+                    peer.parse().unwrap(),
+                ));
+        }
         parts
-            .extensions
-            .insert(axum::extract::ConnectInfo::<SocketAddr>(
-                "198.51.100.9:4000".parse().unwrap(),
-            ));
-        assert_eq!(
-            client_ip(&parts, None),
-            Some("198.51.100.9".parse().unwrap())
+    }
+
+    fn xff(hops: usize) -> ClientIpHeader {
+        ClientIpHeader {
+            name: HeaderName::from_static("x-forwarded-for"),
+            trusted_hops: hops,
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_client_is_what_the_trusted_proxies_appended() {
+        const PEER: &str = "10.0.0.1:4000";
+        // One appending proxy: the right-most entry; what the client sent is ignored.
+        let p = parts(&[("x-forwarded-for", "1.2.3.4, 203.0.113.7")], Some(PEER));
+        assert_eq!(client_ip(&p, Some(&xff(1))), ip("203.0.113.7"));
+        // Two (a load balancer, then nginx): the second from the right.
+        let p = parts(
+            &[("x-forwarded-for", "1.2.3.4, 203.0.113.7, 10.0.0.9")],
+            Some(PEER),
         );
+        assert_eq!(client_ip(&p, Some(&xff(2))), ip("203.0.113.7"));
+        // Several header lines are one list, in order.
+        let p = parts(
+            &[
+                ("x-forwarded-for", "1.2.3.4"),
+                ("x-forwarded-for", "203.0.113.7, 10.0.0.9"),
+            ],
+            Some(PEER),
+        );
+        assert_eq!(client_ip(&p, Some(&xff(2))), ip("203.0.113.7"));
+        assert_eq!(client_ip(&p, Some(&xff(3))), ip("1.2.3.4"));
+        // An overwriting proxy sends one value.
+        let real = ClientIpHeader {
+            name: HeaderName::from_static("x-real-ip"),
+            trusted_hops: 1,
+        };
+        let p = parts(&[("x-real-ip", "203.0.113.7")], Some(PEER));
+        assert_eq!(client_ip(&p, Some(&real)), ip("203.0.113.7"));
+        // Ports and IPv4-mapped IPv6 addresses, as some balancers write them.
+        let p = parts(&[("x-forwarded-for", "[2001:db8::1]:4711")], Some(PEER));
+        assert_eq!(client_ip(&p, Some(&xff(1))), ip("2001:db8::1"));
+        let p = parts(&[("x-forwarded-for", "::ffff:203.0.113.7")], Some(PEER));
+        assert_eq!(client_ip(&p, Some(&xff(1))), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn a_list_that_did_not_come_through_the_proxies_falls_back_to_the_peer() {
+        const PEER: &str = "198.51.100.9:4000";
+        for lines in [
+            vec![],
+            vec![("x-forwarded-for", "203.0.113.7")],
+            vec![("x-forwarded-for", "1.2.3.4, not-an-ip")],
+            vec![("x-forwarded-for", "1.2.3.4, ")],
+            vec![("x-forwarded-for", "1.2.3.4, 203.0.113.7/24")],
+        ] {
+            let p = parts(&lines, Some(PEER));
+            let hops = if lines.len() == 1 && !lines[0].1.contains(',') {
+                2
+            } else {
+                1
+            };
+            assert_eq!(
+                client_ip(&p, Some(&xff(hops))),
+                ip("198.51.100.9"),
+                "{lines:?}"
+            );
+        }
+        // Not text at all.
+        let mut p = parts(&[], Some(PEER));
+        p.headers.insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"1.2.3.4, \xff").unwrap(),
+        );
+        assert_eq!(client_ip(&p, Some(&xff(1))), ip("198.51.100.9"));
+        // Without a peer and without a usable header, the client is unknown.
+        assert_eq!(client_ip(&parts(&[], None), Some(&xff(1))), None);
+        assert_eq!(client_ip(&parts(&[], None), None), None);
+        assert_eq!(client_ip(&parts(&[], Some(PEER)), None), ip("198.51.100.9"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let a = ip("2001:db8:1:2:aaaa::1").unwrap();
+        let b = ip("2001:db8:1:2:bbbb:cccc:dddd:eeee").unwrap();
+        let other = ip("2001:db8:1:3::1").unwrap();
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(other));
+        assert_eq!(limit_key(a), ip("2001:db8:1:2::").unwrap());
+        assert_eq!(limit_key(IP.unwrap()), IP.unwrap());
+        // The start limits: one /64 shares one budget.
+        let l = StartLimits::new(&crate::ScanStartLimits::new(2, 100, 100));
+        assert!(l.check(Some(a), None).is_ok());
+        assert!(l.check(Some(b), None).is_ok());
+        assert!(l.check(Some(ip("2001:db8:1:2::3").unwrap()), None).is_err());
+        assert!(l.check(Some(other), None).is_ok());
     }
 }

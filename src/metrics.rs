@@ -23,7 +23,8 @@
 //! | `wechat_auth_scans_total` | counter | `event` (`started`, `confirmed`, `refused`, `expired`) | scan logins (QR and mini program code); `refused` and `expired` as the waiting browser learns it |
 //! | `wechat_auth_long_poll_waits_total` | counter | — | `GET scan/{id}?wait=S` long-polls (S > 0) |
 //! | `wechat_auth_long_poll_wait_seconds` | histogram | — | how long they were held |
-//! | `wechat_auth_store_errors_total` | counter | `op` (`get`, `set`, `set_if_absent`, `take`, `delete_if_eq`, `publish`, `subscribe`, `revoke`, `revoked`, `connect`) | failed `RedisStore` operations (each answered 503) |
+//! | `wechat_auth_store_errors_total` | counter | `op` (`get`, `set`, `set_if_absent`, `take`, `delete_if_eq`, `increment`, `publish`, `subscribe`, `revoke`, `revoked`, `connect`) | failed `RedisStore` operations (each answered 503) |
+//! | `wechat_auth_scan_budget_total` | counter | `state` (`ok`, `low`: 80 % of the day's budget or more used, `spent`: refused) | follow-the-account scan starts against the daily QR code budget (`WECHAT_SCAN_DAILY_BUDGET`); alert on `low` |
 //! | `wechat_auth_guard_decisions_total` | counter | `decision` (`valid`, `missing`, `invalid`, `revoked`) | requests the guard looked at (not the layer's own endpoints) |
 //!
 //! A failed code exchange shows up as `wechat_auth_wechat_requests_total{endpoint=
@@ -52,6 +53,8 @@ pub const LONG_POLL_WAITS: &str = "wechat_auth_long_poll_waits_total";
 pub const LONG_POLL_WAIT: &str = "wechat_auth_long_poll_wait_seconds";
 /// Failed store operations, by `op`.
 pub const STORE_ERRORS: &str = "wechat_auth_store_errors_total";
+/// Scan starts by what they left of today's QR code budget, by `state`.
+pub const SCAN_BUDGET: &str = "wechat_auth_scan_budget_total";
 /// The guard's decisions, by `decision`.
 pub const GUARD_DECISIONS: &str = "wechat_auth_guard_decisions_total";
 
@@ -97,6 +100,11 @@ pub const ALL: &[(&str, bool, &str)] = &[
         GUARD_DECISIONS,
         false,
         "Guard decisions by decision (valid, missing, invalid, revoked).",
+    ),
+    (
+        SCAN_BUDGET,
+        false,
+        "Scan starts by the state of today's QR code budget (ok, low: 80 % used, spent: refused).",
     ),
 ];
 
@@ -190,6 +198,12 @@ pub(crate) fn global_token_fetch(source: &'static str) {
 /// A scan login event: `started`, `confirmed`, `refused`, `expired`.
 pub(crate) fn scan(event: &'static str) {
     counter!(SCANS, "event" => event).increment(1);
+}
+
+/// A follow-the-account scan start, by the state of today's QR code budget: `ok`, `low`
+/// (80 % or more used), `spent` (refused).
+pub(crate) fn scan_budget(state: &'static str) {
+    counter!(SCAN_BUDGET, "state" => state).increment(1);
 }
 
 /// A failed store operation.

@@ -301,3 +301,156 @@ async fn a_bad_setting_ends_every_example_with_the_message_that_says_what_to_fix
         );
     }
 }
+
+/// A port nothing listens on (bound, then let go).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_store_that_does_not_answer_ends_the_demo_unless_retry_is_asked_for() {
+    let port = closed_port();
+    let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
+
+    // By default: exit 1, with the URL (password hidden) and what failed.
+    let mut cmd = example("demo");
+    cmd.env("WECHAT_REDIS_URL", &url);
+    let (out, stderr) = fails(cmd).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains(&format!("redis://:***@127.0.0.1:{port}/0"))
+            && stderr.contains("cannot use Redis at"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2") && !stdout.contains("hunter2"),
+        "{stderr}{stdout}"
+    );
+    assert!(
+        !stdout.contains("endpoints:"),
+        "it did not start serving: {stdout}"
+    );
+
+    // A setting that is neither: refused, naming the variable.
+    let mut cmd = example("demo");
+    cmd.env("WECHAT_REDIS_URL", &url)
+        .env("WECHAT_REDIS_START", "later");
+    let (_, stderr) = fails(cmd).await;
+    assert!(stderr.contains("WECHAT_REDIS_START"), "{stderr}");
+
+    // WECHAT_REDIS_START=retry: it starts, and says at error level that the store is down.
+    let mut cmd = example("demo");
+    cmd.env("WECHAT_REDIS_URL", &url)
+        .env("WECHAT_REDIS_START", "retry")
+        .env("NO_COLOR", "1");
+    let mut child = cmd.spawn().unwrap();
+    let lines = read_until(&mut child, "app: ").await;
+    let logged = lines.join("\n");
+    assert!(
+        logged.contains("ERROR") && logged.contains("does not answer"),
+        "{logged}"
+    );
+    assert!(!logged.contains("hunter2"), "{logged}");
+    let app = url_on(&lines, "app: ");
+    assert_eq!(first_request(&format!("{app}/")).await, 200);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_examples_sign_sessions_with_a_key_of_their_own_not_a_published_one() {
+    // The key every example used to sign with in mock mode (it is in the repository).
+    const OLD_FIXED: &str = "example-only-secret-0123456789abcdef";
+    let mut child = example("website").spawn().unwrap();
+    let lines = read_until(&mut child, "app: ").await;
+    let (app, mock) = (url_on(&lines, "app: "), url_on(&lines, "mock wechat: "));
+    let config: serde_json::Value = reqwest::get(format!("{mock}/mock/config"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let appid = config["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "website")
+        .unwrap()["appid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "iss": "wechat-auth", "aud": "wechat-auth/session",
+        "sub": format!("openid:{appid}:oForged"), "oid": "oForged", "aid": appid,
+        "ch": "website", "jti": "forged-jti", "iat": now - 10, "exp": now + 600,
+    });
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(OLD_FIXED.as_bytes()),
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("{app}/"))
+        .header("accept", "text/html")
+        .header("cookie", format!("wechat_session={forged}"))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap();
+    assert!(
+        status != 200 && !body.contains("oForged"),
+        "a session signed with the published key opened the page: {status} {body}"
+    );
+    child.kill().await.unwrap();
+
+    // WECHAT_SESSION_SECRET still pins the key (sessions survive a restart): the same
+    // forgery with that key is a valid session, which shows the check above is the key's.
+    const PINNED: &str = "pinned-secret-for-this-test-0123456789abcdef";
+    let mut cmd = example("website");
+    cmd.env("WECHAT_SESSION_SECRET", PINNED);
+    let mut child = cmd.spawn().unwrap();
+    let lines = read_until(&mut child, "app: ").await;
+    let (app, mock) = (url_on(&lines, "app: "), url_on(&lines, "mock wechat: "));
+    let config: serde_json::Value = reqwest::get(format!("{mock}/mock/config"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let website = config["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "website")
+        .unwrap()["appid"]
+        .clone();
+    let mut claims = claims;
+    claims["aid"] = website.clone();
+    claims["sub"] = format!("openid:{}:oForged", website.as_str().unwrap()).into();
+    let signed = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(PINNED.as_bytes()),
+    )
+    .unwrap();
+    let res = client
+        .get(format!("{app}/"))
+        .header("accept", "text/html")
+        .header("cookie", format!("wechat_session={signed}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("oForged"));
+    child.kill().await.unwrap();
+}

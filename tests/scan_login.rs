@@ -672,3 +672,198 @@ async fn a_repeat_scan_of_the_same_person_asks_wechat_for_the_qr_code_only() {
     scan_in_new_browser(&mock, &app, "alice").await;
     assert_eq!(mock.calls("cgi-bin/user/info"), 3);
 }
+
+/// `POST scan` from a fresh browser, with extra request headers (one line each, in order).
+async fn start_from(app: &App, headers: &[(&str, String)]) -> reqwest::Response {
+    let mut req = browser()
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .header("accept", "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    req.send().await.unwrap()
+}
+
+/// Behind nginx's `proxy_add_x_forwarded_for`, the client writes the left of the list and
+/// the proxy appends the address it saw: the start limit counts, and the phone shows, what
+/// the proxy appended, however the client rotates what it wrote (issue 23, item 3).
+#[tokio::test]
+async fn behind_an_appending_proxy_the_client_is_what_the_proxy_appended() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(
+        config(&mock)
+            .with_client_ip_header("x-forwarded-for")
+            .with_scan_start_limits(wechat_auth::ScanStartLimits::new(3, 100, 1000)),
+    )
+    .await;
+    wire(&mock, &app);
+    const REAL: &str = "203.0.113.7";
+
+    // The phone is told the address the proxy saw, not the one the client wrote.
+    let res = start_from(&app, &[("x-forwarded-for", format!("1.2.3.4, {REAL}"))]).await;
+    assert_eq!(res.status(), 200);
+    let started: Value = res.json().await.unwrap();
+    let report = mock
+        .scan(started["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let reply = report.reply.expect("the scan is answered");
+    assert!(
+        reply.contains(REAL) && !reply.contains("1.2.3.4"),
+        "the reply names the real client: {reply}"
+    );
+
+    // Rotating the forged part (and splitting the list over two header lines, which is
+    // one list) does not make a new client: the limit of 3 a minute holds.
+    let res = start_from(
+        &app,
+        &[
+            ("x-forwarded-for", "5.6.7.1".to_owned()),
+            ("x-forwarded-for", REAL.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = start_from(&app, &[("x-forwarded-for", format!("5.6.7.2, {REAL}"))]).await;
+    assert_eq!(res.status(), 200);
+    for forged in ["5.6.7.3", "9.9.9.9, 8.8.8.8", "2001:db8::1"] {
+        let res = start_from(&app, &[("x-forwarded-for", format!("{forged}, {REAL}"))]).await;
+        assert_eq!(res.status(), 429, "forged {forged:?}");
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    // Another real client behind the same proxy is not held up.
+    let res = start_from(
+        &app,
+        &[("x-forwarded-for", "5.6.7.3, 203.0.113.8".to_owned())],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // A request that did not come through the proxy (no header) is its socket's peer.
+    assert_eq!(start_from(&app, &[]).await.status(), 200);
+    assert_eq!(mock.calls("cgi-bin/qrcode/create"), 5);
+}
+
+/// An IPv6 client owns a whole /64: rotating addresses inside it is one client for the
+/// start limit (issue 23, item 4a).
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64_not_per_address() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(
+        config(&mock)
+            .with_client_ip_header("x-real-ip")
+            .with_scan_start_limits(wechat_auth::ScanStartLimits::new(2, 100, 1000)),
+    )
+    .await;
+    let start = |ip: &'static str| {
+        let app = &app;
+        async move {
+            start_from(app, &[("x-real-ip", ip.to_owned())])
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(start("2001:db8:aa:bb::1").await, 200);
+    assert_eq!(start("2001:db8:aa:bb:1:2:3:4").await, 200);
+    assert_eq!(start("2001:db8:aa:bb:ffff::9").await, 429, "same /64");
+    assert_eq!(start("2001:db8:aa:bb::abcd").await, 429, "same /64");
+    assert_eq!(start("2001:db8:aa:bc::1").await, 200, "another /64");
+}
+
+/// The day's QR code budget is one count in the store for every instance: spent through
+/// two instances together, the next start is refused with a clear 429 and `Retry-After`
+/// until the next UTC day, and WeChat is not asked (issue 23, item 4b).
+#[tokio::test]
+async fn the_daily_qr_budget_is_shared_by_every_instance_and_refuses_clearly() {
+    let mock = MockWechat::start().await.unwrap();
+    let store: Arc<dyn wechat_auth::store::Store> =
+        Arc::new(wechat_auth::store::MemoryStore::new());
+    let instance = || {
+        base_config(&mock)
+            .with_store(store.clone())
+            .with_scan_daily_budget(3)
+            .with_client_ip_header("x-real-ip")
+    };
+    let (a, b) = (start(instance()).await, start(instance()).await);
+    let from = |app: &App, ip: &str| {
+        let url = app.url.clone();
+        let ip = ip.to_owned();
+        async move {
+            browser()
+                .post(format!("{url}/auth/wechat/scan"))
+                .header("accept", "application/json")
+                .header("x-real-ip", ip)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(from(&a, "198.51.100.1").await.status(), 200);
+    assert_eq!(from(&b, "198.51.100.2").await.status(), 200);
+    assert_eq!(from(&a, "198.51.100.3").await.status(), 200);
+    for (app, ip) in [(&b, "198.51.100.4"), (&a, "198.51.100.5")] {
+        let res = from(app, ip).await;
+        assert_eq!(res.status(), 429);
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let midnight = 86_400 - now % 86_400;
+        assert!(
+            retry.abs_diff(midnight) <= 5,
+            "until the next UTC day: {retry} vs {midnight}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "scan_budget_spent", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("used up"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        mock.calls("cgi-bin/qrcode/create"),
+        3,
+        "no call past the budget"
+    );
+    // The scan page tells a person in their words (the page reads the error code).
+    let page = browser()
+        .get(format!("{}/auth/wechat/scan", a.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("scan_budget_spent") && page.contains("今天的扫码登录二维码已用完"));
+}
+
+/// WeChat's 45009 on `qrcode/create` (the account's daily quota is spent) is said as
+/// such: 503 `wechat_qr_quota` with `Retry-After` until WeChat's next day, not a generic
+/// failure (issue 23, item 4c).
+#[tokio::test]
+async fn wechats_daily_quota_on_qrcode_create_is_a_clear_503() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    mock.inject("cgi-bin/qrcode/create", Fault::Errcode(45009), 1);
+    let res = start_from(&app, &[]).await;
+    assert_eq!(res.status(), 503);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "wechat_qr_quota", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("quota"),
+        "{body}"
+    );
+    // The fault was one call: the next start works again.
+    assert_eq!(start_from(&app, &[]).await.status(), 200);
+}

@@ -234,6 +234,38 @@ async fn large_values_round_trip(s: Arc<dyn Store>) {
     assert_eq!(recv(&mut sub, Duration::from_secs(2)).await, big);
 }
 
+async fn increment_counts_once_per_caller_and_keeps_its_first_ttl(s: Arc<dyn Store>) {
+    let k = key("scan-budget", "2024-01-01");
+    // Concurrent callers each see their own count: no two the same, none lost.
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let s = s.clone();
+        let k = k.clone();
+        tasks.push(tokio::spawn(async move {
+            s.increment(&k, Duration::from_millis(600)).await.unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=64).collect::<Vec<u64>>());
+    assert_eq!(s.get(&k).await.unwrap(), Some(b"64".to_vec()));
+    // A later increment does not extend the counter's life: it ends with the first TTL.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.increment(&k, Duration::from_secs(60)).await.unwrap(), 65);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.get(&k).await.unwrap(), None, "expired with its first TTL");
+    assert_eq!(s.increment(&k, Duration::from_secs(5)).await.unwrap(), 1);
+    // A value that is not a counter is an error, not a reset.
+    let other = key("userinfo", "not-a-counter");
+    s.set(&other, b"{\"x\":1}".to_vec(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(s.increment(&other, Duration::from_secs(5)).await.is_err());
+}
+
 /// Each contract test once per store: `memory::NAME` and `redis::NAME`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -269,6 +301,7 @@ contract!(
     publish_reaches_current_subscribers,
     revocations_are_listed_until_they_lapse,
     large_values_round_trip,
+    increment_counts_once_per_caller_and_keeps_its_first_ttl,
 );
 
 // ---------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ pub struct WechatConfigBuilder {
     pub(super) session_ttl: Duration,
     pub(super) session_max_lifetime: Duration,
     pub(super) client_ip_header: Option<String>,
+    pub(super) client_ip_trusted_hops: Option<usize>,
+    pub(super) redis_start: super::RedisStart,
     pub(super) state_ttl: Duration,
     pub(super) userinfo_ttl: Duration,
     pub(super) scan_ttl: Duration,
@@ -94,6 +96,8 @@ impl Default for WechatConfigBuilder {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             session_max_lifetime: Duration::from_secs(30 * 24 * 3600),
             client_ip_header: None,
+            client_ip_trusted_hops: None,
+            redis_start: super::RedisStart::default(),
             state_ttl: Duration::from_secs(10 * 60),
             userinfo_ttl: Duration::from_secs(24 * 3600),
             scan_ttl: Duration::from_secs(5 * 60),
@@ -678,12 +682,21 @@ impl WechatConfigBuilder {
         self
     }
 
-    /// The request header that carries the client's IP address, set by a reverse proxy
-    /// you trust (for example `x-real-ip`). The layer bounds code exchanges per client
-    /// (concurrent ones, and failed ones per minute); it knows the client from this header,
-    /// else from axum's `ConnectInfo<SocketAddr>` (serve the app with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`). Only name a header that your
-    /// proxy always overwrites: clients can send any header they like.
+    /// The request header that carries the client's IP address behind reverse proxies
+    /// (`WECHAT_CLIENT_IP_HEADER`): `x-forwarded-for` behind proxies that append to it,
+    /// `x-real-ip` (or `cf-connecting-ip`…) behind one that sets it. The layer bounds scan
+    /// starts and code exchanges per client (an IPv6 client per /64) and shows the
+    /// client's address on the phone; without this setting the client is axum's
+    /// `ConnectInfo<SocketAddr>` (serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`).
+    ///
+    /// Every line of the header is read as one comma-separated list, in order, and the
+    /// client is the entry that the *first trusted proxy* appended: the right-most one, or
+    /// [`with_client_ip_trusted_hops`](Self::with_client_ip_trusted_hops) entries from the
+    /// right when several of your proxies append. Whatever stands left of it came from the
+    /// client and is ignored, so a client cannot pick its own address. A list shorter than
+    /// the number of hops, or an entry that is not an IP address (a request that did not
+    /// come through your proxies), falls back to the connection's peer.
     ///
     /// ```
     /// use wechat_auth::{ConfigError, WechatConfig};
@@ -692,7 +705,10 @@ impl WechatConfigBuilder {
     /// #     .with_public_url("https://example.com")
     /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
     /// #     .with_website_app("wx1000000000000001", "secret");
-    /// assert!(b().with_client_ip_header("x-real-ip").build().is_ok());
+    /// // nginx with `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+    /// assert!(b().with_client_ip_header("x-forwarded-for").build().is_ok());
+    /// // A cloud load balancer that appends, then nginx that appends too: two hops.
+    /// assert!(b().with_client_ip_header("x-forwarded-for").with_client_ip_trusted_hops(2).build().is_ok());
     /// assert!(matches!(
     ///     b().with_client_ip_header("x real ip").build(),
     ///     Err(ConfigError::InvalidHeaderName { setting: "client_ip_header", .. }),
@@ -700,6 +716,55 @@ impl WechatConfigBuilder {
     /// ```
     pub fn with_client_ip_header(mut self, name: impl Into<String>) -> Self {
         self.client_ip_header = Some(name.into());
+        self
+    }
+
+    /// How many trusted proxies append to the
+    /// [client IP header](Self::with_client_ip_header) (`WECHAT_CLIENT_IP_TRUSTED_HOPS`,
+    /// default 1): the client's address is that many entries from the right of its list.
+    /// `build()` refuses 0, more than 16, and hops without a header.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// # let b = || WechatConfig::builder()
+    /// #     .with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef")
+    /// #     .with_website_app("wx1000000000000001", "secret");
+    /// assert!(b().with_client_ip_header("x-forwarded-for").with_client_ip_trusted_hops(2).build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_client_ip_header("x-forwarded-for").with_client_ip_trusted_hops(0).build(),
+    ///     Err(ConfigError::InvalidSetting { setting: "WECHAT_CLIENT_IP_TRUSTED_HOPS", .. }),
+    /// ));
+    /// // Hops without a header would be ignored: refused instead.
+    /// assert!(b().with_client_ip_trusted_hops(2).build().is_err());
+    /// ```
+    pub fn with_client_ip_trusted_hops(mut self, hops: usize) -> Self {
+        self.client_ip_trusted_hops = Some(hops);
+        self
+    }
+
+    /// What happens when the store does not answer at start, in
+    /// [`WechatConfig::check_store`](super::WechatConfig::check_store)
+    /// (`WECHAT_REDIS_START=check|retry`): by default the check fails, so the app can exit
+    /// with the message; [`RedisStart::Retry`](super::RedisStart::Retry) starts anyway and
+    /// logs at error level until the store answers (for orchestrators that start the app
+    /// before Redis).
+    ///
+    /// ```
+    /// use wechat_auth::{RedisStart, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_redis_start(RedisStart::Retry)
+    ///     .build()?;
+    /// assert_eq!(cfg.redis_start(), RedisStart::Retry);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_redis_start(mut self, start: super::RedisStart) -> Self {
+        self.redis_start = start;
         self
     }
 

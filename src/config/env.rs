@@ -22,6 +22,23 @@ fn flag(var: &'static str) -> Result<bool, ConfigError> {
     }
 }
 
+/// A whole-number variable: unset is `None`; anything but digits is refused, naming it.
+pub(super) fn number(
+    var: &'static str,
+    value: Option<String>,
+    expected: &'static str,
+) -> Result<Option<u64>, ConfigError> {
+    value
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| ConfigError::InvalidSetting {
+                setting: var,
+                value: v,
+                expected,
+            })
+        })
+        .transpose()
+}
+
 fn pair(id: Option<String>, secret: Option<String>) -> Option<(String, Secret)> {
     match (id, secret) {
         (None, None) => None,
@@ -70,6 +87,26 @@ impl WechatConfigBuilder {
         b.open_base = env("WECHAT_OPEN_BASE");
         b.mp_base = env("WECHAT_MP_BASE");
         b.redis_url = env("WECHAT_REDIS_URL").map(Secret::new);
+        if let Some(v) = env("WECHAT_REDIS_START") {
+            b.redis_start = match v.to_ascii_lowercase().as_str() {
+                "check" | "fail" => super::RedisStart::Check,
+                "retry" => super::RedisStart::Retry,
+                _ => {
+                    return Err(ConfigError::InvalidSetting {
+                        setting: "WECHAT_REDIS_START",
+                        value: v,
+                        expected: "use check (exit when the store does not answer at start) or retry (start anyway, log errors until it answers)",
+                    });
+                }
+            };
+        }
+        b.client_ip_header = env("WECHAT_CLIENT_IP_HEADER");
+        b.client_ip_trusted_hops = number(
+            "WECHAT_CLIENT_IP_TRUSTED_HOPS",
+            env("WECHAT_CLIENT_IP_TRUSTED_HOPS"),
+            "use the number of your proxies that append to the client IP header, 1 to 16",
+        )?
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         super::push::from_env(&mut b, env)?;
         b.redis_ca_file = env("WECHAT_REDIS_CA_FILE").map(Into::into);
         b.relay_hub = env("WECHAT_RELAY_HUB");
@@ -83,5 +120,30 @@ impl WechatConfigBuilder {
             })
             .unwrap_or_default();
         Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_digits_and_a_bad_one_names_its_variable() {
+        let n = |v: &str| {
+            number(
+                "WECHAT_CLIENT_IP_TRUSTED_HOPS",
+                Some(v.to_owned()),
+                "1 to 16",
+            )
+        };
+        assert_eq!(n("2"), Ok(Some(2)));
+        assert_eq!(number("X", None, ""), Ok(None));
+        for bad in ["two", "-1", "1.5", " 2"] {
+            let e = n(bad).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("WECHAT_CLIENT_IP_TRUSTED_HOPS is {bad:?}; 1 to 16")
+            );
+        }
     }
 }

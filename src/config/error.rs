@@ -167,6 +167,16 @@ pub enum ConfigError {
     /// A relay setting (`WECHAT_RELAY_HUB`, `WECHAT_RELAY_TARGETS`) cannot be used.
     #[error("relay setting {0}")]
     InvalidRelay(String),
+    /// A setting has a value it cannot take.
+    #[error("{setting} is {value:?}; {expected}")]
+    InvalidSetting {
+        /// The setting: its environment variable (and builder method).
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What it may be.
+        expected: &'static str,
+    },
 }
 
 fn not_alphanumeric_note(alphanumeric: bool) -> &'static str {
@@ -205,6 +215,7 @@ impl ConfigError {
             Self::InvalidScanLimits => "InvalidScanLimits",
             Self::InvalidEmbedCss(_) => "InvalidEmbedCss",
             Self::InvalidRelay(_) => "InvalidRelay",
+            Self::InvalidSetting { .. } => "InvalidSetting",
         }
     }
 }

@@ -36,7 +36,7 @@ use crate::{
 pub use builder::WechatConfigBuilder;
 pub use error::ConfigError;
 pub(crate) use push_settings::PushSettings;
-pub use push_settings::ScanStartLimits;
+pub use push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 
 /// One WeChat app: its AppID and AppSecret.
 ///
@@ -262,6 +262,35 @@ pub enum GlobalTokenSource {
     Classic,
 }
 
+/// What [`WechatConfig::check_store`] does when the store does not answer at start
+/// (`WECHAT_REDIS_START`, [`WechatConfigBuilder::with_redis_start`]).
+///
+/// ```
+/// assert_eq!(wechat_auth::RedisStart::default(), wechat_auth::RedisStart::Check);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedisStart {
+    /// `check` (default): the check fails with a message naming the store (its URL, the
+    /// password hidden) and what went wrong; the app should not start.
+    #[default]
+    Check,
+    /// `retry`: the check logs the failure at error level and succeeds; a background task
+    /// checks again every few seconds, logging at error level each time, until the store
+    /// answers. Until then the layer answers 503 where it needs the store.
+    Retry,
+}
+
+/// The Redis store [`WechatConfig::check_store`] checks by its own rules (version, URL in
+/// the message), when the config made it.
+#[cfg(feature = "redis")]
+pub(crate) type StartCheck = Option<crate::store::RedisStore>;
+#[cfg(not(feature = "redis"))]
+pub(crate) type StartCheck = Option<std::convert::Infallible>;
+
+/// How often [`RedisStart::Retry`] checks a store that did not answer, at most.
+const START_RETRY_MAX: Duration = Duration::from_secs(30);
+
 /// The default of [`WechatConfigBuilder::with_body_timeout`].
 pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -325,7 +354,12 @@ pub struct WechatConfig {
     pub(crate) body_timeout: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) session_max_lifetime: Duration,
-    pub(crate) client_ip_header: Option<http::HeaderName>,
+    pub(crate) client_ip_header: Option<crate::limit::ClientIpHeader>,
+    /// What [`WechatConfig::check_store`] does when the store does not answer.
+    pub(crate) redis_start: RedisStart,
+    /// The Redis store made from `WECHAT_REDIS_URL`, for its own start check.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) redis: StartCheck,
     pub(crate) state_ttl: Duration,
     pub(crate) userinfo_ttl: Duration,
     pub(crate) scan_ttl: Duration,
@@ -379,6 +413,90 @@ impl fmt::Debug for WechatConfig {
 }
 
 impl WechatConfig {
+    /// Checks that the store answers; call it at start, before serving. With the Redis
+    /// store this connects, checks the server's version, and names the URL (password
+    /// hidden) in the error; any other store is asked for one key.
+    ///
+    /// What a failure does depends on [`RedisStart`] (`WECHAT_REDIS_START`): by default
+    /// the error is returned (end `main` with it: exit status 1 and the message); with
+    /// [`RedisStart::Retry`] it is logged at error level, `Ok` is returned, and a
+    /// background task (on the current Tokio runtime) keeps checking, logging each failure
+    /// at error level, until the store answers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// cfg.check_store().await?; // the in-process store always answers
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_store(&self) -> Result<(), crate::store::StoreError> {
+        let Err(e) = self.probe_store().await else {
+            return Ok(());
+        };
+        match self.redis_start {
+            RedisStart::Check => Err(e),
+            RedisStart::Retry => {
+                tracing::error!(error = %e, "the store does not answer; starting anyway (WECHAT_REDIS_START=retry), retrying");
+                let cfg = self.clone();
+                tokio::spawn(async move {
+                    let mut wait = Duration::from_secs(1);
+                    loop {
+                        tokio::time::sleep(wait).await;
+                        match cfg.probe_store().await {
+                            Ok(()) => {
+                                tracing::info!("the store answers now");
+                                return;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "the store still does not answer; retrying")
+                            }
+                        }
+                        wait = (wait * 2).min(START_RETRY_MAX);
+                    }
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// One check of the store.
+    async fn probe_store(&self) -> Result<(), crate::store::StoreError> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return redis.check().await;
+        }
+        self.store
+            .get("wechat-auth:start-check")
+            .await
+            .map(drop)
+            .map_err(|e| {
+                crate::store::StoreError::unavailable(format!(
+                    "the store {:?} does not answer: {e}",
+                    self.store
+                ))
+            })
+    }
+
+    /// What [`check_store`](Self::check_store) does when the store does not answer.
+    ///
+    /// ```
+    /// let cfg = wechat_auth::WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .build()?;
+    /// assert_eq!(cfg.redis_start(), wechat_auth::RedisStart::Check);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn redis_start(&self) -> RedisStart {
+        self.redis_start
+    }
+
     /// A builder with every setting at its default.
     ///
     /// ```

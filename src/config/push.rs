@@ -106,14 +106,54 @@ impl WechatConfigBuilder {
         self.push_settings.start_limits = limits;
         self
     }
+
+    /// How many scan-login QR codes (`qrcode/create`) the Official Account may make per
+    /// UTC day, counted in the store, so every instance sharing it shares the budget
+    /// (`WECHAT_SCAN_DAILY_BUDGET`; default
+    /// [`DEFAULT_SCAN_DAILY_BUDGET`](crate::DEFAULT_SCAN_DAILY_BUDGET), half of WeChat's
+    /// 100,000 a day, so logins run out before the account's quota that its other uses
+    /// share). Past it, `POST PREFIX/scan` answers `429` (page or JSON `scan_budget_spent`)
+    /// with `Retry-After` until the next UTC day; from 80 % on, each start counts in
+    /// `wechat_auth_scan_budget_total{state="low"}` and one warning is logged. `build()`
+    /// refuses 0.
+    ///
+    /// ```
+    /// use wechat_auth::{ConfigError, WechatConfig};
+    ///
+    /// let b = || WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_official_account("wx2000000000000002", "oa-secret");
+    /// assert!(b().with_scan_daily_budget(5_000).build().is_ok());
+    /// assert!(matches!(
+    ///     b().with_scan_daily_budget(0).build(),
+    ///     Err(ConfigError::InvalidSetting { setting: "WECHAT_SCAN_DAILY_BUDGET", .. })
+    /// ));
+    /// ```
+    pub fn with_scan_daily_budget(mut self, codes: u32) -> Self {
+        self.push_settings.daily_budget = Some(codes);
+        self
+    }
 }
 
-/// Reads `WECHAT_OA_PUSH_FORWARD_URL` and `WECHAT_SCAN_CONFIRM`.
+/// Reads `WECHAT_OA_PUSH_FORWARD_URL`, `WECHAT_SCAN_CONFIRM` and `WECHAT_SCAN_DAILY_BUDGET`.
 pub(super) fn from_env(
     b: &mut WechatConfigBuilder,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     b.push_settings.forward_raw = env("WECHAT_OA_PUSH_FORWARD_URL");
+    if let Some(n) = super::env::number(
+        "WECHAT_SCAN_DAILY_BUDGET",
+        env("WECHAT_SCAN_DAILY_BUDGET"),
+        BUDGET_EXPECTED,
+    )? {
+        b.push_settings.daily_budget =
+            Some(u32::try_from(n).map_err(|_| ConfigError::InvalidSetting {
+                setting: "WECHAT_SCAN_DAILY_BUDGET",
+                value: n.to_string(),
+                expected: BUDGET_EXPECTED,
+            })?);
+    }
     if let Some(v) = env("WECHAT_SCAN_CONFIRM") {
         b.push_settings.scan_confirm = Some(match v.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => true,
@@ -128,6 +168,9 @@ pub(super) fn from_env(
     }
     Ok(())
 }
+
+/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
+pub(super) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";
 
 #[cfg(test)]
 mod tests {
@@ -165,6 +208,42 @@ mod tests {
             read(&[("WECHAT_SCAN_CONFIRM", "maybe")]),
             Err(ConfigError::InvalidFlag {
                 var: "WECHAT_SCAN_CONFIRM",
+                ..
+            })
+        ));
+        assert_eq!(
+            read(&[("WECHAT_SCAN_DAILY_BUDGET", "5000")])
+                .unwrap()
+                .push_settings
+                .daily_budget(),
+            5000
+        );
+        assert_eq!(
+            read(&[]).unwrap().push_settings.daily_budget(),
+            crate::DEFAULT_SCAN_DAILY_BUDGET
+        );
+        for bad in ["lots", "-1", "1e5", "99999999999"] {
+            let e = read(&[("WECHAT_SCAN_DAILY_BUDGET", bad)]).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::InvalidSetting {
+                        setting: "WECHAT_SCAN_DAILY_BUDGET",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+            assert!(
+                e.to_string().starts_with("WECHAT_SCAN_DAILY_BUDGET is "),
+                "{e}"
+            );
+        }
+        let zero = read(&[("WECHAT_SCAN_DAILY_BUDGET", "0")]).unwrap();
+        assert!(matches!(
+            zero.push_settings.checked(),
+            Err(ConfigError::InvalidSetting {
+                setting: "WECHAT_SCAN_DAILY_BUDGET",
                 ..
             })
         ));

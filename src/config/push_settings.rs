@@ -77,7 +77,18 @@ pub(crate) struct PushSettings {
     /// `None`: the default (on when an Official Account is configured).
     pub(crate) scan_confirm: Option<bool>,
     pub(crate) start_limits: ScanStartLimits,
+    /// QR codes a day across instances; `None`: [`DEFAULT_SCAN_DAILY_BUDGET`].
+    pub(crate) daily_budget: Option<u32>,
 }
+
+/// The default daily budget of scan-login QR codes per account
+/// ([`with_scan_daily_budget`](crate::WechatConfigBuilder::with_scan_daily_budget)): half of
+/// the 100,000 `qrcode/create` calls WeChat allows an account a day.
+///
+/// ```
+/// assert_eq!(wechat_auth::DEFAULT_SCAN_DAILY_BUDGET, 50_000);
+/// ```
+pub const DEFAULT_SCAN_DAILY_BUDGET: u32 = 50_000;
 
 impl fmt::Debug for PushSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,6 +97,7 @@ impl fmt::Debug for PushSettings {
             .field("forward", &self.forward.as_ref().map(Url::origin))
             .field("scan_confirm", &self.scan_confirm)
             .field("start_limits", &self.start_limits)
+            .field("daily_budget", &self.daily_budget())
             .finish()
     }
 }
@@ -103,6 +115,18 @@ impl PushSettings {
         if self.start_limits.quotas().is_none() {
             return Err(ConfigError::InvalidScanLimits);
         }
+        if self.daily_budget == Some(0) {
+            return Err(ConfigError::InvalidSetting {
+                setting: "WECHAT_SCAN_DAILY_BUDGET",
+                value: "0".to_owned(),
+                expected: super::push::BUDGET_EXPECTED,
+            });
+        }
         Ok(self)
+    }
+
+    /// The daily budget of scan-login QR codes.
+    pub(crate) fn daily_budget(&self) -> u32 {
+        self.daily_budget.unwrap_or(DEFAULT_SCAN_DAILY_BUDGET)
     }
 }

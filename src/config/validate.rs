@@ -15,19 +15,22 @@ use crate::{Secret, client::OaScope, push::PushCrypto, store::Store};
 fn redis_store(
     url: &Secret,
     ca_file: Option<&std::path::Path>,
-) -> Result<Arc<dyn Store>, ConfigError> {
+) -> Result<(Arc<dyn Store>, super::StartCheck), ConfigError> {
     let store = crate::store::RedisStore::connect_lazy(url.expose());
     let store = match ca_file {
         Some(path) => store.and_then(|s| s.with_ca_file(path)),
         None => store,
     };
     store
-        .map(|s| Arc::new(s) as Arc<dyn Store>)
+        .map(|s| (Arc::new(s.clone()) as Arc<dyn Store>, Some(s)))
         .map_err(|e| ConfigError::InvalidRedisUrl(e.to_string()))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis_store(_: &Secret, _: Option<&std::path::Path>) -> Result<Arc<dyn Store>, ConfigError> {
+fn redis_store(
+    _: &Secret,
+    _: Option<&std::path::Path>,
+) -> Result<(Arc<dyn Store>, super::StartCheck), ConfigError> {
     Err(ConfigError::RedisFeatureMissing)
 }
 
@@ -265,14 +268,32 @@ impl WechatConfigBuilder {
             60,
             400 * 24 * 3600,
         )?;
-        let client_ip_header = match &self.client_ip_header {
-            None => None,
-            Some(name) => Some(http::HeaderName::try_from(name.as_str()).map_err(|_| {
-                ConfigError::InvalidHeaderName {
-                    setting: "client_ip_header",
-                    value: name.clone(),
+        let client_ip_header = match (&self.client_ip_header, self.client_ip_trusted_hops) {
+            (None, None) => None,
+            (None, Some(hops)) => {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "WECHAT_CLIENT_IP_TRUSTED_HOPS",
+                    value: hops.to_string(),
+                    expected: "it needs WECHAT_CLIENT_IP_HEADER (with_client_ip_header): the header the trusted proxies append to",
+                });
+            }
+            (Some(name), hops) => {
+                let name = http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                    ConfigError::InvalidHeaderName {
+                        setting: "client_ip_header",
+                        value: name.clone(),
+                    }
+                })?;
+                let trusted_hops = hops.unwrap_or(1);
+                if !(1..=16).contains(&trusted_hops) {
+                    return Err(ConfigError::InvalidSetting {
+                        setting: "WECHAT_CLIENT_IP_TRUSTED_HOPS",
+                        value: trusted_hops.to_string(),
+                        expected: "use the number of your proxies that append to the client IP header, 1 to 16",
+                    });
                 }
-            })?),
+                Some(crate::limit::ClientIpHeader { name, trusted_hops })
+            }
         };
         check("state_ttl", self.state_ttl, 30, 3600)?;
         check("userinfo_ttl", self.userinfo_ttl, 1, 30 * 24 * 3600)?;
@@ -291,11 +312,12 @@ impl WechatConfigBuilder {
 
         // Created here, once: every layer and clone made from this config shares it (a
         // logout through one layer is seen by the others; one code single flight for all).
-        let store: Arc<dyn Store> = match (self.store, &self.redis_url) {
-            (Some(store), _) => store,
-            (None, None) => Arc::new(crate::store::MemoryStore::new()),
+        let (store, redis): (Arc<dyn Store>, _) = match (self.store, &self.redis_url) {
+            (Some(store), _) => (store, None),
+            (None, None) => (Arc::new(crate::store::MemoryStore::new()), None),
             (None, Some(url)) => redis_store(url, self.redis_ca_file.as_deref())?,
         };
+        let redis_start = self.redis_start;
 
         if let Some(page) = &self.mini_code_page
             && (page.is_empty() || page.starts_with('/') || page.contains('?') || page.len() > 256)
@@ -344,6 +366,8 @@ impl WechatConfigBuilder {
             session_ttl: self.session_ttl,
             session_max_lifetime: self.session_max_lifetime,
             client_ip_header,
+            redis_start,
+            redis,
             state_ttl: self.state_ttl,
             userinfo_ttl: self.userinfo_ttl,
             scan_ttl: self.scan_ttl,

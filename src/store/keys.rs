@@ -78,6 +78,11 @@ impl Key {
         Self::new(appid, "scan", id)
     }
 
+    /// The count of scan-login QR codes made on UTC day `day` (days since the epoch).
+    pub(crate) fn scan_budget(appid: &str, day: u64) -> Self {
+        Self::new(appid, "scan-budget", &day.to_string())
+    }
+
     /// A pushed message already handed to the app (`dedupe` is WeChat's `MsgId`, or the
     /// sender and time of an event; only its digest is kept).
     pub(crate) fn push_seen(appid: &str, dedupe: &str) -> Self {

@@ -11,7 +11,7 @@ use std::{
 
 use tokio::sync::broadcast;
 
-use super::{BoxFuture, Revocation, Store, StoreResult, Subscription};
+use super::{BoxFuture, Revocation, Store, StoreError, StoreResult, Subscription};
 use crate::clock::now_unix;
 
 /// The default [`Store`]: in this process, bounded, every entry with its own TTL.
@@ -425,6 +425,31 @@ impl Store for MemoryStore {
                 shard.remove(key, now);
             }
             Ok(matches)
+        })
+    }
+
+    fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            let now = self.entries.now();
+            let mut shard = self.entries.shard(key);
+            let (count, expires) = match shard.get(key, now) {
+                None => (0, self.entries.expiry(ttl)),
+                Some(slot) => {
+                    let count = slot
+                        .value
+                        .as_deref()
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| StoreError::Corrupt {
+                            key: key.to_owned(),
+                            detail: "not a counter".to_owned(),
+                        })?;
+                    (count, slot.expires)
+                }
+            };
+            let count = count.saturating_add(1);
+            shard.insert(key, count.to_string().into_bytes(), expires, now);
+            Ok(count)
         })
     }
 

@@ -5,7 +5,7 @@
 //! user tokens and userinfo, codes already exchanged, pending scan scenes, the Official
 //! Account's global access token, and the session deny-list. Values are opaque bytes with a
 //! TTL, plus the few atomic operations the flows need (claim a key once, take a key once,
-//! delete a key only if it still holds a value) and a notification channel (a waiting browser
+//! delete a key only if it still holds a value, count up a shared counter) and a notification channel (a waiting browser
 //! wakes up when its scan is confirmed). That is all a shared store such as Redis must offer
 //! for several instances to serve one site.
 //!
@@ -203,6 +203,26 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         key: &'a str,
         expected: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<bool>>;
+
+    /// Adds 1 to the counter under `key` and answers the new count. A counter that does
+    /// not exist (or has expired) starts from 0 and lives for `ttl` from this first
+    /// increment; later increments do not move its expiry. Every caller on every instance
+    /// sees a different count. The value is the count in decimal ASCII (what Redis `INCR`
+    /// keeps), so [`get`](Self::get) reads it as such.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let day = Duration::from_secs(24 * 3600);
+    /// assert_eq!(store.increment("qr-codes-today", day).await?, 1);
+    /// assert_eq!(store.increment("qr-codes-today", day).await?, 2);
+    /// assert_eq!(store.get("qr-codes-today").await?, Some(b"2".to_vec()));
+    /// # Ok(()) }
+    /// ```
+    fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, StoreResult<u64>>;
 
     /// Sends `message` to every current subscriber of `topic` (on every instance).
     fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>>;

@@ -44,7 +44,7 @@ impl CountingStore {
         })
     }
 
-    /// Writes that changed something so far: every set and revoke, a set_if_absent that
+    /// Writes that changed something so far: every set, increment and revoke, a set_if_absent that
     /// stored, a take that removed, a delete_if_eq that deleted. (A refused
     /// set_if_absent is a check, not a write.)
     pub fn writes(&self) -> u64 {
@@ -151,6 +151,15 @@ impl Store for CountingStore {
                 self.write();
             }
             Ok(deleted)
+        })
+    }
+
+    fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            self.gate().await?;
+            self.write();
+            self.log.lock().unwrap().push((key.to_owned(), ttl));
+            self.inner.increment(key, ttl).await
         })
     }
 

@@ -350,6 +350,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     let ttl = auth.config().scan_ttl.as_secs();
     let (qr_url, expires_in) = match via {
         Via::FollowOa => {
+            spend_budget(auth).await?;
             let request =
                 QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
             let ticket = auth
@@ -357,7 +358,8 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
                     let request = request.clone();
                     async move { auth.client().qrcode_create(&token, &request).await }
                 })
-                .await?;
+                .await
+                .map_err(quota_reached)?;
             // WeChat may shorten the lifetime; never promise more than it granted.
             let expires_in = ticket
                 .expire_seconds
@@ -406,6 +408,63 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     respond::set_cookie(&mut res, &last);
     tracing::debug!("scan started");
     Ok(res)
+}
+
+/// Seconds in a day.
+const DAY: u64 = 24 * 3600;
+/// WeChat's day starts at midnight Beijing time (UTC+8).
+const BEIJING: u64 = 8 * 3600;
+
+/// Takes one QR code from the account's daily budget, shared by every instance through
+/// the store (one counter per account and UTC day), or refuses when it is spent.
+async fn spend_budget(auth: &Engine) -> Result<(), Failure> {
+    let Some(oa) = &auth.config().official_account else {
+        return Ok(());
+    };
+    let budget = u64::from(auth.config().push_settings.daily_budget());
+    let now = now_unix();
+    let (day, left) = (now / DAY, DAY - now % DAY);
+    let key = Key::scan_budget(oa.app().appid(), day);
+    // The counter outlives its day a little, so clocks a few seconds apart agree on it.
+    let used = auth
+        .store()
+        .increment(&key, Duration::from_secs(left + 3600))
+        .await?;
+    if used > budget {
+        crate::metrics::scan_budget("spent");
+        tracing::warn!(
+            budget,
+            "scan start refused: today's QR code budget is spent"
+        );
+        return Err(Failure::ScanBudgetSpent(left));
+    }
+    // From 80 % on: counted, and said once (exactly one start sees the threshold).
+    let low = budget - budget / 5;
+    if used >= low {
+        crate::metrics::scan_budget("low");
+        if used == low {
+            tracing::warn!(
+                used,
+                budget,
+                "80 % of today's scan-login QR code budget is used (WECHAT_SCAN_DAILY_BUDGET)"
+            );
+        }
+    } else {
+        crate::metrics::scan_budget("ok");
+    }
+    Ok(())
+}
+
+/// WeChat's 45009 on `qrcode/create` as what it means: no more QR codes until WeChat's
+/// next day.
+fn quota_reached(f: Failure) -> Failure {
+    match &f {
+        Failure::Wechat(e) if e.errcode() == Some(45009) => {
+            tracing::error!(error = %e, "WeChat's daily qrcode/create quota is reached: scan login is off until tomorrow (Beijing time)");
+            Failure::ScanQuotaReached(DAY - (now_unix() + BEIJING) % DAY)
+        }
+        _ => f,
+    }
 }
 
 /// The JSON answer of a start.

@@ -51,6 +51,18 @@ static DELETE_IF_EQ: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Counts `KEYS[1]` up by one; a new counter expires `ARGV[1]` ms later (later increments
+/// keep that expiry).
+static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local n = redis.call('INCR', KEYS[1])
+        if n == 1 then
+            redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        end
+        return n",
+    )
+});
+
 /// Deny-list insert: `KEYS[1]` the sorted set (family → until), `KEYS[2]` the hash (family
 /// → through); `ARGV` = now, until, family, through. Lapsed families go first; an entry only
 /// widens (the later `until`, the larger `through`); both keys expire one second after the
@@ -575,6 +587,18 @@ impl Store for RedisStore {
                 .invoke_async(&mut c)
                 .await?;
             Ok(deleted == 1)
+        }))
+    }
+
+    fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, StoreResult<u64>> {
+        let key = self.key(key);
+        Box::pin(self.run("increment", move |mut c| async move {
+            let n: i64 = INCREMENT
+                .key(key)
+                .arg(ttl_ms(ttl))
+                .invoke_async(&mut c)
+                .await?;
+            Ok(u64::try_from(n).unwrap_or(0))
         }))
     }
 
