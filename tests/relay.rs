@@ -416,7 +416,7 @@ async fn popup_and_in_frame_logins_go_through_the_hub() {
     assert!(
         csp.contains(&format!(
             "frame-src {} {} 'self';",
-            url::Url::parse(mock.url())
+            url::Url::parse(&mock.url())
                 .unwrap()
                 .origin()
                 .ascii_serialization(),

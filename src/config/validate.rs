@@ -207,7 +207,14 @@ impl WechatConfigBuilder {
         for o in &self.relay_targets {
             let site_prefix = |u: &Url| match u.path() {
                 "" | "/" => Some(prefix.clone()),
-                p if valid_relay_prefix(p) && o.ends_with(p) => Some(p.to_owned()),
+                // As written: no segment the parser resolved away (`..`, `.`, `\\`).
+                p if valid_relay_prefix(p)
+                    && o.ends_with(p)
+                    && !o.contains("..")
+                    && !o.contains('\\') =>
+                {
+                    Some(p.to_owned())
+                }
                 _ => None,
             };
             match Url::parse(o) {
