@@ -291,9 +291,10 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
 }
 
 /// Binds `state` to this browser: the signed, short-lived cookie named after it, carrying
-/// the checked `return_to`, the channel and a popup's nonce. The browser's expired, unreadable and oldest
-/// state cookies are cleared ([`Engine::drop_old_state_cookies`]), so they cannot pile up
-/// into a request header too large for the server or a proxy in front of it.
+/// the checked `return_to`, the channel and a popup's nonce. The browser's expired,
+/// unreadable and oldest state cookies are cleared ([`Engine::drop_old_state_cookies`]), so
+/// they cannot pile up into a request header too large for the server or a proxy in front
+/// of it.
 pub(crate) fn set_state_cookie(
     auth: &Engine,
     req: &Parts,
