@@ -30,8 +30,6 @@ use crate::{
 const ISSUER: &str = "wechat-auth";
 /// The audience of session tokens.
 const AUD_SESSION: &str = "wechat-auth/session";
-/// The audience of state tickets (so one can never pass for the other).
-const AUD_STATE: &str = "wechat-auth/state";
 /// Clock skew tolerated between instances, in seconds.
 const LEEWAY: u64 = 5;
 
@@ -76,6 +74,47 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// What a state ticket is for. Each kind is signed with an audience of its own (never the
+/// sessions'), and verifying one names the kind it expects, so a ticket of one kind can
+/// never be replayed as another (a scan proof as a login state, a confirm page's cookie as
+/// its form token, …) even where the bound values would match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TicketPurpose {
+    /// The login's state cookie (`wechat_state_*`): website and Official Account logins,
+    /// shown as a page, a popup or an embedded QR, relayed or not.
+    Login,
+    /// A browser's proof that it started a scan (`wechat_scan_*`).
+    ScanBrowser,
+    /// The scan confirm page's own web authorization state (`wechat_cstate_*`).
+    ConfirmState,
+    /// Which phone user opened a scan confirm page (`wechat_cuser_*`).
+    ConfirmUser,
+    /// The scan confirm page's form token.
+    ConfirmForm,
+}
+
+impl TicketPurpose {
+    /// Every purpose, in the order of their validations in [`SessionKeys`].
+    const ALL: [Self; 5] = [
+        Self::Login,
+        Self::ScanBrowser,
+        Self::ConfirmState,
+        Self::ConfirmUser,
+        Self::ConfirmForm,
+    ];
+
+    /// The audience tickets of this purpose are signed for.
+    fn audience(self) -> &'static str {
+        match self {
+            Self::Login => "wechat-auth/state/login",
+            Self::ScanBrowser => "wechat-auth/state/scan",
+            Self::ConfirmState => "wechat-auth/state/confirm-state",
+            Self::ConfirmUser => "wechat-auth/state/confirm-user",
+            Self::ConfirmForm => "wechat-auth/state/confirm-form",
+        }
+    }
+}
+
 /// The claims of a state ticket: what the callback needs to finish a login safely.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct StateTicket {
@@ -86,22 +125,41 @@ pub(crate) struct StateTicket {
     /// The channel the login was started for.
     pub(crate) ch: Channel,
     pub(crate) exp: u64,
+    /// The popup's nonce (`login?display=popup&nonce=…`), which the callback's popup page
+    /// echoes so that the opener knows the message is about its own login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pn: Option<String>,
     #[serde(default)]
     iss: String,
+    /// The [`TicketPurpose`]'s audience.
     #[serde(default)]
     aud: String,
 }
 
 impl StateTicket {
-    pub(crate) fn new(state: String, return_to: String, channel: Channel, ttl: Duration) -> Self {
+    /// A ticket of kind `purpose` for `state`, valid for `ttl`.
+    pub(crate) fn new(
+        purpose: TicketPurpose,
+        state: String,
+        return_to: String,
+        channel: Channel,
+        ttl: Duration,
+    ) -> Self {
         Self {
             st: state,
             rt: return_to,
             ch: channel,
             exp: now_unix() + ttl.as_secs(),
+            pn: None,
             iss: ISSUER.to_owned(),
-            aud: AUD_STATE.to_owned(),
+            aud: purpose.audience().to_owned(),
         }
+    }
+
+    /// The ticket carrying the popup's nonce.
+    pub(crate) fn with_nonce(mut self, nonce: Option<String>) -> Self {
+        self.pn = nonce;
+        self
     }
 }
 
@@ -130,7 +188,8 @@ pub(crate) struct SessionKeys {
     signing: EncodingKey,
     verifying: Vec<DecodingKey>,
     session_validation: Validation,
-    state_validation: Validation,
+    /// One per [`TicketPurpose`], in the order of [`TicketPurpose::ALL`].
+    state_validation: [Validation; TicketPurpose::ALL.len()],
     verified: VerifiedCache,
 }
 
@@ -271,7 +330,7 @@ impl SessionKeys {
             signing,
             verifying,
             session_validation: validation(AUD_SESSION),
-            state_validation: validation(AUD_STATE),
+            state_validation: TicketPurpose::ALL.map(|p| validation(p.audience())),
             verified: VerifiedCache::new(),
         }
     }
@@ -382,21 +441,28 @@ impl SessionKeys {
         self.verified.get(token).map(|(session, _)| session)
     }
 
-    /// Signs a state ticket for the state cookie.
+    /// Signs a state ticket (for the purpose it was made for).
     pub(crate) fn sign_state(&self, ticket: &StateTicket) -> String {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), ticket, &self.signing)
             .unwrap_or_default()
     }
 
-    /// Verifies a state cookie's value and that it belongs to `state`.
-    pub(crate) fn verify_state(&self, cookie_value: &str, state: &str) -> Option<StateTicket> {
+    /// Verifies a signed ticket's value: that it was signed for `purpose`, and that it
+    /// belongs to `state`.
+    pub(crate) fn verify_state(
+        &self,
+        cookie_value: &str,
+        state: &str,
+        purpose: TicketPurpose,
+    ) -> Option<StateTicket> {
         if cookie_value.len() > 4096 {
             return None;
         }
+        let validation = &self.state_validation[purpose as usize];
         let ticket: StateTicket = self
             .verifying
             .iter()
-            .find_map(|key| jsonwebtoken::decode(cookie_value, key, &self.state_validation).ok())?
+            .find_map(|key| jsonwebtoken::decode(cookie_value, key, validation).ok())?
             .claims;
         (ticket.st == state).then_some(ticket)
     }
@@ -589,17 +655,104 @@ mod tests {
     fn state_ticket_is_bound_to_its_state_and_not_a_session() {
         let k = keys(&[K1]);
         let ticket = StateTicket::new(
+            TicketPurpose::Login,
             "abcDEF123".into(),
             "/profile".into(),
             Channel::Website,
             Duration::from_secs(60),
         );
         let v = k.sign_state(&ticket);
-        assert_eq!(k.verify_state(&v, "abcDEF123"), Some(ticket));
-        assert!(k.verify_state(&v, "other").is_none());
+        assert_eq!(
+            k.verify_state(&v, "abcDEF123", TicketPurpose::Login),
+            Some(ticket)
+        );
+        assert!(k.verify_state(&v, "other", TicketPurpose::Login).is_none());
         assert!(k.verify(&v).is_none(), "a state ticket is not a session");
         let s = web(&k, &alice(), 60);
-        assert!(k.verify_state(s.token.expose(), "abcDEF123").is_none());
+        for purpose in TicketPurpose::ALL {
+            assert!(
+                k.verify_state(s.token.expose(), "abcDEF123", purpose)
+                    .is_none()
+            );
+        }
+    }
+
+    #[test]
+    fn a_ticket_of_one_purpose_never_passes_for_another() {
+        let k = keys(&[K1]);
+        for (i, made_for) in TicketPurpose::ALL.into_iter().enumerate() {
+            assert_eq!(made_for as usize, i, "ALL is in discriminant order");
+            // The same state, return_to and channel: only the purpose differs.
+            let ticket = StateTicket::new(
+                made_for,
+                "S1".into(),
+                "oAlice".into(),
+                Channel::ScanFollow,
+                Duration::from_secs(60),
+            );
+            let signed = k.sign_state(&ticket);
+            for expected in TicketPurpose::ALL {
+                let verified = k.verify_state(&signed, "S1", expected);
+                if expected == made_for {
+                    assert_eq!(verified.as_ref(), Some(&ticket), "{made_for:?}");
+                } else {
+                    assert!(
+                        verified.is_none(),
+                        "a {made_for:?} ticket passed as {expected:?}"
+                    );
+                }
+            }
+        }
+        let audiences: std::collections::HashSet<_> =
+            TicketPurpose::ALL.map(TicketPurpose::audience).into();
+        assert_eq!(audiences.len(), TicketPurpose::ALL.len());
+        assert!(!audiences.contains(AUD_SESSION));
+    }
+
+    #[test]
+    fn a_ticket_of_the_old_shared_audience_is_refused() {
+        // What every kind was signed for before purposes: no longer valid for any.
+        let k = keys(&[K1]);
+        let mut ticket = StateTicket::new(
+            TicketPurpose::Login,
+            "S1".into(),
+            "/".into(),
+            Channel::Website,
+            Duration::from_secs(60),
+        );
+        ticket.aud = "wechat-auth/state".into();
+        let signed = k.sign_state(&ticket);
+        for purpose in TicketPurpose::ALL {
+            assert!(k.verify_state(&signed, "S1", purpose).is_none());
+        }
+    }
+
+    #[test]
+    fn the_popup_nonce_is_signed_with_the_ticket() {
+        let k = keys(&[K1]);
+        let ticket = StateTicket::new(
+            TicketPurpose::Login,
+            "S1".into(),
+            "/".into(),
+            Channel::Website,
+            Duration::from_secs(60),
+        )
+        .with_nonce(Some("n0nce0123456789abcdef".into()));
+        let signed = k.sign_state(&ticket);
+        let back = k.verify_state(&signed, "S1", TicketPurpose::Login).unwrap();
+        assert_eq!(back.pn.as_deref(), Some("n0nce0123456789abcdef"));
+        // Another nonce in the payload breaks the signature.
+        let (head, rest) = signed.split_once('.').unwrap();
+        let (payload, sig) = rest.split_once('.').unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+        json["pn"] = "attacker-nonce-0123456789".into();
+        let forged = format!("{head}.{}.{sig}", b64.encode(json.to_string()));
+        assert!(
+            k.verify_state(&forged, "S1", TicketPurpose::Login)
+                .is_none()
+        );
     }
 
     #[test]

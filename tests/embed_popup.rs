@@ -391,6 +391,137 @@ async fn the_popup_callback_tells_its_opener_and_only_its_origin() {
     assert_eq!(res.status(), 400);
 }
 
+/// The popup page's message (`data-message`) of a callback response.
+async fn popup_message(res: reqwest::Response) -> serde_json::Value {
+    let html = res.text().await.unwrap();
+    serde_json::from_str(&data_attr(&html, "message")).unwrap()
+}
+
+#[tokio::test]
+async fn the_popup_message_carries_the_popups_nonce_only_when_its_state_verified() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(common::config(&mock)).await;
+    let b = browser();
+    const NONCE: &str = "0123456789abcdef0123456789abcdef";
+    let with_nonce = format!("&return_to=/profile&nonce={NONCE}");
+
+    // The nonce stays on this site: WeChat never sees it.
+    let wechat = popup_login(&app, &b, &with_nonce).await;
+    assert!(!wechat.contains(NONCE), "{wechat}");
+    let callback = common::wechat_answers(&b, &wechat, "alice", "approve").await;
+    assert!(!callback.contains(NONCE), "{callback}");
+    // Logged in: the opener's nonce is echoed.
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(common::session_token(&res).is_some());
+    assert_eq!(
+        popup_message(res).await,
+        serde_json::json!({ "type": "wechat-auth", "ok": true, "return_to": "/profile", "nonce": NONCE })
+    );
+
+    // Declined: echoed too.
+    let wechat = popup_login(&app, &b, &with_nonce).await;
+    let callback = common::wechat_answers(&b, &wechat, "alice", "deny").await;
+    let message = popup_message(b.get(&callback).send().await.unwrap()).await;
+    assert_eq!(
+        (message["code"].as_str(), message["nonce"].as_str()),
+        (Some("cancelled"), Some(NONCE))
+    );
+
+    // A failure after the state verified (a code WeChat refuses): the opener must learn it.
+    let wechat = popup_login(&app, &b, &with_nonce).await;
+    let callback = common::wechat_answers(&b, &wechat, "alice", "approve").await;
+    let mut forged = url::Url::parse(&absolute(&app, &callback)).unwrap();
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "code" {
+                "not-a-code".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let res = b.get(forged.as_str()).send().await.unwrap();
+    assert!(common::session_token(&res).is_none());
+    let message = popup_message(res).await;
+    assert_eq!(message["ok"], false, "{message}");
+    assert_eq!(message["nonce"], NONCE, "{message}");
+
+    // The state does not verify: another browser, a made-up state, a nonce in the callback's
+    // own query. No nonce in any of these messages, so no pending popup takes them.
+    let wechat = popup_login(&app, &b, &with_nonce).await;
+    let callback = common::wechat_answers(&b, &wechat, "alice", "approve").await;
+    let attacker = browser();
+    for url in [
+        absolute(&app, &callback),
+        format!("{}&nonce={NONCE}", absolute(&app, &callback)),
+        format!("{}/auth/wechat/callback?display=popup&state=x", app.url),
+        format!(
+            "{}/auth/wechat/callback?display=popup&state=x&nonce={NONCE}",
+            app.url
+        ),
+        format!(
+            "{}/auth/wechat/callback?display=popup&state=x&code=c",
+            app.url
+        ),
+        format!("{}/auth/wechat/callback?display=popup", app.url),
+    ] {
+        let res = attacker.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{url}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains(NONCE), "{url}: {html}");
+        let message: serde_json::Value =
+            serde_json::from_str(&data_attr(&html, "message")).unwrap();
+        assert_eq!(message["ok"], false, "{url}: {message}");
+        assert!(
+            matches!(
+                message["code"].as_str(),
+                Some("state_mismatch" | "bad_request")
+            ),
+            "{url}: {message}"
+        );
+        assert!(message.get("nonce").is_none(), "{url}: {message}");
+    }
+    // The victim's own browser still completes that login, with its nonce.
+    let res = b.get(absolute(&app, &callback)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(popup_message(res).await["nonce"], NONCE);
+
+    // A nonce of another shape is refused at the start.
+    for bad in [
+        "short",
+        "has%20space0123456789",
+        &"x".repeat(65),
+        "%3Cscript%3E0123456789abcdef",
+    ] {
+        let res = b
+            .get(format!(
+                "{}/auth/wechat/login?display=popup&nonce={bad}",
+                app.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        assert!(!set_cookie_named(&res, "wechat_state_"), "{bad}");
+    }
+    // embed.js makes a nonce per popup with the browser's CSPRNG and ignores messages
+    // without it.
+    let js = b
+        .get(format!("{}/auth/wechat/embed.js", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(js.contains("crypto.getRandomValues(bytes)"));
+    assert!(js.contains("data.nonce === nonce"));
+}
+
 #[tokio::test]
 async fn every_page_keeps_frames_out_except_the_embed_host_and_the_in_frame_callback() {
     let mock = MockWechat::start().await.unwrap();

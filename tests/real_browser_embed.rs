@@ -1,12 +1,15 @@
 //! The website login on the site's own page in real Chromium, with the app on `localhost`
 //! and the mock WeChat on `127.0.0.1` (different sites, so `SameSite` and frame rules behave
 //! as in production): the embedded QR in both `self_redirect` modes, the popup (success,
-//! denial, blocked, a foreign opener), the frame policy of the pages, and the Official
+//! denial, blocked, a foreign opener, another site's page that opens the callback to end a
+//! pending popup), both through a relay hub, the frame policy of the pages, and the Official
 //! Account's adaptive scope. Skips (one line) without Chromium, fails under `CI=true`.
 
 #[path = "support/browser.rs"]
 mod browser;
 mod common;
+#[path = "support/relay_sites.rs"]
+mod relay_sites;
 #[path = "support/sites.rs"]
 mod sites;
 
@@ -415,5 +418,222 @@ async fn chromium_adaptive_scope_asks_for_consent_only_when_the_profile_is_neede
             assert_eq!(mock.calls("sns/userinfo"), 1, "one consent, one userinfo call");
         },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_another_site_cannot_end_a_pending_popup() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = sites::app_on_localhost(common::config(&mock)).await;
+    // The attacker's page, on another site, opens this site's callback with `noopener`:
+    // the page it gets has no opener, so it broadcasts its (failed) result to the site.
+    let attacker = sites::noopener_opener(&format!(
+        "{}/auth/wechat/callback?display=popup&state=x",
+        app.url
+    ))
+    .await;
+    let app_url = app.url.clone();
+    let attacker_url = attacker.url.clone();
+    in_chromium(|client| async move {
+        client.goto(&format!("{app_url}/")).await.unwrap();
+        let main = client.window().await.unwrap();
+        // Anything said on the site's channel is heard here too (the test's own ear).
+        client
+            .execute(
+                "window.__heard = [];
+                 new BroadcastChannel('wechat-auth').onmessage = function (e) { window.__heard.push(e.data); };
+                 return 1;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        // The victim's popup, pending on WeChat's page.
+        client
+            .find(Locator::Id("popup"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let windows = wait_windows(&client, 2).await;
+        let popup = windows.into_iter().find(|w| *w != main).unwrap();
+        client.switch_to_window(popup.clone()).await.unwrap();
+        client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::XPath(APPROVE_ALICE))
+            .await
+            .expect("the popup shows WeChat's page");
+
+        // Meanwhile, in another tab, the attacker's page fires.
+        let tab = client.new_window(true).await.unwrap().handle;
+        client.switch_to_window(tab.clone()).await.unwrap();
+        client.goto(&format!("{attacker_url}/")).await.unwrap();
+        client
+            .find(Locator::Id("go"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client.switch_to_window(main.clone()).await.unwrap();
+        let heard = wait_for_js(
+            &client,
+            "return window.__heard.length ? window.__heard : null",
+            "the attacker's callback page broadcast its result",
+        )
+        .await;
+        assert_eq!(heard[0]["code"], "state_mismatch", "{heard}");
+        assert!(heard[0].get("nonce").is_none(), "{heard}");
+        // Give the victim's page time to (wrongly) act on it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let result = client
+            .execute("return window.__popup === undefined ? null : window.__popup", vec![])
+            .await
+            .unwrap();
+        assert_eq!(result, serde_json::Value::Null, "the victim's popup() resolved: {result}");
+        let open = client.windows().await.unwrap();
+        assert!(open.contains(&popup), "the victim's popup was closed");
+
+        // The real login still completes in the popup, and the opener takes it.
+        client.switch_to_window(popup.clone()).await.unwrap();
+        client
+            .find(Locator::XPath(APPROVE_ALICE))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client.switch_to_window(main.clone()).await.unwrap();
+        assert_logged_in_as_alice(&client, &mock, &app_url).await;
+        assert!(!client.windows().await.unwrap().contains(&popup), "the popup closed");
+    })
+    .await;
+}
+
+/// A hub on `127.0.0.1` and the app on `localhost` logging in through it (`with_relay_hub`);
+/// the mock accepts only the hub's host as callback domain. The hub is served as long as
+/// the returned guard lives.
+async fn app_behind_a_hub(mock: &MockWechat) -> (sites::Site, common::App) {
+    for appid in [
+        mock.website().appid.clone(),
+        mock.official_account().appid.clone(),
+    ] {
+        mock.set_redirect_domains(&appid, vec!["127.0.0.1".into()])
+            .unwrap();
+    }
+    let (listener, addr) = relay_sites::bind("127.0.0.1").await;
+    let hub_url = format!("http://127.0.0.1:{}", addr.port());
+    let app = sites::app_on_localhost(
+        common::config(mock).with_relay_hub(format!("{hub_url}/auth/wechat/relay")),
+    )
+    .await;
+    let hub = relay_sites::serve(
+        listener,
+        hub_url,
+        common::base_config(mock).with_relay_target(app.url.clone()),
+        None,
+    );
+    (app, hub)
+}
+
+/// The `redirect_uri` of the WeChat page the browser is on.
+async fn redirect_uri_here(client: &Client) -> String {
+    let here = client.current_url().await.unwrap();
+    here.query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no redirect_uri in {here}"))
+}
+
+#[tokio::test]
+async fn chromium_popup_logs_in_through_a_relay_hub() {
+    let mock = MockWechat::start().await.unwrap();
+    let (app, hub) = app_behind_a_hub(&mock).await;
+    let app_url = app.url.clone();
+    let hub_url = hub.url.clone();
+    in_chromium(|client| async move {
+        client.goto(&format!("{app_url}/")).await.unwrap();
+        let main = client.window().await.unwrap();
+        client
+            .find(Locator::Id("popup"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let windows = wait_windows(&client, 2).await;
+        let popup = windows.into_iter().find(|w| *w != main).unwrap();
+        client.switch_to_window(popup).await.unwrap();
+        let approve = client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::XPath(APPROVE_ALICE))
+            .await
+            .expect("the popup shows WeChat's page");
+        let redirect = redirect_uri_here(&client).await;
+        assert!(
+            redirect.starts_with(&format!("{hub_url}/auth/wechat/relay?to=")),
+            "{redirect}"
+        );
+        approve.click().await.unwrap();
+        wait_windows(&client, 1).await;
+        client.switch_to_window(main).await.unwrap();
+        // The opener took the popup's message (its nonce came back through the hub) and
+        // moved on to return_to.
+        assert_logged_in_as_alice(&client, &mock, &app_url).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_embedded_qr_with_self_redirect_logs_in_through_a_relay_hub() {
+    let mock = MockWechat::start().await.unwrap();
+    let (app, hub) = app_behind_a_hub(&mock).await;
+    let app_url = app.url.clone();
+    let hub_url = hub.url.clone();
+    in_chromium_with(without_load_waits, |client| async move {
+        // The layer's own page hosting the QR, with self_redirect: WeChat's frame goes to the
+        // hub, which sends it to this site's in-frame callback.
+        open(
+            &client,
+            &format!(
+                "{app_url}/auth/wechat/login?display=embed&self_redirect=true&return_to=/profile"
+            ),
+        )
+        .await;
+        let frame = find(
+            &client,
+            Locator::Css("iframe#wechat-qr"),
+            "the host's frame",
+        )
+        .await;
+        let src = frame.attr("src").await.unwrap().unwrap();
+        let redirect = url(&src)
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        assert!(
+            redirect.starts_with(&format!("{hub_url}/auth/wechat/relay?to=")),
+            "{redirect}"
+        );
+        frame.enter_frame().await.unwrap();
+        let approve = find(
+            &client,
+            Locator::XPath(APPROVE_ALICE),
+            "the mock's QR page inside the frame",
+        )
+        .await;
+        assert_eq!(
+            approve.attr("target").await.unwrap().as_deref(),
+            Some("_self")
+        );
+        approve.click().await.unwrap();
+        client.enter_parent_frame().await.unwrap();
+        assert_logged_in_as_alice(&client, &mock, &app_url).await;
+        let session = client.get_named_cookie("wechat_session").await.unwrap();
+        assert_eq!(session.http_only(), Some(true));
+    })
     .await;
 }

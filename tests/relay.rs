@@ -210,6 +210,222 @@ async fn unknown_and_forged_targets_are_refused() {
     assert_eq!(res.status(), 404);
 }
 
+/// `GET hub/relay?to=TO&code=CODE&state=S1`.
+async fn relay_to(sites: &RelaySites, b: &reqwest::Client, to: &str) -> reqwest::Response {
+    b.get(format!(
+        "{}/auth/wechat/relay?to={}&code=CODE&state=S1",
+        sites.hub.url,
+        form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+    ))
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_hub_passes_codes_only_to_the_registered_callback_path() {
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start(&mock).await;
+    let b = browser();
+    let a = &sites.a.url;
+    let ok = format!("{a}/auth/wechat/callback");
+    let res = relay_to(&sites, &b, &ok).await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), format!("{ok}?code=CODE&state=S1"));
+    for forged in [
+        // Another path of the site that a server may route elsewhere.
+        format!("{a}/anything/..;/callback"),
+        format!("{a}/auth/wechat/..;/callback"),
+        format!("{a}/auth/wechat/callback;x=1"),
+        format!("{a}/auth;/wechat/callback"),
+        // Another integration's callback on the same site.
+        format!("{a}/callback"),
+        format!("{a}/oauth/github/callback"),
+        format!("{a}/auth/other/callback"),
+        format!("{a}/auth/wechat/callback/"),
+        format!("{a}/AUTH/wechat/callback"),
+        // Dot segments, plain or encoded.
+        format!("{a}/x/../auth/wechat/callback"),
+        format!("{a}/x/%2e%2e/auth/wechat/callback"),
+        format!("{a}/x/%2E%2E/auth/wechat/callback"),
+        format!("{a}/x/.%2e/auth/wechat/callback"),
+        // Encoded slashes and backslashes.
+        format!("{a}/auth%2fwechat/callback"),
+        format!("{a}/auth/wechat%2Fcallback"),
+        format!("{a}/x%5c..%5cauth/wechat/callback"),
+        format!("{a}/x\\..\\auth/wechat/callback"),
+        format!("{a}\\auth\\wechat\\callback"),
+        // Other encodings of the same path.
+        format!("{a}/auth/wechat/%63allback"),
+        // Queries other than the login's display.
+        format!("{ok}?display=page"),
+        format!("{ok}?display=popup&return_to=//evil.test"),
+        format!("{ok}?"),
+    ] {
+        let res = relay_to(&sites, &b, &forged).await;
+        assert_eq!(res.status(), 400, "{forged:?} was relayed");
+        assert!(res.headers().get("location").is_none(), "{forged:?}");
+    }
+    // The two displays a login can have pass, and nothing else rides along.
+    for display in ["popup", "iframe"] {
+        let to = format!("{ok}?display={display}");
+        let res = relay_to(&sites, &b, &to).await;
+        assert_eq!(res.status(), 302, "{to}");
+        assert_eq!(location(&res), format!("{to}&code=CODE&state=S1"));
+    }
+}
+
+#[tokio::test]
+async fn a_target_with_its_own_prefix_gets_codes_at_that_callback_only() {
+    let mock = MockWechat::start().await.unwrap();
+    let (listener, addr) = relay_sites::bind("127.0.0.1").await;
+    let hub_url = format!("http://127.0.0.1:{}", addr.port());
+    let site = "http://localhost:9";
+    let hub = relay_sites::serve(
+        listener,
+        hub_url,
+        base_config(&mock)
+            .with_relay_target(format!("{site}/login"))
+            .with_relay_target("http://127.0.0.2:9"),
+        None,
+    );
+    let b = browser();
+    let relay = |to: String| {
+        let b = b.clone();
+        let url = format!(
+            "{}/auth/wechat/relay?to={}&code=CODE&state=S1",
+            hub.url,
+            form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+        );
+        async move { b.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(relay(format!("{site}/login/callback")).await, 302);
+    assert_eq!(relay(format!("{site}/auth/wechat/callback")).await, 400);
+    assert_eq!(relay(format!("{site}/login/x/callback")).await, 400);
+    assert_eq!(relay(format!("{site}/callback")).await, 400);
+    // An origin alone: the hub's own prefix.
+    assert_eq!(
+        relay("http://127.0.0.2:9/auth/wechat/callback".into()).await,
+        302
+    );
+    assert_eq!(relay("http://127.0.0.2:9/login/callback".into()).await, 400);
+    // Prefixes a target cannot have.
+    for bad in [
+        format!("{site}/login/"),
+        format!("{site}/login/callback"),
+        format!("{site}/a/../login"),
+        format!("{site}/a;b"),
+        format!("{site}/a%2fb"),
+        format!("{site}/login?x=1"),
+    ] {
+        let err = base_config(&mock)
+            .with_public_url("http://127.0.0.1:1")
+            .with_relay_target(bad.clone())
+            .build()
+            .expect_err(&bad)
+            .to_string();
+        assert!(err.contains("WECHAT_RELAY_TARGETS"), "{bad}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn popup_and_in_frame_logins_go_through_the_hub() {
+    let mock = MockWechat::start().await.unwrap();
+    let sites = RelaySites::start(&mock).await;
+    let relay = format!("{}/auth/wechat/relay?to=", sites.hub.url);
+    let b = browser();
+    // The popup: its display rides inside `to`, the hub passes it on.
+    let wechat = start_login(&sites.a, &b, "?display=popup&return_to=/profile").await;
+    assert_eq!(
+        redirect_uri(&wechat),
+        format!(
+            "{relay}{}",
+            form_urlencoded::byte_serialize(
+                format!("{}/auth/wechat/callback?display=popup", sites.a.url).as_bytes()
+            )
+            .collect::<String>()
+        )
+    );
+    let at_hub = wechat_answers(&b, &wechat, "alice", "approve").await;
+    let res = b.get(&at_hub).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        302,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let callback = location(&res);
+    assert!(
+        callback.starts_with(&format!(
+            "{}/auth/wechat/callback?display=popup&code=",
+            sites.a.url
+        )),
+        "{callback}"
+    );
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(session_token(&res).is_some());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("&quot;ok&quot;:true"), "{html}");
+
+    // The embedded QR with self_redirect: the in-frame callback.
+    let b = browser();
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/embed?self_redirect=true&return_to=/profile",
+            sites.a.url
+        ))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let embed: serde_json::Value = res.json().await.unwrap();
+    let redirect = embed["redirect_uri"].as_str().unwrap();
+    assert!(redirect.starts_with(&relay), "{redirect}");
+    let wechat = embed["iframe_url"].as_str().unwrap();
+    let at_hub = wechat_answers(&b, wechat, "alice", "approve").await;
+    let res = b.get(&at_hub).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        302,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let callback = location(&res);
+    assert!(
+        callback.starts_with(&format!(
+            "{}/auth/wechat/callback?display=iframe&code=",
+            sites.a.url
+        )),
+        "{callback}"
+    );
+    let res = b.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(session_token(&res).is_some());
+    // The layer's page hosting the QR lets its frame go through the hub.
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/login?display=embed&self_redirect=true",
+            sites.a.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!(
+            "frame-src {} {} 'self';",
+            url::Url::parse(&mock.url())
+                .unwrap()
+                .origin()
+                .ascii_serialization(),
+            sites.hub.url
+        )),
+        "{csp}"
+    );
+}
+
 #[tokio::test]
 async fn chromium_logs_in_on_site_b_through_the_hub() {
     let mock = MockWechat::start().await.unwrap();

@@ -113,3 +113,81 @@ async fn forged_and_duplicated_state_cookies_go_first() {
         assert_eq!(res.status(), 302);
     }
 }
+
+/// The `data-message` JSON of a popup callback page.
+fn popup_message(html: &str) -> serde_json::Value {
+    let start = html.find("data-message=\"").expect("a popup page") + 14;
+    let end = start + html[start..].find('"').unwrap();
+    serde_json::from_str(
+        &html[start..end]
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_scan_proof_cookie_is_no_login_state_cookie() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    let b = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar = Jar::default();
+    // A scan: the browser's proof is a ticket signed for the scan's id, which has the shape
+    // of a login state.
+    let res = b
+        .post(format!("{}/auth/wechat/scan?return_to=/profile", app.url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    jar.absorb(&res);
+    let started: serde_json::Value = res.json().await.unwrap();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let proof = jar
+        .get(&format!("wechat_scan_{id}"))
+        .expect("the scan proof cookie")
+        .to_owned();
+    // Replayed as the state cookie of a login whose state is the scan's id.
+    let exchanges = mock.calls("sns/oauth2/access_token");
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/callback?display=popup&code=anycode&state={id}",
+            app.url
+        ))
+        .header("cookie", format!("wechat_state_{id}={proof}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(set_cookie(&res, "wechat_session").is_none());
+    let message = popup_message(&res.text().await.unwrap());
+    assert_eq!(
+        message["code"], "state_mismatch",
+        "the scan proof passed as a login state: {message}"
+    );
+    assert_eq!(mock.calls("sns/oauth2/access_token"), exchanges);
+    // As a login state cookie of its own name, a new login start clears it (it verifies as
+    // no login's ticket).
+    let res = b
+        .get(format!("{}/auth/wechat/login?channel=website", app.url))
+        .header("cookie", format!("wechat_state_{id}={proof}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| c.starts_with(&format!("wechat_state_{id}=;"))),
+        "the replayed cookie is cleared"
+    );
+}

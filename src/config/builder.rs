@@ -1216,8 +1216,11 @@ impl WechatConfigBuilder {
 
     /// Makes this site a relay hub for `origin` (`WECHAT_RELAY_TARGETS`, comma-separated;
     /// call once per site): `GET PREFIX/relay` then sends a browser that WeChat brought
-    /// back to the callback of that site. A target on any other origin is refused; without
-    /// targets the endpoint does not exist.
+    /// back to the callback of that site, and to no other path of it. The site's callback is
+    /// its prefix plus `/callback`: give the origin alone when the site uses this hub's
+    /// prefix, else the origin and the site's prefix (`https://shop.example.com/login`
+    /// relays to `https://shop.example.com/login/callback`). A target on any other origin or
+    /// path is refused; without targets the endpoint does not exist.
     ///
     /// ```
     /// let cfg = wechat_auth::WechatConfig::builder()
@@ -1226,8 +1229,12 @@ impl WechatConfigBuilder {
     ///     .with_website_app("wx1000000000000001", "secret")
     ///     .with_relay_target("https://shop.example.com")
     ///     .with_relay_target("https://news.example.com/")
+    ///     .with_relay_target("https://blog.example.com/login")
     ///     .build()?;
-    /// assert!(format!("{cfg:?}").contains(r#"relay_targets: ["https://shop.example.com", "https://news.example.com"]"#));
+    /// assert!(format!("{cfg:?}").contains(concat!(
+    ///     r#"relay_targets: ["https://shop.example.com/auth/wechat/callback", "#,
+    ///     r#""https://news.example.com/auth/wechat/callback", "https://blog.example.com/login/callback"]"#
+    /// )));
     /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn with_relay_target(mut self, origin: impl Into<String>) -> Self {

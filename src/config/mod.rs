@@ -374,7 +374,8 @@ pub struct WechatConfig {
     pub(crate) store: Arc<dyn Store>,
     /// The hub's relay endpoint this site's logins go through (`with_relay_hub`).
     pub(crate) relay_hub: Option<Url>,
-    /// The origins this site relays logins to, as a hub (`with_relay_target`).
+    /// The callback URLs (origin and path) this site relays logins to, as a hub
+    /// (`with_relay_target`).
     pub(crate) relay_targets: Vec<String>,
     /// The push URL's signature and crypto, made by `build` when the Official Account has a
     /// push token (shared by every clone).
@@ -533,7 +534,18 @@ impl WechatConfig {
     /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
     pub fn redirect_uri(&self) -> String {
-        let callback = format!("{}{}/callback", self.origin, self.prefix);
+        self.callback_uri(None)
+    }
+
+    /// The `redirect_uri` of a login shown as `display` (`popup`, `iframe`): the callback
+    /// with `?display=…`, inside the hub's `to` when logins go through a relay hub (which
+    /// passes exactly that query on).
+    pub(crate) fn callback_uri(&self, display: Option<&str>) -> String {
+        let mut callback = format!("{}{}/callback", self.origin, self.prefix);
+        if let Some(display) = display {
+            callback.push_str("?display=");
+            callback.push_str(display);
+        }
         match &self.relay_hub {
             // Through the hub (`with_relay_hub`): its host is the registered callback domain.
             Some(hub) => format!(

@@ -204,21 +204,41 @@ impl WechatConfigBuilder {
                 }
             },
         };
+        // Each target as the one callback URL the hub passes codes to: the site's origin
+        // plus its prefix (this hub's own when the entry is an origin alone) plus `/callback`.
         let mut relay_targets = Vec::with_capacity(self.relay_targets.len());
         for o in &self.relay_targets {
+            let site_prefix = |u: &Url| match u.path() {
+                "" | "/" => Some(prefix.clone()),
+                // As written: no segment the parser resolved away (`..`, `.`, `\\`).
+                p if valid_relay_prefix(p)
+                    && o.ends_with(p)
+                    && !o.contains("..")
+                    && !o.contains('\\') =>
+                {
+                    Some(p.to_owned())
+                }
+                _ => None,
+            };
             match Url::parse(o) {
                 Ok(u)
                     if matches!(u.scheme(), "http" | "https")
                         && u.host_str().is_some()
                         && u.username().is_empty()
-                        && matches!(u.path(), "" | "/")
-                        && u.query().is_none() =>
+                        && u.password().is_none()
+                        && u.query().is_none()
+                        && u.fragment().is_none()
+                        && site_prefix(&u).is_some() =>
                 {
-                    relay_targets.push(u.origin().ascii_serialization());
+                    let site_prefix = site_prefix(&u).unwrap_or_default();
+                    relay_targets.push(format!(
+                        "{}{site_prefix}/callback",
+                        u.origin().ascii_serialization()
+                    ));
                 }
                 _ => {
                     return Err(ConfigError::InvalidRelay(format!(
-                        "WECHAT_RELAY_TARGETS entry {o:?} is not an http(s) origin like https://shop.example.com"
+                        "WECHAT_RELAY_TARGETS entry {o:?} is not an http(s) origin like https://shop.example.com, or an origin and the site's prefix like https://shop.example.com/auth/wechat"
                     )));
                 }
             }
@@ -390,6 +410,23 @@ impl WechatConfigBuilder {
             embed_css,
         })
     }
+}
+
+/// Whether `path` can be a relay target's prefix: like `WECHAT_PREFIX` (`/a/b`, no trailing
+/// slash), plain segments only (no `.`/`..`, `;`, `%`, `\\`), not already ending in
+/// `/callback` (the hub adds that).
+fn valid_relay_prefix(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.ends_with("/callback")
+        && path[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
 }
 
 #[cfg(test)]

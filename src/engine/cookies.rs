@@ -9,7 +9,7 @@ use crate::{
     WechatUser,
     clock::now_unix,
     respond::{self, CookieSpec},
-    session::{IssuedToken, Lifetimes},
+    session::{IssuedToken, Lifetimes, TicketPurpose},
     user::{Session, TokenClass},
 };
 
@@ -51,7 +51,7 @@ impl Engine {
                 break;
             }
             let exp = self
-                .verify_state(c.value(), state)
+                .verify_state(c.value(), state, TicketPurpose::Login)
                 .map_or(0, |ticket| ticket.exp);
             match held.iter_mut().find(|(_, _, name)| name == c.name()) {
                 // Two of one name: one was planted beside ours; trust neither.

@@ -122,13 +122,14 @@ impl Engine {
         self.keys.sign_state(ticket)
     }
 
-    /// Verifies a signed state ticket for `state`.
+    /// Verifies a signed state ticket of kind `purpose` for `state`.
     pub(crate) fn verify_state(
         &self,
         value: &str,
         state: &str,
+        purpose: crate::session::TicketPurpose,
     ) -> Option<crate::session::StateTicket> {
-        self.keys.verify_state(value, state)
+        self.keys.verify_state(value, state, purpose)
     }
 
     /// Takes one scan start for the client at `ip` whose browser is known by `browser`, or

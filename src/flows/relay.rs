@@ -11,16 +11,19 @@
 //! 1. site A's `login` sets A's state cookie and sends the browser to WeChat with
 //!    `redirect_uri=https://hub/auth/wechat/relay?to=https://a/auth/wechat/callback`;
 //! 2. WeChat sends the browser to the hub with `code` and `state`;
-//! 3. the hub checks that `to` is the callback of an allowed origin and sends the browser on
-//!    with the same `code` and `state` (`302`, `Referrer-Policy: no-referrer`,
-//!    `Cache-Control: no-store`): no store, no WeChat call, no cookie read or set;
+//! 3. the hub checks that `to` is exactly the registered callback of a target site (its
+//!    origin and its prefix plus `/callback`) and sends the browser on with the same `code`
+//!    and `state` (`302`, `Referrer-Policy: no-referrer`, `Cache-Control: no-store`): no
+//!    store, no WeChat call, no cookie read or set;
 //! 4. A's `callback` checks the state against A's cookie and exchanges the code, as for a
 //!    login without relay.
 //!
 //! The state stays bound to the browser on the final site, so a relayed code is of no use
-//! to anyone but the browser that started the login there. A target that is not an allowed
-//! origin, carries user info, a query or a fragment, or is not a `…/callback` endpoint is
-//! refused (`400`): the hub is no open redirect.
+//! to anyone but the browser that started the login there. A target that is not a registered
+//! callback (another origin, another path of the site such as another integration's
+//! `…/callback`, a path with `;`, `..`, `%2e`, an encoded slash or a backslash that a server
+//! might read differently), carries user info, a fragment or any query but the login's
+//! `display=popup` / `display=iframe` is refused (`400`): the hub is no open redirect.
 //!
 //! ```
 //! use axum::{Router, body::Body, http::{Request, header}, routing::get};
@@ -119,8 +122,21 @@ pub(crate) fn relay(auth: &Engine, req: &Parts) -> Response<Body> {
     res
 }
 
-/// `to` when it is the callback endpoint of an allowed origin; else why not.
+/// `to` when it is exactly the registered callback of a target (`targets` holds origin plus
+/// path of each); else why not.
 fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
+    // Refused before parsing, which would resolve some of them away: a path that the site's
+    // server (or a proxy in front of it) may read as another path.
+    let lower = to.to_ascii_lowercase();
+    if to.contains('\\') || lower.contains("%5c") {
+        return Err("the target's path has a backslash");
+    }
+    if lower.contains("%2f") {
+        return Err("the target's path has an encoded slash");
+    }
+    if to.contains(';') || to.contains("..") || lower.contains("%2e") {
+        return Err("the target's path is not a plain callback path");
+    }
     let url = Url::parse(to).map_err(|_| "the target is not an absolute URL")?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err("the target is not an http(s) URL");
@@ -128,15 +144,24 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the target carries user info");
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("the target carries a query or a fragment");
+    if url.fragment().is_some() {
+        return Err("the target carries a fragment");
+    }
+    // How the site shows the login (popup, embedded QR) is its callback's only query.
+    if !matches!(url.query(), None | Some("display=popup" | "display=iframe")) {
+        return Err("the target carries a query");
     }
     let origin = url.origin().ascii_serialization();
-    if !targets.contains(&origin) {
+    let of_origin = |t: &String| {
+        t.strip_prefix(origin.as_str())
+            .is_some_and(|path| path.starts_with('/'))
+    };
+    if !targets.iter().any(of_origin) {
         return Err("the target's origin is not one this hub relays for");
     }
-    if !url.path().ends_with("/callback") {
-        return Err("the target is not a login callback");
+    let callback = format!("{origin}{}", url.path());
+    if !targets.contains(&callback) {
+        return Err("the target is not the site's login callback");
     }
     Ok(url)
 }
@@ -148,8 +173,8 @@ mod tests {
     #[test]
     fn only_callbacks_of_allowed_origins() {
         let targets = [
-            "https://a.example.com".to_owned(),
-            "http://127.0.0.1:8080".to_owned(),
+            "https://a.example.com/auth/wechat/callback".to_owned(),
+            "http://127.0.0.1:8080/login/callback".to_owned(),
         ];
         let ok = |to: &str| allowed_target(to, &targets).map(|u| u.to_string());
         assert_eq!(
@@ -171,6 +196,43 @@ mod tests {
             "//a.example.com/auth/wechat/callback",
             "/auth/wechat/callback",
             "javascript:alert(1)//callback",
+        ] {
+            assert!(ok(forged).is_err(), "{forged} was allowed");
+        }
+    }
+
+    #[test]
+    fn only_the_registered_callback_path_and_display() {
+        let targets = ["https://a.example.com/auth/wechat/callback".to_owned()];
+        let ok = |to: &str| allowed_target(to, &targets).map(|u| u.to_string());
+        for display in ["popup", "iframe"] {
+            let to = format!("https://a.example.com/auth/wechat/callback?display={display}");
+            assert_eq!(ok(&to).unwrap(), to);
+        }
+        for forged in [
+            "https://a.example.com/anything/..;/callback",
+            "https://a.example.com/auth/wechat/..;/callback",
+            "https://a.example.com/other/callback",
+            "https://a.example.com/other/integration/callback",
+            "https://a.example.com/callback",
+            "https://a.example.com/auth/wechat/callback/",
+            "https://a.example.com/x/../auth/wechat/callback",
+            "https://a.example.com/x/%2e%2e/auth/wechat/callback",
+            "https://a.example.com/x/%2E%2E/auth/wechat/callback",
+            "https://a.example.com/auth/wechat/.%2E/wechat/callback",
+            "https://a.example.com/auth%2fwechat/callback",
+            "https://a.example.com/auth/wechat%2Fcallback",
+            "https://a.example.com/x%5c..%5cauth/wechat/callback",
+            "https://a.example.com/x\\../auth/wechat/callback",
+            "https://a.example.com\\auth\\wechat\\callback",
+            "https://a.example.com/auth/wechat/callback;jsessionid=1",
+            "https://a.example.com/auth;x/wechat/callback",
+            "https://a.example.com/auth/wechat/%63allback",
+            "https://a.example.com/AUTH/wechat/callback",
+            "https://a.example.com/auth/wechat/callback?display=page",
+            "https://a.example.com/auth/wechat/callback?display=popup&return_to=//evil",
+            "https://a.example.com/auth/wechat/callback?display=popup#x",
+            "https://a.example.com/auth/wechat/callback?",
         ] {
             assert!(ok(forged).is_err(), "{forged} was allowed");
         }

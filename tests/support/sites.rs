@@ -120,3 +120,31 @@ pub async fn foreign_opener(popup_url: &str) -> Site {
     });
     Site { url, task }
 }
+
+/// An attacker's page on `127.0.0.1` (another site): a click opens `target` in a new
+/// window with `noopener`, so the page opened there has no opener to talk to.
+pub async fn noopener_opener(target: &str) -> Site {
+    let page = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>attacker</title></head><body>
+<button id="go" type="button">go</button>
+<script>
+  document.getElementById("go").addEventListener("click", function () {{
+    window.__opened = window.open({url}, "_blank", "noopener") === null;
+  }});
+</script></body></html>"#,
+        url = serde_json::to_string(target).unwrap()
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route(
+        "/",
+        get(move || {
+            let page = page.clone();
+            async move { Html(page) }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Site { url, task }
+}

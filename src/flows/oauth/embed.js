@@ -64,16 +64,26 @@
       });
   }
 
+  /* A fresh random nonce: 128 bits from crypto.getRandomValues, as 32 hex digits. */
+  function freshNonce() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+  }
+
   /* Opens the login in a popup window. Resolves with {ok, code, message, returnTo} once the
      popup reports (or {ok: false, code: "closed"} when it was closed); on success the page
      then moves to returnTo (or reloads), unless opts.navigate is false. A blocked popup
-     falls back to the full-page login. */
+     falls back to the full-page login. Each popup carries a random nonce through its login:
+     only a message echoing it is taken (any page can open this site's callback and make it
+     broadcast a result). */
   function popup(opts) {
     opts = opts || {};
     var returnTo = opts.returnTo || here();
+    var nonce = freshNonce();
     var win = null;
     try {
-      win = window.open(prefix + "/login?" + query({ display: "popup", return_to: returnTo }),
+      win = window.open(prefix + "/login?" + query({ display: "popup", return_to: returnTo, nonce: nonce }),
         "wechat-auth-login",
         "popup=yes,width=" + (opts.width || 520) + ",height=" + (opts.height || 640));
     } catch (e) { win = null; }
@@ -83,7 +93,9 @@
     }
     return new Promise(function (resolve) {
       var done = false, channel = null, timer = null;
-      function ours(data) { return data && typeof data === "object" && data.type === "wechat-auth"; }
+      function ours(data) {
+        return !!data && typeof data === "object" && data.type === "wechat-auth" && data.nonce === nonce;
+      }
       function finish(data) {
         if (done) { return; }
         done = true;

@@ -125,7 +125,15 @@ fn start(
             pairs.append_pair("fast_login", "0");
         }
     }
-    set_state_cookie(auth, req, res, state.clone(), return_to, Channel::Website);
+    set_state_cookie(
+        auth,
+        req,
+        res,
+        state.clone(),
+        return_to,
+        Channel::Website,
+        None,
+    );
     tracing::debug!(self_redirect = opts.self_redirect, "embedded login started");
     Ok(EmbedJson {
         iframe_url: url.into(),
@@ -197,7 +205,15 @@ pub(crate) fn host_page(
         .with_text(text)
         .with_note(note)
         .compose(frame, Markup::default());
-    let origin = auth.client().open_base().origin().ascii_serialization();
+    let mut origin = auth.client().open_base().origin().ascii_serialization();
+    // With self_redirect through a relay hub, WeChat's frame goes to the hub before it
+    // comes back to this site: the frame may load the hub too.
+    if opts.self_redirect
+        && let Some(hub) = &auth.config().relay_hub
+    {
+        origin.push(' ');
+        origin.push_str(&hub.origin().ascii_serialization());
+    }
     let mut page_res = respond::html_framed(
         StatusCode::OK,
         pages::render(&*auth.config().pages, &page),

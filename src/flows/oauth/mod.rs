@@ -39,7 +39,7 @@ use crate::{
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
-    session::StateTicket,
+    session::{StateTicket, TicketPurpose},
     store::keys::Key,
 };
 
@@ -68,13 +68,13 @@ impl Answer {
     }
 
     /// The `redirect_uri` that brings the login back to a callback answering this way.
+    /// Through a relay hub the display rides inside the hub's `to`.
     pub(crate) fn redirect_uri(self, auth: &Engine) -> String {
-        let base = auth.config().redirect_uri();
-        match self {
-            Self::Redirect => base,
-            Self::Popup => format!("{base}?display=popup"),
-            Self::Frame => format!("{base}?display=iframe"),
-        }
+        auth.config().callback_uri(match self {
+            Self::Redirect => None,
+            Self::Popup => Some("popup"),
+            Self::Frame => Some("iframe"),
+        })
     }
 }
 
@@ -222,6 +222,17 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
             }
         }
     };
+    // The popup's nonce (embed.js makes one per popup): carried in the signed state cookie,
+    // echoed by the callback's popup page, so the opener ignores every other message.
+    let nonce = match q.get("nonce") {
+        Some(n) if answer == Answer::Popup && !popup::valid_nonce(n) => {
+            return fail(Failure::BadRequest(
+                "nonce must be 16 to 64 letters, digits, '-' or '_'".into(),
+            ));
+        }
+        Some(n) if answer == Answer::Popup => Some(n.to_owned()),
+        _ => None,
+    };
     let cfg = &auth.config();
     let redirect_uri = answer.redirect_uri(auth);
     let state = random_token(32);
@@ -274,15 +285,16 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
         }
     };
     let mut res = respond::redirect(StatusCode::FOUND, &url);
-    set_state_cookie(auth, req, &mut res, state, return_to, channel);
+    set_state_cookie(auth, req, &mut res, state, return_to, channel, nonce);
     tracing::debug!(channel = %channel, "login started");
     res
 }
 
 /// Binds `state` to this browser: the signed, short-lived cookie named after it, carrying
-/// the checked `return_to` and the channel. The browser's expired, unreadable and oldest
-/// state cookies are cleared ([`Engine::drop_old_state_cookies`]), so they cannot pile up
-/// into a request header too large for the server or a proxy in front of it.
+/// the checked `return_to`, the channel and a popup's nonce. The browser's expired,
+/// unreadable and oldest state cookies are cleared ([`Engine::drop_old_state_cookies`]), so
+/// they cannot pile up into a request header too large for the server or a proxy in front
+/// of it.
 pub(crate) fn set_state_cookie(
     auth: &Engine,
     req: &Parts,
@@ -290,11 +302,19 @@ pub(crate) fn set_state_cookie(
     state: String,
     return_to: String,
     channel: Channel,
+    nonce: Option<String>,
 ) {
     let cfg = auth.config();
     auth.drop_old_state_cookies(req, res);
     let name = state_cookie_name(auth, &state);
-    let ticket = StateTicket::new(state, return_to, channel, cfg.state_ttl);
+    let ticket = StateTicket::new(
+        TicketPurpose::Login,
+        state,
+        return_to,
+        channel,
+        cfg.state_ttl,
+    )
+    .with_nonce(nonce);
     let value = auth.sign_state(&ticket);
     let cookie =
         auth.cookie_spec()
@@ -308,9 +328,10 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
     let answer = Answer::of(&q);
     let lang = language(auth, req);
-    // How a failure is shown: an error page, or (popup) a message to the opener.
+    // How a failure is shown: an error page, or (popup) a message to the opener. Until the
+    // state cookie verified, the message carries no nonce, so no opener takes it as its own.
     let fail = |e: &Failure, retry: Option<&str>| match answer {
-        Answer::Popup => popup::failure(auth, lang, e),
+        Answer::Popup => popup::failure(auth, lang, e, None),
         Answer::Frame => popup::in_frame_failure(auth, lang, e, retry),
         Answer::Redirect => e.page(&*auth.config().pages, lang, retry),
     };
@@ -325,7 +346,8 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
         );
     }
     let cookie_name = state_cookie_name(auth, state);
-    let ticket = cookie_value(req, &cookie_name).and_then(|v| auth.verify_state(v, state));
+    let ticket = cookie_value(req, &cookie_name)
+        .and_then(|v| auth.verify_state(v, state, TicketPurpose::Login));
     let Some(ticket) = ticket else {
         if answer == Answer::Frame
             && let Some(code) = code
@@ -342,12 +364,18 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
             return popup::move_top(auth, lang, &top);
         }
         if let Some(return_to) = repeat_after_success(auth, req, state, code).await {
-            return success(auth, answer, lang, &return_to);
+            return success(auth, answer, lang, &return_to, None);
         }
         tracing::info!("callback refused: state not bound to this browser");
         return fail(&Failure::StateMismatch, Some(&login_link(auth, "/", None)));
     };
     let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
+    // From here on the popup's messages carry the nonce the opener gave its login.
+    let nonce = ticket.pn.as_deref();
+    let fail = |e: &Failure, retry: Option<&str>| match answer {
+        Answer::Popup => popup::failure(auth, lang, e, nonce),
+        _ => fail(e, retry),
+    };
     let clear_state = auth.cookie_spec().build(
         cookie_name.as_str(),
         "",
@@ -358,7 +386,7 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let Some(code) = code else {
         // No code: the person declined on WeChat's page.
         let mut res = match answer {
-            Answer::Popup => popup::cancelled(auth, lang),
+            Answer::Popup => popup::cancelled(auth, lang, nonce),
             _ => cancelled_page(auth, lang, &retry, answer),
         };
         respond::set_cookie(&mut res, &clear_state);
@@ -402,17 +430,17 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
             user, return_to, ..
         } => {
             let token = auth.issue(user);
-            let mut res = success(auth, answer, lang, return_to);
+            let mut res = success(auth, answer, lang, return_to, nonce);
             auth.set_session_cookie(&mut res, &token);
             tracing::info!(channel = %user.channel, "login");
             res
         }
         LoginOutcome::Snapshot { .. } if answer == Answer::Popup => {
-            popup::failure(auth, lang, &Failure::SnapshotUser)
+            popup::failure(auth, lang, &Failure::SnapshotUser, nonce)
         }
         LoginOutcome::Snapshot { .. } => snapshot_page(auth, lang, &retry, answer),
         LoginOutcome::Refused { message, .. } if answer == Answer::Popup => {
-            popup::failure(auth, lang, &Failure::Refused(message.clone()))
+            popup::failure(auth, lang, &Failure::Refused(message.clone()), nonce)
         }
         LoginOutcome::Refused { message, .. } => refused_page(auth, lang, message, answer),
         LoginOutcome::Failed { errcode } => fail(&Failure::CodeRefused(*errcode), Some(&retry)),
@@ -421,11 +449,17 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     res
 }
 
-/// A finished login, answered the way it was shown.
-fn success(auth: &Engine, answer: Answer, lang: Language, return_to: &str) -> Response<Body> {
+/// A finished login, answered the way it was shown (a popup's answer with its `nonce`).
+fn success(
+    auth: &Engine,
+    answer: Answer,
+    lang: Language,
+    return_to: &str,
+    nonce: Option<&str>,
+) -> Response<Body> {
     match answer {
         Answer::Redirect => respond::redirect(StatusCode::FOUND, return_to),
-        Answer::Popup => popup::success(auth, lang, return_to),
+        Answer::Popup => popup::success(auth, lang, return_to, nonce),
         Answer::Frame => popup::move_top(auth, lang, return_to),
     }
 }

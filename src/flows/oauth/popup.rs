@@ -1,11 +1,17 @@
 //! The callback's answer when the login was shown in a popup (`login?display=popup`) or in
 //! the embedded QR's iframe (`self_redirect=true`).
 //!
-//! The popup page tells its opener `{type: "wechat-auth", ok, return_to | code, message}` with
-//! `postMessage` addressed to this site's origin only (a foreign opener receives nothing),
-//! or, when the opener link is gone, on `BroadcastChannel("wechat-auth")` (same origin by
-//! nature); then it closes. The message carries no token: the session is the cookie the
-//! callback set. The in-frame page moves the top window to `return_to` on this site.
+//! The popup page tells its opener `{type: "wechat-auth", ok, return_to | code, message,
+//! nonce}` with `postMessage` addressed to this site's origin only (a foreign opener receives
+//! nothing), or, when the opener link is gone, on `BroadcastChannel("wechat-auth")` (same
+//! origin by nature); then it closes. The message carries no token: the session is the cookie
+//! the callback set. The in-frame page moves the top window to `return_to` on this site.
+//!
+//! Any page of this origin can be opened by anyone (`callback?display=popup&state=x` from
+//! another site, with `noopener`), and what it broadcasts reaches every tab of the site. So
+//! each popup is bound to a random nonce: `embed.js` makes one, `login?display=popup&nonce=…`
+//! signs it into the state cookie, and only a callback whose state cookie verified echoes it;
+//! `WechatAuth.popup()` ignores every message without its own nonce.
 
 use axum_core::body::Body;
 use http::{Response, StatusCode};
@@ -49,6 +55,22 @@ const FRAME_SCRIPT: &str = r#"<script>
 })();
 </script>"#;
 
+/// Whether `nonce` is one a popup may carry: 16 to 64 of `[A-Za-z0-9_-]`.
+pub(crate) fn valid_nonce(nonce: &str) -> bool {
+    (16..=64).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `message` with the popup's nonce, when the login's state cookie carried one.
+fn with_nonce(mut message: serde_json::Value, nonce: Option<&str>) -> serde_json::Value {
+    if let (Some(n), Some(fields)) = (nonce, message.as_object_mut()) {
+        fields.insert("nonce".into(), n.into());
+    }
+    message
+}
+
 /// The popup page carrying `message`.
 fn popup_page(
     auth: &Engine,
@@ -83,8 +105,13 @@ fn closing_note(lang: Language) -> &'static str {
     lang.pick("此窗口将自动关闭。", "This window closes by itself.")
 }
 
-/// Logged in: tell the opener where to go.
-pub(crate) fn success(auth: &Engine, lang: Language, return_to: &str) -> Response<Body> {
+/// Logged in: tell the opener (the one of `nonce`) where to go.
+pub(crate) fn success(
+    auth: &Engine,
+    lang: Language,
+    return_to: &str,
+    nonce: Option<&str>,
+) -> Response<Body> {
     let page = Page::new(
         PageKind::PopupResult,
         lang,
@@ -92,12 +119,15 @@ pub(crate) fn success(auth: &Engine, lang: Language, return_to: &str) -> Respons
         lang.pick("登录成功", "Logged in"),
     )
     .with_text(closing_note(lang));
-    let message = serde_json::json!({ "type": "wechat-auth", "ok": true, "return_to": return_to });
+    let message = with_nonce(
+        serde_json::json!({ "type": "wechat-auth", "ok": true, "return_to": return_to }),
+        nonce,
+    );
     popup_page(auth, StatusCode::OK, page, message, Some(return_to))
 }
 
 /// The person declined on WeChat's page.
-pub(crate) fn cancelled(auth: &Engine, lang: Language) -> Response<Body> {
+pub(crate) fn cancelled(auth: &Engine, lang: Language, nonce: Option<&str>) -> Response<Body> {
     let text = lang.pick(
         "你拒绝了微信授权，因此没有登录。",
         "You declined the WeChat authorization, so you are not logged in.",
@@ -111,14 +141,24 @@ pub(crate) fn cancelled(auth: &Engine, lang: Language) -> Response<Body> {
     .with_text(text)
     .with_note(closing_note(lang))
     .code("cancelled");
-    let message = serde_json::json!({
-        "type": "wechat-auth", "ok": false, "code": "cancelled", "message": text,
-    });
+    let message = with_nonce(
+        serde_json::json!({
+            "type": "wechat-auth", "ok": false, "code": "cancelled", "message": text,
+        }),
+        nonce,
+    );
     popup_page(auth, StatusCode::OK, page, message, None)
 }
 
 /// The login failed: tell the opener why (the machine code of the failure, and its text).
-pub(crate) fn failure(auth: &Engine, lang: Language, failure: &Failure) -> Response<Body> {
+/// `nonce` only once the login's state cookie verified: a callback anyone can open must
+/// not speak for a pending popup.
+pub(crate) fn failure(
+    auth: &Engine,
+    lang: Language,
+    failure: &Failure,
+    nonce: Option<&str>,
+) -> Response<Body> {
     let d = failure.describe();
     let text = match lang {
         Language::En => d.en.as_ref(),
@@ -134,9 +174,12 @@ pub(crate) fn failure(auth: &Engine, lang: Language, failure: &Failure) -> Respo
     .with_text(text)
     .with_note(closing_note(lang))
     .code(d.code);
-    let message = serde_json::json!({
-        "type": "wechat-auth", "ok": false, "code": d.code, "message": text,
-    });
+    let message = with_nonce(
+        serde_json::json!({
+            "type": "wechat-auth", "ok": false, "code": d.code, "message": text,
+        }),
+        nonce,
+    );
     let mut res = popup_page(auth, d.status, page, message, None);
     if let Some(secs) = d.retry_after {
         res.headers_mut().insert(

@@ -104,13 +104,14 @@ fn user_cookie(auth: &Engine, id: &str) -> String {
 /// The openid this phone proved for the page of scan `id`.
 fn phone_user(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
     super::super::cookie_value(req, &user_cookie(auth, id))
-        .and_then(|v| auth.verify_state(v, id))
+        .and_then(|v| auth.verify_state(v, id, TicketPurpose::ConfirmUser))
         .map(|t| t.rt)
 }
 
 /// The form token: signed for this scan (`c` + id) and this user.
 fn form_token(auth: &Engine, id: &str, openid: &str) -> String {
     auth.sign_state(&StateTicket::new(
+        TicketPurpose::ConfirmForm,
         format!("c{id}"),
         openid.to_owned(),
         Channel::ScanFollow,
@@ -164,7 +165,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         // Back from web authorization: which user opened the page?
         let state = q.get("state").unwrap_or("");
         let bound = super::super::cookie_value(req, &state_cookie(auth, id))
-            .and_then(|v| auth.verify_state(v, state))
+            .and_then(|v| auth.verify_state(v, state, TicketPurpose::ConfirmState))
             .is_some();
         if !bound || state.is_empty() {
             return html_err(auth, req, Failure::StateMismatch);
@@ -189,6 +190,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         };
         drop(slot);
         let proof = auth.sign_state(&StateTicket::new(
+            TicketPurpose::ConfirmUser,
             id.to_owned(),
             token.openid.clone(),
             Channel::ScanFollow,
@@ -226,6 +228,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         );
         let mut res = respond::redirect(StatusCode::FOUND, &url);
         let ticket = auth.sign_state(&StateTicket::new(
+            TicketPurpose::ConfirmState,
             state,
             String::new(),
             Channel::OfficialAccount,
@@ -390,7 +393,7 @@ pub(crate) async fn confirm_answer(
     };
     let token_user = form
         .get("token")
-        .and_then(|t| auth.verify_state(t, &format!("c{id}")))
+        .and_then(|t| auth.verify_state(t, &format!("c{id}"), TicketPurpose::ConfirmForm))
         .map(|t| t.rt);
     if token_user.as_deref() != Some(openid.as_str()) {
         return html_err(auth, req, Failure::NotYourConfirm);

@@ -43,7 +43,7 @@ use crate::{
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
-    session::StateTicket,
+    session::{StateTicket, TicketPurpose},
     store::{
         flight::{self, Turn},
         keys::Key,
@@ -264,7 +264,10 @@ fn cookie_name(auth: &Engine, id: &str) -> String {
 /// for that id. Needs no store, so it says nothing about whether the scan exists.
 fn browser_of(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
     super::cookie_value(req, &cookie_name(auth, id))
-        .filter(|v| auth.verify_state(v, id).is_some())
+        .filter(|v| {
+            auth.verify_state(v, id, TicketPurpose::ScanBrowser)
+                .is_some()
+        })
         .map(digest)
 }
 
@@ -374,6 +377,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     // before the store is read), whose digest the scene keeps.
     let cookie_life = expires_in + COOKIE_GRACE;
     let proof = auth.sign_state(&StateTicket::new(
+        TicketPurpose::ScanBrowser,
         id.clone(),
         String::new(),
         crate::Channel::ScanFollow,
