@@ -108,9 +108,29 @@ async fn the_hook_answers_users_messages_in_safe_mode_and_sees_the_whole_documen
         .await
         .unwrap();
     assert!(report.reply.unwrap().contains("扫码登录"));
+    // Bob followed through the login code: the hook learns of the follow (its answer is
+    // not the reply), and never of the login itself.
+    assert_eq!(report.event, "subscribe");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2, "the follow, once");
+    let got = seen.got.lock().unwrap().clone();
+    assert!(got[1].2.contains("subscribe"), "{}", got[1].2);
+    let s: serde_json::Value = browser()
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = mock
+        .scan(s["qr_url"].as_str().unwrap(), "bob")
+        .await
+        .unwrap();
+    assert_eq!(again.event, "SCAN");
+    assert!(again.reply.unwrap().contains("扫码登录"));
     assert_eq!(
         seen.calls.load(Ordering::SeqCst),
-        1,
+        2,
         "the hook never sees logins"
     );
 }
@@ -323,20 +343,25 @@ async fn forwarding(format: PushFormat, mode: PushMode) {
     } else {
         assert!(forwarded.contains("转发我"), "{what}: {forwarded}");
     }
-    // A scan login is not forwarded.
-    let b = browser();
-    let s: serde_json::Value = b
-        .post(format!("{}/auth/wechat/scan", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    mock.scan(s["qr_url"].as_str().unwrap(), "alice")
-        .await
-        .unwrap();
-    assert_eq!(seen.got.lock().unwrap().len(), 1, "{what}");
+    // A scan login is not forwarded; following through its code is (once).
+    for (event, forwarded) in [("subscribe", 2), ("SCAN", 2)] {
+        let b = browser();
+        let s: serde_json::Value = b
+            .post(format!("{}/auth/wechat/scan", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let report = mock
+            .scan(s["qr_url"].as_str().unwrap(), "alice")
+            .await
+            .unwrap();
+        assert_eq!(report.event, event, "{what}");
+        assert!(report.reply.unwrap().contains("扫码登录"), "{what}");
+        assert_eq!(seen.got.lock().unwrap().len(), forwarded, "{what}: {event}");
+    }
 }
 
 #[tokio::test]
@@ -365,4 +390,163 @@ async fn a_slow_or_missing_backend_is_answered_success_in_time() {
     wire(&mock, &app);
     let report = mock.send_text("alice", "hello").await.unwrap();
     assert!(report.acknowledged && report.reply.is_none(), "{report:?}");
+}
+
+/// A campaign code of the account's own whose scene is 32 hex characters (`uuid4().hex`):
+/// it is the app's, not a login.
+const CAMPAIGN: &str = "9f1c2b3a4d5e6f708192a3b4c5d6e7f8";
+
+/// The account's own QR codes reach the hook even when their scene looks like a login id
+/// (nobody is told "登录二维码已失效"); a follow through a login code is a login (the user
+/// reads the login's reply, the browser logs in) and reaches the hook too, after it.
+#[tokio::test]
+async fn the_accounts_own_codes_and_a_login_codes_follow_reach_the_hook() {
+    let mock = MockWechat::start().await.unwrap();
+    let seen = Seen::default();
+    let app = start(hooked(&mock, &seen)).await;
+    wire(&mock, &app);
+    let gh = mock.official_account().original_id.clone().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (n, (event, key)) in [
+        ("SCAN", CAMPAIGN.to_owned()),
+        ("subscribe", format!("qrscene_{CAMPAIGN}")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let doc = wire::event_xml(&gh, "oCAMPAIGN1", now + n as u64, event, &key, "T");
+        let (status, answer) = post_push(&app, &mock, &doc, &format!("77{n}")).await;
+        assert_eq!((status, answer.as_str()), (200, "success"), "{event}");
+        assert_eq!(seen.calls.load(Ordering::SeqCst), n + 1, "{event}");
+        let got = seen.got.lock().unwrap().clone();
+        assert_eq!(got[n].0, "event");
+        assert!(got[n].2.contains(&key), "{}", got[n].2);
+    }
+
+    // Carol follows the account by scanning a login code.
+    let b = browser();
+    let s: serde_json::Value = b
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "carol")
+        .await
+        .unwrap();
+    assert_eq!(report.event, "subscribe", "{report:?}");
+    let reply = report.reply.expect("the login's reply");
+    assert!(reply.contains("扫码登录"), "{reply}");
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/scan/{}?wait=5",
+            app.url,
+            s["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(session_token(&res).is_some());
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["status"],
+        "confirmed"
+    );
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        3,
+        "the app sees its new follower"
+    );
+    let got = seen.got.lock().unwrap().clone();
+    let carol = mock
+        .user("carol")
+        .unwrap()
+        .openid_for(&mock.official_account().appid);
+    assert_eq!(
+        (got[2].0.as_str(), got[2].1.as_str()),
+        ("event", carol.as_str())
+    );
+    assert!(
+        got[2].2.contains("subscribe") && got[2].2.contains("qrscene_"),
+        "{}",
+        got[2].2
+    );
+    // Carol scanning the login code again (a SCAN, as a follower) is a login only.
+    let s: serde_json::Value = b
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = mock
+        .scan(s["qr_url"].as_str().unwrap(), "carol")
+        .await
+        .unwrap();
+    assert_eq!(again.event, "SCAN");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 3);
+}
+
+/// The same with push forwarding: the campaign code and a login code's follow reach the
+/// existing backend, signed as WeChat sent them.
+#[tokio::test]
+async fn the_accounts_own_codes_and_a_login_codes_follow_are_forwarded() {
+    let mock = MockWechat::start().await.unwrap();
+    let o = mock.official_account();
+    let gh = o.original_id.clone().unwrap();
+    let (url, seen, _task) = backend(gh.clone(), o.token.clone().unwrap()).await;
+    let app = start(config(&mock).with_push_forward(&url)).await;
+    wire(&mock, &app);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let doc = wire::event_xml(&gh, "oCAMPAIGN1", now, "SCAN", CAMPAIGN, "T");
+    let (status, answer) = post_push(&app, &mock, &doc, "881").await;
+    assert_eq!(status, 200);
+    assert!(!answer.contains("已失效"), "{answer}");
+    assert!(
+        answer.contains("<Encrypt>"),
+        "the backend's reply, sealed: {answer}"
+    );
+    assert_eq!(seen.got.lock().unwrap().len(), 1);
+
+    let b = browser();
+    let s: serde_json::Value = b
+        .post(format!("{}/auth/wechat/scan", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "carol")
+        .await
+        .unwrap();
+    assert_eq!(report.event, "subscribe");
+    let reply = report.reply.unwrap();
+    assert!(
+        reply.contains("扫码登录") && !reply.contains("backend says hi"),
+        "the login's reply, not the backend's: {reply}"
+    );
+    let got = seen.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "the follow is forwarded");
+    assert!(got[1].0.contains("signature="), "{}", got[1].0);
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/scan/{}?wait=5",
+            app.url,
+            s["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(session_token(&res).is_some(), "and the login completes");
 }

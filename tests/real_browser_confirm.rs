@@ -168,3 +168,120 @@ async fn scan_confirm_and_land(client: &Client, mock: &MockWechat, app: &str) {
     assert!(source.contains(&alice), "{source}");
     assert!(source.contains(r#""channel":"scan_follow""#), "{source}");
 }
+
+/// A second WeChat user scans the code after alice: the page says "另一个微信已扫码" and offers
+/// a fresh code; alice's confirmation still logs the browser in.
+#[tokio::test]
+async fn chromium_is_told_of_a_second_scanner_and_alice_still_lands() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = app_on_localhost(&mock).await;
+    mock.set_push_url(
+        &mock.official_account().appid,
+        Some(&format!(
+            "http://127.0.0.1:{}/auth/wechat/push",
+            app.addr.port()
+        )),
+    )
+    .unwrap();
+    in_chromium(|client| async move { second_scanner(&client, &mock, &app.url).await }).await;
+}
+
+async fn second_scanner(client: &Client, mock: &MockWechat, app: &str) {
+    let oa = mock.official_account().appid.clone();
+    let alice = mock.user("alice").unwrap().openid_for(&oa);
+    client
+        .goto(&format!("{app}/auth/wechat/scan?return_to=/profile"))
+        .await
+        .unwrap();
+    let img = client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("#qr-img[data-qr-url]"))
+        .await
+        .expect("the QR code appears");
+    let qr_url = img.attr("data-qr-url").await.unwrap().unwrap();
+    let first = mock.scan(&qr_url, "alice").await.unwrap().reply.unwrap();
+    client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("body[data-scan-status='scanned']"))
+        .await
+        .expect("scanned");
+    let second = mock.scan(&qr_url, "bob").await.unwrap().reply.unwrap();
+    assert!(
+        second.contains("已被其他微信扫过") && !second.contains("Chrome"),
+        "{second}"
+    );
+    if let Err(e) = client
+        .wait()
+        .at_most(STEP)
+        .for_element(Locator::Css("body[data-another-scanner='1']"))
+        .await
+    {
+        let source = client.source().await.unwrap_or_default();
+        panic!("the page does not say another WeChat scanned ({e}): {source}");
+    }
+    let said = client
+        .find(Locator::Id("status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(said.starts_with("另一个微信已扫码"), "{said}");
+    let refresh = client.find(Locator::Id("refresh")).await.unwrap();
+    assert!(
+        refresh.is_displayed().await.unwrap(),
+        "a fresh code is offered"
+    );
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::write(
+            browser::target_dir().join("real_browser_scan_another_scanner.png"),
+            png,
+        );
+    }
+
+    // Alice confirms on the phone (the reply's link, as inside WeChat): the page lands.
+    let phone = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(common::WECHAT_UA)
+        .build()
+        .unwrap();
+    let at = first.find("<a href=\"").unwrap() + 9;
+    let link = first[at..at + first[at..].find('"').unwrap()].to_owned();
+    // The app is `localhost` to the browser; the phone reaches the same server.
+    let res = phone.get(&link).send().await.unwrap();
+    let authorize = common::location(&res);
+    let res = phone
+        .get(MockWechat::approve_url(&authorize, "alice"))
+        .send()
+        .await
+        .unwrap();
+    let back = common::location(&res);
+    let res = phone.get(&back).send().await.unwrap();
+    let clean = common::location(&res);
+    let page = phone
+        .get(&clean)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = "name=\"token\" value=\"";
+    let at = page.find(key).unwrap_or_else(|| panic!("{page}")) + key.len();
+    let token = page[at..at + page[at..].find('"').unwrap()].to_owned();
+    let done = phone
+        .post(&link)
+        .form(&[("token", token.as_str()), ("decision", "confirm")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("已确认登录"), "{done}");
+    let source = lands_on(client, &format!("{app}/profile")).await;
+    assert!(source.contains(&alice), "{source}");
+}

@@ -736,3 +736,223 @@ async fn confirm_pages_of_unknown_scans_set_no_cookie_and_live_ones_keep_the_jar
 fn wechat_auth_test_id(i: usize) -> String {
     format!("{i:0>4}{}", "Zz9".repeat(10).get(..28).unwrap())
 }
+
+/// A browser with its own User-Agent (cookies kept, redirects by hand).
+fn browser_with_ua(ua: &str) -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(ua)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// woothee copies the text before `;FOMA;` into the "version" of a docomo phone: a
+/// User-Agent made of a link. The attacker who starts the scan must not put a link of their
+/// own into the reply that is meant to expose them, nor into the phone's confirm page.
+#[tokio::test]
+async fn markup_in_the_requesters_user_agent_reaches_neither_the_reply_nor_the_confirm_page() {
+    const HOSTILE: &str =
+        r#"Mozilla/5.0 (<a href="https://evil.example/phish">CLICK TO CONFIRM</a>;FOMA;)"#;
+    let mock = MockWechat::start().await.unwrap();
+    let app = confirming_app(&mock).await;
+    let attacker = browser_with_ua(HOSTILE);
+    let s = start_scan(&app, &attacker).await;
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let reply = report.reply.expect("a passive reply");
+    assert!(
+        !reply.contains("evil.example") && !reply.contains("CLICK TO CONFIRM"),
+        "{reply}"
+    );
+    assert_eq!(
+        reply.matches("<a").count(),
+        1,
+        "only the layer's own link: {reply}"
+    );
+    assert!(reply.contains("浏览器：未知浏览器"), "{reply}");
+    let link = confirm_link(&reply);
+    assert!(link.starts_with(&app.url), "{link}");
+    // What a person sees on the mock's phone: one link, the layer's.
+    let phone_page = reqwest::get(format!("{}/mock/phone", mock.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!phone_page.contains("evil.example"), "{phone_page}");
+    assert!(phone_page.contains("未知浏览器"), "{phone_page}");
+    // The confirm page names no such browser either.
+    let (status, page) = open_on_phone(&wechat_browser(), &link, "alice").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        !page.contains("evil.example") && !page.contains("CLICK TO CONFIRM"),
+        "{page}"
+    );
+    assert!(page.contains("浏览器：未知浏览器"), "{page}");
+}
+
+/// A User-Agent holding the confirm page's own placeholders: nothing the requester sent is
+/// filled in (the form token, the action, the hidden switch stay where they belong, once).
+#[tokio::test]
+async fn placeholders_in_the_requesters_user_agent_are_not_filled_on_the_confirm_page() {
+    const PLACEHOLDERS: &str = "Mozilla/5.0 ({{TOKEN}}{{ACTION}}{{ASK_HIDDEN}}{{IP}};FOMA;)";
+    let mock = MockWechat::start().await.unwrap();
+    let app = confirming_app(&mock).await;
+    let requester = browser_with_ua(PLACEHOLDERS);
+    let s = start_scan(&app, &requester).await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let report = mock
+        .scan(s["qr_url"].as_str().unwrap(), "alice")
+        .await
+        .unwrap();
+    let reply = report.reply.unwrap();
+    assert!(!reply.contains("{{"), "{reply}");
+    let phone = wechat_browser();
+    let (status, page) = open_on_phone(&phone, &confirm_link(&reply), "alice").await;
+    assert_eq!(status, 200, "{page}");
+    let token = form_token(&page);
+    assert_eq!(
+        page.matches(token.as_str()).count(),
+        1,
+        "the form token appears once, in the form: {page}"
+    );
+    assert_eq!(
+        page.matches(&format!("/auth/wechat/scan/{id}/confirm"))
+            .count(),
+        1,
+        "{page}"
+    );
+    assert!(page.contains("浏览器：未知浏览器</p>"), "{page}");
+    // The page still works.
+    let (status, done) = answer(&phone, &confirm_link(&reply), &token, "confirm").await;
+    assert_eq!(status, 200, "{done}");
+    let (status, body, session) = poll(&app, &requester, &id, 5).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")));
+    assert!(session.is_some());
+}
+
+/// Bob scans a code Alice has scanned already: his reply says only that it was scanned
+/// (nothing about the browser, IP or time of the requester, and no link); the browser that
+/// asked learns that a second WeChat scanned (`another_scanner`), at once when it waits,
+/// without a busy loop once it has shown it; Alice scanning again is told the same as
+/// before, and her login still completes.
+#[tokio::test]
+async fn a_second_scanner_is_told_nothing_about_the_requester_and_the_requester_is_told() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = confirming_app(&mock).await;
+    let desktop = browser();
+    let s = start_scan(&app, &desktop).await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let qr = s["qr_url"].as_str().unwrap().to_owned();
+    let first = mock.scan(&qr, "alice").await.unwrap().reply.unwrap();
+    assert!(first.contains("127.0.0.1") && first.contains("Chrome 130.0"));
+    let link = confirm_link(&first);
+    let (status, body, _) = poll(&app, &desktop, &id, 0).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("scanned")));
+    assert_eq!(body.get("another_scanner"), None, "{body}");
+
+    // The page waits, having shown `scanned`: Bob's scan wakes it.
+    let waiting = {
+        let (b, url, id) = (desktop.clone(), app.url.clone(), id.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = b
+                .get(format!(
+                    "{url}/auth/wechat/scan/{id}?wait=20&seen=scanned&another_scanner=0"
+                ))
+                .send()
+                .await
+                .unwrap();
+            (started.elapsed(), res.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = mock.scan(&qr, "bob").await.unwrap();
+    assert!(second.acknowledged, "{second:?}");
+    let told = second.reply.expect("bob is answered");
+    // (The site's host is 127.0.0.1 here too: the requester's address would follow "IP：".)
+    for secret in [
+        "IP：",
+        "Chrome",
+        "Linux",
+        "北京时间",
+        "浏览器",
+        "<a",
+        "/confirm",
+    ] {
+        assert!(!told.contains(secret), "{secret:?} in {told}");
+    }
+    assert_eq!(
+        told.matches("127.0.0.1").count(),
+        1,
+        "the site only: {told}"
+    );
+    assert!(told.contains("已被其他微信扫过"), "{told}");
+    let (waited, body) = waiting.await.unwrap();
+    assert_eq!(body["status"], "scanned", "{body}");
+    assert_eq!(body["another_scanner"], true, "{body}");
+    assert!(waited < Duration::from_secs(5), "woken: {waited:?}");
+
+    // Every later answer carries the flag; a page that has shown it waits as before.
+    let started = Instant::now();
+    let res = desktop
+        .get(format!(
+            "{}/auth/wechat/scan/{id}?wait=1&seen=scanned&another_scanner=1",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["another_scanner"].as_bool()),
+        (Some("scanned"), Some(true))
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "no busy loop"
+    );
+    let res = desktop
+        .get(format!(
+            "{}/auth/wechat/scan/{id}?another_scanner=x",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    // Alice scanning again is told what she was told the first time.
+    let again = mock.scan(&qr, "alice").await.unwrap().reply.unwrap();
+    assert!(
+        again.contains("127.0.0.1") && again.contains("Chrome 130.0"),
+        "{again}"
+    );
+    // Bob cannot use Alice's link; Alice confirms and the browser lands.
+    let (status, _) = open_on_phone(&wechat_browser(), &link, "bob").await;
+    assert_eq!(status, 403);
+    let phone = wechat_browser();
+    let (status, page) = open_on_phone(&phone, &link, "alice").await;
+    assert_eq!(status, 200, "{page}");
+    let (status, _) = answer(&phone, &link, &form_token(&page), "confirm").await;
+    assert_eq!(status, 200);
+    let (status, body, session) = poll(&app, &desktop, &id, 5).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("confirmed")),
+        "{body}"
+    );
+    assert!(session.is_some());
+    let (status, user) = get_json(&desktop, &format!("{}/profile", app.url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        user["openid"],
+        mock.user("alice")
+            .unwrap()
+            .openid_for(&mock.official_account().appid)
+    );
+}

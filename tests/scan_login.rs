@@ -215,7 +215,8 @@ async fn an_expired_scene_expires_and_a_late_push_changes_nothing() {
         "oSomeOpenid",
         1_700_000_000,
         "SCAN",
-        id,
+        // The scene of the layer's code (`wxauth_` + id), as WeChat sends it.
+        &format!("wxauth_{id}"),
         "TICKET",
     );
     let res = send_push(&app, &crypto, &xml).await;

@@ -99,6 +99,11 @@ impl Key {
         Self(format!("{}:claim", self.0))
     }
 
+    /// The mark that WeChat users other than the first scanned this key's code.
+    pub(crate) fn others(&self) -> Self {
+        Self(format!("{}:others", self.0))
+    }
+
     /// The image made for this key (a scan's mini program code).
     pub(crate) fn claim_image(&self) -> Self {
         Self(format!("{}:image", self.0))

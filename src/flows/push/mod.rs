@@ -1,9 +1,11 @@
 //! The Official Account's message push URL (`GET|POST PREFIX/push`): WeChat verifies it with a
 //! signed `echostr`, then pushes every message and event of the account to it. A `subscribe`
-//! (with `qrscene_…`) or `SCAN` event for one of our scan-login scenes is a login: it is
-//! answered with a passive reply that tells the user which browser asked ([`reply`]). Every
-//! other push belongs to the app: its `on_push` hook, or its existing push backend
-//! ([`dispatch`]); their reply goes back to WeChat, encrypted when the push was.
+//! (with `qrscene_…`) or `SCAN` event for one of our scan-login scenes (those this layer
+//! issued, [`SCENE_PREFIX`](super::scan::SCENE_PREFIX)) is a login: it is answered with a
+//! passive reply that tells the user which browser asked ([`reply`]); a `subscribe` through a
+//! login code then also goes to the app (its reply is dropped). Every other push belongs to
+//! the app: its `on_push` hook, or its existing push backend ([`dispatch`]); their reply goes
+//! back to WeChat, encrypted when the push was.
 //!
 //! Every request must carry a valid `signature` (and, in safe mode, `msg_signature` over the
 //! ciphertext, which must also decrypt to our appid) and a `timestamp` within
@@ -267,15 +269,34 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
             return store_down();
         }
     }
-    let scene = opened
-        .message
-        .scan_scene()
-        .filter(|s| super::scan::is_scene_id(s))
-        .map(str::to_owned);
-    let reply = match scene {
-        Some(scene) => login_scan(auth, &opened, scene, memo).await,
-        None => dispatch::to_app(auth, req, &body, &opened).await,
+    let scene = match opened.message.scan_scene() {
+        Some(scene) => super::scan::login_scene(auth, scene).await,
+        None => None,
     };
+    let Some(scene) = scene else {
+        let reply = dispatch::to_app(auth, req, &body, &opened).await;
+        return answer(crypto, &opened, &nonce, reply);
+    };
+    let started = tokio::time::Instant::now();
+    let reply = login_scan(auth, &opened, scene, memo).await;
+    if opened
+        .message
+        .event
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case("subscribe"))
+    {
+        // Someone followed the account through a login code: the login is handled (and its
+        // reply is the one the user reads), and the app still learns of its new follower.
+        // What the app answers is dropped: one push, one reply.
+        let work = tokio::spawn({
+            let (auth, req, opened) = (auth.clone(), req.clone(), opened.clone());
+            async move { dispatch::to_app(&auth, &req, &body, &opened).await }
+        });
+        let left = ANSWER_WITHIN.saturating_sub(started.elapsed());
+        if tokio::time::timeout(left, work).await.is_err() {
+            tracing::debug!("the app is still handling a login's subscribe; answered the login");
+        }
+    }
     answer(crypto, &opened, &nonce, reply)
 }
 

@@ -36,22 +36,24 @@ pub(crate) struct ConfirmSlots<'a> {
     pub(crate) token: &'a str,
 }
 
-/// The confirm page's body (inside the layer's page frame), every slot escaped.
+/// The confirm page's body (inside the layer's page frame), every slot escaped and filled in
+/// one pass (a value that holds `{{TOKEN}}` is never filled in again).
 pub(crate) fn render(s: &ConfirmSlots<'_>) -> String {
     let e = respond::escape;
-    include_str!("confirm.html")
-        .replace("{{TITLE}}", &e(s.title))
-        .replace("{{LEAD}}", &e(s.lead))
-        .replace("{{SITE}}", &e(s.site))
-        .replace("{{BROWSER}}", &e(s.browser))
-        .replace("{{IP}}", &e(s.ip))
-        .replace("{{TIME}}", &e(s.time))
-        .replace("{{ACTION}}", &e(s.action))
-        .replace("{{TOKEN}}", &e(s.token))
-        .replace(
-            "{{ASK_HIDDEN}}",
-            if s.token.is_empty() { "hidden" } else { "" },
-        )
+    super::page::fill(include_str!("confirm.html"), |slot| {
+        Some(match slot {
+            "TITLE" => e(s.title),
+            "LEAD" => e(s.lead),
+            "SITE" => e(s.site),
+            "BROWSER" => e(s.browser),
+            "IP" => e(s.ip),
+            "TIME" => e(s.time),
+            "ACTION" => e(s.action),
+            "TOKEN" => e(s.token),
+            "ASK_HIDDEN" => (if s.token.is_empty() { "hidden" } else { "" }).to_owned(),
+            _ => return None,
+        })
+    })
 }
 
 /// The page through the site's [`Pages`](crate::pages::Pages) hook
@@ -499,6 +501,24 @@ mod tests {
         assert!(
             done.contains("<form method=\"post\" action=\"\" hidden>"),
             "{done}"
+        );
+    }
+
+    #[test]
+    fn a_slot_that_holds_a_placeholder_is_not_filled_again() {
+        let html = render(&ConfirmSlots {
+            title: "t",
+            browser: "{{TOKEN}} {{ACTION}} {{ASK_HIDDEN}} {{SITE}}",
+            site: "example.com",
+            action: "/auth/wechat/scan/x/confirm",
+            token: "SECRET-FORM-TOKEN",
+            ..ConfirmSlots::default()
+        });
+        assert_eq!(html.matches("SECRET-FORM-TOKEN").count(), 1, "{html}");
+        assert_eq!(html.matches("/auth/wechat/scan/x/confirm").count(), 1);
+        assert!(
+            html.contains("浏览器：{{TOKEN}} {{ACTION}} {{ASK_HIDDEN}} {{SITE}}</p>"),
+            "{html}"
         );
     }
 }

@@ -32,13 +32,15 @@ pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Respon
     Ok(res)
 }
 
-/// The value of a scene's claim: its first scan is under way or done.
+/// The value of a scene's claim written before the claim named its scanner.
 const CLAIMED: &[u8] = b"scanned";
 
 /// Records that `openid` scanned the code of scene `scene_id`: once, whatever arrives
 /// again. With confirmation on, the scene waits in `scanned` for that user's answer on the
 /// phone ([`super::confirm`]); with it off, the user is looked up and the scene confirmed at
-/// once. Returns what to tell the user, or `None` when the store failed before anything was
+/// once. Another user who scans the code after the first is told only that it was scanned
+/// already, and the requesting browser learns that a second WeChat scanned it.
+/// Returns what to tell the user, or `None` when the store failed before anything was
 /// decided, so that a re-delivery may try again.
 pub(crate) async fn scanned(
     auth: Arc<Engine>,
@@ -50,6 +52,7 @@ pub(crate) async fn scanned(
         id: id.to_owned(),
         requester: None,
         confirm,
+        taken: false,
     };
     let key = scene_key(&auth, &scene_id)?;
     auth.config().official_account.as_ref()?;
@@ -67,27 +70,18 @@ pub(crate) async fn scanned(
     // One transition per scene, on every instance: a re-delivery (or another instance that
     // has it under way) is acknowledged without waiting.
     // The claim is one `set_if_absent`: only one caller ever gets it, and nobody waits for
-    // it (a single flight's lock, value and notification would be three more writes).
+    // it (a single flight's lock, value and notification would be three more writes). Its
+    // value is the first scanner's openid, so a later scan can tell a re-delivery (or the
+    // same person scanning again) from another person.
     let claim = key.claim();
     let ttl = auth.config().scan_ttl;
+    let mine = openid.as_bytes().to_vec();
     let release = || async {
-        let _ = auth.store().delete_if_eq(&claim, CLAIMED).await;
+        let _ = auth.store().delete_if_eq(&claim, &mine).await;
     };
-    match auth
-        .store()
-        .set_if_absent(&claim, CLAIMED.to_vec(), ttl)
-        .await
-    {
+    match auth.store().set_if_absent(&claim, mine.clone(), ttl).await {
         Ok(true) => {}
-        Ok(false) => {
-            // Handled already: say the same again (the scene says who asked).
-            let scene = load_scene(&auth, &key).await.ok().flatten();
-            return Some(ScanNotice {
-                id: scene_id,
-                requester: scene.and_then(|s| s.requester),
-                confirm,
-            });
-        }
+        Ok(false) => return Some(scanned_again(&auth, &key, scene_id, &openid).await),
         Err(e) => {
             tracing::error!(error = %e, "store unavailable while recording a scan");
             return None;
@@ -109,6 +103,7 @@ pub(crate) async fn scanned(
         id: scene_id,
         requester: scene.requester.clone(),
         confirm,
+        taken: false,
     };
     if !confirm {
         // Nobody confirms on the phone: pending → confirmed (or refused) in one write, the
@@ -129,6 +124,57 @@ pub(crate) async fn scanned(
     }
     tracing::debug!(confirm, "scan recorded");
     Some(notice)
+}
+
+/// A scan of a code whose claim is taken: by this same user (WeChat re-delivering, or the
+/// person scanning again), who is told the same again; or by someone else, who is told only
+/// that the code was scanned already (never who asked for it), while the browser that asked
+/// is told that a second WeChat scanned its code.
+async fn scanned_again(auth: &Engine, key: &Key, scene_id: String, openid: &str) -> ScanNotice {
+    let confirm = auth.scan_confirm();
+    let scene = load_scene(auth, key).await.ok().flatten();
+    let first = auth.store().get(&key.claim()).await.ok().flatten();
+    let same = match first.as_deref() {
+        Some(v) if v != CLAIMED => v == openid.as_bytes(),
+        // A claim from before it named the scanner: the scene says who scanned.
+        _ => match scene.as_ref().map(|s| &s.status) {
+            Some(SceneStatus::Scanned { openid: who }) => who == openid,
+            Some(SceneStatus::Confirmed { user }) => user.openid == openid,
+            _ => false,
+        },
+    };
+    if same {
+        return ScanNotice {
+            id: scene_id,
+            requester: scene.and_then(|s| s.requester),
+            confirm,
+            taken: false,
+        };
+    }
+    if scene.is_some() {
+        let ttl = auth.config().scan_ttl;
+        let marked = auth
+            .store()
+            .set_if_absent(&key.others(), b"1".to_vec(), ttl)
+            .await;
+        match marked {
+            // Wake the waiting browser: it has news.
+            Ok(true) => {
+                if let Err(e) = auth.store().publish(key, Vec::new()).await {
+                    tracing::warn!(error = %e, "could not tell the browser of a second scanner");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not record a second scanner"),
+        }
+        tracing::info!("a second WeChat user scanned a scan login's code");
+    }
+    ScanNotice {
+        id: scene_id,
+        requester: None,
+        confirm,
+        taken: true,
+    }
 }
 
 /// What WeChat says about follower `openid`: from the cache when this person scanned within

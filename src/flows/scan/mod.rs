@@ -103,24 +103,107 @@ impl Requester {
     }
 
     /// Browser and system from the User-Agent, e.g. `Chrome 130.0 · Linux`.
+    ///
+    /// Only names from [`BROWSERS`] and [`SYSTEMS`] and a version of digits and dots are
+    /// kept: woothee copies free text from some legacy formats (FOMA, jig, KDDI…) into the
+    /// version, and what is shown here must never be the requester's own words.
     pub(crate) fn browser(&self) -> String {
-        match woothee::parser::Parser::new().parse(&self.ua) {
-            Some(r) if r.name != "UNKNOWN" => {
-                let version = r.version.split('.').take(2).collect::<Vec<_>>().join(".");
-                let os = if r.os == "UNKNOWN" {
-                    "未知系统"
-                } else {
-                    r.os
-                };
-                if version.is_empty() || version == "UNKNOWN" {
-                    format!("{} · {os}", r.name)
-                } else {
-                    format!("{} {version} · {os}", r.name)
-                }
-            }
-            _ => "未知浏览器".to_owned(),
+        let parsed = woothee::parser::Parser::new().parse(&self.ua);
+        let os = parsed
+            .as_ref()
+            .and_then(|r| SYSTEMS.iter().find(|s| **s == r.os))
+            .copied()
+            .unwrap_or("未知系统");
+        let (name, version) = match wechat_version(&self.ua) {
+            Some(v) => ("WeChat", v),
+            None => match parsed
+                .as_ref()
+                .and_then(|r| BROWSERS.iter().find(|b| **b == r.name).map(|b| (*b, r)))
+            {
+                Some((name, r)) => (name, safe_version(r.version)),
+                None => return "未知浏览器".to_owned(),
+            },
+        };
+        match version {
+            Some(v) => format!("{name} {v} · {os}"),
+            None => format!("{name} · {os}"),
         }
     }
+}
+
+/// The browser names (as woothee spells them) a requester may be described with.
+const BROWSERS: &[&str] = &[
+    "Chrome",
+    "Firefox",
+    "Safari",
+    "Edge",
+    "Internet Explorer",
+    "Opera",
+    "Vivaldi",
+    "SamsungBrowser",
+    "Yandex Browser",
+    "Sleipnir",
+    "Webview",
+    "HTTP Library",
+];
+
+/// The system names (as woothee spells them) a requester may be described with.
+const SYSTEMS: &[&str] = &[
+    "Windows 10",
+    "Windows 8.1",
+    "Windows 8",
+    "Windows 7",
+    "Windows Vista",
+    "Windows XP",
+    "Windows 2000",
+    "Windows NT 4.0",
+    "Windows Me",
+    "Windows 98",
+    "Windows 95",
+    "Windows CE",
+    "Windows UNKNOWN Ver",
+    "Windows Phone OS",
+    "Mac OSX",
+    "Mac OS Classic",
+    "Linux",
+    "ChromeOS",
+    "BSD",
+    "Android",
+    "iPhone",
+    "iPad",
+    "iPod",
+    "iOS",
+    "BlackBerry",
+    "BlackBerry 10",
+    "Firefox OS",
+];
+
+/// `major.minor` of a version of 1 to 16 digits and dots that starts with a digit; `None`
+/// for anything else (free text copied from the User-Agent, `UNKNOWN`).
+fn safe_version(version: &str) -> Option<String> {
+    let ok = (1..=16).contains(&version.len())
+        && version.starts_with(|c: char| c.is_ascii_digit())
+        && version.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    ok.then(|| {
+        version
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(".")
+    })
+}
+
+/// WeChat's in-app browser (`MicroMessenger/8.0.49(…)`, which woothee does not know): its
+/// version, when the User-Agent has one.
+fn wechat_version(ua: &str) -> Option<Option<String>> {
+    let at = ua.find("MicroMessenger/")? + "MicroMessenger/".len();
+    let digits: String = ua[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .take(17)
+        .collect();
+    Some(safe_version(&digits))
 }
 
 impl Requester {
@@ -165,11 +248,32 @@ pub(crate) struct ScanNotice {
     pub(crate) requester: Option<Requester>,
     /// Whether the user must confirm on the phone.
     pub(crate) confirm: bool,
+    /// Another WeChat user scanned this code first: this one is told only that (never who
+    /// asked), and the requesting browser is told that a second WeChat scanned.
+    pub(crate) taken: bool,
 }
 
-/// Whether a QR scene has the shape of our login scenes (other scenes are the account's own).
-pub(crate) fn is_scene_id(scene: &str) -> bool {
-    valid_id(scene)
+/// The prefix of every QR scene this layer issues: the Official Account's code for scan `id`
+/// has the scene `wxauth_{id}`. Only such scenes are logins; every other scene is the
+/// account's own (a campaign code, often `uuid4().hex`) and goes on to the app.
+pub(crate) const SCENE_PREFIX: &str = "wxauth_";
+
+/// The scan id of a pushed QR scene, when the scene is a login's: one this layer issued
+/// (with [`SCENE_PREFIX`]); or, from before the prefix, a bare id that names a scene still
+/// in the store. Anything else is the account's own code.
+pub(crate) async fn login_scene(auth: &Engine, scene: &str) -> Option<String> {
+    if let Some(id) = scene.strip_prefix(SCENE_PREFIX) {
+        return valid_id(id).then(|| id.to_owned());
+    }
+    // A code made before the prefix: a login only while its scene exists.
+    let key = scene_key(auth, scene).filter(|_| valid_id(scene))?;
+    match load_scene(auth, &key).await {
+        Ok(found) => found.map(|_| scene.to_owned()),
+        Err(e) => {
+            tracing::warn!(error = ?e, "store unavailable while looking up a QR scene; handed to the app");
+            None
+        }
+    }
 }
 
 /// Where a scan stands.
@@ -354,8 +458,10 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     let (qr_url, expires_in) = match via {
         Via::FollowOa => {
             spend_budget(auth).await?;
-            let request =
-                QrCodeRequest::temporary_str(id.clone(), u32::try_from(ttl).unwrap_or(u32::MAX));
+            let request = QrCodeRequest::temporary_str(
+                format!("{SCENE_PREFIX}{id}"),
+                u32::try_from(ttl).unwrap_or(u32::MAX),
+            );
             let ticket = auth
                 .with_token(TokenFor::OfficialAccount, |token| {
                     let request = request.clone();
@@ -540,8 +646,20 @@ fn status_json(status: &str) -> Response<Body> {
     respond::json(StatusCode::OK, &serde_json::json!({ "status": status }))
 }
 
-/// `GET PREFIX/scan/{id}?wait=S[&seen=pending|scanned]`: where the scan stands; waits up to
-/// `S` seconds for news (a status other than `seen`).
+/// The `scanned` answer; `another_scanner` when a second WeChat user scanned the code too.
+fn scanned_json(another: bool) -> Response<Body> {
+    if !another {
+        return status_json("scanned");
+    }
+    respond::json(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "scanned", "another_scanner": true }),
+    )
+}
+
+/// `GET PREFIX/scan/{id}?wait=S[&seen=pending|scanned][&another_scanner=0|1]`: where the
+/// scan stands; waits up to `S` seconds for news (a status other than `seen`, or a second
+/// WeChat user scanning the code when the browser has not shown that yet).
 pub(crate) async fn status(
     auth: &Engine,
     req: &Parts,
@@ -566,6 +684,19 @@ pub(crate) async fn status(
         Some(_) => {
             return Err(Failure::BadRequest(
                 "`seen` is `pending` or `scanned`: the status this browser last showed".into(),
+            ));
+        }
+    };
+    // Whether the browser has shown that another WeChat user scanned (`another_scanner`):
+    // read like `seen`, from the first read when it does not say.
+    let mut known_other = match q.get("another_scanner") {
+        None => None,
+        Some("0") => Some(false),
+        Some("1") => Some(true),
+        Some(_) => {
+            return Err(Failure::BadRequest(
+                "`another_scanner` is `0` or `1`: whether this browser showed a second scanner"
+                    .into(),
             ));
         }
     };
@@ -600,13 +731,25 @@ pub(crate) async fn status(
                 } else {
                     "scanned"
                 };
+                // Someone else scanned after the first scanner (only then is it marked).
+                let other = name == "scanned" && auth.store().get(&key.others()).await?.is_some();
+                let answer = |name| {
+                    if name == "scanned" {
+                        scanned_json(other)
+                    } else {
+                        status_json(name)
+                    }
+                };
                 // With phone confirmation, `scanned` is where the browser waits: say so at
                 // once. Without it, `scanned` lasts only while the user is looked up.
                 // So is it for a mini program code: the user answers in the mini program.
                 if *first.get_or_insert(name) != name
                     && (auth.scan_confirm() || scene.via == Via::MiniProgram)
                 {
-                    return Ok(status_json(name));
+                    return Ok(answer(name));
+                }
+                if name == "scanned" && *known_other.get_or_insert(other) != other {
+                    return Ok(answer(name));
                 }
                 let until = deadline.min(
                     tokio::time::Instant::now()
@@ -623,7 +766,7 @@ pub(crate) async fn status(
                         crate::metrics::scan("expired");
                         return Ok(status_json("expired"));
                     }
-                    return Ok(status_json(name));
+                    return Ok(answer(name));
                 }
             }
         }
@@ -700,7 +843,49 @@ mod tests {
             "浏览器：Chrome 130.0 · Linux\nIP：203.0.113.7\n时间：1970-01-01 08:00:00（北京时间）"
         );
         assert_eq!(r("").browser(), "未知浏览器");
-        assert_eq!(r("curl/8.5.0").browser(), "HTTP Library curl · 未知系统");
+        // woothee's "version" of curl is its name: no version is shown.
+        assert_eq!(r("curl/8.5.0").browser(), "HTTP Library · 未知系统");
+        assert_eq!(
+            r("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.49(0x18003129) NetType/WIFI Language/zh_CN").browser(),
+            "WeChat 8.0 · iPhone"
+        );
+    }
+
+    #[test]
+    fn only_known_names_and_numeric_versions_describe_a_requester() {
+        let browser = |ua: &str| {
+            Requester {
+                ua: ua.into(),
+                ip: None,
+                at: 0,
+            }
+            .browser()
+        };
+        // Legacy formats whose "version" woothee copies from free text.
+        for ua in [
+            r#"Mozilla/5.0 (<a href="https://evil.example/phish">CLICK TO CONFIRM</a>;FOMA;)"#,
+            "DoCoMo/2.0 N2001(c10;ser0123456789abcde;icc01234567890123456789)",
+            "Mozilla/5.0 ({{TOKEN}};FOMA;)",
+            "KDDI-<b>x</b> UP.Browser/6.2.0.5 (GUI) MMP/2.0",
+            "Mozilla/4.0 (jig browser web; 1.0.4; F03A) <script>",
+            "MicroMessenger/<a>",
+        ] {
+            let b = browser(ua);
+            assert!(
+                !b.contains(['<', '>', '&', '{', '"']) && !b.contains("evil"),
+                "{ua:?} → {b:?}"
+            );
+        }
+        assert_eq!(
+            browser(r#"Mozilla/5.0 (<a href="https://evil.example/phish">x</a>;FOMA;)"#),
+            "未知浏览器"
+        );
+        assert_eq!(browser("MicroMessenger/<a>"), "WeChat · 未知系统");
+        assert_eq!(safe_version("130.0.6723.58").as_deref(), Some("130.0"));
+        assert_eq!(safe_version("12345678901234567"), None, "longer than 16");
+        assert_eq!(safe_version(".1"), None);
+        assert_eq!(safe_version("UNKNOWN"), None);
+        assert_eq!(safe_version("1<2"), None);
     }
 
     #[test]

@@ -23,9 +23,11 @@ pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
             Via::MiniProgram => "&via=miniprogram",
         }
     );
-    let body = include_str!("page.html")
-        .replace("{{START}}", &respond::escape(&start))
-        .replace("{{PREFIX}}", &respond::escape(&auth.config().prefix));
+    let body = fill(include_str!("page.html"), |slot| match slot {
+        "START" => Some(respond::escape(&start)),
+        "PREFIX" => Some(respond::escape(&auth.config().prefix)),
+        _ => None,
+    });
     // The site's `Pages` may restyle the page; the script (and its data) stays the layer's.
     let script = body
         .find("<script")
@@ -46,4 +48,50 @@ pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
         StatusCode::OK,
         crate::pages::render(&*auth.config().pages, &page),
     )
+}
+
+/// `template` with each `{{NAME}}` replaced by `value(NAME)`, in one pass: what a value
+/// holds is never read again, so a value with `{{TOKEN}}` in it stays as it is. A name
+/// `value` does not know is left as it was.
+pub(super) fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after
+            .find("}}")
+            .and_then(|end| Some((end, value(&after[..end])?)))
+        {
+            Some((end, v)) => {
+                out.push_str(&v);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn slots_are_filled_in_one_pass() {
+        let v = |name: &str| match name {
+            "A" => Some("{{B}}".to_owned()),
+            "B" => Some("b".to_owned()),
+            _ => None,
+        };
+        assert_eq!(fill("x{{A}}y{{B}}z", v), "x{{B}}ybz");
+        assert_eq!(fill("{{C}}{{B}}", v), "{{C}}b", "unknown names stay");
+        assert_eq!(fill("{{ {{B}} }}", v), "{{ b }}");
+        assert_eq!(fill("open {{B", v), "open {{B");
+        assert_eq!(fill("", v), "");
+    }
 }
