@@ -25,7 +25,9 @@ use std::{
     time::Duration,
 };
 
-use http::{HeaderName, request::Parts};
+use http::request::Parts;
+
+use crate::config::ClientIpHeader;
 
 /// Exchanges one client may have under way at once.
 pub(crate) const MAX_IN_FLIGHT: u32 = 8;
@@ -37,18 +39,6 @@ pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 pub(crate) const MAX_IN_FLIGHT_TOTAL: u32 = 512;
 /// Clients tracked at once.
 const MAX_CLIENTS: u64 = 100_000;
-
-/// Where the client's address comes from when the app runs behind proxies: the header the
-/// trusted proxies append the address of whoever connected to them to, and how many of
-/// them append.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ClientIpHeader {
-    /// The header, e.g. `x-forwarded-for`.
-    pub(crate) name: HeaderName,
-    /// How many trusted proxies append to it (at least 1): the client is that many entries
-    /// from the right.
-    pub(crate) trusted_hops: usize,
-}
 
 /// The address of the client that sent `req`, if it can be known.
 ///
@@ -324,7 +314,7 @@ mod tests {
 
     fn xff(hops: usize) -> ClientIpHeader {
         ClientIpHeader {
-            name: HeaderName::from_static("x-forwarded-for"),
+            name: http::HeaderName::from_static("x-forwarded-for"),
             trusted_hops: hops,
         }
     }
@@ -357,7 +347,7 @@ mod tests {
         assert_eq!(client_ip(&p, Some(&xff(3))), ip("1.2.3.4"));
         // An overwriting proxy sends one value.
         let real = ClientIpHeader {
-            name: HeaderName::from_static("x-real-ip"),
+            name: http::HeaderName::from_static("x-real-ip"),
             trusted_hops: 1,
         };
         let p = parts(&[("x-real-ip", "203.0.113.7")], Some(PEER));

@@ -108,6 +108,18 @@ impl WechatConfigBuilder {
         )?
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         super::push::from_env(&mut b, env)?;
+        if let Some(n) = number(
+            "WECHAT_SCAN_DAILY_BUDGET",
+            env("WECHAT_SCAN_DAILY_BUDGET"),
+            super::push_settings::BUDGET_EXPECTED,
+        )? {
+            b.push_settings.daily_budget =
+                Some(u32::try_from(n).map_err(|_| ConfigError::InvalidSetting {
+                    setting: "WECHAT_SCAN_DAILY_BUDGET",
+                    value: n.to_string(),
+                    expected: super::push_settings::BUDGET_EXPECTED,
+                })?);
+        }
         b.redis_ca_file = env("WECHAT_REDIS_CA_FILE").map(Into::into);
         b.relay_hub = env("WECHAT_RELAY_HUB");
         b.relay_targets = env("WECHAT_RELAY_TARGETS")

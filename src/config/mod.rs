@@ -354,7 +354,7 @@ pub struct WechatConfig {
     pub(crate) body_timeout: Duration,
     pub(crate) session_ttl: Duration,
     pub(crate) session_max_lifetime: Duration,
-    pub(crate) client_ip_header: Option<crate::limit::ClientIpHeader>,
+    pub(crate) client_ip_header: Option<ClientIpHeader>,
     /// What [`WechatConfig::check_store`] does when the store does not answer.
     pub(crate) redis_start: RedisStart,
     /// The Redis store made from `WECHAT_REDIS_URL`, for its own start check.
@@ -765,4 +765,16 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
         appid: &'a str,
         refused: Option<&'a Secret>,
     ) -> BoxFuture<'a, Result<Secret, Box<dyn std::error::Error + Send + Sync>>>;
+}
+
+/// Where the client's address comes from when the app runs behind proxies: the header the
+/// trusted proxies append the address of whoever connected to them to, and how many of
+/// them append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientIpHeader {
+    /// The header, e.g. `x-forwarded-for`.
+    pub(crate) name: http::HeaderName,
+    /// How many trusted proxies append to it (at least 1): the client is that many entries
+    /// from the right.
+    pub(crate) trusted_hops: usize,
 }

@@ -142,18 +142,6 @@ pub(super) fn from_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     b.push_settings.forward_raw = env("WECHAT_OA_PUSH_FORWARD_URL");
-    if let Some(n) = super::env::number(
-        "WECHAT_SCAN_DAILY_BUDGET",
-        env("WECHAT_SCAN_DAILY_BUDGET"),
-        BUDGET_EXPECTED,
-    )? {
-        b.push_settings.daily_budget =
-            Some(u32::try_from(n).map_err(|_| ConfigError::InvalidSetting {
-                setting: "WECHAT_SCAN_DAILY_BUDGET",
-                value: n.to_string(),
-                expected: BUDGET_EXPECTED,
-            })?);
-    }
     if let Some(v) = env("WECHAT_SCAN_CONFIRM") {
         b.push_settings.scan_confirm = Some(match v.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => true,
@@ -168,9 +156,6 @@ pub(super) fn from_env(
     }
     Ok(())
 }
-
-/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
-pub(super) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";
 
 #[cfg(test)]
 mod tests {

@@ -119,7 +119,7 @@ impl PushSettings {
             return Err(ConfigError::InvalidSetting {
                 setting: "WECHAT_SCAN_DAILY_BUDGET",
                 value: "0".to_owned(),
-                expected: super::push::BUDGET_EXPECTED,
+                expected: BUDGET_EXPECTED,
             });
         }
         Ok(self)
@@ -130,3 +130,6 @@ impl PushSettings {
         self.daily_budget.unwrap_or(DEFAULT_SCAN_DAILY_BUDGET)
     }
 }
+
+/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
+pub(crate) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";

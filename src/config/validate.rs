@@ -312,7 +312,7 @@ impl WechatConfigBuilder {
                         expected: "use the number of your proxies that append to the client IP header, 1 to 16",
                     });
                 }
-                Some(crate::limit::ClientIpHeader { name, trusted_hops })
+                Some(crate::config::ClientIpHeader { name, trusted_hops })
             }
         };
         check("state_ttl", self.state_ttl, 30, 3600)?;
