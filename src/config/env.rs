@@ -1,5 +1,6 @@
 //! [`WechatConfigBuilder::from_env`]: the `WECHAT_*` environment variables.
 
+use super::parse::number;
 use super::{ConfigError, WechatConfigBuilder};
 use crate::Secret;
 
@@ -20,23 +21,6 @@ fn flag(var: &'static str) -> Result<bool, ConfigError> {
             _ => Err(ConfigError::InvalidFlag { var, value: v }),
         },
     }
-}
-
-/// A whole-number variable: unset is `None`; anything but digits is refused, naming it.
-pub(super) fn number(
-    var: &'static str,
-    value: Option<String>,
-    expected: &'static str,
-) -> Result<Option<u64>, ConfigError> {
-    value
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| ConfigError::InvalidSetting {
-                setting: var,
-                value: v,
-                expected,
-            })
-        })
-        .transpose()
 }
 
 fn pair(id: Option<String>, secret: Option<String>) -> Option<(String, Secret)> {
@@ -108,18 +92,6 @@ impl WechatConfigBuilder {
         )?
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         super::push::from_env(&mut b, env)?;
-        if let Some(n) = number(
-            "WECHAT_SCAN_DAILY_BUDGET",
-            env("WECHAT_SCAN_DAILY_BUDGET"),
-            super::push_settings::BUDGET_EXPECTED,
-        )? {
-            b.push_settings.daily_budget =
-                Some(u32::try_from(n).map_err(|_| ConfigError::InvalidSetting {
-                    setting: "WECHAT_SCAN_DAILY_BUDGET",
-                    value: n.to_string(),
-                    expected: super::push_settings::BUDGET_EXPECTED,
-                })?);
-        }
         b.redis_ca_file = env("WECHAT_REDIS_CA_FILE").map(Into::into);
         b.relay_hub = env("WECHAT_RELAY_HUB");
         b.relay_targets = env("WECHAT_RELAY_TARGETS")

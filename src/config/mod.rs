@@ -19,6 +19,7 @@
 mod builder;
 mod env;
 mod error;
+mod parse;
 mod push;
 mod push_settings;
 mod validate;

@@ -142,6 +142,18 @@ pub(super) fn from_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     b.push_settings.forward_raw = env("WECHAT_OA_PUSH_FORWARD_URL");
+    if let Some(n) = super::parse::number(
+        "WECHAT_SCAN_DAILY_BUDGET",
+        env("WECHAT_SCAN_DAILY_BUDGET"),
+        super::push_settings::BUDGET_EXPECTED,
+    )? {
+        b.push_settings.daily_budget =
+            Some(u32::try_from(n).map_err(|_| ConfigError::InvalidSetting {
+                setting: "WECHAT_SCAN_DAILY_BUDGET",
+                value: n.to_string(),
+                expected: super::push_settings::BUDGET_EXPECTED,
+            })?);
+    }
     if let Some(v) = env("WECHAT_SCAN_CONFIRM") {
         b.push_settings.scan_confirm = Some(match v.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => true,
