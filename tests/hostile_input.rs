@@ -691,6 +691,13 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("embed", "callback?display=iframe without a code (a refusal)", get("/auth/wechat/callback?display=iframe&state=forged", &[]), &[400, 403])
             .check("may be framed by this site only", |r| r.header("content-security-policy").is_some_and(|c| !c.contains("frame-ancestors *"))),
         row("embed", "callback?display=popup without code or state", get("/auth/wechat/callback?display=popup", &[]), &[400]),
+        // --- the popup's nonce (issue 23 item 5)
+        row("embed", "login?display=popup&nonce=<script>", get("/auth/wechat/login?display=popup&channel=website&nonce=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &[]), &[400])
+            .check("no state cookie, the value never shown", |r| r.set_cookies().next().is_none() && not_reflected(r, "<script>alert")),
+        row("embed", "login?display=popup&nonce=65 characters", get(&format!("/auth/wechat/login?display=popup&channel=website&nonce={}", "n".repeat(65)), &[]), &[400])
+            .check("no state cookie", |r| r.set_cookies().next().is_none()),
+        row("embed", "callback?display=popup&state=x&nonce=forged (another site's noopener tab)", get("/auth/wechat/callback?display=popup&code=C&state=x&nonce=forgedforgedforged1", &[]), &[400])
+            .check("the popup message carries no nonce", |r| !r.text().contains("forgedforgedforged1")),
         row("embed", "callback?display=<script>", get("/auth/wechat/callback?display=%3Cscript%3E&code=a&state=b", &[]), &[400, 403])
             .check("the value is never shown as markup", |r| not_reflected(r, "<script>")),
         // --- scope (issue 12)
@@ -706,8 +713,12 @@ async fn hostile_inputs_are_refused_cleanly() {
             .check("the value is never shown", |r| not_reflected(r, "<script>alert")),
         row("query", "scan status ?seen=4 KiB", get(&format!("/auth/wechat/scan/{}?wait=1&seen={}", scan.id, "s".repeat(4096)), &[]), &[400]),
         row("query", "scan status ?seen=confirmed (not a state to wait from)", get(&format!("/auth/wechat/scan/{}?seen=confirmed", scan.id), &[]), &[400]),
+        row("query", "scan status ?another_scanner=<script>", get(&format!("/auth/wechat/scan/{}?wait=1&another_scanner=%3Cscript%3E", scan.id), &[]), &[400])
+            .check("the value is never shown", |r| not_reflected(r, "<script>")),
         // --- the phone's confirmation of a scan (issue 12)
         row("confirm", "GET confirm of an unknown scan", get("/auth/wechat/scan/nobodysscan0000000000/confirm", &[]), &[404]),
+        row("confirm", "GET confirm of 32 made-up characters (cookie bomb)", get(&format!("/auth/wechat/scan/{}/confirm", "b".repeat(32)), &[]), &[404])
+            .check("no cookie is set", |r| r.set_cookies().next().is_none()),
         row("confirm", "GET confirm with path traversal in the id", get("/auth/wechat/scan/..%2F..%2Fetc%2Fpasswd/confirm", &[]), &[404, 400]),
         row("confirm", "GET confirm with a 4 KiB id", get(&format!("/auth/wechat/scan/{}/confirm", "a".repeat(4096)), &[]), &[404, 400]),
         row("confirm", "GET confirm with a forged code and state (no state cookie)", get(&format!("{confirm}?code=forged&state=forged"), &[]), &[403, 400]),
@@ -746,6 +757,13 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("relay", "to: dot segments to another path", relay("https%3A%2F%2Fshop.example%2Fauth%2F..%2F..%2Fx%2Fcallback", "&code=C&state=S1"), &[302, 400])
             .check("stays on the target", |r| r.header("location").is_none_or(|l| l.starts_with("https://shop.example/"))),
         row("relay", "to: 8 KiB", relay(&format!("{shop_callback}{}", "a".repeat(8 * 1024)), "&code=C&state=S1"), &[400]),
+        // --- exact callback paths (issue 23 item 7)
+        row("relay", "to: /anything/..;/callback", relay("https%3A%2F%2Fshop.example%2Fanything%2F..%3B%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: %2e%2e segments", relay("https%3A%2F%2Fshop.example%2Fx%2F%252e%252e%2Fauth%2Fwechat%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: ;jsessionid on the callback", relay("https%3A%2F%2Fshop.example%2Fauth%2Fwechat%2Fcallback%3Bjsessionid%3Dx", "&code=C&state=S1"), &[400]),
+        row("relay", "to: another integration's callback", relay("https%3A%2F%2Fshop.example%2Foauth%2Fgithub%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: a backslash in the path", relay("https%3A%2F%2Fshop.example%2Fauth%5Cwechat%2Fcallback", "&code=C&state=S1"), &[400]),
+        row("relay", "to: the callback with display=page", relay(&format!("{shop_callback}%3Fdisplay%3Dpage"), "&code=C&state=S1"), &[400]),
         row("relay", "to: invalid UTF-8", relay("%FF%FE", "&code=C&state=S1"), &[400]),
         row("relay", "to: twice (the allowed one, then evil)", relay(shop_callback, "&to=https%3A%2F%2Fevil.example%2Fauth%2Fwechat%2Fcallback&code=C&state=S1"), &[302, 400])
             .check("never to evil", |r| r.header("location").is_none_or(|l| l.starts_with("https://shop.example/auth/wechat/callback?"))),
