@@ -1,6 +1,13 @@
-//! The module layering of `src/` (design §8): no module cycles, and the layering rule.
+//! The module layering of every crate of the workspace (design §8): no module cycles in
+//! any crate, the layering rule of the layer's `src/`, and no other crate depending on the
+//! layer.
 //!
-//! Std only. Every `.rs` file under `src/` is a module (`src/a/b.rs` and `src/a/b/mod.rs`
+//! The crates are the `members` of the root `Cargo.toml`'s `[workspace]` (`dir/*` entries
+//! expanded, `exclude` honoured), so a crate a later split adds is checked without an edit
+//! here; each crate's library is read from `<member>/src/`, and a cycle is reported with its
+//! crate and the files (`mock/src/state.rs names crate::faults::Fault`) that make it.
+//!
+//! Std only. Every `.rs` file under a crate's `src/` is a module (`src/a/b.rs` and `src/a/b/mod.rs`
 //! are `a::b`, `src/lib.rs` is the root). From each file's code — comments, doc comments,
 //! string and char literals removed — the checker collects every path that starts with
 //! `crate::` (or `$crate::`), `super::` or `self::`, including whole `use` trees with
@@ -402,8 +409,17 @@ struct Tree {
 }
 
 impl Tree {
-    /// From `(path relative to src/, source)` pairs.
+    /// From `(path relative to src/, source)` pairs of the root crate.
     fn from_sources<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Tree {
+        Tree::from_sources_in("src", files)
+    }
+
+    /// From `(path relative to the source directory, source)` pairs; `src_dir` is that
+    /// directory relative to the workspace root (`src`, `mock/src`), as reports show it.
+    fn from_sources_in<'a>(
+        src_dir: &str,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Tree {
         let files: Vec<(&str, &str)> = files.into_iter().collect();
         let modules: BTreeSet<ModPath> = files.iter().map(|(p, _)| module_of(p)).collect();
         let modules_named: Vec<(&str, ModPath, Vec<Named>)> = files
@@ -460,7 +476,7 @@ impl Tree {
                 refs.push(Ref {
                     from: from.clone(),
                     to: deepest(&path),
-                    file: format!("src/{rel}"),
+                    file: format!("{src_dir}/{rel}"),
                     path: shown,
                 });
             }
@@ -468,7 +484,10 @@ impl Tree {
         Tree { modules, refs }
     }
 
-    fn from_dir(src: &Path) -> Tree {
+    /// Every `.rs` file of the library under `src` (`src_dir` is how reports name it). A
+    /// binary beside the library (`src/main.rs` next to `src/lib.rs`, `src/bin/`) is a crate
+    /// of its own and is not read.
+    fn from_dir(src: &Path, src_dir: &str) -> Tree {
         fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
             let mut entries: Vec<_> = std::fs::read_dir(dir)
                 .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
@@ -491,7 +510,10 @@ impl Tree {
         }
         let mut files = Vec::new();
         walk(src, src, &mut files);
-        Tree::from_sources(files.iter().map(|(p, s)| (p.as_str(), s.as_str())))
+        if files.iter().any(|(p, _)| p == "lib.rs") {
+            files.retain(|(p, _)| p != "main.rs" && !p.starts_with("bin/"));
+        }
+        Tree::from_sources_in(src_dir, files.iter().map(|(p, s)| (p.as_str(), s.as_str())))
     }
 
     /// Every cycle, level by level, as readable text; empty when there is none.
@@ -693,8 +715,219 @@ fn shortest_path(
     path
 }
 
+// ---- The workspace: every crate it has ----
+
+/// The workspace root: this test belongs to the root package.
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The TOML text with `#` comments blanked (a `#` inside a basic or literal string stays).
+fn toml_code(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut quote = None;
+        for ch in line.chars() {
+            match (quote, ch) {
+                (None, '#') => break,
+                (None, '"' | '\'') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            out.push(ch);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The lines of a TOML table (`[name]`, header excluded), up to the next table header.
+fn toml_table<'a>(code: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("[{name}]");
+    code.lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .collect()
+}
+
+/// The value after `key =` on a TOML line, trimmed.
+fn toml_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = line.trim_start().strip_prefix(key)?.trim_start();
+    Some(rest.strip_prefix('=')?.trim())
+}
+
+fn unquote(s: &str) -> String {
+    s.trim().trim_matches(|c| c == '"' || c == '\'').to_owned()
+}
+
+/// The strings of the array `key = [ … ]` in a table's lines (it may span lines).
+fn toml_string_array(table: &[&str], key: &str) -> Vec<String> {
+    let Some(at) = table
+        .iter()
+        .position(|l| toml_value(l, key).is_some_and(|v| v.starts_with('[')))
+    else {
+        return Vec::new();
+    };
+    let mut text = toml_value(table[at], key).unwrap_or_default()[1..].to_owned();
+    for line in &table[at + 1..] {
+        if text.contains(']') {
+            break;
+        }
+        text.push('\n');
+        text.push_str(line);
+    }
+    let body = &text[..text.find(']').unwrap_or(text.len())];
+    body.split(',')
+        .map(unquote)
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// The value of `key = "…"` in a table's lines.
+fn toml_string(table: &[&str], key: &str) -> Option<String> {
+    table.iter().find_map(|l| toml_value(l, key).map(unquote))
+}
+
+/// The `"…"` after `package =` in an inline dependency table (`{ path = "..", package = "x" }`).
+fn renamed_package(value: &str) -> Option<String> {
+    let (_, rest) = value.split_once("package")?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// The member directories of a workspace manifest, `/`-separated and relative to it, in
+/// the order `members` lists them; a `dir/*` entry stands for every directory under `dir`
+/// with a `Cargo.toml` (`subdirs(dir)` lists their names), minus `exclude`.
+fn workspace_members(manifest: &str, subdirs: impl Fn(&str) -> Vec<String>) -> Vec<String> {
+    let code = toml_code(manifest);
+    let table = toml_table(&code, "workspace");
+    let exclude = toml_string_array(&table, "exclude");
+    let mut out = Vec::new();
+    for member in toml_string_array(&table, "members") {
+        let member = member.trim_end_matches('/').to_owned();
+        let found = match member.strip_suffix("/*") {
+            Some(dir) => subdirs(dir)
+                .into_iter()
+                .map(|d| format!("{dir}/{d}"))
+                .collect(),
+            None => vec![member],
+        };
+        for m in found {
+            if !exclude.contains(&m) && !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// One crate of the workspace.
+struct Member {
+    /// Its directory relative to the workspace root (`.` for the root).
+    dir: String,
+    /// Its package name.
+    name: String,
+    /// Its manifest, comments blanked.
+    manifest: String,
+}
+
+impl Member {
+    /// Where its library's sources are, as reports name them (`src`, `mock/src`).
+    fn src_dir(&self) -> String {
+        if self.dir == "." {
+            "src".to_owned()
+        } else {
+            format!("{}/src", self.dir)
+        }
+    }
+
+    fn tree(&self) -> Tree {
+        Tree::from_dir(&workspace_root().join(self.src_dir()), &self.src_dir())
+    }
+
+    /// The package names it depends on, in any dependency table (normal, dev, build,
+    /// per target; `[dependencies.name]` tables too), after `package = "…"` renames.
+    fn dependencies(&self) -> BTreeSet<String> {
+        manifest_dependencies(&self.manifest)
+    }
+}
+
+/// See [`Member::dependencies`]; `manifest` has its comments blanked.
+fn manifest_dependencies(manifest: &str) -> BTreeSet<String> {
+    const KINDS: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+    let mut out = BTreeSet::new();
+    // In a table of dependencies; in a `[dependencies.name]` table (its name).
+    let mut in_deps = false;
+    let mut one_dep: Option<String> = None;
+    for line in manifest.lines() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            let segs: Vec<String> = h.split('.').map(unquote).collect();
+            let kind = segs.iter().position(|s| KINDS.contains(&s.as_str()));
+            in_deps = kind.is_some_and(|k| k + 1 == segs.len());
+            one_dep = kind
+                .filter(|k| k + 2 == segs.len())
+                .map(|k| segs[k + 1].clone());
+            out.extend(one_dep.clone());
+            continue;
+        }
+        let Some((key, value)) = t.split_once('=') else {
+            continue;
+        };
+        let key = unquote(key);
+        if in_deps {
+            out.insert(renamed_package(value).unwrap_or(key));
+        } else if let Some(dep) = &one_dep
+            && key == "package"
+        {
+            out.remove(dep);
+            out.insert(unquote(value));
+        }
+    }
+    out
+}
+
+/// Every crate of the workspace, as the root `Cargo.toml` lists them (`members`), read once.
+fn workspace_crates() -> Vec<Member> {
+    let root = workspace_root();
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+    };
+    let subdirs = |dir: &str| -> Vec<String> {
+        let mut found: Vec<String> = std::fs::read_dir(root.join(dir))
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.path().join("Cargo.toml").is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    };
+    workspace_members(&read(&root.join("Cargo.toml")), subdirs)
+        .into_iter()
+        .map(|dir| {
+            let manifest = toml_code(&read(&root.join(&dir).join("Cargo.toml")));
+            let name = toml_string(&toml_table(&manifest, "package"), "name")
+                .unwrap_or_else(|| panic!("{dir}/Cargo.toml has no [package] name"));
+            Member {
+                dir,
+                name,
+                manifest,
+            }
+        })
+        .collect()
+}
+
+/// The root crate (the layer).
 fn src_tree() -> Tree {
-    Tree::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+    Tree::from_dir(&workspace_root().join("src"), "src")
 }
 
 /// Leaf modules (design §8): never name the engine.
@@ -706,13 +939,67 @@ const ENGINE: &[&str] = &["engine", "auth"];
 /// What the engine must never name.
 const ABOVE_ENGINE: &[&str] = &["flows", "extract", "handle"];
 
+/// The provider-neutral core (design §8), and what it never names: a channel, an extractor
+/// or the handle.
+const CORE: &[&str] = &["core"];
+const NOT_FROM_CORE: &[&str] = &["channels", "extract", "handle"];
+
+/// Every cycle of every crate, with the crate it is in.
+fn workspace_cycles(crates: &[Member]) -> String {
+    let mut report = String::new();
+    for c in crates {
+        let cycles = c.tree().cycles();
+        if !cycles.is_empty() {
+            let _ = writeln!(
+                report,
+                "crate `{}` ({}/):\n{}",
+                c.name,
+                c.src_dir(),
+                cycles.join("\n")
+            );
+        }
+    }
+    report
+}
+
 #[test]
-fn src_has_no_module_cycles() {
-    let cycles = src_tree().cycles();
+fn no_crate_of_the_workspace_has_module_cycles() {
+    let report = workspace_cycles(&workspace_crates());
+    assert!(report.is_empty(), "module cycles:\n{report}");
+}
+
+#[test]
+fn no_other_crate_of_the_workspace_depends_on_the_layer() {
+    // Design §8: the mock and the providers' clients depend on nothing of the layer.
+    let crates = workspace_crates();
+    let layer = crates
+        .iter()
+        .find(|c| c.dir == ".")
+        .expect("the root is a member");
+    let bad: Vec<String> = crates
+        .iter()
+        .filter(|c| c.dir != "." && c.dependencies().contains(&layer.name))
+        .map(|c| format!("{}/Cargo.toml depends on `{}`", c.dir, layer.name))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+#[ignore = "needs the src/core + src/channels layout of issue 24 (items 2-3); un-ignore then"]
+fn the_core_never_names_a_channel_an_extractor_or_the_handle() {
+    let tree = src_tree();
+    for m in ["core", "channels"] {
+        assert!(
+            tree.modules.contains(&vec![m.to_owned()]),
+            "no `{m}` module in src/ yet"
+        );
+    }
+    let bad = tree.violations(CORE, NOT_FROM_CORE);
     assert!(
-        cycles.is_empty(),
-        "module cycles in src/:\n{}",
-        cycles.join("\n")
+        bad.is_empty(),
+        "layering violations (design §8: the core never names a channel, an extractor or the \
+         handle):\n{}",
+        bad.join("\n")
     );
 }
 
@@ -737,6 +1024,36 @@ fn the_real_tree_is_read() {
     assert!(tree.modules.contains(&Vec::new()), "lib.rs is the root");
     assert!(tree.modules.len() > 10, "{:?}", tree.modules);
     assert!(tree.refs.len() > 20);
+}
+
+#[test]
+fn every_crate_of_the_workspace_is_read() {
+    // The members come from the root Cargo.toml: today the layer and the mock, each with a
+    // real module tree, and the mock's manifest with its real dependencies.
+    let crates = workspace_crates();
+    let dirs: Vec<&str> = crates.iter().map(|c| c.dir.as_str()).collect();
+    assert!(
+        dirs.contains(&".") && dirs.contains(&"mock"),
+        "members: {dirs:?}"
+    );
+    for c in &crates {
+        let tree = c.tree();
+        assert!(tree.modules.contains(&Vec::new()), "{}: no lib.rs", c.name);
+        assert!(tree.modules.len() > 5, "{}: {:?}", c.name, tree.modules);
+        assert!(tree.refs.len() > 10, "{}: {} refs", c.name, tree.refs.len());
+        assert!(
+            tree.refs.iter().all(|r| r.file.starts_with(&c.src_dir())),
+            "{}",
+            c.name
+        );
+    }
+    let mock = crates.iter().find(|c| c.dir == "mock").unwrap();
+    assert_eq!(mock.name, "wechat-auth-mock");
+    let deps = mock.dependencies();
+    assert!(
+        deps.contains("axum") && deps.contains("reqwest") && deps.contains("tokio"),
+        "{deps:?}"
+    );
 }
 
 // ---- The checker's own tests, on synthetic trees ----
@@ -1041,4 +1358,132 @@ fn re_exports_are_followed_to_the_module_that_defines_the_item() {
         .collect();
     // A `use` inside a function binds nothing for others.
     assert_eq!(from_user, set(&["store", "store::memory"]));
+}
+
+#[test]
+fn workspace_members_come_from_the_root_manifest() {
+    let manifest = r#"
+[workspace]
+# members = ["old"]
+members = [
+    ".",   # the layer
+    "mock",
+    "crates/*",
+]
+exclude = ["fuzz", "crates/wip"]
+default-members = ["."]
+
+[package]
+name = "wechat-auth"
+members = ["not-the-workspace"]
+"#;
+    let subdirs = |dir: &str| -> Vec<String> {
+        assert_eq!(dir, "crates");
+        vec!["client".to_owned(), "wip".to_owned()]
+    };
+    assert_eq!(
+        workspace_members(manifest, subdirs),
+        vec![".", "mock", "crates/client"]
+    );
+    assert_eq!(
+        workspace_members("[workspace]\nmembers = [\".\", \"mock\"]\n", |_| Vec::new()),
+        vec![".", "mock"]
+    );
+    assert!(workspace_members("[package]\nname = \"x\"\n", |_| Vec::new()).is_empty());
+}
+
+#[test]
+fn dependencies_are_read_from_every_dependency_table() {
+    let manifest = toml_code(
+        r#"
+[package]
+name = "wechat-auth-client"
+# wechat-auth = "0.1"
+
+[dependencies]
+reqwest = { version = "0.13", default-features = false }
+layer = { path = "..", package = "wechat-auth" }
+
+[dev-dependencies]
+tokio = "1"
+
+[target.'cfg(unix)'.build-dependencies]
+cc = "1"
+
+[dependencies.serde]
+version = "1"
+
+[dependencies.old]
+package = "wechat-auth-mock"
+path = "../mock"
+
+[features]
+wechat-auth = []
+"#,
+    );
+    assert_eq!(
+        manifest_dependencies(&manifest),
+        set(&[
+            "cc",
+            "reqwest",
+            "serde",
+            "tokio",
+            "wechat-auth",
+            "wechat-auth-mock"
+        ])
+    );
+}
+
+#[test]
+fn cycles_are_reported_per_crate_with_their_files() {
+    // The mock's old cycle, in miniature: state holds a fault, the fault middleware reads
+    // the state.
+    let t = Tree::from_sources_in(
+        "mock/src",
+        [
+            ("lib.rs", "mod faults; mod state;"),
+            ("faults.rs", "use super::state::Shared; pub enum Fault {}"),
+            ("state.rs", "use super::faults::Fault; pub struct Shared;"),
+        ],
+    );
+    let cycles = t.cycles();
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    assert!(
+        cycles[0].contains("faults → state → faults"),
+        "{}",
+        cycles[0]
+    );
+    assert!(
+        cycles[0].contains("mock/src/state.rs names crate::faults::Fault")
+            && cycles[0].contains("mock/src/faults.rs names crate::state::Shared"),
+        "{}",
+        cycles[0]
+    );
+}
+
+#[test]
+fn the_core_naming_a_channel_is_found() {
+    let t = tree(&[
+        (
+            "lib.rs",
+            "mod core; mod channels; mod extract; pub use channels::scan::ScanChannel;",
+        ),
+        ("core/mod.rs", "mod guard; mod routes;"),
+        ("core/guard.rs", "use crate::ScanChannel;"),
+        ("core/routes.rs", "pub struct RouteTable;"),
+        ("channels/mod.rs", "mod scan;"),
+        (
+            "channels/scan.rs",
+            "use crate::core::routes::RouteTable; pub struct ScanChannel;",
+        ),
+        ("extract.rs", "use crate::core::guard::Guard;"),
+    ]);
+    assert_eq!(
+        t.violations(CORE, NOT_FROM_CORE),
+        vec![
+            "core::guard → channels::scan: src/core/guard.rs names crate::ScanChannel \
+             (= crate::channels::scan::ScanChannel)"
+                .to_owned()
+        ]
+    );
 }

@@ -14,6 +14,8 @@ const OPEN_PLATFORM_ACCOUNT: &str = "mock-open-platform-account";
 
 /// Default lifetime of a user `refresh_token` (30 days, as most WeChat pages say).
 pub(crate) const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long WeChat waits for a push answer before it re-sends (protocol §7.3).
+pub(crate) const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What kind of WeChat application an appid belongs to. It decides which endpoints accept it.
 ///
@@ -426,7 +428,7 @@ impl Default for MockConfig {
             refresh_token_ttl: DEFAULT_REFRESH_TTL,
             website_deny_redirects: true,
             text_plain: false,
-            push_timeout: super::scan::DEFAULT_PUSH_TIMEOUT,
+            push_timeout: DEFAULT_PUSH_TIMEOUT,
         }
         .with_user("alice", "爱丽丝")
         .with_user("bob", "Bob")

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use super::clock::{after, unix_secs};
 use super::config::AppKind;
 use super::errors::{MockError, control_error, json};
-use super::faults::{self, Fault};
+use super::faults::{ENDPOINTS, Fault};
 use super::ids;
-use super::state::{ENDPOINTS, Follow, PHONE_CODE_TTL, PhoneCode, Shared, normalize_domains};
+use super::state::{Follow, PHONE_CODE_TTL, PhoneCode, Shared, normalize_domains};
 use super::wxa;
 
 impl Shared {
@@ -326,7 +326,7 @@ pub(crate) async fn add_fault(State(s): State<Arc<Shared>>, body: Bytes) -> Resp
         );
     };
     let times = req.times.unwrap_or(1);
-    faults::queue(&mut s.lock(), endpoint, fault, times);
+    s.lock().faults.queue(endpoint, fault, times);
     json(&json!({ "endpoint": endpoint, "times": times }))
 }
 

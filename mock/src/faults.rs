@@ -1,17 +1,32 @@
-//! Call counting, fault injection and the `text/plain` switch: one middleware in front of
-//! every WeChat endpoint of the mock.
+//! The faults a test can inject, the endpoints they can target, and the per-endpoint queues
+//! they wait in. A leaf: the middleware (`middleware.rs`) takes faults from the queues kept in
+//! the mock's state; nothing here knows the state, the pages or HTTP.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+/// Every endpoint the mock counts calls for (and can inject faults into), keyed by path
+/// without the leading slash.
+pub(crate) const ENDPOINTS: &[&str] = &[
+    "connect/qrconnect",
+    "connect/oauth2/authorize",
+    "sns/oauth2/access_token",
+    "sns/oauth2/refresh_token",
+    "sns/userinfo",
+    "sns/auth",
+    "sns/jscode2session",
+    "cgi-bin/token",
+    "cgi-bin/stable_token",
+    "cgi-bin/qrcode/create",
+    "cgi-bin/showqrcode",
+    "cgi-bin/user/info",
+    "wxa/business/getuserphonenumber",
+    "wxa/checksession",
+    "wxa/getwxacodeunlimit",
+];
 
-use super::errors::WxError;
-use super::pages;
-use super::state::{ENDPOINTS, Inner, MAX_FAULTS_PER_ENDPOINT, Shared};
+/// At most this many queued entries per endpoint (more are dropped).
+pub(crate) const MAX_FAULTS_PER_ENDPOINT: usize = 64;
 
 /// A misbehaviour to inject into the next calls of one endpoint
 /// (see [`MockWechat::inject`](super::MockWechat::inject)).
@@ -44,108 +59,42 @@ pub enum Fault {
     TextPlain,
 }
 
-/// Queues `fault` for the next `times` calls of `endpoint` (path without leading slash).
-/// Names that are no endpoint are ignored (they could never fire, and must not grow state).
-pub(crate) fn queue(inner: &mut Inner, endpoint: &str, fault: Fault, times: u32) {
-    let endpoint = endpoint.trim_start_matches('/');
-    if times == 0 || !ENDPOINTS.contains(&endpoint) {
-        return;
-    }
-    let queue = inner.faults.entry(endpoint.to_owned()).or_default();
-    if queue.len() < MAX_FAULTS_PER_ENDPOINT {
-        queue.push_back((fault, times));
-    }
-}
+/// The queued faults: endpoint → (fault, calls left) in order.
+#[derive(Debug, Default)]
+pub(crate) struct FaultQueues(HashMap<String, VecDeque<(Fault, u32)>>);
 
-/// Takes the fault due for one call of `endpoint`, if any.
-fn take(inner: &mut Inner, endpoint: &str) -> Option<Fault> {
-    let queue = inner.faults.get_mut(endpoint)?;
-    let (fault, left) = queue.front_mut()?;
-    let fault = *fault;
-    *left -= 1;
-    if *left == 0 {
-        queue.pop_front();
+impl FaultQueues {
+    /// Queues `fault` for the next `times` calls of `endpoint` (path without leading slash).
+    /// Names that are no endpoint are ignored (they could never fire, and must not grow
+    /// state).
+    pub(crate) fn queue(&mut self, endpoint: &str, fault: Fault, times: u32) {
+        let endpoint = endpoint.trim_start_matches('/');
+        if times == 0 || !ENDPOINTS.contains(&endpoint) {
+            return;
+        }
+        let queue = self.0.entry(endpoint.to_owned()).or_default();
+        if queue.len() < MAX_FAULTS_PER_ENDPOINT {
+            queue.push_back((fault, times));
+        }
     }
-    if queue.is_empty() {
-        inner.faults.remove(endpoint);
-    }
-    Some(fault)
-}
 
-/// Counts the call, applies a queued fault, logs, and relabels JSON as `text/plain` when
-/// asked to.
-pub(crate) async fn middleware(
-    State(shared): State<Arc<Shared>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let path = req.uri().path().trim_start_matches('/');
-    let endpoint = ENDPOINTS.iter().copied().find(|e| *e == path);
-    let is_page = path.starts_with("connect/");
-    let (fault, sticky_plain) = {
-        let mut inner = shared.lock();
-        if let Some(ep) = endpoint {
-            *inner.calls.entry(ep.to_owned()).or_default() += 1;
+    /// Takes the fault due for one call of `endpoint`, if any.
+    pub(crate) fn take(&mut self, endpoint: &str) -> Option<Fault> {
+        let queue = self.0.get_mut(endpoint)?;
+        let (fault, left) = queue.front_mut()?;
+        let fault = *fault;
+        *left -= 1;
+        if *left == 0 {
+            queue.pop_front();
         }
-        let fault = endpoint.and_then(|ep| take(&mut inner, ep));
-        (fault, inner.text_plain)
-    };
-    if let Some(fault) = fault {
-        tracing::debug!(endpoint = path, ?fault, "mock wechat: injecting fault");
+        if queue.is_empty() {
+            self.0.remove(endpoint);
+        }
+        Some(fault)
     }
-    let mut text_plain = sticky_plain;
-    let resp = match fault {
-        Some(Fault::Errcode(code)) => {
-            if is_page {
-                pages::error_page(Some(code), "系统错误（mock 注入）", "injected").into_response()
-            } else {
-                WxError::new(code).into_response()
-            }
-        }
-        Some(Fault::HttpStatus(status)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (
-                status,
-                format!("mock wechat: injected HTTP {}", status.as_u16()),
-            )
-                .into_response()
-        }
-        Some(Fault::Delay(d)) => {
-            tokio::time::sleep(d).await;
-            next.run(req).await
-        }
-        Some(Fault::TextPlain) => {
-            text_plain = true;
-            next.run(req).await
-        }
-        None => next.run(req).await,
-    };
-    relabel(resp, text_plain)
-}
 
-fn relabel(mut resp: Response, text_plain: bool) -> Response {
-    if !text_plain {
-        return resp;
+    /// Forgets every queued fault.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
     }
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-    }
-    resp
-}
-
-/// Logs every request the mock serves (control API and avatars included) at debug level.
-pub(crate) async fn log_requests(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let resp = next.run(req).await;
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), "mock wechat: request");
-    resp
 }

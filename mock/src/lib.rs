@@ -178,6 +178,7 @@ mod control;
 mod errors;
 mod faults;
 mod ids;
+mod middleware;
 mod pages;
 mod params;
 mod phone;
@@ -728,7 +729,7 @@ impl MockWechat {
     /// # Ok(()) }
     /// ```
     pub fn inject(&self, endpoint: &str, fault: Fault, times: u32) {
-        faults::queue(&mut self.shared.lock(), endpoint, fault, times);
+        self.shared.lock().faults.queue(endpoint, fault, times);
     }
 
     /// Forgets every queued fault.
@@ -1340,7 +1341,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            faults::middleware,
+            middleware::count_and_inject,
         ));
     let control = Router::new()
         .route("/mock/config", get(control::config))
@@ -1377,6 +1378,6 @@ fn router(shared: Arc<Shared>) -> Router {
     wechat
         .merge(control)
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(faults::log_requests))
+        .layer(axum::middleware::from_fn(middleware::log_requests))
         .with_state(shared)
 }

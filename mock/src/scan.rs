@@ -22,8 +22,6 @@ use super::wire::{self, SafeModeKey};
 
 /// WeChat delivers an event at most three times (one delivery and two retries, §7.3).
 pub(crate) const MAX_DELIVERIES: u32 = 3;
-/// How long WeChat waits for an answer before it re-sends (§7.3).
-pub(crate) const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connecting to the push URL may take this long at most (loopback answers at once).
 pub(crate) const PUSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most of an answer the mock reads, and the most it reports back.

@@ -9,7 +9,7 @@ use super::bounded::{Bounded, Expiring};
 use super::clock::{Clock, after};
 use super::config::{AppKind, MockApp, MockUser};
 use super::errors::MockError;
-use super::faults::Fault;
+use super::faults::FaultQueues;
 use super::ids;
 
 /// Caps that keep memory bounded however long the mock runs.
@@ -19,7 +19,6 @@ pub(crate) const MAX_GLOBAL_TOKENS: usize = 4_096;
 pub(crate) const MAX_TEMP_TICKETS: usize = 20_000;
 /// WeChat's own limit on permanent QR codes per account.
 pub(crate) const MAX_PERMANENT_TICKETS: usize = 100_000;
-pub(crate) const MAX_FAULTS_PER_ENDPOINT: usize = 64;
 /// How many generated mini program codes the phone page remembers.
 pub(crate) const MAX_WXA_CODES: usize = 50;
 
@@ -32,25 +31,6 @@ pub(crate) const JS_CODE_TTL: Duration = Duration::from_secs(5 * 60);
 pub(crate) const PHONE_CODE_TTL: Duration = Duration::from_secs(5 * 60);
 pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(7200);
 pub(crate) const GLOBAL_OVERLAP: Duration = Duration::from_secs(5 * 60);
-
-/// Every endpoint the mock counts calls for, keyed by path without the leading slash.
-pub(crate) const ENDPOINTS: &[&str] = &[
-    "connect/qrconnect",
-    "connect/oauth2/authorize",
-    "sns/oauth2/access_token",
-    "sns/oauth2/refresh_token",
-    "sns/userinfo",
-    "sns/auth",
-    "sns/jscode2session",
-    "cgi-bin/token",
-    "cgi-bin/stable_token",
-    "cgi-bin/qrcode/create",
-    "cgi-bin/showqrcode",
-    "cgi-bin/user/info",
-    "wxa/business/getuserphonenumber",
-    "wxa/checksession",
-    "wxa/getwxacodeunlimit",
-];
 
 /// Whether a code came from an authorization page / the mobile SDK, or from `wx.login()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,7 +305,7 @@ pub(crate) struct Inner {
     /// POSTs `/auth/wechat/miniprogram/scan/open` and `/auth/wechat/miniprogram/scan`).
     pub(crate) mini_servers: HashMap<String, String>,
     pub(crate) calls: BTreeMap<String, u64>,
-    pub(crate) faults: HashMap<String, VecDeque<(Fault, u32)>>,
+    pub(crate) faults: FaultQueues,
     pub(crate) text_plain: bool,
 }
 
@@ -406,7 +386,7 @@ impl Shared {
             wxa_codes: VecDeque::new(),
             mini_servers: HashMap::new(),
             calls: BTreeMap::new(),
-            faults: HashMap::new(),
+            faults: FaultQueues::default(),
             text_plain: settings.text_plain,
         };
         let by_name = users
