@@ -210,15 +210,13 @@ impl std::fmt::Debug for StartLimits {
 }
 
 impl StartLimits {
-    /// Limiters for `limits` (checked non-zero by `build`; 1 a minute if not).
-    pub(crate) fn new(limits: &crate::ScanStartLimits) -> Self {
-        let one = std::num::NonZeroU32::MIN;
-        let [ip, browser, total] = limits.quotas().unwrap_or([one; 3]);
+    /// Limiters for `quotas`, as `build` accepted them.
+    pub(crate) fn new(quotas: crate::config::StartQuotas) -> Self {
         let q = governor::Quota::per_minute;
         Self {
-            ip: governor::RateLimiter::keyed(q(ip)),
-            browser: governor::RateLimiter::keyed(q(browser)),
-            total: governor::RateLimiter::direct(q(total)),
+            ip: governor::RateLimiter::keyed(q(quotas.per_ip)),
+            browser: governor::RateLimiter::keyed(q(quotas.per_browser)),
+            total: governor::RateLimiter::direct(q(quotas.total)),
         }
     }
 
@@ -288,7 +286,7 @@ mod tests {
 
     #[test]
     fn starts_are_limited_per_browser_per_ip_and_in_total() {
-        let l = StartLimits::new(&crate::ScanStartLimits::new(4, 2, 6));
+        let l = StartLimits::new(crate::ScanStartLimits::new(4, 2, 6).quotas().unwrap());
         assert!(l.check(IP, Some("b1")).is_ok());
         assert!(l.check(IP, Some("b1")).is_ok());
         let wait = l.check(IP, Some("b1")).unwrap_err();
@@ -414,7 +412,7 @@ mod tests {
         assert_eq!(limit_key(a), ip("2001:db8:1:2::").unwrap());
         assert_eq!(limit_key(IP.unwrap()), IP.unwrap());
         // The start limits: one /64 shares one budget.
-        let l = StartLimits::new(&crate::ScanStartLimits::new(2, 100, 100));
+        let l = StartLimits::new(crate::ScanStartLimits::new(2, 100, 100).quotas().unwrap());
         assert!(l.check(Some(a), None).is_ok());
         assert!(l.check(Some(b), None).is_ok());
         assert!(l.check(Some(ip("2001:db8:1:2::3").unwrap()), None).is_err());

@@ -194,7 +194,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(b.push_settings.scan_confirm, Some(false));
-        let s = b.push_settings.checked().unwrap();
+        let s = b.push_settings.checked(true).unwrap();
+        assert!(!s.scan_confirm, "off as asked");
         assert_eq!(s.forward.unwrap().as_str(), "http://10.0.0.5:8080/wechat");
         assert_eq!(
             read(&[("WECHAT_SCAN_CONFIRM", "ON")])
@@ -215,11 +216,18 @@ mod tests {
             read(&[("WECHAT_SCAN_DAILY_BUDGET", "5000")])
                 .unwrap()
                 .push_settings
+                .checked(true)
+                .unwrap()
                 .daily_budget(),
             5000
         );
         assert_eq!(
-            read(&[]).unwrap().push_settings.daily_budget(),
+            read(&[])
+                .unwrap()
+                .push_settings
+                .checked(true)
+                .unwrap()
+                .daily_budget(),
             crate::DEFAULT_SCAN_DAILY_BUDGET
         );
         for bad in ["lots", "-1", "1e5", "99999999999"] {
@@ -241,20 +249,31 @@ mod tests {
         }
         let zero = read(&[("WECHAT_SCAN_DAILY_BUDGET", "0")]).unwrap();
         assert!(matches!(
-            zero.push_settings.checked(),
+            zero.push_settings.checked(true),
             Err(ConfigError::InvalidSetting {
                 setting: "WECHAT_SCAN_DAILY_BUDGET",
                 ..
             })
         ));
-        for bad in ["ftp://x/", "/wechat", "http://"] {
+        for bad in [
+            "ftp://x/",
+            "/wechat",
+            "http://",
+            "http://user:pw@10.0.0.5/wechat",
+            "http://:pw@10.0.0.5/wechat",
+            "http://10.0.0.5/wechat#frag",
+        ] {
             let s = read(&[("WECHAT_OA_PUSH_FORWARD_URL", bad)])
                 .unwrap()
                 .push_settings;
+            let e = s.checked(true).unwrap_err();
+            assert!(matches!(e, ConfigError::InvalidPushForward(_)), "{bad}");
+            let msg = e.to_string();
             assert!(
-                matches!(s.checked(), Err(ConfigError::InvalidPushForward(_))),
-                "{bad}"
+                msg.starts_with("WECHAT_OA_PUSH_FORWARD_URL (with_push_forward) is "),
+                "{msg}"
             );
+            assert!(!msg.contains(":pw@"), "the password is hidden: {msg}");
         }
     }
 }
