@@ -333,6 +333,8 @@ pub(crate) fn cookie_name_prefix(secure: bool, domain: Option<&str>) -> &'static
 pub struct WechatConfig {
     pub(crate) public_url: Url,
     pub(crate) origin: String,
+    /// The public URL's host (`build` refuses one without), as pages and replies name the site.
+    pub(crate) public_host: String,
     pub(crate) secure_cookies: bool,
     pub(crate) session_keys: Vec<Secret>,
     pub(crate) website: Option<AppCredentials>,

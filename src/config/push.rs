@@ -48,7 +48,7 @@ impl WechatConfigBuilder {
     /// received, so the backend checks WeChat's signatures itself — and relays its answer to
     /// WeChat (encrypted in safe mode when the backend answered in plain). The backend has 4
     /// seconds; a slower one is answered `success` (and logged). `build()` refuses a URL
-    /// that is not absolute `http(s)`.
+    /// that is not absolute `http(s)`, or that has credentials (`user:pw@`) or a fragment.
     ///
     /// ```
     /// use wechat_auth::{ConfigError, WechatConfig};

@@ -61,9 +61,9 @@ impl WechatConfigBuilder {
         if !matches!(public_url.scheme(), "http" | "https") {
             return Err(invalid("the scheme must be http or https"));
         }
-        if public_url.host_str().is_none() {
+        let Some(public_host) = public_url.host_str().map(str::to_owned) else {
             return Err(invalid("it has no host"));
-        }
+        };
         if !public_url.username().is_empty() || public_url.password().is_some() {
             return Err(ConfigError::InvalidPublicUrl {
                 url: shown(&raw_url),
@@ -405,6 +405,7 @@ impl WechatConfigBuilder {
         Ok(WechatConfig {
             public_url,
             origin,
+            public_host,
             secure_cookies,
             session_keys: self.session_keys,
             website,
