@@ -1,6 +1,6 @@
 //! [`WechatConfigBuilder::from_env`]: the `WECHAT_*` environment variables.
 
-use super::{ConfigError, WechatConfigBuilder};
+use super::{ConfigError, WechatConfigBuilder, checks::number};
 use crate::Secret;
 
 fn env(var: &str) -> Option<String> {
@@ -20,23 +20,6 @@ fn flag(var: &'static str) -> Result<bool, ConfigError> {
             _ => Err(ConfigError::InvalidFlag { var, value: v }),
         },
     }
-}
-
-/// A whole-number variable: unset is `None`; anything but digits is refused, naming it.
-pub(super) fn number(
-    var: &'static str,
-    value: Option<String>,
-    expected: &'static str,
-) -> Result<Option<u64>, ConfigError> {
-    value
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| ConfigError::InvalidSetting {
-                setting: var,
-                value: v,
-                expected,
-            })
-        })
-        .transpose()
 }
 
 fn pair(id: Option<String>, secret: Option<String>) -> Option<(String, Secret)> {

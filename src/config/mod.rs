@@ -17,6 +17,7 @@
 //! ```
 
 mod builder;
+mod checks;
 mod env;
 mod error;
 mod push;
@@ -34,10 +35,10 @@ use crate::{
 };
 
 pub use builder::WechatConfigBuilder;
+pub(crate) use checks::PublicPath;
 pub use error::ConfigError;
 pub use push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
-pub(crate) use push_settings::{PushSection, PushSettings, StartQuotas};
-pub(crate) use validate::PublicPath;
+pub(crate) use push_settings::{PushSection, PushSettings};
 
 /// One WeChat app: its AppID and AppSecret.
 ///

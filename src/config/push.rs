@@ -4,7 +4,7 @@
 
 use std::{future::Future, sync::Arc};
 
-use super::{ConfigError, ScanStartLimits, WechatConfigBuilder};
+use super::{ConfigError, ScanStartLimits, WechatConfigBuilder, push_settings::BUDGET_EXPECTED};
 use crate::push::{OpenedPush, PushReply};
 
 impl WechatConfigBuilder {
@@ -142,7 +142,7 @@ pub(super) fn from_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     b.push_settings.forward_raw = env("WECHAT_OA_PUSH_FORWARD_URL");
-    if let Some(n) = super::env::number(
+    if let Some(n) = super::checks::number(
         "WECHAT_SCAN_DAILY_BUDGET",
         env("WECHAT_SCAN_DAILY_BUDGET"),
         BUDGET_EXPECTED,
@@ -168,9 +168,6 @@ pub(super) fn from_env(
     }
     Ok(())
 }
-
-/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
-pub(super) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";
 
 #[cfg(test)]
 mod tests {

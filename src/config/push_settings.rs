@@ -101,6 +101,9 @@ pub(crate) struct PushSection {
     daily_budget: NonZeroU32,
 }
 
+/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
+pub(super) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";
+
 /// The default daily budget of scan-login QR codes per account
 /// ([`with_scan_daily_budget`](crate::WechatConfigBuilder::with_scan_daily_budget)): half of
 /// the 100,000 `qrcode/create` calls WeChat allows an account a day.
@@ -139,7 +142,7 @@ impl PushSettings {
                             && u.password().is_none()
                             && u.fragment().is_none()
                     })
-                    .ok_or_else(|| ConfigError::InvalidPushForward(super::validate::shown(&raw)))?,
+                    .ok_or_else(|| ConfigError::InvalidPushForward(super::checks::shown(&raw)))?,
             ),
         };
         let start_quotas = self
@@ -153,7 +156,7 @@ impl PushSettings {
         .ok_or_else(|| ConfigError::InvalidSetting {
             setting: "WECHAT_SCAN_DAILY_BUDGET",
             value: "0".to_owned(),
-            expected: super::push::BUDGET_EXPECTED,
+            expected: BUDGET_EXPECTED,
         })?;
         Ok(PushSection {
             on_push: self.on_push,

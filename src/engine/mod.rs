@@ -85,7 +85,10 @@ impl Engine {
                 .time_to_live(CODE_MEMORY_LOCAL)
                 .build(),
             limits: crate::limit::ClientLimits::default(),
-            start_limits: crate::limit::StartLimits::new(cfg.push_settings.start_quotas),
+            start_limits: {
+                let q = cfg.push_settings.start_quotas;
+                crate::limit::StartLimits::new(q.per_ip, q.per_browser, q.total)
+            },
             public,
             unauthenticated: serde_json::to_vec(
                 &serde_json::json!({ "error": "unauthenticated", "login_url": login_path }),
