@@ -18,6 +18,7 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
     sync::{
         Arc,
         atomic::{AtomicU32, Ordering},
@@ -200,14 +201,13 @@ impl std::fmt::Debug for StartLimits {
 }
 
 impl StartLimits {
-    /// Limiters for `limits` (checked non-zero by `build`; 1 a minute if not).
-    pub(crate) fn new(limits: &crate::ScanStartLimits) -> Self {
-        let one = std::num::NonZeroU32::MIN;
-        let [ip, browser, total] = limits.quotas().unwrap_or([one; 3]);
+    /// Limiters of `per_ip`, `per_browser` and `total` starts a minute (the scan start
+    /// limits as `build` accepted them).
+    pub(crate) fn new(per_ip: NonZeroU32, per_browser: NonZeroU32, total: NonZeroU32) -> Self {
         let q = governor::Quota::per_minute;
         Self {
-            ip: governor::RateLimiter::keyed(q(ip)),
-            browser: governor::RateLimiter::keyed(q(browser)),
+            ip: governor::RateLimiter::keyed(q(per_ip)),
+            browser: governor::RateLimiter::keyed(q(per_browser)),
             total: governor::RateLimiter::direct(q(total)),
         }
     }
@@ -238,6 +238,10 @@ mod tests {
     use super::*;
 
     const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+
+    fn n(v: u32) -> NonZeroU32 {
+        NonZeroU32::new(v).unwrap()
+    }
     const OTHER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)));
 
     #[test]
@@ -278,7 +282,7 @@ mod tests {
 
     #[test]
     fn starts_are_limited_per_browser_per_ip_and_in_total() {
-        let l = StartLimits::new(&crate::ScanStartLimits::new(4, 2, 6));
+        let l = StartLimits::new(n(4), n(2), n(6));
         assert!(l.check(IP, Some("b1")).is_ok());
         assert!(l.check(IP, Some("b1")).is_ok());
         let wait = l.check(IP, Some("b1")).unwrap_err();
@@ -404,7 +408,7 @@ mod tests {
         assert_eq!(limit_key(a), ip("2001:db8:1:2::").unwrap());
         assert_eq!(limit_key(IP.unwrap()), IP.unwrap());
         // The start limits: one /64 shares one budget.
-        let l = StartLimits::new(&crate::ScanStartLimits::new(2, 100, 100));
+        let l = StartLimits::new(n(2), n(100), n(100));
         assert!(l.check(Some(a), None).is_ok());
         assert!(l.check(Some(b), None).is_ok());
         assert!(l.check(Some(ip("2001:db8:1:2::3").unwrap()), None).is_err());

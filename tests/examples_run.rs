@@ -302,6 +302,55 @@ async fn a_bad_setting_ends_every_example_with_the_message_that_says_what_to_fix
     }
 }
 
+/// A base URL `build()` cannot use exactly as written (a query, credentials, a fragment) used
+/// to pass it, and the client then fell back to the real WeChat hosts: the demo started
+/// against WeChat. Now the start ends with status 1 and a message naming the variable (and no
+/// password in it).
+#[tokio::test]
+async fn a_base_url_with_a_query_credentials_or_a_fragment_ends_the_demo_naming_it() {
+    for (var, value, why) in [
+        (
+            "WECHAT_API_BASE",
+            "http://127.0.0.1:9/?x=1",
+            "must not have a query",
+        ),
+        (
+            "WECHAT_API_BASE",
+            "http://user:pw@127.0.0.1:9/",
+            "must not contain credentials",
+        ),
+        (
+            "WECHAT_API_BASE",
+            "http://127.0.0.1:9/#frag",
+            "must not have a fragment",
+        ),
+        (
+            "WECHAT_OPEN_BASE",
+            "http://127.0.0.1:9/?x=1",
+            "must not have a query",
+        ),
+        (
+            "WECHAT_MP_BASE",
+            "http://127.0.0.1:9/#frag",
+            "must not have a fragment",
+        ),
+        (
+            "WECHAT_OA_PUSH_FORWARD_URL",
+            "http://user:pw@127.0.0.1:9/wechat",
+            "without user:password@",
+        ),
+    ] {
+        let mut cmd = example("demo");
+        cmd.env("WECHAT_WEBSITE_APP_ID", "wx1000000000000001")
+            .env("WECHAT_WEBSITE_APP_SECRET", "secret")
+            .env(var, value);
+        let (_, stderr) = fails(cmd).await;
+        assert!(stderr.contains(&format!("Error: {var} ")), "{stderr}");
+        assert!(stderr.contains(why), "{var}={value}: {stderr}");
+        assert!(!stderr.contains(":pw@"), "the password is hidden: {stderr}");
+    }
+}
+
 /// A port nothing listens on (bound, then let go).
 fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

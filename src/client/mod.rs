@@ -829,9 +829,10 @@ fn require(name: &str, value: &str) -> Result<(), WechatError> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct WechatClientBuilder {
-    api_base: String,
-    open_base: String,
-    mp_base: String,
+    // Each base is checked when it is set: `build` uses what was checked, never a string.
+    api_base: Result<BaseUrl, BaseUrlError>,
+    open_base: Result<BaseUrl, BaseUrlError>,
+    mp_base: Result<BaseUrl, BaseUrlError>,
     connect_timeout: Duration,
     timeout: Duration,
     max_retries: u32,
@@ -842,9 +843,9 @@ pub struct WechatClientBuilder {
 impl Default for WechatClientBuilder {
     fn default() -> Self {
         Self {
-            api_base: DEFAULT_API_BASE.to_owned(),
-            open_base: DEFAULT_OPEN_BASE.to_owned(),
-            mp_base: DEFAULT_MP_BASE.to_owned(),
+            api_base: BaseUrl::parse(DEFAULT_API_BASE),
+            open_base: BaseUrl::parse(DEFAULT_OPEN_BASE),
+            mp_base: BaseUrl::parse(DEFAULT_MP_BASE),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
@@ -865,7 +866,7 @@ impl WechatClientBuilder {
     /// # Ok::<(), wechat_auth::client::WechatError>(())
     /// ```
     pub fn with_api_base(mut self, url: impl Into<String>) -> Self {
-        self.api_base = url.into();
+        self.api_base = BaseUrl::parse(&url.into());
         self
     }
 
@@ -879,7 +880,7 @@ impl WechatClientBuilder {
     /// # Ok::<(), wechat_auth::client::WechatError>(())
     /// ```
     pub fn with_open_base(mut self, url: impl Into<String>) -> Self {
-        self.open_base = url.into();
+        self.open_base = BaseUrl::parse(&url.into());
         self
     }
 
@@ -893,7 +894,7 @@ impl WechatClientBuilder {
     /// # Ok::<(), wechat_auth::client::WechatError>(())
     /// ```
     pub fn with_mp_base(mut self, url: impl Into<String>) -> Self {
-        self.mp_base = url.into();
+        self.mp_base = BaseUrl::parse(&url.into());
         self
     }
 
@@ -911,13 +912,33 @@ impl WechatClientBuilder {
     fn with_bases_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if let Some(v) = get("WECHAT_API_BASE") {
-            self.api_base = v;
+            self.api_base = BaseUrl::parse(&v);
         }
         if let Some(v) = get("WECHAT_OPEN_BASE") {
-            self.open_base = v;
+            self.open_base = BaseUrl::parse(&v);
         }
         if let Some(v) = get("WECHAT_MP_BASE") {
-            self.mp_base = v;
+            self.mp_base = BaseUrl::parse(&v);
+        }
+        self
+    }
+
+    /// Sets the three base URLs to values already checked (the layer's configuration
+    /// checks them once, at `build`, and hands them over as they are).
+    pub(crate) fn with_base_urls(
+        mut self,
+        api: Option<BaseUrl>,
+        open: Option<BaseUrl>,
+        mp: Option<BaseUrl>,
+    ) -> Self {
+        for (slot, base) in [
+            (&mut self.api_base, api),
+            (&mut self.open_base, open),
+            (&mut self.mp_base, mp),
+        ] {
+            if let Some(base) = base {
+                *slot = Ok(base);
+            }
         }
         self
     }
@@ -997,9 +1018,12 @@ impl WechatClientBuilder {
     /// assert!(matches!(err, WechatError::InvalidConfig(_)));
     /// ```
     pub fn build(self) -> Result<WechatClient, WechatError> {
-        let api_base = parse_base("API", &self.api_base)?;
-        let open_base = parse_base("open", &self.open_base)?;
-        let mp_base = parse_base("mp", &self.mp_base)?;
+        let invalid = |which: &str, e: BaseUrlError| {
+            WechatError::InvalidConfig(format!("the {which} base URL {e}"))
+        };
+        let api_base = self.api_base.map_err(|e| invalid("API", e))?.into_url();
+        let open_base = self.open_base.map_err(|e| invalid("open", e))?.into_url();
+        let mp_base = self.mp_base.map_err(|e| invalid("mp", e))?.into_url();
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(WechatError::InvalidConfig(
                 "timeouts must be greater than zero".to_owned(),
@@ -1031,35 +1055,49 @@ impl WechatClientBuilder {
     }
 }
 
-/// Parses and normalises a base URL: absolute http(s), no query/fragment/credentials, path
-/// ending in `/` so endpoint paths join under it.
-fn parse_base(which: &str, raw: &str) -> Result<Url, WechatError> {
-    let invalid = |why: &str| {
-        Err(WechatError::InvalidConfig(format!(
-            "the {which} base URL {why}"
-        )))
-    };
-    let mut url = match Url::parse(raw.trim()) {
-        Ok(url) => url,
-        Err(e) => return invalid(&format!("is not an absolute URL ({e})")),
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        return invalid("must use http or https");
+/// A WeChat base URL, checked once: absolute `http`/`https` with a host, no credentials, no
+/// query, no fragment; its path ends with `/` so endpoint paths join under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BaseUrl(Url);
+
+/// Why a base URL was refused (the text completes "the … base URL …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BaseUrlError(String);
+
+impl BaseUrl {
+    /// Parses and normalises `raw` (surrounding white space ignored).
+    pub(crate) fn parse(raw: &str) -> Result<Self, BaseUrlError> {
+        let invalid = |why: &str| Err(BaseUrlError(why.to_owned()));
+        let mut url = match Url::parse(raw.trim()) {
+            Ok(url) => url,
+            Err(e) => return invalid(&format!("is not an absolute URL ({e})")),
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return invalid("must use http or https");
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return invalid("has no host");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return invalid("must not contain credentials (user:password@)");
+        }
+        if url.query().is_some() {
+            return invalid("must not have a query (?…)");
+        }
+        if url.fragment().is_some() {
+            return invalid("must not have a fragment (#…)");
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(Self(url))
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return invalid("has no host");
+
+    fn into_url(self) -> Url {
+        self.0
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return invalid("must not contain credentials");
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return invalid("must not have a query or fragment");
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
 }
 
 #[cfg(test)]
@@ -1088,7 +1126,7 @@ mod tests {
 
     #[test]
     fn base_urls_are_normalised() {
-        let ok = |raw: &str| parse_base("API", raw).unwrap().to_string();
+        let ok = |raw: &str| BaseUrl::parse(raw).unwrap().into_url().to_string();
         assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
         assert_eq!(ok("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/");
         assert_eq!(

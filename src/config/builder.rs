@@ -439,7 +439,9 @@ impl WechatConfigBuilder {
     }
 
     /// Points the client at other WeChat hosts (`WECHAT_API_BASE`, `WECHAT_OPEN_BASE`,
-    /// `WECHAT_MP_BASE`), e.g. the mock.
+    /// `WECHAT_MP_BASE`), e.g. the mock. `build()` checks each once and the client uses
+    /// exactly what it accepted: an absolute `http`/`https` URL (a path prefix is kept);
+    /// credentials (`user:pw@`), a query or a fragment are refused, naming the variable.
     ///
     /// ```
     /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
@@ -459,6 +461,16 @@ impl WechatConfigBuilder {
     /// let res = app.oneshot(Request::get("/auth/wechat/login").body(Body::empty())?).await?;
     /// let location = res.headers()[header::LOCATION].to_str()?;
     /// assert!(location.starts_with("http://127.0.0.1:9000/connect/qrconnect?"), "{location}");
+    ///
+    /// // A query would be dropped or mangled by the client: refused, not replaced.
+    /// let err = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_wechat_bases("http://127.0.0.1:9/?x=1", "http://127.0.0.1:9", "http://127.0.0.1:9")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().starts_with("WECHAT_API_BASE (with_wechat_bases) is "), "{err}");
     /// # Ok(()) }
     /// ```
     pub fn with_wechat_bases(
@@ -500,7 +512,10 @@ impl WechatConfigBuilder {
     }
 
     /// A path the guard lets through without a session: an exact path (`/`), or every path
-    /// under a folder when it ends in `/*` (`/assets/*`).
+    /// under a folder when it ends in `/*` (`/assets/*`). `build()` refuses anything else
+    /// ([`ConfigError::InvalidPublicPath`](crate::ConfigError::InvalidPublicPath)): a path
+    /// not starting with `/`, one starting with `//`, a `.` or `..` segment, `?`, `#`, `\`,
+    /// control characters, or a `*` anywhere but after the folder's last `/`.
     ///
     /// ```
     /// # use axum::{body::Body, http::{header, Request, StatusCode}, routing::get, Router};
@@ -528,6 +543,14 @@ impl WechatConfigBuilder {
     /// assert_eq!(status("/").await, StatusCode::OK);
     /// assert_eq!(status("/static/app.css").await, StatusCode::OK);
     /// assert_eq!(status("/account").await, StatusCode::UNAUTHORIZED); // no session
+    ///
+    /// let relative = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_public_path("static/*")
+    ///     .build();
+    /// assert!(matches!(relative, Err(wechat_auth::ConfigError::InvalidPublicPath { .. })));
     /// # Ok(()) }
     /// ```
     pub fn with_public_path(mut self, path: impl Into<String>) -> Self {

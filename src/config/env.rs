@@ -1,7 +1,6 @@
 //! [`WechatConfigBuilder::from_env`]: the `WECHAT_*` environment variables.
 
-use super::parse::number;
-use super::{ConfigError, WechatConfigBuilder};
+use super::{ConfigError, WechatConfigBuilder, checks::number};
 use crate::Secret;
 
 fn env(var: &str) -> Option<String> {

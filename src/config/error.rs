@@ -22,7 +22,7 @@ pub enum ConfigError {
     MissingPublicUrl,
     /// The public URL is not an absolute http(s) origin.
     #[error(
-        "public URL {url:?} is not usable: {why}; give the site's external origin, e.g. https://example.com"
+        "WECHAT_PUBLIC_URL (with_public_url) {url:?} is not usable: {why}; give the site's external origin, e.g. https://example.com"
     )]
     InvalidPublicUrl {
         /// The value given.
@@ -103,9 +103,10 @@ pub enum ConfigError {
         "WECHAT_OA_TOKEN is set without WECHAT_OA_ENCODING_AES_KEY: set the key and use safe mode (安全模式) in the Official Account console, or, if you really must run plaintext push, opt in with WECHAT_OA_INSECURE_PLAINTEXT_PUSH=1 (with_insecure_plaintext_push(true)); plaintext pushes are not authenticated"
     )]
     PlaintextPushNotAllowed,
-    /// `WECHAT_OA_PUSH_FORWARD_URL` (`with_push_forward`) is not an absolute http(s) URL.
+    /// `WECHAT_OA_PUSH_FORWARD_URL` (`with_push_forward`) is not an absolute http(s) URL
+    /// without credentials or fragment.
     #[error(
-        "WECHAT_OA_PUSH_FORWARD_URL is {0:?}; it must be an absolute http(s) URL such as http://10.0.0.5:8080/wechat (the Official Account's existing push backend)"
+        "WECHAT_OA_PUSH_FORWARD_URL (with_push_forward) is {0:?}; it must be an absolute http(s) URL without user:password@ or #fragment, such as http://10.0.0.5:8080/wechat (the Official Account's existing push backend)"
     )]
     InvalidPushForward(String),
     /// A scan start limit is zero.
@@ -125,16 +126,36 @@ pub enum ConfigError {
     )]
     InvalidPrefix(String),
     /// An allowed redirect origin is not an origin.
-    #[error("allowed redirect origin {0:?} is not an http(s) origin like https://shop.example.com")]
+    #[error(
+        "allowed redirect origin (with_allowed_origin) {0:?} is not an http(s) origin like https://shop.example.com"
+    )]
     InvalidOrigin(String),
-    /// A base URL override is not an absolute URL.
-    #[error("{var} is {value:?}, which is not an absolute http(s) URL")]
+    /// A base URL override is not an absolute http(s) URL without credentials, query or
+    /// fragment.
+    #[error(
+        "{var} is {value:?}: a base URL {why}; give an absolute http(s) URL without user:password@, ?query or #fragment, such as https://api.weixin.qq.com"
+    )]
     InvalidBaseUrl {
-        /// The setting.
+        /// The setting: its environment variable and builder method.
         var: &'static str,
-        /// The value given.
+        /// The value given (a password in it hidden).
         value: String,
+        /// What is wrong with it.
+        why: String,
     },
+    /// A public path (`with_public_path`) is not an absolute path.
+    #[error(
+        "public path (with_public_path) {path:?} {why}; give an absolute path such as /health, or a folder such as /assets/*"
+    )]
+    InvalidPublicPath {
+        /// The value given.
+        path: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The HTTP client for WeChat cannot be made.
+    #[error("the HTTP client for WeChat cannot be built: {0}")]
+    HttpClient(String),
     /// A header name setting is not a valid HTTP header name.
     #[error("{setting} must be a valid HTTP header name such as x-real-ip, not {value:?}")]
     InvalidHeaderName {
@@ -206,6 +227,8 @@ impl ConfigError {
             Self::InvalidPrefix(_) => "InvalidPrefix",
             Self::InvalidOrigin(_) => "InvalidOrigin",
             Self::InvalidBaseUrl { .. } => "InvalidBaseUrl",
+            Self::InvalidPublicPath { .. } => "InvalidPublicPath",
+            Self::HttpClient(_) => "HttpClient",
             Self::InvalidHeaderName { .. } => "InvalidHeaderName",
             Self::InvalidMiniProgramPage(_) => "InvalidMiniProgramPage",
             Self::InvalidDuration { .. } => "InvalidDuration",

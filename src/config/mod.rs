@@ -17,9 +17,9 @@
 //! ```
 
 mod builder;
+mod checks;
 mod env;
 mod error;
-mod parse;
 mod push;
 mod push_settings;
 mod validate;
@@ -35,9 +35,10 @@ use crate::{
 };
 
 pub use builder::WechatConfigBuilder;
+pub(crate) use checks::PublicPath;
 pub use error::ConfigError;
-pub(crate) use push_settings::PushSettings;
 pub use push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
+pub(crate) use push_settings::{PushSection, PushSettings};
 
 /// One WeChat app: its AppID and AppSecret.
 ///
@@ -333,17 +334,19 @@ pub(crate) fn cookie_name_prefix(secure: bool, domain: Option<&str>) -> &'static
 pub struct WechatConfig {
     pub(crate) public_url: Url,
     pub(crate) origin: String,
+    /// The public URL's host (`build` refuses one without), as pages and replies name the site.
+    pub(crate) public_host: String,
     pub(crate) secure_cookies: bool,
     pub(crate) session_keys: Vec<Secret>,
     pub(crate) website: Option<AppCredentials>,
     pub(crate) official_account: Option<OfficialAccount>,
     pub(crate) mobile: Option<AppCredentials>,
     pub(crate) mini_program: Option<AppCredentials>,
-    pub(crate) api_base: Option<String>,
-    pub(crate) open_base: Option<String>,
-    pub(crate) mp_base: Option<String>,
+    /// The WeChat client, made once by `build` from the checked base URLs and timeout
+    /// (shared by every clone).
+    pub(crate) client: crate::client::WechatClient,
     pub(crate) prefix: String,
-    pub(crate) public_paths: Vec<String>,
+    pub(crate) public_paths: Vec<PublicPath>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) cookie_name: String,
     pub(crate) cookie_domain: Option<String>,
@@ -382,7 +385,7 @@ pub struct WechatConfig {
     /// push token (shared by every clone).
     pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
     /// The push URL beyond login (hook, forwarding) and the guards of scan login.
-    pub(crate) push_settings: PushSettings,
+    pub(crate) push_settings: PushSection,
     /// The hook that renders the HTML pages, and their language when fixed.
     pub(crate) pages: Arc<dyn crate::pages::Pages>,
     pub(crate) language: Option<crate::pages::Language>,
@@ -399,6 +402,7 @@ impl fmt::Debug for WechatConfig {
             .field("official_account", &self.official_account)
             .field("mobile", &self.mobile)
             .field("mini_program", &self.mini_program)
+            .field("client", &self.client)
             .field("prefix", &self.prefix)
             .field("public_paths", &self.public_paths)
             .field("allowed_origins", &self.allowed_origins)
@@ -651,23 +655,9 @@ impl WechatConfig {
         self.push.as_ref()
     }
 
-    /// The WeChat client these settings describe (base URLs, timeout).
-    pub(crate) fn client(&self) -> crate::client::WechatClient {
-        let mut b = crate::client::WechatClient::builder().with_timeout(self.http_timeout);
-        if let Some(u) = &self.api_base {
-            b = b.with_api_base(u.clone());
-        }
-        if let Some(u) = &self.open_base {
-            b = b.with_open_base(u.clone());
-        }
-        if let Some(u) = &self.mp_base {
-            b = b.with_mp_base(u.clone());
-        }
-        // The base URLs were checked by `build`, so this cannot fail; stay safe regardless.
-        b.build().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "invalid WeChat client settings; using the defaults");
-            crate::client::WechatClient::new()
-        })
+    /// The WeChat client these settings describe (base URLs, timeout), made once by `build`.
+    pub(crate) fn client(&self) -> &crate::client::WechatClient {
+        &self.client
     }
 
     /// The name of the session cookie as browsers see it: the configured name, prefixed

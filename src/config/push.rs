@@ -4,7 +4,7 @@
 
 use std::{future::Future, sync::Arc};
 
-use super::{ConfigError, ScanStartLimits, WechatConfigBuilder};
+use super::{ConfigError, ScanStartLimits, WechatConfigBuilder, push_settings::BUDGET_EXPECTED};
 use crate::push::{OpenedPush, PushReply};
 
 impl WechatConfigBuilder {
@@ -48,7 +48,7 @@ impl WechatConfigBuilder {
     /// received, so the backend checks WeChat's signatures itself — and relays its answer to
     /// WeChat (encrypted in safe mode when the backend answered in plain). The backend has 4
     /// seconds; a slower one is answered `success` (and logged). `build()` refuses a URL
-    /// that is not absolute `http(s)`.
+    /// that is not absolute `http(s)`, or that has credentials (`user:pw@`) or a fragment.
     ///
     /// ```
     /// use wechat_auth::{ConfigError, WechatConfig};
@@ -142,16 +142,16 @@ pub(super) fn from_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     b.push_settings.forward_raw = env("WECHAT_OA_PUSH_FORWARD_URL");
-    if let Some(n) = super::parse::number(
+    if let Some(n) = super::checks::number(
         "WECHAT_SCAN_DAILY_BUDGET",
         env("WECHAT_SCAN_DAILY_BUDGET"),
-        super::push_settings::BUDGET_EXPECTED,
+        BUDGET_EXPECTED,
     )? {
         b.push_settings.daily_budget =
             Some(u32::try_from(n).map_err(|_| ConfigError::InvalidSetting {
                 setting: "WECHAT_SCAN_DAILY_BUDGET",
                 value: n.to_string(),
-                expected: super::push_settings::BUDGET_EXPECTED,
+                expected: BUDGET_EXPECTED,
             })?);
     }
     if let Some(v) = env("WECHAT_SCAN_CONFIRM") {
@@ -191,7 +191,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(b.push_settings.scan_confirm, Some(false));
-        let s = b.push_settings.checked().unwrap();
+        let s = b.push_settings.checked(true).unwrap();
+        assert!(!s.scan_confirm, "off as asked");
         assert_eq!(s.forward.unwrap().as_str(), "http://10.0.0.5:8080/wechat");
         assert_eq!(
             read(&[("WECHAT_SCAN_CONFIRM", "ON")])
@@ -212,11 +213,18 @@ mod tests {
             read(&[("WECHAT_SCAN_DAILY_BUDGET", "5000")])
                 .unwrap()
                 .push_settings
+                .checked(true)
+                .unwrap()
                 .daily_budget(),
             5000
         );
         assert_eq!(
-            read(&[]).unwrap().push_settings.daily_budget(),
+            read(&[])
+                .unwrap()
+                .push_settings
+                .checked(true)
+                .unwrap()
+                .daily_budget(),
             crate::DEFAULT_SCAN_DAILY_BUDGET
         );
         for bad in ["lots", "-1", "1e5", "99999999999"] {
@@ -238,20 +246,31 @@ mod tests {
         }
         let zero = read(&[("WECHAT_SCAN_DAILY_BUDGET", "0")]).unwrap();
         assert!(matches!(
-            zero.push_settings.checked(),
+            zero.push_settings.checked(true),
             Err(ConfigError::InvalidSetting {
                 setting: "WECHAT_SCAN_DAILY_BUDGET",
                 ..
             })
         ));
-        for bad in ["ftp://x/", "/wechat", "http://"] {
+        for bad in [
+            "ftp://x/",
+            "/wechat",
+            "http://",
+            "http://user:pw@10.0.0.5/wechat",
+            "http://:pw@10.0.0.5/wechat",
+            "http://10.0.0.5/wechat#frag",
+        ] {
             let s = read(&[("WECHAT_OA_PUSH_FORWARD_URL", bad)])
                 .unwrap()
                 .push_settings;
+            let e = s.checked(true).unwrap_err();
+            assert!(matches!(e, ConfigError::InvalidPushForward(_)), "{bad}");
+            let msg = e.to_string();
             assert!(
-                matches!(s.checked(), Err(ConfigError::InvalidPushForward(_))),
-                "{bad}"
+                msg.starts_with("WECHAT_OA_PUSH_FORWARD_URL (with_push_forward) is "),
+                "{msg}"
             );
+            assert!(!msg.contains(":pw@"), "the password is hidden: {msg}");
         }
     }
 }

@@ -59,20 +59,28 @@ impl ScanStartLimits {
         }
     }
 
-    pub(crate) fn quotas(&self) -> Option<[NonZeroU32; 3]> {
-        Some([
-            NonZeroU32::new(self.per_ip)?,
-            NonZeroU32::new(self.per_browser)?,
-            NonZeroU32::new(self.total)?,
-        ])
+    /// The limits as non-zero quotas, or `None` when one of them is zero.
+    pub(crate) fn quotas(&self) -> Option<StartQuotas> {
+        Some(StartQuotas {
+            per_ip: NonZeroU32::new(self.per_ip)?,
+            per_browser: NonZeroU32::new(self.per_browser)?,
+            total: NonZeroU32::new(self.total)?,
+        })
     }
 }
 
-/// The settings of this file, kept together in the builder and in the config.
+/// [`ScanStartLimits`] as `build` accepted them: each at least 1 a minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StartQuotas {
+    pub(crate) per_ip: NonZeroU32,
+    pub(crate) per_browser: NonZeroU32,
+    pub(crate) total: NonZeroU32,
+}
+
+/// The settings of this file as the builder holds them, unchecked.
 #[derive(Clone, Default)]
 pub(crate) struct PushSettings {
     pub(crate) on_push: Option<PushHook>,
-    pub(crate) forward: Option<Url>,
     pub(crate) forward_raw: Option<String>,
     /// `None`: the default (on when an Official Account is configured).
     pub(crate) scan_confirm: Option<bool>,
@@ -80,6 +88,21 @@ pub(crate) struct PushSettings {
     /// QR codes a day across instances; `None`: [`DEFAULT_SCAN_DAILY_BUDGET`].
     pub(crate) daily_budget: Option<u32>,
 }
+
+/// The settings of this file as `build` accepted them: the values the layer uses.
+#[derive(Clone)]
+pub(crate) struct PushSection {
+    pub(crate) on_push: Option<PushHook>,
+    pub(crate) forward: Option<Url>,
+    /// Whether a follow-the-account scan waits for the user to confirm on the phone.
+    pub(crate) scan_confirm: bool,
+    pub(crate) start_quotas: StartQuotas,
+    /// QR codes a day across instances.
+    daily_budget: NonZeroU32,
+}
+
+/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
+pub(super) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";
 
 /// The default daily budget of scan-login QR codes per account
 /// ([`with_scan_daily_budget`](crate::WechatConfigBuilder::with_scan_daily_budget)): half of
@@ -90,46 +113,64 @@ pub(crate) struct PushSettings {
 /// ```
 pub const DEFAULT_SCAN_DAILY_BUDGET: u32 = 50_000;
 
-impl fmt::Debug for PushSettings {
+impl fmt::Debug for PushSection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PushSettings")
+        f.debug_struct("PushSection")
             .field("on_push", &self.on_push.is_some())
             .field("forward", &self.forward.as_ref().map(Url::origin))
             .field("scan_confirm", &self.scan_confirm)
-            .field("start_limits", &self.start_limits)
+            .field("start_quotas", &self.start_quotas)
             .field("daily_budget", &self.daily_budget())
             .finish()
     }
 }
 
 impl PushSettings {
-    /// Checks what `build` can check.
-    pub(crate) fn checked(mut self) -> Result<Self, ConfigError> {
-        if let Some(raw) = self.forward_raw.take() {
-            let url = Url::parse(&raw)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .ok_or_else(|| ConfigError::InvalidPushForward(raw.clone()))?;
-            self.forward = Some(url);
+    /// Checks what `build` can check, once, into the values the layer uses; scan
+    /// confirmation is on by default when an Official Account (`official_account`) is
+    /// configured.
+    pub(crate) fn checked(self, official_account: bool) -> Result<PushSection, ConfigError> {
+        let forward = match self.forward_raw {
+            None => None,
+            Some(raw) => Some(
+                Url::parse(&raw)
+                    .ok()
+                    .filter(|u| {
+                        matches!(u.scheme(), "http" | "https")
+                            && u.host_str().is_some_and(|h| !h.is_empty())
+                            && u.username().is_empty()
+                            && u.password().is_none()
+                            && u.fragment().is_none()
+                    })
+                    .ok_or_else(|| ConfigError::InvalidPushForward(super::checks::shown(&raw)))?,
+            ),
+        };
+        let start_quotas = self
+            .start_limits
+            .quotas()
+            .ok_or(ConfigError::InvalidScanLimits)?;
+        let daily_budget = match self.daily_budget {
+            None => NonZeroU32::new(DEFAULT_SCAN_DAILY_BUDGET),
+            Some(n) => NonZeroU32::new(n),
         }
-        if self.start_limits.quotas().is_none() {
-            return Err(ConfigError::InvalidScanLimits);
-        }
-        if self.daily_budget == Some(0) {
-            return Err(ConfigError::InvalidSetting {
-                setting: "WECHAT_SCAN_DAILY_BUDGET",
-                value: "0".to_owned(),
-                expected: BUDGET_EXPECTED,
-            });
-        }
-        Ok(self)
-    }
-
-    /// The daily budget of scan-login QR codes.
-    pub(crate) fn daily_budget(&self) -> u32 {
-        self.daily_budget.unwrap_or(DEFAULT_SCAN_DAILY_BUDGET)
+        .ok_or_else(|| ConfigError::InvalidSetting {
+            setting: "WECHAT_SCAN_DAILY_BUDGET",
+            value: "0".to_owned(),
+            expected: BUDGET_EXPECTED,
+        })?;
+        Ok(PushSection {
+            on_push: self.on_push,
+            forward,
+            scan_confirm: self.scan_confirm.unwrap_or(official_account),
+            start_quotas,
+            daily_budget,
+        })
     }
 }
 
-/// What `WECHAT_SCAN_DAILY_BUDGET` may be.
-pub(crate) const BUDGET_EXPECTED: &str = "use the number of scan-login QR codes a day, at least 1 (WeChat allows 100000 a day per account)";
+impl PushSection {
+    /// The daily budget of scan-login QR codes.
+    pub(crate) fn daily_budget(&self) -> u32 {
+        self.daily_budget.get()
+    }
+}

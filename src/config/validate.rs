@@ -6,9 +6,16 @@ use url::Url;
 
 use super::{
     AppCredentials, ConfigError, HOST_PREFIX, OfficialAccount, SECURE_PREFIX, WechatConfig,
-    WechatConfigBuilder, cookie_name_prefix,
+    WechatConfigBuilder,
+    checks::{PublicPath, shown},
+    cookie_name_prefix,
 };
-use crate::{Secret, client::OaScope, push::PushCrypto, store::Store};
+use crate::{
+    Secret,
+    client::{BaseUrl, OaScope, WechatClient},
+    push::PushCrypto,
+    store::Store,
+};
 
 /// The Redis store for `url` (trusting the CA in `ca_file`), connecting on first use.
 #[cfg(feature = "redis")]
@@ -56,11 +63,22 @@ impl WechatConfigBuilder {
         if !matches!(public_url.scheme(), "http" | "https") {
             return Err(invalid("the scheme must be http or https"));
         }
-        if public_url.host_str().is_none() {
+        let Some(public_host) = public_url.host_str().map(str::to_owned) else {
             return Err(invalid("it has no host"));
+        };
+        if !public_url.username().is_empty() || public_url.password().is_some() {
+            return Err(ConfigError::InvalidPublicUrl {
+                url: shown(&raw_url),
+                why: "it must not contain credentials (user:password@)",
+            });
         }
-        if !matches!(public_url.path(), "" | "/") || public_url.query().is_some() {
-            return Err(invalid("it must be an origin, without a path or query"));
+        if !matches!(public_url.path(), "" | "/")
+            || public_url.query().is_some()
+            || public_url.fragment().is_some()
+        {
+            return Err(invalid(
+                "it must be an origin, without a path, query or fragment",
+            ));
         }
         let origin = public_url.origin().ascii_serialization();
         let secure_cookies = public_url.scheme() == "https";
@@ -192,6 +210,7 @@ impl WechatConfigBuilder {
                     if matches!(u.scheme(), "http" | "https")
                         && u.host_str().is_some()
                         && u.username().is_empty()
+                        && u.password().is_none()
                         && u.query().is_none()
                         && u.fragment().is_none() =>
                 {
@@ -199,7 +218,8 @@ impl WechatConfigBuilder {
                 }
                 _ => {
                     return Err(ConfigError::InvalidRelay(format!(
-                        "WECHAT_RELAY_HUB {hub:?} must be the hub's relay endpoint, an absolute http(s) URL without query such as https://login.example.com/auth/wechat/relay"
+                        "WECHAT_RELAY_HUB (with_relay_hub) {:?} must be the hub's relay endpoint, an absolute http(s) URL without user:password@, query or fragment, such as https://login.example.com/auth/wechat/relay",
+                        shown(hub)
                     )));
                 }
             },
@@ -238,7 +258,8 @@ impl WechatConfigBuilder {
                 }
                 _ => {
                     return Err(ConfigError::InvalidRelay(format!(
-                        "WECHAT_RELAY_TARGETS entry {o:?} is not an http(s) origin like https://shop.example.com, or an origin and the site's prefix like https://shop.example.com/auth/wechat"
+                        "WECHAT_RELAY_TARGETS (with_relay_target) entry {:?} is not an http(s) origin like https://shop.example.com, or an origin and the site's prefix like https://shop.example.com/auth/wechat",
+                        shown(o)
                     )));
                 }
             }
@@ -246,32 +267,45 @@ impl WechatConfigBuilder {
 
         let mut allowed_origins = Vec::with_capacity(self.allowed_origins.len());
         for o in self.allowed_origins {
-            let url = Url::parse(&o).map_err(|_| ConfigError::InvalidOrigin(o.clone()))?;
+            let url = Url::parse(&o).map_err(|_| ConfigError::InvalidOrigin(shown(&o)))?;
             if !matches!(url.scheme(), "http" | "https")
                 || url.host_str().is_none()
+                || !url.username().is_empty()
+                || url.password().is_some()
                 || !matches!(url.path(), "" | "/")
+                || url.query().is_some()
+                || url.fragment().is_some()
             {
-                return Err(ConfigError::InvalidOrigin(o));
+                return Err(ConfigError::InvalidOrigin(shown(&o)));
             }
             allowed_origins.push(url.origin().ascii_serialization());
         }
 
-        for (var, value) in [
-            ("WECHAT_API_BASE", &self.api_base),
-            ("WECHAT_OPEN_BASE", &self.open_base),
-            ("WECHAT_MP_BASE", &self.mp_base),
-        ] {
-            if let Some(v) = value {
-                let ok = Url::parse(v)
-                    .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-                    .unwrap_or(false);
-                if !ok {
-                    return Err(ConfigError::InvalidBaseUrl {
+        // The base URLs, checked once into the values the client uses.
+        let base = |var: &'static str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|raw| {
+                    BaseUrl::parse(raw).map_err(|e| ConfigError::InvalidBaseUrl {
                         var,
-                        value: v.clone(),
-                    });
+                        value: shown(raw),
+                        why: e.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let api_base = base("WECHAT_API_BASE (with_wechat_bases)", &self.api_base)?;
+        let open_base = base("WECHAT_OPEN_BASE (with_wechat_bases)", &self.open_base)?;
+        let mp_base = base("WECHAT_MP_BASE (with_wechat_bases)", &self.mp_base)?;
+
+        let mut public_paths = Vec::with_capacity(self.public_paths.len());
+        for path in self.public_paths {
+            public_paths.push(PublicPath::parse(&path).map_err(|why| {
+                ConfigError::InvalidPublicPath {
+                    path: path.clone(),
+                    why,
                 }
-            }
+            })?);
         }
 
         let check = |setting, d: Duration, min: u64, max: u64| {
@@ -320,6 +354,12 @@ impl WechatConfigBuilder {
         check("scan_ttl", self.scan_ttl, 1, 2_592_000)?;
         check("http_timeout", self.http_timeout, 1, 120)?;
         check("body_timeout", self.body_timeout, 1, 300)?;
+        // Made once, here: every layer and clone made from this config shares it.
+        let client = WechatClient::builder()
+            .with_timeout(self.http_timeout)
+            .with_base_urls(api_base, open_base, mp_base)
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
 
         let cookie_prefix = cookie_name_prefix(secure_cookies, self.cookie_domain.as_deref());
         let session_cookie = if self.cookie_name.starts_with(HOST_PREFIX)
@@ -363,20 +403,20 @@ impl WechatConfigBuilder {
             }
             other => other,
         };
+        let push_settings = self.push_settings.checked(official_account.is_some())?;
         Ok(WechatConfig {
             public_url,
             origin,
+            public_host,
             secure_cookies,
             session_keys: self.session_keys,
             website,
             official_account,
             mobile,
             mini_program,
-            api_base: self.api_base,
-            open_base: self.open_base,
-            mp_base: self.mp_base,
+            client,
             prefix,
-            public_paths: self.public_paths,
+            public_paths,
             allowed_origins,
             cookie_prefix,
             session_cookie,
@@ -402,7 +442,7 @@ impl WechatConfigBuilder {
             relay_hub,
             relay_targets,
             push,
-            push_settings: self.push_settings.checked()?,
+            push_settings,
             pages: self
                 .pages
                 .unwrap_or_else(|| Arc::new(crate::pages::DefaultPages)),
@@ -655,6 +695,190 @@ mod tests {
             !dbg.contains("mocktoken") && !dbg.contains("abcdefghijklmnop"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn base_urls_are_refused_at_build_naming_the_setting() {
+        let ok = "http://127.0.0.1:9";
+        for (bad, why) in [
+            ("http://127.0.0.1:9/?x=1", "must not have a query"),
+            ("http://127.0.0.1:9/?", "must not have a query"),
+            (
+                "http://user:pw@127.0.0.1:9/",
+                "must not contain credentials",
+            ),
+            ("http://:pw@127.0.0.1:9/", "must not contain credentials"),
+            ("http://user@127.0.0.1:9/", "must not contain credentials"),
+            ("http://127.0.0.1:9/#frag", "must not have a fragment"),
+            ("http://127.0.0.1:9/#", "must not have a fragment"),
+            ("ftp://127.0.0.1:9/", "must use http or https"),
+            ("file:///etc/passwd", "must use http or https"),
+            ("javascript:alert(1)", "must use http or https"),
+            ("127.0.0.1:9", "is not an absolute URL"),
+            ("api.weixin.qq.com", "is not an absolute URL"),
+            ("nope", "is not an absolute URL"),
+        ] {
+            for (cfg, var) in [
+                (base().with_wechat_bases(bad, ok, ok), "WECHAT_API_BASE"),
+                (base().with_wechat_bases(ok, bad, ok), "WECHAT_OPEN_BASE"),
+                (base().with_wechat_bases(ok, ok, bad), "WECHAT_MP_BASE"),
+            ] {
+                let err = cfg.build().unwrap_err();
+                assert!(matches!(err, ConfigError::InvalidBaseUrl { .. }), "{bad}");
+                let msg = err.to_string();
+                assert!(
+                    msg.starts_with(&format!("{var} (with_wechat_bases) is ")),
+                    "{msg}"
+                );
+                assert!(msg.contains(why), "{bad}: {msg}");
+                assert!(!msg.contains(":pw@"), "the password is hidden: {msg}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_base_urls_build_accepted_are_the_ones_used() {
+        let cfg = base()
+            .with_wechat_bases(
+                " http://127.0.0.1:9/api ",
+                "http://127.0.0.1:8/",
+                "https://mp.example.com",
+            )
+            .build()
+            .unwrap();
+        assert_eq!(cfg.client().api_base().as_str(), "http://127.0.0.1:9/api/");
+        assert_eq!(cfg.client().open_base().as_str(), "http://127.0.0.1:8/");
+        assert_eq!(cfg.client().mp_base().as_str(), "https://mp.example.com/");
+        assert_eq!(cfg.open_platform_origin(), "http://127.0.0.1:8");
+        let clone = cfg.clone();
+        assert!(
+            std::ptr::eq(cfg.client().api_base(), clone.client().api_base()),
+            "one client, made by build"
+        );
+        // Unset: the real hosts.
+        let cfg = base().build().unwrap();
+        assert_eq!(
+            cfg.client().api_base().as_str(),
+            "https://api.weixin.qq.com/"
+        );
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin_without_credentials_or_fragment() {
+        for (bad, why) in [
+            ("https://user:pw@example.com", "credentials"),
+            ("https://user@example.com", "credentials"),
+            ("https://example.com/#top", "fragment"),
+            ("https://example.com/?a=1", "query"),
+        ] {
+            let err = base().with_public_url(bad).build().unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("WECHAT_PUBLIC_URL (with_public_url) "),
+                "{msg}"
+            );
+            assert!(msg.contains(why), "{bad}: {msg}");
+            assert!(!msg.contains(":pw@"), "the password is hidden: {msg}");
+        }
+    }
+
+    #[test]
+    fn public_paths_must_be_absolute_paths() {
+        for bad in [
+            "health",
+            "",
+            "*",
+            "//evil.example/x",
+            "/a/../admin",
+            "/a/%2e%2E/admin",
+            "/./x",
+            "/..",
+            "/x?y=1",
+            "/x#y",
+            "/x\\y",
+            "/x\ny",
+            "/x\u{7f}",
+            "/assets*",
+            "/a*/b",
+        ] {
+            let err = base().with_public_path(bad).build().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidPublicPath { .. }),
+                "{bad:?}: {err:?}"
+            );
+            assert!(
+                err.to_string()
+                    .starts_with("public path (with_public_path) "),
+                "{err}"
+            );
+        }
+        let cfg = base()
+            .with_public_path("/")
+            .with_public_path("/assets/*")
+            .with_public_path("/caf%C3%A9")
+            .with_public_path("/a.b/..c")
+            .build()
+            .unwrap();
+        assert_eq!(
+            cfg.public_paths,
+            [
+                PublicPath::Exact("/".into()),
+                PublicPath::Folder("/assets/".into()),
+                PublicPath::Exact("/caf%C3%A9".into()),
+                PublicPath::Exact("/a.b/..c".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn relay_and_redirect_origins_refuse_credentials_and_fragments() {
+        for bad in [
+            "https://:pw@login.example.com/auth/wechat/relay",
+            "https://u:pw@login.example.com/auth/wechat/relay",
+            "https://login.example.com/auth/wechat/relay#x",
+            "https://login.example.com/auth/wechat/relay?x=1",
+        ] {
+            let msg = base().with_relay_hub(bad).build().unwrap_err().to_string();
+            assert!(msg.contains("WECHAT_RELAY_HUB (with_relay_hub)"), "{msg}");
+            assert!(!msg.contains(":pw@"), "the password is hidden: {msg}");
+        }
+        for bad in [
+            "https://u:pw@shop.example.com",
+            "https://shop.example.com/#x",
+            "https://shop.example.com/?x=1",
+        ] {
+            let msg = base()
+                .with_allowed_origin(bad)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("(with_allowed_origin)"), "{msg}");
+            assert!(!msg.contains(":pw@"), "the password is hidden: {msg}");
+        }
+    }
+
+    #[test]
+    fn scan_start_limits_are_kept_as_accepted() {
+        let cfg = base()
+            .with_scan_start_limits(crate::ScanStartLimits::new(3, 2, 1))
+            .with_scan_daily_budget(7)
+            .build()
+            .unwrap();
+        let q = cfg.push_settings.start_quotas;
+        assert_eq!(
+            (q.per_ip.get(), q.per_browser.get(), q.total.get()),
+            (3, 2, 1)
+        );
+        assert_eq!(cfg.push_settings.daily_budget(), 7);
+        for zero in [(0, 1, 1), (1, 0, 1), (1, 1, 0)] {
+            assert_eq!(
+                base()
+                    .with_scan_start_limits(crate::ScanStartLimits::new(zero.0, zero.1, zero.2))
+                    .build()
+                    .unwrap_err(),
+                ConfigError::InvalidScanLimits
+            );
+        }
     }
 
     #[test]

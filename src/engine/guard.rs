@@ -21,12 +21,13 @@ pub(super) struct PublicPaths {
 }
 
 impl PublicPaths {
-    pub(super) fn new(paths: &[String]) -> Self {
+    pub(super) fn new(paths: &[crate::config::PublicPath]) -> Self {
+        use crate::config::PublicPath;
         let mut p = Self::default();
         for path in paths {
-            match path.strip_suffix('*') {
-                Some(prefix) => p.prefixes.push(prefix.to_owned()),
-                None => p.exact.push(path.clone()),
+            match path {
+                PublicPath::Folder(prefix) => p.prefixes.push(prefix.clone()),
+                PublicPath::Exact(exact) => p.exact.push(exact.clone()),
             }
         }
         p
@@ -302,7 +303,11 @@ mod tests {
     use super::*;
     #[test]
     fn public_paths_match_exact_and_folders() {
-        let p = PublicPaths::new(&["/".into(), "/assets/*".into()]);
+        use crate::config::PublicPath;
+        let p = PublicPaths::new(&[
+            PublicPath::Exact("/".into()),
+            PublicPath::Folder("/assets/".into()),
+        ]);
         assert!(p.contains("/"));
         assert!(p.contains("/assets/app.css"));
         assert!(!p.contains("/profile"));

@@ -63,7 +63,7 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     pub(crate) fn new(cfg: WechatConfig) -> Self {
-        let client = cfg.client();
+        let client = cfg.client().clone();
         let store = cfg.store.clone();
         let keys = SessionKeys::new(&cfg.session_keys);
         let public = PublicPaths::new(&cfg.public_paths);
@@ -85,7 +85,10 @@ impl Engine {
                 .time_to_live(CODE_MEMORY_LOCAL)
                 .build(),
             limits: crate::limit::ClientLimits::default(),
-            start_limits: crate::limit::StartLimits::new(&cfg.push_settings.start_limits),
+            start_limits: {
+                let q = cfg.push_settings.start_quotas;
+                crate::limit::StartLimits::new(q.per_ip, q.per_browser, q.total)
+            },
             public,
             unauthenticated: serde_json::to_vec(
                 &serde_json::json!({ "error": "unauthenticated", "login_url": login_path }),
@@ -153,10 +156,7 @@ impl Engine {
 
     /// Whether a follow-the-account scan waits for the user to confirm on the phone.
     pub(crate) fn scan_confirm(&self) -> bool {
-        self.cfg
-            .push_settings
-            .scan_confirm
-            .unwrap_or(self.cfg.official_account.is_some())
+        self.cfg.push_settings.scan_confirm
     }
 
     /// The client that sent `req`, as the per-client limits know it.

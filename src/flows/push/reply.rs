@@ -21,7 +21,7 @@ pub(super) fn scan_notice(
 /// as a link, so every value put into it is escaped ([`text_escape`]).
 pub(crate) fn notice_text(auth: &Engine, notice: &ScanNotice) -> String {
     let cfg = auth.config();
-    let site = text_escape(cfg.public_url.host_str().unwrap_or(cfg.origin()));
+    let site = text_escape(&cfg.public_host);
     let link = text_escape(&format!(
         "{}{}/scan/{}/confirm",
         cfg.origin(),

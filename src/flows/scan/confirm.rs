@@ -265,12 +265,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         }
         _ => return html_err(auth, req, Failure::NotYourConfirm),
     }
-    let site = auth
-        .config()
-        .public_url
-        .host_str()
-        .unwrap_or(auth.config().origin())
-        .to_owned();
+    let site = auth.config().public_host.clone();
     let (browser, ip, time) = match &scene.requester {
         Some(r) => (
             r.browser(),

@@ -261,7 +261,7 @@ pub(crate) async fn mini_program_open(
         }
     }
     let cfg = auth.config();
-    let site = cfg.public_url.host_str().unwrap_or(cfg.origin()).to_owned();
+    let site = cfg.public_host.clone();
     let (browser, ip, time) = match &scene.requester {
         Some(r) => (
             r.browser(),
