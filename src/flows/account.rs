@@ -7,19 +7,19 @@ use serde::Serialize;
 
 use super::{Query, app::token_response, same_origin};
 use crate::{
-    WechatUser,
     engine::{Engine, Found},
     error::Failure,
     redirect::safe_return_to,
     respond,
-    user::Carrier,
+    user::{Carrier, Identity},
 };
 
-/// The JSON shape of the current user.
+/// The JSON shape of the current user: `provider`, then the provider's ids, `channel`, the
+/// profile and `subject` (for WeChat: `openid`, `unionid`, `appid`, … as before).
 #[derive(Serialize)]
 pub(crate) struct MeBody<'a> {
     #[serde(flatten)]
-    user: &'a WechatUser,
+    user: &'a Identity,
     /// Session expiry, Unix seconds.
     expires_at: u64,
 }
@@ -30,7 +30,7 @@ pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
         Found::Session(current) => respond::json(
             StatusCode::OK,
             &MeBody {
-                user: &current.session.user,
+                user: &current.session.identity,
                 expires_at: current.session.exp,
             },
         ),
@@ -78,7 +78,11 @@ pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>
     match auth.find_session(&req.headers) {
         Found::Session(current) if current.carrier == Carrier::Bearer => {
             Ok(match auth.refresh(&current.session).await? {
-                Some(issued) => token_response(&current.session.user, &issued),
+                // A WeChat session keeps its answer's shape; another provider's shows its ids.
+                Some(issued) => match current.session.identity.as_wechat() {
+                    Some(user) => token_response(user, &issued),
+                    None => token_response(&current.session.identity, &issued),
+                },
                 None => auth.unauthenticated_json(true),
             })
         }
