@@ -693,6 +693,130 @@ mod tests {
         assert_eq!(s.exp, t.exp);
     }
 
+    fn payload(token: &str) -> serde_json::Value {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&b64.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_provider_round_trips_with_its_own_ids() {
+        let k = keys(&[K1]);
+        let mut member = WecomUser::member("wwCorp", "zhangsan");
+        member.nickname = Some("张三".into());
+        member.subject = Some("42".into());
+        let mut douyin = DouyinUser::new("awkey", "_0OPEN").with_union_id("UNION");
+        douyin.avatar_url = Some("https://example.com/a.png".into());
+        for identity in [
+            Identity::from(alice().with_subject("7")),
+            Identity::from(member),
+            Identity::from(WecomUser::non_member("wwCorp", "oGuest")),
+            Identity::from(douyin),
+            Identity::from(DouyinUser::new("awkey", "_0NOUNION")),
+        ] {
+            let t = k.issue(
+                &identity,
+                TokenClass::Web,
+                Lifetimes {
+                    ttl: Duration::from_secs(60),
+                    max: Duration::from_secs(600),
+                },
+                None,
+            );
+            let s = k.verify(t.token.expose()).expect("valid");
+            assert_eq!(s.identity, identity);
+            assert_eq!(payload(t.token.expose())["sub"], identity.key());
+        }
+    }
+
+    #[test]
+    fn a_wechat_token_has_no_provider_claim_and_no_other_providers_ids() {
+        let k = keys(&[K1]);
+        let t = web(&k, &alice(), 60);
+        let json = payload(t.token.expose());
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for absent in ["pv", "cid", "wu", "wo", "dk", "dop", "dun"] {
+            assert!(!keys.contains(&absent), "{absent} in {keys:?}");
+        }
+        let wecom = k.issue(
+            &WecomUser::member("wwCorp", "zhangsan").into(),
+            TokenClass::Web,
+            Lifetimes {
+                ttl: Duration::from_secs(60),
+                max: Duration::from_secs(600),
+            },
+            None,
+        );
+        let json = payload(wecom.token.expose());
+        assert_eq!(json["pv"], "wecom");
+        assert!(
+            json.get("oid").is_none() && json.get("aid").is_none(),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_token_of_the_old_claim_shape_is_a_wechat_session() {
+        // What `issue` signed before identities were provider-neutral: no `pv`.
+        let k = keys(&[K1]);
+        let old = serde_json::json!({
+            "iss": ISSUER, "aud": AUD_SESSION, "sub": "unionid:uAlice", "oid": "oAlice",
+            "uid": "uAlice", "aid": "wx1", "ch": "website", "nn": "爱丽丝", "jti": "j",
+            "iat": now_unix(), "exp": now_unix() + 60,
+        });
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &old,
+            &EncodingKey::from_secret(K1.as_bytes()),
+        )
+        .unwrap();
+        let s = k.verify(&token).expect("an old session keeps working");
+        assert_eq!(s.identity, Identity::Wechat(alice()));
+        assert_eq!(s.identity.provider(), Provider::Wechat);
+    }
+
+    #[test]
+    fn claims_that_make_no_identity_are_no_session() {
+        let k = keys(&[K1]);
+        let sign = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({
+                "iss": ISSUER, "aud": AUD_SESSION, "sub": "x", "jti": "j",
+                "iat": now_unix(), "exp": now_unix() + 60, "ch": "website",
+            });
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(K1.as_bytes()),
+            )
+            .unwrap()
+        };
+        for extra in [
+            serde_json::json!({"aid": "wx1"}),
+            serde_json::json!({"oid": "o1"}),
+            serde_json::json!({"pv": "wecom", "cid": "c", "wu": "u", "wo": "o"}),
+            serde_json::json!({"pv": "wecom", "cid": "c"}),
+            serde_json::json!({"pv": "wecom", "wu": "u"}),
+            serde_json::json!({"pv": "douyin", "dk": "k"}),
+            serde_json::json!({"pv": "douyin", "dop": "o"}),
+            serde_json::json!({"pv": "github", "oid": "o1", "aid": "wx1"}),
+        ] {
+            assert!(k.verify(&sign(extra.clone())).is_none(), "{extra}");
+        }
+        assert!(
+            k.verify(&sign(serde_json::json!({"oid": "o1", "aid": "wx1"})))
+                .is_some()
+        );
+    }
+
     #[test]
     fn tampered_token_is_no_session() {
         let k = keys(&[K1]);

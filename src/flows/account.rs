@@ -89,3 +89,55 @@ pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>
         found => Ok(auth.unauthenticated_json(matches!(found, Found::InvalidBearer))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Channel, DouyinUser, WechatUser, WecomUser};
+
+    fn me(identity: Identity) -> serde_json::Value {
+        serde_json::to_value(MeBody {
+            user: &identity,
+            expires_at: 9,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn me_shows_the_provider_and_its_own_ids() {
+        let wechat = me(WechatUser::new("wx1", "o1", Channel::Website)
+            .with_unionid("u1")
+            .into());
+        assert_eq!(
+            wechat,
+            serde_json::json!({
+                "provider": "wechat", "openid": "o1", "unionid": "u1", "appid": "wx1",
+                "channel": "website", "nickname": null, "avatar_url": null, "subject": null,
+                "expires_at": 9,
+            })
+        );
+        let member = me(WecomUser::member("wwCorp", "zhangsan").into());
+        assert_eq!(
+            member,
+            serde_json::json!({
+                "provider": "wecom", "corp_id": "wwCorp", "user_id": "zhangsan",
+                "channel": "wecom", "nickname": null, "avatar_url": null, "subject": null,
+                "expires_at": 9,
+            })
+        );
+        let guest = me(WecomUser::non_member("wwCorp", "oGuest").into());
+        assert_eq!(guest["openid"], "oGuest");
+        assert!(guest.get("user_id").is_none());
+        let douyin = me(DouyinUser::new("awkey", "_0OPEN")
+            .with_union_id("UNION")
+            .into());
+        assert_eq!(
+            douyin,
+            serde_json::json!({
+                "provider": "douyin", "client_key": "awkey", "open_id": "_0OPEN",
+                "union_id": "UNION", "channel": "douyin", "nickname": null,
+                "avatar_url": null, "subject": null, "expires_at": 9,
+            })
+        );
+    }
+}
