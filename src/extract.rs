@@ -1,6 +1,9 @@
 //! The extractors: [`WechatUser`] (rejection [`Unauthenticated`], `401` JSON) and
 //! `Option<WechatUser>` read what the layer attached to the request; [`SharedUser`] and
-//! `Option<SharedUser>` do the same without copying the user.
+//! `Option<SharedUser>` do the same without copying the user. [`Identity`] and
+//! `Option<Identity>` hand over any provider's identity; the WeChat extractors reject
+//! (`401`, `"error": "wrong_provider"`) a session of another provider, and their `Option`
+//! forms see `None` there.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -35,7 +38,7 @@ use http::{HeaderValue, StatusCode, header, request::Parts};
 
 use crate::{
     engine::Engine,
-    user::{CurrentSession, SharedUser, WechatUser},
+    user::{CurrentSession, Identity, Provider, SharedUser, WechatUser},
 };
 
 /// What the layer attaches to every request it passes on: one extension, so attaching it
@@ -51,14 +54,22 @@ fn current_session(parts: &Parts) -> Option<&CurrentSession> {
     parts.extensions.get::<RequestAuth>()?.session.as_ref()
 }
 
-/// The current user of a request, if the layer found one.
+/// The current WeChat user of a request, if the layer found a session of a WeChat identity.
 fn current(parts: &Parts) -> Option<WechatUser> {
-    current_session(parts).map(|c| c.session.user.clone())
+    current_session(parts).and_then(|c| c.session.identity.as_wechat().cloned())
 }
 
-/// The current user of a request, shared with the verified session.
+/// The current WeChat user of a request, shared with the verified session.
 fn shared(parts: &Parts) -> Option<SharedUser> {
-    current_session(parts).map(|c| SharedUser(c.session.clone()))
+    current_session(parts).and_then(|c| SharedUser::of(&c.session))
+}
+
+/// The rejection of a WeChat extractor: nobody signed in, or someone of another provider.
+fn not_wechat(parts: &Parts) -> Unauthenticated {
+    match current_session(parts) {
+        Some(c) => Unauthenticated::wrong_provider(c.session.identity.provider()),
+        None => unauthenticated(parts),
+    }
 }
 
 /// The rejection when a required user is missing: the layer's own `401` body, when a layer
@@ -89,6 +100,18 @@ pub struct Unauthenticated {
     body: Option<Bytes>,
 }
 
+impl Unauthenticated {
+    /// The rejection of a WeChat extractor on a session of `provider`: a WeChat user is
+    /// asked for, and the person signed in through another provider.
+    fn wrong_provider(provider: Provider) -> Self {
+        Self {
+            body: Some(Bytes::from(format!(
+                r#"{{"error":"wrong_provider","provider":"{provider}","expected":"wechat","message":"this route takes a WeChat user; the session is a {provider} identity"}}"#
+            ))),
+        }
+    }
+}
+
 impl IntoResponse for Unauthenticated {
     fn into_response(self) -> Response {
         let mut res = (
@@ -114,7 +137,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WechatUser {
     type Rejection = Unauthenticated;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        current(parts).ok_or_else(|| unauthenticated(parts))
+        current(parts).ok_or_else(|| not_wechat(parts))
     }
 }
 
@@ -133,7 +156,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SharedUser {
     type Rejection = Unauthenticated;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        shared(parts).ok_or_else(|| unauthenticated(parts))
+        shared(parts).ok_or_else(|| not_wechat(parts))
     }
 }
 
@@ -145,5 +168,29 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for SharedUser {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(shared(parts))
+    }
+}
+
+/// The identity of whoever is signed in, of any provider: `401` like [`WechatUser`] when
+/// nobody is.
+impl<S: Send + Sync> FromRequestParts<S> for Identity {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        current_session(parts)
+            .map(|c| c.session.identity.clone())
+            .ok_or_else(|| unauthenticated(parts))
+    }
+}
+
+/// The identity of whoever is signed in, if anybody; never rejects.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(current_session(parts).map(|c| c.session.identity.clone()))
     }
 }

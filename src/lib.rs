@@ -176,4 +176,6 @@ pub use extract::Unauthenticated;
 pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
 pub use secret::Secret;
-pub use user::{Channel, SharedUser, UnknownChannel, WechatUser};
+pub use user::{
+    Channel, DouyinUser, Identity, Provider, SharedUser, UnknownChannel, WechatUser, WecomUser,
+};

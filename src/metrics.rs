@@ -163,9 +163,9 @@ pub(crate) fn guard(decision: Guard) {
 }
 
 /// A session was issued to `user`: a login, unless it is the `refresh` of a native one.
-pub(crate) fn session_issued(user: &WechatUser, refresh: bool) {
+pub(crate) fn session_issued(channel: crate::Channel, refresh: bool) {
     if !refresh {
-        counter!(LOGINS, "channel" => user.channel.as_str(), "outcome" => "ok").increment(1);
+        counter!(LOGINS, "channel" => channel.as_str(), "outcome" => "ok").increment(1);
     }
 }
 

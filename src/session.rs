@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Secret,
-    user::{Channel, Session, TokenClass, WechatUser},
+    user::{Channel, DouyinUser, Identity, Provider, Session, TokenClass, WechatUser, WecomUser},
 };
 
 /// The issuer every token of this crate carries.
@@ -35,17 +35,45 @@ const LEEWAY: u64 = 5;
 
 use crate::clock::{now_unix, random_token};
 
-/// The claims of a session token. Short names keep cookies small.
+/// The claims of a session token. Short names keep cookies small; a claim a provider does not
+/// use is left out, so a WeChat token is what it was before identities were
+/// provider-neutral, and a token of that time (no `pv`) is read as WeChat's.
 #[derive(Debug, Serialize, Deserialize)]
 struct SessionClaims {
     iss: String,
     aud: String,
-    /// [`WechatUser::key`].
+    /// [`Identity::key`].
     sub: String,
+    /// The [`Provider`]; absent means WeChat.
+    #[serde(default, skip_serializing_if = "is_wechat")]
+    pv: Provider,
+    /// WeChat: the openid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     oid: String,
+    /// WeChat: the unionid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     uid: Option<String>,
+    /// WeChat: the appid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     aid: String,
+    /// WeCom: the corp id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cid: Option<String>,
+    /// WeCom: a member's user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wu: Option<String>,
+    /// WeCom: a non-member's openid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wo: Option<String>,
+    /// Douyin: the client key (or mini-app appid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dk: Option<String>,
+    /// Douyin: the open_id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dop: Option<String>,
+    /// Douyin: the union_id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dun: Option<String>,
     ch: Channel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nn: Option<String>,
@@ -72,6 +100,112 @@ struct SessionClaims {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_wechat(p: &Provider) -> bool {
+    *p == Provider::Wechat
+}
+
+impl SessionClaims {
+    /// The claims of `identity`, with everything else empty.
+    fn of(identity: &Identity) -> Self {
+        let mut c = SessionClaims {
+            iss: ISSUER.to_owned(),
+            aud: AUD_SESSION.to_owned(),
+            sub: identity.key(),
+            pv: identity.provider(),
+            oid: String::new(),
+            uid: None,
+            aid: String::new(),
+            cid: None,
+            wu: None,
+            wo: None,
+            dk: None,
+            dop: None,
+            dun: None,
+            ch: identity.channel(),
+            nn: None,
+            av: None,
+            sj: identity.subject().map(str::to_owned),
+            jti: String::new(),
+            iat: 0,
+            exp: 0,
+            tc: TokenClass::Web,
+            fam: None,
+            gn: 0,
+            ait: None,
+        };
+        match identity {
+            Identity::Wechat(u) => {
+                c.oid.clone_from(&u.openid);
+                c.uid.clone_from(&u.unionid);
+                c.aid.clone_from(&u.appid);
+                c.nn.clone_from(&u.nickname);
+                c.av.clone_from(&u.avatar_url);
+            }
+            Identity::Wecom(u) => {
+                c.cid = Some(u.corp_id.clone());
+                c.wu.clone_from(&u.user_id);
+                c.wo.clone_from(&u.openid);
+                c.nn.clone_from(&u.nickname);
+                c.av.clone_from(&u.avatar_url);
+            }
+            Identity::Douyin(u) => {
+                c.dk = Some(u.client_key.clone());
+                c.dop = Some(u.open_id.clone());
+                c.dun.clone_from(&u.union_id);
+                c.nn.clone_from(&u.nickname);
+                c.av.clone_from(&u.avatar_url);
+            }
+        }
+        c
+    }
+
+    /// The identity the claims carry; `None` when the provider's ids are missing (no token
+    /// of ours lacks them).
+    fn identity(&mut self) -> Option<Identity> {
+        let (channel, nickname, avatar_url, subject) =
+            (self.ch, self.nn.take(), self.av.take(), self.sj.take());
+        Some(match self.pv {
+            Provider::Wechat => {
+                if self.oid.is_empty() || self.aid.is_empty() {
+                    return None;
+                }
+                Identity::Wechat(WechatUser {
+                    openid: std::mem::take(&mut self.oid),
+                    unionid: self.uid.take(),
+                    appid: std::mem::take(&mut self.aid),
+                    channel,
+                    nickname,
+                    avatar_url,
+                    subject,
+                })
+            }
+            Provider::Wecom => {
+                if self.wu.is_some() == self.wo.is_some() {
+                    return None;
+                }
+                Identity::Wecom(WecomUser {
+                    corp_id: self.cid.take()?,
+                    user_id: self.wu.take(),
+                    openid: self.wo.take(),
+                    channel,
+                    nickname,
+                    avatar_url,
+                    subject,
+                })
+            }
+            Provider::Douyin => Identity::Douyin(DouyinUser {
+                client_key: self.dk.take()?,
+                open_id: self.dop.take()?,
+                union_id: self.dun.take(),
+                channel,
+                nickname,
+                avatar_url,
+                subject,
+            }),
+        })
+    }
 }
 
 /// What a state ticket is for. Each kind is signed with an audience of its own (never the
@@ -335,12 +469,12 @@ impl SessionKeys {
         }
     }
 
-    /// Signs a session for `user` of class `class`. A refresh passes the `parent` session:
+    /// Signs a session for `identity` of class `class`. A refresh passes the `parent` session:
     /// the new token keeps its family and login time and counts one generation more. The
     /// token ends after `life.ttl`, and never later than `life.max` after the login.
     pub(crate) fn issue(
         &self,
-        user: &WechatUser,
+        identity: &Identity,
         class: TokenClass,
         life: Lifetimes,
         parent: Option<&Session>,
@@ -359,16 +493,6 @@ impl SessionKeys {
             .saturating_add(life.ttl.as_secs())
             .min(auth_time.saturating_add(life.max.as_secs()));
         let claims = SessionClaims {
-            iss: ISSUER.to_owned(),
-            aud: AUD_SESSION.to_owned(),
-            sub: user.key(),
-            oid: user.openid.clone(),
-            uid: user.unionid.clone(),
-            aid: user.appid.clone(),
-            ch: user.channel,
-            nn: user.nickname.clone(),
-            av: user.avatar_url.clone(),
-            sj: user.subject.clone(),
             fam: (family != jti).then(|| family.clone()),
             jti,
             iat,
@@ -376,6 +500,7 @@ impl SessionKeys {
             tc: class,
             gn: generation,
             ait: (auth_time != iat).then_some(auth_time),
+            ..SessionClaims::of(identity)
         };
         // Encoding our own serializable struct with an HMAC key cannot fail.
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.signing)
@@ -408,22 +533,13 @@ impl SessionKeys {
             return (SystemTime::now() < until).then_some(session);
         }
         let token = std::str::from_utf8(token).ok()?;
-        let claims: SessionClaims = self
+        let mut claims: SessionClaims = self
             .verifying
             .iter()
             .find_map(|key| jsonwebtoken::decode(token, key, &self.session_validation).ok())?
             .claims;
-        let user = WechatUser {
-            openid: claims.oid,
-            unionid: claims.uid,
-            appid: claims.aid,
-            channel: claims.ch,
-            nickname: claims.nn,
-            avatar_url: claims.av,
-            subject: claims.sj,
-        };
         let session = Arc::new(Session {
-            user,
+            identity: claims.identity()?,
             family: claims.fam.unwrap_or(claims.jti),
             exp: claims.exp,
             class: claims.tc,
@@ -549,7 +665,7 @@ mod tests {
 
     fn web(k: &SessionKeys, user: &WechatUser, secs: u64) -> IssuedToken {
         k.issue(
-            user,
+            &user.clone().into(),
             TokenClass::Web,
             Lifetimes {
                 ttl: Duration::from_secs(secs),
@@ -573,8 +689,132 @@ mod tests {
         let k = keys(&[K1]);
         let t = web(&k, &alice(), 60);
         let s = k.verify(t.token.expose()).expect("valid");
-        assert_eq!(s.user, alice());
+        assert_eq!(s.identity, Identity::Wechat(alice()));
         assert_eq!(s.exp, t.exp);
+    }
+
+    fn payload(token: &str) -> serde_json::Value {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&b64.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_provider_round_trips_with_its_own_ids() {
+        let k = keys(&[K1]);
+        let mut member = WecomUser::member("wwCorp", "zhangsan");
+        member.nickname = Some("张三".into());
+        member.subject = Some("42".into());
+        let mut douyin = DouyinUser::new("awkey", "_0OPEN").with_union_id("UNION");
+        douyin.avatar_url = Some("https://example.com/a.png".into());
+        for identity in [
+            Identity::from(alice().with_subject("7")),
+            Identity::from(member),
+            Identity::from(WecomUser::non_member("wwCorp", "oGuest")),
+            Identity::from(douyin),
+            Identity::from(DouyinUser::new("awkey", "_0NOUNION")),
+        ] {
+            let t = k.issue(
+                &identity,
+                TokenClass::Web,
+                Lifetimes {
+                    ttl: Duration::from_secs(60),
+                    max: Duration::from_secs(600),
+                },
+                None,
+            );
+            let s = k.verify(t.token.expose()).expect("valid");
+            assert_eq!(s.identity, identity);
+            assert_eq!(payload(t.token.expose())["sub"], identity.key());
+        }
+    }
+
+    #[test]
+    fn a_wechat_token_has_no_provider_claim_and_no_other_providers_ids() {
+        let k = keys(&[K1]);
+        let t = web(&k, &alice(), 60);
+        let json = payload(t.token.expose());
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for absent in ["pv", "cid", "wu", "wo", "dk", "dop", "dun"] {
+            assert!(!keys.contains(&absent), "{absent} in {keys:?}");
+        }
+        let wecom = k.issue(
+            &WecomUser::member("wwCorp", "zhangsan").into(),
+            TokenClass::Web,
+            Lifetimes {
+                ttl: Duration::from_secs(60),
+                max: Duration::from_secs(600),
+            },
+            None,
+        );
+        let json = payload(wecom.token.expose());
+        assert_eq!(json["pv"], "wecom");
+        assert!(
+            json.get("oid").is_none() && json.get("aid").is_none(),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_token_of_the_old_claim_shape_is_a_wechat_session() {
+        // What `issue` signed before identities were provider-neutral: no `pv`.
+        let k = keys(&[K1]);
+        let old = serde_json::json!({
+            "iss": ISSUER, "aud": AUD_SESSION, "sub": "unionid:uAlice", "oid": "oAlice",
+            "uid": "uAlice", "aid": "wx1", "ch": "website", "nn": "爱丽丝", "jti": "j",
+            "iat": now_unix(), "exp": now_unix() + 60,
+        });
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &old,
+            &EncodingKey::from_secret(K1.as_bytes()),
+        )
+        .unwrap();
+        let s = k.verify(&token).expect("an old session keeps working");
+        assert_eq!(s.identity, Identity::Wechat(alice()));
+        assert_eq!(s.identity.provider(), Provider::Wechat);
+    }
+
+    #[test]
+    fn claims_that_make_no_identity_are_no_session() {
+        let k = keys(&[K1]);
+        let sign = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({
+                "iss": ISSUER, "aud": AUD_SESSION, "sub": "x", "jti": "j",
+                "iat": now_unix(), "exp": now_unix() + 60, "ch": "website",
+            });
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(K1.as_bytes()),
+            )
+            .unwrap()
+        };
+        for extra in [
+            serde_json::json!({"aid": "wx1"}),
+            serde_json::json!({"oid": "o1"}),
+            serde_json::json!({"pv": "wecom", "cid": "c", "wu": "u", "wo": "o"}),
+            serde_json::json!({"pv": "wecom", "cid": "c"}),
+            serde_json::json!({"pv": "wecom", "wu": "u"}),
+            serde_json::json!({"pv": "douyin", "dk": "k"}),
+            serde_json::json!({"pv": "douyin", "dop": "o"}),
+            serde_json::json!({"pv": "github", "oid": "o1", "aid": "wx1"}),
+        ] {
+            assert!(k.verify(&sign(extra.clone())).is_none(), "{extra}");
+        }
+        assert!(
+            k.verify(&sign(serde_json::json!({"oid": "o1", "aid": "wx1"})))
+                .is_some()
+        );
     }
 
     #[test]
@@ -611,23 +851,10 @@ mod tests {
         let mut u = alice();
         u.subject = Some("s".into());
         let claims = SessionClaims {
-            iss: ISSUER.into(),
-            aud: AUD_SESSION.into(),
-            sub: u.key(),
-            oid: u.openid,
-            uid: None,
-            aid: u.appid,
-            ch: Channel::Website,
-            nn: None,
-            av: None,
-            sj: None,
             jti: "j".into(),
             iat: now_unix() - 100,
             exp: now_unix() - 50,
-            tc: TokenClass::Web,
-            fam: None,
-            gn: 0,
-            ait: None,
+            ..SessionClaims::of(&u.into())
         };
         let old = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -793,7 +1020,7 @@ mod tests {
 
     fn session(family: &str, generation: u32) -> Session {
         Session {
-            user: alice(),
+            identity: alice().into(),
             exp: now_unix() + 60,
             class: TokenClass::Native,
             family: family.into(),
@@ -843,7 +1070,7 @@ mod tests {
         s.exp = u64::MAX;
         let k = keys(&[K1]);
         let t = k.issue(
-            &alice(),
+            &alice().into(),
             TokenClass::Native,
             Lifetimes {
                 ttl: Duration::from_secs(u64::MAX),
@@ -863,12 +1090,12 @@ mod tests {
             ttl: Duration::from_secs(600),
             max: Duration::from_secs(900),
         };
-        let first = k.issue(&alice(), TokenClass::Native, life, None);
+        let first = k.issue(&alice().into(), TokenClass::Native, life, None);
         let s1 = k.verify(first.token.expose()).unwrap();
         assert_eq!((s1.class, s1.generation), (TokenClass::Native, 0));
         let mut parent = session(&s1.family, 0);
         parent.auth_time = now_unix() - 600;
-        let second = k.issue(&alice(), TokenClass::Native, life, Some(&parent));
+        let second = k.issue(&alice().into(), TokenClass::Native, life, Some(&parent));
         let s2 = k.verify(second.token.expose()).unwrap();
         assert_eq!((s2.family.as_str(), s2.generation), (s1.family.as_str(), 1));
         assert_eq!(s2.auth_time, parent.auth_time);

@@ -42,6 +42,14 @@ pub enum Channel {
     /// Website login by scanning a mini program code: the desktop browser's session, for
     /// the user who confirmed in the mini program (their mini program openid).
     MiniProgramCode,
+    /// WeCom (企业微信) login: its SSO page, its embedded panel or inside the WeCom client.
+    /// Only a [`WecomUser`] carries it; no login of this crate issues it yet, and `channel=`
+    /// does not accept it.
+    Wecom,
+    /// Douyin (抖音) login: its website QR, the Douyin app or a Douyin mini-app. Only a
+    /// [`DouyinUser`] carries it; no login of this crate issues it yet, and `channel=` does
+    /// not accept it.
+    Douyin,
 }
 
 impl Channel {
@@ -58,6 +66,8 @@ impl Channel {
             Channel::MobileApp => "mobile_app",
             Channel::MiniProgram => "mini_program",
             Channel::MiniProgramCode => "mini_program_code",
+            Channel::Wecom => "wecom",
+            Channel::Douyin => "douyin",
         }
     }
 }
@@ -220,6 +230,288 @@ impl WechatUser {
     }
 }
 
+/// Who vouched for a signed-in person: the identity provider behind an [`Identity`].
+///
+/// ```
+/// use wechat_auth::Provider;
+/// assert_eq!(Provider::Wechat.as_str(), "wechat");
+/// assert_eq!(serde_json::to_string(&Provider::Wecom).unwrap(), r#""wecom""#);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Provider {
+    /// WeChat (微信): every [`Channel`] of WeChat's own apps. Sessions issued before
+    /// identities were provider-neutral carry no provider, and are WeChat's.
+    #[default]
+    Wechat,
+    /// WeCom (企业微信).
+    Wecom,
+    /// Douyin (抖音).
+    Douyin,
+}
+
+impl Provider {
+    /// The short, stable name used in JSON (`/me`'s `provider`).
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth::Provider::Douyin.as_str(), "douyin");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Wechat => "wechat",
+            Provider::Wecom => "wecom",
+            Provider::Douyin => "douyin",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A person signed in through WeCom (企业微信): a member of a corp is `corp_id` + `user_id`,
+/// someone who is not a member (an external contact, a WeChat user) is `corp_id` + `openid`.
+/// Exactly one of `user_id` and `openid` is set by the constructors.
+///
+/// ```
+/// use wechat_auth::WecomUser;
+/// let member = WecomUser::member("ww1234567890abcdef", "zhangsan");
+/// assert_eq!(member.user_id.as_deref(), Some("zhangsan"));
+/// assert!(member.openid.is_none());
+/// let guest = WecomUser::non_member("ww1234567890abcdef", "oGUEST");
+/// assert_eq!(guest.openid.as_deref(), Some("oGUEST"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WecomUser {
+    /// The corp (企业) the person signed in to.
+    pub corp_id: String,
+    /// The member's `UserId` within the corp, for a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The person's `OpenId` within the corp, for someone who is not a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openid: Option<String>,
+    /// The login channel ([`Channel::Wecom`]).
+    pub channel: Channel,
+    /// Display name, when the scope allowed reading it.
+    pub nickname: Option<String>,
+    /// Avatar URL, when the scope allowed reading it.
+    pub avatar_url: Option<String>,
+    /// The application's own user id, when an `on_login` hook set one.
+    pub subject: Option<String>,
+}
+
+impl WecomUser {
+    /// A member of `corp_id`, known by their `UserId`.
+    pub fn member(corp_id: impl Into<String>, user_id: impl Into<String>) -> Self {
+        Self {
+            corp_id: corp_id.into(),
+            user_id: Some(user_id.into()),
+            openid: None,
+            channel: Channel::Wecom,
+            nickname: None,
+            avatar_url: None,
+            subject: None,
+        }
+    }
+
+    /// Someone who is not a member of `corp_id`, known by their `OpenId` there.
+    pub fn non_member(corp_id: impl Into<String>, openid: impl Into<String>) -> Self {
+        Self {
+            openid: Some(openid.into()),
+            user_id: None,
+            ..Self::member(corp_id, String::new())
+        }
+    }
+}
+
+/// A person signed in through Douyin (抖音): `open_id` within one Douyin app (its client
+/// key, or a mini-app's appid), and `union_id` across the apps of one developer.
+///
+/// ```
+/// use wechat_auth::DouyinUser;
+/// let u = DouyinUser::new("awkey123", "_000OPENID").with_union_id("UNION1");
+/// assert_eq!(u.union_id.as_deref(), Some("UNION1"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DouyinUser {
+    /// The Douyin app the person signed in through: its client key, or a mini-app's appid.
+    pub client_key: String,
+    /// The person's id within [`DouyinUser::client_key`].
+    pub open_id: String,
+    /// The person's id across the developer's Douyin apps, when Douyin gave one.
+    pub union_id: Option<String>,
+    /// The login channel ([`Channel::Douyin`]).
+    pub channel: Channel,
+    /// Nickname, when the scope allowed reading it.
+    pub nickname: Option<String>,
+    /// Avatar URL, when the scope allowed reading it.
+    pub avatar_url: Option<String>,
+    /// The application's own user id, when an `on_login` hook set one.
+    pub subject: Option<String>,
+}
+
+impl DouyinUser {
+    /// A user of Douyin app `client_key` known by `open_id`.
+    pub fn new(client_key: impl Into<String>, open_id: impl Into<String>) -> Self {
+        Self {
+            client_key: client_key.into(),
+            open_id: open_id.into(),
+            union_id: None,
+            channel: Channel::Douyin,
+            nickname: None,
+            avatar_url: None,
+            subject: None,
+        }
+    }
+
+    /// Sets the union_id.
+    pub fn with_union_id(mut self, union_id: impl Into<String>) -> Self {
+        self.union_id = Some(union_id.into());
+        self
+    }
+}
+
+/// Who is signed in, whatever provider vouched for them: what every session carries.
+///
+/// [`WechatUser`] stays the WeChat view; a WeCom member or a Douyin user has ids of its
+/// own ([`WecomUser`], [`DouyinUser`]) rather than a made-up openid. Take `Identity` (or
+/// `Option<Identity>`) as an extractor on routes that accept any provider: it rejects like
+/// `WechatUser` (`401` JSON) when nobody is signed in. As JSON (what `GET /auth/wechat/me`
+/// shows) it is the provider's fields plus `provider`.
+///
+/// Only WeChat logins exist today, so every session is [`Identity::Wechat`]; match with a
+/// `_` arm, more providers come.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use wechat_auth::{Channel, Identity, Provider, WechatUser, WecomUser};
+///
+/// async fn whoami(id: Identity) -> String {
+///     match &id {
+///         Identity::Wechat(u) => format!("WeChat {}", u.openid),
+///         Identity::Wecom(m) => format!("WeCom {:?}@{}", m.user_id, m.corp_id),
+///         other => format!("{} user", other.provider()),
+///     }
+/// }
+/// let app: Router = Router::new().route("/whoami", get(whoami));
+///
+/// let id = Identity::from(WechatUser::new("wx1", "oAlice", Channel::Website));
+/// assert_eq!((id.provider(), id.channel()), (Provider::Wechat, Channel::Website));
+/// let json = serde_json::to_value(&id).unwrap();
+/// assert_eq!(json["provider"], "wechat");
+/// assert_eq!(json["openid"], "oAlice");
+///
+/// let member = Identity::from(WecomUser::member("wwCORP", "zhangsan"));
+/// assert_eq!(member.key(), "wecom:wwCORP:user:zhangsan");
+/// assert!(member.as_wechat().is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Identity {
+    /// A WeChat user (openid + unionid).
+    Wechat(WechatUser),
+    /// A WeCom member (corp id + user id) or non-member (corp id + openid).
+    Wecom(WecomUser),
+    /// A Douyin user (open_id + union_id).
+    Douyin(DouyinUser),
+}
+
+impl Identity {
+    /// The provider that vouched for this person.
+    pub fn provider(&self) -> Provider {
+        match self {
+            Identity::Wechat(_) => Provider::Wechat,
+            Identity::Wecom(_) => Provider::Wecom,
+            Identity::Douyin(_) => Provider::Douyin,
+        }
+    }
+
+    /// The login channel.
+    pub fn channel(&self) -> Channel {
+        match self {
+            Identity::Wechat(u) => u.channel,
+            Identity::Wecom(u) => u.channel,
+            Identity::Douyin(u) => u.channel,
+        }
+    }
+
+    /// The application's own user id, when an `on_login` hook set one.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Identity::Wechat(u) => u.subject.as_deref(),
+            Identity::Wecom(u) => u.subject.as_deref(),
+            Identity::Douyin(u) => u.subject.as_deref(),
+        }
+    }
+
+    /// The WeChat view, for a WeChat identity.
+    pub fn as_wechat(&self) -> Option<&WechatUser> {
+        match self {
+            Identity::Wechat(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The identity to key accounts on, never equal across providers: a WeChat user's
+    /// [`WechatUser::key`] (as before), `wecom:CORP:user:USERID` or `wecom:CORP:openid:OPENID`,
+    /// `douyin:union:UNIONID` or `douyin:open:CLIENTKEY:OPENID`.
+    ///
+    /// ```
+    /// use wechat_auth::{DouyinUser, Identity};
+    /// let u = Identity::from(DouyinUser::new("awkey", "_0OPEN"));
+    /// assert_eq!(u.key(), "douyin:open:awkey:_0OPEN");
+    /// ```
+    pub fn key(&self) -> String {
+        match self {
+            Identity::Wechat(u) => u.key(),
+            Identity::Wecom(u) => match (&u.user_id, &u.openid) {
+                (Some(id), _) => format!("wecom:{}:user:{id}", u.corp_id),
+                (None, Some(o)) => format!("wecom:{}:openid:{o}", u.corp_id),
+                (None, None) => format!("wecom:{}:", u.corp_id),
+            },
+            Identity::Douyin(u) => match &u.union_id {
+                Some(id) => format!("douyin:union:{id}"),
+                None => format!("douyin:open:{}:{}", u.client_key, u.open_id),
+            },
+        }
+    }
+
+    /// The app (WeChat appid, WeCom corp id, Douyin client key) the ids belong to: where
+    /// the store keeps this session's refresh claims.
+    pub(crate) fn app(&self) -> &str {
+        match self {
+            Identity::Wechat(u) => &u.appid,
+            Identity::Wecom(u) => &u.corp_id,
+            Identity::Douyin(u) => &u.client_key,
+        }
+    }
+}
+
+impl From<WechatUser> for Identity {
+    fn from(user: WechatUser) -> Self {
+        Identity::Wechat(user)
+    }
+}
+
+impl From<WecomUser> for Identity {
+    fn from(user: WecomUser) -> Self {
+        Identity::Wecom(user)
+    }
+}
+
+impl From<DouyinUser> for Identity {
+    fn from(user: DouyinUser) -> Self {
+        Identity::Douyin(user)
+    }
+}
+
 /// The signed-in user as the guard verified it, shared rather than copied: extracting it
 /// costs one reference count, where [`WechatUser`] copies the user's strings for the handler.
 ///
@@ -248,9 +540,26 @@ impl WechatUser {
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct SharedUser(pub(crate) Arc<Session>);
+pub struct SharedUser(Arc<Session>);
 
 impl SharedUser {
+    /// The WeChat user of `session`; `None` for another provider's identity.
+    pub(crate) fn of(session: &Arc<Session>) -> Option<Self> {
+        session
+            .identity
+            .as_wechat()
+            .is_some()
+            .then(|| Self(session.clone()))
+    }
+
+    /// The user (a `SharedUser` is only made for a WeChat identity, by [`SharedUser::of`]).
+    fn user(&self) -> &WechatUser {
+        match &self.0.identity {
+            Identity::Wechat(user) => user,
+            _ => unreachable!("SharedUser::of admits WeChat identities only"),
+        }
+    }
+
     /// An owned copy of the user, for keeping beyond the request.
     ///
     /// ```
@@ -259,7 +568,7 @@ impl SharedUser {
     /// }
     /// ```
     pub fn to_user(&self) -> WechatUser {
-        self.0.user.clone()
+        self.user().clone()
     }
 }
 
@@ -267,19 +576,19 @@ impl std::ops::Deref for SharedUser {
     type Target = WechatUser;
 
     fn deref(&self) -> &WechatUser {
-        &self.0.user
+        self.user()
     }
 }
 
 impl AsRef<WechatUser> for SharedUser {
     fn as_ref(&self) -> &WechatUser {
-        &self.0.user
+        self.user()
     }
 }
 
 impl fmt::Debug for SharedUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0.user, f)
+        fmt::Debug::fmt(self.user(), f)
     }
 }
 
@@ -323,7 +632,8 @@ impl TokenClass {
 /// A verified session, as the guard attaches it to a request's extensions.
 #[derive(Debug)]
 pub(crate) struct Session {
-    pub(crate) user: WechatUser,
+    /// Who is signed in.
+    pub(crate) identity: Identity,
     pub(crate) exp: u64,
     /// Web or native.
     pub(crate) class: TokenClass,

@@ -10,7 +10,7 @@ use crate::{
     clock::now_unix,
     respond::{self, CookieSpec},
     session::{IssuedToken, Lifetimes, TicketPurpose},
-    user::{Session, TokenClass},
+    user::{Identity, Session, TokenClass},
 };
 
 /// The most `wechat_state_*` cookies one browser keeps, the one being set included.
@@ -88,16 +88,29 @@ impl Engine {
 
     /// Signs a browser session (cookie) for `user`.
     pub(crate) fn issue(&self, user: &WechatUser) -> IssuedToken {
-        crate::metrics::session_issued(user, false);
-        self.keys
-            .issue(user, TokenClass::Web, self.lifetimes(), None)
+        crate::metrics::session_issued(user.channel, false);
+        self.keys.issue(
+            &user.clone().into(),
+            TokenClass::Web,
+            self.lifetimes(),
+            None,
+        )
     }
 
     /// Signs a native session (bearer) for `user`: a new login, or the refresh of `parent`.
     pub(crate) fn issue_native(&self, user: &WechatUser, parent: Option<&Session>) -> IssuedToken {
-        crate::metrics::session_issued(user, parent.is_some());
+        self.issue_native_for(&user.clone().into(), parent)
+    }
+
+    /// Signs a native session (bearer) for `identity`, of any provider.
+    pub(crate) fn issue_native_for(
+        &self,
+        identity: &Identity,
+        parent: Option<&Session>,
+    ) -> IssuedToken {
+        crate::metrics::session_issued(identity.channel(), parent.is_some());
         self.keys
-            .issue(user, TokenClass::Native, self.lifetimes(), parent)
+            .issue(identity, TokenClass::Native, self.lifetimes(), parent)
     }
 
     /// Puts a session cookie for `token` on `res`.

@@ -253,7 +253,7 @@ impl Engine {
     /// trusted; an invalid token counts as no session.
     pub(crate) fn signed_in(&self, headers: &http::HeaderMap) -> Option<WechatUser> {
         match self.find_session(headers) {
-            super::Found::Session(current) => Some(current.session.user.clone()),
+            super::Found::Session(current) => current.session.identity.as_wechat().cloned(),
             super::Found::InvalidBearer | super::Found::Nothing => None,
         }
     }

@@ -47,13 +47,15 @@ impl Engine {
         if end <= now {
             return Ok(None);
         }
-        let claim = Key::refreshed(&session.user.appid, &session.family, session.generation);
+        let claim = Key::refreshed(session.identity.app(), &session.family, session.generation);
         let ttl = Duration::from_secs(session.exp.saturating_sub(now).saturating_add(10));
         if !self.store.set_if_absent(&claim, b"1".to_vec(), ttl).await? {
             return Ok(None);
         }
         self.revoke(session).await?;
-        Ok(Some(self.issue_native(&session.user, Some(session))))
+        Ok(Some(
+            self.issue_native_for(&session.identity, Some(session)),
+        ))
     }
 }
 

@@ -7,19 +7,19 @@ use serde::Serialize;
 
 use super::{Query, app::token_response, same_origin};
 use crate::{
-    WechatUser,
     engine::{Engine, Found},
     error::Failure,
     redirect::safe_return_to,
     respond,
-    user::Carrier,
+    user::{Carrier, Identity},
 };
 
-/// The JSON shape of the current user.
+/// The JSON shape of the current user: `provider`, then the provider's ids, `channel`, the
+/// profile and `subject` (for WeChat: `openid`, `unionid`, `appid`, … as before).
 #[derive(Serialize)]
 pub(crate) struct MeBody<'a> {
     #[serde(flatten)]
-    user: &'a WechatUser,
+    user: &'a Identity,
     /// Session expiry, Unix seconds.
     expires_at: u64,
 }
@@ -30,7 +30,7 @@ pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
         Found::Session(current) => respond::json(
             StatusCode::OK,
             &MeBody {
-                user: &current.session.user,
+                user: &current.session.identity,
                 expires_at: current.session.exp,
             },
         ),
@@ -78,10 +78,66 @@ pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>
     match auth.find_session(&req.headers) {
         Found::Session(current) if current.carrier == Carrier::Bearer => {
             Ok(match auth.refresh(&current.session).await? {
-                Some(issued) => token_response(&current.session.user, &issued),
+                // A WeChat session keeps its answer's shape; another provider's shows its ids.
+                Some(issued) => match current.session.identity.as_wechat() {
+                    Some(user) => token_response(user, &issued),
+                    None => token_response(&current.session.identity, &issued),
+                },
                 None => auth.unauthenticated_json(true),
             })
         }
         found => Ok(auth.unauthenticated_json(matches!(found, Found::InvalidBearer))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Channel, DouyinUser, WechatUser, WecomUser};
+
+    fn me(identity: Identity) -> serde_json::Value {
+        serde_json::to_value(MeBody {
+            user: &identity,
+            expires_at: 9,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn me_shows_the_provider_and_its_own_ids() {
+        let wechat = me(WechatUser::new("wx1", "o1", Channel::Website)
+            .with_unionid("u1")
+            .into());
+        assert_eq!(
+            wechat,
+            serde_json::json!({
+                "provider": "wechat", "openid": "o1", "unionid": "u1", "appid": "wx1",
+                "channel": "website", "nickname": null, "avatar_url": null, "subject": null,
+                "expires_at": 9,
+            })
+        );
+        let member = me(WecomUser::member("wwCorp", "zhangsan").into());
+        assert_eq!(
+            member,
+            serde_json::json!({
+                "provider": "wecom", "corp_id": "wwCorp", "user_id": "zhangsan",
+                "channel": "wecom", "nickname": null, "avatar_url": null, "subject": null,
+                "expires_at": 9,
+            })
+        );
+        let guest = me(WecomUser::non_member("wwCorp", "oGuest").into());
+        assert_eq!(guest["openid"], "oGuest");
+        assert!(guest.get("user_id").is_none());
+        let douyin = me(DouyinUser::new("awkey", "_0OPEN")
+            .with_union_id("UNION")
+            .into());
+        assert_eq!(
+            douyin,
+            serde_json::json!({
+                "provider": "douyin", "client_key": "awkey", "open_id": "_0OPEN",
+                "union_id": "UNION", "channel": "douyin", "nickname": null,
+                "avatar_url": null, "subject": null, "expires_at": 9,
+            })
+        );
     }
 }

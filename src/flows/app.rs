@@ -43,11 +43,11 @@ struct CodeBody {
 
 /// The answer of every native login.
 #[derive(Serialize)]
-struct TokenBody<'a> {
+struct TokenBody<'a, U> {
     token: &'a str,
     token_type: &'static str,
     expires_in: u64,
-    user: &'a WechatUser,
+    user: &'a U,
 }
 
 /// How long a native login that is repeated with the same code gets the same token back (an
@@ -55,7 +55,7 @@ struct TokenBody<'a> {
 pub(crate) const REPEAT_WINDOW: u64 = 10;
 
 /// Answers an issued bearer session.
-pub(super) fn token_response(user: &WechatUser, issued: &IssuedToken) -> Response<Body> {
+pub(super) fn token_response<U: Serialize>(user: &U, issued: &IssuedToken) -> Response<Body> {
     respond::json(
         StatusCode::OK,
         &TokenBody {

@@ -529,7 +529,7 @@ async fn repeat_after_success(
                 ..
             } = outcome.as_ref()
             && s == state
-            && user.key() == current.session.user.key()
+            && user.key() == current.session.identity.key()
         {
             return Some(return_to.clone());
         }
