@@ -27,7 +27,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use tower::ServiceExt;
 use wechat_auth::{
     WechatAuthLayer, WechatConfig,
-    push::{PushCrypto, PushMessage, PushQuery, event_xml, safe_mode_xml},
+    mock::wire::{event_xml, safe_mode_xml},
+    push::{PushCrypto, PushMessage, PushQuery},
 };
 
 const KEY: &str = "bench-session-secret-0123456789abcdef";

@@ -87,8 +87,8 @@
 //! | `GET /auth/wechat/embed?return_to=/path` | JSON for an embedded QR (`iframe_url`, `state`, …); sets the state cookie like `login` |
 //! | `GET /auth/wechat/embed.js` | the layer's own script: `WechatAuth.embed(element, {…})`, `WechatAuth.popup({returnTo})` |
 //!
-//! The three ways to present the website login (redirect, embedded, popup) are shown
-//! [below](#presenting-the-website-login-redirect-embedded-popup).
+//! The three ways to present the website login (redirect, embedded, popup) are shown in
+//! [`docs::website_login`].
 //!
 //! A protected path without a valid session answers a browser navigation with a `302` to the
 //! login, and anything else (API calls, XHR) with `401` JSON and `WWW-Authenticate: Bearer`.
@@ -137,8 +137,38 @@
 //! user, session, client, push, store) never name the engine, and the engine never names
 //! the flows, the extractors or the handle; a test fails on any module cycle.
 //!
-#![doc = include_str!("../docs/website-login.md")]
+//! # Guides
+//!
+//! One guide per channel, the files under `docs/` in the repository, shown here as the
+//! [`docs`] module: [website login](docs::website_login) (redirect, embedded QR, popup),
+//! [Official Account](docs::official_account) (web authorization inside WeChat, scopes),
+//! [scan login](docs::scan_login) (follow the Official Account, confirm on the phone),
+//! [push URL](docs::push) (the whole Official Account's messages and events),
+//! [mobile app](docs::mobile_app) (bearer tokens, refresh),
+//! [mini program](docs::miniprogram) (login, phone numbers, website login by mini program
+//! code) and [relay](docs::relay) (one callback domain, many sites).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// Guides, one per channel: the files under `docs/` in the repository, in the crate docs.
+/// Documentation only (built for `rustdoc` and its doctests, no code); their examples run as
+/// doctests.
+#[cfg(any(doc, doctest))]
+pub mod docs {
+    #[doc = include_str!("../docs/website-login.md")]
+    pub mod website_login {}
+    #[doc = include_str!("../docs/official-account.md")]
+    pub mod official_account {}
+    #[doc = include_str!("../docs/scan-login.md")]
+    pub mod scan_login {}
+    #[doc = include_str!("../docs/push.md")]
+    pub mod push {}
+    #[doc = include_str!("../docs/mobile-app.md")]
+    pub mod mobile_app {}
+    #[doc = include_str!("../docs/miniprogram.md")]
+    pub mod miniprogram {}
+    #[doc = include_str!("../docs/relay.md")]
+    pub mod relay {}
+}
 
 pub mod client;
 mod clock;

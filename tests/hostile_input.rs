@@ -461,7 +461,7 @@ async fn hostile_inputs_are_refused_cleanly() {
 
     // A valid safe-mode push (a scan nobody started), and its replay.
     let ts = now();
-    let event = wechat_auth::push::event_xml(
+    let event = mock_wire::event_xml(
         "gh_000000000001",
         "oHOSTILE",
         ts,

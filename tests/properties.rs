@@ -18,7 +18,7 @@ use wechat_auth::{
     WechatAuthLayer, WechatConfig,
     client::{GlobalToken, MiniSession, OAuthToken, OaUserInfo, UserInfo},
     mock::wire as mock_wire,
-    push::{PushCrypto, PushFormat, PushMessage, PushQuery, event_xml, safe_mode_xml},
+    push::{PushCrypto, PushFormat, PushMessage, PushQuery},
 };
 
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
@@ -210,7 +210,7 @@ proptest! {
         key in "[A-Za-z0-9_\\]<>&]{0,40}",
         ticket in "[A-Za-z0-9+/=]{0,60}",
     ) {
-        let msg = PushMessage::parse(&event_xml(&to, &from, time, event, &key, &ticket)).unwrap();
+        let msg = PushMessage::parse(&mock_wire::event_xml(&to, &from, time, event, &key, &ticket)).unwrap();
         prop_assert_eq!(&msg.to_user_name, &to);
         prop_assert_eq!(&msg.from_user_name, &from);
         prop_assert_eq!(msg.create_time, time);
@@ -335,7 +335,7 @@ proptest! {
         let other = PushCrypto::new("tok", Some(&key), "wx_other").unwrap();
         prop_assert!(other.decrypt(&sealed).is_err());
         // And the safe-mode envelope carries it through the XML reader intact.
-        let outer = PushMessage::parse(&safe_mode_xml("gh_1", &sealed)).unwrap();
+        let outer = PushMessage::parse(&mock_wire::safe_mode_xml("gh_1", &sealed)).unwrap();
         prop_assert_eq!(outer.encrypt.as_deref(), Some(sealed.as_str()));
     }
 

@@ -18,8 +18,11 @@ use reqwest::Client;
 use serde_json::Value;
 use wechat_auth::{
     GlobalTokenSource, WechatConfig, WechatUser,
-    mock::{AppKind, Fault, MockApp, MockConfig, MockWechat},
-    push::{PushCrypto, event_xml, safe_mode_xml},
+    mock::{
+        AppKind, Fault, MockApp, MockConfig, MockWechat,
+        wire::{event_xml, safe_mode_xml},
+    },
+    push::PushCrypto,
 };
 
 async fn start_scan(app: &App, b: &Client, return_to: &str) -> Value {

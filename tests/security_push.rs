@@ -22,8 +22,11 @@ use reqwest::Client;
 use serde_json::Value;
 use wechat_auth::{
     ConfigError, WechatConfig, WechatConfigBuilder, WechatUser,
-    mock::{AppKind, MockApp, MockConfig, MockWechat},
-    push::{PushCrypto, event_xml, safe_mode_xml},
+    mock::{
+        AppKind, MockApp, MockConfig, MockWechat,
+        wire::{event_xml, safe_mode_xml},
+    },
+    push::PushCrypto,
     store::{MemoryStore, Store},
 };
 

@@ -250,8 +250,8 @@ impl PushCrypto {
     /// Encrypts `msg` with the key and the given 16 random bytes, and returns the base64
     /// `Encrypt` value, as WeChat does before it pushes an event in safe mode.
     ///
-    /// A test helper: the layer only decrypts. Tests and benches use it (with
-    /// [`safe_mode_xml`](super::safe_mode_xml)) to build the pushes WeChat would send; fixed
+    /// A test helper: the layer only decrypts. Tests and benches use it (with the mock's
+    /// `wechat_auth::mock::wire::safe_mode_xml`) to build the pushes WeChat would send; fixed
     /// random bytes make test vectors, anything real needs fresh ones.
     ///
     /// ```
@@ -320,7 +320,7 @@ impl PushCrypto {
     /// module docs) — in plaintext mode that memory is all that stops a forged body.
     ///
     /// ```
-    /// use wechat_auth::push::{event_xml, PushCrypto, PushQuery};
+    /// use wechat_auth::{mock::wire::event_xml, push::{PushCrypto, PushQuery}};
     ///
     /// # fn main() -> Result<(), wechat_auth::push::PushError> {
     /// let c = PushCrypto::new("mocktoken", None, "wx1")?;

@@ -197,7 +197,7 @@ impl PushMessage {
     /// Whether this is an event (`MsgType` `event`, any case).
     ///
     /// ```
-    /// use wechat_auth::push::{event_xml, PushMessage};
+    /// use wechat_auth::{mock::wire::event_xml, push::PushMessage}; // the mock's writer
     ///
     /// let xml = event_xml("gh_1", "oU", 1, "unsubscribe", "", "");
     /// assert!(PushMessage::parse(&xml).unwrap().is_event());
@@ -213,7 +213,7 @@ impl PushMessage {
     /// (`scanbarcode|…`, `scanimage|…`) and every other event or message give `None`.
     ///
     /// ```
-    /// use wechat_auth::push::{event_xml, PushMessage};
+    /// use wechat_auth::{mock::wire::event_xml, push::PushMessage}; // the mock's writer
     ///
     /// let scene = |event: &str, key: &str| {
     ///     PushMessage::parse(&event_xml("gh_1", "oU", 1, event, key, "T")).unwrap()
@@ -250,7 +250,7 @@ impl PushMessage {
     /// seconds) from being taken for one.
     ///
     /// ```
-    /// use wechat_auth::push::{event_xml, PushMessage};
+    /// use wechat_auth::{mock::wire::event_xml, push::PushMessage}; // the mock's writer
     ///
     /// let msg = PushMessage::parse(&event_xml("gh_1", "oU", 1700000000, "SCAN", "1", "T")).unwrap();
     /// assert_eq!(msg.dedupe_key(), "oU:1700000000:SCAN:1");

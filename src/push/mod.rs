@@ -9,9 +9,9 @@
 //! [`PushQuery`] reads the query string; [`PushReply`] is a passive reply, written in the
 //! push's format and sealed with [`PushCrypto::seal_reply`] in safe mode.
 //!
-//! The writers of pushes — [`event_xml`], [`safe_mode_xml`] and [`PushCrypto::encrypt`] —
-//! build a push the way WeChat does, for tests, benches and the examples below; the mock
-//! WeChat (`wechat-auth-mock`) has its own.
+//! The layer only reads pushes. To build one the way WeChat does (in tests, benches and the
+//! examples below), use the mock WeChat's writers, `wechat_auth::mock::wire::event_xml` and
+//! `safe_mode_xml` (feature `mock`), with [`PushCrypto::encrypt`] for the `Encrypt` value.
 //!
 //! ```
 //! use wechat_auth::push::{PushCrypto, PushQuery};
@@ -84,7 +84,8 @@ pub use crypto::{OpenedPush, PushCrypto};
 pub use format::PushFormat;
 pub use message::{PushMessage, PushQuery};
 pub use reply::{Article, PushReply};
-pub use writers::{event_xml, safe_mode_xml};
+#[cfg(test)]
+use writers::{event_xml, safe_mode_xml};
 
 /// The largest push body (and `Encrypt` value) this module accepts: 64 KiB. WeChat's events
 /// are a few hundred bytes; read request bodies with this limit too.

@@ -1,5 +1,6 @@
-//! Test helpers: push bodies written the way WeChat writes them. The layer never writes a
-//! push; tests, benches and doc examples use these to make the ones WeChat would send.
+//! CDATA for the replies the layer writes, and (in unit tests only) push bodies written the
+//! way WeChat writes them. The layer never writes a push: tests, benches and examples outside
+//! this crate use the mock's writers, `wechat_auth::mock::wire::{event_xml, safe_mode_xml}`.
 
 /// Writes `value` as CDATA, splitting any `]]>` inside it so the XML stays well-formed.
 pub(super) fn cdata(out: &mut String, value: &str) {
@@ -10,16 +11,9 @@ pub(super) fn cdata(out: &mut String, value: &str) {
 
 /// An event as WeChat pushes it, on one line with CDATA, in the field order of the protocol
 /// examples: `ToUserName`, `FromUserName`, `CreateTime`, `MsgType` (`event`), `Event`,
-/// `EventKey`, `Ticket`. A test helper: the layer only reads events.
-///
-/// ```
-/// use wechat_auth::push::{event_xml, PushMessage};
-///
-/// let xml = event_xml("gh_0123456789ab", "oUSER", 1700000000, "subscribe", "qrscene_123123", "TICKET");
-/// assert!(xml.starts_with("<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName>"));
-/// assert_eq!(PushMessage::parse(&xml).unwrap().scan_scene(), Some("123123"));
-/// ```
-pub fn event_xml(
+/// `EventKey`, `Ticket`. Unit tests only: the layer only reads events.
+#[cfg(test)]
+pub(crate) fn event_xml(
     to_user_name: &str,
     from_openid: &str,
     create_time: u64,
@@ -47,17 +41,10 @@ pub fn event_xml(
 }
 
 /// The body of a safe-mode push: `<xml><ToUserName>…</ToUserName><Encrypt>…</Encrypt></xml>`.
-/// A test helper, with [`PushCrypto::encrypt`](super::PushCrypto::encrypt) for the `Encrypt`
-/// value: the layer only reads safe-mode bodies.
-///
-/// ```
-/// use wechat_auth::push::{safe_mode_xml, PushMessage};
-///
-/// let body = safe_mode_xml("gh_000000000001", "QUJD");
-/// let msg = PushMessage::parse(&body).unwrap();
-/// assert_eq!(msg.encrypt.as_deref(), Some("QUJD"));
-/// ```
-pub fn safe_mode_xml(to_user_name: &str, encrypt: &str) -> String {
+/// Unit tests only, with [`PushCrypto::encrypt`](super::PushCrypto::encrypt) for the
+/// `Encrypt` value: the layer only reads safe-mode bodies.
+#[cfg(test)]
+pub(crate) fn safe_mode_xml(to_user_name: &str, encrypt: &str) -> String {
     let mut out = String::with_capacity(encrypt.len() + 96);
     out.push_str("<xml><ToUserName>");
     cdata(&mut out, to_user_name);
