@@ -125,7 +125,8 @@
 //!
 //! # Modules
 //!
-//! - [`client`]: the typed WeChat HTTP API client and its errcode table.
+//! - [`client`]: the typed WeChat HTTP API client and its errcode table: the crate
+//!   `wechat-auth-client`, re-exported (it depends on nothing of the layer).
 //! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
 //! - [`push`]: the Official Account push protocol (signatures, XML, AES safe mode).
 //! - [`pages`]: the HTML pages the layer shows, replaceable through one [`pages::Pages`] hook.
@@ -133,14 +134,15 @@
 //!
 //! Inside, one request goes layer → flow (one module per channel) → engine (what every
 //! request shares: guard, cookies, logins, profiles, revocation, global tokens) → client →
-//! store, and every failure becomes a response in one place. The leaves (secret, clock,
-//! user, session, client, push, store) never name the engine, and the engine never names
+//! store, and every failure becomes a response in one place. The leaves (clock, user,
+//! session, push, store) never name the engine, and the engine never names
 //! the flows, the extractors or the handle; a test fails on any module cycle.
 //!
 #![doc = include_str!("../docs/website-login.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod client;
+#[doc(inline)]
+pub use wechat_auth_client as client;
 mod clock;
 mod config;
 mod engine;
@@ -159,12 +161,10 @@ pub use wechat_auth_mock as mock;
 pub mod push;
 mod redirect;
 mod respond;
-mod secret;
 mod session;
 pub mod store;
 mod user;
 
-pub use client::{PhoneNumber, WechatClient, WechatError};
 pub use config::{
     AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, RedisStart,
     TokenProvider, WechatConfig, WechatConfigBuilder,
@@ -175,5 +175,5 @@ pub use error::{HandleError, MiniDataError};
 pub use extract::Unauthenticated;
 pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
-pub use secret::Secret;
 pub use user::{Channel, SharedUser, UnknownChannel, WechatUser};
+pub use wechat_auth_client::{PhoneNumber, Secret, WechatClient, WechatError};

@@ -21,10 +21,9 @@ use std::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Secret,
-    user::{Channel, Session, TokenClass, WechatUser},
-};
+use wechat_auth_client::Secret;
+
+use crate::user::{Channel, Session, TokenClass, WechatUser};
 
 /// The issuer every token of this crate carries.
 const ISSUER: &str = "wechat-auth";
