@@ -12,8 +12,9 @@ use std::{borrow::Cow, sync::Arc};
 use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header};
 
+use wechat_auth_client::{ErrorKind, WechatError};
+
 use crate::{
-    client::{ErrorKind, WechatError},
     limit::Exceeded,
     pages::{Language, Markup, Page, PageKind, Pages},
     respond,

@@ -22,9 +22,10 @@ use axum_core::{
 };
 use http::{StatusCode, request::Parts};
 
+use wechat_auth_client::PhoneNumber;
+
 use crate::{
     WechatUser,
-    client::PhoneNumber,
     engine::{Engine, Profile},
     error::HandleError,
     extract::RequestAuth,
@@ -114,7 +115,7 @@ impl WechatHandle {
                 .official_account
                 .as_ref()
                 .is_some_and(|oa| {
-                    oa.scope() == crate::client::OaScope::BaseThenUserinfo
+                    oa.scope() == wechat_auth_client::OaScope::BaseThenUserinfo
                         && oa.app().appid() == user.appid
                 })
     }

@@ -125,7 +125,8 @@
 //!
 //! # Modules
 //!
-//! - [`client`]: the typed WeChat HTTP API client and its errcode table.
+//! - [`client`]: the typed WeChat HTTP API client and its errcode table: the crate
+//!   `wechat-auth-client`, re-exported (it depends on nothing of the layer).
 //! - [`store`]: where server-side state lives ([`store::MemoryStore`] by default).
 //! - [`push`]: the Official Account push protocol (signatures, XML, AES safe mode).
 //! - [`pages`]: the HTML pages the layer shows, replaceable through one [`pages::Pages`] hook.
@@ -133,8 +134,8 @@
 //!
 //! Inside, one request goes layer → flow (one module per channel) → engine (what every
 //! request shares: guard, cookies, logins, profiles, revocation, global tokens) → client →
-//! store, and every failure becomes a response in one place. The leaves (secret, clock,
-//! user, session, client, push, store) never name the engine, and the engine never names
+//! store, and every failure becomes a response in one place. The leaves (clock, user,
+//! session, push, store) never name the engine, and the engine never names
 //! the flows, the extractors or the handle; a test fails on any module cycle.
 //!
 //! # Guides
@@ -170,7 +171,8 @@ pub mod docs {
     pub mod relay {}
 }
 
-pub mod client;
+#[doc(inline)]
+pub use wechat_auth_client as client;
 mod clock;
 mod config;
 mod engine;
@@ -189,12 +191,10 @@ pub use wechat_auth_mock as mock;
 pub mod push;
 mod redirect;
 mod respond;
-mod secret;
 mod session;
 pub mod store;
 mod user;
 
-pub use client::{PhoneNumber, WechatClient, WechatError};
 pub use config::{
     AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, RedisStart,
     TokenProvider, WechatConfig, WechatConfigBuilder,
@@ -205,7 +205,7 @@ pub use error::{HandleError, MiniDataError};
 pub use extract::Unauthenticated;
 pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
-pub use secret::Secret;
 pub use user::{
     Channel, DouyinUser, Identity, Provider, SharedUser, UnknownChannel, WechatUser, WecomUser,
 };
+pub use wechat_auth_client::{PhoneNumber, Secret, WechatClient, WechatError};

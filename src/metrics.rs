@@ -39,12 +39,12 @@ use crate::WechatUser;
 
 /// Logins, by `channel` and `outcome`.
 pub const LOGINS: &str = "wechat_auth_logins_total";
-/// WeChat API calls, by `endpoint` and `errcode`.
-pub const WECHAT_REQUESTS: &str = "wechat_auth_wechat_requests_total";
-/// Latency of WeChat API calls, by `endpoint`.
-pub const WECHAT_REQUEST_DURATION: &str = "wechat_auth_wechat_request_duration_seconds";
-/// Global access token fetches, by `source`.
-pub const GLOBAL_TOKEN_FETCHES: &str = "wechat_auth_global_token_fetches_total";
+/// WeChat API calls, by `endpoint` and `errcode` (recorded by the client crate).
+pub const WECHAT_REQUESTS: &str = wechat_auth_client::metrics::WECHAT_REQUESTS;
+/// Latency of WeChat API calls, by `endpoint` (recorded by the client crate).
+pub const WECHAT_REQUEST_DURATION: &str = wechat_auth_client::metrics::WECHAT_REQUEST_DURATION;
+/// Global access token fetches, by `source` (recorded by the client crate).
+pub const GLOBAL_TOKEN_FETCHES: &str = wechat_auth_client::metrics::GLOBAL_TOKEN_FETCHES;
 /// Scan logins, by `event`.
 pub const SCANS: &str = "wechat_auth_scans_total";
 /// Scan status long-polls.
@@ -175,24 +175,6 @@ pub(crate) fn refusal<T, E>(user: &WechatUser, answer: Result<T, E>) -> Result<T
         counter!(LOGINS, "channel" => user.channel.as_str(), "outcome" => "refused").increment(1);
     }
     answer
-}
-
-/// One attempt of a WeChat API call to `endpoint` (the call began at `started`) ended with
-/// `errcode` (`Some(0)` on success, `None` when WeChat gave no readable answer).
-pub(crate) fn wechat_call(endpoint: &'static str, started: Instant, errcode: Option<i64>) {
-    let errcode = match errcode {
-        Some(0) => "0".into(),
-        Some(e) => e.to_string().into(),
-        None => std::borrow::Cow::Borrowed("none"),
-    };
-    counter!(WECHAT_REQUESTS, "endpoint" => endpoint, "errcode" => errcode).increment(1);
-    histogram!(WECHAT_REQUEST_DURATION, "endpoint" => endpoint)
-        .record(started.elapsed().as_secs_f64());
-}
-
-/// A global access token fetch from `source` (`stable_token`, `token`).
-pub(crate) fn global_token_fetch(source: &'static str) {
-    counter!(GLOBAL_TOKEN_FETCHES, "source" => source).increment(1);
 }
 
 /// A scan login event: `started`, `confirmed`, `refused`, `expired`.

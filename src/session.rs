@@ -21,9 +21,10 @@ use std::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Secret,
-    user::{Channel, DouyinUser, Identity, Provider, Session, TokenClass, WechatUser, WecomUser},
+use wechat_auth_client::Secret;
+
+use crate::user::{
+    Channel, DouyinUser, Identity, Provider, Session, TokenClass, WechatUser, WecomUser,
 };
 
 /// The issuer every token of this crate carries.

@@ -1054,6 +1054,20 @@ fn every_crate_of_the_workspace_is_read() {
         deps.contains("axum") && deps.contains("reqwest") && deps.contains("tokio"),
         "{deps:?}"
     );
+    // The WeChat HTTP client (design §8: a provider's client is a crate of its own), which
+    // the layer depends on and re-exports.
+    let client = crates
+        .iter()
+        .find(|c| c.dir == "client")
+        .unwrap_or_else(|| panic!("no client/ member: {dirs:?}"));
+    assert_eq!(client.name, "wechat-auth-client");
+    assert!(client.dependencies().contains("reqwest"));
+    let layer = crates.iter().find(|c| c.dir == ".").unwrap();
+    assert!(layer.dependencies().contains(&client.name));
+    assert!(
+        !layer.tree().modules.contains(&vec!["client".to_owned()]),
+        "src/client/ is back in the layer"
+    );
 }
 
 // ---- The checker's own tests, on synthetic trees ----

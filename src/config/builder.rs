@@ -3,11 +3,9 @@
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused, TokenProvider};
-use crate::{
-    Secret, WechatUser,
-    client::{Lang, OaScope},
-    store::Store,
-};
+use wechat_auth_client::{Lang, OaScope, Secret};
+
+use crate::{WechatUser, store::Store};
 
 /// Builds a [`WechatConfig`](super::WechatConfig); every setting is a `with_*` method.
 ///

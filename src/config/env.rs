@@ -1,7 +1,7 @@
 //! [`WechatConfigBuilder::from_env`]: the `WECHAT_*` environment variables.
 
 use super::{ConfigError, WechatConfigBuilder, checks::number};
-use crate::Secret;
+use wechat_auth_client::Secret;
 
 fn env(var: &str) -> Option<String> {
     std::env::var(var)

@@ -28,9 +28,10 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use url::Url;
 
+use wechat_auth_client::{Lang, OaScope, Secret};
+
 use crate::{
-    Secret, WechatUser,
-    client::{Lang, OaScope},
+    WechatUser,
     store::{BoxFuture, Store},
 };
 
@@ -344,7 +345,7 @@ pub struct WechatConfig {
     pub(crate) mini_program: Option<AppCredentials>,
     /// The WeChat client, made once by `build` from the checked base URLs and timeout
     /// (shared by every clone).
-    pub(crate) client: crate::client::WechatClient,
+    pub(crate) client: wechat_auth_client::WechatClient,
     pub(crate) prefix: String,
     pub(crate) public_paths: Vec<PublicPath>,
     pub(crate) allowed_origins: Vec<String>,
@@ -656,7 +657,7 @@ impl WechatConfig {
     }
 
     /// The WeChat client these settings describe (base URLs, timeout), made once by `build`.
-    pub(crate) fn client(&self) -> &crate::client::WechatClient {
+    pub(crate) fn client(&self) -> &wechat_auth_client::WechatClient {
         &self.client
     }
 

@@ -10,12 +10,9 @@ use super::{
     checks::{PublicPath, shown},
     cookie_name_prefix,
 };
-use crate::{
-    Secret,
-    client::{BaseUrl, OaScope, WechatClient},
-    push::PushCrypto,
-    store::Store,
-};
+use wechat_auth_client::{BaseUrl, OaScope, Secret, WechatClient};
+
+use crate::{push::PushCrypto, store::Store};
 
 /// The Redis store for `url` (trusting the CA in `ca_file`), connecting on first use.
 #[cfg(feature = "redis")]

@@ -6,9 +6,10 @@ use std::{sync::Arc, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
+use wechat_auth_client::ErrorKind;
+
 use crate::{
     WechatUser,
-    client::ErrorKind,
     config::LoginRefused,
     error::Failure,
     session::IssuedToken,

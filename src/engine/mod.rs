@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use wechat_auth_client::WechatClient;
+
 use crate::{
     WechatConfig,
-    client::WechatClient,
     session::{Revocations, SessionKeys},
     store::Store,
 };

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use crate::store::keys::Key;
+use wechat_auth_client::{ErrorKind, OAuthToken, Secret, WechatError};
+
 use crate::{
-    Secret,
-    client::{ErrorKind, OAuthToken, WechatError},
     clock::now_unix,
     store::{self},
 };

@@ -17,9 +17,10 @@
 
 use std::{sync::RwLock, time::Duration};
 
+use wechat_auth_client::{ErrorKind, Secret, WechatError};
+
 use crate::{
-    GlobalTokenSource, Secret,
-    client::{ErrorKind, WechatError},
+    GlobalTokenSource,
     clock::now_unix,
     engine::Engine,
     error::Failure,

@@ -11,9 +11,10 @@ use bytes::Bytes;
 use http::Response;
 
 use super::app::{outcome_response, read_code, with_native_token};
+use wechat_auth_client::{PhoneNumber, Secret};
+
 use crate::{
-    Channel, Secret, WechatUser,
-    client::PhoneNumber,
+    Channel, WechatUser,
     engine::{Engine, TokenFor},
     error::{Failure, HandleError, MiniDataError},
     store::keys::Key,
@@ -71,7 +72,7 @@ async fn keep_session_key(
     auth: &Engine,
     appid: &str,
     openid: &str,
-    session_key: &crate::Secret,
+    session_key: &Secret,
 ) -> Result<(), crate::store::StoreError> {
     let key = Key::session_key(appid, openid);
     auth.store()

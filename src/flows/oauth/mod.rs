@@ -30,9 +30,10 @@ use sha1::{Digest, Sha1};
 
 use super::{Query, cookie_value};
 use crate::error::Failure;
+use wechat_auth_client::OaScope;
+
 use crate::{
     Channel,
-    client::OaScope,
     clock::random_token,
     engine::{Engine, LoginOutcome},
     pages::{self, Language, Page, PageKind},

@@ -184,7 +184,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         {
             Ok(t) => t,
             Err(e) => {
-                if e.kind() == crate::client::ErrorKind::LoginAgain {
+                if e.kind() == wechat_auth_client::ErrorKind::LoginAgain {
                     slot.failed();
                 }
                 return html_err(auth, req, e.into());
@@ -224,7 +224,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         let url = auth.client().authorize_url(
             oa.app().appid(),
             &page_url(auth, id),
-            crate::client::OaScope::Base,
+            wechat_auth_client::OaScope::Base,
             &state,
             false,
         );

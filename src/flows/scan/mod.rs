@@ -35,9 +35,10 @@ use sha1::{Digest, Sha1};
 
 use super::{Query, same_origin};
 use crate::error::Failure;
+use wechat_auth_client::{QrCodeRequest, WxaCodeRequest};
+
 use crate::{
     Channel, WechatUser,
-    client::{QrCodeRequest, WxaCodeRequest},
     clock::{now_unix, random_token},
     engine::{Engine, LoginOutcome, TokenFor},
     redirect::safe_return_to,

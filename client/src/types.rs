@@ -10,12 +10,12 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::WechatError;
-use crate::Secret;
+use crate::secret::Secret;
 
 /// Language of the region names in profile answers (`lang` query parameter).
 ///
 /// ```
-/// use wechat_auth::client::Lang;
+/// use wechat_auth_client::Lang;
 ///
 /// assert_eq!(Lang::ZhCn.as_str(), "zh_CN");
 /// assert_eq!(Lang::default(), Lang::ZhCn);
@@ -35,7 +35,7 @@ impl Lang {
     /// The value WeChat expects in the `lang` parameter.
     ///
     /// ```
-    /// assert_eq!(wechat_auth::client::Lang::En.as_str(), "en");
+    /// assert_eq!(wechat_auth_client::Lang::En.as_str(), "en");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,7 +49,7 @@ impl Lang {
 /// Scope requested from Official Account web authorization (`connect/oauth2/authorize`).
 ///
 /// ```
-/// use wechat_auth::client::OaScope;
+/// use wechat_auth_client::OaScope;
 ///
 /// assert_eq!(OaScope::Base.as_str(), "snsapi_base");
 /// assert_eq!(OaScope::UserInfo.as_str(), "snsapi_userinfo");
@@ -62,8 +62,7 @@ pub enum OaScope {
     UserInfo,
     /// Adaptive (a login policy, not a wire value): sign in silently with `snsapi_base`, ask
     /// for `snsapi_userinfo` only when the app needs the profile
-    /// ([`WechatHandle::profile`](crate::WechatHandle::profile) says so). Sent as
-    /// `snsapi_base`.
+    /// (the `wechat-auth` layer's `WechatHandle::profile` says so). Sent as `snsapi_base`.
     BaseThenUserinfo,
 }
 
@@ -71,7 +70,7 @@ impl OaScope {
     /// The value WeChat expects in the `scope` parameter.
     ///
     /// ```
-    /// assert_eq!(wechat_auth::client::OaScope::Base.as_str(), "snsapi_base");
+    /// assert_eq!(wechat_auth_client::OaScope::Base.as_str(), "snsapi_base");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,7 +85,7 @@ impl OaScope {
 /// Not the global token of [`GlobalToken`]: this one is for `sns/*` calls about one user.
 ///
 /// ```
-/// use wechat_auth::client::OAuthToken;
+/// use wechat_auth_client::OAuthToken;
 ///
 /// let body = r#"{"access_token":"AT","expires_in":7200,"refresh_token":"RT",
 ///     "openid":"OPENID","scope":"snsapi_userinfo","is_snapshotuser":1,"unionid":"UNIONID"}"#;
@@ -124,7 +123,7 @@ pub struct OAuthToken {
 /// Since late 2021 `sex` is always 0 and the region fields are empty.
 ///
 /// ```
-/// use wechat_auth::client::UserInfo;
+/// use wechat_auth_client::UserInfo;
 ///
 /// let info: UserInfo = serde_json::from_str(r#"{"openid":"O","nickname":"N"}"#).unwrap();
 /// assert_eq!(info.nickname, "N");
@@ -162,7 +161,7 @@ pub struct UserInfo {
 /// A mini program login session from `sns/jscode2session`.
 ///
 /// ```
-/// use wechat_auth::client::MiniSession;
+/// use wechat_auth_client::MiniSession;
 ///
 /// let body = r#"{"openid":"O","session_key":"tiihtNczf5v6AKRyjwEUhQ==","errcode":0,"errmsg":"ok"}"#;
 /// let s: MiniSession = serde_json::from_str(body).unwrap();
@@ -185,7 +184,7 @@ pub struct MiniSession {
 /// An app-wide ("global") access token from `cgi-bin/token` or `cgi-bin/stable_token`.
 ///
 /// ```
-/// use wechat_auth::client::GlobalToken;
+/// use wechat_auth_client::GlobalToken;
 ///
 /// let t: GlobalToken = serde_json::from_str(r#"{"access_token":"70_x","expires_in":7200}"#).unwrap();
 /// assert_eq!(t.expires_in, 7200);
@@ -202,7 +201,7 @@ pub struct GlobalToken {
 /// A parametric QR code ticket from `cgi-bin/qrcode/create`.
 ///
 /// ```
-/// use wechat_auth::client::QrTicket;
+/// use wechat_auth_client::QrTicket;
 ///
 /// let t: QrTicket = serde_json::from_str(
 ///     r#"{"ticket":"gQH4=","expire_seconds":60,"url":"http://weixin.qq.com/q/kZgf"}"#,
@@ -214,7 +213,7 @@ pub struct QrTicket {
     /// Exchange for the image at `showqrcode` (see [`WechatClient::showqrcode_url`]); contains
     /// `+`, `/` and `=`.
     ///
-    /// [`WechatClient::showqrcode_url`]: crate::client::WechatClient::showqrcode_url
+    /// [`WechatClient::showqrcode_url`]: crate::WechatClient::showqrcode_url
     pub ticket: String,
     /// Validity in seconds; absent for permanent codes (and once seen as `0` while the code
     /// kept the requested lifetime — do not trust `Some(0)`).
@@ -230,7 +229,7 @@ pub struct QrTicket {
 /// perhaps `unionid`) is filled. Since 2021-12-27 `nickname` and `headimgurl` are empty.
 ///
 /// ```
-/// use wechat_auth::client::OaUserInfo;
+/// use wechat_auth_client::OaUserInfo;
 ///
 /// let u: OaUserInfo = serde_json::from_str(
 ///     r#"{"subscribe":1,"openid":"O","subscribe_scene":"ADD_SCENE_QR_CODE","qr_scene_str":"login_1"}"#,
@@ -335,10 +334,10 @@ pub(crate) const MAX_PERMANENT_SCENE_ID: u32 = 100_000;
 /// WeChat silently uses scene 0). Values are checked by [`QrCodeRequest::validate`], which
 /// [`WechatClient::qrcode_create`] runs before sending anything.
 ///
-/// [`WechatClient::qrcode_create`]: crate::client::WechatClient::qrcode_create
+/// [`WechatClient::qrcode_create`]: crate::WechatClient::qrcode_create
 ///
 /// ```
-/// use wechat_auth::client::QrCodeRequest;
+/// use wechat_auth_client::QrCodeRequest;
 ///
 /// let req = QrCodeRequest::temporary_str("login_3f9a2c", 300);
 /// assert_eq!(
@@ -374,7 +373,7 @@ impl QrCodeRequest {
     /// `scene_str` must be 1..=64 bytes; `expire_seconds` 1..=2592000 (30 days).
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::temporary_str("login_abc", 600);
+    /// let req = wechat_auth_client::QrCodeRequest::temporary_str("login_abc", 600);
     /// assert_eq!(req.action_name(), "QR_STR_SCENE");
     /// assert_eq!(req.expire_seconds(), Some(600));
     /// ```
@@ -389,7 +388,7 @@ impl QrCodeRequest {
     /// A temporary code with an integer scene (`QR_SCENE`); `scene_id` must be non-zero.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::temporary_int(123, 604_800);
+    /// let req = wechat_auth_client::QrCodeRequest::temporary_int(123, 604_800);
     /// assert_eq!(
     ///     serde_json::to_string(&req).unwrap(),
     ///     r#"{"expire_seconds":604800,"action_name":"QR_SCENE","action_info":{"scene":{"scene_id":123}}}"#,
@@ -403,7 +402,7 @@ impl QrCodeRequest {
     /// codes per account.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::permanent_str("promo");
+    /// let req = wechat_auth_client::QrCodeRequest::permanent_str("promo");
     /// assert_eq!(
     ///     serde_json::to_string(&req).unwrap(),
     ///     r#"{"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"promo"}}}"#,
@@ -417,7 +416,7 @@ impl QrCodeRequest {
     /// 1..=100000.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::permanent_int(123);
+    /// let req = wechat_auth_client::QrCodeRequest::permanent_int(123);
     /// assert_eq!(
     ///     serde_json::to_string(&req).unwrap(),
     ///     r#"{"action_name":"QR_LIMIT_SCENE","action_info":{"scene":{"scene_id":123}}}"#,
@@ -438,7 +437,7 @@ impl QrCodeRequest {
     /// The `action_name`: `QR_SCENE`, `QR_STR_SCENE`, `QR_LIMIT_SCENE` or `QR_LIMIT_STR_SCENE`.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::permanent_int(7);
+    /// let req = wechat_auth_client::QrCodeRequest::permanent_int(7);
     /// assert_eq!(req.action_name(), "QR_LIMIT_SCENE");
     /// ```
     pub fn action_name(&self) -> &'static str {
@@ -448,7 +447,7 @@ impl QrCodeRequest {
     /// The requested lifetime; `None` for permanent codes.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::permanent_str("p");
+    /// let req = wechat_auth_client::QrCodeRequest::permanent_str("p");
     /// assert_eq!(req.expire_seconds(), None);
     /// ```
     pub fn expire_seconds(&self) -> Option<u32> {
@@ -458,7 +457,7 @@ impl QrCodeRequest {
     /// Whether the code is permanent (`QR_LIMIT_*`).
     ///
     /// ```
-    /// assert!(wechat_auth::client::QrCodeRequest::permanent_int(1).is_permanent());
+    /// assert!(wechat_auth_client::QrCodeRequest::permanent_int(1).is_permanent());
     /// ```
     pub fn is_permanent(&self) -> bool {
         self.expire_seconds.is_none()
@@ -467,7 +466,7 @@ impl QrCodeRequest {
     /// The string scene, for `*_STR_SCENE` codes.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::temporary_str("s", 60);
+    /// let req = wechat_auth_client::QrCodeRequest::temporary_str("s", 60);
     /// assert_eq!(req.scene_str(), Some("s"));
     /// assert_eq!(req.scene_id(), None);
     /// ```
@@ -481,7 +480,7 @@ impl QrCodeRequest {
     /// The integer scene, for `QR_SCENE` / `QR_LIMIT_SCENE` codes.
     ///
     /// ```
-    /// let req = wechat_auth::client::QrCodeRequest::temporary_int(9, 60);
+    /// let req = wechat_auth_client::QrCodeRequest::temporary_int(9, 60);
     /// assert_eq!(req.scene_id(), Some(9));
     /// ```
     pub fn scene_id(&self) -> Option<u32> {
@@ -496,7 +495,7 @@ impl QrCodeRequest {
     /// `expire_seconds` 1..=2592000.
     ///
     /// ```
-    /// use wechat_auth::client::QrCodeRequest;
+    /// use wechat_auth_client::QrCodeRequest;
     ///
     /// assert!(QrCodeRequest::temporary_str("", 60).validate().is_err());
     /// assert!(QrCodeRequest::temporary_str("x".repeat(65), 60).validate().is_err());
@@ -534,7 +533,7 @@ impl QrCodeRequest {
 /// the `watermark`. Check that `watermark_appid` is your mini program's AppID.
 ///
 /// ```
-/// use wechat_auth::client::PhoneNumber;
+/// use wechat_auth_client::PhoneNumber;
 ///
 /// let stored = r#"{"phone_number":"13800138000","pure_phone_number":"13800138000",
 ///     "country_code":"86","watermark_appid":"wxMINI","watermark_timestamp":1637744274}"#;
@@ -623,7 +622,7 @@ fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 /// answers 40169 / 40129; this type does not.
 ///
 /// ```
-/// use wechat_auth::client::WxaCodeRequest;
+/// use wechat_auth_client::WxaCodeRequest;
 ///
 /// let req = WxaCodeRequest::new("t3f9a2c")
 ///     .with_page("pages/login/confirm")
@@ -657,7 +656,7 @@ impl WxaCodeRequest {
     /// A request for `scene` with every option left to WeChat's default.
     ///
     /// ```
-    /// let req = wechat_auth::client::WxaCodeRequest::new("login_1");
+    /// let req = wechat_auth_client::WxaCodeRequest::new("login_1");
     /// assert_eq!(req.scene, "login_1");
     /// assert!(req.page.is_none() && req.env_version.is_none());
     /// assert!(req.check_path.is_none() && req.width.is_none());
@@ -675,7 +674,7 @@ impl WxaCodeRequest {
     /// The page the code opens (`pages/index/index`: no leading `/`, no query string).
     ///
     /// ```
-    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_page("pages/a/a");
+    /// let req = wechat_auth_client::WxaCodeRequest::new("s").with_page("pages/a/a");
     /// assert_eq!(req.page.as_deref(), Some("pages/a/a"));
     /// ```
     pub fn with_page(mut self, page: impl Into<String>) -> Self {
@@ -686,7 +685,7 @@ impl WxaCodeRequest {
     /// The mini program version to open: `release`, `trial` or `develop`.
     ///
     /// ```
-    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_env_version("trial");
+    /// let req = wechat_auth_client::WxaCodeRequest::new("s").with_env_version("trial");
     /// assert_eq!(req.env_version.as_deref(), Some("trial"));
     /// ```
     pub fn with_env_version(mut self, env_version: impl Into<String>) -> Self {
@@ -697,7 +696,7 @@ impl WxaCodeRequest {
     /// Whether WeChat checks that the page exists in the published version.
     ///
     /// ```
-    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_check_path(false);
+    /// let req = wechat_auth_client::WxaCodeRequest::new("s").with_check_path(false);
     /// assert_eq!(req.check_path, Some(false));
     /// ```
     pub fn with_check_path(mut self, check_path: bool) -> Self {
@@ -708,7 +707,7 @@ impl WxaCodeRequest {
     /// The image width in pixels (280–1280).
     ///
     /// ```
-    /// let req = wechat_auth::client::WxaCodeRequest::new("s").with_width(1280);
+    /// let req = wechat_auth_client::WxaCodeRequest::new("s").with_width(1280);
     /// assert_eq!(req.width, Some(1280));
     /// ```
     pub fn with_width(mut self, width: u32) -> Self {
@@ -747,8 +746,8 @@ pub(crate) struct WxaCodeBody<'a> {
 /// `image/jpeg`): `image/png` or `image/jpeg`.
 ///
 /// ```no_run
-/// # async fn run(client: wechat_auth::client::WechatClient, token: wechat_auth::Secret) -> Result<(), wechat_auth::client::WechatError> {
-/// use wechat_auth::client::WxaCodeRequest;
+/// # async fn run(client: wechat_auth_client::WechatClient, token: wechat_auth_client::Secret) -> Result<(), wechat_auth_client::WechatError> {
+/// use wechat_auth_client::WxaCodeRequest;
 ///
 /// let code = client.wxa_code_unlimit(&token, &WxaCodeRequest::new("t3f9a2c")).await?;
 /// assert!(matches!(code.content_type, "image/png" | "image/jpeg"));

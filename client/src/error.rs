@@ -10,7 +10,7 @@ use std::fmt;
 /// What a caller should do about a failed WeChat call.
 ///
 /// ```
-/// use wechat_auth::client::{describe, ErrorKind};
+/// use wechat_auth_client::{describe, ErrorKind};
 ///
 /// assert_eq!(describe(40163).map(|(kind, _)| kind), Some(ErrorKind::LoginAgain));
 /// assert_eq!(describe(-1).map(|(kind, _)| kind), Some(ErrorKind::Retryable));
@@ -43,7 +43,7 @@ impl ErrorKind {
     /// A short stable name, handy for metrics labels and logs.
     ///
     /// ```
-    /// assert_eq!(wechat_auth::client::ErrorKind::Quota.as_str(), "quota");
+    /// assert_eq!(wechat_auth_client::ErrorKind::Quota.as_str(), "quota");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -364,7 +364,7 @@ const TOKEN_40001_HINT: &str = "the AppSecret is wrong (40001 from a token endpo
 /// Returns `None` for `0` (success) and for errcodes this crate does not know.
 ///
 /// ```
-/// use wechat_auth::client::{describe, ErrorKind};
+/// use wechat_auth_client::{describe, ErrorKind};
 ///
 /// let (kind, hint) = describe(40125).unwrap();
 /// assert_eq!(kind, ErrorKind::Configuration);
@@ -382,7 +382,7 @@ pub fn describe(errcode: i64) -> Option<(ErrorKind, &'static str)> {
 /// Every errcode [`describe`] knows, in ascending order.
 ///
 /// ```
-/// let codes = wechat_auth::client::known_errcodes();
+/// let codes = wechat_auth_client::known_errcodes();
 /// assert!(codes.contains(&40163));
 /// ```
 pub fn known_errcodes() -> Vec<i64> {
@@ -395,7 +395,7 @@ pub fn known_errcodes() -> Vec<i64> {
 /// help whoever gets the screenshot.
 ///
 /// ```
-/// let hint = wechat_auth::client::describe_authorize_page(10003).unwrap();
+/// let hint = wechat_auth_client::describe_authorize_page(10003).unwrap();
 /// assert!(hint.contains("redirect_uri"));
 /// ```
 pub fn describe_authorize_page(code: u32) -> Option<&'static str> {
@@ -432,7 +432,7 @@ pub fn describe_authorize_page(code: u32) -> Option<&'static str> {
 /// `access_token=`) stripped, and decoding errors never quote the body.
 ///
 /// ```
-/// use wechat_auth::client::{ErrorKind, WechatError};
+/// use wechat_auth_client::{ErrorKind, WechatError};
 ///
 /// let err = WechatError::Api {
 ///     endpoint: "sns/oauth2/access_token",
@@ -450,7 +450,7 @@ pub fn describe_authorize_page(code: u32) -> Option<&'static str> {
 /// the error through `?`:
 ///
 /// ```
-/// # use wechat_auth::client::WechatError;
+/// # use wechat_auth_client::WechatError;
 /// let err = WechatError::Http { endpoint: "cgi-bin/token", status: 502 };
 /// assert_eq!(format!("{err:?}"), "WeChat cgi-bin/token answered HTTP 502 (WechatError::Http)");
 /// ```
@@ -564,7 +564,7 @@ impl WechatError {
     /// WeChat's errcode, for [`WechatError::Api`] only.
     ///
     /// ```
-    /// use wechat_auth::client::WechatError;
+    /// use wechat_auth_client::WechatError;
     ///
     /// let err = WechatError::Http { endpoint: "sns/userinfo", status: 502 };
     /// assert_eq!(err.errcode(), None);
@@ -579,7 +579,7 @@ impl WechatError {
     /// The API path the error came from, when it came from a call.
     ///
     /// ```
-    /// use wechat_auth::client::WechatError;
+    /// use wechat_auth_client::WechatError;
     ///
     /// let err = WechatError::Timeout { endpoint: "cgi-bin/token" };
     /// assert_eq!(err.endpoint(), Some("cgi-bin/token"));
@@ -602,7 +602,7 @@ impl WechatError {
     /// `cgi-bin/stable_token` is [`ErrorKind::Configuration`] (a wrong AppSecret).
     ///
     /// ```
-    /// use wechat_auth::client::{ErrorKind, WechatError};
+    /// use wechat_auth_client::{ErrorKind, WechatError};
     ///
     /// let err = WechatError::Api { endpoint: "cgi-bin/token", errcode: 40001, errmsg: String::new() };
     /// assert_eq!(err.kind(), ErrorKind::Configuration);
@@ -644,7 +644,7 @@ impl WechatError {
     /// A developer-facing explanation of the likely cause and the fix.
     ///
     /// ```
-    /// use wechat_auth::client::WechatError;
+    /// use wechat_auth_client::WechatError;
     ///
     /// let err = WechatError::Api { endpoint: "cgi-bin/token", errcode: 40164, errmsg: String::new() };
     /// assert!(err.hint().contains("whitelist"));
@@ -687,10 +687,10 @@ impl WechatError {
     /// The client already retries these (see [`WechatClientBuilder::with_max_retries`]), except
     /// for the ambiguous failures of calls that consume something (a timed-out code exchange).
     ///
-    /// [`WechatClientBuilder::with_max_retries`]: crate::client::WechatClientBuilder::with_max_retries
+    /// [`WechatClientBuilder::with_max_retries`]: crate::WechatClientBuilder::with_max_retries
     ///
     /// ```
-    /// use wechat_auth::client::WechatError;
+    /// use wechat_auth_client::WechatError;
     ///
     /// assert!(WechatError::Http { endpoint: "sns/userinfo", status: 503 }.is_retryable());
     /// assert!(!WechatError::Http { endpoint: "sns/userinfo", status: 404 }.is_retryable());

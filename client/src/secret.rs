@@ -9,7 +9,7 @@ use std::fmt;
 /// [`Secret::expose`] at the one place that must send it.
 ///
 /// ```
-/// use wechat_auth::Secret;
+/// use wechat_auth_client::Secret;
 ///
 /// let s = Secret::new("app-secret-value");
 /// assert_eq!(format!("{s:?}"), "Secret(***)");
@@ -23,7 +23,7 @@ impl Secret {
     /// Wraps a secret value.
     ///
     /// ```
-    /// let s = wechat_auth::Secret::new(String::from("x"));
+    /// let s = wechat_auth_client::Secret::new(String::from("x"));
     /// assert!(!s.is_empty());
     /// ```
     pub fn new(value: impl Into<String>) -> Self {
@@ -33,7 +33,7 @@ impl Secret {
     /// The secret itself. Call it only where the value must leave the process (a WeChat call).
     ///
     /// ```
-    /// assert_eq!(wechat_auth::Secret::new("k").expose(), "k");
+    /// assert_eq!(wechat_auth_client::Secret::new("k").expose(), "k");
     /// ```
     pub fn expose(&self) -> &str {
         &self.0
@@ -42,7 +42,7 @@ impl Secret {
     /// Whether the secret is the empty string.
     ///
     /// ```
-    /// assert!(wechat_auth::Secret::default().is_empty());
+    /// assert!(wechat_auth_client::Secret::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -555,10 +555,8 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ErrorKind;
-    use crate::client::types::{
-        GlobalToken, MiniSession, OAuthToken, OaUserInfo, QrTicket, UserInfo,
-    };
+    use crate::ErrorKind;
+    use crate::types::{GlobalToken, MiniSession, OAuthToken, OaUserInfo, QrTicket, UserInfo};
 
     const EP: &str = "sns/oauth2/access_token";
 

@@ -40,8 +40,8 @@
 //! query string is ever logged or kept in an error.
 //!
 //! ```no_run
-//! use wechat_auth::client::{Lang, WechatClient, WechatError};
-//! use wechat_auth::Secret;
+//! use wechat_auth_client::{Lang, WechatClient, WechatError};
+//! use wechat_auth_client::Secret;
 //!
 //! # async fn run(code: &str) -> Result<(), WechatError> {
 //! let client = WechatClient::from_env()?; // WECHAT_API_BASE etc., else the real hosts
@@ -55,6 +55,8 @@
 //! ```
 
 mod error;
+pub mod metrics;
+mod secret;
 mod transport;
 mod types;
 mod urls;
@@ -67,12 +69,12 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use error::{ErrorKind, WechatError, describe, describe_authorize_page, known_errcodes};
+pub use secret::Secret;
 pub use types::{
     GlobalToken, Lang, MiniSession, OAuthToken, OaScope, OaUserInfo, PhoneNumber, QrCodeRequest,
     QrTicket, UserInfo, WxaCode, WxaCodeRequest,
 };
 
-use crate::Secret;
 use transport::{Call, Endpoint, Replay, RetryPolicy};
 use types::{Ack, PhoneAnswer, StableTokenBody};
 
@@ -82,7 +84,7 @@ const MAX_WXA_CODE_BYTES: usize = 2 << 20;
 /// WeChat's server API host (override: `WECHAT_API_BASE`).
 ///
 /// ```
-/// use wechat_auth::client::{DEFAULT_API_BASE, WechatClient};
+/// use wechat_auth_client::{DEFAULT_API_BASE, WechatClient};
 ///
 /// assert_eq!(WechatClient::new().api_base().as_str(), format!("{DEFAULT_API_BASE}/"));
 /// ```
@@ -91,7 +93,7 @@ pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
 /// (override: `WECHAT_OPEN_BASE`).
 ///
 /// ```
-/// use wechat_auth::client::{DEFAULT_OPEN_BASE, WechatClient};
+/// use wechat_auth_client::{DEFAULT_OPEN_BASE, WechatClient};
 ///
 /// assert_eq!(WechatClient::new().open_base().as_str(), format!("{DEFAULT_OPEN_BASE}/"));
 /// ```
@@ -99,7 +101,7 @@ pub const DEFAULT_OPEN_BASE: &str = "https://open.weixin.qq.com";
 /// The host serving QR images, `cgi-bin/showqrcode` (override: `WECHAT_MP_BASE`).
 ///
 /// ```
-/// use wechat_auth::client::{DEFAULT_MP_BASE, WechatClient};
+/// use wechat_auth_client::{DEFAULT_MP_BASE, WechatClient};
 ///
 /// assert_eq!(WechatClient::new().mp_base().as_str(), format!("{DEFAULT_MP_BASE}/"));
 /// ```
@@ -116,7 +118,7 @@ const DEFAULT_USER_AGENT: &str = concat!("wechat-auth/", env!("CARGO_PKG_VERSION
 /// Cheap to clone: clones share one connection pool and one configuration.
 ///
 /// ```
-/// use wechat_auth::client::WechatClient;
+/// use wechat_auth_client::WechatClient;
 ///
 /// let client = WechatClient::new();
 /// assert_eq!(client.api_base().as_str(), "https://api.weixin.qq.com/");
@@ -169,7 +171,7 @@ impl WechatClient {
     /// [`WechatClient::builder`] to get that as an error instead.
     ///
     /// ```
-    /// let client = wechat_auth::client::WechatClient::new();
+    /// let client = wechat_auth_client::WechatClient::new();
     /// assert_eq!(client.open_base().as_str(), "https://open.weixin.qq.com/");
     /// ```
     pub fn new() -> Self {
@@ -183,7 +185,7 @@ impl WechatClient {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use wechat_auth::client::WechatClient;
+    /// use wechat_auth_client::WechatClient;
     ///
     /// let client = WechatClient::builder()
     ///     .with_api_base("http://127.0.0.1:9000")
@@ -191,7 +193,7 @@ impl WechatClient {
     ///     .with_max_retries(1)
     ///     .build()?;
     /// assert_eq!(client.api_base().as_str(), "http://127.0.0.1:9000/");
-    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// # Ok::<(), wechat_auth_client::WechatError>(())
     /// ```
     pub fn builder() -> WechatClientBuilder {
         WechatClientBuilder::default()
@@ -206,9 +208,9 @@ impl WechatClient {
     ///
     /// ```no_run
     /// // With WECHAT_API_BASE=http://127.0.0.1:9000 set by a mock:
-    /// let client = wechat_auth::client::WechatClient::from_env()?;
+    /// let client = wechat_auth_client::WechatClient::from_env()?;
     /// println!("{}", client.api_base());
-    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// # Ok::<(), wechat_auth_client::WechatError>(())
     /// ```
     pub fn from_env() -> Result<Self, WechatError> {
         Self::builder().with_bases_from_env().build()
@@ -217,7 +219,7 @@ impl WechatClient {
     /// The API base URL (always ends with `/`).
     ///
     /// ```
-    /// let client = wechat_auth::client::WechatClient::new();
+    /// let client = wechat_auth_client::WechatClient::new();
     /// assert_eq!(client.api_base().host_str(), Some("api.weixin.qq.com"));
     /// ```
     pub fn api_base(&self) -> &Url {
@@ -227,7 +229,7 @@ impl WechatClient {
     /// The browser-facing base URL for `qrconnect` / `authorize` (always ends with `/`).
     ///
     /// ```
-    /// let client = wechat_auth::client::WechatClient::new();
+    /// let client = wechat_auth_client::WechatClient::new();
     /// assert_eq!(client.open_base().host_str(), Some("open.weixin.qq.com"));
     /// ```
     pub fn open_base(&self) -> &Url {
@@ -237,7 +239,7 @@ impl WechatClient {
     /// The base URL serving QR images (always ends with `/`).
     ///
     /// ```
-    /// let client = wechat_auth::client::WechatClient::new();
+    /// let client = wechat_auth_client::WechatClient::new();
     /// assert_eq!(client.mp_base().host_str(), Some("mp.weixin.qq.com"));
     /// ```
     pub fn mp_base(&self) -> &Url {
@@ -282,8 +284,8 @@ impl WechatClient {
     /// with [`WechatError::InvalidRequest`] before sending.
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, code: &str) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::{client::ErrorKind, Secret};
+    /// # async fn run(client: wechat_auth_client::WechatClient, code: &str) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::{ErrorKind, Secret};
     ///
     /// match client.oauth2_access_token("wxAPPID", &Secret::new("SECRET"), code).await {
     ///     Ok(token) => println!("openid {}", token.openid),
@@ -327,7 +329,7 @@ impl WechatClient {
     /// 40030 / 42002 mean the user must authorize again ([`ErrorKind::LoginAgain`]).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, old: wechat_auth::client::OAuthToken) -> Result<(), wechat_auth::client::WechatError> {
+    /// # async fn run(client: wechat_auth_client::WechatClient, old: wechat_auth_client::OAuthToken) -> Result<(), wechat_auth_client::WechatError> {
     /// let fresh = client.oauth2_refresh_token("wxAPPID", &old.refresh_token).await?;
     /// assert_eq!(fresh.openid, old.openid);
     /// # Ok(()) }
@@ -355,8 +357,8 @@ impl WechatClient {
     /// token gets 48001. Retried on every temporary failure.
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, token: wechat_auth::client::OAuthToken) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::client::Lang;
+    /// # async fn run(client: wechat_auth_client::WechatClient, token: wechat_auth_client::OAuthToken) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::Lang;
     ///
     /// let me = client.userinfo(&token.access_token, &token.openid, Lang::En).await?;
     /// println!("{} {}", me.nickname, me.headimgurl);
@@ -389,7 +391,7 @@ impl WechatClient {
     /// 40003 (openid does not match), 40014 / 42001 ([`ErrorKind::TokenInvalid`]).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, token: wechat_auth::client::OAuthToken) {
+    /// # async fn run(client: wechat_auth_client::WechatClient, token: wechat_auth_client::OAuthToken) {
     /// let valid = client.sns_auth(&token.access_token, &token.openid).await.is_ok();
     /// # }
     /// ```
@@ -416,8 +418,8 @@ impl WechatClient {
     /// 40029 / 40163 / 40226 ([`ErrorKind::LoginAgain`]), 45011 ([`ErrorKind::Quota`]).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, js_code: &str) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::Secret;
+    /// # async fn run(client: wechat_auth_client::WechatClient, js_code: &str) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::Secret;
     ///
     /// let session = client.jscode2session("wxMINI", &Secret::new("SECRET"), js_code).await?;
     /// println!("openid {}", session.openid); // never send session.session_key anywhere
@@ -458,8 +460,8 @@ impl WechatClient {
     /// 40001 / 40125 (wrong secret), 40164 / 61004 (IP whitelist), 45009 (quota).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient) -> Result<(), wechat_auth::client::WechatError> {
-    /// let token = client.token("wxOA", &wechat_auth::Secret::new("SECRET")).await?;
+    /// # async fn run(client: wechat_auth_client::WechatClient) -> Result<(), wechat_auth_client::WechatError> {
+    /// let token = client.token("wxOA", &wechat_auth_client::Secret::new("SECRET")).await?;
     /// println!("valid for {} s", token.expires_in);
     /// # Ok(()) }
     /// ```
@@ -484,8 +486,8 @@ impl WechatClient {
     /// token (20 times a day, 30 s apart): it is not retried after a timeout.
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient) -> Result<(), wechat_auth::client::WechatError> {
-    /// let token = client.stable_token("wxOA", &wechat_auth::Secret::new("SECRET"), false).await?;
+    /// # async fn run(client: wechat_auth_client::WechatClient) -> Result<(), wechat_auth_client::WechatError> {
+    /// let token = client.stable_token("wxOA", &wechat_auth_client::Secret::new("SECRET"), false).await?;
     /// assert!(token.expires_in > 0);
     /// # Ok(()) }
     /// ```
@@ -521,8 +523,8 @@ impl WechatClient {
     /// fails. A timeout is not retried (a retry would create a second code).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::client::QrCodeRequest;
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::QrCodeRequest;
     ///
     /// let req = QrCodeRequest::temporary_str("login_3f9a2c", 300);
     /// let ticket = client.qrcode_create(&global.access_token, &req).await?;
@@ -550,8 +552,8 @@ impl WechatClient {
     /// Retried on every temporary failure.
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::client::Lang;
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::Lang;
     ///
     /// let u = client.user_info(&global.access_token, "oUSERopenid", Lang::ZhCn).await?;
     /// println!("follows: {}, scene: {}", u.subscribe, u.qr_scene_str);
@@ -589,7 +591,7 @@ impl WechatClient {
     /// (the token belongs to another app), 40001 / 42001 (stale token), 45011 (frequency).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken, code: &str) -> Result<(), wechat_auth::client::WechatError> {
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken, code: &str) -> Result<(), wechat_auth_client::WechatError> {
     /// let phone = client.phone_number(&global.access_token, code, None).await?;
     /// assert_eq!(phone.watermark_appid, "wxMINI"); // your mini program's AppID
     /// println!("+{} {}", phone.country_code, phone.pure_phone_number);
@@ -633,8 +635,8 @@ impl WechatClient {
     /// it, so the mini program must call `wx.login` and send a new code).
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken, session: wechat_auth::client::MiniSession) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::client::ErrorKind;
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken, session: wechat_auth_client::MiniSession) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::ErrorKind;
     ///
     /// match client.check_session(&global.access_token, &session.openid, &session.session_key).await {
     ///     Ok(()) => println!("session_key still valid"),
@@ -681,8 +683,8 @@ impl WechatClient {
     /// [`WechatError::Decode`] for an answer that is neither PNG nor JPEG.
     ///
     /// ```no_run
-    /// # async fn run(client: wechat_auth::client::WechatClient, global: wechat_auth::client::GlobalToken) -> Result<(), wechat_auth::client::WechatError> {
-    /// use wechat_auth::client::WxaCodeRequest;
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::WxaCodeRequest;
     ///
     /// let req = WxaCodeRequest::new("t3f9a2c").with_page("pages/login/confirm");
     /// let code = client.wxa_code_unlimit(&global.access_token, &req).await?;
@@ -724,7 +726,7 @@ impl WechatClient {
     /// with `#wechat_redirect`.
     ///
     /// ```
-    /// let client = wechat_auth::client::WechatClient::new();
+    /// let client = wechat_auth_client::WechatClient::new();
     /// let url = client.qrconnect_url("wxWEB", "https://example.com/cb?a=1", "N0nce", None);
     /// assert_eq!(
     ///     url,
@@ -751,7 +753,7 @@ impl WechatClient {
     /// should be `[A-Za-z0-9]`, at most 128 bytes.
     ///
     /// ```
-    /// use wechat_auth::client::{OaScope, WechatClient};
+    /// use wechat_auth_client::{OaScope, WechatClient};
     ///
     /// let client = WechatClient::new();
     /// let url = client.authorize_url("wxOA", "https://m.example.com/cb", OaScope::UserInfo, "s1", false);
@@ -783,7 +785,7 @@ impl WechatClient {
     /// The QR image URL for a ticket (`cgi-bin/showqrcode` on the mp base), ticket encoded.
     ///
     /// ```
-    /// let client = wechat_auth::client::WechatClient::new();
+    /// let client = wechat_auth_client::WechatClient::new();
     /// assert_eq!(
     ///     client.showqrcode_url("gQH4+/a=="),
     ///     "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=gQH4%2B%2Fa%3D%3D",
@@ -817,7 +819,7 @@ fn require(name: &str, value: &str) -> Result<(), WechatError> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use wechat_auth::client::WechatClient;
+/// use wechat_auth_client::WechatClient;
 ///
 /// let client = WechatClient::builder()
 ///     .with_connect_timeout(Duration::from_secs(1))
@@ -825,7 +827,7 @@ fn require(name: &str, value: &str) -> Result<(), WechatError> {
 ///     .with_max_retries(3)
 ///     .with_retry_backoff(Duration::from_millis(50))
 ///     .build()?;
-/// # Ok::<(), wechat_auth::client::WechatError>(())
+/// # Ok::<(), wechat_auth_client::WechatError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct WechatClientBuilder {
@@ -859,11 +861,11 @@ impl WechatClientBuilder {
     /// The server API base (default `https://api.weixin.qq.com`). A path prefix is kept.
     ///
     /// ```
-    /// let c = wechat_auth::client::WechatClient::builder()
+    /// let c = wechat_auth_client::WechatClient::builder()
     ///     .with_api_base("http://127.0.0.1:9000/wechat")
     ///     .build()?;
     /// assert_eq!(c.api_base().as_str(), "http://127.0.0.1:9000/wechat/");
-    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// # Ok::<(), wechat_auth_client::WechatError>(())
     /// ```
     pub fn with_api_base(mut self, url: impl Into<String>) -> Self {
         self.api_base = BaseUrl::parse(&url.into());
@@ -873,11 +875,11 @@ impl WechatClientBuilder {
     /// The browser-facing base (default `https://open.weixin.qq.com`).
     ///
     /// ```
-    /// let c = wechat_auth::client::WechatClient::builder()
+    /// let c = wechat_auth_client::WechatClient::builder()
     ///     .with_open_base("http://127.0.0.1:9000")
     ///     .build()?;
     /// assert!(c.qrconnect_url("a", "r", "s", None).starts_with("http://127.0.0.1:9000/connect/"));
-    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// # Ok::<(), wechat_auth_client::WechatError>(())
     /// ```
     pub fn with_open_base(mut self, url: impl Into<String>) -> Self {
         self.open_base = BaseUrl::parse(&url.into());
@@ -887,11 +889,11 @@ impl WechatClientBuilder {
     /// The QR image base (default `https://mp.weixin.qq.com`).
     ///
     /// ```
-    /// let c = wechat_auth::client::WechatClient::builder()
+    /// let c = wechat_auth_client::WechatClient::builder()
     ///     .with_mp_base("http://127.0.0.1:9000")
     ///     .build()?;
     /// assert_eq!(c.showqrcode_url("T"), "http://127.0.0.1:9000/cgi-bin/showqrcode?ticket=T");
-    /// # Ok::<(), wechat_auth::client::WechatError>(())
+    /// # Ok::<(), wechat_auth_client::WechatError>(())
     /// ```
     pub fn with_mp_base(mut self, url: impl Into<String>) -> Self {
         self.mp_base = BaseUrl::parse(&url.into());
@@ -902,7 +904,7 @@ impl WechatClientBuilder {
     /// they are set and non-empty; others keep their current value.
     ///
     /// ```
-    /// let builder = wechat_auth::client::WechatClient::builder().with_bases_from_env();
+    /// let builder = wechat_auth_client::WechatClient::builder().with_bases_from_env();
     /// # let _ = builder;
     /// ```
     pub fn with_bases_from_env(self) -> Self {
@@ -923,9 +925,20 @@ impl WechatClientBuilder {
         self
     }
 
-    /// Sets the three base URLs to values already checked (the layer's configuration
-    /// checks them once, at `build`, and hands them over as they are).
-    pub(crate) fn with_base_urls(
+    /// Sets the three base URLs to values already checked with [`BaseUrl::parse`] (the
+    /// `wechat-auth` layer checks them once, when its configuration is built, and hands them
+    /// over as they are); `None` keeps the current one.
+    ///
+    /// ```
+    /// use wechat_auth_client::{BaseUrl, WechatClient};
+    ///
+    /// let api = BaseUrl::parse("http://127.0.0.1:9000/wechat")?;
+    /// let c = WechatClient::builder().with_base_urls(Some(api), None, None).build()?;
+    /// assert_eq!(c.api_base().as_str(), "http://127.0.0.1:9000/wechat/");
+    /// assert_eq!(c.open_base().as_str(), "https://open.weixin.qq.com/");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_base_urls(
         mut self,
         api: Option<BaseUrl>,
         open: Option<BaseUrl>,
@@ -947,7 +960,7 @@ impl WechatClientBuilder {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let b = wechat_auth::client::WechatClient::builder().with_connect_timeout(Duration::from_secs(1));
+    /// let b = wechat_auth_client::WechatClient::builder().with_connect_timeout(Duration::from_secs(1));
     /// # let _ = b;
     /// ```
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
@@ -960,7 +973,7 @@ impl WechatClientBuilder {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let b = wechat_auth::client::WechatClient::builder().with_timeout(Duration::from_secs(5));
+    /// let b = wechat_auth_client::WechatClient::builder().with_timeout(Duration::from_secs(5));
     /// # let _ = b;
     /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -971,7 +984,7 @@ impl WechatClientBuilder {
     /// How many times a temporary failure is retried (default 2, i.e. 3 attempts; 0 disables).
     ///
     /// ```
-    /// let b = wechat_auth::client::WechatClient::builder().with_max_retries(0);
+    /// let b = wechat_auth_client::WechatClient::builder().with_max_retries(0);
     /// # let _ = b;
     /// ```
     pub fn with_max_retries(mut self, retries: u32) -> Self {
@@ -984,7 +997,7 @@ impl WechatClientBuilder {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let b = wechat_auth::client::WechatClient::builder().with_retry_backoff(Duration::from_millis(20));
+    /// let b = wechat_auth_client::WechatClient::builder().with_retry_backoff(Duration::from_millis(20));
     /// # let _ = b;
     /// ```
     pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
@@ -995,7 +1008,7 @@ impl WechatClientBuilder {
     /// The `User-Agent` header (default `wechat-auth/<version>`).
     ///
     /// ```
-    /// let b = wechat_auth::client::WechatClient::builder().with_user_agent("my-app/1.0");
+    /// let b = wechat_auth_client::WechatClient::builder().with_user_agent("my-app/1.0");
     /// # let _ = b;
     /// ```
     pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
@@ -1012,7 +1025,7 @@ impl WechatClientBuilder {
     /// cannot be created.
     ///
     /// ```
-    /// use wechat_auth::client::{WechatClient, WechatError};
+    /// use wechat_auth_client::{WechatClient, WechatError};
     ///
     /// let err = WechatClient::builder().with_api_base("not a url").build().unwrap_err();
     /// assert!(matches!(err, WechatError::InvalidConfig(_)));
@@ -1057,17 +1070,33 @@ impl WechatClientBuilder {
 
 /// A WeChat base URL, checked once: absolute `http`/`https` with a host, no credentials, no
 /// query, no fragment; its path ends with `/` so endpoint paths join under it.
+///
+/// ```
+/// use wechat_auth_client::BaseUrl;
+///
+/// assert_eq!(BaseUrl::parse(" http://127.0.0.1:9/api ")?.as_url().as_str(), "http://127.0.0.1:9/api/");
+/// for bad in ["http://127.0.0.1:9/?x=1", "http://u:p@127.0.0.1:9", "http://127.0.0.1:9/#f", "ftp://h"] {
+///     assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+/// }
+/// # Ok::<(), wechat_auth_client::BaseUrlError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BaseUrl(Url);
+pub struct BaseUrl(Url);
 
-/// Why a base URL was refused (the text completes "the … base URL …").
+/// Why a base URL was refused (the text completes "the … base URL …", e.g. "must not have a
+/// query (?…)").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct BaseUrlError(String);
+pub struct BaseUrlError(String);
 
 impl BaseUrl {
     /// Parses and normalises `raw` (surrounding white space ignored).
-    pub(crate) fn parse(raw: &str) -> Result<Self, BaseUrlError> {
+    ///
+    /// # Errors
+    ///
+    /// [`BaseUrlError`] when `raw` is not an absolute `http`/`https` URL with a host, or has
+    /// credentials, a query or a fragment.
+    pub fn parse(raw: &str) -> Result<Self, BaseUrlError> {
         let invalid = |why: &str| Err(BaseUrlError(why.to_owned()));
         let mut url = match Url::parse(raw.trim()) {
             Ok(url) => url,
@@ -1093,6 +1122,11 @@ impl BaseUrl {
             url.set_path(&path);
         }
         Ok(Self(url))
+    }
+
+    /// The URL, its path ending with `/`.
+    pub fn as_url(&self) -> &Url {
+        &self.0
     }
 
     fn into_url(self) -> Url {
