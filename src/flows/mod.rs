@@ -1,5 +1,7 @@
-//! The login flows, one file per channel, and what they share: dispatch of the layer's
-//! endpoints and the mapping of every failure to a response a person or an app can act on.
+//! The login flows, one file per channel, and what they share: the route table the layer's
+//! endpoints are looked up in (each channel lists its own in a `routes()` function, [`route`],
+//! registered in [`ROUTES`] with one line), and the mapping of every failure to a response a
+//! person or an app can act on.
 //!
 //! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`;
 //!   the embedded QR `embed`, `embed.js` and the popup, `login?display=popup`).
