@@ -148,6 +148,9 @@
 //! [mobile app](docs::mobile_app) (bearer tokens, refresh),
 //! [mini program](docs::miniprogram) (login, phone numbers, website login by mini program
 //! code) and [relay](docs::relay) (one callback domain, many sites).
+//!
+//! For contributors, [adding a channel](docs::adding_a_channel): how a channel registers
+//! its routes, and every file a new channel touches today.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Guides, one per channel: the files under `docs/` in the repository, in the crate docs.
@@ -169,6 +172,8 @@ pub mod docs {
     pub mod miniprogram {}
     #[doc = include_str!("../docs/relay.md")]
     pub mod relay {}
+    #[doc = include_str!("../docs/adding-a-channel.md")]
+    pub mod adding_a_channel {}
 }
 
 #[doc(inline)]

@@ -90,6 +90,24 @@ pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>
     }
 }
 
+/// The account endpoints in the layer's route table: `GET`/`HEAD me`, `POST logout`,
+/// `POST refresh` (none reads a body).
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::route::{Path, Route, boxed};
+    static ROUTES: [Route; 3] = [
+        Route::read(Path::Exact("/me"), |c| {
+            boxed(async move { Ok(me(c.auth, c.req)) })
+        }),
+        Route::post(Path::Exact("/logout"), |c| {
+            boxed(async move { logout(c.auth, c.req).await })
+        }),
+        Route::post(Path::Exact("/refresh"), |c| {
+            boxed(async move { refresh(c.auth, c.req).await })
+        }),
+    ];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,6 +175,24 @@ pub(crate) async fn mobile(
     outcome_response(auth, &outcome)
 }
 
+/// This channel's endpoint in the layer's route table: `POST app`, a body of at most
+/// [`MAX_BODY`] bytes.
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::route::{Path, Route, boxed};
+    static ROUTES: [Route; 1] = [Route::post_body(Path::Exact("/app"), MAX_BODY, |c| {
+        boxed(async move {
+            mobile(
+                c.auth,
+                c.auth.client_ip(c.req),
+                signed_in(c.auth, c.req),
+                c.body,
+            )
+            .await
+        })
+    })];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,6 +190,23 @@ pub(crate) fn decrypt_mini_data(
     }
 }
 
+/// This channel's endpoint in the layer's route table: `POST miniprogram`, a body of at
+/// most [`super::app::MAX_BODY`] bytes.
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::route::{Path, Route, boxed};
+    static ROUTES: [Route; 1] = [Route::post_body(
+        Path::Exact("/miniprogram"),
+        super::app::MAX_BODY,
+        |c| {
+            boxed(async move {
+                let signed_in = super::app::signed_in(c.auth, c.req);
+                mini_program(c.auth, c.auth.client_ip(c.req), signed_in, c.body).await
+            })
+        },
+    )];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

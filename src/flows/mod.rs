@@ -1,5 +1,7 @@
-//! The login flows, one file per channel, and what they share: dispatch of the layer's
-//! endpoints and the mapping of every failure to a response a person or an app can act on.
+//! The login flows, one file per channel, and what they share: the route table the layer's
+//! endpoints are looked up in (each channel lists its own in a `routes()` function, [`route`],
+//! registered in [`ROUTES`] with one line), and the mapping of every failure to a response a
+//! person or an app can act on.
 //!
 //! - [`oauth`]: website QR login and Official Account web authorization (`login`, `callback`;
 //!   the embedded QR `embed`, `embed.js` and the popup, `login?display=popup`).
@@ -14,7 +16,7 @@ use std::sync::Arc;
 
 use axum_core::body::Body;
 use bytes::Bytes;
-use http::{Method, Request, Response, header, request::Parts};
+use http::{Request, Response, header, request::Parts};
 
 use crate::{engine::Engine, error::Failure};
 
@@ -24,6 +26,7 @@ pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
 pub(crate) mod relay;
+pub(crate) mod route;
 pub(crate) mod scan;
 
 /// A tiny view over a query string.
@@ -57,12 +60,24 @@ where
     // The one place a failure becomes a response: JSON for the API endpoints. (The browser
     // pages — login, callback, the scan page — answer with HTML pages that carry a link to
     // try again, rendered by the same `Failure`.)
-    tracing::Instrument::instrument(route(&auth, &parts, body, sub), span)
+    tracing::Instrument::instrument(serve(&auth, &parts, body, sub), span)
         .await
         .unwrap_or_else(|failure| failure.json())
 }
 
-async fn route<B>(
+/// The layer's endpoints: one line per channel, each listing its own routes. Order matters
+/// only where paths overlap (a channel lists its more specific `{id}` paths first).
+const ROUTES: &route::Table = &[
+    oauth::routes,
+    relay::routes,
+    account::routes,
+    scan::routes,
+    app::routes,
+    miniprogram::routes,
+    push::routes,
+];
+
+async fn serve<B>(
     auth: &Arc<Engine>,
     req: &Parts,
     body: B,
@@ -72,74 +87,18 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<axum_core::BoxError>,
 {
-    let read = matches!(req.method, Method::GET | Method::HEAD);
-    let post = req.method == Method::POST;
-    match sub {
-        "/login" if read => Ok(oauth::login(auth, req)),
-        "/callback" if read => Ok(oauth::callback(auth, req).await),
-        "/embed" if read => oauth::embed(auth, req),
-        "/embed.js" if read => Ok(oauth::embed_js(req)),
-        "/relay" if read => Ok(relay::relay(auth, req)),
-        "/me" if read => Ok(account::me(auth, req)),
-        "/logout" if post => account::logout(auth, req).await,
-        "/scan" if read => Ok(scan::page(auth, req)),
-        "/scan" if post => scan::start(auth, req).await,
-        "/app" if post => {
-            let body = read_body(auth, body, app::MAX_BODY).await?;
-            app::mobile(auth, auth.client_ip(req), app::signed_in(auth, req), body).await
-        }
-        "/miniprogram" if post => {
-            let body = read_body(auth, body, app::MAX_BODY).await?;
-            let signed_in = app::signed_in(auth, req);
-            miniprogram::mini_program(auth, auth.client_ip(req), signed_in, body).await
-        }
-        "/refresh" if post => account::refresh(auth, req).await,
-        "/miniprogram/scan" if post => {
-            let body = read_body(auth, body, app::MAX_BODY).await?;
-            scan::mini_program_answer(auth, auth.client_ip(req), body).await
-        }
-        "/miniprogram/scan/open" if post => {
-            let body = read_body(auth, body, app::MAX_BODY).await?;
-            scan::mini_program_open(auth, auth.client_ip(req), body).await
-        }
-        "/push" if read => Ok(push::verify(auth, req).await),
-        "/push" if post => {
-            let body = read_body(auth, body, push::MAX_BODY).await?;
-            Ok(push::receive(auth, req, body).await)
-        }
-        "/login" | "/callback" | "/me" => Err(Failure::MethodNotAllowed("GET, HEAD")),
-        "/logout"
-        | "/app"
-        | "/miniprogram"
-        | "/refresh"
-        | "/miniprogram/scan"
-        | "/miniprogram/scan/open" => Err(Failure::MethodNotAllowed("POST")),
-        "/scan" | "/push" => Err(Failure::MethodNotAllowed("GET, HEAD, POST")),
-        "/embed" | "/embed.js" => Err(Failure::MethodNotAllowed("GET, HEAD")),
-        "/relay" => Err(Failure::MethodNotAllowed("GET, HEAD")),
-        _ => match sub.strip_prefix("/scan/") {
-            Some(rest) if rest.ends_with("/confirm") && (read || post) => {
-                let id = rest.trim_end_matches("/confirm");
-                if post {
-                    let body = read_body(auth, body, scan::MAX_CONFIRM_FORM).await?;
-                    Ok(scan::confirm_answer(auth, req, id, body).await)
-                } else {
-                    Ok(scan::confirm_page(auth, req, id).await)
-                }
-            }
-            Some(rest) if read => {
-                if let Some(id) = rest.strip_suffix("/qr.svg") {
-                    scan::image(auth, req, id).await
-                } else if let Some(id) = rest.strip_suffix("/code.png") {
-                    scan::mini_program_code(auth, req, id).await
-                } else {
-                    scan::status(auth, req, rest).await
-                }
-            }
-            Some(_) => Err(Failure::MethodNotAllowed("GET, HEAD")),
-            None => Err(Failure::NotFound("no such WeChat login endpoint")),
-        },
-    }
+    let (route, id) = route::find(ROUTES, sub, &req.method)?;
+    let body = match route.body {
+        route::ReadBody::No => Bytes::new(),
+        route::ReadBody::UpTo(limit) => read_body(auth, body, limit).await?,
+    };
+    (route.handler)(route::Call {
+        auth,
+        req,
+        id,
+        body,
+    })
+    .await
 }
 
 /// Reads a request body of at most `limit` bytes, within the configured body deadline

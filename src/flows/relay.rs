@@ -166,6 +166,15 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
     Ok(url)
 }
 
+/// This channel's endpoint in the layer's route table: `GET`/`HEAD relay`.
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::route::{Path, Route, boxed};
+    static ROUTES: [Route; 1] = [Route::read(Path::Exact("/relay"), |c| {
+        boxed(async move { Ok(relay(c.auth, c.req)) })
+    })];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

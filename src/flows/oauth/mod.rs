@@ -582,6 +582,27 @@ fn refused_page(auth: &Engine, lang: Language, message: &str, answer: Answer) ->
     )
 }
 
+/// This channel's endpoints in the layer's route table: `login`, `callback`, `embed`,
+/// `embed.js` (all `GET`/`HEAD`).
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::route::{Path, Route, boxed};
+    static ROUTES: [Route; 4] = [
+        Route::read(Path::Exact("/login"), |c| {
+            boxed(async move { Ok(login(c.auth, c.req)) })
+        }),
+        Route::read(Path::Exact("/callback"), |c| {
+            boxed(async move { Ok(callback(c.auth, c.req).await) })
+        }),
+        Route::read(Path::Exact("/embed"), |c| {
+            boxed(async move { embed(c.auth, c.req) })
+        }),
+        Route::read(Path::Exact("/embed.js"), |c| {
+            boxed(async move { Ok(embed_js(c.req)) })
+        }),
+    ];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

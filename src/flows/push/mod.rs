@@ -393,6 +393,21 @@ impl Reply {
     }
 }
 
+/// This channel's endpoints in the layer's route table: `GET`/`HEAD push` (verification)
+/// and `POST push` (a body of at most [`MAX_BODY`] bytes).
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::route::{Path, Route, boxed};
+    static ROUTES: [Route; 2] = [
+        Route::read(Path::Exact("/push"), |c| {
+            boxed(async move { Ok(verify(c.auth, c.req).await) })
+        }),
+        Route::post_body(Path::Exact("/push"), MAX_BODY, |c| {
+            boxed(async move { Ok(receive(c.auth, c.req, c.body).await) })
+        }),
+    ];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

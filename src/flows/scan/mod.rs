@@ -797,6 +797,55 @@ async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> 
     Ok(res)
 }
 
+/// This channel's endpoints in the layer's route table: the page and the start (`scan`),
+/// the mini program's answers (`miniprogram/scan`, `miniprogram/scan/open`), and per scan
+/// id the phone's confirmation, the QR image, the mini program code and the status. The
+/// `{id}` paths with a suffix come before the bare `scan/{id}`, which matches them all.
+pub(crate) fn routes() -> &'static [super::route::Route] {
+    use super::app::MAX_BODY;
+    use super::route::{Path, Route, boxed};
+    const fn id(after: &'static str) -> Path {
+        Path::Id {
+            before: "/scan/",
+            after,
+        }
+    }
+    // `scan/ID/confirm/confirm` has always confirmed `ID`: kept as it was.
+    fn confirm_id(id: &str) -> &str {
+        id.trim_end_matches("/confirm")
+    }
+    static ROUTES: [Route; 9] = [
+        Route::read(Path::Exact("/scan"), |c| {
+            boxed(async move { Ok(page(c.auth, c.req)) })
+        }),
+        Route::post(Path::Exact("/scan"), |c| {
+            boxed(async move { start(c.auth, c.req).await })
+        }),
+        Route::post_body(Path::Exact("/miniprogram/scan"), MAX_BODY, |c| {
+            boxed(async move { mini_program_answer(c.auth, c.auth.client_ip(c.req), c.body).await })
+        }),
+        Route::post_body(Path::Exact("/miniprogram/scan/open"), MAX_BODY, |c| {
+            boxed(async move { mini_program_open(c.auth, c.auth.client_ip(c.req), c.body).await })
+        }),
+        Route::read(id("/confirm"), |c| {
+            boxed(async move { Ok(confirm_page(c.auth, c.req, confirm_id(c.id)).await) })
+        }),
+        Route::post_body(id("/confirm"), MAX_CONFIRM_FORM, |c| {
+            boxed(async move { Ok(confirm_answer(c.auth, c.req, confirm_id(c.id), c.body).await) })
+        }),
+        Route::read(id("/qr.svg"), |c| {
+            boxed(async move { image(c.auth, c.req, c.id).await })
+        }),
+        Route::read(id("/code.png"), |c| {
+            boxed(async move { mini_program_code(c.auth, c.req, c.id).await })
+        }),
+        Route::read(id(""), |c| {
+            boxed(async move { status(c.auth, c.req, c.id).await })
+        }),
+    ];
+    &ROUTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
