@@ -1,7 +1,7 @@
-//! One failure type for every endpoint the layer serves, and the one place that turns a
-//! failure into a response: status, machine code, Chinese and English text, log level and
-//! `Retry-After` all come from [`Failure::describe`], and [`Failure::json`] /
-//! [`Failure::page`] render it.
+//! One failure type for every endpoint the layer serves, described in one place: status,
+//! machine code, Chinese and English text, log level and `Retry-After` all come from
+//! [`Failure::describe`]; [`crate::render`] turns the description into a response (JSON, an
+//! error page, a popup's message, a push answer) and logs it.
 //!
 //! Flows return `Result<Response, Failure>`; the dispatcher renders a failure once, as JSON
 //! or (for the browser pages) as HTML with a link to try again. Public error types that
@@ -9,17 +9,11 @@
 
 use std::{borrow::Cow, sync::Arc};
 
-use axum_core::body::Body;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::StatusCode;
 
 use wechat_auth_client::{ErrorKind, WechatError};
 
-use crate::{
-    limit::Exceeded,
-    pages::{Language, Markup, Page, PageKind, Pages},
-    respond,
-    store::StoreError,
-};
+use crate::{limit::Exceeded, store::StoreError};
 
 /// Why a request to one of the layer's endpoints could not be served. Cheap to clone
 /// (shared by every caller of one exchange).
@@ -84,6 +78,35 @@ pub(crate) enum Failure {
     /// WeChat answered 45009 to `qrcode/create`: the account's daily quota is reached;
     /// seconds until WeChat's next day (Beijing time).
     ScanQuotaReached(u64),
+    /// A request to the push URL (from WeChat's push servers, or posing as them) that is
+    /// not served: they read the status and retry on anything but `success`.
+    Push(PushRefusal),
+}
+
+/// Why a request to the push URL was not served.
+#[derive(Clone, Debug)]
+pub(crate) enum PushRefusal {
+    /// A signature, the timestamp, the ciphertext or the appid is wrong, or the signed query
+    /// was used before (`403`): the error, and what to check.
+    Forged {
+        /// What failed (never the body).
+        error: String,
+        /// Which setting to check.
+        hint: &'static str,
+    },
+    /// Not a push in the console's format (`400`): the error, and what to check.
+    Malformed {
+        /// What failed (never the body).
+        error: String,
+        /// Which setting to check.
+        hint: &'static str,
+    },
+    /// The body is not UTF-8 (`400`).
+    NotUtf8,
+    /// No push URL is configured (`404`).
+    Off,
+    /// The store could not record the push (`503`): WeChat sends it again.
+    StoreDown(String),
 }
 
 impl From<WechatError> for Failure {
@@ -314,6 +337,7 @@ impl Failure {
                         .into(),
                 )
             },
+            Self::Push(refusal) => push(refusal),
             Self::MethodNotAllowed(_) => d(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -323,6 +347,8 @@ impl Failure {
         };
         out.retry_after = match (self, out.status) {
             // Whole seconds, rounded up to a few steps (the header value is static).
+            // WeChat's push servers keep their own schedule.
+            (Self::Push(_), _) => None,
             (Self::ScanLimited(secs), _) => Some(match secs {
                 0..=1 => "1",
                 2..=5 => "5",
@@ -336,88 +362,55 @@ impl Failure {
         };
         out
     }
+}
 
-    fn log(&self, d: &Description) {
-        use tracing::Level;
-        match d.level {
-            Level::ERROR => tracing::error!(error = %self, "WeChat refused the configuration"),
-            Level::WARN => tracing::warn!(error = %self, "WeChat call failed"),
-            Level::DEBUG | Level::TRACE => tracing::debug!(error = %self, code = d.code),
-            _ => tracing::info!(error = d.code, "request refused"),
-        }
-    }
-
-    /// Headers every rendering carries: `Retry-After`, `Allow`, `Connection: close`.
-    fn finish(&self, d: &Description, res: &mut Response<Body>) {
-        let headers = res.headers_mut();
-        if let Some(secs) = d.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
-        }
-        match self {
-            Self::MethodNotAllowed(allow) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            // A client that trickles its body must not keep the connection.
-            Self::BodyTimeout => {
-                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            // Until the next day: not one of the static steps.
-            Self::ScanBudgetSpent(secs) | Self::ScanQuotaReached(secs) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from((*secs).max(1)));
-            }
-            _ => {}
-        }
-    }
-
-    /// A JSON answer for an app: `{"error": code, "message": …}`.
-    pub(crate) fn json(&self) -> Response<Body> {
-        let d = self.describe();
-        self.log(&d);
-        let mut res = respond::json_error(d.status, d.code, &d.en);
-        self.finish(&d, &mut res);
-        res
-    }
-
-    /// The error page for a person, rendered by the site's [`Pages`] in `language`, with a
-    /// link to try again.
-    pub(crate) fn page(
-        &self,
-        pages: &dyn Pages,
-        language: Language,
-        retry: Option<&str>,
-    ) -> Response<Body> {
-        let d = self.describe();
-        self.log(&d);
-        let page = self.page_content(&d, language, retry);
-        let mut res = respond::html(d.status, crate::pages::render(pages, &page));
-        self.finish(&d, &mut res);
-        res
-    }
-
-    /// What the error page says: the description in the visitor's language (a Chinese page
-    /// carries the English too).
-    pub(crate) fn page_content<'d>(
-        &self,
-        d: &'d Description,
-        language: Language,
-        retry: Option<&str>,
-    ) -> Page<'d> {
-        let page = match language {
-            Language::En => Page::new(PageKind::Error, language, "Login failed", "Login failed")
-                .with_text(&d.en),
-            _ => Page::new(
-                PageKind::Error,
-                language,
-                "登录失败 · Login failed",
-                "登录失败",
-            )
-            .with_text(&d.zh)
-            .with_note(&d.en),
-        };
-        page.status(d.status)
-            .code(d.code)
-            .retry(retry)
-            .compose(Markup::default(), Markup::default())
+/// How a refused push is answered: the English text is the plain-text body WeChat reads.
+fn push(refusal: &PushRefusal) -> Description {
+    use tracing::Level;
+    let (status, code, zh, en, level) = match refusal {
+        PushRefusal::Forged { .. } => (
+            StatusCode::FORBIDDEN,
+            "push_forged",
+            "推送签名无效。",
+            "invalid signature",
+            Level::WARN,
+        ),
+        PushRefusal::Malformed { .. } => (
+            StatusCode::BAD_REQUEST,
+            "push_malformed",
+            "推送格式有误。",
+            "malformed push",
+            Level::WARN,
+        ),
+        PushRefusal::NotUtf8 => (
+            StatusCode::BAD_REQUEST,
+            "push_malformed",
+            "推送内容不是 UTF-8。",
+            "body is not UTF-8",
+            Level::WARN,
+        ),
+        PushRefusal::Off => (
+            StatusCode::NOT_FOUND,
+            "push_not_configured",
+            "未配置推送。",
+            "push is not configured",
+            Level::INFO,
+        ),
+        PushRefusal::StoreDown(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            BUSY_ZH,
+            "try again",
+            Level::ERROR,
+        ),
+    };
+    Description {
+        status,
+        code,
+        zh: zh.into(),
+        en: en.into(),
+        level,
+        retry_after: None,
     }
 }
 
@@ -493,6 +486,10 @@ impl std::fmt::Display for Failure {
             Self::Store(e) => e.fmt(f),
             Self::CodeRefused(errcode) => write!(f, "WeChat refused this code before ({errcode})"),
             Self::TokenProvider(e) => write!(f, "the token provider failed: {e}"),
+            Self::Push(
+                PushRefusal::Forged { error, .. } | PushRefusal::Malformed { error, .. },
+            ) => f.write_str(error),
+            Self::Push(PushRefusal::StoreDown(e)) => write!(f, "the store is unavailable: {e}"),
             other => f.write_str(other.describe().code),
         }
     }
@@ -665,65 +662,6 @@ mod tests {
         assert_eq!(
             format!("{:?}", MiniDataError::WrongApp),
             "the data's watermark names another appid (MiniDataError::WrongApp)"
-        );
-    }
-
-    #[test]
-    fn every_failure_has_one_description_and_the_renderings_agree() {
-        let all = [
-            Failure::BadRequest("x".into()),
-            Failure::StateMismatch,
-            Failure::ChannelOff("website"),
-            Failure::Busy,
-            Failure::CodeRefused(40029),
-            Failure::TooMany(Exceeded::InFlight),
-            Failure::TooMany(Exceeded::Failures),
-            Failure::CodeUsed,
-            Failure::Cancelled,
-            Failure::Denied,
-            Failure::SdkError(-1),
-            Failure::Refused("no".into()),
-            Failure::SnapshotUser,
-            Failure::CrossOrigin("logout must come from this site"),
-            Failure::NotFound("no such scan"),
-            Failure::NotYourScan,
-            Failure::ScanTaken,
-            Failure::TooLarge,
-            Failure::BadBody,
-            Failure::BodyTimeout,
-            Failure::MethodNotAllowed("POST"),
-        ];
-        for f in all {
-            let d = f.describe();
-            assert!(
-                d.status.is_client_error() || d.status.is_server_error(),
-                "{f:?}"
-            );
-            assert!(!d.zh.is_empty() && !d.en.is_empty(), "{f:?}");
-            let (json, html) = (
-                f.json(),
-                f.page(
-                    &crate::pages::DefaultPages,
-                    Language::Zh,
-                    Some("/auth/wechat/login"),
-                ),
-            );
-            assert_eq!((json.status(), html.status()), (d.status, d.status));
-            assert_eq!(
-                json.headers().get(header::RETRY_AFTER),
-                html.headers().get(header::RETRY_AFTER)
-            );
-        }
-        let res = Failure::MethodNotAllowed("GET, HEAD").json();
-        assert_eq!(res.headers()[header::ALLOW], "GET, HEAD");
-        assert_eq!(
-            Failure::BodyTimeout.json().headers()[header::CONNECTION],
-            "close"
-        );
-        assert_eq!(Failure::Busy.json().headers()[header::RETRY_AFTER], "5");
-        assert_eq!(
-            Failure::TooMany(Exceeded::InFlight).json().headers()[header::RETRY_AFTER],
-            "60"
         );
     }
 }

@@ -34,7 +34,7 @@ use axum_core::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, header, request::Parts};
+use http::request::Parts;
 
 use crate::{
     engine::Engine,
@@ -114,22 +114,10 @@ impl Unauthenticated {
 
 impl IntoResponse for Unauthenticated {
     fn into_response(self) -> Response {
-        let mut res = (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            self.body.unwrap_or_else(|| {
-                Bytes::from_static(
-                    br#"{"error":"unauthenticated","login_url":"/auth/wechat/login"}"#,
-                )
-            }),
-        )
-            .into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        res
+        let body = self.body.unwrap_or_else(|| {
+            Bytes::from_static(br#"{"error":"unauthenticated","login_url":"/auth/wechat/login"}"#)
+        });
+        crate::render::unauthenticated(body, false)
     }
 }
 

@@ -195,6 +195,7 @@ pub mod pages;
 pub use wechat_auth_mock as mock;
 pub mod push;
 mod redirect;
+mod render;
 mod respond;
 mod session;
 pub mod store;

@@ -3,7 +3,7 @@
 //! there is none.
 
 use axum_core::body::Body;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::Engine;
 use crate::respond::QUERY_VALUE;
@@ -173,15 +173,7 @@ impl Engine {
     /// `401` JSON with `WWW-Authenticate: Bearer` and where to log in.
     pub(crate) fn unauthenticated_json(&self, invalid_bearer: bool) -> Response<Body> {
         // Rendered once: this answer is the hot path of unauthenticated API traffic.
-        let mut res = respond::json_bytes(StatusCode::UNAUTHORIZED, self.unauthenticated.clone());
-        let challenge = if invalid_bearer {
-            HeaderValue::from_static(r#"Bearer error="invalid_token""#)
-        } else {
-            HeaderValue::from_static("Bearer")
-        };
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, challenge);
-        res
+        crate::render::unauthenticated(self.unauthenticated.clone(), invalid_bearer)
     }
 }
 
@@ -301,6 +293,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
     #[test]
     fn public_paths_match_exact_and_folders() {
         use crate::config::PublicPath;

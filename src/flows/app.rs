@@ -208,7 +208,7 @@ mod tests {
             r#"{"code":"a b"}"#,
             "not json",
         ] {
-            let res = read_code(&Bytes::from(body)).map_err(|f| f.json());
+            let res = read_code(&Bytes::from(body)).map_err(|f| crate::render::json(&f));
             assert_eq!(res.unwrap_err().status(), 400, "{body}");
         }
         let ok = read_code(&Bytes::from(r#"{"code":"abc123","state":"s"}"#));

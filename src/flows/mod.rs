@@ -57,12 +57,12 @@ where
 {
     let (parts, body) = req.into_parts();
     let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %parts.method);
-    // The one place a failure becomes a response: JSON for the API endpoints. (The browser
-    // pages — login, callback, the scan page — answer with HTML pages that carry a link to
-    // try again, rendered by the same `Failure`.)
+    // A failure left over is answered as JSON (the API endpoints). The browser pages —
+    // login, callback, the scan page — answer with HTML pages that carry a link to try
+    // again; both through the one renderer, `crate::render`.)
     tracing::Instrument::instrument(serve(&auth, &parts, body, sub), span)
         .await
-        .unwrap_or_else(|failure| failure.json())
+        .unwrap_or_else(|failure| crate::render::json(&failure))
 }
 
 /// The layer's endpoints: one line per channel, each listing its own routes. Order matters

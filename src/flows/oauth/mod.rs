@@ -91,7 +91,13 @@ pub(crate) fn error_page(
     failure: &Failure,
     retry: Option<&str>,
 ) -> Response<Body> {
-    failure.page(&*auth.config().pages, language(auth, req), retry)
+    crate::render::page(
+        failure,
+        &*auth.config().pages,
+        language(auth, req),
+        retry,
+        respond::Framing::None,
+    )
 }
 
 /// The login that asks the Official Account user for the profile (`snsapi_userinfo`) and
@@ -334,7 +340,13 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let fail = |e: &Failure, retry: Option<&str>| match answer {
         Answer::Popup => popup::failure(auth, lang, e, None),
         Answer::Frame => popup::in_frame_failure(auth, lang, e, retry),
-        Answer::Redirect => e.page(&*auth.config().pages, lang, retry),
+        Answer::Redirect => crate::render::page(
+            e,
+            &*auth.config().pages,
+            lang,
+            retry,
+            respond::Framing::None,
+        ),
     };
     let state = q.get("state").unwrap_or("");
     let code = q.get("code").filter(|c| !c.is_empty());

@@ -159,35 +159,12 @@ pub(crate) fn failure(
     failure: &Failure,
     nonce: Option<&str>,
 ) -> Response<Body> {
-    let d = failure.describe();
-    let text = match lang {
-        Language::En => d.en.as_ref(),
-        _ => d.zh.as_ref(),
-    };
-    tracing::info!(error = d.code, "login in a popup failed");
-    let page = Page::new(
-        PageKind::PopupResult,
+    crate::render::popup(
+        failure,
         lang,
-        lang.pick("登录失败 · Login failed", "Login failed"),
-        lang.pick("登录失败", "Login failed"),
+        closing_note(lang),
+        |status, page, message| popup_page(auth, status, page, with_nonce(message, nonce), None),
     )
-    .with_text(text)
-    .with_note(closing_note(lang))
-    .code(d.code);
-    let message = with_nonce(
-        serde_json::json!({
-            "type": "wechat-auth", "ok": false, "code": d.code, "message": text,
-        }),
-        nonce,
-    );
-    let mut res = popup_page(auth, d.status, page, message, None);
-    if let Some(secs) = d.retry_after {
-        res.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static(secs),
-        );
-    }
-    res
 }
 
 /// Logged in inside the embedded QR's iframe: move the top window to `return_to`, which
@@ -224,19 +201,11 @@ pub(crate) fn in_frame_failure(
     failure: &Failure,
     retry: Option<&str>,
 ) -> Response<Body> {
-    let d = failure.describe();
-    tracing::info!(error = d.code, "login in the embedded QR's frame failed");
-    let page = failure.page_content(&d, lang, retry);
-    let mut res = respond::html_framed(
-        d.status,
-        pages::render(&*auth.config().pages, &page),
+    crate::render::page(
+        failure,
+        &*auth.config().pages,
+        lang,
+        retry,
         respond::Framing::InOwnFrame,
-    );
-    if let Some(secs) = d.retry_after {
-        res.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static(secs),
-        );
-    }
-    res
+    )
 }

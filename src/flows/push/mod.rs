@@ -32,6 +32,7 @@ use sha1::{Digest as _, Sha1};
 
 use crate::{
     engine::Engine,
+    error::{Failure, PushRefusal},
     push::{OpenedPush, PushError, PushFormat, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
     store::keys::Key,
 };
@@ -63,7 +64,8 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
 
 /// The answer to a push that fails its checks: `403` when a signature, the timestamp, the
 /// ciphertext or the appid is wrong (or the query was used before), `400` when the request
-/// is malformed. Logged at `warn` with what to check; the body is never logged.
+/// is malformed. Rendered (and logged at `warn` with what to check; the body is never
+/// logged) by [`crate::render::push`].
 fn rejected(e: &PushError) -> Response<Body> {
     let hint = match e {
         PushError::BadSignature => {
@@ -91,8 +93,8 @@ fn rejected(e: &PushError) -> Response<Body> {
         }
         _ => "a malformed push request",
     };
-    tracing::warn!(error = %e, hint, "push refused");
-    match e {
+    let error = e.to_string();
+    crate::render::push(&Failure::Push(match e {
         PushError::BadSignature
         | PushError::StaleTimestamp
         | PushError::Replayed
@@ -100,14 +102,20 @@ fn rejected(e: &PushError) -> Response<Body> {
         | PushError::NotEncrypted
         | PushError::BadBase64
         | PushError::BadPadding
-        | PushError::BadLength => text(StatusCode::FORBIDDEN, "invalid signature"),
-        _ => text(StatusCode::BAD_REQUEST, "malformed push"),
-    }
+        | PushError::BadLength => PushRefusal::Forged { error, hint },
+        _ => PushRefusal::Malformed { error, hint },
+    }))
 }
 
-fn store_down() -> Response<Body> {
-    // WeChat re-sends on anything but `success`; nothing was changed.
-    text(StatusCode::SERVICE_UNAVAILABLE, "try again")
+/// The store could not record the push: `503`, WeChat re-sends on anything but `success`;
+/// nothing was changed.
+fn store_down(e: &impl std::fmt::Display) -> Response<Body> {
+    crate::render::push(&Failure::Push(PushRefusal::StoreDown(e.to_string())))
+}
+
+/// No push URL is configured: `404`.
+fn push_off() -> Response<Body> {
+    crate::render::push(&Failure::Push(PushRefusal::Off))
 }
 
 /// The current Unix time in seconds.
@@ -203,7 +211,7 @@ fn signed_and_fresh(
 /// otherwise be accepted with any body. The same check again is answered the same way.
 pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
     let Some(crypto) = auth.push_crypto() else {
-        return text(StatusCode::NOT_FOUND, "push is not configured");
+        return push_off();
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
     let (timestamp, nonce) = match signed_and_fresh(crypto, &query) {
@@ -219,10 +227,7 @@ pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
     match remember(auth, &memo).await {
         Ok(Seen::First | Seen::Again) => {}
         Ok(Seen::Forged) => return rejected(&PushError::Replayed),
-        Err(e) => {
-            tracing::error!(error = %e, "store unavailable while checking a push URL");
-            return store_down();
-        }
+        Err(e) => return store_down(&e),
     }
     let mut res = Response::new(Body::from(echostr));
     res.headers_mut().insert(
@@ -235,11 +240,10 @@ pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
 /// `POST PREFIX/push`: an event or message from WeChat.
 pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Response<Body> {
     let Some(crypto) = auth.push_crypto() else {
-        return text(StatusCode::NOT_FOUND, "push is not configured");
+        return push_off();
     };
     let Ok(doc) = std::str::from_utf8(&body) else {
-        tracing::warn!(hint = "the body must be UTF-8 XML or JSON", "push refused");
-        return text(StatusCode::BAD_REQUEST, "body is not UTF-8");
+        return crate::render::push(&Failure::Push(PushRefusal::NotUtf8));
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
     let (timestamp, nonce) = match signed_and_fresh(crypto, &query) {
@@ -264,10 +268,7 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
             return text(StatusCode::OK, "success");
         }
         Ok(Seen::Forged) => return rejected(&PushError::Replayed),
-        Err(e) => {
-            tracing::error!(error = %e, "store unavailable while checking a push");
-            return store_down();
-        }
+        Err(e) => return store_down(&e),
     }
     let scene = match opened.message.scan_scene() {
         Some(scene) => super::scan::login_scene(auth, scene).await,

@@ -130,10 +130,12 @@ fn page_url(auth: &Engine, id: &str) -> String {
 /// A failure as the site's error page, in the visitor's language.
 fn html_err(auth: &Engine, req: &Parts, f: Failure) -> Response<Body> {
     let cfg = auth.config();
-    f.page(
+    crate::render::page(
+        &f,
         &*cfg.pages,
         crate::pages::Language::of(cfg.language, &req.headers),
         None,
+        respond::Framing::None,
     )
 }
 

@@ -10,7 +10,13 @@ pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
         Ok(via) => via,
         Err(e) => {
             let lang = crate::pages::Language::of(auth.config().language, &req.headers);
-            return e.page(&*auth.config().pages, lang, None);
+            return crate::render::page(
+                &e,
+                &*auth.config().pages,
+                lang,
+                None,
+                respond::Framing::None,
+            );
         }
     };
     let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
