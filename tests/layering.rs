@@ -1601,3 +1601,29 @@ fn the_core_naming_a_channel_is_found() {
         ]
     );
 }
+
+#[test]
+fn paths_through_the_roots_re_exports_are_found() {
+    let t = tree(&[
+        (
+            "lib.rs",
+            "mod a; mod b; pub mod m; pub use a::{X, Y as Z}; pub use ext::W; \
+             pub use ext as e; pub use m as mm; use a::Hidden;",
+        ),
+        ("a.rs", "pub struct X; pub struct Y; pub struct Hidden;"),
+        ("m.rs", "pub struct M;"),
+        (
+            "b.rs",
+            "use crate::{X, a::Y}; fn f() { crate::Z::new(); let _ = crate::W; } \
+             use crate::e::Q; use crate::mm::M; use crate::Hidden; use crate::a::X as _;",
+        ),
+    ]);
+    assert_eq!(
+        t.imports_through_root_re_exports(),
+        vec![
+            "src/b.rs names crate::W: name it ext::W".to_owned(),
+            "src/b.rs names crate::X: name it crate::a::X".to_owned(),
+            "src/b.rs names crate::Z: name it crate::a::Y".to_owned(),
+        ]
+    );
+}
