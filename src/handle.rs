@@ -25,11 +25,11 @@ use http::{StatusCode, request::Parts};
 use wechat_auth_client::PhoneNumber;
 
 use crate::{
-    WechatUser,
     engine::{Engine, Profile},
     error::HandleError,
     extract::RequestAuth,
     flows::{miniprogram, oauth},
+    user::WechatUser,
 };
 
 /// Access to the layer from a handler: the signed-in user's WeChat profile (kept
@@ -108,7 +108,7 @@ impl WechatHandle {
     /// Whether `user` signed in through the Official Account under the adaptive scope, so
     /// that a `snsapi_userinfo` consent would give the profile.
     fn consent_may_help(&self, user: &WechatUser) -> bool {
-        user.channel == crate::Channel::OfficialAccount
+        user.channel == crate::user::Channel::OfficialAccount
             && self
                 .auth
                 .config()

@@ -21,7 +21,7 @@
 //!
 //! For every request the guard reads the session (a `Bearer` token, else the session cookie),
 //! verifies it locally (HMAC, no store and no network for a valid JWT), checks the in-process
-//! deny-list, and attaches the user for the [`WechatUser`](crate::WechatUser) extractor.
+//! deny-list, and attaches the user for the [`WechatUser`](crate::user::WechatUser) extractor.
 //! Without a valid session, a protected path answers a browser navigation with a `302` into
 //! the login and anything else with `401` JSON.
 
@@ -41,7 +41,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    WechatConfig,
+    config::WechatConfig,
     engine::{Engine, Found},
     extract::RequestAuth,
     flows,
@@ -60,7 +60,7 @@ enum Mode {
 /// every other path: the session (a `Bearer` token, else the session cookie) is verified
 /// locally — HMAC, no store and no network for a valid JWT — and checked against the
 /// in-process deny-list, then the user is attached for the
-/// [`WechatUser`](crate::WechatUser) extractor. Without a valid session a protected path
+/// [`WechatUser`](crate::user::WechatUser) extractor. Without a valid session a protected path
 /// answers a browser navigation with a `302` into the login and anything else with `401`
 /// JSON. Use `.layer(…)`, not `.route_layer(…)`, so the endpoints are reachable.
 ///

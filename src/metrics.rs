@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use ::metrics::{counter, describe_counter, describe_histogram, histogram};
 
-use crate::WechatUser;
+use crate::user::WechatUser;
 
 /// Logins, by `channel` and `outcome`.
 pub const LOGINS: &str = "wechat_auth_logins_total";
@@ -163,7 +163,7 @@ pub(crate) fn guard(decision: Guard) {
 }
 
 /// A session was issued to `user`: a login, unless it is the `refresh` of a native one.
-pub(crate) fn session_issued(channel: crate::Channel, refresh: bool) {
+pub(crate) fn session_issued(channel: crate::user::Channel, refresh: bool) {
     if !refresh {
         counter!(LOGINS, "channel" => channel.as_str(), "outcome" => "ok").increment(1);
     }

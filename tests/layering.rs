@@ -400,12 +400,54 @@ struct Ref {
     to: ModPath,
     file: String,
     path: String,
+    /// The absolute path as the file spells it, before following re-exports.
+    named: ModPath,
 }
 
 /// The modules of a source tree and who names whom.
 struct Tree {
     modules: BTreeSet<ModPath>,
     refs: Vec<Ref>,
+    /// What the root's top-level `pub use`s bind: name → the path it stands for
+    /// (`Secret` → `wechat_auth_client::Secret`, `client` → `wechat_auth_client`).
+    root_re_exports: BTreeMap<String, Vec<String>>,
+}
+
+/// The names a crate root's top-level `pub use` declarations bind, with the path each
+/// stands for (relative to the root; an extern crate's path starts with its name).
+fn pub_uses(src: &str) -> BTreeMap<String, Vec<String>> {
+    let toks = tokenize(&strip(src));
+    let mut out = BTreeMap::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < toks.len() {
+        match &toks[i] {
+            Tok::Open => depth += 1,
+            Tok::Close => depth = depth.saturating_sub(1),
+            Tok::Ident(w) if w == "pub" && depth == 0 && is_ident(toks.get(i + 1), "use") => {
+                if let Some(Tok::Ident(first)) = toks.get(i + 2) {
+                    let mut prefix = if first == "crate" {
+                        Vec::new()
+                    } else {
+                        vec![first.clone()]
+                    };
+                    let mut j = i + 3;
+                    let mut found = Vec::new();
+                    parse_tree(&toks, &mut j, &mut prefix, &mut found);
+                    for (path, binds) in found {
+                        if let Some(name) = binds {
+                            out.insert(name, path);
+                        }
+                    }
+                    i = j;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
 }
 
 impl Tree {
@@ -478,10 +520,50 @@ impl Tree {
                     to: deepest(&path),
                     file: format!("{src_dir}/{rel}"),
                     path: shown,
+                    named: n.path.clone(),
                 });
             }
         }
-        Tree { modules, refs }
+        let root_re_exports = files
+            .iter()
+            .find(|(p, _)| *p == "lib.rs")
+            .map(|(_, src)| pub_uses(src))
+            .unwrap_or_default();
+        Tree {
+            modules,
+            refs,
+            root_re_exports,
+        }
+    }
+
+    /// Paths in files other than the root that reach an item through one of the root's
+    /// `pub use` re-exports (`crate::Secret`, `crate::WechatUser`) instead of the module
+    /// (or crate) that defines it, which hides the real dependency from the checks above.
+    /// Re-exported modules (`crate::client`, an extern crate) are not items and are fine.
+    fn imports_through_root_re_exports(&self) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for r in &self.refs {
+            let Some(name) = r.named.first() else {
+                continue;
+            };
+            if r.from.is_empty() {
+                continue;
+            }
+            let Some(target) = self.root_re_exports.get(name) else {
+                continue;
+            };
+            // A re-exported module: a module of this tree, or an extern crate itself.
+            if target.len() < 2 || self.modules.contains(target) {
+                continue;
+            }
+            let real = if self.modules.contains(&target[..1]) {
+                format!("crate::{}", target.join("::"))
+            } else {
+                target.join("::")
+            };
+            out.insert(format!("{} names crate::{name}: name it {real}", r.file));
+        }
+        out.into_iter().collect()
     }
 
     /// Every `.rs` file of the library under `src` (`src_dir` is how reports name it). A
@@ -1017,6 +1099,24 @@ fn src_follows_the_layering_rule() {
 }
 
 #[test]
+fn src_imports_items_by_their_module_path_not_through_lib_rs() {
+    // Issue 24 item 8: re-exports are for users; inside the crate an item is named by the
+    // module (or crate) that defines it, so the checks above see the real dependency.
+    let tree = src_tree();
+    assert!(
+        tree.root_re_exports.contains_key("WechatUser"),
+        "lib.rs's re-exports are read: {:?}",
+        tree.root_re_exports.keys()
+    );
+    let bad = tree.imports_through_root_re_exports();
+    assert!(
+        bad.is_empty(),
+        "paths through lib.rs's re-exports (name the defining module instead):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
 fn the_real_tree_is_read() {
     // The checker sees today's modules and at least the references everyone knows about,
     // so an ignored test above is not silently checking nothing.
@@ -1498,6 +1598,32 @@ fn the_core_naming_a_channel_is_found() {
             "core::guard → channels::scan: src/core/guard.rs names crate::ScanChannel \
              (= crate::channels::scan::ScanChannel)"
                 .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn paths_through_the_roots_re_exports_are_found() {
+    let t = tree(&[
+        (
+            "lib.rs",
+            "mod a; mod b; pub mod m; pub use a::{X, Y as Z}; pub use ext::W; \
+             pub use ext as e; pub use m as mm; use a::Hidden;",
+        ),
+        ("a.rs", "pub struct X; pub struct Y; pub struct Hidden;"),
+        ("m.rs", "pub struct M;"),
+        (
+            "b.rs",
+            "use crate::{X, a::Y}; fn f() { crate::Z::new(); let _ = crate::W; } \
+             use crate::e::Q; use crate::mm::M; use crate::Hidden; use crate::a::X as _;",
+        ),
+    ]);
+    assert_eq!(
+        t.imports_through_root_re_exports(),
+        vec![
+            "src/b.rs names crate::W: name it ext::W".to_owned(),
+            "src/b.rs names crate::X: name it crate::a::X".to_owned(),
+            "src/b.rs names crate::Z: name it crate::a::Y".to_owned(),
         ]
     );
 }

@@ -5,7 +5,7 @@ use std::{fmt, future::Future, sync::Arc, time::Duration};
 use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused, TokenProvider};
 use wechat_auth_client::{Lang, OaScope, Secret};
 
-use crate::{WechatUser, store::Store};
+use crate::{store::Store, user::WechatUser};
 
 /// Builds a [`WechatConfig`](super::WechatConfig); every setting is a `with_*` method.
 ///

@@ -31,8 +31,8 @@ use url::Url;
 use wechat_auth_client::{Lang, OaScope, Secret};
 
 use crate::{
-    WechatUser,
     store::{BoxFuture, Store},
+    user::WechatUser,
 };
 
 pub use builder::WechatConfigBuilder;

@@ -225,7 +225,7 @@ mod tests {
                 .checked(true)
                 .unwrap()
                 .daily_budget(),
-            crate::DEFAULT_SCAN_DAILY_BUDGET
+            crate::config::push_settings::DEFAULT_SCAN_DAILY_BUDGET
         );
         for bad in ["lots", "-1", "1e5", "99999999999"] {
             let e = read(&[("WECHAT_SCAN_DAILY_BUDGET", bad)]).unwrap_err();

@@ -857,7 +857,7 @@ mod tests {
     #[test]
     fn scan_start_limits_are_kept_as_accepted() {
         let cfg = base()
-            .with_scan_start_limits(crate::ScanStartLimits::new(3, 2, 1))
+            .with_scan_start_limits(crate::config::push_settings::ScanStartLimits::new(3, 2, 1))
             .with_scan_daily_budget(7)
             .build()
             .unwrap();
@@ -870,7 +870,9 @@ mod tests {
         for zero in [(0, 1, 1), (1, 0, 1), (1, 1, 0)] {
             assert_eq!(
                 base()
-                    .with_scan_start_limits(crate::ScanStartLimits::new(zero.0, zero.1, zero.2))
+                    .with_scan_start_limits(crate::config::push_settings::ScanStartLimits::new(
+                        zero.0, zero.1, zero.2
+                    ))
                     .build()
                     .unwrap_err(),
                 ConfigError::InvalidScanLimits

@@ -6,10 +6,10 @@ use http::{Response, header, request::Parts};
 
 use super::Engine;
 use crate::{
-    WechatUser,
     clock::now_unix,
     respond::{self, CookieSpec},
     session::{IssuedToken, Lifetimes, TicketPurpose},
+    user::WechatUser,
     user::{Identity, Session, TokenClass},
 };
 

@@ -9,7 +9,6 @@ use super::Engine;
 use wechat_auth_client::ErrorKind;
 
 use crate::{
-    WechatUser,
     config::LoginRefused,
     error::Failure,
     session::IssuedToken,
@@ -18,6 +17,7 @@ use crate::{
         flight::{self, Turn},
         keys::Key,
     },
+    user::WechatUser,
 };
 
 /// How long a used code's outcome is remembered in the store (a website code lives 10
@@ -144,9 +144,9 @@ impl Engine {
     /// the session the request already carried (`signed_in`, see [`Engine::signed_in`]).
     pub(crate) async fn login_with_code(
         &self,
-        app: &crate::AppCredentials,
+        app: &crate::config::AppCredentials,
         code: &str,
-        channel: crate::Channel,
+        channel: crate::user::Channel,
         state: &str,
         return_to: &str,
         signed_in: Option<WechatUser>,

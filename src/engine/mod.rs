@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wechat_auth_client::WechatClient;
 
 use crate::{
-    WechatConfig,
+    config::WechatConfig,
     session::{Revocations, SessionKeys},
     store::Store,
 };

@@ -22,9 +22,9 @@ const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 const MOBILE_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(180 * 24 * 3600);
 
 /// How long the refresh_token of a login through `channel` lasts.
-pub(crate) fn refresh_token_lifetime(channel: crate::Channel) -> Duration {
+pub(crate) fn refresh_token_lifetime(channel: crate::user::Channel) -> Duration {
     match channel {
-        crate::Channel::MobileApp => MOBILE_REFRESH_TOKEN_LIFETIME,
+        crate::user::Channel::MobileApp => MOBILE_REFRESH_TOKEN_LIFETIME,
         _ => REFRESH_TOKEN_LIFETIME,
     }
 }
@@ -57,7 +57,7 @@ impl Engine {
         &self,
         appid: &str,
         token: &OAuthToken,
-        channel: crate::Channel,
+        channel: crate::user::Channel,
     ) {
         let lifetime = refresh_token_lifetime(channel);
         let now = now_unix();
@@ -189,7 +189,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Channel;
+    use crate::user::Channel;
 
     #[test]
     fn refresh_token_lifetime_depends_on_the_channel() {

@@ -2,7 +2,7 @@
 //! user info, the mini program's for mini program codes and phone numbers): fetched once,
 //! shared by every caller and every instance, renewed before they expire, and replaced when
 //! WeChat says one is no longer valid. An app whose token another system owns asks the
-//! configured [`TokenProvider`](crate::TokenProvider) instead.
+//! configured [`TokenProvider`](crate::config::TokenProvider) instead.
 //!
 //! WeChat invalidates the previous token whenever a new one is fetched with `cgi-bin/token`,
 //! so instances that each fetch their own log each other out; `stable_token` (the default)
@@ -20,8 +20,8 @@ use std::{sync::RwLock, time::Duration};
 use wechat_auth_client::{ErrorKind, Secret, WechatError};
 
 use crate::{
-    GlobalTokenSource,
     clock::now_unix,
+    config::GlobalTokenSource,
     engine::Engine,
     error::Failure,
     store::{
@@ -118,7 +118,7 @@ impl GlobalToken {
 
 impl Engine {
     /// The credentials of `app`, or why that app is not configured.
-    fn token_app(&self, app: TokenFor) -> Result<&crate::AppCredentials, Failure> {
+    fn token_app(&self, app: TokenFor) -> Result<&crate::config::AppCredentials, Failure> {
         match app {
             TokenFor::OfficialAccount => self
                 .cfg
@@ -216,7 +216,7 @@ impl Engine {
     /// `app`'s token from the configured provider.
     async fn provided(
         &self,
-        provider: &dyn crate::TokenProvider,
+        provider: &dyn crate::config::TokenProvider,
         app: TokenFor,
         refused: Option<&Secret>,
     ) -> Result<Secret, Failure> {

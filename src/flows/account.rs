@@ -111,7 +111,7 @@ pub(crate) fn routes() -> &'static [super::route::Route] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Channel, DouyinUser, WechatUser, WecomUser};
+    use crate::{user::Channel, user::DouyinUser, user::WechatUser, user::WecomUser};
 
     fn me(identity: Identity) -> serde_json::Value {
         serde_json::to_value(MeBody {

@@ -19,11 +19,12 @@ use std::net::IpAddr;
 
 use crate::error::Failure;
 use crate::{
-    Channel, WechatUser,
     clock::now_unix,
     engine::{Engine, LoginOutcome},
     respond,
     session::IssuedToken,
+    user::Channel,
+    user::WechatUser,
 };
 
 /// Largest JSON body read from an app.

@@ -14,10 +14,11 @@ use super::app::{outcome_response, read_code, with_native_token};
 use wechat_auth_client::{PhoneNumber, Secret};
 
 use crate::{
-    Channel, WechatUser,
     engine::{Engine, TokenFor},
     error::{Failure, HandleError, MiniDataError},
     store::keys::Key,
+    user::Channel,
+    user::WechatUser,
 };
 
 /// How long a mini program's `session_key` is kept (WeChat does not say how long it lives;
@@ -53,7 +54,7 @@ pub(crate) async fn mini_program(
 /// server, and answers who the user is: the one place a mini program code becomes a user.
 pub(super) async fn session_user(
     auth: &Engine,
-    app: &crate::AppCredentials,
+    app: &crate::config::AppCredentials,
     code: &str,
 ) -> Result<WechatUser, Failure> {
     let appid = app.appid();

@@ -19,13 +19,13 @@ use sha1::{Digest, Sha1};
 
 use super::{Answer, Query, error_page, language, set_state_cookie};
 use crate::{
-    Channel,
     clock::random_token,
     engine::Engine,
     error::Failure,
     pages::{self, Language, Markup, Page, PageKind},
     redirect::safe_return_to,
     respond,
+    user::Channel,
 };
 
 /// The JSON of `GET embed` (design §3).

@@ -33,7 +33,6 @@ use crate::error::Failure;
 use wechat_auth_client::OaScope;
 
 use crate::{
-    Channel,
     clock::random_token,
     engine::{Engine, LoginOutcome},
     pages::{self, Language, Page, PageKind},
@@ -42,6 +41,7 @@ use crate::{
     respond::QUERY_VALUE,
     session::{StateTicket, TicketPurpose},
     store::keys::Key,
+    user::Channel,
 };
 
 pub(crate) mod embed;

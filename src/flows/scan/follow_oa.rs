@@ -3,7 +3,7 @@
 //! confirmed scene (once, whatever WeChat delivers again).
 
 use super::*;
-use crate::Profile;
+use crate::engine::Profile;
 
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
 /// started it; anyone else gets the answer an unknown id gets.

@@ -128,7 +128,7 @@ const TWO_STEPS: &str = "mini program code login takes two steps: POST miniprogr
      \"cancel\"}";
 
 /// The mini program's credentials, or the failure that says it is not set up.
-fn mini_app(auth: &Engine) -> Result<&crate::AppCredentials, Failure> {
+fn mini_app(auth: &Engine) -> Result<&crate::config::AppCredentials, Failure> {
     auth.config()
         .mini_program
         .as_ref()
@@ -153,7 +153,7 @@ async fn mini_scene(auth: &Engine, id: &str) -> Result<(Key, Scene), Failure> {
 /// answer) for the login of scene `id`.
 async fn code_user(
     auth: &Engine,
-    app: &crate::AppCredentials,
+    app: &crate::config::AppCredentials,
     client: Option<std::net::IpAddr>,
     id: &str,
     code: &str,

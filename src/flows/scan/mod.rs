@@ -38,7 +38,6 @@ use crate::error::Failure;
 use wechat_auth_client::{QrCodeRequest, WxaCodeRequest};
 
 use crate::{
-    Channel, WechatUser,
     clock::{now_unix, random_token},
     engine::{Engine, LoginOutcome, TokenFor},
     redirect::safe_return_to,
@@ -49,6 +48,8 @@ use crate::{
         flight::{self, Turn},
         keys::Key,
     },
+    user::Channel,
+    user::WechatUser,
 };
 
 mod confirm;
@@ -487,7 +488,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         TicketPurpose::ScanBrowser,
         id.clone(),
         String::new(),
-        crate::Channel::ScanFollow,
+        crate::user::Channel::ScanFollow,
         Duration::from_secs(cookie_life),
     ));
     let scene = Scene {
@@ -866,7 +867,7 @@ mod tests {
     #[test]
     fn phone_confirmation_is_on_by_default_with_an_official_account() {
         let b = || {
-            crate::WechatConfig::builder()
+            crate::config::WechatConfig::builder()
                 .with_public_url("https://example.com")
                 .with_session_secret("0123456789abcdef0123456789abcdef")
         };
@@ -955,7 +956,7 @@ mod tests {
             expires_at: 1,
             requester: None,
             status: SceneStatus::Confirmed {
-                user: WechatUser::new("wx2", "o1", crate::Channel::ScanFollow),
+                user: WechatUser::new("wx2", "o1", crate::user::Channel::ScanFollow),
             },
         };
         let json = serde_json::to_string(&s).unwrap();
