@@ -133,10 +133,11 @@
 //! - [`mock`]: the mock WeChat server (feature `mock`): the crate `wechat-auth-mock`, re-exported.
 //!
 //! Inside, one request goes layer → flow (one module per channel) → engine (what every
-//! request shares: guard, cookies, logins, profiles, revocation, global tokens) → client →
-//! store, and every failure becomes a response in one place. The leaves (clock, user,
-//! session, push, store) never name the engine, and the engine never names
-//! the flows, the extractors or the handle; a test fails on any module cycle.
+//! request shares: guard, cookies, logins, profiles, revocation, and the global access
+//! tokens as a service of their own, keyed by AppID) → client → store, and every failure
+//! becomes a response in one place. The leaves (clock, user, session, push, store) never
+//! name the engine, and the engine never names the flows, the extractors or the handle; a
+//! test fails on any module cycle.
 //!
 //! # Guides
 //!

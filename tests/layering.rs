@@ -1099,6 +1099,30 @@ fn src_follows_the_layering_rule() {
 }
 
 #[test]
+fn the_token_service_names_neither_the_engine_nor_a_channel() {
+    // Issue 24 item 2: the global access tokens are a service of their own (state, client,
+    // store, credentials), keyed by AppID; the engine owns one, the channels choose the app.
+    let tree = src_tree();
+    let service: ModPath = vec!["engine".to_owned(), "tokens".to_owned()];
+    assert!(
+        tree.modules.contains(&service),
+        "no engine::tokens module in src/"
+    );
+    let above: Vec<ModPath> = ["flows", "channels", "extract", "handle", "layer"]
+        .iter()
+        .map(|m| vec![(*m).to_owned()])
+        .collect();
+    let bad: Vec<String> = tree
+        .refs
+        .iter()
+        .filter(|r| is_prefix(&service, &r.from))
+        .filter(|r| r.to == ["engine"] || above.iter().any(|a| is_prefix(a, &r.to)))
+        .map(|r| format!("{} names {}", r.file, r.path))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
 fn src_imports_items_by_their_module_path_not_through_lib_rs() {
     // Issue 24 item 8: re-exports are for users; inside the crate an item is named by the
     // module (or crate) that defines it, so the checks above see the real dependency.

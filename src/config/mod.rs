@@ -420,6 +420,16 @@ impl fmt::Debug for WechatConfig {
 }
 
 impl WechatConfig {
+    /// The apps that call WeChat with a global access token (the Official Account's, the
+    /// mini program's): the sections that have one, so the token service knows them by AppID.
+    pub(crate) fn global_token_apps(&self) -> impl Iterator<Item = &AppCredentials> {
+        self.official_account
+            .as_ref()
+            .map(OfficialAccount::app)
+            .into_iter()
+            .chain(self.mini_program.as_ref())
+    }
+
     /// Checks that the store answers; call it at start, before serving. With the Redis
     /// store this connects, checks the server's version, and names the URL (password
     /// hidden) in the error; any other store is asked for one key.

@@ -23,8 +23,7 @@ use guard::PublicPaths;
 use logins::CODE_MEMORY_LOCAL;
 pub(crate) use logins::LoginOutcome;
 pub use profiles::Profile;
-use tokens::GlobalTokens;
-pub(crate) use tokens::TokenFor;
+pub(crate) use tokens::GlobalTokens;
 
 /// Used codes this process remembers itself, besides the store.
 const LOCAL_CODES: u64 = 1_000;
@@ -38,8 +37,8 @@ pub(crate) struct Engine {
     revocations: Revocations,
     /// The push URL's signature and crypto, when the Official Account has a push token.
     push: Option<Arc<crate::push::PushCrypto>>,
-    /// Every app's global access token.
-    global: GlobalTokens,
+    /// Every app's global access token (a service of its own).
+    tokens: GlobalTokens,
     /// Whether the background work (the deny-list listener) has been started.
     background: std::sync::atomic::AtomicBool,
     /// In-process single flight and memory of used codes (at most [`LOCAL_CODES`]).
@@ -73,7 +72,13 @@ impl Engine {
         let push = cfg.push_crypto().cloned();
         Self {
             push,
-            global: GlobalTokens::default(),
+            tokens: GlobalTokens::new(
+                client.clone(),
+                store.clone(),
+                cfg.global_token_source,
+                cfg.token_provider.clone(),
+                cfg.global_token_apps(),
+            ),
             background: std::sync::atomic::AtomicBool::new(false),
             client,
             store,
@@ -114,6 +119,11 @@ impl Engine {
     /// Where server-side state lives (a flow keeps its own records there, under typed keys).
     pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The global access tokens of the configured apps.
+    pub(crate) fn tokens(&self) -> &GlobalTokens {
+        &self.tokens
     }
 
     /// The push URL's signature and crypto, when the Official Account has a push token.

@@ -15,16 +15,19 @@
 //! 4. a token WeChat refuses (40001, 42001) is dropped only if it is still the current one,
 //!    so a late failure on an old token never throws away a fresh one.
 
-use std::{sync::RwLock, time::Duration};
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
-use wechat_auth_client::{ErrorKind, Secret, WechatError};
+use wechat_auth_client::{ErrorKind, Secret, WechatClient, WechatError};
 
 use crate::{
     clock::now_unix,
-    config::GlobalTokenSource,
-    engine::Engine,
+    config::{AppCredentials, GlobalTokenSource, TokenProvider},
     error::Failure,
     store::{
+        Store,
         flight::{self, Turn},
         keys::Key,
     },
@@ -67,29 +70,39 @@ impl Current {
 /// five minutes, so asking again inside this margin gets the next token.
 const MARGIN: u64 = 120;
 
-/// Which app's global access token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TokenFor {
-    /// The Official Account's.
-    OfficialAccount,
-    /// The mini program's.
-    MiniProgram,
-}
-
-/// Per-process state of every app's global token.
-#[derive(Debug, Default)]
+/// The global access tokens of every configured app with a secret: a service with its own
+/// state, made once by the engine and handed to the channels that call `cgi-bin`/`wxa` APIs.
+/// It knows apps by AppID only; which app a channel uses is the channel's business.
 pub(crate) struct GlobalTokens {
-    official_account: GlobalToken,
-    mini_program: GlobalToken,
+    client: WechatClient,
+    store: Arc<dyn Store>,
+    source: GlobalTokenSource,
+    provider: Option<Arc<dyn TokenProvider>>,
+    /// The apps whose tokens this service keeps, each with its per-process state (a handful
+    /// at most, so a list).
+    apps: Vec<App>,
 }
 
-impl GlobalTokens {
-    fn of(&self, app: TokenFor) -> &GlobalToken {
-        match app {
-            TokenFor::OfficialAccount => &self.official_account,
-            TokenFor::MiniProgram => &self.mini_program,
-        }
+impl std::fmt::Debug for GlobalTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalTokens")
+            .field(
+                "apps",
+                &self
+                    .apps
+                    .iter()
+                    .map(|a| a.creds.appid())
+                    .collect::<Vec<_>>(),
+            )
+            .field("provider", &self.provider.is_some())
+            .finish_non_exhaustive()
     }
+}
+
+/// One app: its credentials and its token's per-process state.
+struct App {
+    creds: AppCredentials,
+    state: GlobalToken,
 }
 
 /// Per-process state of one app's global token.
@@ -116,26 +129,45 @@ impl GlobalToken {
     }
 }
 
-impl Engine {
-    /// The credentials of `app`, or why that app is not configured.
-    fn token_app(&self, app: TokenFor) -> Result<&crate::config::AppCredentials, Failure> {
-        match app {
-            TokenFor::OfficialAccount => self
-                .cfg
-                .official_account
-                .as_ref()
-                .map(|oa| oa.app())
-                .ok_or(Failure::ChannelOff("Official Account")),
-            TokenFor::MiniProgram => self
-                .cfg
-                .mini_program
-                .as_ref()
-                .ok_or(Failure::ChannelOff("mini program")),
+impl GlobalTokens {
+    /// The service for `apps` (the first of several with one AppID wins), fetching with
+    /// `client` through `source`, sharing tokens through `store`, or asking `provider` when
+    /// another system owns the tokens.
+    pub(crate) fn new<'a>(
+        client: WechatClient,
+        store: Arc<dyn Store>,
+        source: GlobalTokenSource,
+        provider: Option<Arc<dyn TokenProvider>>,
+        apps: impl IntoIterator<Item = &'a AppCredentials>,
+    ) -> Self {
+        let mut kept: Vec<App> = Vec::new();
+        for creds in apps {
+            if !kept.iter().any(|a| a.creds.appid() == creds.appid()) {
+                kept.push(App {
+                    creds: creds.clone(),
+                    state: GlobalToken::default(),
+                });
+            }
+        }
+        Self {
+            client,
+            store,
+            source,
+            provider,
+            apps: kept,
         }
     }
 
-    async fn global_current(&self, app: TokenFor) -> Result<Current, Failure> {
-        let local = self.global.of(app);
+    /// The app `appid`, or why its token cannot be had (no app with a secret has that id).
+    fn app(&self, appid: &str) -> Result<&App, Failure> {
+        self.apps
+            .iter()
+            .find(|a| a.creds.appid() == appid)
+            .ok_or(Failure::ChannelOff("app"))
+    }
+
+    async fn global_current(&self, app: &App) -> Result<Current, Failure> {
+        let local = &app.state;
         let now = now_unix();
         if let Some(c) = local.cached(now) {
             return Ok(c);
@@ -144,7 +176,7 @@ impl Engine {
         if let Some(c) = local.cached(now_unix()) {
             return Ok(c);
         }
-        let creds = self.token_app(app)?;
+        let creds = &app.creds;
         let appid = creds.appid();
         let key = Key::global_token(appid);
         let store = self.store.as_ref();
@@ -172,7 +204,7 @@ impl Engine {
     }
 
     async fn fetch_global(&self, secret: &Secret, appid: &str) -> Result<Current, Failure> {
-        let t = match self.cfg.global_token_source {
+        let t = match self.source {
             GlobalTokenSource::Stable => self.client.stable_token(appid, secret, false).await?,
             GlobalTokenSource::Classic => self.client.token(appid, secret).await?,
         };
@@ -190,15 +222,10 @@ impl Engine {
 
     /// Drops `failed` if it is still `app`'s current token (WeChat refused it), so the next
     /// caller fetches a new one.
-    async fn drop_global(&self, app: TokenFor, failed: &Current) -> Result<(), Failure> {
-        let appid = self.token_app(app)?.appid();
+    async fn drop_global(&self, app: &App, failed: &Current) -> Result<(), Failure> {
+        let appid = app.creds.appid();
         {
-            let mut local = self
-                .global
-                .of(app)
-                .local
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut local = app.state.local.write().unwrap_or_else(|e| e.into_inner());
             if local.as_ref().is_some_and(|c| c.raw == failed.raw) {
                 *local = None;
             }
@@ -216,25 +243,27 @@ impl Engine {
     /// `app`'s token from the configured provider.
     async fn provided(
         &self,
-        provider: &dyn crate::config::TokenProvider,
-        app: TokenFor,
+        provider: &dyn TokenProvider,
+        app: &App,
         refused: Option<&Secret>,
     ) -> Result<Secret, Failure> {
-        let appid = self.token_app(app)?.appid();
+        let appid = app.creds.appid();
         provider
             .access_token(appid, refused)
             .await
             .map_err(|e| Failure::TokenProvider(e.to_string().into()))
     }
 
-    /// Runs `call` with `app`'s global token; when WeChat refuses the token (40001, 42001)
-    /// it is dropped (only if still current) and `call` runs once more with a fresh one.
-    pub(crate) async fn with_token<T, F, Fut>(&self, app: TokenFor, call: F) -> Result<T, Failure>
+    /// Runs `call` with the global token of the app `appid`; when WeChat refuses the token
+    /// (40001, 42001) it is dropped (only if still current) and `call` runs once more with a
+    /// fresh one.
+    pub(crate) async fn with_token<T, F, Fut>(&self, appid: &str, call: F) -> Result<T, Failure>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,
     {
-        if let Some(provider) = self.cfg.token_provider.as_deref() {
+        let app = self.app(appid)?;
+        if let Some(provider) = self.provider.as_deref() {
             let token = self.provided(provider, app, None).await?;
             return match call(token.clone()).await {
                 Err(e) if e.kind() == ErrorKind::TokenInvalid => {
@@ -267,6 +296,48 @@ mod tests {
         assert_eq!(c.token().expose(), "ACCESS_TOKEN");
         assert!(Current::parse("junk".into()).is_none());
         assert!(Current::parse("12 ".into()).is_none());
+    }
+
+    /// The service stands alone: it knows apps by AppID, answers from the shared store
+    /// without WeChat while the stored token is fresh, and refuses an app it was not given.
+    #[tokio::test]
+    async fn a_service_keyed_by_appid_reads_the_shared_store() {
+        let store: Arc<dyn Store> = Arc::new(crate::store::MemoryStore::new());
+        let apps = [
+            AppCredentials::new("wx1", "s1"),
+            AppCredentials::new("wx2", "s2"),
+            AppCredentials::new("wx1", "other"),
+        ];
+        let tokens = GlobalTokens::new(
+            WechatClient::new(),
+            store.clone(),
+            GlobalTokenSource::Stable,
+            None,
+            &apps,
+        );
+        assert_eq!(tokens.apps.len(), 2, "one entry per AppID");
+        let stored = format!("{} TOKEN_WX1", now_unix() + 7200);
+        store
+            .set(
+                &Key::global_token("wx1"),
+                stored.into_bytes(),
+                Duration::from_secs(7200),
+            )
+            .await
+            .unwrap();
+        let got = tokens
+            .with_token("wx1", |t| async move {
+                Ok::<_, WechatError>(t.expose().to_owned())
+            })
+            .await
+            .unwrap();
+        assert_eq!(got, "TOKEN_WX1");
+        let unknown = tokens
+            .with_token("wx9", |_| async { Ok::<_, WechatError>(()) })
+            .await;
+        assert!(matches!(unknown, Err(Failure::ChannelOff(_))));
+        let debug = format!("{tokens:?}");
+        assert!(!debug.contains("s1") && !debug.contains("TOKEN"), "{debug}");
     }
 
     #[test]

@@ -14,8 +14,9 @@ use super::app::{outcome_response, read_code, with_native_token};
 use wechat_auth_client::{PhoneNumber, Secret};
 
 use crate::{
-    engine::{Engine, TokenFor},
+    engine::Engine,
     error::{Failure, HandleError, MiniDataError},
+    flows::tokens::{TokenFor, with_token},
     store::keys::Key,
     user::Channel,
     user::WechatUser,
@@ -117,11 +118,10 @@ pub(crate) async fn phone_number(
         return Err(Failure::ChannelOff("mini program").into());
     };
     let openid = user.map(|u| u.openid.as_str());
-    let phone = auth
-        .with_token(TokenFor::MiniProgram, |token| async move {
-            auth.client().phone_number(&token, code, openid).await
-        })
-        .await?;
+    let phone = with_token(auth, TokenFor::MiniProgram, |token| async move {
+        auth.client().phone_number(&token, code, openid).await
+    })
+    .await?;
     // The watermark names the mini program the number was given to (empty in old samples).
     if user.is_some() && !phone.watermark_appid.is_empty() && phone.watermark_appid != app.appid() {
         return Err(HandleError::NotThisUser);
@@ -138,16 +138,15 @@ pub(crate) async fn check_session(auth: &Engine, user: &WechatUser) -> Result<bo
         .and_then(|k| String::from_utf8(k).ok())
         .map(Secret::new)
         .ok_or(HandleError::NoSessionKey)?;
-    let checked = auth
-        .with_token(TokenFor::MiniProgram, |token| {
-            let session_key = session_key.clone();
-            async move {
-                auth.client()
-                    .check_session(&token, &user.openid, &session_key)
-                    .await
-            }
-        })
-        .await;
+    let checked = with_token(auth, TokenFor::MiniProgram, |token| {
+        let session_key = session_key.clone();
+        async move {
+            auth.client()
+                .check_session(&token, &user.openid, &session_key)
+                .await
+        }
+    })
+    .await;
     match checked {
         Ok(()) => Ok(true),
         Err(Failure::Wechat(e)) if e.errcode() == Some(87009) => Ok(false),

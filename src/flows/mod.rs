@@ -28,6 +28,7 @@ pub(crate) mod push;
 pub(crate) mod relay;
 pub(crate) mod route;
 pub(crate) mod scan;
+pub(crate) mod tokens;
 
 /// A tiny view over a query string.
 pub(crate) struct Query<'a>(Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>);

@@ -187,7 +187,7 @@ async fn follower(auth: &Arc<Engine>, appid: &str, openid: &str) -> Option<Profi
         return Some(known);
     }
     let budget = auth.config().http_timeout;
-    let read = auth.with_token(TokenFor::OfficialAccount, |token| {
+    let read = with_token(auth, TokenFor::OfficialAccount, |token| {
         let openid = openid.to_owned();
         let auth = auth.clone();
         async move {

@@ -45,12 +45,11 @@ pub(crate) async fn mini_program_code(
                     .with_env_version(env.clone())
                     .with_check_path(env == "release");
             }
-            let code = auth
-                .with_token(TokenFor::MiniProgram, |token| {
-                    let request = request.clone();
-                    async move { auth.client().wxa_code_unlimit(&token, &request).await }
-                })
-                .await?;
+            let code = with_token(auth, TokenFor::MiniProgram, |token| {
+                let request = request.clone();
+                async move { auth.client().wxa_code_unlimit(&token, &request).await }
+            })
+            .await?;
             let left = scene.expires_at.saturating_sub(now_unix()).max(1);
             auth.store()
                 .set(&image_key, code.bytes.to_vec(), Duration::from_secs(left))

@@ -39,7 +39,8 @@ use wechat_auth_client::{QrCodeRequest, WxaCodeRequest};
 
 use crate::{
     clock::{now_unix, random_token},
-    engine::{Engine, LoginOutcome, TokenFor},
+    engine::{Engine, LoginOutcome},
+    flows::tokens::{TokenFor, with_token},
     redirect::safe_return_to,
     respond,
     respond::QUERY_VALUE,
@@ -464,13 +465,12 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
                 format!("{SCENE_PREFIX}{id}"),
                 u32::try_from(ttl).unwrap_or(u32::MAX),
             );
-            let ticket = auth
-                .with_token(TokenFor::OfficialAccount, |token| {
-                    let request = request.clone();
-                    async move { auth.client().qrcode_create(&token, &request).await }
-                })
-                .await
-                .map_err(quota_reached)?;
+            let ticket = with_token(auth, TokenFor::OfficialAccount, |token| {
+                let request = request.clone();
+                async move { auth.client().qrcode_create(&token, &request).await }
+            })
+            .await
+            .map_err(quota_reached)?;
             // WeChat may shorten the lifetime; never promise more than it granted.
             let expires_in = ticket
                 .expire_seconds
