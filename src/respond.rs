@@ -119,6 +119,16 @@ fn no_store(mut res: Response<Body>) -> Response<Body> {
     res
 }
 
+/// The cookies a request carries, every `Cookie` header read in order (browsers list the
+/// cookies of one path oldest first, RFC 6265 §5.4); unparsable ones are skipped.
+pub(crate) fn request_cookies(req: &http::request::Parts) -> impl Iterator<Item = Cookie<'_>> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v).flatten())
+}
+
 /// Appends a `Set-Cookie`.
 pub(crate) fn set_cookie(res: &mut Response<Body>, cookie: &Cookie<'_>) {
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {

@@ -2,7 +2,7 @@
 //! bound on the short-lived state cookies one browser can hold.
 
 use axum_core::body::Body;
-use http::{Response, header, request::Parts};
+use http::{Response, request::Parts};
 
 use super::Engine;
 use crate::{
@@ -37,13 +37,7 @@ impl Engine {
         let prefix = self.cfg.flow_cookie_name("wechat_state_", "");
         // (exp, position, name) of each state cookie; exp 0 for one that does not verify.
         let mut held: Vec<(u64, usize, String)> = Vec::new();
-        let cookies = req
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| cookie::Cookie::split_parse(v).flatten());
-        for c in cookies {
+        for c in respond::request_cookies(req) {
             let Some(state) = c.name().strip_prefix(prefix.as_str()) else {
                 continue;
             };
@@ -64,11 +58,17 @@ impl Engine {
         let usable = held.iter().filter(|(exp, _, _)| *exp > 0).count();
         let keep = usable.min(MAX_STATE_COOKIES - 1);
         for (_, _, name) in held.drain(keep..) {
-            let expired = self
-                .cookie_spec()
-                .build(name, "", self.cfg.flow_cookie_path(), 0);
-            respond::set_cookie(res, &expired);
+            self.expire_flow_cookie(res, name);
         }
+    }
+
+    /// Expires the login-flow cookie called `name` (state, scan and confirm cookies live on
+    /// the flow path).
+    pub(crate) fn expire_flow_cookie(&self, res: &mut Response<Body>, name: String) {
+        let expired = self
+            .cookie_spec()
+            .build(name, "", self.cfg.flow_cookie_path(), 0);
+        respond::set_cookie(res, &expired);
     }
 
     pub(crate) fn cookie_spec(&self) -> CookieSpec<'_> {

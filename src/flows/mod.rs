@@ -159,13 +159,7 @@ pub(crate) fn same_origin(auth: &Engine, req: &Parts) -> bool {
 /// cookies of one name are one planted beside ours (another path or a parent domain): then
 /// neither is trusted.
 pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
-    let mut named = req
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| cookie::Cookie::split_parse(v).flatten())
-        .filter(|c| c.name() == name);
+    let mut named = crate::respond::request_cookies(req).filter(|c| c.name() == name);
     let first = named.next()?;
     if named.next().is_some() {
         return None;

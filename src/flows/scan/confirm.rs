@@ -323,13 +323,7 @@ fn drop_old_confirm_cookies(
     let prefix = auth.config().flow_cookie_name(kind, "");
     let current = auth.config().flow_cookie_name(kind, id);
     let mut held: Vec<String> = Vec::new();
-    let cookies = req
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| cookie::Cookie::split_parse(v).flatten());
-    for c in cookies {
+    for c in respond::request_cookies(req) {
         let ours = c.name().strip_prefix(prefix.as_str()).is_some_and(valid_id);
         if !ours || c.name() == current || held.iter().any(|h| h == c.name()) {
             continue;
@@ -343,10 +337,7 @@ fn drop_old_confirm_cookies(
     // Oldest first: keep the newest `MAX - 1` besides the one being set.
     let excess = held.len().saturating_sub(MAX_CONFIRM_COOKIES - 1);
     for name in held.drain(..excess) {
-        let expired = auth
-            .cookie_spec()
-            .build(name, "", auth.config().flow_cookie_path(), 0);
-        respond::set_cookie(res, &expired);
+        auth.expire_flow_cookie(res, name);
     }
 }
 
