@@ -37,7 +37,7 @@ use bytes::Bytes;
 use http::request::Parts;
 
 use crate::{
-    engine::Engine,
+    channels::Engine,
     user::{CurrentSession, Identity, Provider, SharedUser, WechatUser},
 };
 
@@ -80,7 +80,7 @@ fn unauthenticated(parts: &Parts) -> Unauthenticated {
         body: parts
             .extensions
             .get::<RequestAuth>()
-            .map(|r| r.auth.unauthenticated_body()),
+            .map(|r| r.auth.guard.unauthenticated_body()),
     }
 }
 
@@ -117,7 +117,7 @@ impl IntoResponse for Unauthenticated {
         let body = self.body.unwrap_or_else(|| {
             Bytes::from_static(br#"{"error":"unauthenticated","login_url":"/auth/wechat/login"}"#)
         });
-        crate::render::unauthenticated(body, false)
+        crate::core::render::unauthenticated(body, false)
     }
 }
 

@@ -25,10 +25,11 @@ use http::{StatusCode, request::Parts};
 use wechat_auth_client::PhoneNumber;
 
 use crate::{
-    engine::{Engine, Profile},
+    channels::Engine,
+    channels::{miniprogram, oauth},
     error::HandleError,
     extract::RequestAuth,
-    flows::{miniprogram, oauth},
+    providers::wechat::profiles::Profile,
     user::WechatUser,
 };
 
@@ -96,7 +97,11 @@ impl WechatHandle {
     /// # Ok(()) }
     /// ```
     pub async fn profile(&self, user: &WechatUser) -> Result<Option<Profile>, HandleError> {
-        let found = self.auth.profile(&user.appid, &user.openid).await?;
+        let found = self
+            .auth
+            .profiles
+            .profile(&user.appid, &user.openid)
+            .await?;
         if found.is_none() && self.consent_may_help(user) {
             return Err(HandleError::ConsentRequired {
                 login_url: oauth::consent_login_url(&self.auth, self.here.as_deref()),

@@ -41,10 +41,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    config::WechatConfig,
-    engine::{Engine, Found},
-    extract::RequestAuth,
-    flows,
+    channels, channels::Engine, config::WechatConfig, core::sessions::Found, extract::RequestAuth,
 };
 
 /// Whether paths without a session are blocked.
@@ -248,17 +245,17 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        self.auth.ensure_background();
+        self.auth.sessions.ensure_background();
         let prefix = self.auth.config().prefix.as_str();
         if let Some(sub) = endpoint(req.uri().path(), prefix) {
             let sub = sub.to_owned();
             let auth = self.auth.clone();
             return ResponseFuture::endpoint(Box::pin(async move {
-                Ok::<_, Infallible>(flows::dispatch(auth, req, &sub).await)
+                Ok::<_, Infallible>(channels::dispatch(auth, req, &sub).await)
             }));
         }
-        let found = self.auth.find_session(req.headers());
-        crate::metrics::guard(self.auth.guard_decision(&found, req.headers()));
+        let found = self.auth.guard.find_session(req.headers());
+        crate::metrics::guard(self.auth.guard.decision(&found, req.headers()));
         let (session, invalid_bearer) = match found {
             Found::Session(s) => (Some(s), false),
             Found::InvalidBearer => (None, true),
@@ -266,9 +263,9 @@ where
         };
         if session.is_none()
             && self.mode == Mode::Required
-            && !self.auth.is_public(req.uri().path())
+            && !self.auth.guard.is_public(req.uri().path())
         {
-            return ResponseFuture::ready(self.auth.unauthenticated(&req, invalid_bearer));
+            return ResponseFuture::ready(self.auth.guard.unauthenticated(&req, invalid_bearer));
         }
         req.extensions_mut().insert(RequestAuth {
             auth: self.auth.clone(),

@@ -179,39 +179,35 @@ pub mod docs {
 
 #[doc(inline)]
 pub use wechat_auth_client as client;
-mod clock;
+mod channels;
 mod config;
-mod engine;
+mod core;
 mod error;
 mod extract;
-mod flows;
 mod handle;
 mod layer;
-mod limit;
 pub mod metrics;
-pub mod pages;
+mod providers;
+#[doc(inline)]
+pub use self::core::{pages, store};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 #[doc(inline)]
 pub use wechat_auth_mock as mock;
 pub mod push;
-mod redirect;
-mod render;
-mod respond;
-mod session;
-pub mod store;
 mod user;
 
+pub use self::core::login::LoginRefused;
 pub use config::{
-    AppCredentials, ConfigError, GlobalTokenSource, LoginRefused, OfficialAccount, RedisStart,
-    TokenProvider, WechatConfig, WechatConfigBuilder,
+    AppCredentials, ConfigError, GlobalTokenSource, OfficialAccount, RedisStart, TokenProvider,
+    WechatConfig, WechatConfigBuilder,
 };
 pub use config::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
-pub use engine::Profile;
 pub use error::{HandleError, MiniDataError};
 pub use extract::Unauthenticated;
 pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
+pub use providers::wechat::profiles::Profile;
 pub use user::{
     Channel, DouyinUser, Identity, Provider, SharedUser, UnknownChannel, WechatUser, WecomUser,
 };

@@ -1013,18 +1013,32 @@ fn src_tree() -> Tree {
 }
 
 /// Leaf modules (design §8): never name the engine.
-const LEAVES: &[&str] = &[
-    "secret", "clock", "user", "session", "client", "push", "store", "redirect",
+const LEAVES: &[&str] = &["user", "push", "metrics"];
+/// What a leaf never names: everything built on it.
+const ABOVE_LEAVES: &[&str] = &[
+    "core",
+    "providers",
+    "channels",
+    "config",
+    "extract",
+    "handle",
+    "layer",
 ];
-/// The engine, under its new name and today's.
-const ENGINE: &[&str] = &["engine", "auth"];
-/// What the engine must never name.
-const ABOVE_ENGINE: &[&str] = &["flows", "extract", "handle"];
+/// The providers' services (shared by one provider's channels), and what they never name.
+const PROVIDERS: &[&str] = &["providers"];
+const ABOVE_PROVIDERS: &[&str] = &["channels", "extract", "handle", "layer"];
 
 /// The provider-neutral core (design §8), and what it never names: a channel, an extractor
 /// or the handle.
 const CORE: &[&str] = &["core"];
-const NOT_FROM_CORE: &[&str] = &["channels", "extract", "handle"];
+const NOT_FROM_CORE: &[&str] = &[
+    "channels",
+    "providers",
+    "extract",
+    "handle",
+    "layer",
+    "config",
+];
 
 /// Every cycle of every crate, with the crate it is in.
 fn workspace_cycles(crates: &[Member]) -> String {
@@ -1067,7 +1081,6 @@ fn no_other_crate_of_the_workspace_depends_on_the_layer() {
 }
 
 #[test]
-#[ignore = "needs the src/core + src/channels layout of issue 24 (items 2-3); un-ignore then"]
 fn the_core_never_names_a_channel_an_extractor_or_the_handle() {
     let tree = src_tree();
     for m in ["core", "channels"] {
@@ -1088,27 +1101,36 @@ fn the_core_never_names_a_channel_an_extractor_or_the_handle() {
 #[test]
 fn src_follows_the_layering_rule() {
     let tree = src_tree();
-    let mut bad = tree.violations(LEAVES, ENGINE);
-    bad.extend(tree.violations(ENGINE, ABOVE_ENGINE));
+    for m in ["core", "providers", "channels"] {
+        assert!(
+            tree.modules.contains(&vec![m.to_owned()]),
+            "no `{m}` module in src/"
+        );
+    }
+    let mut bad = tree.violations(LEAVES, ABOVE_LEAVES);
+    bad.extend(tree.violations(PROVIDERS, ABOVE_PROVIDERS));
     assert!(
         bad.is_empty(),
-        "layering violations (design §8: leaves never name the engine, the engine never names \
-         flows, extractors or the handle):\n{}",
+        "layering violations (design §8: leaves name nothing above them; a provider's services \
+         never name a channel, an extractor, the handle or the layer):\n{}",
         bad.join("\n")
     );
 }
 
 #[test]
-fn the_token_service_names_neither_the_engine_nor_a_channel() {
+fn the_token_service_names_no_channel() {
     // Issue 24 item 2: the global access tokens are a service of their own (state, client,
-    // store, credentials), keyed by AppID; the engine owns one, the channels choose the app.
+    // store, credentials), keyed by AppID; the channels choose the app.
     let tree = src_tree();
-    let service: ModPath = vec!["engine".to_owned(), "tokens".to_owned()];
+    let service: ModPath = ["providers", "wechat", "tokens"]
+        .iter()
+        .map(|m| (*m).to_owned())
+        .collect();
     assert!(
         tree.modules.contains(&service),
-        "no engine::tokens module in src/"
+        "no providers::wechat::tokens module in src/"
     );
-    let above: Vec<ModPath> = ["flows", "channels", "extract", "handle", "layer"]
+    let above: Vec<ModPath> = ["channels", "extract", "handle", "layer"]
         .iter()
         .map(|m| vec![(*m).to_owned()])
         .collect();
@@ -1116,7 +1138,7 @@ fn the_token_service_names_neither_the_engine_nor_a_channel() {
         .refs
         .iter()
         .filter(|r| is_prefix(&service, &r.from))
-        .filter(|r| r.to == ["engine"] || above.iter().any(|a| is_prefix(a, &r.to)))
+        .filter(|r| above.iter().any(|a| is_prefix(a, &r.to)))
         .map(|r| format!("{} names {}", r.file, r.path))
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
@@ -1430,26 +1452,31 @@ fn a_module_and_a_sibling_subtree_form_a_cycle() {
 #[test]
 fn layering_violations_are_found() {
     let t = tree(&[
-        ("lib.rs", "mod engine; mod flows; mod store; mod user;"),
+        ("lib.rs", "mod core; mod channels; mod providers; mod user;"),
         (
-            "engine/mod.rs",
-            "mod guard; use crate::store::Store; use crate::user::WechatUser;",
+            "core/mod.rs",
+            "mod guard; mod store; use crate::user::WechatUser;",
         ),
         (
-            "engine/guard.rs",
-            "use crate::flows::FlowError; use super::Engine;",
+            "core/guard.rs",
+            "use crate::channels::Failure; use super::store::Store;",
         ),
-        ("flows/mod.rs", "use crate::engine::Engine;"),
-        ("store/mod.rs", "use crate::engine::guard::G;"),
-        ("user.rs", "use crate::store::Store;"),
+        ("core/store.rs", "pub struct Store;"),
+        ("channels/mod.rs", "use crate::core::guard::Guard;"),
+        ("providers/mod.rs", "use crate::channels::Route;"),
+        ("user.rs", "use crate::core::store::Store;"),
     ]);
     assert_eq!(
-        t.violations(LEAVES, ENGINE),
-        vec!["store → engine::guard: src/store/mod.rs names crate::engine::guard::G".to_owned()]
+        t.violations(LEAVES, ABOVE_LEAVES),
+        vec!["user → core::store: src/user.rs names crate::core::store::Store".to_owned()]
     );
     assert_eq!(
-        t.violations(ENGINE, ABOVE_ENGINE),
-        vec!["engine::guard → flows: src/engine/guard.rs names crate::flows::FlowError".to_owned()]
+        t.violations(CORE, NOT_FROM_CORE),
+        vec!["core::guard → channels: src/core/guard.rs names crate::channels::Failure".to_owned()]
+    );
+    assert_eq!(
+        t.violations(PROVIDERS, ABOVE_PROVIDERS),
+        vec!["providers → channels: src/providers/mod.rs names crate::channels::Route".to_owned()]
     );
 }
 

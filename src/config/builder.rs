@@ -5,7 +5,7 @@ use std::{fmt, future::Future, sync::Arc, time::Duration};
 use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused, TokenProvider};
 use wechat_auth_client::{Lang, OaScope, Secret};
 
-use crate::{store::Store, user::WechatUser};
+use crate::{core::store::Store, user::WechatUser};
 
 /// Builds a [`WechatConfig`](super::WechatConfig); every setting is a `with_*` method.
 ///
@@ -61,8 +61,8 @@ pub struct WechatConfigBuilder {
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
     pub(super) push_settings: super::PushSettings,
-    pub(super) pages: Option<Arc<dyn crate::pages::Pages>>,
-    pub(super) language: Option<crate::pages::Language>,
+    pub(super) pages: Option<Arc<dyn crate::core::pages::Pages>>,
+    pub(super) language: Option<crate::core::pages::Language>,
     pub(super) embed_css: Option<String>,
     pub(super) redis_ca_file: Option<std::path::PathBuf>,
     pub(super) relay_hub: Option<String>,
@@ -1082,7 +1082,7 @@ impl WechatConfigBuilder {
     }
 
     /// The [`Store`] for server-side state; default a fresh
-    /// [`MemoryStore`](crate::store::MemoryStore).
+    /// [`MemoryStore`](crate::core::store::MemoryStore).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -1129,8 +1129,8 @@ impl WechatConfigBuilder {
     }
 
     /// Renders the layer's HTML pages (scan, embedded QR, popup, every error page) with
-    /// `pages` instead of the built-in [`DefaultPages`](crate::pages::DefaultPages); see
-    /// [`crate::pages`].
+    /// `pages` instead of the built-in [`DefaultPages`](crate::core::pages::DefaultPages); see
+    /// [`crate::core::pages`].
     ///
     /// ```
     /// use std::sync::Arc;
@@ -1149,7 +1149,7 @@ impl WechatConfigBuilder {
     ///     .with_pages(Arc::new(Plain));
     /// assert!(b.build().is_ok());
     /// ```
-    pub fn with_pages(mut self, pages: Arc<dyn crate::pages::Pages>) -> Self {
+    pub fn with_pages(mut self, pages: Arc<dyn crate::core::pages::Pages>) -> Self {
         self.pages = Some(pages);
         self
     }
@@ -1166,7 +1166,7 @@ impl WechatConfigBuilder {
     ///     .with_language(Language::En);
     /// assert!(b.build().is_ok());
     /// ```
-    pub fn with_language(mut self, language: crate::pages::Language) -> Self {
+    pub fn with_language(mut self, language: crate::core::pages::Language) -> Self {
         self.language = Some(language);
         self
     }

@@ -30,13 +30,12 @@ use url::Url;
 
 use wechat_auth_client::{Lang, OaScope, Secret};
 
-use crate::{
-    store::{BoxFuture, Store},
-    user::WechatUser,
-};
+use crate::core::store::{BoxFuture, Store};
 
+pub(crate) use crate::core::guard::PublicPath;
+pub(crate) use crate::core::limit::ClientIpHeader;
+pub(crate) use crate::core::login::{LoginHook, LoginRefused};
 pub use builder::WechatConfigBuilder;
-pub(crate) use checks::PublicPath;
 pub use error::ConfigError;
 pub use push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 pub(crate) use push_settings::{PushSection, PushSettings};
@@ -193,63 +192,6 @@ impl OfficialAccount {
     }
 }
 
-/// What an `on_login` hook may answer to refuse a login: the message is shown to the person
-/// (or returned as JSON to an app), with status 403.
-///
-/// `Debug` prints the message, as `Display` does.
-///
-/// ```
-/// let r = wechat_auth::LoginRefused::new("this account is suspended");
-/// assert_eq!(r.message(), "this account is suspended");
-/// assert_eq!(format!("{r:?}"), "login refused: this account is suspended (LoginRefused)");
-/// ```
-#[derive(Clone, PartialEq, Eq, thiserror::Error)]
-#[error("login refused: {message}")]
-pub struct LoginRefused {
-    message: String,
-}
-
-impl std::fmt::Debug for LoginRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self} (LoginRefused)")
-    }
-}
-
-impl LoginRefused {
-    /// A refusal with a message for the person.
-    ///
-    /// ```
-    /// let r = wechat_auth::LoginRefused::new("no");
-    /// assert_eq!(r.message(), "no");
-    /// assert_eq!(r.to_string(), "login refused: no");
-    /// ```
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
-    }
-
-    /// The message.
-    ///
-    /// ```
-    /// assert_eq!(wechat_auth::LoginRefused::new("no").message(), "no");
-    /// ```
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// The boxed form of an `on_login` hook: the user who just logged in, and the user of the
-/// verified session the login request already carried, if any (for binding).
-pub(crate) type LoginHook = Arc<
-    dyn Fn(
-            WechatUser,
-            Option<WechatUser>,
-        ) -> BoxFuture<'static, Result<Option<String>, LoginRefused>>
-        + Send
-        + Sync,
->;
-
 /// Where the Official Account's global access token comes from.
 ///
 /// ```
@@ -287,7 +229,7 @@ pub enum RedisStart {
 /// The Redis store [`WechatConfig::check_store`] checks by its own rules (version, URL in
 /// the message), when the config made it.
 #[cfg(feature = "redis")]
-pub(crate) type StartCheck = Option<crate::store::RedisStore>;
+pub(crate) type StartCheck = Option<crate::core::store::RedisStore>;
 #[cfg(not(feature = "redis"))]
 pub(crate) type StartCheck = Option<std::convert::Infallible>;
 
@@ -388,8 +330,8 @@ pub struct WechatConfig {
     /// The push URL beyond login (hook, forwarding) and the guards of scan login.
     pub(crate) push_settings: PushSection,
     /// The hook that renders the HTML pages, and their language when fixed.
-    pub(crate) pages: Arc<dyn crate::pages::Pages>,
-    pub(crate) language: Option<crate::pages::Language>,
+    pub(crate) pages: Arc<dyn crate::core::pages::Pages>,
+    pub(crate) language: Option<crate::core::pages::Language>,
     /// The embedded QR's CSS (`href` of wxLogin.js).
     pub(crate) embed_css: Option<String>,
 }
@@ -451,7 +393,7 @@ impl WechatConfig {
     /// cfg.check_store().await?; // the in-process store always answers
     /// # Ok(()) }
     /// ```
-    pub async fn check_store(&self) -> Result<(), crate::store::StoreError> {
+    pub async fn check_store(&self) -> Result<(), crate::core::store::StoreError> {
         let Err(e) = self.probe_store().await else {
             return Ok(());
         };
@@ -482,7 +424,7 @@ impl WechatConfig {
     }
 
     /// One check of the store.
-    async fn probe_store(&self) -> Result<(), crate::store::StoreError> {
+    async fn probe_store(&self) -> Result<(), crate::core::store::StoreError> {
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
             return redis.check().await;
@@ -492,7 +434,7 @@ impl WechatConfig {
             .await
             .map(drop)
             .map_err(|e| {
-                crate::store::StoreError::unavailable(format!(
+                crate::core::store::StoreError::unavailable(format!(
                     "the store {:?} does not answer: {e}",
                     self.store
                 ))
@@ -767,16 +709,4 @@ pub trait TokenProvider: Send + Sync + fmt::Debug + 'static {
         appid: &'a str,
         refused: Option<&'a Secret>,
     ) -> BoxFuture<'a, Result<Secret, Box<dyn std::error::Error + Send + Sync>>>;
-}
-
-/// Where the client's address comes from when the app runs behind proxies: the header the
-/// trusted proxies append the address of whoever connected to them to, and how many of
-/// them append.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ClientIpHeader {
-    /// The header, e.g. `x-forwarded-for`.
-    pub(crate) name: http::HeaderName,
-    /// How many trusted proxies append to it (at least 1): the client is that many entries
-    /// from the right.
-    pub(crate) trusted_hops: usize,
 }

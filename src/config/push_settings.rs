@@ -8,8 +8,8 @@ use url::Url;
 
 use super::ConfigError;
 use crate::{
+    core::store::BoxFuture,
     push::{OpenedPush, PushReply},
-    store::BoxFuture,
 };
 
 /// The boxed form of an `on_push` hook.

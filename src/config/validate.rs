@@ -6,13 +6,12 @@ use url::Url;
 
 use super::{
     AppCredentials, ConfigError, HOST_PREFIX, OfficialAccount, SECURE_PREFIX, WechatConfig,
-    WechatConfigBuilder,
-    checks::{PublicPath, shown},
-    cookie_name_prefix,
+    WechatConfigBuilder, checks::shown, cookie_name_prefix,
 };
+use crate::core::guard::PublicPath;
 use wechat_auth_client::{BaseUrl, OaScope, Secret, WechatClient};
 
-use crate::{push::PushCrypto, store::Store};
+use crate::{core::store::Store, push::PushCrypto};
 
 /// The Redis store for `url` (trusting the CA in `ca_file`), connecting on first use.
 #[cfg(feature = "redis")]
@@ -20,7 +19,7 @@ fn redis_store(
     url: &Secret,
     ca_file: Option<&std::path::Path>,
 ) -> Result<(Arc<dyn Store>, super::StartCheck), ConfigError> {
-    let store = crate::store::RedisStore::connect_lazy(url.expose());
+    let store = crate::core::store::RedisStore::connect_lazy(url.expose());
     let store = match ca_file {
         Some(path) => store.and_then(|s| s.with_ca_file(path)),
         None => store,
@@ -343,7 +342,7 @@ impl WechatConfigBuilder {
                         expected: "use the number of your proxies that append to the client IP header, 1 to 16",
                     });
                 }
-                Some(crate::config::ClientIpHeader { name, trusted_hops })
+                Some(crate::core::limit::ClientIpHeader { name, trusted_hops })
             }
         };
         check("state_ttl", self.state_ttl, 30, 3600)?;
@@ -371,7 +370,7 @@ impl WechatConfigBuilder {
         // logout through one layer is seen by the others; one code single flight for all).
         let (store, redis): (Arc<dyn Store>, _) = match (self.store, &self.redis_url) {
             (Some(store), _) => (store, None),
-            (None, None) => (Arc::new(crate::store::MemoryStore::new()), None),
+            (None, None) => (Arc::new(crate::core::store::MemoryStore::new()), None),
             (None, Some(url)) => redis_store(url, self.redis_ca_file.as_deref())?,
         };
         let redis_start = self.redis_start;
@@ -442,7 +441,7 @@ impl WechatConfigBuilder {
             push_settings,
             pages: self
                 .pages
-                .unwrap_or_else(|| Arc::new(crate::pages::DefaultPages)),
+                .unwrap_or_else(|| Arc::new(crate::core::pages::DefaultPages)),
             language: self.language,
             embed_css,
         })

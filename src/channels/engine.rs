@@ -1,0 +1,153 @@
+//! What the channels are given: the core's services, the WeChat provider's services, and
+//! (until each channel holds its own section) the settings, client and store.
+
+use std::sync::Arc;
+
+use wechat_auth_client::WechatClient;
+
+use crate::{
+    config::WechatConfig,
+    core::{
+        exchange::Exchanges,
+        guard::Guard,
+        limit::StartLimits,
+        login::Logins,
+        sessions::{SessionSettings, Sessions},
+        store::Store,
+    },
+    providers::wechat::{code::CodeLogin, profiles::Profiles, tokens::GlobalTokens},
+};
+
+/// The services every channel is given, built once from the checked settings.
+pub(crate) struct Engine {
+    cfg: WechatConfig,
+    client: WechatClient,
+    store: Arc<dyn Store>,
+    /// The push URL's signature and crypto, when the Official Account has a push token.
+    push: Option<Arc<crate::push::PushCrypto>>,
+    /// Every app's global access token.
+    tokens: GlobalTokens,
+    /// Per-client rate limits on starting scan logins.
+    start_limits: StartLimits,
+    /// Sessions: tokens, cookies, state tickets, revocation.
+    pub(crate) sessions: Arc<Sessions>,
+    /// The guard.
+    pub(crate) guard: Arc<Guard>,
+    /// Exactly-once code exchange.
+    pub(crate) exchanges: Exchanges,
+    /// The `on_login` hook.
+    pub(crate) logins: Arc<Logins>,
+    /// Logging in with a WeChat OAuth code.
+    pub(crate) code_login: CodeLogin,
+    /// WeChat users' tokens and profiles.
+    pub(crate) profiles: Arc<Profiles>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub(crate) fn new(cfg: WechatConfig) -> Self {
+        let client = cfg.client().clone();
+        let store = cfg.store.clone();
+        let sessions = Arc::new(Sessions::new(
+            SessionSettings {
+                keys: cfg.session_keys.clone(),
+                cookie_name: cfg.session_cookie.clone(),
+                flow_prefix: cfg.cookie_prefix,
+                flow_path: cfg.flow_cookie_path().to_owned(),
+                secure: cfg.secure_cookies,
+                domain: cfg.cookie_domain.clone(),
+                ttl: cfg.session_ttl,
+                max_lifetime: cfg.session_max_lifetime,
+            },
+            store.clone(),
+        ));
+        let guard = Arc::new(Guard::new(sessions.clone(), &cfg.public_paths, &cfg.prefix));
+        let logins = Arc::new(Logins::new(cfg.on_login.clone(), sessions.clone()));
+        let profiles = Arc::new(Profiles::new(
+            client.clone(),
+            store.clone(),
+            cfg.userinfo_ttl,
+            cfg.lang,
+        ));
+        Self {
+            push: cfg.push_crypto().cloned(),
+            tokens: GlobalTokens::new(
+                client.clone(),
+                store.clone(),
+                cfg.global_token_source,
+                cfg.token_provider.clone(),
+                cfg.global_token_apps(),
+            ),
+            start_limits: {
+                let q = cfg.push_settings.start_quotas;
+                StartLimits::new(q.per_ip, q.per_browser, q.total)
+            },
+            exchanges: Exchanges::new(store.clone()),
+            code_login: CodeLogin::new(
+                client.clone(),
+                profiles.clone(),
+                logins.clone(),
+                cfg.http_timeout,
+            ),
+            profiles,
+            logins,
+            guard,
+            sessions,
+            client,
+            store,
+            cfg,
+        }
+    }
+
+    /// The settings this engine was built from.
+    pub(crate) fn config(&self) -> &WechatConfig {
+        &self.cfg
+    }
+
+    /// The WeChat API client.
+    pub(crate) fn client(&self) -> &WechatClient {
+        &self.client
+    }
+
+    /// Where server-side state lives (a flow keeps its own records there, under typed keys).
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The global access tokens of the configured apps.
+    pub(crate) fn tokens(&self) -> &GlobalTokens {
+        &self.tokens
+    }
+
+    /// The push URL's signature and crypto, when the Official Account has a push token.
+    pub(crate) fn push_crypto(&self) -> Option<&crate::push::PushCrypto> {
+        self.push.as_deref()
+    }
+
+    /// Takes one scan start for the client at `ip` whose browser is known by `browser`, or
+    /// says how long it must wait.
+    pub(crate) fn allow_scan_start(
+        &self,
+        ip: Option<std::net::IpAddr>,
+        browser: Option<&str>,
+    ) -> Result<(), std::time::Duration> {
+        self.start_limits.check(ip, browser)
+    }
+
+    /// Whether a follow-the-account scan waits for the user to confirm on the phone.
+    pub(crate) fn scan_confirm(&self) -> bool {
+        self.cfg.push_settings.scan_confirm
+    }
+
+    /// The client that sent `req`, as the per-client limits know it.
+    pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
+        crate::core::limit::client_ip(req, self.cfg.client_ip_header.as_ref())
+    }
+}

@@ -1,0 +1,639 @@
+//! Website QR login and Official Account web authorization: `GET login` sends the browser to
+//! WeChat, `GET callback` brings it back with a session.
+//!
+//! 1. `login` picks the channel (`MicroMessenger` in the User-Agent → Official Account;
+//!    otherwise the website QR, or the scan page when only an Official Account is set up),
+//!    makes a random `state`, and binds it to this browser with a signed, short-lived cookie
+//!    named after the state (so several tabs can log in at once) that also carries the
+//!    checked `return_to`. On an https site the cookie is `__Host-` prefixed (Path=/), so a
+//!    sibling subdomain or a plain-http page cannot plant one.
+//! 2. `callback` refuses any `state` that this browser's cookie does not vouch for, before
+//!    any call to WeChat; binds the state to the first code that comes back with it (in the
+//!    store, so on every instance: the same state with another code is refused, the same
+//!    code again is a reload); exchanges the code once (single flight, outcome remembered,
+//!    so a reload or a double redirect gets the same session again); reads the profile when
+//!    the scope allows; runs `on_login`; sets the session cookie; and redirects to
+//!    `return_to`.
+//!
+//! How the website login is presented (see the crate docs): a full-page redirect (the
+//! default), WeChat's QR embedded in the site's own page ([`embed`]: `GET embed`,
+//! `GET embed.js`, `login?display=embed`), or a popup window ([`popup`]:
+//! `login?display=popup`, whose callback tells the opener and closes).
+//!
+//! The Official Account's adaptive scope (`OaScope::BaseThenUserinfo`) signs in with
+//! `snsapi_base`; `login?scope=userinfo` asks for the profile (the consent page), which is
+//! the login URL `WechatHandle::profile` hands out when it needs one.
+
+use axum_core::body::Body;
+use http::{Response, StatusCode, header, request::Parts};
+use sha1::{Digest, Sha1};
+
+use super::{Query, cookie_value};
+use crate::core::failure::Failure;
+use wechat_auth_client::OaScope;
+
+use crate::{
+    channels::Engine,
+    core::clock::random_token,
+    core::exchange::LoginOutcome,
+    core::pages::{self, Language, Page, PageKind},
+    core::redirect::safe_return_to,
+    core::respond,
+    core::respond::QUERY_VALUE,
+    core::sessions::tokens::{StateTicket, TicketPurpose},
+    core::store::keys::Key,
+    user::Channel,
+};
+
+pub(crate) mod embed;
+pub(crate) mod popup;
+
+pub(crate) use embed::{embed, embed_js};
+
+/// How the callback answers, from its `display` (part of the `redirect_uri` the login sent
+/// to WeChat): a redirect, a popup telling its opener, or the embedded QR's iframe moving
+/// the top window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Redirect,
+    Popup,
+    Frame,
+}
+
+impl Answer {
+    fn of(q: &Query<'_>) -> Self {
+        match q.get("display") {
+            Some("popup") => Self::Popup,
+            Some("iframe") => Self::Frame,
+            _ => Self::Redirect,
+        }
+    }
+
+    /// The `redirect_uri` that brings the login back to a callback answering this way.
+    /// Through a relay hub the display rides inside the hub's `to`.
+    pub(crate) fn redirect_uri(self, auth: &Engine) -> String {
+        auth.config().callback_uri(match self {
+            Self::Redirect => None,
+            Self::Popup => Some("popup"),
+            Self::Frame => Some("iframe"),
+        })
+    }
+}
+
+/// The visitor's language for the layer's pages.
+pub(crate) fn language(auth: &Engine, req: &Parts) -> Language {
+    Language::of(auth.config().language, &req.headers)
+}
+
+/// `failure` as an error page of the site's [`Pages`](crate::core::pages::Pages).
+pub(crate) fn error_page(
+    auth: &Engine,
+    req: &Parts,
+    failure: &Failure,
+    retry: Option<&str>,
+) -> Response<Body> {
+    crate::core::render::page(
+        failure,
+        &*auth.config().pages,
+        language(auth, req),
+        retry,
+        respond::Framing::None,
+    )
+}
+
+/// The login that asks the Official Account user for the profile (`snsapi_userinfo`) and
+/// comes back to `return_to` (a local path; `/` when none).
+pub(crate) fn consent_login_url(auth: &Engine, return_to: Option<&str>) -> String {
+    let return_to = safe_return_to(return_to, &auth.config().allowed_origins);
+    format!(
+        "{}&channel=oa&scope=userinfo",
+        login_link(auth, &return_to, None)
+    )
+}
+
+/// Name of the cookie that vouches for one `state`.
+fn state_cookie_name(auth: &Engine, state: &str) -> String {
+    auth.config().flow_cookie_name("wechat_state_", state)
+}
+
+/// Makes a state ticket single-use: the first code that comes back with `state` owns it
+/// (for the state's lifetime, in the store, so on every instance). The same code again (a
+/// reload, a double redirect) passes; another code is refused, so one planted or leaked
+/// state cookie cannot carry a second login.
+async fn bind_state_to_code(
+    auth: &Engine,
+    appid: &str,
+    state: &str,
+    code: &str,
+) -> Result<(), Failure> {
+    let key = Key::state(appid, state);
+    let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
+    if auth
+        .store()
+        .set_if_absent(&key, mark.clone(), auth.config().state_ttl)
+        .await?
+    {
+        return Ok(());
+    }
+    match auth.store().get(&key).await? {
+        Some(bound) if bound == mark => Ok(()),
+        _ => {
+            tracing::warn!("callback refused: this state was already used with another code");
+            Err(Failure::StateMismatch)
+        }
+    }
+}
+
+/// Whether `state` has the shape we issue (WeChat's rule: `[A-Za-z0-9]`, ≤ 128 bytes).
+fn valid_state(state: &str) -> bool {
+    !state.is_empty() && state.len() <= 128 && state.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The link that starts a login again.
+fn login_link(auth: &Engine, return_to: &str, channel: Option<Channel>) -> String {
+    let mut link = format!(
+        "{}?return_to={}",
+        auth.guard.login_path(),
+        percent_encoding::utf8_percent_encode(return_to, QUERY_VALUE)
+    );
+    if let Some(c) = channel {
+        link.push_str("&channel=");
+        link.push_str(match c {
+            Channel::Website => "website",
+            Channel::OfficialAccount => "oa",
+            _ => "scan",
+        });
+    }
+    link
+}
+
+/// The channel for a browser that did not ask for one.
+fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
+    let cfg = &auth.config();
+    let in_wechat = user_agent.contains("MicroMessenger");
+    if in_wechat && cfg.official_account.is_some() {
+        Some(Channel::OfficialAccount)
+    } else if cfg.website.is_some() {
+        Some(Channel::Website)
+    } else if cfg.official_account.is_some() {
+        Some(if in_wechat {
+            Channel::OfficialAccount
+        } else {
+            Channel::ScanFollow
+        })
+    } else if cfg.mini_program.is_some() && !in_wechat {
+        // No website app and no Official Account: a mini program code on the desktop.
+        Some(Channel::MiniProgramCode)
+    } else {
+        None
+    }
+}
+
+/// `GET PREFIX/login?return_to=/path&channel=website|oa|scan&display=page|popup|embed&scope=userinfo`
+pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
+    let q = Query::parse(req.uri.query());
+    let fail = |e: Failure| error_page(auth, req, &e, None);
+    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    let answer = match q.get("display") {
+        None | Some("page") => Answer::Redirect,
+        Some("popup") => Answer::Popup,
+        Some("embed") => return embed::host_page(auth, req, &q, &return_to),
+        Some(other) => {
+            return fail(Failure::BadRequest(format!(
+                "display={other:?} is not a way to show the login: use page, popup or embed"
+            )));
+        }
+    };
+    let force_userinfo = match q.get("scope") {
+        None => false,
+        Some("userinfo" | "snsapi_userinfo") => true,
+        Some(other) => {
+            return fail(Failure::BadRequest(format!(
+                "scope={other:?} is not a scope to ask for: use scope=userinfo"
+            )));
+        }
+    };
+    let channel = match q.get("channel") {
+        Some(name) => match name.parse::<Channel>() {
+            Ok(c) => c,
+            Err(e) => return fail(Failure::BadRequest(e.to_string())),
+        },
+        None => {
+            let ua = req
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match pick_channel(auth, ua) {
+                Some(c) => c,
+                None => return fail(Failure::ChannelOff("browser")),
+            }
+        }
+    };
+    // The popup's nonce (embed.js makes one per popup): carried in the signed state cookie,
+    // echoed by the callback's popup page, so the opener ignores every other message.
+    let nonce = match q.get("nonce") {
+        Some(n) if answer == Answer::Popup && !popup::valid_nonce(n) => {
+            return fail(Failure::BadRequest(
+                "nonce must be 16 to 64 letters, digits, '-' or '_'".into(),
+            ));
+        }
+        Some(n) if answer == Answer::Popup => Some(n.to_owned()),
+        _ => None,
+    };
+    let cfg = &auth.config();
+    let redirect_uri = answer.redirect_uri(auth);
+    let state = random_token(32);
+    let url = match channel {
+        Channel::Website => match &cfg.website {
+            Some(app) => auth
+                .client()
+                .qrconnect_url(app.appid(), &redirect_uri, &state, None),
+            None => return fail(Failure::ChannelOff("website")),
+        },
+        Channel::OfficialAccount => match &cfg.official_account {
+            Some(oa) => {
+                let scope = match oa.scope() {
+                    _ if force_userinfo => OaScope::UserInfo,
+                    OaScope::BaseThenUserinfo => OaScope::Base,
+                    scope => scope,
+                };
+                auth.client()
+                    .authorize_url(oa.app().appid(), &redirect_uri, scope, &state, false)
+            }
+            None => return fail(Failure::ChannelOff("Official Account")),
+        },
+        Channel::ScanFollow => {
+            if cfg.official_account.is_none() {
+                return fail(Failure::ChannelOff("scan"));
+            }
+            let location = format!(
+                "{}/scan?return_to={}",
+                cfg.prefix,
+                percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        Channel::MiniProgramCode => {
+            if cfg.mini_program.is_none() {
+                return fail(Failure::ChannelOff("mini program code"));
+            }
+            let location = format!(
+                "{}/scan?return_to={}&via=miniprogram",
+                cfg.prefix,
+                percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        _ => {
+            return fail(Failure::BadRequest(format!(
+                "the {channel} channel logs in from the app: POST {}/app or {}/miniprogram",
+                cfg.prefix, cfg.prefix
+            )));
+        }
+    };
+    let mut res = respond::redirect(StatusCode::FOUND, &url);
+    set_state_cookie(auth, req, &mut res, state, return_to, channel, nonce);
+    tracing::debug!(channel = %channel, "login started");
+    res
+}
+
+/// Binds `state` to this browser: the signed, short-lived cookie named after it, carrying
+/// the checked `return_to`, the channel and a popup's nonce. The browser's expired,
+/// unreadable and oldest state cookies are cleared ([`Engine::drop_old_state_cookies`]), so
+/// they cannot pile up into a request header too large for the server or a proxy in front
+/// of it.
+pub(crate) fn set_state_cookie(
+    auth: &Engine,
+    req: &Parts,
+    res: &mut Response<Body>,
+    state: String,
+    return_to: String,
+    channel: Channel,
+    nonce: Option<String>,
+) {
+    let cfg = auth.config();
+    auth.sessions.drop_old_state_cookies(req, res);
+    let name = state_cookie_name(auth, &state);
+    let ticket = StateTicket::new(
+        TicketPurpose::Login,
+        state,
+        return_to,
+        channel,
+        cfg.state_ttl,
+    )
+    .with_nonce(nonce);
+    let value = auth.sessions.sign_state(&ticket);
+    let cookie = auth.sessions.cookie_spec().build(
+        name,
+        value,
+        cfg.flow_cookie_path(),
+        cfg.state_ttl.as_secs(),
+    );
+    respond::set_cookie(res, &cookie);
+}
+
+/// `GET PREFIX/callback?code=…&state=…` (and `display=popup|iframe` when the login was
+/// shown that way).
+pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
+    let q = Query::parse(req.uri.query());
+    let answer = Answer::of(&q);
+    let lang = language(auth, req);
+    // How a failure is shown: an error page, or (popup) a message to the opener. Until the
+    // state cookie verified, the message carries no nonce, so no opener takes it as its own.
+    let fail = |e: &Failure, retry: Option<&str>| match answer {
+        Answer::Popup => popup::failure(auth, lang, e, None),
+        Answer::Frame => popup::in_frame_failure(auth, lang, e, retry),
+        Answer::Redirect => crate::core::render::page(
+            e,
+            &*auth.config().pages,
+            lang,
+            retry,
+            respond::Framing::None,
+        ),
+    };
+    let state = q.get("state").unwrap_or("");
+    let code = q.get("code").filter(|c| !c.is_empty());
+    if !valid_state(state) {
+        return fail(
+            &Failure::BadRequest(
+                "The sign-in link is incomplete: its state is missing or malformed.".into(),
+            ),
+            Some(&login_link(auth, "/", None)),
+        );
+    }
+    let cookie_name = state_cookie_name(auth, state);
+    let ticket = cookie_value(req, &cookie_name)
+        .and_then(|v| auth.sessions.verify_state(v, state, TicketPurpose::Login));
+    let Some(ticket) = ticket else {
+        if answer == Answer::Frame
+            && let Some(code) = code
+        {
+            // Inside the embedded QR's frame, Chromium withholds our SameSite=Lax state
+            // cookie: the frame's navigation was started by WeChat's page, another site.
+            // Nothing is consumed here: the top window takes the same callback, where the
+            // cookie is sent, and finishes the login there.
+            let top = format!(
+                "{}/callback?code={}&state={state}",
+                auth.config().prefix,
+                percent_encoding::utf8_percent_encode(code, QUERY_VALUE)
+            );
+            return popup::move_top(auth, lang, &top);
+        }
+        if let Some(return_to) = repeat_after_success(auth, req, state, code).await {
+            return success(auth, answer, lang, &return_to, None);
+        }
+        tracing::info!("callback refused: state not bound to this browser");
+        return fail(&Failure::StateMismatch, Some(&login_link(auth, "/", None)));
+    };
+    let retry = login_link(auth, &ticket.rt, Some(ticket.ch));
+    // From here on the popup's messages carry the nonce the opener gave its login.
+    let nonce = ticket.pn.as_deref();
+    let fail = |e: &Failure, retry: Option<&str>| match answer {
+        Answer::Popup => popup::failure(auth, lang, e, nonce),
+        _ => fail(e, retry),
+    };
+    let clear_state = auth.sessions.cookie_spec().build(
+        cookie_name.as_str(),
+        "",
+        auth.config().flow_cookie_path(),
+        0,
+    );
+
+    let Some(code) = code else {
+        // No code: the person declined on WeChat's page.
+        let mut res = match answer {
+            Answer::Popup => popup::cancelled(auth, lang, nonce),
+            _ => cancelled_page(auth, lang, &retry, answer),
+        };
+        respond::set_cookie(&mut res, &clear_state);
+        return res;
+    };
+
+    let app = match ticket.ch {
+        Channel::Website => auth.config().website.as_ref(),
+        Channel::OfficialAccount => auth.config().official_account.as_ref().map(|oa| oa.app()),
+        _ => None,
+    };
+    let Some(app) = app else {
+        return fail(&Failure::ChannelOff("this"), Some(&retry));
+    };
+    let appid = app.appid();
+    if let Err(e) = bind_state_to_code(auth, appid, state, code).await {
+        let mut res = fail(&e, Some(&retry));
+        respond::set_cookie(&mut res, &clear_state);
+        return res;
+    }
+    let outcome = auth
+        .exchanges
+        .exchange_once(appid, code, auth.client_ip(req), || {
+            let signed_in = auth.logins.signed_in(&req.headers); // for on_login to bind to
+            auth.code_login
+                .login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt, signed_in)
+        })
+        .await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let mut res = fail(&e, Some(&retry));
+            respond::set_cookie(&mut res, &clear_state);
+            return res;
+        }
+    };
+    if outcome.state() != state {
+        tracing::warn!("a code came back with another login's state");
+        return fail(&Failure::StateMismatch, Some(&retry));
+    }
+    let mut res = match outcome.as_ref() {
+        LoginOutcome::Success {
+            user, return_to, ..
+        } => {
+            let token = auth.sessions.issue(user);
+            let mut res = success(auth, answer, lang, return_to, nonce);
+            auth.sessions.set_session_cookie(&mut res, &token);
+            tracing::info!(channel = %user.channel, "login");
+            res
+        }
+        LoginOutcome::Snapshot { .. } if answer == Answer::Popup => {
+            popup::failure(auth, lang, &Failure::SnapshotUser, nonce)
+        }
+        LoginOutcome::Snapshot { .. } => snapshot_page(auth, lang, &retry, answer),
+        LoginOutcome::Refused { message, .. } if answer == Answer::Popup => {
+            popup::failure(auth, lang, &Failure::Refused(message.clone()), nonce)
+        }
+        LoginOutcome::Refused { message, .. } => refused_page(auth, lang, message, answer),
+        LoginOutcome::Failed { errcode } => fail(&Failure::CodeRefused(*errcode), Some(&retry)),
+    };
+    respond::set_cookie(&mut res, &clear_state);
+    res
+}
+
+/// A finished login, answered the way it was shown (a popup's answer with its `nonce`).
+fn success(
+    auth: &Engine,
+    answer: Answer,
+    lang: Language,
+    return_to: &str,
+    nonce: Option<&str>,
+) -> Response<Body> {
+    match answer {
+        Answer::Redirect => respond::redirect(StatusCode::FOUND, return_to),
+        Answer::Popup => popup::success(auth, lang, return_to, nonce),
+        Answer::Frame => popup::move_top(auth, lang, return_to),
+    }
+}
+
+/// The frame policy of a message page: inside the embedded QR's iframe it must show there.
+fn framing(answer: Answer) -> respond::Framing<'static> {
+    match answer {
+        Answer::Frame => respond::Framing::InOwnFrame,
+        _ => respond::Framing::None,
+    }
+}
+
+/// The page for a person who declined on WeChat's page.
+fn cancelled_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
+    let page = match lang {
+        Language::En => Page::new(
+            PageKind::Cancelled,
+            lang,
+            "Login cancelled",
+            "Login cancelled",
+        )
+        .with_text("You declined the WeChat authorization, so you are not logged in."),
+        _ => Page::new(
+            PageKind::Cancelled,
+            lang,
+            "已取消登录 · Login cancelled",
+            "已取消登录",
+        )
+        .with_text("你拒绝了微信授权，因此没有登录。")
+        .with_note("You declined the WeChat authorization, so you are not logged in."),
+    }
+    .code("cancelled")
+    .retry(Some(retry))
+    .compose(Default::default(), Default::default());
+    respond::html_framed(
+        StatusCode::OK,
+        pages::render(&*auth.config().pages, &page),
+        framing(answer),
+    )
+}
+
+/// A callback that lost its state cookie (the first one succeeded and cleared it: a reload,
+/// the Back button) from a browser that already holds that login's session: where that
+/// login was going.
+async fn repeat_after_success(
+    auth: &Engine,
+    req: &Parts,
+    state: &str,
+    code: Option<&str>,
+) -> Option<String> {
+    let code = code?;
+    let crate::core::sessions::Found::Session(current) = auth.sessions.find_session(&req.headers)
+    else {
+        return None;
+    };
+    for app in [
+        auth.config().website.as_ref(),
+        auth.config().official_account.as_ref().map(|oa| oa.app()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(outcome) = auth.exchanges.remembered(app.appid(), code).await
+            && let LoginOutcome::Success {
+                state: s,
+                user,
+                return_to,
+                ..
+            } = outcome.as_ref()
+            && s == state
+            && user.key() == current.session.identity.key()
+        {
+            return Some(return_to.clone());
+        }
+    }
+    None
+}
+
+/// The page for an Official Account snapshot-page (virtual) user.
+fn snapshot_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
+    let page = match lang {
+        Language::En => Page::new(PageKind::Snapshot, lang, "Use the full service", "Use the full service")
+            .with_text("WeChat opened this page in snapshot mode, so you cannot log in yet. Tap 「使用完整服务」 (use full service) at the bottom right, accept, and log in again."),
+        _ => Page::new(PageKind::Snapshot, lang, "请使用完整服务", "请使用完整服务")
+            .with_text("当前为微信快照页模式，无法登录。请点击页面右下角的「使用完整服务」，同意授权后再登录。")
+            .with_note("WeChat opened this page in snapshot mode, so you cannot log in yet. Tap 「使用完整服务」 (use full service) at the bottom right, accept, and log in again."),
+    }
+    .code("snapshot_user")
+    .retry(Some(retry))
+    .compose(Default::default(), Default::default());
+    respond::html_framed(
+        StatusCode::OK,
+        pages::render(&*auth.config().pages, &page),
+        framing(answer),
+    )
+}
+
+/// The page shown when the `on_login` hook refused.
+fn refused_page(auth: &Engine, lang: Language, message: &str, answer: Answer) -> Response<Body> {
+    let page = match lang {
+        Language::En => Page::new(PageKind::Refused, lang, "Login refused", "Login refused")
+            .with_text(message)
+            .with_note("This site refused the login."),
+        _ => Page::new(
+            PageKind::Refused,
+            lang,
+            "无法登录 · Login refused",
+            "无法登录",
+        )
+        .with_text(message)
+        .with_note("This site refused the login."),
+    }
+    .status(StatusCode::FORBIDDEN)
+    .code("refused")
+    .compose(Default::default(), Default::default());
+    respond::html_framed(
+        StatusCode::FORBIDDEN,
+        pages::render(&*auth.config().pages, &page),
+        framing(answer),
+    )
+}
+
+/// This channel's endpoints in the layer's route table: `login`, `callback`, `embed`,
+/// `embed.js` (all `GET`/`HEAD`).
+pub(crate) fn routes() -> &'static [crate::channels::Route] {
+    use crate::channels::Route;
+    use crate::core::route::{Path, boxed};
+    static ROUTES: [Route; 4] = [
+        Route::read(Path::Exact("/login"), |c| {
+            boxed(async move { Ok(login(c.auth, c.req)) })
+        }),
+        Route::read(Path::Exact("/callback"), |c| {
+            boxed(async move { Ok(callback(c.auth, c.req).await) })
+        }),
+        Route::read(Path::Exact("/embed"), |c| {
+            boxed(async move { embed(c.auth, c.req) })
+        }),
+        Route::read(Path::Exact("/embed.js"), |c| {
+            boxed(async move { Ok(embed_js(c.req)) })
+        }),
+    ];
+    &ROUTES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_shape() {
+        assert!(valid_state("abcXYZ019"));
+        assert!(valid_state(&"a".repeat(128)));
+        assert!(!valid_state(&"a".repeat(129)));
+        assert!(!valid_state(""));
+        assert!(!valid_state("abc-def"));
+        assert!(!valid_state("abc def"));
+    }
+}

@@ -1,0 +1,496 @@
+//! One failure type for every endpoint the layer serves, described in one place: status,
+//! machine code, Chinese and English text, log level and `Retry-After` all come from
+//! [`Failure::describe`]; [`crate::core::render`] turns the description into a response (JSON, an
+//! error page, a popup's message, a push answer) and logs it.
+//!
+//! Flows return `Result<Response, Failure>`; the dispatcher renders a failure once, as JSON
+//! or (for the browser pages) as HTML with a link to try again. Public error types that
+//! handlers see live in `crate::error`, above the core.
+
+use std::{borrow::Cow, sync::Arc};
+
+use http::StatusCode;
+
+use wechat_auth_client::{ErrorKind, WechatError};
+
+use crate::{core::limit::Exceeded, core::store::StoreError};
+
+/// Why a request to one of the layer's endpoints could not be served. Cheap to clone
+/// (shared by every caller of one exchange).
+#[derive(Clone, Debug)]
+pub(crate) enum Failure {
+    /// The request is malformed or incomplete.
+    BadRequest(String),
+    /// The login was not started in this browser, or its state expired.
+    StateMismatch,
+    /// The channel is not configured.
+    ChannelOff(&'static str),
+    /// WeChat refused or failed.
+    Wechat(Arc<WechatError>),
+    /// The store failed.
+    Store(Arc<StoreError>),
+    /// Another instance is still exchanging this code.
+    Busy,
+    /// WeChat already refused this code (errcode kept): a repeat is not sent upstream again.
+    CodeRefused(i64),
+    /// This client has too many exchanges under way, or too many refused codes lately.
+    TooMany(Exceeded),
+    /// A native login's code was used already: its token was handed out once (or has been
+    /// revoked since), and a repeat gets no new one.
+    CodeUsed,
+    /// The user cancelled the WeChat authorization in the app (SDK `errCode` -2).
+    Cancelled,
+    /// The user denied the WeChat authorization in the app (SDK `errCode` -4).
+    Denied,
+    /// The WeChat SDK reported another error; the app has no code.
+    SdkError(i64),
+    /// The `on_login` hook refused, with its message.
+    Refused(String),
+    /// WeChat gave a virtual (snapshot-page) identity.
+    SnapshotUser,
+    /// A state-changing request from another site; says what it was.
+    CrossOrigin(&'static str),
+    /// No such thing; says what.
+    NotFound(&'static str),
+    /// A scan started by another browser (or none at all: the answer is the same).
+    NotYourScan,
+    /// The request body is larger than the endpoint reads.
+    TooLarge,
+    /// The request body could not be read.
+    BadBody,
+    /// The request body did not arrive within the deadline.
+    BodyTimeout,
+    /// The endpoint does not take this method; the methods it takes.
+    MethodNotAllowed(&'static str),
+    /// The configured token provider could not give a global access token.
+    TokenProvider(Arc<str>),
+    /// The scan was answered already (confirmed, cancelled) or is being answered.
+    ScanAnswered,
+    /// A mini program code opened by another WeChat user first: only they may answer it.
+    ScanTaken,
+    /// This client started too many scans lately; seconds until it may start one.
+    ScanLimited(u64),
+    /// The confirm page of a scan was opened by a WeChat user other than the one who
+    /// scanned (or before anyone scanned).
+    NotYourConfirm,
+    /// Today's budget of scan-login QR codes is spent; seconds until the next (UTC) day.
+    ScanBudgetSpent(u64),
+    /// WeChat answered 45009 to `qrcode/create`: the account's daily quota is reached;
+    /// seconds until WeChat's next day (Beijing time).
+    ScanQuotaReached(u64),
+    /// A request to the push URL (from WeChat's push servers, or posing as them) that is
+    /// not served: they read the status and retry on anything but `success`.
+    Push(PushRefusal),
+}
+
+/// Why a request to the push URL was not served.
+#[derive(Clone, Debug)]
+pub(crate) enum PushRefusal {
+    /// A signature, the timestamp, the ciphertext or the appid is wrong, or the signed query
+    /// was used before (`403`): the error, and what to check.
+    Forged {
+        /// What failed (never the body).
+        error: String,
+        /// Which setting to check.
+        hint: &'static str,
+    },
+    /// Not a push in the console's format (`400`): the error, and what to check.
+    Malformed {
+        /// What failed (never the body).
+        error: String,
+        /// Which setting to check.
+        hint: &'static str,
+    },
+    /// The body is not UTF-8 (`400`).
+    NotUtf8,
+    /// No push URL is configured (`404`).
+    Off,
+    /// The store could not record the push (`503`): WeChat sends it again.
+    StoreDown(String),
+}
+
+impl From<WechatError> for Failure {
+    fn from(e: WechatError) -> Self {
+        Self::Wechat(Arc::new(e))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+/// Everything a response to a [`Failure`] needs, decided in one place.
+#[derive(Debug)]
+pub(crate) struct Description {
+    pub(crate) status: StatusCode,
+    /// Machine-readable code for JSON answers.
+    pub(crate) code: &'static str,
+    /// What to tell a person, in Chinese.
+    pub(crate) zh: Cow<'static, str>,
+    /// The same in English (the JSON `message`).
+    pub(crate) en: Cow<'static, str>,
+    pub(crate) level: tracing::Level,
+    /// Seconds for `Retry-After`, when trying again later can help.
+    pub(crate) retry_after: Option<&'static str>,
+}
+
+const LOGIN_AGAIN_ZH: &str = "登录凭证已失效（可能已使用或已过期），请重新登录。";
+const LOGIN_AGAIN_EN: &str =
+    "This login link was already used or has expired. Please log in again.";
+const BUSY_ZH: &str = "服务暂时繁忙，请稍后再试。";
+const BUSY_EN: &str = "The service is busy. Please try again in a moment.";
+
+impl Failure {
+    /// Status, code, text, log level and `Retry-After` of this failure: 4xx when the
+    /// person, the request or the configuration is at fault, 502/503 when WeChat (or the
+    /// store) is down or slow.
+    pub(crate) fn describe(&self) -> Description {
+        use tracing::Level;
+        let d = |status, code, zh: &'static str, en: Cow<'static, str>| Description {
+            status,
+            code,
+            zh: zh.into(),
+            en,
+            level: Level::INFO,
+            retry_after: None,
+        };
+        let mut out = match self {
+            Self::BadRequest(m) => d(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "请求不完整或有误。",
+                m.clone().into(),
+            ),
+            Self::StateMismatch => d(
+                StatusCode::BAD_REQUEST,
+                "state_mismatch",
+                "这次登录不是在本浏览器中发起的，或已过期。请重新登录。",
+                "This login was not started in this browser, or it has expired. Please log in again."
+                    .into(),
+            ),
+            Self::ChannelOff(c) => d(
+                StatusCode::NOT_FOUND,
+                "channel_not_configured",
+                "此登录方式未启用。",
+                format!("The {c} login is not configured on this site.").into(),
+            ),
+            Self::Store(_) => Description {
+                level: Level::DEBUG, // The store logs its own outages, once per burst.
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    BUSY_ZH,
+                    BUSY_EN.into(),
+                )
+            },
+            Self::Busy => d(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                BUSY_ZH,
+                BUSY_EN.into(),
+            ),
+            Self::Wechat(e) => wechat(e),
+            Self::CodeRefused(_) => d(
+                StatusCode::BAD_REQUEST,
+                "login_again",
+                LOGIN_AGAIN_ZH,
+                LOGIN_AGAIN_EN.into(),
+            ),
+            Self::CodeUsed => d(
+                StatusCode::BAD_REQUEST,
+                "login_again",
+                "该登录凭证已使用，请重新登录。",
+                "This code was already used to log in: get a new code (wx.login or SendAuth) and log in again."
+                    .into(),
+            ),
+            Self::TooMany(Exceeded::InFlight) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "登录请求过多，请稍后再试。",
+                "Too many logins at once from this client. Please try again in a moment.".into(),
+            ),
+            Self::TooMany(Exceeded::Failures) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "无效的登录请求过多，请一分钟后再试。",
+                "Too many invalid login codes from this client. Please wait a minute and try again."
+                    .into(),
+            ),
+            Self::Cancelled => d(
+                StatusCode::BAD_REQUEST,
+                "cancelled",
+                "你取消了微信授权。",
+                "the user cancelled the WeChat authorization (errCode -2)".into(),
+            ),
+            Self::Denied => d(
+                StatusCode::BAD_REQUEST,
+                "denied",
+                "你拒绝了微信授权。",
+                "the user denied the WeChat authorization (errCode -4)".into(),
+            ),
+            Self::SdkError(code) => d(
+                StatusCode::BAD_REQUEST,
+                "sdk_error",
+                "微信 SDK 报告了错误。",
+                format!("the WeChat SDK reported errCode {code}; no code to exchange").into(),
+            ),
+            Self::Refused(message) => d(
+                StatusCode::FORBIDDEN,
+                "refused",
+                "本站拒绝了这次登录。",
+                message.clone().into(),
+            ),
+            Self::SnapshotUser => d(
+                StatusCode::FORBIDDEN,
+                "snapshot_user",
+                "请使用完整服务后再登录。",
+                "WeChat gave a virtual (snapshot-page) identity; ask the user to use the full service"
+                    .into(),
+            ),
+            Self::CrossOrigin(what) => d(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "请求必须来自本站。",
+                (*what).into(),
+            ),
+            Self::NotFound(what) => d(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "找不到该资源。",
+                (*what).into(),
+            ),
+            Self::NotYourScan => d(
+                StatusCode::FORBIDDEN,
+                "not_your_scan",
+                "此扫码登录是在另一个浏览器中发起的。",
+                "this scan was started by another browser".into(),
+            ),
+            Self::TooLarge => d(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "请求过大。",
+                "request body too large".into(),
+            ),
+            Self::BadBody => d(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "无法读取请求内容。",
+                "could not read the request body".into(),
+            ),
+            Self::BodyTimeout => d(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "请求内容未能及时到达。",
+                "the request body did not arrive in time".into(),
+            ),
+            Self::TokenProvider(_) => Description {
+                level: Level::WARN,
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "token_provider_unavailable",
+                    BUSY_ZH,
+                    "The access token service did not answer. Please try again in a moment."
+                        .into(),
+                )
+            },
+            Self::ScanAnswered => d(
+                StatusCode::CONFLICT,
+                "already_answered",
+                "此扫码登录已处理。",
+                "this scan was answered already".into(),
+            ),
+            Self::ScanTaken => d(
+                StatusCode::CONFLICT,
+                "opened_by_another_user",
+                "这个登录码已被另一个微信用户打开，只有该用户可以确认。",
+                "this login code was opened by another WeChat user first; only they may answer it"
+                    .into(),
+            ),
+            Self::ScanLimited(_) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "二维码生成过于频繁，请稍后再试。",
+                "Too many QR codes asked for from this client. Please wait and try again.".into(),
+            ),
+            Self::NotYourConfirm => d(
+                StatusCode::FORBIDDEN,
+                "not_your_scan",
+                "只有扫码的微信用户本人可以确认这次登录。",
+                "only the WeChat user who scanned this code may answer it".into(),
+            ),
+            Self::ScanBudgetSpent(_) => d(
+                StatusCode::TOO_MANY_REQUESTS,
+                "scan_budget_spent",
+                "今天的扫码登录二维码已用完，请明天再试，或换用其他登录方式。",
+                "Today's scan-login QR codes are used up. Please try again tomorrow, or log in another way."
+                    .into(),
+            ),
+            Self::ScanQuotaReached(_) => Description {
+                level: Level::WARN,
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "wechat_qr_quota",
+                    "微信今天的二维码生成次数已达上限，扫码登录暂不可用，请明天再试，或换用其他登录方式。",
+                    "WeChat's daily quota of QR codes for this account is reached: scan login is unavailable until tomorrow. Please log in another way."
+                        .into(),
+                )
+            },
+            Self::Push(refusal) => push(refusal),
+            Self::MethodNotAllowed(_) => d(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "不支持该请求方法。",
+                "method not allowed".into(),
+            ),
+        };
+        out.retry_after = match (self, out.status) {
+            // Whole seconds, rounded up to a few steps (the header value is static).
+            // WeChat's push servers keep their own schedule.
+            (Self::Push(_), _) => None,
+            (Self::ScanLimited(secs), _) => Some(match secs {
+                0..=1 => "1",
+                2..=5 => "5",
+                6..=10 => "10",
+                11..=30 => "30",
+                _ => "60",
+            }),
+            (_, StatusCode::TOO_MANY_REQUESTS) => Some("60"),
+            (_, StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY) => Some("5"),
+            _ => None,
+        };
+        out
+    }
+}
+
+/// How a refused push is answered: the English text is the plain-text body WeChat reads.
+fn push(refusal: &PushRefusal) -> Description {
+    use tracing::Level;
+    let (status, code, zh, en, level) = match refusal {
+        PushRefusal::Forged { .. } => (
+            StatusCode::FORBIDDEN,
+            "push_forged",
+            "推送签名无效。",
+            "invalid signature",
+            Level::WARN,
+        ),
+        PushRefusal::Malformed { .. } => (
+            StatusCode::BAD_REQUEST,
+            "push_malformed",
+            "推送格式有误。",
+            "malformed push",
+            Level::WARN,
+        ),
+        PushRefusal::NotUtf8 => (
+            StatusCode::BAD_REQUEST,
+            "push_malformed",
+            "推送内容不是 UTF-8。",
+            "body is not UTF-8",
+            Level::WARN,
+        ),
+        PushRefusal::Off => (
+            StatusCode::NOT_FOUND,
+            "push_not_configured",
+            "未配置推送。",
+            "push is not configured",
+            Level::INFO,
+        ),
+        PushRefusal::StoreDown(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            BUSY_ZH,
+            "try again",
+            Level::ERROR,
+        ),
+    };
+    Description {
+        status,
+        code,
+        zh: zh.into(),
+        en: en.into(),
+        level,
+        retry_after: None,
+    }
+}
+
+/// How a WeChat failure is answered: by its kind, with the errcode's hint for the site's
+/// own configuration.
+fn wechat(e: &WechatError) -> Description {
+    use tracing::Level;
+    let (status, code, zh, en, level): (_, _, _, Cow<'static, str>, _) = match e {
+        WechatError::Timeout { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "wechat_timeout",
+            "微信服务器响应超时，请稍后再试。",
+            "WeChat did not answer in time. Please try again.".into(),
+            Level::WARN,
+        ),
+        e => match e.kind() {
+            ErrorKind::LoginAgain => (
+                StatusCode::BAD_REQUEST,
+                "login_again",
+                LOGIN_AGAIN_ZH,
+                LOGIN_AGAIN_EN.into(),
+                Level::WARN,
+            ),
+            ErrorKind::InvalidRequest => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "微信服务暂时不可用，请稍后再试。",
+                "WeChat is temporarily unavailable. Please try again.".into(),
+                Level::WARN,
+            ),
+            ErrorKind::Configuration | ErrorKind::Permission => (
+                StatusCode::FORBIDDEN,
+                "wechat_configuration",
+                "本站的微信登录配置有误，请联系网站管理员。",
+                format!(
+                    "WeChat refused this site's configuration (errcode {}): {}",
+                    e.errcode().unwrap_or_default(),
+                    e.hint()
+                )
+                .into(),
+                Level::ERROR,
+            ),
+            ErrorKind::Quota => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "wechat_quota",
+                "登录人数过多，请稍后再试。",
+                "Too many logins right now. Please try again in a minute.".into(),
+                Level::WARN,
+            ),
+            _ => (
+                StatusCode::BAD_GATEWAY,
+                "wechat_unavailable",
+                "微信服务暂时不可用，请稍后再试。",
+                "WeChat is temporarily unavailable. Please try again.".into(),
+                Level::WARN,
+            ),
+        },
+    };
+    Description {
+        status,
+        code,
+        zh: zh.into(),
+        en,
+        level,
+        retry_after: None,
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Wechat(e) => e.fmt(f),
+            Self::Store(e) => e.fmt(f),
+            Self::CodeRefused(errcode) => write!(f, "WeChat refused this code before ({errcode})"),
+            Self::TokenProvider(e) => write!(f, "the token provider failed: {e}"),
+            Self::Push(
+                PushRefusal::Forged { error, .. } | PushRefusal::Malformed { error, .. },
+            ) => f.write_str(error),
+            Self::Push(PushRefusal::StoreDown(e)) => write!(f, "the store is unavailable: {e}"),
+            other => f.write_str(other.describe().code),
+        }
+    }
+}
