@@ -41,7 +41,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    channels, channels::Engine, config::WechatConfig, core::sessions::Found, extract::RequestAuth,
+    channels, channels::Engine, config::WechatConfig, core::guard::Guard, core::route::Endpoints,
+    core::sessions::Found, extract::RequestAuth,
 };
 
 /// Whether paths without a session are blocked.
@@ -80,7 +81,7 @@ enum Mode {
 /// Cheap to clone; every clone shares one engine (client, store, caches).
 #[derive(Clone, Debug)]
 pub struct WechatAuthLayer {
-    auth: Arc<Engine>,
+    auth: Arc<Shared>,
     mode: Mode,
 }
 
@@ -132,7 +133,7 @@ impl WechatAuthLayer {
     /// ```
     pub fn new(cfg: WechatConfig) -> Self {
         Self {
-            auth: Arc::new(Engine::new(cfg)),
+            auth: Arc::new(Shared::new(cfg)),
             mode: Mode::Required,
         }
     }
@@ -224,7 +225,7 @@ impl<S> Layer<S> for WechatAuthLayer {
 #[derive(Clone, Debug)]
 pub struct WechatAuth<S> {
     inner: S,
-    auth: Arc<Engine>,
+    auth: Arc<Shared>,
     mode: Mode,
 }
 
@@ -245,13 +246,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        self.auth.sessions.ensure_background();
-        let prefix = self.auth.config().prefix.as_str();
+        self.auth.engine.sessions.ensure_background();
+        let prefix = self.auth.prefix.as_str();
         if let Some(sub) = endpoint(req.uri().path(), prefix) {
             let sub = sub.to_owned();
             let auth = self.auth.clone();
             return ResponseFuture::endpoint(Box::pin(async move {
-                Ok::<_, Infallible>(channels::dispatch(auth, req, &sub).await)
+                Ok::<_, Infallible>(
+                    crate::core::request::serve(&auth.table, req, &sub, auth.body_timeout).await,
+                )
             }));
         }
         let found = self.auth.guard.find_session(req.headers());
@@ -268,12 +271,48 @@ where
             return ResponseFuture::ready(self.auth.guard.unauthenticated(&req, invalid_bearer));
         }
         req.extensions_mut().insert(RequestAuth {
-            auth: self.auth.clone(),
+            auth: self.auth.engine.clone(),
             session,
         });
         // The call happens here, on the service `poll_ready` drove to readiness: no clone
         // needed (one per request was an allocation for a boxed axum `Route`).
         ResponseFuture::inner(self.inner.call(req))
+    }
+}
+
+/// What one layer shares between requests: the guard, the route table of the mounted
+/// channels, and what the extractors and the handle are given.
+pub(crate) struct Shared {
+    guard: Arc<Guard>,
+    table: Vec<Box<dyn Endpoints>>,
+    /// Where the layer's endpoints are.
+    prefix: String,
+    /// How long a request body may take to arrive.
+    body_timeout: std::time::Duration,
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WechatAuth")
+            .field("prefix", &self.prefix)
+            .field("channels", &self.table.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn new(cfg: WechatConfig) -> Self {
+        let prefix = cfg.prefix.clone();
+        let body_timeout = cfg.body_timeout;
+        let engine = Arc::new(Engine::new(cfg));
+        Self {
+            guard: engine.guard.clone(),
+            table: channels::mount(&engine),
+            prefix,
+            body_timeout,
+            engine,
+        }
     }
 }
 

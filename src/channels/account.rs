@@ -5,7 +5,8 @@ use axum_core::body::Body;
 use http::{Response, StatusCode, request::Parts};
 use serde::Serialize;
 
-use super::{Query, app::token_response, same_origin};
+use super::app::token_response;
+use crate::core::request::Query;
 use crate::{
     channels::Engine,
     core::failure::Failure,
@@ -44,7 +45,7 @@ pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
 /// `POST PREFIX/logout?return_to=/path`: revokes the session everywhere, clears the cookie,
 /// `303` to `return_to` (or `204` for a bearer-token client).
 pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
-    if !same_origin(auth, req) {
+    if !auth.origins.same_origin(req) {
         return Err(Failure::CrossOrigin("logout must come from this site"));
     }
     // Every valid session the request carries ends: the bearer token's and the cookie's.

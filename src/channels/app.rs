@@ -137,7 +137,7 @@ pub(super) fn outcome_response(
 /// origin (a cross-site page must not bind its visitor's account).
 pub(crate) fn signed_in(auth: &Engine, req: &Parts) -> Option<WechatUser> {
     let bearer = req.headers.contains_key(http::header::AUTHORIZATION);
-    (bearer || super::same_origin(auth, req))
+    (bearer || auth.origins.same_origin(req))
         .then(|| auth.logins.signed_in(&req.headers))
         .flatten()
 }

@@ -33,6 +33,8 @@ pub(crate) struct Engine {
     pub(crate) sessions: Arc<Sessions>,
     /// The guard.
     pub(crate) guard: Arc<Guard>,
+    /// Where state-changing requests may come from.
+    pub(crate) origins: crate::core::request::Origins,
     /// Exactly-once code exchange.
     pub(crate) exchanges: Exchanges,
     /// The `on_login` hook.
@@ -90,6 +92,10 @@ impl Engine {
                 StartLimits::new(q.per_ip, q.per_browser, q.total)
             },
             exchanges: Exchanges::new(store.clone()),
+            origins: crate::core::request::Origins::new(
+                cfg.origin().to_owned(),
+                cfg.allowed_origins.clone(),
+            ),
             code_login: CodeLogin::new(
                 client.clone(),
                 profiles.clone(),

@@ -14,14 +14,7 @@
 
 use std::sync::Arc;
 
-use axum_core::body::Body;
-use bytes::Bytes;
-use http::{Request, Response, header, request::Parts};
-
-use crate::core::failure::Failure;
-
-/// A route of a channel.
-pub(crate) type Route = crate::core::route::Route<Arc<Engine>>;
+use crate::core::route::{Endpoints, Mounted};
 
 pub(crate) mod account;
 mod engine;
@@ -34,166 +27,83 @@ pub(crate) mod relay;
 pub(crate) mod scan;
 pub(crate) mod tokens;
 
-/// A tiny view over a query string.
-pub(crate) struct Query<'a>(Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>);
+/// A route of a channel served with the shared engine (until the channel has its own state).
+pub(crate) type Route = crate::core::route::Route<Arc<Engine>>;
 
-impl<'a> Query<'a> {
-    pub(crate) fn parse(query: Option<&'a str>) -> Self {
-        Self(
-            query
-                .map(|q| form_urlencoded::parse(q.as_bytes()).take(32).collect())
-                .unwrap_or_default(),
-        )
-    }
+/// How a channel is mounted: given what it may use, it answers its state and routes.
+type Mount = fn(&Arc<Engine>) -> Box<dyn Endpoints>;
 
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_ref())
-    }
-}
-
-/// Serves one of the layer's own endpoints; `sub` is the path after the prefix.
-pub(crate) async fn dispatch<B>(auth: Arc<Engine>, req: Request<B>, sub: &str) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum_core::BoxError>,
-{
-    let (parts, body) = req.into_parts();
-    let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %parts.method);
-    // A failure left over is answered as JSON (the API endpoints). The browser pages —
-    // login, callback, the scan page — answer with HTML pages that carry a link to try
-    // again; both through the one renderer, `crate::core::render`.)
-    tracing::Instrument::instrument(serve(&auth, &parts, body, sub), span)
-        .await
-        .unwrap_or_else(|failure| crate::core::render::json(&failure))
-}
-
-/// The layer's endpoints: one line per channel, each listing its own routes. Order matters
-/// only where paths overlap (a channel lists its more specific `{id}` paths first).
-const ROUTES: &crate::core::route::Table<Arc<Engine>> = &[
-    oauth::routes,
-    relay::routes,
-    account::routes,
-    scan::routes,
-    app::routes,
-    miniprogram::routes,
-    push::routes,
+/// Every channel, one registration line each: what it serves, in lookup order (order
+/// matters only where paths overlap; a channel lists its more specific `{id}` paths first).
+const CHANNELS: &[Mount] = &[
+    |e| Mounted::boxed(e.clone(), oauth::routes()),
+    |e| Mounted::boxed(e.clone(), relay::routes()),
+    |e| Mounted::boxed(e.clone(), account::routes()),
+    |e| Mounted::boxed(e.clone(), scan::routes()),
+    |e| Mounted::boxed(e.clone(), app::routes()),
+    |e| Mounted::boxed(e.clone(), miniprogram::routes()),
+    |e| Mounted::boxed(e.clone(), push::routes()),
 ];
 
-async fn serve<B>(
-    auth: &Arc<Engine>,
-    req: &Parts,
-    body: B,
-    sub: &str,
-) -> Result<Response<Body>, Failure>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum_core::BoxError>,
-{
-    let (route, id) = crate::core::route::find(ROUTES, sub, &req.method)?;
-    let body = match route.body {
-        crate::core::route::ReadBody::No => Bytes::new(),
-        crate::core::route::ReadBody::UpTo(limit) => read_body(auth, body, limit).await?,
-    };
-    (route.handler)(crate::core::route::Call {
-        auth,
-        req,
-        id,
-        body,
-    })
-    .await
-}
-
-/// Reads a request body of at most `limit` bytes, within the configured body deadline
-/// ([`crate::WechatConfigBuilder::with_body_timeout`], default
-/// [`crate::config::DEFAULT_BODY_TIMEOUT`], for the whole body, not per chunk): a larger
-/// one is `413`, a slower one `408` with `Connection: close`, so a client that trickles a
-/// body (or announces more than it sends) cannot hold a connection and a task for ever.
-async fn read_body<B>(auth: &Engine, body: B, limit: usize) -> Result<Bytes, Failure>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum_core::BoxError>,
-{
-    use http_body_util::BodyExt;
-    // A body announced (Content-Length) larger than the limit is refused at once, not after
-    // the body deadline.
-    if http_body::Body::size_hint(&body).lower() > limit as u64 {
-        return Err(Failure::TooLarge);
-    }
-    let read = tokio::time::timeout(
-        auth.config().body_timeout,
-        http_body_util::Limited::new(body, limit).collect(),
-    );
-    let Ok(collected) = read.await else {
-        tracing::info!(
-            timeout_ms = u64::try_from(auth.config().body_timeout.as_millis()).unwrap_or(u64::MAX),
-            "request body too slow; closing the connection"
-        );
-        return Err(Failure::BodyTimeout);
-    };
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(Failure::TooLarge)
-        }
-        Err(_) => Err(Failure::BadBody),
-    }
-}
-
-/// Whether a state-changing request comes from our own origin (or an allow-listed one), or
-/// says nothing about it, as non-browser clients do. Browsers send `Origin` on every
-/// cross-site POST.
-pub(crate) fn same_origin(auth: &Engine, req: &Parts) -> bool {
-    match req.headers.get(header::ORIGIN).map(|o| o.to_str()) {
-        None => true,
-        Some(Ok(origin)) => {
-            origin.eq_ignore_ascii_case(auth.config().origin())
-                || auth.config().allowed_origins.iter().any(|a| a == origin)
-        }
-        Some(Err(_)) => false,
-    }
-}
-
-/// The value of the cookie called `name`, if the request carries it exactly once. Two
-/// cookies of one name are one planted beside ours (another path or a parent domain): then
-/// neither is trusted.
-pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
-    let mut named = crate::core::respond::request_cookies(req).filter(|c| c.name() == name);
-    let first = named.next()?;
-    if named.next().is_some() {
-        return None;
-    }
-    first.value_raw()
+/// The route table of a layer: every channel, mounted with what it is given.
+pub(crate) fn mount(engine: &Arc<Engine>) -> Vec<Box<dyn Endpoints>> {
+    CHANNELS.iter().map(|mount| mount(engine)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use http::Method;
 
-    use super::{ROUTES, Route};
+    use std::sync::{Arc, LazyLock};
+
+    use super::{Engine, Route};
     use crate::core::{
         failure::Failure,
-        route::{Methods, Path, find},
+        route::{Endpoints, Methods, Path, find},
     };
 
-    fn found(sub: &str, method: Method) -> (&'static Route, &str) {
-        find(ROUTES, sub, &method).unwrap_or_else(|_| panic!("{method} {sub} has no route"))
+    /// The route table of a layer with every channel configured.
+    static TABLE: LazyLock<Vec<Box<dyn Endpoints>>> = LazyLock::new(|| {
+        let cfg = crate::config::WechatConfig::builder()
+            .with_public_url("https://example.com")
+            .with_session_secret("0123456789abcdef0123456789abcdef")
+            .with_website_app("wx1000000000000001", "website-app-secret")
+            .build()
+            .expect("settings");
+        super::mount(&Arc::new(Engine::new(cfg)))
+    });
+
+    /// Which route serves `method` on `sub`: its path and the id in the request's path.
+    fn found(sub: &str, method: Method) -> (Path, &str) {
+        let (channel, hit) =
+            find(&TABLE, sub, &method).unwrap_or_else(|_| panic!("{method} {sub} has no route"));
+        (path_of(channel, hit.index()), hit.id)
+    }
+
+    fn path_of(channel: &dyn Endpoints, index: usize) -> Path {
+        channel.route_path(index)
     }
 
     fn allow(sub: &str, method: Method) -> &'static str {
-        match find(ROUTES, sub, &method) {
+        match find(&TABLE, sub, &method) {
             Err(Failure::MethodNotAllowed(allow)) => allow,
-            other => panic!("{method} {sub}: {:?}", other.map(|(r, id)| (r.path, id))),
+            Ok((_, hit)) => panic!("{method} {sub}: found {:?}", hit.id),
+            Err(other) => panic!("{method} {sub}: {other:?}"),
         }
     }
 
     fn routes() -> impl Iterator<Item = &'static Route> {
-        ROUTES.iter().flat_map(|channel| channel().iter())
+        [
+            super::oauth::routes(),
+            super::relay::routes(),
+            super::account::routes(),
+            super::scan::routes(),
+            super::app::routes(),
+            super::miniprogram::routes(),
+            super::push::routes(),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// No route is hidden behind an earlier one: each answers its own path and methods.
@@ -212,10 +122,7 @@ mod tests {
             };
             for method in methods {
                 let (got, _) = found(&sub, method.clone());
-                assert!(
-                    std::ptr::eq(got, route),
-                    "{method} {sub} reaches another route"
-                );
+                assert_eq!(got, route.path, "{method} {sub} reaches another route");
             }
             count += 1;
         }
@@ -274,7 +181,7 @@ mod tests {
         ] {
             for method in [Method::GET, Method::POST, Method::PUT] {
                 assert!(
-                    matches!(find(ROUTES, sub, &method), Err(Failure::NotFound(_))),
+                    matches!(find(&TABLE, sub, &method), Err(Failure::NotFound(_))),
                     "{method} {sub:?}"
                 );
             }
@@ -325,8 +232,7 @@ mod tests {
             ),
         ];
         for (sub, method, path, want) in cases {
-            let (route, got) = found(sub, method.clone());
-            assert_eq!((route.path, got), (path, want), "{method} {sub}");
+            assert_eq!(found(sub, method.clone()), (path, want), "{method} {sub}");
         }
     }
 }

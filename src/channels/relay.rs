@@ -57,7 +57,8 @@ use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use url::Url;
 
-use super::{Query, oauth::error_page};
+use super::oauth::error_page;
+use crate::core::request::Query;
 use crate::{channels::Engine, core::failure::Failure, core::respond};
 
 /// Longest `code` passed on (WeChat's are 32 characters).

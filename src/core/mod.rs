@@ -16,6 +16,7 @@ pub(crate) mod login;
 pub mod pages;
 pub(crate) mod redirect;
 pub(crate) mod render;
+pub(crate) mod request;
 pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod sessions;

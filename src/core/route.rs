@@ -32,13 +32,13 @@ impl Methods {
     pub(crate) const POST: Self = Self(2);
 
     /// Whether `method` is one of these.
-    fn has(self, method: &Method) -> bool {
+    pub(crate) fn has(self, method: &Method) -> bool {
         (self.0 & Self::READ.0 != 0 && matches!(*method, Method::GET | Method::HEAD))
             || (self.0 & Self::POST.0 != 0 && *method == Method::POST)
     }
 
     /// The `Allow` header value for these methods.
-    fn allow(self) -> &'static str {
+    pub(crate) fn allow(self) -> &'static str {
         match self.0 {
             1 => "GET, HEAD",
             2 => "POST",
@@ -64,7 +64,7 @@ pub(crate) enum Path {
 
 impl Path {
     /// The id in `sub` when it matches (`""` for an exact path).
-    fn matches(self, sub: &str) -> Option<&str> {
+    pub(crate) fn matches(self, sub: &str) -> Option<&str> {
         match self {
             Self::Exact(path) => (sub == path).then_some(""),
             Self::Id { before, after } => sub.strip_prefix(before)?.strip_suffix(after),
@@ -145,26 +145,108 @@ pub(crate) fn boxed<'a>(answer: impl Future<Output = Answer> + Send + 'a) -> Box
     Box::pin(answer)
 }
 
-/// The table: one `routes()` function per channel.
-pub(crate) type Table<S> = [fn() -> &'static [Route<S>]];
+/// A channel's endpoints as the layer sees them, whatever the channel's state type: where
+/// a request goes, and serving it. [`Mounted`] is the one implementation.
+pub(crate) trait Endpoints: Send + Sync + 'static {
+    /// The route serving `method` on `sub` and the id in the path; `None` when no route of
+    /// this channel has the path, `Err(allow)` when routes have it but not the method.
+    fn find<'s>(&self, sub: &'s str, method: &Method) -> Option<Result<Hit<'s>, Methods>>;
 
-/// The route serving `method` on `sub` and the id in the path: `404` when no route has the
-/// path, `405` (with the path's methods in `Allow`) when none of those has the method.
-pub(crate) fn find<'s, S>(
-    table: &Table<S>,
+    /// The path of route `index` (for tests of the table).
+    #[cfg(test)]
+    fn route_path(&self, index: usize) -> Path;
+
+    /// Serves the request with route `found.index`.
+    fn call<'a>(&'a self, found: Hit<'a>, req: &'a Parts, body: Bytes) -> BoxFuture<'a, Answer>;
+}
+
+/// Where a request goes within one channel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit<'s> {
+    /// The route's position in the channel's list.
+    index: usize,
+    /// The id of a [`Path::Id`] route (`""` for an exact one).
+    pub(crate) id: &'s str,
+    /// The body the route reads.
+    pub(crate) body: ReadBody,
+}
+
+impl Hit<'_> {
+    /// The route's position in its channel's list.
+    #[cfg(test)]
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// A channel mounted on the layer: its state and its routes.
+pub(crate) struct Mounted<S: 'static> {
+    state: S,
+    routes: &'static [Route<S>],
+}
+
+impl<S: Send + Sync + 'static> Mounted<S> {
+    /// Mounts `routes`, served with `state`.
+    pub(crate) fn boxed(state: S, routes: &'static [Route<S>]) -> Box<dyn Endpoints> {
+        Box::new(Self { state, routes })
+    }
+}
+
+impl<S: Send + Sync + 'static> Endpoints for Mounted<S> {
+    fn find<'s>(&self, sub: &'s str, method: &Method) -> Option<Result<Hit<'s>, Methods>> {
+        let (path, id) = self
+            .routes
+            .iter()
+            .find_map(|r| Some((r.path, r.path.matches(sub)?)))?;
+        let mut allowed = 0;
+        for (index, route) in self.routes.iter().enumerate() {
+            if route.path != path {
+                continue;
+            }
+            if route.methods.has(method) {
+                return Some(Ok(Hit {
+                    index,
+                    id,
+                    body: route.body,
+                }));
+            }
+            allowed |= route.methods.0;
+        }
+        Some(Err(Methods(allowed)))
+    }
+
+    #[cfg(test)]
+    fn route_path(&self, index: usize) -> Path {
+        self.routes[index].path
+    }
+
+    fn call<'a>(&'a self, found: Hit<'a>, req: &'a Parts, body: Bytes) -> BoxFuture<'a, Answer> {
+        (self.routes[found.index].handler)(Call {
+            auth: &self.state,
+            req,
+            id: found.id,
+            body,
+        })
+    }
+}
+
+/// The route table: every mounted channel, in registration order. Order matters only where
+/// paths overlap (a channel lists its more specific `{id}` paths first).
+pub(crate) type Table = [Box<dyn Endpoints>];
+
+/// The channel and route serving `method` on `sub`: `404` when no route has the path, `405`
+/// (with the path's methods in `Allow`) when none of those has the method.
+pub(crate) fn find<'t, 's>(
+    table: &'t Table,
     sub: &'s str,
     method: &Method,
-) -> Result<(&'static Route<S>, &'s str), Failure> {
-    let routes = || table.iter().flat_map(|channel| channel().iter());
-    let Some((path, id)) = routes().find_map(|r| Some((r.path, r.path.matches(sub)?))) else {
-        return Err(Failure::NotFound("no such WeChat login endpoint"));
-    };
-    let mut allowed = 0;
-    for route in routes().filter(|r| r.path == path) {
-        if route.methods.has(method) {
-            return Ok((route, id));
+) -> Result<(&'t dyn Endpoints, Hit<'s>), Failure> {
+    for channel in table {
+        match channel.find(sub, method) {
+            None => {}
+            Some(Ok(found)) => return Ok((channel.as_ref(), found)),
+            Some(Err(allowed)) => return Err(Failure::MethodNotAllowed(allowed.allow())),
         }
-        allowed |= route.methods.0;
     }
-    Err(Failure::MethodNotAllowed(Methods(allowed).allow()))
+    Err(Failure::NotFound("no such WeChat login endpoint"))
 }

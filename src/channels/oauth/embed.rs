@@ -17,7 +17,8 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use super::{Answer, Query, error_page, language, set_state_cookie};
+use super::{Answer, error_page, language, set_state_cookie};
+use crate::core::request::Query;
 use crate::{
     channels::Engine,
     core::clock::random_token,

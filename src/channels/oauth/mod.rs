@@ -28,8 +28,8 @@ use axum_core::body::Body;
 use http::{Response, StatusCode, header, request::Parts};
 use sha1::{Digest, Sha1};
 
-use super::{Query, cookie_value};
 use crate::core::failure::Failure;
+use crate::core::request::{Query, cookie_value};
 use wechat_auth_client::OaScope;
 
 use crate::{

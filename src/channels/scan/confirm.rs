@@ -105,7 +105,7 @@ fn user_cookie(auth: &Engine, id: &str) -> String {
 
 /// The openid this phone proved for the page of scan `id`.
 fn phone_user(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
-    super::super::cookie_value(req, &user_cookie(auth, id))
+    crate::core::request::cookie_value(req, &user_cookie(auth, id))
         .and_then(|v| {
             auth.sessions
                 .verify_state(v, id, TicketPurpose::ConfirmUser)
@@ -171,7 +171,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
     if let Some(code) = q.get("code") {
         // Back from web authorization: which user opened the page?
         let state = q.get("state").unwrap_or("");
-        let bound = super::super::cookie_value(req, &state_cookie(auth, id))
+        let bound = crate::core::request::cookie_value(req, &state_cookie(auth, id))
             .and_then(|v| {
                 auth.sessions
                     .verify_state(v, state, TicketPurpose::ConfirmState)
@@ -364,7 +364,7 @@ pub(crate) async fn confirm_answer(
     let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
         return html_err(auth, req, NOT_FOUND);
     };
-    if !same_origin(auth, req) {
+    if !auth.origins.same_origin(req) {
         return html_err(
             auth,
             req,

@@ -33,8 +33,8 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-use super::{Query, same_origin};
 use crate::core::failure::Failure;
+use crate::core::request::Query;
 use wechat_auth_client::{QrCodeRequest, WxaCodeRequest};
 
 use crate::{
@@ -371,7 +371,7 @@ fn cookie_name(auth: &Engine, id: &str) -> String {
 /// The digest of this browser's scan cookie for `id`, when it carries one that we signed
 /// for that id. Needs no store, so it says nothing about whether the scan exists.
 fn browser_of(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
-    super::cookie_value(req, &cookie_name(auth, id))
+    crate::core::request::cookie_value(req, &cookie_name(auth, id))
         .filter(|v| {
             auth.sessions
                 .verify_state(v, id, TicketPurpose::ScanBrowser)
@@ -437,7 +437,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     let q = Query::parse(req.uri.query());
     let via = Via::of(auth, &q)?;
     scan_ready(auth, via)?;
-    if !same_origin(auth, req) {
+    if !auth.origins.same_origin(req) {
         return Err(Failure::CrossOrigin(
             "scan login must be started from this site",
         ));
@@ -606,7 +606,8 @@ fn last_cookie_name(auth: &Engine) -> String {
 /// This browser's latest scan: its id and the digest of its proof, when the browser still
 /// holds a valid proof for it.
 fn last_scan(auth: &Engine, req: &Parts) -> Option<(String, String)> {
-    let id = super::cookie_value(req, &last_cookie_name(auth)).filter(|id| valid_id(id))?;
+    let id = crate::core::request::cookie_value(req, &last_cookie_name(auth))
+        .filter(|id| valid_id(id))?;
     let mine = browser_of(auth, req, id)?;
     Some((id.to_owned(), mine))
 }
