@@ -1,11 +1,9 @@
 //! The public errors handlers see ([`HandleError`], [`MiniDataError`]); the layer's own
 //! endpoints answer with [`crate::core::failure::Failure`], rendered by the core.
 
-use std::sync::Arc;
-
 use wechat_auth_client::WechatError;
 
-use crate::{core::failure::Failure, core::store::StoreError};
+use crate::core::store::StoreError;
 
 /// Why a [`WechatHandle`](crate::WechatHandle) call failed.
 ///
@@ -73,22 +71,6 @@ impl std::fmt::Debug for HandleError {
             Self::ConsentRequired { .. } => "ConsentRequired",
         };
         write!(f, "{self} (HandleError::{variant})")
-    }
-}
-
-impl From<Failure> for HandleError {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Wechat(e) => match Arc::try_unwrap(e) {
-                Ok(e) => Self::Wechat(e),
-                Err(shared) => Self::Unavailable(shared.to_string()),
-            },
-            Failure::Store(e) => match Arc::try_unwrap(e) {
-                Ok(e) => Self::Store(e),
-                Err(shared) => Self::Unavailable(shared.to_string()),
-            },
-            other => Self::Unavailable(other.to_string()),
-        }
     }
 }
 

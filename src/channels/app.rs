@@ -128,7 +128,9 @@ pub(super) fn outcome_response(
         }
         LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => Err(Failure::CodeUsed),
         LoginOutcome::Refused { message, .. } => Err(Failure::Refused(message.clone())),
-        LoginOutcome::Snapshot { .. } => Err(Failure::SnapshotUser),
+        LoginOutcome::Snapshot { .. } => {
+            Err(crate::providers::wechat::failure::WechatFailure::SnapshotUser.into())
+        }
     }
 }
 

@@ -151,7 +151,13 @@ pub(crate) async fn check_session(auth: &Engine, user: &WechatUser) -> Result<bo
     .await;
     match checked {
         Ok(()) => Ok(true),
-        Err(Failure::Wechat(e)) if e.errcode() == Some(87009) => Ok(false),
+        Err(f)
+            if crate::providers::wechat::failure::wechat_error(&f)
+                .and_then(wechat_auth_client::WechatError::errcode)
+                == Some(87009) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -5,8 +5,6 @@ use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use wechat_auth_client::ErrorKind;
-
 use crate::{
     core::failure::Failure,
     core::limit::{ClientLimits, Exceeded, Slot},
@@ -134,10 +132,10 @@ impl Exchanges {
                 Ok(outcome) => outcome,
                 // WeChat refused the code itself (made up, used, expired): remember that, so
                 // a repeat costs no upstream call, and count it against the client.
-                Err(Failure::Wechat(e)) if e.kind() == ErrorKind::LoginAgain => {
+                Err(f) if f.refused_code().is_some() => {
                     slot.failed();
                     LoginOutcome::Failed {
-                        errcode: e.errcode().unwrap_or_default(),
+                        errcode: f.refused_code().unwrap_or_default(),
                     }
                 }
                 Err(e) => {

@@ -11,8 +11,6 @@ use std::{borrow::Cow, sync::Arc};
 
 use http::StatusCode;
 
-use wechat_auth_client::{ErrorKind, WechatError};
-
 use crate::{core::limit::Exceeded, core::store::StoreError};
 
 /// Why a request to one of the layer's endpoints could not be served. Cheap to clone
@@ -25,8 +23,8 @@ pub(crate) enum Failure {
     StateMismatch,
     /// The channel is not configured.
     ChannelOff(&'static str),
-    /// WeChat refused or failed.
-    Wechat(Arc<WechatError>),
+    /// A channel's or a provider's own failure, which knows how it is answered.
+    Channel(Arc<dyn Refusal>),
     /// The store failed.
     Store(Arc<StoreError>),
     /// Another instance is still exchanging this code.
@@ -46,8 +44,6 @@ pub(crate) enum Failure {
     SdkError(i64),
     /// The `on_login` hook refused, with its message.
     Refused(String),
-    /// WeChat gave a virtual (snapshot-page) identity.
-    SnapshotUser,
     /// A state-changing request from another site; says what it was.
     CrossOrigin(&'static str),
     /// No such thing; says what.
@@ -62,8 +58,6 @@ pub(crate) enum Failure {
     BodyTimeout,
     /// The endpoint does not take this method; the methods it takes.
     MethodNotAllowed(&'static str),
-    /// The configured token provider could not give a global access token.
-    TokenProvider(Arc<str>),
     /// The scan was answered already (confirmed, cancelled) or is being answered.
     ScanAnswered,
     /// A mini program code opened by another WeChat user first: only they may answer it.
@@ -109,15 +103,53 @@ pub(crate) enum PushRefusal {
     StoreDown(String),
 }
 
-impl From<WechatError> for Failure {
-    fn from(e: WechatError) -> Self {
-        Self::Wechat(Arc::new(e))
-    }
-}
-
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Self::Store(Arc::new(e))
+    }
+}
+
+/// A failure of one channel or provider, answered like every other: it describes itself
+/// (status, code, text, log level, `Retry-After`) and the core renders it. A channel keeps
+/// its failures in an enum of its own and turns them into [`Failure::Channel`].
+pub(crate) trait Refusal:
+    std::fmt::Debug + std::fmt::Display + Send + Sync + std::any::Any
+{
+    /// How this failure is answered. A `Retry-After` left out is the status's default (60 s
+    /// for `429`, 5 s for `502`/`503`).
+    fn describe(&self) -> Description;
+
+    /// The provider's errcode when it refused a login code itself (used, expired, made
+    /// up): an exchange remembers the refusal, so a repeat of the code costs no upstream
+    /// call, and counts it against the client.
+    fn refused_code(&self) -> Option<i64> {
+        None
+    }
+}
+
+impl Failure {
+    /// A channel's or provider's failure.
+    pub(crate) fn channel(refusal: impl Refusal) -> Self {
+        Self::Channel(Arc::new(refusal))
+    }
+
+    /// See [`Refusal::refused_code`].
+    pub(crate) fn refused_code(&self) -> Option<i64> {
+        match self {
+            Self::Channel(f) => f.refused_code(),
+            _ => None,
+        }
+    }
+
+    /// The channel's or provider's failure of type `R`, if this is one.
+    pub(crate) fn refusal<R: Refusal>(&self) -> Option<&R> {
+        match self {
+            Self::Channel(f) => {
+                let any: &dyn std::any::Any = f.as_ref();
+                any.downcast_ref()
+            }
+            _ => None,
+        }
     }
 }
 
@@ -136,11 +168,11 @@ pub(crate) struct Description {
     pub(crate) retry_after: Option<&'static str>,
 }
 
-const LOGIN_AGAIN_ZH: &str = "登录凭证已失效（可能已使用或已过期），请重新登录。";
-const LOGIN_AGAIN_EN: &str =
+pub(crate) const LOGIN_AGAIN_ZH: &str = "登录凭证已失效（可能已使用或已过期），请重新登录。";
+pub(crate) const LOGIN_AGAIN_EN: &str =
     "This login link was already used or has expired. Please log in again.";
-const BUSY_ZH: &str = "服务暂时繁忙，请稍后再试。";
-const BUSY_EN: &str = "The service is busy. Please try again in a moment.";
+pub(crate) const BUSY_ZH: &str = "服务暂时繁忙，请稍后再试。";
+pub(crate) const BUSY_EN: &str = "The service is busy. Please try again in a moment.";
 
 impl Failure {
     /// Status, code, text, log level and `Retry-After` of this failure: 4xx when the
@@ -191,7 +223,7 @@ impl Failure {
                 BUSY_ZH,
                 BUSY_EN.into(),
             ),
-            Self::Wechat(e) => wechat(e),
+            Self::Channel(f) => f.describe(),
             Self::CodeRefused(_) => d(
                 StatusCode::BAD_REQUEST,
                 "login_again",
@@ -242,13 +274,6 @@ impl Failure {
                 "本站拒绝了这次登录。",
                 message.clone().into(),
             ),
-            Self::SnapshotUser => d(
-                StatusCode::FORBIDDEN,
-                "snapshot_user",
-                "请使用完整服务后再登录。",
-                "WeChat gave a virtual (snapshot-page) identity; ask the user to use the full service"
-                    .into(),
-            ),
             Self::CrossOrigin(what) => d(
                 StatusCode::FORBIDDEN,
                 "cross_origin",
@@ -285,16 +310,6 @@ impl Failure {
                 "请求内容未能及时到达。",
                 "the request body did not arrive in time".into(),
             ),
-            Self::TokenProvider(_) => Description {
-                level: Level::WARN,
-                ..d(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "token_provider_unavailable",
-                    BUSY_ZH,
-                    "The access token service did not answer. Please try again in a moment."
-                        .into(),
-                )
-            },
             Self::ScanAnswered => d(
                 StatusCode::CONFLICT,
                 "already_answered",
@@ -349,6 +364,7 @@ impl Failure {
             // Whole seconds, rounded up to a few steps (the header value is static).
             // WeChat's push servers keep their own schedule.
             (Self::Push(_), _) => None,
+            (Self::Channel(_), _) if out.retry_after.is_some() => out.retry_after,
             (Self::ScanLimited(secs), _) => Some(match secs {
                 0..=1 => "1",
                 2..=5 => "5",
@@ -414,78 +430,12 @@ fn push(refusal: &PushRefusal) -> Description {
     }
 }
 
-/// How a WeChat failure is answered: by its kind, with the errcode's hint for the site's
-/// own configuration.
-fn wechat(e: &WechatError) -> Description {
-    use tracing::Level;
-    let (status, code, zh, en, level): (_, _, _, Cow<'static, str>, _) = match e {
-        WechatError::Timeout { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "wechat_timeout",
-            "微信服务器响应超时，请稍后再试。",
-            "WeChat did not answer in time. Please try again.".into(),
-            Level::WARN,
-        ),
-        e => match e.kind() {
-            ErrorKind::LoginAgain => (
-                StatusCode::BAD_REQUEST,
-                "login_again",
-                LOGIN_AGAIN_ZH,
-                LOGIN_AGAIN_EN.into(),
-                Level::WARN,
-            ),
-            ErrorKind::InvalidRequest => (
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "微信服务暂时不可用，请稍后再试。",
-                "WeChat is temporarily unavailable. Please try again.".into(),
-                Level::WARN,
-            ),
-            ErrorKind::Configuration | ErrorKind::Permission => (
-                StatusCode::FORBIDDEN,
-                "wechat_configuration",
-                "本站的微信登录配置有误，请联系网站管理员。",
-                format!(
-                    "WeChat refused this site's configuration (errcode {}): {}",
-                    e.errcode().unwrap_or_default(),
-                    e.hint()
-                )
-                .into(),
-                Level::ERROR,
-            ),
-            ErrorKind::Quota => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "wechat_quota",
-                "登录人数过多，请稍后再试。",
-                "Too many logins right now. Please try again in a minute.".into(),
-                Level::WARN,
-            ),
-            _ => (
-                StatusCode::BAD_GATEWAY,
-                "wechat_unavailable",
-                "微信服务暂时不可用，请稍后再试。",
-                "WeChat is temporarily unavailable. Please try again.".into(),
-                Level::WARN,
-            ),
-        },
-    };
-    Description {
-        status,
-        code,
-        zh: zh.into(),
-        en,
-        level,
-        retry_after: None,
-    }
-}
-
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Wechat(e) => e.fmt(f),
+            Self::Channel(e) => e.fmt(f),
             Self::Store(e) => e.fmt(f),
             Self::CodeRefused(errcode) => write!(f, "WeChat refused this code before ({errcode})"),
-            Self::TokenProvider(e) => write!(f, "the token provider failed: {e}"),
             Self::Push(
                 PushRefusal::Forged { error, .. } | PushRefusal::Malformed { error, .. },
             ) => f.write_str(error),

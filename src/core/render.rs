@@ -207,7 +207,6 @@ mod tests {
             Failure::Denied,
             Failure::SdkError(-1),
             Failure::Refused("no".into()),
-            Failure::SnapshotUser,
             Failure::CrossOrigin("logout must come from this site"),
             Failure::NotFound("no such scan"),
             Failure::NotYourScan,

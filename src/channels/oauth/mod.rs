@@ -454,9 +454,12 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
             tracing::info!(channel = %user.channel, "login");
             res
         }
-        LoginOutcome::Snapshot { .. } if answer == Answer::Popup => {
-            popup::failure(auth, lang, &Failure::SnapshotUser, nonce)
-        }
+        LoginOutcome::Snapshot { .. } if answer == Answer::Popup => popup::failure(
+            auth,
+            lang,
+            &crate::providers::wechat::failure::WechatFailure::SnapshotUser.into(),
+            nonce,
+        ),
         LoginOutcome::Snapshot { .. } => snapshot_page(auth, lang, &retry, answer),
         LoginOutcome::Refused { message, .. } if answer == Answer::Popup => {
             popup::failure(auth, lang, &Failure::Refused(message.clone()), nonce)

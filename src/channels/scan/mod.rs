@@ -572,8 +572,8 @@ async fn spend_budget(auth: &Engine) -> Result<(), Failure> {
 /// WeChat's 45009 on `qrcode/create` as what it means: no more QR codes until WeChat's
 /// next day.
 fn quota_reached(f: Failure) -> Failure {
-    match &f {
-        Failure::Wechat(e) if e.errcode() == Some(45009) => {
+    match crate::providers::wechat::failure::wechat_error(&f) {
+        Some(e) if e.errcode() == Some(45009) => {
             tracing::error!(error = %e, "WeChat's daily qrcode/create quota is reached: scan login is off until tomorrow (Beijing time)");
             Failure::ScanQuotaReached(DAY - (now_unix() + BEIJING) % DAY)
         }

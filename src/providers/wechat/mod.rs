@@ -4,5 +4,6 @@
 //! state built on the WeChat client crate and the core's store.
 
 pub(crate) mod code;
+pub(crate) mod failure;
 pub(crate) mod profiles;
 pub(crate) mod tokens;

@@ -251,7 +251,7 @@ impl GlobalTokens {
         provider
             .access_token(appid, refused)
             .await
-            .map_err(|e| Failure::TokenProvider(e.to_string().into()))
+            .map_err(|e| super::failure::WechatFailure::TokenProvider(e.to_string()).into())
     }
 
     /// Runs `call` with the global token of the app `appid`; when WeChat refuses the token
