@@ -96,6 +96,13 @@ pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>
     }
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// The account endpoints in the layer's route table: `GET`/`HEAD me`, `POST logout`,
 /// `POST refresh` (none reads a body).
 pub(crate) fn routes() -> &'static [crate::channels::Route] {

@@ -178,6 +178,13 @@ pub(crate) async fn mobile(
     outcome_response(auth, &outcome)
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// This channel's endpoint in the layer's route table: `POST app`, a body of at most
 /// [`MAX_BODY`] bytes.
 pub(crate) fn routes() -> &'static [crate::channels::Route] {

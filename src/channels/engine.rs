@@ -1,5 +1,6 @@
-//! What the channels are given: the core's services, the WeChat provider's services, and
-//! (until each channel holds its own section) the settings, client and store.
+//! What the channels are given when they are mounted: the core's services, the WeChat
+//! provider's services, the client and the store, and the settings each channel takes its
+//! own section from. (Transitional: the accessors go once every channel holds its state.)
 
 use std::sync::Arc;
 
@@ -21,14 +22,18 @@ use crate::{
 /// The services every channel is given, built once from the checked settings.
 pub(crate) struct Engine {
     cfg: WechatConfig,
-    client: WechatClient,
-    store: Arc<dyn Store>,
+    /// The WeChat API client.
+    pub(crate) client: WechatClient,
+    /// Where server-side state lives (a channel keeps its records there, under its keys).
+    pub(crate) store: Arc<dyn Store>,
     /// The push URL's signature and crypto, when the Official Account has a push token.
-    push: Option<Arc<crate::push::PushCrypto>>,
+    pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
     /// Every app's global access token.
-    tokens: GlobalTokens,
+    pub(crate) tokens: Arc<GlobalTokens>,
     /// Per-client rate limits on starting scan logins.
-    start_limits: StartLimits,
+    pub(crate) start_limits: Arc<StartLimits>,
+    /// Which client sent a request.
+    pub(crate) client_ip: Option<crate::core::limit::ClientIpHeader>,
     /// Sessions: tokens, cookies, state tickets, revocation.
     pub(crate) sessions: Arc<Sessions>,
     /// The guard.
@@ -36,11 +41,11 @@ pub(crate) struct Engine {
     /// Where state-changing requests may come from.
     pub(crate) origins: crate::core::request::Origins,
     /// Exactly-once code exchange.
-    pub(crate) exchanges: Exchanges,
+    pub(crate) exchanges: Arc<Exchanges>,
     /// The `on_login` hook.
     pub(crate) logins: Arc<Logins>,
     /// Logging in with a WeChat OAuth code.
-    pub(crate) code_login: CodeLogin,
+    pub(crate) code_login: Arc<CodeLogin>,
     /// WeChat users' tokens and profiles.
     pub(crate) profiles: Arc<Profiles>,
 }
@@ -80,28 +85,29 @@ impl Engine {
         ));
         Self {
             push: cfg.push_crypto().cloned(),
-            tokens: GlobalTokens::new(
+            client_ip: cfg.client_ip_header.clone(),
+            tokens: Arc::new(GlobalTokens::new(
                 client.clone(),
                 store.clone(),
                 cfg.global_token_source,
                 cfg.token_provider.clone(),
                 cfg.global_token_apps(),
-            ),
+            )),
             start_limits: {
                 let q = cfg.push_settings.start_quotas;
-                StartLimits::new(q.per_ip, q.per_browser, q.total)
+                Arc::new(StartLimits::new(q.per_ip, q.per_browser, q.total))
             },
-            exchanges: Exchanges::new(store.clone()),
+            exchanges: Arc::new(Exchanges::new(store.clone())),
             origins: crate::core::request::Origins::new(
                 cfg.origin().to_owned(),
                 cfg.allowed_origins.clone(),
             ),
-            code_login: CodeLogin::new(
+            code_login: Arc::new(CodeLogin::new(
                 client.clone(),
                 profiles.clone(),
                 logins.clone(),
                 cfg.http_timeout,
-            ),
+            )),
             profiles,
             logins,
             guard,
@@ -154,6 +160,6 @@ impl Engine {
 
     /// The client that sent `req`, as the per-client limits know it.
     pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
-        crate::core::limit::client_ip(req, self.cfg.client_ip_header.as_ref())
+        crate::core::limit::client_ip(req, self.client_ip.as_ref())
     }
 }

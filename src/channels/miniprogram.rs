@@ -198,6 +198,13 @@ pub(crate) fn decrypt_mini_data(
     }
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// This channel's endpoint in the layer's route table: `POST miniprogram`, a body of at
 /// most [`super::app::MAX_BODY`] bytes.
 pub(crate) fn routes() -> &'static [crate::channels::Route] {

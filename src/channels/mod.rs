@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use crate::core::route::{Endpoints, Mounted};
+use crate::core::route::Endpoints;
 
 pub(crate) mod account;
 mod engine;
@@ -36,13 +36,13 @@ type Mount = fn(&Arc<Engine>) -> Box<dyn Endpoints>;
 /// Every channel, one registration line each: what it serves, in lookup order (order
 /// matters only where paths overlap; a channel lists its more specific `{id}` paths first).
 const CHANNELS: &[Mount] = &[
-    |e| Mounted::boxed(e.clone(), oauth::routes()),
-    |e| Mounted::boxed(e.clone(), relay::routes()),
-    |e| Mounted::boxed(e.clone(), account::routes()),
-    |e| Mounted::boxed(e.clone(), scan::routes()),
-    |e| Mounted::boxed(e.clone(), app::routes()),
-    |e| Mounted::boxed(e.clone(), miniprogram::routes()),
-    |e| Mounted::boxed(e.clone(), push::routes()),
+    oauth::mount,
+    relay::mount,
+    account::mount,
+    scan::mount,
+    app::mount,
+    miniprogram::mount,
+    push::mount,
 ];
 
 /// The route table of a layer: every channel, mounted with what it is given.

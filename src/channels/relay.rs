@@ -167,6 +167,13 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
     Ok(url)
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// This channel's endpoint in the layer's route table: `GET`/`HEAD relay`.
 pub(crate) fn routes() -> &'static [crate::channels::Route] {
     use crate::channels::Route;

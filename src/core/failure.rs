@@ -125,6 +125,30 @@ pub(crate) trait Refusal:
     fn refused_code(&self) -> Option<i64> {
         None
     }
+
+    /// Logs this failure, described as `d`, when it is answered. The default logs at the
+    /// description's level; a failure with more to say (what setting to check) says it.
+    fn log(&self, d: &Description) {
+        log_at_level(&self, d);
+    }
+
+    /// Whether this failure is answered to WeChat's push servers: no `Retry-After` (they
+    /// keep their own schedule).
+    fn is_push(&self) -> bool {
+        false
+    }
+}
+
+/// Logs `failure` at the level `d` gives: the errors of a provider refusing the site's
+/// configuration, the warnings of failed calls, and plain refusals.
+pub(crate) fn log_at_level(failure: &dyn std::fmt::Display, d: &Description) {
+    use tracing::Level;
+    match d.level {
+        Level::ERROR => tracing::error!(error = %failure, "the provider refused the configuration"),
+        Level::WARN => tracing::warn!(error = %failure, "provider call failed"),
+        Level::DEBUG | Level::TRACE => tracing::debug!(error = %failure, code = d.code),
+        _ => tracing::info!(error = d.code, "request refused"),
+    }
 }
 
 impl Failure {
@@ -165,7 +189,7 @@ pub(crate) struct Description {
     pub(crate) en: Cow<'static, str>,
     pub(crate) level: tracing::Level,
     /// Seconds for `Retry-After`, when trying again later can help.
-    pub(crate) retry_after: Option<&'static str>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 pub(crate) const LOGIN_AGAIN_ZH: &str = "登录凭证已失效（可能已使用或已过期），请重新登录。";
@@ -364,16 +388,19 @@ impl Failure {
             // Whole seconds, rounded up to a few steps (the header value is static).
             // WeChat's push servers keep their own schedule.
             (Self::Push(_), _) => None,
+            (Self::Channel(f), _) if f.is_push() => None,
             (Self::Channel(_), _) if out.retry_after.is_some() => out.retry_after,
             (Self::ScanLimited(secs), _) => Some(match secs {
-                0..=1 => "1",
-                2..=5 => "5",
-                6..=10 => "10",
-                11..=30 => "30",
-                _ => "60",
+                0..=1 => 1,
+                2..=5 => 5,
+                6..=10 => 10,
+                11..=30 => 30,
+                _ => 60,
             }),
-            (_, StatusCode::TOO_MANY_REQUESTS) => Some("60"),
-            (_, StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY) => Some("5"),
+            // Until the next day.
+            (Self::ScanBudgetSpent(secs) | Self::ScanQuotaReached(secs), _) => Some((*secs).max(1)),
+            (_, StatusCode::TOO_MANY_REQUESTS) => Some(60),
+            (_, StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY) => Some(5),
             _ => None,
         };
         out

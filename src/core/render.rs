@@ -25,15 +25,10 @@ use crate::{
 
 /// Logs `failure` at the level its description gives.
 fn log(failure: &Failure, d: &Description) {
-    use tracing::Level;
-    if let Failure::Push(refusal) = failure {
-        return log_push(refusal, failure);
-    }
-    match d.level {
-        Level::ERROR => tracing::error!(error = %failure, "WeChat refused the configuration"),
-        Level::WARN => tracing::warn!(error = %failure, "WeChat call failed"),
-        Level::DEBUG | Level::TRACE => tracing::debug!(error = %failure, code = d.code),
-        _ => tracing::info!(error = d.code, "request refused"),
+    match failure {
+        Failure::Push(refusal) => log_push(refusal, failure),
+        Failure::Channel(f) => f.log(d),
+        _ => crate::core::failure::log_at_level(failure, d),
     }
 }
 
@@ -57,7 +52,7 @@ fn log_push(refusal: &PushRefusal, failure: &Failure) {
 fn finish(failure: &Failure, d: &Description, res: &mut Response<Body>) {
     let headers = res.headers_mut();
     if let Some(secs) = d.retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     match failure {
         Failure::MethodNotAllowed(allow) => {
@@ -66,10 +61,6 @@ fn finish(failure: &Failure, d: &Description, res: &mut Response<Body>) {
         // A client that trickles its body must not keep the connection.
         Failure::BodyTimeout => {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        // Until the next day: not one of the static steps.
-        Failure::ScanBudgetSpent(secs) | Failure::ScanQuotaReached(secs) => {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from((*secs).max(1)));
         }
         _ => {}
     }

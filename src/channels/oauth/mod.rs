@@ -604,6 +604,13 @@ fn refused_page(auth: &Engine, lang: Language, message: &str, answer: Answer) ->
     )
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// This channel's endpoints in the layer's route table: `login`, `callback`, `embed`,
 /// `embed.js` (all `GET`/`HEAD`).
 pub(crate) fn routes() -> &'static [crate::channels::Route] {

@@ -394,6 +394,13 @@ impl Reply {
     }
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// This channel's endpoints in the layer's route table: `GET`/`HEAD push` (verification)
 /// and `POST push` (a body of at most [`MAX_BODY`] bytes).
 pub(crate) fn routes() -> &'static [crate::channels::Route] {

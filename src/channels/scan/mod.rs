@@ -801,6 +801,13 @@ async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> 
     Ok(res)
 }
 
+/// Mounts this channel on a layer: its state and its routes.
+pub(crate) fn mount(
+    engine: &std::sync::Arc<crate::channels::Engine>,
+) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(engine.clone(), routes())
+}
+
 /// This channel's endpoints in the layer's route table: the page and the start (`scan`),
 /// the mini program's answers (`miniprogram/scan`, `miniprogram/scan/open`), and per scan
 /// id the phone's confirmation, the QR image, the mini program code and the status. The
