@@ -198,11 +198,12 @@ pub mod push;
 mod user;
 
 pub use self::core::login::LoginRefused;
+pub use config::builder::WechatConfigBuilder;
+pub use config::error::ConfigError;
+pub use config::push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 pub use config::{
-    AppCredentials, ConfigError, GlobalTokenSource, OfficialAccount, RedisStart, TokenProvider,
-    WechatConfig, WechatConfigBuilder,
+    AppCredentials, GlobalTokenSource, OfficialAccount, RedisStart, TokenProvider, WechatConfig,
 };
-pub use config::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 pub use error::{HandleError, MiniDataError};
 pub use extract::Unauthenticated;
 pub use handle::{MissingLayer, WechatHandle};

@@ -2,7 +2,8 @@
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
-use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, LoginRefused, TokenProvider};
+use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, TokenProvider};
+use crate::core::login::LoginRefused;
 use wechat_auth_client::{Lang, OaScope, Secret};
 
 use crate::{core::store::Store, user::WechatUser};
@@ -60,7 +61,7 @@ pub struct WechatConfigBuilder {
     pub(super) mini_code_env: Option<String>,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
-    pub(super) push_settings: super::PushSettings,
+    pub(super) push_settings: super::push_settings::PushSettings,
     pub(super) pages: Option<Arc<dyn crate::core::pages::Pages>>,
     pub(super) language: Option<crate::core::pages::Language>,
     pub(super) embed_css: Option<String>,

@@ -16,12 +16,12 @@
 //! # Ok::<(), wechat_auth::ConfigError>(())
 //! ```
 
-mod builder;
+pub(crate) mod builder;
 mod checks;
 mod env;
-mod error;
+pub(crate) mod error;
 mod push;
-mod push_settings;
+pub(crate) mod push_settings;
 mod validate;
 
 use std::{fmt, sync::Arc, time::Duration};
@@ -32,13 +32,10 @@ use wechat_auth_client::{Lang, OaScope, Secret};
 
 use crate::core::store::{BoxFuture, Store};
 
-pub(crate) use crate::core::guard::PublicPath;
-pub(crate) use crate::core::limit::ClientIpHeader;
-pub(crate) use crate::core::login::{LoginHook, LoginRefused};
-pub use builder::WechatConfigBuilder;
-pub use error::ConfigError;
-pub use push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
-pub(crate) use push_settings::{PushSection, PushSettings};
+use crate::core::{guard::PublicPath, limit::ClientIpHeader, login::LoginHook};
+use builder::WechatConfigBuilder;
+use error::ConfigError;
+use push_settings::PushSection;
 
 /// One WeChat app: its AppID and AppSecret.
 ///

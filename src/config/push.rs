@@ -4,7 +4,10 @@
 
 use std::{future::Future, sync::Arc};
 
-use super::{ConfigError, ScanStartLimits, WechatConfigBuilder, push_settings::BUDGET_EXPECTED};
+use super::{
+    ConfigError, WechatConfigBuilder,
+    push_settings::{BUDGET_EXPECTED, ScanStartLimits},
+};
 use crate::push::{OpenedPush, PushReply};
 
 impl WechatConfigBuilder {
