@@ -258,8 +258,11 @@ impl Shared {
         }
     }
 
-    fn count(&self, endpoint: &str) {
-        *self.lock().calls.entry(endpoint.to_owned()).or_default() += 1;
+    /// Counts one call of `endpoint` (a push delivery) made for the account `appid`.
+    fn count(&self, endpoint: &str, appid: &str) {
+        let mut inner = self.lock();
+        *inner.calls.entry(endpoint.to_owned()).or_default() += 1;
+        inner.count_for_app(endpoint, appid);
     }
 
     /// Scans, pushes, retries, reports. No lock is held across an await.
@@ -536,7 +539,7 @@ impl Shared {
         let mut last = None;
         while deliveries < MAX_DELIVERIES {
             deliveries += 1;
-            self.count(PUSH_COUNTER);
+            self.count(PUSH_COUNTER, &app.appid);
             let attempt = self.deliver(&push_url, &query, &body, &judge).await;
             let done = attempt.acknowledged;
             last = Some(attempt);
