@@ -55,8 +55,10 @@ async fn qrcode_create(mock: &MockWechat, access_token: &str) -> Value {
     http()
         .post(format!("{}/cgi-bin/qrcode/create", mock.api_base()))
         .query(&[("access_token", access_token)])
-        .json(&json!({"expire_seconds": 300, "action_name": "QR_STR_SCENE",
-                      "action_info": {"scene": {"scene_str": "login_1"}}}))
+        .json(
+            &json!({"expire_seconds": 300, "action_name": "QR_STR_SCENE",
+                      "action_info": {"scene": {"scene_str": "login_1"}}}),
+        )
         .send()
         .await
         .unwrap()
@@ -125,7 +127,10 @@ async fn the_unverified_account_is_refused_qr_codes_user_info_and_web_authorizat
 
     // Global tokens work, from both token endpoints.
     let t = token(&mock, &sub).await;
-    let access_token = t["access_token"].as_str().expect("a global token").to_owned();
+    let access_token = t["access_token"]
+        .as_str()
+        .expect("a global token")
+        .to_owned();
     let (status, stable) = post_json(
         format!("{}/cgi-bin/stable_token", mock.api_base()),
         json!({"grant_type": "client_credential", "appid": sub.appid, "secret": sub.secret}),
@@ -151,13 +156,20 @@ async fn the_unverified_account_is_refused_qr_codes_user_info_and_web_authorizat
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK, "an error page, not a redirect");
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "an error page, not a redirect"
+        );
         assert!(resp.headers().get("location").is_none());
         assert_eq!(resp.headers()["x-mock-error"], "10005");
         let page = resp.text().await.unwrap();
         assert!(page.contains("错误码：10005"), "{page}");
         assert!(page.contains("Scope 参数错误或没有 Scope 权限"), "{page}");
-        assert!(!page.contains("mock_action=approve"), "no approve link: {page}");
+        assert!(
+            !page.contains("mock_action=approve"),
+            "no approve link: {page}"
+        );
     }
     // The code exchange with its appid is refused whatever the code.
     assert_48001(&exchange(&mock, &sub, "0123456789abcdef0123456789abcdef").await);
@@ -170,7 +182,11 @@ async fn the_unverified_account_is_refused_qr_codes_user_info_and_web_authorizat
     assert_eq!(counted("/cgi-bin/user/info"), 1);
     assert_eq!(counted("connect/oauth2/authorize"), 2);
     assert_eq!(counted("sns/oauth2/access_token"), 1);
-    for endpoint in ["cgi-bin/qrcode/create", "cgi-bin/user/info", "connect/oauth2/authorize"] {
+    for endpoint in [
+        "cgi-bin/qrcode/create",
+        "cgi-bin/user/info",
+        "connect/oauth2/authorize",
+    ] {
         assert_eq!(mock.app_calls(&primary, endpoint), 0, "{endpoint}");
     }
     // The same over HTTP, and reset with the other counters.
@@ -182,7 +198,10 @@ async fn the_unverified_account_is_refused_qr_codes_user_info_and_web_authorizat
     let none = get_json(format!("{}/mock/calls?appid={primary}", mock.url())).await;
     assert_eq!(none, json!({}));
     let all = get_json(format!("{}/mock/calls", mock.url())).await;
-    assert_eq!(all["cgi-bin/qrcode/create"], 2, "per endpoint as before: {all}");
+    assert_eq!(
+        all["cgi-bin/qrcode/create"], 2,
+        "per endpoint as before: {all}"
+    );
     http()
         .delete(format!("{}/mock/calls", mock.url()))
         .send()
@@ -196,7 +215,10 @@ async fn the_verified_primary_account_still_has_everything() {
     let mock = MockWechat::start().await.unwrap();
     let oa = mock.official_account().clone();
     assert!(oa.verified);
-    assert_eq!(oa.appid, "wx2000000000000002", "the primary OA is unchanged");
+    assert_eq!(
+        oa.appid, "wx2000000000000002",
+        "the primary OA is unchanged"
+    );
     let sub = mock.unverified_account().appid.clone();
 
     let t = token(&mock, &oa).await;
@@ -519,10 +541,7 @@ async fn the_phone_page_chats_with_either_account() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        sub_got.lock().unwrap().as_slice(),
-        ["<b>登录</b> 654321"]
-    );
+    assert_eq!(sub_got.lock().unwrap().as_slice(), ["<b>登录</b> 654321"]);
     let page = http()
         .get(format!("{}/mock/phone", mock.url()))
         .send()
