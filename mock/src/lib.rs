@@ -448,6 +448,32 @@ impl MockWechat {
     /// # Ok(()) }
     /// ```
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        self.env_with_account(self.official_account())
+    }
+
+    /// [`MockWechat::env_vars`] with the `WECHAT_OA_*` variables naming the
+    /// [unverified subscription account](MockWechat::unverified_account) instead of the
+    /// primary one, and `WECHAT_OA_VERIFIED=false`: an app started with these logs in by
+    /// message code (issue 25) and must never call what the account lacks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let env = mock.env_vars_with_unverified_account();
+    /// assert!(env.contains(&("WECHAT_OA_APP_ID", "wx5000000000000005".to_owned())));
+    /// assert!(env.contains(&("WECHAT_OA_TOKEN", "mocksubtoken".to_owned())));
+    /// assert!(env.contains(&("WECHAT_OA_VERIFIED", "false".to_owned())));
+    /// assert!(!mock.env_vars().iter().any(|(k, _)| *k == "WECHAT_OA_VERIFIED"));
+    /// # Ok(()) }
+    /// ```
+    pub fn env_vars_with_unverified_account(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.env_with_account(self.unverified_account());
+        env.push(("WECHAT_OA_VERIFIED", "false".to_owned()));
+        env
+    }
+
+    fn env_with_account(&self, oa: &MockApp) -> Vec<(&'static str, String)> {
         let mut env = vec![
             ("WECHAT_API_BASE", self.api_base()),
             ("WECHAT_OPEN_BASE", self.open_base()),
@@ -456,7 +482,6 @@ impl MockWechat {
         let site = self.website();
         env.push(("WECHAT_WEBSITE_APP_ID", site.appid.clone()));
         env.push(("WECHAT_WEBSITE_APP_SECRET", site.secret.clone()));
-        let oa = self.official_account();
         env.push(("WECHAT_OA_APP_ID", oa.appid.clone()));
         env.push(("WECHAT_OA_APP_SECRET", oa.secret.clone()));
         if let Some(token) = &oa.token {
