@@ -203,6 +203,17 @@ fn global_oa<'a>(s: &'a Shared, p: &Params) -> Result<&'a MockApp, WxError> {
     Ok(app)
 }
 
+/// Same as [`global_oa`], and the account must be verified: WeChat refuses parametric QR
+/// codes and follower info to unverified subscription accounts with 48001 (protocol §25).
+fn verified_oa<'a>(s: &'a Shared, p: &Params) -> Result<&'a MockApp, WxError> {
+    let app = global_oa(s, p)?;
+    if !app.verified {
+        tracing::debug!(appid = %app.appid, "mock wechat: unverified account refused (48001)");
+        return Err(WxError::new(48001));
+    }
+    Ok(app)
+}
+
 /// `POST /cgi-bin/qrcode/create?access_token=…`
 pub(crate) async fn qrcode_create(
     State(s): State<Arc<Shared>>,
@@ -213,7 +224,7 @@ pub(crate) async fn qrcode_create(
 }
 
 fn create_qr(s: &Shared, p: &Params, body: &Bytes) -> Answer {
-    let app = global_oa(s, p)?;
+    let app = verified_oa(s, p)?;
     let body = json_body(body)?;
     let action_name = body
         .get("action_name")
@@ -387,7 +398,7 @@ pub(crate) async fn user_info(State(s): State<Arc<Shared>>, RawQuery(q): RawQuer
 }
 
 fn follower(s: &Shared, p: &Params) -> Answer {
-    let app = global_oa(s, p)?;
+    let app = verified_oa(s, p)?;
     let openid = p.get("openid").ok_or(WxError::new(41009))?;
     let user = s
         .user_by_openid(&app.appid, openid)

@@ -88,6 +88,15 @@ impl std::fmt::Display for AppKind {
 /// `abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG` and original id `gh_000000000001`. All four
 /// are bound to one Open Platform account, so a user has one unionid across them.
 ///
+/// A fifth default, [`MockApp::default_unverified`], is an **unverified subscription
+/// account** (未认证订阅号, protocol §25): appid `wx5000000000000005`, secret
+/// `5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b`, push token `mocksubtoken`, EncodingAESKey
+/// `ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkg`, original id `gh_000000000005`. It has a
+/// push URL, passive replies and global tokens, but `cgi-bin/qrcode/create`,
+/// `cgi-bin/user/info` and `sns/oauth2/access_token` answer 48001 and the web authorization
+/// page shows error 10005, as WeChat does for such accounts. It is never the primary
+/// Official Account.
+///
 /// ```
 /// use wechat_auth_mock::{AppKind, MockApp};
 ///
@@ -120,6 +129,10 @@ pub struct MockApp {
     pub bound: bool,
     /// The allowed redirect domains at start (授权回调域 / 网页授权域名); hosts without port.
     pub redirect_domains: Vec<String>,
+    /// Official Accounts only: whether WeChat verified the account (认证). `true` for every
+    /// app but [`MockApp::default_unverified`]. An unverified account has no parametric QR
+    /// codes, no web authorization and no `cgi-bin/user/info` (protocol §25).
+    pub verified: bool,
 }
 
 impl MockApp {
@@ -143,7 +156,52 @@ impl MockApp {
             original_id: (kind == AppKind::OfficialAccount).then(|| "gh_000000000001".to_owned()),
             bound: true,
             redirect_domains: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
+            verified: true,
         }
+    }
+
+    /// The fixed default unverified subscription account (see the table on [`MockApp`]):
+    /// push URL, passive replies and global tokens work; parametric QR codes,
+    /// `cgi-bin/user/info` and web authorization are refused as WeChat refuses them.
+    ///
+    /// ```
+    /// use wechat_auth_mock::{AppKind, MockApp};
+    ///
+    /// let sub = MockApp::default_unverified();
+    /// assert_eq!(sub.kind, AppKind::OfficialAccount);
+    /// assert!(!sub.verified);
+    /// assert_eq!(sub.appid, "wx5000000000000005");
+    /// assert_eq!(sub.token.as_deref(), Some("mocksubtoken"));
+    /// assert!(MockApp::default_for(AppKind::OfficialAccount).verified);
+    /// ```
+    pub fn default_unverified() -> Self {
+        MockApp::new(
+            AppKind::OfficialAccount,
+            "wx5000000000000005",
+            "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+        )
+        .with_token("mocksubtoken")
+        .with_encoding_aes_key("ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkg")
+        .with_original_id("gh_000000000005")
+        .unverified()
+    }
+
+    /// The same Official Account, not verified by WeChat (an unverified subscription
+    /// account): `cgi-bin/qrcode/create`, `cgi-bin/user/info` and `sns/oauth2/access_token`
+    /// answer 48001 for it and `connect/oauth2/authorize` shows error page 10005.
+    /// `MockWechat::start_with` refuses it on other kinds of app.
+    ///
+    /// ```
+    /// use wechat_auth_mock::{AppKind, MockApp};
+    ///
+    /// let oa = MockApp::new(AppKind::OfficialAccount, "wx2000000000000077", "00112233445566778899aabbccddeeff")
+    ///     .with_token("histoken")
+    ///     .unverified();
+    /// assert!(!oa.verified);
+    /// ```
+    pub fn unverified(mut self) -> Self {
+        self.verified = false;
+        self
     }
 
     /// The fixed default app of `kind` (see the table on [`MockApp`]).
@@ -378,8 +436,9 @@ pub(crate) struct UserSpec {
 
 /// Everything a mock server starts with: apps, users and behaviour switches.
 ///
-/// `MockConfig::default()` has the four fixed apps of [`MockApp`] and the users `alice`
-/// (爱丽丝), `bob` (Bob) and `carol` (Carol).
+/// `MockConfig::default()` has the four fixed apps of [`MockApp`], then the unverified
+/// subscription account [`MockApp::default_unverified`], and the users `alice` (爱丽丝),
+/// `bob` (Bob) and `carol` (Carol).
 ///
 /// ```
 /// use std::time::Duration;
@@ -392,7 +451,7 @@ pub(crate) struct UserSpec {
 ///     .refresh_token_ttl(Duration::from_secs(180 * 24 * 3600))
 ///     .website_deny_redirects(false)
 ///     .with_app(MockApp::default_for(AppKind::MiniProgram).unbound());
-/// assert_eq!(cfg.apps().len(), 4);
+/// assert_eq!(cfg.apps().len(), 5);
 /// ```
 #[derive(Clone, Debug)]
 pub struct MockConfig {
@@ -420,6 +479,7 @@ impl Default for MockConfig {
             ]
             .into_iter()
             .map(MockApp::default_for)
+            .chain([MockApp::default_unverified()])
             .collect(),
             users: Vec::new(),
             user_index: HashMap::new(),
@@ -440,18 +500,21 @@ impl MockConfig {
     /// Same as [`MockConfig::default`].
     ///
     /// ```
-    /// assert_eq!(wechat_auth_mock::MockConfig::new().apps().len(), 4);
+    /// assert_eq!(wechat_auth_mock::MockConfig::new().apps().len(), 5);
     /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The configured apps, primary app of each kind first in kind order.
+    /// The configured apps, primary app of each kind first in kind order, then the
+    /// unverified subscription account and any added apps.
     ///
     /// ```
     /// use wechat_auth_mock::{AppKind, MockConfig};
     ///
-    /// assert_eq!(MockConfig::default().apps()[0].kind, AppKind::Website);
+    /// let cfg = MockConfig::default();
+    /// assert_eq!(cfg.apps()[0].kind, AppKind::Website);
+    /// assert!(cfg.apps()[1].verified && !cfg.apps()[4].verified);
     /// ```
     pub fn apps(&self) -> &[MockApp] {
         &self.apps
@@ -481,10 +544,35 @@ impl MockConfig {
     /// use wechat_auth_mock::{AppKind, MockApp, MockConfig};
     ///
     /// let extra = MockApp::new(AppKind::OfficialAccount, "wx2000000000000099", "ffeeddccbbaa99887766554433221100");
-    /// assert_eq!(MockConfig::default().add_app(extra).apps().len(), 5);
+    /// assert_eq!(MockConfig::default().add_app(extra).apps().len(), 6);
     /// ```
     pub fn add_app(mut self, app: MockApp) -> Self {
         self.apps.push(app);
+        self
+    }
+
+    /// Replaces the unverified subscription account (the one `MockWechat::unverified_account()`
+    /// returns; default [`MockApp::default_unverified`]) with `app`, made unverified. Use it to
+    /// give the account other credentials or no EncodingAESKey (plain push only).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockApp, MockConfig};
+    ///
+    /// let sub = MockApp::default_unverified().without_encoding_aes_key();
+    /// let cfg = MockConfig::default().with_unverified_account(sub);
+    /// assert_eq!(cfg.apps().len(), 5);
+    /// assert!(cfg.apps()[4].encoding_aes_key.is_none());
+    /// ```
+    pub fn with_unverified_account(mut self, app: MockApp) -> Self {
+        let app = app.unverified();
+        let slot = self
+            .apps
+            .iter_mut()
+            .find(|a| a.kind == AppKind::OfficialAccount && !a.verified);
+        match slot {
+            Some(slot) => *slot = app,
+            None => self.apps.push(app),
+        }
         self
     }
 
@@ -635,6 +723,12 @@ impl MockConfig {
             {
                 return bad(format!("mock app: invalid appid {:?}", app.appid));
             }
+            if !app.verified && app.kind != AppKind::OfficialAccount {
+                return bad(format!(
+                    "mock app {}: only Official Accounts can be unverified",
+                    app.appid
+                ));
+            }
             if !appids.insert(app.appid.as_str()) {
                 return bad(format!("mock app: duplicate appid {}", app.appid));
             }
@@ -733,6 +827,9 @@ mod tests {
             MockApp::default_for(AppKind::OfficialAccount).with_encoding_aes_key("short"),
         );
         assert!(badkey.validate().is_err());
+        let unverified_site =
+            MockConfig::default().with_app(MockApp::default_for(AppKind::Website).unverified());
+        assert!(unverified_site.validate().is_err());
         assert!(
             MockConfig::default()
                 .blocked_user("nobody")

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -17,6 +17,7 @@ use super::config::AppKind;
 use super::errors::{MockError, control_error, json};
 use super::faults::{ENDPOINTS, Fault};
 use super::ids;
+use super::params::Params;
 use super::state::{Follow, PHONE_CODE_TTL, PhoneCode, Shared, normalize_domains};
 use super::wxa;
 
@@ -177,6 +178,7 @@ impl Shared {
                     v["encoding_aes_key"] = json!(a.encoding_aes_key);
                     v["original_id"] = json!(a.original_id);
                     v["push_url"] = json!(inner.push_urls.get(&a.appid));
+                    v["verified"] = json!(a.verified);
                 }
                 v
             })
@@ -267,14 +269,25 @@ pub(crate) async fn open_mini_program(State(s): State<Arc<Shared>>, body: Bytes)
     }
 }
 
-/// `GET /mock/calls`
-pub(crate) async fn calls(State(s): State<Arc<Shared>>) -> Response {
-    json(&json!(s.all_calls()))
+/// `GET /mock/calls`: calls per endpoint; `GET /mock/calls?appid=APPID`: the calls made for
+/// that app (see `MockWechat::app_calls`), `{}` when none.
+pub(crate) async fn calls(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q.as_deref());
+    match p.get("appid") {
+        Some(appid) => {
+            let counts = s.lock().app_calls.get(appid).cloned().unwrap_or_default();
+            json(&json!(counts))
+        }
+        None => json(&json!(s.all_calls())),
+    }
 }
 
-/// `DELETE /mock/calls`: resets every counter; answers the (empty) counters.
+/// `DELETE /mock/calls`: resets every counter (per app too); answers the (empty) counters.
 pub(crate) async fn reset_calls(State(s): State<Arc<Shared>>) -> Response {
-    s.lock().calls.clear();
+    let mut inner = s.lock();
+    inner.calls.clear();
+    inner.app_calls.clear();
+    drop(inner);
     json(&json!({}))
 }
 

@@ -92,7 +92,7 @@
 //!   `"is_snapshotuser": 1` and virtual (random) openid and unionid.
 //!
 //! Errors are WeChat's HTML error pages (HTTP 200): unknown appid; 10016 for an Open
-//! Platform appid on the OA page; 10003 / `redirect_uri 参数错误` when the `redirect_uri`
+//! Platform appid on the OA page; 10005 for an unverified subscription account; 10003 / `redirect_uri 参数错误` when the `redirect_uri`
 //! host (compared without port) is not an allowed domain; `Scope 参数错误或没有 Scope 权限`;
 //! a `state` outside `[A-Za-z0-9]{0,128}`; on the OA page, parameters out of the order
 //! `appid, redirect_uri, response_type, scope, state`. The mock adds an `x-mock-error`
@@ -106,22 +106,38 @@
 //!
 //! | Method, path | Does |
 //! |---|---|
-//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
+//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`, `verified`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
 //! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code |
 //! | `POST /mock/sdk/phone_code` | `{"appid","user"}` → `{"code"}`: what `<button open-type="getPhoneNumber">` hands the page (mini program appids only) |
 //! | `POST /mock/miniprogram/open` | `{"scene","user"}` → `{"scene","code"}`: the user scans a mini program code and the primary mini program opens with that scene; `code` is a fresh `wx.login()` js_code of that user |
-//! | `GET /mock/calls`, `DELETE /mock/calls` | call counts per endpoint; reset |
+//! | `GET /mock/calls`, `DELETE /mock/calls` | call counts per endpoint (`?appid=APPID`: the calls made for that app, [`MockWechat::app_calls`]); reset |
 //! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
 //! | `POST /mock/follow` | `{"user","subscribed","appid"?}` |
-//! | `POST /mock/push_url` | `{"push_url": URL \| null, "appid"?}`: where the Official Account's pushes go |
+//! | `POST /mock/push_url` | `{"push_url" (or "url"): URL \| null, "appid"?}`: where an Official Account's pushes go (default: the primary one) |
+//! | `POST /mock/push_format` | `{"format": "xml" \| "json", "mode": "plain" \| "compatible" \| "safe", "appid"?}`: how an Official Account's pushes go out |
+//! | `POST /mock/message` | `{"user", "text", "appid"?}`: the user sends an Official Account (default: the primary one) a text message; answers the delivery report with `reply` (the passive reply as the user sees it, decrypted), `deliveries`, `acknowledged` |
+//! | `POST /mock/phone/message` | form `user`, `text`, `appid`?: as `POST /mock/message`, then 303 back to the phone page |
 //! | `POST /mock/miniprogram_server` | `{"url": URL \| null, "appid"?}`: where the mini program (default: the primary one) sends its requests, the site's origin (e.g. `http://127.0.0.1:3000`); answers `{"appid","url"}` |
-//! | `GET /mock/phone` | a phone page for people: the live parametric QR codes (scan as USER) and the last mini program codes drawn by `wxa/getwxacodeunlimit`, newest first (确认 / 取消 as USER) |
+//! | `GET /mock/phone` | a phone page for people: the live parametric QR codes (scan as USER) and the last mini program codes drawn by `wxa/getwxacodeunlimit`, newest first (确认 / 取消 as USER), and each user's chat with each Official Account (section `#chat-APPID`, form `#chat-form-APPID-USER` with field `#chat-text-APPID-USER` and button `#chat-send-APPID-USER`) |
 //! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
 //! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`), POSTs `{"scene","code"}` as JSON to `{server}/auth/wechat/miniprogram/scan/open` (answered with the requester and a token), then `{"scene","token","decision"}` to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the requester, the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
 //! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
+//!
+//! # The unverified subscription account
+//!
+//! Besides the primary (verified) Official Account the mock registers an unverified
+//! subscription account ([`MockWechat::unverified_account`], [`MockApp::default_unverified`];
+//! `"verified": false` in `GET /mock/config`). Like the real thing (protocol §25) it gets global
+//! tokens, receives pushes and answers them with passive replies, but
+//! `cgi-bin/qrcode/create`, `cgi-bin/user/info` and `sns/oauth2/access_token` answer
+//! `{"errcode":48001,"errmsg":"api unauthorized, rid: …"}` and `connect/oauth2/authorize`
+//! shows error page 10005 (`x-mock-error: 10005`) and never issues a code. Every such call is
+//! counted for its appid: a test proves a layer never tried with
+//! `mock.app_calls(&mock.unverified_account().appid, "cgi-bin/qrcode/create") == 0` or
+//! `GET /mock/calls?appid=wx5000000000000005`. The phone page has one chat per account.
 //!
 //! # Scan login: the push
 //!
@@ -432,6 +448,32 @@ impl MockWechat {
     /// # Ok(()) }
     /// ```
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        self.env_with_account(self.official_account())
+    }
+
+    /// [`MockWechat::env_vars`] with the `WECHAT_OA_*` variables naming the
+    /// [unverified subscription account](MockWechat::unverified_account) instead of the
+    /// primary one, and `WECHAT_OA_VERIFIED=false`: an app started with these logs in by
+    /// message code (issue 25) and must never call what the account lacks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let env = mock.env_vars_with_unverified_account();
+    /// assert!(env.contains(&("WECHAT_OA_APP_ID", "wx5000000000000005".to_owned())));
+    /// assert!(env.contains(&("WECHAT_OA_TOKEN", "mocksubtoken".to_owned())));
+    /// assert!(env.contains(&("WECHAT_OA_VERIFIED", "false".to_owned())));
+    /// assert!(!mock.env_vars().iter().any(|(k, _)| *k == "WECHAT_OA_VERIFIED"));
+    /// # Ok(()) }
+    /// ```
+    pub fn env_vars_with_unverified_account(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.env_with_account(self.unverified_account());
+        env.push(("WECHAT_OA_VERIFIED", "false".to_owned()));
+        env
+    }
+
+    fn env_with_account(&self, oa: &MockApp) -> Vec<(&'static str, String)> {
         let mut env = vec![
             ("WECHAT_API_BASE", self.api_base()),
             ("WECHAT_OPEN_BASE", self.open_base()),
@@ -440,7 +482,6 @@ impl MockWechat {
         let site = self.website();
         env.push(("WECHAT_WEBSITE_APP_ID", site.appid.clone()));
         env.push(("WECHAT_WEBSITE_APP_SECRET", site.secret.clone()));
-        let oa = self.official_account();
         env.push(("WECHAT_OA_APP_ID", oa.appid.clone()));
         env.push(("WECHAT_OA_APP_SECRET", oa.secret.clone()));
         if let Some(token) = &oa.token {
@@ -496,6 +537,9 @@ impl MockWechat {
             if !app.bound {
                 out.push_str("  (not bound: no unionid)");
             }
+            if !app.verified {
+                out.push_str("  (unverified: no QR codes, web authorization or user/info)");
+            }
             out.push('\n');
         }
         out.push_str("users:\n");
@@ -548,6 +592,25 @@ impl MockWechat {
         self.shared.primary(AppKind::OfficialAccount)
     }
 
+    /// The unverified subscription account (default `wx5000000000000005`, token
+    /// `mocksubtoken`; see [`MockApp::default_unverified`]): it gets global tokens and
+    /// pushes, and WeChat refuses it parametric QR codes, `cgi-bin/user/info` and web
+    /// authorization (48001, error page 10005). Never the same app as
+    /// [`MockWechat::official_account`] unless a config made the primary account unverified.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let sub = mock.unverified_account();
+    /// assert_eq!(sub.appid, "wx5000000000000005");
+    /// assert!(!sub.verified && mock.official_account().verified);
+    /// # Ok(()) }
+    /// ```
+    pub fn unverified_account(&self) -> &MockApp {
+        self.shared.unverified()
+    }
+
     /// The primary mobile app (default `wx3000000000000003`).
     ///
     /// ```
@@ -594,7 +657,7 @@ impl MockWechat {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// let mock = wechat_auth_mock::MockWechat::start().await?;
-    /// assert_eq!(mock.apps().len(), 4);
+    /// assert_eq!(mock.apps().len(), 5);
     /// # Ok(()) }
     /// ```
     pub fn apps(&self) -> &[MockApp] {
@@ -695,6 +758,66 @@ impl MockWechat {
         self.shared.all_calls()
     }
 
+    /// How often `endpoint` (named as in [`MockWechat::calls`]) has been called for the app
+    /// `appid`: the call named it in its query (`appid=`: the authorization pages,
+    /// `sns/oauth2/access_token`, `cgi-bin/token`, …), in its JSON body
+    /// (`cgi-bin/stable_token`), or carried a global `access_token` of that app
+    /// (`cgi-bin/qrcode/create`, `cgi-bin/user/info`, `wxa/*`). `"push"` counts deliveries
+    /// to that account's push URL. Calls with a user access token (`sns/userinfo`,
+    /// `sns/auth`) are counted per endpoint only. `GET /mock/calls?appid=APPID` answers the
+    /// same counts.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let sub = mock.unverified_account().clone();
+    /// let http = reqwest::Client::new();
+    /// let token: serde_json::Value = http
+    ///     .get(format!("{}/cgi-bin/token", mock.api_base()))
+    ///     .query(&[("grant_type", "client_credential"), ("appid", &sub.appid), ("secret", &sub.secret)])
+    ///     .send().await?.json().await?;
+    /// let qr: serde_json::Value = http
+    ///     .post(format!("{}/cgi-bin/qrcode/create", mock.api_base()))
+    ///     .query(&[("access_token", token["access_token"].as_str().unwrap())])
+    ///     .json(&serde_json::json!({"action_name": "QR_STR_SCENE",
+    ///                               "action_info": {"scene": {"scene_str": "x"}}}))
+    ///     .send().await?.json().await?;
+    /// assert_eq!(qr["errcode"], 48001);
+    /// assert_eq!(mock.app_calls(&sub.appid, "cgi-bin/qrcode/create"), 1);
+    /// assert_eq!(mock.app_calls(&mock.official_account().appid, "cgi-bin/qrcode/create"), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn app_calls(&self, appid: &str, endpoint: &str) -> u64 {
+        let endpoint = endpoint.trim_start_matches('/');
+        self.shared
+            .lock()
+            .app_calls
+            .get(appid)
+            .and_then(|c| c.get(endpoint))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every endpoint called for the app `appid` so far, with its count (see
+    /// [`MockWechat::app_calls`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// assert!(mock.all_app_calls(&mock.unverified_account().appid).is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn all_app_calls(&self, appid: &str) -> BTreeMap<String, u64> {
+        self.shared
+            .lock()
+            .app_calls
+            .get(appid)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Sets every call counter back to zero.
     ///
     /// ```
@@ -707,7 +830,9 @@ impl MockWechat {
     /// # Ok(()) }
     /// ```
     pub fn reset_calls(&self) {
-        self.shared.lock().calls.clear();
+        let mut inner = self.shared.lock();
+        inner.calls.clear();
+        inner.app_calls.clear();
     }
 
     /// Makes the next `times` calls of `endpoint` misbehave (see [`Fault`]). Faults queue up

@@ -11,28 +11,71 @@ use axum::response::{IntoResponse, Response};
 use super::errors::WxError;
 use super::faults::{ENDPOINTS, Fault};
 use super::pages;
+use super::params::Params;
 use super::state::Shared;
 
-/// Counts the call, applies a queued fault, logs, and relabels JSON as `text/plain` when
-/// asked to.
+/// The most of a `stable_token` body read to learn its appid: axum's own default limit for a
+/// body, so the handler sees every body it would have seen.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Which app a call is made for: the query's `appid` (pages, `sns/*` exchanges,
+/// `cgi-bin/token`), else the app of the query's global `access_token` (`cgi-bin/*`,
+/// `wxa/*`), else the `appid` of a JSON body (`cgi-bin/stable_token`). `None` when the call
+/// names none (user tokens of `sns/userinfo` and `sns/auth` are not traced to an app).
+fn app_of_call(shared: &Shared, query: Option<&str>, body: Option<&[u8]>) -> Option<String> {
+    let p = Params::parse(query);
+    if let Some(appid) = p.get("appid") {
+        return Some(appid.to_owned());
+    }
+    if let Some(token) = p.get("access_token")
+        && let Some(record) = shared.lock().global_tokens.get(token)
+    {
+        return Some(record.appid.clone());
+    }
+    let body: serde_json::Value = serde_json::from_slice(body?).ok()?;
+    body.get("appid")
+        .and_then(serde_json::Value::as_str)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+}
+
+/// Counts the call (per endpoint, and per app when the call names one), applies a queued
+/// fault, logs, and relabels JSON as `text/plain` when asked to.
 pub(crate) async fn count_and_inject(
     State(shared): State<Arc<Shared>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path().trim_start_matches('/');
+    let path = req.uri().path().trim_start_matches('/').to_owned();
     let endpoint = ENDPOINTS.iter().copied().find(|e| *e == path);
     let is_page = path.starts_with("connect/");
+    // `stable_token` names its app in the body: read it (the handler gets the same bytes).
+    let (req, body) = if endpoint == Some("cgi-bin/stable_token") {
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => (
+                Request::from_parts(parts, axum::body::Body::from(bytes.clone())),
+                Some(bytes),
+            ),
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        }
+    } else {
+        (req, None)
+    };
+    let app = endpoint.and_then(|_| app_of_call(&shared, req.uri().query(), body.as_deref()));
     let (fault, sticky_plain) = {
         let mut inner = shared.lock();
         if let Some(ep) = endpoint {
             *inner.calls.entry(ep.to_owned()).or_default() += 1;
+            if let Some(appid) = &app {
+                inner.count_for_app(ep, appid);
+            }
         }
         let fault = endpoint.and_then(|ep| inner.faults.take(ep));
         (fault, inner.text_plain)
     };
     if let Some(fault) = fault {
-        tracing::debug!(endpoint = path, ?fault, "mock wechat: injecting fault");
+        tracing::debug!(endpoint = %path, ?fault, "mock wechat: injecting fault");
     }
     let mut text_plain = sticky_plain;
     let resp = match fault {

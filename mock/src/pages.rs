@@ -168,6 +168,11 @@ fn validate<'a>(s: &'a Shared, flavor: Flavor, p: &Params) -> Result<Valid<'a>, 
             "scope",
         )));
     }
+    // An unverified subscription account lacks the authorization scopes altogether: WeChat
+    // shows 10005 (no scope permission) and never issues a code (protocol §2.3, §25).
+    if oa && !app.verified {
+        return Err(Box::new(error_page(Some(10005), SCOPE_ERROR, "10005")));
+    }
     if p.get("redirect_uri").is_none() {
         return Err(Box::new(error_page(
             oa.then_some(10011),

@@ -8,8 +8,10 @@
 //! `/auth/wechat/miniprogram/scan/open` (which answers who asked and a token), and then
 //! `{scene, token, decision}` to `/auth/wechat/miniprogram/scan` (`POST /mock/phone/miniprogram`).
 //!
-//! And it shows each user's chat with the Official Account: what they sent (a form sends a
-//! text message, `POST /mock/phone/message`) and the account's passive replies. A link in a
+//! And it shows each user's chat with each Official Account — the verified primary one and
+//! the unverified subscription account — what they sent (a form per account and user sends
+//! a text message, `POST /mock/phone/message` with the account's `appid`) and the account's
+//! passive replies (element ids: see `chat_items`). A link in a
 //! reply opens as inside WeChat (`GET /mock/phone/open`): the mock fetches it with a
 //! `MicroMessenger` user agent and that user's cookies, answers WeChat's web authorization
 //! as that user, and shows the page it lands on; a confirm page's `确认登录` / `取消` are
@@ -355,38 +357,71 @@ pub(crate) const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like
 /// Redirects followed when opening a link.
 const MAX_HOPS: usize = 8;
 
-/// Each user's chat, with a send form and the links of replies made openable.
+/// One chat box per Official Account and user: the lines, the links of replies made
+/// openable, and a send form. Element ids (stable; real-browser tests use them), with
+/// `APPID` the account's appid and `USER` the user's name:
+///
+/// - `chat-APPID`: the account's section (`data-appid`, `data-verified` = `true` | `false`);
+/// - `chat-APPID-USER`: one user's chat with it (each line a `p.line`, `data-from` =
+///   `user` | `account`);
+/// - `chat-form-APPID-USER`: its form, POSTing `user`, `appid` and `text` to
+///   `/mock/phone/message`; `chat-text-APPID-USER` the text field, `chat-send-APPID-USER`
+///   the button.
 fn chat_items(s: &Shared) -> String {
     let mut items = String::new();
-    for u in &s.users {
-        let lines: Vec<_> = s
-            .lock()
-            .chats
-            .get(&u.name)
-            .map(|c| c.iter().rev().take(SHOWN).cloned().collect())
-            .unwrap_or_default();
+    let accounts = s.apps.iter().filter(|a| a.kind == AppKind::OfficialAccount);
+    for app in accounts {
+        let id = escape(&app.appid);
+        let label = if app.verified {
+            "公众号（已认证 · verified）"
+        } else {
+            "订阅号（未认证 · unverified subscription account）"
+        };
         let _ = write!(
             items,
-            "<li><p><b>{}</b>（{}）</p>",
-            escape(&u.nickname),
-            escape(&u.name)
+            "<li><section class=\"chat\" id=\"chat-{id}\" data-appid=\"{id}\" data-verified=\"{}\">\
+             <h3>{label} {id}</h3><ul class=\"users\">",
+            app.verified
         );
-        for l in lines.iter().rev() {
-            let who = if l.from == "user" { "我" } else { "公众号" };
+        for u in &s.users {
+            let lines: Vec<_> = s
+                .lock()
+                .chats
+                .get(&u.name)
+                .map(|c| {
+                    c.iter()
+                        .rev()
+                        .filter(|l| l.account == app.appid)
+                        .take(SHOWN)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let name = escape(&u.name);
             let _ = write!(
                 items,
-                "<p class=\"code\">{who}：{}</p>",
-                with_links(&l.text, &u.name)
+                "<li id=\"chat-{id}-{name}\"><p><b>{}</b>（{name}）</p>",
+                escape(&u.nickname),
+            );
+            for l in lines.iter().rev() {
+                let who = if l.from == "user" { "我" } else { "公众号" };
+                let _ = write!(
+                    items,
+                    "<p class=\"code line\" data-from=\"{}\">{who}：{}</p>",
+                    l.from,
+                    with_links(&l.text, &u.name)
+                );
+            }
+            let _ = write!(
+                items,
+                "<form method=\"post\" action=\"/mock/phone/message\" id=\"chat-form-{id}-{name}\">\
+                 <input type=\"hidden\" name=\"user\" value=\"{name}\">\
+                 <input type=\"hidden\" name=\"appid\" value=\"{id}\">\
+                 <input name=\"text\" id=\"chat-text-{id}-{name}\" placeholder=\"发消息（send a message）\"> \
+                 <button class=\"button approve\" id=\"chat-send-{id}-{name}\">发送</button></form></li>"
             );
         }
-        let _ = write!(
-            items,
-            "<form method=\"post\" action=\"/mock/phone/message\">\
-             <input type=\"hidden\" name=\"user\" value=\"{}\">\
-             <input name=\"text\" placeholder=\"发消息（send a message）\"> \
-             <button class=\"button approve\">发送</button></form></li>",
-            escape(&u.name)
-        );
+        items.push_str("</ul></section></li>");
     }
     items
 }
@@ -419,15 +454,28 @@ fn with_links(text: &str, user: &str) -> String {
     out
 }
 
-/// `POST /mock/phone/message` (form `user`, `text`): the user sends the Official Account a
-/// text message; back to the phone page.
+/// `POST /mock/phone/message` (form `user`, `text`, `appid`?): the user sends the Official
+/// Account `appid` (default: the primary one) a text message; back to the phone page.
 pub(crate) async fn send(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let form = String::from_utf8_lossy(&body);
     let p = Params::parse(Some(&form));
     let (Some(user), Some(text)) = (p.get("user"), p.get("text")) else {
         return (StatusCode::BAD_REQUEST, "user and text are required").into_response();
     };
-    let appid = s.primary(AppKind::OfficialAccount).appid.clone();
+    let appid = p.get("appid").map_or_else(
+        || s.primary(AppKind::OfficialAccount).appid.clone(),
+        str::to_owned,
+    );
+    match s.app(&appid) {
+        Some(a) if a.kind == AppKind::OfficialAccount => {}
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "appid is not an Official Account of this mock",
+            )
+                .into_response();
+        }
+    }
     let done = match s.send_text(&appid, user, text).await {
         Ok(r) if r.acknowledged => format!("{user}: sent → {} ✓", r.push_url),
         Ok(r) => format!(

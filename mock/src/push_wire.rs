@@ -44,7 +44,8 @@ pub(crate) struct PushWire {
     pub(crate) mode: PushMode,
 }
 
-/// One line of a user's chat with an Official Account (what the phone page shows).
+/// One line of a user's chat with an Official Account (what the phone page shows, one chat
+/// per account).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ChatLine {
@@ -54,4 +55,6 @@ pub struct ChatLine {
     pub from: &'static str,
     /// The text (a reply's `Content`; news as its titles and links).
     pub text: String,
+    /// The appid of the Official Account this line was said to or by.
+    pub account: String,
 }

@@ -258,8 +258,11 @@ impl Shared {
         }
     }
 
-    fn count(&self, endpoint: &str) {
-        *self.lock().calls.entry(endpoint.to_owned()).or_default() += 1;
+    /// Counts one call of `endpoint` (a push delivery) made for the account `appid`.
+    fn count(&self, endpoint: &str, appid: &str) {
+        let mut inner = self.lock();
+        *inner.calls.entry(endpoint.to_owned()).or_default() += 1;
+        inner.count_for_app(endpoint, appid);
     }
 
     /// Scans, pushes, retries, reports. No lock is held across an await.
@@ -320,7 +323,7 @@ impl Shared {
                 opts,
             )
             .await?;
-        self.record_reply(&user.name, create_time, &delivery.last);
+        self.record_reply(&app.appid, &user.name, create_time, &delivery.last);
         Ok(ScanReport {
             event: event.to_owned(),
             openid,
@@ -352,11 +355,20 @@ impl Shared {
         let user = self
             .user(user)
             .ok_or_else(|| MockError::UnknownUser(user.to_owned()))?;
+        // Only an Official Account with a push token can be written to: refused before the
+        // line enters the chat.
+        push_crypto(app)?;
         let openid = user.openid_for(&app.appid);
         let (now, wall) = self.clock.now_and_wall();
         let create_time = unix_secs(now);
         let msg_id = rand::random_range(1_000_000_000_000_000u64..9_000_000_000_000_000);
-        self.chat_line(&user.name, create_time, "user", content.to_owned());
+        self.chat_line(
+            &app.appid,
+            &user.name,
+            create_time,
+            "user",
+            content.to_owned(),
+        );
         let delivery = self
             .push(
                 app,
@@ -367,7 +379,7 @@ impl Shared {
                 &ScanOptions::default(),
             )
             .await?;
-        self.record_reply(&user.name, create_time, &delivery.last);
+        self.record_reply(&app.appid, &user.name, create_time, &delivery.last);
         Ok(ScanReport {
             event: "text".to_owned(),
             openid,
@@ -385,11 +397,12 @@ impl Shared {
         })
     }
 
-    fn record_reply(&self, user: &str, at: u64, last: &Attempt) {
+    fn record_reply(&self, appid: &str, user: &str, at: u64, last: &Attempt) {
         if let Some(reply) = &last.reply {
-            self.chat_line(user, at, "account", reply.clone());
+            self.chat_line(appid, user, at, "account", reply.clone());
         } else if !last.acknowledged && last.status.is_some() {
             self.chat_line(
+                appid,
                 user,
                 at,
                 "account",
@@ -398,10 +411,15 @@ impl Shared {
         }
     }
 
-    fn chat_line(&self, user: &str, at: u64, from: &'static str, text: String) {
+    fn chat_line(&self, appid: &str, user: &str, at: u64, from: &'static str, text: String) {
         let mut inner = self.lock();
         let chat = inner.chats.entry(user.to_owned()).or_default();
-        chat.push_back(ChatLine { at, from, text });
+        chat.push_back(ChatLine {
+            at,
+            from,
+            text,
+            account: appid.to_owned(),
+        });
         while chat.len() > MAX_CHAT {
             chat.pop_front();
         }
@@ -428,6 +446,13 @@ impl Shared {
         let app = self
             .app(appid)
             .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
+        if app.kind != AppKind::OfficialAccount {
+            return Err(MockError::WrongAppKind {
+                appid: app.appid.clone(),
+                kind: app.kind.as_str(),
+                reason: "only Official Accounts receive pushes",
+            });
+        }
         if wire.mode != PushMode::Plain && app.encoding_aes_key.is_none() {
             return Err(MockError::Invalid(format!(
                 "Official Account {appid} has no EncodingAESKey: only plain mode (MockApp::with_encoding_aes_key)"
@@ -514,7 +539,7 @@ impl Shared {
         let mut last = None;
         while deliveries < MAX_DELIVERIES {
             deliveries += 1;
-            self.count(PUSH_COUNTER);
+            self.count(PUSH_COUNTER, &app.appid);
             let attempt = self.deliver(&push_url, &query, &body, &judge).await;
             let done = attempt.acknowledged;
             last = Some(attempt);
@@ -873,11 +898,12 @@ pub(crate) async fn scan(State(s): State<Arc<Shared>>, body: Bytes) -> Response 
 #[serde(deny_unknown_fields)]
 struct PushUrlReq {
     appid: Option<String>,
+    #[serde(alias = "url")]
     push_url: Option<String>,
 }
 
-/// `POST /mock/push_url` `{"push_url": URL | null, "appid"?}`: sets (or clears) the push URL
-/// of an Official Account (default: the primary one).
+/// `POST /mock/push_url` `{"push_url" (or "url"): URL | null, "appid"?}`: sets (or clears)
+/// the push URL of an Official Account (default: the primary one).
 pub(crate) async fn set_push_url(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let req: PushUrlReq = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -994,6 +1020,61 @@ impl super::MockWechat {
         self.shared.send_text(&appid, user, text).await
     }
 
+    /// [`send_text`](Self::send_text) to the Official Account `appid` (for example
+    /// [`unverified_account`](Self::unverified_account)): pushed to that account's push URL
+    /// in its format and mode, signed with its token and sealed with its key; the report's
+    /// `reply` is the passive reply as the user sees it (decrypted in safe mode). Same as
+    /// `POST /mock/message {"user","text","appid"}`.
+    ///
+    /// Errors: [`MockError::UnknownApp`], [`MockError::UnknownUser`],
+    /// [`MockError::WrongAppKind`] for an app that is no Official Account,
+    /// [`MockError::NoPushUrl`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth_mock::{MockError, MockWechat};
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// let sub = mock.unverified_account().appid.clone();
+    /// let err = mock.send_text_to(&sub, "alice", "登录 123456").await.unwrap_err();
+    /// assert!(matches!(err, MockError::NoPushUrl(_)));
+    /// let site = mock.website().appid.clone();
+    /// assert!(matches!(mock.send_text_to(&site, "alice", "hi").await, Err(MockError::WrongAppKind { .. })));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_text_to(
+        &self,
+        appid: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<ScanReport, MockError> {
+        self.shared.send_text(appid, user, text).await
+    }
+
+    /// [`set_push_format`](Self::set_push_format) for the Official Account `appid`. Same as
+    /// `POST /mock/push_format {"format","mode","appid"}`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth_mock::{MockWechat, PushFormat, PushMode};
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// let sub = mock.unverified_account().appid.clone();
+    /// mock.set_push_format_for(&sub, PushFormat::Xml, PushMode::Compatible)?;
+    /// assert!(mock.set_push_format_for(&mock.website().appid, PushFormat::Xml, PushMode::Plain).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_push_format_for(
+        &self,
+        appid: &str,
+        format: PushFormat,
+        mode: PushMode,
+    ) -> Result<(), MockError> {
+        self.shared.set_push_wire(appid, PushWire { format, mode })
+    }
+
     /// `user`'s chat with the Official Accounts: what they sent, and the accounts' replies,
     /// oldest first (the last 50).
     ///
@@ -1010,6 +1091,24 @@ impl super::MockWechat {
             .chats
             .get(user)
             .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `user`'s chat with the one Official Account `appid`, oldest first.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// assert!(mock.chat_with("alice", &mock.unverified_account().appid).is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn chat_with(&self, user: &str, appid: &str) -> Vec<ChatLine> {
+        self.shared
+            .lock()
+            .chats
+            .get(user)
+            .map(|c| c.iter().filter(|l| l.account == appid).cloned().collect())
             .unwrap_or_default()
     }
 }

@@ -53,6 +53,10 @@ fn exchange(s: &Shared, p: &Params) -> Answer {
         return Err(WxError::new(40002));
     }
     let app = app_with_secret(s, appid, secret)?;
+    // An unverified subscription account has no web authorization at all (protocol §25).
+    if app.kind == AppKind::OfficialAccount && !app.verified {
+        return Err(WxError::new(48001));
+    }
     let now = s.now();
     let mut inner = s.lock();
     let record = inner

@@ -19,6 +19,8 @@ pub(crate) const MAX_GLOBAL_TOKENS: usize = 4_096;
 pub(crate) const MAX_TEMP_TICKETS: usize = 20_000;
 /// WeChat's own limit on permanent QR codes per account.
 pub(crate) const MAX_PERMANENT_TICKETS: usize = 100_000;
+/// How many distinct appids the per-app call counters keep apart.
+pub(crate) const MAX_COUNTED_APPIDS: usize = 1_024;
 /// How many generated mini program codes the phone page remembers.
 pub(crate) const MAX_WXA_CODES: usize = 50;
 
@@ -209,6 +211,21 @@ pub struct QrTicket {
 }
 
 impl Inner {
+    /// Counts one call of `endpoint` made for `appid` (named by the request's `appid`, or the
+    /// app of its global `access_token`). Bounded: at most [`MAX_COUNTED_APPIDS`] appids are
+    /// kept apart; calls naming further unknown appids are not counted per app.
+    pub(crate) fn count_for_app(&mut self, endpoint: &str, appid: &str) {
+        if !self.app_calls.contains_key(appid) && self.app_calls.len() >= MAX_COUNTED_APPIDS {
+            return;
+        }
+        *self
+            .app_calls
+            .entry(appid.to_owned())
+            .or_default()
+            .entry(endpoint.to_owned())
+            .or_default() += 1;
+    }
+
     /// Records that `url` is `ticket`'s. Every time the index has grown to twice the tickets
     /// kept (plus some), the entries of tickets evicted since go: amortised O(1) per code.
     pub(crate) fn index_qr_url(&mut self, url: String, ticket: String) {
@@ -305,6 +322,8 @@ pub(crate) struct Inner {
     /// POSTs `/auth/wechat/miniprogram/scan/open` and `/auth/wechat/miniprogram/scan`).
     pub(crate) mini_servers: HashMap<String, String>,
     pub(crate) calls: BTreeMap<String, u64>,
+    /// appid → endpoint → calls made for that app (see [`Inner::count_for_app`]).
+    pub(crate) app_calls: BTreeMap<String, BTreeMap<String, u64>>,
     pub(crate) faults: FaultQueues,
     pub(crate) text_plain: bool,
 }
@@ -386,6 +405,7 @@ impl Shared {
             wxa_codes: VecDeque::new(),
             mini_servers: HashMap::new(),
             calls: BTreeMap::new(),
+            app_calls: BTreeMap::new(),
             faults: FaultQueues::default(),
             text_plain: settings.text_plain,
         };
@@ -421,6 +441,15 @@ impl Shared {
 
     pub(crate) fn app(&self, appid: &str) -> Option<&MockApp> {
         self.apps.iter().find(|a| a.appid == appid)
+    }
+
+    /// The unverified subscription account: the first Official Account that is not verified
+    /// (the default config always has one), else the primary Official Account.
+    pub(crate) fn unverified(&self) -> &MockApp {
+        self.apps
+            .iter()
+            .find(|a| a.kind == AppKind::OfficialAccount && !a.verified)
+            .unwrap_or_else(|| self.primary(AppKind::OfficialAccount))
     }
 
     /// The first (primary) app of `kind`. Every config has one of each kind: `MockConfig`

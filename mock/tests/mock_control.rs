@@ -76,7 +76,13 @@ async fn config_lists_apps_and_users() {
     let kinds: Vec<_> = apps.iter().map(|a| a["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["website", "official_account", "mobile", "mini_program"]
+        [
+            "website",
+            "official_account",
+            "mobile",
+            "mini_program",
+            "official_account"
+        ]
     );
     let ids: Vec<_> = apps.iter().map(|a| a["appid"].as_str().unwrap()).collect();
     assert_eq!(
@@ -85,7 +91,8 @@ async fn config_lists_apps_and_users() {
             "wx1000000000000001",
             "wx2000000000000002",
             "wx3000000000000003",
-            "wx4000000000000004"
+            "wx4000000000000004",
+            "wx5000000000000005"
         ]
     );
     for app in apps {
@@ -109,7 +116,20 @@ async fn config_lists_apps_and_users() {
     );
     assert_eq!(oa["original_id"], "gh_000000000001");
     assert_eq!(oa["push_url"], Value::Null);
+    assert_eq!(oa["verified"], true);
     assert!(apps[0].get("token").is_none(), "push fields are OA-only");
+    assert!(apps[0].get("verified").is_none(), "verification is OA-only");
+    // The unverified subscription account: its own credentials, push token and key.
+    let sub = &apps[4];
+    assert_eq!(sub["verified"], false);
+    assert_eq!(sub["appid"], mock.unverified_account().appid);
+    assert_eq!(sub["token"], "mocksubtoken");
+    assert_eq!(
+        sub["encoding_aes_key"],
+        "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkg"
+    );
+    assert_eq!(sub["original_id"], "gh_000000000005");
+    assert_eq!(sub["push_url"], Value::Null);
 
     let users = cfg["users"].as_array().unwrap();
     let names: Vec<_> = users.iter().map(|u| u["name"].as_str().unwrap()).collect();
@@ -119,7 +139,7 @@ async fn config_lists_apps_and_users() {
         let user = mock.user(u["name"].as_str().unwrap()).unwrap();
         assert_eq!(u["unionid"], user.unionid);
         let openids = u["openids"].as_object().unwrap();
-        assert_eq!(openids.len(), 4);
+        assert_eq!(openids.len(), 5);
         for app in mock.apps() {
             assert_eq!(openids[&app.appid], user.openid_for(&app.appid));
         }
