@@ -47,7 +47,7 @@ pub(crate) async fn mini_program_code(
             }
             let code = auth
                 .tokens
-                .with_token(mini_app(auth)?.appid(), |token| {
+                .with_token(mini_appid(auth)?, |token| {
                     let request = request.clone();
                     async move { auth.client.wxa_code_unlimit(&token, &request).await }
                 })
@@ -136,6 +136,15 @@ fn mini_app(auth: &Scan) -> Result<&AppCredentials, Failure> {
         .ok_or(Failure::ChannelOff(
             "mini program (set WECHAT_MINI_APP_ID and _SECRET)",
         ))
+}
+
+/// The mini program's appid, for its global token; or why it is not configured.
+fn mini_appid(auth: &Scan) -> Result<&str, Failure> {
+    auth.settings
+        .mini_program
+        .as_ref()
+        .map(AppCredentials::appid)
+        .ok_or(Failure::ChannelOff("mini program"))
 }
 
 /// A mini program scene, live: its key and what the store has.
