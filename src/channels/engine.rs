@@ -138,26 +138,6 @@ impl Engine {
         &self.tokens
     }
 
-    /// The push URL's signature and crypto, when the Official Account has a push token.
-    pub(crate) fn push_crypto(&self) -> Option<&crate::push::PushCrypto> {
-        self.push.as_deref()
-    }
-
-    /// Takes one scan start for the client at `ip` whose browser is known by `browser`, or
-    /// says how long it must wait.
-    pub(crate) fn allow_scan_start(
-        &self,
-        ip: Option<std::net::IpAddr>,
-        browser: Option<&str>,
-    ) -> Result<(), std::time::Duration> {
-        self.start_limits.check(ip, browser)
-    }
-
-    /// Whether a follow-the-account scan waits for the user to confirm on the phone.
-    pub(crate) fn scan_confirm(&self) -> bool {
-        self.cfg.push_settings.scan_confirm
-    }
-
     /// The client that sent `req`, as the per-client limits know it.
     pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
         crate::core::limit::client_ip(req, self.client_ip.as_ref())

@@ -8,8 +8,6 @@ use crate::{channels::Engine, core::failure::Failure};
 /// The app whose global access token a channel uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TokenFor {
-    /// The Official Account's (QR codes, follower info).
-    OfficialAccount,
     /// The mini program's (mini program codes, phone numbers, session checks).
     MiniProgram,
 }
@@ -19,11 +17,6 @@ impl TokenFor {
     fn appid(self, auth: &Engine) -> Result<&str, Failure> {
         let cfg = auth.config();
         match self {
-            Self::OfficialAccount => cfg
-                .official_account
-                .as_ref()
-                .map(|oa| oa.app().appid())
-                .ok_or(Failure::ChannelOff("Official Account")),
             Self::MiniProgram => cfg
                 .mini_program
                 .as_ref()

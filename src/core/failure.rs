@@ -48,8 +48,6 @@ pub(crate) enum Failure {
     CrossOrigin(&'static str),
     /// No such thing; says what.
     NotFound(&'static str),
-    /// A scan started by another browser (or none at all: the answer is the same).
-    NotYourScan,
     /// The request body is larger than the endpoint reads.
     TooLarge,
     /// The request body could not be read.
@@ -58,49 +56,6 @@ pub(crate) enum Failure {
     BodyTimeout,
     /// The endpoint does not take this method; the methods it takes.
     MethodNotAllowed(&'static str),
-    /// The scan was answered already (confirmed, cancelled) or is being answered.
-    ScanAnswered,
-    /// A mini program code opened by another WeChat user first: only they may answer it.
-    ScanTaken,
-    /// This client started too many scans lately; seconds until it may start one.
-    ScanLimited(u64),
-    /// The confirm page of a scan was opened by a WeChat user other than the one who
-    /// scanned (or before anyone scanned).
-    NotYourConfirm,
-    /// Today's budget of scan-login QR codes is spent; seconds until the next (UTC) day.
-    ScanBudgetSpent(u64),
-    /// WeChat answered 45009 to `qrcode/create`: the account's daily quota is reached;
-    /// seconds until WeChat's next day (Beijing time).
-    ScanQuotaReached(u64),
-    /// A request to the push URL (from WeChat's push servers, or posing as them) that is
-    /// not served: they read the status and retry on anything but `success`.
-    Push(PushRefusal),
-}
-
-/// Why a request to the push URL was not served.
-#[derive(Clone, Debug)]
-pub(crate) enum PushRefusal {
-    /// A signature, the timestamp, the ciphertext or the appid is wrong, or the signed query
-    /// was used before (`403`): the error, and what to check.
-    Forged {
-        /// What failed (never the body).
-        error: String,
-        /// Which setting to check.
-        hint: &'static str,
-    },
-    /// Not a push in the console's format (`400`): the error, and what to check.
-    Malformed {
-        /// What failed (never the body).
-        error: String,
-        /// Which setting to check.
-        hint: &'static str,
-    },
-    /// The body is not UTF-8 (`400`).
-    NotUtf8,
-    /// No push URL is configured (`404`).
-    Off,
-    /// The store could not record the push (`503`): WeChat sends it again.
-    StoreDown(String),
 }
 
 impl From<StoreError> for Failure {
@@ -310,12 +265,6 @@ impl Failure {
                 "找不到该资源。",
                 (*what).into(),
             ),
-            Self::NotYourScan => d(
-                StatusCode::FORBIDDEN,
-                "not_your_scan",
-                "此扫码登录是在另一个浏览器中发起的。",
-                "this scan was started by another browser".into(),
-            ),
             Self::TooLarge => d(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
@@ -334,49 +283,6 @@ impl Failure {
                 "请求内容未能及时到达。",
                 "the request body did not arrive in time".into(),
             ),
-            Self::ScanAnswered => d(
-                StatusCode::CONFLICT,
-                "already_answered",
-                "此扫码登录已处理。",
-                "this scan was answered already".into(),
-            ),
-            Self::ScanTaken => d(
-                StatusCode::CONFLICT,
-                "opened_by_another_user",
-                "这个登录码已被另一个微信用户打开，只有该用户可以确认。",
-                "this login code was opened by another WeChat user first; only they may answer it"
-                    .into(),
-            ),
-            Self::ScanLimited(_) => d(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                "二维码生成过于频繁，请稍后再试。",
-                "Too many QR codes asked for from this client. Please wait and try again.".into(),
-            ),
-            Self::NotYourConfirm => d(
-                StatusCode::FORBIDDEN,
-                "not_your_scan",
-                "只有扫码的微信用户本人可以确认这次登录。",
-                "only the WeChat user who scanned this code may answer it".into(),
-            ),
-            Self::ScanBudgetSpent(_) => d(
-                StatusCode::TOO_MANY_REQUESTS,
-                "scan_budget_spent",
-                "今天的扫码登录二维码已用完，请明天再试，或换用其他登录方式。",
-                "Today's scan-login QR codes are used up. Please try again tomorrow, or log in another way."
-                    .into(),
-            ),
-            Self::ScanQuotaReached(_) => Description {
-                level: Level::WARN,
-                ..d(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "wechat_qr_quota",
-                    "微信今天的二维码生成次数已达上限，扫码登录暂不可用，请明天再试，或换用其他登录方式。",
-                    "WeChat's daily quota of QR codes for this account is reached: scan login is unavailable until tomorrow. Please log in another way."
-                        .into(),
-                )
-            },
-            Self::Push(refusal) => push(refusal),
             Self::MethodNotAllowed(_) => d(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -385,75 +291,14 @@ impl Failure {
             ),
         };
         out.retry_after = match (self, out.status) {
-            // Whole seconds, rounded up to a few steps (the header value is static).
             // WeChat's push servers keep their own schedule.
-            (Self::Push(_), _) => None,
             (Self::Channel(f), _) if f.is_push() => None,
             (Self::Channel(_), _) if out.retry_after.is_some() => out.retry_after,
-            (Self::ScanLimited(secs), _) => Some(match secs {
-                0..=1 => 1,
-                2..=5 => 5,
-                6..=10 => 10,
-                11..=30 => 30,
-                _ => 60,
-            }),
-            // Until the next day.
-            (Self::ScanBudgetSpent(secs) | Self::ScanQuotaReached(secs), _) => Some((*secs).max(1)),
             (_, StatusCode::TOO_MANY_REQUESTS) => Some(60),
             (_, StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY) => Some(5),
             _ => None,
         };
         out
-    }
-}
-
-/// How a refused push is answered: the English text is the plain-text body WeChat reads.
-fn push(refusal: &PushRefusal) -> Description {
-    use tracing::Level;
-    let (status, code, zh, en, level) = match refusal {
-        PushRefusal::Forged { .. } => (
-            StatusCode::FORBIDDEN,
-            "push_forged",
-            "推送签名无效。",
-            "invalid signature",
-            Level::WARN,
-        ),
-        PushRefusal::Malformed { .. } => (
-            StatusCode::BAD_REQUEST,
-            "push_malformed",
-            "推送格式有误。",
-            "malformed push",
-            Level::WARN,
-        ),
-        PushRefusal::NotUtf8 => (
-            StatusCode::BAD_REQUEST,
-            "push_malformed",
-            "推送内容不是 UTF-8。",
-            "body is not UTF-8",
-            Level::WARN,
-        ),
-        PushRefusal::Off => (
-            StatusCode::NOT_FOUND,
-            "push_not_configured",
-            "未配置推送。",
-            "push is not configured",
-            Level::INFO,
-        ),
-        PushRefusal::StoreDown(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            BUSY_ZH,
-            "try again",
-            Level::ERROR,
-        ),
-    };
-    Description {
-        status,
-        code,
-        zh: zh.into(),
-        en: en.into(),
-        level,
-        retry_after: None,
     }
 }
 
@@ -463,10 +308,6 @@ impl std::fmt::Display for Failure {
             Self::Channel(e) => e.fmt(f),
             Self::Store(e) => e.fmt(f),
             Self::CodeRefused(errcode) => write!(f, "WeChat refused this code before ({errcode})"),
-            Self::Push(
-                PushRefusal::Forged { error, .. } | PushRefusal::Malformed { error, .. },
-            ) => f.write_str(error),
-            Self::Push(PushRefusal::StoreDown(e)) => write!(f, "the store is unavailable: {e}"),
             other => f.write_str(other.describe().code),
         }
     }

@@ -18,7 +18,7 @@ use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::{
-    core::failure::{Description, Failure, PushRefusal},
+    core::failure::{Description, Failure},
     core::pages::{self, Language, Markup, Page, PageKind, Pages},
     core::respond::{self, Framing},
 };
@@ -26,25 +26,8 @@ use crate::{
 /// Logs `failure` at the level its description gives.
 fn log(failure: &Failure, d: &Description) {
     match failure {
-        Failure::Push(refusal) => log_push(refusal, failure),
         Failure::Channel(f) => f.log(d),
         _ => crate::core::failure::log_at_level(failure, d),
-    }
-}
-
-/// A refused push: what to check (the body is never logged).
-fn log_push(refusal: &PushRefusal, failure: &Failure) {
-    match refusal {
-        PushRefusal::Forged { hint, .. } | PushRefusal::Malformed { hint, .. } => {
-            tracing::warn!(error = %failure, hint, "push refused");
-        }
-        PushRefusal::NotUtf8 => {
-            tracing::warn!(hint = "the body must be UTF-8 XML or JSON", "push refused");
-        }
-        PushRefusal::Off => tracing::info!("push refused: no push URL is configured"),
-        PushRefusal::StoreDown(_) => {
-            tracing::error!(error = %failure, "store unavailable while checking a push");
-        }
     }
 }
 
@@ -200,8 +183,6 @@ mod tests {
             Failure::Refused("no".into()),
             Failure::CrossOrigin("logout must come from this site"),
             Failure::NotFound("no such scan"),
-            Failure::NotYourScan,
-            Failure::ScanTaken,
             Failure::TooLarge,
             Failure::BadBody,
             Failure::BodyTimeout,

@@ -2,25 +2,24 @@
 //! backend (`WECHAT_OA_PUSH_FORWARD_URL`). Each message reaches the app once, however often
 //! WeChat re-delivers it, and the answer leaves within [`ANSWER_WITHIN`].
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use http::{header, request::Parts};
 
-use super::{ANSWER_WITHIN, MAX_BODY, REPLAY_MEMORY, Reply};
+use super::{ANSWER_WITHIN, MAX_BODY, Push, REPLAY_MEMORY, Reply};
 use crate::{
-    channels::Engine,
     core::store::keys::Key,
     push::{OpenedPush, PushFormat, PushMessage},
 };
 
 /// Hands `opened` to the app once; its reply, if any.
 pub(super) async fn to_app(
-    auth: &Arc<Engine>,
+    auth: &Push,
     req: &Parts,
     body: &[u8],
     opened: &OpenedPush,
 ) -> Option<Reply> {
-    let settings = &auth.config().push_settings;
+    let settings = &auth.settings;
     if settings.on_push.is_none() && settings.forward.is_none() {
         tracing::debug!(
             msg_type = %opened.message.msg_type,
@@ -28,10 +27,10 @@ pub(super) async fn to_app(
         );
         return None;
     }
-    let appid = auth.push_crypto()?.appid().to_owned();
+    let appid = settings.crypto.as_deref()?.appid().to_owned();
     let seen = Key::push_seen(&appid, &opened.message.dedupe_key());
     match auth
-        .store()
+        .store
         .set_if_absent(&seen, b"1".to_vec(), REPLAY_MEMORY)
         .await
     {

@@ -31,14 +31,65 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use sha1::{Digest as _, Sha1};
 
 use crate::{
-    channels::Engine,
-    core::failure::{Failure, PushRefusal},
-    core::store::keys::Key,
-    push::{OpenedPush, PushError, PushFormat, PushQuery, TIMESTAMP_WINDOW, check_timestamp},
+    channels::{Engine, scan::ScanRecords},
+    core::store::{BoxFuture, Store, keys::Key},
+    push::{
+        OpenedPush, PushCrypto, PushError, PushFormat, PushQuery, PushReply, TIMESTAMP_WINDOW,
+        check_timestamp,
+    },
 };
 
 mod dispatch;
+mod failure;
 mod reply;
+
+pub(crate) use failure::PushFailure;
+
+/// The app's `on_push` hook, boxed.
+pub(crate) type OnPush =
+    Arc<dyn Fn(OpenedPush) -> BoxFuture<'static, Option<PushReply>> + Send + Sync>;
+
+/// The push channel's settings, as `build()` accepted them (copied once, at mount).
+pub(crate) struct Settings {
+    /// The push URL's signature and crypto; `None`: no push URL is configured.
+    pub(crate) crypto: Option<Arc<PushCrypto>>,
+    /// Where pushes that are not logins go: the app's hook, else its push backend.
+    pub(crate) on_push: Option<OnPush>,
+    pub(crate) forward: Option<url::Url>,
+    /// The site's host and origin, and the layer's prefix (the confirm link of a reply).
+    pub(crate) public_host: String,
+    pub(crate) origin: String,
+    pub(crate) prefix: String,
+}
+
+/// The push channel: its settings, the store it remembers pushes in, and the scan records
+/// it reports scans to.
+pub(crate) struct Push {
+    settings: Settings,
+    /// Signed queries and messages seen (replays, re-deliveries).
+    store: Arc<dyn Store>,
+    /// The scans of the scan channel.
+    scans: Arc<ScanRecords>,
+}
+
+impl Push {
+    /// The channel's state, reporting scans to `scans`; mount time only.
+    pub(crate) fn new(e: &Engine, scans: Arc<ScanRecords>) -> Self {
+        let cfg = e.config();
+        Self {
+            settings: Settings {
+                crypto: e.push.clone(),
+                on_push: cfg.push_settings.on_push.clone(),
+                forward: cfg.push_settings.forward.clone(),
+                public_host: cfg.public_host.clone(),
+                origin: cfg.origin().to_owned(),
+                prefix: cfg.prefix.clone(),
+            },
+            store: e.store.clone(),
+            scans,
+        }
+    }
+}
 
 /// Largest push body read.
 pub(crate) const MAX_BODY: usize = crate::push::MAX_BODY_BYTES;
@@ -94,7 +145,7 @@ fn rejected(e: &PushError) -> Response<Body> {
         _ => "a malformed push request",
     };
     let error = e.to_string();
-    crate::core::render::push(&Failure::Push(match e {
+    let refusal = match e {
         PushError::BadSignature
         | PushError::StaleTimestamp
         | PushError::Replayed
@@ -102,20 +153,21 @@ fn rejected(e: &PushError) -> Response<Body> {
         | PushError::NotEncrypted
         | PushError::BadBase64
         | PushError::BadPadding
-        | PushError::BadLength => PushRefusal::Forged { error, hint },
-        _ => PushRefusal::Malformed { error, hint },
-    }))
+        | PushError::BadLength => PushFailure::Forged { error, hint },
+        _ => PushFailure::Malformed { error, hint },
+    };
+    crate::core::render::push(&refusal.into())
 }
 
 /// The store could not record the push: `503`, WeChat re-sends on anything but `success`;
 /// nothing was changed.
 fn store_down(e: &impl std::fmt::Display) -> Response<Body> {
-    crate::core::render::push(&Failure::Push(PushRefusal::StoreDown(e.to_string())))
+    crate::core::render::push(&PushFailure::StoreDown(e.to_string()).into())
 }
 
 /// No push URL is configured: `404`.
 fn push_off() -> Response<Body> {
-    crate::core::render::push(&Failure::Push(PushRefusal::Off))
+    crate::core::render::push(&PushFailure::Off.into())
 }
 
 /// The current Unix time in seconds.
@@ -176,17 +228,17 @@ enum Seen {
 }
 
 /// Records `memo` in the store, once for every instance.
-async fn remember(auth: &Engine, memo: &Memo) -> Result<Seen, crate::core::store::StoreError> {
+async fn remember(auth: &Push, memo: &Memo) -> Result<Seen, crate::core::store::StoreError> {
     // Three rounds: the record may expire or be released between the two calls.
     for _ in 0..3 {
         if auth
-            .store()
+            .store
             .set_if_absent(&memo.key, memo.fingerprint.clone(), REPLAY_MEMORY)
             .await?
         {
             return Ok(Seen::First);
         }
-        match auth.store().get(&memo.key).await? {
+        match auth.store.get(&memo.key).await? {
             Some(v) if v == memo.fingerprint => return Ok(Seen::Again),
             Some(_) => return Ok(Seen::Forged),
             None => continue,
@@ -196,10 +248,7 @@ async fn remember(auth: &Engine, memo: &Memo) -> Result<Seen, crate::core::store
 }
 
 /// Checks the URL signature and the timestamp; returns `(timestamp, nonce)`.
-fn signed_and_fresh(
-    crypto: &crate::push::PushCrypto,
-    query: &PushQuery,
-) -> Result<(String, String), PushError> {
+fn signed_and_fresh(crypto: &PushCrypto, query: &PushQuery) -> Result<(String, String), PushError> {
     let (timestamp, nonce) = crypto.check_url_signature(query)?;
     check_timestamp(timestamp, now_unix())?;
     Ok((timestamp.to_owned(), nonce.to_owned()))
@@ -209,8 +258,8 @@ fn signed_and_fresh(
 ///
 /// The signed query is remembered too: in plaintext mode a `POST` carrying it would
 /// otherwise be accepted with any body. The same check again is answered the same way.
-pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
-    let Some(crypto) = auth.push_crypto() else {
+pub(crate) async fn verify(auth: &Push, req: &Parts) -> Response<Body> {
+    let Some(crypto) = auth.settings.crypto.as_deref() else {
         return push_off();
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
@@ -238,12 +287,12 @@ pub(crate) async fn verify(auth: &Engine, req: &Parts) -> Response<Body> {
 }
 
 /// `POST PREFIX/push`: an event or message from WeChat.
-pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Response<Body> {
-    let Some(crypto) = auth.push_crypto() else {
+pub(crate) async fn receive(auth: &Arc<Push>, req: &Parts, body: Bytes) -> Response<Body> {
+    let Some(crypto) = auth.settings.crypto.as_deref() else {
         return push_off();
     };
     let Ok(doc) = std::str::from_utf8(&body) else {
-        return crate::core::render::push(&Failure::Push(PushRefusal::NotUtf8));
+        return crate::core::render::push(&PushFailure::NotUtf8.into());
     };
     let query = PushQuery::parse(req.uri.query().unwrap_or(""));
     let (timestamp, nonce) = match signed_and_fresh(crypto, &query) {
@@ -271,7 +320,7 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
         Err(e) => return store_down(&e),
     }
     let scene = match opened.message.scan_scene() {
-        Some(scene) => super::scan::login_scene(auth, scene).await,
+        Some(scene) => auth.scans.login_scene(scene).await,
         None => None,
     };
     let Some(scene) = scene else {
@@ -303,12 +352,7 @@ pub(crate) async fn receive(auth: &Arc<Engine>, req: &Parts, body: Bytes) -> Res
 
 /// A scan of one of our login codes: records it (in the background, within the budget) and
 /// tells the user which browser asked.
-async fn login_scan(
-    auth: &Arc<Engine>,
-    opened: &OpenedPush,
-    scene: String,
-    memo: Memo,
-) -> Option<Reply> {
+async fn login_scan(auth: &Push, opened: &OpenedPush, scene: String, memo: Memo) -> Option<Reply> {
     let openid = opened.message.from_user_name.clone();
     if !valid_openid(&openid) {
         // Signed, so WeChat sent it: answer so that it stops re-sending, confirm nothing.
@@ -319,15 +363,12 @@ async fn login_scan(
         return None;
     }
     let work = tokio::spawn({
-        let auth = auth.clone();
+        let (scans, store) = (auth.scans.clone(), auth.store.clone());
         async move {
-            let outcome = super::scan::scanned(auth.clone(), scene, openid).await;
+            let outcome = scans.scanned(scene, openid).await;
             if outcome.is_none() {
                 // Let a re-delivery try again.
-                let _ = auth
-                    .store()
-                    .delete_if_eq(&memo.key, &memo.fingerprint)
-                    .await;
+                let _ = store.delete_if_eq(&memo.key, &memo.fingerprint).await;
             }
             outcome
         }
@@ -346,7 +387,7 @@ async fn login_scan(
 /// The HTTP answer to WeChat: `success`, or the reply document in the push's format,
 /// sealed when the push was encrypted.
 fn answer(
-    crypto: &crate::push::PushCrypto,
+    crypto: &PushCrypto,
     opened: &OpenedPush,
     nonce: &str,
     reply: Option<Reply>,
@@ -384,7 +425,7 @@ pub(crate) enum Reply {
 
 impl Reply {
     /// A [`PushReply`](crate::push::PushReply) to the sender of `opened`.
-    pub(crate) fn to_sender(reply: &crate::push::PushReply, opened: &OpenedPush) -> Self {
+    pub(crate) fn to_sender(reply: &PushReply, opened: &OpenedPush) -> Self {
         Self::Document(reply.document(
             opened.format,
             &opened.message.from_user_name,
@@ -395,17 +436,16 @@ impl Reply {
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+    let scans = Arc::new(ScanRecords::new(engine));
+    crate::core::route::Mounted::boxed(Arc::new(Push::new(engine, scans)), routes())
 }
 
 /// This channel's endpoints in the layer's route table: `GET`/`HEAD push` (verification)
 /// and `POST push` (a body of at most [`MAX_BODY`] bytes).
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
-    use crate::channels::Route;
+pub(crate) fn routes() -> &'static [crate::core::route::Route<Arc<Push>>] {
     use crate::core::route::{Path, boxed};
+    type Route = crate::core::route::Route<Arc<Push>>;
     static ROUTES: [Route; 2] = [
         Route::read(Path::Exact("/push"), |c| {
             boxed(async move { Ok(verify(c.auth, c.req).await) })

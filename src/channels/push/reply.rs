@@ -2,12 +2,12 @@
 //! chat, which site and which browser asked to log in, and gets the link to confirm or
 //! cancel on the phone.
 
-use super::Reply;
-use crate::{channels::Engine, channels::scan::ScanNotice, push::PushReply};
+use super::{Push, Reply};
+use crate::{channels::scan::ScanNotice, push::PushReply};
 
 /// The text reply for `notice`, addressed to the user who scanned.
 pub(super) fn scan_notice(
-    auth: &Engine,
+    auth: &Push,
     notice: &ScanNotice,
     opened: &crate::push::OpenedPush,
 ) -> Option<Reply> {
@@ -19,14 +19,12 @@ pub(super) fn scan_notice(
 /// User-Agent, reduced to known names and a numeric version) and its address as this server
 /// saw it; the reply is plain text with one link. WeChat shows `<a href="…">` in a text reply
 /// as a link, so every value put into it is escaped ([`text_escape`]).
-pub(crate) fn notice_text(auth: &Engine, notice: &ScanNotice) -> String {
-    let cfg = auth.config();
-    let site = text_escape(&cfg.public_host);
+pub(crate) fn notice_text(auth: &Push, notice: &ScanNotice) -> String {
+    let s = &auth.settings;
+    let site = text_escape(&s.public_host);
     let link = text_escape(&format!(
         "{}{}/scan/{}/confirm",
-        cfg.origin(),
-        cfg.prefix,
-        notice.id
+        s.origin, s.prefix, notice.id
     ))
     .replace('"', "&quot;");
     if notice.taken {

@@ -59,14 +59,13 @@ pub(crate) fn render(s: &ConfirmSlots<'_>) -> String {
 /// The page through the site's [`Pages`](crate::core::pages::Pages) hook
 /// ([`PageKind::Confirm`](crate::core::pages::PageKind::Confirm)); the slots are escaped here.
 fn page_response(
-    auth: &Engine,
+    auth: &Scan,
     req: &Parts,
     status: StatusCode,
     slots: &ConfirmSlots<'_>,
 ) -> Response<Body> {
-    use crate::core::pages::{self, Language, Markup, Page, PageKind};
-    let cfg = auth.config();
-    let language = Language::of(cfg.language, &req.headers);
+    use crate::core::pages::{self, Markup, Page, PageKind};
+    let language = auth.language(req);
     let page = Page::new(
         PageKind::Confirm,
         language,
@@ -78,11 +77,11 @@ fn page_response(
         Markup::trusted(render(slots)),
         Markup::trusted(String::new()),
     );
-    respond::html(status, pages::render(&*cfg.pages, &page))
+    respond::html(status, pages::render(&*auth.settings.pages, &page))
 }
 
 /// A page with a message and no form.
-fn message(auth: &Engine, req: &Parts, title: &str, lead: &str) -> Response<Body> {
+fn message(auth: &Scan, req: &Parts, title: &str, lead: &str) -> Response<Body> {
     page_response(
         auth,
         req,
@@ -95,16 +94,16 @@ fn message(auth: &Engine, req: &Parts, title: &str, lead: &str) -> Response<Body
     )
 }
 
-fn state_cookie(auth: &Engine, id: &str) -> String {
-    auth.config().flow_cookie_name("wechat_cstate_", id)
+fn state_cookie(auth: &Scan, id: &str) -> String {
+    auth.cookie_name("wechat_cstate_", id)
 }
 
-fn user_cookie(auth: &Engine, id: &str) -> String {
-    auth.config().flow_cookie_name("wechat_cuser_", id)
+fn user_cookie(auth: &Scan, id: &str) -> String {
+    auth.cookie_name("wechat_cuser_", id)
 }
 
 /// The openid this phone proved for the page of scan `id`.
-fn phone_user(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
+fn phone_user(auth: &Scan, req: &Parts, id: &str) -> Option<String> {
     crate::core::request::cookie_value(req, &user_cookie(auth, id))
         .and_then(|v| {
             auth.sessions
@@ -114,7 +113,7 @@ fn phone_user(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
 }
 
 /// The form token: signed for this scan (`c` + id) and this user.
-fn form_token(auth: &Engine, id: &str, openid: &str) -> String {
+fn form_token(auth: &Scan, id: &str, openid: &str) -> String {
     auth.sessions.sign_state(&StateTicket::new(
         TicketPurpose::ConfirmForm,
         format!("c{id}"),
@@ -125,26 +124,25 @@ fn form_token(auth: &Engine, id: &str, openid: &str) -> String {
 }
 
 /// This page's URL.
-fn page_url(auth: &Engine, id: &str) -> String {
-    let cfg = auth.config();
-    format!("{}{}/scan/{id}/confirm", cfg.origin(), cfg.prefix)
+fn page_url(auth: &Scan, id: &str) -> String {
+    let s = &auth.settings;
+    format!("{}{}/scan/{id}/confirm", s.origin, s.prefix)
 }
 
 /// A failure as the site's error page, in the visitor's language.
-fn html_err(auth: &Engine, req: &Parts, f: Failure) -> Response<Body> {
-    let cfg = auth.config();
+fn html_err(auth: &Scan, req: &Parts, f: Failure) -> Response<Body> {
     crate::core::render::page(
         &f,
-        &*cfg.pages,
-        crate::core::pages::Language::of(cfg.language, &req.headers),
+        &*auth.settings.pages,
+        auth.language(req),
         None,
         respond::Framing::None,
     )
 }
 
 /// `GET PREFIX/scan/{id}/confirm[?code&state]`.
-pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Response<Body> {
-    let Some(oa) = auth.config().official_account.as_ref() else {
+pub(crate) async fn confirm_page(auth: &Scan, req: &Parts, id: &str) -> Response<Body> {
+    let Some(oa) = auth.settings.official_account.as_ref() else {
         return html_err(auth, req, Failure::ChannelOff("scan"));
     };
     let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {
@@ -161,7 +159,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
     let live = found.as_ref().is_some_and(|s| match &s.status {
         SceneStatus::Pending | SceneStatus::Scanned { .. } => true,
         // Confirmation off: the user may still cancel a login the browser has not taken.
-        SceneStatus::Confirmed { .. } => !auth.scan_confirm(),
+        SceneStatus::Confirmed { .. } => !auth.settings.scan_confirm,
         SceneStatus::Refused { .. } => false,
     });
     let q = Query::parse(req.uri.query());
@@ -186,8 +184,8 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
             Err(e) => return html_err(auth, req, Failure::TooMany(e)),
         };
         let token = match auth
-            .client()
-            .oauth2_access_token(oa.app().appid(), oa.app().secret(), code)
+            .client
+            .oauth2_access_token(oa.appid(), oa.secret(), code)
             .await
         {
             Ok(t) => t,
@@ -211,7 +209,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         let c = auth.sessions.cookie_spec().build(
             user_cookie(auth, id),
             proof,
-            auth.config().flow_cookie_path(),
+            auth.sessions.flow_cookie_path(),
             PAGE_LIFE.as_secs(),
         );
         respond::set_cookie(&mut res, &c);
@@ -219,7 +217,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         let spent = auth.sessions.cookie_spec().build(
             state_cookie(auth, id),
             "",
-            auth.config().flow_cookie_path(),
+            auth.sessions.flow_cookie_path(),
             0,
         );
         respond::set_cookie(&mut res, &spent);
@@ -229,8 +227,8 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
     let Some(openid) = phone_user(auth, req, id) else {
         // Who is this? Ask WeChat, silently (snsapi_base).
         let state = random_token(32);
-        let url = auth.client().authorize_url(
-            oa.app().appid(),
+        let url = auth.client.authorize_url(
+            oa.appid(),
             &page_url(auth, id),
             wechat_auth_client::OaScope::Base,
             &state,
@@ -247,7 +245,7 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         let c = auth.sessions.cookie_spec().build(
             state_cookie(auth, id),
             ticket,
-            auth.config().flow_cookie_path(),
+            auth.sessions.flow_cookie_path(),
             PAGE_LIFE.as_secs(),
         );
         respond::set_cookie(&mut res, &c);
@@ -264,16 +262,17 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
     };
     match &scene.status {
         SceneStatus::Scanned { openid: who } if *who == openid => {}
-        SceneStatus::Confirmed { user } if user.openid == openid && !auth.scan_confirm() => {}
+        SceneStatus::Confirmed { user } if user.openid == openid && !auth.settings.scan_confirm => {
+        }
         SceneStatus::Confirmed { user } if user.openid == openid => {
             return message(auth, req, "已确认登录", "请回到电脑上继续。");
         }
         SceneStatus::Refused { .. } => {
             return message(auth, req, "已结束", "这次登录已结束，电脑上不会登录。");
         }
-        _ => return html_err(auth, req, Failure::NotYourConfirm),
+        _ => return html_err(auth, req, ScanFailure::NotYourConfirm.into()),
     }
-    let site = auth.config().public_host.clone();
+    let site = auth.settings.public_host.clone();
     let (browser, ip, time) = match &scene.requester {
         Some(r) => (
             r.browser(),
@@ -283,8 +282,8 @@ pub(crate) async fn confirm_page(auth: &Engine, req: &Parts, id: &str) -> Respon
         None => ("未知".into(), "未知".into(), String::new()),
     };
     let token = form_token(auth, id, &openid);
-    let action = format!("{}/scan/{id}/confirm", auth.config().prefix);
-    let lead = if auth.scan_confirm() {
+    let action = format!("{}/scan/{id}/confirm", auth.settings.prefix);
+    let lead = if auth.settings.scan_confirm {
         "有人请求用你的微信登录以下网站。只有在电脑上操作的是你本人时才确认。"
     } else {
         "你已扫码登录以下网站。如果不是你本人操作，请点“取消”。"
@@ -320,14 +319,14 @@ const CONFIRM_COOKIES_EXAMINED: usize = 32;
 /// [`MAX_CONFIRM_COOKIES`]. Age is the header's order: browsers list the cookies of one path
 /// oldest first (RFC 6265 §5.4). Only names of the shape we set are touched.
 fn drop_old_confirm_cookies(
-    auth: &Engine,
+    auth: &Scan,
     req: &Parts,
     res: &mut Response<Body>,
     kind: &str,
     id: &str,
 ) {
-    let prefix = auth.config().flow_cookie_name(kind, "");
-    let current = auth.config().flow_cookie_name(kind, id);
+    let prefix = auth.cookie_name(kind, "");
+    let current = auth.cookie_name(kind, id);
     let mut held: Vec<String> = Vec::new();
     for c in respond::request_cookies(req) {
         let ours = c.name().strip_prefix(prefix.as_str()).is_some_and(valid_id);
@@ -356,7 +355,7 @@ enum Decision {
 
 /// `POST PREFIX/scan/{id}/confirm` (form `token`, `decision`).
 pub(crate) async fn confirm_answer(
-    auth: &Arc<Engine>,
+    auth: &Scan,
     req: &Parts,
     id: &str,
     body: bytes::Bytes,
@@ -385,7 +384,7 @@ pub(crate) async fn confirm_answer(
     };
     // Both proofs, for the same user: the page's cookie and the form's token.
     let Some(openid) = phone_user(auth, req, id) else {
-        return html_err(auth, req, Failure::NotYourConfirm);
+        return html_err(auth, req, ScanFailure::NotYourConfirm.into());
     };
     let token_user = form
         .get("token")
@@ -395,20 +394,23 @@ pub(crate) async fn confirm_answer(
         })
         .map(|t| t.rt);
     if token_user.as_deref() != Some(openid.as_str()) {
-        return html_err(auth, req, Failure::NotYourConfirm);
+        return html_err(auth, req, ScanFailure::NotYourConfirm.into());
     }
     // One answer per scene, on every instance.
     let claim = Key::scan_confirm(
-        auth.config()
+        auth.settings
             .official_account
             .as_ref()
-            .map_or("", |oa| oa.app().appid()),
+            .map_or("", AppCredentials::appid),
         id,
     );
-    let ttl = auth.config().scan_ttl;
-    let lease = match flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await {
+    let ttl = auth.settings.scan_ttl;
+    let lease = match flight::join(auth.store.as_ref(), &claim, |_| true, ttl, Duration::ZERO).await
+    {
         Ok(Turn::Mine(lease)) => lease,
-        Ok(Turn::Ready(_) | Turn::Busy) => return html_err(auth, req, Failure::ScanAnswered),
+        Ok(Turn::Ready(_) | Turn::Busy) => {
+            return html_err(auth, req, ScanFailure::Answered.into());
+        }
         Err(e) => return html_err(auth, req, e.into()),
     };
     let scene = match load_scene(auth, &key).await {
@@ -431,17 +433,17 @@ pub(crate) async fn confirm_answer(
         SceneStatus::Scanned { openid: who } => *who == openid,
         // Confirmation off: the user may still cancel a login not yet taken.
         SceneStatus::Confirmed { user } => {
-            user.openid == openid && decision == Decision::Cancel && !auth.scan_confirm()
+            user.openid == openid && decision == Decision::Cancel && !auth.settings.scan_confirm
         }
         _ => false,
     };
     if !answerable {
         let _ = lease.give_up().await;
-        return html_err(auth, req, Failure::NotYourConfirm);
+        return html_err(auth, req, ScanFailure::NotYourConfirm.into());
     }
     let done = match decision {
         Decision::Confirm => {
-            follow_oa::log_in(auth, &key, scene, openid).await;
+            auth.records.log_in(&key, scene, openid).await;
             match load_scene(auth, &key).await {
                 Ok(Some(Scene {
                     status: SceneStatus::Refused { message: m },

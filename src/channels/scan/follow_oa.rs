@@ -7,7 +7,7 @@ use crate::providers::wechat::profiles::Profile;
 
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
 /// started it; anyone else gets the answer an unknown id gets.
-pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Response<Body>, Failure> {
+pub(crate) async fn image(auth: &Scan, req: &Parts, id: &str) -> Result<Response<Body>, Failure> {
     let key = scene_key(auth, id)
         .filter(|_| valid_id(id))
         .ok_or(NOT_FOUND)?;
@@ -35,226 +35,218 @@ pub(crate) async fn image(auth: &Engine, req: &Parts, id: &str) -> Result<Respon
 /// The value of a scene's claim written before the claim named its scanner.
 const CLAIMED: &[u8] = b"scanned";
 
-/// Records that `openid` scanned the code of scene `scene_id`: once, whatever arrives
-/// again. With confirmation on, the scene waits in `scanned` for that user's answer on the
-/// phone ([`super::confirm`]); with it off, the user is looked up and the scene confirmed at
-/// once. Another user who scans the code after the first is told only that it was scanned
-/// already, and the requesting browser learns that a second WeChat scanned it.
-/// Returns what to tell the user, or `None` when the store failed before anything was
-/// decided, so that a re-delivery may try again.
-pub(crate) async fn scanned(
-    auth: Arc<Engine>,
-    scene_id: String,
-    openid: String,
-) -> Option<ScanNotice> {
-    let confirm = auth.scan_confirm();
-    let gone = |id: &str| ScanNotice {
-        id: id.to_owned(),
-        requester: None,
-        confirm,
-        taken: false,
-    };
-    let key = scene_key(&auth, &scene_id)?;
-    auth.config().official_account.as_ref()?;
-    // A scene nobody started (or one long gone, claim and all) has nothing to claim: look
-    // first, so that such a push writes nothing. A scene that exists goes through the claim,
-    // which says whether this is its first scan.
-    match load_scene(&auth, &key).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Some(gone(&scene_id)),
-        Err(e) => {
-            tracing::error!(error = ?e, "store unavailable while recording a scan");
-            return None;
-        }
-    }
-    // One transition per scene, on every instance: a re-delivery (or another instance that
-    // has it under way) is acknowledged without waiting.
-    // The claim is one `set_if_absent`: only one caller ever gets it, and nobody waits for
-    // it (a single flight's lock, value and notification would be three more writes). Its
-    // value is the first scanner's openid, so a later scan can tell a re-delivery (or the
-    // same person scanning again) from another person.
-    let claim = key.claim();
-    let ttl = auth.config().scan_ttl;
-    let mine = openid.as_bytes().to_vec();
-    let release = || async {
-        let _ = auth.store().delete_if_eq(&claim, &mine).await;
-    };
-    match auth.store().set_if_absent(&claim, mine.clone(), ttl).await {
-        Ok(true) => {}
-        Ok(false) => return Some(scanned_again(&auth, &key, scene_id, &openid).await),
-        Err(e) => {
-            tracing::error!(error = %e, "store unavailable while recording a scan");
-            return None;
-        }
-    };
-    let mut scene = match load_scene(&auth, &key).await {
-        Ok(Some(s)) if s.status == SceneStatus::Pending && s.via == Via::FollowOa => s,
-        Ok(_) => {
-            // Expired or already handled: nothing changes (the claim says so to the next).
-            return Some(gone(&scene_id));
-        }
-        Err(e) => {
-            tracing::error!(error = ?e, "store unavailable while recording a scan");
-            release().await;
-            return None;
-        }
-    };
-    let notice = ScanNotice {
-        id: scene_id,
-        requester: scene.requester.clone(),
-        confirm,
-        taken: false,
-    };
-    if !confirm {
-        // Nobody confirms on the phone: pending → confirmed (or refused) in one write, the
-        // claim keeping re-deliveries out meanwhile.
-        if !log_in(&auth, &key, scene, openid).await {
-            release().await;
-            return None;
-        }
-        return Some(notice);
-    }
-    scene.status = SceneStatus::Scanned {
-        openid: openid.clone(),
-    };
-    if let Err(e) = save_scene(&auth, &key, &scene).await {
-        tracing::error!(error = ?e, "store unavailable while recording a scan");
-        release().await;
-        return None;
-    }
-    tracing::debug!(confirm, "scan recorded");
-    Some(notice)
-}
-
-/// A scan of a code whose claim is taken: by this same user (WeChat re-delivering, or the
-/// person scanning again), who is told the same again; or by someone else, who is told only
-/// that the code was scanned already (never who asked for it), while the browser that asked
-/// is told that a second WeChat scanned its code.
-async fn scanned_again(auth: &Engine, key: &Key, scene_id: String, openid: &str) -> ScanNotice {
-    let confirm = auth.scan_confirm();
-    let scene = load_scene(auth, key).await.ok().flatten();
-    let first = auth.store().get(&key.claim()).await.ok().flatten();
-    let same = match first.as_deref() {
-        Some(v) if v != CLAIMED => v == openid.as_bytes(),
-        // A claim from before it named the scanner: the scene says who scanned.
-        _ => match scene.as_ref().map(|s| &s.status) {
-            Some(SceneStatus::Scanned { openid: who }) => who == openid,
-            Some(SceneStatus::Confirmed { user }) => user.openid == openid,
-            _ => false,
-        },
-    };
-    if same {
-        return ScanNotice {
-            id: scene_id,
-            requester: scene.and_then(|s| s.requester),
+impl ScanRecords {
+    /// Records that `openid` scanned the code of scene `scene_id`: once, whatever arrives
+    /// again. With confirmation on, the scene waits in `scanned` for that user's answer on
+    /// the phone ([`super::confirm`]); with it off, the user is looked up and the scene
+    /// confirmed at once. Another user who scans the code after the first is told only that
+    /// it was scanned already, and the requesting browser learns that a second WeChat
+    /// scanned it. Returns what to tell the user, or `None` when the store failed before
+    /// anything was decided, so that a re-delivery may try again.
+    pub(crate) async fn scanned(&self, scene_id: String, openid: String) -> Option<ScanNotice> {
+        let confirm = self.confirm;
+        let gone = |id: &str| ScanNotice {
+            id: id.to_owned(),
+            requester: None,
             confirm,
             taken: false,
         };
-    }
-    if scene.is_some() {
-        let ttl = auth.config().scan_ttl;
-        let marked = auth
-            .store()
-            .set_if_absent(&key.others(), b"1".to_vec(), ttl)
-            .await;
-        match marked {
-            // Wake the waiting browser: it has news.
-            Ok(true) => {
-                if let Err(e) = auth.store().publish(key, Vec::new()).await {
-                    tracing::warn!(error = %e, "could not tell the browser of a second scanner");
-                }
+        let key = self.key(&scene_id)?;
+        self.official_account.as_ref()?;
+        // A scene nobody started (or one long gone, claim and all) has nothing to claim:
+        // look first, so that such a push writes nothing. A scene that exists goes through
+        // the claim, which says whether this is its first scan.
+        match self.load(&key).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Some(gone(&scene_id)),
+            Err(e) => {
+                tracing::error!(error = ?e, "store unavailable while recording a scan");
+                return None;
             }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "could not record a second scanner"),
         }
-        tracing::info!("a second WeChat user scanned a scan login's code");
+        // One transition per scene, on every instance: a re-delivery (or another instance
+        // that has it under way) is acknowledged without waiting.
+        // The claim is one `set_if_absent`: only one caller ever gets it, and nobody waits
+        // for it (a single flight's lock, value and notification would be three more
+        // writes). Its value is the first scanner's openid, so a later scan can tell a
+        // re-delivery (or the same person scanning again) from another person.
+        let claim = key.claim();
+        let mine = openid.as_bytes().to_vec();
+        let release = || async {
+            let _ = self.store.delete_if_eq(&claim, &mine).await;
+        };
+        match self
+            .store
+            .set_if_absent(&claim, mine.clone(), self.ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Some(self.scanned_again(&key, scene_id, &openid).await),
+            Err(e) => {
+                tracing::error!(error = %e, "store unavailable while recording a scan");
+                return None;
+            }
+        };
+        let mut scene = match self.load(&key).await {
+            Ok(Some(s)) if s.status == SceneStatus::Pending && s.via == Via::FollowOa => s,
+            Ok(_) => {
+                // Expired or already handled: nothing changes (the claim says so to the
+                // next).
+                return Some(gone(&scene_id));
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "store unavailable while recording a scan");
+                release().await;
+                return None;
+            }
+        };
+        let notice = ScanNotice {
+            id: scene_id,
+            requester: scene.requester.clone(),
+            confirm,
+            taken: false,
+        };
+        if !confirm {
+            // Nobody confirms on the phone: pending → confirmed (or refused) in one write,
+            // the claim keeping re-deliveries out meanwhile.
+            if !self.log_in(&key, scene, openid).await {
+                release().await;
+                return None;
+            }
+            return Some(notice);
+        }
+        scene.status = SceneStatus::Scanned {
+            openid: openid.clone(),
+        };
+        if let Err(e) = self.save(&key, &scene).await {
+            tracing::error!(error = ?e, "store unavailable while recording a scan");
+            release().await;
+            return None;
+        }
+        tracing::debug!(confirm, "scan recorded");
+        Some(notice)
     }
-    ScanNotice {
-        id: scene_id,
-        requester: None,
-        confirm,
-        taken: true,
-    }
-}
 
-/// What WeChat says about follower `openid`: from the cache when this person scanned within
-/// `userinfo_ttl`, else from `cgi-bin/user/info` (then cached). `None` when the lookup failed
-/// or took too long: the login stands without the unionid and nickname, so reading them gets
-/// one attempt's time, not every retry's (as the website callback's profile read): a slow
-/// `cgi-bin/user/info` must not keep the waiting browser for `(retries + 1) × http_timeout`.
-async fn follower(auth: &Arc<Engine>, appid: &str, openid: &str) -> Option<Profile> {
-    if let Some(known) = auth.profiles.cached_follower(appid, openid).await {
-        return Some(known);
-    }
-    let budget = auth.config().http_timeout;
-    let read = with_token(auth, TokenFor::OfficialAccount, |token| {
-        let openid = openid.to_owned();
-        let auth = auth.clone();
-        async move {
-            auth.client()
-                .user_info(&token, &openid, auth.config().lang)
-                .await
-        }
-    });
-    match tokio::time::timeout(budget, read).await {
-        Ok(Ok(info)) => {
-            let known = Profile {
-                nickname: info.nickname,
-                avatar_url: info.headimgurl,
-                unionid: info.unionid,
+    /// A scan of a code whose claim is taken: by this same user (WeChat re-delivering, or
+    /// the person scanning again), who is told the same again; or by someone else, who is
+    /// told only that the code was scanned already (never who asked for it), while the
+    /// browser that asked is told that a second WeChat scanned its code.
+    async fn scanned_again(&self, key: &Key, scene_id: String, openid: &str) -> ScanNotice {
+        let confirm = self.confirm;
+        let scene = self.load(key).await.ok().flatten();
+        let first = self.store.get(&key.claim()).await.ok().flatten();
+        let same = match first.as_deref() {
+            Some(v) if v != CLAIMED => v == openid.as_bytes(),
+            // A claim from before it named the scanner: the scene says who scanned.
+            _ => match scene.as_ref().map(|s| &s.status) {
+                Some(SceneStatus::Scanned { openid: who }) => who == openid,
+                Some(SceneStatus::Confirmed { user }) => user.openid == openid,
+                _ => false,
+            },
+        };
+        if same {
+            return ScanNotice {
+                id: scene_id,
+                requester: scene.and_then(|s| s.requester),
+                confirm,
+                taken: false,
             };
-            auth.profiles.save_follower(appid, openid, &known).await;
-            Some(known)
         }
-        Ok(Err(e)) => {
-            tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid");
-            None
+        if scene.is_some() {
+            let marked = self
+                .store
+                .set_if_absent(&key.others(), b"1".to_vec(), self.ttl)
+                .await;
+            match marked {
+                // Wake the waiting browser: it has news.
+                Ok(true) => {
+                    if let Err(e) = self.store.publish(key, Vec::new()).await {
+                        tracing::warn!(error = %e, "could not tell the browser of a second scanner");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not record a second scanner"),
+            }
+            tracing::info!("a second WeChat user scanned a scan login's code");
         }
-        Err(_) => {
-            tracing::warn!(
-                budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-                "cgi-bin/user/info took too long; confirming without unionid"
-            );
-            None
+        ScanNotice {
+            id: scene_id,
+            requester: None,
+            confirm,
+            taken: true,
         }
     }
-}
 
-/// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`; `false` when the
-/// outcome could not be stored.
-pub(super) async fn log_in(
-    auth: &Arc<Engine>,
-    key: &Key,
-    mut scene: Scene,
-    openid: String,
-) -> bool {
-    let Some(oa) = auth.config().official_account.as_ref() else {
-        return false;
-    };
-    let appid = oa.app().appid().to_owned();
-    let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
-    if let Some(info) = follower(auth, &appid, &openid).await {
-        user.unionid = info.unionid.filter(|u| !u.is_empty());
-        user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
-        user.avatar_url = Some(info.avatar_url).filter(|h| !h.is_empty());
+    /// What WeChat says about follower `openid`: from the cache when this person scanned
+    /// within `userinfo_ttl`, else from `cgi-bin/user/info` (then cached). `None` when the
+    /// lookup failed or took too long: the login stands without the unionid and nickname,
+    /// so reading them gets one attempt's time, not every retry's (as the website
+    /// callback's profile read): a slow `cgi-bin/user/info` must not keep the waiting
+    /// browser for `(retries + 1) × http_timeout`.
+    async fn follower(&self, appid: &str, openid: &str) -> Option<Profile> {
+        if let Some(known) = self.profiles.cached_follower(appid, openid).await {
+            return Some(known);
+        }
+        let budget = self.http_timeout;
+        let read = self.tokens.with_token(appid, |token| {
+            let openid = openid.to_owned();
+            let (client, lang) = (self.client.clone(), self.lang);
+            async move { client.user_info(&token, &openid, lang).await }
+        });
+        match tokio::time::timeout(budget, read).await {
+            Ok(Ok(info)) => {
+                let known = Profile {
+                    nickname: info.nickname,
+                    avatar_url: info.headimgurl,
+                    unionid: info.unionid,
+                };
+                self.profiles.save_follower(appid, openid, &known).await;
+                Some(known)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = ?e, "cgi-bin/user/info failed; confirming without unionid");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                    "cgi-bin/user/info took too long; confirming without unionid"
+                );
+                None
+            }
+        }
     }
-    if user.nickname.is_none()
-        && let Some(p) = auth.profiles.cached_profile(&appid, &openid).await
-    {
-        user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
-        user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
-        user.unionid = user.unionid.or(p.unionid);
+
+    /// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`; `false` when
+    /// the outcome could not be stored.
+    pub(super) async fn log_in(&self, key: &Key, mut scene: Scene, openid: String) -> bool {
+        let Some(appid) = self.official_account.clone() else {
+            return false;
+        };
+        let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
+        if let Some(info) = self.follower(&appid, &openid).await {
+            user.unionid = info.unionid.filter(|u| !u.is_empty());
+            user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
+            user.avatar_url = Some(info.avatar_url).filter(|h| !h.is_empty());
+        }
+        if user.nickname.is_none()
+            && let Some(p) = self.profiles.cached_profile(&appid, &openid).await
+        {
+            user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
+            user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
+            user.unionid = user.unionid.or(p.unionid);
+        }
+        scene.status = match self.logins.run_on_login(user).await {
+            Ok(user) => SceneStatus::Confirmed { user },
+            Err(r) => SceneStatus::Refused {
+                message: r.message().to_owned(),
+            },
+        };
+        if let Err(e) = self.save(key, &scene).await {
+            tracing::error!(error = ?e, "could not record a confirmed scan");
+            return false;
+        }
+        tracing::debug!("scan confirmed");
+        true
     }
-    scene.status = match auth.logins.run_on_login(user).await {
-        Ok(user) => SceneStatus::Confirmed { user },
-        Err(r) => SceneStatus::Refused {
-            message: r.message().to_owned(),
-        },
-    };
-    if let Err(e) = save_scene(auth, key, &scene).await {
-        tracing::error!(error = ?e, "could not record a confirmed scan");
-        return false;
-    }
-    tracing::debug!("scan confirmed");
-    true
 }

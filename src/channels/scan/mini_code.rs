@@ -18,7 +18,7 @@ use super::*;
 /// browser that started it (anyone else gets the answer an unknown id gets). Made once per
 /// scene with the mini program's global token, and kept with the scene.
 pub(crate) async fn mini_program_code(
-    auth: &Engine,
+    auth: &Scan,
     req: &Parts,
     id: &str,
 ) -> Result<Response<Body>, Failure> {
@@ -31,27 +31,29 @@ pub(crate) async fn mini_program_code(
         .filter(|s| s.browser == mine && s.via == Via::MiniProgram)
         .ok_or(NOT_FOUND)?;
     let image_key = key.claim_image();
-    let bytes = match auth.store().get(&image_key).await? {
+    let bytes = match auth.store.get(&image_key).await? {
         Some(bytes) => bytes,
         None => {
-            let cfg = auth.config();
+            let s = &auth.settings;
             let mut request = WxaCodeRequest::new(id);
-            if let Some(page) = &cfg.mini_code_page {
+            if let Some(page) = &s.mini_code_page {
                 request = request.with_page(page.clone());
             }
-            if let Some(env) = &cfg.mini_code_env {
+            if let Some(env) = &s.mini_code_env {
                 // An unpublished version cannot check that the page exists.
                 request = request
                     .with_env_version(env.clone())
                     .with_check_path(env == "release");
             }
-            let code = with_token(auth, TokenFor::MiniProgram, |token| {
-                let request = request.clone();
-                async move { auth.client().wxa_code_unlimit(&token, &request).await }
-            })
-            .await?;
+            let code = auth
+                .tokens
+                .with_token(mini_appid(auth)?, |token| {
+                    let request = request.clone();
+                    async move { auth.client.wxa_code_unlimit(&token, &request).await }
+                })
+                .await?;
             let left = scene.expires_at.saturating_sub(now_unix()).max(1);
-            auth.store()
+            auth.store
                 .set(&image_key, code.bytes.to_vec(), Duration::from_secs(left))
                 .await?;
             code.bytes.to_vec()
@@ -127,8 +129,8 @@ const TWO_STEPS: &str = "mini program code login takes two steps: POST miniprogr
      \"cancel\"}";
 
 /// The mini program's credentials, or the failure that says it is not set up.
-fn mini_app(auth: &Engine) -> Result<&crate::config::AppCredentials, Failure> {
-    auth.config()
+fn mini_app(auth: &Scan) -> Result<&AppCredentials, Failure> {
+    auth.settings
         .mini_program
         .as_ref()
         .ok_or(Failure::ChannelOff(
@@ -136,8 +138,17 @@ fn mini_app(auth: &Engine) -> Result<&crate::config::AppCredentials, Failure> {
         ))
 }
 
+/// The mini program's appid, for its global token; or why it is not configured.
+fn mini_appid(auth: &Scan) -> Result<&str, Failure> {
+    auth.settings
+        .mini_program
+        .as_ref()
+        .map(AppCredentials::appid)
+        .ok_or(Failure::ChannelOff("mini program"))
+}
+
 /// A mini program scene, live: its key and what the store has.
-async fn mini_scene(auth: &Engine, id: &str) -> Result<(Key, Scene), Failure> {
+async fn mini_scene(auth: &Scan, id: &str) -> Result<(Key, Scene), Failure> {
     let key = scene_key(auth, id)
         .filter(|_| valid_id(id))
         .ok_or(NOT_FOUND)?;
@@ -151,8 +162,8 @@ async fn mini_scene(auth: &Engine, id: &str) -> Result<(Key, Scene), Failure> {
 /// The user behind a `wx.login()` code, exchanged once (a repeat of the code gets the same
 /// answer) for the login of scene `id`.
 async fn code_user(
-    auth: &Engine,
-    app: &crate::config::AppCredentials,
+    auth: &Scan,
+    app: &AppCredentials,
     client: Option<std::net::IpAddr>,
     id: &str,
     code: &str,
@@ -163,7 +174,7 @@ async fn code_user(
     let outcome = auth
         .exchanges
         .exchange_once(app.appid(), &code, client, || async {
-            let user = crate::channels::miniprogram::session_user(auth, app, &code).await?;
+            let user = crate::channels::miniprogram::session_user(&auth.engine, app, &code).await?;
             Ok(LoginOutcome::Success {
                 state: id.to_owned(),
                 return_to: String::new(),
@@ -184,9 +195,9 @@ async fn code_user(
 }
 
 /// The binding of a scene, if it has one.
-async fn binding(auth: &Engine, key: &Key) -> Result<Option<Binding>, Failure> {
+async fn binding(auth: &Scan, key: &Key) -> Result<Option<Binding>, Failure> {
     Ok(auth
-        .store()
+        .store
         .get(&key.claim())
         .await?
         .and_then(|b| serde_json::from_slice(&b).ok()))
@@ -198,7 +209,7 @@ async fn binding(auth: &Engine, key: &Key) -> Result<Option<Binding>, Failure> {
 /// `{requester: {site, origin, browser, ip, time}, token, expires_in}`; anyone else gets a
 /// `409` that says nothing about who asked.
 pub(crate) async fn mini_program_open(
-    auth: &Engine,
+    auth: &Scan,
     client: Option<std::net::IpAddr>,
     body: bytes::Bytes,
 ) -> Result<Response<Body>, Failure> {
@@ -213,7 +224,7 @@ pub(crate) async fn mini_program_open(
         scene.status,
         SceneStatus::Pending | SceneStatus::Scanned { .. }
     ) {
-        return Err(Failure::ScanAnswered);
+        return Err(ScanFailure::Answered.into());
     }
     // Who opened it: from WeChat, never from the body.
     let mut user = code_user(auth, app, client, &open.scene, &open.code).await?;
@@ -228,7 +239,7 @@ pub(crate) async fn mini_program_open(
     let value = serde_json::to_vec(&bound).map_err(|_| NOT_FOUND)?;
     let claim = key.claim();
     if auth
-        .store()
+        .store
         .set_if_absent(&claim, value.clone(), life)
         .await?
     {
@@ -244,24 +255,24 @@ pub(crate) async fn mini_program_open(
                 {}
             // Bound to someone else before (a claim the store lost): not this user's.
             Some(s) if matches!(s.status, SceneStatus::Scanned { .. }) => {
-                return Err(Failure::ScanTaken);
+                return Err(ScanFailure::Taken.into());
             }
-            Some(_) => return Err(Failure::ScanAnswered),
+            Some(_) => return Err(ScanFailure::Answered.into()),
             None => return Err(NOT_FOUND),
         }
         tracing::info!("mini program code opened");
     } else {
         match binding(auth, &key).await? {
             // The same user again (a reload of the page): a new token, the old one void.
-            Some(b) if b.is(&bound.user) => auth.store().set(&claim, value, life).await?,
+            Some(b) if b.is(&bound.user) => auth.store.set(&claim, value, life).await?,
             _ => {
                 tracing::info!("mini program code opened by a second user: refused");
-                return Err(Failure::ScanTaken);
+                return Err(ScanFailure::Taken.into());
             }
         }
     }
-    let cfg = auth.config();
-    let site = cfg.public_host.clone();
+    let s = &auth.settings;
+    let site = s.public_host.clone();
     let (browser, ip, time) = match &scene.requester {
         Some(r) => (
             r.browser(),
@@ -275,7 +286,7 @@ pub(crate) async fn mini_program_open(
         &serde_json::json!({
             "requester": {
                 "site": site,
-                "origin": cfg.origin(),
+                "origin": s.origin,
                 "browser": browser,
                 "ip": ip,
                 "time": time,
@@ -295,7 +306,7 @@ pub(crate) async fn mini_program_open(
 /// `confirm` lets the waiting browser take its session, `cancel` ends the scan as `refused`.
 /// An answer without a token (the old one-step `{scene, code, decision}`) logs nobody in.
 pub(crate) async fn mini_program_answer(
-    auth: &Engine,
+    auth: &Scan,
     client: Option<std::net::IpAddr>,
     body: bytes::Bytes,
 ) -> Result<Response<Body>, Failure> {
@@ -310,30 +321,30 @@ pub(crate) async fn mini_program_answer(
     let bound = binding(auth, &key)
         .await?
         .filter(|b| b.accepts(token))
-        .ok_or(Failure::NotYourConfirm)?;
+        .ok_or(ScanFailure::NotYourConfirm)?;
     if let Some(code) = &answer.code {
         let again = code_user(auth, app, client, &answer.scene, code).await?;
         if !bound.is(&again) {
-            return Err(Failure::NotYourConfirm);
+            return Err(ScanFailure::NotYourConfirm.into());
         }
     }
     let answerable = |s: &Scene| matches!(&s.status, SceneStatus::Scanned { openid } if *openid == bound.user.openid);
     if !answerable(&scene) {
-        return Err(Failure::ScanAnswered);
+        return Err(ScanFailure::Answered.into());
     }
     // One answer per scene, on every instance.
     let claim = Key::scan_confirm(app.appid(), &answer.scene);
-    let ttl = auth.config().scan_ttl;
+    let ttl = auth.settings.scan_ttl;
     let Turn::Mine(lease) =
-        flight::join(auth.store(), &claim, |_| true, ttl, Duration::ZERO).await?
+        flight::join(auth.store.as_ref(), &claim, |_| true, ttl, Duration::ZERO).await?
     else {
-        return Err(Failure::ScanAnswered);
+        return Err(ScanFailure::Answered.into());
     };
     let mut scene = match load_scene(auth, &key).await {
         Ok(Some(s)) if answerable(&s) => s,
         Ok(_) => {
             let _ = lease.finish(b"ignored".to_vec(), ttl).await;
-            return Err(Failure::ScanAnswered);
+            return Err(ScanFailure::Answered.into());
         }
         Err(e) => {
             let _ = lease.give_up().await;

@@ -16,7 +16,7 @@
 //! status, `404 not_found` for the image), so ids cannot be probed. The cookie outlives
 //! its scene a little, so the page that started a scan can still learn it `expired`.
 //! - `GET scan` is the self-contained page that does all of this.
-//! - [`scanned`] turns the scan event the push endpoint ([`super::push`]) received into a
+//! - [`ScanRecords::scanned`] turns the scan event the push endpoint ([`super::push`]) received into a
 //!   scanned scene: once, whatever WeChat delivers again. With confirmation on (the default)
 //!   the scene then waits for the scanning user's answer on the phone page
 //!   (`scan/{id}/confirm`, [`confirm_page`] / [`confirm_answer`]): `确认登录` confirms it,
@@ -35,34 +35,47 @@ use sha1::{Digest, Sha1};
 
 use crate::core::failure::Failure;
 use crate::core::request::Query;
-use wechat_auth_client::{QrCodeRequest, WxaCodeRequest};
+use wechat_auth_client::{QrCodeRequest, WechatClient, WxaCodeRequest};
 
 use crate::{
     channels::Engine,
-    channels::tokens::{TokenFor, with_token},
+    config::AppCredentials,
     core::clock::{now_unix, random_token},
-    core::exchange::LoginOutcome,
+    core::exchange::{Exchanges, LoginOutcome},
+    core::limit::{ClientIpHeader, StartLimits},
+    core::login::Logins,
+    core::pages::{Language, Pages},
     core::redirect::safe_return_to,
+    core::request::Origins,
     core::respond,
     core::respond::QUERY_VALUE,
-    core::sessions::tokens::{StateTicket, TicketPurpose},
+    core::sessions::{
+        Sessions,
+        tokens::{StateTicket, TicketPurpose},
+    },
     core::store::{
+        Store,
         flight::{self, Turn},
         keys::Key,
     },
+    providers::wechat::tokens::GlobalTokens,
     user::Channel,
     user::WechatUser,
 };
 
 mod confirm;
+mod failure;
 mod follow_oa;
 mod mini_code;
 mod page;
+mod records;
 
 pub(crate) use confirm::{MAX_FORM as MAX_CONFIRM_FORM, confirm_answer, confirm_page};
-pub(crate) use follow_oa::{image, scanned};
+pub(crate) use failure::ScanFailure;
+pub(crate) use follow_oa::image;
 pub(crate) use mini_code::{mini_program_answer, mini_program_code, mini_program_open};
 pub(crate) use page::page;
+pub(crate) use records::ScanRecords;
 
 /// Longest long-poll, seconds.
 const MAX_WAIT: u64 = 30;
@@ -77,6 +90,118 @@ const REUSE_MIN_LEFT: u64 = 30;
 /// Longest User-Agent kept for the requester's description.
 const MAX_UA: usize = 512;
 
+/// The scan channel's settings, as `build()` accepted them (copied once, at mount).
+pub(crate) struct Settings {
+    /// The layer's endpoint prefix (`/auth/wechat`).
+    pub(crate) prefix: String,
+    /// The site's origin (`https://example.com`), and its host.
+    pub(crate) origin: String,
+    pub(crate) public_host: String,
+    /// Other origins `return_to` may point to.
+    pub(crate) allowed_origins: Vec<String>,
+    /// The Official Account (follow-the-account scans, the phone's confirm page).
+    pub(crate) official_account: Option<AppCredentials>,
+    /// Whether the Official Account has a push token: without one, no scan is ever reported.
+    pub(crate) oa_push: bool,
+    /// The mini program (mini program code scans).
+    pub(crate) mini_program: Option<AppCredentials>,
+    /// The page and version a mini program code opens.
+    pub(crate) mini_code_page: Option<String>,
+    pub(crate) mini_code_env: Option<String>,
+    /// How long a scan lives.
+    pub(crate) scan_ttl: Duration,
+    /// Whether a follow-the-account scan waits for the user to confirm on the phone.
+    pub(crate) scan_confirm: bool,
+    /// QR codes a day across instances.
+    pub(crate) daily_budget: u32,
+    /// The site's pages, and the language they are shown in when fixed.
+    pub(crate) pages: Arc<dyn Pages>,
+    pub(crate) language: Option<Language>,
+    /// Where the client's address is read from, behind proxies.
+    pub(crate) client_ip: Option<ClientIpHeader>,
+}
+
+impl Settings {
+    /// The scan section of `cfg`.
+    fn of(cfg: &crate::config::WechatConfig) -> Self {
+        Self {
+            prefix: cfg.prefix.clone(),
+            origin: cfg.origin().to_owned(),
+            public_host: cfg.public_host.clone(),
+            allowed_origins: cfg.allowed_origins.clone(),
+            official_account: cfg.official_account.as_ref().map(|oa| oa.app().clone()),
+            oa_push: cfg
+                .official_account
+                .as_ref()
+                .is_some_and(|oa| oa.push_token().is_some()),
+            mini_program: cfg.mini_program.clone(),
+            mini_code_page: cfg.mini_code_page.clone(),
+            mini_code_env: cfg.mini_code_env.clone(),
+            scan_ttl: cfg.scan_ttl,
+            scan_confirm: cfg.push_settings.scan_confirm,
+            daily_budget: cfg.push_settings.daily_budget(),
+            pages: cfg.pages.clone(),
+            language: cfg.language,
+            client_ip: cfg.client_ip_header.clone(),
+        }
+    }
+}
+
+/// The scan channel: its settings and what it uses.
+pub(crate) struct Scan {
+    settings: Settings,
+    /// The scenes, shared with the push channel.
+    records: Arc<ScanRecords>,
+    /// WeChat: QR tickets, mini program codes, the phone's web authorization.
+    client: WechatClient,
+    /// Where the channel keeps its records (codes drawn, budgets, claims), under its keys.
+    store: Arc<dyn Store>,
+    /// The global access tokens (the Official Account's, the mini program's).
+    tokens: Arc<GlobalTokens>,
+    sessions: Arc<Sessions>,
+    exchanges: Arc<Exchanges>,
+    logins: Arc<Logins>,
+    origins: Origins,
+    start_limits: Arc<StartLimits>,
+    /// Transitional: only for [`crate::channels::miniprogram::session_user`], which takes the
+    /// engine until the mini program channel has its own state.
+    engine: Arc<Engine>,
+}
+
+impl Scan {
+    /// The channel's state, with `records` (shared with the push channel); mount time only.
+    pub(crate) fn new(e: &Arc<Engine>, records: Arc<ScanRecords>) -> Self {
+        Self {
+            settings: Settings::of(e.config()),
+            records,
+            client: e.client.clone(),
+            store: e.store.clone(),
+            tokens: e.tokens.clone(),
+            sessions: e.sessions.clone(),
+            exchanges: e.exchanges.clone(),
+            logins: e.logins.clone(),
+            origins: e.origins.clone(),
+            start_limits: e.start_limits.clone(),
+            engine: e.clone(),
+        }
+    }
+
+    /// The client that sent `req`, as the per-client limits know it.
+    fn client_ip(&self, req: &Parts) -> Option<std::net::IpAddr> {
+        crate::core::limit::client_ip(req, self.settings.client_ip.as_ref())
+    }
+
+    /// The name of one of this channel's cookies (`kind` and `id`, the site's prefix applied).
+    fn cookie_name(&self, kind: &str, id: &str) -> String {
+        self.sessions.flow_cookie_name(kind, id)
+    }
+
+    /// The language a page is shown in to `req`.
+    fn language(&self, req: &Parts) -> Language {
+        Language::of(self.settings.language, &req.headers)
+    }
+}
+
 /// Who asked for a scan login: what the user is told before they confirm it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Requester {
@@ -89,7 +214,7 @@ pub(crate) struct Requester {
 }
 
 impl Requester {
-    fn of(auth: &Engine, req: &Parts) -> Self {
+    fn of(auth: &Scan, req: &Parts) -> Self {
         let ua = req
             .headers
             .get(header::USER_AGENT)
@@ -262,24 +387,6 @@ pub(crate) struct ScanNotice {
 /// account's own (a campaign code, often `uuid4().hex`) and goes on to the app.
 pub(crate) const SCENE_PREFIX: &str = "wxauth_";
 
-/// The scan id of a pushed QR scene, when the scene is a login's: one this layer issued
-/// (with [`SCENE_PREFIX`]); or, from before the prefix, a bare id that names a scene still
-/// in the store. Anything else is the account's own code.
-pub(crate) async fn login_scene(auth: &Engine, scene: &str) -> Option<String> {
-    if let Some(id) = scene.strip_prefix(SCENE_PREFIX) {
-        return valid_id(id).then(|| id.to_owned());
-    }
-    // A code made before the prefix: a login only while its scene exists.
-    let key = scene_key(auth, scene).filter(|_| valid_id(scene))?;
-    match load_scene(auth, &key).await {
-        Ok(found) => found.map(|_| scene.to_owned()),
-        Err(e) => {
-            tracing::warn!(error = ?e, "store unavailable while looking up a QR scene; handed to the app");
-            None
-        }
-    }
-}
-
 /// Where a scan stands.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -314,14 +421,14 @@ pub(crate) enum Via {
 impl Via {
     /// The `via` of a request (`?via=miniprogram`); default: the Official Account's QR when
     /// it is set up for scans, else the mini program code.
-    fn of(auth: &Engine, q: &Query<'_>) -> Result<Self, Failure> {
+    fn of(auth: &Scan, q: &Query<'_>) -> Result<Self, Failure> {
         match q.get("via") {
             Some("miniprogram") => Ok(Self::MiniProgram),
             Some("oa" | "follow_oa") => Ok(Self::FollowOa),
             Some(other) => Err(Failure::BadRequest(format!(
                 "via={other:?}: use via=miniprogram or via=oa"
             ))),
-            None if oa_scan_ready(auth).is_err() && auth.config().mini_program.is_some() => {
+            None if oa_scan_ready(auth).is_err() && auth.settings.mini_program.is_some() => {
                 Ok(Self::MiniProgram)
             }
             None => Ok(Self::FollowOa),
@@ -364,13 +471,13 @@ fn valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn cookie_name(auth: &Engine, id: &str) -> String {
-    auth.config().flow_cookie_name("wechat_scan_", id)
+fn cookie_name(auth: &Scan, id: &str) -> String {
+    auth.cookie_name("wechat_scan_", id)
 }
 
 /// The digest of this browser's scan cookie for `id`, when it carries one that we signed
 /// for that id. Needs no store, so it says nothing about whether the scan exists.
-fn browser_of(auth: &Engine, req: &Parts, id: &str) -> Option<String> {
+fn browser_of(auth: &Scan, req: &Parts, id: &str) -> Option<String> {
     crate::core::request::cookie_value(req, &cookie_name(auth, id))
         .filter(|v| {
             auth.sessions
@@ -384,38 +491,26 @@ fn digest(value: &str) -> String {
     hex::encode(Sha1::digest(value.as_bytes()))
 }
 
-/// The store key of a scene: under the Official Account's appid, or the mini program's
-/// when there is no Official Account (one namespace per site, whatever the scan goes via).
-fn scene_key(auth: &Engine, id: &str) -> Option<Key> {
-    let cfg = auth.config();
-    let appid = match (&cfg.official_account, &cfg.mini_program) {
-        (Some(oa), _) => oa.app().appid(),
-        (None, Some(mini)) => mini.appid(),
-        (None, None) => return None,
-    };
-    Some(Key::scan(appid, id))
+/// The store key of a scene (see [`ScanRecords::key`]).
+fn scene_key(auth: &Scan, id: &str) -> Option<Key> {
+    auth.records.key(id)
 }
 
 /// Reads a scene.
-async fn load_scene(auth: &Engine, key: &Key) -> Result<Option<Scene>, Failure> {
-    Ok(crate::core::store::get_json::<Scene>(auth.store(), key)
-        .await?
-        .filter(|s| s.expires_at > now_unix()))
+async fn load_scene(auth: &Scan, key: &Key) -> Result<Option<Scene>, Failure> {
+    auth.records.load(key).await
 }
 
 /// Writes a scene for the rest of its life, and wakes whoever waits on it.
-async fn save_scene(auth: &Engine, key: &Key, scene: &Scene) -> Result<(), Failure> {
-    let left = scene.expires_at.saturating_sub(now_unix()).max(1);
-    crate::core::store::set_json(auth.store(), key, scene, Duration::from_secs(left)).await?;
-    auth.store().publish(key, Vec::new()).await?;
-    Ok(())
+async fn save_scene(auth: &Scan, key: &Key, scene: &Scene) -> Result<(), Failure> {
+    auth.records.save(key, scene).await
 }
 
 /// Whether scan login via `via` is possible.
-fn scan_ready(auth: &Engine, via: Via) -> Result<(), Failure> {
+fn scan_ready(auth: &Scan, via: Via) -> Result<(), Failure> {
     match via {
         Via::FollowOa => oa_scan_ready(auth),
-        Via::MiniProgram if auth.config().mini_program.is_some() => Ok(()),
+        Via::MiniProgram if auth.settings.mini_program.is_some() => Ok(()),
         Via::MiniProgram => Err(Failure::ChannelOff(
             "mini program code scan (it needs WECHAT_MINI_APP_ID and WECHAT_MINI_APP_SECRET)",
         )),
@@ -423,17 +518,26 @@ fn scan_ready(auth: &Engine, via: Via) -> Result<(), Failure> {
 }
 
 /// Whether follow-the-Official-Account scan login is possible: an OA with a push token.
-fn oa_scan_ready(auth: &Engine) -> Result<(), Failure> {
-    match &auth.config().official_account {
-        Some(oa) if oa.push_token().is_some() => Ok(()),
+fn oa_scan_ready(auth: &Scan) -> Result<(), Failure> {
+    match &auth.settings.official_account {
+        Some(_) if auth.settings.oa_push => Ok(()),
         _ => Err(Failure::ChannelOff(
             "scan (it needs WECHAT_OA_APP_ID, WECHAT_OA_APP_SECRET and WECHAT_OA_TOKEN)",
         )),
     }
 }
 
+/// The Official Account's appid, for its global token; or why it is not configured.
+fn oa_appid(auth: &Scan) -> Result<&str, Failure> {
+    auth.settings
+        .official_account
+        .as_ref()
+        .map(AppCredentials::appid)
+        .ok_or(Failure::ChannelOff("Official Account"))
+}
+
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
-pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
+pub(crate) async fn start(auth: &Scan, req: &Parts) -> Result<Response<Body>, Failure> {
     let q = Query::parse(req.uri.query());
     let via = Via::of(auth, &q)?;
     scan_ready(auth, via)?;
@@ -442,7 +546,7 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
             "scan login must be started from this site",
         ));
     }
-    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    let return_to = safe_return_to(q.get("return_to"), &auth.settings.allowed_origins);
     // A reload (or a second start) while this browser's scan is pending gets that scan.
     let last = last_scan(auth, req);
     if let Some((id, mine)) = &last
@@ -451,15 +555,15 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
         return Ok(res);
     }
     let browser_key = last.as_ref().map(|(_, mine)| mine.as_str());
-    if let Err(wait) = auth.allow_scan_start(auth.client_ip(req), browser_key) {
+    if let Err(wait) = auth.start_limits.check(auth.client_ip(req), browser_key) {
         tracing::info!(
             retry_after_s = wait.as_secs(),
             "scan start refused: too many from this client"
         );
-        return Err(Failure::ScanLimited(wait.as_secs().max(1)));
+        return Err(ScanFailure::Limited(wait.as_secs().max(1)).into());
     }
     let id = random_token(ID_LEN);
-    let ttl = auth.config().scan_ttl.as_secs();
+    let ttl = auth.settings.scan_ttl.as_secs();
     let (qr_url, expires_in) = match via {
         Via::FollowOa => {
             spend_budget(auth).await?;
@@ -467,12 +571,14 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
                 format!("{SCENE_PREFIX}{id}"),
                 u32::try_from(ttl).unwrap_or(u32::MAX),
             );
-            let ticket = with_token(auth, TokenFor::OfficialAccount, |token| {
-                let request = request.clone();
-                async move { auth.client().qrcode_create(&token, &request).await }
-            })
-            .await
-            .map_err(quota_reached)?;
+            let ticket = auth
+                .tokens
+                .with_token(oa_appid(auth)?, |token| {
+                    let request = request.clone();
+                    async move { auth.client.qrcode_create(&token, &request).await }
+                })
+                .await
+                .map_err(quota_reached)?;
             // WeChat may shorten the lifetime; never promise more than it granted.
             let expires_in = ticket
                 .expire_seconds
@@ -509,14 +615,14 @@ pub(crate) async fn start(auth: &Engine, req: &Parts) -> Result<Response<Body>, 
     let cookie = auth.sessions.cookie_spec().build(
         cookie_name(auth, &id),
         proof,
-        auth.config().flow_cookie_path(),
+        auth.sessions.flow_cookie_path(),
         cookie_life,
     );
     respond::set_cookie(&mut res, &cookie);
     let last = auth.sessions.cookie_spec().build(
         last_cookie_name(auth),
         id.clone(),
-        auth.config().flow_cookie_path(),
+        auth.sessions.flow_cookie_path(),
         cookie_life,
     );
     respond::set_cookie(&mut res, &last);
@@ -531,17 +637,17 @@ const BEIJING: u64 = 8 * 3600;
 
 /// Takes one QR code from the account's daily budget, shared by every instance through
 /// the store (one counter per account and UTC day), or refuses when it is spent.
-async fn spend_budget(auth: &Engine) -> Result<(), Failure> {
-    let Some(oa) = &auth.config().official_account else {
+async fn spend_budget(auth: &Scan) -> Result<(), Failure> {
+    let Some(oa) = &auth.settings.official_account else {
         return Ok(());
     };
-    let budget = u64::from(auth.config().push_settings.daily_budget());
+    let budget = u64::from(auth.settings.daily_budget);
     let now = now_unix();
     let (day, left) = (now / DAY, DAY - now % DAY);
-    let key = Key::scan_budget(oa.app().appid(), day);
+    let key = Key::scan_budget(oa.appid(), day);
     // The counter outlives its day a little, so clocks a few seconds apart agree on it.
     let used = auth
-        .store()
+        .store
         .increment(&key, Duration::from_secs(left + 3600))
         .await?;
     if used > budget {
@@ -550,7 +656,7 @@ async fn spend_budget(auth: &Engine) -> Result<(), Failure> {
             budget,
             "scan start refused: today's QR code budget is spent"
         );
-        return Err(Failure::ScanBudgetSpent(left));
+        return Err(ScanFailure::BudgetSpent(left).into());
     }
     // From 80 % on: counted, and said once (exactly one start sees the threshold).
     let low = budget - budget / 5;
@@ -575,22 +681,22 @@ fn quota_reached(f: Failure) -> Failure {
     match crate::providers::wechat::failure::wechat_error(&f) {
         Some(e) if e.errcode() == Some(45009) => {
             tracing::error!(error = %e, "WeChat's daily qrcode/create quota is reached: scan login is off until tomorrow (Beijing time)");
-            Failure::ScanQuotaReached(DAY - (now_unix() + BEIJING) % DAY)
+            ScanFailure::QuotaReached(DAY - (now_unix() + BEIJING) % DAY).into()
         }
         _ => f,
     }
 }
 
 /// The JSON answer of a start.
-fn started(auth: &Engine, id: &str, qr_url: &str, via: Via, expires_in: u64) -> Response<Body> {
+fn started(auth: &Scan, id: &str, qr_url: &str, via: Via, expires_in: u64) -> Response<Body> {
     respond::json(
         StatusCode::OK,
         &Started {
             id,
             qr_url,
             image_url: match via {
-                Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.config().prefix),
-                Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.config().prefix),
+                Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.settings.prefix),
+                Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.settings.prefix),
             },
             expires_in,
             via,
@@ -599,13 +705,13 @@ fn started(auth: &Engine, id: &str, qr_url: &str, via: Via, expires_in: u64) -> 
 }
 
 /// The name of the cookie that names this browser's latest scan.
-fn last_cookie_name(auth: &Engine) -> String {
-    auth.config().flow_cookie_name("wechat_scan_", "last")
+fn last_cookie_name(auth: &Scan) -> String {
+    auth.cookie_name("wechat_scan_", "last")
 }
 
 /// This browser's latest scan: its id and the digest of its proof, when the browser still
 /// holds a valid proof for it.
-fn last_scan(auth: &Engine, req: &Parts) -> Option<(String, String)> {
+fn last_scan(auth: &Scan, req: &Parts) -> Option<(String, String)> {
     let id = crate::core::request::cookie_value(req, &last_cookie_name(auth))
         .filter(|id| valid_id(id))?;
     let mine = browser_of(auth, req, id)?;
@@ -615,7 +721,7 @@ fn last_scan(auth: &Engine, req: &Parts) -> Option<(String, String)> {
 /// The pending scan `id` again, when it is this browser's, still pending, of the same kind
 /// and far enough from its end.
 async fn reuse(
-    auth: &Engine,
+    auth: &Scan,
     id: &str,
     mine: &str,
     via: Via,
@@ -665,11 +771,7 @@ fn scanned_json(another: bool) -> Response<Body> {
 /// `GET PREFIX/scan/{id}?wait=S[&seen=pending|scanned][&another_scanner=0|1]`: where the
 /// scan stands; waits up to `S` seconds for news (a status other than `seen`, or a second
 /// WeChat user scanning the code when the browser has not shown that yet).
-pub(crate) async fn status(
-    auth: &Engine,
-    req: &Parts,
-    id: &str,
-) -> Result<Response<Body>, Failure> {
+pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Response<Body>, Failure> {
     let key = scene_key(auth, id)
         .filter(|_| valid_id(id))
         .ok_or(NOT_FOUND)?;
@@ -707,11 +809,11 @@ pub(crate) async fn status(
     };
     // The cookie first: without it, the answer must not depend on the store (the same
     // answer whether or not the scan exists).
-    let mine = browser_of(auth, req, id).ok_or(Failure::NotYourScan)?;
+    let mine = browser_of(auth, req, id).ok_or(ScanFailure::NotYourScan)?;
     let _poll = crate::metrics::LongPoll::start(wait);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     // Subscribe before reading, so a confirmation between the two is not missed.
-    let mut news = auth.store().subscribe(&key).await?;
+    let mut news = auth.store.subscribe(&key).await?;
     // What the browser knows: a change from it (pending → scanned) is news to tell at once.
     let mut first: Option<&'static str> = seen;
     loop {
@@ -719,7 +821,7 @@ pub(crate) async fn status(
             return Ok(status_json("expired"));
         };
         if mine != scene.browser {
-            return Err(Failure::NotYourScan);
+            return Err(ScanFailure::NotYourScan.into());
         }
         match scene.status {
             SceneStatus::Confirmed { .. } => return hand_over(auth, &key).await,
@@ -737,7 +839,7 @@ pub(crate) async fn status(
                     "scanned"
                 };
                 // Someone else scanned after the first scanner (only then is it marked).
-                let other = name == "scanned" && auth.store().get(&key.others()).await?.is_some();
+                let other = name == "scanned" && auth.store.get(&key.others()).await?.is_some();
                 let answer = |name| {
                     if name == "scanned" {
                         scanned_json(other)
@@ -749,7 +851,7 @@ pub(crate) async fn status(
                 // once. Without it, `scanned` lasts only while the user is looked up.
                 // So is it for a mini program code: the user answers in the mini program.
                 if *first.get_or_insert(name) != name
-                    && (auth.scan_confirm() || scene.via == Via::MiniProgram)
+                    && (auth.settings.scan_confirm || scene.via == Via::MiniProgram)
                 {
                     return Ok(answer(name));
                 }
@@ -782,8 +884,8 @@ pub(crate) async fn status(
 ///
 /// The scan cookie stays until it lapses: with the scene gone, it is what lets this
 /// browser (and only it) be told `expired` on a later poll.
-async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> {
-    let taken = auth.store().take(key).await?;
+async fn hand_over(auth: &Scan, key: &str) -> Result<Response<Body>, Failure> {
+    let taken = auth.store.take(key).await?;
     let Some(Ok(scene)) = taken.map(|b| serde_json::from_slice::<Scene>(&b)) else {
         return Ok(status_json("expired"));
     };
@@ -802,20 +904,19 @@ async fn hand_over(auth: &Engine, key: &str) -> Result<Response<Body>, Failure> 
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+    let records = Arc::new(ScanRecords::new(engine));
+    crate::core::route::Mounted::boxed(Scan::new(engine, records), routes())
 }
 
 /// This channel's endpoints in the layer's route table: the page and the start (`scan`),
 /// the mini program's answers (`miniprogram/scan`, `miniprogram/scan/open`), and per scan
 /// id the phone's confirmation, the QR image, the mini program code and the status. The
 /// `{id}` paths with a suffix come before the bare `scan/{id}`, which matches them all.
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
+pub(crate) fn routes() -> &'static [crate::core::route::Route<Scan>] {
     use super::app::MAX_BODY;
-    use crate::channels::Route;
     use crate::core::route::{Path, boxed};
+    type Route = crate::core::route::Route<Scan>;
     const fn id(after: &'static str) -> Path {
         Path::Id {
             before: "/scan/",
@@ -882,11 +983,14 @@ mod tests {
                 .with_public_url("https://example.com")
                 .with_session_secret("0123456789abcdef0123456789abcdef")
         };
+        let confirm = |cfg| Settings::of(&cfg).scan_confirm;
         let oa = || b().with_official_account("wx2", "s");
-        assert!(Engine::new(oa().build().unwrap()).scan_confirm());
-        assert!(!Engine::new(oa().with_scan_confirm(false).build().unwrap()).scan_confirm());
+        assert!(confirm(oa().build().unwrap()));
+        assert!(!confirm(oa().with_scan_confirm(false).build().unwrap()));
         let mini = b().with_mini_program("wx4", "s").build().unwrap();
-        assert!(!Engine::new(mini).scan_confirm(), "nothing to confirm with");
+        assert!(!confirm(mini), "nothing to confirm with");
+        let records = ScanRecords::new(&Engine::new(oa().build().unwrap()));
+        assert!(records.confirm, "the push channel reads the same setting");
     }
 
     #[test]

@@ -4,25 +4,24 @@
 use super::*;
 
 /// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
-pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
+pub(crate) fn page(auth: &Scan, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
     let via = match Via::of(auth, &q).and_then(|via| scan_ready(auth, via).map(|()| via)) {
         Ok(via) => via,
         Err(e) => {
-            let lang = crate::core::pages::Language::of(auth.config().language, &req.headers);
             return crate::core::render::page(
                 &e,
-                &*auth.config().pages,
-                lang,
+                &*auth.settings.pages,
+                auth.language(req),
                 None,
                 respond::Framing::None,
             );
         }
     };
-    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    let return_to = safe_return_to(q.get("return_to"), &auth.settings.allowed_origins);
     let start = format!(
         "{}/scan?return_to={}{}",
-        auth.config().prefix,
+        auth.settings.prefix,
         percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE),
         match via {
             Via::FollowOa => "",
@@ -31,7 +30,7 @@ pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
     );
     let body = fill(include_str!("page.html"), |slot| match slot {
         "START" => Some(respond::escape(&start)),
-        "PREFIX" => Some(respond::escape(&auth.config().prefix)),
+        "PREFIX" => Some(respond::escape(&auth.settings.prefix)),
         _ => None,
     });
     // The site's `Pages` may restyle the page; the script (and its data) stays the layer's.
@@ -39,7 +38,7 @@ pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
         .find("<script")
         .map(|at| body[at..].to_owned())
         .unwrap_or_default();
-    let lang = crate::core::pages::Language::of(auth.config().language, &req.headers);
+    let lang = auth.language(req);
     let page = crate::core::pages::Page::new(
         crate::core::pages::PageKind::Scan,
         lang,
@@ -52,7 +51,7 @@ pub(crate) fn page(auth: &Engine, req: &Parts) -> Response<Body> {
     );
     respond::html(
         StatusCode::OK,
-        crate::core::pages::render(&*auth.config().pages, &page),
+        crate::core::pages::render(&*auth.settings.pages, &page),
     )
 }
 
