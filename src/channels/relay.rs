@@ -57,9 +57,55 @@ use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use url::Url;
 
+use std::sync::Arc;
+
 use super::oauth::error_page;
 use crate::core::request::Query;
-use crate::{channels::Engine, core::failure::Failure, core::respond};
+use crate::{
+    channels::Engine,
+    core::failure::Failure,
+    core::pages::{Language, Pages},
+    core::respond,
+};
+
+/// This channel's settings: the values of [`WechatConfig`](crate::WechatConfig) it reads,
+/// as `build()` accepted them, copied once when the channel is mounted.
+pub(crate) struct Settings {
+    /// The registered callbacks (origin plus path) of the sites this hub relays for; none
+    /// when this site is no hub.
+    pub(crate) relay_targets: Vec<String>,
+    /// The site's pages (refusals are error pages).
+    pub(crate) pages: Arc<dyn Pages>,
+    /// The pages' fixed language (else the visitor's `Accept-Language`).
+    pub(crate) language: Option<Language>,
+}
+
+/// The relay hub: what it relays for, and how it refuses.
+pub(crate) struct Relay {
+    pub(crate) settings: Settings,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("relay_targets", &self.settings.relay_targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// The hub as mounted on `e`'s layer.
+    pub(crate) fn new(e: &Engine) -> Self {
+        let cfg = e.config();
+        Self {
+            settings: Settings {
+                relay_targets: cfg.relay_targets.clone(),
+                pages: cfg.pages.clone(),
+                language: cfg.language,
+            },
+        }
+    }
+}
 
 /// Longest `code` passed on (WeChat's are 32 characters).
 const MAX_CODE: usize = 512;
@@ -68,9 +114,11 @@ const MAX_CODE: usize = 512;
 ///
 /// Refusals are error pages of the site's [`Pages`](crate::core::pages::Pages), in the visitor's
 /// language, like every other flow's.
-pub(crate) fn relay(auth: &Engine, req: &Parts) -> Response<Body> {
-    let refuse = |failure: Failure| error_page(auth, req, &failure, None);
-    let targets = &auth.config().relay_targets;
+pub(crate) fn relay(auth: &Relay, req: &Parts) -> Response<Body> {
+    let settings = &auth.settings;
+    let refuse =
+        |failure: Failure| error_page(&*settings.pages, settings.language, req, &failure, None);
+    let targets = &settings.relay_targets;
     if targets.is_empty() {
         return refuse(Failure::NotFound("this site relays no logins"));
     }
@@ -168,17 +216,14 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(Relay::new(engine), routes())
 }
 
 /// This channel's endpoint in the layer's route table: `GET`/`HEAD relay`.
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
-    use crate::channels::Route;
-    use crate::core::route::{Path, boxed};
-    static ROUTES: [Route; 1] = [Route::read(Path::Exact("/relay"), |c| {
+pub(crate) fn routes() -> &'static [crate::core::route::Route<Relay>] {
+    use crate::core::route::{Path, Route, boxed};
+    static ROUTES: [Route<Relay>; 1] = [Route::read(Path::Exact("/relay"), |c| {
         boxed(async move { Ok(relay(c.auth, c.req)) })
     })];
     &ROUTES
