@@ -233,6 +233,62 @@ pub(crate) fn routes() -> &'static [crate::core::route::Route<Relay>] {
 mod tests {
     use super::*;
 
+    fn hub(language: Option<Language>, target: Option<&str>) -> Relay {
+        let mut b = crate::config::WechatConfig::builder()
+            .with_public_url("https://login.example.com")
+            .with_session_secret("0123456789abcdef0123456789abcdef")
+            .with_website_app("wx1000000000000001", "website-app-secret");
+        if let Some(l) = language {
+            b = b.with_language(l);
+        }
+        if let Some(t) = target {
+            b = b.with_relay_target(t);
+        }
+        Relay::new(&Engine::new(b.build().expect("settings")))
+    }
+
+    async fn body(res: Response<Body>) -> String {
+        use http_body_util::BodyExt as _;
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    /// The hub relays for exactly its section's targets, and refuses with the site's pages
+    /// in the section's language.
+    #[tokio::test]
+    async fn relays_with_its_own_settings() {
+        let get = |uri: &str| {
+            http::Request::get(uri)
+                .header(header::ACCEPT_LANGUAGE, "zh-CN")
+                .body(())
+                .expect("request")
+                .into_parts()
+                .0
+        };
+        let to = "to=https%3A%2F%2Fshop.example.com%2Fauth%2Fwechat%2Fcallback";
+        let relay_to = format!("/auth/wechat/relay?{to}&code=C&state=S1");
+        let shop = hub(Some(Language::En), Some("https://shop.example.com"));
+        assert_eq!(
+            shop.settings.relay_targets,
+            ["https://shop.example.com/auth/wechat/callback"]
+        );
+        let res = relay(&shop, &get(&relay_to));
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(
+            res.headers()[header::LOCATION],
+            "https://shop.example.com/auth/wechat/callback?code=C&state=S1"
+        );
+
+        let res = relay(&shop, &get("/auth/wechat/relay?code=C&state=S1"));
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(body(res).await.contains("<html lang=\"en\">"));
+
+        let none = hub(None, None);
+        let res = relay(&none, &get(&relay_to));
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(body(res).await.contains("<html lang=\"zh"));
+    }
+
     #[test]
     fn only_callbacks_of_allowed_origins() {
         let targets = [

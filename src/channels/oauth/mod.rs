@@ -780,6 +780,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn consent_url_comes_back_here_only_when_local() {
+        assert_eq!(
+            consent_url("/auth/wechat", Some("/profile?tab=1")),
+            "/auth/wechat/login?return_to=/profile%3Ftab%3D1&channel=oa&scope=userinfo"
+        );
+        for here in [
+            None,
+            Some(""),
+            Some("//evil.example/x"),
+            Some("https://evil.example/"),
+        ] {
+            assert_eq!(
+                consent_url("/sso", here),
+                "/sso/login?return_to=/&channel=oa&scope=userinfo",
+                "{here:?}"
+            );
+        }
+    }
+
+    /// The section is the settings `build()` accepted: the callbacks go through the relay
+    /// hub with their display, the links start at the guard's login path.
+    #[test]
+    fn settings_are_copied_from_the_checked_config() {
+        let cfg = crate::config::WechatConfig::builder()
+            .with_public_url("https://shop.example.com")
+            .with_session_secret("0123456789abcdef0123456789abcdef")
+            .with_website_app("wx1000000000000001", "website-app-secret")
+            .with_prefix("/sso")
+            .with_relay_hub("https://hub.example.com/sso/relay")
+            .build()
+            .expect("settings");
+        let want = |display: Option<&str>| cfg.callback_uri(display);
+        let (page, popup, iframe) = (want(None), want(Some("popup")), want(Some("iframe")));
+        let oauth = Oauth::new(&Engine::new(cfg));
+        let s = &oauth.settings;
+        assert_eq!(Answer::Redirect.redirect_uri(s), page);
+        assert_eq!(Answer::Popup.redirect_uri(s), popup);
+        assert_eq!(Answer::Frame.redirect_uri(s), iframe);
+        assert!(
+            page.starts_with("https://hub.example.com/sso/relay?to="),
+            "{page}"
+        );
+        assert!(popup.ends_with("%3Fdisplay%3Dpopup"), "{popup}");
+        assert_eq!(s.login_path, "/sso/login");
+        assert_eq!(s.origin, "https://shop.example.com");
+        assert!(s.website.is_some() && s.official_account.is_none() && !s.mini_program);
+        assert!(!format!("{oauth:?}").contains("website-app-secret"));
+    }
+
+    #[test]
     fn state_shape() {
         assert!(valid_state("abcXYZ019"));
         assert!(valid_state(&"a".repeat(128)));
