@@ -57,9 +57,55 @@ use axum_core::body::Body;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use url::Url;
 
+use std::sync::Arc;
+
 use super::oauth::error_page;
 use crate::core::request::Query;
-use crate::{channels::Engine, core::failure::Failure, core::respond};
+use crate::{
+    channels::Engine,
+    core::failure::Failure,
+    core::pages::{Language, Pages},
+    core::respond,
+};
+
+/// This channel's settings: the values of [`WechatConfig`](crate::WechatConfig) it reads,
+/// as `build()` accepted them, copied once when the channel is mounted.
+pub(crate) struct Settings {
+    /// The registered callbacks (origin plus path) of the sites this hub relays for; none
+    /// when this site is no hub.
+    pub(crate) relay_targets: Vec<String>,
+    /// The site's pages (refusals are error pages).
+    pub(crate) pages: Arc<dyn Pages>,
+    /// The pages' fixed language (else the visitor's `Accept-Language`).
+    pub(crate) language: Option<Language>,
+}
+
+/// The relay hub: what it relays for, and how it refuses.
+pub(crate) struct Relay {
+    pub(crate) settings: Settings,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("relay_targets", &self.settings.relay_targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// The hub as mounted on `e`'s layer.
+    pub(crate) fn new(e: &Engine) -> Self {
+        let cfg = e.config();
+        Self {
+            settings: Settings {
+                relay_targets: cfg.relay_targets.clone(),
+                pages: cfg.pages.clone(),
+                language: cfg.language,
+            },
+        }
+    }
+}
 
 /// Longest `code` passed on (WeChat's are 32 characters).
 const MAX_CODE: usize = 512;
@@ -68,9 +114,11 @@ const MAX_CODE: usize = 512;
 ///
 /// Refusals are error pages of the site's [`Pages`](crate::core::pages::Pages), in the visitor's
 /// language, like every other flow's.
-pub(crate) fn relay(auth: &Engine, req: &Parts) -> Response<Body> {
-    let refuse = |failure: Failure| error_page(auth, req, &failure, None);
-    let targets = &auth.config().relay_targets;
+pub(crate) fn relay(auth: &Relay, req: &Parts) -> Response<Body> {
+    let settings = &auth.settings;
+    let refuse =
+        |failure: Failure| error_page(&*settings.pages, settings.language, req, &failure, None);
+    let targets = &settings.relay_targets;
     if targets.is_empty() {
         return refuse(Failure::NotFound("this site relays no logins"));
     }
@@ -168,17 +216,14 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(Relay::new(engine), routes())
 }
 
 /// This channel's endpoint in the layer's route table: `GET`/`HEAD relay`.
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
-    use crate::channels::Route;
-    use crate::core::route::{Path, boxed};
-    static ROUTES: [Route; 1] = [Route::read(Path::Exact("/relay"), |c| {
+pub(crate) fn routes() -> &'static [crate::core::route::Route<Relay>] {
+    use crate::core::route::{Path, Route, boxed};
+    static ROUTES: [Route<Relay>; 1] = [Route::read(Path::Exact("/relay"), |c| {
         boxed(async move { Ok(relay(c.auth, c.req)) })
     })];
     &ROUTES
@@ -187,6 +232,62 @@ pub(crate) fn routes() -> &'static [crate::channels::Route] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hub(language: Option<Language>, target: Option<&str>) -> Relay {
+        let mut b = crate::config::WechatConfig::builder()
+            .with_public_url("https://login.example.com")
+            .with_session_secret("0123456789abcdef0123456789abcdef")
+            .with_website_app("wx1000000000000001", "website-app-secret");
+        if let Some(l) = language {
+            b = b.with_language(l);
+        }
+        if let Some(t) = target {
+            b = b.with_relay_target(t);
+        }
+        Relay::new(&Engine::new(b.build().expect("settings")))
+    }
+
+    async fn body(res: Response<Body>) -> String {
+        use http_body_util::BodyExt as _;
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    /// The hub relays for exactly its section's targets, and refuses with the site's pages
+    /// in the section's language.
+    #[tokio::test]
+    async fn relays_with_its_own_settings() {
+        let get = |uri: &str| {
+            http::Request::get(uri)
+                .header(header::ACCEPT_LANGUAGE, "zh-CN")
+                .body(())
+                .expect("request")
+                .into_parts()
+                .0
+        };
+        let to = "to=https%3A%2F%2Fshop.example.com%2Fauth%2Fwechat%2Fcallback";
+        let relay_to = format!("/auth/wechat/relay?{to}&code=C&state=S1");
+        let shop = hub(Some(Language::En), Some("https://shop.example.com"));
+        assert_eq!(
+            shop.settings.relay_targets,
+            ["https://shop.example.com/auth/wechat/callback"]
+        );
+        let res = relay(&shop, &get(&relay_to));
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(
+            res.headers()[header::LOCATION],
+            "https://shop.example.com/auth/wechat/callback?code=C&state=S1"
+        );
+
+        let res = relay(&shop, &get("/auth/wechat/relay?code=C&state=S1"));
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(body(res).await.contains("<html lang=\"en\">"));
+
+        let none = hub(None, None);
+        let res = relay(&none, &get(&relay_to));
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(body(res).await.contains("<html lang=\"zh"));
+    }
 
     #[test]
     fn only_callbacks_of_allowed_origins() {

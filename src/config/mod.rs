@@ -630,13 +630,6 @@ impl WechatConfig {
         &self.session_cookie
     }
 
-    /// The name of one of the layer's short-lived cookies (`kind` is `wechat_state_` or
-    /// `wechat_scan_`, `id` the state or scan id), with the same prefix as the session
-    /// cookie.
-    pub(crate) fn flow_cookie_name(&self, kind: &str, id: &str) -> String {
-        format!("{}{kind}{id}", self.cookie_prefix)
-    }
-
     /// The `Path` of the layer's short-lived cookies: the endpoint prefix, except under
     /// `__Host-`, which requires `Path=/`.
     pub(crate) fn flow_cookie_path(&self) -> &str {

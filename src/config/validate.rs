@@ -500,8 +500,8 @@ mod tests {
         let cfg = base().build().unwrap();
         assert_eq!(cfg.session_cookie, "__Host-wechat_session");
         assert_eq!(
-            cfg.flow_cookie_name("wechat_state_", "abc"),
-            "__Host-wechat_state_abc"
+            cfg.cookie_prefix, "__Host-",
+            "flow cookies take the same prefix"
         );
         assert_eq!(cfg.flow_cookie_path(), "/", "__Host- requires Path=/");
 
@@ -514,7 +514,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(cfg.session_cookie, "wechat_session");
-        assert_eq!(cfg.flow_cookie_name("wechat_scan_", "x"), "wechat_scan_x");
+        assert_eq!(cfg.cookie_prefix, "");
         assert_eq!(cfg.flow_cookie_path(), "/auth/wechat");
 
         let cfg = base().with_cookie_name("__Host-sid").build().unwrap();

@@ -17,10 +17,9 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use super::{Answer, error_page, language, set_state_cookie};
+use super::{Answer, Oauth, set_state_cookie};
 use crate::core::request::Query;
 use crate::{
-    channels::Engine,
     core::clock::random_token,
     core::failure::Failure,
     core::pages::{self, Language, Markup, Page, PageKind},
@@ -82,13 +81,13 @@ impl Options {
 /// Starts an embedded login: a fresh state, bound to this browser on `res`, and what the
 /// iframe needs.
 fn start(
-    auth: &Engine,
+    auth: &Oauth,
     req: &Parts,
     opts: &Options,
     return_to: String,
     res: &mut Response<Body>,
 ) -> Result<EmbedJson, Failure> {
-    let Some(app) = auth.config().website.as_ref() else {
+    let Some(app) = auth.settings.website.as_ref() else {
         return Err(Failure::ChannelOff("website"));
     };
     let answer = if opts.self_redirect {
@@ -96,10 +95,10 @@ fn start(
     } else {
         Answer::Redirect
     };
-    let redirect_uri = answer.redirect_uri(auth);
+    let redirect_uri = answer.redirect_uri(&auth.settings).to_owned();
     let state = random_token(32);
     let mut url = auth
-        .client()
+        .client
         .open_base()
         .join("connect/qrconnect")
         .map_err(|e| Failure::BadRequest(e.to_string()))?;
@@ -116,7 +115,7 @@ fn start(
                 if opts.self_redirect { "true" } else { "false" },
             )
             .append_pair("style", opts.style);
-        if let Some(href) = &auth.config().embed_css {
+        if let Some(href) = &auth.settings.embed_css {
             pairs.append_pair("href", href);
         }
         if opts.stylelite {
@@ -144,16 +143,16 @@ fn start(
         state,
         self_redirect: opts.self_redirect,
         style: opts.style,
-        href: auth.config().embed_css.clone(),
+        href: auth.settings.embed_css.clone(),
     })
 }
 
 /// `GET PREFIX/embed?return_to=/path&self_redirect=false&style=black`: JSON for a QR
 /// embedded in the site's own page; sets the state cookie like `login`.
-pub(crate) fn embed(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
+pub(crate) fn embed(auth: &Oauth, req: &Parts) -> Result<Response<Body>, Failure> {
     let q = Query::parse(req.uri.query());
     let opts = Options::parse(&q)?;
-    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    let return_to = safe_return_to(q.get("return_to"), &auth.settings.allowed_origins);
     let mut cookies = Response::new(Body::empty());
     let json = start(auth, req, &opts, return_to, &mut cookies)?;
     let mut res = respond::json(StatusCode::OK, &json);
@@ -166,20 +165,20 @@ pub(crate) fn embed(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failur
 /// `GET PREFIX/login?display=embed&return_to=/path`: the layer's page hosting the QR, for
 /// sites that do not draw their own. Without a website app: the error page saying so.
 pub(crate) fn host_page(
-    auth: &Engine,
+    auth: &Oauth,
     req: &Parts,
     q: &Query<'_>,
     return_to: &str,
 ) -> Response<Body> {
-    let lang = language(auth, req);
+    let lang = auth.language(req);
     let opts = match Options::parse(q) {
         Ok(o) => o,
-        Err(e) => return error_page(auth, req, &e, None),
+        Err(e) => return auth.error_page(req, &e, None),
     };
     let mut res = Response::new(Body::empty());
     let json = match start(auth, req, &opts, return_to.to_owned(), &mut res) {
         Ok(json) => json,
-        Err(e) => return error_page(auth, req, &e, None),
+        Err(e) => return auth.error_page(req, &e, None),
     };
     let (title, heading, text, note) = match lang {
         Language::En => (
@@ -206,18 +205,18 @@ pub(crate) fn host_page(
         .with_text(text)
         .with_note(note)
         .compose(frame, Markup::default());
-    let mut origin = auth.client().open_base().origin().ascii_serialization();
+    let mut origin = auth.client.open_base().origin().ascii_serialization();
     // With self_redirect through a relay hub, WeChat's frame goes to the hub before it
     // comes back to this site: the frame may load the hub too.
     if opts.self_redirect
-        && let Some(hub) = &auth.config().relay_hub
+        && let Some(hub) = &auth.settings.relay_hub
     {
         origin.push(' ');
         origin.push_str(&hub.origin().ascii_serialization());
     }
     let mut page_res = respond::html_framed(
         StatusCode::OK,
-        pages::render(&*auth.config().pages, &page),
+        pages::render(&*auth.settings.pages, &page),
         respond::Framing::HostsWechat(&origin, opts.self_redirect),
     );
     for c in res.headers().get_all(header::SET_COOKIE) {

@@ -29,19 +29,32 @@ use http::{Response, StatusCode, header, request::Parts};
 use sha1::{Digest, Sha1};
 
 use crate::core::failure::Failure;
+use crate::core::limit::client_ip;
 use crate::core::request::{Query, cookie_value};
 use wechat_auth_client::OaScope;
 
+use std::sync::Arc;
+
+use wechat_auth_client::WechatClient;
+
 use crate::{
     channels::Engine,
+    config::{AppCredentials, OfficialAccount},
     core::clock::random_token,
+    core::exchange::Exchanges,
     core::exchange::LoginOutcome,
+    core::limit::ClientIpHeader,
+    core::login::Logins,
+    core::pages::Pages,
     core::pages::{self, Language, Page, PageKind},
     core::redirect::safe_return_to,
     core::respond,
     core::respond::QUERY_VALUE,
+    core::sessions::Sessions,
     core::sessions::tokens::{StateTicket, TicketPurpose},
+    core::store::Store,
     core::store::keys::Key,
+    providers::wechat::code::CodeLogin,
     user::Channel,
 };
 
@@ -71,49 +84,177 @@ impl Answer {
 
     /// The `redirect_uri` that brings the login back to a callback answering this way.
     /// Through a relay hub the display rides inside the hub's `to`.
-    pub(crate) fn redirect_uri(self, auth: &Engine) -> String {
-        auth.config().callback_uri(match self {
-            Self::Redirect => None,
-            Self::Popup => Some("popup"),
-            Self::Frame => Some("iframe"),
-        })
+    pub(crate) fn redirect_uri(self, settings: &Settings) -> &str {
+        match self {
+            Self::Redirect => &settings.callbacks.page,
+            Self::Popup => &settings.callbacks.popup,
+            Self::Frame => &settings.callbacks.iframe,
+        }
     }
 }
 
-/// The visitor's language for the layer's pages.
-pub(crate) fn language(auth: &Engine, req: &Parts) -> Language {
-    Language::of(auth.config().language, &req.headers)
+/// The `redirect_uri` of each way the callback answers (the callback with its `display`,
+/// inside the relay hub's `to` when logins go through one), made once at mount.
+#[derive(Debug)]
+pub(crate) struct Callbacks {
+    page: String,
+    popup: String,
+    iframe: String,
 }
 
-/// `failure` as an error page of the site's [`Pages`](crate::core::pages::Pages).
+/// This channel's settings: the values of [`WechatConfig`](crate::WechatConfig) it reads,
+/// as `build()` accepted them, copied once when the channel is mounted.
+pub(crate) struct Settings {
+    /// The website app (QR login, embedded QR, popup).
+    pub(crate) website: Option<AppCredentials>,
+    /// The Official Account (web authorization), with its scope.
+    pub(crate) official_account: Option<OfficialAccount>,
+    /// Whether a mini program is set up (a desktop browser without a website app or an
+    /// Official Account is sent to its code).
+    pub(crate) mini_program: bool,
+    /// The path prefix of the layer's endpoints.
+    pub(crate) prefix: String,
+    /// `PREFIX/login`.
+    pub(crate) login_path: String,
+    /// This site's origin (the popup's messages are addressed to it).
+    pub(crate) origin: String,
+    /// The `redirect_uri`s sent to WeChat.
+    pub(crate) callbacks: Callbacks,
+    /// How long a state (its cookie, its binding to a code) lives.
+    pub(crate) state_ttl: std::time::Duration,
+    /// The site's pages.
+    pub(crate) pages: Arc<dyn Pages>,
+    /// The pages' fixed language (else the visitor's `Accept-Language`).
+    pub(crate) language: Option<Language>,
+    /// The stylesheet WeChat's embedded QR loads (`href`).
+    pub(crate) embed_css: Option<String>,
+    /// Other origins `return_to` may lead to.
+    pub(crate) allowed_origins: Vec<String>,
+    /// The relay hub logins go through, when this site is not the registered domain.
+    pub(crate) relay_hub: Option<url::Url>,
+    /// Which header names the client (for the exchange's per-client bound).
+    pub(crate) client_ip: Option<ClientIpHeader>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("website", &self.website)
+            .field("official_account", &self.official_account)
+            .field("prefix", &self.prefix)
+            .field("callbacks", &self.callbacks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The website QR / Official Account channel: its settings, the WeChat client, the store
+/// (state-to-code bindings) and the services it calls.
+#[derive(Debug)]
+pub(crate) struct Oauth {
+    pub(crate) settings: Settings,
+    client: WechatClient,
+    store: Arc<dyn Store>,
+    sessions: Arc<Sessions>,
+    exchanges: Arc<Exchanges>,
+    logins: Arc<Logins>,
+    code_login: Arc<CodeLogin>,
+}
+
+impl Oauth {
+    /// The channel as mounted on `e`'s layer.
+    pub(crate) fn new(e: &Engine) -> Self {
+        let cfg = e.config();
+        Self {
+            settings: Settings {
+                website: cfg.website.clone(),
+                official_account: cfg.official_account.clone(),
+                mini_program: cfg.mini_program.is_some(),
+                prefix: cfg.prefix.clone(),
+                login_path: e.guard.login_path().to_owned(),
+                origin: cfg.origin().to_owned(),
+                callbacks: Callbacks {
+                    page: cfg.callback_uri(None),
+                    popup: cfg.callback_uri(Some("popup")),
+                    iframe: cfg.callback_uri(Some("iframe")),
+                },
+                state_ttl: cfg.state_ttl,
+                pages: cfg.pages.clone(),
+                language: cfg.language,
+                embed_css: cfg.embed_css.clone(),
+                allowed_origins: cfg.allowed_origins.clone(),
+                relay_hub: cfg.relay_hub.clone(),
+                client_ip: cfg.client_ip_header.clone(),
+            },
+            client: e.client.clone(),
+            store: e.store.clone(),
+            sessions: e.sessions.clone(),
+            exchanges: e.exchanges.clone(),
+            logins: e.logins.clone(),
+            code_login: e.code_login.clone(),
+        }
+    }
+
+    /// The visitor's language for the layer's pages.
+    fn language(&self, req: &Parts) -> Language {
+        language(self.settings.language, req)
+    }
+
+    /// `failure` as an error page of the site's pages.
+    fn error_page(&self, req: &Parts, failure: &Failure, retry: Option<&str>) -> Response<Body> {
+        error_page(
+            &*self.settings.pages,
+            self.settings.language,
+            req,
+            failure,
+            retry,
+        )
+    }
+}
+
+/// The visitor's language for the layer's pages: the site's fixed one (`configured`), else
+/// the request's `Accept-Language`.
+pub(crate) fn language(configured: Option<Language>, req: &Parts) -> Language {
+    Language::of(configured, &req.headers)
+}
+
+/// `failure` as an error page of the site's [`Pages`] in the visitor's language
+/// (`configured`, else the request's).
 pub(crate) fn error_page(
-    auth: &Engine,
+    pages: &dyn Pages,
+    configured: Option<Language>,
     req: &Parts,
     failure: &Failure,
     retry: Option<&str>,
 ) -> Response<Body> {
     crate::core::render::page(
         failure,
-        &*auth.config().pages,
-        language(auth, req),
+        pages,
+        language(configured, req),
         retry,
         respond::Framing::None,
     )
 }
 
 /// The login that asks the Official Account user for the profile (`snsapi_userinfo`) and
-/// comes back to `return_to` (a local path; `/` when none).
-pub(crate) fn consent_login_url(auth: &Engine, return_to: Option<&str>) -> String {
-    let return_to = safe_return_to(return_to, &auth.config().allowed_origins);
+/// comes back to `here` (a local path, as a request's path and query; `/` when none or not
+/// a safe local path), for a layer whose endpoints are under `prefix`.
+pub(crate) fn consent_url(prefix: &str, here: Option<&str>) -> String {
+    let return_to = safe_return_to(here, &[]);
     format!(
         "{}&channel=oa&scope=userinfo",
-        login_link(auth, &return_to, None)
+        link(&format!("{prefix}/login"), &return_to, None)
     )
 }
 
+/// [`consent_url`] for the layer `auth` serves. (Transitional: for `WechatHandle`, until
+/// the handle holds the prefix itself.)
+pub(crate) fn consent_login_url(auth: &Engine, here: Option<&str>) -> String {
+    consent_url(auth.config().prefix(), here)
+}
+
 /// Name of the cookie that vouches for one `state`.
-fn state_cookie_name(auth: &Engine, state: &str) -> String {
-    auth.config().flow_cookie_name("wechat_state_", state)
+fn state_cookie_name(auth: &Oauth, state: &str) -> String {
+    auth.sessions.flow_cookie_name("wechat_state_", state)
 }
 
 /// Makes a state ticket single-use: the first code that comes back with `state` owns it
@@ -121,7 +262,7 @@ fn state_cookie_name(auth: &Engine, state: &str) -> String {
 /// reload, a double redirect) passes; another code is refused, so one planted or leaked
 /// state cookie cannot carry a second login.
 async fn bind_state_to_code(
-    auth: &Engine,
+    auth: &Oauth,
     appid: &str,
     state: &str,
     code: &str,
@@ -129,13 +270,13 @@ async fn bind_state_to_code(
     let key = Key::state(appid, state);
     let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
     if auth
-        .store()
-        .set_if_absent(&key, mark.clone(), auth.config().state_ttl)
+        .store
+        .set_if_absent(&key, mark.clone(), auth.settings.state_ttl)
         .await?
     {
         return Ok(());
     }
-    match auth.store().get(&key).await? {
+    match auth.store.get(&key).await? {
         Some(bound) if bound == mark => Ok(()),
         _ => {
             tracing::warn!("callback refused: this state was already used with another code");
@@ -150,10 +291,15 @@ fn valid_state(state: &str) -> bool {
 }
 
 /// The link that starts a login again.
-fn login_link(auth: &Engine, return_to: &str, channel: Option<Channel>) -> String {
+fn login_link(auth: &Oauth, return_to: &str, channel: Option<Channel>) -> String {
+    link(&auth.settings.login_path, return_to, channel)
+}
+
+/// The link to `login_path` that starts a login (on `channel`) coming back to `return_to`.
+fn link(login_path: &str, return_to: &str, channel: Option<Channel>) -> String {
     let mut link = format!(
         "{}?return_to={}",
-        auth.guard.login_path(),
+        login_path,
         percent_encoding::utf8_percent_encode(return_to, QUERY_VALUE)
     );
     if let Some(c) = channel {
@@ -168,8 +314,8 @@ fn login_link(auth: &Engine, return_to: &str, channel: Option<Channel>) -> Strin
 }
 
 /// The channel for a browser that did not ask for one.
-fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
-    let cfg = &auth.config();
+fn pick_channel(auth: &Oauth, user_agent: &str) -> Option<Channel> {
+    let cfg = &auth.settings;
     let in_wechat = user_agent.contains("MicroMessenger");
     if in_wechat && cfg.official_account.is_some() {
         Some(Channel::OfficialAccount)
@@ -181,7 +327,7 @@ fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
         } else {
             Channel::ScanFollow
         })
-    } else if cfg.mini_program.is_some() && !in_wechat {
+    } else if cfg.mini_program && !in_wechat {
         // No website app and no Official Account: a mini program code on the desktop.
         Some(Channel::MiniProgramCode)
     } else {
@@ -190,10 +336,10 @@ fn pick_channel(auth: &Engine, user_agent: &str) -> Option<Channel> {
 }
 
 /// `GET PREFIX/login?return_to=/path&channel=website|oa|scan&display=page|popup|embed&scope=userinfo`
-pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
+pub(crate) fn login(auth: &Oauth, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
-    let fail = |e: Failure| error_page(auth, req, &e, None);
-    let return_to = safe_return_to(q.get("return_to"), &auth.config().allowed_origins);
+    let fail = |e: Failure| auth.error_page(req, &e, None);
+    let return_to = safe_return_to(q.get("return_to"), &auth.settings.allowed_origins);
     let answer = match q.get("display") {
         None | Some("page") => Answer::Redirect,
         Some("popup") => Answer::Popup,
@@ -241,14 +387,14 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
         Some(n) if answer == Answer::Popup => Some(n.to_owned()),
         _ => None,
     };
-    let cfg = &auth.config();
-    let redirect_uri = answer.redirect_uri(auth);
+    let cfg = &auth.settings;
+    let redirect_uri = answer.redirect_uri(&auth.settings);
     let state = random_token(32);
     let url = match channel {
         Channel::Website => match &cfg.website {
             Some(app) => auth
-                .client()
-                .qrconnect_url(app.appid(), &redirect_uri, &state, None),
+                .client
+                .qrconnect_url(app.appid(), redirect_uri, &state, None),
             None => return fail(Failure::ChannelOff("website")),
         },
         Channel::OfficialAccount => match &cfg.official_account {
@@ -258,8 +404,8 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
                     OaScope::BaseThenUserinfo => OaScope::Base,
                     scope => scope,
                 };
-                auth.client()
-                    .authorize_url(oa.app().appid(), &redirect_uri, scope, &state, false)
+                auth.client
+                    .authorize_url(oa.app().appid(), redirect_uri, scope, &state, false)
             }
             None => return fail(Failure::ChannelOff("Official Account")),
         },
@@ -275,7 +421,7 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
             return respond::redirect(StatusCode::FOUND, &location);
         }
         Channel::MiniProgramCode => {
-            if cfg.mini_program.is_none() {
+            if !cfg.mini_program {
                 return fail(Failure::ChannelOff("mini program code"));
             }
             let location = format!(
@@ -300,11 +446,11 @@ pub(crate) fn login(auth: &Engine, req: &Parts) -> Response<Body> {
 
 /// Binds `state` to this browser: the signed, short-lived cookie named after it, carrying
 /// the checked `return_to`, the channel and a popup's nonce. The browser's expired,
-/// unreadable and oldest state cookies are cleared ([`Engine::drop_old_state_cookies`]), so
+/// unreadable and oldest state cookies are cleared ([`Sessions::drop_old_state_cookies`]), so
 /// they cannot pile up into a request header too large for the server or a proxy in front
 /// of it.
 pub(crate) fn set_state_cookie(
-    auth: &Engine,
+    auth: &Oauth,
     req: &Parts,
     res: &mut Response<Body>,
     state: String,
@@ -312,33 +458,27 @@ pub(crate) fn set_state_cookie(
     channel: Channel,
     nonce: Option<String>,
 ) {
-    let cfg = auth.config();
+    let ttl = auth.settings.state_ttl;
     auth.sessions.drop_old_state_cookies(req, res);
     let name = state_cookie_name(auth, &state);
-    let ticket = StateTicket::new(
-        TicketPurpose::Login,
-        state,
-        return_to,
-        channel,
-        cfg.state_ttl,
-    )
-    .with_nonce(nonce);
+    let ticket =
+        StateTicket::new(TicketPurpose::Login, state, return_to, channel, ttl).with_nonce(nonce);
     let value = auth.sessions.sign_state(&ticket);
     let cookie = auth.sessions.cookie_spec().build(
         name,
         value,
-        cfg.flow_cookie_path(),
-        cfg.state_ttl.as_secs(),
+        auth.sessions.flow_cookie_path(),
+        ttl.as_secs(),
     );
     respond::set_cookie(res, &cookie);
 }
 
 /// `GET PREFIX/callback?code=…&state=…` (and `display=popup|iframe` when the login was
 /// shown that way).
-pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
+pub(crate) async fn callback(auth: &Oauth, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
     let answer = Answer::of(&q);
-    let lang = language(auth, req);
+    let lang = auth.language(req);
     // How a failure is shown: an error page, or (popup) a message to the opener. Until the
     // state cookie verified, the message carries no nonce, so no opener takes it as its own.
     let fail = |e: &Failure, retry: Option<&str>| match answer {
@@ -346,7 +486,7 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
         Answer::Frame => popup::in_frame_failure(auth, lang, e, retry),
         Answer::Redirect => crate::core::render::page(
             e,
-            &*auth.config().pages,
+            &*auth.settings.pages,
             lang,
             retry,
             respond::Framing::None,
@@ -375,7 +515,7 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
             // cookie is sent, and finishes the login there.
             let top = format!(
                 "{}/callback?code={}&state={state}",
-                auth.config().prefix,
+                auth.settings.prefix,
                 percent_encoding::utf8_percent_encode(code, QUERY_VALUE)
             );
             return popup::move_top(auth, lang, &top);
@@ -396,7 +536,7 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     let clear_state = auth.sessions.cookie_spec().build(
         cookie_name.as_str(),
         "",
-        auth.config().flow_cookie_path(),
+        auth.sessions.flow_cookie_path(),
         0,
     );
 
@@ -411,8 +551,8 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     };
 
     let app = match ticket.ch {
-        Channel::Website => auth.config().website.as_ref(),
-        Channel::OfficialAccount => auth.config().official_account.as_ref().map(|oa| oa.app()),
+        Channel::Website => auth.settings.website.as_ref(),
+        Channel::OfficialAccount => auth.settings.official_account.as_ref().map(|oa| oa.app()),
         _ => None,
     };
     let Some(app) = app else {
@@ -426,11 +566,16 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
     }
     let outcome = auth
         .exchanges
-        .exchange_once(appid, code, auth.client_ip(req), || {
-            let signed_in = auth.logins.signed_in(&req.headers); // for on_login to bind to
-            auth.code_login
-                .login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt, signed_in)
-        })
+        .exchange_once(
+            appid,
+            code,
+            client_ip(req, auth.settings.client_ip.as_ref()),
+            || {
+                let signed_in = auth.logins.signed_in(&req.headers); // for on_login to bind to
+                auth.code_login
+                    .login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt, signed_in)
+            },
+        )
         .await;
     let outcome = match outcome {
         Ok(o) => o,
@@ -473,7 +618,7 @@ pub(crate) async fn callback(auth: &Engine, req: &Parts) -> Response<Body> {
 
 /// A finished login, answered the way it was shown (a popup's answer with its `nonce`).
 fn success(
-    auth: &Engine,
+    auth: &Oauth,
     answer: Answer,
     lang: Language,
     return_to: &str,
@@ -495,7 +640,7 @@ fn framing(answer: Answer) -> respond::Framing<'static> {
 }
 
 /// The page for a person who declined on WeChat's page.
-fn cancelled_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
+fn cancelled_page(auth: &Oauth, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
     let page = match lang {
         Language::En => Page::new(
             PageKind::Cancelled,
@@ -518,7 +663,7 @@ fn cancelled_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) ->
     .compose(Default::default(), Default::default());
     respond::html_framed(
         StatusCode::OK,
-        pages::render(&*auth.config().pages, &page),
+        pages::render(&*auth.settings.pages, &page),
         framing(answer),
     )
 }
@@ -527,7 +672,7 @@ fn cancelled_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) ->
 /// the Back button) from a browser that already holds that login's session: where that
 /// login was going.
 async fn repeat_after_success(
-    auth: &Engine,
+    auth: &Oauth,
     req: &Parts,
     state: &str,
     code: Option<&str>,
@@ -538,8 +683,8 @@ async fn repeat_after_success(
         return None;
     };
     for app in [
-        auth.config().website.as_ref(),
-        auth.config().official_account.as_ref().map(|oa| oa.app()),
+        auth.settings.website.as_ref(),
+        auth.settings.official_account.as_ref().map(|oa| oa.app()),
     ]
     .into_iter()
     .flatten()
@@ -561,7 +706,7 @@ async fn repeat_after_success(
 }
 
 /// The page for an Official Account snapshot-page (virtual) user.
-fn snapshot_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
+fn snapshot_page(auth: &Oauth, lang: Language, retry: &str, answer: Answer) -> Response<Body> {
     let page = match lang {
         Language::En => Page::new(PageKind::Snapshot, lang, "Use the full service", "Use the full service")
             .with_text("WeChat opened this page in snapshot mode, so you cannot log in yet. Tap 「使用完整服务」 (use full service) at the bottom right, accept, and log in again."),
@@ -574,13 +719,13 @@ fn snapshot_page(auth: &Engine, lang: Language, retry: &str, answer: Answer) -> 
     .compose(Default::default(), Default::default());
     respond::html_framed(
         StatusCode::OK,
-        pages::render(&*auth.config().pages, &page),
+        pages::render(&*auth.settings.pages, &page),
         framing(answer),
     )
 }
 
 /// The page shown when the `on_login` hook refused.
-fn refused_page(auth: &Engine, lang: Language, message: &str, answer: Answer) -> Response<Body> {
+fn refused_page(auth: &Oauth, lang: Language, message: &str, answer: Answer) -> Response<Body> {
     let page = match lang {
         Language::En => Page::new(PageKind::Refused, lang, "Login refused", "Login refused")
             .with_text(message)
@@ -599,24 +744,21 @@ fn refused_page(auth: &Engine, lang: Language, message: &str, answer: Answer) ->
     .compose(Default::default(), Default::default());
     respond::html_framed(
         StatusCode::FORBIDDEN,
-        pages::render(&*auth.config().pages, &page),
+        pages::render(&*auth.settings.pages, &page),
         framing(answer),
     )
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+    crate::core::route::Mounted::boxed(Oauth::new(engine), routes())
 }
 
 /// This channel's endpoints in the layer's route table: `login`, `callback`, `embed`,
 /// `embed.js` (all `GET`/`HEAD`).
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
-    use crate::channels::Route;
-    use crate::core::route::{Path, boxed};
-    static ROUTES: [Route; 4] = [
+pub(crate) fn routes() -> &'static [crate::core::route::Route<Oauth>] {
+    use crate::core::route::{Path, Route, boxed};
+    static ROUTES: [Route<Oauth>; 4] = [
         Route::read(Path::Exact("/login"), |c| {
             boxed(async move { Ok(login(c.auth, c.req)) })
         }),
@@ -636,6 +778,56 @@ pub(crate) fn routes() -> &'static [crate::channels::Route] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consent_url_comes_back_here_only_when_local() {
+        assert_eq!(
+            consent_url("/auth/wechat", Some("/profile?tab=1")),
+            "/auth/wechat/login?return_to=/profile%3Ftab%3D1&channel=oa&scope=userinfo"
+        );
+        for here in [
+            None,
+            Some(""),
+            Some("//evil.example/x"),
+            Some("https://evil.example/"),
+        ] {
+            assert_eq!(
+                consent_url("/sso", here),
+                "/sso/login?return_to=/&channel=oa&scope=userinfo",
+                "{here:?}"
+            );
+        }
+    }
+
+    /// The section is the settings `build()` accepted: the callbacks go through the relay
+    /// hub with their display, the links start at the guard's login path.
+    #[test]
+    fn settings_are_copied_from_the_checked_config() {
+        let cfg = crate::config::WechatConfig::builder()
+            .with_public_url("https://shop.example.com")
+            .with_session_secret("0123456789abcdef0123456789abcdef")
+            .with_website_app("wx1000000000000001", "website-app-secret")
+            .with_prefix("/sso")
+            .with_relay_hub("https://hub.example.com/sso/relay")
+            .build()
+            .expect("settings");
+        let want = |display: Option<&str>| cfg.callback_uri(display);
+        let (page, popup, iframe) = (want(None), want(Some("popup")), want(Some("iframe")));
+        let oauth = Oauth::new(&Engine::new(cfg));
+        let s = &oauth.settings;
+        assert_eq!(Answer::Redirect.redirect_uri(s), page);
+        assert_eq!(Answer::Popup.redirect_uri(s), popup);
+        assert_eq!(Answer::Frame.redirect_uri(s), iframe);
+        assert!(
+            page.starts_with("https://hub.example.com/sso/relay?to="),
+            "{page}"
+        );
+        assert!(popup.ends_with("%3Fdisplay%3Dpopup"), "{popup}");
+        assert_eq!(s.login_path, "/sso/login");
+        assert_eq!(s.origin, "https://shop.example.com");
+        assert!(s.website.is_some() && s.official_account.is_none() && !s.mini_program);
+        assert!(!format!("{oauth:?}").contains("website-app-secret"));
+    }
 
     #[test]
     fn state_shape() {

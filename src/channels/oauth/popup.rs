@@ -16,8 +16,8 @@
 use axum_core::body::Body;
 use http::{Response, StatusCode};
 
+use super::Oauth;
 use crate::{
-    channels::Engine,
     core::failure::Failure,
     core::pages::{self, Language, Markup, Page, PageKind},
     core::respond,
@@ -73,7 +73,7 @@ fn with_nonce(mut message: serde_json::Value, nonce: Option<&str>) -> serde_json
 
 /// The popup page carrying `message`.
 fn popup_page(
-    auth: &Engine,
+    auth: &Oauth,
     status: StatusCode,
     page: Page<'_>,
     message: serde_json::Value,
@@ -83,7 +83,7 @@ fn popup_page(
     let data = Markup::trusted(format!(
         "<div id=\"wechat-auth-result\" data-message=\"{}\" data-origin=\"{}\" hidden></div>",
         pages::escape(&message.to_string()),
-        pages::escape(auth.config().origin()),
+        pages::escape(&auth.settings.origin),
     ));
     let link = continue_to
         .map(|to| {
@@ -98,7 +98,7 @@ fn popup_page(
     let page = page
         .status(status)
         .compose(extra, Markup::trusted(POPUP_SCRIPT));
-    respond::html(status, pages::render(&*auth.config().pages, &page))
+    respond::html(status, pages::render(&*auth.settings.pages, &page))
 }
 
 fn closing_note(lang: Language) -> &'static str {
@@ -107,7 +107,7 @@ fn closing_note(lang: Language) -> &'static str {
 
 /// Logged in: tell the opener (the one of `nonce`) where to go.
 pub(crate) fn success(
-    auth: &Engine,
+    auth: &Oauth,
     lang: Language,
     return_to: &str,
     nonce: Option<&str>,
@@ -127,7 +127,7 @@ pub(crate) fn success(
 }
 
 /// The person declined on WeChat's page.
-pub(crate) fn cancelled(auth: &Engine, lang: Language, nonce: Option<&str>) -> Response<Body> {
+pub(crate) fn cancelled(auth: &Oauth, lang: Language, nonce: Option<&str>) -> Response<Body> {
     let text = lang.pick(
         "你拒绝了微信授权，因此没有登录。",
         "You declined the WeChat authorization, so you are not logged in.",
@@ -154,7 +154,7 @@ pub(crate) fn cancelled(auth: &Engine, lang: Language, nonce: Option<&str>) -> R
 /// `nonce` only once the login's state cookie verified: a callback anyone can open must
 /// not speak for a pending popup.
 pub(crate) fn failure(
-    auth: &Engine,
+    auth: &Oauth,
     lang: Language,
     failure: &Failure,
     nonce: Option<&str>,
@@ -169,7 +169,7 @@ pub(crate) fn failure(
 
 /// Logged in inside the embedded QR's iframe: move the top window to `return_to`, which
 /// must be on this site (an allow-listed other origin goes to `/` instead).
-pub(crate) fn move_top(auth: &Engine, lang: Language, return_to: &str) -> Response<Body> {
+pub(crate) fn move_top(auth: &Oauth, lang: Language, return_to: &str) -> Response<Body> {
     let local =
         return_to.starts_with('/') && !return_to.starts_with("//") && !return_to.starts_with("/\\");
     let to = if local { return_to } else { "/" };
@@ -189,21 +189,21 @@ pub(crate) fn move_top(auth: &Engine, lang: Language, return_to: &str) -> Respon
     .compose(data, Markup::trusted(FRAME_SCRIPT));
     respond::html_framed(
         StatusCode::OK,
-        pages::render(&*auth.config().pages, &page),
+        pages::render(&*auth.settings.pages, &page),
         respond::Framing::InOwnFrame,
     )
 }
 
 /// A failure inside the embedded QR's iframe: the error page, allowed to show in the frame.
 pub(crate) fn in_frame_failure(
-    auth: &Engine,
+    auth: &Oauth,
     lang: Language,
     failure: &Failure,
     retry: Option<&str>,
 ) -> Response<Body> {
     crate::core::render::page(
         failure,
-        &*auth.config().pages,
+        &*auth.settings.pages,
         lang,
         retry,
         respond::Framing::InOwnFrame,
