@@ -16,22 +16,76 @@
 
 use std::sync::Arc;
 
-use axum_core::{
-    extract::FromRequestParts,
-    response::{IntoResponse, Response},
-};
-use http::{StatusCode, request::Parts};
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
 
-use wechat_auth_client::PhoneNumber;
+use wechat_auth_client::{OaScope, PhoneNumber};
 
 use crate::{
-    channels::Engine,
-    channels::{miniprogram, oauth},
+    config::WechatConfig,
+    core::{redirect::safe_return_to, respond::QUERY_VALUE},
     error::HandleError,
-    extract::RequestAuth,
-    providers::wechat::profiles::Profile,
-    user::WechatUser,
+    providers::wechat::{mini::MiniPrograms, profiles::Profile, profiles::Profiles},
+    user::{Channel, WechatUser},
 };
+
+/// What the handle calls: the WeChat provider's services, and where a consent login goes.
+/// Built once per layer.
+pub(crate) struct HandleServices {
+    /// WeChat users' tokens and profiles.
+    profiles: Arc<Profiles>,
+    /// The mini program's session keys and phone numbers.
+    mini: MiniPrograms,
+    /// Where a browser logs in (`{prefix}/login`).
+    login_path: String,
+    /// The other sites a login may come back to.
+    allowed_origins: Vec<String>,
+    /// The Official Account's AppID when it signs users in silently first
+    /// ([`OaScope::BaseThenUserinfo`]): its users may consent to the profile later.
+    consent_app: Option<String>,
+}
+
+impl std::fmt::Debug for HandleServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandleServices")
+            .field("login_path", &self.login_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandleServices {
+    /// The handle's services for a layer built from `cfg`, whose browsers log in at
+    /// `login_path`.
+    pub(crate) fn new(
+        cfg: &WechatConfig,
+        profiles: Arc<Profiles>,
+        mini: MiniPrograms,
+        login_path: &str,
+    ) -> Self {
+        Self {
+            profiles,
+            mini,
+            login_path: login_path.to_owned(),
+            allowed_origins: cfg.allowed_origins.clone(),
+            consent_app: cfg
+                .official_account
+                .as_ref()
+                .filter(|oa| oa.scope() == OaScope::BaseThenUserinfo)
+                .map(|oa| oa.app().appid().to_owned()),
+        }
+    }
+
+    /// The login that asks the Official Account user for the profile (`snsapi_userinfo`)
+    /// and comes back to `return_to` (a local path; `/` when none).
+    fn consent_login_url(&self, return_to: Option<&str>) -> String {
+        let return_to = safe_return_to(return_to, &self.allowed_origins);
+        format!(
+            "{}?return_to={}&channel=oa&scope=userinfo",
+            self.login_path,
+            percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+        )
+    }
+}
 
 /// Access to the layer from a handler: the signed-in user's WeChat profile (kept
 /// server-side, refreshed through the stored refresh_token when needed) and session
@@ -41,10 +95,17 @@ use crate::{
 /// layer the extraction fails with `500`.
 #[derive(Clone, Debug)]
 pub struct WechatHandle {
-    auth: Arc<Engine>,
+    services: Arc<HandleServices>,
     /// The page the request was for (path and query of a GET), where a consent login
     /// comes back to.
     here: Option<String>,
+}
+
+impl WechatHandle {
+    /// The handle of a request for `here` (see the field), calling `services`.
+    pub(crate) fn new(services: Arc<HandleServices>, here: Option<String>) -> Self {
+        Self { services, here }
+    }
 }
 
 impl WechatHandle {
@@ -98,13 +159,13 @@ impl WechatHandle {
     /// ```
     pub async fn profile(&self, user: &WechatUser) -> Result<Option<Profile>, HandleError> {
         let found = self
-            .auth
+            .services
             .profiles
             .profile(&user.appid, &user.openid)
             .await?;
         if found.is_none() && self.consent_may_help(user) {
             return Err(HandleError::ConsentRequired {
-                login_url: oauth::consent_login_url(&self.auth, self.here.as_deref()),
+                login_url: self.services.consent_login_url(self.here.as_deref()),
             });
         }
         Ok(found)
@@ -113,16 +174,8 @@ impl WechatHandle {
     /// Whether `user` signed in through the Official Account under the adaptive scope, so
     /// that a `snsapi_userinfo` consent would give the profile.
     fn consent_may_help(&self, user: &WechatUser) -> bool {
-        user.channel == crate::user::Channel::OfficialAccount
-            && self
-                .auth
-                .config()
-                .official_account
-                .as_ref()
-                .is_some_and(|oa| {
-                    oa.scope() == wechat_auth_client::OaScope::BaseThenUserinfo
-                        && oa.app().appid() == user.appid
-                })
+        user.channel == Channel::OfficialAccount
+            && self.services.consent_app.as_deref() == Some(user.appid.as_str())
     }
 
     /// Opens data a mini program got from WeChat (`wx.getPhoneNumber`-style
@@ -142,7 +195,7 @@ impl WechatHandle {
         encrypted_data: &str,
         iv: &str,
     ) -> Result<serde_json::Value, HandleError> {
-        miniprogram::open_data(&self.auth, user, encrypted_data, iv).await
+        self.services.mini.open_data(user, encrypted_data, iv).await
     }
 
     /// The phone number behind a mini program's `getPhoneNumber` button: the page hands its
@@ -158,7 +211,7 @@ impl WechatHandle {
     /// # Ok(()) }
     /// ```
     pub async fn phone_number(&self, code: &str) -> Result<PhoneNumber, HandleError> {
-        miniprogram::phone_number(&self.auth, code, None).await
+        self.services.mini.phone_number(code, None).await
     }
 
     /// [`phone_number`](Self::phone_number), checked to belong to `user`: WeChat is told the
@@ -175,7 +228,7 @@ impl WechatHandle {
         user: &WechatUser,
         code: &str,
     ) -> Result<PhoneNumber, HandleError> {
-        miniprogram::phone_number(&self.auth, code, Some(user)).await
+        self.services.mini.phone_number(code, Some(user)).await
     }
 
     /// Whether the `session_key` kept from the user's last mini program login is still the
@@ -190,7 +243,7 @@ impl WechatHandle {
     /// # Ok(()) }
     /// ```
     pub async fn check_mini_session(&self, user: &WechatUser) -> Result<bool, HandleError> {
-        miniprogram::check_session(&self.auth, user).await
+        self.services.mini.check_session(user).await
     }
 }
 
@@ -217,22 +270,5 @@ impl std::fmt::Debug for MissingLayer {
 impl IntoResponse for MissingLayer {
     fn into_response(self) -> Response {
         (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for WechatHandle {
-    type Rejection = MissingLayer;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<RequestAuth>()
-            .map(|r| WechatHandle {
-                auth: r.auth.clone(),
-                here: (parts.method == http::Method::GET)
-                    .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
-                    .flatten(),
-            })
-            .ok_or_else(MissingLayer::default)
     }
 }

@@ -41,8 +41,15 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    channels, channels::Engine, config::WechatConfig, core::guard::Guard, core::route::Endpoints,
-    core::sessions::Found, extract::RequestAuth,
+    channels,
+    channels::Engine,
+    config::WechatConfig,
+    core::guard::Guard,
+    core::route::Endpoints,
+    core::sessions::Found,
+    extract::{RequestAuth, RequestServices},
+    handle::HandleServices,
+    providers::wechat::mini::MiniPrograms,
 };
 
 /// Whether paths without a session are blocked.
@@ -271,7 +278,7 @@ where
             return ResponseFuture::ready(self.auth.guard.unauthenticated(&req, invalid_bearer));
         }
         req.extensions_mut().insert(RequestAuth {
-            auth: self.auth.engine.clone(),
+            services: self.auth.services.clone(),
             session,
         });
         // The call happens here, on the service `poll_ready` drove to readiness: no clone
@@ -290,6 +297,8 @@ pub(crate) struct Shared {
     /// How long a request body may take to arrive.
     body_timeout: std::time::Duration,
     engine: Arc<Engine>,
+    /// What the extractors and the handle are given.
+    services: Arc<RequestServices>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -306,7 +315,23 @@ impl Shared {
         let prefix = cfg.prefix.clone();
         let body_timeout = cfg.body_timeout;
         let engine = Arc::new(Engine::new(cfg));
+        let mini = MiniPrograms::new(
+            engine.client.clone(),
+            engine.store.clone(),
+            engine.tokens.clone(),
+            (engine.config().mini_program.as_ref()).map(|app| app.appid().to_owned()),
+        );
+        let handle = HandleServices::new(
+            engine.config(),
+            engine.profiles.clone(),
+            mini,
+            engine.guard.login_path(),
+        );
         Self {
+            services: Arc::new(RequestServices {
+                handle: Arc::new(handle),
+                unauthenticated: engine.guard.unauthenticated_body(),
+            }),
             guard: engine.guard.clone(),
             table: channels::mount(&engine),
             prefix,

@@ -101,16 +101,6 @@ pub(crate) fn error_page(
     )
 }
 
-/// The login that asks the Official Account user for the profile (`snsapi_userinfo`) and
-/// comes back to `return_to` (a local path; `/` when none).
-pub(crate) fn consent_login_url(auth: &Engine, return_to: Option<&str>) -> String {
-    let return_to = safe_return_to(return_to, &auth.config().allowed_origins);
-    format!(
-        "{}&channel=oa&scope=userinfo",
-        login_link(auth, &return_to, None)
-    )
-}
-
 /// Name of the cookie that vouches for one `state`.
 fn state_cookie_name(auth: &Engine, state: &str) -> String {
     auth.config().flow_cookie_name("wechat_state_", state)
