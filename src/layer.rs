@@ -319,7 +319,11 @@ impl Shared {
             engine.client.clone(),
             engine.store.clone(),
             engine.tokens.clone(),
-            (engine.config().mini_program.as_ref()).map(|app| app.appid().to_owned()),
+            engine
+                .config()
+                .mini_program
+                .as_ref()
+                .map(|app| app.appid().to_owned()),
         );
         let handle = HandleServices::new(
             engine.config(),
