@@ -37,15 +37,24 @@ use bytes::Bytes;
 use http::request::Parts;
 
 use crate::{
-    channels::Engine,
+    handle::{HandleServices, MissingLayer, WechatHandle},
     user::{CurrentSession, Identity, Provider, SharedUser, WechatUser},
 };
+
+/// What a layer gives its extractors and its handle, built once per layer.
+#[derive(Debug)]
+pub(crate) struct RequestServices {
+    /// What the handle calls.
+    pub(crate) handle: Arc<HandleServices>,
+    /// The body of the layer's `401` (the guard's, which names this site's login URL).
+    pub(crate) unauthenticated: Bytes,
+}
 
 /// What the layer attaches to every request it passes on: one extension, so attaching it
 /// costs one insert.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestAuth {
-    pub(crate) auth: Arc<Engine>,
+    pub(crate) services: Arc<RequestServices>,
     pub(crate) session: Option<CurrentSession>,
 }
 
@@ -80,7 +89,7 @@ fn unauthenticated(parts: &Parts) -> Unauthenticated {
         body: parts
             .extensions
             .get::<RequestAuth>()
-            .map(|r| r.auth.guard.unauthenticated_body()),
+            .map(|r| r.services.unauthenticated.clone()),
     }
 }
 
@@ -180,5 +189,24 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(current_session(parts).map(|c| c.session.identity.clone()))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WechatHandle {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestAuth>()
+            .map(|r| {
+                WechatHandle::new(
+                    r.services.handle.clone(),
+                    (parts.method == http::Method::GET)
+                        .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+                        .flatten(),
+                )
+            })
+            .ok_or_else(MissingLayer::default)
     }
 }

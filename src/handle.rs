@@ -16,22 +16,81 @@
 
 use std::sync::Arc;
 
-use axum_core::{
-    extract::FromRequestParts,
-    response::{IntoResponse, Response},
-};
-use http::{StatusCode, request::Parts};
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
 
-use wechat_auth_client::PhoneNumber;
+use wechat_auth_client::{OaScope, PhoneNumber};
 
 use crate::{
-    channels::Engine,
-    channels::{miniprogram, oauth},
+    config::WechatConfig,
+    core::{redirect::safe_return_to, respond::QUERY_VALUE},
     error::HandleError,
-    extract::RequestAuth,
-    providers::wechat::profiles::Profile,
-    user::WechatUser,
+    providers::wechat::{mini::MiniPrograms, profiles::Profile, profiles::Profiles},
+    user::{Channel, WechatUser},
 };
+
+/// What the handle calls: the WeChat provider's services, and where a consent login goes.
+/// Built once per layer.
+pub(crate) struct HandleServices {
+    /// WeChat users' tokens and profiles.
+    profiles: Arc<Profiles>,
+    /// The mini program's session keys and phone numbers.
+    mini: MiniPrograms,
+    /// Where a browser logs in (`{prefix}/login`).
+    login_path: String,
+    /// The other sites a login may come back to.
+    allowed_origins: Vec<String>,
+    /// The Official Account's AppID when it signs users in silently first
+    /// ([`OaScope::BaseThenUserinfo`]): its users may consent to the profile later.
+    consent_app: Option<String>,
+}
+
+impl std::fmt::Debug for HandleServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandleServices")
+            .field("login_path", &self.login_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandleServices {
+    /// The handle's services for a layer built from `cfg`, whose browsers log in at
+    /// `login_path`.
+    pub(crate) fn new(
+        cfg: &WechatConfig,
+        profiles: Arc<Profiles>,
+        mini: MiniPrograms,
+        login_path: &str,
+    ) -> Self {
+        Self {
+            profiles,
+            mini,
+            login_path: login_path.to_owned(),
+            allowed_origins: cfg.allowed_origins.clone(),
+            consent_app: cfg
+                .official_account
+                .as_ref()
+                .filter(|oa| oa.scope() == OaScope::BaseThenUserinfo)
+                .map(|oa| oa.app().appid().to_owned()),
+        }
+    }
+
+    /// The login that asks the Official Account user for the profile (`snsapi_userinfo`)
+    /// and comes back to `return_to` (a local path; `/` when none).
+    fn consent_login_url(&self, return_to: Option<&str>) -> String {
+        consent_login_url(&self.login_path, &self.allowed_origins, return_to)
+    }
+}
+
+/// The consent login under `login_path`, coming back to `return_to` when it is a local path
+/// (or an allowed origin), else to `/`.
+fn consent_login_url(login_path: &str, allowed: &[String], return_to: Option<&str>) -> String {
+    let return_to = safe_return_to(return_to, allowed);
+    format!(
+        "{login_path}?return_to={}&channel=oa&scope=userinfo",
+        percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+    )
+}
 
 /// Access to the layer from a handler: the signed-in user's WeChat profile (kept
 /// server-side, refreshed through the stored refresh_token when needed) and session
@@ -41,10 +100,17 @@ use crate::{
 /// layer the extraction fails with `500`.
 #[derive(Clone, Debug)]
 pub struct WechatHandle {
-    auth: Arc<Engine>,
+    services: Arc<HandleServices>,
     /// The page the request was for (path and query of a GET), where a consent login
     /// comes back to.
     here: Option<String>,
+}
+
+impl WechatHandle {
+    /// The handle of a request for `here` (see the field), calling `services`.
+    pub(crate) fn new(services: Arc<HandleServices>, here: Option<String>) -> Self {
+        Self { services, here }
+    }
 }
 
 impl WechatHandle {
@@ -98,13 +164,13 @@ impl WechatHandle {
     /// ```
     pub async fn profile(&self, user: &WechatUser) -> Result<Option<Profile>, HandleError> {
         let found = self
-            .auth
+            .services
             .profiles
             .profile(&user.appid, &user.openid)
             .await?;
         if found.is_none() && self.consent_may_help(user) {
             return Err(HandleError::ConsentRequired {
-                login_url: oauth::consent_login_url(&self.auth, self.here.as_deref()),
+                login_url: self.services.consent_login_url(self.here.as_deref()),
             });
         }
         Ok(found)
@@ -113,16 +179,8 @@ impl WechatHandle {
     /// Whether `user` signed in through the Official Account under the adaptive scope, so
     /// that a `snsapi_userinfo` consent would give the profile.
     fn consent_may_help(&self, user: &WechatUser) -> bool {
-        user.channel == crate::user::Channel::OfficialAccount
-            && self
-                .auth
-                .config()
-                .official_account
-                .as_ref()
-                .is_some_and(|oa| {
-                    oa.scope() == wechat_auth_client::OaScope::BaseThenUserinfo
-                        && oa.app().appid() == user.appid
-                })
+        user.channel == Channel::OfficialAccount
+            && self.services.consent_app.as_deref() == Some(user.appid.as_str())
     }
 
     /// Opens data a mini program got from WeChat (`wx.getPhoneNumber`-style
@@ -142,7 +200,7 @@ impl WechatHandle {
         encrypted_data: &str,
         iv: &str,
     ) -> Result<serde_json::Value, HandleError> {
-        miniprogram::open_data(&self.auth, user, encrypted_data, iv).await
+        self.services.mini.open_data(user, encrypted_data, iv).await
     }
 
     /// The phone number behind a mini program's `getPhoneNumber` button: the page hands its
@@ -158,7 +216,7 @@ impl WechatHandle {
     /// # Ok(()) }
     /// ```
     pub async fn phone_number(&self, code: &str) -> Result<PhoneNumber, HandleError> {
-        miniprogram::phone_number(&self.auth, code, None).await
+        self.services.mini.phone_number(code, None).await
     }
 
     /// [`phone_number`](Self::phone_number), checked to belong to `user`: WeChat is told the
@@ -175,7 +233,7 @@ impl WechatHandle {
         user: &WechatUser,
         code: &str,
     ) -> Result<PhoneNumber, HandleError> {
-        miniprogram::phone_number(&self.auth, code, Some(user)).await
+        self.services.mini.phone_number(code, Some(user)).await
     }
 
     /// Whether the `session_key` kept from the user's last mini program login is still the
@@ -190,7 +248,7 @@ impl WechatHandle {
     /// # Ok(()) }
     /// ```
     pub async fn check_mini_session(&self, user: &WechatUser) -> Result<bool, HandleError> {
-        miniprogram::check_session(&self.auth, user).await
+        self.services.mini.check_session(user).await
     }
 }
 
@@ -220,19 +278,27 @@ impl IntoResponse for MissingLayer {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for WechatHandle {
-    type Rejection = MissingLayer;
+#[cfg(test)]
+mod tests {
+    use super::consent_login_url;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<RequestAuth>()
-            .map(|r| WechatHandle {
-                auth: r.auth.clone(),
-                here: (parts.method == http::Method::GET)
-                    .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
-                    .flatten(),
-            })
-            .ok_or_else(MissingLayer::default)
+    #[test]
+    fn consent_url_comes_back_here_only_when_local() {
+        assert_eq!(
+            consent_login_url("/auth/wechat/login", &[], Some("/profile?tab=1")),
+            "/auth/wechat/login?return_to=/profile%3Ftab%3D1&channel=oa&scope=userinfo"
+        );
+        for here in [
+            None,
+            Some(""),
+            Some("//evil.example/x"),
+            Some("https://evil.example/"),
+        ] {
+            assert_eq!(
+                consent_login_url("/sso/login", &[], here),
+                "/sso/login?return_to=/&channel=oa&scope=userinfo",
+                "{here:?}"
+            );
+        }
     }
 }

@@ -41,8 +41,15 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    channels, channels::Engine, config::WechatConfig, core::guard::Guard, core::route::Endpoints,
-    core::sessions::Found, extract::RequestAuth,
+    channels,
+    channels::Mount,
+    config::WechatConfig,
+    core::guard::Guard,
+    core::route::Endpoints,
+    core::sessions::Found,
+    extract::{RequestAuth, RequestServices},
+    handle::HandleServices,
+    providers::wechat::mini::MiniPrograms,
 };
 
 /// Whether paths without a session are blocked.
@@ -246,7 +253,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        self.auth.engine.sessions.ensure_background();
+        self.auth.sessions.ensure_background();
         let prefix = self.auth.prefix.as_str();
         if let Some(sub) = endpoint(req.uri().path(), prefix) {
             let sub = sub.to_owned();
@@ -271,7 +278,7 @@ where
             return ResponseFuture::ready(self.auth.guard.unauthenticated(&req, invalid_bearer));
         }
         req.extensions_mut().insert(RequestAuth {
-            auth: self.auth.engine.clone(),
+            services: self.auth.services.clone(),
             session,
         });
         // The call happens here, on the service `poll_ready` drove to readiness: no clone
@@ -289,7 +296,10 @@ pub(crate) struct Shared {
     prefix: String,
     /// How long a request body may take to arrive.
     body_timeout: std::time::Duration,
-    engine: Arc<Engine>,
+    /// Sessions (their deny-list listener starts with the first request).
+    sessions: Arc<crate::core::sessions::Sessions>,
+    /// What the extractors and the handle are given.
+    services: Arc<RequestServices>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -305,13 +315,33 @@ impl Shared {
     fn new(cfg: WechatConfig) -> Self {
         let prefix = cfg.prefix.clone();
         let body_timeout = cfg.body_timeout;
-        let engine = Arc::new(Engine::new(cfg));
+        let engine = Arc::new(Mount::new(cfg));
+        let mini = MiniPrograms::new(
+            engine.client.clone(),
+            engine.store.clone(),
+            engine.tokens.clone(),
+            engine
+                .cfg
+                .mini_program
+                .as_ref()
+                .map(|app| app.appid().to_owned()),
+        );
+        let handle = HandleServices::new(
+            &engine.cfg,
+            engine.profiles.clone(),
+            mini,
+            engine.guard.login_path(),
+        );
         Self {
+            services: Arc::new(RequestServices {
+                handle: Arc::new(handle),
+                unauthenticated: engine.guard.unauthenticated_body(),
+            }),
             guard: engine.guard.clone(),
             table: channels::mount(&engine),
             prefix,
             body_timeout,
-            engine,
+            sessions: engine.sessions.clone(),
         }
     }
 }

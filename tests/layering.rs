@@ -1118,6 +1118,26 @@ fn src_follows_the_layering_rule() {
 }
 
 #[test]
+fn the_handle_and_extractors_never_name_a_channel() {
+    // Design §8: "the handle (calls services, never channels)"; the extractors read what the
+    // layer attached, and neither reaches the channels' transitional engine.
+    let tree = src_tree();
+    for m in ["handle", "extract", "channels"] {
+        assert!(
+            tree.modules.contains(&vec![m.to_owned()]),
+            "no `{m}` module in src/"
+        );
+    }
+    let bad = tree.violations(&["handle", "extract"], &["channels"]);
+    assert!(
+        bad.is_empty(),
+        "layering violations (design §8: the handle and the extractors call services, never \
+         channels):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
 fn the_token_service_names_no_channel() {
     // Issue 24 item 2: the global access tokens are a service of their own (state, client,
     // store, credentials), keyed by AppID; the channels choose the app.

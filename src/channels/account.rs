@@ -5,16 +5,53 @@ use axum_core::body::Body;
 use http::{Response, StatusCode, request::Parts};
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use super::app::token_response;
-use crate::core::request::Query;
 use crate::{
-    channels::Engine,
-    core::failure::Failure,
-    core::redirect::safe_return_to,
-    core::respond,
-    core::sessions::Found,
+    channels::Mount,
+    core::{
+        failure::Failure,
+        guard::Guard,
+        redirect::safe_return_to,
+        request::{Origins, Query},
+        respond,
+        route::{Endpoints, Mounted, Route},
+        sessions::{Found, Sessions},
+    },
     user::{Carrier, Identity},
 };
+
+/// This channel's settings.
+pub(crate) struct Settings {
+    /// The other sites `logout` may send a browser back to (`return_to`).
+    pub(crate) allowed_origins: Vec<String>,
+}
+
+/// The account endpoints' state: their settings and the services they call.
+pub(crate) struct Account {
+    settings: Settings,
+    /// Finding, refreshing and revoking sessions; the session cookie.
+    sessions: Arc<Sessions>,
+    /// The `401` answer.
+    guard: Arc<Guard>,
+    /// Where `logout` may come from.
+    origins: Origins,
+}
+
+impl Account {
+    /// This channel's state, from what a layer is given (the one place it reads them).
+    pub(crate) fn new(e: &Mount) -> Self {
+        Self {
+            settings: Settings {
+                allowed_origins: e.cfg.allowed_origins.clone(),
+            },
+            sessions: e.sessions.clone(),
+            guard: e.guard.clone(),
+            origins: e.origins.clone(),
+        }
+    }
+}
 
 /// The JSON shape of the current user: `provider`, then the provider's ids, `channel`, the
 /// profile and `subject` (for WeChat: `openid`, `unionid`, `appid`, … as before).
@@ -27,7 +64,7 @@ pub(crate) struct MeBody<'a> {
 }
 
 /// `GET PREFIX/me`: the current user as JSON, `401` when there is none.
-pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
+pub(crate) fn me(auth: &Account, req: &Parts) -> Response<Body> {
     match auth.sessions.find_session(&req.headers) {
         Found::Session(current) => respond::json(
             StatusCode::OK,
@@ -44,7 +81,7 @@ pub(crate) fn me(auth: &Engine, req: &Parts) -> Response<Body> {
 
 /// `POST PREFIX/logout?return_to=/path`: revokes the session everywhere, clears the cookie,
 /// `303` to `return_to` (or `204` for a bearer-token client).
-pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
+pub(crate) async fn logout(auth: &Account, req: &Parts) -> Result<Response<Body>, Failure> {
     if !auth.origins.same_origin(req) {
         return Err(Failure::CrossOrigin("logout must come from this site"));
     }
@@ -68,7 +105,7 @@ pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Result<Response<Body>,
         }
         Carrier::Cookie => respond::redirect(
             StatusCode::SEE_OTHER,
-            &safe_return_to(q.get("return_to"), &auth.config().allowed_origins),
+            &safe_return_to(q.get("return_to"), &auth.settings.allowed_origins),
         ),
     };
     auth.sessions.clear_session_cookie(&mut res);
@@ -78,7 +115,7 @@ pub(crate) async fn logout(auth: &Engine, req: &Parts) -> Result<Response<Body>,
 /// `POST PREFIX/refresh` with `Authorization: Bearer …`: a fresh token for a valid native
 /// one. Exactly one of several concurrent refreshes of one token wins; the old token and
 /// its ancestors are revoked; no token of a login outlives the absolute session lifetime.
-pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>, Failure> {
+pub(crate) async fn refresh(auth: &Account, req: &Parts) -> Result<Response<Body>, Failure> {
     match auth.sessions.find_session(&req.headers) {
         Found::Session(current) if current.carrier == Carrier::Bearer => {
             Ok(match auth.sessions.refresh(&current.session).await? {
@@ -97,18 +134,15 @@ pub(crate) async fn refresh(auth: &Engine, req: &Parts) -> Result<Response<Body>
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn Endpoints> {
+    Mounted::boxed(Account::new(engine), routes())
 }
 
 /// The account endpoints in the layer's route table: `GET`/`HEAD me`, `POST logout`,
 /// `POST refresh` (none reads a body).
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
-    use crate::channels::Route;
+pub(crate) fn routes() -> &'static [Route<Account>] {
     use crate::core::route::{Path, boxed};
-    static ROUTES: [Route; 3] = [
+    static ROUTES: [Route<Account>; 3] = [
         Route::read(Path::Exact("/me"), |c| {
             boxed(async move { Ok(me(c.auth, c.req)) })
         }),

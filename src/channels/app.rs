@@ -15,13 +15,125 @@ use bytes::Bytes;
 use http::{Response, StatusCode, request::Parts};
 use serde::{Deserialize, Serialize};
 
-use std::net::IpAddr;
+use std::{borrow::Cow, net::IpAddr, sync::Arc};
 
-use crate::core::failure::Failure;
 use crate::{
-    channels::Engine, core::clock::now_unix, core::exchange::LoginOutcome, core::respond,
-    core::sessions::tokens::IssuedToken, user::Channel, user::WechatUser,
+    channels::Mount,
+    config::AppCredentials,
+    core::{
+        clock::now_unix,
+        exchange::{Exchanges, LoginOutcome},
+        failure::{Description, Failure, Refusal},
+        limit::ClientIpHeader,
+        login::Logins,
+        request::Origins,
+        respond,
+        route::{Endpoints, Mounted, Route},
+        sessions::{Sessions, tokens::IssuedToken},
+    },
+    providers::wechat::code::CodeLogin,
+    user::{Channel, WechatUser},
 };
+
+/// This channel's settings: the mobile app's credentials (none when it is off).
+pub(crate) struct Settings {
+    /// The mobile app's AppID and AppSecret.
+    pub(crate) mobile: Option<AppCredentials>,
+}
+
+/// The mobile app channel's state: its settings and the services it calls.
+pub(crate) struct App {
+    settings: Settings,
+    /// Native bearer sessions.
+    sessions: Arc<Sessions>,
+    /// Exactly-once code exchange.
+    exchanges: Arc<Exchanges>,
+    /// Logging in with the app's OAuth code.
+    code_login: Arc<CodeLogin>,
+    /// Who is signed in already (for `on_login` to bind to).
+    logins: Arc<Logins>,
+    /// Where a request carrying a session cookie may come from.
+    origins: Origins,
+    /// Which client sent a request.
+    client_ip: Option<ClientIpHeader>,
+}
+
+impl App {
+    /// This channel's state, from what a layer is given (the one place it reads them).
+    pub(crate) fn new(e: &Mount) -> Self {
+        Self {
+            settings: Settings {
+                mobile: e.cfg.mobile.clone(),
+            },
+            sessions: e.sessions.clone(),
+            exchanges: e.exchanges.clone(),
+            code_login: e.code_login.clone(),
+            logins: e.logins.clone(),
+            origins: e.origins.clone(),
+            client_ip: e.client_ip.clone(),
+        }
+    }
+}
+
+/// The failures of native logins (the mobile app's, the mini program's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AppFailure {
+    /// A native login's code was used already: its token was handed out once (or has been
+    /// revoked since), and a repeat gets no new one.
+    #[error("login_again")]
+    CodeUsed,
+    /// The user cancelled the WeChat authorization in the app (SDK `errCode` -2).
+    #[error("cancelled")]
+    Cancelled,
+    /// The user denied the WeChat authorization in the app (SDK `errCode` -4).
+    #[error("denied")]
+    Denied,
+    /// The WeChat SDK reported another error; the app has no code.
+    #[error("sdk_error")]
+    SdkError(i64),
+}
+
+impl Refusal for AppFailure {
+    fn describe(&self) -> Description {
+        let (code, zh, en): (_, _, Cow<'static, str>) = match self {
+            Self::CodeUsed => (
+                "login_again",
+                "该登录凭证已使用，请重新登录。",
+                "This code was already used to log in: get a new code (wx.login or SendAuth) and log in again."
+                    .into(),
+            ),
+            Self::Cancelled => (
+                "cancelled",
+                "你取消了微信授权。",
+                "the user cancelled the WeChat authorization (errCode -2)".into(),
+            ),
+            Self::Denied => (
+                "denied",
+                "你拒绝了微信授权。",
+                "the user denied the WeChat authorization (errCode -4)".into(),
+            ),
+            Self::SdkError(code) => (
+                "sdk_error",
+                "微信 SDK 报告了错误。",
+                format!("the WeChat SDK reported errCode {code}; no code to exchange").into(),
+            ),
+        };
+        Description {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            zh: zh.into(),
+            en,
+            level: tracing::Level::INFO,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<AppFailure> for Failure {
+    fn from(f: AppFailure) -> Self {
+        Failure::channel(f)
+    }
+}
 
 /// Largest JSON body read from an app.
 pub(crate) const MAX_BODY: usize = 16 * 1024;
@@ -66,7 +178,7 @@ pub(super) fn token_response<U: Serialize>(user: &U, issued: &IssuedToken) -> Re
 
 /// Gives a native login's outcome its bearer token: issued once per code, inside the
 /// exchange, so every repeat of the code sees the same token.
-pub(super) fn with_native_token(auth: &Engine, outcome: LoginOutcome) -> LoginOutcome {
+pub(super) fn with_native_token(sessions: &Sessions, outcome: LoginOutcome) -> LoginOutcome {
     match outcome {
         LoginOutcome::Success {
             state,
@@ -74,7 +186,7 @@ pub(super) fn with_native_token(auth: &Engine, outcome: LoginOutcome) -> LoginOu
             user,
             token: None,
         } => {
-            let token = Some(Box::new(auth.sessions.issue_native(&user, None)));
+            let token = Some(Box::new(sessions.issue_native(&user, None)));
             LoginOutcome::Success {
                 state,
                 return_to,
@@ -92,9 +204,9 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failur
         .map_err(|_| Failure::BadRequest(r#"send JSON like {"code": "…"}"#.into()))?;
     match parsed.err_code {
         None | Some(0) => {}
-        Some(-2) => return Err(Failure::Cancelled),
-        Some(-4) => return Err(Failure::Denied),
-        Some(other) => return Err(Failure::SdkError(other)),
+        Some(-2) => return Err(AppFailure::Cancelled.into()),
+        Some(-4) => return Err(AppFailure::Denied.into()),
+        Some(other) => return Err(AppFailure::SdkError(other).into()),
     }
     let code = parsed.code.unwrap_or_default();
     let usable = !code.is_empty()
@@ -112,7 +224,7 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failur
 /// for [`REPEAT_WINDOW`] seconds, to repeats (an app that retried); never once it has been
 /// revoked (logged out, refreshed), and never a second, new token.
 pub(super) fn outcome_response(
-    auth: &Engine,
+    sessions: &Sessions,
     outcome: &LoginOutcome,
 ) -> Result<Response<Body>, Failure> {
     match outcome {
@@ -121,12 +233,14 @@ pub(super) fn outcome_response(
             token: Some(issued),
             ..
         } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW)
-            && !auth.sessions.is_revoked(issued) =>
+            && !sessions.is_revoked(issued) =>
         {
             tracing::info!(channel = %user.channel, "login");
             Ok(token_response(user, issued))
         }
-        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => Err(Failure::CodeUsed),
+        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => {
+            Err(AppFailure::CodeUsed.into())
+        }
         LoginOutcome::Refused { message, .. } => Err(Failure::Refused(message.clone())),
         LoginOutcome::Snapshot { .. } => {
             Err(crate::providers::wechat::failure::WechatFailure::SnapshotUser.into())
@@ -137,22 +251,22 @@ pub(super) fn outcome_response(
 /// Who is already signed in on a native login request, for `on_login` to bind to: the
 /// user of its bearer token, or of its session cookie when the request comes from our own
 /// origin (a cross-site page must not bind its visitor's account).
-pub(crate) fn signed_in(auth: &Engine, req: &Parts) -> Option<WechatUser> {
+pub(crate) fn signed_in(origins: &Origins, logins: &Logins, req: &Parts) -> Option<WechatUser> {
     let bearer = req.headers.contains_key(http::header::AUTHORIZATION);
-    (bearer || auth.origins.same_origin(req))
-        .then(|| auth.logins.signed_in(&req.headers))
+    (bearer || origins.same_origin(req))
+        .then(|| logins.signed_in(&req.headers))
         .flatten()
 }
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login;
 /// `signed_in` is the session the request already carried ([`signed_in`]).
 pub(crate) async fn mobile(
-    auth: &Engine,
+    auth: &App,
     client: Option<IpAddr>,
     signed_in: Option<WechatUser>,
     body: Bytes,
 ) -> Result<Response<Body>, Failure> {
-    let Some(app) = &auth.config().mobile else {
+    let Some(app) = &auth.settings.mobile else {
         return Err(Failure::ChannelOff(
             "mobile app (set WECHAT_MOBILE_APP_ID and _SECRET)",
         ));
@@ -167,7 +281,7 @@ pub(crate) async fn mobile(
                 .code_login
                 .login_with_code(app, &code, Channel::MobileApp, &state, "/", signed_in)
                 .await?;
-            Ok(with_native_token(auth, outcome))
+            Ok(with_native_token(&auth.sessions, outcome))
         })
         .await?;
     if outcome.state() != state {
@@ -175,30 +289,23 @@ pub(crate) async fn mobile(
             "this code belongs to another login".into(),
         ));
     }
-    outcome_response(auth, &outcome)
+    outcome_response(&auth.sessions, &outcome)
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(
-    engine: &std::sync::Arc<crate::channels::Engine>,
-) -> Box<dyn crate::core::route::Endpoints> {
-    crate::core::route::Mounted::boxed(engine.clone(), routes())
+pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn Endpoints> {
+    Mounted::boxed(App::new(engine), routes())
 }
 
 /// This channel's endpoint in the layer's route table: `POST app`, a body of at most
 /// [`MAX_BODY`] bytes.
-pub(crate) fn routes() -> &'static [crate::channels::Route] {
-    use crate::channels::Route;
+pub(crate) fn routes() -> &'static [Route<App>] {
     use crate::core::route::{Path, boxed};
-    static ROUTES: [Route; 1] = [Route::post_body(Path::Exact("/app"), MAX_BODY, |c| {
+    static ROUTES: [Route<App>; 1] = [Route::post_body(Path::Exact("/app"), MAX_BODY, |c| {
         boxed(async move {
-            mobile(
-                c.auth,
-                c.auth.client_ip(c.req),
-                signed_in(c.auth, c.req),
-                c.body,
-            )
-            .await
+            let client = crate::core::limit::client_ip(c.req, c.auth.client_ip.as_ref());
+            let signed_in = signed_in(&c.auth.origins, &c.auth.logins, c.req);
+            mobile(c.auth, client, signed_in, c.body).await
         })
     })];
     &ROUTES
@@ -224,5 +331,35 @@ mod tests {
         }
         let ok = read_code(&Bytes::from(r#"{"code":"abc123","state":"s"}"#));
         assert_eq!(ok.ok(), Some(("abc123".to_owned(), Some("s".to_owned()))));
+        let code = |body: &str| {
+            read_code(&Bytes::from(body.to_owned()))
+                .err()
+                .and_then(|f| f.refusal::<AppFailure>().copied())
+        };
+        assert_eq!(code(r#"{"errCode":-2}"#), Some(AppFailure::Cancelled));
+        assert_eq!(code(r#"{"errCode":-4}"#), Some(AppFailure::Denied));
+        assert_eq!(code(r#"{"errCode":-7}"#), Some(AppFailure::SdkError(-7)));
+    }
+
+    /// Every native login failure: `400` with its code, in Chinese and English, rendered as
+    /// JSON like every other failure.
+    #[test]
+    fn every_native_failure_is_described_and_rendered() {
+        for (f, code) in [
+            (AppFailure::CodeUsed, "login_again"),
+            (AppFailure::Cancelled, "cancelled"),
+            (AppFailure::Denied, "denied"),
+            (AppFailure::SdkError(-1), "sdk_error"),
+        ] {
+            let d = f.describe();
+            assert_eq!((d.status, d.code), (StatusCode::BAD_REQUEST, code), "{f:?}");
+            assert!(!d.zh.is_empty() && !d.en.is_empty(), "{f:?}");
+            assert_eq!(f.to_string(), code);
+            let res = crate::core::render::json(&f.into());
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert!(res.headers().get(http::header::RETRY_AFTER).is_none());
+        }
+        let d = AppFailure::SdkError(-9).describe();
+        assert!(d.en.contains("errCode -9"), "{}", d.en);
     }
 }

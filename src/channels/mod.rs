@@ -17,25 +17,21 @@ use std::sync::Arc;
 use crate::core::route::Endpoints;
 
 pub(crate) mod account;
-mod engine;
-pub(crate) use engine::Engine;
+mod mount;
+pub(crate) use mount::Mount;
 pub(crate) mod app;
 pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
 pub(crate) mod relay;
 pub(crate) mod scan;
-pub(crate) mod tokens;
-
-/// A route of a channel served with the shared engine (until the channel has its own state).
-pub(crate) type Route = crate::core::route::Route<Arc<Engine>>;
 
 /// How a channel is mounted: given what it may use, it answers its state and routes.
-type Mount = fn(&Arc<Engine>) -> Box<dyn Endpoints>;
+type Mounter = fn(&Arc<Mount>) -> Box<dyn Endpoints>;
 
 /// Every channel, one registration line each: what it serves, in lookup order (order
 /// matters only where paths overlap; a channel lists its more specific `{id}` paths first).
-const CHANNELS: &[Mount] = &[
+const CHANNELS: &[Mounter] = &[
     oauth::mount,
     relay::mount,
     account::mount,
@@ -46,7 +42,7 @@ const CHANNELS: &[Mount] = &[
 ];
 
 /// The route table of a layer: every channel, mounted with what it is given.
-pub(crate) fn mount(engine: &Arc<Engine>) -> Vec<Box<dyn Endpoints>> {
+pub(crate) fn mount(engine: &Arc<Mount>) -> Vec<Box<dyn Endpoints>> {
     CHANNELS.iter().map(|mount| mount(engine)).collect()
 }
 
@@ -56,7 +52,7 @@ mod tests {
 
     use std::sync::{Arc, LazyLock};
 
-    use super::Engine;
+    use super::Mount;
     use crate::core::{
         failure::Failure,
         route::{Endpoints, Methods, Path, find},
@@ -70,7 +66,7 @@ mod tests {
             .with_website_app("wx1000000000000001", "website-app-secret")
             .build()
             .expect("settings");
-        super::mount(&Arc::new(Engine::new(cfg)))
+        super::mount(&Arc::new(Mount::new(cfg)))
     });
 
     /// Which route serves `method` on `sub`: its path and the id in the request's path.

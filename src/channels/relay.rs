@@ -62,7 +62,7 @@ use std::sync::Arc;
 use super::oauth::error_page;
 use crate::core::request::Query;
 use crate::{
-    channels::Engine,
+    channels::Mount,
     core::failure::Failure,
     core::pages::{Language, Pages},
     core::respond,
@@ -95,8 +95,8 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     /// The hub as mounted on `e`'s layer.
-    pub(crate) fn new(e: &Engine) -> Self {
-        let cfg = e.config();
+    pub(crate) fn new(e: &Mount) -> Self {
+        let cfg = &e.cfg;
         Self {
             settings: Settings {
                 relay_targets: cfg.relay_targets.clone(),
@@ -216,7 +216,7 @@ fn allowed_target(to: &str, targets: &[String]) -> Result<Url, &'static str> {
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn crate::core::route::Endpoints> {
     crate::core::route::Mounted::boxed(Relay::new(engine), routes())
 }
 
@@ -244,7 +244,7 @@ mod tests {
         if let Some(t) = target {
             b = b.with_relay_target(t);
         }
-        Relay::new(&Engine::new(b.build().expect("settings")))
+        Relay::new(&Mount::new(b.build().expect("settings")))
     }
 
     async fn body(res: Response<Body>) -> String {

@@ -33,15 +33,6 @@ pub(crate) enum Failure {
     CodeRefused(i64),
     /// This client has too many exchanges under way, or too many refused codes lately.
     TooMany(Exceeded),
-    /// A native login's code was used already: its token was handed out once (or has been
-    /// revoked since), and a repeat gets no new one.
-    CodeUsed,
-    /// The user cancelled the WeChat authorization in the app (SDK `errCode` -2).
-    Cancelled,
-    /// The user denied the WeChat authorization in the app (SDK `errCode` -4).
-    Denied,
-    /// The WeChat SDK reported another error; the app has no code.
-    SdkError(i64),
     /// The `on_login` hook refused, with its message.
     Refused(String),
     /// A state-changing request from another site; says what it was.
@@ -209,13 +200,6 @@ impl Failure {
                 LOGIN_AGAIN_ZH,
                 LOGIN_AGAIN_EN.into(),
             ),
-            Self::CodeUsed => d(
-                StatusCode::BAD_REQUEST,
-                "login_again",
-                "该登录凭证已使用，请重新登录。",
-                "This code was already used to log in: get a new code (wx.login or SendAuth) and log in again."
-                    .into(),
-            ),
             Self::TooMany(Exceeded::InFlight) => d(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
@@ -228,24 +212,6 @@ impl Failure {
                 "无效的登录请求过多，请一分钟后再试。",
                 "Too many invalid login codes from this client. Please wait a minute and try again."
                     .into(),
-            ),
-            Self::Cancelled => d(
-                StatusCode::BAD_REQUEST,
-                "cancelled",
-                "你取消了微信授权。",
-                "the user cancelled the WeChat authorization (errCode -2)".into(),
-            ),
-            Self::Denied => d(
-                StatusCode::BAD_REQUEST,
-                "denied",
-                "你拒绝了微信授权。",
-                "the user denied the WeChat authorization (errCode -4)".into(),
-            ),
-            Self::SdkError(code) => d(
-                StatusCode::BAD_REQUEST,
-                "sdk_error",
-                "微信 SDK 报告了错误。",
-                format!("the WeChat SDK reported errCode {code}; no code to exchange").into(),
             ),
             Self::Refused(message) => d(
                 StatusCode::FORBIDDEN,

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use wechat_auth_client::WechatClient;
 
 use crate::{
-    channels::Engine,
+    channels::Mount,
     config::{AppCredentials, OfficialAccount},
     core::clock::random_token,
     core::exchange::Exchanges,
@@ -162,8 +162,8 @@ pub(crate) struct Oauth {
 
 impl Oauth {
     /// The channel as mounted on `e`'s layer.
-    pub(crate) fn new(e: &Engine) -> Self {
-        let cfg = e.config();
+    pub(crate) fn new(e: &Mount) -> Self {
+        let cfg = &e.cfg;
         Self {
             settings: Settings {
                 website: cfg.website.clone(),
@@ -233,23 +233,6 @@ pub(crate) fn error_page(
         retry,
         respond::Framing::None,
     )
-}
-
-/// The login that asks the Official Account user for the profile (`snsapi_userinfo`) and
-/// comes back to `here` (a local path, as a request's path and query; `/` when none or not
-/// a safe local path), for a layer whose endpoints are under `prefix`.
-pub(crate) fn consent_url(prefix: &str, here: Option<&str>) -> String {
-    let return_to = safe_return_to(here, &[]);
-    format!(
-        "{}&channel=oa&scope=userinfo",
-        link(&format!("{prefix}/login"), &return_to, None)
-    )
-}
-
-/// [`consent_url`] for the layer `auth` serves. (Transitional: for `WechatHandle`, until
-/// the handle holds the prefix itself.)
-pub(crate) fn consent_login_url(auth: &Engine, here: Option<&str>) -> String {
-    consent_url(auth.config().prefix(), here)
 }
 
 /// Name of the cookie that vouches for one `state`.
@@ -750,7 +733,7 @@ fn refused_page(auth: &Oauth, lang: Language, message: &str, answer: Answer) -> 
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn crate::core::route::Endpoints> {
     crate::core::route::Mounted::boxed(Oauth::new(engine), routes())
 }
 
@@ -779,26 +762,6 @@ pub(crate) fn routes() -> &'static [crate::core::route::Route<Oauth>] {
 mod tests {
     use super::*;
 
-    #[test]
-    fn consent_url_comes_back_here_only_when_local() {
-        assert_eq!(
-            consent_url("/auth/wechat", Some("/profile?tab=1")),
-            "/auth/wechat/login?return_to=/profile%3Ftab%3D1&channel=oa&scope=userinfo"
-        );
-        for here in [
-            None,
-            Some(""),
-            Some("//evil.example/x"),
-            Some("https://evil.example/"),
-        ] {
-            assert_eq!(
-                consent_url("/sso", here),
-                "/sso/login?return_to=/&channel=oa&scope=userinfo",
-                "{here:?}"
-            );
-        }
-    }
-
     /// The section is the settings `build()` accepted: the callbacks go through the relay
     /// hub with their display, the links start at the guard's login path.
     #[test]
@@ -813,7 +776,7 @@ mod tests {
             .expect("settings");
         let want = |display: Option<&str>| cfg.callback_uri(display);
         let (page, popup, iframe) = (want(None), want(Some("popup")), want(Some("iframe")));
-        let oauth = Oauth::new(&Engine::new(cfg));
+        let oauth = Oauth::new(&Mount::new(cfg));
         let s = &oauth.settings;
         assert_eq!(Answer::Redirect.redirect_uri(s), page);
         assert_eq!(Answer::Popup.redirect_uri(s), popup);

@@ -31,7 +31,7 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use sha1::{Digest as _, Sha1};
 
 use crate::{
-    channels::{Engine, scan::ScanRecords},
+    channels::{Mount, scan::ScanRecords},
     core::store::{BoxFuture, Store, keys::Key},
     push::{
         OpenedPush, PushCrypto, PushError, PushFormat, PushQuery, PushReply, TIMESTAMP_WINDOW,
@@ -74,8 +74,8 @@ pub(crate) struct Push {
 
 impl Push {
     /// The channel's state, reporting scans to `scans`; mount time only.
-    pub(crate) fn new(e: &Engine, scans: Arc<ScanRecords>) -> Self {
-        let cfg = e.config();
+    pub(crate) fn new(e: &Mount, scans: Arc<ScanRecords>) -> Self {
+        let cfg = &e.cfg;
         Self {
             settings: Settings {
                 crypto: e.push.clone(),
@@ -436,7 +436,7 @@ impl Reply {
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn crate::core::route::Endpoints> {
     let scans = Arc::new(ScanRecords::new(engine));
     crate::core::route::Mounted::boxed(Arc::new(Push::new(engine, scans)), routes())
 }

@@ -174,7 +174,13 @@ async fn code_user(
     let outcome = auth
         .exchanges
         .exchange_once(app.appid(), &code, client, || async {
-            let user = crate::channels::miniprogram::session_user(&auth.engine, app, &code).await?;
+            let user = crate::providers::wechat::mini::session_user(
+                &auth.client,
+                auth.store.as_ref(),
+                app,
+                &code,
+            )
+            .await?;
             Ok(LoginOutcome::Success {
                 state: id.to_owned(),
                 return_to: String::new(),
@@ -184,7 +190,7 @@ async fn code_user(
         })
         .await?;
     let LoginOutcome::Success { state, user, .. } = outcome.as_ref() else {
-        return Err(Failure::CodeUsed);
+        return Err(crate::channels::app::AppFailure::CodeUsed.into());
     };
     if state != id {
         return Err(Failure::BadRequest(

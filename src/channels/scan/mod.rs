@@ -38,7 +38,7 @@ use crate::core::request::Query;
 use wechat_auth_client::{QrCodeRequest, WechatClient, WxaCodeRequest};
 
 use crate::{
-    channels::Engine,
+    channels::Mount,
     config::AppCredentials,
     core::clock::{now_unix, random_token},
     core::exchange::{Exchanges, LoginOutcome},
@@ -163,16 +163,13 @@ pub(crate) struct Scan {
     logins: Arc<Logins>,
     origins: Origins,
     start_limits: Arc<StartLimits>,
-    /// Transitional: only for [`crate::channels::miniprogram::session_user`], which takes the
-    /// engine until the mini program channel has its own state.
-    engine: Arc<Engine>,
 }
 
 impl Scan {
     /// The channel's state, with `records` (shared with the push channel); mount time only.
-    pub(crate) fn new(e: &Arc<Engine>, records: Arc<ScanRecords>) -> Self {
+    pub(crate) fn new(e: &Arc<Mount>, records: Arc<ScanRecords>) -> Self {
         Self {
-            settings: Settings::of(e.config()),
+            settings: Settings::of(&e.cfg),
             records,
             client: e.client.clone(),
             store: e.store.clone(),
@@ -182,7 +179,6 @@ impl Scan {
             logins: e.logins.clone(),
             origins: e.origins.clone(),
             start_limits: e.start_limits.clone(),
-            engine: e.clone(),
         }
     }
 
@@ -904,7 +900,7 @@ async fn hand_over(auth: &Scan, key: &str) -> Result<Response<Body>, Failure> {
 }
 
 /// Mounts this channel on a layer: its state and its routes.
-pub(crate) fn mount(engine: &Arc<Engine>) -> Box<dyn crate::core::route::Endpoints> {
+pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn crate::core::route::Endpoints> {
     let records = Arc::new(ScanRecords::new(engine));
     crate::core::route::Mounted::boxed(Scan::new(engine, records), routes())
 }
@@ -989,7 +985,7 @@ mod tests {
         assert!(!confirm(oa().with_scan_confirm(false).build().unwrap()));
         let mini = b().with_mini_program("wx4", "s").build().unwrap();
         assert!(!confirm(mini), "nothing to confirm with");
-        let records = ScanRecords::new(&Engine::new(oa().build().unwrap()));
+        let records = ScanRecords::new(&Mount::new(oa().build().unwrap()));
         assert!(records.confirm, "the push channel reads the same setting");
     }
 

@@ -11,7 +11,7 @@ use wechat_auth_client::{Lang, WechatClient};
 
 use super::{SCENE_PREFIX, Scene, valid_id};
 use crate::{
-    channels::Engine,
+    channels::Mount,
     core::{
         clock::now_unix,
         failure::Failure,
@@ -50,8 +50,8 @@ pub(crate) struct ScanRecords {
 
 impl ScanRecords {
     /// The records of the layer `e` serves (mount time only).
-    pub(crate) fn new(e: &Engine) -> Self {
-        let cfg = e.config();
+    pub(crate) fn new(e: &Mount) -> Self {
+        let cfg = &e.cfg;
         let official_account = cfg
             .official_account
             .as_ref()

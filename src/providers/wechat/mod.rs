@@ -5,5 +5,6 @@
 
 pub(crate) mod code;
 pub(crate) mod failure;
+pub(crate) mod mini;
 pub(crate) mod profiles;
 pub(crate) mod tokens;

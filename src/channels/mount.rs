@@ -20,8 +20,9 @@ use crate::{
 };
 
 /// The services every channel is given, built once from the checked settings.
-pub(crate) struct Engine {
-    cfg: WechatConfig,
+pub(crate) struct Mount {
+    /// The checked settings each channel copies its section from.
+    pub(crate) cfg: WechatConfig,
     /// The WeChat API client.
     pub(crate) client: WechatClient,
     /// Where server-side state lives (a channel keeps its records there, under its keys).
@@ -50,15 +51,15 @@ pub(crate) struct Engine {
     pub(crate) profiles: Arc<Profiles>,
 }
 
-impl std::fmt::Debug for Engine {
+impl std::fmt::Debug for Mount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
+        f.debug_struct("Mount")
             .field("cfg", &self.cfg)
             .finish_non_exhaustive()
     }
 }
 
-impl Engine {
+impl Mount {
     pub(crate) fn new(cfg: WechatConfig) -> Self {
         let client = cfg.client().clone();
         let store = cfg.store.clone();
@@ -116,30 +117,5 @@ impl Engine {
             store,
             cfg,
         }
-    }
-
-    /// The settings this engine was built from.
-    pub(crate) fn config(&self) -> &WechatConfig {
-        &self.cfg
-    }
-
-    /// The WeChat API client.
-    pub(crate) fn client(&self) -> &WechatClient {
-        &self.client
-    }
-
-    /// Where server-side state lives (a flow keeps its own records there, under typed keys).
-    pub(crate) fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
-    /// The global access tokens of the configured apps.
-    pub(crate) fn tokens(&self) -> &GlobalTokens {
-        &self.tokens
-    }
-
-    /// The client that sent `req`, as the per-client limits know it.
-    pub(crate) fn client_ip(&self, req: &http::request::Parts) -> Option<std::net::IpAddr> {
-        crate::core::limit::client_ip(req, self.client_ip.as_ref())
     }
 }
