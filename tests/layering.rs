@@ -1137,6 +1137,66 @@ fn the_handle_and_extractors_never_name_a_channel() {
     );
 }
 
+/// The services (design §8: "separate values with private state"): where each is defined.
+const SERVICES: &[(&str, &str)] = &[
+    ("core/sessions/mod.rs", "Sessions"),
+    ("core/guard.rs", "Guard"),
+    ("core/exchange.rs", "Exchanges"),
+    ("core/login.rs", "Logins"),
+    ("core/limit.rs", "StartLimits"),
+    ("providers/wechat/code.rs", "CodeLogin"),
+    ("providers/wechat/profiles.rs", "Profiles"),
+    ("providers/wechat/tokens.rs", "GlobalTokens"),
+    ("providers/wechat/mini.rs", "MiniPrograms"),
+];
+
+/// The fields of `struct name { … }` in `code` (comments already stripped), one per entry.
+fn struct_fields(code: &str, name: &str) -> Option<Vec<String>> {
+    let start = code.find(&format!("struct {name} {{"))?;
+    let body = &code[start..];
+    let open = body.find('{')?;
+    let close = body.find("\n}")?;
+    Some(
+        body[open + 1..close]
+            .split(",\n")
+            .map(|f| f.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|f| f.trim_end_matches(',').to_owned())
+            .filter(|f| !f.is_empty())
+            .collect(),
+    )
+}
+
+#[test]
+fn services_keep_their_state_private() {
+    // Channels call a service's methods and never reach its fields: no field of a service
+    // is visible outside the module that defines it.
+    let root = workspace_root().join("src");
+    let mut bad = Vec::new();
+    for (file, name) in SERVICES {
+        let src = std::fs::read_to_string(root.join(file))
+            .unwrap_or_else(|e| panic!("read src/{file}: {e}"));
+        let fields = struct_fields(&strip(&src), name)
+            .unwrap_or_else(|| panic!("no `struct {name}` in src/{file}"));
+        assert!(!fields.is_empty(), "{name}: no fields read");
+        bad.extend(
+            fields
+                .iter()
+                .filter(|f| f.starts_with("pub ") || f.starts_with("pub("))
+                .map(|f| format!("src/{file}: {name} has a visible field `{f}`")),
+        );
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn a_visible_service_field_is_found() {
+    let code = "pub(crate) struct Guard {\n    sessions: Arc<Sessions>,\n    pub(crate) public: PublicPaths,\n}\n";
+    assert_eq!(
+        struct_fields(code, "Guard").unwrap(),
+        ["sessions: Arc<Sessions>", "pub(crate) public: PublicPaths"]
+    );
+}
+
 #[test]
 fn the_token_service_names_no_channel() {
     // Issue 24 item 2: the global access tokens are a service of their own (state, client,

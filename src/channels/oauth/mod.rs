@@ -250,7 +250,7 @@ async fn bind_state_to_code(
     state: &str,
     code: &str,
 ) -> Result<(), Failure> {
-    let key = Key::state(appid, state);
+    let key = Key::hashed(appid, "state", state);
     let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
     if auth
         .store

@@ -28,7 +28,7 @@ pub(super) async fn to_app(
         return None;
     }
     let appid = settings.crypto.as_deref()?.appid().to_owned();
-    let seen = Key::push_seen(&appid, &opened.message.dedupe_key());
+    let seen = Key::hashed(&appid, "push-seen", &opened.message.dedupe_key());
     match auth
         .store
         .set_if_absent(&seen, b"1".to_vec(), REPLAY_MEMORY)

@@ -209,7 +209,7 @@ impl Memo {
             h.update([0]);
             h.update(msg_signature.trim().to_ascii_lowercase().as_bytes());
         }
-        let key = Key::push_nonce(appid, &hex::encode(h.finalize()));
+        let key = Key::of(appid, "push-nonce", &hex::encode(h.finalize()));
         Memo {
             key,
             fingerprint: Sha1::digest(request).to_vec(),

@@ -397,7 +397,7 @@ pub(crate) async fn confirm_answer(
         return html_err(auth, req, ScanFailure::NotYourConfirm.into());
     }
     // One answer per scene, on every instance.
-    let claim = Key::scan_confirm(
+    let claim = super::records::scan_confirm_key(
         auth.settings
             .official_account
             .as_ref()

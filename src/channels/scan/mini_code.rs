@@ -339,7 +339,7 @@ pub(crate) async fn mini_program_answer(
         return Err(ScanFailure::Answered.into());
     }
     // One answer per scene, on every instance.
-    let claim = Key::scan_confirm(app.appid(), &answer.scene);
+    let claim = super::records::scan_confirm_key(app.appid(), &answer.scene);
     let ttl = auth.settings.scan_ttl;
     let Turn::Mine(lease) =
         flight::join(auth.store.as_ref(), &claim, |_| true, ttl, Duration::ZERO).await?

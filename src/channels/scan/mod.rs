@@ -640,7 +640,7 @@ async fn spend_budget(auth: &Scan) -> Result<(), Failure> {
     let budget = u64::from(auth.settings.daily_budget);
     let now = now_unix();
     let (day, left) = (now / DAY, DAY - now % DAY);
-    let key = Key::scan_budget(oa.appid(), day);
+    let key = Key::of(oa.appid(), "scan-budget", &day.to_string());
     // The counter outlives its day a little, so clocks a few seconds apart agree on it.
     let used = auth
         .store

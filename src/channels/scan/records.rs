@@ -76,7 +76,7 @@ impl ScanRecords {
 
     /// The store key of scene `id`, when scans are possible at all.
     pub(super) fn key(&self, id: &str) -> Option<Key> {
-        Some(Key::scan(self.namespace.as_deref()?, id))
+        Some(Key::of(self.namespace.as_deref()?, "scan", id))
     }
 
     /// Reads a live scene.
@@ -114,4 +114,9 @@ impl ScanRecords {
             }
         }
     }
+}
+
+/// The key of the phone's answer to scan `id` of `appid` (one answer per scan).
+pub(crate) fn scan_confirm_key(appid: &str, id: &str) -> Key {
+    Key::of(appid, "scan-confirm", id)
 }

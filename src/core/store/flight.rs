@@ -153,7 +153,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_takes_over_when_the_owner_gives_up() {
         let store = MemoryStore::new();
-        let key = Key::global_token("wx1");
+        let key = Key::of("wx1", "global_token", "current");
         let Turn::Mine(first) = join(&store, &key, |_| true, LOCK, WAIT).await.unwrap() else {
             panic!("the first caller owns the flight")
         };
@@ -169,7 +169,7 @@ mod tests {
     #[tokio::test]
     async fn not_ready_values_are_recomputed_and_zero_wait_is_busy() {
         let store = MemoryStore::new();
-        let key = Key::global_token("wx1");
+        let key = Key::of("wx1", "global_token", "current");
         store.set(&key, b"stale".to_vec(), LOCK).await.unwrap();
         let Turn::Mine(lease) = join(&store, &key, |v| v != b"stale", LOCK, Duration::ZERO)
             .await

@@ -1,5 +1,7 @@
-//! Every key the layer writes to the [`Store`](super::Store), spelled in one place:
-//! `wechat-auth:APPID:KIND:{ID}`, plus `:lock` / `:claim` / `:image` for coordination.
+//! How every key the layer writes to the [`Store`](super::Store) is spelled:
+//! `wechat-auth:APPID:KIND:{ID}`, plus `:lock` / `:claim` / `:image` for coordination. The
+//! core's own kinds (`code`, `refreshed`) are here; each channel and provider names its own
+//! kinds where it keeps the records ([`Key::of`], [`Key::hashed`]).
 //! Secrets and codes never appear in a key: they are hashed first.
 //!
 //! The braces are a Redis Cluster hash tag: only `ID` picks the slot, so a key and the keys
@@ -27,71 +29,26 @@ impl Key {
         Self(format!("wechat-auth:{appid}:{kind}:{{{id}}}"))
     }
 
+    /// A channel's own key: `kind` names the record (`scan`, `push-seen`, …; each channel
+    /// owns its kinds), `id` picks the slot.
+    pub(crate) fn of(appid: &str, kind: &'static str, id: &str) -> Self {
+        Self::new(appid, kind, id)
+    }
+
+    /// A channel's own key for a value that must not appear in the store (a code, a
+    /// state): the value is hashed first.
+    pub(crate) fn hashed(appid: &str, kind: &'static str, value: &str) -> Self {
+        Self::new(appid, kind, &digest(value))
+    }
+
     /// The outcome of exchanging `code` (only its digest is kept).
     pub(crate) fn code(appid: &str, code: &str) -> Self {
         Self::new(appid, "code", &digest(code))
     }
 
-    /// A user's WeChat tokens.
-    pub(crate) fn tokens(appid: &str, openid: &str) -> Self {
-        Self::new(appid, "tokens", openid)
-    }
-
-    /// A user's cached profile.
-    pub(crate) fn profile(appid: &str, openid: &str) -> Self {
-        Self::new(appid, "profile", openid)
-    }
-
-    /// What `cgi-bin/user/info` said about an Official Account follower (kept apart from
-    /// the web-authorization profile, which has the nickname that call no longer gives).
-    pub(crate) fn follower(appid: &str, openid: &str) -> Self {
-        Self::new(appid, "follower", openid)
-    }
-
-    /// A mini program user's `session_key`.
-    pub(crate) fn session_key(appid: &str, openid: &str) -> Self {
-        Self::new(appid, "session_key", openid)
-    }
-
-    /// The app's global access token.
-    pub(crate) fn global_token(appid: &str) -> Self {
-        Self::new(appid, "global_token", "current")
-    }
-
     /// The claim that generation `generation` of the session family `family` was refreshed.
     pub(crate) fn refreshed(appid: &str, family: &str, generation: u32) -> Self {
         Self::new(appid, "refreshed", &format!("{family}.{generation}"))
-    }
-
-    /// The binding of a login `state` to the first code that used it (digest only).
-    pub(crate) fn state(appid: &str, state: &str) -> Self {
-        Self::new(appid, "state", &digest(state))
-    }
-
-    /// A signed push request already accepted (`request` is its digest).
-    pub(crate) fn push_nonce(appid: &str, request: &str) -> Self {
-        Self::new(appid, "push-nonce", request)
-    }
-
-    /// A scan login's scene.
-    pub(crate) fn scan(appid: &str, id: &str) -> Self {
-        Self::new(appid, "scan", id)
-    }
-
-    /// The count of scan-login QR codes made on UTC day `day` (days since the epoch).
-    pub(crate) fn scan_budget(appid: &str, day: u64) -> Self {
-        Self::new(appid, "scan-budget", &day.to_string())
-    }
-
-    /// A pushed message already handed to the app (`dedupe` is WeChat's `MsgId`, or the
-    /// sender and time of an event; only its digest is kept).
-    pub(crate) fn push_seen(appid: &str, dedupe: &str) -> Self {
-        Self::new(appid, "push-seen", &digest(dedupe))
-    }
-
-    /// The confirmation token of a scan's phone page (a digest only), for one WeChat user.
-    pub(crate) fn scan_confirm(appid: &str, id: &str) -> Self {
-        Self::new(appid, "scan-confirm", id)
     }
 
     /// The claim that something about this key is handled once (a scan's confirmation).
@@ -134,19 +91,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn channels_spell_their_own_keys_the_same_way() {
+        assert_eq!(
+            &*Key::of("wx1", "scan", "abc"),
+            "wechat-auth:wx1:scan:{abc}"
+        );
+        let hashed = Key::hashed("wx1", "message", "123456");
+        assert!(hashed.starts_with("wechat-auth:wx1:message:{"));
+        assert!(!hashed.contains("123456"));
+        assert_eq!(hashed, Key::hashed("wx1", "message", "123456"));
+    }
+
+    #[test]
     fn keys_are_namespaced_and_hide_codes() {
-        assert_eq!(&*Key::tokens("wx1", "o1"), "wechat-auth:wx1:tokens:{o1}");
+        assert_eq!(
+            &*Key::of("wx1", "tokens", "o1"),
+            "wechat-auth:wx1:tokens:{o1}"
+        );
         let code = Key::code("wx1", "the-code");
         assert!(code.starts_with("wechat-auth:wx1:code:"));
         assert!(!code.contains("the-code"));
-        assert!(!Key::state("wx1", "S").ends_with(":S"));
+        assert!(!Key::hashed("wx1", "state", "S").ends_with(":S"));
         assert_eq!(&*code.lock(), format!("{}:lock", &*code));
         assert_eq!(
             &*Key::refreshed("wx1", "fam", 3),
             "wechat-auth:wx1:refreshed:{fam.3}"
         );
         // A key and what derives from it share one Cluster hash tag.
-        let scan = Key::scan("wx1", "s1");
+        let scan = Key::of("wx1", "scan", "s1");
         assert_eq!(&*scan.claim(), "wechat-auth:wx1:scan:{s1}:claim");
         assert_eq!(&*scan.claim_image(), "wechat-auth:wx1:scan:{s1}:image");
     }

@@ -47,7 +47,7 @@ async fn keep_session_key(
     openid: &str,
     session_key: &Secret,
 ) -> Result<(), StoreError> {
-    let key = Key::session_key(appid, openid);
+    let key = Key::of(appid, "session_key", openid);
     store
         .set(
             &key,
@@ -110,7 +110,7 @@ impl MiniPrograms {
     /// The `session_key` kept at `user`'s last mini program login.
     async fn kept_session_key(&self, user: &WechatUser) -> Result<String, HandleError> {
         self.store
-            .get(&Key::session_key(&user.appid, &user.openid))
+            .get(&Key::of(&user.appid, "session_key", &user.openid))
             .await?
             .and_then(|k| String::from_utf8(k).ok())
             .ok_or(HandleError::NoSessionKey)

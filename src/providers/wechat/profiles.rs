@@ -105,7 +105,7 @@ impl Profiles {
             refresh_expires_at: now + lifetime.as_secs(),
             scope: token.scope.clone(),
         };
-        let key = Key::tokens(appid, &token.openid);
+        let key = Key::of(appid, "tokens", &token.openid);
         if let Err(e) = store::set_json(self.store.as_ref(), &key, &stored, lifetime).await {
             tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
         }
@@ -113,20 +113,20 @@ impl Profiles {
 
     /// The cached profile of (`appid`, `openid`), if still fresh.
     pub(crate) async fn cached_profile(&self, appid: &str, openid: &str) -> Option<Profile> {
-        self.read_profile(&Key::profile(appid, openid)).await
+        self.read_profile(&Key::of(appid, "profile", openid)).await
     }
 
     /// What `cgi-bin/user/info` last said about follower `openid` of Official Account
     /// `appid`, if it is fresh (the unionid of an openid never changes while the account
     /// stays bound to one Open Platform account; the cache lasts `userinfo_ttl`).
     pub(crate) async fn cached_follower(&self, appid: &str, openid: &str) -> Option<Profile> {
-        self.read_profile(&Key::follower(appid, openid)).await
+        self.read_profile(&Key::of(appid, "follower", openid)).await
     }
 
     /// Keeps what `cgi-bin/user/info` said about a follower, for `userinfo_ttl`: a repeat
     /// scan login of the same person then asks WeChat nothing but its QR code.
     pub(crate) async fn save_follower(&self, appid: &str, openid: &str, follower: &Profile) {
-        self.keep_profile(&Key::follower(appid, openid), follower)
+        self.keep_profile(&Key::of(appid, "follower", openid), follower)
             .await;
     }
 
@@ -161,7 +161,7 @@ impl Profiles {
             avatar_url: info.headimgurl,
             unionid: info.unionid,
         };
-        self.keep_profile(&Key::profile(appid, openid), &profile)
+        self.keep_profile(&Key::of(appid, "profile", openid), &profile)
             .await;
         Ok(profile)
     }
@@ -176,7 +176,7 @@ impl Profiles {
         if let Some(p) = self.cached_profile(appid, openid).await {
             return Ok(Some(p));
         }
-        let key = Key::tokens(appid, openid);
+        let key = Key::of(appid, "tokens", openid);
         let Some(mut tokens) = store::get_json::<StoredTokens>(self.store.as_ref(), &key).await?
         else {
             return Ok(None);

@@ -178,7 +178,7 @@ impl GlobalTokens {
         }
         let creds = &app.creds;
         let appid = creds.appid();
-        let key = Key::global_token(appid);
+        let key = global_token_key(appid);
         let store = self.store.as_ref();
         let usable = |raw: &[u8]| Current::from_bytes(raw).is_some_and(|c| c.fresh(now_unix()));
         match flight::join(store, &key, usable, LOCK_TTL, WAIT).await? {
@@ -230,7 +230,7 @@ impl GlobalTokens {
                 *local = None;
             }
         }
-        let key = Key::global_token(appid);
+        let key = global_token_key(appid);
         if self.store.delete_if_eq(&key, failed.raw.as_bytes()).await? {
             tracing::warn!(
                 appid,
@@ -285,6 +285,11 @@ impl GlobalTokens {
     }
 }
 
+/// The key of `appid`'s current global access token (one per app, shared by every instance).
+fn global_token_key(appid: &str) -> Key {
+    Key::of(appid, "global_token", "current")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,7 +324,7 @@ mod tests {
         let stored = format!("{} TOKEN_WX1", now_unix() + 7200);
         store
             .set(
-                &Key::global_token("wx1"),
+                &global_token_key("wx1"),
                 stored.into_bytes(),
                 Duration::from_secs(7200),
             )
