@@ -132,12 +132,14 @@
 //! - [`pages`]: the HTML pages the layer shows, replaceable through one [`pages::Pages`] hook.
 //! - [`mock`]: the mock WeChat server (feature `mock`): the crate `wechat-auth-mock`, re-exported.
 //!
-//! Inside, one request goes layer → flow (one module per channel) → engine (what every
-//! request shares: guard, cookies, logins, profiles, revocation, and the global access
-//! tokens as a service of their own, keyed by AppID) → client → store, and every failure
-//! becomes a response in one place. The leaves (clock, user, session, push, store) never
-//! name the engine, and the engine never names the flows, the extractors or the handle; a
-//! test fails on any module cycle.
+//! Inside, a provider-neutral core (sessions, the guard, exactly-once code exchange, the
+//! `on_login` hook, the route table, one failure model and its renderer, the store), the
+//! providers' services (WeChat's code login, profiles, global access tokens, mini program
+//! data) and the channels, each a module that mounts itself with its own state, settings
+//! section, routes, failures, store keys and pages: one request goes layer → channel → core
+//! or provider service → client → store. The core never names a provider or a channel, a
+//! service's state is private, and a test fails on any module cycle. How a channel is added:
+//! [`docs::adding_a_channel`].
 //!
 //! # Guides
 //!
