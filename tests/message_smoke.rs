@@ -232,3 +232,54 @@ async fn zero_refuses_and_wrong_codes_are_bounded_per_user() {
     assert!(r.reply.unwrap().contains("回复 1 确认登录"));
     assert_never_called(&mock);
 }
+
+#[tokio::test]
+async fn a_verified_account_offers_message_login_too_and_fills_the_unionid() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(config(&mock)).await;
+    wire(&mock, &app);
+    let oa = mock.official_account().appid.clone();
+    let b = browser();
+    let res = b
+        .post(format!("{}/auth/wechat/scan?via=message", app.url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let started: Value = res.json().await.unwrap();
+    assert_eq!(started["via"], "message");
+    assert!(started["account"]["name"].is_null(), "{started}");
+    let qr_before = mock.app_calls(&oa, "cgi-bin/qrcode/create");
+    assert_eq!(qr_before, 0, "no QR code for a message code");
+    let code = started["code"].as_str().unwrap();
+    let id = started["id"].as_str().unwrap();
+    // Alice follows the account (someone who sends it a message does).
+    let res = reqwest::Client::new()
+        .post(format!("{}/mock/follow", mock.url()))
+        .json(&serde_json::json!({"user": "alice", "subscribed": true, "appid": oa}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let r = mock.send_text_to(&oa, "alice", code).await.unwrap();
+    assert!(r.reply.unwrap().contains("回复 1 确认登录"));
+    let r = mock.send_text_to(&oa, "alice", "1").await.unwrap();
+    assert!(r.reply.unwrap().contains("已确认登录"));
+    let (status, body) = poll(&app, &b, id).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")));
+    let me: Value = b
+        .get(format!("{}/profile", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["channel"], "message_code");
+    assert!(
+        me["unionid"].is_string(),
+        "looked up through user/info: {me}"
+    );
+    assert_eq!(mock.app_calls(&oa, "cgi-bin/user/info"), 1);
+}
