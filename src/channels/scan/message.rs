@@ -667,4 +667,142 @@ mod tests {
         let zh = fit("字".repeat(1000));
         assert!(zh.len() <= MAX_REPLY_BYTES && zh.chars().all(|c| c == '字'));
     }
+
+    /// Records for the unverified account, on a memory store, with one pending code.
+    async fn pending() -> (ScanRecords, String, String) {
+        let cfg = crate::config::WechatConfig::builder()
+            .with_public_url("https://example.com")
+            .with_session_secret("0123456789abcdef0123456789abcdef")
+            .with_official_account("wx5", "s")
+            .with_oa_push("token", Some("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"))
+            .with_oa_verified(false)
+            .build()
+            .unwrap();
+        let records = ScanRecords::new(&Mount::new(cfg));
+        let id = random_token(ID_LEN);
+        let code = records.draw_code(&id).await.unwrap();
+        let scene = Scene {
+            via: Via::Message,
+            browser: "b".into(),
+            return_to: "/".into(),
+            url: String::new(),
+            expires_at: now_unix() + 300,
+            requester: None,
+            code: Some(code.clone()),
+            status: SceneStatus::Pending,
+        };
+        records
+            .save(&records.key(&id).unwrap(), &scene)
+            .await
+            .unwrap();
+        // Not across a minute: the counters are per minute.
+        while now_unix() % WINDOW > WINDOW - 5 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        (records, id, code)
+    }
+
+    fn other_than(code: &str) -> &'static str {
+        if code == "000000" { "000001" } else { "000000" }
+    }
+
+    #[tokio::test]
+    async fn wrong_codes_are_bounded_per_user() {
+        let (records, _, code) = pending().await;
+        let wrong = other_than(&code);
+        for _ in 0..WRONG_PER_USER {
+            assert_eq!(
+                records.message("oGuess", wrong).await,
+                MessageOutcome::NotLogin
+            );
+        }
+        // Past the bound: told to wait, and even the right code is not matched.
+        for text in [wrong, code.as_str()] {
+            assert_eq!(
+                records.message("oGuess", text).await,
+                MessageOutcome::Reply(TOO_MANY.into())
+            );
+        }
+        // Someone else is not held back.
+        let MessageOutcome::Reply(r) = records.message("oAlice", &code).await else {
+            panic!("alice's code is matched");
+        };
+        assert!(r.contains("回复 1 确认登录"), "{r}");
+        // Not code-looking: the app's, even for the guesser.
+        assert_eq!(
+            records.message("oGuess", "你好").await,
+            MessageOutcome::NotLogin
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_wrong_codes_stops_the_guessers_not_the_others() {
+        let (records, _, code) = pending().await;
+        let wrong = other_than(&code);
+        // 60 users, one wrong code each: the account's bound.
+        for n in 0..WRONG_PER_ACCOUNT {
+            assert_eq!(
+                records.message(&format!("oFlood{n}"), wrong).await,
+                MessageOutcome::NotLogin
+            );
+        }
+        // Past it, a wrong code is answered, and a guesser's right code is not matched.
+        assert_eq!(
+            records.message("oNew", wrong).await,
+            MessageOutcome::Reply(TOO_MANY.into())
+        );
+        assert_eq!(
+            records.message("oFlood0", &code).await,
+            MessageOutcome::Reply(TOO_MANY.into())
+        );
+        // A user who sent no wrong code still logs in.
+        let MessageOutcome::Reply(r) = records.message("oAlice", &code).await else {
+            panic!("alice's code is matched");
+        };
+        assert!(r.contains("回复 1 确认登录"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn only_the_bound_user_answers_and_the_code_is_single_use() {
+        let (records, id, code) = pending().await;
+        assert_eq!(
+            records.message("oAlice", "1").await,
+            MessageOutcome::NotLogin
+        );
+        let MessageOutcome::Reply(r) = records.message("oAlice", &format!("登录 {code}")).await
+        else {
+            panic!("matched");
+        };
+        assert!(r.contains("回复 1 确认登录"));
+        assert!(matches!(
+            records.message("oBob", &code).await,
+            MessageOutcome::Reply(r) if r.contains("已被其他微信使用")
+        ));
+        assert_eq!(records.message("oBob", "1").await, MessageOutcome::NotLogin);
+        let MessageOutcome::Reply(r) = records.message("oAlice", "1").await else {
+            panic!("answered");
+        };
+        assert!(r.contains("已确认登录"), "{r}");
+        let scene = records
+            .load(&records.key(&id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let SceneStatus::Confirmed { user } = scene.status else {
+            panic!("confirmed");
+        };
+        assert_eq!(
+            (user.openid.as_str(), user.channel, user.unionid),
+            ("oAlice", Channel::MessageCode, None)
+        );
+        // Answered once: a second `1` and the code again are not logins any more.
+        assert_eq!(
+            records.message("oAlice", "1").await,
+            MessageOutcome::NotLogin
+        );
+        assert_eq!(
+            records.message("oAlice", &code).await,
+            MessageOutcome::NotLogin
+        );
+    }
 }
