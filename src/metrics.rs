@@ -16,11 +16,11 @@
 //!
 //! | Name | Type | Labels | Counts |
 //! |---|---|---|---|
-//! | `wechat_auth_logins_total` | counter | `channel` (`website`, `official_account`, `scan_follow`, `mini_program_code`, `mobile_app`, `mini_program`), `outcome` (`ok`: a session issued; `refused`: `on_login` said no) | logins |
+//! | `wechat_auth_logins_total` | counter | `channel` (`website`, `official_account`, `scan_follow`, `mini_program_code`, `message_code`, `mobile_app`, `mini_program`), `outcome` (`ok`: a session issued; `refused`: `on_login` said no) | logins |
 //! | `wechat_auth_wechat_requests_total` | counter | `endpoint` (`sns/oauth2/access_token`, `cgi-bin/stable_token`, …), `errcode` (`0` success, WeChat's errcode, `none`: no answer or an unreadable one) | WeChat API calls, one per attempt (a retried call counts each try) |
 //! | `wechat_auth_wechat_request_duration_seconds` | histogram | `endpoint` | time from the start of the call to the end of each attempt |
 //! | `wechat_auth_global_token_fetches_total` | counter | `source` (`stable_token`, `token`) | global access token fetches (single flight: one per app and renewal across instances) |
-//! | `wechat_auth_scans_total` | counter | `event` (`started`, `confirmed`, `refused`, `expired`) | scan logins (QR and mini program code); `refused` and `expired` as the waiting browser learns it |
+//! | `wechat_auth_scans_total` | counter | `event` (`started`, `confirmed`, `refused`, `expired`), `via` (`follow_oa`, `mini_program`, `message`) | scan logins (QR, mini program code and message code); `refused` and `expired` as the waiting browser learns it |
 //! | `wechat_auth_long_poll_waits_total` | counter | — | `GET scan/{id}?wait=S` long-polls (S > 0) |
 //! | `wechat_auth_long_poll_wait_seconds` | histogram | — | how long they were held |
 //! | `wechat_auth_store_errors_total` | counter | `op` (`get`, `set`, `set_if_absent`, `take`, `delete_if_eq`, `increment`, `publish`, `subscribe`, `revoke`, `revoked`, `connect`) | failed `RedisStore` operations (each answered 503) |
@@ -177,9 +177,10 @@ pub(crate) fn refusal<T, E>(user: &WechatUser, answer: Result<T, E>) -> Result<T
     answer
 }
 
-/// A scan login event: `started`, `confirmed`, `refused`, `expired`.
-pub(crate) fn scan(event: &'static str) {
-    counter!(SCANS, "event" => event).increment(1);
+/// A scan login event: `started`, `confirmed`, `refused`, `expired`; `via` what the phone
+/// scanned or sent: `follow_oa`, `mini_program`, `message`.
+pub(crate) fn scan(event: &'static str, via: &'static str) {
+    counter!(SCANS, "event" => event, "via" => via).increment(1);
 }
 
 /// A follow-the-account scan start, by the state of today's QR code budget: `ok`, `low`

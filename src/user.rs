@@ -42,6 +42,10 @@ pub enum Channel {
     /// Website login by scanning a mini program code: the desktop browser's session, for
     /// the user who confirmed in the mini program (their mini program openid).
     MiniProgramCode,
+    /// Message-code login: the desktop browser's session, for the WeChat user who sent the
+    /// browser's code to the Official Account and answered `1` (the account's openid; no
+    /// unionid from an unverified account).
+    MessageCode,
     /// WeCom (企业微信) login: its SSO page, its embedded panel or inside the WeCom client.
     /// Only a [`WecomUser`] carries it; no login of this crate issues it yet, and `channel=`
     /// does not accept it.
@@ -66,6 +70,7 @@ impl Channel {
             Channel::MobileApp => "mobile_app",
             Channel::MiniProgram => "mini_program",
             Channel::MiniProgramCode => "mini_program_code",
+            Channel::MessageCode => "message_code",
             Channel::Wecom => "wecom",
             Channel::Douyin => "douyin",
         }
@@ -109,6 +114,7 @@ impl std::str::FromStr for Channel {
             "app" | "mobile_app" => Channel::MobileApp,
             "miniprogram" | "mini_program" => Channel::MiniProgram,
             "miniprogram_code" | "mini_program_code" => Channel::MiniProgramCode,
+            "message" | "message_code" => Channel::MessageCode,
             other => return Err(UnknownChannel(other.to_owned())),
         })
     }

@@ -148,7 +148,13 @@ async fn counters_move_during_logins() {
         .json()
         .await
         .unwrap();
-    assert_eq!(m("wechat_auth_scans_total", r#"event="started""#), 1.0);
+    assert_eq!(
+        m(
+            "wechat_auth_scans_total",
+            r#"event="started",via="follow_oa""#
+        ),
+        1.0
+    );
     assert_eq!(
         m(
             "wechat_auth_global_token_fetches_total",
@@ -168,7 +174,13 @@ async fn counters_move_during_logins() {
         .unwrap();
     let body = waiting.await.unwrap().unwrap();
     assert_eq!(body["status"], "confirmed", "{body}");
-    assert_eq!(m("wechat_auth_scans_total", r#"event="confirmed""#), 1.0);
+    assert_eq!(
+        m(
+            "wechat_auth_scans_total",
+            r#"event="confirmed",via="follow_oa""#
+        ),
+        1.0
+    );
     assert!(m("wechat_auth_long_poll_waits_total", "") >= 1.0);
     assert!(
         handle

@@ -20,6 +20,7 @@ pub(crate) mod builder;
 mod checks;
 mod env;
 pub(crate) mod error;
+pub(crate) mod message;
 mod push;
 pub(crate) mod push_settings;
 mod validate;
@@ -326,6 +327,8 @@ pub struct WechatConfig {
     pub(crate) push: Option<Arc<crate::push::PushCrypto>>,
     /// The push URL beyond login (hook, forwarding) and the guards of scan login.
     pub(crate) push_settings: PushSection,
+    /// Message-code login: whether the Official Account is verified, its name and QR image.
+    pub(crate) message: message::MessageSection,
     /// The hook that renders the HTML pages, and their language when fixed.
     pub(crate) pages: Arc<dyn crate::core::pages::Pages>,
     pub(crate) language: Option<crate::core::pages::Language>,
@@ -354,6 +357,7 @@ impl fmt::Debug for WechatConfig {
             .field("store", &self.store)
             .field("relay_hub", &self.relay_hub.as_ref().map(Url::as_str))
             .field("relay_targets", &self.relay_targets)
+            .field("message", &self.message)
             .finish_non_exhaustive()
     }
 }

@@ -400,6 +400,7 @@ impl WechatConfigBuilder {
             other => other,
         };
         let push_settings = self.push_settings.checked(official_account.is_some())?;
+        let message = self.message.checked()?;
         Ok(WechatConfig {
             public_url,
             origin,
@@ -439,6 +440,7 @@ impl WechatConfigBuilder {
             relay_targets,
             push,
             push_settings,
+            message,
             pages: self
                 .pages
                 .unwrap_or_else(|| Arc::new(crate::core::pages::DefaultPages)),

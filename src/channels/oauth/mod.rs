@@ -107,8 +107,12 @@ pub(crate) struct Callbacks {
 pub(crate) struct Settings {
     /// The website app (QR login, embedded QR, popup).
     pub(crate) website: Option<AppCredentials>,
-    /// The Official Account (web authorization), with its scope.
+    /// The Official Account (web authorization), with its scope; `None` for an unverified
+    /// account, which has no web authorization.
     pub(crate) official_account: Option<OfficialAccount>,
+    /// An unverified Official Account is configured (`WECHAT_OA_VERIFIED=false`): its login
+    /// is message-code login, and `channel=oa` is refused saying why.
+    pub(crate) oa_unverified: bool,
     /// Whether a mini program is set up (a desktop browser without a website app or an
     /// Official Account is sent to its code).
     pub(crate) mini_program: bool,
@@ -167,7 +171,12 @@ impl Oauth {
         Self {
             settings: Settings {
                 website: cfg.website.clone(),
-                official_account: cfg.official_account.clone(),
+                // An unverified account never gets an authorize request or a code exchange.
+                official_account: cfg
+                    .official_account
+                    .clone()
+                    .filter(|_| cfg.message.verified),
+                oa_unverified: cfg.official_account.is_some() && !cfg.message.verified,
                 mini_program: cfg.mini_program.is_some(),
                 prefix: cfg.prefix.clone(),
                 login_path: e.guard.login_path().to_owned(),
@@ -278,6 +287,31 @@ fn login_link(auth: &Oauth, return_to: &str, channel: Option<Channel>) -> String
     link(&auth.settings.login_path, return_to, channel)
 }
 
+/// `channel=oa` with an unverified Official Account (`WECHAT_OA_VERIFIED=false`): it has
+/// no web authorization, so that login is not offered.
+#[derive(Debug, thiserror::Error)]
+#[error("channel_not_configured")]
+struct Unverified;
+
+impl crate::core::failure::Refusal for Unverified {
+    fn describe(&self) -> crate::core::failure::Description {
+        crate::core::failure::Description {
+            status: StatusCode::NOT_FOUND,
+            code: "channel_not_configured",
+            zh: "此公众号未认证，没有网页授权，不能用公众号登录；请用发送登录码的方式登录。".into(),
+            en: "The Official Account is not verified (WECHAT_OA_VERIFIED=false): it has no web authorization, so the Official Account login is not offered. Log in by sending a code instead.".into(),
+            level: tracing::Level::INFO,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Unverified> for Failure {
+    fn from(f: Unverified) -> Self {
+        Failure::channel(f)
+    }
+}
+
 /// The link to `login_path` that starts a login (on `channel`) coming back to `return_to`.
 fn link(login_path: &str, return_to: &str, channel: Option<Channel>) -> String {
     let mut link = format!(
@@ -310,6 +344,9 @@ fn pick_channel(auth: &Oauth, user_agent: &str) -> Option<Channel> {
         } else {
             Channel::ScanFollow
         })
+    } else if cfg.oa_unverified {
+        // Scan login, which is message-code login for an unverified account.
+        Some(Channel::ScanFollow)
     } else if cfg.mini_program && !in_wechat {
         // No website app and no Official Account: a mini program code on the desktop.
         Some(Channel::MiniProgramCode)
@@ -390,14 +427,26 @@ pub(crate) fn login(auth: &Oauth, req: &Parts) -> Response<Body> {
                 auth.client
                     .authorize_url(oa.app().appid(), redirect_uri, scope, &state, false)
             }
+            None if cfg.oa_unverified => return fail(Unverified.into()),
             None => return fail(Failure::ChannelOff("Official Account")),
         },
         Channel::ScanFollow => {
-            if cfg.official_account.is_none() {
+            if cfg.official_account.is_none() && !cfg.oa_unverified {
                 return fail(Failure::ChannelOff("scan"));
             }
             let location = format!(
                 "{}/scan?return_to={}",
+                cfg.prefix,
+                percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
+            );
+            return respond::redirect(StatusCode::FOUND, &location);
+        }
+        Channel::MessageCode => {
+            if cfg.official_account.is_none() && !cfg.oa_unverified {
+                return fail(Failure::ChannelOff("message-code"));
+            }
+            let location = format!(
+                "{}/scan?return_to={}&via=message",
                 cfg.prefix,
                 percent_encoding::utf8_percent_encode(&return_to, QUERY_VALUE)
             );

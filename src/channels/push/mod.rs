@@ -31,7 +31,10 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use sha1::{Digest as _, Sha1};
 
 use crate::{
-    channels::{Mount, scan::ScanRecords},
+    channels::{
+        Mount,
+        scan::{MessageOutcome, ScanRecords},
+    },
     core::store::{BoxFuture, Store, keys::Key},
     push::{
         OpenedPush, PushCrypto, PushError, PushFormat, PushQuery, PushReply, TIMESTAMP_WINDOW,
@@ -42,6 +45,7 @@ use crate::{
 mod dispatch;
 mod failure;
 mod reply;
+mod text;
 
 pub(crate) use failure::PushFailure;
 
@@ -319,6 +323,20 @@ pub(crate) async fn receive(auth: &Arc<Push>, req: &Parts, body: Bytes) -> Respo
         Ok(Seen::Forged) => return rejected(&PushError::Replayed),
         Err(e) => return store_down(&e),
     }
+    // A text message may be a message-code login (a code, or the bound user's answer).
+    if auth.scans.takes_messages()
+        && let Some(content) = text::content(&opened)
+    {
+        match message_login(auth, &opened, content).await {
+            Handled::Reply(reply) => return answer(crypto, &opened, &nonce, reply),
+            Handled::Retry => {
+                // Nothing was decided: let WeChat deliver it again.
+                let _ = auth.store.delete_if_eq(&memo.key, &memo.fingerprint).await;
+                return store_down(&"the store failed during a message-code login");
+            }
+            Handled::NotLogin => {}
+        }
+    }
     let scene = match opened.message.scan_scene() {
         Some(scene) => auth.scans.login_scene(scene).await,
         None => None,
@@ -380,6 +398,44 @@ async fn login_scan(auth: &Push, opened: &OpenedPush, scene: String, memo: Memo)
         Err(_) => {
             tracing::warn!("scan login took longer than the push budget; answered success");
             None
+        }
+    }
+}
+
+/// What became of a text message.
+enum Handled {
+    /// A login's: this reply (`None`: `success`, the work goes on past the budget).
+    Reply(Option<Reply>),
+    /// Not a login: the app's.
+    NotLogin,
+    /// The store failed before anything was decided.
+    Retry,
+}
+
+/// A text message: a message-code login's code or answer, handled within the push budget
+/// (the work goes on in the background when `on_login` or the lookup is slower).
+async fn message_login(auth: &Push, opened: &OpenedPush, content: String) -> Handled {
+    let openid = opened.message.from_user_name.clone();
+    if !valid_openid(&openid) {
+        return Handled::NotLogin;
+    }
+    let work = tokio::spawn({
+        let scans = auth.scans.clone();
+        async move { scans.message(&openid, &content).await }
+    });
+    match tokio::time::timeout(ANSWER_WITHIN, work).await {
+        Ok(Ok(MessageOutcome::Reply(text))) => {
+            Handled::Reply(Some(Reply::to_sender(&PushReply::text(text), opened)))
+        }
+        Ok(Ok(MessageOutcome::NotLogin)) => Handled::NotLogin,
+        Ok(Ok(MessageOutcome::Retry)) => Handled::Retry,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "message-code login task failed");
+            Handled::Retry
+        }
+        Err(_) => {
+            tracing::warn!("message-code login took longer than the push budget; answered success");
+            Handled::Reply(None)
         }
     }
 }

@@ -142,7 +142,13 @@ fn html_err(auth: &Scan, req: &Parts, f: Failure) -> Response<Body> {
 
 /// `GET PREFIX/scan/{id}/confirm[?code&state]`.
 pub(crate) async fn confirm_page(auth: &Scan, req: &Parts, id: &str) -> Response<Body> {
-    let Some(oa) = auth.settings.official_account.as_ref() else {
+    // An unverified account has no web authorization (and no QR scans to confirm).
+    let Some(oa) = auth
+        .settings
+        .official_account
+        .as_ref()
+        .filter(|_| auth.settings.oa_verified)
+    else {
         return html_err(auth, req, Failure::ChannelOff("scan"));
     };
     let Some(key) = scene_key(auth, id).filter(|_| valid_id(id)) else {

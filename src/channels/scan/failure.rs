@@ -34,6 +34,9 @@ pub(crate) enum ScanFailure {
     /// seconds until WeChat's next day (Beijing time).
     #[error("wechat_qr_quota")]
     QuotaReached(u64),
+    /// No free message code was found (nearly a million logins pending): try again soon.
+    #[error("no_free_code")]
+    NoFreeCode,
 }
 
 impl Refusal for ScanFailure {
@@ -108,6 +111,16 @@ impl Refusal for ScanFailure {
                     "WeChat's daily quota of QR codes for this account is reached: scan login is unavailable until tomorrow. Please log in another way.",
                 )
             },
+            Self::NoFreeCode => Description {
+                level: Level::WARN,
+                retry_after: Some(10),
+                ..d(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no_free_code",
+                    "登录码暂时用完了，请稍后再试。",
+                    "No login code is free right now. Please try again in a moment.",
+                )
+            },
         }
     }
 }
@@ -173,6 +186,7 @@ mod tests {
                 "wechat_qr_quota",
                 Some("120"),
             ),
+            (ScanFailure::NoFreeCode, 503, "no_free_code", Some("10")),
         ];
         for (f, status, code, retry) in cases {
             let failure = Failure::from(f.clone());

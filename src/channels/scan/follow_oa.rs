@@ -220,11 +220,34 @@ impl ScanRecords {
     /// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`; `false` when
     /// the outcome could not be stored.
     pub(super) async fn log_in(&self, key: &Key, mut scene: Scene, openid: String) -> bool {
-        let Some(appid) = self.official_account.clone() else {
+        let Some(status) = self.decide(scene.via, openid).await else {
             return false;
         };
-        let mut user = WechatUser::new(appid.clone(), openid.clone(), Channel::ScanFollow);
-        if let Some(info) = self.follower(&appid, &openid).await {
+        scene.status = status;
+        if let Err(e) = self.save(key, &scene).await {
+            tracing::error!(error = ?e, "could not record a confirmed scan");
+            return false;
+        }
+        tracing::debug!("scan confirmed");
+        true
+    }
+
+    /// Who `openid` is (the follower lookup, only for a verified account) and what
+    /// `on_login` says: the scene's outcome. `None` without an Official Account.
+    pub(super) async fn decide(&self, via: Via, openid: String) -> Option<SceneStatus> {
+        let appid = self.official_account.clone()?;
+        let channel = match via {
+            Via::Message => Channel::MessageCode,
+            _ => Channel::ScanFollow,
+        };
+        let mut user = WechatUser::new(appid.clone(), openid.clone(), channel);
+        // An unverified account has no `cgi-bin/user/info`: never asked.
+        let info = if self.verified {
+            self.follower(&appid, &openid).await
+        } else {
+            None
+        };
+        if let Some(info) = info {
             user.unionid = info.unionid.filter(|u| !u.is_empty());
             user.nickname = Some(info.nickname).filter(|n| !n.is_empty());
             user.avatar_url = Some(info.avatar_url).filter(|h| !h.is_empty());
@@ -236,17 +259,11 @@ impl ScanRecords {
             user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
             user.unionid = user.unionid.or(p.unionid);
         }
-        scene.status = match self.logins.run_on_login(user).await {
+        Some(match self.logins.run_on_login(user).await {
             Ok(user) => SceneStatus::Confirmed { user },
             Err(r) => SceneStatus::Refused {
                 message: r.message().to_owned(),
             },
-        };
-        if let Err(e) = self.save(key, &scene).await {
-            tracing::error!(error = ?e, "could not record a confirmed scan");
-            return false;
-        }
-        tracing::debug!("scan confirmed");
-        true
+        })
     }
 }

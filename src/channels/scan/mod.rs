@@ -66,6 +66,7 @@ use crate::{
 mod confirm;
 mod failure;
 mod follow_oa;
+mod message;
 mod mini_code;
 mod page;
 mod records;
@@ -73,6 +74,7 @@ mod records;
 pub(crate) use confirm::{MAX_FORM as MAX_CONFIRM_FORM, confirm_answer, confirm_page};
 pub(crate) use failure::ScanFailure;
 pub(crate) use follow_oa::image;
+pub(crate) use message::MessageOutcome;
 pub(crate) use mini_code::{mini_program_answer, mini_program_code, mini_program_open};
 pub(crate) use page::page;
 pub(crate) use records::ScanRecords;
@@ -103,6 +105,12 @@ pub(crate) struct Settings {
     pub(crate) official_account: Option<AppCredentials>,
     /// Whether the Official Account has a push token: without one, no scan is ever reported.
     pub(crate) oa_push: bool,
+    /// Whether the Official Account is verified: when not, it has no parametric QR codes
+    /// and scan login is message-code login.
+    pub(crate) oa_verified: bool,
+    /// The account's name and QR image, for the message-code page.
+    pub(crate) oa_name: Option<String>,
+    pub(crate) oa_qr_image_url: Option<String>,
     /// The mini program (mini program code scans).
     pub(crate) mini_program: Option<AppCredentials>,
     /// The page and version a mini program code opens.
@@ -134,6 +142,9 @@ impl Settings {
                 .official_account
                 .as_ref()
                 .is_some_and(|oa| oa.push_token().is_some()),
+            oa_verified: cfg.message.verified,
+            oa_name: cfg.message.name.clone(),
+            oa_qr_image_url: cfg.message.qr_image_url.as_ref().map(|u| u.to_string()),
             mini_program: cfg.mini_program.clone(),
             mini_code_page: cfg.mini_code_page.clone(),
             mini_code_env: cfg.mini_code_env.clone(),
@@ -412,22 +423,42 @@ pub(crate) enum Via {
     /// opened it (`POST PREFIX/miniprogram/scan/open`), then posts that user's answer to
     /// `POST PREFIX/miniprogram/scan`.
     MiniProgram,
+    /// A 6-digit code the user sends to the Official Account in a text message, then
+    /// confirms with `1` ([`message`]): any account with a push URL, verified or not.
+    Message,
 }
 
 impl Via {
+    /// The `via` label of the scan metrics.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::FollowOa => "follow_oa",
+            Self::MiniProgram => "mini_program",
+            Self::Message => "message",
+        }
+    }
+
     /// The `via` of a request (`?via=miniprogram`); default: the Official Account's QR when
     /// it is set up for scans, else the mini program code.
     fn of(auth: &Scan, q: &Query<'_>) -> Result<Self, Failure> {
+        // An unverified account has no parametric QR codes: its scan login is message-code
+        // login.
+        let follow = if auth.settings.oa_verified {
+            Self::FollowOa
+        } else {
+            Self::Message
+        };
         match q.get("via") {
             Some("miniprogram") => Ok(Self::MiniProgram),
-            Some("oa" | "follow_oa") => Ok(Self::FollowOa),
+            Some("message") => Ok(Self::Message),
+            Some("oa" | "follow_oa" | "follow") => Ok(follow),
             Some(other) => Err(Failure::BadRequest(format!(
-                "via={other:?}: use via=miniprogram or via=oa"
+                "via={other:?}: use via=miniprogram, via=message or via=oa"
             ))),
-            None if oa_scan_ready(auth).is_err() && auth.settings.mini_program.is_some() => {
+            None if scan_ready(auth, follow).is_err() && auth.settings.mini_program.is_some() => {
                 Ok(Self::MiniProgram)
             }
-            None => Ok(Self::FollowOa),
+            None => Ok(follow),
         }
     }
 }
@@ -446,6 +477,9 @@ pub(crate) struct Scene {
     /// Who asked (absent in scenes written before this was kept).
     #[serde(default)]
     pub(crate) requester: Option<Requester>,
+    /// The code the user sends to the account (message-code login only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) code: Option<String>,
     #[serde(flatten)]
     pub(crate) status: SceneStatus,
 }
@@ -506,6 +540,7 @@ async fn save_scene(auth: &Scan, key: &Key, scene: &Scene) -> Result<(), Failure
 fn scan_ready(auth: &Scan, via: Via) -> Result<(), Failure> {
     match via {
         Via::FollowOa => oa_scan_ready(auth),
+        Via::Message => message::ready(auth),
         Via::MiniProgram if auth.settings.mini_program.is_some() => Ok(()),
         Via::MiniProgram => Err(Failure::ChannelOff(
             "mini program code scan (it needs WECHAT_MINI_APP_ID and WECHAT_MINI_APP_SECRET)",
@@ -516,7 +551,7 @@ fn scan_ready(auth: &Scan, via: Via) -> Result<(), Failure> {
 /// Whether follow-the-Official-Account scan login is possible: an OA with a push token.
 fn oa_scan_ready(auth: &Scan) -> Result<(), Failure> {
     match &auth.settings.official_account {
-        Some(_) if auth.settings.oa_push => Ok(()),
+        Some(_) if auth.settings.oa_push && auth.settings.oa_verified => Ok(()),
         _ => Err(Failure::ChannelOff(
             "scan (it needs WECHAT_OA_APP_ID, WECHAT_OA_APP_SECRET and WECHAT_OA_TOKEN)",
         )),
@@ -560,6 +595,7 @@ pub(crate) async fn start(auth: &Scan, req: &Parts) -> Result<Response<Body>, Fa
     }
     let id = random_token(ID_LEN);
     let ttl = auth.settings.scan_ttl.as_secs();
+    let mut code = None;
     let (qr_url, expires_in) = match via {
         Via::FollowOa => {
             spend_budget(auth).await?;
@@ -584,6 +620,11 @@ pub(crate) async fn start(auth: &Scan, req: &Parts) -> Result<Response<Body>, Fa
         }
         // The code itself is made when the browser asks for it (`code.png`).
         Via::MiniProgram => (String::new(), ttl),
+        // A code of 6 digits no other pending login of the account holds.
+        Via::Message => {
+            code = Some(auth.records.draw_code(&id).await?);
+            (String::new(), ttl)
+        }
     };
     // The browser's proof that it started this scan: a value signed for this id (checked
     // before the store is read), whose digest the scene keeps.
@@ -602,12 +643,19 @@ pub(crate) async fn start(auth: &Scan, req: &Parts) -> Result<Response<Body>, Fa
         url: qr_url.clone(),
         expires_at: now_unix() + expires_in,
         requester: Some(Requester::of(auth, req)),
+        code,
         status: SceneStatus::Pending,
     };
     let key = scene_key(auth, &id).ok_or(Failure::ChannelOff("scan"))?;
-    save_scene(auth, &key, &scene).await?;
-    crate::metrics::scan("started");
-    let mut res = started(auth, &id, &qr_url, via, expires_in);
+    if let Err(e) = save_scene(auth, &key, &scene).await {
+        // Nothing half-written: the code drawn for this scene is free again.
+        if let Some(code) = &scene.code {
+            auth.records.forget_code(code, &id).await;
+        }
+        return Err(e);
+    }
+    crate::metrics::scan("started", via.label());
+    let mut res = started(auth, &id, &scene, expires_in);
     let cookie = auth.sessions.cookie_spec().build(
         cookie_name(auth, &id),
         proof,
@@ -684,16 +732,19 @@ fn quota_reached(f: Failure) -> Failure {
 }
 
 /// The JSON answer of a start.
-fn started(auth: &Scan, id: &str, qr_url: &str, via: Via, expires_in: u64) -> Response<Body> {
+fn started(auth: &Scan, id: &str, scene: &Scene, expires_in: u64) -> Response<Body> {
+    let via = scene.via;
+    let image_url = match via {
+        Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.settings.prefix),
+        Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.settings.prefix),
+        Via::Message => return message::started(auth, id, scene, expires_in),
+    };
     respond::json(
         StatusCode::OK,
         &Started {
             id,
-            qr_url,
-            image_url: match via {
-                Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.settings.prefix),
-                Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.settings.prefix),
-            },
+            qr_url: &scene.url,
+            image_url,
             expires_in,
             via,
         },
@@ -730,11 +781,13 @@ async fn reuse(
         return Ok(None);
     };
     let left = scene.expires_at.saturating_sub(now_unix());
-    if scene.browser != mine
-        || scene.via != via
-        || scene.status != SceneStatus::Pending
-        || left < REUSE_MIN_LEFT
-    {
+    // A message code the user has sent already is still this browser's login in progress.
+    let live = match scene.status {
+        SceneStatus::Pending => true,
+        SceneStatus::Scanned { .. } => via == Via::Message,
+        _ => false,
+    };
+    if scene.browser != mine || scene.via != via || !live || left < REUSE_MIN_LEFT {
         return Ok(None);
     }
     if scene.return_to != return_to {
@@ -742,7 +795,7 @@ async fn reuse(
         save_scene(auth, &key, &scene).await?;
     }
     tracing::debug!("scan start answered with this browser's pending scan");
-    Ok(Some(started(auth, id, &scene.url, via, left)))
+    Ok(Some(started(auth, id, &scene, left)))
 }
 
 /// The answer for an unknown scan, and for the image of someone else's.
@@ -820,9 +873,9 @@ pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Respons
             return Err(ScanFailure::NotYourScan.into());
         }
         match scene.status {
-            SceneStatus::Confirmed { .. } => return hand_over(auth, &key).await,
+            SceneStatus::Confirmed { .. } => return hand_over(auth, &key, id).await,
             SceneStatus::Refused { message } => {
-                crate::metrics::scan("refused");
+                crate::metrics::scan("refused", scene.via.label());
                 return Ok(respond::json(
                     StatusCode::FORBIDDEN,
                     &serde_json::json!({ "status": "refused", "message": message }),
@@ -847,7 +900,7 @@ pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Respons
                 // once. Without it, `scanned` lasts only while the user is looked up.
                 // So is it for a mini program code: the user answers in the mini program.
                 if *first.get_or_insert(name) != name
-                    && (auth.settings.scan_confirm || scene.via == Via::MiniProgram)
+                    && (auth.settings.scan_confirm || scene.via != Via::FollowOa)
                 {
                     return Ok(answer(name));
                 }
@@ -866,7 +919,7 @@ pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Respons
                     )
                 {
                     if scene.expires_at <= now_unix() {
-                        crate::metrics::scan("expired");
+                        crate::metrics::scan("expired", scene.via.label());
                         return Ok(status_json("expired"));
                     }
                     return Ok(answer(name));
@@ -880,16 +933,20 @@ pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Respons
 ///
 /// The scan cookie stays until it lapses: with the scene gone, it is what lets this
 /// browser (and only it) be told `expired` on a later poll.
-async fn hand_over(auth: &Scan, key: &str) -> Result<Response<Body>, Failure> {
+async fn hand_over(auth: &Scan, key: &str, id: &str) -> Result<Response<Body>, Failure> {
     let taken = auth.store.take(key).await?;
     let Some(Ok(scene)) = taken.map(|b| serde_json::from_slice::<Scene>(&b)) else {
         return Ok(status_json("expired"));
     };
+    if let Some(code) = &scene.code {
+        // Single use: the code means nothing any more.
+        auth.records.forget_code(code, id).await;
+    }
     let SceneStatus::Confirmed { user } = scene.status else {
         return Ok(status_json("expired"));
     };
     let token = auth.sessions.issue(&user);
-    crate::metrics::scan("confirmed");
+    crate::metrics::scan("confirmed", scene.via.label());
     let mut res = respond::json(
         StatusCode::OK,
         &serde_json::json!({ "status": "confirmed", "return_to": scene.return_to }),
@@ -1066,6 +1123,7 @@ mod tests {
             url: "http://weixin.qq.com/q/x".into(),
             expires_at: 1,
             requester: None,
+            code: None,
             status: SceneStatus::Confirmed {
                 user: WechatUser::new("wx2", "o1", crate::user::Channel::ScanFollow),
             },

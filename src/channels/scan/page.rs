@@ -26,8 +26,12 @@ pub(crate) fn page(auth: &Scan, req: &Parts) -> Response<Body> {
         match via {
             Via::FollowOa => "",
             Via::MiniProgram => "&via=miniprogram",
+            Via::Message => "&via=message",
         }
     );
+    if via == Via::Message {
+        return message_page(auth, req, &start);
+    }
     let body = fill(include_str!("page.html"), |slot| match slot {
         "START" => Some(respond::escape(&start)),
         "PREFIX" => Some(respond::escape(&auth.settings.prefix)),
@@ -44,6 +48,58 @@ pub(crate) fn page(auth: &Scan, req: &Parts) -> Response<Body> {
         lang,
         lang.pick("微信扫码登录 · Scan to log in", "Scan to log in"),
         lang.pick("微信扫码登录", "Scan to log in"),
+    )
+    .with_body(
+        crate::core::pages::Markup::trusted(body),
+        crate::core::pages::Markup::trusted(script),
+    );
+    respond::html(
+        StatusCode::OK,
+        crate::core::pages::render(&*auth.settings.pages, &page),
+    )
+}
+
+/// `GET PREFIX/scan?via=message`: the page that shows this browser's code ("关注「NAME」，发送
+/// CODE"), the account's own QR image when configured, and waits like every scan page.
+/// Every value is escaped; the code is put in by the script (`textContent`).
+fn message_page(auth: &Scan, req: &Parts, start: &str) -> Response<Body> {
+    let lang = auth.language(req);
+    let name = auth.settings.oa_name.as_deref();
+    let body = fill(include_str!("message.html"), |slot| match slot {
+        "START" => Some(respond::escape(start)),
+        "PREFIX" => Some(respond::escape(&auth.settings.prefix)),
+        "TITLE_ZH" => Some("发送登录码登录".to_owned()),
+        "TITLE_EN" => Some("Log in by sending a code".to_owned()),
+        "FOLLOW_ZH" => Some(match name {
+            Some(n) => format!("关注「{}」，发送 ", respond::escape(n)),
+            None => "关注公众号，发送 ".to_owned(),
+        }),
+        "FOLLOW_EN" => Some(match name {
+            Some(n) => format!("Follow {} and send ", respond::escape(n)),
+            None => "Follow the Official Account and send ".to_owned(),
+        }),
+        "QR" => Some(match &auth.settings.oa_qr_image_url {
+            Some(url) => format!(
+                "<img id=\"account-qr\" src=\"{}\" alt=\"{}\" width=\"200\" height=\"200\" referrerpolicy=\"no-referrer\" style=\"display:block;margin:16px auto\">",
+                respond::escape(url),
+                respond::escape(name.unwrap_or("QR code"))
+            ),
+            None => String::new(),
+        }),
+        _ => None,
+    });
+    let script = body
+        .find("<script")
+        .map(|at| body[at..].to_owned())
+        .unwrap_or_default();
+    let page = crate::core::pages::Page::new(
+        crate::core::pages::PageKind::Scan,
+        lang,
+        lang.pick(
+            "发送登录码登录 · Log in by sending a code",
+            "Log in by sending a code",
+        ),
+        lang.pick("发送登录码登录", "Log in by sending a code"),
     )
     .with_body(
         crate::core::pages::Markup::trusted(body),

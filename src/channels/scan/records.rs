@@ -46,6 +46,12 @@ pub(crate) struct ScanRecords {
     pub(super) profiles: Arc<Profiles>,
     /// The `on_login` hook.
     pub(super) logins: Arc<Logins>,
+    /// Whether the Official Account is verified: only then is `cgi-bin/user/info` called.
+    pub(super) verified: bool,
+    /// Whether message-code login is on: an Official Account with a push token.
+    pub(super) message_login: bool,
+    /// The site's host, as replies name it.
+    pub(super) public_host: String,
 }
 
 impl ScanRecords {
@@ -71,6 +77,12 @@ impl ScanRecords {
             http_timeout: cfg.http_timeout,
             profiles: e.profiles.clone(),
             logins: e.logins.clone(),
+            verified: cfg.message.verified,
+            message_login: cfg
+                .official_account
+                .as_ref()
+                .is_some_and(|oa| oa.push_token().is_some()),
+            public_host: cfg.public_host.clone(),
         }
     }
 
