@@ -1091,8 +1091,8 @@ async fn message_login_hostile_inputs_are_refused_cleanly() {
             ),
             &[404],
         )
-        .check("channel_not_configured", |r| {
-            r.text().contains("channel_not_configured")
+        .check("says the account is not verified", |r| {
+            r.text().contains("未认证") || r.text().contains("not verified")
         }),
         row(
             "message",
