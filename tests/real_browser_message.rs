@@ -136,7 +136,7 @@ async fn send_code_and_land(client: &Client, mock: &MockWechat, app: &str) {
     let again = client
         .execute_async(
             "const done = arguments[arguments.length - 1];
-             fetch('/auth/wechat/scan?via=message', {method: 'POST', headers: {accept: 'application/json'}})
+             fetch('/auth/wechat/scan?via=message&return_to=/profile', {method: 'POST', headers: {accept: 'application/json'}})
                .then(r => r.json()).then(j => done(j.code), e => done('error: ' + e));",
             vec![],
         )
