@@ -110,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_public_path("/")
         .with_public_path("/metrics")
         // The message-code layer's endpoints pass this layer's guard.
-        .with_public_path(&format!("{MESSAGE_PREFIX}/*"))
+        .with_public_path(format!("{MESSAGE_PREFIX}/*"))
         .with_on_login(move |user: WechatUser| {
             let accounts = hook_accounts.clone();
             async move {
@@ -383,7 +383,7 @@ async fn message_layer(
         .with_oa_name("模拟订阅号 · mock subscription account")
         .with_public_path("/")
         .with_public_path("/metrics")
-        .with_public_path(&format!("{main_prefix}/*"));
+        .with_public_path(format!("{main_prefix}/*"));
     if std::env::var("WECHAT_SESSION_SECRET").is_err() {
         b = b.with_session_secret(secret);
     }

@@ -543,7 +543,7 @@ async fn another_users_1_does_not_count_and_reaches_on_push() {
     );
     let carol = openid(&mock, "carol", &appid);
     assert_eq!(hook.texts_from(&carol), ["1"]);
-    let doc = &hook.got.lock().unwrap()[0].2;
+    let doc = hook.got.lock().unwrap()[0].2.clone();
     assert!(
         doc.contains("<Content><![CDATA[1]]></Content>") || doc.contains("\"Content\":\"1\""),
         "the document as WeChat sent it: {doc}"
