@@ -62,7 +62,7 @@ pub struct WechatConfigBuilder {
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
     pub(super) push_settings: super::push_settings::PushSettings,
-    pub(super) message: super::message::MessageSettings,
+    pub(super) message: super::message_settings::MessageSettings,
     pub(super) pages: Option<Arc<dyn crate::core::pages::Pages>>,
     pub(super) language: Option<crate::core::pages::Language>,
     pub(super) embed_css: Option<String>,

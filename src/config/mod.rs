@@ -20,7 +20,8 @@ pub(crate) mod builder;
 mod checks;
 mod env;
 pub(crate) mod error;
-pub(crate) mod message;
+mod message;
+pub(crate) mod message_settings;
 mod push;
 pub(crate) mod push_settings;
 mod validate;
@@ -328,7 +329,7 @@ pub struct WechatConfig {
     /// The push URL beyond login (hook, forwarding) and the guards of scan login.
     pub(crate) push_settings: PushSection,
     /// Message-code login: whether the Official Account is verified, its name and QR image.
-    pub(crate) message: message::MessageSection,
+    pub(crate) message: message_settings::MessageSection,
     /// The hook that renders the HTML pages, and their language when fixed.
     pub(crate) pages: Arc<dyn crate::core::pages::Pages>,
     pub(crate) language: Option<crate::core::pages::Language>,

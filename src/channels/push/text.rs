@@ -36,10 +36,11 @@ mod tests {
     use super::*;
 
     fn opened(format: PushFormat, msg_type: &str, document: &str) -> OpenedPush {
-        let mut message = crate::push::PushMessage::default();
-        message.msg_type = msg_type.into();
         OpenedPush {
-            message,
+            message: crate::push::PushMessage {
+                msg_type: msg_type.into(),
+                ..Default::default()
+            },
             document: document.into(),
             format,
             encrypted: false,
