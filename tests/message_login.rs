@@ -1137,6 +1137,9 @@ async fn a_verified_account_offering_via_message_fills_the_unionid() {
     );
     assert!(follow["qr_url"].as_str().is_some(), "{follow}");
 
+    // Only a follower can message an account (and `user/info` gives a follower's unionid);
+    // the mock's chat does not imply following, so alice follows first.
+    mock.set_subscribed("alice", true).unwrap();
     let b = browser();
     let s = start_message(&app, &b).await;
     let reply = say_to(
