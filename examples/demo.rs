@@ -2,7 +2,9 @@
 //!
 //! With no configuration it starts the mock WeChat on loopback and an app that uses it, and
 //! prints both addresses. Open the app, pick a login channel, approve as one of the mock's
-//! users, and you land on `/profile`. With `WECHAT_*` variables set (see the README) it uses
+//! users, and you land on `/profile`. "Message code" logs in through the mock's unverified
+//! subscription account: a second layer (prefix `/auth/message`, `WECHAT_OA_VERIFIED=false`)
+//! beside the main one, signing sessions with the same key. With `WECHAT_*` variables set (see the README) it uses
 //! those apps and hosts instead: the real WeChat, or a shared `mock_server`.
 //!
 //! `PORT` picks the app's port (default 3000), `MOCK_PORT` the mock's (default: any free
@@ -51,6 +53,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?;
     let app_url = format!("http://{}", listener.local_addr()?);
 
+    // One session key for every layer of the demo: a session one of them signs, the other
+    // accepts.
+    let secret = session_secret();
     // Real settings when the environment has them, else our own mock WeChat.
     let configured =
         std::env::var("WECHAT_WEBSITE_APP_ID").is_ok() || std::env::var("WECHAT_OA_APP_ID").is_ok();
@@ -60,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             b = b.with_public_url(app_url.clone());
         }
         if std::env::var("WECHAT_SESSION_SECRET").is_err() {
-            b = b.with_session_secret(session_secret());
+            b = b.with_session_secret(secret.clone());
         }
         (b, None)
     } else {
@@ -94,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
             .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
         if std::env::var("WECHAT_SESSION_SECRET").is_err() {
-            b = b.with_session_secret(session_secret());
+            b = b.with_session_secret(secret.clone());
         }
         (b, Some(mock))
     };
@@ -104,6 +109,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = builder
         .with_public_path("/")
         .with_public_path("/metrics")
+        // The message-code layer's endpoints pass this layer's guard.
+        .with_public_path(format!("{MESSAGE_PREFIX}/*"))
         .with_on_login(move |user: WechatUser| {
             let accounts = hook_accounts.clone();
             async move {
@@ -134,15 +141,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("{}/mock/phone", m.url())
     });
 
-    let app = Router::new()
+    // With the mock: message-code login through its unverified subscription account, served
+    // by a second layer under its own prefix (a site has one Official Account per layer).
+    let message = match &mock {
+        Some(m) => Some(message_layer(m, &app_url, &prefix, &secret).await?),
+        None => None,
+    };
+    let message_start = if message.is_some() {
+        format!("{MESSAGE_PREFIX}/scan?via=message&return_to=/profile")
+    } else {
+        // Real settings: the configured Official Account offers it too (it needs its push
+        // token; with WECHAT_OA_VERIFIED=false it is the account's only scan login).
+        format!("{prefix}/scan?via=message&return_to=/profile")
+    };
+
+    let mut app = Router::new()
         .route("/", get(landing))
         .route("/profile", get(profile))
         .route(
             "/metrics",
             get(move || std::future::ready(metrics.render())),
-        )
+        );
+    if let Some(message) = message {
+        app = app.layer(message);
+    }
+    let app = app
         .layer(WechatAuthLayer::new(cfg))
-        .with_state(Arc::new(phone.clone()));
+        .with_state(Arc::new(Links {
+            phone: phone.clone(),
+            message: message_start,
+        }));
 
     println!("app: {app_url}");
     if let Some(mock) = &mock {
@@ -153,6 +181,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             mock.url()
         );
         println!("  then open the account's reply there and tap 确认登录 (phone confirmation)");
+        println!(
+            "  for message-code login ({app_url}{MESSAGE_PREFIX}/scan?via=message, the mock's unverified 订阅号 {}):",
+            mock.unverified_account().appid
+        );
+        println!("  send the code in a user's chat with the 订阅号 on the phone page, then send 1");
         println!(
             "  for scripts: POST {0}/mock/sdk/code (an SDK code for the app or mini program), GET {0}/mock/config, GET {0}/mock/calls",
             mock.url()
@@ -198,7 +231,7 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
         (
             "GET",
             "/scan",
-            "the scan page (?via=miniprogram: a mini program code)",
+            "the scan page (?via=miniprogram: a mini program code; ?via=message: a code to send)",
         ),
         ("POST", "/scan", "start a scan for your own page (JSON)"),
         (
@@ -321,11 +354,54 @@ a.secondary{background:#576b95} dt{color:#86909c;font-size:13px;margin-top:10px}
 img{width:64px;height:64px;border-radius:8px}
 </style>"#;
 
-async fn landing(
-    State(phone): State<Arc<Option<String>>>,
-    user: Option<WechatUser>,
-) -> Html<String> {
-    let phone = phone
+/// Where the landing page sends people: the mock's phone page, and the message-code login.
+struct Links {
+    phone: Option<String>,
+    message: String,
+}
+
+/// The demo's second layer: the mock's unverified subscription account
+/// (`WECHAT_OA_VERIFIED=false`) under [`MESSAGE_PREFIX`], for message-code login. Same public
+/// URL and session key as the main layer; its push URL is pointed at it.
+async fn message_layer(
+    mock: &MockWechat,
+    app_url: &str,
+    main_prefix: &str,
+    secret: &str,
+) -> Result<WechatAuthLayer, Box<dyn std::error::Error>> {
+    let sub = mock.unverified_account();
+    let mut b = WechatConfigBuilder::from_env()?
+        .with_public_url(app_url)
+        .with_prefix(MESSAGE_PREFIX)
+        .with_wechat_bases(mock.api_base(), mock.open_base(), mock.mp_base())
+        .with_official_account(&sub.appid, &sub.secret)
+        .with_oa_push(
+            sub.token.clone().unwrap_or_default(),
+            sub.encoding_aes_key.as_deref(),
+        )
+        .with_oa_verified(false)
+        .with_oa_name("模拟订阅号 · mock subscription account")
+        .with_public_path("/")
+        .with_public_path("/metrics")
+        .with_public_path(format!("{main_prefix}/*"));
+    if std::env::var("WECHAT_SESSION_SECRET").is_err() {
+        b = b.with_session_secret(secret);
+    }
+    let cfg = b.build()?;
+    cfg.check_store().await?;
+    let push = format!("{app_url}{MESSAGE_PREFIX}/push");
+    if let Err(e) = mock.set_push_url(&sub.appid, Some(&push)) {
+        eprintln!("mock push URL (subscription account): {e}");
+    }
+    Ok(WechatAuthLayer::new(cfg))
+}
+
+/// Where the message-code layer serves its endpoints.
+const MESSAGE_PREFIX: &str = "/auth/message";
+
+async fn landing(State(links): State<Arc<Links>>, user: Option<WechatUser>) -> Html<String> {
+    let phone = links
+        .phone
         .as_deref()
         .map(|p| {
             format!(
@@ -333,7 +409,8 @@ async fn landing(
                  <a href=\"{}\" target=\"_blank\">phone page</a> and press \"scan as …\", \
                  then open the Official Account's reply in that user's chat and tap 确认登录; \
                  for a mini program code, press \"确认 as …\" under \"Mini program codes\" \
-                 there.</p>",
+                 there; for a message code, type it in a user's chat with the 订阅号 there, \
+                 send it, then send 1.</p>",
                 escape(p)
             )
         })
@@ -354,6 +431,7 @@ async fn landing(
 <a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
 <a class="button secondary" href="/auth/wechat/scan?return_to=/profile&amp;via=miniprogram">Scan a mini program code</a>
+<a class="button" id="message-code" href="{message}">Message code (no verified account needed)</a>
 <button type="button" id="popup">Website login in a popup</button>
 <p>Or scan WeChat's QR right here (embedded, <code>WechatAuth.embed</code>):</p>
 <div id="wechat-qr" style="width:300px;height:400px"></div>
@@ -372,7 +450,8 @@ async fn landing(
 {phone}
 <p>Mobile app and mini program logins are JSON endpoints (<code>POST /auth/wechat/app</code>,
 <code>POST /auth/wechat/miniprogram</code>): see the README's curl walk-through.</p>
-<p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#
+<p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#,
+        message = escape(&links.message),
     ))
 }
 

@@ -817,6 +817,20 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("push json", "the same signed query, another JSON body (replay forgery)", push_post(&json_push_q, &mock_wire::safe_mode_json("gh_000000000001", &other_sealed_json), json), &[403]),
     ]);
 
+    let (total, failures) = run_table(app.addr, &store, rows, "hostile_input.md").await;
+    assert!(total >= 175, "{total} rows");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Sends every row to `addr`, checks it (status, no session, store writes only where
+/// allowed, still serving, the row's own check), writes the table to
+/// `$CARGO_TARGET_TMPDIR/FILE` and prints it; answers the row count and the failures.
+async fn run_table(
+    addr: SocketAddr,
+    store: &counting_store::CountingStore,
+    rows: Vec<Row>,
+    file: &str,
+) -> (usize, Vec<String>) {
     let mut table = String::from(
         "| # | category | input | expected | got | session set | store writes | still serving | time |\n|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -825,12 +839,12 @@ async fn hostile_inputs_are_refused_cleanly() {
     for (i, r) in rows.into_iter().enumerate() {
         let writes_before = store.writes();
         let started = Instant::now();
-        let resp = send(app.addr, &r.send).await;
+        let resp = send(addr, &r.send).await;
         let elapsed = started.elapsed();
         // Give any detached work (a push handler finishing) a moment before counting.
         tokio::time::sleep(Duration::from_millis(5)).await;
         let writes = store.writes() - writes_before;
-        let alive = send(app.addr, &get("/", &[])).await.status == 200;
+        let alive = send(addr, &get("/", &[])).await.status == 200;
         let mut problems = Vec::new();
         if !r.expect.contains(&resp.status) {
             problems.push(format!("status {} not in {:?}", resp.status, r.expect));
@@ -892,9 +906,302 @@ async fn hostile_inputs_are_refused_cleanly() {
         }
     }
     let _ = writeln!(table, "\n{total} rows.");
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile_input.md");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
     std::fs::write(&path, &table).unwrap();
     println!("{table}\n(written to {})", path.display());
-    assert!(total >= 175, "{total} rows");
+    (total, failures)
+}
+
+/// The surface message-code login added (issue 25), on an app whose Official Account is the
+/// mock's unverified subscription account: `scan?via=…`, the message page's `return_to`, the
+/// `oa` channel that is not offered, polls without the browser's cookie, and signed, sealed
+/// text messages carrying hostile content, senders and codes. Same rules as the table above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_login_hostile_inputs_are_refused_cleanly() {
+    let mock = MockWechat::start().await.unwrap();
+    let sub = mock.unverified_account().clone();
+    let store = CountingStore::memory();
+    let app = start(
+        wechat_auth::WechatConfig::builder()
+            .with_session_secret(SECRET)
+            .with_wechat_bases(mock.url(), mock.url(), mock.url())
+            .with_official_account(sub.appid.clone(), sub.secret.clone())
+            .with_oa_push(sub.token.clone().unwrap(), sub.encoding_aes_key.as_deref())
+            .with_oa_verified(false)
+            .with_oa_name("小站订阅号")
+            .with_public_path("/")
+            .with_http_timeout(Duration::from_secs(2))
+            .with_store(store.clone())
+            .with_body_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    let crypto = PushCrypto::new(
+        sub.token.as_deref().unwrap(),
+        sub.encoding_aes_key.as_deref(),
+        &sub.appid,
+    )
+    .unwrap();
+    let to = sub.original_id.clone().unwrap();
+
+    // A live message login: its id, the browser's cookie name.
+    let owner = browser();
+    let res = owner
+        .post(format!("{}/auth/wechat/scan?via=message", app.url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let cookie_name = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("wechat_scan_"))
+        .and_then(|c| c.split('=').next())
+        .expect("the scan cookie")
+        .to_owned();
+    let live: Value = res.json().await.unwrap();
+    let (live_id, live_code) = (
+        live["id"].as_str().unwrap().to_owned(),
+        live["code"].as_str().unwrap().to_owned(),
+    );
+    // A code asked for by a browser whose User-Agent carries a link.
+    let res = reqwest::Client::builder()
+        .user_agent(
+            r#"Mozilla/5.0 (<a href="https://evil.example/phish">CLICK TO CONFIRM</a>;FOMA;)"#,
+        )
+        .build()
+        .unwrap()
+        .post(format!("{}/auth/wechat/scan?via=message", app.url))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let hostile_ua: Value = res.json().await.unwrap();
+    let hostile_ua_code = hostile_ua["code"].as_str().unwrap().to_owned();
+
+    // A signed, sealed text message from `from`.
+    let mut msg_id = 9_000_000u64;
+    let mut text_push = |nonce: &str, from: &str, content: &str| {
+        msg_id += 1;
+        let xml = mock_wire::text_message_xml(&to, from, now(), content, msg_id);
+        let sealed = crypto.encrypt(&xml, *b"0123456789abcdef").unwrap();
+        push_post(
+            &push_query(&crypto, now(), nonce, Some(&sealed)),
+            &mock_wire::safe_mode_xml(&to, &sealed),
+            b"text/xml",
+        )
+    };
+    // The `Content` of the sealed passive reply ("" when the answer is `success`).
+    let reply_of = {
+        let crypto = crypto.clone();
+        move |r: &Resp| -> String {
+            mock_wire::xml_field(&r.text(), "Encrypt")
+                .and_then(|e| crypto.decrypt(&e).ok())
+                .and_then(|doc| mock_wire::xml_field(&doc, "Content"))
+                .unwrap_or_default()
+        }
+    };
+    let (r1, r2, r3, r4) = (
+        reply_of.clone(),
+        reply_of.clone(),
+        reply_of.clone(),
+        reply_of.clone(),
+    );
+    let scan_cookie = format!("{cookie_name}=forged.value");
+    let many_codes: String = (0..1000).map(|i| format!("{:06} ", 100_000 + i)).collect();
+    let long_sender = "o".repeat(4096);
+
+    let rows: Vec<Row> = vec![
+        row(
+            "message",
+            "POST scan?via=message",
+            post_json("/auth/wechat/scan?via=message", b""),
+            &[200],
+        )
+        .writes()
+        .check("a 6-digit code, no parametric QR", |r| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            v["code"]
+                .as_str()
+                .is_some_and(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+                && v.get("qr_url").is_none_or(Value::is_null)
+        }),
+        row(
+            "message",
+            "POST scan?via=telegram",
+            post_json("/auth/wechat/scan?via=telegram", b""),
+            &[400],
+        ),
+        row(
+            "message",
+            "POST scan?via=<invalid UTF-8>",
+            post_json("/auth/wechat/scan?via=%FF%FE", b""),
+            &[400],
+        ),
+        row(
+            "message",
+            "POST scan?via=<4 KiB>",
+            post_json(&format!("/auth/wechat/scan?via={}", "m".repeat(4096)), b""),
+            &[400],
+        ),
+        row(
+            "message",
+            "POST scan?via=message&via=miniprogram",
+            post_json("/auth/wechat/scan?via=message&via=miniprogram", b""),
+            &[200, 400],
+        )
+        .writes()
+        .check("the first is read, or refused", |r| {
+            r.status == 400
+                || serde_json::from_slice::<Value>(&r.body).is_ok_and(|v| v["via"] == "message")
+        }),
+        row(
+            "message",
+            "GET scan?via=message&return_to=//evil.example",
+            get(
+                "/auth/wechat/scan?via=message&return_to=//evil.example",
+                &[("Accept", b"text/html")],
+            ),
+            &[200],
+        )
+        .writes()
+        .check("the page does not carry the foreign target", |r| {
+            not_reflected(r, "//evil.example")
+        }),
+        row(
+            "message",
+            "GET scan?via=message&return_to=javascript:alert(1)",
+            get(
+                "/auth/wechat/scan?via=message&return_to=javascript:alert(1)",
+                &[("Accept", b"text/html")],
+            ),
+            &[200],
+        )
+        .writes()
+        .check("no script URL in the page", |r| {
+            not_reflected(r, "javascript:alert")
+        }),
+        row(
+            "message",
+            "GET login?channel=oa on an unverified account",
+            get(
+                "/auth/wechat/login?channel=oa",
+                &[("Accept", b"application/json")],
+            ),
+            &[404],
+        )
+        .check("says the account is not verified", |r| {
+            r.text().contains("未认证") || r.text().contains("not verified")
+        }),
+        row(
+            "message",
+            "poll a live code without the browser's cookie",
+            get(&format!("/auth/wechat/scan/{live_id}?wait=0"), &[]),
+            &[403],
+        )
+        .check("not_your_scan", |r| r.text().contains("not_your_scan")),
+        row(
+            "message",
+            "poll a live code with a forged scan cookie",
+            get(
+                &format!("/auth/wechat/scan/{live_id}?wait=0"),
+                &[("Cookie", scan_cookie.as_bytes())],
+            ),
+            &[403],
+        ),
+        row(
+            "message push",
+            "a wrong code wrapped in a link",
+            text_push(
+                "901",
+                "oHOSTILE",
+                "登录 <a href=\"https://evil.example/x\">CLICK</a> 000001",
+            ),
+            &[200],
+        )
+        .writes()
+        .check("no link of the sender's in the reply", move |r| {
+            !r1(r).contains("evil.example")
+        }),
+        row(
+            "message push",
+            "16 KiB of digits",
+            text_push("902", "oHOSTILE2", &"7".repeat(16 * 1024)),
+            &[200, 400, 413],
+        )
+        .writes(),
+        row(
+            "message push",
+            "1,000 six-digit numbers in one message",
+            text_push("903", "oHOSTILE3", &many_codes),
+            &[200],
+        )
+        .writes()
+        .check("one reply within WeChat's 2048 bytes", move |r| {
+            r2(r).len() <= 2048
+        }),
+        row(
+            "message push",
+            "NUL and control characters around a code",
+            text_push("904", "oHOSTILE4", "\u{0}\u{1b}[2J 000002 \u{7f}"),
+            &[200, 400],
+        )
+        .writes(),
+        row(
+            "message push",
+            "full-width digits",
+            text_push("905", "oHOSTILE5", "登录 １２３４５６"),
+            &[200],
+        )
+        .writes(),
+        row(
+            "message push",
+            "a 1 with no login pending",
+            text_push("906", "oHOSTILE6", "1"),
+            &[200],
+        )
+        .writes()
+        .check("confirms nothing", move |r| !r3(r).contains("已确认")),
+        row(
+            "message push",
+            "a 4 KiB sender",
+            text_push("907", &long_sender, "0"),
+            &[200, 400],
+        )
+        .writes(),
+        row(
+            "message push",
+            "a code from a browser whose User-Agent is a link",
+            text_push("908", "oHOSTILE7", &format!("登录 {hostile_ua_code}")),
+            &[200],
+        )
+        .writes()
+        .check("the reply names no such browser", move |r| {
+            let c = r4(r);
+            c.contains("回复 1") && !c.contains("evil.example") && !c.contains("CLICK TO CONFIRM")
+        }),
+        row(
+            "message push",
+            "the live code from a sender named <script>",
+            text_push("909", "<script>alert(1)</script>", &live_code),
+            &[200, 400],
+        )
+        .writes()
+        .check("no markup of the sender's in the reply", move |r| {
+            !reply_of(r).contains("<script>")
+        }),
+    ];
+    let (total, failures) = run_table(app.addr, &store, rows, "hostile_input_message.md").await;
+    assert!(total >= 19, "{total} rows");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for endpoint in [
+        "cgi-bin/qrcode/create",
+        "cgi-bin/user/info",
+        "connect/oauth2/authorize",
+        "sns/oauth2/access_token",
+    ] {
+        assert_eq!(mock.app_calls(&sub.appid, endpoint), 0, "{endpoint}");
+    }
+    let _ = owner;
 }
