@@ -67,9 +67,11 @@ impl HandleServices {
             mini,
             login_path: login_path.to_owned(),
             allowed_origins: cfg.allowed_origins.clone(),
+            // An unverified account has no web authorization: no consent to ask for.
             consent_app: cfg
                 .official_account
                 .as_ref()
+                .filter(|_| cfg.message.verified)
                 .filter(|oa| oa.scope() == OaScope::BaseThenUserinfo)
                 .map(|oa| oa.app().appid().to_owned()),
         }

@@ -147,13 +147,15 @@
 //! [`docs`] module: [website login](docs::website_login) (redirect, embedded QR, popup),
 //! [Official Account](docs::official_account) (web authorization inside WeChat, scopes),
 //! [scan login](docs::scan_login) (follow the Official Account, confirm on the phone),
+//! [message-code login](docs::message_login) (any Official Account, even an unverified
+//! subscription account: the user sends a code and answers `1`),
 //! [push URL](docs::push) (the whole Official Account's messages and events),
 //! [mobile app](docs::mobile_app) (bearer tokens, refresh),
 //! [mini program](docs::miniprogram) (login, phone numbers, website login by mini program
 //! code) and [relay](docs::relay) (one callback domain, many sites).
 //!
-//! For contributors, [adding a channel](docs::adding_a_channel): how a channel registers
-//! its routes, and every file a new channel touches today.
+//! For contributors, [adding a channel](docs::adding_a_channel): the shape of a channel
+//! (state, settings section, routes, failures, keys, pages) and every file it touches.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Guides, one per channel: the files under `docs/` in the repository, in the crate docs.
@@ -175,6 +177,8 @@ pub mod docs {
     pub mod miniprogram {}
     #[doc = include_str!("../docs/relay.md")]
     pub mod relay {}
+    #[doc = include_str!("../docs/message-login.md")]
+    pub mod message_login {}
     #[doc = include_str!("../docs/adding-a-channel.md")]
     pub mod adding_a_channel {}
 }
