@@ -179,7 +179,11 @@ async fn embed_app(mock: &MockWechat) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");
-    let cfg = config(mock).with_public_url(url.clone()).build().unwrap();
+    let cfg = config(mock)
+        .with_public_path("/login-page")
+        .with_public_url(url.clone())
+        .build()
+        .unwrap();
     let page = r##"<!doctype html><meta charset="utf-8"><title>login</title>
 <div id="login"></div><button id="popup" type="button">popup</button>
 <script src="/auth/wechat/embed.js"></script>
@@ -246,9 +250,10 @@ async fn on_an_iphone_embed_draws_a_link_and_popup_stays_in_the_tab() {
             Ok(l) => l,
             Err(_) => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
+                let source = c.source().await.unwrap();
                 c.find(Locator::Id("wechat-auth-open"))
                     .await
-                    .expect("the link embed() draws")
+                    .unwrap_or_else(|e| panic!("no link from embed(): {e}:\n{source}"))
             }
         };
         assert_eq!(
