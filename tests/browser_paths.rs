@@ -62,6 +62,35 @@ fn every_agent() -> Vec<(&'static str, &'static str, BrowserKind)> {
         .collect()
 }
 
+/// What the comment above `ua` in its fixture file says: `Some(true)` for "(phone)",
+/// `Some(false)` for "(computer", else `None`.
+fn annotated_phone(ua: &str) -> Option<bool> {
+    for (_, text, _) in FIXTURES {
+        let lines: Vec<&str> = text.lines().collect();
+        if let Some(i) = lines.iter().position(|l| *l == ua) {
+            let above = i.checked_sub(1).map(|j| lines[j]).unwrap_or("");
+            if above.contains("(phone)") {
+                return Some(true);
+            }
+            if above.contains("(computer") {
+                return Some(false);
+            }
+            return None;
+        }
+    }
+    None
+}
+
+/// Whether `ua` (of `kind`) is a phone, as the fixtures say: by its kind, or for the kinds
+/// that come on both (WeCom, mini programs) by the annotation of its line.
+fn fixture_phone(kind: BrowserKind, ua: &str) -> bool {
+    match kind {
+        BrowserKind::Desktop | BrowserKind::WechatDesktop => false,
+        BrowserKind::WechatPhone | BrowserKind::PhoneBrowser => true,
+        _ => annotated_phone(ua).unwrap_or_else(|| panic!("say (phone) or (computer) above {ua}")),
+    }
+}
+
 #[test]
 fn every_fixture_user_agent_is_classified_as_its_file_says() {
     let mut wrong = Vec::new();
@@ -112,13 +141,20 @@ fn every_fixture_string_names_a_source_the_readme_cites() {
 #[test]
 fn phones_are_phones_and_computers_are_not() {
     for (file, ua, kind) in every_agent() {
-        let want = match kind {
-            BrowserKind::Desktop | BrowserKind::WechatDesktop => false,
-            BrowserKind::WechatPhone | BrowserKind::PhoneBrowser | BrowserKind::Wecom => true,
-            // The web-view on Android is a phone; the desktop runtimes are not.
-            _ => !ua.contains("MiniProgramEnv/"),
-        };
-        assert_eq!(is_phone(ua), want, "{file}: {ua}");
+        assert_eq!(is_phone(ua), fixture_phone(kind, ua), "{file}: {ua}");
+    }
+    // Both kinds that come on phones and computers have strings of each.
+    for kind in [BrowserKind::Wecom, BrowserKind::MiniProgramWebView] {
+        let of_kind: Vec<&str> = every_agent()
+            .into_iter()
+            .filter(|(_, _, k)| *k == kind)
+            .map(|(_, ua, _)| ua)
+            .collect();
+        assert!(of_kind.iter().any(|ua| fixture_phone(kind, ua)), "{kind:?}");
+        assert!(
+            of_kind.iter().any(|ua| !fixture_phone(kind, ua)),
+            "{kind:?}"
+        );
     }
 }
 
@@ -320,8 +356,10 @@ async fn each_kind_lands_on_its_path_with_everything_configured() {
             BrowserKind::WechatPhone
             | BrowserKind::WechatDesktop
             | BrowserKind::MiniProgramWebView => Landed::Authorize,
-            // Every WeCom string is a phone's: the link; the desktop client gets the QR.
-            BrowserKind::Wecom | BrowserKind::PhoneBrowser => Landed::Link,
+            // WeCom: on a phone the link, on a computer the desktop choice.
+            BrowserKind::Wecom if fixture_phone(kind, ua) => Landed::Link,
+            BrowserKind::Wecom => Landed::WebsiteQr,
+            BrowserKind::PhoneBrowser => Landed::Link,
             _ => unreachable!("a kind without a fixture file"),
         };
         assert_eq!(landed, want, "{file}: {ua}");
@@ -383,18 +421,16 @@ async fn no_browser_is_sent_to_a_qr_it_would_have_to_scan_itself() {
         ] {
             for (file, ua, kind) in every_agent() {
                 let landed = land(&mock, &app, ua, None, query).await;
-                let same_screen = kind == BrowserKind::PhoneBrowser
-                    || kind == BrowserKind::Wecom && is_phone(ua)
-                    || kind.in_wechat();
+                let phone_outside_wechat = kind == BrowserKind::PhoneBrowser
+                    || kind == BrowserKind::Wecom && fixture_phone(kind, ua);
+                let same_screen = phone_outside_wechat || kind.in_wechat();
                 if same_screen && landed.is_qr() {
                     problems.push(format!(
                         "[{}] {query} {file}: {landed:?} for {ua}",
                         setup.name
                     ));
                 }
-                if (kind == BrowserKind::PhoneBrowser || kind == BrowserKind::Wecom)
-                    && landed != Landed::Link
-                {
+                if phone_outside_wechat && landed != Landed::Link {
                     problems.push(format!(
                         "[{}] {query} {file}: {landed:?}, not the link, for {ua}",
                         setup.name
@@ -416,7 +452,8 @@ async fn no_browser_is_sent_to_a_qr_it_would_have_to_scan_itself() {
                     }
                 }
                 // (An embedded QR needs a website app: without one, its page says so.)
-                if kind == BrowserKind::Desktop
+                if (kind == BrowserKind::Desktop
+                    || kind == BrowserKind::Wecom && !phone_outside_wechat)
                     && query == "?return_to=/"
                     && matches!(landed, Landed::Other(..))
                 {
