@@ -18,7 +18,7 @@ use std::{
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
-    WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser,
+    BrowserKind, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser, is_phone,
     mock::{MockConfig, MockWechat},
 };
 
@@ -399,7 +399,19 @@ async fn message_layer(
 /// Where the message-code layer serves its endpoints.
 const MESSAGE_PREFIX: &str = "/auth/message";
 
-async fn landing(State(links): State<Arc<Links>>, user: Option<WechatUser>) -> Html<String> {
+async fn landing(
+    State(links): State<Arc<Links>>,
+    user: Option<WechatUser>,
+    headers: axum::http::HeaderMap,
+) -> Html<String> {
+    // A phone browser outside WeChat cannot scan a QR code on its own screen: it gets the
+    // mini program link (the layer's classifier, the README's "Which login each browser gets").
+    let ua = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let kind = BrowserKind::of(ua, None);
+    let on_phone = !kind.in_wechat() && is_phone(ua);
     let phone = links
         .phone
         .as_deref()
@@ -422,11 +434,29 @@ async fn landing(State(links): State<Arc<Links>>, user: Option<WechatUser>) -> H
         ),
         None => "<p>Not signed in.</p>".to_owned(),
     };
+    if on_phone {
+        return Html(format!(
+            r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>wechat-auth demo</title>{STYLE}
+<h1>wechat-auth demo</h1>{who}
+<p>You are on a phone, outside WeChat: a QR code on this screen cannot be scanned, so this
+phone logs in through the site's mini program. The button opens a page with an
+"打开微信登录 · Open WeChat to log in" link; confirm in the mini program and this browser is
+signed in.</p>
+<a class="button" id="phone-login" href="/auth/wechat/login?return_to=/profile">Log in with WeChat (phone)</a>
+<a class="button secondary" id="message-code" href="{message}">Message code (send it from WeChat)</a>
+<p>With the mock, the mini program is the mock's phone page: open the link there with
+"Open a link".</p>
+<p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#,
+            message = escape(&links.message),
+        ));
+    }
     Html(format!(
         r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>wechat-auth demo</title>{STYLE}
 <h1>wechat-auth demo</h1>{who}
 <p>Log in with WeChat:</p>
+<a class="button secondary" id="phone-link" href="/auth/wechat/login?return_to=/profile&amp;channel=link">Phone browser: the mini program link (what a phone outside WeChat gets)</a>
 <a class="button" href="/auth/wechat/login?return_to=/profile&amp;channel=website">Website QR login</a>
 <a class="button secondary" href="/auth/wechat/login?return_to=/profile&amp;channel=oa">Official Account (as inside WeChat)</a>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>

@@ -204,6 +204,7 @@ pub mod push;
 mod user;
 
 pub use self::core::login::LoginRefused;
+pub use channels::oauth::browser::{BrowserKind, is_phone};
 pub use config::builder::WechatConfigBuilder;
 pub use config::error::ConfigError;
 pub use config::push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};

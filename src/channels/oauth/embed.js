@@ -22,6 +22,19 @@
       .map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(String(params[k])); })
       .join("&");
   }
+  /* Where a QR code on this screen is no use: inside WeChat (its authorize page is blank in
+     an iframe, and WeChat intercepts top-level navigations only) and on a phone (it cannot
+     scan its own screen). The same markers as the layer's classifier (WeCom: wxwork/). */
+  var ua = (navigator.userAgent || "");
+  var inWechat = /MicroMessenger/i.test(ua) && !/wxwork\//i.test(ua);
+  var onPhone = /OpenHarmony/i.test(ua) ? !/\(PC;/i.test(ua)
+    : /iPhone|iPad|iPod|Android|Mobile|Windows Phone/i.test(ua);
+  function loginUrl(returnTo) { return prefix + "/login?" + query({ return_to: returnTo }); }
+  /* Moves the top window (this page may itself be in a frame) to `url`. */
+  function goTop(url) {
+    try { if (window.top && window.top !== window) { window.top.location.assign(url); return; } } catch (e) {}
+    location.assign(url);
+  }
   function element(el) {
     var found = typeof el === "string" ? (document.getElementById(el) || document.querySelector(el)) : el;
     if (!found) { throw new Error("WechatAuth.embed: no element " + el); }
@@ -30,10 +43,26 @@
 
   /* Draws WeChat's QR login into `el` (an element or its id). selfRedirect false (default):
      WeChat moves the whole page to the callback; true: the callback runs in the frame, then
-     moves this page to returnTo. Resolves with the iframe. */
+     moves this page to returnTo. Resolves with the iframe. Inside WeChat it moves the top
+     window to the login instead (Official Account authorization; never resolves); on a
+     phone it draws a link to the login (the mini program link page) and resolves with it. */
   function embed(el, opts) {
     opts = opts || {};
     var target = element(el);
+    if (inWechat) {
+      goTop(loginUrl(opts.returnTo || here()));
+      return new Promise(function () {});
+    }
+    if (onPhone) {
+      var a = document.createElement("a");
+      a.id = "wechat-auth-open";
+      a.className = "button";
+      a.href = loginUrl(opts.returnTo || here());
+      a.target = "_top";
+      a.textContent = opts.linkText || "微信登录 · Log in with WeChat";
+      target.replaceChildren(a);
+      return Promise.resolve(a);
+    }
     var url = prefix + "/embed?" + query({
       return_to: opts.returnTo || here(),
       self_redirect: opts.selfRedirect ? "true" : "false",
@@ -80,6 +109,12 @@
   function popup(opts) {
     opts = opts || {};
     var returnTo = opts.returnTo || here();
+    if (inWechat || onPhone) {
+      /* No popups there: WeChat shows an authorize page only at the top level, and a phone
+         logs in through the link page in this very tab. */
+      goTop(loginUrl(returnTo));
+      return new Promise(function () {});
+    }
     var nonce = freshNonce();
     var win = null;
     try {
@@ -130,5 +165,5 @@
     });
   }
 
-  window.WechatAuth = { embed: embed, popup: popup, prefix: prefix };
+  window.WechatAuth = { embed: embed, popup: popup, prefix: prefix, inWechat: inWechat, onPhone: onPhone };
 })();

@@ -1,8 +1,10 @@
 //! Website QR login and Official Account web authorization: `GET login` sends the browser to
 //! WeChat, `GET callback` brings it back with a session.
 //!
-//! 1. `login` picks the channel (`MicroMessenger` in the User-Agent → Official Account;
-//!    otherwise the website QR, or the scan page when only an Official Account is set up),
+//! 1. `login` picks the path from the kind of browser ([`browser`]: inside WeChat →
+//!    Official Account; a phone browser outside WeChat → the mini program link page
+//!    `scan?via=link`, never a QR; a computer → the website QR, or the scan page when only
+//!    an Official Account is set up; `channel=` forces any of them, `channel=link` the link),
 //!    makes a random `state`, and binds it to this browser with a signed, short-lived cookie
 //!    named after the state (so several tabs can log in at once) that also carries the
 //!    checked `return_to`. On an https site the cookie is `__Host-` prefixed (Path=/), so a
@@ -58,6 +60,7 @@ use crate::{
     user::Channel,
 };
 
+pub(crate) mod browser;
 pub(crate) mod embed;
 pub(crate) mod popup;
 
@@ -330,29 +333,88 @@ fn link(login_path: &str, return_to: &str, channel: Option<Channel>) -> String {
     link
 }
 
-/// The channel for a browser that did not ask for one.
-fn pick_channel(auth: &Oauth, user_agent: &str) -> Option<Channel> {
+/// Where a browser that did not ask for a channel goes (the README's table "Which login
+/// each browser gets").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pick {
+    /// One of the channels.
+    Channel(Channel),
+    /// The phone page of the mini program link (`scan?via=link`): a phone browser outside
+    /// WeChat, where no QR code can be scanned.
+    Link,
+}
+
+/// The kind of browser `req` comes from.
+fn browser_of(req: &Parts) -> (browser::BrowserKind, bool) {
+    let header = |name| {
+        req.headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+    };
+    let ua = header(header::USER_AGENT).unwrap_or("");
+    (
+        browser::BrowserKind::of(ua, header(header::REFERER)),
+        browser::is_phone(ua),
+    )
+}
+
+/// The path for a browser that did not ask for one: inside WeChat the Official Account's
+/// web authorization; a phone browser outside WeChat (and the WeCom client on a phone) the
+/// mini program link, never a QR code; a computer (and the WeCom client on one) today's
+/// desktop choice.
+fn pick(auth: &Oauth, kind: browser::BrowserKind, phone: bool) -> Option<Pick> {
+    use browser::BrowserKind as K;
     let cfg = &auth.settings;
-    let in_wechat = user_agent.contains("MicroMessenger");
-    if in_wechat && cfg.official_account.is_some() {
-        Some(Channel::OfficialAccount)
-    } else if cfg.website.is_some() {
-        Some(Channel::Website)
-    } else if cfg.official_account.is_some() {
-        Some(if in_wechat {
-            Channel::OfficialAccount
-        } else {
-            Channel::ScanFollow
-        })
-    } else if cfg.oa_unverified {
-        // Scan login, which is message-code login for an unverified account.
-        Some(Channel::ScanFollow)
-    } else if cfg.mini_program && !in_wechat {
-        // No website app and no Official Account: a mini program code on the desktop.
-        Some(Channel::MiniProgramCode)
-    } else {
-        None
+    let in_wechat = kind.in_wechat();
+    match kind {
+        K::PhoneBrowser => return Some(Pick::Link),
+        K::Wecom if phone => return Some(Pick::Link),
+        _ => {}
     }
+    let channel = if in_wechat {
+        // Inside WeChat: web authorization; else the link (it opens the mini program right
+        // here), else message-code login (the code is sent from this very WeChat), else the
+        // website QR (the only login the site has).
+        if cfg.official_account.is_some() {
+            Channel::OfficialAccount
+        } else if cfg.mini_program {
+            return Some(Pick::Link);
+        } else if cfg.oa_unverified {
+            Channel::MessageCode
+        } else if cfg.website.is_some() {
+            Channel::Website
+        } else {
+            return None;
+        }
+    } else if cfg.website.is_some() {
+        Channel::Website
+    } else if cfg.official_account.is_some() || cfg.oa_unverified {
+        // Scan login (message-code login for an unverified account).
+        Channel::ScanFollow
+    } else if cfg.mini_program {
+        // No website app and no Official Account: a mini program code on the desktop.
+        Channel::MiniProgramCode
+    } else {
+        return None;
+    };
+    Some(Pick::Channel(channel))
+}
+
+/// Whether `req` comes from a browser that cannot use a QR code shown on its own screen
+/// (inside WeChat, or on a phone).
+fn qr_unusable(req: &Parts) -> bool {
+    let (kind, phone) = browser_of(req);
+    kind.in_wechat() || phone
+}
+
+/// `PREFIX/scan?via=link&return_to=…`: the phone page of the mini program link.
+fn link_page(auth: &Oauth, return_to: &str) -> Response<Body> {
+    let location = format!(
+        "{}/scan?via=link&return_to={}",
+        auth.settings.prefix,
+        percent_encoding::utf8_percent_encode(return_to, QUERY_VALUE)
+    );
+    respond::redirect(StatusCode::FOUND, &location)
 }
 
 /// `GET PREFIX/login?return_to=/path&channel=website|oa|scan&display=page|popup|embed&scope=userinfo`
@@ -363,7 +425,13 @@ pub(crate) fn login(auth: &Oauth, req: &Parts) -> Response<Body> {
     let answer = match q.get("display") {
         None | Some("page") => Answer::Redirect,
         Some("popup") => Answer::Popup,
-        Some("embed") => return embed::host_page(auth, req, &q, &return_to),
+        // WeChat's QR embedded in the page, unless the browser cannot use a QR (inside
+        // WeChat, on a phone) and did not ask for the website channel: then the login of
+        // its kind, as a page.
+        Some("embed") if q.get("channel").is_some() || !qr_unusable(req) => {
+            return embed::host_page(auth, req, &q, &return_to);
+        }
+        Some("embed") => Answer::Redirect,
         Some(other) => {
             return fail(Failure::BadRequest(format!(
                 "display={other:?} is not a way to show the login: use page, popup or embed"
@@ -380,18 +448,16 @@ pub(crate) fn login(auth: &Oauth, req: &Parts) -> Response<Body> {
         }
     };
     let channel = match q.get("channel") {
+        Some("link") => return link_page(auth, &return_to),
         Some(name) => match name.parse::<Channel>() {
             Ok(c) => c,
             Err(e) => return fail(Failure::BadRequest(e.to_string())),
         },
         None => {
-            let ua = req
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            match pick_channel(auth, ua) {
-                Some(c) => c,
+            let (kind, phone) = browser_of(req);
+            match pick(auth, kind, phone) {
+                Some(Pick::Channel(c)) => c,
+                Some(Pick::Link) => return link_page(auth, &return_to),
                 None => return fail(Failure::ChannelOff("browser")),
             }
         }
