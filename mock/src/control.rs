@@ -181,6 +181,9 @@ impl Shared {
                     v["push_url"] = json!(inner.push_urls.get(&a.appid));
                     v["verified"] = json!(a.verified);
                 }
+                if a.kind == AppKind::MiniProgram {
+                    v["pages"] = json!(a.pages);
+                }
                 v
             })
             .collect();

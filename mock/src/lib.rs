@@ -109,7 +109,7 @@
 //!
 //! | Method, path | Does |
 //! |---|---|
-//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`, `verified`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
+//! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`, `verified`; mini programs `pages`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
 //! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code |
 //! | `POST /mock/sdk/phone_code` | `{"appid","user"}` → `{"code"}`: what `<button open-type="getPhoneNumber">` hands the page (mini program appids only) |
 //! | `POST /mock/miniprogram/open` | `{"scene","user"}` → `{"scene","code"}`: the user scans a mini program code and the primary mini program opens with that scene; `code` is a fresh `wx.login()` js_code of that user. `{"url_link","user"}` (a URL Link or a `weixin://` URL Scheme the mock made) → `{"appid","scene","code","query","path","env_version","scene_id"}`: the user opens the link in WeChat and its mini program starts on the link's page; `scene` is the value of `scene=` in the link's query (`null` without one), `scene_id` 1194 (URL Link) or 1065 (URL Scheme); an unknown or expired link → 404 `{"error"}` ([`MockWechat::open_url_link`]) |

@@ -238,6 +238,25 @@ async fn link_requests_are_checked_as_wechat_checks_them() {
     let cfg = MockConfig::default()
         .with_app(MockApp::default_for(AppKind::MiniProgram).with_pages(pages));
     let mock = MockWechat::start_with(cfg).await.unwrap();
+    let config: Value = http()
+        .get(format!("{}/mock/config", mock.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = config["apps"].as_array().unwrap().iter();
+    let mini = listed
+        .clone()
+        .find(|a| a["kind"] == "mini_program")
+        .unwrap();
+    assert_eq!(mini["pages"], json!(pages), "{config}");
+    assert!(
+        listed
+            .clone()
+            .all(|a| a["kind"] == "mini_program" || a.get("pages").is_none())
+    );
     let token = mini_token(&mock).await;
     let now = unix_now(&mock);
     let day = 24 * 3600;
