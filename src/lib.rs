@@ -206,7 +206,7 @@ mod user;
 pub use self::core::login::LoginRefused;
 pub use config::builder::WechatConfigBuilder;
 pub use config::error::ConfigError;
-pub use config::mini_link::MiniLink;
+pub use config::mini_link_settings::MiniLink;
 pub use config::push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 pub use config::{
     AppCredentials, GlobalTokenSource, OfficialAccount, RedisStart, TokenProvider, WechatConfig,

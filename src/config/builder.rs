@@ -59,7 +59,7 @@ pub struct WechatConfigBuilder {
     pub(super) token_provider: Option<Arc<dyn TokenProvider>>,
     pub(super) mini_code_page: Option<String>,
     pub(super) mini_code_env: Option<String>,
-    pub(super) mini_link: Option<super::mini_link::MiniLink>,
+    pub(super) mini_link: Option<super::mini_link_settings::MiniLink>,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
     pub(super) push_settings: super::push_settings::PushSettings,

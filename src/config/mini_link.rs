@@ -1,42 +1,12 @@
 //! The mini program link a phone browser outside WeChat logs in through (`POST
 //! PREFIX/scan?via=link`): a URL Link (`wxa/generate_urllink`) or a URL Scheme
-//! (`wxa/generatescheme`). The [`MiniLink`] setting, its `with_*` method and
-//! `WECHAT_MINI_LINK`. The link opens the mini program code page
+//! (`wxa/generatescheme`). The `with_*` method and `WECHAT_MINI_LINK` of the [`MiniLink`]
+//! setting (defined in `mini_link_settings.rs`). The link opens the mini program code page
 //! ([`with_mini_program_code_page`](WechatConfigBuilder::with_mini_program_code_page)) in the
 //! version of [`with_mini_program_env_version`](WechatConfigBuilder::with_mini_program_env_version).
 
+use super::mini_link_settings::MiniLink;
 use super::{ConfigError, WechatConfigBuilder};
-
-/// Which kind of mini program link a phone browser outside WeChat is given to open the
-/// mini program and confirm its login (`WECHAT_MINI_LINK`).
-///
-/// ```
-/// use wechat_auth::MiniLink;
-///
-/// assert_eq!(MiniLink::default(), MiniLink::UrlLink);
-/// assert_eq!(MiniLink::Scheme.as_str(), "scheme");
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MiniLink {
-    /// An `https://wxaurl.cn/…` URL Link (`wxa/generate_urllink`, scene 1194): opens from
-    /// any browser, through a WeChat page that asks to open the mini program. The default.
-    #[default]
-    UrlLink,
-    /// A `weixin://dl/business/?t=…` URL Scheme (`wxa/generatescheme`, scene 1065): opens
-    /// WeChat directly; on Android only from a web page (this layer's phone page is one).
-    Scheme,
-}
-
-impl MiniLink {
-    /// The value of `WECHAT_MINI_LINK`: `urllink` or `scheme`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UrlLink => "urllink",
-            Self::Scheme => "scheme",
-        }
-    }
-}
 
 /// What `WECHAT_MINI_LINK` may be.
 const EXPECTED: &str =

@@ -22,7 +22,8 @@ mod env;
 pub(crate) mod error;
 mod message;
 pub(crate) mod message_settings;
-pub(crate) mod mini_link;
+mod mini_link;
+pub(crate) mod mini_link_settings;
 mod push;
 pub(crate) mod push_settings;
 mod validate;
@@ -319,7 +320,7 @@ pub struct WechatConfig {
     pub(crate) mini_code_page: Option<String>,
     pub(crate) mini_code_env: Option<String>,
     /// The mini program link phone browsers outside WeChat open (`via=link`).
-    pub(crate) mini_link: mini_link::MiniLink,
+    pub(crate) mini_link: mini_link_settings::MiniLink,
     pub(crate) store: Arc<dyn Store>,
     /// The hub's relay endpoint this site's logins go through (`with_relay_hub`).
     pub(crate) relay_hub: Option<Url>,
@@ -601,7 +602,7 @@ impl WechatConfig {
     /// assert_eq!(cfg.mini_link(), wechat_auth::MiniLink::UrlLink);
     /// # Ok::<(), wechat_auth::ConfigError>(())
     /// ```
-    pub fn mini_link(&self) -> mini_link::MiniLink {
+    pub fn mini_link(&self) -> mini_link_settings::MiniLink {
         self.mini_link
     }
 

@@ -23,7 +23,7 @@
 use std::borrow::Cow;
 
 use super::*;
-use crate::config::mini_link::MiniLink;
+use crate::config::mini_link_settings::MiniLink;
 use crate::core::failure::{Description, Refusal};
 use wechat_auth_client::WxaLinkRequest;
 
@@ -67,7 +67,7 @@ fn started_key(appid: &str, id: &str) -> Key {
 /// Costs one from the mini program's daily budget; WeChat's refusals become
 /// [`LinkFailure`]s.
 pub(super) async fn make(auth: &Scan, id: &str, ttl: u64) -> Result<(String, u64), Failure> {
-    let appid = super::mini_code::mini_appid(auth)?;
+    let appid = mini_appid(auth)?;
     spend_budget_of(auth, appid).await?;
     let s = &auth.settings;
     // Never longer than the scan: the scene is written after this, so it ends later.
@@ -163,7 +163,7 @@ fn refused(f: Failure) -> Failure {
 /// The failure for a scene `id` the mini program names that is not (or no longer) live: a
 /// link scan that ended is `410`, anything else the `404` of an unknown scan.
 pub(super) async fn ended(auth: &Scan, id: &str) -> Failure {
-    let Ok(appid) = super::mini_code::mini_appid(auth) else {
+    let Ok(appid) = mini_appid(auth) else {
         return NOT_FOUND;
     };
     if !valid_id(id) {
@@ -291,7 +291,8 @@ impl From<LinkFailure> for Failure {
 /// `GET PREFIX/scan?via=link&return_to=…`: the phone page (a button to the link, the
 /// long-poll, `return_to` when confirmed); without a mini program, the page that says what
 /// to do instead. Every value is escaped; the link is put in by the script.
-pub(super) fn page(auth: &Scan, req: &Parts, q: &Query<'_>) -> Response<Body> {
+pub(super) fn page(auth: &Scan, req: &Parts) -> Response<Body> {
+    let q = Query::parse(req.uri.query());
     let s = &auth.settings;
     let lang = auth.language(req);
     let return_to = safe_return_to(q.get("return_to"), &s.allowed_origins);

@@ -138,15 +138,6 @@ fn mini_app(auth: &Scan) -> Result<&AppCredentials, Failure> {
         ))
 }
 
-/// The mini program's appid, for its global token; or why it is not configured.
-pub(super) fn mini_appid(auth: &Scan) -> Result<&str, Failure> {
-    auth.settings
-        .mini_program
-        .as_ref()
-        .map(AppCredentials::appid)
-        .ok_or(Failure::ChannelOff("mini program"))
-}
-
 /// A mini program scene, live: its key and what the store has.
 async fn mini_scene(auth: &Scan, id: &str) -> Result<(Key, Scene), Failure> {
     let key = scene_key(auth, id)

@@ -118,7 +118,7 @@ pub(crate) struct Settings {
     pub(crate) mini_code_page: Option<String>,
     pub(crate) mini_code_env: Option<String>,
     /// The kind of mini program link a phone browser outside WeChat opens.
-    pub(crate) mini_link: crate::config::mini_link::MiniLink,
+    pub(crate) mini_link: crate::config::mini_link_settings::MiniLink,
     /// How long a scan lives.
     pub(crate) scan_ttl: Duration,
     /// Whether a follow-the-account scan waits for the user to confirm on the phone.
@@ -581,6 +581,24 @@ fn oa_appid(auth: &Scan) -> Result<&str, Failure> {
         .ok_or(Failure::ChannelOff("Official Account"))
 }
 
+/// The mini program's appid, for its global token; or why it is not configured.
+fn mini_appid(auth: &Scan) -> Result<&str, Failure> {
+    auth.settings
+        .mini_program
+        .as_ref()
+        .map(AppCredentials::appid)
+        .ok_or(Failure::ChannelOff("mini program"))
+}
+
+/// `GET PREFIX/scan`: the scan page; with `via=link`, the phone page of a mini program link
+/// (or what to do without a mini program).
+fn scan_page(auth: &Scan, req: &Parts) -> Response<Body> {
+    if Query::parse(req.uri.query()).get("via") == Some("link") {
+        return link::page(auth, req);
+    }
+    page(auth, req)
+}
+
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
 pub(crate) async fn start(auth: &Scan, req: &Parts) -> Result<Response<Body>, Failure> {
     let q = Query::parse(req.uri.query());
@@ -1007,7 +1025,7 @@ pub(crate) fn routes() -> &'static [crate::core::route::Route<Scan>] {
     }
     static ROUTES: [Route; 9] = [
         Route::read(Path::Exact("/scan"), |c| {
-            boxed(async move { Ok(page(c.auth, c.req)) })
+            boxed(async move { Ok(scan_page(c.auth, c.req)) })
         }),
         Route::post(Path::Exact("/scan"), |c| {
             boxed(async move { start(c.auth, c.req).await })

@@ -6,10 +6,6 @@ use super::*;
 /// `GET PREFIX/scan?return_to=/path`: the page that shows the QR code and waits.
 pub(crate) fn page(auth: &Scan, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
-    // A phone browser outside WeChat: the link page, or what to do without a mini program.
-    if q.get("via") == Some("link") {
-        return super::link::page(auth, req, &q);
-    }
     let via = match Via::of(auth, &q).and_then(|via| scan_ready(auth, via).map(|()| via)) {
         Ok(via) => via,
         Err(e) => {
