@@ -133,6 +133,11 @@ pub struct MockApp {
     /// app but [`MockApp::default_unverified`]. An unverified account has no parametric QR
     /// codes, no web authorization and no `cgi-bin/user/info` (protocol §25).
     pub verified: bool,
+    /// Mini programs only: the published pages (`pages/index/index`, …), the first being the
+    /// home page. When set, `wxa/generate_urllink` and `wxa/generatescheme` refuse a `path`
+    /// that is none of them (40165), as WeChat does for a page the version lacks; when empty
+    /// (the default) any well-formed path is accepted.
+    pub pages: Vec<String>,
 }
 
 impl MockApp {
@@ -157,6 +162,7 @@ impl MockApp {
             bound: true,
             redirect_domains: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
             verified: true,
+            pages: Vec::new(),
         }
     }
 
@@ -318,6 +324,26 @@ impl MockApp {
         S: Into<String>,
     {
         self.redirect_domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the published pages of a mini program (the first is its home page): mini program
+    /// links to any other page are refused with 40165.
+    ///
+    /// ```
+    /// use wechat_auth_mock::{AppKind, MockApp};
+    ///
+    /// let mini = MockApp::default_for(AppKind::MiniProgram)
+    ///     .with_pages(["pages/index/index", "pages/login/confirm"]);
+    /// assert_eq!(mini.pages, ["pages/index/index", "pages/login/confirm"]);
+    /// assert!(MockApp::default_for(AppKind::MiniProgram).pages.is_empty());
+    /// ```
+    pub fn with_pages<I, S>(mut self, pages: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.pages = pages.into_iter().map(Into::into).collect();
         self
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -253,19 +254,37 @@ pub(crate) async fn phone_code(State(s): State<Arc<Shared>>, body: Bytes) -> Res
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OpenReq {
-    scene: String,
+    scene: Option<String>,
+    url_link: Option<String>,
     user: String,
 }
 
-/// `POST /mock/miniprogram/open` `{"scene","user"}` → `{"scene","code"}`
+/// `POST /mock/miniprogram/open`: `{"scene","user"}` → `{"scene","code"}` (a mini program
+/// code scanned), or `{"url_link","user"}` → `{"appid","scene","code","query","path",
+/// "env_version","scene_id"}` (a mini program link opened; 404 for an unknown or expired
+/// link).
 pub(crate) async fn open_mini_program(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let req: OpenReq = match parse(&body) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };
-    match s.open_mini_program(&req.scene, &req.user) {
-        Ok((scene, code)) => json(&json!({ "scene": scene, "code": code })),
-        Err(e) => control_error(e),
+    match (req.scene, req.url_link) {
+        (Some(scene), None) => match s.open_mini_program(&scene, &req.user) {
+            Ok((scene, code)) => json(&json!({ "scene": scene, "code": code })),
+            Err(e) => control_error(e),
+        },
+        (None, Some(link)) => match s.open_url_link(&link, &req.user) {
+            Ok(opened) => json(&opened.to_json()),
+            Err(e @ (MockError::UnknownLink(_) | MockError::ExpiredLink(_))) => {
+                let mut resp = control_error(e);
+                *resp.status_mut() = StatusCode::NOT_FOUND;
+                resp
+            }
+            Err(e) => control_error(e),
+        },
+        _ => control_error(
+            "give exactly one of scene (a mini program code) or url_link (a mini program link)",
+        ),
     }
 }
 

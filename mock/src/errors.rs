@@ -48,6 +48,13 @@ pub enum MockError {
     /// nothing (`POST /mock/scan` answers 410).
     #[error("QR code expired (二维码已过期): {0}")]
     ExpiredTicket(String),
+    /// No mini program link the mock made matches (`POST /mock/miniprogram/open` answers
+    /// 404).
+    #[error("no mini program link matches {0}")]
+    UnknownLink(String),
+    /// The mini program link has expired (`POST /mock/miniprogram/open` answers 404).
+    #[error("mini program link expired: {0}")]
+    ExpiredLink(String),
     /// A scan needs somewhere to push its event.
     #[error(
         "no push URL for {0}: set one with POST /mock/scan push_url, POST /mock/push_url or MockWechat::set_push_url"
@@ -72,7 +79,9 @@ pub(crate) fn errmsg(code: i64) -> &'static str {
         40125 => "invalid appsecret",
         40129 => "invalid scene",
         40163 => "code been used",
+        40165 => "invalid weapp pagepath",
         40169 => "invalid length for scene, or the data is not json string",
+        40212 => "invalid query",
         40226 => "code blocked",
         41001 => "access_token missing",
         41002 => "appid missing",
@@ -88,6 +97,7 @@ pub(crate) fn errmsg(code: i64) -> &'static str {
         43002 => "require POST method",
         43003 => "require https",
         44002 => "empty post data",
+        44990 => "reach max api minute-quota limit, too many requests",
         45009 => "reach max api daily quota limit",
         45011 => "api minute-quota reach limit, must slower, retry next minute",
         47001 => "data format error",
@@ -95,6 +105,7 @@ pub(crate) fn errmsg(code: i64) -> &'static str {
         50001 => "user unauthorized",
         50002 => "user limited",
         87008 => "invalid sig_method",
+        85079 => "miniprogram has no online release",
         87009 => "invalid signature",
         _ => "mock injected error",
     }

@@ -23,6 +23,8 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "wxa/business/getuserphonenumber",
     "wxa/checksession",
     "wxa/getwxacodeunlimit",
+    "wxa/generate_urllink",
+    "wxa/generatescheme",
 ];
 
 /// At most this many queued entries per endpoint (more are dropped).

@@ -71,6 +71,9 @@
 //! | `POST /wxa/business/getuserphonenumber` | the phone number behind a `getPhoneNumber` button code (mini program token only: another app's token → 40013; codes single-use, 5 minutes → 40029; `countryCode` the string `"86"`, the number [`MockUser::phone`]) |
 //! | `GET /wxa/checksession` | checks `signature` = `hmac_sha256(session_key, "")`, keyed with the key's Base64 text, against the user's current key (the last `jscode2session`'s) → 87009; `sig_method` other than `hmac_sha256` → 87008 |
 //! | `POST /wxa/getwxacodeunlimit` | a mini program code (mini program token only, else 48001): a PNG of a QR code encoding `https://mock.weixin.qq.com/mp/scene?appid=…&scene=…&page=…`, labelled `image/jpeg` as WeChat does; scene empty or over 32 characters → 40169, other characters than `[0-9A-Za-z!#$&'()*+,/:;=?@-._~]` → 40129; `page` with a leading `/` or a `?` → 41030; bad `env_version` → 40097; errors as JSON with HTTP 200 |
+//! | `POST /wxa/generate_urllink` | a mini program URL Link (mini program token only, else 48001): `{"errcode":0,"errmsg":"ok","url_link":"http://127.0.0.1:PORT/mock/urllink/TICKET"}` — on the mock's own host, standing for `https://wxaurl.cn/TICKET`; `query` over 1024 characters or outside `[0-9A-Za-z!#$&'()*+,/:;=?@-._~%]` → 40212; `path` with a leading `/` or a `?`, or (when [`MockApp::pages`] is set) not one of the pages → 40165; bad `env_version` → 40097; `expire_type` 0 with `expire_time` in the past or more than 30 days ahead, or 1 with `expire_interval` outside 1..=30 days → 40097; no expiry given: 30 days. The link expires on the mock clock |
+//! | `POST /wxa/generatescheme` | a mini program URL Scheme, `{"jump_wxa":{path,query,env_version}, "is_expire", "expire_type", "expire_time" \| "expire_interval"}` → `{"errcode":0,"errmsg":"ok","openlink":"weixin://dl/business/?t=TICKET"}`, with the same checks (without `is_expire`: 30 days) |
+//! | `GET /mock/urllink/{ticket}` | what a phone browser shows for a URL Link: the page and query it opens and the phone page's open-link form; 404 when unknown or expired |
 //! | `GET /mmopen/vi_32/{key}/{size}` | avatars, so that `headimgurl` works offline |
 //!
 //! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
@@ -109,7 +112,7 @@
 //! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`, `verified`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
 //! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code |
 //! | `POST /mock/sdk/phone_code` | `{"appid","user"}` → `{"code"}`: what `<button open-type="getPhoneNumber">` hands the page (mini program appids only) |
-//! | `POST /mock/miniprogram/open` | `{"scene","user"}` → `{"scene","code"}`: the user scans a mini program code and the primary mini program opens with that scene; `code` is a fresh `wx.login()` js_code of that user |
+//! | `POST /mock/miniprogram/open` | `{"scene","user"}` → `{"scene","code"}`: the user scans a mini program code and the primary mini program opens with that scene; `code` is a fresh `wx.login()` js_code of that user. `{"url_link","user"}` (a URL Link or a `weixin://` URL Scheme the mock made) → `{"appid","scene","code","query","path","env_version","scene_id"}`: the user opens the link in WeChat and its mini program starts on the link's page; `scene` is the value of `scene=` in the link's query (`null` without one), `scene_id` 1194 (URL Link) or 1065 (URL Scheme); an unknown or expired link → 404 `{"error"}` ([`MockWechat::open_url_link`]) |
 //! | `GET /mock/calls`, `DELETE /mock/calls` | call counts per endpoint (`?appid=APPID`: the calls made for that app, [`MockWechat::app_calls`]); reset |
 //! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
@@ -120,6 +123,7 @@
 //! | `POST /mock/phone/message` | form `user`, `text`, `appid`?: as `POST /mock/message`, then 303 back to the phone page |
 //! | `POST /mock/miniprogram_server` | `{"url": URL \| null, "appid"?}`: where the mini program (default: the primary one) sends its requests, the site's origin (e.g. `http://127.0.0.1:3000`); answers `{"appid","url"}` |
 //! | `GET /mock/phone` | a phone page for people: the live parametric QR codes (scan as USER) and the last mini program codes drawn by `wxa/getwxacodeunlimit`, newest first (确认 / 取消 as USER), and each user's chat with each Official Account (section `#chat-APPID`, form `#chat-form-APPID-USER` with field `#chat-text-APPID-USER` and button `#chat-send-APPID-USER`) |
+//! | `POST /mock/phone/link` | form `url_link`, `user`, `decision` (`confirm` \| `cancel`; `confirm` when absent) — the phone page's form `#open-link-form` (`#open-link-url`, `#open-link-user`, buttons `#open-link-confirm` / `#open-link-cancel`, the newest live link filled in): the user opens the link (as `POST /mock/miniprogram/open`) and its mini program answers its server with the link's `scene=` in the same two steps as `POST /mock/phone/miniprogram`; 303 back to the phone page with the outcome |
 //! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
 //! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`), POSTs `{"scene","code"}` as JSON to `{server}/auth/wechat/miniprogram/scan/open` (answered with the requester and a token), then `{"scene","token","decision"}` to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the requester, the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
@@ -174,6 +178,10 @@
 //!   with `is_hyaline`, under the same label); the code is a plain QR code, not the round
 //!   mini program code. `check_path` is accepted but not enforced (the mock knows no
 //!   published pages): only the shape of `page` is checked.
+//! - Mini program URL Links are `http://127.0.0.1:PORT/mock/urllink/TICKET` on the mock's
+//!   host instead of `https://wxaurl.cn/TICKET`; the daily limits (500,000 links made,
+//!   3,000,000 opens) are not simulated (inject 45009 / 44990 instead), and any user may open
+//!   a link any number of times until it expires.
 //! - `jscode2session` hands out a new `session_key` on every login; WeChat may keep one for
 //!   a while.
 //! - Avatars are served by the mock (`/mmopen/vi_32/…/132`) instead of `thirdwx.qlogo.cn`.
@@ -194,6 +202,7 @@ mod control;
 mod errors;
 mod faults;
 mod ids;
+mod links;
 mod middleware;
 mod pages;
 mod params;
@@ -222,6 +231,7 @@ use tokio::task::JoinHandle;
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
 pub use errors::MockError;
 pub use faults::Fault;
+pub use links::OpenedLink;
 pub use push_wire::{ChatLine, PushFormat, PushMode};
 pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
@@ -999,6 +1009,54 @@ impl MockWechat {
         self.shared.open_mini_program(scene, user)
     }
 
+    /// `user` opens a mini program link in WeChat — a URL Link from `wxa/generate_urllink`
+    /// (`http://127.0.0.1:PORT/mock/urllink/TICKET`, the mock's stand-in for
+    /// `https://wxaurl.cn/TICKET`) or a URL Scheme from `wxa/generatescheme`
+    /// (`weixin://dl/business/?t=TICKET`) — and the mini program that made it starts on the
+    /// link's page: what it sees ([`OpenedLink`]) is the link's query and the value of its
+    /// `scene=`, the scene number (1194 for a URL Link, 1065 for a URL Scheme) and a fresh
+    /// `wx.login()` code of that user. A link may be opened more than once, by anyone, until
+    /// it expires. `POST /mock/miniprogram/open {"url_link","user"}` does the same over HTTP.
+    ///
+    /// Errors: [`MockError::UnknownLink`] for a link the mock never made (or of another
+    /// mock), [`MockError::ExpiredLink`] once its expiry has passed on the mock clock
+    /// (both 404 over HTTP), [`MockError::UnknownUser`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wechat_auth_mock::{MockError, MockWechat};
+    ///
+    /// let mock = MockWechat::start().await?;
+    /// let mini = mock.mini_program().clone();
+    /// let http = reqwest::Client::new();
+    /// let token: serde_json::Value = http
+    ///     .get(format!("{}/cgi-bin/token", mock.api_base()))
+    ///     .query(&[("grant_type", "client_credential"), ("appid", &mini.appid), ("secret", &mini.secret)])
+    ///     .send().await?.json().await?;
+    /// let made: serde_json::Value = http
+    ///     .post(format!("{}/wxa/generatescheme", mock.api_base()))
+    ///     .query(&[("access_token", token["access_token"].as_str().unwrap())])
+    ///     .json(&serde_json::json!({"jump_wxa": {"path": "pages/login/confirm", "query": "scene=abc"},
+    ///                               "is_expire": true, "expire_type": 1, "expire_interval": 1}))
+    ///     .send().await?.json().await?;
+    /// let link = made["openlink"].as_str().unwrap();
+    /// assert!(link.starts_with("weixin://dl/business/?t="));
+    /// let opened = mock.open_url_link(link, "bob")?;
+    /// assert_eq!((opened.scene.as_deref(), opened.scene_id), (Some("abc"), 1065));
+    ///
+    /// mock.advance(std::time::Duration::from_secs(24 * 3600));
+    /// assert!(matches!(mock.open_url_link(link, "bob"), Err(MockError::ExpiredLink(_))));
+    /// assert!(matches!(
+    ///     mock.open_url_link("weixin://dl/business/?t=nope", "bob"),
+    ///     Err(MockError::UnknownLink(_))
+    /// ));
+    /// # Ok(()) }
+    /// ```
+    pub fn open_url_link(&self, link: &str, user: &str) -> Result<OpenedLink, MockError> {
+        self.shared.open_url_link(link, user)
+    }
+
     /// The current `session_key` of (appid, openid): the one the last `sns/jscode2session`
     /// gave, to build `encryptedData` fixtures. Each login replaces it (the previous key then
     /// fails `wxa/checksession` with 87009).
@@ -1464,6 +1522,14 @@ fn router(shared: Arc<Shared>) -> Router {
             "/wxa/getwxacodeunlimit",
             post(wxa::wxa_code_unlimit).fallback(require_post),
         )
+        .route(
+            "/wxa/generate_urllink",
+            post(links::generate_urllink).fallback(require_post),
+        )
+        .route(
+            "/wxa/generatescheme",
+            post(links::generatescheme).fallback(require_post),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             middleware::count_and_inject,
@@ -1490,6 +1556,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/phone", get(phone::page))
         .route("/mock/phone/scan", post(phone::scan))
         .route("/mock/phone/miniprogram", post(phone::mini_program))
+        .route("/mock/phone/link", post(phone::open_link))
+        .route("/mock/urllink/{ticket}", get(links::url_link_page))
         .route("/mock/miniprogram_server", post(phone::set_server))
         .route("/mock/push_url", post(scan::set_push_url))
         .route("/mock/push_format", post(scan::set_push_format))

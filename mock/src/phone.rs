@@ -8,6 +8,11 @@
 //! `/auth/wechat/miniprogram/scan/open` (which answers who asked and a token), and then
 //! `{scene, token, decision}` to `/auth/wechat/miniprogram/scan` (`POST /mock/phone/miniprogram`).
 //!
+//! A form (`#open-link-form`) opens a mini program link (`wxa/generate_urllink`'s URL Link
+//! or `wxa/generatescheme`'s `weixin://` openlink; the newest live one is filled in) as a
+//! user: the mini program it opens answers its server with the link's `scene=` in the same
+//! two steps (`POST /mock/phone/link`).
+//!
 //! And it shows each user's chat with each Official Account — the verified primary one and
 //! the unverified subscription account — what they sent (a form per account and user sends
 //! a text message, `POST /mock/phone/message` with the account's `appid`) and the account's
@@ -32,6 +37,7 @@ use serde_json::json;
 
 use super::config::AppKind;
 use super::errors::{MockError, control_error, json};
+use super::links::open_link_form;
 use super::pages::{STYLE, escape};
 use super::params::Params;
 use super::scan::{ScanOptions, Target};
@@ -96,6 +102,7 @@ pub(crate) async fn page(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) ->
         items.push_str("<li>没有可扫的二维码。先在应用里打开扫码登录页。<br>No QR code to scan yet: open the app's scan-login page first.</li>");
     }
     let mini_items = mini_program_items(&s, now);
+    let link_form = open_link_form(&s, s.newest_link().as_deref());
     let chats = chat_items(&s);
     let done = p
         .get("done")
@@ -107,6 +114,7 @@ pub(crate) async fn page(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) ->
          <title>手机（mock）</title>{STYLE}</head><body><main>\
          <h1>手机（mock）：扫一扫</h1>{done}<ul class=\"users\">{items}</ul>\
          <h2>小程序码（Mini program codes）</h2><ul class=\"users\">{mini_items}</ul>\
+         <h2>小程序链接（Mini program links）</h2>{link_form}\
          <h2>公众号消息（Official Account chat）</h2><ul class=\"users\">{chats}</ul>\
          <p><a class=\"button deny\" href=\"/mock/phone\">刷新（refresh）</a></p></main></body></html>"
     );
@@ -254,6 +262,21 @@ async fn decide(
             .map(|code| (scene.to_owned(), code))
     }
     .map_err(|e| fail(&e))?;
+    answer_as_mini_program(s, &server, &scene, &code, user, decision).await
+}
+
+/// The opened mini program's two requests to its server: `{scene, code}` to
+/// `{server}/auth/wechat/miniprogram/scan/open` (who asked, and a token), then the user's
+/// `{scene, token, decision}` to `{server}/auth/wechat/miniprogram/scan`; the outcome line.
+async fn answer_as_mini_program(
+    s: &Shared,
+    server: &str,
+    scene: &str,
+    code: &str,
+    user: &str,
+    decision: &str,
+) -> Result<String, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{user}: {decision} scene={scene}: {e}");
     // Step 1: the mini program says who opened the code, and is told who asked.
     let open_url = format!("{server}{MINI_OPEN_PATH}");
     let open = json!({ "scene": scene, "code": code }).to_string();
@@ -281,6 +304,57 @@ async fn decide(
         "{user}: {decision} scene={scene} ({asked}) → {url}: {status} {}",
         reported(&text)
     ))
+}
+
+/// `POST /mock/phone/link` (form `url_link` (or `url`), `user`, `decision` = `confirm` |
+/// `cancel`, `confirm` when absent): the user opens a mini program link in WeChat (as
+/// `POST /mock/miniprogram/open {"url_link","user"}`), and the mini program it opens answers
+/// its server with the link's `scene=` as a mini program code's page does (`scan/open`, then
+/// `scan` with the decision); then back to the phone page with the outcome.
+pub(crate) async fn open_link(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let form = String::from_utf8_lossy(&body);
+    let p = Params::parse(Some(&form));
+    let (Some(link), Some(user)) = (p.get("url_link").or_else(|| p.get("url")), p.get("user"))
+    else {
+        return (StatusCode::BAD_REQUEST, "url_link and user are required").into_response();
+    };
+    let decision = p.get("decision").unwrap_or("confirm");
+    if !matches!(decision, "confirm" | "cancel") {
+        return (
+            StatusCode::BAD_REQUEST,
+            "decision must be confirm or cancel",
+        )
+            .into_response();
+    }
+    let done = match link_decide(&s, link.trim(), user, decision).await {
+        Ok(line) | Err(line) => line,
+    };
+    back_to_phone(&done)
+}
+
+/// Opens the link as `user` and sends the decision; the outcome line either way.
+async fn link_decide(s: &Shared, link: &str, user: &str, decision: &str) -> Result<String, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{user}: {decision} link: {e}");
+    let opened = s.open_url_link(link, user).map_err(|e| fail(&e))?;
+    let server = s
+        .lock()
+        .mini_servers
+        .get(&opened.appid)
+        .cloned()
+        .ok_or_else(|| {
+            fail(&format!(
+                "no mini program server for {}: set one with POST /mock/miniprogram_server \
+                 or MockWechat::set_mini_program_server",
+                opened.appid
+            ))
+        })?;
+    let Some(scene) = opened.scene.as_deref() else {
+        return Err(fail(&format!(
+            "the link opens {}?{} (scene {}), whose query has no scene=",
+            opened.path, opened.query, opened.scene_id
+        )));
+    };
+    answer_as_mini_program(s, &server, scene, &opened.code, user, decision).await
 }
 
 /// The start of a server's answer, as the page reports it.

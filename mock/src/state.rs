@@ -23,6 +23,8 @@ pub(crate) const MAX_PERMANENT_TICKETS: usize = 100_000;
 pub(crate) const MAX_COUNTED_APPIDS: usize = 1_024;
 /// How many generated mini program codes the phone page remembers.
 pub(crate) const MAX_WXA_CODES: usize = 50;
+/// How many mini program links (URL Link and URL Scheme) the mock keeps.
+pub(crate) const MAX_MINI_LINKS: usize = 20_000;
 
 /// Lifetimes from the protocol (§3.5, §5).
 pub(crate) const OA_CODE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -269,6 +271,39 @@ pub(crate) struct WxaCode {
     pub(crate) at: SystemTime,
 }
 
+/// Which call made a mini program link, and so how it opens (protocol §26).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkKind {
+    /// `wxa/generate_urllink`: an https link (here on the mock's host); scene 1194.
+    UrlLink,
+    /// `wxa/generatescheme`: a `weixin://dl/business/?t=…` openlink; scene 1065.
+    Scheme,
+}
+
+/// A mini program link the mock made: what it opens and until when.
+#[derive(Debug, Clone)]
+pub(crate) struct MiniLink {
+    pub(crate) kind: LinkKind,
+    /// The mini program it opens.
+    pub(crate) appid: String,
+    /// The link as handed out (`http://…/mock/urllink/T` or `weixin://dl/business/?t=T`).
+    pub(crate) link: String,
+    /// The page (`""`: the home page).
+    pub(crate) path: String,
+    /// The page's query string, as given.
+    pub(crate) query: String,
+    /// `release`, `trial` or `develop`.
+    pub(crate) env_version: String,
+    pub(crate) created_at: SystemTime,
+    pub(crate) expires_at: SystemTime,
+}
+
+impl Expiring for MiniLink {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
 /// A user following an Official Account.
 #[derive(Debug, Clone)]
 pub(crate) struct Follow {
@@ -318,6 +353,8 @@ pub(crate) struct Inner {
     /// The last [`MAX_WXA_CODES`] mini program codes drawn, oldest first; one per
     /// (appid, scene).
     pub(crate) wxa_codes: VecDeque<WxaCode>,
+    /// Mini program links by ticket (the `TICKET` of either link form).
+    pub(crate) mini_links: Bounded<MiniLink>,
     /// Mini program appid → the origin of its server (where the phone page's mini program
     /// POSTs `/auth/wechat/miniprogram/scan/open` and `/auth/wechat/miniprogram/scan`).
     pub(crate) mini_servers: HashMap<String, String>,
@@ -403,6 +440,7 @@ impl Shared {
             chats: HashMap::new(),
             phone_cookies: HashMap::new(),
             wxa_codes: VecDeque::new(),
+            mini_links: Bounded::new(MAX_MINI_LINKS),
             mini_servers: HashMap::new(),
             calls: BTreeMap::new(),
             app_calls: BTreeMap::new(),
