@@ -370,8 +370,8 @@ async fn without_a_mini_program_the_page_says_what_to_do_and_shows_no_qr() {
     assert!(html.contains("复制本页链接，在微信中打开"), "{html}");
     assert!(html.contains(r#"id="copy-link""#), "{html}");
     assert!(
-        html.contains(&format!("{}/profile?tab=&lt;b&gt;", app.url)),
-        "the page's link to copy, escaped: {html}"
+        html.contains(&format!(r#"value="{}/profile?tab=%3Cb%3E""#, app.url)),
+        "the page's link to copy, as an absolute URL, never raw markup: {html}"
     );
     assert!(!html.contains("<b>"), "escaped");
     assert!(!html.contains("<img") && !html.contains("qr.svg") && !html.contains("code.png"));
