@@ -328,6 +328,8 @@ async fn wechat_refusing_a_link_is_answered_with_its_likely_cause() {
         (40002, "mini_link_not_allowed", "individual"),
         (85079, "mini_program_not_published", "not published"),
         (44990, "mini_link_busy", "44990"),
+        (40165, "mini_link_page_invalid", "published version"),
+        (45009, "mini_link_quota", "tomorrow"),
     ] {
         mock.inject("wxa/generate_urllink", Fault::Errcode(errcode), 1);
         let (status, body) = start_link(&app, &phone()).await;

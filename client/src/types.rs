@@ -964,6 +964,65 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn link_requests_have_wechats_two_body_shapes() {
+        let req = WxaLinkRequest::new(1_700_000_300)
+            .with_path("pages/login/confirm")
+            .with_query("scene=abc")
+            .with_env_version("trial");
+        assert_eq!(
+            req.urllink_body(),
+            json!({
+                "path": "pages/login/confirm",
+                "query": "scene=abc",
+                "env_version": "trial",
+                "expire_type": 0,
+                "expire_time": 1_700_000_300u64,
+            })
+        );
+        assert_eq!(
+            req.scheme_body(),
+            json!({
+                "jump_wxa": {"path": "pages/login/confirm", "query": "scene=abc", "env_version": "trial"},
+                "is_expire": true,
+                "expire_type": 0,
+                "expire_time": 1_700_000_300u64,
+            })
+        );
+        // Unset options are left out: WeChat's defaults (home page, release).
+        let bare = WxaLinkRequest::new(5);
+        assert_eq!(
+            bare.urllink_body(),
+            json!({"expire_type": 0, "expire_time": 5})
+        );
+        assert_eq!(bare.scheme_body()["jump_wxa"], json!({}));
+    }
+
+    #[test]
+    fn link_requests_wechat_would_refuse_are_not_sent() {
+        assert!(
+            WxaLinkRequest::new(1)
+                .with_query("q".repeat(1024))
+                .validate()
+                .is_ok()
+        );
+        assert!(matches!(
+            WxaLinkRequest::new(1).with_query("q".repeat(1025)).validate(),
+            Err(WechatError::InvalidRequest(m)) if m.contains("40212")
+        ));
+        // Characters, not bytes.
+        assert!(
+            WxaLinkRequest::new(1)
+                .with_query("码".repeat(1024))
+                .validate()
+                .is_ok()
+        );
+        assert!(matches!(
+            WxaLinkRequest::new(0).validate(),
+            Err(WechatError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
     fn qr_bodies_match_the_protocol_examples() {
         let cases = [
             (
