@@ -440,3 +440,57 @@ async fn link_starts_spend_the_daily_budget_and_the_start_limits() {
         "no link past the budget"
     );
 }
+
+/// A person trying it by hand: the mock's phone page opens the link (`POST /mock/phone/link`)
+/// and its mini program answers the site in the two steps; the waiting phone browser lands.
+#[tokio::test]
+async fn the_mock_phone_opens_the_link_and_the_browser_lands() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start(mini_site(&mock)).await;
+    mock.set_mini_program_server(&mock.mini_program().appid, Some(&app.url))
+        .unwrap();
+    let b = phone();
+    let (_, started) = start_link(&app, &b).await;
+    let id = started["id"].as_str().unwrap().to_owned();
+    let link = started["url_link"].as_str().unwrap().to_owned();
+
+    let waiting = poll_later(&app, &b, &id, "wait=10&seen=pending");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let res = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/mock/phone/link", mock.url()))
+        .form(&[
+            ("url_link", link.as_str()),
+            ("user", "alice"),
+            ("decision", "confirm"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    let (status, polled) = landed(waiting).await;
+    assert_eq!(status, 200, "{polled}");
+    // Scanned, then confirmed (the second poll), or confirmed at once.
+    let polled = if polled["status"] == "scanned" {
+        landed(poll_later(&app, &b, &id, "wait=10&seen=scanned"))
+            .await
+            .1
+    } else {
+        polled
+    };
+    assert_eq!(polled["status"], "confirmed", "{polled}");
+    let (status, me) = get_json(&b, &format!("{}/profile", app.url)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        me["openid"],
+        mock.user("alice")
+            .unwrap()
+            .openid_for(&mock.mini_program().appid)
+    );
+}
