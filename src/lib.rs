@@ -207,6 +207,7 @@ pub use self::core::login::LoginRefused;
 pub use channels::oauth::browser::{BrowserKind, is_phone};
 pub use config::builder::WechatConfigBuilder;
 pub use config::error::ConfigError;
+pub use config::mini_link_settings::MiniLink;
 pub use config::push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
 pub use config::{
     AppCredentials, GlobalTokenSource, OfficialAccount, RedisStart, TokenProvider, WechatConfig,

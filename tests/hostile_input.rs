@@ -642,6 +642,11 @@ async fn hostile_inputs_are_refused_cleanly() {
         row("bodies", "miniprogram/scan: a made-up token for an unknown scene", post_json("/auth/wechat/miniprogram/scan", format!("{{\"scene\":\"{}\",\"token\":\"{}\",\"decision\":\"confirm\"}}", "A".repeat(32), "t".repeat(32)).as_bytes()), &[404]),
         row("bodies", "miniprogram/scan/open: junk scene", post_json("/auth/wechat/miniprogram/scan/open", b"{\"scene\":\"../../x\",\"code\":\"c\"}"), &[404]),
         row("bodies", "miniprogram/scan/open: code a number", post_json("/auth/wechat/miniprogram/scan/open", b"{\"scene\":\"abc\",\"code\":1}"), &[400]),
+        row("bodies", "miniprogram/scan/open: a well-formed scene never made (a forged link)", post_json("/auth/wechat/miniprogram/scan/open", format!("{{\"scene\":\"{}\",\"code\":\"c\"}}", "Z".repeat(32)).as_bytes()), &[404]),
+        row("query", "scan?via=link with return_to=javascript:", get("/auth/wechat/scan?via=link&return_to=javascript:alert(1)", &[]), &[200])
+            .check("the phone page names no javascript: URL", |r| !String::from_utf8_lossy(&r.body).contains("javascript:alert")),
+        row("query", "scan?via=link with a quote and a tag in return_to", get("/auth/wechat/scan?via=link&return_to=/a%22%3E%3Cscript%3Ex()%3C/script%3E", &[]), &[200])
+            .check("escaped", |r| !String::from_utf8_lossy(&r.body).contains("<script>x()")),
         // --- push
         row("push", "GET without a signature", get("/auth/wechat/push?echostr=1&timestamp=1&nonce=1", &[]), &[400, 403]),
         row("push", "GET with a forged signature", get(&format!("/auth/wechat/push?signature={}&echostr=1&timestamp={}&nonce=1", "0".repeat(40), now()), &[]), &[403]),

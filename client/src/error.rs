@@ -160,10 +160,23 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
          the console",
     ),
     (
+        40165,
+        ErrorKind::Configuration,
+        "invalid page (wxa/generate_urllink, wxa/generatescheme): the link's path has a \
+         leading / or a query string, or is not a page of the published version — fix the \
+         configured mini program page (pages/login/confirm) or publish it",
+    ),
+    (
         40169,
         ErrorKind::InvalidRequest,
         "invalid scene length, or the body is not JSON (wxa/getwxacodeunlimit): the scene must \
          be 1 to 32 characters and the body a JSON string",
+    ),
+    (
+        40212,
+        ErrorKind::InvalidRequest,
+        "invalid query (wxa/generate_urllink, wxa/generatescheme): the link's query is longer \
+         than 1024 characters or has characters WeChat refuses",
     ),
     (
         40226,
@@ -258,6 +271,12 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
          getuserphonenumber); the request was sent without one",
     ),
     (
+        44990,
+        ErrorKind::Quota,
+        "frequency limit of mini program links (wxa/generate_urllink, wxa/generatescheme): \
+         too many links a second — slow down and try again in a moment",
+    ),
+    (
         45009,
         ErrorKind::Quota,
         "the daily quota of this API is used up: cache the global token instead of fetching it \
@@ -316,6 +335,13 @@ const ERRCODES: &[(i64, ErrorKind, &str)] = &[
         "this AppID is a third-party platform (component) account, which cannot use \
          cgi-bin/token: fetch its token through cgi-bin/component/api_component_token, or \
          configure the AppID of the Official Account or mini program itself",
+    ),
+    (
+        85079,
+        ErrorKind::Configuration,
+        "the mini program has no published version (wxa/generate_urllink, \
+         wxa/generatescheme, 85079): links open only a released mini program — publish it \
+         (a first release passes WeChat's review)",
     ),
     (
         87009,
@@ -509,6 +535,32 @@ pub enum WechatError {
     InvalidConfig(String),
 }
 
+/// The mini program link endpoints, where some errcodes mean something of their own.
+fn is_link_endpoint(endpoint: &str) -> bool {
+    matches!(endpoint, "wxa/generate_urllink" | "wxa/generatescheme")
+}
+
+/// What an errcode means from a mini program link endpoint, where it differs from the table.
+fn link_errcode(endpoint: &str, errcode: i64) -> Option<(ErrorKind, &'static str)> {
+    if !is_link_endpoint(endpoint) {
+        return None;
+    }
+    match errcode {
+        40002 => Some((ErrorKind::Permission, LINK_40002_HINT)),
+        45009 => Some((ErrorKind::Quota, LINK_45009_HINT)),
+        _ => None,
+    }
+}
+
+/// 40002 from `wxa/generate_urllink` / `wxa/generatescheme`.
+const LINK_40002_HINT: &str = "no permission to make mini program links (40002): an individual \
+     (personal) mini program cannot make URL Links or URL Schemes — only a mini program of a \
+     company or organisation can";
+
+/// 45009 from `wxa/generate_urllink` / `wxa/generatescheme`.
+const LINK_45009_HINT: &str = "the daily limit of mini program links is reached (45009; about \
+     500,000 a day): no more links until WeChat's next day (Beijing time)";
+
 /// The endpoints whose 40001 means "wrong AppSecret" rather than "stale token".
 fn is_token_endpoint(endpoint: &str) -> bool {
     matches!(endpoint, "cgi-bin/token" | "cgi-bin/stable_token")
@@ -517,6 +569,9 @@ fn is_token_endpoint(endpoint: &str) -> bool {
 fn api_hint(endpoint: &str, errcode: i64) -> &'static str {
     if errcode == 40001 && is_token_endpoint(endpoint) {
         return TOKEN_40001_HINT;
+    }
+    if let Some((_, hint)) = link_errcode(endpoint, errcode) {
+        return hint;
     }
     describe(errcode).map_or(UNKNOWN_ERRCODE_HINT, |(_, hint)| hint)
 }
@@ -616,6 +671,8 @@ impl WechatError {
             } => {
                 if *errcode == 40001 && is_token_endpoint(endpoint) {
                     ErrorKind::Configuration
+                } else if let Some((kind, _)) = link_errcode(endpoint, *errcode) {
+                    kind
                 } else {
                     describe(*errcode).map_or(ErrorKind::Other, |(kind, _)| kind)
                 }
@@ -789,7 +846,8 @@ mod tests {
         // §17–§19.2: phone number, checksession, getwxacodeunlimit.
         87009, 41030, 40169, 40129, 45063, 40097, 47001,
         // §19.1: token endpoints and gateway codes.
-        89501, 89506, 89507, 61024, 44002, 40066,
+        89501, 89506, 89507, 61024, 44002, 40066, // §26: mini program links.
+        40165, 40212, 44990, 85079,
     ];
 
     #[test]
@@ -839,6 +897,34 @@ mod tests {
         );
         expect(&[44002], ErrorKind::InvalidRequest);
         expect(&[45063], ErrorKind::Permission);
+    }
+
+    #[test]
+    fn mini_program_link_errcodes_name_the_likely_cause() {
+        let api = |endpoint, errcode| WechatError::Api {
+            endpoint,
+            errcode,
+            errmsg: "x".into(),
+        };
+        for endpoint in ["wxa/generate_urllink", "wxa/generatescheme"] {
+            let e = api(endpoint, 40002);
+            assert_eq!(e.kind(), ErrorKind::Permission);
+            assert!(e.hint().contains("individual"), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with("no permission to make mini program links")
+            );
+            assert!(api(endpoint, 85079).hint().contains("published"));
+            assert_eq!(api(endpoint, 44990).kind(), ErrorKind::Quota);
+            assert_eq!(api(endpoint, 45009).kind(), ErrorKind::Quota);
+            assert!(api(endpoint, 45009).hint().contains("links"));
+            assert_eq!(api(endpoint, 40165).kind(), ErrorKind::Configuration);
+            assert_eq!(api(endpoint, 40212).kind(), ErrorKind::InvalidRequest);
+        }
+        // Elsewhere 40002 keeps its meaning.
+        let e = api("sns/oauth2/access_token", 40002);
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+        assert!(e.hint().contains("grant_type"));
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub use error::{ErrorKind, WechatError, describe, describe_authorize_page, known
 pub use secret::Secret;
 pub use types::{
     GlobalToken, Lang, MiniSession, OAuthToken, OaScope, OaUserInfo, PhoneNumber, QrCodeRequest,
-    QrTicket, UserInfo, WxaCode, WxaCodeRequest,
+    QrTicket, UrlLink, UrlScheme, UserInfo, WxaCode, WxaCodeRequest, WxaLinkRequest,
 };
 
 use transport::{Call, Endpoint, Replay, RetryPolicy};
@@ -715,6 +715,85 @@ impl WechatClient {
                     .json(&body)
             },
             transport::parse_wxa_code,
+        )
+        .await
+    }
+
+    /// Makes a mini program URL Link (`wxa/generate_urllink`, POST JSON) with the mini
+    /// program's global token: an `https://` address a phone browser opens the mini program
+    /// with, on `request.path` with `request.query`, until `request.expire_time`.
+    ///
+    /// Not retried after a timeout (a retry would make a second link against the daily
+    /// quota).
+    ///
+    /// # Errors
+    ///
+    /// 40002 (no permission: an individual mini program cannot make links), 85079 (the mini
+    /// program has no published version), 40165 (bad page), 40212 (bad query), 44990
+    /// (frequency limit), 45009 (daily limit), 40013 (bad appid); an
+    /// [`WechatError::InvalidRequest`] for a query over 1024 characters.
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::WxaLinkRequest;
+    ///
+    /// let req = WxaLinkRequest::new(1_700_000_300)
+    ///     .with_path("pages/login/confirm")
+    ///     .with_query("scene=t3f9a2c");
+    /// let link = client.generate_urllink(&global.access_token, &req).await?;
+    /// println!("open {}", link.url_link);
+    /// # Ok(()) }
+    /// ```
+    pub async fn generate_urllink(
+        &self,
+        access_token: &Secret,
+        request: &WxaLinkRequest,
+    ) -> Result<UrlLink, WechatError> {
+        require("access_token", access_token.expose())?;
+        request.validate()?;
+        let body = request.urllink_body();
+        self.execute(
+            Endpoint::GenerateUrlLink,
+            Replay::OnlyIfUnsent,
+            |http, url| {
+                http.post(url)
+                    .query(&[("access_token", access_token.expose())])
+                    .json(&body)
+            },
+        )
+        .await
+    }
+
+    /// Makes a mini program URL Scheme (`wxa/generatescheme`, POST JSON) with the mini
+    /// program's global token: a `weixin://dl/business/?t=…` address, on `request.path`
+    /// with `request.query`, until `request.expire_time`. Same errors and retries as
+    /// [`generate_urllink`](Self::generate_urllink).
+    ///
+    /// ```no_run
+    /// # async fn run(client: wechat_auth_client::WechatClient, global: wechat_auth_client::GlobalToken) -> Result<(), wechat_auth_client::WechatError> {
+    /// use wechat_auth_client::WxaLinkRequest;
+    ///
+    /// let req = WxaLinkRequest::new(1_700_000_300).with_query("scene=t3f9a2c");
+    /// let scheme = client.generatescheme(&global.access_token, &req).await?;
+    /// assert!(scheme.openlink.starts_with("weixin://"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn generatescheme(
+        &self,
+        access_token: &Secret,
+        request: &WxaLinkRequest,
+    ) -> Result<UrlScheme, WechatError> {
+        require("access_token", access_token.expose())?;
+        request.validate()?;
+        let body = request.scheme_body();
+        self.execute(
+            Endpoint::GenerateScheme,
+            Replay::OnlyIfUnsent,
+            |http, url| {
+                http.post(url)
+                    .query(&[("access_token", access_token.expose())])
+                    .json(&body)
+            },
         )
         .await
     }

@@ -37,6 +37,8 @@ pub(crate) enum Endpoint {
     PhoneNumber,
     CheckSession,
     WxaCodeUnlimit,
+    GenerateUrlLink,
+    GenerateScheme,
 }
 
 impl Endpoint {
@@ -55,6 +57,8 @@ impl Endpoint {
             Self::PhoneNumber => "wxa/business/getuserphonenumber",
             Self::CheckSession => "wxa/checksession",
             Self::WxaCodeUnlimit => "wxa/getwxacodeunlimit",
+            Self::GenerateUrlLink => "wxa/generate_urllink",
+            Self::GenerateScheme => "wxa/generatescheme",
         }
     }
 
@@ -91,6 +95,12 @@ impl Endpoint {
             }
             Self::WxaCodeUnlimit => {
                 tracing::info_span!("wxa/getwxacodeunlimit", endpoint, attempt = Empty)
+            }
+            Self::GenerateUrlLink => {
+                tracing::info_span!("wxa/generate_urllink", endpoint, attempt = Empty)
+            }
+            Self::GenerateScheme => {
+                tracing::info_span!("wxa/generatescheme", endpoint, attempt = Empty)
             }
         }
     }
@@ -1044,6 +1054,8 @@ mod tests {
             Endpoint::PhoneNumber,
             Endpoint::CheckSession,
             Endpoint::WxaCodeUnlimit,
+            Endpoint::GenerateUrlLink,
+            Endpoint::GenerateScheme,
         ];
         let mut paths: Vec<_> = all.iter().map(|e| e.path()).collect();
         paths.sort_unstable();

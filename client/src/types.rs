@@ -762,6 +762,178 @@ pub struct WxaCode {
     pub content_type: &'static str,
 }
 
+/// The longest `query` a mini program link may carry (WeChat answers 40212 beyond).
+pub(crate) const MAX_LINK_QUERY_CHARS: usize = 1024;
+
+/// What a mini program link opens, and until when (`wxa/generate_urllink` and
+/// `wxa/generatescheme`, protocol §26): a page of the mini program with a query string, in
+/// a version of it, up to an absolute expiry (`expire_type: 0`).
+///
+/// Unset options are left out of the request, so WeChat's defaults apply (home page,
+/// `release`). WeChat checks the page (40165: a leading `/` or a `?`, or a page the version
+/// does not have) and the query (40212); this type refuses a query longer than 1024
+/// characters before sending.
+///
+/// ```
+/// use wechat_auth_client::WxaLinkRequest;
+///
+/// let req = WxaLinkRequest::new(1_700_000_300)
+///     .with_path("pages/login/confirm")
+///     .with_query("scene=t3f9a2c")
+///     .with_env_version("trial");
+/// assert_eq!(req.path.as_deref(), Some("pages/login/confirm"));
+/// assert_eq!(req.query.as_deref(), Some("scene=t3f9a2c"));
+/// assert_eq!(req.env_version.as_deref(), Some("trial"));
+/// assert_eq!(req.expire_time, 1_700_000_300);
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct WxaLinkRequest {
+    /// The page to open, e.g. `pages/login/confirm` (no leading `/`, no query); `None`: the
+    /// home page.
+    pub path: Option<String>,
+    /// The page's query string, e.g. `scene=ID` (at most 1024 characters), read in the
+    /// page's `onLoad(options)`.
+    pub query: Option<String>,
+    /// `release` (default), `trial` or `develop`.
+    pub env_version: Option<String>,
+    /// When the link stops opening the mini program, Unix seconds (at most 30 days ahead).
+    pub expire_time: u64,
+}
+
+impl WxaLinkRequest {
+    /// A link to the home page of the released version that expires at `expire_time`
+    /// (Unix seconds).
+    ///
+    /// ```
+    /// let req = wechat_auth_client::WxaLinkRequest::new(1_700_000_000);
+    /// assert!(req.path.is_none() && req.query.is_none() && req.env_version.is_none());
+    /// ```
+    pub fn new(expire_time: u64) -> Self {
+        Self {
+            path: None,
+            query: None,
+            env_version: None,
+            expire_time,
+        }
+    }
+
+    /// The page the link opens (`pages/index/index`: no leading `/`, no query string).
+    ///
+    /// ```
+    /// let req = wechat_auth_client::WxaLinkRequest::new(1).with_path("pages/a/a");
+    /// assert_eq!(req.path.as_deref(), Some("pages/a/a"));
+    /// ```
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The query string the page is opened with (`a=1&b=2`, at most 1024 characters).
+    ///
+    /// ```
+    /// let req = wechat_auth_client::WxaLinkRequest::new(1).with_query("scene=abc");
+    /// assert_eq!(req.query.as_deref(), Some("scene=abc"));
+    /// ```
+    pub fn with_query(mut self, query: impl Into<String>) -> Self {
+        self.query = Some(query.into());
+        self
+    }
+
+    /// The mini program version to open: `release`, `trial` or `develop`.
+    ///
+    /// ```
+    /// let req = wechat_auth_client::WxaLinkRequest::new(1).with_env_version("develop");
+    /// assert_eq!(req.env_version.as_deref(), Some("develop"));
+    /// ```
+    pub fn with_env_version(mut self, env_version: impl Into<String>) -> Self {
+        self.env_version = Some(env_version.into());
+        self
+    }
+
+    /// Refuses, before sending, a query longer than WeChat accepts or an expiry of zero.
+    pub(crate) fn validate(&self) -> Result<(), WechatError> {
+        if let Some(q) = &self.query
+            && q.chars().count() > MAX_LINK_QUERY_CHARS
+        {
+            return Err(WechatError::InvalidRequest(format!(
+                "a mini program link's query is at most {MAX_LINK_QUERY_CHARS} characters \
+                 (WeChat answers 40212)"
+            )));
+        }
+        if self.expire_time == 0 {
+            return Err(WechatError::InvalidRequest(
+                "a mini program link needs an expiry (expire_time, Unix seconds)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The JSON body of `wxa/generate_urllink`.
+    pub(crate) fn urllink_body(&self) -> serde_json::Value {
+        let mut body = self.jump();
+        body.insert("expire_type".into(), 0.into());
+        body.insert("expire_time".into(), self.expire_time.into());
+        serde_json::Value::Object(body)
+    }
+
+    /// The JSON body of `wxa/generatescheme`.
+    pub(crate) fn scheme_body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "jump_wxa": serde_json::Value::Object(self.jump()),
+            "is_expire": true,
+            "expire_type": 0,
+            "expire_time": self.expire_time,
+        })
+    }
+
+    /// `{path?, query?, env_version?}`.
+    fn jump(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        for (name, value) in [
+            ("path", &self.path),
+            ("query", &self.query),
+            ("env_version", &self.env_version),
+        ] {
+            if let Some(v) = value {
+                m.insert(name.into(), v.clone().into());
+            }
+        }
+        m
+    }
+}
+
+/// A mini program URL Link from `wxa/generate_urllink`: an `https://wxaurl.cn/…` address
+/// that opens the mini program from a phone browser (scene 1194).
+///
+/// ```
+/// let l: wechat_auth_client::UrlLink =
+///     serde_json::from_str(r#"{"errcode":0,"errmsg":"ok","url_link":"https://wxaurl.cn/abc"}"#).unwrap();
+/// assert_eq!(l.url_link, "https://wxaurl.cn/abc");
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct UrlLink {
+    /// The link to open.
+    pub url_link: String,
+}
+
+/// A mini program URL Scheme from `wxa/generatescheme`: a `weixin://dl/business/?t=…`
+/// address that opens the mini program (scene 1065); on Android only from a web page.
+///
+/// ```
+/// let s: wechat_auth_client::UrlScheme = serde_json::from_str(
+///     r#"{"errcode":0,"errmsg":"ok","openlink":"weixin://dl/business/?t=abc"}"#,
+/// ).unwrap();
+/// assert_eq!(s.openlink, "weixin://dl/business/?t=abc");
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct UrlScheme {
+    /// The `weixin://` link to open.
+    pub openlink: String,
+}
+
 /// The MIME type of a PNG (`89 50 4E 47`) or JPEG (`FF D8`) file, from its first bytes.
 pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG") {
@@ -790,6 +962,65 @@ pub(crate) struct Ack {}
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn link_requests_have_wechats_two_body_shapes() {
+        let req = WxaLinkRequest::new(1_700_000_300)
+            .with_path("pages/login/confirm")
+            .with_query("scene=abc")
+            .with_env_version("trial");
+        assert_eq!(
+            req.urllink_body(),
+            json!({
+                "path": "pages/login/confirm",
+                "query": "scene=abc",
+                "env_version": "trial",
+                "expire_type": 0,
+                "expire_time": 1_700_000_300u64,
+            })
+        );
+        assert_eq!(
+            req.scheme_body(),
+            json!({
+                "jump_wxa": {"path": "pages/login/confirm", "query": "scene=abc", "env_version": "trial"},
+                "is_expire": true,
+                "expire_type": 0,
+                "expire_time": 1_700_000_300u64,
+            })
+        );
+        // Unset options are left out: WeChat's defaults (home page, release).
+        let bare = WxaLinkRequest::new(5);
+        assert_eq!(
+            bare.urllink_body(),
+            json!({"expire_type": 0, "expire_time": 5})
+        );
+        assert_eq!(bare.scheme_body()["jump_wxa"], json!({}));
+    }
+
+    #[test]
+    fn link_requests_wechat_would_refuse_are_not_sent() {
+        assert!(
+            WxaLinkRequest::new(1)
+                .with_query("q".repeat(1024))
+                .validate()
+                .is_ok()
+        );
+        assert!(matches!(
+            WxaLinkRequest::new(1).with_query("q".repeat(1025)).validate(),
+            Err(WechatError::InvalidRequest(m)) if m.contains("40212")
+        ));
+        // Characters, not bytes.
+        assert!(
+            WxaLinkRequest::new(1)
+                .with_query("码".repeat(1024))
+                .validate()
+                .is_ok()
+        );
+        assert!(matches!(
+            WxaLinkRequest::new(0).validate(),
+            Err(WechatError::InvalidRequest(_))
+        ));
+    }
 
     #[test]
     fn qr_bodies_match_the_protocol_examples() {

@@ -59,6 +59,7 @@ pub struct WechatConfigBuilder {
     pub(super) token_provider: Option<Arc<dyn TokenProvider>>,
     pub(super) mini_code_page: Option<String>,
     pub(super) mini_code_env: Option<String>,
+    pub(super) mini_link: Option<super::mini_link_settings::MiniLink>,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) redis_url: Option<Secret>,
     pub(super) push_settings: super::push_settings::PushSettings,
@@ -108,6 +109,7 @@ impl Default for WechatConfigBuilder {
             token_provider: None,
             mini_code_page: None,
             mini_code_env: None,
+            mini_link: None,
             store: None,
             redis_url: None,
             push_settings: Default::default(),
@@ -927,7 +929,10 @@ impl WechatConfigBuilder {
 
     /// The mini program page a website-login mini program code opens (`POST
     /// PREFIX/scan?via=miniprogram`), e.g. `pages/login/confirm`: no leading `/`, no query
-    /// (the scene travels in `scene`). Default: the mini program's home page.
+    /// (the scene travels in `scene`). Default: the mini program's home page. The mini
+    /// program link of a phone browser outside WeChat (`via=link`,
+    /// [`with_mini_link`](Self::with_mini_link)) opens the same page, with `scene=ID` in its
+    /// query.
     ///
     /// ```
     /// use wechat_auth::{ConfigError, WechatConfig};
@@ -946,8 +951,9 @@ impl WechatConfigBuilder {
         self
     }
 
-    /// Which version of the mini program its codes open: `release` (the default),
-    /// `trial` or `develop` — the latter two while the confirm page is not published yet.
+    /// Which version of the mini program its codes (and links) open: `release` (the
+    /// default), `trial` or `develop` — the latter two while the confirm page is not
+    /// published yet.
     ///
     /// ```
     /// use wechat_auth::{ConfigError, WechatConfig};

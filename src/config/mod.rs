@@ -22,6 +22,8 @@ mod env;
 pub(crate) mod error;
 mod message;
 pub(crate) mod message_settings;
+mod mini_link;
+pub(crate) mod mini_link_settings;
 mod push;
 pub(crate) mod push_settings;
 mod validate;
@@ -317,6 +319,8 @@ pub struct WechatConfig {
     /// The mini program page a mini program code opens (`page`), and which version.
     pub(crate) mini_code_page: Option<String>,
     pub(crate) mini_code_env: Option<String>,
+    /// The mini program link phone browsers outside WeChat open (`via=link`).
+    pub(crate) mini_link: mini_link_settings::MiniLink,
     pub(crate) store: Arc<dyn Store>,
     /// The hub's relay endpoint this site's logins go through (`with_relay_hub`).
     pub(crate) relay_hub: Option<Url>,
@@ -359,6 +363,7 @@ impl fmt::Debug for WechatConfig {
             .field("relay_hub", &self.relay_hub.as_ref().map(Url::as_str))
             .field("relay_targets", &self.relay_targets)
             .field("message", &self.message)
+            .field("mini_link", &self.mini_link)
             .finish_non_exhaustive()
     }
 }
@@ -586,6 +591,19 @@ impl WechatConfig {
     /// ```
     pub fn mini_program(&self) -> Option<&AppCredentials> {
         self.mini_program.as_ref()
+    }
+
+    /// The mini program link phone browsers outside WeChat open
+    /// ([`with_mini_link`](WechatConfigBuilder::with_mini_link)).
+    ///
+    /// ```
+    /// # let cfg = wechat_auth::WechatConfig::builder().with_public_url("https://example.com")
+    /// #     .with_session_secret("0123456789abcdef0123456789abcdef").with_mini_program("wx4", "s").build()?;
+    /// assert_eq!(cfg.mini_link(), wechat_auth::MiniLink::UrlLink);
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn mini_link(&self) -> mini_link_settings::MiniLink {
+        self.mini_link
     }
 
     /// The push URL's crypto, when the Official Account has a push token: built and checked

@@ -117,8 +117,9 @@ impl WechatConfigBuilder {
     /// 100,000 a day, so logins run out before the account's quota that its other uses
     /// share). Past it, `POST PREFIX/scan` answers `429` (page or JSON `scan_budget_spent`)
     /// with `Retry-After` until the next UTC day; from 80 % on, each start counts in
-    /// `wechat_auth_scan_budget_total{state="low"}` and one warning is logged. `build()`
-    /// refuses 0.
+    /// `wechat_auth_scan_budget_total{state="low"}` and one warning is logged. The same
+    /// budget bounds the mini program links made for phone browsers (`POST
+    /// PREFIX/scan?via=link`, counted under the mini program's appid). `build()` refuses 0.
     ///
     /// ```
     /// use wechat_auth::{ConfigError, WechatConfig};

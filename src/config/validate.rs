@@ -435,6 +435,7 @@ impl WechatConfigBuilder {
             token_provider: self.token_provider,
             mini_code_page,
             mini_code_env,
+            mini_link: self.mini_link.unwrap_or_default(),
             store,
             relay_hub,
             relay_targets,

@@ -138,25 +138,20 @@ fn mini_app(auth: &Scan) -> Result<&AppCredentials, Failure> {
         ))
 }
 
-/// The mini program's appid, for its global token; or why it is not configured.
-fn mini_appid(auth: &Scan) -> Result<&str, Failure> {
-    auth.settings
-        .mini_program
-        .as_ref()
-        .map(AppCredentials::appid)
-        .ok_or(Failure::ChannelOff("mini program"))
-}
-
 /// A mini program scene, live: its key and what the store has.
 async fn mini_scene(auth: &Scan, id: &str) -> Result<(Key, Scene), Failure> {
     let key = scene_key(auth, id)
         .filter(|_| valid_id(id))
         .ok_or(NOT_FOUND)?;
-    let scene = load_scene(auth, &key)
+    // A mini program code's scene, or a mini program link's: the same two steps answer both.
+    match load_scene(auth, &key)
         .await?
-        .filter(|s| s.via == Via::MiniProgram)
-        .ok_or(NOT_FOUND)?;
-    Ok((key, scene))
+        .filter(|s| matches!(s.via, Via::MiniProgram | Via::Link))
+    {
+        Some(scene) => Ok((key, scene)),
+        // A link's scene that has ended is told apart from one never made.
+        None => Err(super::link::ended(auth, id).await),
+    }
 }
 
 /// The user behind a `wx.login()` code, exchanged once (a repeat of the code gets the same

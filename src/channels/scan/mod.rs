@@ -66,6 +66,7 @@ use crate::{
 mod confirm;
 mod failure;
 mod follow_oa;
+mod link;
 mod message;
 mod mini_code;
 mod page;
@@ -113,9 +114,11 @@ pub(crate) struct Settings {
     pub(crate) oa_qr_image_url: Option<String>,
     /// The mini program (mini program code scans).
     pub(crate) mini_program: Option<AppCredentials>,
-    /// The page and version a mini program code opens.
+    /// The page and version a mini program code (and a mini program link) opens.
     pub(crate) mini_code_page: Option<String>,
     pub(crate) mini_code_env: Option<String>,
+    /// The kind of mini program link a phone browser outside WeChat opens.
+    pub(crate) mini_link: crate::config::mini_link_settings::MiniLink,
     /// How long a scan lives.
     pub(crate) scan_ttl: Duration,
     /// Whether a follow-the-account scan waits for the user to confirm on the phone.
@@ -148,6 +151,7 @@ impl Settings {
             mini_program: cfg.mini_program.clone(),
             mini_code_page: cfg.mini_code_page.clone(),
             mini_code_env: cfg.mini_code_env.clone(),
+            mini_link: cfg.mini_link,
             scan_ttl: cfg.scan_ttl,
             scan_confirm: cfg.push_settings.scan_confirm,
             daily_budget: cfg.push_settings.daily_budget(),
@@ -426,6 +430,10 @@ pub(crate) enum Via {
     /// A 6-digit code the user sends to the Official Account in a text message, then
     /// confirms with `1` ([`message`]): any account with a push URL, verified or not.
     Message,
+    /// A mini program link (URL Link or URL Scheme, [`link`]) for a phone browser outside
+    /// WeChat: the link opens the mini program with `scene=ID`, which answers in the two
+    /// steps of a mini program code.
+    Link,
 }
 
 impl Via {
@@ -435,6 +443,7 @@ impl Via {
             Self::FollowOa => "follow_oa",
             Self::MiniProgram => "mini_program",
             Self::Message => "message",
+            Self::Link => "link",
         }
     }
 
@@ -451,9 +460,10 @@ impl Via {
         match q.get("via") {
             Some("miniprogram") => Ok(Self::MiniProgram),
             Some("message") => Ok(Self::Message),
+            Some("link") => Ok(Self::Link),
             Some("oa" | "follow_oa" | "follow") => Ok(follow),
             Some(other) => Err(Failure::BadRequest(format!(
-                "via={other:?}: use via=miniprogram, via=message or via=oa"
+                "via={other:?}: use via=miniprogram, via=message, via=link or via=oa"
             ))),
             None if scan_ready(auth, follow).is_err() && auth.settings.mini_program.is_some() => {
                 Ok(Self::MiniProgram)
@@ -545,6 +555,10 @@ fn scan_ready(auth: &Scan, via: Via) -> Result<(), Failure> {
         Via::MiniProgram => Err(Failure::ChannelOff(
             "mini program code scan (it needs WECHAT_MINI_APP_ID and WECHAT_MINI_APP_SECRET)",
         )),
+        Via::Link if auth.settings.mini_program.is_some() => Ok(()),
+        Via::Link => Err(Failure::ChannelOff(
+            "mini program link login (it needs WECHAT_MINI_APP_ID and WECHAT_MINI_APP_SECRET)",
+        )),
     }
 }
 
@@ -565,6 +579,24 @@ fn oa_appid(auth: &Scan) -> Result<&str, Failure> {
         .as_ref()
         .map(AppCredentials::appid)
         .ok_or(Failure::ChannelOff("Official Account"))
+}
+
+/// The mini program's appid, for its global token; or why it is not configured.
+fn mini_appid(auth: &Scan) -> Result<&str, Failure> {
+    auth.settings
+        .mini_program
+        .as_ref()
+        .map(AppCredentials::appid)
+        .ok_or(Failure::ChannelOff("mini program"))
+}
+
+/// `GET PREFIX/scan`: the scan page; with `via=link`, the phone page of a mini program link
+/// (or what to do without a mini program).
+fn scan_page(auth: &Scan, req: &Parts) -> Response<Body> {
+    if Query::parse(req.uri.query()).get("via") == Some("link") {
+        return link::page(auth, req);
+    }
+    page(auth, req)
 }
 
 /// `POST PREFIX/scan?return_to=/path`: a new QR code for this browser.
@@ -625,6 +657,8 @@ pub(crate) async fn start(auth: &Scan, req: &Parts) -> Result<Response<Body>, Fa
             code = Some(auth.records.draw_code(&id).await?);
             (String::new(), ttl)
         }
+        // A link to the mini program with `scene=ID`, made once for this scan.
+        Via::Link => link::make(auth, &id, ttl).await?,
     };
     // The browser's proof that it started this scan: a value signed for this id (checked
     // before the store is read), whose digest the scene keeps.
@@ -685,10 +719,15 @@ async fn spend_budget(auth: &Scan) -> Result<(), Failure> {
     let Some(oa) = &auth.settings.official_account else {
         return Ok(());
     };
+    spend_budget_of(auth, oa.appid()).await
+}
+
+/// Takes one code (a QR code, a mini program link) from the daily budget of `appid`.
+async fn spend_budget_of(auth: &Scan, appid: &str) -> Result<(), Failure> {
     let budget = u64::from(auth.settings.daily_budget);
     let now = now_unix();
     let (day, left) = (now / DAY, DAY - now % DAY);
-    let key = Key::of(oa.appid(), "scan-budget", &day.to_string());
+    let key = Key::of(appid, "scan-budget", &day.to_string());
     // The counter outlives its day a little, so clocks a few seconds apart agree on it.
     let used = auth
         .store
@@ -738,6 +777,7 @@ fn started(auth: &Scan, id: &str, scene: &Scene, expires_in: u64) -> Response<Bo
         Via::FollowOa => format!("{}/scan/{id}/qr.svg", auth.settings.prefix),
         Via::MiniProgram => format!("{}/scan/{id}/code.png", auth.settings.prefix),
         Via::Message => return message::started(auth, id, scene, expires_in),
+        Via::Link => return link::started(id, scene, expires_in),
     };
     respond::json(
         StatusCode::OK,
@@ -781,11 +821,14 @@ async fn reuse(
         return Ok(None);
     };
     let left = scene.expires_at.saturating_sub(now_unix());
-    // A message code the user has sent already is still this browser's login in progress.
+    // A message code the user has sent already is still this browser's login in progress;
+    // so is a link the user opened in WeChat (a phone browser often reloads the page when
+    // the user comes back from WeChat, even after confirming there).
     let live = match scene.status {
         SceneStatus::Pending => true,
-        SceneStatus::Scanned { .. } => via == Via::Message,
-        _ => false,
+        SceneStatus::Scanned { .. } => matches!(via, Via::Message | Via::Link),
+        SceneStatus::Confirmed { .. } => via == Via::Link,
+        SceneStatus::Refused { .. } => false,
     };
     if scene.browser != mine || scene.via != via || !live || left < REUSE_MIN_LEFT {
         return Ok(None);
@@ -982,7 +1025,7 @@ pub(crate) fn routes() -> &'static [crate::core::route::Route<Scan>] {
     }
     static ROUTES: [Route; 9] = [
         Route::read(Path::Exact("/scan"), |c| {
-            boxed(async move { Ok(page(c.auth, c.req)) })
+            boxed(async move { Ok(scan_page(c.auth, c.req)) })
         }),
         Route::post(Path::Exact("/scan"), |c| {
             boxed(async move { start(c.auth, c.req).await })

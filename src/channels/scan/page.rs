@@ -27,6 +27,7 @@ pub(crate) fn page(auth: &Scan, req: &Parts) -> Response<Body> {
             Via::FollowOa => "",
             Via::MiniProgram => "&via=miniprogram",
             Via::Message => "&via=message",
+            Via::Link => "&via=link",
         }
     );
     if via == Via::Message {
