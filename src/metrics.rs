@@ -20,7 +20,7 @@
 //! | `wechat_auth_wechat_requests_total` | counter | `endpoint` (`sns/oauth2/access_token`, `cgi-bin/stable_token`, …), `errcode` (`0` success, WeChat's errcode, `none`: no answer or an unreadable one) | WeChat API calls, one per attempt (a retried call counts each try) |
 //! | `wechat_auth_wechat_request_duration_seconds` | histogram | `endpoint` | time from the start of the call to the end of each attempt |
 //! | `wechat_auth_global_token_fetches_total` | counter | `source` (`stable_token`, `token`) | global access token fetches (single flight: one per app and renewal across instances) |
-//! | `wechat_auth_scans_total` | counter | `event` (`started`, `confirmed`, `refused`, `expired`), `via` (`follow_oa`, `mini_program`, `message`) | scan logins (QR, mini program code and message code); `refused` and `expired` as the waiting browser learns it |
+//! | `wechat_auth_scans_total` | counter | `event` (`started`, `confirmed`, `refused`, `expired`), `via` (`follow_oa`, `mini_program`, `message`, `link`) | scan logins (QR, mini program code and message code); `refused` and `expired` as the waiting browser learns it |
 //! | `wechat_auth_long_poll_waits_total` | counter | — | `GET scan/{id}?wait=S` long-polls (S > 0) |
 //! | `wechat_auth_long_poll_wait_seconds` | histogram | — | how long they were held |
 //! | `wechat_auth_store_errors_total` | counter | `op` (`get`, `set`, `set_if_absent`, `take`, `delete_if_eq`, `increment`, `publish`, `subscribe`, `revoke`, `revoked`, `connect`) | failed `RedisStore` operations (each answered 503) |
