@@ -406,7 +406,8 @@ async fn each_kind_lands_on_its_path_with_everything_configured() {
 }
 
 /// Under every configuration: no phone, no WeChat browser is sent to a QR code on its own
-/// screen; phone browsers always get the link page. (The one exception, documented: inside
+/// screen; phone browsers get the link page (message-code login when the site has an Official
+/// Account with a push token and no mini program). (The one exception, documented: inside
 /// WeChat on a site with nothing but a website app, the website QR is the only login.)
 #[tokio::test]
 async fn no_browser_is_sent_to_a_qr_it_would_have_to_scan_itself() {
@@ -430,9 +431,18 @@ async fn no_browser_is_sent_to_a_qr_it_would_have_to_scan_itself() {
                         setup.name
                     ));
                 }
-                if phone_outside_wechat && landed != Landed::Link {
+                // The link when the site has a mini program; else message-code login when its
+                // Official Account has a push token (the code is sent from WeChat on the same
+                // phone); else the link page, which says what to do.
+                let phone_path = match setup.name {
+                    "Official Account only" | "unverified Official Account only" => {
+                        Landed::MessageCode
+                    }
+                    _ => Landed::Link,
+                };
+                if phone_outside_wechat && landed != phone_path {
                     problems.push(format!(
-                        "[{}] {query} {file}: {landed:?}, not the link, for {ua}",
+                        "[{}] {query} {file}: {landed:?}, want {phone_path:?}, for {ua}",
                         setup.name
                     ));
                 }

@@ -119,6 +119,9 @@ pub(crate) struct Settings {
     /// Whether a mini program is set up (a desktop browser without a website app or an
     /// Official Account is sent to its code).
     pub(crate) mini_program: bool,
+    /// Whether message-code login is offered (an Official Account, verified or not, with a
+    /// push token): a phone browser without a mini program link logs in with it.
+    pub(crate) message_login: bool,
     /// The path prefix of the layer's endpoints.
     pub(crate) prefix: String,
     /// `PREFIX/login`.
@@ -181,6 +184,10 @@ impl Oauth {
                     .filter(|_| cfg.message.verified),
                 oa_unverified: cfg.official_account.is_some() && !cfg.message.verified,
                 mini_program: cfg.mini_program.is_some(),
+                message_login: cfg
+                    .official_account
+                    .as_ref()
+                    .is_some_and(|oa| oa.push_token().is_some()),
                 prefix: cfg.prefix.clone(),
                 login_path: e.guard.login_path().to_owned(),
                 origin: cfg.origin().to_owned(),
@@ -360,16 +367,21 @@ fn browser_of(req: &Parts) -> (browser::BrowserKind, bool) {
 
 /// The path for a browser that did not ask for one: inside WeChat the Official Account's
 /// web authorization; a phone browser outside WeChat (and the WeCom client on a phone) the
-/// mini program link, never a QR code; a computer (and the WeCom client on one) today's
-/// desktop choice.
+/// mini program link, else message-code login, never a QR code; a computer (and the WeCom
+/// client on one) today's desktop choice.
 fn pick(auth: &Oauth, kind: browser::BrowserKind, phone: bool) -> Option<Pick> {
     use browser::BrowserKind as K;
     let cfg = &auth.settings;
     let in_wechat = kind.in_wechat();
-    match kind {
-        K::PhoneBrowser => return Some(Pick::Link),
-        K::Wecom if phone => return Some(Pick::Link),
-        _ => {}
+    if kind == K::PhoneBrowser || kind == K::Wecom && phone {
+        // A phone outside WeChat: the mini program link; without a mini program, message-code
+        // login (the code shown here is sent from WeChat on this same phone); else the link
+        // page, which says what to do. Never a QR code.
+        return Some(if !cfg.mini_program && cfg.message_login {
+            Pick::Channel(Channel::MessageCode)
+        } else {
+            Pick::Link
+        });
     }
     let channel = if in_wechat {
         // Inside WeChat: web authorization; else the link (it opens the mini program right
