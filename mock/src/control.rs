@@ -197,9 +197,14 @@ impl Shared {
                     .iter()
                     .map(|a| (a.appid.as_str(), u.openid_for(&a.appid)))
                     .collect();
+                let wecom_openids: BTreeMap<&str, String> = (self.wecom_corps.iter())
+                    .filter(|c| c.member(&u.name).is_none())
+                    .map(|c| (c.corp_id.as_str(), c.openid_for(u)))
+                    .collect();
                 json!({
                     "name": u.name,
                     "nickname": u.nickname,
+                    "wecom_openids": wecom_openids,
                     "headimgurl": u.headimgurl,
                     "unionid": u.unionid,
                     "phone": u.phone,
@@ -209,6 +214,20 @@ impl Shared {
                 })
             })
             .collect();
+        let wecom = self.wecom_corps.iter().enumerate().map(|(i, c)| {
+            json!({
+                "kind": "wecom",
+                "appid": c.corp_id,
+                "corp_id": c.corp_id,
+                "agent_id": c.agent_id,
+                "secret": c.secret,
+                "members": c.members.iter().map(|m| json!({
+                    "name": m.name, "user_id": m.user_id, "gender": m.gender,
+                })).collect::<Vec<_>>(),
+                "trusted_domains": inner.wecom.trusted.get(&i).cloned().unwrap_or_default(),
+            })
+        });
+        let apps: Vec<Value> = apps.into_iter().chain(wecom).collect();
         json!({ "apps": apps, "users": users })
     }
 }
@@ -433,6 +452,10 @@ pub(crate) async fn redirect_domains(State(s): State<Arc<Shared>>, body: Bytes) 
         Ok(r) => r,
         Err(resp) => return *resp,
     };
+    if s.set_wecom_trusted(&req.appid, &req.domains) {
+        let domains = super::wecom::normalize_trusted(&req.domains);
+        return json(&json!({ "appid": req.appid, "domains": domains }));
+    }
     match s.set_redirect_domains(&req.appid, &req.domains) {
         Ok(()) => json(&json!({ "appid": req.appid, "domains": normalize_domains(&req.domains) })),
         Err(e) => control_error(e),

@@ -75,6 +75,11 @@
 //! | `POST /wxa/generatescheme` | a mini program URL Scheme, `{"jump_wxa":{path,query,env_version}, "is_expire", "expire_type", "expire_time" \| "expire_interval"}` → `{"errcode":0,"errmsg":"ok","openlink":"weixin://dl/business/?t=TICKET"}`, with the same checks (without `is_expire`: 30 days) |
 //! | `GET /mock/urllink/{ticket}` | what a phone browser shows for a URL Link: the page and query it opens and the phone page's open-link form; 404 when unknown or expired |
 //! | `GET /mmopen/vi_32/{key}/{size}` | avatars, so that `headimgurl` works offline |
+//! | `GET /wwlogin/sso/login` | WeCom (企业微信) web login, `login_type=CorpApp&appid=CORPID&agentid=…&redirect_uri=…&state=…`: a page with one button per user (members by UserID, others as non-members); `mock_user`/`mock_action=approve\|deny` answer the 302 at once (`code` + `state`, or `state` only). Unknown corp → error page 40013, no or wrong `agentid` → 40056, `redirect_uri` off the app's trusted domains → 50001 (`x-mock-error`) |
+//! | `GET /connect/oauth2/authorize?appid=CORPID…` | WeCom in-app OAuth (protocol §20.3) when `appid` is a corp id: `scope=snsapi_base\|snsapi_privateinfo` (privateinfo without `agentid` counts as base), same buttons and checks, `state` as `[A-Za-z0-9]{0,128}` |
+//! | `GET /cgi-bin/gettoken` | WeCom `corpid` + `corpsecret` → `{"errcode":0,"errmsg":"ok","access_token","expires_in":7200}`; 41002 / 41004 missing, 40013 unknown corp, 40001 wrong secret, 40091 another corp's secret |
+//! | `GET /cgi-bin/auth/getuserinfo` | WeCom code → member `{"errcode":0,"errmsg":"ok","userid"}` (+ `user_ticket`, 1800 s, for in-app `snsapi_privateinfo`), non-member `{"errcode":0,"errmsg":"ok","openid"}`; codes single use, 5 minutes, bound to their corp → 40029; a code of another agent of the corp whose callback is not on this app's trusted domains → 50001; token 41001 / 40014 / 42001 |
+//! | `POST /cgi-bin/auth/getuserdetail` | WeCom `{"user_ticket"}` → `userid`, `gender` (a string), `avatar`, `qr_code`, `mobile`, `email`, `biz_mail`, `address`; a bad body → 47001, a missing, unknown or expired ticket → 40003 (unverified code) |
 //!
 //! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
 //!
@@ -185,6 +190,10 @@
 //! - `jscode2session` hands out a new `session_key` on every login; WeChat may keep one for
 //!   a while.
 //! - Avatars are served by the mock (`/mmopen/vi_32/…/132`) instead of `thirdwx.qlogo.cn`.
+//! - A WeCom trusted domain without a port matches its host on any port (tests run on
+//!   ephemeral ports); WeCom wants the port too when it is not the default one. A domain
+//!   given with a port is matched exactly. WeCom's in-app page is silent for
+//!   `snsapi_base`; the mock shows its buttons (it has to be told who the user is).
 //! - `snsapi_base` also shows the page (WeChat is silent there): the mock has to be told who
 //!   the user is.
 //! - Limits that take days to reach (daily quotas other than forced `stable_token`
@@ -211,6 +220,7 @@ mod push_wire;
 mod scan;
 mod sns;
 mod state;
+mod wecom;
 pub mod wire;
 mod wxa;
 
@@ -235,6 +245,7 @@ pub use links::OpenedLink;
 pub use push_wire::{ChatLine, PushFormat, PushMode};
 pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
+pub use wecom::{MockWecomCorp, MockWecomMember};
 
 use errors::WxError;
 use state::{Settings, Shared};
@@ -333,6 +344,7 @@ impl MockWechat {
             subscribed: cfg.subscribed.clone(),
             push_timeout: cfg.push_timeout,
             push_http: push_client()?,
+            wecom_corps: cfg.wecom_corps,
         };
         let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
         let app = router(shared.clone());
@@ -1529,6 +1541,22 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/wxa/generatescheme",
             post(links::generatescheme).fallback(require_post),
+        )
+        .route(
+            "/wwlogin/sso/login",
+            get(wecom::sso_login).fallback(require_get),
+        )
+        .route(
+            "/cgi-bin/gettoken",
+            get(wecom::gettoken).fallback(require_get),
+        )
+        .route(
+            "/cgi-bin/auth/getuserinfo",
+            get(wecom::getuserinfo).fallback(require_get),
+        )
+        .route(
+            "/cgi-bin/auth/getuserdetail",
+            post(wecom::getuserdetail).fallback(require_post),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
