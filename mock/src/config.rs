@@ -9,6 +9,7 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 use super::wecom::MockWecomCorp;
+use super::wecom_suite::MockWecomSuite;
 
 /// The id of the one simulated Open Platform account every bound app belongs to. Unionids are
 /// derived from it, so they are stable across restarts.
@@ -495,6 +496,7 @@ pub struct MockConfig {
     pub(crate) text_plain: bool,
     pub(crate) push_timeout: Duration,
     pub(crate) wecom_corps: Vec<MockWecomCorp>,
+    pub(crate) wecom_suites: Vec<MockWecomSuite>,
 }
 
 impl Default for MockConfig {
@@ -519,6 +521,7 @@ impl Default for MockConfig {
             text_plain: false,
             push_timeout: DEFAULT_PUSH_TIMEOUT,
             wecom_corps: vec![MockWecomCorp::default_corp()],
+            wecom_suites: vec![MockWecomSuite::default_suite()],
         }
         .with_user("alice", "爱丽丝")
         .with_user("bob", "Bob")
@@ -779,6 +782,45 @@ impl MockConfig {
         self
     }
 
+    /// The WeCom third-party suites: [`MockWecomSuite::default_suite`] first, then any added.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth_mock::MockConfig::default().wecom_suites().len(), 1);
+    /// ```
+    pub fn wecom_suites(&self) -> &[MockWecomSuite] {
+        &self.wecom_suites
+    }
+
+    /// Replaces the primary WeCom suite (`MockWechat::wecom_suite()`).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockConfig, MockWecomSuite};
+    ///
+    /// let cfg = MockConfig::default()
+    ///     .with_wecom_suite(MockWecomSuite::default_suite().with_trusted_domains(["saas.example"]));
+    /// assert_eq!(cfg.wecom_suites()[0].trusted_domains, ["saas.example"]);
+    /// ```
+    pub fn with_wecom_suite(mut self, suite: MockWecomSuite) -> Self {
+        match self.wecom_suites.first_mut() {
+            Some(slot) => *slot = suite,
+            None => self.wecom_suites.push(suite),
+        }
+        self
+    }
+
+    /// Adds a WeCom suite (its suite id must be new).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockConfig, MockWecomSuite};
+    ///
+    /// let other = MockWecomSuite::new("ww8000000000000009", "s", "tok", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
+    /// assert_eq!(MockConfig::default().add_wecom_suite(other).wecom_suites().len(), 2);
+    /// ```
+    pub fn add_wecom_suite(mut self, suite: MockWecomSuite) -> Self {
+        self.wecom_suites.push(suite);
+        self
+    }
+
     /// Checks the configuration; `MockWechat::start_with` calls this and fails with
     /// `InvalidInput` on the first problem.
     pub(crate) fn validate(&self) -> io::Result<()> {
@@ -848,6 +890,38 @@ impl MockConfig {
     fn validate_wecom(&self, appids: &HashSet<&str>, names: &HashSet<&str>) -> io::Result<()> {
         let bad = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
         let mut apps = HashSet::new();
+        let mut suites = HashSet::new();
+        for suite in &self.wecom_suites {
+            let id = &suite.suite_id;
+            let shaped =
+                !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric());
+            if !shaped || appids.contains(id.as_str()) || !suites.insert(id.as_str()) {
+                return bad(format!(
+                    "mock wecom suite: invalid or duplicate suite_id {id:?}"
+                ));
+            }
+            if self.wecom_corps.iter().any(|c| &c.corp_id == id) {
+                return bad(format!("mock wecom suite {id}: a corp has this id"));
+            }
+            if suite.suite_secret.is_empty() {
+                return bad(format!("mock wecom suite {id}: empty suite_secret"));
+            }
+            let token_ok = (3..=32).contains(&suite.token.len())
+                && suite.token.chars().all(|c| c.is_ascii_alphanumeric());
+            if !token_ok || super::wire::SafeModeKey::new(&suite.encoding_aes_key).is_err() {
+                return bad(format!(
+                    "mock wecom suite {id}: token must be 3..32 letters or digits and the \
+                     EncodingAESKey 43 letters or digits"
+                ));
+            }
+            for corp in &suite.authorized_corps {
+                if !self.wecom_corps.iter().any(|c| &c.corp_id == corp) {
+                    return bad(format!(
+                        "mock wecom suite {id}: unknown authorized corp {corp:?}"
+                    ));
+                }
+            }
+        }
         for corp in &self.wecom_corps {
             let id = &corp.corp_id;
             if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {

@@ -126,14 +126,18 @@ impl Shared {
     }
 
     pub(crate) fn set_push_url(&self, appid: &str, url: Option<&str>) -> Result<(), MockError> {
-        let app = self
-            .app(appid)
-            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
-        if app.kind != AppKind::OfficialAccount {
+        let app = match (self.app(appid), self.wecom_suite(appid)) {
+            (Some(app), _) => Some(app),
+            (None, Some(_)) => None,
+            (None, None) => return Err(MockError::UnknownApp(appid.to_owned())),
+        };
+        if let Some(app) = app
+            && app.kind != AppKind::OfficialAccount
+        {
             return Err(MockError::WrongAppKind {
                 appid: app.appid.clone(),
                 kind: app.kind.as_str(),
-                reason: "only Official Accounts have a push URL",
+                reason: "only Official Accounts and WeCom suites have a push URL",
             });
         }
         let mut inner = self.lock();
@@ -224,10 +228,33 @@ impl Shared {
                 "members": c.members.iter().map(|m| json!({
                     "name": m.name, "user_id": m.user_id, "gender": m.gender,
                 })).collect::<Vec<_>>(),
-                "trusted_domains": inner.wecom.trusted.get(&i).cloned().unwrap_or_default(),
+                "trusted_domains": inner
+                    .wecom
+                    .trusted
+                    .get(&super::wecom::Owner::Corp(i))
+                    .cloned()
+                    .unwrap_or_default(),
             })
         });
-        let apps: Vec<Value> = apps.into_iter().chain(wecom).collect();
+        let suites = self.wecom_suites.iter().enumerate().map(|(i, w)| {
+            json!({
+                "kind": "wecom_suite",
+                "appid": w.suite_id,
+                "suite_id": w.suite_id,
+                "suite_secret": w.suite_secret,
+                "token": w.token,
+                "encoding_aes_key": w.encoding_aes_key,
+                "push_url": inner.push_urls.get(&w.suite_id),
+                "trusted_domains": inner
+                    .wecom
+                    .trusted
+                    .get(&super::wecom::Owner::Suite(i))
+                    .cloned()
+                    .unwrap_or_default(),
+                "authorized_corps": w.authorized_corps,
+            })
+        });
+        let apps: Vec<Value> = apps.into_iter().chain(wecom).chain(suites).collect();
         json!({ "apps": apps, "users": users })
     }
 }

@@ -30,6 +30,9 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "cgi-bin/gettoken",
     "cgi-bin/auth/getuserinfo",
     "cgi-bin/auth/getuserdetail",
+    "cgi-bin/service/get_suite_token",
+    "cgi-bin/service/auth/getuserinfo3rd",
+    "cgi-bin/service/auth/getuserdetail3rd",
 ];
 
 /// At most this many queued entries per endpoint (more are dropped).

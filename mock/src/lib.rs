@@ -221,6 +221,7 @@ mod scan;
 mod sns;
 mod state;
 mod wecom;
+mod wecom_suite;
 pub mod wire;
 mod wxa;
 
@@ -246,6 +247,7 @@ pub use push_wire::{ChatLine, PushFormat, PushMode};
 pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
 pub use wecom::{MockWecomCorp, MockWecomMember};
+pub use wecom_suite::{MockWecomSuite, SuiteTicketReport};
 
 use errors::WxError;
 use state::{Settings, Shared};
@@ -267,12 +269,17 @@ pub struct MockWechat {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The 10-minute WeCom `suite_ticket` schedule.
+    ticker: Option<JoinHandle<()>>,
 }
 
 impl Drop for MockWechat {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
         }
     }
 }
@@ -345,9 +352,11 @@ impl MockWechat {
             push_timeout: cfg.push_timeout,
             push_http: push_client()?,
             wecom_corps: cfg.wecom_corps,
+            wecom_suites: cfg.wecom_suites,
         };
         let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
         let app = router(shared.clone());
+        let ticker = tokio::spawn(wecom_suite::ticker(Arc::downgrade(&shared)));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -365,6 +374,7 @@ impl MockWechat {
             addr,
             shutdown: Some(tx),
             task: Some(task),
+            ticker: Some(ticker),
         })
     }
 
@@ -382,6 +392,9 @@ impl MockWechat {
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -1558,6 +1571,18 @@ fn router(shared: Arc<Shared>) -> Router {
             "/cgi-bin/auth/getuserdetail",
             post(wecom::getuserdetail).fallback(require_post),
         )
+        .route(
+            "/cgi-bin/service/get_suite_token",
+            post(wecom_suite::get_suite_token).fallback(require_post),
+        )
+        .route(
+            "/cgi-bin/service/auth/getuserinfo3rd",
+            get(wecom_suite::getuserinfo3rd).fallback(require_get),
+        )
+        .route(
+            "/cgi-bin/service/auth/getuserdetail3rd",
+            post(wecom_suite::getuserdetail3rd).fallback(require_post),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             middleware::count_and_inject,
@@ -1590,6 +1615,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/push_url", post(scan::set_push_url))
         .route("/mock/push_format", post(scan::set_push_format))
         .route("/mock/message", post(scan::message))
+        .route("/mock/wecom/suite_ticket", post(wecom_suite::push_ticket))
         .route("/mock/phone/open", get(phone::open))
         .route("/mock/phone/answer", post(phone::answer))
         .route("/mock/phone/message", post(phone::send))

@@ -36,8 +36,12 @@ fn app_of_call(shared: &Shared, query: Option<&str>, body: Option<&[u8]>) -> Opt
             return Some(corp_id);
         }
     }
+    if let Some(token) = p.get("suite_access_token") {
+        return shared.suite_token_owner(token);
+    }
     let body: serde_json::Value = serde_json::from_slice(body?).ok()?;
     body.get("appid")
+        .or_else(|| body.get("suite_id"))
         .and_then(serde_json::Value::as_str)
         .filter(|a| !a.is_empty())
         .map(str::to_owned)
@@ -55,7 +59,11 @@ pub(crate) async fn count_and_inject(
     let is_page = path.starts_with("connect/") || path.starts_with("wwlogin/");
     let is_wecom = wecom::ENDPOINTS.contains(&path.as_str());
     // `stable_token` names its app in the body: read it (the handler gets the same bytes).
-    let (req, body) = if endpoint == Some("cgi-bin/stable_token") {
+    let reads_body = matches!(
+        endpoint,
+        Some("cgi-bin/stable_token" | "cgi-bin/service/get_suite_token")
+    );
+    let (req, body) = if reads_body {
         let (parts, body) = req.into_parts();
         match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(bytes) => (

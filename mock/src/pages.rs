@@ -91,7 +91,7 @@ pub(crate) async fn qrconnect(State(s): State<Arc<Shared>>, RawQuery(q): RawQuer
 pub(crate) async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
     let raw = q.as_deref().unwrap_or_default();
     let p = Params::parse(Some(raw));
-    if p.get("appid").is_some_and(|a| s.is_wecom_corp(a)) {
+    if p.get("appid").is_some_and(|a| s.is_wecom_id(a)) {
         return super::wecom::authorize(&s, raw);
     }
     authorization(&s, Flavor::Authorize, raw)

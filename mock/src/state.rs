@@ -388,6 +388,8 @@ pub(crate) struct Shared {
     pub(crate) push_http: reqwest::Client,
     /// The WeCom corp apps (self-built / agent-developed).
     pub(crate) wecom_corps: Vec<super::wecom::MockWecomCorp>,
+    /// The WeCom third-party suites.
+    pub(crate) wecom_suites: Vec<super::wecom_suite::MockWecomSuite>,
     inner: Mutex<Inner>,
 }
 
@@ -401,6 +403,7 @@ pub(crate) struct Settings {
     pub(crate) push_timeout: Duration,
     pub(crate) push_http: reqwest::Client,
     pub(crate) wecom_corps: Vec<super::wecom::MockWecomCorp>,
+    pub(crate) wecom_suites: Vec<super::wecom_suite::MockWecomSuite>,
 }
 
 impl Shared {
@@ -451,7 +454,11 @@ impl Shared {
             app_calls: BTreeMap::new(),
             faults: FaultQueues::default(),
             text_plain: settings.text_plain,
-            wecom: super::wecom::WecomState::new(&settings.wecom_corps),
+            wecom: super::wecom::WecomState::new(
+                &settings.wecom_corps,
+                &settings.wecom_suites,
+                now,
+            ),
         };
         let by_name = users
             .iter()
@@ -470,6 +477,7 @@ impl Shared {
             push_timeout: settings.push_timeout,
             push_http: settings.push_http,
             wecom_corps: settings.wecom_corps,
+            wecom_suites: settings.wecom_suites,
             inner: Mutex::new(inner),
         }
     }
@@ -694,6 +702,7 @@ mod tests {
             push_timeout: Duration::from_secs(5),
             push_http: reqwest::Client::new(),
             wecom_corps: Vec::new(),
+            wecom_suites: Vec::new(),
         }
     }
 

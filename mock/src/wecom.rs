@@ -251,10 +251,18 @@ pub(crate) enum CodeScope {
     PrivateInfo,
 }
 
+/// Whose login a code, a trusted domain list or a user ticket belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Owner {
+    /// A corp app: index in `Shared::wecom_corps`.
+    Corp(usize),
+    /// A third-party suite: index in `Shared::wecom_suites`.
+    Suite(usize),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct WecomCode {
-    /// Index of the corp app in `Shared::wecom_corps`.
-    pub(crate) corp: usize,
+    pub(crate) owner: Owner,
     pub(crate) user: String,
     pub(crate) scope: CodeScope,
     /// The callback the code was issued for (checked against the token's app, 50001).
@@ -283,6 +291,8 @@ impl Expiring for WecomToken {
 
 #[derive(Debug, Clone)]
 pub(crate) struct UserTicket {
+    pub(crate) owner: Owner,
+    /// The member's corp app (index in `Shared::wecom_corps`).
     pub(crate) corp: usize,
     pub(crate) user: String,
     pub(crate) expires_at: SystemTime,
@@ -300,19 +310,28 @@ pub(crate) struct WecomState {
     pub(crate) codes: Bounded<WecomCode>,
     pub(crate) tokens: Bounded<WecomToken>,
     pub(crate) tickets: Bounded<UserTicket>,
-    /// Trusted domains per corp app (index in `Shared::wecom_corps`).
-    pub(crate) trusted: HashMap<usize, Vec<String>>,
+    /// Trusted domains per corp app and per suite.
+    pub(crate) trusted: HashMap<Owner, Vec<String>>,
+    /// Third-party suites: tokens, tickets, pushes.
+    pub(crate) suites: super::wecom_suite::SuiteState,
 }
 
 impl WecomState {
-    pub(crate) fn new(corps: &[MockWecomCorp]) -> Self {
+    pub(crate) fn new(
+        corps: &[MockWecomCorp],
+        suites: &[super::wecom_suite::MockWecomSuite],
+        now: SystemTime,
+    ) -> Self {
+        let corp_domains = (corps.iter().enumerate())
+            .map(|(i, c)| (Owner::Corp(i), normalize_trusted(&c.trusted_domains)));
+        let suite_domains = (suites.iter().enumerate())
+            .map(|(i, c)| (Owner::Suite(i), normalize_trusted(&c.trusted_domains)));
         WecomState {
             codes: Bounded::new(MAX_CODES),
             tokens: Bounded::new(MAX_TOKENS),
             tickets: Bounded::new(MAX_TICKETS),
-            trusted: (corps.iter().enumerate())
-                .map(|(i, c)| (i, normalize_trusted(&c.trusted_domains)))
-                .collect(),
+            trusted: corp_domains.chain(suite_domains).collect(),
+            suites: super::wecom_suite::SuiteState::new(suites.len(), now),
         }
     }
 }
@@ -323,6 +342,9 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "cgi-bin/gettoken",
     "cgi-bin/auth/getuserinfo",
     "cgi-bin/auth/getuserdetail",
+    "cgi-bin/service/get_suite_token",
+    "cgi-bin/service/auth/getuserinfo3rd",
+    "cgi-bin/service/auth/getuserdetail3rd",
 ];
 
 /// WeCom's English errmsg for `code`.
@@ -346,6 +368,17 @@ fn errmsg(code: i64) -> &'static str {
         43002 => "require POST method",
         47001 => "data format error",
         50001 => "redirect_uri unauthorized",
+        40080 => "invalid suite_secret",
+        40082 => "invalid suite_acccess_token or provider_access_token",
+        40083 => "invalid suite_id",
+        40085 => "invalid suite_ticket",
+        40086 => "invalid third-party app id",
+        41021 => "suite_id missing",
+        41022 => "suite_access_token missing",
+        41023 => "suite_ticket missing",
+        41024 => "suite_secret missing",
+        41030 => "corp has not authorized the suite",
+        42009 => "suite_access_token expired",
         _ => "mock injected error",
     }
 }
@@ -387,11 +420,17 @@ impl Shared {
         self.wecom_corps.iter().any(|c| c.corp_id == id)
     }
 
-    /// Sets the trusted domains of every app of corp `corp_id`.
+    /// Whether `id` is a corp id or a suite id of this mock.
+    pub(crate) fn is_wecom_id(&self, id: &str) -> bool {
+        self.is_wecom_corp(id) || self.wecom_suite(id).is_some()
+    }
+
+    /// Sets the trusted domains of every app of corp `corp_id`, or of suite `corp_id`.
     pub(crate) fn set_wecom_trusted(&self, corp_id: &str, domains: &[String]) -> bool {
-        let apps: Vec<usize> = (self.wecom_corps.iter().enumerate())
+        let apps: Vec<Owner> = (self.wecom_corps.iter().enumerate())
             .filter(|(_, c)| c.corp_id == corp_id)
-            .map(|(i, _)| i)
+            .map(|(i, _)| Owner::Corp(i))
+            .chain(self.wecom_suite(corp_id).map(Owner::Suite))
             .collect();
         let mut inner = self.lock();
         for &i in &apps {
@@ -400,12 +439,12 @@ impl Shared {
         !apps.is_empty()
     }
 
-    /// The trusted domains of corp app `corp`.
-    pub(crate) fn wecom_trusted(&self, corp: usize) -> Vec<String> {
+    /// The trusted domains of a corp app or a suite.
+    pub(crate) fn wecom_trusted(&self, owner: Owner) -> Vec<String> {
         self.lock()
             .wecom
             .trusted
-            .get(&corp)
+            .get(&owner)
             .cloned()
             .unwrap_or_default()
     }
@@ -418,7 +457,7 @@ impl Shared {
 
     fn issue_wecom_code(
         &self,
-        corp: usize,
+        owner: Owner,
         user: &str,
         scope: CodeScope,
         redirect: &Url,
@@ -426,7 +465,7 @@ impl Shared {
         let now = self.now();
         let code = ids::alnum(43);
         let record = WecomCode {
-            corp,
+            owner,
             user: user.to_owned(),
             scope,
             redirect: redirect.clone(),
@@ -458,7 +497,7 @@ impl Page {
 
 /// A login request that passed WeCom's checks.
 struct Valid {
-    corp: usize,
+    owner: Owner,
     scope: CodeScope,
     state: String,
     redirect: Url,
@@ -472,13 +511,13 @@ fn page_error(code: Option<i64>, msg: &str, reason: &str) -> Box<Response> {
 
 /// The trusted-domain check shared by both pages: 50001 when `redirect_uri` is missing,
 /// not http(s) or not on a trusted domain of the app.
-fn checked_redirect(s: &Shared, corp: usize, p: &Params) -> Result<Url, Box<Response>> {
+fn checked_redirect(s: &Shared, owner: Owner, p: &Params) -> Result<Url, Box<Response>> {
     let redirect = p
         .get("redirect_uri")
         .and_then(|r| Url::parse(r).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"));
     match redirect {
-        Some(u) if is_trusted(&s.wecom_trusted(corp), &u) => Ok(u),
+        Some(u) if is_trusted(&s.wecom_trusted(owner), &u) => Ok(u),
         _ => Err(page_error(Some(50001), DOMAIN_ERROR, "50001")),
     }
 }
@@ -486,6 +525,19 @@ fn checked_redirect(s: &Shared, corp: usize, p: &Params) -> Result<Url, Box<Resp
 fn validate_sso(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
     match p.get("login_type") {
         Some("CorpApp") => {}
+        Some("ServiceApp") => {
+            let Some(suite) = p.get("appid").and_then(|a| s.wecom_suite(a)) else {
+                return Err(page_error(Some(40086), "appid 参数错误", "40086"));
+            };
+            let owner = Owner::Suite(suite);
+            let redirect = checked_redirect(s, owner, p)?;
+            return Ok(Valid {
+                owner,
+                scope: CodeScope::Web,
+                state: p.get("state").unwrap_or_default().to_owned(),
+                redirect,
+            });
+        }
         _ => {
             return Err(page_error(
                 None,
@@ -500,9 +552,10 @@ fn validate_sso(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
     let Some(corp) = p.get("agentid").and_then(|a| s.wecom_app(corp_id, Some(a))) else {
         return Err(page_error(Some(40056), "agentid 参数错误", "40056"));
     };
-    let redirect = checked_redirect(s, corp, p)?;
+    let owner = Owner::Corp(corp);
+    let redirect = checked_redirect(s, owner, p)?;
     Ok(Valid {
-        corp,
+        owner,
         scope: CodeScope::Web,
         state: p.get("state").unwrap_or_default().to_owned(),
         redirect,
@@ -511,9 +564,15 @@ fn validate_sso(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
 
 fn validate_in_app(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
     let corp_id = p.get("appid").unwrap_or_default();
-    let agent = p.get("agentid");
-    let Some(corp) = s.wecom_app(corp_id, agent) else {
-        return Err(page_error(Some(40056), "agentid 参数错误", "40056"));
+    let suite = s.wecom_suite(corp_id);
+    // A suite needs no agentid: its privateinfo always counts.
+    let agent = p.get("agentid").or(suite.map(|_| ""));
+    let owner = match suite {
+        Some(i) => Owner::Suite(i),
+        None => match s.wecom_app(corp_id, p.get("agentid")) {
+            Some(i) => Owner::Corp(i),
+            None => return Err(page_error(Some(40056), "agentid 参数错误", "40056")),
+        },
     };
     if p.get("response_type") != Some("code") {
         return Err(page_error(None, "response_type 参数错误", "response_type"));
@@ -535,9 +594,9 @@ fn validate_in_app(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
             "state",
         ));
     }
-    let redirect = checked_redirect(s, corp, p)?;
+    let redirect = checked_redirect(s, owner, p)?;
     Ok(Valid {
-        corp,
+        owner,
         scope,
         state: state.to_owned(),
         redirect,
@@ -568,7 +627,8 @@ fn login(s: &Shared, page: Page, raw: &str) -> Response {
         (None, None) => login_page(s, page, &valid, raw),
         (None | Some("approve"), Some(name)) => match s.user(name) {
             Some(user) => {
-                let code = s.issue_wecom_code(valid.corp, &user.name, valid.scope, &valid.redirect);
+                let code =
+                    s.issue_wecom_code(valid.owner, &user.name, valid.scope, &valid.redirect);
                 callback(&valid, Some(&code))
             }
             None => misuse(&format!("未知的 mock_user {name:?}")),
@@ -610,7 +670,6 @@ fn callback(v: &Valid, code: Option<&str>) -> Response {
 /// The page a person sees: one button per simulated user (members by UserID, the others as
 /// non-members) and a refusal; each is this URL plus `mock_user` / `mock_action`.
 fn login_page(s: &Shared, page: Page, v: &Valid, raw: &str) -> Response {
-    let corp = &s.wecom_corps[v.corp];
     let base: Vec<&str> = raw
         .split('&')
         .filter(|seg| {
@@ -630,8 +689,12 @@ fn login_page(s: &Shared, page: Page, v: &Valid, raw: &str) -> Response {
     };
     let mut items = String::new();
     for u in &s.users {
-        let who = match corp.member(&u.name) {
-            Some(m) => format!("成员 {}", escape(&m.user_id)),
+        let who = match s.wecom_member(v.owner, &u.name) {
+            Some((corp, m)) => format!(
+                "{} 成员 {}",
+                escape(&s.wecom_corps[corp].corp_id),
+                escape(&m.user_id)
+            ),
             None => "非企业成员（openid）".to_owned(),
         };
         let _ = write!(
@@ -650,11 +713,10 @@ fn login_page(s: &Shared, page: Page, v: &Valid, raw: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{title}</title>{STYLE}</head><body><main><h1>{title}</h1>\
-         <p class=\"code\">corp {corp_id} · agent {agent} · redirect {redirect}</p>\
+         <p class=\"code\">{app} · redirect {redirect}</p>\
          <ul class=\"users\">{items}</ul>\
          <p><a class=\"button deny\" href=\"{deny}\">拒绝（deny）</a></p></main></body></html>",
-        corp_id = escape(&corp.corp_id),
-        agent = escape(&corp.agent_id),
+        app = escape(&s.wecom_owner_label(v.owner)),
         redirect = escape(v.redirect.as_str()),
         deny = link(None, "deny"),
     );
@@ -713,24 +775,21 @@ pub(crate) async fn getuserinfo(State(s): State<Arc<Shared>>, RawQuery(q): RawQu
     let record = {
         let mut inner = s.lock();
         match inner.wecom.codes.get_mut(code) {
-            Some(r) if !r.used && r.expires_at > now => {
-                let app = &s.wecom_corps[corp];
-                let issued_by = &s.wecom_corps[r.corp];
-                if issued_by.corp_id != app.corp_id {
-                    None
-                } else {
+            Some(r) if !r.used && r.expires_at > now => match r.owner {
+                Owner::Corp(i) if s.wecom_corps[i].corp_id == s.wecom_corps[corp].corp_id => {
                     r.used = true;
-                    Some(r.clone())
+                    Some((r.clone(), i))
                 }
-            }
+                _ => None,
+            },
             _ => None,
         }
     };
-    let Some(record) = record else {
+    let Some((record, issuer)) = record else {
         return wecom_error(40029);
     };
     // A code of another app of the corp: its callback must be on this app's trusted domains.
-    if record.corp != corp && !is_trusted(&s.wecom_trusted(corp), &record.redirect) {
+    if issuer != corp && !is_trusted(&s.wecom_trusted(Owner::Corp(corp)), &record.redirect) {
         return wecom_error(50001);
     }
     let app = &s.wecom_corps[corp];
@@ -743,6 +802,7 @@ pub(crate) async fn getuserinfo(State(s): State<Arc<Shared>>, RawQuery(q): RawQu
             if record.scope == CodeScope::PrivateInfo {
                 let ticket = ids::url_safe(86);
                 let t = UserTicket {
+                    owner: Owner::Corp(corp),
                     corp,
                     user: user.name.clone(),
                     expires_at: after(now, USER_TICKET_TTL),
@@ -775,7 +835,7 @@ pub(crate) async fn getuserdetail(
     };
     let now = s.now();
     let user = match s.lock().wecom.tickets.get(ticket) {
-        Some(t) if t.expires_at > now && t.corp == corp => t.user.clone(),
+        Some(t) if t.expires_at > now && t.owner == Owner::Corp(corp) => t.user.clone(),
         _ => return wecom_error(BAD_USER_TICKET),
     };
     let app = &s.wecom_corps[corp];
@@ -825,7 +885,8 @@ impl super::MockWechat {
         &self.shared.wecom_corps
     }
 
-    /// Replaces the trusted domains (可信域名) of every app of corp `corp_id` (hosts,
+    /// Replaces the trusted domains (可信域名) of every app of corp `corp_id`, or of the suite
+    /// with that id (hosts,
     /// optionally `:port`; see [`MockWecomCorp`]). Also `POST /mock/redirect_domains` with
     /// the corp id as `appid`.
     ///
@@ -851,7 +912,8 @@ impl super::MockWechat {
         }
     }
 
-    /// The trusted domains of corp `corp_id`'s first app (empty for an unknown corp).
+    /// The trusted domains of corp `corp_id`'s first app, or of the suite `corp_id` (empty
+    /// when unknown).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -861,9 +923,10 @@ impl super::MockWechat {
     /// # Ok(()) }
     /// ```
     pub fn wecom_trusted_domains(&self, corp_id: &str) -> Vec<String> {
-        self.shared
-            .wecom_app(corp_id, None)
-            .map(|i| self.shared.wecom_trusted(i))
+        let owner = (self.shared.wecom_app(corp_id, None).map(Owner::Corp))
+            .or_else(|| self.shared.wecom_suite(corp_id).map(Owner::Suite));
+        owner
+            .map(|o| self.shared.wecom_trusted(o))
             .unwrap_or_default()
     }
 }

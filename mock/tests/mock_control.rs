@@ -82,12 +82,14 @@ async fn config_lists_apps_and_users() {
             "mobile",
             "mini_program",
             "official_account",
-            "wecom"
+            "wecom",
+            "wecom_suite"
         ]
     );
-    // WeCom corps name their corp id as `appid` too (it is the login pages' `appid`).
+    // WeCom corps and suites name their id as `appid` too (the login pages' `appid`).
     assert_eq!(all[5]["appid"], all[5]["corp_id"]);
-    let apps: Vec<&Value> = all.iter().filter(|a| a["kind"] != "wecom").collect();
+    assert_eq!(all[6]["appid"], all[6]["suite_id"]);
+    let apps: Vec<&Value> = all.iter().take(5).collect();
     let ids: Vec<_> = apps.iter().map(|a| a["appid"].as_str().unwrap()).collect();
     assert_eq!(
         ids,

@@ -1,0 +1,712 @@
+//! WeCom third-party apps (第三方应用, protocol §27): the suite, its `suite_ticket` pushed
+//! encrypted to the command callback (WeCom's crypto, ReceiveId = suite id) every 10 minutes
+//! of the mock's clock or on `POST /mock/wecom/suite_ticket`, `service/get_suite_token`,
+//! `service/auth/getuserinfo3rd` and `service/auth/getuserdetail3rd`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::bounded::{Bounded, Expiring};
+use super::clock::{after, unix_secs};
+use super::errors::{MockError, control_error, json as json_response};
+use super::ids;
+use super::params::Params;
+use super::state::Shared;
+use super::wecom::{CodeScope, MockWecomMember, Owner, USER_TICKET_TTL, UserTicket, wecom_error};
+use super::wire::{self, SafeModeKey};
+
+/// WeCom pushes a fresh `suite_ticket` every 10 minutes (protocol §27).
+pub(crate) const TICKET_EVERY: Duration = Duration::from_secs(10 * 60);
+/// A `suite_ticket` is valid 30 minutes (protocol §27).
+pub(crate) const TICKET_TTL: Duration = Duration::from_secs(30 * 60);
+/// `suite_access_token` lives 7200 s.
+pub(crate) const SUITE_TOKEN_TTL: Duration = Duration::from_secs(7200);
+/// How often (real time) the mock looks whether a suite's 10 minutes have passed.
+pub(crate) const TICKER_PERIOD: Duration = Duration::from_millis(500);
+const MAX_SUITE_TOKENS: usize = 4_096;
+/// The most of a callback's answer the mock reads and reports.
+const MAX_ANSWER_CHARS: usize = 2048;
+/// The counter every `suite_ticket` delivery increments (see `MockWechat::calls`).
+pub(crate) const SUITE_PUSH_COUNTER: &str = "wecom/suite_ticket";
+
+/// A WeCom third-party app (第三方应用) of a service provider: its suite id, secret, the
+/// command callback's token and EncodingAESKey, its trusted domains and the corps that
+/// installed (authorized) it.
+///
+/// The default ([`MockWecomSuite::default_suite`]): suite `ww8000000000000008`, secret
+/// `mockWecomSuiteSecret00000000000000000000008`, token `mocksuitetoken`, EncodingAESKey
+/// `mockSuiteEncodingAesKey0123456789abcdefghij`, trusted domains `127.0.0.1` and
+/// `localhost`, authorized by the default corp `ww6000000000000006`.
+///
+/// ```
+/// use wechat_auth_mock::MockWecomSuite;
+///
+/// let suite = MockWecomSuite::default_suite();
+/// assert_eq!(suite.suite_id, "ww8000000000000008");
+/// assert_eq!(suite.authorized_corps, ["ww6000000000000006"]);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockWecomSuite {
+    /// The SuiteID (`ww…`), the `appid` of its login pages.
+    pub suite_id: String,
+    /// The suite secret (`suite_secret`).
+    pub suite_secret: String,
+    /// The command callback's Token (signs `msg_signature`).
+    pub token: String,
+    /// The command callback's 43-character EncodingAESKey.
+    pub encoding_aes_key: String,
+    /// Trusted domains at start (hosts, optionally `:port`).
+    pub trusted_domains: Vec<String>,
+    /// Corp ids (of `MockConfig::wecom_corps`) that installed the suite. Their members log
+    /// in as members; members of other corps get 41030; everyone else is a non-member.
+    pub authorized_corps: Vec<String>,
+}
+
+impl std::fmt::Debug for MockWecomSuite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockWecomSuite")
+            .field("suite_id", &self.suite_id)
+            .field("trusted_domains", &self.trusted_domains)
+            .field("authorized_corps", &self.authorized_corps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockWecomSuite {
+    /// A suite with these credentials, trusting `127.0.0.1` and `localhost`, authorized by
+    /// no corp.
+    ///
+    /// ```
+    /// use wechat_auth_mock::MockWecomSuite;
+    ///
+    /// let s = MockWecomSuite::new("ww01", "secret", "tok", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
+    /// assert!(s.authorized_corps.is_empty());
+    /// ```
+    pub fn new(
+        suite_id: impl Into<String>,
+        suite_secret: impl Into<String>,
+        token: impl Into<String>,
+        encoding_aes_key: impl Into<String>,
+    ) -> Self {
+        MockWecomSuite {
+            suite_id: suite_id.into(),
+            suite_secret: suite_secret.into(),
+            token: token.into(),
+            encoding_aes_key: encoding_aes_key.into(),
+            trusted_domains: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
+            authorized_corps: Vec::new(),
+        }
+    }
+
+    /// The fixed default suite (see the type's documentation).
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth_mock::MockWecomSuite::default_suite().token, "mocksuitetoken");
+    /// ```
+    pub fn default_suite() -> Self {
+        MockWecomSuite::new(
+            "ww8000000000000008",
+            "mockWecomSuiteSecret00000000000000000000008",
+            "mocksuitetoken",
+            "mockSuiteEncodingAesKey0123456789abcdefghij",
+        )
+        .authorized_by("ww6000000000000006")
+    }
+
+    /// Adds a corp that installed the suite.
+    ///
+    /// ```
+    /// let s = wechat_auth_mock::MockWecomSuite::default_suite().authorized_by("ww7000000000000007");
+    /// assert_eq!(s.authorized_corps.len(), 2);
+    /// ```
+    pub fn authorized_by(mut self, corp_id: impl Into<String>) -> Self {
+        self.authorized_corps.push(corp_id.into());
+        self
+    }
+
+    /// Replaces the trusted domains (hosts, optionally with `:port`).
+    ///
+    /// ```
+    /// let s = wechat_auth_mock::MockWecomSuite::default_suite().with_trusted_domains(["x.example"]);
+    /// assert_eq!(s.trusted_domains, ["x.example"]);
+    /// ```
+    pub fn with_trusted_domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The `open_userid` a member has for this suite's provider (stable, ≤ 64 bytes).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockUser, MockWecomSuite};
+    ///
+    /// let id = MockWecomSuite::default_suite().open_userid_for(&MockUser::derive("alice", "A", ""));
+    /// assert!(id.starts_with("wo") && id.len() <= 64);
+    /// ```
+    pub fn open_userid_for(&self, user: &super::MockUser) -> String {
+        let id = user.openid_for(&format!("open_userid/{}", self.suite_id));
+        format!("wo{}", &id[1..])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SuiteToken {
+    pub(crate) suite: usize,
+    pub(crate) expires_at: SystemTime,
+}
+
+impl Expiring for SuiteToken {
+    fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+/// The newest ticket of one suite.
+#[derive(Debug, Clone)]
+pub(crate) struct Ticket {
+    pub(crate) value: String,
+    pub(crate) issued_at: SystemTime,
+}
+
+/// What the mock remembers for the suites.
+#[derive(Debug)]
+pub(crate) struct SuiteState {
+    pub(crate) tokens: Bounded<SuiteToken>,
+    /// Suite index → its newest ticket.
+    pub(crate) tickets: HashMap<usize, Ticket>,
+    /// Suite index → when (mock clock) its last scheduled push was due.
+    pub(crate) last_due: HashMap<usize, SystemTime>,
+}
+
+impl SuiteState {
+    pub(crate) fn new(suites: usize, now: SystemTime) -> Self {
+        SuiteState {
+            tokens: Bounded::new(MAX_SUITE_TOKENS),
+            tickets: HashMap::new(),
+            last_due: (0..suites).map(|i| (i, now)).collect(),
+        }
+    }
+}
+
+/// The report of one `suite_ticket` push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SuiteTicketReport {
+    /// The suite.
+    pub suite_id: String,
+    /// Where the push went.
+    pub push_url: String,
+    /// How many deliveries were made (at most 3).
+    pub deliveries: u32,
+    /// Whether the callback answered `success` (HTTP 2xx).
+    pub acknowledged: bool,
+    /// The last delivery's HTTP status, if it got one.
+    pub last_status: Option<u16>,
+    /// Why the last delivery did not count, if it did not.
+    pub last_error: Option<String>,
+}
+
+/// The decrypted `suite_ticket` message (protocol §27): one line, no spaces between tags.
+pub(crate) fn ticket_xml(suite_id: &str, timestamp: u64, ticket: &str) -> String {
+    format!(
+        "<xml><SuiteId><![CDATA[{suite_id}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType>\
+         <TimeStamp>{timestamp}</TimeStamp><SuiteTicket><![CDATA[{ticket}]]></SuiteTicket></xml>"
+    )
+}
+
+/// WeCom's callback envelope: `ToUserName` (the suite id), `Encrypt`, `AgentID` (empty for
+/// suite commands).
+pub(crate) fn envelope_xml(to: &str, encrypt: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[{to}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt>\
+         <AgentID><![CDATA[]]></AgentID></xml>"
+    )
+}
+
+/// `Encrypt` and `msg_signature` of a WeCom callback message (WXBizMsgCrypt): AES-256-CBC
+/// under the EncodingAESKey with ReceiveId `receive_id`, signed with SHA-1 over the sorted
+/// token, timestamp, nonce and `Encrypt`.
+pub(crate) fn seal(
+    key: &SafeModeKey,
+    token: &str,
+    random: [u8; 16],
+    msg: &str,
+    receive_id: &str,
+    timestamp: &str,
+    nonce: &str,
+) -> (String, String) {
+    let encrypt = key.encrypt(random, msg, receive_id);
+    let signature = wire::signature(&[token, timestamp, nonce, &encrypt]);
+    (encrypt, signature)
+}
+
+impl Shared {
+    /// The index of the suite `id`.
+    pub(crate) fn wecom_suite(&self, id: &str) -> Option<usize> {
+        self.wecom_suites.iter().position(|s| s.suite_id == id)
+    }
+
+    /// The corp app and member `name` is for a login through `owner`: the corp app itself,
+    /// or the first corp that authorized the suite and has the user as a member.
+    pub(crate) fn wecom_member(
+        &self,
+        owner: Owner,
+        name: &str,
+    ) -> Option<(usize, &MockWecomMember)> {
+        match owner {
+            Owner::Corp(i) => self.wecom_corps[i].member(name).map(|m| (i, m)),
+            Owner::Suite(j) => {
+                let suite = &self.wecom_suites[j];
+                (self.wecom_corps.iter().enumerate())
+                    .filter(|(_, c)| suite.authorized_corps.contains(&c.corp_id))
+                    .find_map(|(i, c)| c.member(name).map(|m| (i, m)))
+            }
+        }
+    }
+
+    /// A short description of a corp app or suite for the login page.
+    pub(crate) fn wecom_owner_label(&self, owner: Owner) -> String {
+        match owner {
+            Owner::Corp(i) => {
+                let c = &self.wecom_corps[i];
+                format!("corp {} · agent {}", c.corp_id, c.agent_id)
+            }
+            Owner::Suite(j) => format!("suite {}", self.wecom_suites[j].suite_id),
+        }
+    }
+
+    /// The suite of a WeCom `suite_access_token` (for per-app call counts).
+    pub(crate) fn suite_token_owner(&self, token: &str) -> Option<String> {
+        let suite = self.lock().wecom.suites.tokens.get(token)?.suite;
+        self.wecom_suites.get(suite).map(|s| s.suite_id.clone())
+    }
+
+    /// Makes a fresh ticket the suite's newest and pushes it to the command callback.
+    pub(crate) async fn push_suite_ticket(
+        &self,
+        suite: usize,
+    ) -> Result<SuiteTicketReport, MockError> {
+        let cfg = &self.wecom_suites[suite];
+        let push_url = self
+            .lock()
+            .push_urls
+            .get(&cfg.suite_id)
+            .cloned()
+            .ok_or_else(|| MockError::NoPushUrl(cfg.suite_id.clone()))?;
+        let key = SafeModeKey::new(&cfg.encoding_aes_key)
+            .map_err(|e| MockError::Invalid(format!("suite {}: {e}", cfg.suite_id)))?;
+        let (now, wall) = self.clock.now_and_wall();
+        let ticket = ids::url_safe(64);
+        self.lock().wecom.suites.tickets.insert(
+            suite,
+            Ticket {
+                value: ticket.clone(),
+                issued_at: now,
+            },
+        );
+        let msg = ticket_xml(&cfg.suite_id, unix_secs(now), &ticket);
+        let timestamp = unix_secs(wall).to_string();
+        let nonce = rand::random_range(100_000_000..2_000_000_000u32).to_string();
+        let (encrypt, signature) = seal(
+            &key,
+            &cfg.token,
+            rand::random(),
+            &msg,
+            &cfg.suite_id,
+            &timestamp,
+            &nonce,
+        );
+        let body = envelope_xml(&cfg.suite_id, &encrypt);
+        let query = [
+            ("msg_signature", signature),
+            ("timestamp", timestamp),
+            ("nonce", nonce),
+        ];
+        let mut report = SuiteTicketReport {
+            suite_id: cfg.suite_id.clone(),
+            push_url: push_url.clone(),
+            deliveries: 0,
+            acknowledged: false,
+            last_status: None,
+            last_error: None,
+        };
+        while report.deliveries < super::scan::MAX_DELIVERIES && !report.acknowledged {
+            report.deliveries += 1;
+            {
+                let mut inner = self.lock();
+                *inner
+                    .calls
+                    .entry(SUITE_PUSH_COUNTER.to_owned())
+                    .or_default() += 1;
+                inner.count_for_app(SUITE_PUSH_COUNTER, &cfg.suite_id);
+            }
+            let sent = self
+                .push_http
+                .post(&push_url)
+                .query(&query)
+                .header(reqwest::header::CONTENT_TYPE, "text/xml;charset=UTF-8")
+                .body(body.clone())
+                .timeout(self.push_timeout)
+                .send()
+                .await;
+            match sent {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    report.last_status = Some(status);
+                    let text = resp.text().await.unwrap_or_default();
+                    if (200..300).contains(&status) && text.trim() == "success" {
+                        report.acknowledged = true;
+                        report.last_error = None;
+                    } else {
+                        let text: String = text.chars().take(MAX_ANSWER_CHARS).collect();
+                        report.last_error = Some(format!(
+                            "HTTP {status}, answer {text:?} (WeCom wants \"success\")"
+                        ));
+                    }
+                }
+                Err(e) => {
+                    report.last_status = None;
+                    report.last_error = Some(e.to_string());
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Pushes a ticket for every suite whose 10 minutes (mock clock) have passed and which
+    /// has a command callback.
+    pub(crate) async fn push_due_tickets(&self) {
+        let now = self.now();
+        let due: Vec<usize> = {
+            let mut inner = self.lock();
+            let mut due = Vec::new();
+            for (i, suite) in self.wecom_suites.iter().enumerate() {
+                let has_url = inner.push_urls.contains_key(&suite.suite_id);
+                let last = inner.wecom.suites.last_due.get(&i).copied().unwrap_or(now);
+                if now.duration_since(last).unwrap_or_default() >= TICKET_EVERY {
+                    inner.wecom.suites.last_due.insert(i, now);
+                    if has_url {
+                        due.push(i);
+                    }
+                }
+            }
+            due
+        };
+        for i in due {
+            if let Err(e) = self.push_suite_ticket(i).await {
+                tracing::debug!(error = %e, "mock wechat: scheduled suite_ticket push failed");
+            }
+        }
+    }
+}
+
+/// Runs the 10-minute `suite_ticket` schedule until the mock is gone.
+pub(crate) async fn ticker(shared: Weak<Shared>) {
+    let mut every = tokio::time::interval(TICKER_PERIOD);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(s) = shared.upgrade() else {
+            return;
+        };
+        if s.wecom_suites.is_empty() {
+            return;
+        }
+        s.push_due_tickets().await;
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuiteTicketReq {
+    suite_id: Option<String>,
+}
+
+/// `POST /mock/wecom/suite_ticket` `{"suite_id"?}` → the [`SuiteTicketReport`] as JSON.
+pub(crate) async fn push_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: SuiteTicketReq = if body.iter().all(u8::is_ascii_whitespace) {
+        SuiteTicketReq { suite_id: None }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return control_error(format!("bad JSON body: {e}")),
+        }
+    };
+    let suite = match req.suite_id {
+        None if s.wecom_suites.is_empty() => return control_error("this mock has no WeCom suite"),
+        None => 0,
+        Some(id) => match s.wecom_suite(&id) {
+            Some(i) => i,
+            None => return control_error(format!("unknown suite_id {id:?}")),
+        },
+    };
+    match s.push_suite_ticket(suite).await {
+        Ok(report) => json_response(&json!(report)),
+        Err(e) => control_error(e),
+    }
+}
+
+/// `POST /cgi-bin/service/get_suite_token` `{"suite_id","suite_secret","suite_ticket"}`
+pub(crate) async fn get_suite_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return wecom_error(47001);
+    };
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let Some(suite_id) = field("suite_id") else {
+        return wecom_error(41021);
+    };
+    let Some(secret) = field("suite_secret") else {
+        return wecom_error(41024);
+    };
+    let Some(ticket) = field("suite_ticket") else {
+        return wecom_error(41023);
+    };
+    let Some(suite) = s.wecom_suite(suite_id) else {
+        return wecom_error(40083);
+    };
+    if s.wecom_suites[suite].suite_secret != secret {
+        return wecom_error(40080);
+    }
+    let now = s.now();
+    let mut inner = s.lock();
+    let newest = inner.wecom.suites.tickets.get(&suite);
+    let fresh = newest.is_some_and(|t| t.value == ticket && after(t.issued_at, TICKET_TTL) > now);
+    if !fresh {
+        drop(inner);
+        return wecom_error(40085);
+    }
+    let token = ids::url_safe(128);
+    let record = SuiteToken {
+        suite,
+        expires_at: after(now, SUITE_TOKEN_TTL),
+    };
+    inner.wecom.suites.tokens.insert(token.clone(), record, now);
+    drop(inner);
+    let mut out = json!({ "errcode": 0, "errmsg": "ok" });
+    out["suite_access_token"] = json!(token);
+    out["expires_in"] = json!(SUITE_TOKEN_TTL.as_secs());
+    json_response(&out)
+}
+
+/// The suite of a live `suite_access_token`, or the errcode for it.
+fn suite_of(s: &Shared, p: &Params) -> Result<usize, i64> {
+    let token = p.get("suite_access_token").ok_or(41022)?;
+    let now = s.now();
+    match s.lock().wecom.suites.tokens.get(token) {
+        None => Err(40082),
+        Some(t) if t.expires_at <= now => Err(42009),
+        Some(t) => Ok(t.suite),
+    }
+}
+
+/// `GET /cgi-bin/service/auth/getuserinfo3rd?suite_access_token=…&code=…`
+pub(crate) async fn getuserinfo3rd(
+    State(s): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q.as_deref());
+    let suite = match suite_of(&s, &p) {
+        Ok(i) => i,
+        Err(code) => return wecom_error(code),
+    };
+    let Some(code) = p.get("code") else {
+        return wecom_error(41008);
+    };
+    let now = s.now();
+    let record = {
+        let mut inner = s.lock();
+        match inner.wecom.codes.get_mut(code) {
+            Some(r) if !r.used && r.expires_at > now && r.owner == Owner::Suite(suite) => {
+                r.used = true;
+                Some(r.clone())
+            }
+            _ => None,
+        }
+    };
+    let Some(record) = record else {
+        return wecom_error(40029);
+    };
+    let Some(user) = s.user(&record.user) else {
+        return wecom_error(40029);
+    };
+    let cfg = &s.wecom_suites[suite];
+    if let Some((corp, member)) = s.wecom_member(Owner::Suite(suite), &user.name) {
+        let mut out = json!({ "errcode": 0, "errmsg": "ok" });
+        out["corpid"] = json!(s.wecom_corps[corp].corp_id);
+        out["userid"] = json!(member.user_id);
+        out["open_userid"] = json!(cfg.open_userid_for(user));
+        if record.scope == CodeScope::PrivateInfo {
+            let ticket = ids::url_safe(86);
+            let t = UserTicket {
+                owner: Owner::Suite(suite),
+                corp,
+                user: user.name.clone(),
+                expires_at: after(now, USER_TICKET_TTL),
+            };
+            s.lock().wecom.tickets.insert(ticket.clone(), t, now);
+            out["user_ticket"] = json!(ticket);
+            out["expires_in"] = json!(USER_TICKET_TTL.as_secs());
+        }
+        return json_response(&out);
+    }
+    // A member of a corp that did not install the suite.
+    if s.wecom_corps.iter().any(|c| c.member(&user.name).is_some()) {
+        return wecom_error(41030);
+    }
+    let mut out = json!({ "errcode": 0, "errmsg": "ok" });
+    out["openid"] = json!(user.openid_for(&cfg.suite_id));
+    json_response(&out)
+}
+
+/// `POST /cgi-bin/service/auth/getuserdetail3rd?suite_access_token=…` `{"user_ticket"}`
+pub(crate) async fn getuserdetail3rd(
+    State(s): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let p = Params::parse(q.as_deref());
+    let suite = match suite_of(&s, &p) {
+        Ok(i) => i,
+        Err(code) => return wecom_error(code),
+    };
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return wecom_error(47001);
+    };
+    let Some(ticket) = body.get("user_ticket").and_then(Value::as_str) else {
+        return wecom_error(super::wecom::BAD_USER_TICKET);
+    };
+    let now = s.now();
+    let found = match s.lock().wecom.tickets.get(ticket) {
+        Some(t) if t.expires_at > now && t.owner == Owner::Suite(suite) => {
+            Some((t.corp, t.user.clone()))
+        }
+        _ => None,
+    };
+    let Some((corp, name)) = found else {
+        return wecom_error(super::wecom::BAD_USER_TICKET);
+    };
+    let (Some(member), Some(user)) = (s.wecom_corps[corp].member(&name), s.user(&name)) else {
+        return wecom_error(super::wecom::BAD_USER_TICKET);
+    };
+    let mut out = json!({ "errcode": 0, "errmsg": "ok" });
+    out["corpid"] = json!(s.wecom_corps[corp].corp_id);
+    out["userid"] = json!(member.user_id);
+    // Since 2020-06-30 third-party apps get the userid as `name` (protocol §27).
+    out["name"] = json!(member.user_id);
+    out["gender"] = json!(member.gender);
+    out["avatar"] = json!(user.headimgurl);
+    out["qr_code"] = json!(format!(
+        "https://open.work.weixin.qq.com/wwopen/userQRCode?vcode=vc{}",
+        ids::alnum(16).to_ascii_lowercase()
+    ));
+    json_response(&out)
+}
+
+impl super::MockWechat {
+    /// The primary WeCom third-party suite (default [`MockWecomSuite::default_suite`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// assert_eq!(mock.wecom_suite().unwrap().suite_id, "ww8000000000000008");
+    /// # Ok(()) }
+    /// ```
+    pub fn wecom_suite(&self) -> Option<&MockWecomSuite> {
+        self.shared.wecom_suites.first()
+    }
+
+    /// Pushes a fresh `suite_ticket` to the suite's command callback now (set it with
+    /// [`MockWechat::set_push_url`] and the suite id), as `POST /mock/wecom/suite_ticket`
+    /// does. The ticket becomes the suite's newest whether or not the callback answers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use wechat_auth_mock::MockError;
+    ///
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// let suite = mock.wecom_suite().unwrap().suite_id.clone();
+    /// assert!(matches!(mock.push_suite_ticket(&suite).await, Err(MockError::NoPushUrl(_))));
+    /// # Ok(()) }
+    /// ```
+    pub async fn push_suite_ticket(&self, suite_id: &str) -> Result<SuiteTicketReport, MockError> {
+        let suite = self
+            .shared
+            .wecom_suite(suite_id)
+            .ok_or_else(|| MockError::UnknownApp(suite_id.to_owned()))?;
+        self.shared.push_suite_ticket(suite).await
+    }
+
+    /// The suite's newest `suite_ticket`, if one was pushed (what `get_suite_token` takes).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = wechat_auth_mock::MockWechat::start().await?;
+    /// assert!(mock.suite_ticket("ww8000000000000008").is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn suite_ticket(&self, suite_id: &str) -> Option<String> {
+        let suite = self.shared.wecom_suite(suite_id)?;
+        let inner = self.shared.lock();
+        inner
+            .wecom
+            .suites
+            .tickets
+            .get(&suite)
+            .map(|t| t.value.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The protocol's WXBizMsgCrypt vector (§7.4, which reproduces wechatpy's WeCom vector):
+    /// the ReceiveId is the id at the end of the plaintext, here `wx0000000000000001`.
+    #[test]
+    fn seal_reproduces_the_wxbizmsgcrypt_vector() {
+        let key = SafeModeKey::new("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").unwrap();
+        let msg = "<xml><ToUserName><![CDATA[gh_000000000001]]></ToUserName><FromUserName><![CDATA[oMOCKopenid0000000000000001]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_login_abc123]]></EventKey><Ticket><![CDATA[TICKETVALUE]]></Ticket></xml>";
+        let (encrypt, signature) = seal(
+            &key,
+            "mocktoken",
+            *b"0123456789abcdef",
+            msg,
+            "wx0000000000000001",
+            "1700000000",
+            "123456789",
+        );
+        assert_eq!(
+            encrypt,
+            "Q3stYC6hdFzMh9T8HCvyDI8ESvIh6GlJlvJvJI+u3zNXPc8LEaBeg0XCY14ZyhmFCtoDmoVbtM7pxJSNJZib4121LuvUFR+0N9vlDcLlhmathBaMia00ZJrJJeE/GMo4iwvH9d6EWtM0eKEl7q2xqhLTDW/59UDOSW9z4NW3QHc3QIU/8oUSikiSzLW6yw85+HwbikXc6gJthk/s/M+5fIwMlxHgq2dxK9SqocKpl2nNemp4ROjav719YqMn5+7UB4zpmFHooGbvfk6whBzr863dzRcf0shl+Ra65lm+eI0/mBpSDPNULPp5CWth/KF73kADeCMaRiX1pa7ftynMLcQXjE6gX6uB6R3AaCt82v7zEBFqTDBiKRQOM8JoV5CbOEkpIPRnAzuo5RpRXIm+uU3mUdD9qcfOIHHpotcgv2FgWQNzFK02sfV7ZjtbStNRW0VfdWqH333QPtkTSGC5Em0RdvGuDl9clOwp803CnENyj5EzjtP5dJ89tiF/BTyP"
+        );
+        assert_eq!(signature, "352bd5aed7ce5cfe349e956946afa43131b7fd3a");
+        // A suite's ReceiveId comes back out of the envelope.
+        let suite = MockWecomSuite::default_suite();
+        let key = SafeModeKey::new(&suite.encoding_aes_key).unwrap();
+        let xml = ticket_xml(&suite.suite_id, 1, "T");
+        let (encrypt, _) = seal(&key, &suite.token, [7; 16], &xml, &suite.suite_id, "1", "2");
+        assert_eq!(
+            key.decrypt(&encrypt).unwrap(),
+            (xml, suite.suite_id.clone())
+        );
+    }
+}
