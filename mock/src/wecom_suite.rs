@@ -19,7 +19,7 @@ use super::errors::{MockError, control_error, json as json_response};
 use super::ids;
 use super::params::Params;
 use super::state::Shared;
-use super::wecom::{CodeScope, MockWecomMember, Owner, USER_TICKET_TTL, UserTicket, wecom_error};
+use super::wecom::{CodeScope, MockWecomMember, Owner, UserTicket, wecom_error};
 use super::wire::{self, SafeModeKey};
 
 /// WeCom pushes a fresh `suite_ticket` every 10 minutes (protocol §27).
@@ -28,6 +28,8 @@ pub(crate) const TICKET_EVERY: Duration = Duration::from_secs(10 * 60);
 pub(crate) const TICKET_TTL: Duration = Duration::from_secs(30 * 60);
 /// `suite_access_token` lives 7200 s.
 pub(crate) const SUITE_TOKEN_TTL: Duration = Duration::from_secs(7200);
+/// A third-party `user_ticket` lives 7200 s (`getuserinfo3rd`'s `expires_in`, protocol §20.5).
+pub(crate) const SUITE_USER_TICKET_TTL: Duration = Duration::from_secs(7200);
 /// How often (real time) the mock looks whether a suite's 10 minutes have passed.
 pub(crate) const TICKER_PERIOD: Duration = Duration::from_millis(500);
 const MAX_SUITE_TOKENS: usize = 4_096;
@@ -557,11 +559,11 @@ pub(crate) async fn getuserinfo3rd(
                 owner: Owner::Suite(suite),
                 corp,
                 user: user.name.clone(),
-                expires_at: after(now, USER_TICKET_TTL),
+                expires_at: after(now, SUITE_USER_TICKET_TTL),
             };
             s.lock().wecom.tickets.insert(ticket.clone(), t, now);
             out["user_ticket"] = json!(ticket);
-            out["expires_in"] = json!(USER_TICKET_TTL.as_secs());
+            out["expires_in"] = json!(SUITE_USER_TICKET_TTL.as_secs());
         }
         return json_response(&out);
     }
