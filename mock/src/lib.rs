@@ -79,6 +79,9 @@
 //! | `GET /connect/oauth2/authorize?appid=CORPID…` | WeCom in-app OAuth (protocol §20.3) when `appid` is a corp id: `scope=snsapi_base\|snsapi_privateinfo` (privateinfo without `agentid` counts as base), same buttons and checks, `state` as `[A-Za-z0-9]{0,128}` |
 //! | `GET /cgi-bin/gettoken` | WeCom `corpid` + `corpsecret` → `{"errcode":0,"errmsg":"ok","access_token","expires_in":7200}`; 41002 / 41004 missing, 40013 unknown corp, 40001 wrong secret, 40091 another corp's secret |
 //! | `GET /cgi-bin/auth/getuserinfo` | WeCom code → member `{"errcode":0,"errmsg":"ok","userid"}` (+ `user_ticket`, 1800 s, for in-app `snsapi_privateinfo`), non-member `{"errcode":0,"errmsg":"ok","openid"}`; codes single use, 5 minutes, bound to their corp → 40029; a code of another agent of the corp whose callback is not on this app's trusted domains → 50001; token 41001 / 40014 / 42001 |
+//! | `POST /cgi-bin/service/get_suite_token` | WeCom suite `{"suite_id","suite_secret","suite_ticket"}` → `{"errcode":0,"errmsg":"ok","suite_access_token","expires_in":7200}`; only the newest pushed ticket, 30 minutes, counts (40085); 40083 unknown suite, 40080 wrong secret, 41021 / 41024 / 41023 missing id / secret / ticket, 47001 no JSON object |
+//! | `GET /cgi-bin/service/auth/getuserinfo3rd` | a code of the suite's pages (`login_type=ServiceApp&appid=SUITE_ID`, or the in-app page with the suite id) → a member of a corp that authorized the suite `{"errcode":0,"errmsg":"ok","corpid","userid","open_userid"}` (+ `user_ticket`, `expires_in` 7200 for in-app `snsapi_privateinfo`); someone in no corp `{"errcode":0,"errmsg":"ok","openid"}`; a member of a corp that did not authorize it 41030; token 41022 / 40082 / 42009, code 40029 |
+//! | `POST /cgi-bin/service/auth/getuserdetail3rd` | `{"user_ticket"}` → `corpid`, `userid`, `name` (= userid), `gender`, `avatar`, `qr_code` (no mobile or e-mail) |
 //! | `POST /cgi-bin/auth/getuserdetail` | WeCom `{"user_ticket"}` → `userid`, `gender` (a string), `avatar`, `qr_code`, `mobile`, `email`, `biz_mail`, `address`; a bad body → 47001, a missing, unknown or expired ticket → 40003 (unverified code) |
 //!
 //! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
@@ -122,7 +125,7 @@
 //! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
 //! | `POST /mock/follow` | `{"user","subscribed","appid"?}` |
-//! | `POST /mock/push_url` | `{"push_url" (or "url"): URL \| null, "appid"?}`: where an Official Account's pushes go (default: the primary one) |
+//! | `POST /mock/push_url` | `{"push_url" (or "url"): URL \| null, "appid"?}`: where an Official Account's pushes go (default: the primary one), or a WeCom suite's command callback (`appid` = the suite id) |
 //! | `POST /mock/push_format` | `{"format": "xml" \| "json", "mode": "plain" \| "compatible" \| "safe", "appid"?}`: how an Official Account's pushes go out |
 //! | `POST /mock/message` | `{"user", "text", "appid"?}`: the user sends an Official Account (default: the primary one) a text message; answers the delivery report with `reply` (the passive reply as the user sees it, decrypted), `deliveries`, `acknowledged` |
 //! | `POST /mock/phone/message` | form `user`, `text`, `appid`?: as `POST /mock/message`, then 303 back to the phone page |
@@ -132,7 +135,8 @@
 //! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
 //! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`), POSTs `{"scene","code"}` as JSON to `{server}/auth/wechat/miniprogram/scan/open` (answered with the requester and a token), then `{"scene","token","decision"}` to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the requester, the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
-//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
+//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}`; with a WeCom corp id or suite id as `appid`: its trusted domains (hosts, optionally `:port`) |
+//! | `POST /mock/wecom/suite_ticket` | `{"suite_id"?}` (default: the primary suite): a fresh `suite_ticket` becomes the suite's newest and is POSTed to its command callback (set with `POST /mock/push_url {"url","appid":SUITE_ID}`) as WeCom does — query `msg_signature`, `timestamp`, `nonce`; body `<xml><ToUserName>SUITE_ID</ToUserName><Encrypt>…</Encrypt><AgentID></AgentID></xml>`, `Encrypt` sealing `<xml><SuiteId/><InfoType>suite_ticket</InfoType><TimeStamp/><SuiteTicket/></xml>` with the suite's EncodingAESKey and ReceiveId = suite id; up to 3 deliveries until the answer is `success`. Answers `{"suite_id","push_url","deliveries","acknowledged","last_status","last_error"}`; 400 without a callback. The mock also pushes every 10 minutes of its clock while a callback is set |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
 //!
 //! # The unverified subscription account
@@ -1557,31 +1561,31 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/wwlogin/sso/login",
-            get(wecom::sso_login).fallback(require_get),
+            get(wecom::sso_login).fallback(wecom::require_get),
         )
         .route(
             "/cgi-bin/gettoken",
-            get(wecom::gettoken).fallback(require_get),
+            get(wecom::gettoken).fallback(wecom::require_get),
         )
         .route(
             "/cgi-bin/auth/getuserinfo",
-            get(wecom::getuserinfo).fallback(require_get),
+            get(wecom::getuserinfo).fallback(wecom::require_get),
         )
         .route(
             "/cgi-bin/auth/getuserdetail",
-            post(wecom::getuserdetail).fallback(require_post),
+            post(wecom::getuserdetail).fallback(wecom::require_post),
         )
         .route(
             "/cgi-bin/service/get_suite_token",
-            post(wecom_suite::get_suite_token).fallback(require_post),
+            post(wecom_suite::get_suite_token).fallback(wecom::require_post),
         )
         .route(
             "/cgi-bin/service/auth/getuserinfo3rd",
-            get(wecom_suite::getuserinfo3rd).fallback(require_get),
+            get(wecom_suite::getuserinfo3rd).fallback(wecom::require_get),
         )
         .route(
             "/cgi-bin/service/auth/getuserdetail3rd",
-            post(wecom_suite::getuserdetail3rd).fallback(require_post),
+            post(wecom_suite::getuserdetail3rd).fallback(wecom::require_post),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),

@@ -397,6 +397,16 @@ pub(crate) fn wecom_error(code: i64) -> Response {
     }))
 }
 
+/// A wrong HTTP method on a WeCom endpoint: 43001 in WeCom's shape.
+pub(crate) async fn require_get() -> Response {
+    wecom_error(43001)
+}
+
+/// A wrong HTTP method on a WeCom endpoint: 43002 in WeCom's shape.
+pub(crate) async fn require_post() -> Response {
+    wecom_error(43002)
+}
+
 /// A WeCom success body: `errcode` 0 and `errmsg` `ok` with `fields`.
 fn wecom_ok(fields: Value) -> Response {
     let mut body = json!({ "errcode": 0, "errmsg": "ok" });

@@ -454,7 +454,7 @@ async fn in_app_privateinfo_gives_a_user_ticket_and_getuserdetail_the_fields() {
         .await
         .unwrap();
     let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["errcode"], 43002);
+    assert_wecom_error(&v, 43002);
 }
 
 #[tokio::test]

@@ -463,6 +463,19 @@ async fn suite_tokens_and_pages_answer_wecom_errors() {
     assert_wecom_error(&missing, 41022);
     assert_wecom_error(&userinfo3rd(&mock, "nope", "x").await, 40082);
     assert_wecom_error(&userinfo3rd(&mock, &tok, "x").await, 40029);
+    // Faults in WeCom's shape, and per-suite counts through the suite token.
+    mock.inject(
+        "cgi-bin/service/auth/getuserinfo3rd",
+        wechat_auth_mock::Fault::Errcode(45009),
+        1,
+    );
+    assert_wecom_error(&userinfo3rd(&mock, &tok, "x").await, 45009);
+    // Four calls, two with this suite's token (the missing and the unknown token are nobody's).
+    assert_eq!(mock.calls("cgi-bin/service/auth/getuserinfo3rd"), 4);
+    assert_eq!(
+        mock.app_calls(&suite.suite_id, "cgi-bin/service/auth/getuserinfo3rd"),
+        2
+    );
     // The suite's pages check its trusted domains (50001) and its id.
     let web = login_url(&mock, &suite, None);
     let evil = web.replace("127.0.0.1%3A3000", "evil.example");
