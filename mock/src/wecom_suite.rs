@@ -635,8 +635,9 @@ impl super::MockWechat {
     }
 
     /// Pushes a fresh `suite_ticket` to the suite's command callback now (set it with
-    /// [`MockWechat::set_push_url`] and the suite id), as `POST /mock/wecom/suite_ticket`
-    /// does. The ticket becomes the suite's newest whether or not the callback answers.
+    /// [`MockWechat::set_push_url`](super::MockWechat::set_push_url) and the suite id), as
+    /// `POST /mock/wecom/suite_ticket` does. The ticket becomes the suite's newest whether or
+    /// not the callback answers.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
