@@ -137,6 +137,7 @@
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
 //! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}`; with a WeCom corp id or suite id as `appid`: its trusted domains (hosts, optionally `:port`) |
 //! | `POST /mock/wecom/suite_ticket` | `{"suite_id"?}` (default: the primary suite): a fresh `suite_ticket` becomes the suite's newest and is POSTed to its command callback (set with `POST /mock/push_url {"url","appid":SUITE_ID}`) as WeCom does — query `msg_signature`, `timestamp`, `nonce`; body `<xml><ToUserName>SUITE_ID</ToUserName><Encrypt>…</Encrypt><AgentID></AgentID></xml>`, `Encrypt` sealing `<xml><SuiteId/><InfoType>suite_ticket</InfoType><TimeStamp/><SuiteTicket/></xml>` with the suite's EncodingAESKey and ReceiveId = suite id; up to 3 deliveries until the answer is `success`. Answers `{"suite_id","push_url","deliveries","acknowledged","last_status","last_error"}`; 400 without a callback. The mock also pushes every 10 minutes of its clock while a callback is set |
+//! | `POST /mock/wecom/verify_url` | `{"suite_id"?}`: WeCom's URL verification of the suite's command callback: `GET` with `msg_signature`, `timestamp`, `nonce` and `echostr` (encrypted like a push, ReceiveId = suite id — unverified for the verification request); answers `{"suite_id","push_url","verified","status","answer","error"}`, `verified` when the callback answered 2xx with exactly the decrypted plaintext |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
 //!
 //! # The unverified subscription account
@@ -1620,6 +1621,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/push_format", post(scan::set_push_format))
         .route("/mock/message", post(scan::message))
         .route("/mock/wecom/suite_ticket", post(wecom_suite::push_ticket))
+        .route("/mock/wecom/verify_url", post(wecom_suite::verify_url))
         .route("/mock/phone/open", get(phone::open))
         .route("/mock/phone/answer", post(phone::answer))
         .route("/mock/phone/message", post(phone::send))

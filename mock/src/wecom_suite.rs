@@ -37,6 +37,8 @@ const MAX_SUITE_TOKENS: usize = 4_096;
 const MAX_ANSWER_CHARS: usize = 2048;
 /// The counter every `suite_ticket` delivery increments (see `MockWechat::calls`).
 pub(crate) const SUITE_PUSH_COUNTER: &str = "wecom/suite_ticket";
+/// The counter every URL verification increments.
+pub(crate) const SUITE_VERIFY_COUNTER: &str = "wecom/verify_url";
 
 /// A WeCom third-party app (第三方应用) of a service provider: its suite id, secret, the
 /// command callback's token and EncodingAESKey, its trusted domains and the corps that
@@ -387,6 +389,77 @@ impl Shared {
         Ok(report)
     }
 
+    /// WeCom's URL verification of the command callback: a `GET` with `msg_signature`,
+    /// `timestamp`, `nonce` and an encrypted `echostr` (ReceiveId = suite id); the callback
+    /// must answer the decrypted plaintext exactly (no quotes, BOM or newline).
+    pub(crate) async fn verify_suite_url(&self, suite: usize) -> Result<Value, MockError> {
+        let cfg = &self.wecom_suites[suite];
+        let push_url = self
+            .lock()
+            .push_urls
+            .get(&cfg.suite_id)
+            .cloned()
+            .ok_or_else(|| MockError::NoPushUrl(cfg.suite_id.clone()))?;
+        let key = SafeModeKey::new(&cfg.encoding_aes_key)
+            .map_err(|e| MockError::Invalid(format!("suite {}: {e}", cfg.suite_id)))?;
+        let (_, wall) = self.clock.now_and_wall();
+        let timestamp = unix_secs(wall).to_string();
+        let nonce = rand::random_range(100_000_000..2_000_000_000u32).to_string();
+        let plain = rand::random_range(1_000_000_000_000_000_000..u64::MAX).to_string();
+        let (echostr, signature) = seal(
+            &key,
+            &cfg.token,
+            rand::random(),
+            &plain,
+            &cfg.suite_id,
+            &timestamp,
+            &nonce,
+        );
+        let query = [
+            ("msg_signature", signature),
+            ("timestamp", timestamp),
+            ("nonce", nonce),
+            ("echostr", echostr),
+        ];
+        {
+            let mut inner = self.lock();
+            *inner
+                .calls
+                .entry(SUITE_VERIFY_COUNTER.to_owned())
+                .or_default() += 1;
+            inner.count_for_app(SUITE_VERIFY_COUNTER, &cfg.suite_id);
+        }
+        let sent = self
+            .push_http
+            .get(&push_url)
+            .query(&query)
+            .timeout(self.push_timeout)
+            .send()
+            .await;
+        let (status, answer, error) = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                (
+                    Some(status),
+                    Some(text.chars().take(MAX_ANSWER_CHARS).collect::<String>()),
+                    None,
+                )
+            }
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        let verified =
+            status.is_some_and(|s| (200..300).contains(&s)) && answer.as_deref() == Some(&plain);
+        Ok(json!({
+            "suite_id": cfg.suite_id,
+            "push_url": push_url,
+            "verified": verified,
+            "status": status,
+            "answer": answer,
+            "error": error,
+        }))
+    }
+
     /// Pushes a ticket for every suite whose 10 minutes (mock clock) have passed and which
     /// has a command callback.
     pub(crate) async fn push_due_tickets(&self) {
@@ -438,25 +511,45 @@ struct SuiteTicketReq {
 
 /// `POST /mock/wecom/suite_ticket` `{"suite_id"?}` → the [`SuiteTicketReport`] as JSON.
 pub(crate) async fn push_ticket(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let req: SuiteTicketReq = if body.iter().all(u8::is_ascii_whitespace) {
-        SuiteTicketReq { suite_id: None }
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(r) => r,
-            Err(e) => return control_error(format!("bad JSON body: {e}")),
-        }
-    };
-    let suite = match req.suite_id {
-        None if s.wecom_suites.is_empty() => return control_error("this mock has no WeCom suite"),
-        None => 0,
-        Some(id) => match s.wecom_suite(&id) {
-            Some(i) => i,
-            None => return control_error(format!("unknown suite_id {id:?}")),
-        },
+    let suite = match suite_of_request(&s, &body) {
+        Ok(i) => i,
+        Err(resp) => return *resp,
     };
     match s.push_suite_ticket(suite).await {
         Ok(report) => json_response(&json!(report)),
         Err(e) => control_error(e),
+    }
+}
+
+/// `POST /mock/wecom/verify_url` `{"suite_id"?}` → `{"suite_id","push_url","verified",
+/// "status","answer","error"}`.
+pub(crate) async fn verify_url(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let suite = match suite_of_request(&s, &body) {
+        Ok(i) => i,
+        Err(resp) => return *resp,
+    };
+    match s.verify_suite_url(suite).await {
+        Ok(report) => json_response(&report),
+        Err(e) => control_error(e),
+    }
+}
+
+/// The suite a control request names (`{"suite_id"?}`; default the primary one).
+fn suite_of_request(s: &Shared, body: &Bytes) -> Result<usize, Box<Response>> {
+    let req: SuiteTicketReq = if body.iter().all(u8::is_ascii_whitespace) {
+        SuiteTicketReq { suite_id: None }
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| Box::new(control_error(format!("bad JSON body: {e}"))))?
+    };
+    match req.suite_id {
+        None if s.wecom_suites.is_empty() => {
+            Err(Box::new(control_error("this mock has no WeCom suite")))
+        }
+        None => Ok(0),
+        Some(id) => s
+            .wecom_suite(&id)
+            .ok_or_else(|| Box::new(control_error(format!("unknown suite_id {id:?}")))),
     }
 }
 

@@ -51,7 +51,7 @@ async fn callback_server(suite: &MockWecomSuite, answer: &'static str) -> Callba
         answer,
     };
     let app = Router::new()
-        .route("/auth/wechat/wecom/push", post(receive))
+        .route("/auth/wechat/wecom/push", post(receive).get(verify))
         .with_state(inbox);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
@@ -87,6 +87,38 @@ async fn receive(State(inbox): State<Inbox>, RawQuery(q): RawQuery, body: String
         message,
     });
     inbox.answer.to_owned()
+}
+
+/// The URL verification: check `msg_signature` over `echostr`, decrypt it, answer the
+/// plaintext (with a stray newline when the callback is set to misbehave).
+async fn verify(State(inbox): State<Inbox>, RawQuery(q): RawQuery) -> String {
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (Some(sig), Some(ts), Some(nonce), Some(echostr)) = (
+        get("msg_signature"),
+        get("timestamp"),
+        get("nonce"),
+        get("echostr"),
+    ) else {
+        return "missing query".into();
+    };
+    if signature(&[&inbox.suite.token, &ts, &nonce, &echostr]) != sig {
+        return "bad msg_signature".into();
+    }
+    let key = SafeModeKey::new(&inbox.suite.encoding_aes_key).unwrap();
+    let Ok((plain, receive_id)) = key.decrypt(&echostr) else {
+        return "does not decrypt".into();
+    };
+    if receive_id != inbox.suite.suite_id {
+        return "wrong ReceiveId".into();
+    }
+    if inbox.answer == "success" {
+        plain
+    } else {
+        format!("{plain}\n")
+    }
 }
 
 async fn post_json(url: String, body: &Value) -> (StatusCode, Value) {
@@ -517,4 +549,33 @@ async fn suite_tokens_and_pages_answer_wecom_errors() {
     assert_eq!(listed["trusted_domains"], json!(["evil.example"]));
     assert_eq!(listed["push_url"], Value::Null);
     assert_eq!(listed["authorized_corps"], json!(["ww6000000000000006"]));
+}
+
+#[tokio::test]
+async fn the_url_verification_sends_an_encrypted_echostr_and_wants_it_back_exactly() {
+    let mock = MockWechat::start().await.unwrap();
+    let suite = mock.wecom_suite().unwrap().clone();
+    let url = format!("{}/mock/wecom/verify_url", mock.url());
+    let (status, _) = post_json(url.clone(), &json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no callback yet");
+
+    let good = callback_server(&suite, "success").await;
+    set_callback(&mock, &suite.suite_id, Some(&good.url)).await;
+    let (status, v) = post_json(url.clone(), &json!({"suite_id": suite.suite_id})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["status"], 200);
+    let answer = v["answer"].as_str().unwrap();
+    assert!(
+        answer.len() >= 19 && answer.chars().all(|c| c.is_ascii_digit()),
+        "{v}"
+    );
+
+    let sloppy = callback_server(&suite, "newline").await;
+    set_callback(&mock, &suite.suite_id, Some(&sloppy.url)).await;
+    let (_, v) = post_json(url.clone(), &json!({})).await;
+    assert_eq!(v["verified"], false, "a trailing newline fails: {v}");
+    let (status, _) = post_json(url, &json!({"suite_id": "ww0000000000000bad"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(mock.calls("wecom/verify_url"), 2);
 }
