@@ -8,8 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-use super::wecom::MockWecomCorp;
-use super::wecom_suite::MockWecomSuite;
+use super::wecom_config::{MockWecomCorp, MockWecomSuite};
 
 /// The id of the one simulated Open Platform account every bound app belongs to. Unionids are
 /// derived from it, so they are stable across restarts.

@@ -231,7 +231,7 @@ impl Shared {
                 "trusted_domains": inner
                     .wecom
                     .trusted
-                    .get(&super::wecom::Owner::Corp(i))
+                    .get(&super::wecom_state::Owner::Corp(i))
                     .cloned()
                     .unwrap_or_default(),
             })
@@ -248,7 +248,7 @@ impl Shared {
                 "trusted_domains": inner
                     .wecom
                     .trusted
-                    .get(&super::wecom::Owner::Suite(i))
+                    .get(&super::wecom_state::Owner::Suite(i))
                     .cloned()
                     .unwrap_or_default(),
                 "authorized_corps": w.authorized_corps,
@@ -480,7 +480,7 @@ pub(crate) async fn redirect_domains(State(s): State<Arc<Shared>>, body: Bytes) 
         Err(resp) => return *resp,
     };
     if s.set_wecom_trusted(&req.appid, &req.domains) {
-        let domains = super::wecom::normalize_trusted(&req.domains);
+        let domains = super::wecom_state::normalize_trusted(&req.domains);
         return json(&json!({ "appid": req.appid, "domains": domains }));
     }
     match s.set_redirect_domains(&req.appid, &req.domains) {

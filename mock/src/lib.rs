@@ -226,6 +226,8 @@ mod scan;
 mod sns;
 mod state;
 mod wecom;
+mod wecom_config;
+mod wecom_state;
 mod wecom_suite;
 pub mod wire;
 mod wxa;
@@ -251,8 +253,8 @@ pub use links::OpenedLink;
 pub use push_wire::{ChatLine, PushFormat, PushMode};
 pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
-pub use wecom::{MockWecomCorp, MockWecomMember};
-pub use wecom_suite::{MockWecomSuite, SuiteTicketReport};
+pub use wecom_config::{MockWecomCorp, MockWecomMember, MockWecomSuite};
+pub use wecom_suite::SuiteTicketReport;
 
 use errors::WxError;
 use state::{Settings, Shared};
@@ -1507,7 +1509,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/connect/oauth2/authorize",
-            get(pages::authorize).fallback(require_get),
+            get(wecom::authorize).fallback(require_get),
         )
         .route(
             "/sns/oauth2/access_token",

@@ -86,15 +86,9 @@ pub(crate) async fn qrconnect(State(s): State<Arc<Shared>>, RawQuery(q): RawQuer
     authorization(&s, Flavor::QrConnect, q.as_deref().unwrap_or_default())
 }
 
-/// `GET /connect/oauth2/authorize`: an Official Account's web authorization, or, when
-/// `appid` is a WeCom corp id, WeCom's in-app OAuth (protocol §20.3).
+/// `GET /connect/oauth2/authorize` (WeCom's corp and suite ids are sent to `wecom` first).
 pub(crate) async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
-    let raw = q.as_deref().unwrap_or_default();
-    let p = Params::parse(Some(raw));
-    if p.get("appid").is_some_and(|a| s.is_wecom_id(a)) {
-        return super::wecom::authorize(&s, raw);
-    }
-    authorization(&s, Flavor::Authorize, raw)
+    authorization(&s, Flavor::Authorize, q.as_deref().unwrap_or_default())
 }
 
 /// A request that passed WeChat's checks.

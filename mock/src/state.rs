@@ -364,7 +364,7 @@ pub(crate) struct Inner {
     pub(crate) faults: FaultQueues,
     pub(crate) text_plain: bool,
     /// WeCom codes, tokens, user tickets and trusted domains.
-    pub(crate) wecom: super::wecom::WecomState,
+    pub(crate) wecom: super::wecom_state::WecomState,
 }
 
 /// State shared by the handle and every handler.
@@ -387,9 +387,9 @@ pub(crate) struct Shared {
     /// The client that delivers pushes: no proxy, no redirects, short connect timeout.
     pub(crate) push_http: reqwest::Client,
     /// The WeCom corp apps (self-built / agent-developed).
-    pub(crate) wecom_corps: Vec<super::wecom::MockWecomCorp>,
+    pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
     /// The WeCom third-party suites.
-    pub(crate) wecom_suites: Vec<super::wecom_suite::MockWecomSuite>,
+    pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
     inner: Mutex<Inner>,
 }
 
@@ -402,8 +402,8 @@ pub(crate) struct Settings {
     pub(crate) subscribed: Vec<String>,
     pub(crate) push_timeout: Duration,
     pub(crate) push_http: reqwest::Client,
-    pub(crate) wecom_corps: Vec<super::wecom::MockWecomCorp>,
-    pub(crate) wecom_suites: Vec<super::wecom_suite::MockWecomSuite>,
+    pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
+    pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
 }
 
 impl Shared {
@@ -454,7 +454,7 @@ impl Shared {
             app_calls: BTreeMap::new(),
             faults: FaultQueues::default(),
             text_plain: settings.text_plain,
-            wecom: super::wecom::WecomState::new(
+            wecom: super::wecom_state::WecomState::new(
                 &settings.wecom_corps,
                 &settings.wecom_suites,
                 now,

@@ -7,10 +7,8 @@
 //! Members are simulated users (by name) with a WeCom `user_id`; any other simulated user
 //! logs in as a non-member and is known to the corp by an `openid` of its own.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -19,7 +17,6 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::bounded::{Bounded, Expiring};
 use super::clock::after;
 use super::config::MockUser;
 use super::errors::json as json_response;
@@ -27,314 +24,15 @@ use super::ids;
 use super::pages::{STYLE, error_page, escape};
 use super::params::Params;
 use super::state::Shared;
-
-/// A WeCom code lives 5 minutes and works once (protocol §20.3).
-pub(crate) const CODE_TTL: Duration = Duration::from_secs(5 * 60);
-/// `cgi-bin/gettoken` tokens live 7200 s (protocol §20.4).
-pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(7200);
-/// A `user_ticket` lives 1800 s (protocol §20.5).
-pub(crate) const USER_TICKET_TTL: Duration = Duration::from_secs(1800);
-const MAX_CODES: usize = 20_000;
-const MAX_TOKENS: usize = 4_096;
-const MAX_TICKETS: usize = 20_000;
+use super::wecom_config::{MockWecomCorp, MockWecomMember, MockWecomSuite};
+use super::wecom_state::{
+    CODE_TTL, CodeScope, Owner, TOKEN_TTL, USER_TICKET_TTL, UserTicket, WecomCode, WecomToken,
+    is_trusted, normalize_trusted,
+};
 
 /// The errcode the mock answers for a missing, unknown or expired `user_ticket`. The
 /// protocol notes name none (unverified); 40003 is what WeCom uses for an invalid member id.
 pub(crate) const BAD_USER_TICKET: i64 = 40003;
-
-/// One member of a WeCom corp: a simulated user (by name) and the corp's `user_id` for them.
-///
-/// ```
-/// use wechat_auth_mock::MockWecomMember;
-///
-/// let m = MockWecomMember::new("alice", "LiAiLi").with_gender("2");
-/// assert_eq!((m.name.as_str(), m.user_id.as_str(), m.gender.as_str()), ("alice", "LiAiLi", "2"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MockWecomMember {
-    /// The simulated user's name (`alice`), as in `MockConfig::with_user`.
-    pub name: String,
-    /// The member's UserID in the corp (`LiAiLi`).
-    pub user_id: String,
-    /// `cgi-bin/auth/getuserdetail`'s `gender`, a string: `"0"` unknown, `"1"` male,
-    /// `"2"` female.
-    pub gender: String,
-}
-
-impl MockWecomMember {
-    /// A member of unknown gender (`"0"`).
-    ///
-    /// ```
-    /// assert_eq!(wechat_auth_mock::MockWecomMember::new("bob", "BobZhang").gender, "0");
-    /// ```
-    pub fn new(name: impl Into<String>, user_id: impl Into<String>) -> Self {
-        MockWecomMember {
-            name: name.into(),
-            user_id: user_id.into(),
-            gender: "0".to_owned(),
-        }
-    }
-
-    /// Sets the gender string (`"0"`, `"1"` or `"2"`).
-    ///
-    /// ```
-    /// assert_eq!(wechat_auth_mock::MockWecomMember::new("bob", "B").with_gender("1").gender, "1");
-    /// ```
-    pub fn with_gender(mut self, gender: impl Into<String>) -> Self {
-        self.gender = gender.into();
-        self
-    }
-}
-
-/// A WeCom self-built (自建) or agent-developed (代开发) app: a corp id, an agent id, the
-/// app's secret, the corp's members and the app's trusted domains (可信域名).
-///
-/// The default ([`MockWecomCorp::default_corp`]) is corp `ww6000000000000006`, agent
-/// `1000002`, secret `mockWecomAppSecret0000000000000000000000006` (43 characters, like
-/// real ones), members `alice` (`LiAiLi`, gender `"2"`) and `bob` (`BobZhang`, `"1"`);
-/// `carol` is no member and logs in with an `openid`. Trusted domains: `127.0.0.1`,
-/// `localhost`.
-///
-/// A trusted domain without a port matches its host on any port (the mock's concession to
-/// tests on ephemeral ports); with a port (`example.com:8080`) it matches only that port,
-/// as WeCom requires (protocol §20.8). No wildcards; sub-domains do not match.
-///
-/// ```
-/// use wechat_auth_mock::{MockWecomCorp, MockWecomMember};
-///
-/// let corp = MockWecomCorp::new("ww1234567890abcdef", "1000005", "s3cr3t")
-///     .with_member(MockWecomMember::new("alice", "alice01"))
-///     .with_trusted_domains(["app.example.com:8443"]);
-/// assert_eq!(corp.member("alice").unwrap().user_id, "alice01");
-/// assert!(corp.member("carol").is_none());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MockWecomCorp {
-    /// The CorpID (`ww…`).
-    pub corp_id: String,
-    /// The app's AgentID (digits).
-    pub agent_id: String,
-    /// The app's secret (`corpsecret`).
-    pub secret: String,
-    /// The corp's members; other simulated users are non-members.
-    pub members: Vec<MockWecomMember>,
-    /// The app's trusted domains at start (hosts, optionally `:port`).
-    pub trusted_domains: Vec<String>,
-}
-
-impl MockWecomCorp {
-    /// An app with no members, trusting `127.0.0.1` and `localhost`.
-    ///
-    /// ```
-    /// let corp = wechat_auth_mock::MockWecomCorp::new("ww01", "1000002", "x");
-    /// assert_eq!(corp.trusted_domains, ["127.0.0.1", "localhost"]);
-    /// ```
-    pub fn new(
-        corp_id: impl Into<String>,
-        agent_id: impl Into<String>,
-        secret: impl Into<String>,
-    ) -> Self {
-        MockWecomCorp {
-            corp_id: corp_id.into(),
-            agent_id: agent_id.into(),
-            secret: secret.into(),
-            members: Vec::new(),
-            trusted_domains: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
-        }
-    }
-
-    /// The fixed default corp app (see the type's documentation).
-    ///
-    /// ```
-    /// let corp = wechat_auth_mock::MockWecomCorp::default_corp();
-    /// assert_eq!(corp.corp_id, "ww6000000000000006");
-    /// assert_eq!(corp.members.len(), 2);
-    /// ```
-    pub fn default_corp() -> Self {
-        MockWecomCorp::new(
-            "ww6000000000000006",
-            "1000002",
-            "mockWecomAppSecret0000000000000000000000006",
-        )
-        .with_member(MockWecomMember::new("alice", "LiAiLi").with_gender("2"))
-        .with_member(MockWecomMember::new("bob", "BobZhang").with_gender("1"))
-    }
-
-    /// Adds a member (replacing one with the same name).
-    ///
-    /// ```
-    /// use wechat_auth_mock::{MockWecomCorp, MockWecomMember};
-    ///
-    /// let corp = MockWecomCorp::default_corp().with_member(MockWecomMember::new("carol", "Carol"));
-    /// assert_eq!(corp.members.len(), 3);
-    /// ```
-    pub fn with_member(mut self, member: MockWecomMember) -> Self {
-        self.members.retain(|m| m.name != member.name);
-        self.members.push(member);
-        self
-    }
-
-    /// Replaces the trusted domains (hosts, optionally with `:port`).
-    ///
-    /// ```
-    /// let corp = wechat_auth_mock::MockWecomCorp::default_corp().with_trusted_domains(["a.example"]);
-    /// assert_eq!(corp.trusted_domains, ["a.example"]);
-    /// ```
-    pub fn with_trusted_domains<I, S>(mut self, domains: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.trusted_domains = domains.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The member whose simulated user is `name`.
-    ///
-    /// ```
-    /// assert!(wechat_auth_mock::MockWecomCorp::default_corp().member("bob").is_some());
-    /// ```
-    pub fn member(&self, name: &str) -> Option<&MockWecomMember> {
-        self.members.iter().find(|m| m.name == name)
-    }
-
-    /// The `openid` a non-member `user` has in this corp (stable, one per corp).
-    ///
-    /// ```
-    /// use wechat_auth_mock::{MockUser, MockWecomCorp};
-    ///
-    /// let carol = MockUser::derive("carol", "Carol", "");
-    /// let id = MockWecomCorp::default_corp().openid_for(&carol);
-    /// assert!(id.starts_with('o') && id.len() == 28);
-    /// ```
-    pub fn openid_for(&self, user: &MockUser) -> String {
-        user.openid_for(&self.corp_id)
-    }
-}
-
-/// Lower-cases and trims trusted domains, dropping empty ones; ports stay.
-pub(crate) fn normalize_trusted(domains: &[String]) -> Vec<String> {
-    domains
-        .iter()
-        .map(|d| d.trim().to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
-        .collect()
-}
-
-/// Whether `url`'s host (and port, when the domain names one) is one of `domains`.
-pub(crate) fn is_trusted(domains: &[String], url: &Url) -> bool {
-    let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
-        return false;
-    };
-    let port = url.port_or_known_default();
-    domains.iter().any(|d| {
-        let with_port = d
-            .rsplit_once(':')
-            .filter(|(h, p)| !h.is_empty() && !h.ends_with(':') && p.parse::<u16>().is_ok());
-        match with_port {
-            Some((h, p)) => h == host && p.parse::<u16>().ok() == port,
-            None => *d == host,
-        }
-    })
-}
-
-/// What a WeCom code was issued by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CodeScope {
-    /// `wwlogin/sso/login`: identity only, no `user_ticket`.
-    Web,
-    /// In-app `snsapi_base`.
-    Base,
-    /// In-app `snsapi_privateinfo` with an agentid: a `user_ticket` for members.
-    PrivateInfo,
-}
-
-/// Whose login a code, a trusted domain list or a user ticket belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Owner {
-    /// A corp app: index in `Shared::wecom_corps`.
-    Corp(usize),
-    /// A third-party suite: index in `Shared::wecom_suites`.
-    Suite(usize),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct WecomCode {
-    pub(crate) owner: Owner,
-    pub(crate) user: String,
-    pub(crate) scope: CodeScope,
-    /// The callback the code was issued for (checked against the token's app, 50001).
-    pub(crate) redirect: Url,
-    pub(crate) expires_at: SystemTime,
-    pub(crate) used: bool,
-}
-
-impl Expiring for WecomCode {
-    fn expires_at(&self) -> SystemTime {
-        self.expires_at
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct WecomToken {
-    pub(crate) corp: usize,
-    pub(crate) expires_at: SystemTime,
-}
-
-impl Expiring for WecomToken {
-    fn expires_at(&self) -> SystemTime {
-        self.expires_at
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct UserTicket {
-    pub(crate) owner: Owner,
-    /// The member's corp app (index in `Shared::wecom_corps`).
-    pub(crate) corp: usize,
-    pub(crate) user: String,
-    pub(crate) expires_at: SystemTime,
-}
-
-impl Expiring for UserTicket {
-    fn expires_at(&self) -> SystemTime {
-        self.expires_at
-    }
-}
-
-/// What the mock remembers for WeCom.
-#[derive(Debug)]
-pub(crate) struct WecomState {
-    pub(crate) codes: Bounded<WecomCode>,
-    pub(crate) tokens: Bounded<WecomToken>,
-    pub(crate) tickets: Bounded<UserTicket>,
-    /// Trusted domains per corp app and per suite.
-    pub(crate) trusted: HashMap<Owner, Vec<String>>,
-    /// Third-party suites: tokens, tickets, pushes.
-    pub(crate) suites: super::wecom_suite::SuiteState,
-}
-
-impl WecomState {
-    pub(crate) fn new(
-        corps: &[MockWecomCorp],
-        suites: &[super::wecom_suite::MockWecomSuite],
-        now: SystemTime,
-    ) -> Self {
-        let corp_domains = (corps.iter().enumerate())
-            .map(|(i, c)| (Owner::Corp(i), normalize_trusted(&c.trusted_domains)));
-        let suite_domains = (suites.iter().enumerate())
-            .map(|(i, c)| (Owner::Suite(i), normalize_trusted(&c.trusted_domains)));
-        WecomState {
-            codes: Bounded::new(MAX_CODES),
-            tokens: Bounded::new(MAX_TOKENS),
-            tickets: Bounded::new(MAX_TICKETS),
-            trusted: corp_domains.chain(suite_domains).collect(),
-            suites: super::wecom_suite::SuiteState::new(suites.len(), now),
-        }
-    }
-}
 
 /// Every WeCom endpoint's path (without the leading slash), for counting and faults.
 pub(crate) const ENDPOINTS: &[&str] = &[
@@ -417,6 +115,40 @@ fn wecom_ok(fields: Value) -> Response {
 }
 
 impl Shared {
+    /// The index of the suite `id`.
+    pub(crate) fn wecom_suite(&self, id: &str) -> Option<usize> {
+        self.wecom_suites.iter().position(|s| s.suite_id == id)
+    }
+
+    /// The corp app and member `name` is for a login through `owner`: the corp app itself,
+    /// or the first corp that authorized the suite and has the user as a member.
+    pub(crate) fn wecom_member(
+        &self,
+        owner: Owner,
+        name: &str,
+    ) -> Option<(usize, &MockWecomMember)> {
+        match owner {
+            Owner::Corp(i) => self.wecom_corps[i].member(name).map(|m| (i, m)),
+            Owner::Suite(j) => {
+                let suite = &self.wecom_suites[j];
+                (self.wecom_corps.iter().enumerate())
+                    .filter(|(_, c)| suite.authorized_corps.contains(&c.corp_id))
+                    .find_map(|(i, c)| c.member(name).map(|m| (i, m)))
+            }
+        }
+    }
+
+    /// A short description of a corp app or suite for the login page.
+    pub(crate) fn wecom_owner_label(&self, owner: Owner) -> String {
+        match owner {
+            Owner::Corp(i) => {
+                let c = &self.wecom_corps[i];
+                format!("corp {} · agent {}", c.corp_id, c.agent_id)
+            }
+            Owner::Suite(j) => format!("suite {}", self.wecom_suites[j].suite_id),
+        }
+    }
+
     /// The index of the corp app `corp_id` + `agent_id` (the first app of the corp when
     /// `agent_id` is `None`).
     pub(crate) fn wecom_app(&self, corp_id: &str, agent_id: Option<&str>) -> Option<usize> {
@@ -618,9 +350,17 @@ pub(crate) async fn sso_login(State(s): State<Arc<Shared>>, RawQuery(q): RawQuer
     login(&s, Page::Sso, q.as_deref().unwrap_or_default())
 }
 
-/// `GET /connect/oauth2/authorize` when `appid` is a corp id (called by the page handler).
-pub(crate) fn authorize(s: &Shared, raw: &str) -> Response {
-    login(s, Page::InApp, raw)
+/// `GET /connect/oauth2/authorize`: WeCom's in-app OAuth when `appid` is a corp id or a
+/// suite id (protocol §20.3, §27), else the Official Account page.
+pub(crate) async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let raw = q.as_deref().unwrap_or_default();
+    if Params::parse(Some(raw))
+        .get("appid")
+        .is_some_and(|a| s.is_wecom_id(a))
+    {
+        return login(&s, Page::InApp, raw);
+    }
+    super::pages::authorize(State(s), RawQuery(q)).await
 }
 
 fn login(s: &Shared, page: Page, raw: &str) -> Response {
@@ -941,25 +681,32 @@ impl super::MockWechat {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl MockWecomCorp {
+    /// The `openid` a non-member `user` has in this corp (stable, one per corp).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockUser, MockWecomCorp};
+    ///
+    /// let carol = MockUser::derive("carol", "Carol", "");
+    /// let id = MockWecomCorp::default_corp().openid_for(&carol);
+    /// assert!(id.starts_with('o') && id.len() == 28);
+    /// ```
+    pub fn openid_for(&self, user: &MockUser) -> String {
+        user.openid_for(&self.corp_id)
+    }
+}
 
-    #[test]
-    fn trusted_domains_match_host_and_a_named_port_exactly() {
-        let d = normalize_trusted(&[
-            " Example.COM ".into(),
-            "mail.qq.com:8080".into(),
-            String::new(),
-        ]);
-        assert_eq!(d, ["example.com", "mail.qq.com:8080"]);
-        let ok = |u: &str| is_trusted(&d, &Url::parse(u).unwrap());
-        assert!(ok("https://example.com/cb"));
-        assert!(ok("http://example.com:3000/cb"));
-        assert!(ok("http://mail.qq.com:8080/x"));
-        assert!(!ok("http://mail.qq.com:8081/x"));
-        assert!(!ok("http://mail.qq.com/x"));
-        assert!(!ok("https://sub.example.com/cb"));
-        assert!(!ok("https://example.com.evil.test/cb"));
+impl MockWecomSuite {
+    /// The `open_userid` a member has for this suite's provider (stable, ≤ 64 bytes).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockUser, MockWecomSuite};
+    ///
+    /// let id = MockWecomSuite::default_suite().open_userid_for(&MockUser::derive("alice", "A", ""));
+    /// assert!(id.starts_with("wo") && id.len() <= 64);
+    /// ```
+    pub fn open_userid_for(&self, user: &MockUser) -> String {
+        let id = user.openid_for(&format!("open_userid/{}", self.suite_id));
+        format!("wo{}", &id[1..])
     }
 }

@@ -3,9 +3,8 @@
 //! of the mock's clock or on `POST /mock/wecom/suite_ticket`, `service/get_suite_token`,
 //! `service/auth/getuserinfo3rd` and `service/auth/getuserdetail3rd`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -13,196 +12,27 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::bounded::{Bounded, Expiring};
 use super::clock::{after, unix_secs};
 use super::errors::{MockError, control_error, json as json_response};
 use super::ids;
 use super::params::Params;
 use super::state::Shared;
-use super::wecom::{CodeScope, MockWecomMember, Owner, UserTicket, wecom_error};
+use super::wecom::wecom_error;
+use super::wecom_config::MockWecomSuite;
+use super::wecom_state::{
+    CodeScope, Owner, SUITE_TOKEN_TTL, SUITE_USER_TICKET_TTL, SuiteToken, TICKET_EVERY, TICKET_TTL,
+    Ticket, UserTicket,
+};
 use super::wire::{self, SafeModeKey};
 
-/// WeCom pushes a fresh `suite_ticket` every 10 minutes (protocol §27).
-pub(crate) const TICKET_EVERY: Duration = Duration::from_secs(10 * 60);
-/// A `suite_ticket` is valid 30 minutes (protocol §27).
-pub(crate) const TICKET_TTL: Duration = Duration::from_secs(30 * 60);
-/// `suite_access_token` lives 7200 s.
-pub(crate) const SUITE_TOKEN_TTL: Duration = Duration::from_secs(7200);
-/// A third-party `user_ticket` lives 7200 s (`getuserinfo3rd`'s `expires_in`, protocol §20.5).
-pub(crate) const SUITE_USER_TICKET_TTL: Duration = Duration::from_secs(7200);
 /// How often (real time) the mock looks whether a suite's 10 minutes have passed.
 pub(crate) const TICKER_PERIOD: Duration = Duration::from_millis(500);
-const MAX_SUITE_TOKENS: usize = 4_096;
 /// The most of a callback's answer the mock reads and reports.
 const MAX_ANSWER_CHARS: usize = 2048;
 /// The counter every `suite_ticket` delivery increments (see `MockWechat::calls`).
 pub(crate) const SUITE_PUSH_COUNTER: &str = "wecom/suite_ticket";
 /// The counter every URL verification increments.
 pub(crate) const SUITE_VERIFY_COUNTER: &str = "wecom/verify_url";
-
-/// A WeCom third-party app (第三方应用) of a service provider: its suite id, secret, the
-/// command callback's token and EncodingAESKey, its trusted domains and the corps that
-/// installed (authorized) it.
-///
-/// The default ([`MockWecomSuite::default_suite`]): suite `ww8000000000000008`, secret
-/// `mockWecomSuiteSecret00000000000000000000008`, token `mocksuitetoken`, EncodingAESKey
-/// `mockSuiteEncodingAesKey0123456789abcdefghij`, trusted domains `127.0.0.1` and
-/// `localhost`, authorized by the default corp `ww6000000000000006`.
-///
-/// ```
-/// use wechat_auth_mock::MockWecomSuite;
-///
-/// let suite = MockWecomSuite::default_suite();
-/// assert_eq!(suite.suite_id, "ww8000000000000008");
-/// assert_eq!(suite.authorized_corps, ["ww6000000000000006"]);
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MockWecomSuite {
-    /// The SuiteID (`ww…`), the `appid` of its login pages.
-    pub suite_id: String,
-    /// The suite secret (`suite_secret`).
-    pub suite_secret: String,
-    /// The command callback's Token (signs `msg_signature`).
-    pub token: String,
-    /// The command callback's 43-character EncodingAESKey.
-    pub encoding_aes_key: String,
-    /// Trusted domains at start (hosts, optionally `:port`).
-    pub trusted_domains: Vec<String>,
-    /// Corp ids (of `MockConfig::wecom_corps`) that installed the suite. Their members log
-    /// in as members; members of other corps get 41030; everyone else is a non-member.
-    pub authorized_corps: Vec<String>,
-}
-
-impl std::fmt::Debug for MockWecomSuite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockWecomSuite")
-            .field("suite_id", &self.suite_id)
-            .field("trusted_domains", &self.trusted_domains)
-            .field("authorized_corps", &self.authorized_corps)
-            .finish_non_exhaustive()
-    }
-}
-
-impl MockWecomSuite {
-    /// A suite with these credentials, trusting `127.0.0.1` and `localhost`, authorized by
-    /// no corp.
-    ///
-    /// ```
-    /// use wechat_auth_mock::MockWecomSuite;
-    ///
-    /// let s = MockWecomSuite::new("ww01", "secret", "tok", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
-    /// assert!(s.authorized_corps.is_empty());
-    /// ```
-    pub fn new(
-        suite_id: impl Into<String>,
-        suite_secret: impl Into<String>,
-        token: impl Into<String>,
-        encoding_aes_key: impl Into<String>,
-    ) -> Self {
-        MockWecomSuite {
-            suite_id: suite_id.into(),
-            suite_secret: suite_secret.into(),
-            token: token.into(),
-            encoding_aes_key: encoding_aes_key.into(),
-            trusted_domains: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
-            authorized_corps: Vec::new(),
-        }
-    }
-
-    /// The fixed default suite (see the type's documentation).
-    ///
-    /// ```
-    /// assert_eq!(wechat_auth_mock::MockWecomSuite::default_suite().token, "mocksuitetoken");
-    /// ```
-    pub fn default_suite() -> Self {
-        MockWecomSuite::new(
-            "ww8000000000000008",
-            "mockWecomSuiteSecret00000000000000000000008",
-            "mocksuitetoken",
-            "mockSuiteEncodingAesKey0123456789abcdefghij",
-        )
-        .authorized_by("ww6000000000000006")
-    }
-
-    /// Adds a corp that installed the suite.
-    ///
-    /// ```
-    /// let s = wechat_auth_mock::MockWecomSuite::default_suite().authorized_by("ww7000000000000007");
-    /// assert_eq!(s.authorized_corps.len(), 2);
-    /// ```
-    pub fn authorized_by(mut self, corp_id: impl Into<String>) -> Self {
-        self.authorized_corps.push(corp_id.into());
-        self
-    }
-
-    /// Replaces the trusted domains (hosts, optionally with `:port`).
-    ///
-    /// ```
-    /// let s = wechat_auth_mock::MockWecomSuite::default_suite().with_trusted_domains(["x.example"]);
-    /// assert_eq!(s.trusted_domains, ["x.example"]);
-    /// ```
-    pub fn with_trusted_domains<I, S>(mut self, domains: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.trusted_domains = domains.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The `open_userid` a member has for this suite's provider (stable, ≤ 64 bytes).
-    ///
-    /// ```
-    /// use wechat_auth_mock::{MockUser, MockWecomSuite};
-    ///
-    /// let id = MockWecomSuite::default_suite().open_userid_for(&MockUser::derive("alice", "A", ""));
-    /// assert!(id.starts_with("wo") && id.len() <= 64);
-    /// ```
-    pub fn open_userid_for(&self, user: &super::MockUser) -> String {
-        let id = user.openid_for(&format!("open_userid/{}", self.suite_id));
-        format!("wo{}", &id[1..])
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SuiteToken {
-    pub(crate) suite: usize,
-    pub(crate) expires_at: SystemTime,
-}
-
-impl Expiring for SuiteToken {
-    fn expires_at(&self) -> SystemTime {
-        self.expires_at
-    }
-}
-
-/// The newest ticket of one suite.
-#[derive(Debug, Clone)]
-pub(crate) struct Ticket {
-    pub(crate) value: String,
-    pub(crate) issued_at: SystemTime,
-}
-
-/// What the mock remembers for the suites.
-#[derive(Debug)]
-pub(crate) struct SuiteState {
-    pub(crate) tokens: Bounded<SuiteToken>,
-    /// Suite index → its newest ticket.
-    pub(crate) tickets: HashMap<usize, Ticket>,
-    /// Suite index → when (mock clock) its last scheduled push was due.
-    pub(crate) last_due: HashMap<usize, SystemTime>,
-}
-
-impl SuiteState {
-    pub(crate) fn new(suites: usize, now: SystemTime) -> Self {
-        SuiteState {
-            tokens: Bounded::new(MAX_SUITE_TOKENS),
-            tickets: HashMap::new(),
-            last_due: (0..suites).map(|i| (i, now)).collect(),
-        }
-    }
-}
 
 /// The report of one `suite_ticket` push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -257,40 +87,6 @@ pub(crate) fn seal(
 }
 
 impl Shared {
-    /// The index of the suite `id`.
-    pub(crate) fn wecom_suite(&self, id: &str) -> Option<usize> {
-        self.wecom_suites.iter().position(|s| s.suite_id == id)
-    }
-
-    /// The corp app and member `name` is for a login through `owner`: the corp app itself,
-    /// or the first corp that authorized the suite and has the user as a member.
-    pub(crate) fn wecom_member(
-        &self,
-        owner: Owner,
-        name: &str,
-    ) -> Option<(usize, &MockWecomMember)> {
-        match owner {
-            Owner::Corp(i) => self.wecom_corps[i].member(name).map(|m| (i, m)),
-            Owner::Suite(j) => {
-                let suite = &self.wecom_suites[j];
-                (self.wecom_corps.iter().enumerate())
-                    .filter(|(_, c)| suite.authorized_corps.contains(&c.corp_id))
-                    .find_map(|(i, c)| c.member(name).map(|m| (i, m)))
-            }
-        }
-    }
-
-    /// A short description of a corp app or suite for the login page.
-    pub(crate) fn wecom_owner_label(&self, owner: Owner) -> String {
-        match owner {
-            Owner::Corp(i) => {
-                let c = &self.wecom_corps[i];
-                format!("corp {} · agent {}", c.corp_id, c.agent_id)
-            }
-            Owner::Suite(j) => format!("suite {}", self.wecom_suites[j].suite_id),
-        }
-    }
-
     /// The suite of a WeCom `suite_access_token` (for per-app call counts).
     pub(crate) fn suite_token_owner(&self, token: &str) -> Option<String> {
         let suite = self.lock().wecom.suites.tokens.get(token)?.suite;
