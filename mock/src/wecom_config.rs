@@ -69,7 +69,7 @@ impl MockWecomMember {
 /// assert_eq!(corp.member("alice").unwrap().user_id, "alice01");
 /// assert!(corp.member("carol").is_none());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MockWecomCorp {
     /// The CorpID (`ww…`).
@@ -82,6 +82,17 @@ pub struct MockWecomCorp {
     pub members: Vec<MockWecomMember>,
     /// The app's trusted domains at start (hosts, optionally `:port`).
     pub trusted_domains: Vec<String>,
+}
+
+impl std::fmt::Debug for MockWecomCorp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockWecomCorp")
+            .field("corp_id", &self.corp_id)
+            .field("agent_id", &self.agent_id)
+            .field("members", &self.members)
+            .field("trusted_domains", &self.trusted_domains)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MockWecomCorp {
@@ -270,5 +281,20 @@ impl MockWecomSuite {
     {
         self.trusted_domains = domains.into_iter().map(Into::into).collect();
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let corp = format!("{:?}", MockWecomCorp::default_corp());
+        assert!(corp.contains("ww6000000000000006") && !corp.contains("mockWecomAppSecret"));
+        let suite = format!("{:?}", MockWecomSuite::default_suite());
+        assert!(suite.contains("ww8000000000000008"));
+        assert!(!suite.contains("mockWecomSuiteSecret") && !suite.contains("mocksuitetoken"));
+        assert!(!suite.contains("mockSuiteEncodingAesKey"));
     }
 }

@@ -27,7 +27,8 @@ use super::wire::{self, SafeModeKey};
 
 /// How often (real time) the mock looks whether a suite's 10 minutes have passed.
 pub(crate) const TICKER_PERIOD: Duration = Duration::from_millis(500);
-/// The most of a callback's answer the mock reads and reports.
+/// The most of a callback's answer the mock reads, and the most it reports.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const MAX_ANSWER_CHARS: usize = 2048;
 /// The counter every `suite_ticket` delivery increments (see `MockWechat::calls`).
 pub(crate) const SUITE_PUSH_COUNTER: &str = "wecom/suite_ticket";
@@ -165,7 +166,7 @@ impl Shared {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     report.last_status = Some(status);
-                    let text = resp.text().await.unwrap_or_default();
+                    let text = read_capped(resp).await;
                     if (200..300).contains(&status) && text.trim() == "success" {
                         report.acknowledged = true;
                         report.last_error = None;
@@ -235,7 +236,7 @@ impl Shared {
         let (status, answer, error) = match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let text = resp.text().await.unwrap_or_default();
+                let text = read_capped(resp).await;
                 (
                     Some(status),
                     Some(text.chars().take(MAX_ANSWER_CHARS).collect::<String>()),
@@ -281,6 +282,19 @@ impl Shared {
             }
         }
     }
+}
+
+/// The first [`MAX_ANSWER_BYTES`] of an answer, as text (what is left unread is dropped).
+async fn read_capped(mut resp: reqwest::Response) -> String {
+    let mut answer = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ANSWER_BYTES.saturating_sub(answer.len());
+        answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if answer.len() >= MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// Runs the 10-minute `suite_ticket` schedule until the mock is gone.
