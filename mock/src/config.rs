@@ -8,6 +8,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+use super::wecom_config::{MockWecomCorp, MockWecomSuite};
+
 /// The id of the one simulated Open Platform account every bound app belongs to. Unionids are
 /// derived from it, so they are stable across restarts.
 const OPEN_PLATFORM_ACCOUNT: &str = "mock-open-platform-account";
@@ -492,6 +494,8 @@ pub struct MockConfig {
     pub(crate) website_deny_redirects: bool,
     pub(crate) text_plain: bool,
     pub(crate) push_timeout: Duration,
+    pub(crate) wecom_corps: Vec<MockWecomCorp>,
+    pub(crate) wecom_suites: Vec<MockWecomSuite>,
 }
 
 impl Default for MockConfig {
@@ -515,6 +519,8 @@ impl Default for MockConfig {
             website_deny_redirects: true,
             text_plain: false,
             push_timeout: DEFAULT_PUSH_TIMEOUT,
+            wecom_corps: vec![MockWecomCorp::default_corp()],
+            wecom_suites: vec![MockWecomSuite::default_suite()],
         }
         .with_user("alice", "爱丽丝")
         .with_user("bob", "Bob")
@@ -641,7 +647,7 @@ impl MockConfig {
         self
     }
 
-    /// Removes a user.
+    /// Removes a user (and their WeCom memberships).
     ///
     /// ```
     /// let cfg = wechat_auth_mock::MockConfig::default().without_user("carol");
@@ -650,6 +656,9 @@ impl MockConfig {
     pub fn without_user(mut self, name: &str) -> Self {
         if self.user_index.remove(name).is_some() {
             self.users.retain(|u| u.name != name);
+            for corp in &mut self.wecom_corps {
+                corp.members.retain(|m| m.name != name);
+            }
             self.user_index = (self.users.iter().enumerate())
                 .map(|(at, u)| (u.name.clone(), at))
                 .collect();
@@ -731,6 +740,86 @@ impl MockConfig {
         self
     }
 
+    /// The WeCom corp apps: [`MockWecomCorp::default_corp`] first, then any added.
+    ///
+    /// ```
+    /// let cfg = wechat_auth_mock::MockConfig::default();
+    /// assert_eq!(cfg.wecom_corps()[0].corp_id, "ww6000000000000006");
+    /// ```
+    pub fn wecom_corps(&self) -> &[MockWecomCorp] {
+        &self.wecom_corps
+    }
+
+    /// Replaces the primary WeCom corp app (the first one, `MockWechat::wecom_corp()`).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockConfig, MockWecomCorp};
+    ///
+    /// let cfg = MockConfig::default()
+    ///     .with_wecom_corp(MockWecomCorp::default_corp().with_trusted_domains(["app.example"]));
+    /// assert_eq!(cfg.wecom_corps().len(), 1);
+    /// ```
+    pub fn with_wecom_corp(mut self, corp: MockWecomCorp) -> Self {
+        match self.wecom_corps.first_mut() {
+            Some(slot) => *slot = corp,
+            None => self.wecom_corps.push(corp),
+        }
+        self
+    }
+
+    /// Adds a WeCom corp app: another corp, or another app (agent) of a corp already there.
+    /// `(corp_id, agent_id)` must be unique.
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockConfig, MockWecomCorp};
+    ///
+    /// let second_agent = MockWecomCorp::new("ww6000000000000006", "1000003", "another-secret");
+    /// assert_eq!(MockConfig::default().add_wecom_corp(second_agent).wecom_corps().len(), 2);
+    /// ```
+    pub fn add_wecom_corp(mut self, corp: MockWecomCorp) -> Self {
+        self.wecom_corps.push(corp);
+        self
+    }
+
+    /// The WeCom third-party suites: [`MockWecomSuite::default_suite`] first, then any added.
+    ///
+    /// ```
+    /// assert_eq!(wechat_auth_mock::MockConfig::default().wecom_suites().len(), 1);
+    /// ```
+    pub fn wecom_suites(&self) -> &[MockWecomSuite] {
+        &self.wecom_suites
+    }
+
+    /// Replaces the primary WeCom suite (`MockWechat::wecom_suite()`).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockConfig, MockWecomSuite};
+    ///
+    /// let cfg = MockConfig::default()
+    ///     .with_wecom_suite(MockWecomSuite::default_suite().with_trusted_domains(["saas.example"]));
+    /// assert_eq!(cfg.wecom_suites()[0].trusted_domains, ["saas.example"]);
+    /// ```
+    pub fn with_wecom_suite(mut self, suite: MockWecomSuite) -> Self {
+        match self.wecom_suites.first_mut() {
+            Some(slot) => *slot = suite,
+            None => self.wecom_suites.push(suite),
+        }
+        self
+    }
+
+    /// Adds a WeCom suite (its suite id must be new).
+    ///
+    /// ```
+    /// use wechat_auth_mock::{MockConfig, MockWecomSuite};
+    ///
+    /// let other = MockWecomSuite::new("ww8000000000000009", "s", "tok", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
+    /// assert_eq!(MockConfig::default().add_wecom_suite(other).wecom_suites().len(), 2);
+    /// ```
+    pub fn add_wecom_suite(mut self, suite: MockWecomSuite) -> Self {
+        self.wecom_suites.push(suite);
+        self
+    }
+
     /// Checks the configuration; `MockWechat::start_with` calls this and fails with
     /// `InvalidInput` on the first problem.
     pub(crate) fn validate(&self) -> io::Result<()> {
@@ -792,6 +881,83 @@ impl MockConfig {
         for name in self.blocked.iter().chain(&self.subscribed) {
             if !names.contains(name.as_str()) {
                 return bad(format!("mock config names unknown user {name:?}"));
+            }
+        }
+        self.validate_wecom(&appids, &names)
+    }
+
+    fn validate_wecom(&self, appids: &HashSet<&str>, names: &HashSet<&str>) -> io::Result<()> {
+        let bad = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        let mut apps = HashSet::new();
+        let mut suites = HashSet::new();
+        for suite in &self.wecom_suites {
+            let id = &suite.suite_id;
+            let shaped =
+                !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric());
+            if !shaped || appids.contains(id.as_str()) || !suites.insert(id.as_str()) {
+                return bad(format!(
+                    "mock wecom suite: invalid or duplicate suite_id {id:?}"
+                ));
+            }
+            if self.wecom_corps.iter().any(|c| &c.corp_id == id) {
+                return bad(format!("mock wecom suite {id}: a corp has this id"));
+            }
+            if suite.suite_secret.is_empty() {
+                return bad(format!("mock wecom suite {id}: empty suite_secret"));
+            }
+            let token_ok = (3..=32).contains(&suite.token.len())
+                && suite.token.chars().all(|c| c.is_ascii_alphanumeric());
+            if !token_ok || super::wire::SafeModeKey::new(&suite.encoding_aes_key).is_err() {
+                return bad(format!(
+                    "mock wecom suite {id}: token must be 3..32 letters or digits and the \
+                     EncodingAESKey 43 letters or digits"
+                ));
+            }
+            for corp in &suite.authorized_corps {
+                if !self.wecom_corps.iter().any(|c| &c.corp_id == corp) {
+                    return bad(format!(
+                        "mock wecom suite {id}: unknown authorized corp {corp:?}"
+                    ));
+                }
+            }
+        }
+        for corp in &self.wecom_corps {
+            let id = &corp.corp_id;
+            if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return bad(format!("mock wecom corp: invalid corp_id {id:?}"));
+            }
+            if appids.contains(id.as_str()) {
+                return bad(format!("mock wecom corp {id}: an app already has this id"));
+            }
+            let agent = &corp.agent_id;
+            if agent.is_empty() || agent.len() > 10 || !agent.chars().all(|c| c.is_ascii_digit()) {
+                return bad(format!("mock wecom corp {id}: invalid agent_id {agent:?}"));
+            }
+            if !apps.insert((id.as_str(), agent.as_str())) {
+                return bad(format!("mock wecom corp {id}: duplicate agent_id {agent}"));
+            }
+            if corp.secret.is_empty() {
+                return bad(format!("mock wecom corp {id}: empty secret"));
+            }
+            let mut user_ids = HashSet::new();
+            for m in &corp.members {
+                if !names.contains(m.name.as_str()) {
+                    return bad(format!("mock wecom corp {id}: unknown member {:?}", m.name));
+                }
+                let ok = !m.user_id.is_empty()
+                    && m.user_id.len() <= 64
+                    && (m.user_id.chars()).all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c));
+                if !ok || !user_ids.insert(m.user_id.as_str()) {
+                    return bad(format!(
+                        "mock wecom corp {id}: bad or duplicate user_id {:?}",
+                        m.user_id
+                    ));
+                }
+                if !matches!(m.gender.as_str(), "0" | "1" | "2") {
+                    return bad(format!(
+                        "mock wecom corp {id}: gender must be \"0\", \"1\" or \"2\""
+                    ));
+                }
             }
         }
         Ok(())

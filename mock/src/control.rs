@@ -126,14 +126,18 @@ impl Shared {
     }
 
     pub(crate) fn set_push_url(&self, appid: &str, url: Option<&str>) -> Result<(), MockError> {
-        let app = self
-            .app(appid)
-            .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
-        if app.kind != AppKind::OfficialAccount {
+        let app = match (self.app(appid), self.wecom_suite(appid)) {
+            (Some(app), _) => Some(app),
+            (None, Some(_)) => None,
+            (None, None) => return Err(MockError::UnknownApp(appid.to_owned())),
+        };
+        if let Some(app) = app
+            && app.kind != AppKind::OfficialAccount
+        {
             return Err(MockError::WrongAppKind {
                 appid: app.appid.clone(),
                 kind: app.kind.as_str(),
-                reason: "only Official Accounts have a push URL",
+                reason: "only Official Accounts and WeCom suites have a push URL",
             });
         }
         let mut inner = self.lock();
@@ -197,9 +201,14 @@ impl Shared {
                     .iter()
                     .map(|a| (a.appid.as_str(), u.openid_for(&a.appid)))
                     .collect();
+                let wecom_openids: BTreeMap<&str, String> = (self.wecom_corps.iter())
+                    .filter(|c| c.member(&u.name).is_none())
+                    .map(|c| (c.corp_id.as_str(), c.openid_for(u)))
+                    .collect();
                 json!({
                     "name": u.name,
                     "nickname": u.nickname,
+                    "wecom_openids": wecom_openids,
                     "headimgurl": u.headimgurl,
                     "unionid": u.unionid,
                     "phone": u.phone,
@@ -209,6 +218,43 @@ impl Shared {
                 })
             })
             .collect();
+        let wecom = self.wecom_corps.iter().enumerate().map(|(i, c)| {
+            json!({
+                "kind": "wecom",
+                "appid": c.corp_id,
+                "corp_id": c.corp_id,
+                "agent_id": c.agent_id,
+                "secret": c.secret,
+                "members": c.members.iter().map(|m| json!({
+                    "name": m.name, "user_id": m.user_id, "gender": m.gender,
+                })).collect::<Vec<_>>(),
+                "trusted_domains": inner
+                    .wecom
+                    .trusted
+                    .get(&super::wecom_state::Owner::Corp(i))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+        });
+        let suites = self.wecom_suites.iter().enumerate().map(|(i, w)| {
+            json!({
+                "kind": "wecom_suite",
+                "appid": w.suite_id,
+                "suite_id": w.suite_id,
+                "suite_secret": w.suite_secret,
+                "token": w.token,
+                "encoding_aes_key": w.encoding_aes_key,
+                "push_url": inner.push_urls.get(&w.suite_id),
+                "trusted_domains": inner
+                    .wecom
+                    .trusted
+                    .get(&super::wecom_state::Owner::Suite(i))
+                    .cloned()
+                    .unwrap_or_default(),
+                "authorized_corps": w.authorized_corps,
+            })
+        });
+        let apps: Vec<Value> = apps.into_iter().chain(wecom).chain(suites).collect();
         json!({ "apps": apps, "users": users })
     }
 }
@@ -433,6 +479,10 @@ pub(crate) async fn redirect_domains(State(s): State<Arc<Shared>>, body: Bytes) 
         Ok(r) => r,
         Err(resp) => return *resp,
     };
+    if s.set_wecom_trusted(&req.appid, &req.domains) {
+        let domains = super::wecom_state::normalize_trusted(&req.domains);
+        return json(&json!({ "appid": req.appid, "domains": domains }));
+    }
     match s.set_redirect_domains(&req.appid, &req.domains) {
         Ok(()) => json(&json!({ "appid": req.appid, "domains": normalize_domains(&req.domains) })),
         Err(e) => control_error(e),

@@ -25,6 +25,14 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "wxa/getwxacodeunlimit",
     "wxa/generate_urllink",
     "wxa/generatescheme",
+    // WeCom (企业微信), see `wecom::ENDPOINTS`.
+    "wwlogin/sso/login",
+    "cgi-bin/gettoken",
+    "cgi-bin/auth/getuserinfo",
+    "cgi-bin/auth/getuserdetail",
+    "cgi-bin/service/get_suite_token",
+    "cgi-bin/service/auth/getuserinfo3rd",
+    "cgi-bin/service/auth/getuserdetail3rd",
 ];
 
 /// At most this many queued entries per endpoint (more are dropped).

@@ -75,6 +75,14 @@
 //! | `POST /wxa/generatescheme` | a mini program URL Scheme, `{"jump_wxa":{path,query,env_version}, "is_expire", "expire_type", "expire_time" \| "expire_interval"}` → `{"errcode":0,"errmsg":"ok","openlink":"weixin://dl/business/?t=TICKET"}`, with the same checks (without `is_expire`: 30 days) |
 //! | `GET /mock/urllink/{ticket}` | what a phone browser shows for a URL Link: the page and query it opens and the phone page's open-link form; 404 when unknown or expired |
 //! | `GET /mmopen/vi_32/{key}/{size}` | avatars, so that `headimgurl` works offline |
+//! | `GET /wwlogin/sso/login` | WeCom (企业微信) web login, `login_type=CorpApp&appid=CORPID&agentid=…&redirect_uri=…&state=…`: a page with one button per user (members by UserID, others as non-members); `mock_user`/`mock_action=approve\|deny` answer the 302 at once (`code` + `state`, or `state` only). Unknown corp → error page 40013, no or wrong `agentid` → 40056, `redirect_uri` off the app's trusted domains → 50001 (`x-mock-error`) |
+//! | `GET /connect/oauth2/authorize?appid=CORPID…` | WeCom in-app OAuth (protocol §20.3) when `appid` is a corp id: `scope=snsapi_base\|snsapi_privateinfo` (privateinfo without `agentid` counts as base), same buttons and checks, `state` as `[A-Za-z0-9]{0,128}` |
+//! | `GET /cgi-bin/gettoken` | WeCom `corpid` + `corpsecret` → `{"errcode":0,"errmsg":"ok","access_token","expires_in":7200}`; 41002 / 41004 missing, 40013 unknown corp, 40001 wrong secret, 40091 another corp's secret |
+//! | `GET /cgi-bin/auth/getuserinfo` | WeCom code → member `{"errcode":0,"errmsg":"ok","userid"}` (+ `user_ticket`, 1800 s, for in-app `snsapi_privateinfo`), non-member `{"errcode":0,"errmsg":"ok","openid"}`; codes single use, 5 minutes, bound to their corp → 40029; a code of another agent of the corp whose callback is not on this app's trusted domains → 50001; token 41001 / 40014 / 42001 |
+//! | `POST /cgi-bin/service/get_suite_token` | WeCom suite `{"suite_id","suite_secret","suite_ticket"}` → `{"errcode":0,"errmsg":"ok","suite_access_token","expires_in":7200}`; only the newest pushed ticket, 30 minutes, counts (40085); 40083 unknown suite, 40080 wrong secret, 41021 / 41024 / 41023 missing id / secret / ticket, 47001 no JSON object |
+//! | `GET /cgi-bin/service/auth/getuserinfo3rd` | a code of the suite's pages (`login_type=ServiceApp&appid=SUITE_ID`, or the in-app page with the suite id) → a member of a corp that authorized the suite `{"errcode":0,"errmsg":"ok","corpid","userid","open_userid"}` (+ `user_ticket`, `expires_in` 7200 for in-app `snsapi_privateinfo`); someone in no corp `{"errcode":0,"errmsg":"ok","openid"}`; a member of a corp that did not authorize it 41030; token 41022 / 40082 / 42009, code 40029 |
+//! | `POST /cgi-bin/service/auth/getuserdetail3rd` | `{"user_ticket"}` → `corpid`, `userid`, `name` (= userid), `gender`, `avatar`, `qr_code` (no mobile or e-mail) |
+//! | `POST /cgi-bin/auth/getuserdetail` | WeCom `{"user_ticket"}` → `userid`, `gender` (a string), `avatar`, `qr_code`, `mobile`, `email`, `biz_mail`, `address`; a bad body → 47001, a missing, unknown or expired ticket → 40003 (unverified code) |
 //!
 //! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
 //!
@@ -117,7 +125,7 @@
 //! | `POST /mock/faults`, `DELETE /mock/faults` | `{"endpoint", "errcode"? \| "http_status"? \| "delay_ms"? \| "text_plain"?, "times"?}`; clear |
 //! | `GET /mock/clock`, `POST /mock/clock` | `{"now"}`; `{"advance_secs": N}` |
 //! | `POST /mock/follow` | `{"user","subscribed","appid"?}` |
-//! | `POST /mock/push_url` | `{"push_url" (or "url"): URL \| null, "appid"?}`: where an Official Account's pushes go (default: the primary one) |
+//! | `POST /mock/push_url` | `{"push_url" (or "url"): URL \| null, "appid"?}`: where an Official Account's pushes go (default: the primary one), or a WeCom suite's command callback (`appid` = the suite id) |
 //! | `POST /mock/push_format` | `{"format": "xml" \| "json", "mode": "plain" \| "compatible" \| "safe", "appid"?}`: how an Official Account's pushes go out |
 //! | `POST /mock/message` | `{"user", "text", "appid"?}`: the user sends an Official Account (default: the primary one) a text message; answers the delivery report with `reply` (the passive reply as the user sees it, decrypted), `deliveries`, `acknowledged` |
 //! | `POST /mock/phone/message` | form `user`, `text`, `appid`?: as `POST /mock/message`, then 303 back to the phone page |
@@ -127,7 +135,9 @@
 //! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
 //! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`), POSTs `{"scene","code"}` as JSON to `{server}/auth/wechat/miniprogram/scan/open` (answered with the requester and a token), then `{"scene","token","decision"}` to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the requester, the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
-//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}` |
+//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}`; with a WeCom corp id or suite id as `appid`: its trusted domains (hosts, optionally `:port`) |
+//! | `POST /mock/wecom/suite_ticket` | `{"suite_id"?}` (default: the primary suite): a fresh `suite_ticket` becomes the suite's newest and is POSTed to its command callback (set with `POST /mock/push_url {"url","appid":SUITE_ID}`) as WeCom does — query `msg_signature`, `timestamp`, `nonce`; body `<xml><ToUserName>SUITE_ID</ToUserName><Encrypt>…</Encrypt><AgentID></AgentID></xml>`, `Encrypt` sealing `<xml><SuiteId/><InfoType>suite_ticket</InfoType><TimeStamp/><SuiteTicket/></xml>` with the suite's EncodingAESKey and ReceiveId = suite id; up to 3 deliveries until the answer is `success`. Answers `{"suite_id","push_url","deliveries","acknowledged","last_status","last_error"}`; 400 without a callback. The mock also pushes every 10 minutes of its clock while a callback is set |
+//! | `POST /mock/wecom/verify_url` | `{"suite_id"?}`: WeCom's URL verification of the suite's command callback: `GET` with `msg_signature`, `timestamp`, `nonce` and `echostr` (encrypted like a push, ReceiveId = suite id — unverified for the verification request); answers `{"suite_id","push_url","verified","status","answer","error"}`, `verified` when the callback answered 2xx with exactly the decrypted plaintext |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
 //!
 //! # The unverified subscription account
@@ -185,6 +195,10 @@
 //! - `jscode2session` hands out a new `session_key` on every login; WeChat may keep one for
 //!   a while.
 //! - Avatars are served by the mock (`/mmopen/vi_32/…/132`) instead of `thirdwx.qlogo.cn`.
+//! - A WeCom trusted domain without a port matches its host on any port (tests run on
+//!   ephemeral ports); WeCom wants the port too when it is not the default one. A domain
+//!   given with a port is matched exactly. WeCom's in-app page is silent for
+//!   `snsapi_base`; the mock shows its buttons (it has to be told who the user is).
 //! - `snsapi_base` also shows the page (WeChat is silent there): the mock has to be told who
 //!   the user is.
 //! - Limits that take days to reach (daily quotas other than forced `stable_token`
@@ -211,6 +225,10 @@ mod push_wire;
 mod scan;
 mod sns;
 mod state;
+mod wecom;
+mod wecom_config;
+mod wecom_state;
+mod wecom_suite;
 pub mod wire;
 mod wxa;
 
@@ -235,6 +253,8 @@ pub use links::OpenedLink;
 pub use push_wire::{ChatLine, PushFormat, PushMode};
 pub use scan::{ScanOptions, ScanReport};
 pub use state::{QrScene, QrTicket};
+pub use wecom_config::{MockWecomCorp, MockWecomMember, MockWecomSuite};
+pub use wecom_suite::SuiteTicketReport;
 
 use errors::WxError;
 use state::{Settings, Shared};
@@ -256,12 +276,17 @@ pub struct MockWechat {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The 10-minute WeCom `suite_ticket` schedule.
+    ticker: Option<JoinHandle<()>>,
 }
 
 impl Drop for MockWechat {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
         }
     }
 }
@@ -333,9 +358,12 @@ impl MockWechat {
             subscribed: cfg.subscribed.clone(),
             push_timeout: cfg.push_timeout,
             push_http: push_client()?,
+            wecom_corps: cfg.wecom_corps,
+            wecom_suites: cfg.wecom_suites,
         };
         let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
         let app = router(shared.clone());
+        let ticker = tokio::spawn(wecom_suite::ticker(Arc::downgrade(&shared)));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -353,6 +381,7 @@ impl MockWechat {
             addr,
             shutdown: Some(tx),
             task: Some(task),
+            ticker: Some(ticker),
         })
     }
 
@@ -370,6 +399,9 @@ impl MockWechat {
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -1477,7 +1509,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/connect/oauth2/authorize",
-            get(pages::authorize).fallback(require_get),
+            get(wecom::authorize).fallback(require_get),
         )
         .route(
             "/sns/oauth2/access_token",
@@ -1530,6 +1562,34 @@ fn router(shared: Arc<Shared>) -> Router {
             "/wxa/generatescheme",
             post(links::generatescheme).fallback(require_post),
         )
+        .route(
+            "/wwlogin/sso/login",
+            get(wecom::sso_login).fallback(wecom::require_get),
+        )
+        .route(
+            "/cgi-bin/gettoken",
+            get(wecom::gettoken).fallback(wecom::require_get),
+        )
+        .route(
+            "/cgi-bin/auth/getuserinfo",
+            get(wecom::getuserinfo).fallback(wecom::require_get),
+        )
+        .route(
+            "/cgi-bin/auth/getuserdetail",
+            post(wecom::getuserdetail).fallback(wecom::require_post),
+        )
+        .route(
+            "/cgi-bin/service/get_suite_token",
+            post(wecom_suite::get_suite_token).fallback(wecom::require_post),
+        )
+        .route(
+            "/cgi-bin/service/auth/getuserinfo3rd",
+            get(wecom_suite::getuserinfo3rd).fallback(wecom::require_get),
+        )
+        .route(
+            "/cgi-bin/service/auth/getuserdetail3rd",
+            post(wecom_suite::getuserdetail3rd).fallback(wecom::require_post),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             middleware::count_and_inject,
@@ -1562,6 +1622,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/push_url", post(scan::set_push_url))
         .route("/mock/push_format", post(scan::set_push_format))
         .route("/mock/message", post(scan::message))
+        .route("/mock/wecom/suite_ticket", post(wecom_suite::push_ticket))
+        .route("/mock/wecom/verify_url", post(wecom_suite::verify_url))
         .route("/mock/phone/open", get(phone::open))
         .route("/mock/phone/answer", post(phone::answer))
         .route("/mock/phone/message", post(phone::send))

@@ -13,27 +13,35 @@ use super::faults::{ENDPOINTS, Fault};
 use super::pages;
 use super::params::Params;
 use super::state::Shared;
+use super::wecom;
 
 /// The most of a `stable_token` body read to learn its appid: axum's own default limit for a
 /// body, so the handler sees every body it would have seen.
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Which app a call is made for: the query's `appid` (pages, `sns/*` exchanges,
-/// `cgi-bin/token`), else the app of the query's global `access_token` (`cgi-bin/*`,
-/// `wxa/*`), else the `appid` of a JSON body (`cgi-bin/stable_token`). `None` when the call
+/// `cgi-bin/token`) or `corpid` (WeCom `cgi-bin/gettoken`), else the app of the query's
+/// global `access_token` (`cgi-bin/*`, `wxa/*`) or the corp of a WeCom one, else the `appid` of a JSON body (`cgi-bin/stable_token`). `None` when the call
 /// names none (user tokens of `sns/userinfo` and `sns/auth` are not traced to an app).
 fn app_of_call(shared: &Shared, query: Option<&str>, body: Option<&[u8]>) -> Option<String> {
     let p = Params::parse(query);
-    if let Some(appid) = p.get("appid") {
+    if let Some(appid) = p.get("appid").or_else(|| p.get("corpid")) {
         return Some(appid.to_owned());
     }
-    if let Some(token) = p.get("access_token")
-        && let Some(record) = shared.lock().global_tokens.get(token)
-    {
-        return Some(record.appid.clone());
+    if let Some(token) = p.get("access_token") {
+        if let Some(record) = shared.lock().global_tokens.get(token) {
+            return Some(record.appid.clone());
+        }
+        if let Some(corp_id) = shared.wecom_token_corp(token) {
+            return Some(corp_id);
+        }
+    }
+    if let Some(token) = p.get("suite_access_token") {
+        return shared.suite_token_owner(token);
     }
     let body: serde_json::Value = serde_json::from_slice(body?).ok()?;
     body.get("appid")
+        .or_else(|| body.get("suite_id"))
         .and_then(serde_json::Value::as_str)
         .filter(|a| !a.is_empty())
         .map(str::to_owned)
@@ -48,9 +56,14 @@ pub(crate) async fn count_and_inject(
 ) -> Response {
     let path = req.uri().path().trim_start_matches('/').to_owned();
     let endpoint = ENDPOINTS.iter().copied().find(|e| *e == path);
-    let is_page = path.starts_with("connect/");
+    let is_page = path.starts_with("connect/") || path.starts_with("wwlogin/");
+    let is_wecom = wecom::ENDPOINTS.contains(&path.as_str());
     // `stable_token` names its app in the body: read it (the handler gets the same bytes).
-    let (req, body) = if endpoint == Some("cgi-bin/stable_token") {
+    let reads_body = matches!(
+        endpoint,
+        Some("cgi-bin/stable_token" | "cgi-bin/service/get_suite_token")
+    );
+    let (req, body) = if reads_body {
         let (parts, body) = req.into_parts();
         match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(bytes) => (
@@ -82,6 +95,8 @@ pub(crate) async fn count_and_inject(
         Some(Fault::Errcode(code)) => {
             if is_page {
                 pages::error_page(Some(code), "系统错误（mock 注入）", "injected").into_response()
+            } else if is_wecom {
+                wecom::wecom_error(code)
             } else {
                 WxError::new(code).into_response()
             }

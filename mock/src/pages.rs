@@ -86,7 +86,7 @@ pub(crate) async fn qrconnect(State(s): State<Arc<Shared>>, RawQuery(q): RawQuer
     authorization(&s, Flavor::QrConnect, q.as_deref().unwrap_or_default())
 }
 
-/// `GET /connect/oauth2/authorize`
+/// `GET /connect/oauth2/authorize` (WeCom's corp and suite ids are sent to `wecom` first).
 pub(crate) async fn authorize(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
     authorization(&s, Flavor::Authorize, q.as_deref().unwrap_or_default())
 }

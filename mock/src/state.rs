@@ -363,6 +363,8 @@ pub(crate) struct Inner {
     pub(crate) app_calls: BTreeMap<String, BTreeMap<String, u64>>,
     pub(crate) faults: FaultQueues,
     pub(crate) text_plain: bool,
+    /// WeCom codes, tokens, user tickets and trusted domains.
+    pub(crate) wecom: super::wecom_state::WecomState,
 }
 
 /// State shared by the handle and every handler.
@@ -384,6 +386,10 @@ pub(crate) struct Shared {
     pub(crate) push_timeout: Duration,
     /// The client that delivers pushes: no proxy, no redirects, short connect timeout.
     pub(crate) push_http: reqwest::Client,
+    /// The WeCom corp apps (self-built / agent-developed).
+    pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
+    /// The WeCom third-party suites.
+    pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
     inner: Mutex<Inner>,
 }
 
@@ -396,6 +402,8 @@ pub(crate) struct Settings {
     pub(crate) subscribed: Vec<String>,
     pub(crate) push_timeout: Duration,
     pub(crate) push_http: reqwest::Client,
+    pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
+    pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
 }
 
 impl Shared {
@@ -446,6 +454,11 @@ impl Shared {
             app_calls: BTreeMap::new(),
             faults: FaultQueues::default(),
             text_plain: settings.text_plain,
+            wecom: super::wecom_state::WecomState::new(
+                &settings.wecom_corps,
+                &settings.wecom_suites,
+                now,
+            ),
         };
         let by_name = users
             .iter()
@@ -463,6 +476,8 @@ impl Shared {
             clock,
             push_timeout: settings.push_timeout,
             push_http: settings.push_http,
+            wecom_corps: settings.wecom_corps,
+            wecom_suites: settings.wecom_suites,
             inner: Mutex::new(inner),
         }
     }
@@ -686,6 +701,8 @@ mod tests {
             subscribed: Vec::new(),
             push_timeout: Duration::from_secs(5),
             push_http: reqwest::Client::new(),
+            wecom_corps: Vec::new(),
+            wecom_suites: Vec::new(),
         }
     }
 

@@ -72,8 +72,8 @@ async fn exchange(mock: &MockWechat, app: &MockApp, code: &str) -> Value {
 async fn config_lists_apps_and_users() {
     let mock = MockWechat::start().await.unwrap();
     let cfg = get(&mock, "/mock/config").await;
-    let apps = cfg["apps"].as_array().unwrap();
-    let kinds: Vec<_> = apps.iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    let all = cfg["apps"].as_array().unwrap();
+    let kinds: Vec<_> = all.iter().map(|a| a["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
         [
@@ -81,9 +81,15 @@ async fn config_lists_apps_and_users() {
             "official_account",
             "mobile",
             "mini_program",
-            "official_account"
+            "official_account",
+            "wecom",
+            "wecom_suite"
         ]
     );
+    // WeCom corps and suites name their id as `appid` too (the login pages' `appid`).
+    assert_eq!(all[5]["appid"], all[5]["corp_id"]);
+    assert_eq!(all[6]["appid"], all[6]["suite_id"]);
+    let apps: Vec<&Value> = all.iter().take(5).collect();
     let ids: Vec<_> = apps.iter().map(|a| a["appid"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
@@ -95,7 +101,7 @@ async fn config_lists_apps_and_users() {
             "wx5000000000000005"
         ]
     );
-    for app in apps {
+    for app in &apps {
         let secret = app["secret"].as_str().unwrap();
         assert_eq!(secret.len(), 32);
         assert!(
