@@ -74,7 +74,7 @@ use url::Url;
 pub use crypto::{CryptoError, Decrypted, MAX_CALLBACK_BYTES, SuiteEvent, WecomCrypto};
 pub use error::{ErrorKind, WecomError, describe, known_errcodes};
 pub use types::{AccessToken, CorpUser, Gender, SuiteToken, SuiteUser, UserDetail, UserDetail3rd};
-pub use urls::{SsoApp, WecomScope};
+pub use urls::{LoginPanelParams, PanelRedirect, SsoApp, WecomScope};
 /// The checked base URL and the redacted secret, shared with the WeChat client.
 pub use wechat_auth_client::{BaseUrl, BaseUrlError, Secret};
 

@@ -438,6 +438,7 @@ async fn a_timed_out_code_exchange_is_not_repeated_but_a_token_fetch_is() {
     };
     let router = Router::new()
         .route("/cgi-bin/gettoken", get(slow))
+        .route("/cgi-bin/auth/getuserinfo", get(slow))
         .route("/cgi-bin/service/auth/getuserinfo3rd", get(slow))
         .with_state(calls.clone());
     let c = WecomClient::builder()
@@ -450,9 +451,12 @@ async fn a_timed_out_code_exchange_is_not_repeated_but_a_token_fetch_is() {
     let e = c.getuserinfo3rd(&s(SUITE_TOKEN), "code").await.unwrap_err();
     assert!(matches!(e, WecomError::Timeout { .. }), "{e:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let e = c.getuserinfo(&s(TOKEN), "code").await.unwrap_err();
+    assert!(matches!(e, WecomError::Timeout { .. }), "{e:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
     let e = c.gettoken(CORP, &s(CORP_SECRET)).await.unwrap_err();
     assert!(e.is_retryable());
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
 
 #[tokio::test]

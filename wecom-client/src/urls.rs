@@ -58,6 +58,23 @@ impl SsoApp<'_> {
         }
     }
 
+    /// The `params` of the embedded panel (`ww.createWWLoginPanel`) for this app.
+    pub fn panel_params(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        redirect_type: PanelRedirect,
+    ) -> LoginPanelParams {
+        LoginPanelParams {
+            login_type: self.login_type(),
+            appid: self.appid().to_owned(),
+            agentid: self.agent_id().map(str::to_owned),
+            redirect_uri: redirect_uri.to_owned(),
+            state: state.to_owned(),
+            redirect_type,
+        }
+    }
+
     /// The `agentid` value, for a corp app only.
     pub fn agent_id(&self) -> Option<&str> {
         match self {
@@ -65,6 +82,52 @@ impl SsoApp<'_> {
             Self::Service { .. } => None,
         }
     }
+}
+
+/// What the embedded panel does with the code (`redirect_type` of `ww.createWWLoginPanel`,
+/// protocol §20.2; values per a community copy of the doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PanelRedirect {
+    /// `top` (WeCom's default): the top window navigates to `redirect_uri?code=…&state=…`.
+    #[default]
+    Top,
+    /// `callback`: the code is handed to `onLoginSuccess` and the page navigates itself
+    /// (does not work from `localhost`, observed).
+    Callback,
+    /// `self`: the panel's own frame navigates.
+    #[serde(rename = "self")]
+    SelfFrame,
+}
+
+/// The `params` of `ww.createWWLoginPanel` (protocol §20.2): the JSON a page hands the panel.
+///
+/// ```
+/// use wecom_client::{PanelRedirect, SsoApp};
+///
+/// let params = SsoApp::Corp { corp_id: "wwCORP", agent_id: "1000002" }
+///     .panel_params("https://app.example.com/cb", "s1", PanelRedirect::Callback);
+/// assert_eq!(
+///     serde_json::to_string(&params).unwrap(),
+///     r#"{"login_type":"CorpApp","appid":"wwCORP","agentid":"1000002","redirect_uri":"https://app.example.com/cb","state":"s1","redirect_type":"callback"}"#,
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct LoginPanelParams {
+    /// `CorpApp` or `ServiceApp`.
+    pub login_type: &'static str,
+    /// The CorpID or the SuiteID.
+    pub appid: String,
+    /// The AgentID, for a corp app only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agentid: Option<String>,
+    /// Where the code goes (not encoded: the panel encodes it).
+    pub redirect_uri: String,
+    /// The login's state.
+    pub state: String,
+    /// What the panel does with the code.
+    pub redirect_type: PanelRedirect,
 }
 
 /// Scope of the in-app OAuth (`connect/oauth2/authorize` inside the WeCom client).
@@ -234,6 +297,25 @@ mod tests {
             "https://open.weixin.qq.com/connect/oauth2/authorize?appid=wwSUITE\
              &redirect_uri=https%3A%2F%2Fa%2Fcb&response_type=code&scope=snsapi_base&state=s\
              #wechat_redirect"
+        );
+    }
+
+    #[test]
+    fn panel_params_of_a_service_app_have_no_agentid() {
+        let params = SsoApp::Service {
+            suite_id: "wwSUITE",
+        }
+        .panel_params("https://a/cb?x=1", "s", PanelRedirect::SelfFrame);
+        assert_eq!(
+            serde_json::to_value(&params).unwrap(),
+            serde_json::json!({
+                "login_type": "ServiceApp", "appid": "wwSUITE",
+                "redirect_uri": "https://a/cb?x=1", "state": "s", "redirect_type": "self"
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(PanelRedirect::default()).unwrap(),
+            serde_json::json!("top")
         );
     }
 
