@@ -636,6 +636,24 @@ mod tests {
     }
 
     #[test]
+    fn round_trips_across_every_padding_length() {
+        let c = WecomCrypto::new("t", KEY, "wwSUITE").unwrap();
+        // 20 header + 7 receive id + n: n = 5 is block-aligned (a full block of 0x20 padding).
+        for n in 0..=70 {
+            let msg = "x".repeat(n);
+            let sealed = c.encrypt(&msg, [n as u8; 16]).unwrap();
+            let bytes = STANDARD.decode(&sealed).unwrap();
+            assert_eq!(bytes.len() % PAD_BLOCK, 0, "{n}");
+            assert!(bytes.len() > HEADER_LEN + 7 + n, "{n}");
+            assert_eq!(c.decrypt(&sealed).unwrap(), msg, "{n}");
+        }
+        let aligned = STANDARD
+            .decode(c.encrypt("12345", [0; 16]).unwrap())
+            .unwrap();
+        assert_eq!(aligned.len(), 64);
+    }
+
+    #[test]
     fn receive_id_is_checked() {
         let other = WecomCrypto::new(TOKEN, KEY, "wwSUITE").unwrap();
         assert_eq!(other.decrypt(ENCRYPT), Err(CryptoError::ReceiveIdMismatch));
