@@ -27,6 +27,7 @@ pub(crate) mod mini_link_settings;
 mod push;
 pub(crate) mod push_settings;
 mod validate;
+pub(crate) mod wecom;
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -339,6 +340,8 @@ pub struct WechatConfig {
     pub(crate) language: Option<crate::core::pages::Language>,
     /// The embedded QR's CSS (`href` of wxLogin.js).
     pub(crate) embed_css: Option<String>,
+    /// WeCom (企业微信): its apps, its suite and its client.
+    pub(crate) wecom: wecom::WecomSection,
 }
 
 impl fmt::Debug for WechatConfig {

@@ -137,7 +137,12 @@ impl WechatConfigBuilder {
             "WECHAT_MINI_APP_ID",
             "WECHAT_MINI_APP_SECRET",
         )?;
-        if website.is_none() && oa_app.is_none() && mobile.is_none() && mini_program.is_none() {
+        if website.is_none()
+            && oa_app.is_none()
+            && mobile.is_none()
+            && mini_program.is_none()
+            && !self.wecom.is_set()
+        {
             return Err(ConfigError::NoChannel);
         }
 
@@ -401,6 +406,7 @@ impl WechatConfigBuilder {
         };
         let push_settings = self.push_settings.checked(official_account.is_some())?;
         let message = self.message.checked()?;
+        let wecom = self.wecom.checked(self.open_base.as_deref(), self.http_timeout)?;
         Ok(WechatConfig {
             public_url,
             origin,
@@ -447,6 +453,7 @@ impl WechatConfigBuilder {
                 .unwrap_or_else(|| Arc::new(crate::core::pages::DefaultPages)),
             language: self.language,
             embed_css,
+            wecom,
         })
     }
 }
