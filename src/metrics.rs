@@ -25,6 +25,10 @@
 //! | `wechat_auth_long_poll_wait_seconds` | histogram | — | how long they were held |
 //! | `wechat_auth_store_errors_total` | counter | `op` (`get`, `set`, `set_if_absent`, `take`, `delete_if_eq`, `increment`, `publish`, `subscribe`, `revoke`, `revoked`, `connect`) | failed `RedisStore` operations (each answered 503) |
 //! | `wechat_auth_scan_budget_total` | counter | `state` (`ok`, `low`: 80 % of the day's budget or more used, `spent`: refused) | follow-the-account scan starts against the daily QR code budget (`WECHAT_SCAN_DAILY_BUDGET`); alert on `low` |
+//! | `wechat_auth_wecom_requests_total` | counter | `endpoint` (`cgi-bin/gettoken`, `cgi-bin/auth/getuserinfo`, `cgi-bin/service/get_suite_token`, …), `errcode` | WeCom (企业微信) API calls, one per attempt (recorded by the WeCom client crate) |
+//! | `wechat_auth_wecom_request_duration_seconds` | histogram | `endpoint` | latency of WeCom API calls |
+//! | `wechat_auth_wecom_token_fetches_total` | counter | `kind` (`corp`, `suite`) | WeCom token fetches (single flight: one per app and renewal across instances) |
+//! | `wechat_auth_wecom_suite_events_total` | counter | `info_type` (`suite_ticket`, `create_auth`, `change_auth`, `cancel_auth`, `other`) | a WeCom third-party app's command callback events (logins count in `wechat_auth_logins_total{channel="wecom"}`) |
 //! | `wechat_auth_guard_decisions_total` | counter | `decision` (`valid`, `missing`, `invalid`, `revoked`) | requests the guard looked at (not the layer's own endpoints) |
 //!
 //! A failed code exchange shows up as `wechat_auth_wechat_requests_total{endpoint=
@@ -55,6 +59,14 @@ pub const LONG_POLL_WAIT: &str = "wechat_auth_long_poll_wait_seconds";
 pub const STORE_ERRORS: &str = "wechat_auth_store_errors_total";
 /// Scan starts by what they left of today's QR code budget, by `state`.
 pub const SCAN_BUDGET: &str = "wechat_auth_scan_budget_total";
+/// WeCom API calls, by `endpoint` and `errcode` (recorded by the WeCom client crate).
+pub const WECOM_REQUESTS: &str = wecom_client::metrics::WECOM_REQUESTS;
+/// Latency of WeCom API calls, by `endpoint` (recorded by the WeCom client crate).
+pub const WECOM_REQUEST_DURATION: &str = wecom_client::metrics::WECOM_REQUEST_DURATION;
+/// WeCom token fetches, by `kind` (`corp`, `suite`).
+pub const WECOM_TOKEN_FETCHES: &str = "wechat_auth_wecom_token_fetches_total";
+/// WeCom command callback events, by `info_type`.
+pub const WECOM_SUITE_EVENTS: &str = "wechat_auth_wecom_suite_events_total";
 /// The guard's decisions, by `decision`.
 pub const GUARD_DECISIONS: &str = "wechat_auth_guard_decisions_total";
 
@@ -95,6 +107,26 @@ pub const ALL: &[(&str, bool, &str)] = &[
         STORE_ERRORS,
         false,
         "Failed store operations by op (each answered 503).",
+    ),
+    (
+        WECOM_REQUESTS,
+        false,
+        "WeCom API calls by endpoint and errcode (0 = success, none = no answer).",
+    ),
+    (
+        WECOM_REQUEST_DURATION,
+        true,
+        "Latency of WeCom API calls by endpoint, retries included.",
+    ),
+    (
+        WECOM_TOKEN_FETCHES,
+        false,
+        "WeCom token fetches by kind (corp, suite).",
+    ),
+    (
+        WECOM_SUITE_EVENTS,
+        false,
+        "WeCom command callback events by info_type.",
     ),
     (
         GUARD_DECISIONS,
@@ -187,6 +219,16 @@ pub(crate) fn scan(event: &'static str, via: &'static str) {
 /// (80 % or more used), `spent` (refused).
 pub(crate) fn scan_budget(state: &'static str) {
     counter!(SCAN_BUDGET, "state" => state).increment(1);
+}
+
+/// A WeCom token fetch: `corp` or `suite`.
+pub(crate) fn wecom_token_fetch(kind: &'static str) {
+    counter!(WECOM_TOKEN_FETCHES, "kind" => kind).increment(1);
+}
+
+/// A WeCom command callback event, by `info_type`.
+pub(crate) fn wecom_suite_event(info_type: &'static str) {
+    counter!(WECOM_SUITE_EVENTS, "info_type" => info_type).increment(1);
 }
 
 /// A failed store operation.

@@ -47,8 +47,7 @@ pub enum Channel {
     /// unionid from an unverified account).
     MessageCode,
     /// WeCom (企业微信) login: its SSO page, its embedded panel or inside the WeCom client.
-    /// Only a [`WecomUser`] carries it; no login of this crate issues it yet, and `channel=`
-    /// does not accept it.
+    /// A [`WecomUser`] carries it; `channel=wecom` starts it.
     Wecom,
     /// Douyin (抖音) login: its website QR, the Douyin app or a Douyin mini-app. Only a
     /// [`DouyinUser`] carries it; no login of this crate issues it yet, and `channel=` does
@@ -115,6 +114,7 @@ impl std::str::FromStr for Channel {
             "miniprogram" | "mini_program" => Channel::MiniProgram,
             "miniprogram_code" | "mini_program_code" => Channel::MiniProgramCode,
             "message" | "message_code" => Channel::MessageCode,
+            "wecom" => Channel::Wecom,
             other => return Err(UnknownChannel(other.to_owned())),
         })
     }
@@ -301,6 +301,19 @@ pub struct WecomUser {
     /// The person's `OpenId` within the corp, for someone who is not a member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openid: Option<String>,
+    /// A member's id across one service provider's apps (third-party logins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_userid: Option<String>,
+    /// Gender (`male`, `female`), when `snsapi_privateinfo` granted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Mobile number, when `snsapi_privateinfo` granted it (self-built apps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    /// E-mail (or business e-mail), when `snsapi_privateinfo` granted it (self-built apps
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The login channel ([`Channel::Wecom`]).
     pub channel: Channel,
     /// Display name, when the scope allowed reading it.
@@ -318,6 +331,10 @@ impl WecomUser {
             corp_id: corp_id.into(),
             user_id: Some(user_id.into()),
             openid: None,
+            open_userid: None,
+            gender: None,
+            mobile: None,
+            email: None,
             channel: Channel::Wecom,
             nickname: None,
             avatar_url: None,

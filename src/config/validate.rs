@@ -406,7 +406,9 @@ impl WechatConfigBuilder {
         };
         let push_settings = self.push_settings.checked(official_account.is_some())?;
         let message = self.message.checked()?;
-        let wecom = self.wecom.checked(self.open_base.as_deref(), self.http_timeout)?;
+        let wecom = self
+            .wecom
+            .checked(self.open_base.as_deref(), self.http_timeout)?;
         Ok(WechatConfig {
             public_url,
             origin,

@@ -495,7 +495,7 @@ mod tests {
 
     const KEY: &str = "mockSuiteEncodingAesKey0123456789abcdefghij";
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + '_ {
+    fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
             pairs
                 .iter()
@@ -526,7 +526,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.corps.len(), 1);
         assert_eq!(s.corps[0].scope(), WecomScope::PrivateInfo);
-        assert_eq!(s.suite.as_ref().unwrap().crypto.receive_id(), "ww8000000000000008");
+        assert_eq!(
+            s.suite.as_ref().unwrap().crypto.receive_id(),
+            "ww8000000000000008"
+        );
         assert_eq!(s.client.api_base().as_str(), "http://127.0.0.1:9/");
         let debug = format!("{s:?}");
         assert!(!debug.contains("\"s\"") && !debug.contains(KEY), "{debug}");
@@ -552,7 +555,10 @@ mod tests {
                 ],
                 "WECHAT_WECOM_CORP_ID",
             ),
-            (&[("WECHAT_WECOM_SCOPE", "snsapi_userinfo")], "WECHAT_WECOM_SCOPE"),
+            (
+                &[("WECHAT_WECOM_SCOPE", "snsapi_userinfo")],
+                "WECHAT_WECOM_SCOPE",
+            ),
             (
                 &[
                     ("WECHAT_WECOM_SUITE_ID", "ww8"),
@@ -562,8 +568,14 @@ mod tests {
                 ],
                 "WECHAT_WECOM_SUITE_AES_KEY",
             ),
-            (&[("WECHAT_WECOM_SUITE_ID", "ww8")], "WECHAT_WECOM_SUITE_SECRET"),
-            (&[("WECHAT_WECOM_API_BASE", "ftp://x")], "WECHAT_WECOM_API_BASE"),
+            (
+                &[("WECHAT_WECOM_SUITE_ID", "ww8")],
+                "WECHAT_WECOM_SUITE_SECRET",
+            ),
+            (
+                &[("WECHAT_WECOM_API_BASE", "ftp://x")],
+                "WECHAT_WECOM_API_BASE",
+            ),
         ];
         for (env, var) in cases {
             let e = section(env).map(drop).unwrap_err();
@@ -576,7 +588,12 @@ mod tests {
         let mut b = WechatConfigBuilder::default()
             .with_wecom_corp(WecomCorp::new("ww1", "1", "a"))
             .with_wecom_corp(WecomCorp::new("ww1", "2", "b"));
-        assert!(b.clone().wecom.checked(None, Duration::from_secs(1)).is_ok());
+        assert!(
+            b.clone()
+                .wecom
+                .checked(None, Duration::from_secs(1))
+                .is_ok()
+        );
         b = b.with_wecom_corp(WecomCorp::new("ww1", "1", "c"));
         let e = b.wecom.checked(None, Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains("once"), "{e}");

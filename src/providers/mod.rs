@@ -4,3 +4,4 @@
 //! never names a provider.
 
 pub(crate) mod wechat;
+pub(crate) mod wecom;

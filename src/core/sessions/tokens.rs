@@ -190,6 +190,11 @@ impl SessionClaims {
                     corp_id: self.cid.take()?,
                     user_id: self.wu.take(),
                     openid: self.wo.take(),
+                    // What a WeCom login read beyond the ids is for `on_login`, not sessions.
+                    open_userid: None,
+                    gender: None,
+                    mobile: None,
+                    email: None,
                     channel,
                     nickname,
                     avatar_url,
