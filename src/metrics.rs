@@ -28,7 +28,7 @@
 //! | `wechat_auth_wecom_requests_total` | counter | `endpoint` (`cgi-bin/gettoken`, `cgi-bin/auth/getuserinfo`, `cgi-bin/service/get_suite_token`, …), `errcode` | WeCom (企业微信) API calls, one per attempt (recorded by the WeCom client crate) |
 //! | `wechat_auth_wecom_request_duration_seconds` | histogram | `endpoint` | latency of WeCom API calls |
 //! | `wechat_auth_wecom_token_fetches_total` | counter | `kind` (`corp`, `suite`) | WeCom token fetches (single flight: one per app and renewal across instances) |
-//! | `wechat_auth_wecom_suite_events_total` | counter | `info_type` (`suite_ticket`, `create_auth`, `change_auth`, `cancel_auth`, `other`) | a WeCom third-party app's command callback events (logins count in `wechat_auth_logins_total{channel="wecom"}`) |
+//! | `wechat_auth_wecom_suite_events_total` | counter | `info_type` (`verify_url`, `suite_ticket`, `create_auth`, `change_auth`, `cancel_auth`, `other`) | a WeCom third-party app's command callback events (logins count in `wechat_auth_logins_total{channel="wecom"}`) |
 //! | `wechat_auth_guard_decisions_total` | counter | `decision` (`valid`, `missing`, `invalid`, `revoked`) | requests the guard looked at (not the layer's own endpoints) |
 //!
 //! A failed code exchange shows up as `wechat_auth_wechat_requests_total{endpoint=

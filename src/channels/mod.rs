@@ -11,6 +11,8 @@
 //!   [`miniprogram`]: the mini program (`miniprogram`).
 //! - [`account`]: the current session (`me`, `logout`).
 //! - [`relay`]: the hub that passes WeChat's callback on to the site that started a login.
+//! - [`wecom`]: WeCom (企业微信) login (`login?channel=wecom`, `embed?channel=wecom`, its
+//!   tagged `callback`) and a third-party app's command callback (`wecom/push`).
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ pub(crate) mod oauth;
 pub(crate) mod push;
 pub(crate) mod relay;
 pub(crate) mod scan;
+pub(crate) mod wecom;
 
 /// How a channel is mounted: given what it may use, it answers its state and routes.
 type Mounter = fn(&Arc<Mount>) -> Box<dyn Endpoints>;
@@ -32,6 +35,7 @@ type Mounter = fn(&Arc<Mount>) -> Box<dyn Endpoints>;
 /// Every channel, one registration line each: what it serves, in lookup order (order
 /// matters only where paths overlap; a channel lists its more specific `{id}` paths first).
 const CHANNELS: &[Mounter] = &[
+    wecom::mount,
     oauth::mount,
     relay::mount,
     account::mount,
@@ -64,6 +68,13 @@ mod tests {
             .with_public_url("https://example.com")
             .with_session_secret("0123456789abcdef0123456789abcdef")
             .with_website_app("wx1000000000000001", "website-app-secret")
+            .with_wecom_corp(crate::WecomCorp::new("ww6000000000000006", "1000002", "s"))
+            .with_wecom_suite(crate::WecomSuite::new(
+                "ww8000000000000008",
+                "s",
+                "t",
+                "mockSuiteEncodingAesKey0123456789abcdefghij",
+            ))
             .build()
             .expect("settings");
         super::mount(&Arc::new(Mount::new(cfg)))
@@ -113,6 +124,7 @@ mod tests {
 
     fn routes() -> impl Iterator<Item = Route> {
         [
+            each(super::wecom::routes()),
             each(super::oauth::routes()),
             each(super::relay::routes()),
             each(super::account::routes()),
@@ -145,7 +157,7 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 21, "the layer's endpoints, by method");
+        assert_eq!(count, 26, "the layer's endpoints, by method");
     }
 
     /// The `Allow` lists come from the table (the same lists the hand-written match had).
@@ -173,7 +185,7 @@ mod tests {
             assert_eq!(allow(sub, Method::GET), "POST", "{sub}");
             assert_eq!(allow(sub, Method::DELETE), "POST", "{sub}");
         }
-        for sub in ["/scan", "/push"] {
+        for sub in ["/scan", "/push", "/wecom/push"] {
             assert_eq!(allow(sub, Method::TRACE), "GET, HEAD, POST", "{sub}");
         }
         for sub in [

@@ -316,13 +316,6 @@ impl fmt::Debug for WecomSection {
     }
 }
 
-impl WecomSection {
-    /// Whether any WeCom app is configured.
-    pub(crate) fn is_on(&self) -> bool {
-        !self.corps.is_empty() || self.suite.is_some()
-    }
-}
-
 impl WecomBuilder {
     /// Whether any WeCom app is configured (before the checks).
     pub(super) fn is_set(&self) -> bool {
