@@ -209,7 +209,7 @@ pub use config::builder::WechatConfigBuilder;
 pub use config::error::ConfigError;
 pub use config::mini_link_settings::MiniLink;
 pub use config::push_settings::{DEFAULT_SCAN_DAILY_BUDGET, ScanStartLimits};
-pub use config::wecom::{WecomCorp, WecomScope, WecomSuite};
+pub use config::wecom_settings::{WecomCorp, WecomScope, WecomSuite};
 pub use config::{
     AppCredentials, GlobalTokenSource, OfficialAccount, RedisStart, TokenProvider, WechatConfig,
 };

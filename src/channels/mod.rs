@@ -68,8 +68,12 @@ mod tests {
             .with_public_url("https://example.com")
             .with_session_secret("0123456789abcdef0123456789abcdef")
             .with_website_app("wx1000000000000001", "website-app-secret")
-            .with_wecom_corp(crate::WecomCorp::new("ww6000000000000006", "1000002", "s"))
-            .with_wecom_suite(crate::WecomSuite::new(
+            .with_wecom_corp(crate::config::wecom_settings::WecomCorp::new(
+                "ww6000000000000006",
+                "1000002",
+                "s",
+            ))
+            .with_wecom_suite(crate::config::wecom_settings::WecomSuite::new(
                 "ww8000000000000008",
                 "s",
                 "t",

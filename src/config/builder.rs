@@ -75,7 +75,7 @@ pub struct WechatConfigBuilder {
     pub(super) redis_ca_file: Option<std::path::PathBuf>,
     pub(super) relay_hub: Option<String>,
     pub(super) relay_targets: Vec<String>,
-    pub(super) wecom: super::wecom::WecomBuilder,
+    pub(super) wecom: super::wecom_settings::WecomBuilder,
 }
 
 impl Default for WechatConfigBuilder {

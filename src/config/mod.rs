@@ -27,7 +27,8 @@ pub(crate) mod mini_link_settings;
 mod push;
 pub(crate) mod push_settings;
 mod validate;
-pub(crate) mod wecom;
+mod wecom;
+pub(crate) mod wecom_settings;
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -341,7 +342,7 @@ pub struct WechatConfig {
     /// The embedded QR's CSS (`href` of wxLogin.js).
     pub(crate) embed_css: Option<String>,
     /// WeCom (企业微信): its apps, its suite and its client.
-    pub(crate) wecom: wecom::WecomSection,
+    pub(crate) wecom: wecom_settings::WecomSection,
 }
 
 impl fmt::Debug for WechatConfig {

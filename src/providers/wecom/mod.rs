@@ -13,7 +13,7 @@ use wechat_auth_client::Secret;
 use wecom_client::{CorpUser, ErrorKind, Gender, SuiteUser, WecomClient, WecomError};
 
 use crate::{
-    config::wecom::{WecomCorp, WecomSection, WecomSuite},
+    config::wecom_settings::{WecomCorp, WecomSection, WecomSuite},
     core::{
         failure::Failure,
         store::{Store, keys::Key},
