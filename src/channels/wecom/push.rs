@@ -43,6 +43,12 @@ fn refused(why: &CryptoError) -> Response<Body> {
     plain(status, "forbidden")
 }
 
+/// A callback whose timestamp is missing or too far from now (a replay of an old one).
+fn stale() -> Response<Body> {
+    tracing::warn!("WeCom command callback refused: its timestamp is missing or stale");
+    plain(StatusCode::FORBIDDEN, "forbidden")
+}
+
 /// The signed parameters of a callback, and whether its timestamp is fresh.
 struct Signed<'q> {
     signature: &'q str,
@@ -84,7 +90,7 @@ pub(super) async fn verify(auth: &WecomChannel, req: &Parts) -> Response<Body> {
     let q = Query::parse(req.uri.query());
     let s = Signed::of(&q);
     if !s.fresh() {
-        return refused(&CryptoError::Missing("a fresh timestamp"));
+        return stale();
     }
     let echostr = q.get("echostr").unwrap_or("");
     match crypto.verify_url(s.signature, s.timestamp, s.nonce, echostr) {
@@ -108,7 +114,7 @@ pub(super) async fn event(auth: &WecomChannel, req: &Parts, body: &[u8]) -> Resp
     let q = Query::parse(req.uri.query());
     let s = Signed::of(&q);
     if !s.fresh() {
-        return refused(&CryptoError::Missing("a fresh timestamp"));
+        return stale();
     }
     let Ok(body) = std::str::from_utf8(body) else {
         return refused(&CryptoError::BadXml);
