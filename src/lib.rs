@@ -219,6 +219,7 @@ pub use handle::{MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
 pub use providers::wechat::profiles::Profile;
 pub use user::{
-    Channel, DouyinUser, Identity, Provider, SharedUser, UnknownChannel, WechatUser, WecomUser,
+    Channel, DouyinUser, Identity, Provider, SharedUser, UnknownChannel, WechatUser, WecomDetail,
+    WecomUser,
 };
 pub use wechat_auth_client::{PhoneNumber, Secret, WechatClient, WechatError};

@@ -304,16 +304,10 @@ pub struct WecomUser {
     /// A member's id across one service provider's apps (third-party logins only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_userid: Option<String>,
-    /// Gender (`male`, `female`), when `snsapi_privateinfo` granted it.
+    /// The sensitive fields `snsapi_privateinfo` granted (`on_login` sees them; sessions do
+    /// not keep them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gender: Option<String>,
-    /// Mobile number, when `snsapi_privateinfo` granted it (self-built apps only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mobile: Option<String>,
-    /// E-mail (or business e-mail), when `snsapi_privateinfo` granted it (self-built apps
-    /// only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub detail: Option<Box<WecomDetail>>,
     /// The login channel ([`Channel::Wecom`]).
     pub channel: Channel,
     /// Display name, when the scope allowed reading it.
@@ -332,9 +326,7 @@ impl WecomUser {
             user_id: Some(user_id.into()),
             openid: None,
             open_userid: None,
-            gender: None,
-            mobile: None,
-            email: None,
+            detail: None,
             channel: Channel::Wecom,
             nickname: None,
             avatar_url: None,
@@ -350,6 +342,24 @@ impl WecomUser {
             ..Self::member(corp_id, String::new())
         }
     }
+}
+
+/// A WeCom member's sensitive fields, read with the `user_ticket` of a `snsapi_privateinfo`
+/// login (`cgi-bin/auth/getuserdetail`, or `getuserdetail3rd` for a third-party app, which
+/// gives no mobile or e-mail). Each is there only when the admin enabled it and the member
+/// consented.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WecomDetail {
+    /// `male` or `female`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Mobile number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    /// E-mail (else the business e-mail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// A person signed in through Douyin (抖音): `open_id` within one Douyin app (its client

@@ -275,9 +275,11 @@ async fn snsapi_privateinfo_reads_the_members_detail_for_on_login() {
         "{me}"
     );
     let detail = seen.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(detail["gender"], "female", "{detail}");
+    assert_eq!(detail["detail"]["gender"], "female", "{detail}");
     assert!(
-        detail["email"].as_str().is_some_and(|e| e.contains('@')),
+        detail["detail"]["email"]
+            .as_str()
+            .is_some_and(|e| e.contains('@')),
         "{detail}"
     );
     assert_eq!(mock.calls("cgi-bin/auth/getuserdetail"), 1);

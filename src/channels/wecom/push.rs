@@ -72,12 +72,12 @@ impl<'q> Signed<'q> {
     }
 }
 
-fn crypto(auth: &WecomChannel) -> Result<&WecomCrypto, Response<Body>> {
+fn crypto(auth: &WecomChannel) -> Result<&WecomCrypto, Box<Response<Body>>> {
     auth.crypto.as_ref().ok_or_else(|| {
-        plain(
+        Box::new(plain(
             StatusCode::NOT_FOUND,
             "no WeCom third-party app is configured",
-        )
+        ))
     })
 }
 
@@ -85,7 +85,7 @@ fn crypto(auth: &WecomChannel) -> Result<&WecomCrypto, Response<Body>> {
 pub(super) async fn verify(auth: &WecomChannel, req: &Parts) -> Response<Body> {
     let crypto = match crypto(auth) {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let q = Query::parse(req.uri.query());
     let s = Signed::of(&q);
@@ -109,7 +109,7 @@ pub(super) async fn verify(auth: &WecomChannel, req: &Parts) -> Response<Body> {
 pub(super) async fn event(auth: &WecomChannel, req: &Parts, body: &[u8]) -> Response<Body> {
     let crypto = match crypto(auth) {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let q = Query::parse(req.uri.query());
     let s = Signed::of(&q);

@@ -192,9 +192,7 @@ impl SessionClaims {
                     openid: self.wo.take(),
                     // What a WeCom login read beyond the ids is for `on_login`, not sessions.
                     open_userid: None,
-                    gender: None,
-                    mobile: None,
-                    email: None,
+                    detail: None,
                     channel,
                     nickname,
                     avatar_url,

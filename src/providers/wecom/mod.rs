@@ -18,7 +18,7 @@ use crate::{
         failure::Failure,
         store::{Store, keys::Key},
     },
-    user::WecomUser,
+    user::{WecomDetail, WecomUser},
 };
 use failure::WecomFailure;
 use tokens::{Current, SharedToken};
@@ -282,10 +282,12 @@ impl Wecom {
                             async move { client.getuserdetail(&t, &ticket).await }
                         })
                         .await?;
-                    user.gender = gender(d.gender);
                     user.avatar_url = non_empty(d.avatar);
-                    user.mobile = non_empty(d.mobile);
-                    user.email = non_empty(d.email).or(non_empty(d.biz_mail));
+                    user.detail = Some(Box::new(WecomDetail {
+                        gender: gender(d.gender),
+                        mobile: non_empty(d.mobile),
+                        email: non_empty(d.email).or(non_empty(d.biz_mail)),
+                    }));
                 }
                 user
             }
@@ -321,9 +323,12 @@ impl Wecom {
                             async move { client.getuserdetail3rd(&t, &ticket).await }
                         })
                         .await?;
-                    user.gender = gender(d.gender);
                     user.avatar_url = non_empty(d.avatar);
                     user.nickname = non_empty(d.name);
+                    user.detail = Some(Box::new(WecomDetail {
+                        gender: gender(d.gender),
+                        ..WecomDetail::default()
+                    }));
                 }
                 user
             }
