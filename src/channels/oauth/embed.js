@@ -5,6 +5,7 @@
      <script src="/auth/wechat/embed.js"></script>
      <script>
        WechatAuth.embed("login", { returnTo: "/account", selfRedirect: false, style: "black" });
+       WechatAuth.wecom("wecom-login", { returnTo: "/account" });   // 企业微信 panel
        button.onclick = () => WechatAuth.popup({ returnTo: "/account" }).then(r => r.ok || alert(r.code));
      </script>
 */
@@ -93,6 +94,39 @@
       });
   }
 
+  /* Draws WeCom's (企业微信) login panel into `el`: the layer's `embed?channel=wecom` gives
+     the wwlogin/sso/login page for the corp (opts.corp) or the suite (opts.kind: "suite"),
+     framed here without WeCom's script; its callback runs in the frame and moves this page.
+     Inside the WeCom client it moves the top window to the in-app login instead. */
+  function wecom(el, opts) {
+    opts = opts || {};
+    var target = element(el);
+    var params = { channel: "wecom", return_to: opts.returnTo || here(), corp: opts.corp, kind: opts.kind };
+    if (/wxwork\//i.test(ua)) {
+      goTop(prefix + "/login?" + query(params));
+      return new Promise(function () {});
+    }
+    return fetch(prefix + "/embed?" + query(params), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        return r.json().then(function (body) {
+          if (!r.ok) { throw new Error(body.message || body.error || ("HTTP " + r.status)); }
+          return body;
+        });
+      })
+      .then(function (cfg) {
+        var frame = document.createElement("iframe");
+        frame.src = cfg.url;
+        frame.title = opts.title || "企业微信登录 · WeCom login";
+        frame.width = String(opts.width || 400);
+        frame.height = String(opts.height || 460);
+        frame.setAttribute("frameborder", "0");
+        frame.setAttribute("sandbox", "allow-scripts allow-top-navigation allow-same-origin allow-forms");
+        frame.style.border = "0";
+        target.replaceChildren(frame);
+        return frame;
+      });
+  }
+
   /* A fresh random nonce: 128 bits from crypto.getRandomValues, as 32 hex digits. */
   function freshNonce() {
     var bytes = new Uint8Array(16);
@@ -165,5 +199,5 @@
     });
   }
 
-  window.WechatAuth = { embed: embed, popup: popup, prefix: prefix, inWechat: inWechat, onPhone: onPhone };
+  window.WechatAuth = { embed: embed, wecom: wecom, popup: popup, prefix: prefix, inWechat: inWechat, onPhone: onPhone };
 })();
