@@ -18,7 +18,8 @@ use std::{
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
-    BrowserKind, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser, is_phone,
+    BrowserKind, Identity, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser,
+    WecomCorp, WecomSuite, is_phone,
     mock::{MockConfig, MockWechat},
 };
 
@@ -98,6 +99,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
             .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
+        // WeCom (企业微信): the mock's corp app and its third-party suite.
+        let corp = mock.wecom_corp();
+        b = b
+            .with_wecom_bases(mock.url(), mock.url())
+            .with_wecom_corp(WecomCorp::new(
+                &corp.corp_id,
+                &corp.agent_id,
+                corp.secret.clone(),
+            ));
+        if let Some(suite) = mock.wecom_suite() {
+            b = b.with_wecom_suite(WecomSuite::new(
+                &suite.suite_id,
+                suite.suite_secret.clone(),
+                suite.token.clone(),
+                suite.encoding_aes_key.clone(),
+            ));
+        }
         if std::env::var("WECHAT_SESSION_SECRET").is_err() {
             b = b.with_session_secret(secret.clone());
         }
@@ -111,13 +129,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_public_path("/metrics")
         // The message-code layer's endpoints pass this layer's guard.
         .with_public_path(format!("{MESSAGE_PREFIX}/*"))
-        .with_on_login(move |user: WechatUser| {
+        .with_on_login_identity(move |who: Identity, _signed_in: Option<Identity>| {
             let accounts = hook_accounts.clone();
             async move {
-                // One account per person across every channel: key on the unionid.
+                // One account per person across every channel: key on the unionid (a WeCom
+                // member on corp + UserID).
                 let mut accounts = accounts.lock().unwrap();
                 let next = accounts.len() as u64 + 1;
-                let id = *accounts.entry(user.key()).or_insert(next);
+                let id = *accounts.entry(who.key()).or_insert(next);
                 Ok(Some(format!("account-{id}")))
             }
         })
@@ -137,6 +156,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // answered with who asked and a token) and then its confirm/cancel to miniprogram/scan.
         if let Err(e) = m.set_mini_program_server(&m.mini_program().appid, Some(&app_url)) {
             eprintln!("mock mini program server: {e}");
+        }
+        // WeCom's command callback: the suite_ticket arrives now (then every 10 minutes).
+        if let Some(suite) = m.wecom_suite() {
+            let push = format!("{app_url}{prefix}/wecom/push");
+            if let Err(e) = m.set_push_url(&suite.suite_id, Some(&push)) {
+                eprintln!("mock WeCom command callback: {e}");
+            }
+            // Once the app listens: ask the mock to push a ticket now.
+            let ask = format!("{}/mock/wecom/suite_ticket", m.url());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Err(e) = reqwest::Client::new().post(ask).body("{}").send().await {
+                    eprintln!("mock WeCom suite_ticket: {e}");
+                }
+            });
         }
         format!("{}/mock/phone", m.url())
     });
@@ -401,7 +435,7 @@ const MESSAGE_PREFIX: &str = "/auth/message";
 
 async fn landing(
     State(links): State<Arc<Links>>,
-    user: Option<WechatUser>,
+    user: Option<Identity>,
     headers: axum::http::HeaderMap,
 ) -> Html<String> {
     // A phone browser outside WeChat cannot scan a QR code on its own screen: it gets the
@@ -428,9 +462,9 @@ async fn landing(
         })
         .unwrap_or_default();
     let who = match user {
-        Some(u) => format!(
+        Some(id) => format!(
             "<p>Signed in as <b>{}</b>. <a href=\"/profile\">Your profile</a></p>",
-            escape(u.nickname.as_deref().unwrap_or(&u.openid))
+            escape(&display_name(&id))
         ),
         None => "<p>Not signed in.</p>".to_owned(),
     };
@@ -445,6 +479,7 @@ phone logs in through the site's mini program. The button opens a page with an
 signed in.</p>
 <a class="button" id="phone-login" href="/auth/wechat/login?return_to=/profile">Log in with WeChat (phone)</a>
 <a class="button secondary" id="message-code" href="{message}">Message code (send it from WeChat)</a>
+<a class="button secondary" id="wecom-login" href="/auth/wechat/login?return_to=/profile&amp;channel=wecom">企业微信登录 · WeCom</a>
 <p>With the mock, the mini program is the mock's phone page: open the link there with
 "Open a link".</p>
 <p><a href="/profile">/profile</a> is protected: visiting it signed out starts the login.</p>"#,
@@ -463,6 +498,8 @@ signed in.</p>
 <a class="button secondary" href="/auth/wechat/scan?return_to=/profile&amp;via=miniprogram">Scan a mini program code</a>
 <a class="button" id="message-code" href="{message}">Message code (no verified account needed)</a>
 <button type="button" id="popup">Website login in a popup</button>
+<a class="button" id="wecom-login" href="/auth/wechat/login?return_to=/profile&amp;channel=wecom">企业微信登录 · WeCom</a>
+<a class="button secondary" id="wecom-suite" href="/auth/wechat/login?return_to=/profile&amp;channel=wecom&amp;kind=suite">企业微信 · third-party app</a>
 <p>Or scan WeChat's QR right here (embedded, <code>WechatAuth.embed</code>):</p>
 <div id="wechat-qr" style="width:300px;height:400px"></div>
 <p id="popup-result"></p>
@@ -485,7 +522,39 @@ signed in.</p>
     ))
 }
 
-async fn profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {
+/// A name to greet someone by, whatever provider they signed in through.
+fn display_name(id: &Identity) -> String {
+    match id {
+        Identity::Wechat(u) => u.nickname.clone().unwrap_or_else(|| u.openid.clone()),
+        Identity::Wecom(m) => m
+            .user_id
+            .clone()
+            .or_else(|| m.openid.clone())
+            .map(|who| format!("{who} @ {} (企业微信)", m.corp_id))
+            .unwrap_or_default(),
+        other => other.key(),
+    }
+}
+
+async fn profile(id: Identity, wechat: WechatHandle) -> Html<String> {
+    match id.as_wechat() {
+        Some(user) => wechat_profile(user.clone(), wechat).await,
+        None => Html(format!(
+            r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Profile</title>{STYLE}
+<h1>{name}</h1>
+<dl><dt>provider</dt><dd>{provider}</dd><dt>key</dt><dd>{key}</dd><dt>account (from on_login)</dt><dd>{subject}</dd></dl>
+<form method="post" action="/auth/wechat/logout?return_to=/"><button>Log out</button></form>
+<p><a href="/">Home</a></p>"#,
+            name = escape(&display_name(&id)),
+            provider = escape(id.provider().as_str()),
+            key = escape(&id.key()),
+            subject = escape(id.subject().unwrap_or("—")),
+        )),
+    }
+}
+
+async fn wechat_profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {
     // The profile is kept server-side; this shows it can be read again later.
     let fresh = wechat.profile(&user).await.ok().flatten();
     let avatar = user
