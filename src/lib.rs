@@ -181,6 +181,8 @@ pub mod docs {
     pub mod message_login {}
     #[doc = include_str!("../docs/adding-a-channel.md")]
     pub mod adding_a_channel {}
+    #[doc = include_str!("../docs/wecom-login.md")]
+    pub mod wecom_login {}
 }
 
 #[doc(inline)]
