@@ -759,3 +759,88 @@ async fn without_wecom_settings_channel_wecom_is_not_configured() {
     assert_eq!(res.status(), 302);
     assert!(!location(&res).contains("wwlogin"));
 }
+
+/// Many corps (one per tenant, self-built or agent-developed): `corp=CORPID` picks one, each
+/// with its own token; without `corp=` among several the login is refused saying so.
+#[tokio::test]
+async fn several_corps_each_log_their_own_members_in() {
+    use wechat_auth::mock::{MockConfig, MockWecomCorp, MockWecomMember};
+    const OTHER: &str = "ww7000000000000007";
+    let mock = MockWechat::start_with(
+        MockConfig::new().add_wecom_corp(
+            MockWecomCorp::new(OTHER, "1000005", "tenantSecret7")
+                .with_member(MockWecomMember::new("alice", "alice-at-7")),
+        ),
+    )
+    .await
+    .unwrap();
+    let app = start(
+        config(&mock, WecomScope::Base, test_store()).with_wecom_corp(WecomCorp::new(
+            OTHER,
+            "1000005",
+            "tenantSecret7",
+        )),
+    )
+    .await;
+    let res = browser()
+        .get(format!("{}/auth/wechat/login?channel=wecom", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("corp=CORPID"));
+    let me = logged_in(
+        &app,
+        &browser(),
+        &format!("?channel=wecom&corp={OTHER}&return_to=/whoami"),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        (me["corp_id"].as_str(), me["user_id"].as_str()),
+        (Some(OTHER), Some("alice-at-7"))
+    );
+    let me = logged_in(
+        &app,
+        &browser(),
+        &format!("?channel=wecom&corp={CORP}&return_to=/whoami"),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        (me["corp_id"].as_str(), me["user_id"].as_str()),
+        (Some(CORP), Some("LiAiLi"))
+    );
+    assert_eq!(mock.calls("cgi-bin/gettoken"), 2, "one token per corp app");
+    assert_eq!(mock.app_calls(OTHER, "cgi-bin/auth/getuserinfo"), 1);
+}
+
+/// `display=popup`: the callback tells the opener (echoing the popup's nonce) and sets the
+/// session cookie.
+#[tokio::test]
+async fn a_popup_login_tells_its_opener_with_the_nonce() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = site(&mock, WecomScope::Base).await;
+    let b = browser();
+    let nonce = "0123456789abcdef0123456789abcdef";
+    let res = login(
+        &app,
+        &b,
+        &format!("?channel=wecom&display=popup&nonce={nonce}&return_to=/whoami"),
+        "bob",
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        common::session_token(&res).is_some(),
+        "the popup's page signs in"
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains(&format!(
+            "&quot;nonce&quot;:&quot;{nonce}&quot;,&quot;ok&quot;:true"
+        )),
+        "{body}"
+    );
+    assert_eq!(whoami(&app, &b).await.unwrap()["user_id"], "BobZhang");
+}
