@@ -2,7 +2,8 @@
 //! `localhost`, the mock WeCom on `127.0.0.1`. `embed.js` frames WeCom's login page (no
 //! third-party script); the member approves inside the frame, WeCom's redirect runs the
 //! callback in the frame (which Chromium sends without the `SameSite=Lax` state cookie), the
-//! callback moves the top window on, and the top window ends signed in. Skips (one line)
+//! callback moves the top window on, and the top window ends signed in; the same through the
+//! layer's own host page (`login?channel=wecom&display=embed`). Skips (one line)
 //! without Chromium, fails under `CI=true`.
 
 #[path = "support/browser.rs"]
@@ -158,6 +159,31 @@ async fn chromium_logs_in_through_the_embedded_wecom_panel_cross_site() {
             let session = client.get_named_cookie("wechat_session").await.unwrap();
             assert_eq!(session.http_only(), Some(true));
             assert_eq!(mock.calls("cgi-bin/auth/getuserinfo"), 1);
+
+            // The layer's own host page (login?display=embed): its CSP lets WeCom's page
+            // (and this site's in-frame callback) into the frame, and the login ends the same.
+            client.delete_all_cookies().await.unwrap();
+            client
+                .goto(&format!(
+                    "{app_url}/auth/wechat/login?channel=wecom&display=embed&return_to=/whoami"
+                ))
+                .await
+                .unwrap();
+            let frame = find(&client, Locator::Css("iframe#wecom-panel"), "the host's frame").await;
+            frame.enter_frame().await.unwrap();
+            find(
+                &client,
+                Locator::XPath(APPROVE_ALICE),
+                "the host page's CSP lets WeCom's frame load",
+            )
+            .await
+            .click()
+            .await
+            .unwrap();
+            client.enter_parent_frame().await.unwrap();
+            let me = signed_in(&client, &app_url).await;
+            assert_eq!(me["user_id"], "LiAiLi", "{me}");
+            assert_eq!(mock.calls("cgi-bin/auth/getuserinfo"), 2);
         },
     )
     .await;

@@ -247,9 +247,13 @@ async fn login(auth: &WecomChannel, req: &Parts) -> Result<Response<Body>, Failu
     let answer = match q.get("display") {
         None | Some("page") => Answer::Redirect,
         Some("popup") => Answer::Popup,
+        // WeCom's login page framed in the layer's own page (no WeCom script), unless
+        // inside the WeCom client: there the in-app login, as a page.
+        Some("embed") if !in_wecom(req) => return host_page(auth, req, &q, return_to).await,
+        Some("embed") => Answer::Redirect,
         Some(other) => {
             return Err(Failure::BadRequest(format!(
-                "display={other:?} is not a way to show the WeCom login: use page or popup (the panel: GET embed?channel=wecom)"
+                "display={other:?} is not a way to show the WeCom login: use page, popup or embed"
             )));
         }
     };
@@ -342,6 +346,56 @@ async fn embed(auth: &WecomChannel, req: &Parts) -> Result<Response<Body>, Failu
         params: app.panel_params(&redirect_uri, &state, PanelRedirect::SelfFrame),
     };
     let mut res = respond::json(StatusCode::OK, &json);
+    for c in cookies.headers().get_all(header::SET_COOKIE) {
+        res.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    Ok(res)
+}
+
+/// `GET PREFIX/login?channel=wecom&display=embed&return_to=/path`: the layer's page framing
+/// WeCom's login page, for sites that draw no panel of their own. Its CSP lets WeCom's login
+/// host (and this site's callback, which runs in the frame) into the frame only.
+async fn host_page(
+    auth: &WecomChannel,
+    req: &Parts,
+    q: &Query<'_>,
+    return_to: String,
+) -> Result<Response<Body>, Failure> {
+    use crate::core::pages::{self, Language, Markup, Page, PageKind};
+    let (chosen, app) = choose(auth, q)?;
+    let redirect_uri = auth.redirect_uri(Answer::Frame).to_owned();
+    let mut cookies = Response::new(Body::empty());
+    let state = start(auth, req, &mut cookies, &chosen, return_to, None).await?;
+    let client = auth.wecom.client();
+    let url = client.sso_login_url(sso_app(app), &redirect_uri, &state, lang(req));
+    let lang = auth.web.language(req);
+    let (title, heading, text) = match lang {
+        Language::En => (
+            "Log in with WeCom",
+            "Log in with WeCom",
+            "Scan with WeCom, or log in with the WeCom desktop app.",
+        ),
+        _ => (
+            "企业微信登录 · Log in with WeCom",
+            "企业微信登录",
+            "请使用企业微信扫码登录",
+        ),
+    };
+    let frame = Markup::trusted(format!(
+        "<iframe id=\"wecom-panel\" src=\"{}\" title=\"{}\" width=\"400\" height=\"460\" \
+         frameborder=\"0\" sandbox=\"allow-scripts allow-top-navigation allow-same-origin allow-forms\"></iframe>",
+        pages::escape(&url),
+        pages::escape(heading),
+    ));
+    let page = Page::new(PageKind::Embed, lang, title, heading)
+        .with_text(text)
+        .compose(frame, Markup::default());
+    let origin = client.login_base().origin().ascii_serialization();
+    let mut res = respond::html_framed(
+        StatusCode::OK,
+        pages::render(auth.web.pages(), &page),
+        respond::Framing::HostsWechat(&origin, true),
+    );
     for c in cookies.headers().get_all(header::SET_COOKIE) {
         res.headers_mut().append(header::SET_COOKIE, c.clone());
     }
