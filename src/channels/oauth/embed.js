@@ -199,5 +199,6 @@
     });
   }
 
-  window.WechatAuth = { embed: embed, wecom: wecom, popup: popup, prefix: prefix, inWechat: inWechat, onPhone: onPhone };
+  window.WechatAuth = { embed: embed, popup: popup, prefix: prefix, inWechat: inWechat, onPhone: onPhone };
+  window.WechatAuth.wecom = wecom;
 })();
