@@ -213,6 +213,10 @@ mod cgi;
 mod clock;
 mod config;
 mod control;
+mod douyin;
+mod douyin_config;
+mod douyin_mini;
+mod douyin_state;
 mod errors;
 mod faults;
 mod ids;
@@ -247,6 +251,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
+pub use douyin_config::{MockDouyinApp, MockDouyinMiniApp};
 pub use errors::MockError;
 pub use faults::Fault;
 pub use links::OpenedLink;
@@ -360,6 +365,8 @@ impl MockWechat {
             push_http: push_client()?,
             wecom_corps: cfg.wecom_corps,
             wecom_suites: cfg.wecom_suites,
+            douyin_apps: cfg.douyin_apps,
+            douyin_miniapps: cfg.douyin_miniapps,
         };
         let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
         let app = router(shared.clone());
@@ -1590,6 +1597,34 @@ fn router(shared: Arc<Shared>) -> Router {
             "/cgi-bin/service/auth/getuserdetail3rd",
             post(wecom_suite::getuserdetail3rd).fallback(wecom::require_post),
         )
+        .route(
+            "/platform/oauth/connect/",
+            get(douyin::connect).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/access_token/",
+            post(douyin::access_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/refresh_token/",
+            post(douyin::refresh_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/renew_refresh_token/",
+            post(douyin::renew_refresh_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/client_token/",
+            post(douyin::client_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/userinfo/",
+            post(douyin::userinfo).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/api/apps/v2/jscode2session",
+            post(douyin_mini::jscode2session).fallback(douyin_mini::wrong_method),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             middleware::count_and_inject,
@@ -1629,6 +1664,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/phone/message", post(phone::send))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))
+        .route("/mock/douyin/legacy", post(control::douyin_legacy))
         .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));
     wechat
         .merge(control)
