@@ -185,13 +185,18 @@ impl Fields {
         let text = std::str::from_utf8(body).ok()?;
         let mut fields = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
-            fields.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+            fields
+                .entry(k.into_owned())
+                .or_insert_with(|| v.into_owned());
         }
         Some(Fields(fields))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -248,7 +253,11 @@ impl Shared {
             DyCodeKind::Login | DyCodeKind::Anonymous => MINI_CODE_TTL,
         };
         // Douyin codes: 32 hex digits and a random tail, e.g. `ffab5ec26cd958fditn2GNr8Wx5m0i…`.
-        let code = format!("{}{}", hex::encode(rand::random::<[u8; 8]>()), ids::alnum(20));
+        let code = format!(
+            "{}{}",
+            hex::encode(rand::random::<[u8; 8]>()),
+            ids::alnum(20)
+        );
         let record = DyCode {
             owner,
             kind,
@@ -314,14 +323,18 @@ impl Shared {
                 "redirect_domains": inner.douyin.redirect_domains.get(&i).cloned().unwrap_or_default(),
             })
         });
-        let mini = self.douyin_miniapps.iter().map(|m| {
-            json!({ "kind": "douyin_miniapp", "appid": m.appid, "secret": m.secret })
-        });
+        let mini = self
+            .douyin_miniapps
+            .iter()
+            .map(|m| json!({ "kind": "douyin_miniapp", "appid": m.appid, "secret": m.secret }));
         open.chain(mini).collect()
     }
 
     /// A user's Douyin ids for `GET /mock/config`: `open_id` per client key / appid.
-    pub(crate) fn douyin_open_ids(&self, user: &MockUser) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn douyin_open_ids(
+        &self,
+        user: &MockUser,
+    ) -> std::collections::BTreeMap<String, String> {
         let open = self.douyin_apps.iter().map(|a| &a.client_key);
         let mini = self.douyin_miniapps.iter().map(|m| &m.appid);
         open.chain(mini)
@@ -349,7 +362,10 @@ fn validate(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
         return Err(page_error("client_key 不存在或参数错误", "client_key"));
     };
     if p.get("response_type") != Some("code") {
-        return Err(page_error("response_type 参数错误（须为 code）", "response_type"));
+        return Err(page_error(
+            "response_type 参数错误（须为 code）",
+            "response_type",
+        ));
     }
     let scope = p.get("scope").unwrap_or_default();
     if !scope.split(',').any(|sc| sc.trim() == "user_info") {
@@ -387,7 +403,9 @@ fn validate(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
     Ok(Valid {
         app,
         scope: scope.to_owned(),
-        state: p.has("state").then(|| p.get("state").unwrap_or_default().to_owned()),
+        state: p
+            .has("state")
+            .then(|| p.get("state").unwrap_or_default().to_owned()),
         redirect,
     })
 }
@@ -513,11 +531,19 @@ fn authenticated(s: &Shared, f: &Fields, missing: i64) -> Result<usize, i64> {
 }
 
 fn act() -> String {
-    format!("act.{}{}", hex::encode(rand::random::<[u8; 16]>()), ids::alnum(24))
+    format!(
+        "act.{}{}",
+        hex::encode(rand::random::<[u8; 16]>()),
+        ids::alnum(24)
+    )
 }
 
 fn rft() -> String {
-    format!("rft.{}{}", hex::encode(rand::random::<[u8; 16]>()), ids::alnum(24))
+    format!(
+        "rft.{}{}",
+        hex::encode(rand::random::<[u8; 16]>()),
+        ids::alnum(24)
+    )
 }
 
 /// A new access token for `user` in `app`; the `data` of an exchange or a refresh.
@@ -615,7 +641,11 @@ pub(crate) async fn access_token(
 }
 
 /// The live refresh token `f["refresh_token"]` of the app `f["client_key"]`.
-fn live_refresh(s: &Shared, f: &Fields, now: SystemTime) -> Result<(usize, String, DyRefresh), i64> {
+fn live_refresh(
+    s: &Shared,
+    f: &Fields,
+    now: SystemTime,
+) -> Result<(usize, String, DyRefresh), i64> {
     let (Some(key), Some(token)) = (f.get("client_key"), f.get("refresh_token")) else {
         return Err(2100005);
     };
@@ -705,7 +735,11 @@ pub(crate) async fn client_token(
         Ok(a) => a,
         Err(code) => return dy_error(now, code),
     };
-    let token = format!("clt.{}{}", hex::encode(rand::random::<[u8; 16]>()), ids::alnum(24));
+    let token = format!(
+        "clt.{}{}",
+        hex::encode(rand::random::<[u8; 16]>()),
+        ids::alnum(24)
+    );
     {
         let mut inner = s.lock();
         let calls = inner.douyin.client_calls.entry(app).or_default();
@@ -749,7 +783,9 @@ pub(crate) async fn userinfo(
     let now = s.now();
     let f = Fields::parse(&headers, &body).unwrap_or(Fields(HashMap::new()));
     let header_token = headers.get("access-token").and_then(|v| v.to_str().ok());
-    let token = header_token.filter(|t| !t.is_empty()).or(f.get("access_token"));
+    let token = header_token
+        .filter(|t| !t.is_empty())
+        .or(f.get("access_token"));
     let (Some(token), Some(open_id)) = (token, f.get("open_id")) else {
         return dy_error(now, 28001007);
     };
@@ -911,7 +947,10 @@ impl super::MockWechat {
         client_key: &str,
         domains: Vec<String>,
     ) -> Result<(), MockError> {
-        if self.shared.set_douyin_redirect_domains(client_key, &domains) {
+        if self
+            .shared
+            .set_douyin_redirect_domains(client_key, &domains)
+        {
             Ok(())
         } else {
             Err(MockError::UnknownApp(client_key.to_owned()))
@@ -968,7 +1007,10 @@ impl super::MockWechat {
         let app = (self.shared.lock().douyin.clients.get(token))
             .filter(|c| c.expires_at > now)?
             .app;
-        self.shared.douyin_apps.get(app).map(|a| a.client_key.clone())
+        self.shared
+            .douyin_apps
+            .get(app)
+            .map(|a| a.client_key.clone())
     }
 
     /// `tt.login()`'s `anonymousCode` for `user` in the Douyin mini-app `appid` (single use,
@@ -1028,7 +1070,10 @@ mod tests {
             HeaderValue::from_static("application/json"),
         );
         let f = Fields::parse(&json_headers, br#"{"a":"x","n":7,"e":"","o":{}}"#).unwrap();
-        assert_eq!((f.get("a"), f.get("n"), f.get("e"), f.get("o")), (Some("x"), Some("7"), None, None));
+        assert_eq!(
+            (f.get("a"), f.get("n"), f.get("e"), f.get("o")),
+            (Some("x"), Some("7"), None, None)
+        );
         assert!(Fields::parse(&json_headers, b"[1]").is_none());
         let f = Fields::parse(&HeaderMap::new(), b"a=x%2By&a=z").unwrap();
         assert_eq!(f.get("a"), Some("x+y"));

@@ -146,9 +146,9 @@ impl MockDouyinMiniApp {
     }
 }
 
-/// SHA-1 of the parts (NUL-separated), URL-safe base64.
+/// SHA-256 of the parts (NUL-separated), URL-safe base64 (43 characters).
 fn digest(parts: &[&str]) -> String {
-    let mut h = Sha1::new();
+    let mut h = sha2::Sha256::new();
     for p in parts {
         h.update(p.as_bytes());
         h.update([0]);
@@ -349,8 +349,8 @@ mod tests {
         let clash = MockConfig::default()
             .add_douyin_miniapp(MockDouyinMiniApp::new("awmock0000000001", "s"));
         assert!(clash.validate().is_err());
-        let wechat = MockConfig::default()
-            .add_douyin_app(MockDouyinApp::new("wx1000000000000001", "s"));
+        let wechat =
+            MockConfig::default().add_douyin_app(MockDouyinApp::new("wx1000000000000001", "s"));
         assert!(wechat.validate().is_err());
         let empty = MockConfig::default().with_douyin_app(MockDouyinApp::new("awx", ""));
         assert!(empty.validate().is_err());

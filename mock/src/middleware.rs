@@ -56,9 +56,8 @@ pub(crate) async fn count_and_inject(
 ) -> Response {
     let path = req.uri().path().trim_start_matches('/').to_owned();
     let endpoint = ENDPOINTS.iter().copied().find(|e| *e == path);
-    let is_page = path.starts_with("connect/")
-        || path.starts_with("wwlogin/")
-        || path == douyin::CONNECT;
+    let is_page =
+        path.starts_with("connect/") || path.starts_with("wwlogin/") || path == douyin::CONNECT;
     let is_wecom = wecom::ENDPOINTS.contains(&path.as_str());
     let is_douyin = douyin::ENDPOINTS.contains(&path.as_str());
     // `stable_token` names its app in the body: read it (the handler gets the same bytes).
