@@ -392,7 +392,7 @@ fn validate(s: &Shared, p: &Params) -> Result<Valid, Box<Response>> {
             .douyin
             .redirect_domains
             .get(&app)
-            .is_some_and(|d| d.iter().any(|d| *d == h))
+            .is_some_and(|d| d.contains(&h))
     });
     if !allowed {
         return Err(page_error(
