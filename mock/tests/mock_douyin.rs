@@ -233,6 +233,17 @@ async fn config_lists_douyin_apps_bases_and_each_users_ids() {
     }
     unions.dedup();
     assert_eq!(unions.len(), 3);
+    // The human summary names them too.
+    let summary = mock.summary();
+    let alice = mock.user("alice").unwrap();
+    for needle in [
+        "client_key awmock0000000001".to_owned(),
+        "appid ttmock00000000001".to_owned(),
+        format!("douyin union_id {}", alice.douyin_union_id()),
+        alice.douyin_open_id_for("ttmock00000000001"),
+    ] {
+        assert!(summary.contains(&needle), "{needle} in {summary}");
+    }
     // Debug never shows the secrets.
     let debug = format!("{:?} {:?}", mock.douyin_app(), mock.douyin_miniapp());
     assert!(!debug.contains(&mock.douyin_app().client_secret));
