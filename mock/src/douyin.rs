@@ -147,7 +147,7 @@ fn dy_ok(s: &Shared, mut data: Value) -> Response {
 /// The error an injected fault answers on a Douyin endpoint, in that endpoint's shape.
 pub(crate) fn injected(s: &Shared, path: &str, code: i64) -> Response {
     if path == JSCODE2SESSION {
-        super::douyin_mini::mini_error(code)
+        super::douyin_mini::mini_error(s.now(), code)
     } else {
         dy_error(s.now(), code)
     }

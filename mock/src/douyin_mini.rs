@@ -31,12 +31,12 @@ fn tips(code: i64) -> &'static str {
 }
 
 /// A mini-app error: `{"err_no":N,"err_tips":"…","log_id":"…"}`, HTTP 200.
-pub(crate) fn mini_error(code: i64) -> Response {
+pub(crate) fn mini_error(now: std::time::SystemTime, code: i64) -> Response {
     tracing::debug!(err_no = code, "mock wechat: douyin mini-app error answer");
     json_response(&json!({
         "err_no": code,
         "err_tips": tips(code),
-        "log_id": log_id(std::time::SystemTime::now()),
+        "log_id": log_id(now),
     }))
 }
 
@@ -54,32 +54,33 @@ fn take_code(s: &Shared, code: &str, kind: DyCodeKind, j: usize) -> Option<Strin
 
 /// `POST /api/apps/v2/jscode2session`
 pub(crate) async fn jscode2session(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let now = s.now();
     let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(&body) else {
-        return mini_error(40014);
+        return mini_error(now, 40014);
     };
     let field = |k: &str| req.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
     let Some(j) = field("appid").and_then(|a| s.douyin_miniapp(a)) else {
-        return mini_error(40015);
+        return mini_error(now, 40015);
     };
     let mini = &s.douyin_miniapps[j];
     if field("secret") != Some(mini.secret.as_str()) {
-        return mini_error(40017);
+        return mini_error(now, 40017);
     }
     let (code, anonymous) = (field("code"), field("anonymous_code"));
     let named = match (code, anonymous) {
         (Some(c), _) => match take_code(&s, c, DyCodeKind::Login, j) {
             Some(user) => Some(user),
-            None => return mini_error(40018),
+            None => return mini_error(now, 40018),
         },
         (None, Some(_)) => None,
-        (None, None) => return mini_error(40018),
+        (None, None) => return mini_error(now, 40018),
     };
     let anon_user = match anonymous {
         Some(a) => match take_code(&s, a, DyCodeKind::Anonymous, j) {
             Some(user) => Some(user),
             // With a good `code` a bad anonymous code is ignored; alone it is 40019.
             None if named.is_some() => None,
-            None => return mini_error(40019),
+            None => return mini_error(now, 40019),
         },
         None => None,
     };
@@ -103,6 +104,6 @@ pub(crate) async fn jscode2session(State(s): State<Arc<Shared>>, body: Bytes) ->
 }
 
 /// A wrong HTTP method on `jscode2session`: the mini-app error shape, 40014.
-pub(crate) async fn wrong_method() -> Response {
-    mini_error(40014)
+pub(crate) async fn wrong_method(State(s): State<Arc<Shared>>) -> Response {
+    mini_error(s.now(), 40014)
 }

@@ -1017,7 +1017,10 @@ impl MockWechat {
 
     /// Mints a code as the user's phone would: for a mobile app, the OpenSDK's `code`
     /// (scope `snsapi_userinfo`, 10 minutes, for `sns/oauth2/access_token`); for a mini
-    /// program, `wx.login()`'s `js_code` (5 minutes, for `sns/jscode2session`).
+    /// program, `wx.login()`'s `js_code` (5 minutes, for `sns/jscode2session`); for a Douyin
+    /// client key, the Douyin OpenSDK's code (scope `user_info`, 10 minutes, for
+    /// `oauth/access_token/`); for a Douyin mini-app, `tt.login()`'s `code` (5 minutes, for
+    /// `api/apps/v2/jscode2session`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -725,6 +725,15 @@ async fn the_mini_app_login_answers_openid_and_the_shared_union_id() {
         &jscode2session(&mock, json!({"appid": mini.appid, "secret": mini.secret})).await,
         40018,
     );
+    let get = http()
+        .get(format!(
+            "{}/api/apps/v2/jscode2session",
+            mock.douyin_miniapp_base()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_mini_error(&answer(get).await, 40014);
     // A web code is no tt.login code, and a tt.login code no web code.
     let web_code = page_code(&mock, "bob").await;
     assert_mini_error(
