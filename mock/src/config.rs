@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-use super::douyin_config::{MockDouyinApp, MockDouyinMiniApp};
+use super::douyin_apps::{MockDouyinApp, MockDouyinMiniApp};
 use super::wecom_config::{MockWecomCorp, MockWecomSuite};
 
 /// The id of the one simulated Open Platform account every bound app belongs to. Unionids are

@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::douyin::log_id;
 use super::douyin_state::{DyCodeKind, DyOwner};
+use super::douyin_wire::log_id;
 use super::errors::json as json_response;
 use super::ids;
 use super::state::Shared;

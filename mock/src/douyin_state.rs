@@ -6,8 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use super::bounded::{Bounded, Expiring};
-use super::douyin_config::MockDouyinApp;
-use super::state::normalize_domains;
+use super::douyin_apps::MockDouyinApp;
 
 /// An authorization code (page or OpenSDK) lives 10 minutes and works once.
 pub(crate) const CODE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -130,7 +129,8 @@ pub(crate) struct DouyinState {
 }
 
 impl DouyinState {
-    pub(crate) fn new(apps: &[MockDouyinApp]) -> Self {
+    /// The state of `apps`, their callback domains put in the form `normalize` gives.
+    pub(crate) fn new(apps: &[MockDouyinApp], normalize: fn(&[String]) -> Vec<String>) -> Self {
         DouyinState {
             codes: Bounded::new(MAX_CODES),
             access: Bounded::new(MAX_TOKENS),
@@ -139,7 +139,7 @@ impl DouyinState {
             client_latest: HashMap::new(),
             client_calls: HashMap::new(),
             redirect_domains: (apps.iter().enumerate())
-                .map(|(i, a)| (i, normalize_domains(&a.redirect_domains)))
+                .map(|(i, a)| (i, normalize(&a.redirect_domains)))
                 .collect(),
             legacy: false,
         }

@@ -393,9 +393,9 @@ pub(crate) struct Shared {
     /// The WeCom third-party suites.
     pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
     /// The Douyin Open Platform apps.
-    pub(crate) douyin_apps: Vec<super::douyin_config::MockDouyinApp>,
+    pub(crate) douyin_apps: Vec<super::douyin_apps::MockDouyinApp>,
     /// The Douyin mini-apps.
-    pub(crate) douyin_miniapps: Vec<super::douyin_config::MockDouyinMiniApp>,
+    pub(crate) douyin_miniapps: Vec<super::douyin_apps::MockDouyinMiniApp>,
     inner: Mutex<Inner>,
 }
 
@@ -410,8 +410,8 @@ pub(crate) struct Settings {
     pub(crate) push_http: reqwest::Client,
     pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
     pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
-    pub(crate) douyin_apps: Vec<super::douyin_config::MockDouyinApp>,
-    pub(crate) douyin_miniapps: Vec<super::douyin_config::MockDouyinMiniApp>,
+    pub(crate) douyin_apps: Vec<super::douyin_apps::MockDouyinApp>,
+    pub(crate) douyin_miniapps: Vec<super::douyin_apps::MockDouyinMiniApp>,
 }
 
 impl Shared {
@@ -467,7 +467,7 @@ impl Shared {
                 &settings.wecom_suites,
                 now,
             ),
-            douyin: super::douyin_state::DouyinState::new(&settings.douyin_apps),
+            douyin: super::douyin_state::DouyinState::new(&settings.douyin_apps, normalize_domains),
         };
         let by_name = users
             .iter()
