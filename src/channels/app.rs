@@ -236,7 +236,11 @@ pub(super) fn outcome_response(
             && !sessions.is_revoked(issued) =>
         {
             tracing::info!(provider = %identity.provider(), channel = %identity.channel(), "login");
-            Ok(token_response(identity, issued))
+            // A WeChat login keeps its answer's shape; another provider's shows its ids.
+            Ok(match identity.as_wechat() {
+                Some(user) => token_response(user, issued),
+                None => token_response(identity, issued),
+            })
         }
         LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => {
             Err(AppFailure::CodeUsed.into())
