@@ -70,6 +70,7 @@ pub struct WechatConfigBuilder {
     pub(super) redis_ca_file: Option<std::path::PathBuf>,
     pub(super) relay_hub: Option<String>,
     pub(super) relay_targets: Vec<String>,
+    pub(super) douyin: super::douyin::DouyinBuilder,
 }
 
 impl Default for WechatConfigBuilder {
@@ -120,6 +121,7 @@ impl Default for WechatConfigBuilder {
             redis_ca_file: None,
             relay_hub: None,
             relay_targets: Vec::new(),
+            douyin: Default::default(),
         }
     }
 }

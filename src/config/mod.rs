@@ -18,6 +18,7 @@
 
 pub(crate) mod builder;
 mod checks;
+pub(crate) mod douyin;
 mod env;
 pub(crate) mod error;
 mod message;
@@ -339,6 +340,8 @@ pub struct WechatConfig {
     pub(crate) language: Option<crate::core::pages::Language>,
     /// The embedded QR's CSS (`href` of wxLogin.js).
     pub(crate) embed_css: Option<String>,
+    /// The Douyin section (`None`: no Douyin app).
+    pub(crate) douyin: Option<douyin::DouyinSettings>,
 }
 
 impl fmt::Debug for WechatConfig {

@@ -137,7 +137,13 @@ impl WechatConfigBuilder {
             "WECHAT_MINI_APP_ID",
             "WECHAT_MINI_APP_SECRET",
         )?;
-        if website.is_none() && oa_app.is_none() && mobile.is_none() && mini_program.is_none() {
+        let douyin = self.douyin.check()?;
+        if website.is_none()
+            && oa_app.is_none()
+            && mobile.is_none()
+            && mini_program.is_none()
+            && douyin.is_none()
+        {
             return Err(ConfigError::NoChannel);
         }
 
@@ -447,6 +453,7 @@ impl WechatConfigBuilder {
                 .unwrap_or_else(|| Arc::new(crate::core::pages::DefaultPages)),
             language: self.language,
             embed_css,
+            douyin,
         })
     }
 }
