@@ -209,7 +209,7 @@ where
                     tracing::warn!(
                         attempt,
                         elapsed_ms = elapsed_ms(started),
-                        code = failure.error.code(),
+                        errcode = failure.error.code(),
                         kind = failure.error.kind_name(),
                         retry,
                         error = %failure.error,
