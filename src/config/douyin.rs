@@ -5,7 +5,10 @@
 //! [`with_douyin_bases`](WechatConfigBuilder::with_douyin_bases), or `WECHAT_DOUYIN_*`; checked
 //! once by `build()` into [`DouyinSettings`], whose errors name the variable.
 
+use std::time::Duration;
+
 use wechat_auth_client::{BaseUrl, Secret};
+use wechat_auth_douyin_client::DouyinClient;
 
 use super::{AppCredentials, ConfigError, WechatConfigBuilder, checks::shown};
 
@@ -19,7 +22,7 @@ pub(crate) struct DouyinBuilder {
 }
 
 /// The checked Douyin section: what `build()` accepted, kept as types.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct DouyinSettings {
     /// The Open Platform app (website and mobile logins): client key and secret.
     pub(crate) app: Option<AppCredentials>,
@@ -29,6 +32,8 @@ pub(crate) struct DouyinSettings {
     pub(crate) open_base: Option<BaseUrl>,
     /// `https://developer.toutiao.com` unless overridden.
     pub(crate) miniapp_base: Option<BaseUrl>,
+    /// The Douyin client on these bases, with the layer's HTTP timeout.
+    pub(crate) client: DouyinClient,
 }
 
 impl WechatConfigBuilder {
@@ -132,8 +137,12 @@ impl DouyinBuilder {
         self.app.is_some() || self.miniapp.is_some()
     }
 
-    /// Checks the section: `None` when no Douyin app is configured.
-    pub(super) fn check(self) -> Result<Option<DouyinSettings>, ConfigError> {
+    /// Checks the section (its client calls Douyin with `http_timeout` per attempt): `None`
+    /// when no Douyin app is configured.
+    pub(super) fn check(
+        self,
+        http_timeout: Duration,
+    ) -> Result<Option<DouyinSettings>, ConfigError> {
         let app = |pair: Option<(String, Secret)>,
                    channel: &'static str,
                    id_var: &'static str,
@@ -192,11 +201,17 @@ impl DouyinBuilder {
         if douyin_app.is_none() && miniapp.is_none() {
             return Ok(None);
         }
+        let client = DouyinClient::builder()
+            .with_base_urls(open_base.clone(), miniapp_base.clone())
+            .with_timeout(http_timeout)
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         Ok(Some(DouyinSettings {
             app: douyin_app,
             miniapp,
             open_base,
             miniapp_base,
+            client,
         }))
     }
 }
@@ -204,6 +219,8 @@ impl DouyinBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T: Duration = Duration::from_secs(5);
 
     fn read(vars: &[(&str, &str)]) -> WechatConfigBuilder {
         let mut b = WechatConfigBuilder::default();
@@ -225,7 +242,7 @@ mod tests {
             ("WECHAT_DOUYIN_OPEN_BASE", "http://127.0.0.1:9/"),
         ]);
         assert!(b.douyin.is_set());
-        let s = b.douyin.check().unwrap().unwrap();
+        let s = b.douyin.check(T).unwrap().unwrap();
         assert_eq!(s.app.as_ref().map(AppCredentials::appid), Some("awkey"));
         assert_eq!(s.miniapp.as_ref().map(AppCredentials::appid), Some("ttapp"));
         assert_eq!(
@@ -233,16 +250,17 @@ mod tests {
             Some("http://127.0.0.1:9/")
         );
         assert_eq!(s.miniapp_base, None);
+        assert_eq!(s.client.open_base().as_str(), "http://127.0.0.1:9/");
         assert!(!format!("{s:?}").contains("s1"));
 
         let e = read(&[("WECHAT_DOUYIN_CLIENT_KEY", "awkey")])
             .douyin
-            .check()
+            .check(T)
             .unwrap_err();
         assert!(e.to_string().contains("WECHAT_DOUYIN_CLIENT_SECRET"), "{e}");
         let e = read(&[("WECHAT_DOUYIN_MINIAPP_SECRET", "x")])
             .douyin
-            .check()
+            .check(T)
             .unwrap_err();
         assert!(e.to_string().contains("WECHAT_DOUYIN_MINIAPP_ID"), "{e}");
         let e = read(&[
@@ -251,13 +269,13 @@ mod tests {
             ("WECHAT_DOUYIN_MINIAPP_BASE", "http://u:pw@h/?q"),
         ])
         .douyin
-        .check()
+        .check(T)
         .unwrap_err();
         assert!(
             e.to_string().starts_with("WECHAT_DOUYIN_MINIAPP_BASE"),
             "{e}"
         );
         assert!(!e.to_string().contains(":pw@"), "{e}");
-        assert_eq!(read(&[]).douyin.check(), Ok(None));
+        assert!(matches!(read(&[]).douyin.check(T), Ok(None)));
     }
 }

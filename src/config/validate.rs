@@ -137,7 +137,7 @@ impl WechatConfigBuilder {
             "WECHAT_MINI_APP_ID",
             "WECHAT_MINI_APP_SECRET",
         )?;
-        let douyin = self.douyin.check()?;
+        let douyin = self.douyin.check(self.http_timeout)?;
         if website.is_none()
             && oa_app.is_none()
             && mobile.is_none()
