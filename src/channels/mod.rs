@@ -20,6 +20,7 @@ pub(crate) mod account;
 mod mount;
 pub(crate) use mount::Mount;
 pub(crate) mod app;
+pub(crate) mod douyin;
 pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
@@ -32,6 +33,7 @@ type Mounter = fn(&Arc<Mount>) -> Box<dyn Endpoints>;
 /// Every channel, one registration line each: what it serves, in lookup order (order
 /// matters only where paths overlap; a channel lists its more specific `{id}` paths first).
 const CHANNELS: &[Mounter] = &[
+    douyin::mount,
     oauth::mount,
     relay::mount,
     account::mount,

@@ -28,11 +28,8 @@ pub(crate) struct DouyinSettings {
     pub(crate) app: Option<AppCredentials>,
     /// The mini-app: appid and secret.
     pub(crate) miniapp: Option<AppCredentials>,
-    /// `https://open.douyin.com` unless overridden.
-    pub(crate) open_base: Option<BaseUrl>,
-    /// `https://developer.toutiao.com` unless overridden.
-    pub(crate) miniapp_base: Option<BaseUrl>,
-    /// The Douyin client on these bases, with the layer's HTTP timeout.
+    /// The Douyin client on the checked bases (`https://open.douyin.com` and
+    /// `https://developer.toutiao.com` unless overridden), with the layer's HTTP timeout.
     pub(crate) client: DouyinClient,
 }
 
@@ -202,15 +199,13 @@ impl DouyinBuilder {
             return Ok(None);
         }
         let client = DouyinClient::builder()
-            .with_base_urls(open_base.clone(), miniapp_base.clone())
+            .with_base_urls(open_base, miniapp_base)
             .with_timeout(http_timeout)
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         Ok(Some(DouyinSettings {
             app: douyin_app,
             miniapp,
-            open_base,
-            miniapp_base,
             client,
         }))
     }
@@ -246,10 +241,9 @@ mod tests {
         assert_eq!(s.app.as_ref().map(AppCredentials::appid), Some("awkey"));
         assert_eq!(s.miniapp.as_ref().map(AppCredentials::appid), Some("ttapp"));
         assert_eq!(
-            s.open_base.as_ref().map(|b| b.as_url().as_str()),
-            Some("http://127.0.0.1:9/")
+            s.client.miniapp_base().as_str(),
+            "https://developer.toutiao.com/"
         );
-        assert_eq!(s.miniapp_base, None);
         assert_eq!(s.client.open_base().as_str(), "http://127.0.0.1:9/");
         assert!(!format!("{s:?}").contains("s1"));
 

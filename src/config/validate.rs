@@ -43,6 +43,9 @@ impl WechatConfigBuilder {
     fn non_wechat_providers(&self) -> Vec<&'static str> {
         #[allow(unused_mut)]
         let mut others = Vec::new();
+        if self.douyin.is_set() {
+            others.push("Douyin");
+        }
         others
     }
 
