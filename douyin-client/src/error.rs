@@ -179,9 +179,18 @@ fn is_client_token(endpoint: &str) -> bool {
     endpoint == crate::CLIENT_TOKEN_PATH
 }
 
+/// 2100005 from `oauth/access_token/`: the parameters are the site's constants but the code,
+/// so the code is what is wrong (Douyin does not document the number of a used code).
+const ACCESS_TOKEN_2100005_HINT: &str = "the authorization code was refused (2100005: a used, \
+     expired or unknown code, or one of another client key): start the login again; if every \
+     login fails so, check the client key and secret";
+
 fn classify(endpoint: &str, code: i64) -> (ErrorKind, &'static str) {
     if code == 10020 && is_client_token(endpoint) {
         return (ErrorKind::Quota, CLIENT_TOKEN_10020_HINT);
+    }
+    if code == 2_100_005 && endpoint == "oauth/access_token/" {
+        return (ErrorKind::LoginAgain, ACCESS_TOKEN_2100005_HINT);
     }
     describe(code).unwrap_or((ErrorKind::Other, UNKNOWN_HINT))
 }

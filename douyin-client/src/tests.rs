@@ -97,7 +97,15 @@ fn recorded_error_shapes() {
     assert_eq!(*code, 2_100_005);
     assert_eq!(description, "Parameter error");
     assert_eq!(logid.as_deref(), Some("2020070614111601022506808001045D59"));
-    assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    // From the code exchange the code is the parameter at fault: log in again.
+    assert_eq!(e.kind(), ErrorKind::LoginAgain);
+    let elsewhere = DouyinError::Api {
+        endpoint: "oauth/userinfo/",
+        code: 2_100_005,
+        description: String::new(),
+        logid: None,
+    };
+    assert_eq!(elsewhere.kind(), ErrorKind::InvalidRequest);
     // An older answer: the number as a string.
     let e = api_err::<UserToken>(
         Envelope::Open,

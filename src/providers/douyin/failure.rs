@@ -199,7 +199,8 @@ mod tests {
                 400,
                 "login_again",
             ),
-            (api(at, 2_100_005).into(), 400, "bad_request"),
+            (api(at, 2_100_005).into(), 400, "login_again"),
+            (api("oauth/userinfo/", 2_100_005).into(), 400, "bad_request"),
             (
                 api("oauth/userinfo/", 2_190_008).into(),
                 502,
