@@ -75,7 +75,7 @@ pub struct WechatConfigBuilder {
     pub(super) redis_ca_file: Option<std::path::PathBuf>,
     pub(super) relay_hub: Option<String>,
     pub(super) relay_targets: Vec<String>,
-    pub(super) douyin: super::douyin::DouyinBuilder,
+    pub(super) douyin: super::douyin_settings::DouyinBuilder,
 }
 
 impl Default for WechatConfigBuilder {

@@ -3,35 +3,11 @@
 //! them). Set with [`with_douyin_app`](WechatConfigBuilder::with_douyin_app),
 //! [`with_douyin_miniapp`](WechatConfigBuilder::with_douyin_miniapp) and
 //! [`with_douyin_bases`](WechatConfigBuilder::with_douyin_bases), or `WECHAT_DOUYIN_*`; checked
-//! once by `build()` into [`DouyinSettings`], whose errors name the variable.
+//! once by `build()` into `douyin_settings::DouyinSettings`, whose errors name the variable.
 
-use std::time::Duration;
+use wechat_auth_client::Secret;
 
-use wechat_auth_client::{BaseUrl, Secret};
-use wechat_auth_douyin_client::DouyinClient;
-
-use super::{AppCredentials, ConfigError, WechatConfigBuilder, checks::shown};
-
-/// What the builder holds until `build()` checks it.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct DouyinBuilder {
-    app: Option<(String, Secret)>,
-    miniapp: Option<(String, Secret)>,
-    open_base: Option<String>,
-    miniapp_base: Option<String>,
-}
-
-/// The checked Douyin section: what `build()` accepted, kept as types.
-#[derive(Clone, Debug)]
-pub(crate) struct DouyinSettings {
-    /// The Open Platform app (website and mobile logins): client key and secret.
-    pub(crate) app: Option<AppCredentials>,
-    /// The mini-app: appid and secret.
-    pub(crate) miniapp: Option<AppCredentials>,
-    /// The Douyin client on the checked bases (`https://open.douyin.com` and
-    /// `https://developer.toutiao.com` unless overridden), with the layer's HTTP timeout.
-    pub(crate) client: DouyinClient,
-}
+use super::WechatConfigBuilder;
 
 impl WechatConfigBuilder {
     /// A Douyin Open Platform app (网站应用 / 移动应用): its client key and client secret
@@ -127,93 +103,11 @@ pub(super) fn from_env(b: &mut WechatConfigBuilder, env: impl Fn(&str) -> Option
     }
 }
 
-impl DouyinBuilder {
-    /// Whether any Douyin app is configured (for the providers list and "at least one
-    /// channel").
-    pub(super) fn is_set(&self) -> bool {
-        self.app.is_some() || self.miniapp.is_some()
-    }
-
-    /// Checks the section (its client calls Douyin with `http_timeout` per attempt): `None`
-    /// when no Douyin app is configured.
-    pub(super) fn check(
-        self,
-        http_timeout: Duration,
-    ) -> Result<Option<DouyinSettings>, ConfigError> {
-        let app = |pair: Option<(String, Secret)>,
-                   channel: &'static str,
-                   id_var: &'static str,
-                   secret_var: &'static str| {
-            let Some((id, secret)) = pair else {
-                return Ok(None);
-            };
-            let id = id.trim().to_owned();
-            match (id.is_empty(), secret.expose().trim().is_empty()) {
-                (false, false) => Ok(Some(AppCredentials::new(id, secret))),
-                (true, true) => Ok(None),
-                (true, false) => Err(ConfigError::IncompleteApp {
-                    channel,
-                    has: "a secret",
-                    missing: "id",
-                    var: id_var,
-                }),
-                (false, true) => Err(ConfigError::IncompleteApp {
-                    channel,
-                    has: "an id",
-                    missing: "secret",
-                    var: secret_var,
-                }),
-            }
-        };
-        let douyin_app = app(
-            self.app,
-            "Douyin",
-            "WECHAT_DOUYIN_CLIENT_KEY",
-            "WECHAT_DOUYIN_CLIENT_SECRET",
-        )?;
-        let miniapp = app(
-            self.miniapp,
-            "Douyin mini-app",
-            "WECHAT_DOUYIN_MINIAPP_ID",
-            "WECHAT_DOUYIN_MINIAPP_SECRET",
-        )?;
-        let base = |var: &'static str, raw: Option<String>| {
-            raw.map(|raw| {
-                BaseUrl::parse(&raw).map_err(|e| ConfigError::InvalidBaseUrl {
-                    var,
-                    value: shown(&raw),
-                    why: e.to_string(),
-                })
-            })
-            .transpose()
-        };
-        let open_base = base(
-            "WECHAT_DOUYIN_OPEN_BASE (with_douyin_bases)",
-            self.open_base,
-        )?;
-        let miniapp_base = base(
-            "WECHAT_DOUYIN_MINIAPP_BASE (with_douyin_bases)",
-            self.miniapp_base,
-        )?;
-        if douyin_app.is_none() && miniapp.is_none() {
-            return Ok(None);
-        }
-        let client = DouyinClient::builder()
-            .with_base_urls(open_base, miniapp_base)
-            .with_timeout(http_timeout)
-            .build()
-            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
-        Ok(Some(DouyinSettings {
-            app: douyin_app,
-            miniapp,
-            client,
-        }))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AppCredentials;
+    use std::time::Duration;
 
     const T: Duration = Duration::from_secs(5);
 

@@ -18,7 +18,8 @@
 
 pub(crate) mod builder;
 mod checks;
-pub(crate) mod douyin;
+mod douyin;
+pub(crate) mod douyin_settings;
 mod env;
 pub(crate) mod error;
 mod message;
@@ -341,7 +342,7 @@ pub struct WechatConfig {
     /// The embedded QR's CSS (`href` of wxLogin.js).
     pub(crate) embed_css: Option<String>,
     /// The Douyin section (`None`: no Douyin app).
-    pub(crate) douyin: Option<douyin::DouyinSettings>,
+    pub(crate) douyin: Option<douyin_settings::DouyinSettings>,
 }
 
 impl fmt::Debug for WechatConfig {
