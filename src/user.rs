@@ -50,9 +50,8 @@ pub enum Channel {
     /// Only a [`WecomUser`] carries it; no login of this crate issues it yet, and `channel=`
     /// does not accept it.
     Wecom,
-    /// Douyin (抖音) login: its website QR, the Douyin app or a Douyin mini-app. Only a
-    /// [`DouyinUser`] carries it; no login of this crate issues it yet, and `channel=` does
-    /// not accept it.
+    /// Douyin (抖音) login: its website QR (`login?channel=douyin`), the Douyin app or a
+    /// Douyin mini-app. Only a [`DouyinUser`] carries it.
     Douyin,
 }
 
