@@ -18,7 +18,8 @@ use std::{
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
-    BrowserKind, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser, is_phone,
+    BrowserKind, DouyinUser, Identity, LoginRefused, WechatAuthLayer, WechatConfigBuilder,
+    WechatHandle, WechatUser, is_phone,
     mock::{MockConfig, MockWechat},
 };
 
@@ -97,7 +98,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 oa.encoding_aes_key.as_deref(),
             )
             .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
-            .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
+            .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret)
+            // 抖音登录: the mock's Douyin app and mini-app.
+            .with_douyin_app(
+                &mock.douyin_app().client_key,
+                &mock.douyin_app().client_secret,
+            )
+            .with_douyin_miniapp(&mock.douyin_miniapp().appid, &mock.douyin_miniapp().secret)
+            .with_douyin_bases(mock.douyin_open_base(), mock.douyin_miniapp_base());
         if std::env::var("WECHAT_SESSION_SECRET").is_err() {
             b = b.with_session_secret(secret.clone());
         }
@@ -111,14 +119,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_public_path("/metrics")
         // The message-code layer's endpoints pass this layer's guard.
         .with_public_path(format!("{MESSAGE_PREFIX}/*"))
-        .with_on_login(move |user: WechatUser| {
+        .with_on_login_identity(move |identity: Identity, _signed_in: Option<Identity>| {
             let accounts = hook_accounts.clone();
             async move {
-                // One account per person across every channel: key on the unionid.
+                // One account per person across every channel of a provider: key on the
+                // unionid (WeChat) or union_id (Douyin).
                 let mut accounts = accounts.lock().unwrap();
                 let next = accounts.len() as u64 + 1;
-                let id = *accounts.entry(user.key()).or_insert(next);
-                Ok(Some(format!("account-{id}")))
+                let id = *accounts.entry(identity.key()).or_insert(next);
+                Ok::<_, LoginRefused>(Some(format!("account-{id}")))
             }
         })
         .build()?;
@@ -221,12 +230,12 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
         (
             "GET",
             "/login",
-            "start a login (?return_to=/path&channel=website|oa|scan)",
+            "start a login (?return_to=/path&channel=website|oa|scan|douyin)",
         ),
         (
             "GET",
             "/callback",
-            "WeChat sends the browser back here (?code&state)",
+            "WeChat (or Douyin) sends the browser back here (?code&state)",
         ),
         (
             "GET",
@@ -276,6 +285,26 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
             "POST",
             "/miniprogram/scan",
             "the mini program's answer to a code scan: {scene, token, decision}",
+        ),
+        (
+            "POST",
+            "/douyin/app",
+            "Douyin app login: {code} (OpenSDK) -> bearer token",
+        ),
+        (
+            "POST",
+            "/douyin/miniapp",
+            "Douyin mini-app login: {code} (tt.login) -> bearer token",
+        ),
+        (
+            "GET",
+            "/douyin/profile",
+            "the signed-in Douyin user's profile, kept server-side",
+        ),
+        (
+            "POST",
+            "/douyin/renew",
+            "renew the Douyin refresh token (at most 5 times)",
         ),
         ("POST", "/refresh", "a native bearer token -> a fresh one"),
         ("GET", "/me", "the current user as JSON"),
@@ -401,7 +430,7 @@ const MESSAGE_PREFIX: &str = "/auth/message";
 
 async fn landing(
     State(links): State<Arc<Links>>,
-    user: Option<WechatUser>,
+    user: Option<Identity>,
     headers: axum::http::HeaderMap,
 ) -> Html<String> {
     // A phone browser outside WeChat cannot scan a QR code on its own screen: it gets the
@@ -429,8 +458,9 @@ async fn landing(
         .unwrap_or_default();
     let who = match user {
         Some(u) => format!(
-            "<p>Signed in as <b>{}</b>. <a href=\"/profile\">Your profile</a></p>",
-            escape(u.nickname.as_deref().unwrap_or(&u.openid))
+            "<p>Signed in as <b>{}</b> ({}). <a href=\"/profile\">Your profile</a></p>",
+            escape(&display_name(&u)),
+            u.provider()
         ),
         None => "<p>Not signed in.</p>".to_owned(),
     };
@@ -462,6 +492,7 @@ signed in.</p>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
 <a class="button secondary" href="/auth/wechat/scan?return_to=/profile&amp;via=miniprogram">Scan a mini program code</a>
 <a class="button" id="message-code" href="{message}">Message code (no verified account needed)</a>
+<a class="button secondary" id="douyin" href="/auth/wechat/login?return_to=/profile&amp;channel=douyin">抖音登录 · Log in with Douyin</a>
 <button type="button" id="popup">Website login in a popup</button>
 <p>Or scan WeChat's QR right here (embedded, <code>WechatAuth.embed</code>):</p>
 <div id="wechat-qr" style="width:300px;height:400px"></div>
@@ -485,7 +516,52 @@ signed in.</p>
     ))
 }
 
-async fn profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {
+/// The name a signed-in person is shown by, whatever the provider.
+fn display_name(identity: &Identity) -> String {
+    match identity {
+        Identity::Wechat(u) => u.nickname.clone().unwrap_or_else(|| u.openid.clone()),
+        Identity::Douyin(u) => u.nickname.clone().unwrap_or_else(|| u.open_id.clone()),
+        other => other.key(),
+    }
+}
+
+async fn profile(identity: Identity, wechat: WechatHandle) -> Html<String> {
+    match identity {
+        Identity::Douyin(user) => douyin_profile(&user),
+        Identity::Wechat(user) => wechat_profile(user, wechat).await,
+        other => Html(format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>Profile</title>{STYLE}<p>Signed in as {}</p><p><a href=\"/\">Home</a></p>",
+            escape(&other.key())
+        )),
+    }
+}
+
+/// A Douyin user's page: the ids Douyin gives a login (never uid, short_id or unique_id).
+fn douyin_profile(user: &DouyinUser) -> Html<String> {
+    let row =
+        |k: &str, v: Option<&str>| format!("<dt>{k}</dt><dd>{}</dd>", escape(v.unwrap_or("—")));
+    let avatar = user
+        .avatar_url
+        .as_deref()
+        .map(|a| format!(r#"<img src="{}" alt="avatar">"#, escape(a)))
+        .unwrap_or_default();
+    Html(format!(
+        r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Profile</title>{STYLE}
+<h1>{avatar} {nickname} (抖音)</h1>
+<dl>{open_id}{union_id}{client_key}{subject}</dl>
+<p><a href="/auth/wechat/douyin/profile">The profile kept server-side (JSON)</a></p>
+<form method="post" action="/auth/wechat/logout?return_to=/"><button>Log out</button></form>
+<p><a href="/">Home</a></p>"#,
+        nickname = escape(user.nickname.as_deref().unwrap_or("(no nickname)")),
+        open_id = row("open_id", Some(&user.open_id)),
+        union_id = row("union_id", user.union_id.as_deref()),
+        client_key = row("client_key", Some(&user.client_key)),
+        subject = row("account (from on_login)", user.subject.as_deref()),
+    ))
+}
+
+async fn wechat_profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {
     // The profile is kept server-side; this shows it can be read again later.
     let fresh = wechat.profile(&user).await.ok().flatten();
     let avatar = user
