@@ -24,7 +24,7 @@
 //! and `{"errcode":N,"errmsg":…}` are all read as a [`DouyinError::Api`] whose
 //! [`kind`](DouyinError::kind) says what to do and whose [`hint`](DouyinError::hint) names the
 //! likely cause. The transport (retries, bounded body, spans) is the WeChat client's
-//! [`transport_kit`](wechat_auth_client::transport_kit): one implementation for every provider.
+//! `wechat_auth_client::transport_kit`: one implementation for every provider.
 //!
 //! # Retries
 //!
