@@ -498,3 +498,99 @@ async fn every_error_row_is_answered() {
     // 10008 / 2190008 on a later profile read, 10010 on refresh and 10020 on renewal: in
     // the clock and renewal tests.
 }
+
+const DOUYIN_UA: &str = "Mozilla/5.0 (Linux; Android 12; V2049A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/75.0.3770.156 Mobile Safari/537.36 aweme_230400 JsSdk/1.0 NetType/WIFI AppName/aweme app_version/23.4.0 BytedanceWebview/d8a21c6";
+
+/// Inside the Douyin app, a login that names no channel goes to Douyin (its native page),
+/// never to a WeChat QR the same phone would have to scan; without a Douyin app it stays
+/// WeChat's.
+#[tokio::test]
+async fn the_douyin_webview_gets_the_douyin_login() {
+    let (mock, app) = setup().await;
+    let webview = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(DOUYIN_UA)
+        .build()
+        .unwrap();
+    let res = webview
+        .get(format!("{}/auth/wechat/login?return_to=/landing", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let douyin = location(&res);
+    assert!(douyin.contains("/platform/oauth/connect/"), "{douyin}");
+    let callback = douyin_answers(&webview, &douyin, "carol", "approve").await;
+    let res = webview.get(callback).send().await.unwrap();
+    assert_eq!(location(&res), "/landing");
+    // A channel named is that channel.
+    let res = webview
+        .get(format!("{}/auth/wechat/login?channel=website", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&res).contains("/connect/qrconnect"),
+        "{}",
+        location(&res)
+    );
+
+    let wechat_only = start(common::config(&mock)).await;
+    let res = webview
+        .get(format!("{}/auth/wechat/login", wechat_only.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(!location(&res).contains("/platform/oauth/connect/"));
+    // And Douyin's own endpoints say it is not configured there.
+    let (status, body) = post_json(
+        &Client::new(),
+        &format!("{}/auth/wechat/douyin/app", wechat_only.url),
+        json!({ "code": "abc" }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("channel_not_configured"))
+    );
+}
+
+/// A popup login: the state says so (Douyin allows no query in redirect_uri), and the
+/// callback's popup page carries the opener's nonce.
+#[tokio::test]
+async fn a_popup_login_answers_its_opener() {
+    let (_mock, app) = setup().await;
+    let b = browser();
+    let nonce = "n0nce-for-the-opener-123";
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/login?channel=douyin&display=popup&nonce={nonce}&return_to=/landing",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let douyin = location(&res);
+    let url = url::Url::parse(&douyin).unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert!(q["state"].starts_with("douyinpopup"), "{}", q["state"]);
+    assert!(!q["redirect_uri"].contains('?'));
+    let callback = douyin_answers(&b, &douyin, "alice", "approve").await;
+    let res = b.get(callback).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(common::session_token(&res).is_some());
+    let page = res.text().await.unwrap();
+    assert!(page.contains(nonce), "{page}");
+    // A bad nonce is refused before Douyin is asked.
+    let res = b
+        .get(format!(
+            "{}/auth/wechat/login?channel=douyin&display=popup&nonce=%3Cx%3E",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}

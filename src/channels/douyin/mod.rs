@@ -160,6 +160,29 @@ fn is_login(req: &Parts) -> bool {
     crate::core::request::query_is(req, "channel", "douyin")
 }
 
+/// Whether `req` comes from inside the Douyin app (its webview's `User-Agent` carries
+/// `aweme_<version>` or `BytedanceWebview/`, protocol §29).
+fn in_douyin(req: &Parts) -> bool {
+    req.headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| {
+            let ua = ua.to_ascii_lowercase();
+            ua.contains("aweme_") || ua.contains("bytedancewebview/")
+        })
+}
+
+/// [`is_login`], or a login that names no channel from inside the Douyin app: there a WeChat
+/// QR could only be scanned by the same phone, while Douyin's authorization opens natively.
+/// Mounted only when a Douyin app is configured.
+fn is_login_or_in_douyin(req: &Parts) -> bool {
+    is_login(req)
+        || (in_douyin(req)
+            && crate::core::request::Query::parse(req.uri.query())
+                .get("channel")
+                .is_none())
+}
+
 /// `GET PREFIX/callback` with a state this channel made.
 fn is_callback(req: &Parts) -> bool {
     crate::core::weblogin::state_tagged(req, TAG)
@@ -171,17 +194,37 @@ const MAX_BODY: usize = 16 * 1024;
 
 /// Mounts this channel on a layer: its state and its routes.
 pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn Endpoints> {
-    Mounted::boxed(Douyin::new(engine), routes())
+    let douyin = Douyin::new(engine);
+    // With a Douyin app, a login from inside the Douyin app is Douyin's unless it names a
+    // channel; without one, those logins stay WeChat's.
+    let routes = if douyin.settings.app.is_some() {
+        routes_in_douyin()
+    } else {
+        routes()
+    };
+    Mounted::boxed(douyin, routes)
 }
 
 /// This channel's endpoints: `login` and `callback` (guarded: only Douyin's), `douyin/app`,
 /// `douyin/miniapp`, `douyin/profile`, `douyin/renew`.
 pub(crate) fn routes() -> &'static [Route<Douyin>] {
-    static ROUTES: [Route<Douyin>; 6] = [
+    static ROUTES: [Route<Douyin>; 6] = table(is_login);
+    &ROUTES
+}
+
+/// [`routes`], where a login from inside the Douyin app that names no channel is Douyin's.
+fn routes_in_douyin() -> &'static [Route<Douyin>] {
+    static ROUTES: [Route<Douyin>; 6] = table(is_login_or_in_douyin);
+    &ROUTES
+}
+
+/// The routes, with `login` taking what `login_guard` accepts.
+const fn table(login_guard: fn(&Parts) -> bool) -> [Route<Douyin>; 6] {
+    [
         Route::read(Path::Exact("/login"), |c| {
             boxed(async move { Ok(web::login(c.auth, c.req)) })
         })
-        .when(is_login),
+        .when(login_guard),
         Route::read(Path::Exact("/callback"), |c| {
             boxed(async move { Ok(web::callback(c.auth, c.req).await) })
         })
@@ -198,8 +241,7 @@ pub(crate) fn routes() -> &'static [Route<Douyin>] {
         Route::post(Path::Exact("/douyin/renew"), |c| {
             boxed(async move { native::renew(c.auth, c.req).await })
         }),
-    ];
-    &ROUTES
+    ]
 }
 
 #[cfg(test)]
@@ -230,6 +272,37 @@ mod tests {
         assert!(!is_callback(&parts(&format!(
             "/callback?code=c&state={wecom}"
         ))));
+    }
+
+    #[test]
+    fn inside_the_douyin_app_a_login_without_channel_is_douyin_s() {
+        let ua = |uri: &str, ua: &str| {
+            http::Request::get(uri)
+                .header(http::header::USER_AGENT, ua)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let android = "Mozilla/5.0 (Linux; Android 12; V2049A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/75.0.3770.156 Mobile Safari/537.36 aweme_230400 JsSdk/1.0 NetType/WIFI Channel/douyin_tencent_and_1128 AppName/aweme app_version/23.4.0 ByteLocale/zh-CN Region/CN AppSkin/white AppTheme/light BytedanceWebview/d8a21c6 WebView/075113004008";
+        let ios = "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 BytedanceWebview/d8a21c6";
+        assert!(is_login_or_in_douyin(&ua("/login?return_to=/x", android)));
+        assert!(is_login_or_in_douyin(&ua("/login", ios)));
+        // A channel named is that channel, in Douyin too.
+        assert!(!is_login_or_in_douyin(&ua(
+            "/login?channel=website",
+            android
+        )));
+        assert!(is_login_or_in_douyin(&ua("/login?channel=douyin", android)));
+        // Other browsers: only channel=douyin.
+        assert!(!is_login_or_in_douyin(&ua(
+            "/login",
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0"
+        )));
+        assert!(
+            !is_login(&ua("/login", android)),
+            "without a Douyin app, WeChat's"
+        );
     }
 
     #[test]
