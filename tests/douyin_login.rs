@@ -594,3 +594,38 @@ async fn a_popup_login_answers_its_opener() {
         .unwrap();
     assert_eq!(res.status(), 400);
 }
+
+/// A site that logs in with Douyin only: the guard's redirect to the login (no channel) is
+/// Douyin's, and the whole login works without any WeChat app.
+#[tokio::test]
+async fn a_douyin_only_site_sends_every_login_to_douyin() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = mock.douyin_app();
+    let cfg = common::with_test_store(
+        wechat_auth::WechatConfig::builder()
+            .with_session_secret(common::SECRET)
+            .with_douyin_app(app.client_key.clone(), app.client_secret.clone())
+            .with_douyin_bases(mock.douyin_open_base(), mock.douyin_miniapp_base())
+            .with_public_path("/"),
+    );
+    let site = start(cfg).await;
+    let b = browser();
+    // A protected page sends the browser to the login, which is Douyin's.
+    let res = b
+        .get(format!("{}/api/data", site.url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let login = common::absolute(&site, &location(&res));
+    let res = b.get(login).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    let douyin = location(&res);
+    assert!(douyin.contains("/platform/oauth/connect/"), "{douyin}");
+    let callback = douyin_answers(&b, &douyin, "alice", "approve").await;
+    let res = b.get(callback).send().await.unwrap();
+    assert_eq!(location(&res), "/api/data");
+    let (status, me) = get_json(&b, &format!("{}/auth/wechat/me", site.url)).await;
+    assert_eq!((status, me["provider"].as_str()), (200, Some("douyin")));
+}

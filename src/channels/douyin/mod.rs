@@ -172,6 +172,16 @@ fn in_douyin(req: &Parts) -> bool {
         })
 }
 
+/// Every login that names no channel, and `channel=douyin`: the site logs in with Douyin
+/// only (no WeChat website app, Official Account or mini program), so the guard's redirects
+/// to `PREFIX/login` are Douyin's.
+fn is_login_or_unnamed(req: &Parts) -> bool {
+    is_login(req)
+        || crate::core::request::Query::parse(req.uri.query())
+            .get("channel")
+            .is_none()
+}
+
 /// [`is_login`], or a login that names no channel from inside the Douyin app: there a WeChat
 /// QR could only be scanned by the same phone, while Douyin's authorization opens natively.
 /// Mounted only when a Douyin app is configured.
@@ -197,10 +207,13 @@ pub(crate) fn mount(engine: &Arc<Mount>) -> Box<dyn Endpoints> {
     let douyin = Douyin::new(engine);
     // With a Douyin app, a login from inside the Douyin app is Douyin's unless it names a
     // channel; without one, those logins stay WeChat's.
-    let routes = if douyin.settings.app.is_some() {
-        routes_in_douyin()
-    } else {
-        routes()
+    let cfg = &engine.cfg;
+    let wechat_web =
+        cfg.website.is_some() || cfg.official_account.is_some() || cfg.mini_program.is_some();
+    let routes = match (douyin.settings.app.is_some(), wechat_web) {
+        (false, _) => routes(),
+        (true, true) => routes_in_douyin(),
+        (true, false) => routes_douyin_only(),
     };
     Mounted::boxed(douyin, routes)
 }
@@ -215,6 +228,13 @@ pub(crate) fn routes() -> &'static [Route<Douyin>] {
 /// [`routes`], where a login from inside the Douyin app that names no channel is Douyin's.
 fn routes_in_douyin() -> &'static [Route<Douyin>] {
     static ROUTES: [Route<Douyin>; 6] = table(is_login_or_in_douyin);
+    &ROUTES
+}
+
+/// [`routes`] for a site whose only browser login is Douyin's: every `login` that names no
+/// channel is Douyin's.
+fn routes_douyin_only() -> &'static [Route<Douyin>] {
+    static ROUTES: [Route<Douyin>; 6] = table(is_login_or_unnamed);
     &ROUTES
 }
 
