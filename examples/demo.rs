@@ -18,8 +18,8 @@ use std::{
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use wechat_auth::{
-    BrowserKind, Identity, WechatAuthLayer, WechatConfigBuilder, WechatHandle, WechatUser,
-    WecomCorp, WecomSuite, is_phone,
+    BrowserKind, DouyinUser, Identity, LoginRefused, WechatAuthLayer, WechatConfigBuilder,
+    WechatHandle, WechatUser, WecomCorp, WecomSuite, is_phone,
     mock::{MockConfig, MockWechat},
 };
 
@@ -98,7 +98,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 oa.encoding_aes_key.as_deref(),
             )
             .with_mobile_app(&mock.mobile().appid, &mock.mobile().secret)
-            .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret);
+            .with_mini_program(&mock.mini_program().appid, &mock.mini_program().secret)
+            // 抖音登录: the mock's Douyin app and mini-app.
+            .with_douyin_app(
+                &mock.douyin_app().client_key,
+                &mock.douyin_app().client_secret,
+            )
+            .with_douyin_miniapp(&mock.douyin_miniapp().appid, &mock.douyin_miniapp().secret)
+            .with_douyin_bases(mock.douyin_open_base(), mock.douyin_miniapp_base());
         // WeCom (企业微信): the mock's corp app and its third-party suite.
         let corp = mock.wecom_corp();
         b = b
@@ -129,15 +136,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_public_path("/metrics")
         // The message-code layer's endpoints pass this layer's guard.
         .with_public_path(format!("{MESSAGE_PREFIX}/*"))
-        .with_on_login_identity(move |who: Identity, _signed_in: Option<Identity>| {
+        .with_on_login_identity(move |identity: Identity, _signed_in: Option<Identity>| {
             let accounts = hook_accounts.clone();
             async move {
-                // One account per person across every channel: key on the unionid (a WeCom
-                // member on corp + UserID).
+                // One account per person across every channel of a provider: key on the
+                // unionid (WeChat), corp + UserID (WeCom) or union_id (Douyin).
                 let mut accounts = accounts.lock().unwrap();
                 let next = accounts.len() as u64 + 1;
-                let id = *accounts.entry(who.key()).or_insert(next);
-                Ok(Some(format!("account-{id}")))
+                let id = *accounts.entry(identity.key()).or_insert(next);
+                Ok::<_, LoginRefused>(Some(format!("account-{id}")))
             }
         })
         .build()?;
@@ -255,12 +262,12 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
         (
             "GET",
             "/login",
-            "start a login (?return_to=/path&channel=website|oa|scan)",
+            "start a login (?return_to=/path&channel=website|oa|scan|douyin)",
         ),
         (
             "GET",
             "/callback",
-            "WeChat sends the browser back here (?code&state)",
+            "WeChat (or Douyin) sends the browser back here (?code&state)",
         ),
         (
             "GET",
@@ -310,6 +317,26 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
             "POST",
             "/miniprogram/scan",
             "the mini program's answer to a code scan: {scene, token, decision}",
+        ),
+        (
+            "POST",
+            "/douyin/app",
+            "Douyin app login: {code} (OpenSDK) -> bearer token",
+        ),
+        (
+            "POST",
+            "/douyin/miniapp",
+            "Douyin mini-app login: {code} (tt.login) -> bearer token",
+        ),
+        (
+            "GET",
+            "/douyin/profile",
+            "the signed-in Douyin user's profile, kept server-side",
+        ),
+        (
+            "POST",
+            "/douyin/renew",
+            "renew the Douyin refresh token (at most 5 times)",
         ),
         ("POST", "/refresh", "a native bearer token -> a fresh one"),
         ("GET", "/me", "the current user as JSON"),
@@ -462,9 +489,10 @@ async fn landing(
         })
         .unwrap_or_default();
     let who = match user {
-        Some(id) => format!(
-            "<p>Signed in as <b>{}</b>. <a href=\"/profile\">Your profile</a></p>",
-            escape(&display_name(&id))
+        Some(u) => format!(
+            "<p>Signed in as <b>{}</b> ({}). <a href=\"/profile\">Your profile</a></p>",
+            escape(&display_name(&u)),
+            u.provider()
         ),
         None => "<p>Not signed in.</p>".to_owned(),
     };
@@ -497,6 +525,7 @@ signed in.</p>
 <a class="button" href="/auth/wechat/scan?return_to=/profile">Scan the Official Account's QR code</a>
 <a class="button secondary" href="/auth/wechat/scan?return_to=/profile&amp;via=miniprogram">Scan a mini program code</a>
 <a class="button" id="message-code" href="{message}">Message code (no verified account needed)</a>
+<a class="button secondary" id="douyin" href="/auth/wechat/login?return_to=/profile&amp;channel=douyin">抖音登录 · Log in with Douyin</a>
 <button type="button" id="popup">Website login in a popup</button>
 <a class="button" id="wecom-login" href="/auth/wechat/login?return_to=/profile&amp;channel=wecom">企业微信登录 · WeCom</a>
 <a class="button secondary" id="wecom-suite" href="/auth/wechat/login?return_to=/profile&amp;channel=wecom&amp;kind=suite">企业微信 · third-party app</a>
@@ -532,14 +561,16 @@ fn display_name(id: &Identity) -> String {
             .or_else(|| m.openid.clone())
             .map(|who| format!("{who} @ {} (企业微信)", m.corp_id))
             .unwrap_or_default(),
+        Identity::Douyin(u) => u.nickname.clone().unwrap_or_else(|| u.open_id.clone()),
         other => other.key(),
     }
 }
 
 async fn profile(id: Identity, wechat: WechatHandle) -> Html<String> {
-    match id.as_wechat() {
-        Some(user) => wechat_profile(user.clone(), wechat).await,
-        None => Html(format!(
+    match id {
+        Identity::Douyin(user) => douyin_profile(&user),
+        Identity::Wechat(user) => wechat_profile(user, wechat).await,
+        id => Html(format!(
             r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Profile</title>{STYLE}
 <h1>{name}</h1>
@@ -552,6 +583,31 @@ async fn profile(id: Identity, wechat: WechatHandle) -> Html<String> {
             subject = escape(id.subject().unwrap_or("—")),
         )),
     }
+}
+
+/// A Douyin user's page: the ids Douyin gives a login (never uid, short_id or unique_id).
+fn douyin_profile(user: &DouyinUser) -> Html<String> {
+    let row =
+        |k: &str, v: Option<&str>| format!("<dt>{k}</dt><dd>{}</dd>", escape(v.unwrap_or("—")));
+    let avatar = user
+        .avatar_url
+        .as_deref()
+        .map(|a| format!(r#"<img src="{}" alt="avatar">"#, escape(a)))
+        .unwrap_or_default();
+    Html(format!(
+        r#"<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Profile</title>{STYLE}
+<h1>{avatar} {nickname} (抖音)</h1>
+<dl>{open_id}{union_id}{client_key}{subject}</dl>
+<p><a href="/auth/wechat/douyin/profile">The profile kept server-side (JSON)</a></p>
+<form method="post" action="/auth/wechat/logout?return_to=/"><button>Log out</button></form>
+<p><a href="/">Home</a></p>"#,
+        nickname = escape(user.nickname.as_deref().unwrap_or("(no nickname)")),
+        open_id = row("open_id", Some(&user.open_id)),
+        union_id = row("union_id", user.union_id.as_deref()),
+        client_key = row("client_key", Some(&user.client_key)),
+        subject = row("account (from on_login)", user.subject.as_deref()),
+    ))
 }
 
 async fn wechat_profile(user: WechatUser, wechat: WechatHandle) -> Html<String> {

@@ -179,6 +179,8 @@ pub mod docs {
     pub mod relay {}
     #[doc = include_str!("../docs/message-login.md")]
     pub mod message_login {}
+    #[doc = include_str!("../docs/douyin-login.md")]
+    pub mod douyin_login {}
     #[doc = include_str!("../docs/adding-a-channel.md")]
     pub mod adding_a_channel {}
     #[doc = include_str!("../docs/wecom-login.md")]

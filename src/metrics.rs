@@ -16,10 +16,12 @@
 //!
 //! | Name | Type | Labels | Counts |
 //! |---|---|---|---|
-//! | `wechat_auth_logins_total` | counter | `channel` (`website`, `official_account`, `scan_follow`, `mini_program_code`, `message_code`, `mobile_app`, `mini_program`), `outcome` (`ok`: a session issued; `refused`: `on_login` said no) | logins |
+//! | `wechat_auth_logins_total` | counter | `channel` (`website`, `official_account`, `scan_follow`, `mini_program_code`, `message_code`, `mobile_app`, `mini_program`; `douyin` for every Douyin login), `outcome` (`ok`: a session issued; `refused`: `on_login` said no) | logins |
 //! | `wechat_auth_wechat_requests_total` | counter | `endpoint` (`sns/oauth2/access_token`, `cgi-bin/stable_token`, …), `errcode` (`0` success, WeChat's errcode, `none`: no answer or an unreadable one) | WeChat API calls, one per attempt (a retried call counts each try) |
 //! | `wechat_auth_wechat_request_duration_seconds` | histogram | `endpoint` | time from the start of the call to the end of each attempt |
 //! | `wechat_auth_global_token_fetches_total` | counter | `source` (`stable_token`, `token`) | global access token fetches (single flight: one per app and renewal across instances) |
+//! | `wechat_auth_douyin_requests_total` | counter | `endpoint` (`oauth/access_token/`, `oauth/userinfo/`, `api/apps/v2/jscode2session`, …), `errcode` (`0` success, Douyin's error number, `none`) | Douyin API calls, one per attempt |
+//! | `wechat_auth_douyin_request_duration_seconds` | histogram | `endpoint` | time from the start of a Douyin call to the end of each attempt |
 //! | `wechat_auth_scans_total` | counter | `event` (`started`, `confirmed`, `refused`, `expired`), `via` (`follow_oa`, `mini_program`, `message`, `link`) | scan logins (QR, mini program code and message code); `refused` and `expired` as the waiting browser learns it |
 //! | `wechat_auth_long_poll_waits_total` | counter | — | `GET scan/{id}?wait=S` long-polls (S > 0) |
 //! | `wechat_auth_long_poll_wait_seconds` | histogram | — | how long they were held |
@@ -49,6 +51,11 @@ pub const WECHAT_REQUESTS: &str = wechat_auth_client::metrics::WECHAT_REQUESTS;
 pub const WECHAT_REQUEST_DURATION: &str = wechat_auth_client::metrics::WECHAT_REQUEST_DURATION;
 /// Global access token fetches, by `source` (recorded by the client crate).
 pub const GLOBAL_TOKEN_FETCHES: &str = wechat_auth_client::metrics::GLOBAL_TOKEN_FETCHES;
+/// Douyin API calls, by `endpoint` and `errcode` (recorded by the Douyin client crate).
+pub const DOUYIN_REQUESTS: &str = wechat_auth_douyin_client::metrics::DOUYIN_REQUESTS;
+/// Latency of Douyin API calls, by `endpoint` (recorded by the Douyin client crate).
+pub const DOUYIN_REQUEST_DURATION: &str =
+    wechat_auth_douyin_client::metrics::DOUYIN_REQUEST_DURATION;
 /// Scan logins, by `event`.
 pub const SCANS: &str = "wechat_auth_scans_total";
 /// Scan status long-polls.
@@ -91,6 +98,16 @@ pub const ALL: &[(&str, bool, &str)] = &[
         GLOBAL_TOKEN_FETCHES,
         false,
         "Global access token fetches by source (stable_token, token).",
+    ),
+    (
+        DOUYIN_REQUESTS,
+        false,
+        "Douyin API calls by endpoint and errcode (0 = success, none = no answer).",
+    ),
+    (
+        DOUYIN_REQUEST_DURATION,
+        true,
+        "Latency of Douyin API calls by endpoint, retries included.",
     ),
     (
         SCANS,

@@ -49,9 +49,8 @@ pub enum Channel {
     /// WeCom (企业微信) login: its SSO page, its embedded panel or inside the WeCom client.
     /// A [`WecomUser`] carries it; `channel=wecom` starts it.
     Wecom,
-    /// Douyin (抖音) login: its website QR, the Douyin app or a Douyin mini-app. Only a
-    /// [`DouyinUser`] carries it; no login of this crate issues it yet, and `channel=` does
-    /// not accept it.
+    /// Douyin (抖音) login: its website QR (`login?channel=douyin`), the Douyin app or a
+    /// Douyin mini-app. Only a [`DouyinUser`] carries it.
     Douyin,
 }
 

@@ -58,6 +58,7 @@ mod error;
 pub mod metrics;
 mod secret;
 mod transport;
+pub mod transport_kit;
 mod types;
 mod urls;
 

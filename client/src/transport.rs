@@ -3,11 +3,7 @@
 //! Parsing is the pure function [`parse_response`] over `(status, body bytes)`, so every answer
 //! shape is unit-tested without a socket.
 
-use std::time::{Duration, Instant};
-
-use rand::Rng;
 use serde::de::DeserializeOwned;
-use tracing::Instrument;
 use url::Url;
 
 use super::error::WechatError;
@@ -15,9 +11,6 @@ use super::types::{Ack, WxaCode, sniff_image};
 
 /// The largest response body accepted (WeChat's JSON answers are a few hundred bytes).
 pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// Longest wait between two attempts, whatever the base backoff.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// The longest `errmsg` kept (WeChat's are short; this only bounds a hostile answer).
 const MAX_ERRMSG_BYTES: usize = 1024;
@@ -106,62 +99,30 @@ impl Endpoint {
     }
 }
 
-/// Whether sending the same request twice is harmless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replay {
-    /// Reads and token fetches: retry every retryable failure, timeouts included.
-    Safe,
-    /// Calls that consume or create something (a code exchange, a QR ticket, a forced token
-    /// refresh): retry only when WeChat surely did not act (connect failure) or said it did
-    /// not (`-1`, HTTP 5xx). A timeout or a connection lost after sending is not retried: a
-    /// second code exchange would only earn 40163.
-    OnlyIfUnsent,
-}
+use crate::transport_kit::{self, CallError};
+pub(crate) use crate::transport_kit::{Answer, Replay, RetryPolicy};
 
-/// How far a failed attempt got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// The request never left (connect or build failure).
-    NotSent,
-    /// Sent, but no complete answer (timeout, connection lost).
-    Unknown,
-    /// WeChat answered (an errcode, an HTTP status, a body we could not read).
-    Answered,
-}
-
-#[derive(Debug)]
-struct Failure {
-    error: WechatError,
-    phase: Phase,
-}
-
-/// Retry settings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RetryPolicy {
-    pub(crate) max_retries: u32,
-    pub(crate) backoff: Duration,
-}
-
-impl RetryPolicy {
-    fn should_retry(&self, failure: &Failure, replay: Replay, retries_done: u32) -> bool {
-        retries_done < self.max_retries
-            && failure.error.is_retryable()
-            && (replay == Replay::Safe || failure.phase != Phase::Unknown)
+impl CallError for WechatError {
+    fn timeout(endpoint: &'static str) -> Self {
+        Self::Timeout { endpoint }
     }
-
-    /// Exponential backoff (`base`, `2×base`, `4×base`, …, at most 10 s) plus up to 25 % jitter.
-    fn delay(&self, retries_done: u32) -> Duration {
-        let exp = self
-            .backoff
-            .saturating_mul(1_u32 << retries_done.min(16))
-            .min(MAX_BACKOFF);
-        let jitter_cap = u64::try_from((exp / 4).as_nanos()).unwrap_or(u64::MAX);
-        let jitter = if jitter_cap == 0 {
-            0
-        } else {
-            rand::rng().random_range(0..=jitter_cap)
-        };
-        exp + Duration::from_nanos(jitter)
+    fn transport(endpoint: &'static str, source: reqwest::Error) -> Self {
+        Self::Transport { endpoint, source }
+    }
+    fn http(endpoint: &'static str, status: u16) -> Self {
+        Self::Http { endpoint, status }
+    }
+    fn decode(endpoint: &'static str, detail: String) -> Self {
+        Self::Decode { endpoint, detail }
+    }
+    fn is_retryable(&self) -> bool {
+        WechatError::is_retryable(self)
+    }
+    fn code(&self) -> Option<i64> {
+        self.errcode()
+    }
+    fn kind_name(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 
@@ -201,17 +162,9 @@ pub(crate) struct Call {
     pub(crate) max_body: usize,
 }
 
-/// A 2xx answer, its body read (bounded) but not yet interpreted.
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    /// The `Content-Type` header, if any (lower-cased, parameters kept).
-    pub(crate) content_type: Option<String>,
-    pub(crate) body: Vec<u8>,
-}
-
 /// [`execute`] for answers that are not (only) JSON: `parse` turns each read answer into the
-/// value or an error (a retryable one, such as `-1`, is retried as usual).
+/// value or an error (a retryable one, such as `-1`, is retried as usual). The attempts,
+/// backoff, bounded body and logs are the shared [`transport_kit`]'s.
 pub(crate) async fn execute_with<T, F, P>(
     http: &reqwest::Client,
     policy: RetryPolicy,
@@ -232,158 +185,23 @@ where
     let url = api_base.join(endpoint.path()).map_err(|e| {
         WechatError::InvalidConfig(format!("cannot join the API base URL and a path: {e}"))
     })?;
-    let span = endpoint.span();
-    let run = async {
-        let started = Instant::now();
-        let mut retries_done = 0_u32;
-        loop {
-            let attempt = retries_done + 1;
-            match attempt_once(build(http, url.clone()), endpoint, max_body, &parse).await {
-                Ok(value) => {
-                    // Recorded once, at the end: some subscribers append rather than replace.
-                    tracing::Span::current().record("attempt", attempt);
-                    crate::metrics::wechat_call(endpoint.path(), started, Some(0));
-                    tracing::debug!(
-                        attempt,
-                        elapsed_ms = elapsed_ms(started),
-                        "WeChat call succeeded"
-                    );
-                    return Ok(value);
-                }
-                Err(failure) => {
-                    crate::metrics::wechat_call(endpoint.path(), started, failure.error.errcode());
-                    let retry = policy.should_retry(&failure, replay, retries_done);
-                    if !retry {
-                        tracing::Span::current().record("attempt", attempt);
-                    }
-                    tracing::warn!(
-                        attempt,
-                        elapsed_ms = elapsed_ms(started),
-                        errcode = failure.error.errcode(),
-                        kind = %failure.error.kind(),
-                        retry,
-                        error = %failure.error,
-                        "WeChat call failed"
-                    );
-                    if !retry {
-                        return Err(failure.error);
-                    }
-                    tokio::time::sleep(policy.delay(retries_done)).await;
-                    retries_done += 1;
-                }
-            }
-        }
+    let kit_call = transport_kit::Call {
+        provider: "WeChat",
+        endpoint: endpoint.path(),
+        replay,
+        max_body,
     };
-    run.instrument(span).await
-}
-
-fn elapsed_ms(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-async fn attempt_once<T, P>(
-    request: reqwest::RequestBuilder,
-    endpoint: Endpoint,
-    max_body: usize,
-    parse: &P,
-) -> Result<T, Failure>
-where
-    P: Fn(&'static str, Answer) -> Result<T, WechatError>,
-{
-    let path = endpoint.path();
-    let mut response = request.send().await.map_err(|err| {
-        let err = err.without_url();
-        let phase = if err.is_connect() || err.is_builder() {
-            Phase::NotSent
-        } else {
-            Phase::Unknown
-        };
-        Failure {
-            error: transport_error(path, err),
-            phase,
-        }
-    })?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        // The body of an error status is not needed: WeChat's errors come with HTTP 200.
-        return Err(answered(WechatError::Http {
-            endpoint: path,
-            status,
-        }));
-    }
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    // This client asks for no compression (no `Accept-Encoding`), so a compressed answer is
-    // a misbehaving proxy or gateway: refused by name rather than as "not JSON".
-    if let Some(encoding) = response
-        .headers()
-        .get(reqwest::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
-    {
-        return Err(answered(unasked_encoding(path, encoding)));
-    }
-    let body = read_body(&mut response, path, max_body).await?;
-    let answer = Answer {
-        status,
-        content_type,
-        body,
-    };
-    parse(path, answer).map_err(answered)
-}
-
-fn answered(error: WechatError) -> Failure {
-    Failure {
-        error,
-        phase: Phase::Answered,
-    }
-}
-
-/// A reqwest error as ours: timeouts become [`WechatError::Timeout`], the rest `Transport`
-/// with the URL (and its secret-bearing query) already removed.
-fn transport_error(endpoint: &'static str, err: reqwest::Error) -> WechatError {
-    let source = err.without_url();
-    if source.is_timeout() {
-        WechatError::Timeout { endpoint }
-    } else {
-        WechatError::Transport { endpoint, source }
-    }
-}
-
-/// Reads at most `max_body` bytes, chunk by chunk.
-async fn read_body(
-    response: &mut reqwest::Response,
-    endpoint: &'static str,
-    max_body: usize,
-) -> Result<Vec<u8>, Failure> {
-    let too_large = |len: u64| {
-        answered(WechatError::Decode {
-            endpoint,
-            detail: format!("response body of {len}+ bytes exceeds the {max_body}-byte limit"),
-        })
-    };
-    if let Some(len) = response.content_length()
-        && len > max_body as u64
-    {
-        return Err(too_large(len));
-    }
-    let mut body = Vec::new();
-    loop {
-        let chunk = response.chunk().await.map_err(|err| Failure {
-            error: transport_error(endpoint, err),
-            phase: Phase::Unknown,
-        })?;
-        let Some(chunk) = chunk else { break };
-        if body.len() + chunk.len() > max_body {
-            return Err(too_large((body.len() + chunk.len()) as u64));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    transport_kit::execute(
+        http,
+        policy,
+        url,
+        kit_call,
+        endpoint.span(),
+        build,
+        parse,
+        crate::metrics::wechat_call,
+    )
+    .await
 }
 
 /// The error for an answer compressed although no compression was asked for.
@@ -969,8 +787,41 @@ mod tests {
         assert!(msg.ends_with('…'));
     }
 
+    use crate::transport_kit::MAX_BACKOFF;
+    use std::time::Duration;
+
+    /// How far a failed attempt got (the shared loop's `maybe_acted` is `Unknown`).
+    #[derive(Clone, Copy)]
+    enum Phase {
+        NotSent,
+        Unknown,
+        Answered,
+    }
+
+    struct Failure {
+        error: WechatError,
+        phase: Phase,
+    }
+
     fn failure(error: WechatError, phase: Phase) -> Failure {
         Failure { error, phase }
+    }
+
+    /// The shared policy, asked the way the shared loop asks it.
+    trait ShouldRetry {
+        fn should_retry(&self, f: &Failure, replay: Replay, retries_done: u32) -> bool;
+    }
+
+    impl ShouldRetry for RetryPolicy {
+        fn should_retry(&self, f: &Failure, replay: Replay, retries_done: u32) -> bool {
+            let _ = matches!(f.phase, Phase::NotSent | Phase::Answered);
+            self.allows(
+                f.error.is_retryable(),
+                replay,
+                matches!(f.phase, Phase::Unknown),
+                retries_done,
+            )
+        }
     }
 
     #[test]

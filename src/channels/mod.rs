@@ -22,6 +22,7 @@ pub(crate) mod account;
 mod mount;
 pub(crate) use mount::Mount;
 pub(crate) mod app;
+pub(crate) mod douyin;
 pub(crate) mod miniprogram;
 pub(crate) mod oauth;
 pub(crate) mod push;
@@ -36,6 +37,7 @@ type Mounter = fn(&Arc<Mount>) -> Box<dyn Endpoints>;
 /// matters only where paths overlap; a channel lists its more specific `{id}` paths first).
 const CHANNELS: &[Mounter] = &[
     wecom::mount,
+    douyin::mount,
     oauth::mount,
     relay::mount,
     account::mount,
@@ -129,6 +131,7 @@ mod tests {
     fn routes() -> impl Iterator<Item = Route> {
         [
             each(super::wecom::routes()),
+            each(super::douyin::routes()),
             each(super::oauth::routes()),
             each(super::relay::routes()),
             each(super::account::routes()),
@@ -161,7 +164,33 @@ mod tests {
             }
             count += 1;
         }
-        assert_eq!(count, 26, "the layer's endpoints, by method");
+        assert_eq!(count, 32, "the layer's endpoints, by method");
+    }
+
+    /// Douyin shares `/login` and `/callback` through its guards: only `channel=douyin` and
+    /// its own tagged states reach it; everything else reaches WeChat's routes as before.
+    #[test]
+    fn douyin_takes_only_its_own_login_and_callback() {
+        let douyin = TABLE[0].as_ref();
+        let served_by_douyin = |uri: &str| {
+            let parts = http::Request::get(uri).body(()).unwrap().into_parts().0;
+            let sub = parts.uri.path().to_owned();
+            let (channel, _) = find(&TABLE, &sub, &parts).expect("a route");
+            std::ptr::addr_eq(channel, douyin)
+        };
+        let state = crate::core::weblogin::tagged_state("douyin");
+        assert!(served_by_douyin("/login?channel=douyin"));
+        assert!(served_by_douyin(&format!("/callback?code=c&state={state}")));
+        assert!(!served_by_douyin("/login"));
+        assert!(!served_by_douyin("/login?channel=website"));
+        let wechat_state = crate::core::clock::random_token(32);
+        assert!(!served_by_douyin(&format!(
+            "/callback?code=c&state={wechat_state}"
+        )));
+        for sub in ["/douyin/app", "/douyin/miniapp", "/douyin/renew"] {
+            assert_eq!(allow(sub, Method::GET), "POST", "{sub}");
+        }
+        assert_eq!(allow("/douyin/profile", Method::POST), "GET, HEAD");
     }
 
     /// The `Allow` lists come from the table (the same lists the hand-written match had).

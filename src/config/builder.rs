@@ -76,6 +76,7 @@ pub struct WechatConfigBuilder {
     pub(super) relay_hub: Option<String>,
     pub(super) relay_targets: Vec<String>,
     pub(super) wecom: super::wecom_settings::WecomBuilder,
+    pub(super) douyin: super::douyin_settings::DouyinBuilder,
 }
 
 impl Default for WechatConfigBuilder {
@@ -128,6 +129,7 @@ impl Default for WechatConfigBuilder {
             relay_hub: None,
             relay_targets: Vec::new(),
             wecom: Default::default(),
+            douyin: Default::default(),
         }
     }
 }

@@ -94,6 +94,7 @@ impl WechatConfigBuilder {
         super::message::from_env(&mut b, env)?;
         super::mini_link::from_env(&mut b, env)?;
         super::wecom::from_env(&mut b, env)?;
+        super::douyin::from_env(&mut b, env);
         b.redis_ca_file = env("WECHAT_REDIS_CA_FILE").map(Into::into);
         b.relay_hub = env("WECHAT_RELAY_HUB");
         b.relay_targets = env("WECHAT_RELAY_TARGETS")

@@ -18,6 +18,8 @@
 
 pub(crate) mod builder;
 mod checks;
+mod douyin;
+pub(crate) mod douyin_settings;
 mod env;
 pub(crate) mod error;
 mod message;
@@ -343,6 +345,8 @@ pub struct WechatConfig {
     pub(crate) embed_css: Option<String>,
     /// WeCom (企业微信): its apps, its suite and its client.
     pub(crate) wecom: wecom_settings::WecomSection,
+    /// The Douyin section (`None`: no Douyin app).
+    pub(crate) douyin: Option<douyin_settings::DouyinSettings>,
 }
 
 impl fmt::Debug for WechatConfig {

@@ -46,6 +46,9 @@ impl WechatConfigBuilder {
         if self.wecom.is_set() {
             others.push("WeCom");
         }
+        if self.douyin.is_set() {
+            others.push("Douyin");
+        }
         others
     }
 
@@ -154,11 +157,13 @@ impl WechatConfigBuilder {
             "WECHAT_MINI_APP_ID",
             "WECHAT_MINI_APP_SECRET",
         )?;
+        let douyin = self.douyin.check(self.http_timeout)?;
         if website.is_none()
             && oa_app.is_none()
             && mobile.is_none()
             && mini_program.is_none()
             && !self.wecom.is_set()
+            && douyin.is_none()
         {
             return Err(ConfigError::NoChannel);
         }
@@ -473,6 +478,7 @@ impl WechatConfigBuilder {
             language: self.language,
             embed_css,
             wecom,
+            douyin,
         })
     }
 }

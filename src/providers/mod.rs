@@ -3,5 +3,6 @@
 //! tokens and profiles, global access tokens). Channels are given these services; the core
 //! never names a provider.
 
+pub(crate) mod douyin;
 pub(crate) mod wechat;
 pub(crate) mod wecom;
