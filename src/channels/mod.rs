@@ -171,7 +171,7 @@ mod tests {
     /// its own tagged states reach it; everything else reaches WeChat's routes as before.
     #[test]
     fn douyin_takes_only_its_own_login_and_callback() {
-        let douyin = TABLE[0].as_ref();
+        let douyin = TABLE[1].as_ref(); // after wecom in CHANNELS
         let served_by_douyin = |uri: &str| {
             let parts = http::Request::get(uri).body(()).unwrap().into_parts().0;
             let sub = parts.uri.path().to_owned();
