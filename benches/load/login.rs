@@ -181,9 +181,20 @@ fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeM
 /// One website login: login start → the mock's approve → callback. Returns (callback time,
 /// whole flow time, the session cookie).
 async fn website_login(http: Client, app: Arc<str>, user: String) -> (Duration, Duration, String) {
+    web_login(http, app, "", user).await
+}
+
+/// [`website_login`] with more of the login's query (`&channel=oa`): through web
+/// authorization when `http` is WeChat's in-app browser ([`phones`]).
+pub async fn web_login(
+    http: Client,
+    app: Arc<str>,
+    query: &str,
+    user: String,
+) -> (Duration, Duration, String) {
     let t0 = Instant::now();
     let res = http
-        .get(format!("{app}/auth/wechat/login?return_to=/profile"))
+        .get(format!("{app}/auth/wechat/login?return_to=/profile{query}"))
         .header("accept", "text/html")
         .send()
         .await
@@ -307,7 +318,7 @@ async fn phone_scans(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> Instan
 
 /// One scan login as the scan page does it: start, long-poll, the phone scans, the poll
 /// answers. Returns (push → browser answer, whole flow).
-async fn scan_login(
+pub async fn scan_login(
     http: Client,
     app: Arc<str>,
     mock: Arc<MockWechat>,
@@ -398,7 +409,7 @@ fn reply_link(reply: &str) -> &str {
 }
 
 /// The phones: WeChat's in-app browser, keep-alive, no redirects followed, cookies by hand.
-fn phones(concurrency: u64) -> Client {
+pub fn phones(concurrency: u64) -> Client {
     Client::builder()
         .redirect(Policy::none())
         .user_agent(WECHAT_UA)
@@ -458,7 +469,7 @@ async fn phone_confirms(phone: &Client, link: &str, user: &str) {
 /// One scan login with confirmation on the phone (the default with an Official Account):
 /// start, long-poll (answered `scanned` by the push), poll again, the phone opens the reply's
 /// link and confirms, the poll answers with the session. Returns the whole flow's time.
-async fn confirmed_scan_login(
+pub async fn confirmed_scan_login(
     http: Client,
     phone: Client,
     app: Arc<str>,
@@ -487,24 +498,32 @@ pub async fn start_app(mock: &MockWechat, store: Option<Arc<dyn Store>>) -> Arc<
 }
 
 /// [`start_app`], with confirmation of scans on the phone on or off.
-async fn start_app_with(
+pub async fn start_app_with(
     mock: &MockWechat,
     store: Option<Arc<dyn Store>>,
     scan_confirm: bool,
 ) -> Arc<str> {
     let bases = (mock.api_base(), mock.open_base(), mock.mp_base());
-    let website = mock.website().clone();
-    let oa = mock.official_account().clone();
+    let apps = (
+        mock.website().clone(),
+        mock.official_account().clone(),
+        mock.mobile().clone(),
+        mock.mini_program().clone(),
+    );
     app_rt()
-        .spawn(async move { serve_app(bases, website, oa, store, scan_confirm).await })
+        .spawn(async move { serve_app(bases, apps, store, scan_confirm).await })
         .await
         .expect("the app starts")
 }
 
 async fn serve_app(
     (api, open, mp): (String, String, String),
-    website: wechat_auth::mock::MockApp,
-    oa: wechat_auth::mock::MockApp,
+    (website, oa, mobile, mini): (
+        wechat_auth::mock::MockApp,
+        wechat_auth::mock::MockApp,
+        wechat_auth::mock::MockApp,
+        wechat_auth::mock::MockApp,
+    ),
     store: Option<Arc<dyn Store>>,
     scan_confirm: bool,
 ) -> Arc<str> {
@@ -516,6 +535,9 @@ async fn serve_app(
         .with_wechat_bases(api, open, mp)
         .with_website_app(&website.appid, &website.secret)
         .with_official_account(&oa.appid, &oa.secret)
+        // The native logins (section 2c counts what they cost the store).
+        .with_mobile_app(&mobile.appid, &mobile.secret)
+        .with_mini_program(&mini.appid, &mini.secret)
         .with_oa_push(
             oa.token.clone().unwrap_or_default(),
             oa.encoding_aes_key.as_deref(),

@@ -20,8 +20,12 @@ use wechat_auth::{
 };
 
 use crate::{
-    login::{Settings, browsers, scan_pass, start_app, user_name, website_pass},
-    util::{Verdict, ms, percentile},
+    login::{
+        Settings, browsers, confirmed_scan_login, phones, scan_login, scan_pass, start_app,
+        start_app_with, user_name, web_login, website_pass,
+    },
+    trips::{self, Counting, Counts, Monitor},
+    util::{self, Verdict, ms, percentile},
 };
 
 /// A `redis-server` of our own, stopped when dropped.
@@ -98,6 +102,10 @@ pub async fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     let mut mock_cfg = MockConfig::new();
     for i in 0..n.max(64) {
         mock_cfg = mock_cfg.with_user(user_name(i), format!("用户{i}"));
+    }
+    let trip_logins = util::env_u64("TRIPS_LOGINS", 50);
+    for i in 0..trip_logins * TRIP_KINDS {
+        mock_cfg = mock_cfg.with_user(trip_user(i), format!("来客{i}"));
     }
     let mock = crate::login::start_mock(mock_cfg).await;
     // Both instances share one Redis and one key prefix: one site, two processes' worth of
@@ -192,5 +200,132 @@ pub async fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         ),
         None,
     ));
+    round_trips(&server, &mock, trip_logins).await;
     drop(server);
+}
+
+/// Kinds of login in the round-trip table that need people of their own.
+const TRIP_KINDS: u64 = 7;
+
+/// The mock's name of the round-trip table's person `i`.
+fn trip_user(i: u64) -> String {
+    format!("t{i:05}")
+}
+
+/// Section 2c: store operations and Redis round trips per login, by kind (see `trips.rs`).
+async fn round_trips(server: &RedisServer, mock: &Arc<wechat_auth::mock::MockWechat>, k: u64) {
+    println!(
+        "\n== 2c. Store operations and Redis round trips per login ({k} logins of each kind, \
+         A ← browsers, B ← pushes, one Redis)"
+    );
+    let monitor = Monitor::start(&server.url);
+    let counts = Arc::new(Counts::default());
+    let store = || -> Arc<dyn Store> {
+        Arc::new(Counting::new(
+            Arc::new(
+                RedisStore::connect_lazy(&server.url)
+                    .unwrap()
+                    .with_prefix("trips"),
+            ),
+            counts.clone(),
+        ))
+    };
+    let a = start_app(mock, Some(store())).await;
+    let b = start_app(mock, Some(store())).await;
+    let a2 = start_app_with(mock, Some(store()), true).await;
+    let b2 = start_app_with(mock, Some(store()), true).await;
+    let oa = mock.official_account().appid.clone();
+    mock.set_push_url(&oa, Some(&format!("{b}/auth/wechat/push")))
+        .unwrap();
+    let http = browsers(1);
+    let phone = phones(1);
+    let user = |kind: u64, i: u64| trip_user(kind * k + i);
+    for i in 0..k {
+        trips::follow(mock, &user(6, i)).await;
+    }
+    // The Official Account's global token, fetched once for the site, is not a login's cost.
+    let _ = scan_login(
+        http.clone(),
+        a.clone(),
+        mock.clone(),
+        user_name(0),
+        Duration::from_millis(5),
+    )
+    .await;
+    let (c, m) = (counts.as_ref(), monitor.as_ref());
+    let mut rows = Vec::new();
+    rows.push(
+        trips::measure("website, first login", k, c, m, |i| {
+            let (http, a) = (http.clone(), a.clone());
+            async move { drop(web_login(http, a, "", user(0, i)).await) }
+        })
+        .await,
+    );
+    rows.push(
+        trips::measure("website, repeat login", k, c, m, |i| {
+            let (http, a) = (http.clone(), a.clone());
+            async move { drop(web_login(http, a, "", user(0, i)).await) }
+        })
+        .await,
+    );
+    rows.push(
+        trips::measure("Official Account (web auth), first", k, c, m, |i| {
+            let (phone, a) = (phone.clone(), a.clone());
+            async move { drop(web_login(phone, a, "&channel=oa", user(1, i)).await) }
+        })
+        .await,
+    );
+    rows.push(
+        trips::measure("mobile app, first", k, c, m, |i| {
+            let (http, a) = (http.clone(), a.clone());
+            let code = mock.sdk_code(&mock.mobile().appid, &user(2, i)).unwrap();
+            async move { trips::native_login(&http, &a, "/auth/wechat/app", code).await }
+        })
+        .await,
+    );
+    rows.push(
+        trips::measure("mini program, first", k, c, m, |i| {
+            let (http, a) = (http.clone(), a.clone());
+            let code = mock
+                .sdk_code(&mock.mini_program().appid, &user(3, i))
+                .unwrap();
+            async move { trips::native_login(&http, &a, "/auth/wechat/miniprogram", code).await }
+        })
+        .await,
+    );
+    for kind in ["scan (push on B), first", "scan (push on B), repeat"] {
+        rows.push(
+            trips::measure(kind, k, c, m, |i| {
+                let (http, a, mock) = (http.clone(), a.clone(), mock.clone());
+                let settle = Duration::from_millis(5);
+                async move { drop(scan_login(http, a, mock, user(4, i), settle).await) }
+            })
+            .await,
+        );
+    }
+    rows.push(
+        trips::measure("message code (push on B), first", k, c, m, |i| {
+            let (http, a) = (http.clone(), a.clone());
+            async move { trips::message_login(&http, &a, mock, &user(6, i)).await }
+        })
+        .await,
+    );
+    mock.set_push_url(&oa, Some(&format!("{b2}/auth/wechat/push")))
+        .unwrap();
+    confirmed_scan_login(
+        http.clone(),
+        phone.clone(),
+        a2.clone(),
+        mock.clone(),
+        user_name(1),
+    )
+    .await;
+    rows.push(
+        trips::measure("scan confirmed on the phone, first", k, c, m, |i| {
+            let (http, phone, a2, mock) = (http.clone(), phone.clone(), a2.clone(), mock.clone());
+            async move { drop(confirmed_scan_login(http, phone, a2, mock, user(5, i)).await) }
+        })
+        .await,
+    );
+    trips::print(&rows);
 }

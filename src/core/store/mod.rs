@@ -237,6 +237,115 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// The deny-list: every entry whose `until` has not passed.
     fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>>;
+
+    /// The value under `key` if there is one; else takes `lock` for `owner` for `ttl` when
+    /// it is free ([`set_if_absent`](Self::set_if_absent)). Of several concurrent callers on
+    /// every instance, at most one gets [`LockOrValue::Locked`] while the lock is held.
+    ///
+    /// The first step of a single flight (one caller computes a value, the others wait for
+    /// it). The default makes two calls, [`get`](Self::get) then `set_if_absent`; a
+    /// networked store should make it one round trip (`RedisStore` runs one Lua script).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{LockOrValue, MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let ttl = Duration::from_secs(5);
+    /// let first = store.lock_or_get("v", "v:lock", b"me".to_vec(), ttl).await?;
+    /// assert_eq!(first, LockOrValue::Locked);
+    /// let second = store.lock_or_get("v", "v:lock", b"you".to_vec(), ttl).await?;
+    /// assert_eq!(second, LockOrValue::Busy);
+    /// store.set("v", b"done".to_vec(), ttl).await?;
+    /// let third = store.lock_or_get("v", "v:lock", b"you".to_vec(), ttl).await?;
+    /// assert_eq!(third, LockOrValue::Value(b"done".to_vec()));
+    /// # Ok(()) }
+    /// ```
+    fn lock_or_get<'a>(
+        &'a self,
+        key: &'a str,
+        lock: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<LockOrValue>> {
+        Box::pin(async move {
+            if let Some(value) = self.get(key).await? {
+                return Ok(LockOrValue::Value(value));
+            }
+            Ok(if self.set_if_absent(lock, owner, ttl).await? {
+                LockOrValue::Locked
+            } else {
+                LockOrValue::Busy
+            })
+        })
+    }
+
+    /// Stores `value` under `key` for `ttl`, then [publishes](Self::publish) an empty
+    /// message on the topic named `key` (whoever waits for the value wakes up), then, when
+    /// `release` is given as `(lock, owner)`, removes `lock` if it still holds `owner`
+    /// ([`delete_if_eq`](Self::delete_if_eq)).
+    ///
+    /// The last step of a single flight, and how a changed record wakes its watchers. The
+    /// default makes the two or three calls in that order; a networked store should make it
+    /// one round trip (`RedisStore` runs one Lua script).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let ttl = Duration::from_secs(5);
+    /// assert!(store.set_if_absent("v:lock", b"me".to_vec(), ttl).await?);
+    /// let mut waiting = store.subscribe("v").await?;
+    /// store.set_and_publish("v", b"done".to_vec(), ttl, Some(("v:lock", b"me"))).await?;
+    /// assert_eq!(waiting.next().await, Some(Vec::new()));
+    /// assert_eq!(store.get("v").await?, Some(b"done".to_vec()));
+    /// assert_eq!(store.get("v:lock").await?, None);
+    /// # Ok(()) }
+    /// ```
+    fn set_and_publish<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+        release: Option<(&'a str, &'a [u8])>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.set(key, value, ttl).await?;
+            self.publish(key, Vec::new()).await?;
+            if let Some((lock, owner)) = release {
+                self.delete_if_eq(lock, owner).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether this store keeps its state in this process, so that a cache in front of it
+    /// would only hold a second copy. `false` (the default) for a store reached over the
+    /// network: the layer then keeps a small bounded cache of WeChat user tokens and
+    /// profiles per instance in front of it (see `WechatHandle::profile`).
+    ///
+    /// ```
+    /// use wechat_auth::store::{MemoryStore, Store};
+    /// assert!(MemoryStore::new().is_local());
+    /// ```
+    fn is_local(&self) -> bool {
+        false
+    }
+}
+
+/// What [`Store::lock_or_get`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockOrValue {
+    /// The key holds this value (the lock was not touched).
+    Value(Vec<u8>),
+    /// No value, and this caller now holds the lock.
+    Locked,
+    /// No value, and someone else holds the lock.
+    Busy,
 }
 
 /// One entry of the session deny-list: every session token of the login `family`, up to
