@@ -298,7 +298,9 @@ async fn round_trips(server: &RedisServer, mock: &Arc<wechat_auth::mock::MockWec
             trips::measure(kind, k, c, m, |i| {
                 let (http, a, mock) = (http.clone(), a.clone(), mock.clone());
                 let settle = Duration::from_millis(5);
-                async move { drop(scan_login(http, a, mock, user(4, i), settle).await) }
+                async move {
+                    let _ = scan_login(http, a, mock, user(4, i), settle).await;
+                }
             })
             .await,
         );
@@ -323,7 +325,9 @@ async fn round_trips(server: &RedisServer, mock: &Arc<wechat_auth::mock::MockWec
     rows.push(
         trips::measure("scan confirmed on the phone, first", k, c, m, |i| {
             let (http, phone, a2, mock) = (http.clone(), phone.clone(), a2.clone(), mock.clone());
-            async move { drop(confirmed_scan_login(http, phone, a2, mock, user(5, i)).await) }
+            async move {
+                let _ = confirmed_scan_login(http, phone, a2, mock, user(5, i)).await;
+            }
         })
         .await,
     );
