@@ -565,12 +565,12 @@ async fn serve_app(
 pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     println!("\n== 2. Login flows against the mock WeChat (loopback)\n");
     let rt = util::runtime();
-    rt.block_on(run_async(s, verdicts));
+    let memory = rt.block_on(run_async(s, verdicts));
     if s.redis {
         println!(
             "\n== 2b. The same on RedisStore: two app instances, the push landing on the second\n"
         );
-        rt.block_on(crate::redis::run(s, verdicts));
+        rt.block_on(crate::redis::run(s, memory, verdicts));
     }
 }
 
@@ -625,7 +625,16 @@ pub async fn scan_pass(
     )
 }
 
-async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
+/// The memory-store rates the Redis section is compared with.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryRates {
+    /// Website logins/s, first and repeat.
+    pub website: [f64; 2],
+    /// Scan logins/s, 32 at once, each person's first scan.
+    pub scan: f64,
+}
+
+async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
     let n = s.users;
     let mut mock_cfg = MockConfig::new();
     // Website logins use the first `n`; first-time scans the first `scans`, the burst the
@@ -980,4 +989,8 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         format!("{confirm_rate:.0}"),
         None,
     ));
+    MemoryRates {
+        website: [rates[0], rates[1]],
+        scan: scan_rate,
+    }
 }

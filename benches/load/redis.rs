@@ -21,8 +21,8 @@ use wechat_auth::{
 
 use crate::{
     login::{
-        Settings, browsers, confirmed_scan_login, phones, scan_login, scan_pass, start_app,
-        start_app_with, user_name, web_login, website_pass,
+        MemoryRates, Settings, browsers, confirmed_scan_login, phones, scan_login, scan_pass,
+        start_app, start_app_with, user_name, web_login, website_pass,
     },
     trips::{self, Counting, Counts, Monitor},
     util::{self, Verdict, ms, percentile},
@@ -90,7 +90,7 @@ async fn start_server(bin: &PathBuf) -> RedisServer {
 }
 
 /// Runs the section and adds its verdicts.
-pub async fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
+pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>) {
     let Some(bin) = find_server() else {
         println!(
             "redis-server not found: install it (apt-get install redis-server) or set REDIS_SERVER"
@@ -187,6 +187,28 @@ pub async fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
         format!("{scan_rate:.0}"),
         None,
     ));
+    // Issue 29: Redis within 0.8 × the memory store, the same passes of this run.
+    for (what, redis, mem) in [
+        (
+            "Redis/memory website logins/s, first",
+            rates[0],
+            memory.website[0],
+        ),
+        (
+            "Redis/memory website logins/s, repeat",
+            rates[1],
+            memory.website[1],
+        ),
+        ("Redis/memory scan logins/s", scan_rate, memory.scan),
+    ] {
+        let ratio = redis / mem;
+        verdicts.push(Verdict::new(
+            what,
+            "≥ 0.8",
+            format!("{ratio:.2} ({redis:.0} / {mem:.0})"),
+            Some(ratio >= 0.8),
+        ));
+    }
     verdicts.push(Verdict::new(
         "Redis: push on B → browser on A, p50/p99",
         "-",

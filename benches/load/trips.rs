@@ -26,16 +26,31 @@ use wechat_auth::{
     store::{BoxFuture, Revocation, Store, StoreResult, Subscription},
 };
 
-/// Store operations, counted by name.
+/// Store operations, counted by name and by the kind of key (`get scan`, `set tokens`, …).
 #[derive(Default, Debug)]
-pub struct Counts(Mutex<BTreeMap<&'static str, u64>>);
+pub struct Counts(Mutex<BTreeMap<String, u64>>);
+
+/// The kind of a layer's key: `wechat-auth:APPID:KIND:{ID}[:suffix]` → `KIND[:suffix]`
+/// (behind the store's own prefix, which the wrapper does not see).
+fn kind(key: &str) -> String {
+    let rest = key.strip_prefix("wechat-auth:").unwrap_or(key);
+    let mut parts = rest.splitn(3, ':');
+    let (_appid, kind) = (parts.next(), parts.next().unwrap_or(rest));
+    let suffix = key.rsplit_once('}').map_or("", |(_, s)| s);
+    format!("{kind}{suffix}")
+}
 
 impl Counts {
-    fn add(&self, op: &'static str) {
-        *self.0.lock().unwrap().entry(op).or_default() += 1;
+    fn add(&self, op: &'static str, key: &str) {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(format!("{op} {}", kind(key)))
+            .or_default() += 1;
     }
 
-    fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+    fn snapshot(&self) -> BTreeMap<String, u64> {
         self.0.lock().unwrap().clone()
     }
 }
@@ -55,7 +70,7 @@ impl Counting {
 
 impl Store for Counting {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
-        self.counts.add("get");
+        self.counts.add("get", key);
         self.inner.get(key)
     }
 
@@ -65,7 +80,7 @@ impl Store for Counting {
         value: Vec<u8>,
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        self.counts.add("set");
+        self.counts.add("set", key);
         self.inner.set(key, value, ttl)
     }
 
@@ -75,12 +90,12 @@ impl Store for Counting {
         value: Vec<u8>,
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.counts.add("set_if_absent");
+        self.counts.add("set_if_absent", key);
         self.inner.set_if_absent(key, value, ttl)
     }
 
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
-        self.counts.add("take");
+        self.counts.add("take", key);
         self.inner.take(key)
     }
 
@@ -89,32 +104,32 @@ impl Store for Counting {
         key: &'a str,
         expected: &'a [u8],
     ) -> BoxFuture<'a, StoreResult<bool>> {
-        self.counts.add("delete_if_eq");
+        self.counts.add("delete_if_eq", key);
         self.inner.delete_if_eq(key, expected)
     }
 
     fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, StoreResult<u64>> {
-        self.counts.add("increment");
+        self.counts.add("increment", key);
         self.inner.increment(key, ttl)
     }
 
     fn publish<'a>(&'a self, topic: &'a str, message: Vec<u8>) -> BoxFuture<'a, StoreResult<()>> {
-        self.counts.add("publish");
+        self.counts.add("publish", topic);
         self.inner.publish(topic, message)
     }
 
     fn subscribe<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, StoreResult<Subscription>> {
-        self.counts.add("subscribe");
+        self.counts.add("subscribe", topic);
         self.inner.subscribe(topic)
     }
 
     fn revoke<'a>(&'a self, entry: &'a Revocation) -> BoxFuture<'a, StoreResult<()>> {
-        self.counts.add("revoke");
+        self.counts.add("revoke", "revoked");
         self.inner.revoke(entry)
     }
 
     fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>> {
-        self.counts.add("revoked");
+        self.counts.add("revoked", "revoked");
         self.inner.revoked()
     }
 
@@ -126,7 +141,7 @@ impl Store for Counting {
         owner: Vec<u8>,
         ttl: Duration,
     ) -> BoxFuture<'a, StoreResult<wechat_auth::store::LockOrValue>> {
-        self.counts.add("lock_or_get");
+        self.counts.add("lock_or_get", key);
         self.inner.lock_or_get(key, lock, owner, ttl)
     }
 
@@ -137,8 +152,19 @@ impl Store for Counting {
         ttl: Duration,
         release: Option<(&'a str, &'a [u8])>,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        self.counts.add("set_and_publish");
+        self.counts.add("set_and_publish", key);
         self.inner.set_and_publish(key, value, ttl, release)
+    }
+
+    fn get_and_claim<'a>(
+        &'a self,
+        key: &'a str,
+        claim: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<Option<(Vec<u8>, bool)>>> {
+        self.counts.add("get_and_claim", key);
+        self.inner.get_and_claim(key, claim, owner, ttl)
     }
 
     fn is_local(&self) -> bool {
@@ -206,7 +232,7 @@ impl Monitor {
 /// What one kind of login cost, per login.
 pub struct Row {
     pub kind: &'static str,
-    pub ops: BTreeMap<&'static str, f64>,
+    pub ops: BTreeMap<String, f64>,
     pub commands: BTreeMap<String, (f64, f64)>,
 }
 
@@ -246,7 +272,7 @@ where
     let per = |v: u64| v as f64 / n as f64;
     let ops = ops1
         .iter()
-        .map(|(k, v)| (*k, per(v - ops0.get(k).copied().unwrap_or(0))))
+        .map(|(k, v)| (k.clone(), per(v - ops0.get(k).copied().unwrap_or(0))))
         .filter(|(_, v)| *v > 0.0)
         .collect();
     let commands = cmd1
@@ -290,7 +316,7 @@ pub fn print(rows: &[Row]) {
             .map(|(k, c)| format!("{k} {:.2}", c.0))
             .collect();
         println!(
-            "  {}: ops [{}]; sent [{}]",
+            "  {}:\n    ops [{}]\n    sent [{}]",
             r.kind,
             ops.join(", "),
             sent.join(", ")

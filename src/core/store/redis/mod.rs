@@ -83,11 +83,26 @@ static LOCK_OR_GET: LazyLock<Script> = LazyLock::new(|| {
 static SET_AND_PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        redis.call('PUBLISH', KEYS[1], '')
+        redis.call('PUBLISH', KEYS[1], ARGV[1])
         if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[3] then
             redis.call('DEL', KEYS[2])
         end
         return 0",
+    )
+});
+
+/// [`Store::get_and_claim`]: `KEYS[1]` the record, `KEYS[2]` the claim; `ARGV` = owner, ttl
+/// ms. Answers `{0}` (no record, nothing written), `{1, value}` (claimed) or `{2, value}`.
+static GET_AND_CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('GET', KEYS[1])
+        if not v then
+            return {0}
+        end
+        if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+            return {1, v}
+        end
+        return {2, v}",
     )
 });
 
@@ -187,7 +202,8 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 /// | `revoke` | Lua on the sorted set `wechat-auth:{revoked}` (family → `until`) and the hash `wechat-auth:{revoked}:through` (family → generation): drops lapsed families, widens the entry, `EXPIREAT` the farthest `until` |
 /// | `revoked` | Lua: `ZRANGEBYSCORE revoked (now +inf WITHSCORES` with each family's `HGET` |
 /// | `lock_or_get` | Lua: `GET key`, else `SET lock owner NX PX ttl`: one round trip |
-/// | `set_and_publish` | Lua: `SET key value PX ttl`, `PUBLISH key ""`, and the compare-and-delete of the lock: one round trip |
+/// | `get_and_claim` | Lua: `GET key`, and when it holds a value `SET claim owner NX PX ttl`: one round trip |
+/// | `set_and_publish` | Lua: `SET key value PX ttl`, `PUBLISH key value`, and the compare-and-delete of the lock: one round trip |
 ///
 /// Every key written has a TTL; the deny-list's sorted set expires with its last entry.
 ///
@@ -711,6 +727,35 @@ impl Store for RedisStore {
                 _ => Err(RedisError::from((
                     ErrorKind::UnexpectedReturnType,
                     "lock_or_get: an answer its script never gives",
+                ))),
+            }
+        }))
+    }
+
+    fn get_and_claim<'a>(
+        &'a self,
+        key: &'a str,
+        claim: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<Option<(Vec<u8>, bool)>>> {
+        let (key, claim) = (self.key(key), self.key(claim));
+        Box::pin(self.run("get_and_claim", move |mut c| async move {
+            let reply: Vec<redis::Value> = GET_AND_CLAIM
+                .key(key)
+                .key(claim)
+                .arg(owner)
+                .arg(ttl_ms(ttl))
+                .invoke_async(&mut c)
+                .await?;
+            match reply.as_slice() {
+                [redis::Value::Int(0)] => Ok(None),
+                [redis::Value::Int(n @ (1 | 2)), redis::Value::BulkString(v)] => {
+                    Ok(Some((v.clone(), *n == 1)))
+                }
+                _ => Err(RedisError::from((
+                    ErrorKind::UnexpectedReturnType,
+                    "get_and_claim: an answer its script never gives",
                 ))),
             }
         }))
