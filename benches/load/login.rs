@@ -632,6 +632,14 @@ pub struct MemoryRates {
     pub website: [f64; 2],
     /// Scan logins/s, 32 at once, each person's first scan.
     pub scan: f64,
+    /// CPU per login (µs: app + mock + browsers), website first and repeat, then scan.
+    pub cpu: [f64; 3],
+}
+
+/// CPU per cycle since `before`, all three parts together (µs).
+pub fn cpu_total(before: CpuSplit, cycles: u64) -> f64 {
+    let (app, mock, clients) = CpuSplit::per_cycle_since(before, cycles);
+    app + mock + clients
 }
 
 async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
@@ -659,6 +667,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
 
     // Website logins: every user once (first sight), then every user again (profile cached).
     let mut rates = Vec::new();
+    let mut cpus = Vec::new();
     for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
         let before = mock.all_calls();
         let cpu = CpuSplit::now();
@@ -686,6 +695,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
             ms(percentile(&flows, 99.0)),
         );
         println!("  {}", cpu_line(cpu, n));
+        cpus.push(cpu_total(cpu, n));
         println!(
             "  upstream calls: {calls:?}\n  per login: {:.3} code exchange, {:.3} userinfo \
              (connect/qrconnect is the browser's visit to WeChat's page, not the app's call)",
@@ -762,6 +772,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
     })
     .await;
     let cpu_scans = cpu_line(cpu, s.scans);
+    cpus.push(cpu_total(cpu, s.scans));
     let calls = diff(&before, &mock.all_calls());
     let scan_rate = s.scans as f64 / wall.as_secs_f64();
     let loaded: Vec<Duration> = times.iter().map(|t| t.0).collect();
@@ -992,5 +1003,6 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
     MemoryRates {
         website: [rates[0], rates[1]],
         scan: scan_rate,
+        cpu: [cpus[0], cpus[1], cpus[2]],
     }
 }

@@ -21,11 +21,11 @@ use wechat_auth::{
 
 use crate::{
     login::{
-        MemoryRates, Settings, browsers, confirmed_scan_login, phones, scan_login, scan_pass,
-        start_app, start_app_with, user_name, web_login, website_pass,
+        MemoryRates, Settings, browsers, confirmed_scan_login, cpu_total, phones, scan_login,
+        scan_pass, start_app, start_app_with, user_name, web_login, website_pass,
     },
     trips::{self, Counting, Counts, Monitor},
-    util::{self, Verdict, ms, percentile},
+    util::{self, CpuSplit, Verdict, ms, percentile},
 };
 
 /// A `redis-server` of our own, stopped when dropped.
@@ -131,9 +131,23 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
         s.concurrency
     );
     let http = browsers(s.concurrency);
+    let redis_pid = Some(server.child.id());
+    // CPU per login of everything in this process (app, mock, browsers) and of redis-server.
+    let cpu_since = |before: (CpuSplit, std::time::Duration), logins: u64| {
+        let redis = util::pid_cpu(redis_pid).saturating_sub(before.1);
+        (
+            cpu_total(before.0, logins),
+            util::us(redis) / logins.max(1) as f64,
+        )
+    };
+    let cpu_now = || (CpuSplit::now(), util::pid_cpu(redis_pid));
     let mut rates = Vec::new();
+    let mut cpus = Vec::new();
     for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
+        let before = cpu_now();
         let (rate, callbacks, calls) = website_pass(&http, &a, &mock, n, s).await;
+        let (process, redis) = cpu_since(before, n);
+        cpus.push(process + redis);
         let get = |k: &str| calls.get(k).copied().unwrap_or(0);
         assert_eq!(get("sns/oauth2/access_token"), n, "one exchange per login");
         assert_eq!(
@@ -143,7 +157,8 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
         );
         println!(
             "website on A, {pass}: {rate:.0} logins/s; callback p50 {:.2} ms, p99 {:.2} ms; \
-             upstream per login {:.0} exchange + {:.0} userinfo",
+             upstream per login {:.0} exchange + {:.0} userinfo\n  CPU per login: {process:.0} µs \
+             in this process (app, mock, browsers) + {redis:.0} µs redis-server",
             ms(percentile(&callbacks, 50.0)),
             ms(percentile(&callbacks, 99.0)),
             get("sns/oauth2/access_token") as f64 / n as f64,
@@ -152,7 +167,10 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
         rates.push(rate);
     }
     let before = mock.all_calls();
+    let cpu_before = cpu_now();
     let (scan_rate, loaded) = scan_pass(&http, &a, &mock, s.scans, s.concurrency, 0, s).await;
+    let (process, redis) = cpu_since(cpu_before, s.scans);
+    cpus.push(process + redis);
     let after = mock.all_calls();
     let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
     assert_eq!(delta("push"), s.scans, "one push delivery per scan, to B");
@@ -163,7 +181,8 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
     );
     println!(
         "scan, started and awaited on A, pushed to B, {} at once: {scan_rate:.0} logins/s; \
-         push → browser p50 {:.2} ms, p99 {:.2} ms",
+         push → browser p50 {:.2} ms, p99 {:.2} ms\n  CPU per login: {process:.0} µs in this \
+         process + {redis:.0} µs redis-server",
         s.concurrency,
         ms(percentile(&loaded, 50.0)),
         ms(percentile(&loaded, 99.0)),
@@ -187,19 +206,23 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
         format!("{scan_rate:.0}"),
         None,
     ));
-    // Issue 29: Redis within 0.8 × the memory store, the same passes of this run.
-    for (what, redis, mem) in [
+    // Issue 29: Redis within 0.8 × the memory store, the same passes of this run: by the
+    // rates, and by the CPU a login costs everything on the machine (the rate the machine
+    // would give with the CPU as the limit; steadier when other work shares the cores).
+    for (what, i, redis, mem) in [
         (
             "Redis/memory website logins/s, first",
+            0,
             rates[0],
             memory.website[0],
         ),
         (
             "Redis/memory website logins/s, repeat",
+            1,
             rates[1],
             memory.website[1],
         ),
-        ("Redis/memory scan logins/s", scan_rate, memory.scan),
+        ("Redis/memory scan logins/s", 2, scan_rate, memory.scan),
     ] {
         let ratio = redis / mem;
         verdicts.push(Verdict::new(
@@ -207,6 +230,13 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
             "≥ 0.8",
             format!("{ratio:.2} ({redis:.0} / {mem:.0})"),
             Some(ratio >= 0.8),
+        ));
+        let by_cpu = memory.cpu[i] / cpus[i];
+        verdicts.push(Verdict::new(
+            "  the same from CPU per login (memory ÷ Redis)",
+            "≥ 0.8",
+            format!("{by_cpu:.2} ({:.0} / {:.0} µs)", memory.cpu[i], cpus[i]),
+            Some(by_cpu >= 0.8),
         ));
     }
     verdicts.push(Verdict::new(
