@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use ::metrics::{counter, describe_counter, describe_histogram, histogram};
 
-use crate::user::WechatUser;
+use crate::user::Identity;
 
 /// Logins, by `channel` and `outcome`.
 pub const LOGINS: &str = "wechat_auth_logins_total";
@@ -170,9 +170,10 @@ pub(crate) fn session_issued(channel: crate::user::Channel, refresh: bool) {
 }
 
 /// `answer` is `on_login`'s for `user`: counted when it refuses, passed through.
-pub(crate) fn refusal<T, E>(user: &WechatUser, answer: Result<T, E>) -> Result<T, E> {
+pub(crate) fn refusal<T, E>(identity: &Identity, answer: Result<T, E>) -> Result<T, E> {
     if answer.is_err() {
-        counter!(LOGINS, "channel" => user.channel.as_str(), "outcome" => "refused").increment(1);
+        counter!(LOGINS, "channel" => identity.channel().as_str(), "outcome" => "refused")
+            .increment(1);
     }
     answer
 }

@@ -391,8 +391,7 @@ impl DouyinUser {
 /// `WechatUser` (`401` JSON) when nobody is signed in. As JSON (what `GET /auth/wechat/me`
 /// shows) it is the provider's fields plus `provider`.
 ///
-/// Only WeChat logins exist today, so every session is [`Identity::Wechat`]; match with a
-/// `_` arm, more providers come.
+/// Match with a `_` arm: more providers may come.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -417,7 +416,7 @@ impl DouyinUser {
 /// assert_eq!(member.key(), "wecom:wwCORP:user:zhangsan");
 /// assert!(member.as_wechat().is_none());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Identity {
@@ -454,6 +453,15 @@ impl Identity {
             Identity::Wechat(u) => u.subject.as_deref(),
             Identity::Wecom(u) => u.subject.as_deref(),
             Identity::Douyin(u) => u.subject.as_deref(),
+        }
+    }
+
+    /// Sets the application's own user id (what an `on_login` hook answered).
+    pub(crate) fn set_subject(&mut self, subject: Option<String>) {
+        match self {
+            Identity::Wechat(u) => u.subject = subject,
+            Identity::Wecom(u) => u.subject = subject,
+            Identity::Douyin(u) => u.subject = subject,
         }
     }
 

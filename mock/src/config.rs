@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+use super::douyin_apps::{MockDouyinApp, MockDouyinMiniApp};
 use super::wecom_config::{MockWecomCorp, MockWecomSuite};
 
 /// The id of the one simulated Open Platform account every bound app belongs to. Unionids are
@@ -496,6 +497,8 @@ pub struct MockConfig {
     pub(crate) push_timeout: Duration,
     pub(crate) wecom_corps: Vec<MockWecomCorp>,
     pub(crate) wecom_suites: Vec<MockWecomSuite>,
+    pub(crate) douyin_apps: Vec<MockDouyinApp>,
+    pub(crate) douyin_miniapps: Vec<MockDouyinMiniApp>,
 }
 
 impl Default for MockConfig {
@@ -521,6 +524,8 @@ impl Default for MockConfig {
             push_timeout: DEFAULT_PUSH_TIMEOUT,
             wecom_corps: vec![MockWecomCorp::default_corp()],
             wecom_suites: vec![MockWecomSuite::default_suite()],
+            douyin_apps: vec![MockDouyinApp::default_app()],
+            douyin_miniapps: vec![MockDouyinMiniApp::default_miniapp()],
         }
         .with_user("alice", "爱丽丝")
         .with_user("bob", "Bob")
@@ -883,7 +888,8 @@ impl MockConfig {
                 return bad(format!("mock config names unknown user {name:?}"));
             }
         }
-        self.validate_wecom(&appids, &names)
+        self.validate_wecom(&appids, &names)?;
+        self.validate_douyin(&appids)
     }
 
     fn validate_wecom(&self, appids: &HashSet<&str>, names: &HashSet<&str>) -> io::Result<()> {

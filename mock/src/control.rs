@@ -26,6 +26,9 @@ impl Shared {
     /// A code as the mobile SDK (`snsapi_userinfo`) or `wx.login()` (a js_code) would hand
     /// the app.
     pub(crate) fn sdk_code(&self, appid: &str, user: &str) -> Result<String, MockError> {
+        if let Some(douyin) = self.douyin_sdk_code(appid, user) {
+            return douyin.map(|(code, _)| code);
+        }
         let app = self
             .app(appid)
             .ok_or_else(|| MockError::UnknownApp(appid.to_owned()))?;
@@ -208,6 +211,8 @@ impl Shared {
                 json!({
                     "name": u.name,
                     "nickname": u.nickname,
+                    "douyin_union_id": u.douyin_union_id(),
+                    "douyin_open_ids": self.douyin_open_ids(u),
                     "wecom_openids": wecom_openids,
                     "headimgurl": u.headimgurl,
                     "unionid": u.unionid,
@@ -254,8 +259,16 @@ impl Shared {
                 "authorized_corps": w.authorized_corps,
             })
         });
-        let apps: Vec<Value> = apps.into_iter().chain(wecom).chain(suites).collect();
-        json!({ "apps": apps, "users": users })
+        let wecom: Vec<Value> = wecom.chain(suites).collect();
+        drop(inner);
+        let douyin = self.douyin_config_json();
+        let apps: Vec<Value> = apps.into_iter().chain(wecom).chain(douyin).collect();
+        json!({
+            "apps": apps,
+            "users": users,
+            "douyin_open_base": self.base_url,
+            "douyin_miniapp_base": self.base_url,
+        })
     }
 }
 
@@ -282,6 +295,15 @@ pub(crate) async fn sdk_code(State(s): State<Arc<Shared>>, body: Bytes) -> Respo
         Ok(r) => r,
         Err(resp) => return *resp,
     };
+    if let Some(douyin) = s.douyin_sdk_code(&req.appid, &req.user) {
+        return match douyin {
+            Ok((code, None)) => json(&json!({ "code": code })),
+            Ok((code, Some(anonymous))) => {
+                json(&json!({ "code": code, "anonymous_code": anonymous }))
+            }
+            Err(e) => control_error(e),
+        };
+    }
     match s.sdk_code(&req.appid, &req.user) {
         Ok(code) => json(&json!({ "code": code })),
         Err(e) => control_error(e),
@@ -479,6 +501,9 @@ pub(crate) async fn redirect_domains(State(s): State<Arc<Shared>>, body: Bytes) 
         Ok(r) => r,
         Err(resp) => return *resp,
     };
+    if s.set_douyin_redirect_domains(&req.appid, &req.domains) {
+        return json(&json!({ "appid": req.appid, "domains": normalize_domains(&req.domains) }));
+    }
     if s.set_wecom_trusted(&req.appid, &req.domains) {
         let domains = super::wecom_state::normalize_trusted(&req.domains);
         return json(&json!({ "appid": req.appid, "domains": domains }));
@@ -502,5 +527,16 @@ pub(crate) async fn text_plain(State(s): State<Arc<Shared>>, body: Bytes) -> Res
         Err(resp) => return *resp,
     };
     s.lock().text_plain = req.on;
+    json(&json!({ "on": req.on }))
+}
+
+/// `POST /mock/douyin/legacy` `{"on": bool}`: the sticky switch to Douyin's older answer
+/// shapes (see `MockWechat::set_douyin_legacy_shapes`).
+pub(crate) async fn douyin_legacy(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: TextPlainReq = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    s.lock().douyin.legacy = req.on;
     json(&json!({ "on": req.on }))
 }

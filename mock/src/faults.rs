@@ -33,6 +33,14 @@ pub(crate) const ENDPOINTS: &[&str] = &[
     "cgi-bin/service/get_suite_token",
     "cgi-bin/service/auth/getuserinfo3rd",
     "cgi-bin/service/auth/getuserdetail3rd",
+    // Douyin (抖音), see `douyin::ENDPOINTS`.
+    "platform/oauth/connect/",
+    "oauth/access_token/",
+    "oauth/refresh_token/",
+    "oauth/renew_refresh_token/",
+    "oauth/client_token/",
+    "oauth/userinfo/",
+    "api/apps/v2/jscode2session",
 ];
 
 /// At most this many queued entries per endpoint (more are dropped).

@@ -83,8 +83,23 @@
 //! | `GET /cgi-bin/service/auth/getuserinfo3rd` | a code of the suite's pages (`login_type=ServiceApp&appid=SUITE_ID`, or the in-app page with the suite id) → a member of a corp that authorized the suite `{"errcode":0,"errmsg":"ok","corpid","userid","open_userid"}` (+ `user_ticket`, `expires_in` 7200 for in-app `snsapi_privateinfo`); someone in no corp `{"errcode":0,"errmsg":"ok","openid"}`; a member of a corp that did not authorize it 41030; token 41022 / 40082 / 42009, code 40029 |
 //! | `POST /cgi-bin/service/auth/getuserdetail3rd` | `{"user_ticket"}` → `corpid`, `userid`, `name` (= userid), `gender`, `avatar`, `qr_code` (no mobile or e-mail) |
 //! | `POST /cgi-bin/auth/getuserdetail` | WeCom `{"user_ticket"}` → `userid`, `gender` (a string), `avatar`, `qr_code`, `mobile`, `email`, `biz_mail`, `address`; a bad body → 47001, a missing, unknown or expired ticket → 40003 (unverified code) |
+//! | `GET /platform/oauth/connect/` | Douyin (抖音) authorization (protocol §29), `client_key=…&response_type=code&scope=user_info&redirect_uri=…&state=…`: a page with one button per user; `mock_user`/`mock_action=approve\|deny` answer the 302 at once — `redirect_uri?code=…&state=…&scopes=SCOPE`, or on refusal `redirect_uri?state=…` without `code`. Unknown `client_key`, `response_type` other than `code`, `scope` without `user_info`, a `redirect_uri` with a query of its own (`x-mock-error: redirect_query`) or off the app's callback domains (`redirect_domain`) → an error page. Codes: single use, 10 minutes, bound to the client key |
+//! | `POST /oauth/access_token/` | Douyin: form (or JSON) `client_key, client_secret, code, grant_type=authorization_code` → `{"data":{"access_token":"act.…","captcha":"","desc_url":"","description":"","error_code":0,"expires_in":1296000,"log_id","open_id","refresh_expires_in":2592000,"refresh_token":"rft.…","scope"},"message":"success"}`; 10003 unknown client key, 10013 wrong secret, 2100005 missing parameter or a used, expired, unknown or other app's code |
+//! | `POST /oauth/refresh_token/` | Douyin: `client_key, grant_type=refresh_token, refresh_token` → a new 15-day access token (same `data` shape; the refresh token and its expiry stay); 10010 expired refresh token |
+//! | `POST /oauth/renew_refresh_token/` | Douyin: `client_key, refresh_token` → `{"data":{"description","error_code":0,"expires_in":2592000,"refresh_token"},"message":"success"}`, replacing the old one; at most 5 renewals per chain, then 10020 |
+//! | `POST /oauth/client_token/` | Douyin: JSON (or form) `client_key, client_secret, grant_type=client_credential` → `clt.…`, 7200 s; a new one kills the previous 5 minutes later; more than 500 calls in 5 minutes → 10020; 10002 / 10003 / 10013 |
+//! | `POST /oauth/userinfo/` | Douyin: header `access-token` and/or field `access_token`, field `open_id` → `{"data":{"avatar","nickname","open_id","union_id","error_code":0,"description":""},"message":"success"}` (never `uid`, `short_id`, `unique_id`); 28001007 missing or unknown token, 28001008 expired (15 days), 28001015 `open_id` of someone else |
+//! | `POST /api/apps/v2/jscode2session` | Douyin mini-app: JSON `appid, secret, code` and/or `anonymous_code` (from `tt.login()`, [`MockWechat::sdk_code`], [`MockWechat::douyin_anonymous_code`]) → `{"err_no":0,"err_tips":"success","data":{"session_key","openid","anonymous_openid","unionid"}}`; errors `{"err_no","err_tips","log_id"}`: 40014 no JSON object, 40015 appid, 40017 secret, 40018 code (single use, 5 minutes), 40019 anonymous code |
 //!
-//! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method`.
+//! Douyin errors of `oauth/*` have Douyin's shape: HTTP 200,
+//! `{"data":{"description":"…","error_code":N},"extra":{"logid":"…","now":MILLIS}}`. Every code
+//! of protocol §29 (10008, 10010, 10020, 2100005, 2190008, 28001005/07/08/12/15/16, 28003018, …)
+//! can be injected with [`MockWechat::inject`] / `POST /mock/faults`, in the endpoint's shape.
+//! [`MockWechat::set_douyin_legacy_shapes`] switches successes to the older samples' shapes
+//! (`"error_code":"0"`, lifetimes as strings, `userinfo` with `gender`/`city`/…).
+//!
+//! A wrong HTTP method gets 43001 `require GET method` / 43002 `require POST method` (Douyin's
+//! APIs: 2100005, or 40014 for the mini-app).
 //!
 //! ## The pages
 //!
@@ -118,7 +133,7 @@
 //! | Method, path | Does |
 //! |---|---|
 //! | `GET /mock/config` | apps (`kind`, `appid`, `secret`, `bound`, `redirect_domains`; OA also `token`, `encoding_aes_key`, `original_id`, `push_url`, `verified`; mini programs `pages`) and users (`name`, `nickname`, `headimgurl`, `unionid`, `phone`, `openids` by appid, `subscribed`, `blocked`) |
-//! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code |
+//! | `POST /mock/sdk/code` | `{"appid","user"}` → `{"code"}`: a mobile SDK code or a mini program js_code; for a Douyin client key the OpenSDK's code (scope `user_info`), for a Douyin mini-app `{"code","anonymous_code"}` as `tt.login()` |
 //! | `POST /mock/sdk/phone_code` | `{"appid","user"}` → `{"code"}`: what `<button open-type="getPhoneNumber">` hands the page (mini program appids only) |
 //! | `POST /mock/miniprogram/open` | `{"scene","user"}` → `{"scene","code"}`: the user scans a mini program code and the primary mini program opens with that scene; `code` is a fresh `wx.login()` js_code of that user. `{"url_link","user"}` (a URL Link or a `weixin://` URL Scheme the mock made) → `{"appid","scene","code","query","path","env_version","scene_id"}`: the user opens the link in WeChat and its mini program starts on the link's page; `scene` is the value of `scene=` in the link's query (`null` without one), `scene_id` 1194 (URL Link) or 1065 (URL Scheme); an unknown or expired link → 404 `{"error"}` ([`MockWechat::open_url_link`]) |
 //! | `GET /mock/calls`, `DELETE /mock/calls` | call counts per endpoint (`?appid=APPID`: the calls made for that app, [`MockWechat::app_calls`]); reset |
@@ -135,10 +150,11 @@
 //! | `POST /mock/phone/scan` | form `ticket`, `user`: as `POST /mock/scan`, then 303 back to the phone page with the outcome |
 //! | `POST /mock/phone/miniprogram` | form `scene`, `user`, `decision` (`confirm` \| `cancel`), `appid`?: the mini program opens with the scene (as `POST /mock/miniprogram/open`), POSTs `{"scene","code"}` as JSON to `{server}/auth/wechat/miniprogram/scan/open` (answered with the requester and a token), then `{"scene","token","decision"}` to `{server}/auth/wechat/miniprogram/scan`; 303 back to the phone page with the requester, the answer's status and body, or why nothing was sent (no server set) |
 //! | `POST /mock/scan` | `{"qr_url" \| "ticket" \| "scene", "user", "subscribed"?, "push_url"?, "appid"?}`: a user scans a parametric QR code (below); answers `{"event", "openid", "event_key", "ticket", "create_time", "push_url", "encrypted", "deliveries", "acknowledged", "last_status"?, "last_body"?, "last_error"?}` once delivery is over, 404 for an unknown code, 410 for an expired one |
-//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}`; with a WeCom corp id or suite id as `appid`: its trusted domains (hosts, optionally `:port`) |
+//! | `POST /mock/redirect_domains` | `{"appid","domains":[…]}`; with a WeCom corp id or suite id as `appid`: its trusted domains (hosts, optionally `:port`); with a Douyin client key: its callback domains |
 //! | `POST /mock/wecom/suite_ticket` | `{"suite_id"?}` (default: the primary suite): a fresh `suite_ticket` becomes the suite's newest and is POSTed to its command callback (set with `POST /mock/push_url {"url","appid":SUITE_ID}`) as WeCom does — query `msg_signature`, `timestamp`, `nonce`; body `<xml><ToUserName>SUITE_ID</ToUserName><Encrypt>…</Encrypt><AgentID></AgentID></xml>`, `Encrypt` sealing `<xml><SuiteId/><InfoType>suite_ticket</InfoType><TimeStamp/><SuiteTicket/></xml>` with the suite's EncodingAESKey and ReceiveId = suite id; up to 3 deliveries until the answer is `success`. Answers `{"suite_id","push_url","deliveries","acknowledged","last_status","last_error"}`; 400 without a callback. The mock also pushes every 10 minutes of its clock while a callback is set |
 //! | `POST /mock/wecom/verify_url` | `{"suite_id"?}`: WeCom's URL verification of the suite's command callback: `GET` with `msg_signature`, `timestamp`, `nonce` and `echostr` (encrypted like a push, ReceiveId = suite id — unverified for the verification request); answers `{"suite_id","push_url","verified","status","answer","error"}`, `verified` when the callback answered 2xx with exactly the decrypted plaintext |
 //! | `POST /mock/text_plain` | `{"on": bool}`: label every JSON answer `text/plain` |
+//! | `POST /mock/douyin/legacy` | `{"on": bool}`: Douyin's older success shapes ([`MockWechat::set_douyin_legacy_shapes`]) |
 //!
 //! # The unverified subscription account
 //!
@@ -207,12 +223,24 @@
 //!   mock never sends the `GET` URL verification; a scanning user always follows (WeChat
 //!   sends nothing when an unfollowed user scans and then does not follow). Retries follow
 //!   immediately after a failed delivery.
+//! - Douyin is served on the mock's origin too ([`MockWechat::douyin_open_base`],
+//!   [`MockWechat::douyin_miniapp_base`]), over `http://`; Douyin wants an https
+//!   `redirect_uri`. Callback domains are compared by host, like WeChat's. What a refusal on
+//!   the Douyin page sends is not documented (protocol §31): the mock sends `state` without
+//!   `code`. The errcode of a reused or expired code is not documented either: the mock
+//!   answers 2100005. `tt.login()` codes live 5 minutes (not documented).
 
 mod bounded;
 mod cgi;
 mod clock;
 mod config;
 mod control;
+mod douyin;
+mod douyin_apps;
+mod douyin_config;
+mod douyin_mini;
+mod douyin_state;
+mod douyin_wire;
 mod errors;
 mod faults;
 mod ids;
@@ -247,6 +275,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{AppKind, MockApp, MockConfig, MockUser};
+pub use douyin_apps::{MockDouyinApp, MockDouyinMiniApp};
 pub use errors::MockError;
 pub use faults::Fault;
 pub use links::OpenedLink;
@@ -360,6 +389,8 @@ impl MockWechat {
             push_http: push_client()?,
             wecom_corps: cfg.wecom_corps,
             wecom_suites: cfg.wecom_suites,
+            douyin_apps: cfg.douyin_apps,
+            douyin_miniapps: cfg.douyin_miniapps,
         };
         let shared = Arc::new(Shared::new(cfg.apps, users, settings, base_url));
         let app = router(shared.clone());
@@ -584,12 +615,29 @@ impl MockWechat {
             }
             out.push('\n');
         }
+        for app in self.douyin_apps() {
+            let _ = writeln!(
+                out,
+                "  {:<16} client_key {}  client_secret {}",
+                "douyin", app.client_key, app.client_secret
+            );
+        }
+        for mini in self.douyin_miniapps() {
+            let _ = writeln!(
+                out,
+                "  {:<16} appid {}  secret {}",
+                "douyin_miniapp", mini.appid, mini.secret
+            );
+        }
         out.push_str("users:\n");
         for user in self.users() {
             let _ = writeln!(
                 out,
-                "  {:<8} {}  unionid {}",
-                user.name, user.nickname, user.unionid
+                "  {:<8} {}  unionid {}  douyin union_id {}",
+                user.name,
+                user.nickname,
+                user.unionid,
+                user.douyin_union_id()
             );
             for app in self.apps() {
                 let _ = writeln!(
@@ -598,6 +646,15 @@ impl MockWechat {
                     app.appid,
                     app.kind.as_str(),
                     user.openid_for(&app.appid)
+                );
+            }
+            let douyin_ids = (self.douyin_apps().iter().map(|a| &a.client_key))
+                .chain(self.douyin_miniapps().iter().map(|m| &m.appid));
+            for id in douyin_ids {
+                let _ = writeln!(
+                    out,
+                    "      douyin open_id in {id}: {}",
+                    user.douyin_open_id_for(id)
                 );
             }
         }
@@ -962,7 +1019,10 @@ impl MockWechat {
 
     /// Mints a code as the user's phone would: for a mobile app, the OpenSDK's `code`
     /// (scope `snsapi_userinfo`, 10 minutes, for `sns/oauth2/access_token`); for a mini
-    /// program, `wx.login()`'s `js_code` (5 minutes, for `sns/jscode2session`).
+    /// program, `wx.login()`'s `js_code` (5 minutes, for `sns/jscode2session`); for a Douyin
+    /// client key, the Douyin OpenSDK's code (scope `user_info`, 10 minutes, for
+    /// `oauth/access_token/`); for a Douyin mini-app, `tt.login()`'s `code` (5 minutes, for
+    /// `api/apps/v2/jscode2session`).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -1590,6 +1650,34 @@ fn router(shared: Arc<Shared>) -> Router {
             "/cgi-bin/service/auth/getuserdetail3rd",
             post(wecom_suite::getuserdetail3rd).fallback(wecom::require_post),
         )
+        .route(
+            "/platform/oauth/connect/",
+            get(douyin::connect).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/access_token/",
+            post(douyin::access_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/refresh_token/",
+            post(douyin::refresh_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/renew_refresh_token/",
+            post(douyin::renew_refresh_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/client_token/",
+            post(douyin::client_token).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/oauth/userinfo/",
+            post(douyin::userinfo).fallback(douyin::wrong_method),
+        )
+        .route(
+            "/api/apps/v2/jscode2session",
+            post(douyin_mini::jscode2session).fallback(douyin_mini::wrong_method),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             middleware::count_and_inject,
@@ -1629,6 +1717,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mock/phone/message", post(phone::send))
         .route("/mock/redirect_domains", post(control::redirect_domains))
         .route("/mock/text_plain", post(control::text_plain))
+        .route("/mock/douyin/legacy", post(control::douyin_legacy))
         .route("/mmopen/vi_32/{key}/{size}", get(pages::avatar));
     wechat
         .merge(control)

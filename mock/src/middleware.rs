@@ -13,7 +13,7 @@ use super::faults::{ENDPOINTS, Fault};
 use super::pages;
 use super::params::Params;
 use super::state::Shared;
-use super::wecom;
+use super::{douyin, wecom};
 
 /// The most of a `stable_token` body read to learn its appid: axum's own default limit for a
 /// body, so the handler sees every body it would have seen.
@@ -56,13 +56,16 @@ pub(crate) async fn count_and_inject(
 ) -> Response {
     let path = req.uri().path().trim_start_matches('/').to_owned();
     let endpoint = ENDPOINTS.iter().copied().find(|e| *e == path);
-    let is_page = path.starts_with("connect/") || path.starts_with("wwlogin/");
+    let is_page =
+        path.starts_with("connect/") || path.starts_with("wwlogin/") || path == douyin::CONNECT;
     let is_wecom = wecom::ENDPOINTS.contains(&path.as_str());
+    let is_douyin = douyin::ENDPOINTS.contains(&path.as_str());
     // `stable_token` names its app in the body: read it (the handler gets the same bytes).
+    // So do Douyin's APIs (`client_key`, `appid` or a user token in a form or JSON body).
     let reads_body = matches!(
         endpoint,
         Some("cgi-bin/stable_token" | "cgi-bin/service/get_suite_token")
-    );
+    ) || (is_douyin && path != douyin::CONNECT);
     let (req, body) = if reads_body {
         let (parts, body) = req.into_parts();
         match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -75,7 +78,13 @@ pub(crate) async fn count_and_inject(
     } else {
         (req, None)
     };
-    let app = endpoint.and_then(|_| app_of_call(&shared, req.uri().query(), body.as_deref()));
+    let app = match endpoint {
+        None => None,
+        Some(_) if is_douyin => {
+            douyin::app_of_call(&shared, req.uri().query(), req.headers(), body.as_deref())
+        }
+        Some(_) => app_of_call(&shared, req.uri().query(), body.as_deref()),
+    };
     let (fault, sticky_plain) = {
         let mut inner = shared.lock();
         if let Some(ep) = endpoint {
@@ -97,6 +106,8 @@ pub(crate) async fn count_and_inject(
                 pages::error_page(Some(code), "系统错误（mock 注入）", "injected").into_response()
             } else if is_wecom {
                 wecom::wecom_error(code)
+            } else if is_douyin {
+                douyin::injected(&shared, &path, code)
             } else {
                 WxError::new(code).into_response()
             }

@@ -365,6 +365,8 @@ pub(crate) struct Inner {
     pub(crate) text_plain: bool,
     /// WeCom codes, tokens, user tickets and trusted domains.
     pub(crate) wecom: super::wecom_state::WecomState,
+    /// Douyin codes, tokens and callback domains.
+    pub(crate) douyin: super::douyin_state::DouyinState,
 }
 
 /// State shared by the handle and every handler.
@@ -390,6 +392,10 @@ pub(crate) struct Shared {
     pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
     /// The WeCom third-party suites.
     pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
+    /// The Douyin Open Platform apps.
+    pub(crate) douyin_apps: Vec<super::douyin_apps::MockDouyinApp>,
+    /// The Douyin mini-apps.
+    pub(crate) douyin_miniapps: Vec<super::douyin_apps::MockDouyinMiniApp>,
     inner: Mutex<Inner>,
 }
 
@@ -404,6 +410,8 @@ pub(crate) struct Settings {
     pub(crate) push_http: reqwest::Client,
     pub(crate) wecom_corps: Vec<super::wecom_config::MockWecomCorp>,
     pub(crate) wecom_suites: Vec<super::wecom_config::MockWecomSuite>,
+    pub(crate) douyin_apps: Vec<super::douyin_apps::MockDouyinApp>,
+    pub(crate) douyin_miniapps: Vec<super::douyin_apps::MockDouyinMiniApp>,
 }
 
 impl Shared {
@@ -459,6 +467,7 @@ impl Shared {
                 &settings.wecom_suites,
                 now,
             ),
+            douyin: super::douyin_state::DouyinState::new(&settings.douyin_apps, normalize_domains),
         };
         let by_name = users
             .iter()
@@ -478,6 +487,8 @@ impl Shared {
             push_http: settings.push_http,
             wecom_corps: settings.wecom_corps,
             wecom_suites: settings.wecom_suites,
+            douyin_apps: settings.douyin_apps,
+            douyin_miniapps: settings.douyin_miniapps,
             inner: Mutex::new(inner),
         }
     }
@@ -703,6 +714,8 @@ mod tests {
             push_http: reqwest::Client::new(),
             wecom_corps: Vec::new(),
             wecom_suites: Vec::new(),
+            douyin_apps: Vec::new(),
+            douyin_miniapps: Vec::new(),
         }
     }
 

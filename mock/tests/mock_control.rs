@@ -83,7 +83,9 @@ async fn config_lists_apps_and_users() {
             "mini_program",
             "official_account",
             "wecom",
-            "wecom_suite"
+            "wecom_suite",
+            "douyin",
+            "douyin_miniapp"
         ]
     );
     // WeCom corps and suites name their id as `appid` too (the login pages' `appid`).

@@ -32,7 +32,7 @@ use crate::{
         sessions::{Sessions, tokens::IssuedToken},
     },
     providers::wechat::code::CodeLogin,
-    user::{Channel, WechatUser},
+    user::{Channel, Identity},
 };
 
 /// This channel's settings: the mobile app's credentials (none when it is off).
@@ -183,14 +183,14 @@ pub(super) fn with_native_token(sessions: &Sessions, outcome: LoginOutcome) -> L
         LoginOutcome::Success {
             state,
             return_to,
-            user,
+            identity,
             token: None,
         } => {
-            let token = Some(Box::new(sessions.issue_native(&user, None)));
+            let token = Some(Box::new(sessions.issue_native_for(&identity, None)));
             LoginOutcome::Success {
                 state,
                 return_to,
-                user,
+                identity,
                 token,
             }
         }
@@ -229,14 +229,18 @@ pub(super) fn outcome_response(
 ) -> Result<Response<Body>, Failure> {
     match outcome {
         LoginOutcome::Success {
-            user,
+            identity,
             token: Some(issued),
             ..
         } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW)
             && !sessions.is_revoked(issued) =>
         {
-            tracing::info!(channel = %user.channel, "login");
-            Ok(token_response(user, issued))
+            tracing::info!(provider = %identity.provider(), channel = %identity.channel(), "login");
+            // A WeChat login keeps its answer's shape; another provider's shows its ids.
+            Ok(match identity.as_wechat() {
+                Some(user) => token_response(user, issued),
+                None => token_response(identity, issued),
+            })
         }
         LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => {
             Err(AppFailure::CodeUsed.into())
@@ -251,7 +255,7 @@ pub(super) fn outcome_response(
 /// Who is already signed in on a native login request, for `on_login` to bind to: the
 /// user of its bearer token, or of its session cookie when the request comes from our own
 /// origin (a cross-site page must not bind its visitor's account).
-pub(crate) fn signed_in(origins: &Origins, logins: &Logins, req: &Parts) -> Option<WechatUser> {
+pub(crate) fn signed_in(origins: &Origins, logins: &Logins, req: &Parts) -> Option<Identity> {
     let bearer = req.headers.contains_key(http::header::AUTHORIZATION);
     (bearer || origins.same_origin(req))
         .then(|| logins.signed_in(&req.headers))
@@ -263,7 +267,7 @@ pub(crate) fn signed_in(origins: &Origins, logins: &Logins, req: &Parts) -> Opti
 pub(crate) async fn mobile(
     auth: &App,
     client: Option<IpAddr>,
-    signed_in: Option<WechatUser>,
+    signed_in: Option<Identity>,
     body: Bytes,
 ) -> Result<Response<Body>, Failure> {
     let Some(app) = &auth.settings.mobile else {

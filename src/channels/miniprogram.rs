@@ -26,7 +26,7 @@ use crate::{
         sessions::Sessions,
     },
     providers::wechat::mini::MiniPrograms,
-    user::WechatUser,
+    user::Identity,
 };
 
 /// This channel's settings: the mini program's credentials (none when it is off).
@@ -78,7 +78,7 @@ impl MiniProgram {
 pub(crate) async fn mini_program(
     auth: &MiniProgram,
     client: Option<std::net::IpAddr>,
-    signed_in: Option<WechatUser>,
+    signed_in: Option<Identity>,
     body: Bytes,
 ) -> Result<Response<Body>, Failure> {
     let Some(app) = &auth.settings.app else {
@@ -92,7 +92,10 @@ pub(crate) async fn mini_program(
         .exchanges
         .exchange_once(appid, &code, client, || async {
             let user = auth.mini.session_user(app, &code).await?;
-            let outcome = auth.logins.finish_login(user, "", "/", signed_in).await;
+            let outcome = auth
+                .logins
+                .finish_login(user.into(), "", "/", signed_in)
+                .await;
             Ok(with_native_token(&auth.sessions, outcome))
         })
         .await?;

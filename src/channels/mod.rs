@@ -69,10 +69,17 @@ mod tests {
         super::mount(&Arc::new(Mount::new(cfg)))
     });
 
+    /// A request of `method` (no query, no headers).
+    fn req(method: &Method) -> http::request::Parts {
+        let mut parts = http::Request::new(()).into_parts().0;
+        parts.method = method.clone();
+        parts
+    }
+
     /// Which route serves `method` on `sub`: its path and the id in the request's path.
     fn found(sub: &str, method: Method) -> (Path, &str) {
-        let (channel, hit) =
-            find(&TABLE, sub, &method).unwrap_or_else(|_| panic!("{method} {sub} has no route"));
+        let (channel, hit) = find(&TABLE, sub, &req(&method))
+            .unwrap_or_else(|_| panic!("{method} {sub} has no route"));
         (path_of(channel, hit.index()), hit.id)
     }
 
@@ -81,7 +88,7 @@ mod tests {
     }
 
     fn allow(sub: &str, method: Method) -> &'static str {
-        match find(&TABLE, sub, &method) {
+        match find(&TABLE, sub, &req(&method)) {
             Err(Failure::MethodNotAllowed(allow)) => allow,
             Ok((_, hit)) => panic!("{method} {sub}: found {:?}", hit.id),
             Err(other) => panic!("{method} {sub}: {other:?}"),
@@ -193,7 +200,7 @@ mod tests {
         ] {
             for method in [Method::GET, Method::POST, Method::PUT] {
                 assert!(
-                    matches!(find(&TABLE, sub, &method), Err(Failure::NotFound(_))),
+                    matches!(find(&TABLE, sub, &req(&method)), Err(Failure::NotFound(_))),
                     "{method} {sub:?}"
                 );
             }

@@ -15,6 +15,7 @@ use crate::{
         login::Logins,
         sessions::{SessionSettings, Sessions},
         store::Store,
+        weblogin::{WebLogins, WebSettings},
     },
     providers::wechat::{code::CodeLogin, profiles::Profiles, tokens::GlobalTokens},
 };
@@ -49,6 +50,8 @@ pub(crate) struct Mount {
     pub(crate) code_login: Arc<CodeLogin>,
     /// WeChat users' tokens and profiles.
     pub(crate) profiles: Arc<Profiles>,
+    /// The ends of a browser login (state cookies, the callback's answers).
+    pub(crate) web: Arc<WebLogins>,
 }
 
 impl std::fmt::Debug for Mount {
@@ -84,7 +87,18 @@ impl Mount {
             cfg.userinfo_ttl,
             cfg.lang,
         ));
+        let web = Arc::new(WebLogins::new(
+            WebSettings {
+                origin: cfg.origin().to_owned(),
+                state_ttl: cfg.state_ttl,
+                pages: cfg.pages.clone(),
+                language: cfg.language,
+            },
+            sessions.clone(),
+            store.clone(),
+        ));
         Self {
+            web,
             push: cfg.push_crypto().cloned(),
             client_ip: cfg.client_ip_header.clone(),
             tokens: Arc::new(GlobalTokens::new(

@@ -6,7 +6,10 @@ use super::{DEFAULT_BODY_TIMEOUT, GlobalTokenSource, LoginHook, TokenProvider};
 use crate::core::login::LoginRefused;
 use wechat_auth_client::{Lang, OaScope, Secret};
 
-use crate::{core::store::Store, user::WechatUser};
+use crate::{
+    core::store::Store,
+    user::{Identity, WechatUser},
+};
 
 /// Builds a [`WechatConfig`](super::WechatConfig); every setting is a `with_*` method.
 ///
@@ -56,6 +59,8 @@ pub struct WechatConfigBuilder {
     pub(super) global_token_source: GlobalTokenSource,
     pub(super) http_timeout: Duration,
     pub(super) on_login: Option<LoginHook>,
+    /// The hook was set by a WeChat-only form (it never sees a WeCom or Douyin login).
+    pub(super) on_login_wechat_only: bool,
     pub(super) token_provider: Option<Arc<dyn TokenProvider>>,
     pub(super) mini_code_page: Option<String>,
     pub(super) mini_code_env: Option<String>,
@@ -106,6 +111,7 @@ impl Default for WechatConfigBuilder {
             global_token_source: GlobalTokenSource::Stable,
             http_timeout: Duration::from_secs(10),
             on_login: None,
+            on_login_wechat_only: false,
             token_provider: None,
             mini_code_page: None,
             mini_code_env: None,
@@ -1019,7 +1025,8 @@ impl WechatConfigBuilder {
         F: Fn(WechatUser) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
     {
-        self.on_login = Some(Arc::new(move |user, _signed_in| Box::pin(hook(user))));
+        self.on_login = Some(wechat_only(move |user, _signed_in| hook(user)));
+        self.on_login_wechat_only = true;
         self
     }
 
@@ -1084,9 +1091,50 @@ impl WechatConfigBuilder {
         F: Fn(WechatUser, Option<WechatUser>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
     {
-        self.on_login = Some(Arc::new(move |user, signed_in| {
-            Box::pin(hook(user, signed_in))
-        }));
+        self.on_login = Some(wechat_only(hook));
+        self.on_login_wechat_only = true;
+        self
+    }
+
+    /// A hook run on every successful login of every provider (WeChat, WeCom, Douyin), before
+    /// the session is issued: it gets the new [`Identity`] and the identity of the session
+    /// the login request already carries (`None` when there is none; the same rules as
+    /// [`with_on_login_bind`](Self::with_on_login_bind)), and answers the application's own
+    /// account id (it becomes the identity's `subject`) or refuses the login. Link accounts
+    /// on [`Identity::key`]: a WeChat unionid, a WeCom corp member, a Douyin union_id.
+    ///
+    /// A layer with WeCom or Douyin configured needs this form: `build()` refuses the
+    /// WeChat-only [`with_on_login`](Self::with_on_login) and
+    /// [`with_on_login_bind`](Self::with_on_login_bind) there, so that no login escapes a
+    /// hook written for WeChat users only. One hook serves every form; the last one set wins.
+    ///
+    /// ```
+    /// use wechat_auth::{Identity, LoginRefused, WechatConfig};
+    ///
+    /// let cfg = WechatConfig::builder()
+    ///     .with_public_url("https://example.com")
+    ///     .with_session_secret("0123456789abcdef0123456789abcdef")
+    ///     .with_website_app("wx1000000000000001", "secret")
+    ///     .with_on_login_identity(|id: Identity, signed_in: Option<Identity>| async move {
+    ///         if let Some(account) = signed_in.as_ref().and_then(|s| s.subject()) {
+    ///             return Ok(Some(account.to_owned())); // bind to the signed-in account
+    ///         }
+    ///         match id.provider() {
+    ///             wechat_auth::Provider::Wechat => Ok(Some(format!("acct-{}", id.key()))),
+    ///             _ => Err(LoginRefused::new("only WeChat accounts may sign up here")),
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// assert!(format!("{cfg:?}").contains("on_login: true"));
+    /// # Ok::<(), wechat_auth::ConfigError>(())
+    /// ```
+    pub fn with_on_login_identity<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Identity, Option<Identity>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
+    {
+        self.on_login = Some(Arc::new(move |id, signed_in| Box::pin(hook(id, signed_in))));
+        self.on_login_wechat_only = false;
         self
     }
 
@@ -1271,4 +1319,30 @@ impl WechatConfigBuilder {
         self.relay_targets.push(origin.into());
         self
     }
+}
+
+/// A WeChat-only hook as the layer calls hooks: it sees WeChat identities only (a signed-in
+/// session of another provider is `None` to it). `build()` refuses it when another provider
+/// is configured, so it is never asked about a WeCom or Douyin login.
+fn wechat_only<F, Fut>(hook: F) -> LoginHook
+where
+    F: Fn(WechatUser, Option<WechatUser>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<String>, LoginRefused>> + Send + 'static,
+{
+    Arc::new(move |id: Identity, signed_in: Option<Identity>| {
+        let signed_in = signed_in.and_then(|s| s.as_wechat().cloned());
+        match id {
+            Identity::Wechat(user) => Box::pin(hook(user, signed_in)),
+            // Unreachable while build() refuses this hook beside another provider; refused
+            // rather than let through, should that ever change.
+            other => {
+                let provider = other.provider();
+                Box::pin(async move {
+                    Err(LoginRefused::new(format!(
+                        "this site's login hook accepts WeChat accounts only, not {provider}"
+                    )))
+                })
+            }
+        }
+    })
 }

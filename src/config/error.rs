@@ -50,6 +50,14 @@ pub enum ConfigError {
         "no WeChat channel is configured: set at least one app (WECHAT_WEBSITE_APP_ID, WECHAT_OA_APP_ID, WECHAT_MOBILE_APP_ID or WECHAT_MINI_APP_ID, each with its secret)"
     )]
     NoChannel,
+    /// A WeChat-only `on_login` hook beside a provider whose logins it would never see.
+    #[error(
+        "with_on_login / with_on_login_bind take WeChat users only, but {providers} login is configured too: use with_on_login_identity, which sees every provider's identity"
+    )]
+    WechatOnlyLoginHook {
+        /// The other providers configured (`WeCom`, `Douyin`).
+        providers: String,
+    },
     /// An app has an id but no secret, or the other way round.
     #[error("the {channel} app has {has} but no {missing}: set {var}")]
     IncompleteApp {
@@ -217,6 +225,7 @@ impl ConfigError {
             Self::MissingSessionSecret => "MissingSessionSecret",
             Self::ShortSessionSecret { .. } => "ShortSessionSecret",
             Self::NoChannel => "NoChannel",
+            Self::WechatOnlyLoginHook { .. } => "WechatOnlyLoginHook",
             Self::IncompleteApp { .. } => "IncompleteApp",
             Self::InvalidScope(_) => "InvalidScope",
             Self::InvalidAesKey { .. } => "InvalidAesKey",

@@ -38,6 +38,14 @@ fn redis_store(
 }
 
 impl WechatConfigBuilder {
+    /// The providers besides WeChat that this builder configures (`"WeCom"`, `"Douyin"`): a
+    /// WeChat-only `on_login` hook would never see their logins. One line per provider.
+    fn non_wechat_providers(&self) -> Vec<&'static str> {
+        #[allow(unused_mut)]
+        let mut others = Vec::new();
+        others
+    }
+
     /// Checks the settings and builds the configuration.
     ///
     /// ```
@@ -50,6 +58,12 @@ impl WechatConfigBuilder {
     /// assert!(err.to_string().contains("at least 32 bytes"));
     /// ```
     pub fn build(self) -> Result<WechatConfig, ConfigError> {
+        let others = self.non_wechat_providers();
+        if self.on_login_wechat_only && !others.is_empty() {
+            return Err(ConfigError::WechatOnlyLoginHook {
+                providers: others.join(" and "),
+            });
+        }
         let raw_url = self.public_url.ok_or(ConfigError::MissingPublicUrl)?;
         let invalid = |why| ConfigError::InvalidPublicUrl {
             url: raw_url.clone(),

@@ -14,7 +14,7 @@ use crate::{
         flight::{self, Turn},
         keys::Key,
     },
-    user::WechatUser,
+    user::Identity,
 };
 
 /// How long a used code's outcome is remembered in the store (a website code lives 10
@@ -38,7 +38,8 @@ pub(crate) enum LoginOutcome {
         state: String,
         /// Where that login was going.
         return_to: String,
-        user: WechatUser,
+        /// Who logged in, whatever the provider.
+        identity: Identity,
         /// A native login's bearer token, issued once per code: a repeat of the code gets
         /// this same token while it is fresh and not revoked, never a new one.
         #[serde(default, skip_serializing_if = "Option::is_none")]

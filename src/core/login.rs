@@ -7,7 +7,7 @@ use crate::{
     core::exchange::LoginOutcome,
     core::sessions::{Found, Sessions},
     core::store::BoxFuture,
-    user::WechatUser,
+    user::Identity,
 };
 
 /// What an `on_login` hook may answer to refuse a login: the message is shown to the person
@@ -56,13 +56,10 @@ impl LoginRefused {
     }
 }
 
-/// The boxed form of an `on_login` hook: the user who just logged in, and the user of the
-/// verified session the login request already carried, if any (for binding).
+/// The boxed form of an `on_login` hook: who just logged in, and who the verified session
+/// the login request already carried belongs to, if any (for binding), of any provider.
 pub(crate) type LoginHook = Arc<
-    dyn Fn(
-            WechatUser,
-            Option<WechatUser>,
-        ) -> BoxFuture<'static, Result<Option<String>, LoginRefused>>
+    dyn Fn(Identity, Option<Identity>) -> BoxFuture<'static, Result<Option<String>, LoginRefused>>
         + Send
         + Sync,
 >;
@@ -89,16 +86,16 @@ impl Logins {
     /// Runs `on_login` (told who is already signed in) and records the outcome of a login.
     pub(crate) async fn finish_login(
         &self,
-        user: WechatUser,
+        identity: Identity,
         state: &str,
         return_to: &str,
-        signed_in: Option<WechatUser>,
+        signed_in: Option<Identity>,
     ) -> LoginOutcome {
-        match self.run_on_login_signed_in(user, signed_in).await {
-            Ok(user) => LoginOutcome::Success {
+        match self.run_on_login_signed_in(identity, signed_in).await {
+            Ok(identity) => LoginOutcome::Success {
                 state: state.to_owned(),
                 return_to: return_to.to_owned(),
-                user,
+                identity,
                 token: None,
             },
             Err(refused) => LoginOutcome::Refused {
@@ -109,31 +106,32 @@ impl Logins {
     }
 
     /// Runs the `on_login` hook for a login whose request carried no session (the scan
-    /// logins: the phone confirms, not the browser); its answer becomes the user's `subject`.
-    pub(crate) async fn run_on_login(&self, user: WechatUser) -> Result<WechatUser, LoginRefused> {
-        self.run_on_login_signed_in(user, None).await
+    /// logins: the phone confirms, not the browser); its answer becomes the `subject`.
+    pub(crate) async fn run_on_login(&self, identity: Identity) -> Result<Identity, LoginRefused> {
+        self.run_on_login_signed_in(identity, None).await
     }
 
     /// Runs the `on_login` hook, telling it who is already signed in on the request (a
     /// verified session, from [`Logins::signed_in`]); its answer becomes the user's `subject`.
     pub(crate) async fn run_on_login_signed_in(
         &self,
-        mut user: WechatUser,
-        signed_in: Option<WechatUser>,
-    ) -> Result<WechatUser, LoginRefused> {
+        mut identity: Identity,
+        signed_in: Option<Identity>,
+    ) -> Result<Identity, LoginRefused> {
         if let Some(hook) = &self.hook {
-            user.subject = crate::metrics::refusal(&user, hook(user.clone(), signed_in).await)?;
+            let subject = hook(identity.clone(), signed_in).await;
+            identity.set_subject(crate::metrics::refusal(&identity, subject)?);
         }
-        Ok(user)
+        Ok(identity)
     }
 
     /// The user of the verified session a login request already carries (its bearer token,
     /// else its one session cookie: signed by us, unexpired, not revoked, from its own
-    /// carrier), for `on_login` to bind the new WeChat identity to. Nothing unsigned is
-    /// trusted; an invalid token counts as no session.
-    pub(crate) fn signed_in(&self, headers: &http::HeaderMap) -> Option<WechatUser> {
+    /// carrier), for `on_login` to bind the new identity to. Nothing unsigned is trusted; an
+    /// invalid token counts as no session.
+    pub(crate) fn signed_in(&self, headers: &http::HeaderMap) -> Option<Identity> {
         match self.sessions.find_session(headers) {
-            Found::Session(current) => current.session.identity.as_wechat().cloned(),
+            Found::Session(current) => Some(current.session.identity.clone()),
             Found::InvalidBearer | Found::Nothing => None,
         }
     }

@@ -21,3 +21,4 @@ pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod sessions;
 pub mod store;
+pub(crate) mod weblogin;

@@ -46,7 +46,7 @@ where
     let (parts, body) = req.into_parts();
     let span = tracing::debug_span!("wechat_auth", endpoint = sub, method = %parts.method);
     let answer = async {
-        let (channel, hit) = crate::core::route::find(table, sub, &parts.method)?;
+        let (channel, hit) = crate::core::route::find(table, sub, &parts)?;
         let body = match hit.body {
             crate::core::route::ReadBody::No => Bytes::new(),
             crate::core::route::ReadBody::UpTo(limit) => {
@@ -140,4 +140,31 @@ pub(crate) fn cookie_value<'r>(req: &'r Parts, name: &str) -> Option<&'r str> {
         return None;
     }
     first.value_raw()
+}
+
+/// Whether the query of `req` has `name=value` (its first `name`): what a route guard
+/// (`core::route::Route::when`) asks of `login?channel=wecom`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn query_is(req: &Parts, name: &str, value: &str) -> bool {
+    Query::parse(req.uri.query()).get(name) == Some(value)
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::query_is;
+
+    fn parts(uri: &str) -> http::request::Parts {
+        http::Request::get(uri).body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn query_is_reads_the_first_value() {
+        assert!(query_is(
+            &parts("/l?channel=wecom&channel=x"),
+            "channel",
+            "wecom"
+        ));
+        assert!(!query_is(&parts("/l?channel=wecomx"), "channel", "wecom"));
+        assert!(!query_is(&parts("/l"), "channel", "wecom"));
+    }
 }

@@ -96,6 +96,11 @@ pub(crate) struct Call<'a, S> {
 /// A route's handler.
 pub(crate) type Handler<S> = for<'a> fn(Call<'a, S>) -> BoxFuture<'a, Answer>;
 
+/// A route's guard: whether the route takes this request at all (a channel that shares a
+/// path with another, `login?channel=wecom`, or a callback whose state it made). A route
+/// whose guard says no is passed over as if its path did not match.
+pub(crate) type Guard = fn(&Parts) -> bool;
+
 /// One endpoint of a channel: methods, path, body, handler.
 pub(crate) struct Route<S: 'static> {
     /// The methods it answers.
@@ -106,6 +111,8 @@ pub(crate) struct Route<S: 'static> {
     pub(crate) body: ReadBody,
     /// What serves it.
     pub(crate) handler: Handler<S>,
+    /// Whether it takes the request (`None`: every request on its path).
+    pub(crate) when: Option<Guard>,
 }
 
 impl<S> Route<S> {
@@ -116,6 +123,7 @@ impl<S> Route<S> {
             path,
             body: ReadBody::No,
             handler,
+            when: None,
         }
     }
 
@@ -126,6 +134,7 @@ impl<S> Route<S> {
             path,
             body: ReadBody::No,
             handler,
+            when: None,
         }
     }
 
@@ -136,7 +145,20 @@ impl<S> Route<S> {
             path,
             body: ReadBody::UpTo(limit),
             handler,
+            when: None,
         }
+    }
+
+    /// The route, taking only the requests `guard` accepts.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) const fn when(mut self, guard: Guard) -> Self {
+        self.when = Some(guard);
+        self
+    }
+
+    /// Whether the route takes `req` on a path it matches.
+    fn takes(&self, req: &Parts) -> bool {
+        self.when.is_none_or(|guard| guard(req))
     }
 }
 
@@ -150,7 +172,7 @@ pub(crate) fn boxed<'a>(answer: impl Future<Output = Answer> + Send + 'a) -> Box
 pub(crate) trait Endpoints: Send + Sync + 'static {
     /// The route serving `method` on `sub` and the id in the path; `None` when no route of
     /// this channel has the path, `Err(allow)` when routes have it but not the method.
-    fn find<'s>(&self, sub: &'s str, method: &Method) -> Option<Result<Hit<'s>, Methods>>;
+    fn find<'s>(&self, sub: &'s str, req: &Parts) -> Option<Result<Hit<'s>, Methods>>;
 
     /// The path of route `index` (for tests of the table).
     #[cfg(test)]
@@ -193,17 +215,17 @@ impl<S: Send + Sync + 'static> Mounted<S> {
 }
 
 impl<S: Send + Sync + 'static> Endpoints for Mounted<S> {
-    fn find<'s>(&self, sub: &'s str, method: &Method) -> Option<Result<Hit<'s>, Methods>> {
+    fn find<'s>(&self, sub: &'s str, req: &Parts) -> Option<Result<Hit<'s>, Methods>> {
         let (path, id) = self
             .routes
             .iter()
-            .find_map(|r| Some((r.path, r.path.matches(sub)?)))?;
+            .find_map(|r| Some((r.path, r.path.matches(sub).filter(|_| r.takes(req))?)))?;
         let mut allowed = 0;
         for (index, route) in self.routes.iter().enumerate() {
-            if route.path != path {
+            if route.path != path || !route.takes(req) {
                 continue;
             }
-            if route.methods.has(method) {
+            if route.methods.has(&req.method) {
                 return Some(Ok(Hit {
                     index,
                     id,
@@ -239,14 +261,84 @@ pub(crate) type Table = [Box<dyn Endpoints>];
 pub(crate) fn find<'t, 's>(
     table: &'t Table,
     sub: &'s str,
-    method: &Method,
+    req: &Parts,
 ) -> Result<(&'t dyn Endpoints, Hit<'s>), Failure> {
     for channel in table {
-        match channel.find(sub, method) {
+        match channel.find(sub, req) {
             None => {}
             Some(Ok(found)) => return Ok((channel.as_ref(), found)),
             Some(Err(allowed)) => return Err(Failure::MethodNotAllowed(allowed.allow())),
         }
     }
     Err(Failure::NotFound("no such WeChat login endpoint"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: Method, uri: &str) -> Parts {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn handler(_: Call<'_, u8>) -> BoxFuture<'_, Answer> {
+        boxed(async { Err(Failure::NotFound("test")) })
+    }
+
+    fn wecom(req: &Parts) -> bool {
+        req.uri.query() == Some("channel=wecom")
+    }
+
+    static GUARDED: [Route<u8>; 2] = [
+        Route::read(Path::Exact("/login"), handler).when(wecom),
+        Route::post(Path::Exact("/wecom/push"), handler),
+    ];
+    static PLAIN: [Route<u8>; 2] = [
+        Route::read(Path::Exact("/login"), handler),
+        Route::read(Path::Exact("/callback"), handler),
+    ];
+
+    /// A guarded route takes only what its guard accepts; the rest falls through to the
+    /// next channel with the same path, and a wrong method on it is still `405`.
+    #[test]
+    fn guards_share_a_path_between_channels() {
+        let table: Vec<Box<dyn Endpoints>> =
+            vec![Mounted::boxed(1u8, &GUARDED), Mounted::boxed(2u8, &PLAIN)];
+        // (the first channel?, the route's index) serving a GET of `uri`.
+        let which = |uri: &str| {
+            let req = parts(Method::GET, uri);
+            let path = req.uri.path().to_owned();
+            find(&table, &path, &req)
+                .map(|(channel, hit)| (std::ptr::addr_eq(channel, table[0].as_ref()), hit.index()))
+                .ok()
+        };
+        assert_eq!(
+            which("/login?channel=wecom"),
+            Some((true, 0)),
+            "the guarded route"
+        );
+        assert_eq!(
+            which("/login?channel=website"),
+            Some((false, 0)),
+            "falls through"
+        );
+        assert_eq!(which("/login"), Some((false, 0)));
+        assert_eq!(which("/callback"), Some((false, 1)));
+        let post = parts(Method::POST, "/login?channel=wecom");
+        assert!(matches!(
+            find(&table, "/login", &post),
+            Err(Failure::MethodNotAllowed("GET, HEAD"))
+        ));
+        let get = parts(Method::GET, "/wecom/push");
+        assert!(matches!(
+            find(&table, "/wecom/push", &get),
+            Err(Failure::MethodNotAllowed("POST"))
+        ));
+    }
 }

@@ -95,7 +95,7 @@ fn start(
     } else {
         Answer::Redirect
     };
-    let redirect_uri = answer.redirect_uri(&auth.settings).to_owned();
+    let redirect_uri = super::redirect_uri(answer, &auth.settings).to_owned();
     let state = random_token(32);
     let mut url = auth
         .client

@@ -259,8 +259,11 @@ impl ScanRecords {
             user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());
             user.unionid = user.unionid.or(p.unionid);
         }
-        Some(match self.logins.run_on_login(user).await {
-            Ok(user) => SceneStatus::Confirmed { user },
+        Some(match self.logins.run_on_login(user.clone().into()).await {
+            Ok(id) => {
+                user.subject = id.subject().map(str::to_owned);
+                SceneStatus::Confirmed { user }
+            }
             Err(r) => SceneStatus::Refused {
                 message: r.message().to_owned(),
             },

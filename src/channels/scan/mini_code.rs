@@ -179,12 +179,17 @@ async fn code_user(
             Ok(LoginOutcome::Success {
                 state: id.to_owned(),
                 return_to: String::new(),
-                user,
+                identity: user.into(),
                 token: None,
             })
         })
         .await?;
-    let LoginOutcome::Success { state, user, .. } = outcome.as_ref() else {
+    let LoginOutcome::Success {
+        state,
+        identity: crate::user::Identity::Wechat(user),
+        ..
+    } = outcome.as_ref()
+    else {
         return Err(crate::channels::app::AppFailure::CodeUsed.into());
     };
     if state != id {
@@ -356,8 +361,12 @@ pub(crate) async fn mini_program_answer(
         Decision::Cancel => SceneStatus::Refused {
             message: "登录已在手机上取消 · The login was cancelled on the phone.".into(),
         },
-        Decision::Confirm => match auth.logins.run_on_login(bound.user).await {
-            Ok(user) => SceneStatus::Confirmed { user },
+        Decision::Confirm => match auth.logins.run_on_login(bound.user.clone().into()).await {
+            Ok(id) => {
+                let mut user = bound.user;
+                user.subject = id.subject().map(str::to_owned);
+                SceneStatus::Confirmed { user }
+            }
             Err(r) => SceneStatus::Refused {
                 message: r.message().to_owned(),
             },

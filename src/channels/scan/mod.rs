@@ -1004,7 +1004,7 @@ async fn hand_over(auth: &Scan, key: &str, id: &str) -> Result<Response<Body>, F
     let SceneStatus::Confirmed { user } = scene.status else {
         return Ok(status_json("expired"));
     };
-    let token = auth.sessions.issue(&user);
+    let token = auth.sessions.issue(&user.clone().into());
     crate::metrics::scan("confirmed", scene.via.label());
     let mut res = respond::json(
         StatusCode::OK,

@@ -9,7 +9,6 @@ use crate::{
     core::clock::now_unix,
     core::respond::{self, CookieSpec},
     core::sessions::tokens::{IssuedToken, Lifetimes, TicketPurpose},
-    user::WechatUser,
     user::{Identity, Session, TokenClass},
 };
 
@@ -86,20 +85,11 @@ impl Sessions {
         }
     }
 
-    /// Signs a browser session (cookie) for `user`.
-    pub(crate) fn issue(&self, user: &WechatUser) -> IssuedToken {
-        crate::metrics::session_issued(user.channel, false);
-        self.keys.issue(
-            &user.clone().into(),
-            TokenClass::Web,
-            self.lifetimes(),
-            None,
-        )
-    }
-
-    /// Signs a native session (bearer) for `user`: a new login, or the refresh of `parent`.
-    pub(crate) fn issue_native(&self, user: &WechatUser, parent: Option<&Session>) -> IssuedToken {
-        self.issue_native_for(&user.clone().into(), parent)
+    /// Signs a browser session (cookie) for `identity`, of any provider.
+    pub(crate) fn issue(&self, identity: &Identity) -> IssuedToken {
+        crate::metrics::session_issued(identity.channel(), false);
+        self.keys
+            .issue(identity, TokenClass::Web, self.lifetimes(), None)
     }
 
     /// Signs a native session (bearer) for `identity`, of any provider.

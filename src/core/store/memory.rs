@@ -222,12 +222,17 @@ fn entry_heap(key: &str, value: &[u8]) -> u64 {
     heap_block(counters + key.len()) + heap_block(counters + value.len())
 }
 
-/// One shard: an index from key to slot, the slab, and the clock hand.
+/// One shard: an index from key to slot, the slab, the clock hand and the sweep's cursor.
 struct Shard {
     index: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// The CLOCK hand: moved only by eviction, so every live entry it passes is either
+    /// spared once (read) or evicted.
     hand: usize,
+    /// Where the sweep for expired entries looks next. Not the hand: a sweep that moved the
+    /// hand skipped the entries it passed, so unread entries outlived read ones.
+    swept: usize,
     /// Heap blocks of the live entries' keys and values.
     heap: u64,
     budget: u64,
@@ -240,6 +245,7 @@ impl Shard {
             slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
+            swept: 0,
             heap: 0,
             budget,
         }
@@ -326,13 +332,14 @@ impl Shard {
         self.make_room(now);
     }
 
-    /// Looks at the next few slots and drops what has expired.
+    /// Looks at the next few slots (its own cursor, not the clock hand) and drops what has
+    /// expired.
     fn sweep(&mut self, now: u64) {
         for _ in 0..SWEEP_PER_WRITE.min(self.slots.len()) {
-            self.hand = (self.hand + 1) % self.slots.len();
-            let slot = &self.slots[self.hand];
+            self.swept = (self.swept + 1) % self.slots.len();
+            let slot = &self.slots[self.swept];
             if slot.key.is_some() && slot.expires <= now {
-                self.remove_at(self.hand);
+                self.remove_at(self.swept);
             }
         }
     }
@@ -658,16 +665,40 @@ mod tests {
     #[tokio::test]
     async fn a_full_store_spares_what_was_read_and_never_keeps_the_oversized() {
         let s = MemoryStore::new().with_max_bytes(64 * 1024);
+        assert_eq!(s.entries.shards.len(), 1, "one shard: one clock hand");
+        // Looks without reading (a `get` would mark the entry as read).
+        let held = |i: usize| {
+            lock(&s.entries.shards[0])
+                .index
+                .contains_key(&*format!("cold{i}"))
+        };
         s.set("hot", vec![0; 200], Duration::from_secs(60))
             .await
             .unwrap();
+        // The unread entries held when the store first filled, and the oldest still held.
+        let (mut first_fill, mut oldest) = (None, 0);
         for i in 0..2_000 {
             // Read on every round, so the clock hand spares it each time it passes.
             assert!(s.get("hot").await.unwrap().is_some(), "evicted at {i}");
             s.set(&format!("cold{i}"), vec![0; 200], Duration::from_secs(60))
                 .await
                 .unwrap();
+            while oldest < i && !held(oldest) {
+                oldest += 1;
+            }
+            if first_fill.is_none() && s.entry_count() < i as u64 + 2 {
+                first_fill = Some(i); // the first eviction: hot and cold0..=i no longer fit
+            }
+            // Until the hand has passed all of them once, they go strictly oldest first:
+            // an unread entry skipped by the hand would be a survivor behind a gap.
+            if let Some(end) = first_fill.filter(|&end| oldest < end) {
+                let gap = (oldest..end).find(|&j| !held(j));
+                assert_eq!(gap, None, "round {i}: cold{oldest} held, a newer one went");
+            }
         }
+        let first_fill = first_fill.expect("the store filled");
+        assert!(first_fill > 100 && first_fill < 2_000, "{first_fill}");
+        assert!(oldest > first_fill, "every entry of the first fill went");
         assert!(s.get("cold0").await.unwrap().is_none(), "the oldest went");
         s.set("huge", vec![0; 128 * 1024], Duration::from_secs(60))
             .await

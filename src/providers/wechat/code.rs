@@ -9,7 +9,7 @@ use super::profiles::Profiles;
 use crate::{
     config::AppCredentials,
     core::{exchange::LoginOutcome, failure::Failure, login::Logins},
-    user::{Channel, WechatUser},
+    user::{Channel, Identity, WechatUser},
 };
 
 /// The code login service: exchanges a code, keeps the user's tokens, reads the profile
@@ -54,7 +54,7 @@ impl CodeLogin {
         channel: Channel,
         state: &str,
         return_to: &str,
-        signed_in: Option<WechatUser>,
+        signed_in: Option<Identity>,
     ) -> Result<LoginOutcome, Failure> {
         let appid = app.appid();
         let token = self
@@ -112,7 +112,7 @@ impl CodeLogin {
         }
         Ok(self
             .logins
-            .finish_login(user, state, return_to, signed_in)
+            .finish_login(user.into(), state, return_to, signed_in)
             .await)
     }
 }

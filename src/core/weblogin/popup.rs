@@ -16,11 +16,12 @@
 use axum_core::body::Body;
 use http::{Response, StatusCode};
 
-use super::Oauth;
+use super::WebLogins;
 use crate::{
     core::failure::Failure,
     core::pages::{self, Language, Markup, Page, PageKind},
     core::respond,
+    user::Provider,
 };
 
 /// The script of the popup page: tell the opener (or the channel), close, and carry on
@@ -73,7 +74,7 @@ fn with_nonce(mut message: serde_json::Value, nonce: Option<&str>) -> serde_json
 
 /// The popup page carrying `message`.
 fn popup_page(
-    auth: &Oauth,
+    auth: &WebLogins,
     status: StatusCode,
     page: Page<'_>,
     message: serde_json::Value,
@@ -107,7 +108,7 @@ fn closing_note(lang: Language) -> &'static str {
 
 /// Logged in: tell the opener (the one of `nonce`) where to go.
 pub(crate) fn success(
-    auth: &Oauth,
+    auth: &WebLogins,
     lang: Language,
     return_to: &str,
     nonce: Option<&str>,
@@ -126,12 +127,15 @@ pub(crate) fn success(
     popup_page(auth, StatusCode::OK, page, message, Some(return_to))
 }
 
-/// The person declined on WeChat's page.
-pub(crate) fn cancelled(auth: &Oauth, lang: Language, nonce: Option<&str>) -> Response<Body> {
-    let text = lang.pick(
-        "你拒绝了微信授权，因此没有登录。",
-        "You declined the WeChat authorization, so you are not logged in.",
-    );
+/// The person declined on the provider's page.
+pub(crate) fn cancelled(
+    auth: &WebLogins,
+    lang: Language,
+    provider: Provider,
+    nonce: Option<&str>,
+) -> Response<Body> {
+    let text = super::declined_text(lang, provider);
+    let text = text.as_str();
     let page = Page::new(
         PageKind::PopupResult,
         lang,
@@ -154,7 +158,7 @@ pub(crate) fn cancelled(auth: &Oauth, lang: Language, nonce: Option<&str>) -> Re
 /// `nonce` only once the login's state cookie verified: a callback anyone can open must
 /// not speak for a pending popup.
 pub(crate) fn failure(
-    auth: &Oauth,
+    auth: &WebLogins,
     lang: Language,
     failure: &Failure,
     nonce: Option<&str>,
@@ -169,7 +173,7 @@ pub(crate) fn failure(
 
 /// Logged in inside the embedded QR's iframe: move the top window to `return_to`, which
 /// must be on this site (an allow-listed other origin goes to `/` instead).
-pub(crate) fn move_top(auth: &Oauth, lang: Language, return_to: &str) -> Response<Body> {
+pub(crate) fn move_top(auth: &WebLogins, lang: Language, return_to: &str) -> Response<Body> {
     let local =
         return_to.starts_with('/') && !return_to.starts_with("//") && !return_to.starts_with("/\\");
     let to = if local { return_to } else { "/" };
@@ -196,7 +200,7 @@ pub(crate) fn move_top(auth: &Oauth, lang: Language, return_to: &str) -> Respons
 
 /// A failure inside the embedded QR's iframe: the error page, allowed to show in the frame.
 pub(crate) fn in_frame_failure(
-    auth: &Oauth,
+    auth: &WebLogins,
     lang: Language,
     failure: &Failure,
     retry: Option<&str>,
