@@ -162,7 +162,7 @@ impl Store for Counting {
         claim: &'a str,
         owner: Vec<u8>,
         ttl: Duration,
-    ) -> BoxFuture<'a, StoreResult<Option<(Vec<u8>, bool)>>> {
+    ) -> BoxFuture<'a, StoreResult<wechat_auth::store::Claimed>> {
         self.counts.add("get_and_claim", key);
         self.inner.get_and_claim(key, claim, owner, ttl)
     }

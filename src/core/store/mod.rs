@@ -355,7 +355,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         claim: &'a str,
         owner: Vec<u8>,
         ttl: Duration,
-    ) -> BoxFuture<'a, StoreResult<Option<(Vec<u8>, bool)>>> {
+    ) -> BoxFuture<'a, StoreResult<Claimed>> {
         Box::pin(async move {
             let Some(value) = self.get(key).await? else {
                 return Ok(None);
@@ -381,6 +381,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         false
     }
 }
+
+/// What [`Store::get_and_claim`] answers: the record and whether this caller took the
+/// claim (`Some((value, true))`), or `None` when there is no record.
+pub type Claimed = Option<(Vec<u8>, bool)>;
 
 /// What [`Store::lock_or_get`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]

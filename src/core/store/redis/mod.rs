@@ -738,7 +738,7 @@ impl Store for RedisStore {
         claim: &'a str,
         owner: Vec<u8>,
         ttl: Duration,
-    ) -> BoxFuture<'a, StoreResult<Option<(Vec<u8>, bool)>>> {
+    ) -> BoxFuture<'a, StoreResult<super::Claimed>> {
         let (key, claim) = (self.key(key), self.key(claim));
         Box::pin(self.run("get_and_claim", move |mut c| async move {
             let reply: Vec<redis::Value> = GET_AND_CLAIM
