@@ -266,6 +266,108 @@ async fn increment_counts_once_per_caller_and_keeps_its_first_ttl(s: Arc<dyn Sto
     assert!(s.increment(&other, Duration::from_secs(5)).await.is_err());
 }
 
+/// `lock_or_get`: the value when there is one (the lock untouched), else exactly one of many
+/// concurrent callers gets the lock.
+async fn lock_or_get_has_one_winner_and_answers_a_value(s: Arc<dyn Store>) {
+    use wechat_auth::store::LockOrValue;
+    let (k, lock) = (key("code", "{c1}"), key("code", "{c1}:lock"));
+    let ttl = Duration::from_secs(5);
+    let tries = (0..16).map(|i| {
+        let (s, k, lock) = (s.clone(), k.clone(), lock.clone());
+        tokio::spawn(async move {
+            s.lock_or_get(&k, &lock, format!("owner{i}").into_bytes(), ttl)
+                .await
+                .unwrap()
+        })
+    });
+    let mut locked = 0;
+    for t in tries {
+        match t.await.unwrap() {
+            LockOrValue::Locked => locked += 1,
+            LockOrValue::Busy => {}
+            other => panic!("no value yet: {other:?}"),
+        }
+    }
+    assert_eq!(locked, 1, "one caller holds the lock");
+    s.set(&k, b"done".to_vec(), ttl).await.unwrap();
+    assert_eq!(
+        s.lock_or_get(&k, &key("code", "{c1}:other-lock"), b"x".to_vec(), ttl)
+            .await
+            .unwrap(),
+        LockOrValue::Value(b"done".to_vec())
+    );
+    assert_eq!(
+        s.get(&key("code", "{c1}:other-lock")).await.unwrap(),
+        None,
+        "a value found takes no lock"
+    );
+}
+
+/// `set_and_publish`: the value stored, published with itself, and the lock released only
+/// for its owner.
+async fn set_and_publish_stores_tells_and_releases_only_its_own_lock(s: Arc<dyn Store>) {
+    let (k, lock) = (key("scan", "{s1}"), key("scan", "{s1}:lock"));
+    let ttl = Duration::from_secs(5);
+    assert!(s.set_if_absent(&lock, b"me".to_vec(), ttl).await.unwrap());
+    let mut sub = s.subscribe(&k).await.unwrap();
+    // Someone else's release leaves the lock alone.
+    s.set_and_publish(&k, b"v1".to_vec(), ttl, Some((&lock, b"you")))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut sub, Duration::from_secs(2)).await, b"v1");
+    assert_eq!(s.get(&lock).await.unwrap(), Some(b"me".to_vec()));
+    s.set_and_publish(&k, b"v2".to_vec(), ttl, Some((&lock, b"me")))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut sub, Duration::from_secs(2)).await, b"v2");
+    assert_eq!(s.get(&k).await.unwrap(), Some(b"v2".to_vec()));
+    assert_eq!(
+        s.get(&lock).await.unwrap(),
+        None,
+        "the owner's lock released"
+    );
+    // Without a lock: stored and told.
+    s.set_and_publish(&k, b"v3".to_vec(), ttl, None)
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut sub, Duration::from_secs(2)).await, b"v3");
+    // The value expires with its TTL.
+    s.set_and_publish(&k, b"v4".to_vec(), Duration::from_millis(200), None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.get(&k).await.unwrap(), None);
+}
+
+/// `get_and_claim`: nothing written for an absent record; one claimer among many.
+async fn get_and_claim_writes_nothing_for_nothing_and_has_one_claimer(s: Arc<dyn Store>) {
+    let (k, claim) = (key("scan", "{s2}"), key("scan", "{s2}:claim"));
+    let ttl = Duration::from_secs(5);
+    assert_eq!(
+        s.get_and_claim(&k, &claim, b"me".to_vec(), ttl)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.get(&claim).await.unwrap(), None, "no record: no claim");
+    s.set(&k, b"scene".to_vec(), ttl).await.unwrap();
+    let tries = (0..16).map(|i| {
+        let (s, k, claim) = (s.clone(), k.clone(), claim.clone());
+        tokio::spawn(async move {
+            s.get_and_claim(&k, &claim, format!("o{i}").into_bytes(), ttl)
+                .await
+                .unwrap()
+        })
+    });
+    let mut claimed = 0;
+    for t in tries {
+        let (value, mine) = t.await.unwrap().expect("the record is there");
+        assert_eq!(value, b"scene");
+        claimed += usize::from(mine);
+    }
+    assert_eq!(claimed, 1, "one claimer");
+}
+
 /// Each contract test once per store: `memory::NAME` and `redis::NAME`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -302,6 +404,9 @@ contract!(
     revocations_are_listed_until_they_lapse,
     large_values_round_trip,
     increment_counts_once_per_caller_and_keeps_its_first_ttl,
+    lock_or_get_has_one_winner_and_answers_a_value,
+    set_and_publish_stores_tells_and_releases_only_its_own_lock,
+    get_and_claim_writes_nothing_for_nothing_and_has_one_claimer,
 );
 
 // ---------------------------------------------------------------------------------------

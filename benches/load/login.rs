@@ -181,9 +181,20 @@ fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeM
 /// One website login: login start → the mock's approve → callback. Returns (callback time,
 /// whole flow time, the session cookie).
 async fn website_login(http: Client, app: Arc<str>, user: String) -> (Duration, Duration, String) {
+    web_login(http, app, "", user).await
+}
+
+/// [`website_login`] with more of the login's query (`&channel=oa`): through web
+/// authorization when `http` is WeChat's in-app browser ([`phones`]).
+pub async fn web_login(
+    http: Client,
+    app: Arc<str>,
+    query: &str,
+    user: String,
+) -> (Duration, Duration, String) {
     let t0 = Instant::now();
     let res = http
-        .get(format!("{app}/auth/wechat/login?return_to=/profile"))
+        .get(format!("{app}/auth/wechat/login?return_to=/profile{query}"))
         .header("accept", "text/html")
         .send()
         .await
@@ -307,7 +318,7 @@ async fn phone_scans(mock: &Arc<MockWechat>, qr_url: &str, user: &str) -> Instan
 
 /// One scan login as the scan page does it: start, long-poll, the phone scans, the poll
 /// answers. Returns (push → browser answer, whole flow).
-async fn scan_login(
+pub async fn scan_login(
     http: Client,
     app: Arc<str>,
     mock: Arc<MockWechat>,
@@ -398,7 +409,7 @@ fn reply_link(reply: &str) -> &str {
 }
 
 /// The phones: WeChat's in-app browser, keep-alive, no redirects followed, cookies by hand.
-fn phones(concurrency: u64) -> Client {
+pub fn phones(concurrency: u64) -> Client {
     Client::builder()
         .redirect(Policy::none())
         .user_agent(WECHAT_UA)
@@ -458,7 +469,7 @@ async fn phone_confirms(phone: &Client, link: &str, user: &str) {
 /// One scan login with confirmation on the phone (the default with an Official Account):
 /// start, long-poll (answered `scanned` by the push), poll again, the phone opens the reply's
 /// link and confirms, the poll answers with the session. Returns the whole flow's time.
-async fn confirmed_scan_login(
+pub async fn confirmed_scan_login(
     http: Client,
     phone: Client,
     app: Arc<str>,
@@ -487,24 +498,32 @@ pub async fn start_app(mock: &MockWechat, store: Option<Arc<dyn Store>>) -> Arc<
 }
 
 /// [`start_app`], with confirmation of scans on the phone on or off.
-async fn start_app_with(
+pub async fn start_app_with(
     mock: &MockWechat,
     store: Option<Arc<dyn Store>>,
     scan_confirm: bool,
 ) -> Arc<str> {
     let bases = (mock.api_base(), mock.open_base(), mock.mp_base());
-    let website = mock.website().clone();
-    let oa = mock.official_account().clone();
+    let apps = (
+        mock.website().clone(),
+        mock.official_account().clone(),
+        mock.mobile().clone(),
+        mock.mini_program().clone(),
+    );
     app_rt()
-        .spawn(async move { serve_app(bases, website, oa, store, scan_confirm).await })
+        .spawn(async move { serve_app(bases, apps, store, scan_confirm).await })
         .await
         .expect("the app starts")
 }
 
 async fn serve_app(
     (api, open, mp): (String, String, String),
-    website: wechat_auth::mock::MockApp,
-    oa: wechat_auth::mock::MockApp,
+    (website, oa, mobile, mini): (
+        wechat_auth::mock::MockApp,
+        wechat_auth::mock::MockApp,
+        wechat_auth::mock::MockApp,
+        wechat_auth::mock::MockApp,
+    ),
     store: Option<Arc<dyn Store>>,
     scan_confirm: bool,
 ) -> Arc<str> {
@@ -516,6 +535,9 @@ async fn serve_app(
         .with_wechat_bases(api, open, mp)
         .with_website_app(&website.appid, &website.secret)
         .with_official_account(&oa.appid, &oa.secret)
+        // The native logins (section 2c counts what they cost the store).
+        .with_mobile_app(&mobile.appid, &mobile.secret)
+        .with_mini_program(&mini.appid, &mini.secret)
         .with_oa_push(
             oa.token.clone().unwrap_or_default(),
             oa.encoding_aes_key.as_deref(),
@@ -543,12 +565,12 @@ async fn serve_app(
 pub fn run(s: &Settings, verdicts: &mut Vec<Verdict>) {
     println!("\n== 2. Login flows against the mock WeChat (loopback)\n");
     let rt = util::runtime();
-    rt.block_on(run_async(s, verdicts));
+    let memory = rt.block_on(run_async(s, verdicts));
     if s.redis {
         println!(
             "\n== 2b. The same on RedisStore: two app instances, the push landing on the second\n"
         );
-        rt.block_on(crate::redis::run(s, verdicts));
+        rt.block_on(crate::redis::run(s, memory, verdicts));
     }
 }
 
@@ -603,7 +625,24 @@ pub async fn scan_pass(
     )
 }
 
-async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
+/// The memory-store rates the Redis section is compared with.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryRates {
+    /// Website logins/s, first and repeat.
+    pub website: [f64; 2],
+    /// Scan logins/s, 32 at once, each person's first scan.
+    pub scan: f64,
+    /// CPU per login (µs: app + mock + browsers), website first and repeat, then scan.
+    pub cpu: [f64; 3],
+}
+
+/// CPU per cycle since `before`, all three parts together (µs).
+pub fn cpu_total(before: CpuSplit, cycles: u64) -> f64 {
+    let (app, mock, clients) = CpuSplit::per_cycle_since(before, cycles);
+    app + mock + clients
+}
+
+async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) -> MemoryRates {
     let n = s.users;
     let mut mock_cfg = MockConfig::new();
     // Website logins use the first `n`; first-time scans the first `scans`, the burst the
@@ -628,6 +667,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
 
     // Website logins: every user once (first sight), then every user again (profile cached).
     let mut rates = Vec::new();
+    let mut cpus = Vec::new();
     for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
         let before = mock.all_calls();
         let cpu = CpuSplit::now();
@@ -655,6 +695,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
             ms(percentile(&flows, 99.0)),
         );
         println!("  {}", cpu_line(cpu, n));
+        cpus.push(cpu_total(cpu, n));
         println!(
             "  upstream calls: {calls:?}\n  per login: {:.3} code exchange, {:.3} userinfo \
              (connect/qrconnect is the browser's visit to WeChat's page, not the app's call)",
@@ -731,6 +772,7 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
     })
     .await;
     let cpu_scans = cpu_line(cpu, s.scans);
+    cpus.push(cpu_total(cpu, s.scans));
     let calls = diff(&before, &mock.all_calls());
     let scan_rate = s.scans as f64 / wall.as_secs_f64();
     let loaded: Vec<Duration> = times.iter().map(|t| t.0).collect();
@@ -958,4 +1000,9 @@ async fn run_async(s: &Settings, verdicts: &mut Vec<Verdict>) {
         format!("{confirm_rate:.0}"),
         None,
     ));
+    MemoryRates {
+        website: [rates[0], rates[1]],
+        scan: scan_rate,
+        cpu: [cpus[0], cpus[1], cpus[2]],
+    }
 }

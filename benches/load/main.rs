@@ -29,6 +29,7 @@ mod guard;
 mod login;
 mod memory;
 mod redis;
+mod trips;
 mod util;
 mod wrk;
 

@@ -192,4 +192,11 @@ impl Store for CountingStore {
             self.inner.revoked().await
         })
     }
+
+    // The combined operations (`lock_or_get`, `set_and_publish`) keep their default, made of
+    // the calls above, so they are counted as those calls.
+
+    fn is_local(&self) -> bool {
+        self.inner.is_local()
+    }
 }

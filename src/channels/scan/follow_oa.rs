@@ -53,49 +53,49 @@ impl ScanRecords {
         };
         let key = self.key(&scene_id)?;
         self.official_account.as_ref()?;
-        // A scene nobody started (or one long gone, claim and all) has nothing to claim:
-        // look first, so that such a push writes nothing. A scene that exists goes through
-        // the claim, which says whether this is its first scan.
-        match self.load(&key).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Some(gone(&scene_id)),
-            Err(e) => {
-                tracing::error!(error = ?e, "store unavailable while recording a scan");
-                return None;
-            }
-        }
-        // One transition per scene, on every instance: a re-delivery (or another instance
-        // that has it under way) is acknowledged without waiting.
-        // The claim is one `set_if_absent`: only one caller ever gets it, and nobody waits
-        // for it (a single flight's lock, value and notification would be three more
-        // writes). Its value is the first scanner's openid, so a later scan can tell a
+        // A scene nobody started (or one long gone, claim and all) has nothing to claim, and
+        // such a push writes nothing. A scene that exists goes through the claim, which says
+        // whether this is its first scan: one transition per scene, on every instance (a
+        // re-delivery, or another instance that has it under way, is acknowledged without
+        // waiting). The claim is a `set_if_absent`, taken in the same round trip as the
+        // scene is read ([`Store::get_and_claim`]): only one caller ever gets it, and nobody
+        // waits for it. Its value is the first scanner's openid, so a later scan can tell a
         // re-delivery (or the same person scanning again) from another person.
         let claim = key.claim();
         let mine = openid.as_bytes().to_vec();
         let release = || async {
             let _ = self.store.delete_if_eq(&claim, &mine).await;
         };
-        match self
+        let found = match self
             .store
-            .set_if_absent(&claim, mine.clone(), self.ttl)
+            .get_and_claim(&key, &claim, mine.clone(), self.ttl)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => return Some(self.scanned_again(&key, scene_id, &openid).await),
+            Ok(None) => return Some(gone(&scene_id)),
+            Ok(Some((_, false))) => {
+                return Some(self.scanned_again(&key, scene_id, &openid).await);
+            }
+            Ok(Some((found, true))) => found,
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable while recording a scan");
                 return None;
             }
         };
-        let mut scene = match self.load(&key).await {
-            Ok(Some(s)) if s.status == SceneStatus::Pending && s.via == Via::FollowOa => s,
+        let mut scene = match crate::core::store::from_json::<Scene>(&key, &found) {
+            Ok(s)
+                if s.expires_at > now_unix()
+                    && s.status == SceneStatus::Pending
+                    && s.via == Via::FollowOa =>
+            {
+                s
+            }
             Ok(_) => {
                 // Expired or already handled: nothing changes (the claim says so to the
                 // next).
                 return Some(gone(&scene_id));
             }
             Err(e) => {
-                tracing::error!(error = ?e, "store unavailable while recording a scan");
+                tracing::error!(error = ?e, "an unreadable scan record");
                 release().await;
                 return None;
             }

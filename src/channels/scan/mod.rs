@@ -908,9 +908,17 @@ pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Respons
     let mut news = auth.store.subscribe(&key).await?;
     // What the browser knows: a change from it (pending → scanned) is news to tell at once.
     let mut first: Option<&'static str> = seen;
+    // The scene a wake-up brought (a saved scene is published with its value): no need to
+    // read it again. Messages arrive in the order they were published, so the last one
+    // is the scene as it stands; an empty one (a second scanner's mark) means "read".
+    let mut brought: Option<Scene> = None;
     loop {
-        let Some(scene) = load_scene(auth, &key).await? else {
-            return Ok(status_json("expired"));
+        let scene = match brought.take() {
+            Some(scene) => scene,
+            None => match load_scene(auth, &key).await? {
+                Some(scene) => scene,
+                None => return Ok(status_json("expired")),
+            },
         };
         if mine != scene.browser {
             return Err(ScanFailure::NotYourScan.into());
@@ -955,12 +963,20 @@ pub(crate) async fn status(auth: &Scan, req: &Parts, id: &str) -> Result<Respons
                         + Duration::from_secs(scene.expires_at.saturating_sub(now_unix())),
                 );
                 // Deadline, expiry, or a subscription that ended: answer what we know.
-                if tokio::time::Instant::now() >= until
-                    || !matches!(
-                        tokio::time::timeout_at(until, news.next()).await,
-                        Ok(Some(_))
-                    )
-                {
+                let woke = if tokio::time::Instant::now() >= until {
+                    None
+                } else {
+                    tokio::time::timeout_at(until, news.next())
+                        .await
+                        .ok()
+                        .flatten()
+                };
+                if let Some(message) = &woke {
+                    brought = serde_json::from_slice::<Scene>(message)
+                        .ok()
+                        .filter(|s| s.expires_at > now_unix());
+                }
+                if woke.is_none() {
                     if scene.expires_at <= now_unix() {
                         crate::metrics::scan("expired", scene.via.label());
                         return Ok(status_json("expired"));

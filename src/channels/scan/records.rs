@@ -103,9 +103,11 @@ impl ScanRecords {
     /// Writes a scene for the rest of its life, and wakes whoever waits on it.
     pub(super) async fn save(&self, key: &Key, scene: &Scene) -> Result<(), Failure> {
         let left = scene.expires_at.saturating_sub(now_unix()).max(1);
-        crate::core::store::set_json(self.store.as_ref(), key, scene, Duration::from_secs(left))
+        let value = crate::core::store::to_json(key, scene)?;
+        // One round trip: the record and the wake-up together.
+        self.store
+            .set_and_publish(key, value, Duration::from_secs(left), None)
             .await?;
-        self.store.publish(key, Vec::new()).await?;
         Ok(())
     }
 

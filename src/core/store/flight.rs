@@ -2,20 +2,23 @@
 //! value under one key, one computes it and the others wait for it.
 //!
 //! 1. a ready value under the key answers at once;
-//! 2. otherwise the caller tries to take the key's lock (`set_if_absent` with a random
-//!    owner and a TTL, so a crashed owner cannot hold it for ever);
-//! 3. a caller that did not get it waits for the owner's notification on the key's topic
-//!    (no polling), then looks again — and takes the lock itself if the owner gave up;
-//! 4. the owner finishes by storing the value and notifying, or gives up; either way it
-//!    releases the lock only if it still holds it (`delete_if_eq` on its owner id), so a
-//!    slow owner whose lock lapsed never frees someone else's.
+//! 2. otherwise the caller tries to take the key's lock (a random owner and a TTL, so a
+//!    crashed owner cannot hold it for ever) — steps 1 and 2 are one store round trip,
+//!    [`Store::lock_or_get`];
+//! 3. a caller that did not get it subscribes to the key's topic, looks again, and waits
+//!    for the owner's notification (no polling), then looks again — and takes the lock
+//!    itself if the owner gave up;
+//! 4. the owner finishes by storing the value, notifying and releasing the lock in one
+//!    round trip ([`Store::set_and_publish`]), or gives up; either way it releases the lock
+//!    only if it still holds it (compare-and-delete on its owner id), so a slow owner whose
+//!    lock lapsed never frees someone else's.
 //!
 //! Used by the code exchange (a code is exchanged once), the global access token (one fetch
 //! for the fleet) and the scan claim (a re-delivered push confirms once).
 
 use std::time::Duration;
 
-use super::{Store, StoreResult, keys::Key};
+use super::{LockOrValue, Store, StoreResult, Subscription, keys::Key};
 use crate::core::clock::random_token;
 
 /// What a caller of [`join`] is to do.
@@ -40,6 +43,10 @@ pub(crate) struct Lease<'a> {
 /// Joins the single flight over `key`. A stored value counts only when `ready` accepts it
 /// (a token about to expire does not). The lock is held at most `lock_ttl`; a caller that
 /// does not get it waits at most `wait` (zero: not at all) for the owner's value.
+///
+/// Uncontended, this is one store round trip ([`Store::lock_or_get`]); only a caller that
+/// has to wait subscribes to the key's topic, and it looks again once subscribed, so a value
+/// stored (or a lock given up) in between still reaches it.
 pub(crate) async fn join<'a>(
     store: &'a dyn Store,
     key: &'a Key,
@@ -49,17 +56,24 @@ pub(crate) async fn join<'a>(
 ) -> StoreResult<Turn<'a>> {
     let deadline = tokio::time::Instant::now() + wait;
     let lock = key.lock();
+    let mut notified: Option<Subscription> = None;
     loop {
-        // Subscribe before looking, so a value stored in between still wakes us.
-        let mut notified = store.subscribe(key).await?;
-        if let Some(v) = store.get(key).await?.filter(|v| ready(v)) {
-            return Ok(Turn::Ready(v));
-        }
         let owner = random_token(16);
-        if store
-            .set_if_absent(&lock, owner.clone().into_bytes(), lock_ttl)
+        let mine = match store
+            .lock_or_get(key, &lock, owner.clone().into_bytes(), lock_ttl)
             .await?
         {
+            LockOrValue::Value(v) if ready(&v) => return Ok(Turn::Ready(v)),
+            // A value that is no longer good enough (a token about to expire): compute anew.
+            LockOrValue::Value(_) => {
+                store
+                    .set_if_absent(&lock, owner.clone().into_bytes(), lock_ttl)
+                    .await?
+            }
+            LockOrValue::Locked => true,
+            LockOrValue::Busy => false,
+        };
+        if mine {
             return Ok(Turn::Mine(Lease {
                 store,
                 key,
@@ -70,10 +84,16 @@ pub(crate) async fn join<'a>(
         if wait.is_zero() {
             return Ok(Turn::Busy);
         }
+        let Some(waiting) = notified.as_mut() else {
+            // Listen first, then look again: what happened before we listened is seen by
+            // that look, what happens after it wakes us.
+            notified = Some(store.subscribe(key).await?);
+            continue;
+        };
         // A notification, the deadline, or a subscription that ended: in the last two cases
         // look once more and stop waiting.
         if !matches!(
-            tokio::time::timeout_at(deadline, notified.next()).await,
+            tokio::time::timeout_at(deadline, waiting.next()).await,
             Ok(Some(_))
         ) {
             return Ok(match store.get(key).await?.filter(|v| ready(v)) {
@@ -85,24 +105,25 @@ pub(crate) async fn join<'a>(
 }
 
 impl Lease<'_> {
-    /// Stores the value for `ttl`, tells the waiters, and releases the lock.
+    /// Stores the value for `ttl`, tells the waiters, and releases the lock: one store
+    /// round trip ([`Store::set_and_publish`]).
     pub(crate) async fn finish(self, value: Vec<u8>, ttl: Duration) -> StoreResult<()> {
-        self.store.set(self.key, value, ttl).await?;
-        self.store.publish(self.key, Vec::new()).await?;
-        self.release().await
+        self.store
+            .set_and_publish(
+                self.key,
+                value,
+                ttl,
+                Some((&self.lock, self.owner.as_bytes())),
+            )
+            .await
     }
 
     /// Releases the lock without a value, and wakes the waiters so one of them may try.
     pub(crate) async fn give_up(self) -> StoreResult<()> {
-        self.release().await?;
-        self.store.publish(self.key, Vec::new()).await
-    }
-
-    async fn release(&self) -> StoreResult<()> {
         self.store
             .delete_if_eq(&self.lock, self.owner.as_bytes())
-            .await
-            .map(drop)
+            .await?;
+        self.store.publish(self.key, Vec::new()).await
     }
 }
 

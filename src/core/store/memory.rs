@@ -525,6 +525,10 @@ impl Store for MemoryStore {
                 .collect())
         })
     }
+
+    fn is_local(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -237,6 +237,165 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// The deny-list: every entry whose `until` has not passed.
     fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>>;
+
+    /// The value under `key` if there is one; else takes `lock` for `owner` for `ttl` when
+    /// it is free ([`set_if_absent`](Self::set_if_absent)). Of several concurrent callers on
+    /// every instance, at most one gets [`LockOrValue::Locked`] while the lock is held.
+    ///
+    /// The first step of a single flight (one caller computes a value, the others wait for
+    /// it). The default makes two calls, [`get`](Self::get) then `set_if_absent`; a
+    /// networked store should make it one round trip (`RedisStore` runs one Lua script).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{LockOrValue, MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let ttl = Duration::from_secs(5);
+    /// let first = store.lock_or_get("v", "v:lock", b"me".to_vec(), ttl).await?;
+    /// assert_eq!(first, LockOrValue::Locked);
+    /// let second = store.lock_or_get("v", "v:lock", b"you".to_vec(), ttl).await?;
+    /// assert_eq!(second, LockOrValue::Busy);
+    /// store.set("v", b"done".to_vec(), ttl).await?;
+    /// let third = store.lock_or_get("v", "v:lock", b"you".to_vec(), ttl).await?;
+    /// assert_eq!(third, LockOrValue::Value(b"done".to_vec()));
+    /// # Ok(()) }
+    /// ```
+    fn lock_or_get<'a>(
+        &'a self,
+        key: &'a str,
+        lock: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<LockOrValue>> {
+        Box::pin(async move {
+            if let Some(value) = self.get(key).await? {
+                return Ok(LockOrValue::Value(value));
+            }
+            Ok(if self.set_if_absent(lock, owner, ttl).await? {
+                LockOrValue::Locked
+            } else {
+                LockOrValue::Busy
+            })
+        })
+    }
+
+    /// Stores `value` under `key` for `ttl`, then [publishes](Self::publish) the value on
+    /// the topic named `key` (whoever waits for it wakes up with it, and need not read it
+    /// again), then, when `release` is given as `(lock, owner)`, removes `lock` if it still
+    /// holds `owner` ([`delete_if_eq`](Self::delete_if_eq)).
+    ///
+    /// The last step of a single flight, and how a changed record wakes its watchers. The
+    /// default makes the two or three calls in that order; a networked store should make it
+    /// one round trip (`RedisStore` runs one Lua script).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let ttl = Duration::from_secs(5);
+    /// assert!(store.set_if_absent("v:lock", b"me".to_vec(), ttl).await?);
+    /// let mut waiting = store.subscribe("v").await?;
+    /// store.set_and_publish("v", b"done".to_vec(), ttl, Some(("v:lock", b"me"))).await?;
+    /// assert_eq!(waiting.next().await, Some(b"done".to_vec()));
+    /// assert_eq!(store.get("v").await?, Some(b"done".to_vec()));
+    /// assert_eq!(store.get("v:lock").await?, None);
+    /// # Ok(()) }
+    /// ```
+    fn set_and_publish<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+        release: Option<(&'a str, &'a [u8])>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.set(key, value.clone(), ttl).await?;
+            self.publish(key, value).await?;
+            if let Some((lock, owner)) = release {
+                self.delete_if_eq(lock, owner).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The value under `key` and, only when there is one, `claim` taken for `owner` for
+    /// `ttl` if it is free ([`set_if_absent`](Self::set_if_absent)): `None` when `key`
+    /// holds nothing (then nothing is written), `Some((value, true))` when this caller took
+    /// the claim, `Some((value, false))` when someone else holds it. With the claim taken,
+    /// `value` is what `key` held at that moment.
+    ///
+    /// How a record is handled once on every instance (a scan's first report). The default
+    /// makes three calls ([`get`](Self::get), `set_if_absent`, and `get` again once
+    /// claimed); a networked store should make it one round trip (`RedisStore` runs one Lua
+    /// script).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let ttl = Duration::from_secs(5);
+    /// assert_eq!(store.get_and_claim("r", "r:claim", b"me".to_vec(), ttl).await?, None);
+    /// assert_eq!(store.get("r:claim").await?, None, "nothing there: nothing written");
+    /// store.set("r", b"record".to_vec(), ttl).await?;
+    /// let first = store.get_and_claim("r", "r:claim", b"me".to_vec(), ttl).await?;
+    /// assert_eq!(first, Some((b"record".to_vec(), true)));
+    /// let second = store.get_and_claim("r", "r:claim", b"you".to_vec(), ttl).await?;
+    /// assert_eq!(second, Some((b"record".to_vec(), false)));
+    /// # Ok(()) }
+    /// ```
+    fn get_and_claim<'a>(
+        &'a self,
+        key: &'a str,
+        claim: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<Claimed>> {
+        Box::pin(async move {
+            let Some(value) = self.get(key).await? else {
+                return Ok(None);
+            };
+            if !self.set_if_absent(claim, owner, ttl).await? {
+                return Ok(Some((value, false)));
+            }
+            // Claimed: what the record holds now (it may have moved since the first look).
+            Ok(self.get(key).await?.map(|now| (now, true)))
+        })
+    }
+
+    /// Whether this store keeps its state in this process, so that a cache in front of it
+    /// would only hold a second copy. `false` (the default) for a store reached over the
+    /// network: the layer then keeps a small bounded cache of WeChat user tokens and
+    /// profiles per instance in front of it (see `WechatHandle::profile`).
+    ///
+    /// ```
+    /// use wechat_auth::store::{MemoryStore, Store};
+    /// assert!(MemoryStore::new().is_local());
+    /// ```
+    fn is_local(&self) -> bool {
+        false
+    }
+}
+
+/// What [`Store::get_and_claim`] answers: the record and whether this caller took the
+/// claim (`Some((value, true))`), or `None` when there is no record.
+pub type Claimed = Option<(Vec<u8>, bool)>;
+
+/// What [`Store::lock_or_get`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockOrValue {
+    /// The key holds this value (the lock was not touched).
+    Value(Vec<u8>),
+    /// No value, and this caller now holds the lock.
+    Locked,
+    /// No value, and someone else holds the lock.
+    Busy,
 }
 
 /// One entry of the session deny-list: every session token of the login `family`, up to

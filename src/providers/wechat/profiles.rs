@@ -64,6 +64,77 @@ pub(crate) struct Profiles {
     ttl: Duration,
     /// The language of profiles read from WeChat.
     lang: Lang,
+    /// This instance's copy of recent tokens and profiles, in front of a networked store
+    /// (`None` in front of a [`MemoryStore`](crate::store::MemoryStore), which is already
+    /// in process): see [`Local`].
+    local: Option<Local>,
+}
+
+/// How many tokens and profiles one instance keeps itself (~0.5 KiB each with moka's
+/// bookkeeping: at most ~5 MiB).
+const LOCAL_ENTRIES: u64 = 10_000;
+/// The longest a local copy is used without asking the store again.
+const LOCAL_TTL: Duration = Duration::from_secs(10 * 60);
+/// A user token's local copy stops this long before the token itself expires, as the
+/// store's copy is only used while it has a minute left.
+const TOKEN_MARGIN: u64 = 60;
+
+/// A per-instance cache of WeChat user tokens and profiles in front of a networked store,
+/// so that a repeat login of a known person and `WechatHandle::profile()` cost no store
+/// round trip on a hit.
+///
+/// Staleness rule (no invalidation messages, which would cost a `PUBLISH` per login): a
+/// copy is used at most [`LOCAL_TTL`] (and a profile no longer than `userinfo_ttl`, a
+/// token never past its own expiry less [`TOKEN_MARGIN`]). A token refreshed on another
+/// instance can make this instance's copy of the old one rejected early (40001/42001 and
+/// the like, [`ErrorKind::TokenInvalid`]): then the copy is dropped, the store read once
+/// more, and the call retried once with what it holds before refreshing here — so a
+/// refresh on one instance is not repeated on the next.
+struct Local {
+    entries: moka::sync::Cache<String, (u64, Kept)>,
+}
+
+/// What [`Local`] keeps under a store key.
+#[derive(Clone)]
+enum Kept {
+    Profile(Profile),
+    Tokens(StoredTokens),
+}
+
+impl Local {
+    fn new() -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(LOCAL_ENTRIES)
+                .time_to_live(LOCAL_TTL)
+                .build(),
+        }
+    }
+
+    /// The copy under `key` while it is good (its own deadline, Unix seconds, not passed).
+    fn get(&self, key: &Key) -> Option<Kept> {
+        let (until, kept) = self.entries.get(&**key)?;
+        if until > now_unix() {
+            Some(kept)
+        } else {
+            self.entries.invalidate(&**key);
+            None
+        }
+    }
+
+    /// Keeps `kept` under `key` until `until` (Unix seconds; [`LOCAL_TTL`] at most).
+    fn put(&self, key: &Key, kept: Kept, until: u64) {
+        let until = until.min(now_unix() + LOCAL_TTL.as_secs());
+        if until > now_unix() {
+            self.entries.insert(key.to_string(), (until, kept));
+        } else {
+            self.entries.invalidate(&**key);
+        }
+    }
+
+    fn forget(&self, key: &Key) {
+        self.entries.invalidate(&**key);
+    }
 }
 
 impl std::fmt::Debug for Profiles {
@@ -81,11 +152,13 @@ impl Profiles {
         ttl: Duration,
         lang: Lang,
     ) -> Self {
+        let local = (!store.is_local()).then(Local::new);
         Self {
             client,
             store,
             ttl,
             lang,
+            local,
         }
     }
 
@@ -108,7 +181,39 @@ impl Profiles {
         let key = Key::of(appid, "tokens", &token.openid);
         if let Err(e) = store::set_json(self.store.as_ref(), &key, &stored, lifetime).await {
             tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
+            self.forget(&key);
+            return;
         }
+        self.keep_tokens_here(&key, &stored);
+    }
+
+    /// Keeps this instance's copy of `tokens` (until the access token's last minute).
+    fn keep_tokens_here(&self, key: &Key, tokens: &StoredTokens) {
+        if let Some(local) = &self.local {
+            let until = tokens.access_expires_at.saturating_sub(TOKEN_MARGIN);
+            local.put(key, Kept::Tokens(tokens.clone()), until);
+        }
+    }
+
+    fn forget(&self, key: &Key) {
+        if let Some(local) = &self.local {
+            local.forget(key);
+        }
+    }
+
+    /// The user's tokens: this instance's copy (`true`), else the store's (`false`).
+    async fn tokens(
+        &self,
+        key: &Key,
+    ) -> Result<Option<(StoredTokens, bool)>, crate::core::store::StoreError> {
+        if let Some(Kept::Tokens(t)) = self.local.as_ref().and_then(|l| l.get(key)) {
+            return Ok(Some((t, true)));
+        }
+        let Some(tokens) = store::get_json::<StoredTokens>(self.store.as_ref(), key).await? else {
+            return Ok(None);
+        };
+        self.keep_tokens_here(key, &tokens);
+        Ok(Some((tokens, false)))
     }
 
     /// The cached profile of (`appid`, `openid`), if still fresh.
@@ -130,19 +235,36 @@ impl Profiles {
             .await;
     }
 
-    /// A profile kept under `key`, if still there (a store failure reads as none).
+    /// A profile kept under `key`, if still there (a store failure reads as none): this
+    /// instance's copy, else the store's (then copied here).
     async fn read_profile(&self, key: &Key) -> Option<Profile> {
-        store::get_json::<Profile>(self.store.as_ref(), key)
+        if let Some(Kept::Profile(p)) = self.local.as_ref().and_then(|l| l.get(key)) {
+            return Some(p);
+        }
+        let found = store::get_json::<Profile>(self.store.as_ref(), key)
             .await
             .ok()
-            .flatten()
+            .flatten()?;
+        self.keep_profile_here(key, &found);
+        Some(found)
+    }
+
+    /// Keeps this instance's copy of `profile` (for `userinfo_ttl` at most).
+    fn keep_profile_here(&self, key: &Key, profile: &Profile) {
+        if let Some(local) = &self.local {
+            let until = now_unix() + self.ttl.as_secs();
+            local.put(key, Kept::Profile(profile.clone()), until);
+        }
     }
 
     /// Keeps `profile` under `key` for `userinfo_ttl`; a store failure is logged, not fatal.
     async fn keep_profile(&self, key: &Key, profile: &Profile) {
         if let Err(e) = store::set_json(self.store.as_ref(), key, profile, self.ttl).await {
             tracing::warn!(error = %e, "could not cache the WeChat profile");
+            self.forget(key);
+            return;
         }
+        self.keep_profile_here(key, profile);
     }
 
     /// Reads the profile with `access_token` and caches it.
@@ -177,22 +299,36 @@ impl Profiles {
             return Ok(Some(p));
         }
         let key = Key::of(appid, "tokens", openid);
-        let Some(mut tokens) = store::get_json::<StoredTokens>(self.store.as_ref(), &key).await?
-        else {
+        let Some((mut tokens, mut local_copy)) = self.tokens(&key).await? else {
             return Ok(None);
         };
         if !(tokens.scope.contains("snsapi_userinfo") || tokens.scope.contains("snsapi_login")) {
             return Ok(None);
         }
         let now = now_unix();
-        if tokens.access_expires_at > now + 60 {
+        while tokens.access_expires_at > now + TOKEN_MARGIN {
             match self
                 .fetch_profile(appid, openid, &tokens.access_token)
                 .await
             {
                 Ok(p) => return Ok(Some(p)),
+                // This instance's copy may be of a token another instance has refreshed
+                // since: drop it and try once more with the store's.
+                Err(e) if e.kind() == ErrorKind::TokenInvalid && local_copy => {
+                    self.forget(&key);
+                    local_copy = false;
+                    match store::get_json::<StoredTokens>(self.store.as_ref(), &key).await? {
+                        Some(stored) if stored.access_token != tokens.access_token => {
+                            self.keep_tokens_here(&key, &stored);
+                            tokens = stored;
+                        }
+                        // The store holds the same token: refresh below.
+                        Some(_) => break,
+                        None => return Ok(None),
+                    }
+                }
                 // WeChat dropped the token early (or our clock disagrees): refresh below.
-                Err(e) if e.kind() == ErrorKind::TokenInvalid => {}
+                Err(e) if e.kind() == ErrorKind::TokenInvalid => break,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -214,6 +350,7 @@ impl Profiles {
         tokens.access_expires_at = now + fresh.expires_in;
         let ttl = Duration::from_secs(tokens.refresh_expires_at.saturating_sub(now).max(1));
         store::set_json(self.store.as_ref(), &key, &tokens, ttl).await?;
+        self.keep_tokens_here(&key, &tokens);
         Ok(Some(
             self.fetch_profile(appid, openid, &tokens.access_token)
                 .await?,

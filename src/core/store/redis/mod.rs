@@ -23,7 +23,7 @@ use self::{
     pubsub::Hub,
     target::Target,
 };
-use super::{BoxFuture, Revocation, Store, StoreError, StoreResult, Subscription};
+use super::{BoxFuture, LockOrValue, Revocation, Store, StoreError, StoreResult, Subscription};
 use crate::core::clock::now_unix;
 
 /// How long one operation may take unless [`RedisStore::with_command_timeout`] says otherwise.
@@ -60,6 +60,49 @@ static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
             redis.call('PEXPIRE', KEYS[1], ARGV[1])
         end
         return n",
+    )
+});
+
+/// [`Store::lock_or_get`]: `KEYS[1]` the value, `KEYS[2]` the lock; `ARGV` = owner, ttl ms.
+/// Answers `{1, value}`, `{2}` (locked for the owner) or `{3}` (someone else holds it).
+static LOCK_OR_GET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('GET', KEYS[1])
+        if v then
+            return {1, v}
+        end
+        if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+            return {2}
+        end
+        return {3}",
+    )
+});
+
+/// [`Store::set_and_publish`]: `KEYS[1]` the value (its name is also the topic, behind the
+/// same prefix), `KEYS[2]` the lock or nothing; `ARGV` = value, ttl ms, owner.
+static SET_AND_PUBLISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        redis.call('PUBLISH', KEYS[1], ARGV[1])
+        if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[3] then
+            redis.call('DEL', KEYS[2])
+        end
+        return 0",
+    )
+});
+
+/// [`Store::get_and_claim`]: `KEYS[1]` the record, `KEYS[2]` the claim; `ARGV` = owner, ttl
+/// ms. Answers `{0}` (no record, nothing written), `{1, value}` (claimed) or `{2, value}`.
+static GET_AND_CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local v = redis.call('GET', KEYS[1])
+        if not v then
+            return {0}
+        end
+        if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+            return {1, v}
+        end
+        return {2, v}",
     )
 });
 
@@ -158,6 +201,9 @@ static REVOKED: LazyLock<Script> = LazyLock::new(|| {
 /// | `subscribe` | `SUBSCRIBE` on the shared pub/sub connection (below) |
 /// | `revoke` | Lua on the sorted set `wechat-auth:{revoked}` (family → `until`) and the hash `wechat-auth:{revoked}:through` (family → generation): drops lapsed families, widens the entry, `EXPIREAT` the farthest `until` |
 /// | `revoked` | Lua: `ZRANGEBYSCORE revoked (now +inf WITHSCORES` with each family's `HGET` |
+/// | `lock_or_get` | Lua: `GET key`, else `SET lock owner NX PX ttl`: one round trip |
+/// | `get_and_claim` | Lua: `GET key`, and when it holds a value `SET claim owner NX PX ttl`: one round trip |
+/// | `set_and_publish` | Lua: `SET key value PX ttl`, `PUBLISH key value`, and the compare-and-delete of the lock: one round trip |
 ///
 /// Every key written has a TTL; the deny-list's sorted set expires with its last entry.
 ///
@@ -653,6 +699,84 @@ impl Store for RedisStore {
                 .arg(entry.through)
                 .invoke_async::<()>(&mut c)
                 .await
+        }))
+    }
+
+    fn lock_or_get<'a>(
+        &'a self,
+        key: &'a str,
+        lock: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<LockOrValue>> {
+        let (key, lock) = (self.key(key), self.key(lock));
+        Box::pin(self.run("lock_or_get", move |mut c| async move {
+            let reply: Vec<redis::Value> = LOCK_OR_GET
+                .key(key)
+                .key(lock)
+                .arg(owner)
+                .arg(ttl_ms(ttl))
+                .invoke_async(&mut c)
+                .await?;
+            match reply.as_slice() {
+                [redis::Value::Int(1), redis::Value::BulkString(v)] => {
+                    Ok(LockOrValue::Value(v.clone()))
+                }
+                [redis::Value::Int(2)] => Ok(LockOrValue::Locked),
+                [redis::Value::Int(3)] => Ok(LockOrValue::Busy),
+                _ => Err(RedisError::from((
+                    ErrorKind::UnexpectedReturnType,
+                    "lock_or_get: an answer its script never gives",
+                ))),
+            }
+        }))
+    }
+
+    fn get_and_claim<'a>(
+        &'a self,
+        key: &'a str,
+        claim: &'a str,
+        owner: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<super::Claimed>> {
+        let (key, claim) = (self.key(key), self.key(claim));
+        Box::pin(self.run("get_and_claim", move |mut c| async move {
+            let reply: Vec<redis::Value> = GET_AND_CLAIM
+                .key(key)
+                .key(claim)
+                .arg(owner)
+                .arg(ttl_ms(ttl))
+                .invoke_async(&mut c)
+                .await?;
+            match reply.as_slice() {
+                [redis::Value::Int(0)] => Ok(None),
+                [redis::Value::Int(n @ (1 | 2)), redis::Value::BulkString(v)] => {
+                    Ok(Some((v.clone(), *n == 1)))
+                }
+                _ => Err(RedisError::from((
+                    ErrorKind::UnexpectedReturnType,
+                    "get_and_claim: an answer its script never gives",
+                ))),
+            }
+        }))
+    }
+
+    fn set_and_publish<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+        release: Option<(&'a str, &'a [u8])>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let key = self.key(key);
+        let release = release.map(|(lock, owner)| (self.key(lock), owner));
+        Box::pin(self.run("set_and_publish", move |mut c| async move {
+            let mut script = SET_AND_PUBLISH.key(key);
+            script.arg(value).arg(ttl_ms(ttl));
+            if let Some((lock, owner)) = release {
+                script.key(lock).arg(owner);
+            }
+            script.invoke_async::<()>(&mut c).await
         }))
     }
 
