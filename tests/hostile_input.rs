@@ -1574,3 +1574,53 @@ async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
     );
     let _ = (b, dy);
 }
+
+/// The core change beside WeCom and Douyin: a WeChat-only `on_login` hook (it would never see
+/// their logins, so a site relying on it to refuse or link users would let them all through)
+/// is refused at build time, naming the providers; the identity hook is accepted.
+#[tokio::test]
+async fn a_wechat_only_login_hook_is_refused_beside_wecom_and_douyin() {
+    use wechat_auth::{ConfigError, WecomCorp};
+    let mock = MockWechat::start().await.unwrap();
+    let corp = mock.wecom_corp().clone();
+    let dy = mock.douyin_app().clone();
+    let base = || config(&mock).with_public_url("http://127.0.0.1:1");
+    let wecom = |b: wechat_auth::WechatConfigBuilder| {
+        b.with_wecom_corp(WecomCorp::new(
+            &corp.corp_id,
+            &corp.agent_id,
+            corp.secret.clone(),
+        ))
+    };
+    let douyin = |b: wechat_auth::WechatConfigBuilder| {
+        b.with_douyin_app(dy.client_key.clone(), dy.client_secret.clone())
+    };
+    let providers = |r: Result<wechat_auth::WechatConfig, ConfigError>| match r {
+        Err(ConfigError::WechatOnlyLoginHook { providers }) => Some(providers),
+        _ => None,
+    };
+    let hook = |_u: wechat_auth::WechatUser| async { Ok(None) };
+    let bind =
+        |_u: wechat_auth::WechatUser, _s: Option<wechat_auth::WechatUser>| async { Ok(None) };
+    assert_eq!(
+        providers(wecom(base()).with_on_login(hook).build()).as_deref(),
+        Some("WeCom")
+    );
+    assert_eq!(
+        providers(douyin(base()).with_on_login_bind(bind).build()).as_deref(),
+        Some("Douyin")
+    );
+    assert_eq!(
+        providers(douyin(wecom(base())).with_on_login(hook).build()).as_deref(),
+        Some("WeCom and Douyin")
+    );
+    // The hook that sees every provider's identity is accepted, and a WeChat-only site keeps
+    // its WeChat-only hook.
+    assert!(
+        douyin(wecom(base()))
+            .with_on_login_identity(|_id, _signed_in| async { Ok(None) })
+            .build()
+            .is_ok()
+    );
+    assert!(base().with_on_login(hook).build().is_ok());
+}
