@@ -1562,11 +1562,23 @@ async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
         row("douyin renew", "a forged bearer (skips the origin check, not the session)", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", b"https://evil.example"), ("Authorization", b"Bearer a.b.c")], b"")), &[401]),
         row("douyin renew", "GET douyin/renew", get("/auth/wechat/douyin/renew", &[("Cookie", &douyin_cookie)]), &[405]),
     ];
+    // Every row also checks that no configured secret is in its answer.
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|mut r| {
+            let clean = secret_free();
+            r.check = Some(match r.check.take() {
+                Some((what, f)) => (what, Box::new(move |x: &Resp| f(x) && clean(x)) as Check),
+                None => ("no secret in the answer", Box::new(clean) as Check),
+            });
+            r
+        })
+        .collect();
     let (total, failures) =
         run_table(app.addr, &store, rows, "hostile_input_wecom_douyin.md").await;
     assert!(total >= 90, "{total} rows");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // None of these reached WeCom's or Douyin's token calls with a refused input.
+    // No hostile row made the layer ask WeCom for a suite token (no forged ticket was kept).
     assert_eq!(
         mock.calls("cgi-bin/service/get_suite_token"),
         0,
