@@ -1211,6 +1211,11 @@ async fn message_login_hostile_inputs_are_refused_cleanly() {
     let _ = owner;
 }
 
+/// The WeCom client's User-Agent on a phone (protocol §20.7).
+const WXWORK_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 10_2 like Mac OS X) AppleWebKit/602.3.12 (KHTML, like Gecko) Mobile/14C92 wxwork/2.4.2 MicroMessenger/6.3.22 Language/zh";
+/// The Douyin app's webview (protocol §29).
+const DOUYIN_UA: &str = "Mozilla/5.0 (Linux; Android 12; V2049A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/75.0.3770.156 Mobile Safari/537.36 aweme_230400 JsSdk/1.0 NetType/WIFI AppName/aweme app_version/23.4.0 BytedanceWebview/d8a21c6";
+
 /// A login start sent as raw bytes: the state it issued (from the `Location`) and its state
 /// cookie (`name=value`).
 async fn started(addr: SocketAddr, target: &str) -> (String, String) {
@@ -1475,6 +1480,17 @@ async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
         row("wecom login", "channel=wecom&channel=douyin (the first is read)", get("/auth/wechat/login?channel=wecom&channel=douyin", &[]), &[302]).writes()
             .check("WeCom's page", |r| r.header("location").is_some_and(|l| l.contains("wwlogin") || l.contains("state=wecom"))),
         row("wecom login", "PUT login?channel=wecom", Send::Raw(request("PUT", wecom, &[], b"")), &[405]),
+        row("wecom login", "the WeCom client, no channel, return_to=//evil.example", get("/auth/wechat/login?return_to=//evil.example", &[("User-Agent", WXWORK_UA.as_bytes())]), &[302]).writes()
+            .check("WeCom's in-app login, return_to is /", |r| r.header("location").is_some_and(|l| l.contains("state=wecom")) && state_return_to(r).as_deref() == Some("/")),
+        row("wecom login", "the WeCom client with channel=website stays WeChat's", get("/auth/wechat/login?channel=website", &[("User-Agent", WXWORK_UA.as_bytes())]), &[302])
+            .check("a WeChat state (32 characters)", |r| r.header("location").is_some_and(|l| !l.contains("state=wecom") && !l.contains("state=douyin"))),
+        // --- login?channel=douyin
+        row("douyin login", "return_to=//evil.example", get("/auth/wechat/login?channel=douyin&return_to=//evil.example", &[]), &[302])
+            .check("return_to is /", |r| state_return_to(r).as_deref() == Some("/")),
+        row("douyin login", "display=<script>", get("/auth/wechat/login?channel=douyin&display=%3Cscript%3E", &[("Accept", b"text/html")]), &[400]).check("JSON or escaped", |r| json_or_escaped(r, "<script>")),
+        row("douyin login", "display=popup&nonce=<script>", get("/auth/wechat/login?channel=douyin&display=popup&nonce=%3Cscript%3E", &[("Accept", b"text/html")]), &[400]).check("JSON or escaped", |r| json_or_escaped(r, "<script>")),
+        row("douyin login", "the Douyin webview, no channel, return_to=javascript:", get("/auth/wechat/login?return_to=javascript:alert(1)", &[("User-Agent", DOUYIN_UA.as_bytes())]), &[302])
+            .check("Douyin's login, return_to is /", |r| r.header("location").is_some_and(|l| l.contains("state=douyin")) && state_return_to(r).as_deref() == Some("/")),
         // --- embed?channel=wecom
         row("wecom embed", "return_to=//evil.example", get("/auth/wechat/embed?channel=wecom&return_to=//evil.example", &[]), &[200]).writes()
             .check("the foreign target is not carried", |r| not_reflected(r, "evil.example")),
