@@ -1442,6 +1442,29 @@ async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
             .collect::<String>()
     );
     let xml = b"text/xml".as_slice();
+    // URL verifications signed with the suite's token: an echostr that is not base64, and one
+    // sealed for another suite (same token and key, another ReceiveId).
+    let verify_q = |nonce: &str, echostr: &str| {
+        let ts = now().to_string();
+        let sig = crypto.signature(&ts, nonce, echostr);
+        let echostr: String = url::form_urlencoded::byte_serialize(echostr.as_bytes()).collect();
+        format!(
+            "/auth/wechat/wecom/push?msg_signature={sig}&timestamp={ts}&nonce={nonce}&echostr={echostr}"
+        )
+    };
+    let not_base64 = verify_q("106", "!!not-base64!!");
+    let genuine = verify_q("108", &crypto.encrypt_fresh("hello").unwrap());
+    let other_suite = verify_q(
+        "107",
+        &wecom_client::WecomCrypto::new(
+            suite.token.as_str(),
+            &suite.encoding_aes_key,
+            "ww9999999999999999",
+        )
+        .unwrap()
+        .encrypt_fresh("hello")
+        .unwrap(),
+    );
 
     // Douyin native codes.
     let app_code = mock.sdk_code(&dy_app.client_key, "carol").unwrap();
@@ -1526,6 +1549,11 @@ async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
         row("wecom push", "GET fresh, forged signature", get(&format!("{fresh}&echostr=QUJD"), &[]), &[403]).check("no secret", secret_free()),
         row("wecom push", "GET fresh, an 8 KiB echostr", get(&format!("{fresh}&echostr={}", "A".repeat(8192)), &[]), &[403]),
         row("wecom push", "GET timestamp not a number", get("/auth/wechat/wecom/push?msg_signature=x&timestamp=1e400&nonce=1&echostr=x", &[]), &[403]),
+        row("wecom push", "GET a genuine URL verification (the signing above is right)", get(&genuine, &[]), &[200])
+            .check("the plaintext echoed", |r| r.text() == "hello"),
+        row("wecom push", "GET validly signed, echostr not base64", get(&not_base64, &[]), &[403]),
+        row("wecom push", "GET validly signed, echostr sealed for another suite", get(&other_suite, &[]), &[403])
+            .check("the plaintext is not echoed", |r| not_reflected(r, "hello")),
         row("wecom push", "POST without parameters", push_post("/auth/wechat/wecom/push", "<xml/>", xml), &[403]),
         row("wecom push", "POST garbage (not XML)", push_post(&fresh, "\u{0}<<<>>>&&&", xml), &[400]),
         row("wecom push", "POST invalid UTF-8", Send::Raw(request("POST", &fresh, &[("Content-Type", xml)], b"<xml>\xff\xfe</xml>")), &[400]),
