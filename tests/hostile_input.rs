@@ -1605,6 +1605,13 @@ async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
         row("douyin renew", "a WeChat session", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", &origin), ("Cookie", &wechat_cookie)], b"")), &[401]),
         row("douyin renew", "a forged bearer (skips the origin check, not the session)", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", b"https://evil.example"), ("Authorization", b"Bearer a.b.c")], b"")), &[401]),
         row("douyin renew", "GET douyin/renew", get("/auth/wechat/douyin/renew", &[("Cookie", &douyin_cookie)]), &[405]),
+        // --- the layer's own WeCom host page and popup
+        row("wecom login", "display=embed&return_to=//evil.example", get(&format!("{wecom}&display=embed&return_to=//evil.example"), &[("Accept", b"text/html")]), &[200]).writes()
+            .check("the foreign target is not in the page", |r| not_reflected(r, "evil.example")),
+        row("wecom login", "display=embed&return_to=/a\"><script>", get(&format!("{wecom}&display=embed&return_to=/a%22%3E%3Cscript%3Ealert(1)%3C/script%3E"), &[("Accept", b"text/html")]), &[200]).writes()
+            .check("escaped", |r| not_reflected(r, "<script>alert")),
+        row("wecom login", "display=popup&nonce=<script>", get(&format!("{wecom}&display=popup&nonce=%3Cscript%3E"), &[("Accept", b"text/html")]), &[400])
+            .check("JSON or escaped", |r| json_or_escaped(r, "<script>")),
     ];
     // Every row also checks that no configured secret is in its answer.
     let rows: Vec<Row> = rows
