@@ -1210,3 +1210,480 @@ async fn message_login_hostile_inputs_are_refused_cleanly() {
     }
     let _ = owner;
 }
+
+/// The WeCom client's User-Agent on a phone (protocol §20.7).
+const WXWORK_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 10_2 like Mac OS X) AppleWebKit/602.3.12 (KHTML, like Gecko) Mobile/14C92 wxwork/2.4.2 MicroMessenger/6.3.22 Language/zh";
+/// The Douyin app's webview (protocol §29).
+const DOUYIN_UA: &str = "Mozilla/5.0 (Linux; Android 12; V2049A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/75.0.3770.156 Mobile Safari/537.36 aweme_230400 JsSdk/1.0 NetType/WIFI AppName/aweme app_version/23.4.0 BytedanceWebview/d8a21c6";
+
+/// A login start sent as raw bytes: the state it issued (from the `Location`) and its state
+/// cookie (`name=value`).
+async fn started(addr: SocketAddr, target: &str) -> (String, String) {
+    let res = send(addr, &get(target, &[])).await;
+    assert_eq!(res.status, 302, "{target}: {}", res.text());
+    let cookie = res
+        .set_cookies()
+        .find(|c| c.starts_with("wechat_state_"))
+        .and_then(|c| c.split(';').next())
+        .expect("a state cookie")
+        .to_owned();
+    let location = res.header("location").expect("a Location");
+    let state = url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state in the Location");
+    (state, cookie)
+}
+
+/// Whether `needle` reaches the answer only inside JSON (a string, escaped by its type) or
+/// not at all: never as markup in a page.
+fn json_or_escaped(r: &Resp, needle: &str) -> bool {
+    let json = r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"))
+        && serde_json::from_slice::<Value>(&r.body).is_ok();
+    json || not_reflected(r, needle)
+}
+
+/// Whether an answer carries none of the app's secrets (WeCom corp secret, suite secret,
+/// its token and key, the Douyin app's and mini-app's secrets, the session key).
+fn no_secret(secrets: &[String]) -> impl Fn(&Resp) -> bool + std::marker::Send + 'static {
+    let secrets = secrets.to_vec();
+    move |r: &Resp| {
+        let all = format!("{:?}{}", r.headers, r.text());
+        secrets.iter().all(|s| !all.contains(s.as_str()))
+    }
+}
+
+/// A WeCom command callback signed with `crypto` (fresh timestamp): the query and the
+/// envelope sealing `inner`.
+fn wecom_sealed(crypto: &wecom_client::WecomCrypto, nonce: &str, inner: &str) -> (String, String) {
+    let encrypt = crypto.encrypt_fresh(inner).unwrap();
+    let ts = now().to_string();
+    let sig = crypto.signature(&ts, nonce, &encrypt);
+    (
+        format!("/auth/wechat/wecom/push?msg_signature={sig}&timestamp={ts}&nonce={nonce}"),
+        format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[]]></AgentID></xml>",
+            crypto.receive_id()
+        ),
+    )
+}
+
+/// The surfaces WeCom (issue 27) and Douyin (issue 28) added, on a site with every WeChat
+/// app, a WeCom corp app and suite, and a Douyin app and mini-app: `login`/`embed` with
+/// `channel=wecom`, the shared `callback` with WeCom- and Douyin-tagged states, the suite's
+/// command callback `wecom/push`, `douyin/app`, `douyin/miniapp`, `douyin/profile` and
+/// `douyin/renew`. Same rules as the tables above, and no answer carries a secret.
+/// What `tests/wecom_login.rs` and `tests/douyin_login.rs` already prove is not repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_and_douyin_hostile_inputs_are_refused_cleanly() {
+    use wechat_auth::{WecomCorp, WecomSuite};
+    let mock = MockWechat::start().await.unwrap();
+    let store = CountingStore::memory();
+    let corp = mock.wecom_corp().clone();
+    let suite = mock.wecom_suite().unwrap().clone();
+    let (dy_app, dy_mini) = (mock.douyin_app().clone(), mock.douyin_miniapp().clone());
+    let app = start(
+        config(&mock)
+            .with_wecom_bases(mock.url(), mock.url())
+            .with_wecom_corp(WecomCorp::new(
+                &corp.corp_id,
+                &corp.agent_id,
+                corp.secret.clone(),
+            ))
+            .with_wecom_suite(WecomSuite::new(
+                &suite.suite_id,
+                suite.suite_secret.clone(),
+                suite.token.clone(),
+                suite.encoding_aes_key.clone(),
+            ))
+            .with_douyin_app(dy_app.client_key.clone(), dy_app.client_secret.clone())
+            .with_douyin_miniapp(dy_mini.appid.clone(), dy_mini.secret.clone())
+            .with_douyin_bases(mock.douyin_open_base(), mock.douyin_miniapp_base())
+            .with_store(store.clone())
+            .with_body_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    let secrets = vec![
+        corp.secret.clone(),
+        suite.suite_secret.clone(),
+        suite.token.clone(),
+        suite.encoding_aes_key.clone(),
+        dy_app.client_secret.clone(),
+        dy_mini.secret.clone(),
+        SECRET.to_owned(),
+    ];
+    let secret_free = || no_secret(&secrets);
+    let crypto = wecom_client::WecomCrypto::new(
+        suite.token.as_str(),
+        &suite.encoding_aes_key,
+        &suite.suite_id,
+    )
+    .unwrap();
+
+    // Sessions: a WeChat web session, a Douyin web session.
+    let b = browser();
+    let res = login(&app, &b, "?channel=website&return_to=/profile", "alice").await;
+    let wechat_session = session_token(&res).expect("a WeChat session");
+    let dy = browser();
+    let res = dy
+        .get(format!(
+            "{}/auth/wechat/login?channel=douyin&return_to=/profile",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let res = dy
+        .get(format!(
+            "{}&mock_user=bob&mock_action=approve",
+            location(&res)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let res = dy.get(location(&res)).send().await.unwrap();
+    let douyin_session = session_token(&res).expect("a Douyin session");
+    let session = |v: &str| format!("wechat_session={v}").into_bytes();
+    let (wechat_cookie, douyin_cookie) = (session(&wechat_session), session(&douyin_session));
+    let origin = app.url.clone().into_bytes();
+
+    // Live logins: each one's state and its state cookie (one per row that reaches the code).
+    let wecom = "/auth/wechat/login?channel=wecom";
+    let douyin = "/auth/wechat/login?channel=douyin";
+    let (w1, w1c) = started(app.addr, wecom).await;
+    let (w2, w2c) = started(app.addr, wecom).await;
+    let (w3, w3c) = started(app.addr, wecom).await;
+    let (w4, w4c) = started(app.addr, wecom).await;
+    let (d1, d1c) = started(app.addr, douyin).await;
+    let (d2, d2c) = started(app.addr, douyin).await;
+    let (d3, d3c) = started(app.addr, douyin).await;
+    let (d4, d4c) = started(app.addr, douyin).await;
+    assert!(w1.starts_with("wecom") && w1.len() > 32, "{w1}");
+    assert!(d1.starts_with("douyin") && d1.len() > 32, "{d1}");
+    // A WeChat login of this browser: its 32-character state and cookie.
+    let (wx, wxc) = started(app.addr, "/auth/wechat/login?channel=website").await;
+    assert_eq!(wx.len(), 32, "{wx}");
+    let cb = |code: &str, state: &str| format!("/auth/wechat/callback?code={code}&state={state}");
+    let with = |c: &str| c.as_bytes().to_vec();
+    // The same random part under the other tag.
+    let w1_as_douyin = format!("douyin{}", &w1["wecom".len()..]);
+    let d1_as_wecom = format!("wecom{}", &d1["douyin".len()..]);
+    let d1_as_popup = format!("douyinpopup{}", &d1["douyin".len()..]);
+
+    // Command callbacks.
+    let ts = now();
+    let (ticket_q, ticket_body) = wecom_sealed(
+        &crypto,
+        "101",
+        &format!(
+            "<xml><SuiteId><![CDATA[{}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>{ts}</TimeStamp><SuiteTicket><![CDATA[hostile-ticket]]></SuiteTicket></xml>",
+            suite.suite_id
+        ),
+    );
+    let bomb = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaaaaaaaa\">{}]><xml><SuiteId>&j;</SuiteId><InfoType>suite_ticket</InfoType></xml>",
+        (b'b'..=b'j')
+            .map(|c| {
+                let prev = (c - 1) as char;
+                format!(
+                    "<!ENTITY {} \"{}\">",
+                    c as char,
+                    format!("&{prev};").repeat(10)
+                )
+            })
+            .collect::<String>()
+    );
+    let (bomb_q, bomb_body) = wecom_sealed(&crypto, "102", &bomb);
+    let (xxe_q, xxe_body) = wecom_sealed(
+        &crypto,
+        "103",
+        &format!(
+            "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml><SuiteId><![CDATA[{}]]></SuiteId><InfoType>suite_ticket</InfoType><TimeStamp>{ts}</TimeStamp><SuiteTicket>&e;</SuiteTicket></xml>",
+            suite.suite_id
+        ),
+    );
+    // The signed Encrypt of a real envelope, delivered through an internal entity.
+    let entity_body = {
+        let encrypt = ticket_body
+            .split("<Encrypt><![CDATA[")
+            .nth(1)
+            .and_then(|s| s.split("]]>").next())
+            .unwrap();
+        format!(
+            "<!DOCTYPE xml [<!ENTITY enc \"{encrypt}\">]><xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt>&enc;</Encrypt></xml>",
+            suite.suite_id
+        )
+    };
+    let (entity_q, _) = wecom_sealed(&crypto, "104", "<xml/>");
+    let fresh = format!(
+        "/auth/wechat/wecom/push?msg_signature={}&timestamp={}&nonce=105",
+        "0".repeat(40),
+        now()
+    );
+    let laughs = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">{}]><xml><ToUserName>x</ToUserName><Encrypt>&lol9;</Encrypt></xml>",
+        (1..=9)
+            .map(|i| format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!(
+                    "&lol{};",
+                    if i == 1 {
+                        String::new()
+                    } else {
+                        (i - 1).to_string()
+                    }
+                )
+                .repeat(10)
+            ))
+            .collect::<String>()
+    );
+    let xml = b"text/xml".as_slice();
+    // URL verifications signed with the suite's token: an echostr that is not base64, and one
+    // sealed for another suite (same token and key, another ReceiveId).
+    let verify_q = |nonce: &str, echostr: &str| {
+        let ts = now().to_string();
+        let sig = crypto.signature(&ts, nonce, echostr);
+        let echostr: String = url::form_urlencoded::byte_serialize(echostr.as_bytes()).collect();
+        format!(
+            "/auth/wechat/wecom/push?msg_signature={sig}&timestamp={ts}&nonce={nonce}&echostr={echostr}"
+        )
+    };
+    let not_base64 = verify_q("106", "!!not-base64!!");
+    let genuine = verify_q("108", &crypto.encrypt_fresh("hello").unwrap());
+    let other_suite = verify_q(
+        "107",
+        &wecom_client::WecomCrypto::new(
+            suite.token.as_str(),
+            &suite.encoding_aes_key,
+            "ww9999999999999999",
+        )
+        .unwrap()
+        .encrypt_fresh("hello")
+        .unwrap(),
+    );
+
+    // Douyin native codes.
+    let app_code = mock.sdk_code(&dy_app.client_key, "carol").unwrap();
+    let mini_code = mock.sdk_code(&dy_mini.appid, "carol").unwrap();
+    let dy_post = |path: &str, ct: &'static [u8], body: &[u8]| {
+        Send::Raw(request("POST", path, &[("Content-Type", ct)], body))
+    };
+    let json_ct = b"application/json".as_slice();
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+
+    #[rustfmt::skip]
+    let rows: Vec<Row> = vec![
+        // --- login?channel=wecom
+        row("wecom login", "corp= a corp not configured", get(&format!("{wecom}&corp=ww0000000000000666"), &[]), &[400]).check("no secret", secret_free()),
+        row("wecom login", "corp=<script>", get(&format!("{wecom}&corp=%3Cscript%3Ealert(1)%3C/script%3E"), &[("Accept", b"text/html")]), &[400]).check("JSON or escaped", |r| json_or_escaped(r, "<script>alert")),
+        row("wecom login", "corp= 4 KiB", get(&format!("{wecom}&corp={}", "w".repeat(4096)), &[]), &[400]),
+        row("wecom login", "agentid= another agent", get(&format!("{wecom}&corp={}&agentid=9999", corp.corp_id), &[]), &[400]),
+        row("wecom login", "kind=bogus", get(&format!("{wecom}&kind=bogus"), &[]), &[400]),
+        row("wecom login", "kind=<script>", get(&format!("{wecom}&kind=%3Cscript%3Ealert(1)%3C/script%3E"), &[("Accept", b"text/html")]), &[400]).check("JSON or escaped", |r| json_or_escaped(r, "<script>alert")),
+        row("wecom login", "kind= invalid UTF-8", get(&format!("{wecom}&kind=%FF%FE"), &[]), &[400]),
+        row("wecom login", "kind=suite&kind=corp (the first is read)", get(&format!("{wecom}&kind=suite&kind=corp"), &[]), &[302]).writes()
+            .check("the suite's login", { let id = suite.suite_id.clone(); move |r| r.header("location").is_some_and(|l| l.contains(&id)) }),
+        row("wecom login", "return_to=//evil.example", get(&format!("{wecom}&return_to=//evil.example"), &[]), &[302]).writes()
+            .check("return_to is /", |r| state_return_to(r).as_deref() == Some("/")),
+        row("wecom login", "return_to=https://evil.example/", get(&format!("{wecom}&return_to=https://evil.example/"), &[]), &[302]).writes()
+            .check("return_to is /", |r| state_return_to(r).as_deref() == Some("/")),
+        row("wecom login", "return_to=/\\evil.example", get(&format!("{wecom}&return_to=/%5Cevil.example"), &[]), &[302]).writes()
+            .check("return_to stays local", |r| state_return_to(r).is_some_and(|t| t.starts_with('/') && !t.starts_with("//") && !t.contains('\\'))),
+        row("wecom login", "return_to=javascript:alert(1)", get(&format!("{wecom}&return_to=javascript:alert(1)"), &[]), &[302]).writes()
+            .check("return_to is /", |r| state_return_to(r).as_deref() == Some("/")),
+        row("wecom login", "return_to=%0d%0aSet-Cookie", get(&format!("{wecom}&return_to=/a%0d%0aSet-Cookie:%20x=1"), &[]), &[302]).writes()
+            .check("no injected header, no control character kept", |r| r.header("x").is_none() && state_return_to(r).is_some_and(|t| !t.contains('\r') && !t.contains('\n'))),
+        row("wecom login", "return_to= 6 KiB", get(&format!("{wecom}&return_to=/{}", "p".repeat(6 * 1024)), &[]), &[302]).writes()
+            .check("a local target", |r| state_return_to(r).is_some_and(|t| t.starts_with('/'))),
+        row("wecom login", "display=<script>", get(&format!("{wecom}&display=%3Cscript%3E"), &[("Accept", b"text/html")]), &[400]).check("not reflected", |r| json_or_escaped(r, "<script>")),
+        row("wecom login", "channel=wecom&channel=douyin (the first is read)", get("/auth/wechat/login?channel=wecom&channel=douyin", &[]), &[302]).writes()
+            .check("WeCom's page", |r| r.header("location").is_some_and(|l| l.contains("wwlogin") || l.contains("state=wecom"))),
+        row("wecom login", "PUT login?channel=wecom", Send::Raw(request("PUT", wecom, &[], b"")), &[405]),
+        row("wecom login", "the WeCom client, no channel, return_to=//evil.example", get("/auth/wechat/login?return_to=//evil.example", &[("User-Agent", WXWORK_UA.as_bytes())]), &[302]).writes()
+            .check("WeCom's in-app login, return_to is /", |r| r.header("location").is_some_and(|l| l.contains("state=wecom")) && state_return_to(r).as_deref() == Some("/")),
+        row("wecom login", "the WeCom client with channel=website stays WeChat's", get("/auth/wechat/login?channel=website", &[("User-Agent", WXWORK_UA.as_bytes())]), &[302])
+            .check("a WeChat state (32 characters)", |r| r.header("location").is_some_and(|l| !l.contains("state=wecom") && !l.contains("state=douyin"))),
+        // --- login?channel=douyin
+        row("douyin login", "return_to=//evil.example", get("/auth/wechat/login?channel=douyin&return_to=//evil.example", &[]), &[302])
+            .check("return_to is /", |r| state_return_to(r).as_deref() == Some("/")),
+        row("douyin login", "display=<script>", get("/auth/wechat/login?channel=douyin&display=%3Cscript%3E", &[("Accept", b"text/html")]), &[400]).check("JSON or escaped", |r| json_or_escaped(r, "<script>")),
+        row("douyin login", "display=popup&nonce=<script>", get("/auth/wechat/login?channel=douyin&display=popup&nonce=%3Cscript%3E", &[("Accept", b"text/html")]), &[400]).check("JSON or escaped", |r| json_or_escaped(r, "<script>")),
+        row("douyin login", "the Douyin webview, no channel, return_to=javascript:", get("/auth/wechat/login?return_to=javascript:alert(1)", &[("User-Agent", DOUYIN_UA.as_bytes())]), &[302])
+            .check("Douyin's login, return_to is /", |r| r.header("location").is_some_and(|l| l.contains("state=douyin")) && state_return_to(r).as_deref() == Some("/")),
+        // --- embed?channel=wecom
+        row("wecom embed", "return_to=//evil.example", get("/auth/wechat/embed?channel=wecom&return_to=//evil.example", &[]), &[200]).writes()
+            .check("the foreign target is not carried", |r| not_reflected(r, "evil.example")),
+        row("wecom embed", "kind=bogus", get("/auth/wechat/embed?channel=wecom&kind=bogus", &[]), &[400]),
+        row("wecom embed", "corp= a corp not configured", get("/auth/wechat/embed?channel=wecom&corp=ww0000000000000666", &[]), &[400]),
+        row("wecom embed", "lang=<script>", get("/auth/wechat/embed?channel=wecom&lang=%3Cscript%3E", &[]), &[200]).writes().check("not reflected", |r| not_reflected(r, "<script>")),
+        row("wecom embed", "POST embed?channel=wecom", Send::Raw(request("POST", "/auth/wechat/embed?channel=wecom", &[], b"")), &[405]),
+        // --- callback with WeCom-tagged states
+        row("wecom callback", "a live state with another WeCom login's cookie", get(&cb("abc", &w1), &[("Cookie", &with(&w2c))]), &[400]),
+        row("wecom callback", "a live state, a 600-byte code", get(&cb(&"c".repeat(600), &w1), &[("Cookie", &with(&w1c))]), &[400]).check("no secret", secret_free()),
+        row("wecom callback", "a code smuggling &state=EVIL", get(&cb("abc%26state%3DEVIL", &w2), &[("Cookie", &with(&w2c))]), &[400]).writes().check("no secret", secret_free()),
+        row("wecom callback", "a code with markup", get(&cb("%22%3E%3Cscript%3Ealert(1)%3C/script%3E", &w3), &[("Cookie", &with(&w3c))]), &[400]).writes().check("not reflected", |r| not_reflected(r, "<script>alert")),
+        row("wecom callback", "a WeCom state with a WeChat login's cookie", get(&cb("abc", &w4), &[("Cookie", &with(&wxc))]), &[400]),
+        row("wecom callback", "a WeChat state with a WeCom login's cookie", get(&cb("abc", &wx), &[("Cookie", &with(&w4c))]), &[400]),
+        row("wecom callback", "a WeCom state replayed in Douyin's shape", get(&cb("abc", &w1_as_douyin), &[("Cookie", &with(&w1c))]), &[400]),
+        row("wecom callback", "a tagged state of 200 characters", get(&cb("abc", &format!("wecom{}", "A".repeat(195))), &[]), &[400]),
+        row("wecom callback", "display=iframe, no cookie, a code with markup", get(&format!("{}&display=iframe", cb("%22%3E%3Cscript%3Ealert(1)%3C/script%3E", &w4)), &[]), &[200])
+            .check("the code is not reflected as markup", |r| not_reflected(r, "<script>alert")),
+        // --- callback with Douyin-tagged states
+        row("douyin callback", "a live state without its cookie", get(&cb("abc", &d1), &[]), &[400]),
+        row("douyin callback", "a live state with another Douyin login's cookie", get(&cb("abc", &d1), &[("Cookie", &with(&d2c))]), &[400]),
+        row("douyin callback", "a live state, a 10 KiB code", get(&cb(&"c".repeat(10 * 1024), &d1), &[("Cookie", &with(&d1c))]), &[400]).check("no secret", secret_free()),
+        row("douyin callback", "a code smuggling &state=EVIL", get(&cb("abc%26state%3DEVIL", &d2), &[("Cookie", &with(&d2c))]), &[400]).writes().check("no secret", secret_free()),
+        row("douyin callback", "a code with markup", get(&cb("%22%3E%3Cscript%3Ealert(1)%3C/script%3E", &d3), &[("Cookie", &with(&d3c))]), &[400]).writes().check("not reflected", |r| not_reflected(r, "<script>alert")),
+        row("douyin callback", "a Douyin state replayed in WeCom's shape", get(&cb("abc", &d1_as_wecom), &[("Cookie", &with(&d1c))]), &[400]),
+        row("douyin callback", "a Douyin state turned into a popup one", get(&cb("abc", &d1_as_popup), &[("Cookie", &with(&d1c))]), &[400]),
+        row("douyin callback", "a Douyin state with a WeChat login's cookie", get(&cb("abc", &d4), &[("Cookie", &with(&wxc))]), &[400]),
+        row("douyin callback", "a forged state with a WeChat session", get(&cb("abc", &format!("douyin{}", "A".repeat(32))), &[("Cookie", &wechat_cookie)]), &[400]),
+        row("douyin callback", "a live state and cookie, no code (declined), markup in error", get(&format!("/auth/wechat/callback?state={d4}&error=%3Cscript%3E"), &[("Cookie", &with(&d4c))]), &[200])
+            .check("not reflected", |r| not_reflected(r, "<script>")),
+        // --- wecom/push (the suite's command callback)
+        row("wecom push", "GET without parameters", get("/auth/wechat/wecom/push", &[]), &[403]),
+        row("wecom push", "GET fresh, forged signature", get(&format!("{fresh}&echostr=QUJD"), &[]), &[403]).check("no secret", secret_free()),
+        row("wecom push", "GET fresh, an 8 KiB echostr", get(&format!("{fresh}&echostr={}", "A".repeat(8192)), &[]), &[403]),
+        row("wecom push", "GET timestamp not a number", get("/auth/wechat/wecom/push?msg_signature=x&timestamp=1e400&nonce=1&echostr=x", &[]), &[403]),
+        row("wecom push", "GET a genuine URL verification (the signing above is right)", get(&genuine, &[]), &[200])
+            .check("the plaintext echoed", |r| r.text() == "hello"),
+        row("wecom push", "GET validly signed, echostr not base64", get(&not_base64, &[]), &[403]),
+        row("wecom push", "GET validly signed, echostr sealed for another suite", get(&other_suite, &[]), &[403])
+            .check("the plaintext is not echoed", |r| not_reflected(r, "hello")),
+        row("wecom push", "POST without parameters", push_post("/auth/wechat/wecom/push", "<xml/>", xml), &[403]),
+        row("wecom push", "POST garbage (not XML)", push_post(&fresh, "\u{0}<<<>>>&&&", xml), &[400]),
+        row("wecom push", "POST invalid UTF-8", Send::Raw(request("POST", &fresh, &[("Content-Type", xml)], b"<xml>\xff\xfe</xml>")), &[400]),
+        row("wecom push", "POST billion laughs in the envelope", push_post(&fresh, &laughs, xml), &[400]),
+        row("wecom push", "POST a signed Encrypt through an internal entity", push_post(&entity_q, &entity_body, xml), &[400]),
+        row("wecom push", "POST validly sealed billion laughs", push_post(&bomb_q, &bomb_body, xml), &[400]).writes(),
+        row("wecom push", "POST validly sealed external entity (file:///etc/passwd)", push_post(&xxe_q, &xxe_body, xml), &[400]).writes()
+            .check("nothing read from the disk", |r| not_reflected(r, "root:")),
+        row("wecom push", "POST a valid envelope with a forged signature", push_post(&ticket_q.replace("msg_signature=", "msg_signature=f"), &ticket_body, xml), &[403]),
+        row("wecom push", "POST a 100 KiB body", push_post(&fresh, &"x".repeat(100 * 1024), xml), &[413]),
+        row("wecom push", "POST Content-Length 99999999999", Send::Raw(format!("POST {fresh} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 99999999999\r\n\r\n<xml>").into_bytes()), &[413]),
+        row("wecom push", "POST JSON", push_post(&fresh, "{\"Encrypt\":\"QUJD\"}", b"application/json"), &[400]),
+        row("wecom push", "PUT wecom/push", Send::Raw(request("PUT", &fresh, &[], b"")), &[405]),
+        // --- douyin/app and douyin/miniapp
+        row("douyin native", "app: not JSON", dy_post("/auth/wechat/douyin/app", json_ct, b"code=abc"), &[400]),
+        row("douyin native", "app: invalid UTF-8", dy_post("/auth/wechat/douyin/app", json_ct, b"{\"code\":\"\xff\xfe\"}"), &[400]),
+        row("douyin native", "app: text/plain", dy_post("/auth/wechat/douyin/app", b"text/plain", b"{\"code\":\"made-up\"}"), &[400]).writes(),
+        row("douyin native", "app: a form", dy_post("/auth/wechat/douyin/app", b"application/x-www-form-urlencoded", b"code=made-up"), &[400]),
+        row("douyin native", "app: code a number", dy_post("/auth/wechat/douyin/app", json_ct, b"{\"code\":12345}"), &[400]),
+        row("douyin native", "app: code <script>", dy_post("/auth/wechat/douyin/app", json_ct, b"{\"code\":\"<script>alert(1)</script>\"}"), &[400]).check("not reflected", |r| not_reflected(r, "<script>")),
+        row("douyin native", "app: code with NUL and CR LF", dy_post("/auth/wechat/douyin/app", json_ct, b"{\"code\":\"a\\u0000b\\r\\nc\"}"), &[400]),
+        row("douyin native", "app: code ../../", dy_post("/auth/wechat/douyin/app", json_ct, b"{\"code\":\"../../etc/passwd\"}"), &[400]),
+        row("douyin native", "app: code full-width characters", dy_post("/auth/wechat/douyin/app", json_ct, "{\"code\":\"ａｂｃ\"}".as_bytes()), &[400]),
+        row("douyin native", "app: a 257-byte code", dy_post("/auth/wechat/douyin/app", json_ct, format!("{{\"code\":\"{}\"}}", "c".repeat(257)).as_bytes()), &[400]),
+        row("douyin native", "app: arrays nested 5,000 deep", dy_post("/auth/wechat/douyin/app", json_ct, deep.as_bytes()), &[400]),
+        row("douyin native", "app: a 2 MiB body", dy_post("/auth/wechat/douyin/app", json_ct, &vec![b' '; 2 << 20]), &[413]),
+        row("douyin native", "app: Content-Length 99999999999", Send::Raw(b"POST /auth/wechat/douyin/app HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{".to_vec()), &[413]),
+        row("douyin native", "app: slow body (stalls after 10 bytes)", Send::Stall(b"POST /auth/wechat/douyin/app HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"code\":\"a".to_vec()), &[408]),
+        row("douyin native", "app: a made-up code", dy_post("/auth/wechat/douyin/app", json_ct, b"{\"code\":\"made-up-code\"}"), &[400]).writes().check("no secret", secret_free()),
+        row("douyin native", "app: the mini-app's code (another app's)", dy_post("/auth/wechat/douyin/app", json_ct, format!("{{\"code\":\"{mini_code}\"}}").as_bytes()), &[400]).writes().check("no secret", secret_free()),
+        row("douyin native", "miniapp: the app's code (another app's)", dy_post("/auth/wechat/douyin/miniapp", json_ct, format!("{{\"code\":\"{app_code}\"}}").as_bytes()), &[400]).writes().check("no secret", secret_free()),
+        row("douyin native", "miniapp: duplicate code keys", dy_post("/auth/wechat/douyin/miniapp", json_ct, b"{\"code\":\"a\",\"code\":\"b\"}"), &[400]),
+        row("douyin native", "miniapp: anonymous_code only", dy_post("/auth/wechat/douyin/miniapp", json_ct, b"{\"anonymous_code\":\"abc\"}"), &[400]),
+        row("douyin native", "GET douyin/app", get("/auth/wechat/douyin/app", &[]), &[405]),
+        row("douyin native", "PUT douyin/miniapp", Send::Raw(request("PUT", "/auth/wechat/douyin/miniapp", &[("Content-Type", json_ct)], b"{}")), &[405]),
+        // --- douyin/profile
+        row("douyin profile", "no session", get("/auth/wechat/douyin/profile", &[]), &[401]),
+        row("douyin profile", "a WeChat session", get("/auth/wechat/douyin/profile", &[("Cookie", &wechat_cookie)]), &[401]),
+        row("douyin profile", "a forged bearer", get("/auth/wechat/douyin/profile", &[("Authorization", b"Bearer a.b.c")]), &[401]),
+        row("douyin profile", "the Douyin session signed with another key", get("/auth/wechat/douyin/profile", &[("Cookie", &session(&sign(&claims_of(&douyin_session), "another-app-secret-0123456789abcdef")))]), &[401]),
+        row("douyin profile", "the Douyin session twice (two cookies)", get("/auth/wechat/douyin/profile", &[("Cookie", &session(&format!("{douyin_session}; wechat_session={douyin_session}")))]), &[401]),
+        row("douyin profile", "POST douyin/profile", Send::Raw(request("POST", "/auth/wechat/douyin/profile", &[("Origin", &origin)], b"")), &[405]),
+        // --- douyin/renew
+        row("douyin renew", "no session", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", &origin)], b"")), &[401]),
+        row("douyin renew", "a Douyin session, cross-site", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", b"https://evil.example"), ("Cookie", &douyin_cookie)], b"")), &[403]),
+        row("douyin renew", "a Douyin session, Origin: null", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", b"null"), ("Cookie", &douyin_cookie)], b"")), &[403]),
+        row("douyin renew", "a Douyin session, a look-alike Origin", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", format!("{}.evil.example", app.url).as_bytes()), ("Cookie", &douyin_cookie)], b"")), &[403]),
+        row("douyin renew", "a Douyin session, Origin invalid UTF-8", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", b"https://\xff\xfe"), ("Cookie", &douyin_cookie)], b"")), &[403]),
+        row("douyin renew", "a WeChat session", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", &origin), ("Cookie", &wechat_cookie)], b"")), &[401]),
+        row("douyin renew", "a forged bearer (skips the origin check, not the session)", Send::Raw(request("POST", "/auth/wechat/douyin/renew", &[("Origin", b"https://evil.example"), ("Authorization", b"Bearer a.b.c")], b"")), &[401]),
+        row("douyin renew", "GET douyin/renew", get("/auth/wechat/douyin/renew", &[("Cookie", &douyin_cookie)]), &[405]),
+        // --- the layer's own WeCom host page and popup
+        row("wecom login", "display=embed&return_to=//evil.example", get(&format!("{wecom}&display=embed&return_to=//evil.example"), &[("Accept", b"text/html")]), &[200]).writes()
+            .check("the foreign target is not in the page", |r| not_reflected(r, "evil.example")),
+        row("wecom login", "display=embed&return_to=/a\"><script>", get(&format!("{wecom}&display=embed&return_to=/a%22%3E%3Cscript%3Ealert(1)%3C/script%3E"), &[("Accept", b"text/html")]), &[200]).writes()
+            .check("escaped", |r| not_reflected(r, "<script>alert")),
+        row("wecom login", "display=popup&nonce=<script>", get(&format!("{wecom}&display=popup&nonce=%3Cscript%3E"), &[("Accept", b"text/html")]), &[400])
+            .check("JSON or escaped", |r| json_or_escaped(r, "<script>")),
+    ];
+    // Every row also checks that no configured secret is in its answer.
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|mut r| {
+            let clean = secret_free();
+            r.check = Some(match r.check.take() {
+                Some((what, f)) => (what, Box::new(move |x: &Resp| f(x) && clean(x)) as Check),
+                None => ("no secret in the answer", Box::new(clean) as Check),
+            });
+            r
+        })
+        .collect();
+    let (total, failures) =
+        run_table(app.addr, &store, rows, "hostile_input_wecom_douyin.md").await;
+    assert!(total >= 90, "{total} rows");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // No hostile row made the layer ask WeCom for a suite token (no forged ticket was kept).
+    assert_eq!(
+        mock.calls("cgi-bin/service/get_suite_token"),
+        0,
+        "no suite token was asked for"
+    );
+    let _ = (b, dy);
+}
+
+/// The core change beside WeCom and Douyin: a WeChat-only `on_login` hook (it would never see
+/// their logins, so a site relying on it to refuse or link users would let them all through)
+/// is refused at build time, naming the providers; the identity hook is accepted.
+#[tokio::test]
+async fn a_wechat_only_login_hook_is_refused_beside_wecom_and_douyin() {
+    use wechat_auth::{ConfigError, WecomCorp};
+    let mock = MockWechat::start().await.unwrap();
+    let corp = mock.wecom_corp().clone();
+    let dy = mock.douyin_app().clone();
+    let base = || config(&mock).with_public_url("http://127.0.0.1:1");
+    let wecom = |b: wechat_auth::WechatConfigBuilder| {
+        b.with_wecom_corp(WecomCorp::new(
+            &corp.corp_id,
+            &corp.agent_id,
+            corp.secret.clone(),
+        ))
+    };
+    let douyin = |b: wechat_auth::WechatConfigBuilder| {
+        b.with_douyin_app(dy.client_key.clone(), dy.client_secret.clone())
+    };
+    let providers = |r: Result<wechat_auth::WechatConfig, ConfigError>| match r {
+        Err(ConfigError::WechatOnlyLoginHook { providers }) => Some(providers),
+        _ => None,
+    };
+    let hook = |_u: wechat_auth::WechatUser| async { Ok(None) };
+    let bind =
+        |_u: wechat_auth::WechatUser, _s: Option<wechat_auth::WechatUser>| async { Ok(None) };
+    assert_eq!(
+        providers(wecom(base()).with_on_login(hook).build()).as_deref(),
+        Some("WeCom")
+    );
+    assert_eq!(
+        providers(douyin(base()).with_on_login_bind(bind).build()).as_deref(),
+        Some("Douyin")
+    );
+    assert_eq!(
+        providers(douyin(wecom(base())).with_on_login(hook).build()).as_deref(),
+        Some("WeCom and Douyin")
+    );
+    // The hook that sees every provider's identity is accepted, and a WeChat-only site keeps
+    // its WeChat-only hook.
+    assert!(
+        douyin(wecom(base()))
+            .with_on_login_identity(|_id, _signed_in| async { Ok(None) })
+            .build()
+            .is_ok()
+    );
+    assert!(base().with_on_login(hook).build().is_ok());
+}

@@ -122,6 +122,13 @@ pub(super) async fn callback(auth: &Douyin, req: &Parts) -> Response<Body> {
         web.clear_state(&mut res, state);
         return res;
     };
+    if code.len() > 256 {
+        // Refused before it is kept or sent: no Douyin code is that long (the app's and
+        // mini-app's endpoints refuse the same).
+        return fail(&Failure::BadRequest(
+            "the code is longer than Douyin's 256 bytes".into(),
+        ));
+    }
     let (Some(app), Ok(login)) = (&auth.settings.app, auth.login()) else {
         return fail(&Failure::ChannelOff("Douyin"));
     };
