@@ -2,10 +2,12 @@
 //! endpoints answer with [`crate::core::failure::Failure`], rendered by the core.
 
 use wechat_auth_client::WechatError;
+use wechat_auth_douyin_client::DouyinError;
 
 use crate::core::store::StoreError;
 
-/// Why a [`WechatHandle`](crate::WechatHandle) call failed.
+/// Why a [`WechatHandle`](crate::WechatHandle) or [`DouyinHandle`](crate::DouyinHandle) call
+/// failed.
 ///
 /// ```
 /// let e = wechat_auth::HandleError::from(wechat_auth::store::StoreError::unavailable("down"));
@@ -55,6 +57,28 @@ pub enum HandleError {
         /// The login that asks for `snsapi_userinfo` and comes back to the current page.
         login_url: String,
     },
+    /// Douyin refused or failed a call (its [`kind`](DouyinError::kind) says what to do).
+    #[error(transparent)]
+    Douyin(#[from] DouyinError),
+    /// The user's Douyin authorization is over: the refresh token expired (30 days, or
+    /// Douyin no longer knows it) or, with `renew_limit`, it was already renewed the five
+    /// times Douyin allows. Send the user through the Douyin login again.
+    #[error("{}", if *.renew_limit {
+        "the Douyin refresh token was renewed the five times Douyin allows: log in with Douyin again"
+    } else {
+        "the Douyin authorization has expired: log in with Douyin again"
+    })]
+    DouyinLoginAgain {
+        /// `true` when the five renewals are spent, `false` when the authorization expired.
+        renew_limit: bool,
+    },
+    /// This server keeps no Douyin user token for the user (a Douyin mini-app login, or a
+    /// Douyin login on a layer without the Douyin app): log in with Douyin on the web or in
+    /// the app.
+    #[error(
+        "no Douyin user token is kept for this user: log in with Douyin on the web or in the app"
+    )]
+    NoDouyinToken,
 }
 
 /// The message a person can act on, then the variant (what `main` returning it prints).
@@ -65,10 +89,13 @@ impl std::fmt::Debug for HandleError {
             Self::Wechat(e) => return std::fmt::Debug::fmt(e, f),
             Self::Store(e) => return std::fmt::Debug::fmt(e, f),
             Self::MiniProgramData(e) => return std::fmt::Debug::fmt(e, f),
+            Self::Douyin(e) => return std::fmt::Debug::fmt(e, f),
             Self::NoSessionKey => "NoSessionKey",
             Self::NotThisUser => "NotThisUser",
             Self::Unavailable(_) => "Unavailable",
             Self::ConsentRequired { .. } => "ConsentRequired",
+            Self::DouyinLoginAgain { .. } => "DouyinLoginAgain",
+            Self::NoDouyinToken => "NoDouyinToken",
         };
         write!(f, "{self} (HandleError::{variant})")
     }
@@ -141,6 +168,17 @@ mod tests {
             (
                 HandleError::from(MiniDataError::WrongKey),
                 "(MiniDataError::WrongKey)",
+            ),
+            (
+                HandleError::DouyinLoginAgain { renew_limit: true },
+                "(HandleError::DouyinLoginAgain)",
+            ),
+            (HandleError::NoDouyinToken, "(HandleError::NoDouyinToken)"),
+            (
+                HandleError::from(DouyinError::Timeout {
+                    endpoint: "oauth/userinfo/",
+                }),
+                "(DouyinError::Timeout)",
             ),
         ] {
             let debug = format!("{err:?}");

@@ -37,7 +37,8 @@ use bytes::Bytes;
 use http::request::Parts;
 
 use crate::{
-    handle::{HandleServices, MissingLayer, WechatHandle},
+    handle::{DouyinHandle, HandleServices, MissingLayer, WechatHandle},
+    providers::douyin::tokens::UserTokens,
     user::{CurrentSession, Identity, Provider, SharedUser, WechatUser},
 };
 
@@ -46,6 +47,8 @@ use crate::{
 pub(crate) struct RequestServices {
     /// What the handle calls.
     pub(crate) handle: Arc<HandleServices>,
+    /// What the Douyin handle calls: Douyin users' tokens, when the Douyin app is configured.
+    pub(crate) douyin: Option<Arc<UserTokens>>,
     /// The body of the layer's `401` (the guard's, which names this site's login URL).
     pub(crate) unauthenticated: Bytes,
 }
@@ -207,6 +210,18 @@ impl<S: Send + Sync> FromRequestParts<S> for WechatHandle {
                         .flatten(),
                 )
             })
+            .ok_or_else(MissingLayer::default)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DouyinHandle {
+    type Rejection = MissingLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestAuth>()
+            .map(|r| DouyinHandle::new(r.services.douyin.clone()))
             .ok_or_else(MissingLayer::default)
     }
 }

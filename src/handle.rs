@@ -25,8 +25,12 @@ use crate::{
     config::WechatConfig,
     core::{redirect::safe_return_to, respond::QUERY_VALUE},
     error::HandleError,
+    providers::douyin::{
+        failure::handle_error,
+        tokens::{DouyinProfile, DouyinRenewal, UserTokens},
+    },
     providers::wechat::{mini::MiniPrograms, profiles::Profile, profiles::Profiles},
-    user::{Channel, WechatUser},
+    user::{Channel, DouyinUser, WechatUser},
 };
 
 /// What the handle calls: the WeChat provider's services, and where a consent login goes.
@@ -254,7 +258,129 @@ impl WechatHandle {
     }
 }
 
-/// The rejection when [`WechatHandle`] is extracted outside the layer. `Debug` prints the
+/// [`WechatHandle`]'s equivalent for Douyin (抖音): the signed-in Douyin user's profile,
+/// kept server-side with the user token of their login (refreshed through
+/// `oauth/refresh_token` when Douyin says it expired), and renewing their refresh token.
+///
+/// Extract it in any handler behind [`WechatAuthLayer`](crate::WechatAuthLayer); without the
+/// layer the extraction fails with `500`. Its calls take a [`DouyinUser`] (from
+/// [`Identity::Douyin`](crate::Identity::Douyin)); a login without a Douyin user token (a
+/// mini-app's `tt.login()`) has no profile to read.
+///
+/// ```
+/// use axum::{http::StatusCode, response::{IntoResponse, Response}, routing::get, Router};
+/// use serde_json::{json, Value};
+/// use wechat_auth::{mock::MockWechat, DouyinHandle, HandleError, Identity, WechatAuthLayer, WechatConfig};
+///
+/// async fn douyin_me(who: Identity, douyin: DouyinHandle) -> Response {
+///     let Identity::Douyin(user) = who else {
+///         return (StatusCode::FORBIDDEN, "log in with Douyin").into_response();
+///     };
+///     match douyin.profile(&user).await {
+///         Ok(p) => p.nickname.unwrap_or_default().into_response(),
+///         // Expired, or renewed five times: send the user through the Douyin login.
+///         Err(HandleError::DouyinLoginAgain { .. }) => StatusCode::UNAUTHORIZED.into_response(),
+///         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mock = MockWechat::start().await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let url = format!("http://{}", listener.local_addr()?);
+/// let app = mock.douyin_app();
+/// let cfg = WechatConfig::builder()
+///     .with_public_url(&url)
+///     .with_session_secret("0123456789abcdef0123456789abcdef")
+///     .with_douyin_app(&app.client_key, &app.client_secret)
+///     .with_douyin_bases(mock.douyin_open_base(), mock.douyin_miniapp_base())
+///     .build()?;
+/// let router = Router::new().route("/douyin/me", get(douyin_me)).layer(WechatAuthLayer::new(cfg));
+/// tokio::spawn(async move { axum::serve(listener, router).await });
+///
+/// // The Douyin app logs in with its OpenSDK code, then asks for the profile.
+/// let http = reqwest::Client::new();
+/// let code = mock.sdk_code(&app.client_key, "alice")?;
+/// let login: Value = http.post(format!("{url}/auth/wechat/douyin/app"))
+///     .json(&json!({ "code": code })).send().await?.json().await?;
+/// let res = http.get(format!("{url}/douyin/me"))
+///     .bearer_auth(login["token"].as_str().unwrap_or_default())
+///     .send().await?;
+/// assert_eq!(res.status(), 200);
+/// let nickname = res.text().await?;
+/// assert!(!nickname.is_empty());
+/// assert_eq!(nickname, login["user"]["nickname"].as_str().unwrap_or_default());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct DouyinHandle {
+    /// Douyin users' tokens and profiles (`None`: the layer has no Douyin app).
+    tokens: Option<Arc<UserTokens>>,
+}
+
+impl DouyinHandle {
+    /// The handle of a request, calling `tokens`.
+    pub(crate) fn new(tokens: Option<Arc<UserTokens>>) -> Self {
+        Self { tokens }
+    }
+
+    fn tokens(&self) -> Result<&UserTokens, HandleError> {
+        self.tokens.as_deref().ok_or(HandleError::NoDouyinToken)
+    }
+
+    /// The user's Douyin profile: from the cache while fresh, else from Douyin
+    /// (`oauth/userinfo`) with the access token kept at login — refreshed through
+    /// `oauth/refresh_token` when Douyin says it expired (and the refresh token renewed too
+    /// when it nears its end).
+    ///
+    /// # Errors
+    ///
+    /// [`HandleError::DouyinLoginAgain`] when the refresh token is over (30 days after the
+    /// login without renewal), [`HandleError::NoDouyinToken`] for a login that keeps no user
+    /// token (a mini-app), [`HandleError::Douyin`] when Douyin refuses or fails,
+    /// [`HandleError::Store`] when the store does.
+    ///
+    /// ```no_run
+    /// # async fn f(douyin: wechat_auth::DouyinHandle, user: wechat_auth::DouyinUser) -> Result<(), wechat_auth::HandleError> {
+    /// let p = douyin.profile(&user).await?;
+    /// println!("{:?} {:?}", p.nickname, p.avatar_url);
+    /// # Ok(()) }
+    /// ```
+    pub async fn profile(&self, user: &DouyinUser) -> Result<DouyinProfile, HandleError> {
+        self.tokens()?
+            .profile(&user.client_key, &user.open_id)
+            .await
+            .map_err(handle_error)
+    }
+
+    /// Renews the user's refresh token now (`oauth/renew_refresh_token`, 30 more days).
+    /// Douyin allows five renewals per login; after them the answer is
+    /// [`HandleError::DouyinLoginAgain`] with `renew_limit: true` and no call is made.
+    ///
+    /// # Errors
+    ///
+    /// As [`profile`](Self::profile); Douyin's own count (its 10020) is the same
+    /// `DouyinLoginAgain { renew_limit: true }`.
+    ///
+    /// ```no_run
+    /// # async fn f(douyin: wechat_auth::DouyinHandle, user: wechat_auth::DouyinUser) -> Result<(), wechat_auth::HandleError> {
+    /// match douyin.renew(&user).await {
+    ///     Ok(r) => println!("{} renewals left", r.renewals_left),
+    ///     Err(wechat_auth::HandleError::DouyinLoginAgain { .. }) => { /* log in with Douyin again */ }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn renew(&self, user: &DouyinUser) -> Result<DouyinRenewal, HandleError> {
+        self.tokens()?
+            .renew(&user.client_key, &user.open_id)
+            .await
+            .map_err(handle_error)
+    }
+}
+
+/// The rejection when [`WechatHandle`] or [`DouyinHandle`] is extracted outside the layer. `Debug` prints the
 /// message too (then the type).
 ///
 /// ```
@@ -264,7 +390,7 @@ impl WechatHandle {
 /// assert_eq!(e.into_response().status(), 500);
 /// ```
 #[derive(Default, thiserror::Error)]
-#[error("WechatHandle used on a route that WechatAuthLayer does not wrap")]
+#[error("WechatHandle or DouyinHandle used on a route that WechatAuthLayer does not wrap")]
 #[non_exhaustive]
 pub struct MissingLayer {}
 

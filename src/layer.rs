@@ -335,6 +335,7 @@ impl Shared {
         Self {
             services: Arc::new(RequestServices {
                 handle: Arc::new(handle),
+                douyin: engine.douyin_tokens.clone(),
                 unauthenticated: engine.guard.unauthenticated_body(),
             }),
             guard: engine.guard.clone(),

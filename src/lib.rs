@@ -219,8 +219,9 @@ pub use config::{
 };
 pub use error::{HandleError, MiniDataError};
 pub use extract::Unauthenticated;
-pub use handle::{MissingLayer, WechatHandle};
+pub use handle::{DouyinHandle, MissingLayer, WechatHandle};
 pub use layer::{ResponseFuture, WechatAuth, WechatAuthLayer};
+pub use providers::douyin::tokens::{DouyinProfile, DouyinRenewal};
 pub use providers::wechat::profiles::Profile;
 pub use user::{
     Channel, DouyinUser, Identity, Provider, SharedUser, UnknownChannel, WechatUser, WecomDetail,

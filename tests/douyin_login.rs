@@ -12,11 +12,18 @@ use std::{
     time::Duration,
 };
 
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
 use common::{App, browser, get_json, location, start};
 use reqwest::Client;
+use serde::Serialize;
 use serde_json::{Value, json};
 use wechat_auth::{
-    Identity, LoginRefused, WechatConfigBuilder,
+    DouyinHandle, HandleError, Identity, LoginRefused, WechatAuthLayer, WechatConfigBuilder,
     mock::{Fault, MockWechat},
 };
 
@@ -348,6 +355,141 @@ async fn refresh_on_the_mock_clock_then_log_in_again() {
     // Not a Douyin session: 401.
     let (status, _) = profile(&app, &browser()).await;
     assert_eq!(status, 401);
+}
+
+/// A handle call's answer as the application's own handler gives it: the value, or the
+/// handle's typed error as a status.
+fn handle_answer<T: Serialize>(result: Result<T, HandleError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(HandleError::DouyinLoginAgain { renew_limit }) => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "login_again", "renew_limit": renew_limit })),
+        )
+            .into_response(),
+        Err(HandleError::NoDouyinToken) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// The application's own routes on [`DouyinHandle`] (`GET /douyin/me`, `POST /douyin/renew`)
+/// behind the layer, served like `common::start`.
+async fn start_handle_app(builder: WechatConfigBuilder) -> App {
+    async fn me(who: Identity, douyin: DouyinHandle) -> Response {
+        match who {
+            Identity::Douyin(user) => handle_answer(douyin.profile(&user).await),
+            _ => StatusCode::FORBIDDEN.into_response(),
+        }
+    }
+    async fn renew(who: Identity, douyin: DouyinHandle) -> Response {
+        match who {
+            Identity::Douyin(user) => handle_answer(douyin.renew(&user).await),
+            _ => StatusCode::FORBIDDEN.into_response(),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let cfg = builder.with_public_url(url.clone()).build().unwrap();
+    let router = Router::new()
+        .route("/landing", get(|| async { "landing" }))
+        .route("/douyin/me", get(me))
+        .route("/douyin/renew", post(renew))
+        .layer(WechatAuthLayer::new(cfg));
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    App::from_parts(url, addr, task)
+}
+
+#[tokio::test]
+async fn douyin_handle_reads_the_profile_and_refreshes_on_the_mock_clock() {
+    let mock = MockWechat::start().await.unwrap();
+    // Profiles cached one second: each read below reaches the kept tokens.
+    let app =
+        start_handle_app(douyin_config(&mock).with_userinfo_ttl(Duration::from_secs(1))).await;
+    let key = mock.douyin_app().client_key.clone();
+    let alice = mock.user("alice").unwrap();
+    let b = browser();
+    web_login(&app, &b, "alice").await;
+    let me = format!("{}/douyin/me", app.url);
+    let (status, p) = get_json(&b, &me).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["open_id"], alice.douyin_open_id_for(&key));
+    assert_eq!(p["union_id"], alice.douyin_union_id());
+    assert_eq!(mock.calls("oauth/refresh_token/"), 0);
+
+    // 16 days on the mock's clock: Douyin says the access token expired; the handle
+    // refreshes it through oauth/refresh_token and reads the profile with the new one.
+    mock.advance(16 * DAY);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let userinfo_before = mock.calls("oauth/userinfo/");
+    let (status, p) = get_json(&b, &me).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["open_id"], alice.douyin_open_id_for(&key));
+    assert_eq!(mock.calls("oauth/refresh_token/"), 1);
+    assert_eq!(
+        mock.calls("oauth/userinfo/"),
+        userinfo_before + 2,
+        "refused, then read"
+    );
+
+    // 31 days after the login the refresh token is over: the typed "log in again".
+    mock.advance(15 * DAY);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, p) = get_json(&b, &me).await;
+    assert_eq!(status, 401, "{p}");
+    assert_eq!(p, json!({ "error": "login_again", "renew_limit": false }));
+
+    // A mini-app login keeps no Douyin user token: nothing to read.
+    let mini = mock.douyin_miniapp().appid.clone();
+    let code = mock.sdk_code(&mini, "bob").unwrap();
+    let (status, session) = post_json(
+        &Client::new(),
+        &format!("{}/auth/wechat/douyin/miniapp", app.url),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let res = Client::new()
+        .get(&me)
+        .bearer_auth(session["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn douyin_handle_renews_five_times_then_log_in_again() {
+    let mock = MockWechat::start().await.unwrap();
+    let app = start_handle_app(douyin_config(&mock)).await;
+    let b = browser();
+    web_login(&app, &b, "alice").await;
+    let renew = format!("{}/douyin/renew", app.url);
+    for left in (0..5).rev() {
+        let (status, body) = post_json(&b, &renew, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["renewals_left"], left);
+        assert_eq!(body["refresh_expires_in"], 30 * 24 * 3600);
+        mock.advance(20 * DAY);
+    }
+    // The renewed refresh token still reads the profile, 100 days after the login.
+    let (status, p) = get_json(&b, &format!("{}/douyin/me", app.url)).await;
+    assert_eq!(status, 200, "{p}");
+    let (status, body) = post_json(&b, &renew, json!({})).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body, json!({ "error": "login_again", "renew_limit": true }));
+    assert_eq!(
+        mock.calls("oauth/renew_refresh_token/"),
+        5,
+        "the sixth is not sent"
+    );
 }
 
 #[tokio::test]

@@ -177,14 +177,14 @@ where
         provider,
         endpoint,
         replay,
-        max_body,
+        ..
     } = call;
     let run = async {
         let started = Instant::now();
         let mut retries_done = 0_u32;
         loop {
             let attempt = retries_done + 1;
-            match attempt_once(build(http, url.clone()), endpoint, max_body, &parse).await {
+            match attempt_once(build(http, url.clone()), call, &parse).await {
                 Ok(value) => {
                     tracing::Span::current().record("attempt", attempt);
                     record(endpoint, started, Some(0));
@@ -210,7 +210,7 @@ where
                         attempt,
                         elapsed_ms = elapsed_ms(started),
                         errcode = failure.error.code(),
-                        kind = failure.error.kind_name(),
+                        kind = %failure.error.kind_name(),
                         retry,
                         error = %failure.error,
                         "{provider} call failed"
@@ -233,14 +233,19 @@ fn elapsed_ms(started: Instant) -> u64 {
 
 async fn attempt_once<T, E, P>(
     request: reqwest::RequestBuilder,
-    endpoint: &'static str,
-    max_body: usize,
+    call: Call,
     parse: &P,
 ) -> Result<T, Failure<E>>
 where
     E: CallError,
     P: Fn(&'static str, Answer) -> Result<T, E>,
 {
+    let Call {
+        provider,
+        endpoint,
+        max_body,
+        ..
+    } = call;
     let mut response = request.send().await.map_err(|err| {
         let err = err.without_url();
         let maybe_acted = !(err.is_connect() || err.is_builder());
@@ -274,7 +279,7 @@ where
             endpoint,
             format!(
                 "the answer is compressed (Content-Encoding: {shown}), which this client did \
-                 not ask for: a proxy in between is rewriting answers"
+                 not ask for: a proxy between this server and {provider} is rewriting answers"
             ),
         )));
     }

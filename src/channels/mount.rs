@@ -17,7 +17,10 @@ use crate::{
         store::Store,
         weblogin::{WebLogins, WebSettings},
     },
-    providers::wechat::{code::CodeLogin, profiles::Profiles, tokens::GlobalTokens},
+    providers::{
+        douyin::tokens::UserTokens,
+        wechat::{code::CodeLogin, profiles::Profiles, tokens::GlobalTokens},
+    },
 };
 
 /// The services every channel is given, built once from the checked settings.
@@ -52,6 +55,9 @@ pub(crate) struct Mount {
     pub(crate) profiles: Arc<Profiles>,
     /// The ends of a browser login (state cookies, the callback's answers).
     pub(crate) web: Arc<WebLogins>,
+    /// Douyin users' tokens and profiles, when the Douyin app is configured (shared by the
+    /// Douyin channel and the [`DouyinHandle`](crate::handle::DouyinHandle)).
+    pub(crate) douyin_tokens: Option<Arc<UserTokens>>,
 }
 
 impl std::fmt::Debug for Mount {
@@ -97,8 +103,16 @@ impl Mount {
             sessions.clone(),
             store.clone(),
         ));
+        let douyin_tokens = cfg.douyin.as_ref().map(|section| {
+            Arc::new(UserTokens::new(
+                section.client.clone(),
+                store.clone(),
+                cfg.userinfo_ttl,
+            ))
+        });
         Self {
             web,
+            douyin_tokens,
             push: cfg.push_crypto().cloned(),
             client_ip: cfg.client_ip_header.clone(),
             tokens: Arc::new(GlobalTokens::new(

@@ -530,6 +530,32 @@ impl WecomError {
     }
 }
 
+/// How the shared call loop of `wechat_auth_client::transport_kit` builds and reads WeCom's
+/// errors (retries, logs and metrics).
+impl wechat_auth_client::transport_kit::CallError for WecomError {
+    fn timeout(endpoint: &'static str) -> Self {
+        Self::Timeout { endpoint }
+    }
+    fn transport(endpoint: &'static str, source: reqwest::Error) -> Self {
+        Self::Transport { endpoint, source }
+    }
+    fn http(endpoint: &'static str, status: u16) -> Self {
+        Self::Http { endpoint, status }
+    }
+    fn decode(endpoint: &'static str, detail: String) -> Self {
+        Self::Decode { endpoint, detail }
+    }
+    fn is_retryable(&self) -> bool {
+        WecomError::is_retryable(self)
+    }
+    fn code(&self) -> Option<i64> {
+        self.errcode()
+    }
+    fn kind_name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,6 @@
 
 use std::time::Instant;
 
-use ::metrics::{counter, histogram};
-
 /// WeCom API calls, by `endpoint` and `errcode`.
 pub const WECOM_REQUESTS: &str = "wechat_auth_wecom_requests_total";
 /// Latency of WeCom API calls, by `endpoint`.
@@ -24,11 +22,11 @@ pub const WECOM_REQUEST_DURATION: &str = "wechat_auth_wecom_request_duration_sec
 /// One attempt of a call to `endpoint` (begun at `started`) ended with `errcode` (`Some(0)` on
 /// success, `None` when WeCom gave no readable answer).
 pub(crate) fn wecom_call(endpoint: &'static str, started: Instant, errcode: Option<i64>) {
-    let errcode = match errcode {
-        Some(e) => std::borrow::Cow::Owned(e.to_string()),
-        None => std::borrow::Cow::Borrowed("none"),
-    };
-    counter!(WECOM_REQUESTS, "endpoint" => endpoint, "errcode" => errcode).increment(1);
-    histogram!(WECOM_REQUEST_DURATION, "endpoint" => endpoint)
-        .record(started.elapsed().as_secs_f64());
+    wechat_auth_client::transport_kit::record_call(
+        WECOM_REQUESTS,
+        WECOM_REQUEST_DURATION,
+        endpoint,
+        started,
+        errcode,
+    );
 }

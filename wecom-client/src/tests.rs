@@ -469,6 +469,14 @@ async fn http_errors_and_non_json_answers() {
         .route(
             "/cgi-bin/auth/getuserinfo",
             get(|| async { "<html>corpsecret=leak</html>" }),
+        )
+        .route(
+            "/cgi-bin/auth/getuserdetail",
+            post(|| async { format!(r#"{{"userid":"{}"}}"#, "x".repeat(1 << 20)) }),
+        )
+        .route(
+            "/cgi-bin/service/get_suite_token",
+            post(|| async { ([(header::CONTENT_ENCODING, "gzip")], "{}") }),
         );
     let c = client_for(router, 0).await;
     let e = c.gettoken(CORP, &s(CORP_SECRET)).await.unwrap_err();
@@ -477,6 +485,23 @@ async fn http_errors_and_non_json_answers() {
     let e = c.getuserinfo(&s(TOKEN), "c").await.unwrap_err();
     assert!(matches!(e, WecomError::Decode { .. }), "{e:?}");
     assert!(!format!("{e} {e:?}").contains("leak"));
+    // Bounded at 1 MiB, not retried (an answer), and the body never quoted.
+    let e = c.getuserdetail(&s(TOKEN), &s("t")).await.unwrap_err();
+    assert!(
+        matches!(&e, WecomError::Decode { detail, .. } if detail.contains("exceeds")),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains("xxxx"));
+    // A compression nobody asked for: a proxy, named as such.
+    let e = c
+        .get_suite_token(SUITE, &s(SUITE_SECRET), &s(SUITE_TICKET))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a proxy between this server and WeCom is rewriting answers"),
+        "{e}"
+    );
 }
 
 /// A port with nothing listening: bind, read the port, close.

@@ -32,7 +32,7 @@ use crate::{
         sessions::Sessions,
         weblogin::WebLogins,
     },
-    providers::douyin::{login::DouyinLogin, tokens::UserTokens},
+    providers::douyin::login::DouyinLogin,
 };
 
 /// The state tag of a Douyin login shown as a page.
@@ -76,14 +76,10 @@ impl Douyin {
         let cfg = &e.cfg;
         let section = cfg.douyin.as_ref();
         let client = section.map(|s| s.client.clone());
-        let login = client.clone().map(|client| {
-            let tokens = Arc::new(UserTokens::new(
-                client.clone(),
-                e.store.clone(),
-                cfg.userinfo_ttl,
-            ));
-            Arc::new(DouyinLogin::new(client, tokens, e.store.clone()))
-        });
+        let login = client
+            .clone()
+            .zip(e.douyin_tokens.clone())
+            .map(|(client, tokens)| Arc::new(DouyinLogin::new(client, tokens, e.store.clone())));
         Self {
             settings: Settings {
                 app: section.and_then(|s| s.app.clone()),

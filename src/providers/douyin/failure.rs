@@ -3,7 +3,7 @@
 //! allows). Each is described here (status, code, text, log level) and rendered by the core
 //! like every failure.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use http::StatusCode;
 use wechat_auth_douyin_client::{DouyinError, ErrorKind};
@@ -11,6 +11,7 @@ use wechat_auth_douyin_client::{DouyinError, ErrorKind};
 use crate::core::failure::{
     BUSY_ZH, Description, Failure, LOGIN_AGAIN_EN, LOGIN_AGAIN_ZH, Refusal,
 };
+use crate::error::HandleError;
 
 /// Why a Douyin call or login failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,26 @@ impl Refusal for DouyinFailure {
             Self::Api(e) if e.kind() == ErrorKind::LoginAgain => Some(e.code().unwrap_or_default()),
             _ => None,
         }
+    }
+}
+
+/// A failed [`DouyinHandle`](crate::DouyinHandle) call: Douyin's own failures as
+/// [`HandleError`]'s Douyin variants, anything else as any handle call's.
+pub(crate) fn handle_error(failure: Failure) -> HandleError {
+    let Failure::Channel(refusal) = failure else {
+        return HandleError::from(failure);
+    };
+    let any: Arc<dyn std::any::Any + Send + Sync> = refusal.clone();
+    let Ok(douyin) = any.downcast::<DouyinFailure>() else {
+        return HandleError::from(Failure::Channel(refusal));
+    };
+    drop(refusal);
+    match Arc::try_unwrap(douyin) {
+        Ok(DouyinFailure::Api(e)) => HandleError::Douyin(e),
+        Ok(DouyinFailure::LoginAgain) => HandleError::DouyinLoginAgain { renew_limit: false },
+        Ok(DouyinFailure::RenewLimit) => HandleError::DouyinLoginAgain { renew_limit: true },
+        Ok(DouyinFailure::NoTokens) => HandleError::NoDouyinToken,
+        Err(shared) => HandleError::Unavailable(shared.to_string()),
     }
 }
 

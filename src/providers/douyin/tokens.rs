@@ -38,21 +38,31 @@ pub(crate) struct StoredTokens {
     pub(crate) scope: String,
 }
 
-/// A Douyin profile as kept server-side and shown (`nickname`, `avatar`; Douyin never returns
-/// `uid`, `short_id` or `unique_id` to a login).
+/// A Douyin user's profile as kept server-side (`oauth/userinfo`): what
+/// [`DouyinHandle::profile`](crate::DouyinHandle::profile) and `GET PREFIX/douyin/profile`
+/// answer. Douyin never returns `uid`, `short_id` or `unique_id` to a login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct DouyinProfile {
-    pub(crate) open_id: String,
-    pub(crate) union_id: Option<String>,
-    pub(crate) nickname: Option<String>,
-    pub(crate) avatar_url: Option<String>,
+#[non_exhaustive]
+pub struct DouyinProfile {
+    /// The person's id within the Douyin app.
+    pub open_id: String,
+    /// The person's id across the developer's Douyin apps, when Douyin gave one.
+    pub union_id: Option<String>,
+    /// Nickname, when the scope allowed reading it.
+    pub nickname: Option<String>,
+    /// Avatar URL, when the scope allowed reading it.
+    pub avatar_url: Option<String>,
 }
 
-/// What a renewal left: how many renewals remain and how long the new refresh token lives.
+/// What a renewal of the refresh token left (`oauth/renew_refresh_token`): how many
+/// renewals remain and how long the new refresh token lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub(crate) struct Renewed {
-    pub(crate) renewals_left: u32,
-    pub(crate) refresh_expires_in: u64,
+#[non_exhaustive]
+pub struct DouyinRenewal {
+    /// Renewals Douyin still allows for this login (five per login).
+    pub renewals_left: u32,
+    /// Seconds the new refresh token lives (Douyin: 30 days).
+    pub refresh_expires_in: u64,
 }
 
 /// The Douyin user tokens and profiles kept server-side.
@@ -218,7 +228,11 @@ impl UserTokens {
 
     /// Renews the user's refresh token now (`oauth/renew_refresh_token`), at most
     /// [`MAX_RENEWALS`] times per login; then [`DouyinFailure::RenewLimit`].
-    pub(crate) async fn renew(&self, client_key: &str, open_id: &str) -> Result<Renewed, Failure> {
+    pub(crate) async fn renew(
+        &self,
+        client_key: &str,
+        open_id: &str,
+    ) -> Result<DouyinRenewal, Failure> {
         let mut tokens = self.load(client_key, open_id).await?;
         self.renew_kept(client_key, open_id, &mut tokens).await
     }
@@ -228,7 +242,7 @@ impl UserTokens {
         client_key: &str,
         open_id: &str,
         tokens: &mut StoredTokens,
-    ) -> Result<Renewed, Failure> {
+    ) -> Result<DouyinRenewal, Failure> {
         let now = now_unix();
         if tokens.renewals >= MAX_RENEWALS {
             return Err(DouyinFailure::RenewLimit.into());
@@ -257,7 +271,7 @@ impl UserTokens {
         tokens.refresh_expires_at = now + renewed.expires_in;
         tokens.renewals += 1;
         self.put(client_key, open_id, tokens, now).await?;
-        Ok(Renewed {
+        Ok(DouyinRenewal {
             renewals_left: MAX_RENEWALS - tokens.renewals,
             refresh_expires_in: renewed.expires_in,
         })
