@@ -302,6 +302,11 @@ fn endpoints(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
             "/push",
             "the Official Account's message push URL",
         ),
+        (
+            "GET, POST",
+            "/wecom/push",
+            "the WeCom third-party app's command callback (suite_ticket, authorizations)",
+        ),
         ("POST", "/app", "mobile app login: {code} -> bearer token"),
         (
             "POST",
