@@ -1117,20 +1117,9 @@ impl WechatClientBuilder {
         let api_base = self.api_base.map_err(|e| invalid("API", e))?.into_url();
         let open_base = self.open_base.map_err(|e| invalid("open", e))?.into_url();
         let mp_base = self.mp_base.map_err(|e| invalid("mp", e))?.into_url();
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(WechatError::InvalidConfig(
-                "timeouts must be greater than zero".to_owned(),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(self.user_agent.as_str())
-            .build()
-            .map_err(|e| {
-                WechatError::InvalidConfig(format!("the HTTP client cannot be built: {e}"))
-            })?;
+        let http =
+            crate::transport_kit::http_client(self.connect_timeout, self.timeout, &self.user_agent)
+                .map_err(WechatError::InvalidConfig)?;
         Ok(WechatClient {
             inner: Arc::new(Inner {
                 http,

@@ -342,6 +342,35 @@ async fn read_body<E: CallError>(
     Ok(body)
 }
 
+/// The HTTP client every provider's client calls through: both timeouts (which must be
+/// greater than zero), no redirect followed (an API answer is never a redirect), and its
+/// `User-Agent`. The error says what is wrong, for the caller's own "invalid settings" error.
+///
+/// ```
+/// use std::time::Duration;
+/// use wechat_auth_client::transport_kit::http_client;
+///
+/// assert!(http_client(Duration::from_secs(3), Duration::from_secs(10), "ua/1").is_ok());
+/// let err = http_client(Duration::ZERO, Duration::from_secs(10), "ua/1").unwrap_err();
+/// assert_eq!(err, "timeouts must be greater than zero");
+/// ```
+pub fn http_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+    user_agent: &str,
+) -> Result<reqwest::Client, String> {
+    if timeout.is_zero() || connect_timeout.is_zero() {
+        return Err("timeouts must be greater than zero".to_owned());
+    }
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| format!("the HTTP client cannot be built: {e}"))
+}
+
 /// Reads `body` as one JSON object (a leading byte-order mark is ignored); the error is a
 /// detail for a decode error that names lengths and positions, never the body's content.
 ///

@@ -608,20 +608,12 @@ impl WecomClientBuilder {
             .map_err(|e| invalid("open", e))?
             .as_url()
             .clone();
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(WecomError::InvalidConfig(
-                "timeouts must be greater than zero".to_owned(),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(self.user_agent.as_str())
-            .build()
-            .map_err(|e| {
-                WecomError::InvalidConfig(format!("the HTTP client cannot be built: {e}"))
-            })?;
+        let http = wechat_auth_client::transport_kit::http_client(
+            self.connect_timeout,
+            self.timeout,
+            &self.user_agent,
+        )
+        .map_err(WecomError::InvalidConfig)?;
         Ok(WecomClient {
             inner: Arc::new(Inner {
                 http,
