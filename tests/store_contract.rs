@@ -177,7 +177,9 @@ async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
     s.revoke(&Revocation::new("live", 0, now + 60))
         .await
         .unwrap();
-    s.revoke(&Revocation::new("soon", 0, now + 1))
+    // "soon" lapses a few seconds on: long enough that the 50 revocations below finish
+    // before it on a slow store (TLS, a Cluster, a loaded machine), short enough to wait for.
+    s.revoke(&Revocation::new("soon", 0, now + SOON))
         .await
         .unwrap();
     s.revoke(&Revocation::new("dead", 0, now - 1))
@@ -189,7 +191,7 @@ async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
         list,
         vec![
             Revocation::new("live", 0, now + 60),
-            Revocation::new("soon", 0, now + 1)
+            Revocation::new("soon", 0, now + SOON)
         ]
     );
     // Revoking again keeps one entry per family, and an entry only widens: a chain of
@@ -203,7 +205,7 @@ async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(s.revoked().await.unwrap().len(), 2);
-    while now_unix() <= now + 1 {
+    while now_unix() <= now + SOON {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
@@ -211,6 +213,9 @@ async fn revocations_are_listed_until_they_lapse(s: Arc<dyn Store>) {
         vec![Revocation::new("live", 49, now + 60)]
     );
 }
+
+/// How long after the test's start the "soon" revocation lapses, in seconds.
+const SOON: u64 = 4;
 
 async fn large_values_round_trip(s: Arc<dyn Store>) {
     let big: Vec<u8> = (0..64 * 1024u32)
