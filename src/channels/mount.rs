@@ -101,7 +101,6 @@ impl Mount {
                 language: cfg.language,
             },
             sessions.clone(),
-            store.clone(),
         ));
         let douyin_tokens = cfg.douyin.as_ref().map(|section| {
             Arc::new(UserTokens::new(

@@ -133,14 +133,13 @@ pub(super) async fn callback(auth: &Douyin, req: &Parts) -> Response<Body> {
         return fail(&Failure::ChannelOff("Douyin"));
     };
     let client_key = app.appid();
-    if let Err(e) = web.bind_state_to_code(client_key, state, code).await {
-        return fail(&e);
-    }
     let outcome = auth
         .exchanges
-        .exchange_once(
+        .exchange_for_state(
             client_key,
+            state,
             code,
+            web.state_memory(),
             client_ip(req, auth.settings.client_ip.as_ref()),
             || async {
                 let user = login.code_user(app, code).await?;
@@ -187,8 +186,11 @@ async fn repeat_after_success(
     let Found::Session(current) = auth.sessions.find_session(&req.headers) else {
         return None;
     };
-    let outcome = auth.exchanges.remembered(app.appid(), code).await?;
-    match outcome.as_ref() {
+    let outcome = auth
+        .exchanges
+        .remembered_for_state(app.appid(), state, code)
+        .await?;
+    match outcome {
         LoginOutcome::Success {
             state: s,
             identity,

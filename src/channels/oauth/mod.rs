@@ -580,14 +580,13 @@ pub(crate) async fn callback(auth: &Oauth, req: &Parts) -> Response<Body> {
         );
     };
     let appid = app.appid();
-    if let Err(e) = web.bind_state_to_code(appid, state, code).await {
-        return fail(&e);
-    }
     let outcome = auth
         .exchanges
-        .exchange_once(
+        .exchange_for_state(
             appid,
+            state,
             code,
+            web.state_memory(),
             client_ip(req, auth.settings.client_ip.as_ref()),
             || {
                 let signed_in = auth.logins.signed_in(&req.headers); // for on_login to bind to
@@ -640,13 +639,16 @@ async fn repeat_after_success(
     .into_iter()
     .flatten()
     {
-        if let Some(outcome) = auth.exchanges.remembered(app.appid(), code).await
+        if let Some(outcome) = auth
+            .exchanges
+            .remembered_for_state(app.appid(), state, code)
+            .await
             && let LoginOutcome::Success {
                 state: s,
                 identity,
                 return_to,
                 ..
-            } = outcome.as_ref()
+            } = outcome
             && s == state
             && identity.key() == current.session.identity.key()
         {

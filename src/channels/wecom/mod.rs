@@ -492,14 +492,13 @@ async fn callback(auth: &WecomChannel, req: &Parts) -> Response<Body> {
         Err(e) => return fail(&e),
     };
     let app_id = chosen.id(&auth.wecom);
-    if let Err(e) = web.bind_state_to_code(&app_id, state, code).await {
-        return fail(&e);
-    }
     let outcome = auth
         .exchanges
-        .exchange_once(
+        .exchange_for_state(
             &app_id,
+            state,
             code,
+            web.state_memory(),
             client_ip(req, auth.settings.client_ip.as_ref()),
             || async {
                 let signed_in = auth.logins.signed_in(&req.headers);

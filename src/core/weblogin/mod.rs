@@ -14,7 +14,6 @@ use std::{sync::Arc, time::Duration};
 
 use axum_core::body::Body;
 use http::{Response, StatusCode, request::Parts};
-use sha1::{Digest, Sha1};
 
 use crate::{
     core::clock::random_token,
@@ -25,7 +24,6 @@ use crate::{
     core::respond,
     core::sessions::Sessions,
     core::sessions::tokens::{StateTicket, TicketPurpose},
-    core::store::{Store, keys::Key},
     user::{Channel, Provider},
 };
 
@@ -127,8 +125,6 @@ pub(crate) struct WebSettings {
 pub(crate) struct WebLogins {
     settings: WebSettings,
     sessions: Arc<Sessions>,
-    /// Where a state's binding to its code lives (on every instance).
-    store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for WebLogins {
@@ -140,16 +136,8 @@ impl std::fmt::Debug for WebLogins {
 }
 
 impl WebLogins {
-    pub(crate) fn new(
-        settings: WebSettings,
-        sessions: Arc<Sessions>,
-        store: Arc<dyn Store>,
-    ) -> Self {
-        Self {
-            settings,
-            sessions,
-            store,
-        }
+    pub(crate) fn new(settings: WebSettings, sessions: Arc<Sessions>) -> Self {
+        Self { settings, sessions }
     }
 
     /// The visitor's language for the pages: the site's fixed one, else `Accept-Language`.
@@ -213,32 +201,10 @@ impl WebLogins {
         respond::set_cookie(res, &cookie);
     }
 
-    /// Makes a state single-use: the first code that comes back with `state` owns it (for
-    /// the state's lifetime, in the store, so on every instance). The same code again (a
-    /// reload, a double redirect) passes; another code is refused, so one planted or leaked
-    /// state cookie cannot carry a second login. `app` names whose codes these are.
-    pub(crate) async fn bind_state_to_code(
-        &self,
-        app: &str,
-        state: &str,
-        code: &str,
-    ) -> Result<(), Failure> {
-        let key = Key::hashed(app, "state", state);
-        let mark = hex::encode(Sha1::digest(code.as_bytes())).into_bytes();
-        if self
-            .store
-            .set_if_absent(&key, mark.clone(), self.settings.state_ttl)
-            .await?
-        {
-            return Ok(());
-        }
-        match self.store.get(&key).await? {
-            Some(bound) if bound == mark => Ok(()),
-            _ => {
-                tracing::warn!("callback refused: this state was already used with another code");
-                Err(Failure::StateMismatch)
-            }
-        }
+    /// How long a state's login is remembered: its ticket's lifetime, so that no second
+    /// code can use the state while a browser could still present it.
+    pub(crate) fn state_memory(&self) -> std::time::Duration {
+        self.settings.state_ttl
     }
 
     /// A finished login, answered the way it was shown (a popup's answer with its `nonce`).
