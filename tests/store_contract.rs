@@ -308,6 +308,61 @@ async fn lock_or_get_has_one_winner_and_answers_a_value(s: Arc<dyn Store>) {
     );
 }
 
+/// `set_and_publish_with`: the other writes stored (keys in other slots, as a person's tokens
+/// beside a login's outcome), then the value stored, told and the lock released; a script
+/// the server lost (SCRIPT FLUSH) is loaded again, the writes still in.
+async fn set_and_publish_with_stores_the_other_writes_too(s: Arc<dyn Store>) {
+    let (k, lock) = (key("code", "{w1}"), key("code", "{w1}:lock"));
+    let ttl = Duration::from_secs(5);
+    let also = |n: &str| {
+        vec![
+            (key("tokens", "{oA}"), format!("a{n}").into_bytes(), ttl),
+            (
+                key("session_key", "{oB}"),
+                format!("b{n}").into_bytes(),
+                ttl,
+            ),
+        ]
+    };
+    assert!(s.set_if_absent(&lock, b"me".to_vec(), ttl).await.unwrap());
+    let mut sub = s.subscribe(&k).await.unwrap();
+    s.set_and_publish_with(&k, b"v1".to_vec(), ttl, Some((&lock, b"me")), also("1"))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut sub, Duration::from_secs(2)).await, b"v1");
+    assert_eq!(s.get(&k).await.unwrap(), Some(b"v1".to_vec()));
+    assert_eq!(
+        s.get(&lock).await.unwrap(),
+        None,
+        "the owner's lock released"
+    );
+    assert_eq!(
+        s.get(&key("tokens", "{oA}")).await.unwrap(),
+        Some(b"a1".to_vec())
+    );
+    assert_eq!(
+        s.get(&key("session_key", "{oB}")).await.unwrap(),
+        Some(b"b1".to_vec())
+    );
+    // Nothing else to write: as set_and_publish.
+    s.set_and_publish_with(&k, b"v2".to_vec(), ttl, None, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut sub, Duration::from_secs(2)).await, b"v2");
+    // The other writes keep their own lifetimes.
+    let short = vec![(
+        key("tokens", "{oC}"),
+        b"c".to_vec(),
+        Duration::from_millis(200),
+    )];
+    s.set_and_publish_with(&k, b"v3".to_vec(), ttl, None, short)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.get(&key("tokens", "{oC}")).await.unwrap(), None);
+    assert_eq!(s.get(&k).await.unwrap(), Some(b"v3".to_vec()));
+}
+
 /// `set_and_publish`: the value stored, published with itself, and the lock released only
 /// for its owner.
 async fn set_and_publish_stores_tells_and_releases_only_its_own_lock(s: Arc<dyn Store>) {
@@ -411,6 +466,7 @@ contract!(
     increment_counts_once_per_caller_and_keeps_its_first_ttl,
     lock_or_get_has_one_winner_and_answers_a_value,
     set_and_publish_stores_tells_and_releases_only_its_own_lock,
+    set_and_publish_with_stores_the_other_writes_too,
     get_and_claim_writes_nothing_for_nothing_and_has_one_claimer,
 );
 
@@ -497,6 +553,29 @@ mod redis_only {
             .await
             .unwrap();
         assert_eq!(b.revoked().await.unwrap()[0].family, "jti-1");
+    }
+
+    /// A Redis that lost its scripts (a restart, `SCRIPT FLUSH`) between two logins: the
+    /// pipelined writes go in, the script loads itself again and runs.
+    #[tokio::test]
+    async fn set_and_publish_with_survives_a_script_flush() {
+        let Some(fx) = Fixture::new("script_flush").await else {
+            return;
+        };
+        let ttl = Duration::from_secs(5);
+        let (k, t) = (key("code", "{f1}"), key("tokens", "{oF}"));
+        let also = |v: &[u8]| vec![(t.clone(), v.to_vec(), ttl)];
+        fx.store
+            .set_and_publish_with(&k, b"v1".to_vec(), ttl, None, also(b"t1"))
+            .await
+            .unwrap();
+        fx.server.command_on_each(&["SCRIPT", "FLUSH"]);
+        fx.store
+            .set_and_publish_with(&k, b"v2".to_vec(), ttl, None, also(b"t2"))
+            .await
+            .unwrap();
+        assert_eq!(fx.store.get(&k).await.unwrap(), Some(b"v2".to_vec()));
+        assert_eq!(fx.store.get(&t).await.unwrap(), Some(b"t2".to_vec()));
     }
 
     #[tokio::test]

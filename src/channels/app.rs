@@ -278,12 +278,13 @@ pub(crate) async fn mobile(
     let (code, state) = read_code(&body)?;
     // The app checks `state` itself (it made it); it is kept only to tell repeats apart.
     let state = state.unwrap_or_default();
+    let (code, state) = (code.as_str(), state.as_str());
     let outcome = auth
         .exchanges
-        .exchange_once(app.appid(), &code, client, || async {
+        .exchange_once(app.appid(), code, client, |keep| async move {
             let outcome = auth
                 .code_login
-                .login_with_code(app, &code, Channel::MobileApp, &state, "/", signed_in)
+                .login_with_code(app, code, Channel::MobileApp, state, "/", signed_in, &keep)
                 .await?;
             Ok(with_native_token(&auth.sessions, outcome))
         })

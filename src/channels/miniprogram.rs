@@ -87,11 +87,11 @@ pub(crate) async fn mini_program(
         ));
     };
     let (code, _) = read_code(&body)?;
-    let appid = app.appid();
+    let (appid, code) = (app.appid(), code.as_str());
     let outcome = auth
         .exchanges
-        .exchange_once(appid, &code, client, || async {
-            let user = auth.mini.session_user(app, &code).await?;
+        .exchange_once(appid, code, client, |keep| async move {
+            let user = auth.mini.session_user(app, code, &keep).await?;
             let outcome = auth
                 .logins
                 .finish_login(user.into(), "", "/", signed_in)

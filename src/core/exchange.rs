@@ -54,6 +54,29 @@ pub(crate) enum LoginOutcome {
     Refused { state: String, message: String },
 }
 
+/// Writes an exchange makes that can wait for its outcome (the person's tokens): stored
+/// with the outcome, in the same round trip where the store can
+/// ([`Store::set_and_publish_with`](crate::core::store::Store::set_and_publish_with)).
+#[derive(Clone, Default)]
+pub(crate) struct Deferred(Arc<std::sync::Mutex<Vec<Write>>>);
+
+/// One write of [`Deferred`]: key, value, lifetime.
+type Write = (String, Vec<u8>, Duration);
+
+impl Deferred {
+    /// Stores `value` under `key` for `ttl` with the outcome.
+    pub(crate) fn set(&self, key: &Key, value: Vec<u8>, ttl: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((key.to_string(), value, ttl));
+    }
+
+    fn take(&self) -> Vec<Write> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// What the store and this process keep of one exchange: the outcome and, for a web
 /// login (keyed by its state), the digest of the code that used the state.
 #[derive(Debug, Serialize, Deserialize)]
@@ -133,7 +156,7 @@ impl Exchanges {
         work: F,
     ) -> Result<Arc<LoginOutcome>, Failure>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Deferred) -> Fut,
         Fut: Future<Output = Result<LoginOutcome, Failure>>,
     {
         self.once(Key::code(appid, code), None, CODE_MEMORY, client, work)
@@ -157,7 +180,7 @@ impl Exchanges {
         work: F,
     ) -> Result<Arc<LoginOutcome>, Failure>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Deferred) -> Fut,
         Fut: Future<Output = Result<LoginOutcome, Failure>>,
     {
         let key = Key::hashed(appid, "login", state);
@@ -180,7 +203,7 @@ impl Exchanges {
         work: F,
     ) -> Result<Arc<LoginOutcome>, Failure>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Deferred) -> Fut,
         Fut: Future<Output = Result<LoginOutcome, Failure>>,
     {
         let slot = self.limits.acquire(client).map_err(Failure::TooMany)?;
@@ -195,7 +218,8 @@ impl Exchanges {
                 Turn::Busy => return Err(Failure::Busy),
                 Turn::Mine(lease) => lease,
             };
-            let outcome = match work().await {
+            let deferred = Deferred::default();
+            let outcome = match work(deferred.clone()).await {
                 Ok(outcome) => outcome,
                 // WeChat refused the code itself (made up, used, expired): remember that, so
                 // a repeat costs no upstream call, and count it against the client.
@@ -216,7 +240,7 @@ impl Exchanges {
                 outcome,
             };
             lease
-                .finish(store::to_json(&key, &remembered)?, memory)
+                .finish_with(store::to_json(&key, &remembered)?, memory, deferred.take())
                 .await?;
             Ok(Arc::new(remembered))
         };
@@ -281,7 +305,7 @@ mod tests {
         // Two instances: their own local memories, one store.
         let (a, b) = (Exchanges::new(store.clone()), Exchanges::new(store));
         let runs = AtomicUsize::new(0);
-        let work = || async {
+        let work = |_| async {
             runs.fetch_add(1, Ordering::SeqCst);
             Ok(success("st"))
         };

@@ -101,7 +101,7 @@ async fn native(
     let client = client_ip(req, auth.settings.client_ip.as_ref());
     let outcome = auth
         .exchanges
-        .exchange_once(app.appid(), &code, client, || async {
+        .exchange_once(app.appid(), &code, client, |_| async {
             let user = kind.user(login, app, &code).await?;
             let outcome = auth
                 .logins

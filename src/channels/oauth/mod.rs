@@ -588,10 +588,13 @@ pub(crate) async fn callback(auth: &Oauth, req: &Parts) -> Response<Body> {
             code,
             web.state_memory(),
             client_ip(req, auth.settings.client_ip.as_ref()),
-            || {
+            |keep| async move {
                 let signed_in = auth.logins.signed_in(&req.headers); // for on_login to bind to
                 auth.code_login
-                    .login_with_code(app, code, ticket.ch, &ticket.st, &ticket.rt, signed_in)
+                    .login_with_code(
+                        app, code, ticket.ch, &ticket.st, &ticket.rt, signed_in, &keep,
+                    )
+                    .await
             },
         )
         .await;

@@ -166,16 +166,12 @@ async fn code_user(
     let (code, _) = crate::channels::app::read_code(&bytes::Bytes::from(
         serde_json::json!({ "code": code }).to_string(),
     ))?;
+    let code = code.as_str();
     let outcome = auth
         .exchanges
-        .exchange_once(app.appid(), &code, client, || async {
-            let user = crate::providers::wechat::mini::session_user(
-                &auth.client,
-                auth.store.as_ref(),
-                app,
-                &code,
-            )
-            .await?;
+        .exchange_once(app.appid(), code, client, |keep| async move {
+            let user = crate::providers::wechat::mini::session_user(&auth.client, &keep, app, code)
+                .await?;
             Ok(LoginOutcome::Success {
                 state: id.to_owned(),
                 return_to: String::new(),

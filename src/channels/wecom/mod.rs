@@ -500,7 +500,7 @@ async fn callback(auth: &WecomChannel, req: &Parts) -> Response<Body> {
             code,
             web.state_memory(),
             client_ip(req, auth.settings.client_ip.as_ref()),
-            || async {
+            |_| async {
                 let signed_in = auth.logins.signed_in(&req.headers);
                 let user = auth.wecom.login(app, code).await?;
                 Ok(auth

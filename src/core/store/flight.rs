@@ -118,6 +118,25 @@ impl Lease<'_> {
             .await
     }
 
+    /// [`finish`](Self::finish) with other writes of the same step sent along
+    /// ([`Store::set_and_publish_with`]).
+    pub(crate) async fn finish_with(
+        self,
+        value: Vec<u8>,
+        ttl: Duration,
+        also: Vec<(String, Vec<u8>, Duration)>,
+    ) -> StoreResult<()> {
+        self.store
+            .set_and_publish_with(
+                self.key,
+                value,
+                ttl,
+                Some((&self.lock, self.owner.as_bytes())),
+                also,
+            )
+            .await
+    }
+
     /// Releases the lock without a value, and wakes the waiters so one of them may try.
     pub(crate) async fn give_up(self) -> StoreResult<()> {
         self.store

@@ -322,6 +322,44 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         })
     }
 
+    /// [`set_and_publish`](Self::set_and_publish) together with writes that belong to the
+    /// same step but not to its key: each `(key, value, ttl)` of `also` is a
+    /// [`set`](Self::set), made before the value is published. The writes are independent (a
+    /// reader may see one before another); what they save is round trips.
+    ///
+    /// How a login's exchange stores what it learnt (the person's tokens) with its outcome.
+    /// The default makes the calls one by one; a networked store should send them together
+    /// (`RedisStore` on one server pipelines them: one round trip).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// let ttl = Duration::from_secs(5);
+    /// let also = vec![("tokens".to_owned(), b"t".to_vec(), ttl)];
+    /// store.set_and_publish_with("v", b"done".to_vec(), ttl, None, also).await?;
+    /// assert_eq!(store.get("tokens").await?, Some(b"t".to_vec()));
+    /// assert_eq!(store.get("v").await?, Some(b"done".to_vec()));
+    /// # Ok(()) }
+    /// ```
+    fn set_and_publish_with<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+        release: Option<(&'a str, &'a [u8])>,
+        also: Vec<(String, Vec<u8>, Duration)>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            for (k, v, t) in also {
+                self.set(&k, v, t).await?;
+            }
+            self.set_and_publish(key, value, ttl, release).await
+        })
+    }
+
     /// The value under `key` and, only when there is one, `claim` taken for `owner` for
     /// `ttl` if it is free ([`set_if_absent`](Self::set_if_absent)): `None` when `key`
     /// holds nothing (then nothing is written), `Some((value, true))` when this caller took

@@ -1,6 +1,7 @@
 //! Logging in with an OAuth code (website, Official Account, mobile app): the part of a
 //! login done once per code.
 
+use crate::core::exchange::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::WechatClient;
@@ -47,6 +48,10 @@ impl CodeLogin {
     /// the part of a login done once per code. Keeps the user's tokens, reads the profile
     /// when the scope allows (from the cache while fresh), runs `on_login` with the user of
     /// the session the request already carried (`signed_in`, see [`Logins::signed_in`]).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one login's facts, each from a different place of the callback; a struct for one call site each would only rename them"
+    )]
     pub(crate) async fn login_with_code(
         &self,
         app: &AppCredentials,
@@ -55,6 +60,7 @@ impl CodeLogin {
         state: &str,
         return_to: &str,
         signed_in: Option<Identity>,
+        keep: &Deferred,
     ) -> Result<LoginOutcome, Failure> {
         let appid = app.appid();
         let token = self
@@ -67,7 +73,7 @@ impl CodeLogin {
                 state: state.to_owned(),
             });
         }
-        self.profiles.save_tokens(appid, &token, channel).await;
+        self.profiles.save_tokens(appid, &token, channel, keep);
         let mut user = WechatUser::new(appid, token.openid.clone(), channel);
         user.unionid = token.unionid.clone();
         let readable = token

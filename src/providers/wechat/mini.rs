@@ -4,6 +4,7 @@
 //! `encryptedData` with it, checks it (`wxa/checksession`), and reads phone numbers
 //! (`wxa/business/getuserphonenumber`) with the mini program's global access token.
 
+use crate::core::exchange::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::{PhoneNumber, Secret, WechatClient};
@@ -12,7 +13,7 @@ use crate::{
     config::AppCredentials,
     core::{
         failure::Failure,
-        store::{Store, StoreError, keys::Key},
+        store::{Store, keys::Key},
     },
     error::{HandleError, MiniDataError},
     providers::wechat::tokens::GlobalTokens,
@@ -23,38 +24,31 @@ use crate::{
 /// every login replaces it).
 const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 
-/// Exchanges a `wx.login()` code of `app` with `jscode2session`, keeps the `session_key` in
-/// `store` (replacing the last one), and answers who the user is: the one place a mini
-/// program code becomes a user.
+/// Exchanges a `wx.login()` code of `app` with `jscode2session`, keeps the `session_key`
+/// (replacing the last one; stored with the exchange's outcome, `keep`), and answers who the
+/// user is: the one place a mini program code becomes a user.
 pub(crate) async fn session_user(
     client: &WechatClient,
-    store: &dyn Store,
+    keep: &Deferred,
     app: &AppCredentials,
     code: &str,
 ) -> Result<WechatUser, Failure> {
     let appid = app.appid();
     let session = client.jscode2session(appid, app.secret(), code).await?;
-    keep_session_key(store, appid, &session.openid, &session.session_key).await?;
+    keep_session_key(keep, appid, &session.openid, &session.session_key);
     let mut user = WechatUser::new(appid, session.openid, Channel::MiniProgram);
     user.unionid = session.unionid.filter(|u| !u.is_empty());
     Ok(user)
 }
 
 /// Keeps a mini program user's `session_key` on the server (replacing the last one).
-async fn keep_session_key(
-    store: &dyn Store,
-    appid: &str,
-    openid: &str,
-    session_key: &Secret,
-) -> Result<(), StoreError> {
+fn keep_session_key(keep: &Deferred, appid: &str, openid: &str, session_key: &Secret) {
     let key = Key::of(appid, "session_key", openid);
-    store
-        .set(
-            &key,
-            session_key.expose().as_bytes().to_vec(),
-            SESSION_KEY_TTL,
-        )
-        .await
+    keep.set(
+        &key,
+        session_key.expose().as_bytes().to_vec(),
+        SESSION_KEY_TTL,
+    );
 }
 
 /// The configured mini program's server-side calls: what the handle asks of it.
@@ -91,13 +85,14 @@ impl MiniPrograms {
         }
     }
 
-    /// [`session_user`] with this service's client and store.
+    /// [`session_user`] with this service's client.
     pub(crate) async fn session_user(
         &self,
         app: &AppCredentials,
         code: &str,
+        keep: &Deferred,
     ) -> Result<WechatUser, Failure> {
-        session_user(&self.client, self.store.as_ref(), app, code).await
+        session_user(&self.client, keep, app, code).await
     }
 
     /// The AppID whose global token the calls use, or why there is none.

@@ -1,5 +1,6 @@
 //! WeChat user tokens and profiles kept server-side, and reading a profile later.
 
+use crate::core::exchange::Deferred;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -162,12 +163,14 @@ impl Profiles {
         }
     }
 
-    /// Keeps a user's WeChat tokens server-side.
-    pub(crate) async fn save_tokens(
+    /// Keeps a user's WeChat tokens server-side: here at once, in the store with the
+    /// login's outcome (`keep`).
+    pub(crate) fn save_tokens(
         &self,
         appid: &str,
         token: &OAuthToken,
         channel: crate::user::Channel,
+        keep: &Deferred,
     ) {
         let lifetime = refresh_token_lifetime(channel);
         let now = now_unix();
@@ -179,10 +182,13 @@ impl Profiles {
             scope: token.scope.clone(),
         };
         let key = Key::of(appid, "tokens", &token.openid);
-        if let Err(e) = store::set_json(self.store.as_ref(), &key, &stored, lifetime).await {
-            tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
-            self.forget(&key);
-            return;
+        match store::to_json(&key, &stored) {
+            Ok(json) => keep.set(&key, json, lifetime),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not keep the user's WeChat tokens");
+                self.forget(&key);
+                return;
+            }
         }
         self.keep_tokens_here(&key, &stored);
     }

@@ -780,6 +780,63 @@ impl Store for RedisStore {
         }))
     }
 
+    fn set_and_publish_with<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+        release: Option<(&'a str, &'a [u8])>,
+        also: Vec<(String, Vec<u8>, Duration)>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let key = self.key(key);
+        let release = release.map(|(lock, owner)| (self.key(lock), owner));
+        let also: Vec<_> = also
+            .into_iter()
+            .map(|(k, v, t)| (self.key(&k), v, t))
+            .collect();
+        Box::pin(self.run("set_and_publish", move |mut c| async move {
+            let mut script = SET_AND_PUBLISH.key(key);
+            script.arg(value).arg(ttl_ms(ttl));
+            if let Some((lock, owner)) = release {
+                script.key(lock).arg(owner);
+            }
+            // A Cluster's keys live on several nodes: one call each, as the default does.
+            // On one server the writes and the script go in one pipeline.
+            if matches!(c, Conn::Cluster(_)) || also.is_empty() {
+                for (k, v, t) in &also {
+                    let () = redis::cmd("SET")
+                        .arg(k)
+                        .arg(v)
+                        .arg("PX")
+                        .arg(ttl_ms(*t))
+                        .query_async(&mut c)
+                        .await?;
+                }
+                return script.invoke_async::<()>(&mut c).await;
+            }
+            let mut pipe = redis::pipe();
+            for (k, v, t) in &also {
+                pipe.cmd("SET")
+                    .arg(k)
+                    .arg(v)
+                    .arg("PX")
+                    .arg(ttl_ms(*t))
+                    .ignore();
+            }
+            pipe.invoke_script(&script).ignore();
+            match pipe.query_async::<()>(&mut c).await {
+                // The server lost its scripts (a restart, SCRIPT FLUSH): the writes are in,
+                // and the script loads itself when invoked alone.
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    script.invoke_async::<()>(&mut c).await
+                }
+                other => other,
+            }
+        }))
+    }
+
     fn revoked(&self) -> BoxFuture<'_, StoreResult<Vec<Revocation>>> {
         let key = self.key(REVOKED_KEY);
         let through = format!("{key}:through");
