@@ -18,6 +18,17 @@ use crate::core::store::Subscription;
 const PUBSUB_PING_EVERY: Duration = Duration::from_secs(15);
 /// Subscribers that fall this far behind lose the oldest messages (as in `MemoryStore`).
 const TOPIC_BUFFER: usize = 16;
+/// The layer's own topics (every key it writes is `…wechat-auth:…`, whatever the prefix)
+/// arrive through one pattern subscription, made once per connection: a scan's waiting poll
+/// then costs no `SUBSCRIBE` and no `UNSUBSCRIBE` (two round trips per scan). Messages for
+/// topics nobody here listens to (other scans, another prefix) are dropped on arrival. Any
+/// other topic is subscribed on its own, as it comes and goes.
+const LAYER_TOPICS: &str = "*wechat-auth:*";
+
+/// Whether `channel` arrives through [`LAYER_TOPICS`].
+fn by_pattern(channel: &str) -> bool {
+    channel.contains("wechat-auth:")
+}
 
 // ---------------------------------------------------------------------------------------
 // Pub/sub: one connection per store, topics fanned out in process.
@@ -120,6 +131,10 @@ impl HubShared {
         let Some(sink) = &state.sink else {
             return Err(state.down.clone());
         };
+        if by_pattern(channel) {
+            // A live sink has the pattern: `install` subscribes it before publishing the sink.
+            return Ok(None);
+        }
         match state.topics.get(channel) {
             Some(t) if t.confirmed == state.generation => Ok(None),
             _ => Ok(Some((sink.clone(), state.generation))),
@@ -202,7 +217,7 @@ impl HubShared {
             };
             let guard = op.lock_owned().await;
             let mut state = self.lock();
-            let connected = state.sink.is_some();
+            let connected = state.sink.is_some() && !by_pattern(&channel);
             match state.topics.get_mut(&channel) {
                 Some(t) if t.tx.receiver_count() == 0 => {
                     if connected {
@@ -239,12 +254,28 @@ impl HubShared {
         drop(locks);
     }
 
-    /// A fresh connection: subscribe every topic someone listens to, then let subscribers in.
+    /// A fresh connection: subscribe the layer's pattern and every other topic someone
+    /// listens to, then let subscribers in.
     async fn install(&self, mut sink: PubSubSink) -> Result<(), String> {
+        match tokio::time::timeout(self.timeout, sink.psubscribe(LAYER_TOPICS)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("Redis PSUBSCRIBE failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "Redis did not confirm PSUBSCRIBE within {:?}",
+                    self.timeout
+                ));
+            }
+        }
         let channels: Vec<String> = {
             let mut state = self.lock();
             state.topics.retain(|_, t| t.tx.receiver_count() > 0);
-            state.topics.keys().cloned().collect()
+            state
+                .topics
+                .keys()
+                .filter(|c| !by_pattern(c))
+                .cloned()
+                .collect()
         };
         if !channels.is_empty() {
             match tokio::time::timeout(self.timeout, sink.subscribe(&channels)).await {
