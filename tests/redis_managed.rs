@@ -144,8 +144,8 @@ async fn a_login_through_the_configuration_on_tls_redis() {
     assert_eq!(status, 200, "{user}");
     let keys = server.keys("wechat-auth:*");
     assert!(
-        keys.iter().any(|k| k.contains(":code:{")),
-        "the exchange went through TLS Redis: {keys:?}"
+        keys.iter().any(|k| k.contains(":login:{")),
+        "the exchange (kept under its state) went through TLS Redis: {keys:?}"
     );
 }
 

@@ -308,6 +308,32 @@ async fn lock_or_get_has_one_winner_and_answers_a_value(s: Arc<dyn Store>) {
     );
 }
 
+/// `get_many`: the values in the keys' order, `None` for a missing or expired one; keys that
+/// share a hash tag (as the layer asks them) and an empty list.
+async fn get_many_answers_in_order(s: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(5);
+    let (a, b, c) = (
+        key("follower", "{oM}"),
+        key("profile", "{oM}"),
+        key("tokens", "{oM}"),
+    );
+    s.set(&a, b"f".to_vec(), ttl).await.unwrap();
+    s.set(&c, b"t".to_vec(), Duration::from_millis(100))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        s.get_many(&[&a, &b, &c]).await.unwrap(),
+        vec![Some(b"f".to_vec()), None, None]
+    );
+    s.set(&b, b"p".to_vec(), ttl).await.unwrap();
+    assert_eq!(
+        s.get_many(&[&b, &a]).await.unwrap(),
+        vec![Some(b"p".to_vec()), Some(b"f".to_vec())]
+    );
+    assert!(s.get_many(&[]).await.unwrap().is_empty());
+}
+
 /// `set_and_publish_with`: the other writes stored (keys in other slots, as a person's tokens
 /// beside a login's outcome), then the value stored, told and the lock released; a script
 /// the server lost (SCRIPT FLUSH) is loaded again, the writes still in.
@@ -467,6 +493,7 @@ contract!(
     lock_or_get_has_one_winner_and_answers_a_value,
     set_and_publish_stores_tells_and_releases_only_its_own_lock,
     set_and_publish_with_stores_the_other_writes_too,
+    get_many_answers_in_order,
     get_and_claim_writes_nothing_for_nothing_and_has_one_claimer,
 );
 
@@ -681,30 +708,58 @@ mod redis_only {
             }
             total
         };
-        let topics: Vec<String> = (0..50).map(|i| key("scan", &format!("r{i}"))).collect();
+        // The layer's own topics (`…wechat-auth:…`) come through one pattern, subscribed
+        // once per connection: a waiting scan costs no SUBSCRIBE or UNSUBSCRIBE.
+        let layer: Vec<String> = (0..50).map(|i| key("scan", &format!("l{i}"))).collect();
+        let mut waiting = Vec::new();
+        for t in &layer {
+            waiting.push(fx.store.subscribe(t).await.unwrap());
+        }
+        let channel = |t: &str| format!("{}:{t}", fx.prefix);
+        for t in &layer {
+            assert_eq!(
+                numsub(&channel(t)),
+                0,
+                "{t} needs no subscription of its own"
+            );
+        }
+        fx.store
+            .publish(&layer[7], b"scanned".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            recv(&mut waiting[7], Duration::from_secs(2)).await,
+            b"scanned"
+        );
+        silent(&mut waiting[8], Duration::from_millis(100)).await;
+        // Any other topic is subscribed on its own, once however many listen here.
+        let topics: Vec<String> = (0..50).map(|i| format!("custom:topic:r{i}")).collect();
         let mut subs = Vec::new();
         for t in &topics {
             subs.push(fx.store.subscribe(t).await.unwrap());
             subs.push(fx.store.subscribe(t).await.unwrap());
         }
-        let channel = |t: &str| format!("{}:{t}", fx.prefix);
         // 100 local subscribers, one Redis subscription per topic.
         for t in &topics {
             assert_eq!(numsub(&channel(t)), 1, "{t}");
         }
-        // ... and all 50 on one connection (`sub=50` in CLIENT LIST).
+        // ... and all 50 and the pattern on one connection (`sub=50 psub=1` in CLIENT LIST).
         let clients: String = fx
             .server
             .command_on_each(&["CLIENT", "LIST"])
             .iter()
             .filter_map(|r| r.text())
             .collect();
-        let carriers = clients.lines().filter(|l| l.contains(" sub=50 ")).count();
+        let carriers = clients
+            .lines()
+            .filter(|l| l.contains(" sub=50 ") && l.contains(" psub=1 "))
+            .count();
         assert_eq!(
             carriers, 1,
             "one pub/sub connection carries them all:\n{clients}"
         );
         drop(subs);
+        drop(waiting);
         let deadline = Instant::now() + Duration::from_secs(3);
         while topics.iter().any(|t| numsub(&channel(t)) != 0) {
             assert!(

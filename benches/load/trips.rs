@@ -159,6 +159,15 @@ impl Store for Counting {
         self.inner.set_and_publish(key, value, ttl, release)
     }
 
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, StoreResult<Vec<Option<Vec<u8>>>>> {
+        self.counts
+            .add("get_many", keys.first().copied().unwrap_or_default());
+        self.inner.get_many(keys)
+    }
+
     fn set_and_publish_with<'a>(
         &'a self,
         key: &'a str,

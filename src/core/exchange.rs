@@ -9,6 +9,7 @@ use crate::{
     core::failure::Failure,
     core::limit::{ClientLimits, Exceeded, Slot},
     core::sessions::tokens::IssuedToken,
+    core::store::Deferred,
     core::store::{
         self,
         flight::{self, Turn},
@@ -52,29 +53,6 @@ pub(crate) enum LoginOutcome {
     Snapshot { state: String },
     /// The `on_login` hook refused.
     Refused { state: String, message: String },
-}
-
-/// Writes an exchange makes that can wait for its outcome (the person's tokens): stored
-/// with the outcome, in the same round trip where the store can
-/// ([`Store::set_and_publish_with`](crate::core::store::Store::set_and_publish_with)).
-#[derive(Clone, Default)]
-pub(crate) struct Deferred(Arc<std::sync::Mutex<Vec<Write>>>);
-
-/// One write of [`Deferred`]: key, value, lifetime.
-type Write = (String, Vec<u8>, Duration);
-
-impl Deferred {
-    /// Stores `value` under `key` for `ttl` with the outcome.
-    pub(crate) fn set(&self, key: &Key, value: Vec<u8>, ttl: Duration) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((key.to_string(), value, ttl));
-    }
-
-    fn take(&self) -> Vec<Write> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
 }
 
 /// What the store and this process keep of one exchange: the outcome and, for a web

@@ -3,6 +3,7 @@
 //! confirmed scene (once, whatever WeChat delivers again).
 
 use super::*;
+use crate::core::store::Deferred;
 use crate::providers::wechat::profiles::Profile;
 
 /// `GET PREFIX/scan/{id}/qr.svg`: the QR code of a pending scene, for the browser that
@@ -177,16 +178,13 @@ impl ScanRecords {
         }
     }
 
-    /// What WeChat says about follower `openid`: from the cache when this person scanned
-    /// within `userinfo_ttl`, else from `cgi-bin/user/info` (then cached). `None` when the
-    /// lookup failed or took too long: the login stands without the unionid and nickname,
-    /// so reading them gets one attempt's time, not every retry's (as the website
-    /// callback's profile read): a slow `cgi-bin/user/info` must not keep the waiting
-    /// browser for `(retries + 1) × http_timeout`.
-    async fn follower(&self, appid: &str, openid: &str) -> Option<Profile> {
-        if let Some(known) = self.profiles.cached_follower(appid, openid).await {
-            return Some(known);
-        }
+    /// What `cgi-bin/user/info` says about follower `openid` (asked when this person did
+    /// not scan within `userinfo_ttl`; the answer kept with the scan's outcome, `keep`).
+    /// `None` when the lookup failed or took too long: the login stands without the unionid
+    /// and nickname, so reading them gets one attempt's time, not every retry's (as the
+    /// website callback's profile read): a slow `cgi-bin/user/info` must not keep the
+    /// waiting browser for `(retries + 1) × http_timeout`.
+    async fn follower(&self, appid: &str, openid: &str, keep: &Deferred) -> Option<Profile> {
         let budget = self.http_timeout;
         let read = self.tokens.with_token(appid, |token| {
             let openid = openid.to_owned();
@@ -200,7 +198,7 @@ impl ScanRecords {
                     avatar_url: info.headimgurl,
                     unionid: info.unionid,
                 };
-                self.profiles.save_follower(appid, openid, &known).await;
+                self.profiles.save_follower(appid, openid, &known, keep);
                 Some(known)
             }
             Ok(Err(e)) => {
@@ -220,11 +218,12 @@ impl ScanRecords {
     /// Looks the user up, runs `on_login`, and confirms (or refuses) `scene`; `false` when
     /// the outcome could not be stored.
     pub(super) async fn log_in(&self, key: &Key, mut scene: Scene, openid: String) -> bool {
-        let Some(status) = self.decide(scene.via, openid).await else {
+        let keep = Deferred::default();
+        let Some(status) = self.decide(scene.via, openid, &keep).await else {
             return false;
         };
         scene.status = status;
-        if let Err(e) = self.save(key, &scene).await {
+        if let Err(e) = self.save_with(key, &scene, keep.take()).await {
             tracing::error!(error = ?e, "could not record a confirmed scan");
             return false;
         }
@@ -233,8 +232,14 @@ impl ScanRecords {
     }
 
     /// Who `openid` is (the follower lookup, only for a verified account) and what
-    /// `on_login` says: the scene's outcome. `None` without an Official Account.
-    pub(super) async fn decide(&self, via: Via, openid: String) -> Option<SceneStatus> {
+    /// `on_login` says: the scene's outcome. `None` without an Official Account. What it
+    /// learnt goes in `keep`, to be stored with the outcome.
+    pub(super) async fn decide(
+        &self,
+        via: Via,
+        openid: String,
+        keep: &Deferred,
+    ) -> Option<SceneStatus> {
         let appid = self.official_account.clone()?;
         let channel = match via {
             Via::Message => Channel::MessageCode,
@@ -242,10 +247,14 @@ impl ScanRecords {
         };
         let mut user = WechatUser::new(appid.clone(), openid.clone(), channel);
         // An unverified account has no `cgi-bin/user/info`: never asked.
-        let info = if self.verified {
-            self.follower(&appid, &openid).await
-        } else {
-            None
+        let (follower, profile) = self
+            .profiles
+            .known_person(&appid, &openid, self.verified)
+            .await;
+        let info = match follower {
+            Some(known) => Some(known),
+            None if self.verified => self.follower(&appid, &openid, keep).await,
+            None => None,
         };
         if let Some(info) = info {
             user.unionid = info.unionid.filter(|u| !u.is_empty());
@@ -253,7 +262,7 @@ impl ScanRecords {
             user.avatar_url = Some(info.avatar_url).filter(|h| !h.is_empty());
         }
         if user.nickname.is_none()
-            && let Some(p) = self.profiles.cached_profile(&appid, &openid).await
+            && let Some(p) = profile
         {
             user.nickname = Some(p.nickname).filter(|n| !n.is_empty());
             user.avatar_url = Some(p.avatar_url).filter(|a| !a.is_empty());

@@ -29,6 +29,7 @@
 //! - the wrong-code counters, per user and per account, per minute.
 
 use super::*;
+use crate::core::store::Deferred;
 use crate::core::store::StoreError;
 
 /// Digits in a code.
@@ -499,8 +500,9 @@ impl ScanRecords {
             // Not (or no longer) this user's login to answer.
             _ => return Ok(MessageOutcome::NotLogin),
         }
+        let keep = Deferred::default();
         let status = if yes {
-            match self.decide(Via::Message, openid.to_owned()).await {
+            match self.decide(Via::Message, openid.to_owned(), &keep).await {
                 Some(status) => status,
                 None => return Ok(MessageOutcome::NotLogin),
             }
@@ -511,7 +513,7 @@ impl ScanRecords {
         };
         let mut scene = scene;
         scene.status = status;
-        if let Err(e) = self.save(&key, &scene).await {
+        if let Err(e) = self.save_with(&key, &scene, keep.take()).await {
             put_back(left).await;
             return Err(StoreError::unavailable(e.to_string()));
         }

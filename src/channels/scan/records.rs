@@ -102,11 +102,22 @@ impl ScanRecords {
 
     /// Writes a scene for the rest of its life, and wakes whoever waits on it.
     pub(super) async fn save(&self, key: &Key, scene: &Scene) -> Result<(), Failure> {
+        self.save_with(key, scene, Vec::new()).await
+    }
+
+    /// [`save`](Self::save), with other writes of the same step (what WeChat said about the
+    /// person) in the same round trip.
+    pub(super) async fn save_with(
+        &self,
+        key: &Key,
+        scene: &Scene,
+        also: Vec<(String, Vec<u8>, Duration)>,
+    ) -> Result<(), Failure> {
         let left = scene.expires_at.saturating_sub(now_unix()).max(1);
         let value = crate::core::store::to_json(key, scene)?;
-        // One round trip: the record and the wake-up together.
+        // One round trip: the record, the wake-up and the other writes together.
         self.store
-            .set_and_publish(key, value, Duration::from_secs(left), None)
+            .set_and_publish_with(key, value, Duration::from_secs(left), None, also)
             .await?;
         Ok(())
     }

@@ -322,6 +322,35 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         })
     }
 
+    /// The values under `keys`, in their order (`None` where there is none): what one
+    /// decision needs to know about one person (what WeChat said about a follower, and the
+    /// profile a web login kept). The default makes one [`get`](Self::get) per key; a
+    /// networked store should make it one round trip (`RedisStore`: `MGET`; on a Cluster,
+    /// keys that share a hash tag).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_auth::store::{MemoryStore, Store};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wechat_auth::store::StoreError> {
+    /// let store = MemoryStore::new();
+    /// store.set("a", b"1".to_vec(), Duration::from_secs(5)).await?;
+    /// assert_eq!(store.get_many(&["a", "b"]).await?, vec![Some(b"1".to_vec()), None]);
+    /// # Ok(()) }
+    /// ```
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, StoreResult<Vec<Option<Vec<u8>>>>> {
+        Box::pin(async move {
+            let mut found = Vec::with_capacity(keys.len());
+            for key in keys {
+                found.push(self.get(key).await?);
+            }
+            Ok(found)
+        })
+    }
+
     /// [`set_and_publish`](Self::set_and_publish) together with writes that belong to the
     /// same step but not to its key: each `(key, value, ttl)` of `also` is a
     /// [`set`](Self::set), made before the value is published. The writes are independent (a
@@ -516,6 +545,30 @@ pub(crate) async fn set_json<T: Serialize>(
     ttl: Duration,
 ) -> StoreResult<()> {
     store.set(key, to_json(key, value)?, ttl).await
+}
+
+/// Writes a step makes that can wait for its outcome (a login's tokens, what WeChat said
+/// about a scanning follower): stored with the outcome, in the same round trip where the
+/// store can ([`Store::set_and_publish_with`]).
+#[derive(Clone, Default)]
+pub(crate) struct Deferred(std::sync::Arc<std::sync::Mutex<Vec<Write>>>);
+
+/// One write of [`Deferred`]: key, value, lifetime.
+type Write = (String, Vec<u8>, Duration);
+
+impl Deferred {
+    /// Stores `value` under `key` for `ttl` with the outcome.
+    pub(crate) fn set(&self, key: &keys::Key, value: Vec<u8>, ttl: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((key.to_string(), value, ttl));
+    }
+
+    /// The writes gathered so far (and none left here).
+    pub(crate) fn take(&self) -> Vec<Write> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Logging in with an OAuth code (website, Official Account, mobile app): the part of a
 //! login done once per code.
 
-use crate::core::exchange::Deferred;
+use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::WechatClient;

@@ -4,7 +4,7 @@
 //! `encryptedData` with it, checks it (`wxa/checksession`), and reads phone numbers
 //! (`wxa/business/getuserphonenumber`) with the mini program's global access token.
 
-use crate::core::exchange::Deferred;
+use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::{PhoneNumber, Secret, WechatClient};

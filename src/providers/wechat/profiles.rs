@@ -1,6 +1,6 @@
 //! WeChat user tokens and profiles kept server-side, and reading a profile later.
 
-use crate::core::exchange::Deferred;
+use crate::core::store::Deferred;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -227,18 +227,64 @@ impl Profiles {
         self.read_profile(&Key::of(appid, "profile", openid)).await
     }
 
-    /// What `cgi-bin/user/info` last said about follower `openid` of Official Account
-    /// `appid`, if it is fresh (the unionid of an openid never changes while the account
-    /// stays bound to one Open Platform account; the cache lasts `userinfo_ttl`).
-    pub(crate) async fn cached_follower(&self, appid: &str, openid: &str) -> Option<Profile> {
-        self.read_profile(&Key::of(appid, "follower", openid)).await
+    /// What is known about `openid` of `appid` for a scan login: what `cgi-bin/user/info`
+    /// last said (only when `follower`: a verified account asks it) and the profile a web
+    /// login kept, each if fresh. This instance's copies first; what it lacks comes from the
+    /// store in one round trip ([`Store::get_many`]; the two keys share the openid's hash
+    /// tag). A store failure reads as nothing known.
+    pub(crate) async fn known_person(
+        &self,
+        appid: &str,
+        openid: &str,
+        follower: bool,
+    ) -> (Option<Profile>, Option<Profile>) {
+        let keys = [
+            Key::of(appid, "follower", openid),
+            Key::of(appid, "profile", openid),
+        ];
+        let here = |key: &Key| match self.local.as_ref().and_then(|l| l.get(key)) {
+            Some(Kept::Profile(p)) => Some(p),
+            _ => None,
+        };
+        let mut found = [follower.then(|| here(&keys[0])).flatten(), here(&keys[1])];
+        let missing: Vec<usize> = (0..2)
+            .filter(|&i| found[i].is_none() && (i == 1 || follower))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|&i| &*keys[i]).collect();
+            if let Ok(values) = self.store.get_many(&names).await {
+                for (&i, value) in missing.iter().zip(values) {
+                    let Some(value) = value else { continue };
+                    if let Ok(p) = store::from_json::<Profile>(&keys[i], &value) {
+                        self.keep_profile_here(&keys[i], &p);
+                        found[i] = Some(p);
+                    }
+                }
+            }
+        }
+        let [f, p] = found;
+        (f, p)
     }
 
     /// Keeps what `cgi-bin/user/info` said about a follower, for `userinfo_ttl`: a repeat
-    /// scan login of the same person then asks WeChat nothing but its QR code.
-    pub(crate) async fn save_follower(&self, appid: &str, openid: &str, follower: &Profile) {
-        self.keep_profile(&Key::of(appid, "follower", openid), follower)
-            .await;
+    /// scan login of the same person then asks WeChat nothing but its QR code. Here at once;
+    /// in the store with the scan's outcome (`keep`).
+    pub(crate) fn save_follower(
+        &self,
+        appid: &str,
+        openid: &str,
+        follower: &Profile,
+        keep: &Deferred,
+    ) {
+        let key = Key::of(appid, "follower", openid);
+        match store::to_json(&key, follower) {
+            Ok(json) => keep.set(&key, json, self.ttl),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not cache the WeChat profile");
+                return;
+            }
+        }
+        self.keep_profile_here(&key, follower);
     }
 
     /// A profile kept under `key`, if still there (a store failure reads as none): this

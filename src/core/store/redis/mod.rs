@@ -780,6 +780,19 @@ impl Store for RedisStore {
         }))
     }
 
+    fn get_many<'a>(
+        &'a self,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, StoreResult<Vec<Option<Vec<u8>>>>> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        Box::pin(self.run("get_many", move |mut c| async move {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            redis::cmd("MGET").arg(&keys).query_async(&mut c).await
+        }))
+    }
+
     fn set_and_publish_with<'a>(
         &'a self,
         key: &'a str,
