@@ -133,11 +133,14 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
     let http = browsers(s.concurrency);
     let redis_pid = Some(server.child.id());
     // CPU per login of everything in this process (app, mock, browsers) and of redis-server.
+    // The process's share split as section 2 splits it: app, mock, browsers.
     let cpu_since = |before: (CpuSplit, std::time::Duration), logins: u64| {
         let redis = util::pid_cpu(redis_pid).saturating_sub(before.1);
+        let split = CpuSplit::per_cycle_since(before.0, logins);
         (
             cpu_total(before.0, logins),
             util::us(redis) / logins.max(1) as f64,
+            split,
         )
     };
     let cpu_now = || (CpuSplit::now(), util::pid_cpu(redis_pid));
@@ -146,7 +149,7 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
     for (pass, first) in [("first login of each user", true), ("repeat login", false)] {
         let before = cpu_now();
         let (rate, callbacks, calls) = website_pass(&http, &a, &mock, n, s).await;
-        let (process, redis) = cpu_since(before, n);
+        let (process, redis, (app_cpu, mock_cpu, browsers_cpu)) = cpu_since(before, n);
         cpus.push(process + redis);
         let get = |k: &str| calls.get(k).copied().unwrap_or(0);
         assert_eq!(get("sns/oauth2/access_token"), n, "one exchange per login");
@@ -158,7 +161,8 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
         println!(
             "website on A, {pass}: {rate:.0} logins/s; callback p50 {:.2} ms, p99 {:.2} ms; \
              upstream per login {:.0} exchange + {:.0} userinfo\n  CPU per login: {process:.0} µs \
-             in this process (app, mock, browsers) + {redis:.0} µs redis-server",
+             in this process (app {app_cpu:.0}, mock {mock_cpu:.0}, browsers {browsers_cpu:.0}) \
+             + {redis:.0} µs redis-server",
             ms(percentile(&callbacks, 50.0)),
             ms(percentile(&callbacks, 99.0)),
             get("sns/oauth2/access_token") as f64 / n as f64,
@@ -169,7 +173,7 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
     let before = mock.all_calls();
     let cpu_before = cpu_now();
     let (scan_rate, loaded) = scan_pass(&http, &a, &mock, s.scans, s.concurrency, 0, s).await;
-    let (process, redis) = cpu_since(cpu_before, s.scans);
+    let (process, redis, (app_cpu, mock_cpu, browsers_cpu)) = cpu_since(cpu_before, s.scans);
     cpus.push(process + redis);
     let after = mock.all_calls();
     let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
@@ -182,7 +186,8 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
     println!(
         "scan, started and awaited on A, pushed to B, {} at once: {scan_rate:.0} logins/s; \
          push → browser p50 {:.2} ms, p99 {:.2} ms\n  CPU per login: {process:.0} µs in this \
-         process + {redis:.0} µs redis-server",
+         process (app {app_cpu:.0}, mock {mock_cpu:.0}, browsers {browsers_cpu:.0}) + {redis:.0} µs \
+         redis-server",
         s.concurrency,
         ms(percentile(&loaded, 50.0)),
         ms(percentile(&loaded, 99.0)),
@@ -253,6 +258,7 @@ pub async fn run(s: &Settings, memory: MemoryRates, verdicts: &mut Vec<Verdict>)
         None,
     ));
     round_trips(&server, &mock, trip_logins).await;
+    round_trip_cost(&server, redis_pid).await;
     drop(server);
 }
 
@@ -384,4 +390,54 @@ async fn round_trips(server: &RedisServer, mock: &Arc<wechat_auth::mock::MockWec
         .await,
     );
     trips::print(&rows);
+}
+
+/// What one Redis round trip costs on this machine, apart from any login: a `RedisStore::get`
+/// of a small value, `ROUND_TRIP_OPS` (20,000) times, one at a time and 32 at once, with
+/// the CPU of this process and of redis-server per operation. Times the round trips of
+/// section 2c, it is what a login on Redis cannot cost less than over one in memory.
+async fn round_trip_cost(server: &RedisServer, redis_pid: Option<u32>) {
+    let store: Arc<dyn Store> = Arc::new(
+        RedisStore::connect(&server.url)
+            .await
+            .unwrap()
+            .with_prefix("cost"),
+    );
+    store
+        .set("k", b"a small value".to_vec(), Duration::from_secs(600))
+        .await
+        .unwrap();
+    let ops = util::env_u64("ROUND_TRIP_OPS", 20_000);
+    println!(
+        "\none Redis round trip on this machine (RedisStore::get of a small value, {ops} times; \
+         CPU per operation):"
+    );
+    for conc in [1u64, 32] {
+        let (cpu0, redis0, t0) = (
+            util::process_cpu(),
+            util::pid_cpu(redis_pid),
+            Instant::now(),
+        );
+        let tasks: Vec<_> = (0..conc)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for _ in 0..ops / conc {
+                        store.get("k").await.unwrap().expect("the value");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let wall = t0.elapsed();
+        let per = |d: Duration| util::us(d) / ops as f64;
+        println!(
+            "  {conc:>2} at a time: {:.0} ops/s; this process {:.1} µs, redis-server {:.1} µs",
+            ops as f64 / wall.as_secs_f64(),
+            per(util::process_cpu().saturating_sub(cpu0)),
+            per(util::pid_cpu(redis_pid).saturating_sub(redis0)),
+        );
+    }
 }

@@ -3,9 +3,10 @@
 //! receives (its `MONITOR` feed, which shows the commands a client sent apart from those a
 //! Lua script ran: `[0 lua]`). Round trips: `RedisStore` answers each `Store` call with one
 //! request to one Redis (a command, a script, or a pipeline: a login's outcome with the
-//! person's tokens), so they are the store ops plus what the store sends on its own: the
-//! pub/sub connection's `UNSUBSCRIBE` and a `SCRIPT LOAD` after a `NOSCRIPT`. Commands and
-//! round trips differ by the commands that travelled in a pipeline.
+//! person's tokens), but `subscribe`, which sends nothing for a topic its pub/sub connection
+//! already carries; so they are the store ops other than `subscribe`, plus the pub/sub
+//! commands Redis received and a `SCRIPT LOAD` after a `NOSCRIPT`. Commands and round trips
+//! differ by the commands that travelled in a pipeline.
 //!
 //! Two instances A (browsers) and B (WeChat's pushes) on one Redis, as in section 2b, plus a
 //! second pair with confirmation of scans on the phone. `TRIPS_LOGINS` logins of each kind
@@ -271,14 +272,28 @@ impl Row {
         self.commands.values().map(|c| c.0).sum()
     }
 
-    /// The round trips: one per store op, plus the store's own `UNSUBSCRIBE` and `SCRIPT`.
+    /// The round trips: one per store op but `subscribe` (which sends something only when
+    /// the topic is not already carried: then its `SUBSCRIBE` is counted), plus what the
+    /// store sends on its own (pub/sub commands, `SCRIPT` after a `NOSCRIPT`).
     pub fn trips_total(&self) -> f64 {
-        let own: f64 = ["UNSUBSCRIBE", "SCRIPT"]
+        let own: f64 = [
+            "SUBSCRIBE",
+            "PSUBSCRIBE",
+            "UNSUBSCRIBE",
+            "PUNSUBSCRIBE",
+            "SCRIPT",
+        ]
+        .iter()
+        .filter_map(|c| self.commands.get(*c))
+        .map(|c| c.0)
+        .sum();
+        let subscribes: f64 = self
+            .ops
             .iter()
-            .filter_map(|c| self.commands.get(*c))
-            .map(|c| c.0)
+            .filter(|(k, _)| k.starts_with("subscribe "))
+            .map(|(_, v)| v)
             .sum();
-        self.ops_total() + own
+        self.ops_total() - subscribes + own
     }
 
     pub fn lua_total(&self) -> f64 {

@@ -89,8 +89,12 @@ impl CodeLogin {
                 Some(p) => Some(p),
                 None => match tokio::time::timeout(
                     budget,
-                    self.profiles
-                        .fetch_profile(appid, &token.openid, &token.access_token),
+                    self.profiles.fetch_profile(
+                        appid,
+                        &token.openid,
+                        &token.access_token,
+                        Some(keep),
+                    ),
                 )
                 .await
                 {

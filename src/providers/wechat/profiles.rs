@@ -319,12 +319,14 @@ impl Profiles {
         self.keep_profile_here(key, profile);
     }
 
-    /// Reads the profile with `access_token` and caches it.
+    /// Reads the profile with `access_token` and caches it: in the store at once, or with
+    /// the login's outcome when `keep` is given.
     pub(crate) async fn fetch_profile(
         &self,
         appid: &str,
         openid: &str,
         access_token: &Secret,
+        keep: Option<&Deferred>,
     ) -> Result<Profile, WechatError> {
         let info = self
             .client
@@ -335,8 +337,17 @@ impl Profiles {
             avatar_url: info.headimgurl,
             unionid: info.unionid,
         };
-        self.keep_profile(&Key::of(appid, "profile", openid), &profile)
-            .await;
+        let key = Key::of(appid, "profile", openid);
+        match keep {
+            Some(keep) => match store::to_json(&key, &profile) {
+                Ok(json) => {
+                    keep.set(&key, json, self.ttl);
+                    self.keep_profile_here(&key, &profile);
+                }
+                Err(e) => tracing::warn!(error = %e, "could not cache the WeChat profile"),
+            },
+            None => self.keep_profile(&key, &profile).await,
+        }
         Ok(profile)
     }
 
@@ -360,7 +371,7 @@ impl Profiles {
         let now = now_unix();
         while tokens.access_expires_at > now + TOKEN_MARGIN {
             match self
-                .fetch_profile(appid, openid, &tokens.access_token)
+                .fetch_profile(appid, openid, &tokens.access_token, None)
                 .await
             {
                 Ok(p) => return Ok(Some(p)),
@@ -404,7 +415,7 @@ impl Profiles {
         store::set_json(self.store.as_ref(), &key, &tokens, ttl).await?;
         self.keep_tokens_here(&key, &tokens);
         Ok(Some(
-            self.fetch_profile(appid, openid, &tokens.access_token)
+            self.fetch_profile(appid, openid, &tokens.access_token, None)
                 .await?,
         ))
     }
