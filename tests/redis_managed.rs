@@ -118,6 +118,64 @@ async fn an_acl_user_logs_in_over_tls_and_its_password_is_never_shown() {
     assert!(!err.contains("not-the-password"), "{err}");
 }
 
+/// The least an ACL user needs: the layer's keys (`~*wechat-auth:*`) and its pub/sub
+/// pattern (`&*wechat-auth:*`, which `PSUBSCRIBE` must match exactly), as the README says.
+/// A waiting scan is woken, a login's outcome is kept, and a key outside the layer's is
+/// refused.
+#[tokio::test]
+async fn an_acl_user_limited_to_the_layers_keys_and_channels_is_enough() {
+    let Some(server) = RedisServer::spawn_as(Mode::Tls) else {
+        return;
+    };
+    let reply = server.command(&[
+        "ACL",
+        "SETUSER",
+        "narrow",
+        "on",
+        ">narrow-Secret-1",
+        "resetkeys",
+        "~*wechat-auth:*",
+        "resetchannels",
+        "&*wechat-auth:*",
+        "+@all",
+    ]);
+    assert_eq!(reply, Resp::Simple("OK".into()));
+    let ca = server.ca_file().unwrap().to_owned();
+    let store = RedisStore::connect_lazy(&tls_port_url(&server, "narrow:narrow-Secret-1@"))
+        .unwrap()
+        .with_ca_file(&ca)
+        .unwrap()
+        .with_command_timeout(Duration::from_secs(2));
+    store.check().await.unwrap();
+    let scan = "wechat-auth:wx1:scan:{acl}";
+    let mut waiting = store.subscribe(scan).await.unwrap();
+    let ttl = Duration::from_secs(5);
+    let also = vec![(
+        "wechat-auth:wx1:tokens:{oACL}".to_owned(),
+        b"t".to_vec(),
+        ttl,
+    )];
+    store
+        .set_and_publish_with(scan, b"confirmed".to_vec(), ttl, None, also)
+        .await
+        .unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(2), waiting.next())
+        .await
+        .expect("the waiting scan is woken");
+    assert_eq!(heard, Some(b"confirmed".to_vec()));
+    assert_eq!(
+        store.get("wechat-auth:wx1:tokens:{oACL}").await.unwrap(),
+        Some(b"t".to_vec())
+    );
+    assert!(
+        store
+            .set("someone-else:key", b"x".to_vec(), ttl)
+            .await
+            .is_err(),
+        "the ACL really is narrow"
+    );
+}
+
 /// `WECHAT_REDIS_URL=rediss://…` with `WECHAT_REDIS_CA_FILE`, through the configuration:
 /// a website login whose state lives in the TLS Redis.
 #[tokio::test]
