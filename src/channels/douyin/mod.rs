@@ -79,7 +79,7 @@ impl Douyin {
         let login = client
             .clone()
             .zip(e.douyin_tokens.clone())
-            .map(|(client, tokens)| Arc::new(DouyinLogin::new(client, tokens, e.store.clone())));
+            .map(|(client, tokens)| Arc::new(DouyinLogin::new(client, tokens)));
         Self {
             settings: Settings {
                 app: section.and_then(|s| s.app.clone()),

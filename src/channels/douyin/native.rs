@@ -5,6 +5,7 @@
 //! keeps the session long. `GET PREFIX/douyin/profile` and `POST PREFIX/douyin/renew` read
 //! the signed-in Douyin user's profile and renew their refresh token.
 
+use crate::core::store::Deferred;
 use bytes::Bytes;
 use http::{StatusCode, request::Parts};
 use serde::Deserialize;
@@ -60,10 +61,11 @@ impl Native {
         login: &DouyinLogin,
         app: &AppCredentials,
         code: &str,
+        keep: &Deferred,
     ) -> Result<DouyinUser, Failure> {
         match self {
-            Self::App => login.code_user(app, code).await,
-            Self::Miniapp => login.miniapp_user(app, code).await,
+            Self::App => login.code_user(app, code, keep).await,
+            Self::Miniapp => login.miniapp_user(app, code, keep).await,
         }
     }
 }
@@ -97,12 +99,13 @@ async fn native(
 ) -> Answer {
     let login = auth.login()?;
     let code = read_code(body)?;
+    let code = code.as_str();
     let signed_in = signed_in(&auth.origins, &auth.logins, req);
     let client = client_ip(req, auth.settings.client_ip.as_ref());
     let outcome = auth
         .exchanges
-        .exchange_once(app.appid(), &code, client, |_| async {
-            let user = kind.user(login, app, &code).await?;
+        .exchange_once(app.appid(), code, client, |keep| async move {
+            let user = kind.user(login, app, code, &keep).await?;
             let outcome = auth
                 .logins
                 .finish_login(Identity::from(user), "", "/", signed_in)

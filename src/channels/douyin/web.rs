@@ -141,8 +141,8 @@ pub(super) async fn callback(auth: &Douyin, req: &Parts) -> Response<Body> {
             code,
             web.state_memory(),
             client_ip(req, auth.settings.client_ip.as_ref()),
-            |_| async {
-                let user = login.code_user(app, code).await?;
+            |keep| async move {
+                let user = login.code_user(app, code, &keep).await?;
                 let signed_in = auth.logins.signed_in(&req.headers); // for on_login to bind to
                 Ok(auth
                     .logins

@@ -2,6 +2,7 @@
 //! Douyin app's OpenSDK) through `oauth/access_token` + `oauth/userinfo`, or a mini-app
 //! `tt.login()` code through `apps/v2/jscode2session`, whose `session_key` stays here.
 
+use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::Secret;
@@ -10,10 +11,7 @@ use wechat_auth_douyin_client::{DouyinClient, ErrorKind};
 use super::tokens::{DouyinProfile, UserTokens};
 use crate::{
     config::AppCredentials,
-    core::{
-        failure::Failure,
-        store::{Store, keys::Key},
-    },
+    core::{failure::Failure, store::keys::Key},
     user::DouyinUser,
 };
 
@@ -24,7 +22,6 @@ const SESSION_KEY_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 pub(crate) struct DouyinLogin {
     client: DouyinClient,
     tokens: Arc<UserTokens>,
-    store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for DouyinLogin {
@@ -34,16 +31,8 @@ impl std::fmt::Debug for DouyinLogin {
 }
 
 impl DouyinLogin {
-    pub(crate) fn new(
-        client: DouyinClient,
-        tokens: Arc<UserTokens>,
-        store: Arc<dyn Store>,
-    ) -> Self {
-        Self {
-            client,
-            tokens,
-            store,
-        }
+    pub(crate) fn new(client: DouyinClient, tokens: Arc<UserTokens>) -> Self {
+        Self { client, tokens }
     }
 
     /// The user's tokens and profile.
@@ -59,13 +48,14 @@ impl DouyinLogin {
         &self,
         app: &AppCredentials,
         code: &str,
+        keep: &Deferred,
     ) -> Result<DouyinUser, Failure> {
         let client_key = app.appid();
         let token = self
             .client
             .access_token(client_key, app.secret(), code)
             .await?;
-        self.tokens.save(client_key, &token).await?;
+        self.tokens.save(client_key, &token, keep)?;
         let mut user = DouyinUser::new(client_key, token.open_id.clone());
         match self
             .client
@@ -82,7 +72,7 @@ impl DouyinLogin {
                     nickname: info.nickname,
                     avatar_url: info.avatar,
                 };
-                self.tokens.keep_profile(client_key, &profile).await;
+                self.tokens.keep_profile_with(client_key, &profile, keep);
             }
             Err(e) if e.kind() == ErrorKind::Permission => {
                 tracing::info!(error = %e, "Douyin gave no profile for this login");
@@ -99,6 +89,7 @@ impl DouyinLogin {
         &self,
         app: &AppCredentials,
         code: &str,
+        keep: &Deferred,
     ) -> Result<DouyinUser, Failure> {
         let appid = app.appid();
         let session = self
@@ -111,27 +102,18 @@ impl DouyinLogin {
                     .into(),
             ));
         }
-        self.keep_session_key(appid, &session.openid, &session.session_key)
-            .await?;
+        Self::keep_session_key(appid, &session.openid, &session.session_key, keep);
         let mut user = DouyinUser::new(appid, session.openid);
         user.union_id = session.unionid;
         Ok(user)
     }
 
-    async fn keep_session_key(
-        &self,
-        appid: &str,
-        openid: &str,
-        session_key: &Secret,
-    ) -> Result<(), Failure> {
+    fn keep_session_key(appid: &str, openid: &str, session_key: &Secret, keep: &Deferred) {
         let key = Key::of(appid, "douyin-session-key", openid);
-        self.store
-            .set(
-                &key,
-                session_key.expose().as_bytes().to_vec(),
-                SESSION_KEY_TTL,
-            )
-            .await?;
-        Ok(())
+        keep.set(
+            &key,
+            session_key.expose().as_bytes().to_vec(),
+            SESSION_KEY_TTL,
+        );
     }
 }

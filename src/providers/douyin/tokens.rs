@@ -3,6 +3,7 @@
 //! refreshed through `oauth/refresh_token` when Douyin says it expired; the refresh token (30
 //! days) renewed through `oauth/renew_refresh_token` at most five times, then "log in again".
 
+use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
@@ -92,8 +93,14 @@ impl UserTokens {
         Key::of(client_key, TOKENS, open_id)
     }
 
-    /// Keeps a user's tokens after a login (a new login starts the renewal count again).
-    pub(crate) async fn save(&self, client_key: &str, token: &UserToken) -> Result<(), Failure> {
+    /// Keeps a user's tokens after a login (a new login starts the renewal count again), in
+    /// the store with the login's outcome (`keep`).
+    pub(crate) fn save(
+        &self,
+        client_key: &str,
+        token: &UserToken,
+        keep: &Deferred,
+    ) -> Result<(), Failure> {
         let now = now_unix();
         let stored = StoredTokens {
             access_token: token.access_token.clone(),
@@ -103,7 +110,10 @@ impl UserTokens {
             renewals: 0,
             scope: token.scope.clone(),
         };
-        self.put(client_key, &token.open_id, &stored, now).await
+        let key = Self::key(client_key, &token.open_id);
+        let ttl = Duration::from_secs(stored.refresh_expires_at.saturating_sub(now).max(1));
+        keep.set(&key, store::to_json(&key, &stored)?, ttl);
+        Ok(())
     }
 
     async fn put(
@@ -128,6 +138,20 @@ impl UserTokens {
         store::get_json::<StoredTokens>(self.store.as_ref(), &Self::key(client_key, open_id))
             .await?
             .ok_or_else(|| DouyinFailure::NoTokens.into())
+    }
+
+    /// Keeps `profile` for the profile TTL with a login's outcome (`keep`).
+    pub(crate) fn keep_profile_with(
+        &self,
+        client_key: &str,
+        profile: &DouyinProfile,
+        keep: &Deferred,
+    ) {
+        let key = Key::of(client_key, PROFILE, &profile.open_id);
+        match store::to_json(&key, profile) {
+            Ok(json) => keep.set(&key, json, self.profile_ttl),
+            Err(e) => tracing::warn!(error = %e, "could not cache the Douyin profile"),
+        }
     }
 
     /// Keeps `profile` for the profile TTL (a store failure is logged, not fatal).
