@@ -357,13 +357,11 @@ pub fn print(rows: &[Row]) {
             r.lua_total()
         );
     }
+    println!("\n(store ops: the Store calls of both instances; round trips: one per store op but");
+    println!(" subscribe, plus the pub/sub commands and SCRIPT Redis received; commands: what");
     println!(
-        "\n(store ops: the Store calls of both instances; round trips: one per store op, plus"
+        " Redis received from clients, pipelined ones included; in Lua: what its scripts ran)"
     );
-    println!(
-        " the store's own UNSUBSCRIBE and SCRIPT; commands: what Redis received from clients,"
-    );
-    println!(" pub/sub and pipelined ones included; in Lua: the commands its scripts ran)");
     for r in rows {
         let ops: Vec<String> = r.ops.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
         let sent: Vec<String> = r
