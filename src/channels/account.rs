@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use super::app::token_response;
+use crate::core::native::token_response;
 use crate::{
     channels::Mount,
     core::{

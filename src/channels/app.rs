@@ -12,8 +12,8 @@
 
 use axum_core::body::Body;
 use bytes::Bytes;
-use http::{Response, StatusCode, request::Parts};
-use serde::{Deserialize, Serialize};
+use http::{Response, StatusCode};
+use serde::Deserialize;
 
 use std::{borrow::Cow, net::IpAddr, sync::Arc};
 
@@ -21,15 +21,14 @@ use crate::{
     channels::Mount,
     config::AppCredentials,
     core::{
-        clock::now_unix,
         exchange::{Exchanges, LoginOutcome},
         failure::{Description, Failure, Refusal},
         limit::ClientIpHeader,
         login::Logins,
+        native::{self, with_native_token},
         request::Origins,
-        respond,
         route::{Endpoints, Mounted, Route},
-        sessions::{Sessions, tokens::IssuedToken},
+        sessions::Sessions,
     },
     providers::wechat::code::CodeLogin,
     user::{Channel, Identity},
@@ -150,54 +149,6 @@ struct CodeBody {
     err_code: Option<i64>,
 }
 
-/// The answer of every native login.
-#[derive(Serialize)]
-struct TokenBody<'a, U> {
-    token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
-    user: &'a U,
-}
-
-/// How long a native login that is repeated with the same code gets the same token back (an
-/// app that retried because its first answer was lost); later repeats get `login_again`.
-pub(crate) const REPEAT_WINDOW: u64 = 10;
-
-/// Answers an issued bearer session.
-pub(super) fn token_response<U: Serialize>(user: &U, issued: &IssuedToken) -> Response<Body> {
-    respond::json(
-        StatusCode::OK,
-        &TokenBody {
-            token: issued.token.expose(),
-            token_type: "Bearer",
-            expires_in: issued.exp.saturating_sub(now_unix()),
-            user,
-        },
-    )
-}
-
-/// Gives a native login's outcome its bearer token: issued once per code, inside the
-/// exchange, so every repeat of the code sees the same token.
-pub(super) fn with_native_token(sessions: &Sessions, outcome: LoginOutcome) -> LoginOutcome {
-    match outcome {
-        LoginOutcome::Success {
-            state,
-            return_to,
-            identity,
-            token: None,
-        } => {
-            let token = Some(Box::new(sessions.issue_native_for(&identity, None)));
-            LoginOutcome::Success {
-                state,
-                return_to,
-                identity,
-                token,
-            }
-        }
-        other => other,
-    }
-}
-
 /// Parses the body; anything but a usable code is a `400` [`Failure`].
 pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failure> {
     let parsed: CodeBody = serde_json::from_slice(body)
@@ -220,46 +171,28 @@ pub(super) fn read_code(body: &Bytes) -> Result<(String, Option<String>), Failur
     Ok((code, parsed.state))
 }
 
-/// Answers a login outcome to an app. A code's token is handed out to its first caller and,
-/// for [`REPEAT_WINDOW`] seconds, to repeats (an app that retried); never once it has been
-/// revoked (logged out, refreshed), and never a second, new token.
+/// Answers a login outcome to an app: the code's token while it may be handed out
+/// ([`native::handed_out`]), else why not.
 pub(super) fn outcome_response(
     sessions: &Sessions,
     outcome: &LoginOutcome,
 ) -> Result<Response<Body>, Failure> {
+    if let Some((identity, issued)) = native::handed_out(sessions, outcome) {
+        // A WeChat login keeps its answer's shape; another provider's shows its ids.
+        return Ok(match identity.as_wechat() {
+            Some(user) => native::token_response(user, issued),
+            None => native::token_response(identity, issued),
+        });
+    }
     match outcome {
-        LoginOutcome::Success {
-            identity,
-            token: Some(issued),
-            ..
-        } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW)
-            && !sessions.is_revoked(issued) =>
-        {
-            tracing::info!(provider = %identity.provider(), channel = %identity.channel(), "login");
-            // A WeChat login keeps its answer's shape; another provider's shows its ids.
-            Ok(match identity.as_wechat() {
-                Some(user) => token_response(user, issued),
-                None => token_response(identity, issued),
-            })
-        }
-        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => {
-            Err(AppFailure::CodeUsed.into())
-        }
         LoginOutcome::Refused { message, .. } => Err(Failure::Refused(message.clone())),
         LoginOutcome::Snapshot { .. } => {
             Err(crate::providers::wechat::failure::WechatFailure::SnapshotUser.into())
         }
+        LoginOutcome::Success { .. } | LoginOutcome::Failed { .. } => {
+            Err(AppFailure::CodeUsed.into())
+        }
     }
-}
-
-/// Who is already signed in on a native login request, for `on_login` to bind to: the
-/// user of its bearer token, or of its session cookie when the request comes from our own
-/// origin (a cross-site page must not bind its visitor's account).
-pub(crate) fn signed_in(origins: &Origins, logins: &Logins, req: &Parts) -> Option<Identity> {
-    let bearer = req.headers.contains_key(http::header::AUTHORIZATION);
-    (bearer || origins.same_origin(req))
-        .then(|| logins.signed_in(&req.headers))
-        .flatten()
 }
 
 /// `POST PREFIX/app` `{code, state?}` (or the SDK's `{errCode}`): mobile app login;
@@ -309,7 +242,7 @@ pub(crate) fn routes() -> &'static [Route<App>] {
     static ROUTES: [Route<App>; 1] = [Route::post_body(Path::Exact("/app"), MAX_BODY, |c| {
         boxed(async move {
             let client = crate::core::limit::client_ip(c.req, c.auth.client_ip.as_ref());
-            let signed_in = signed_in(&c.auth.origins, &c.auth.logins, c.req);
+            let signed_in = native::signed_in(&c.auth.origins, &c.auth.logins, c.req);
             mobile(c.auth, client, signed_in, c.body).await
         })
     })];

@@ -11,7 +11,8 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::Response;
 
-use super::app::{outcome_response, read_code, with_native_token};
+use super::app::{outcome_response, read_code};
+use crate::core::native::with_native_token;
 
 use crate::{
     channels::Mount,
@@ -117,7 +118,8 @@ pub(crate) fn routes() -> &'static [Route<MiniProgram>] {
         |c| {
             boxed(async move {
                 let client = crate::core::limit::client_ip(c.req, c.auth.client_ip.as_ref());
-                let signed_in = super::app::signed_in(&c.auth.origins, &c.auth.logins, c.req);
+                let signed_in =
+                    crate::core::native::signed_in(&c.auth.origins, &c.auth.logins, c.req);
                 mini_program(c.auth, client, signed_in, c.body).await
             })
         },

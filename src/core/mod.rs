@@ -13,6 +13,7 @@ pub(crate) mod failure;
 pub(crate) mod guard;
 pub(crate) mod limit;
 pub(crate) mod login;
+pub(crate) mod native;
 pub mod pages;
 pub(crate) mod redirect;
 pub(crate) mod render;

@@ -12,10 +12,13 @@ use serde::Deserialize;
 
 use super::{Douyin, DouyinLoginFailure};
 use crate::{
-    channels::app::{REPEAT_WINDOW, signed_in, token_response, with_native_token},
     config::AppCredentials,
     core::{
-        clock::now_unix, exchange::LoginOutcome, failure::Failure, limit::client_ip, respond,
+        exchange::LoginOutcome,
+        failure::Failure,
+        limit::client_ip,
+        native::{handed_out, signed_in, token_response, with_native_token},
+        respond,
         route::Answer,
     },
     providers::douyin::login::DouyinLogin,
@@ -113,19 +116,12 @@ async fn native(
             Ok(with_native_token(&auth.sessions, outcome))
         })
         .await?;
+    // The code's one token: to its first caller and, for a few seconds, to repeats (an app
+    // that retried); never once revoked, never a second token.
+    if let Some((identity, issued)) = handed_out(&auth.sessions, &outcome) {
+        return Ok(token_response(identity, issued));
+    }
     match outcome.as_ref() {
-        // The code's one token: to its first caller and, for a few seconds, to repeats (an
-        // app that retried); never once revoked, never a second token.
-        LoginOutcome::Success {
-            identity,
-            token: Some(issued),
-            ..
-        } if now_unix() <= issued.iat.saturating_add(REPEAT_WINDOW)
-            && !auth.sessions.is_revoked(issued) =>
-        {
-            tracing::info!(provider = %identity.provider(), channel = %identity.channel(), "login");
-            Ok(token_response(identity, issued))
-        }
         LoginOutcome::Refused { message, .. } => Err(Failure::Refused(message.clone())),
         _ => Err(DouyinLoginFailure::CodeUsed.into()),
     }
