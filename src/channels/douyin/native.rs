@@ -5,12 +5,12 @@
 //! keeps the session long. `GET PREFIX/douyin/profile` and `POST PREFIX/douyin/renew` read
 //! the signed-in Douyin user's profile and renew their refresh token.
 
-use crate::core::store::Deferred;
 use bytes::Bytes;
 use http::{StatusCode, request::Parts};
 use serde::Deserialize;
 
 use super::{Douyin, DouyinLoginFailure};
+use crate::core::store::Deferred;
 use crate::{
     config::AppCredentials,
     core::{

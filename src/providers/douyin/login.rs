@@ -2,13 +2,13 @@
 //! Douyin app's OpenSDK) through `oauth/access_token` + `oauth/userinfo`, or a mini-app
 //! `tt.login()` code through `apps/v2/jscode2session`, whose `session_key` stays here.
 
-use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::Secret;
 use wechat_auth_douyin_client::{DouyinClient, ErrorKind};
 
 use super::tokens::{DouyinProfile, UserTokens};
+use crate::core::store::Deferred;
 use crate::{
     config::AppCredentials,
     core::{failure::Failure, store::keys::Key},

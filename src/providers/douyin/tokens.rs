@@ -3,7 +3,6 @@
 //! refreshed through `oauth/refresh_token` when Douyin says it expired; the refresh token (30
 //! days) renewed through `oauth/renew_refresh_token` at most five times, then "log in again".
 
-use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +10,7 @@ use wechat_auth_client::Secret;
 use wechat_auth_douyin_client::{DouyinClient, ErrorKind, UserToken};
 
 use super::failure::DouyinFailure;
+use crate::core::store::Deferred;
 use crate::core::{
     clock::now_unix,
     failure::Failure,

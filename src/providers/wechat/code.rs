@@ -1,12 +1,12 @@
 //! Logging in with an OAuth code (website, Official Account, mobile app): the part of a
 //! login done once per code.
 
-use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::WechatClient;
 
 use super::profiles::Profiles;
+use crate::core::store::Deferred;
 use crate::{
     config::AppCredentials,
     core::{exchange::LoginOutcome, failure::Failure, login::Logins},

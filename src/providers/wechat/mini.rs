@@ -4,11 +4,11 @@
 //! `encryptedData` with it, checks it (`wxa/checksession`), and reads phone numbers
 //! (`wxa/business/getuserphonenumber`) with the mini program's global access token.
 
-use crate::core::store::Deferred;
 use std::{sync::Arc, time::Duration};
 
 use wechat_auth_client::{PhoneNumber, Secret, WechatClient};
 
+use crate::core::store::Deferred;
 use crate::{
     config::AppCredentials,
     core::{

@@ -1,10 +1,10 @@
 //! WeChat user tokens and profiles kept server-side, and reading a profile later.
 
-use crate::core::store::Deferred;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::store::Deferred;
 use crate::core::store::keys::Key;
 use std::sync::Arc;
 
