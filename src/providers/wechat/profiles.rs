@@ -276,15 +276,19 @@ impl Profiles {
         follower: &Profile,
         keep: &Deferred,
     ) {
-        let key = Key::of(appid, "follower", openid);
-        match store::to_json(&key, follower) {
-            Ok(json) => keep.set(&key, json, self.ttl),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not cache the WeChat profile");
-                return;
+        self.keep_profile_with(&Key::of(appid, "follower", openid), follower, keep);
+    }
+
+    /// Keeps `profile` under `key` for `userinfo_ttl`: here at once, in the store with the
+    /// step's outcome (`keep`).
+    fn keep_profile_with(&self, key: &Key, profile: &Profile, keep: &Deferred) {
+        match store::to_json(key, profile) {
+            Ok(json) => {
+                keep.set(key, json, self.ttl);
+                self.keep_profile_here(key, profile);
             }
+            Err(e) => tracing::warn!(error = %e, "could not cache the WeChat profile"),
         }
-        self.keep_profile_here(&key, follower);
     }
 
     /// A profile kept under `key`, if still there (a store failure reads as none): this
@@ -339,13 +343,7 @@ impl Profiles {
         };
         let key = Key::of(appid, "profile", openid);
         match keep {
-            Some(keep) => match store::to_json(&key, &profile) {
-                Ok(json) => {
-                    keep.set(&key, json, self.ttl);
-                    self.keep_profile_here(&key, &profile);
-                }
-                Err(e) => tracing::warn!(error = %e, "could not cache the WeChat profile"),
-            },
+            Some(keep) => self.keep_profile_with(&key, &profile, keep),
             None => self.keep_profile(&key, &profile).await,
         }
         Ok(profile)

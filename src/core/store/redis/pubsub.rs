@@ -254,19 +254,27 @@ impl HubShared {
         drop(locks);
     }
 
+    /// Waits for Redis to confirm `command` on the pub/sub connection, within the timeout.
+    async fn confirmed(
+        &self,
+        command: &str,
+        sent: impl Future<Output = redis::RedisResult<()>>,
+    ) -> Result<(), String> {
+        match tokio::time::timeout(self.timeout, sent).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("Redis {command} failed: {e}")),
+            Err(_) => Err(format!(
+                "Redis did not confirm {command} within {:?}",
+                self.timeout
+            )),
+        }
+    }
+
     /// A fresh connection: subscribe the layer's pattern and every other topic someone
     /// listens to, then let subscribers in.
     async fn install(&self, mut sink: PubSubSink) -> Result<(), String> {
-        match tokio::time::timeout(self.timeout, sink.psubscribe(LAYER_TOPICS)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("Redis PSUBSCRIBE failed: {e}")),
-            Err(_) => {
-                return Err(format!(
-                    "Redis did not confirm PSUBSCRIBE within {:?}",
-                    self.timeout
-                ));
-            }
-        }
+        self.confirmed("PSUBSCRIBE", sink.psubscribe(LAYER_TOPICS))
+            .await?;
         let channels: Vec<String> = {
             let mut state = self.lock();
             state.topics.retain(|_, t| t.tx.receiver_count() > 0);
@@ -278,16 +286,8 @@ impl HubShared {
                 .collect()
         };
         if !channels.is_empty() {
-            match tokio::time::timeout(self.timeout, sink.subscribe(&channels)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(format!("Redis SUBSCRIBE failed: {e}")),
-                Err(_) => {
-                    return Err(format!(
-                        "Redis did not confirm SUBSCRIBE within {:?}",
-                        self.timeout
-                    ));
-                }
-            }
+            self.confirmed("SUBSCRIBE", sink.subscribe(&channels))
+                .await?;
         }
         let generation = {
             let mut state = self.lock();
